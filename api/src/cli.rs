@@ -1,0 +1,204 @@
+//! The `api` command line: serve, migrate, tokens, demo data.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use entity::enums::StaffRole;
+use migration::{Migrator, MigratorTrait};
+
+use crate::config::{Config, LogFormat};
+use crate::domain::{Actor, tokens};
+use crate::server::{Application, shutdown_signal};
+use crate::{db, demo, telemetry};
+
+#[derive(Parser)]
+#[command(name = "api", version, about = "The donor and giving-club service")]
+struct Cli {
+    /// A TOML config file (keys are the environment variable names in lower case).
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run pending migrations, then serve the API and pages (the default).
+    Serve,
+    /// Manage the database schema.
+    Migrate {
+        #[command(subcommand)]
+        action: MigrateAction,
+    },
+    /// Manage staff API tokens.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+    /// Fill the database with realistic demo data (safe to run twice).
+    SeedDemo,
+}
+
+#[derive(Subcommand)]
+enum MigrateAction {
+    /// Apply pending migrations.
+    Up {
+        /// Apply at most this many.
+        #[arg(long)]
+        steps: Option<u32>,
+    },
+    /// Roll back the latest migrations.
+    Down {
+        #[arg(long, default_value_t = 1)]
+        steps: u32,
+    },
+    /// List migrations and whether each is applied.
+    Status,
+    /// Drop every table and migrate from scratch. Destroys all data.
+    Fresh {
+        /// Confirm that all data may be destroyed.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token and print it once.
+    Create {
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        /// Who or what uses the token ("maria-development", "nightly-export").
+        #[arg(long)]
+        name: String,
+    },
+    /// Revoke a token by id.
+    Revoke { id: i64 },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum RoleArg {
+    Admin,
+    Staff,
+    Viewer,
+}
+
+impl From<RoleArg> for StaffRole {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => StaffRole::Admin,
+            RoleArg::Staff => StaffRole::Staff,
+            RoleArg::Viewer => StaffRole::Viewer,
+        }
+    }
+}
+
+/// Parses the command line, runs the command, and says how it went.
+pub async fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("{error}");
+            return ExitCode::from(2);
+        }
+    };
+    let log_format = config.log_format;
+    telemetry::init(log_format);
+    match execute(cli.command.unwrap_or(Command::Serve), config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            match log_format {
+                LogFormat::Json => tracing::error!(error = format!("{error:#}"), "command failed"),
+                LogFormat::Text => eprintln!("error: {error:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Migrate { action } => {
+            let db = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            match action {
+                MigrateAction::Up { steps } => Migrator::up(&db, steps).await?,
+                MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
+                MigrateAction::Status => {
+                    for migration in Migrator::get_migration_with_status(&db).await? {
+                        println!(
+                            "{:<10} {}",
+                            format!("{:?}", migration.status()),
+                            migration.name()
+                        );
+                    }
+                }
+                MigrateAction::Fresh { yes } => {
+                    if !yes {
+                        anyhow::bail!(
+                            "migrate fresh destroys all data; run it again with --yes to confirm"
+                        );
+                    }
+                    Migrator::fresh(&db).await?;
+                }
+            }
+            Ok(())
+        }
+        Command::Token { action } => {
+            let db = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot run database migrations")?;
+            match action {
+                TokenAction::Create { role, name } => {
+                    let token =
+                        tokens::create_token(&db, &name, role.into(), &Actor::cli()).await?;
+                    eprintln!(
+                        "Created {} token {} ({:?}). Store it now: it cannot be shown again.",
+                        token.role, token.id, token.name
+                    );
+                    println!("{}", token.secret);
+                }
+                TokenAction::Revoke { id } => {
+                    let token = tokens::revoke_token(&db, id, &Actor::cli()).await?;
+                    eprintln!("Revoked token {} ({:?}).", token.id, token.name);
+                }
+            }
+            Ok(())
+        }
+        Command::SeedDemo => {
+            let db = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot run database migrations")?;
+            let summary = demo::seed_demo(&db).await?;
+            println!("{summary}");
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let listen_addr = config.listen_addr;
+    let database = format!("{:?}", config.database_url);
+    let application = Application::build(config).await?;
+    tracing::info!(%listen_addr, %database, "serving; GraphQL console at /graphql");
+    let handle = application.handle();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("shutdown requested; finishing requests in flight");
+        handle.stop(true).await;
+    });
+    application.run_until_stopped().await?;
+    tracing::info!("stopped");
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! The domain services. Each does its work in one database transaction; none knows
+//! about GraphQL, Stripe or HTML.
+
+pub mod audit;
+pub mod donors;
+pub mod errors;
+pub mod funds;
+pub mod tokens;
+
+pub use errors::DomainError;
+
+/// Who is making a change, for the audit log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub name: String,
+    pub token_id: Option<i64>,
+}
+
+impl Actor {
+    /// Changes made from the command line on the server itself.
+    pub fn cli() -> Self {
+        Actor {
+            name: "cli".to_owned(),
+            token_id: None,
+        }
+    }
+
+    /// Changes the service makes on its own (webhooks, scheduled work).
+    pub fn system() -> Self {
+        Actor {
+            name: "system".to_owned(),
+            token_id: None,
+        }
+    }
+}

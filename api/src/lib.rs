@@ -1,0 +1,12 @@
+//! The giving service: the staff GraphQL API, the donation pages, Stripe webhooks and
+//! the command line, over one database (SQLite or PostgreSQL).
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod domain;
+pub mod graphql;
+pub mod server;
+pub mod telemetry;
+pub mod web;

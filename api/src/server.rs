@@ -1,0 +1,215 @@
+//! Start-up, routes and shutdown.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::http::header;
+use actix_web::middleware::{Compress, from_fn};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use anyhow::Context;
+use migration::{Migrator, MigratorTrait};
+use sea_orm::DatabaseConnection;
+use serde_json::json;
+
+use crate::config::Config;
+use crate::domain::tokens::{self, StaffIdentity};
+use crate::graphql::errors::UNAUTHENTICATED;
+use crate::graphql::{StaffSchema, build_schema};
+use crate::{db, telemetry, web as pages};
+
+/// The largest request body the API accepts (a GraphQL query with its variables).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
+
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub schema: StaffSchema,
+}
+
+/// The server, bound and ready to run.
+pub struct Application {
+    port: u16,
+    server: Server,
+    db: DatabaseConnection,
+}
+
+impl Application {
+    /// Connects to the database, runs pending migrations and binds the listener.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        let db = db::connect(&config.database_url).await.with_context(|| {
+            format!(
+                "cannot connect to the database at {:?}",
+                config.database_url
+            )
+        })?;
+        Migrator::up(&db, None)
+            .await
+            .context("cannot run database migrations")?;
+        Application::build_with_db(config, db)
+    }
+
+    pub fn build_with_db(config: Config, db: DatabaseConnection) -> anyhow::Result<Application> {
+        let listener = TcpListener::bind(config.listen_addr)
+            .with_context(|| format!("cannot listen on {} (LISTEN_ADDR)", config.listen_addr))?;
+        let port = listener.local_addr()?.port();
+        let shutdown_timeout = config.shutdown_timeout.as_secs();
+        let state = web::Data::new(AppState {
+            schema: build_schema(db.clone(), config.graphql_introspection),
+            db: db.clone(),
+            config: Arc::new(config),
+        });
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+                .wrap(Compress::default())
+                .wrap(from_fn(telemetry::log_requests))
+                .route("/healthz", web::get().to(healthz))
+                .route("/readyz", web::get().to(readyz))
+                .route("/graphql", web::post().to(graphql))
+                .route("/graphql", web::get().to(pages::console::console))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout)
+        .run();
+        Ok(Application { port, server, db })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn db(&self) -> &DatabaseConnection {
+        &self.db
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the handle stops the server.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The process is up.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "ok" }))
+}
+
+/// The process can reach its database.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match state.db.ping().await {
+        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
+        Err(error) => {
+            tracing::warn!(%error, "readiness check failed: database unreachable");
+            HttpResponse::ServiceUnavailable()
+                .json(json!({ "status": "unavailable", "reason": "database unreachable" }))
+        }
+    }
+}
+
+fn graphql_error(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {
+    HttpResponse::build(status).json(json!({
+        "errors": [{ "message": message, "extensions": { "code": code } }]
+    }))
+}
+
+async fn authenticate(
+    state: &AppState,
+    request: &HttpRequest,
+) -> Result<Option<StaffIdentity>, HttpResponse> {
+    let Some(presented) = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+    else {
+        return Ok(None);
+    };
+    tokens::authenticate(&state.db, presented)
+        .await
+        .map_err(|error| {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "token check failed"
+            );
+            graphql_error(
+                actix_web::http::StatusCode::SERVICE_UNAVAILABLE,
+                "INTERNAL",
+                "the token could not be checked; try again",
+            )
+        })
+}
+
+/// `POST /graphql`: one query per request (batches are refused), with a staff token.
+async fn graphql(
+    state: web::Data<AppState>,
+    request: HttpRequest,
+    body: web::Bytes,
+) -> HttpResponse {
+    let identity = match authenticate(&state, &request).await {
+        Ok(Some(identity)) => identity,
+        Ok(None) => {
+            let mut response = graphql_error(
+                actix_web::http::StatusCode::UNAUTHORIZED,
+                UNAUTHENTICATED,
+                "a valid API token is required: send Authorization: Bearer <token>",
+            );
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                header::HeaderValue::from_static("Bearer realm=\"giving\""),
+            );
+            return response;
+        }
+        Err(response) => return response,
+    };
+    let gql_request: async_graphql::Request = match serde_json::from_slice(&body) {
+        Ok(request) => request,
+        Err(error) => {
+            let reason = if body.first() == Some(&b'[') {
+                "batched requests are not accepted; send one query per request".to_owned()
+            } else {
+                format!("the body must be a GraphQL request in JSON: {error}")
+            };
+            return graphql_error(
+                actix_web::http::StatusCode::BAD_REQUEST,
+                "BAD_REQUEST",
+                &reason,
+            );
+        }
+    };
+    let response = state.schema.execute(gql_request.data(identity)).await;
+    HttpResponse::Ok().json(response)
+}
+
+/// Resolves when the process is asked to stop (SIGINT or SIGTERM).
+pub async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let terminate = async {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut stream) => {
+                    stream.recv().await;
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "cannot listen for SIGTERM");
+                    std::future::pending::<()>().await;
+                }
+            }
+        };
+        tokio::select! {
+            _ = interrupt => {},
+            _ = terminate => {},
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = interrupt.await;
+    }
+}

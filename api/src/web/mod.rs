@@ -1,0 +1,3 @@
+//! Pages served to people's browsers.
+
+pub mod console;

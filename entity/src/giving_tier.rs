@@ -1,0 +1,25 @@
+use sea_orm::entity::prelude::*;
+
+/// A level of the Monthly Giving Club reached by annual pledge total. Tiers are data:
+/// staff add them and change thresholds.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "giving_tiers")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    #[sea_orm(unique)]
+    pub name: String,
+    /// The annual pledge total that reaches this tier, in minor units.
+    pub threshold_minor: i64,
+    pub currency: String,
+    pub benefits: Option<String>,
+    /// Good-faith value of the benefits, for the receipt's quid-pro-quo statement.
+    pub benefits_value_minor: i64,
+    pub created_at: DateTimeUtc,
+    pub updated_at: DateTimeUtc,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

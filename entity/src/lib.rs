@@ -1,0 +1,26 @@
+//! The tables as sea-orm entities, and the value types their columns hold.
+//!
+//! Entities carry no behaviour beyond their value types; the domain lives in `api`.
+
+pub mod email;
+pub mod enums;
+pub mod money;
+
+pub mod api_token;
+pub mod appeal;
+pub mod audit_log;
+pub mod campaign;
+pub mod donor;
+pub mod fund;
+pub mod gift;
+pub mod giving_tier;
+pub mod outbox;
+pub mod pledge;
+pub mod receipt;
+pub mod receipt_counter;
+pub mod segment;
+pub mod stripe_event;
+pub mod tier_membership;
+
+pub use email::{EmailAddress, EmailError};
+pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneyError, format_minor};

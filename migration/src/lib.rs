@@ -1,0 +1,22 @@
+//! One migration set that runs unchanged on SQLite and PostgreSQL.
+//!
+//! Enum-like columns are text with a CHECK listing their values (no PostgreSQL enum
+//! types, which SQLite cannot hold), and every foreign key is declared in its
+//! `CREATE TABLE` because SQLite cannot add one to an existing table.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261124_000001_create_schema;
+mod m20261124_000002_seed_defaults;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![
+            Box::new(m20261124_000001_create_schema::Migration),
+            Box::new(m20261124_000002_seed_defaults::Migration),
+        ]
+    }
+}
