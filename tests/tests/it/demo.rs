@@ -1,0 +1,37 @@
+use sea_orm::{EntityTrait, PaginatorTrait};
+
+use crate::on_both_backends;
+use crate::support::{Backend, spawn_app};
+
+async fn seed_demo_is_realistic_and_idempotent(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let first = api::demo::seed_demo(&app.db).await.unwrap();
+    assert_eq!(first.donors_added, 300);
+    assert_eq!(first.funds, 4);
+    assert_eq!(first.appeals, 3);
+    assert!(first.pledges > 20 && first.circle_members > 5, "{first}");
+
+    let counts = |db| async move {
+        (
+            entity::donor::Entity::find().count(db).await.unwrap(),
+            entity::gift::Entity::find().count(db).await.unwrap(),
+            entity::pledge::Entity::find().count(db).await.unwrap(),
+            entity::tier_membership::Entity::find()
+                .count(db)
+                .await
+                .unwrap(),
+        )
+    };
+    let before = counts(&app.db).await;
+    let second = api::demo::seed_demo(&app.db).await.unwrap();
+    assert_eq!(second.donors_added, 0);
+    assert_eq!(second.donors_already_there, 300);
+    assert_eq!(
+        counts(&app.db).await,
+        before,
+        "a second run changes nothing"
+    );
+    assert_eq!(before.1 as usize, first.gifts);
+}
+
+on_both_backends!(seed_demo_is_realistic_and_idempotent);

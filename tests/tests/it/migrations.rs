@@ -1,0 +1,95 @@
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectionTrait, Database, Statement};
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestDatabase};
+
+const TABLES: [&str; 15] = [
+    "donors",
+    "funds",
+    "campaigns",
+    "segments",
+    "appeals",
+    "pledges",
+    "gifts",
+    "giving_tiers",
+    "tier_memberships",
+    "receipt_counters",
+    "receipts",
+    "outbox",
+    "stripe_events",
+    "api_tokens",
+    "audit_log",
+];
+
+async fn count(db: &sea_orm::DatabaseConnection, sql: &str) -> i64 {
+    let row = db
+        .query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            sql.to_owned(),
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+async fn table_count(db: &sea_orm::DatabaseConnection, backend: Backend) -> i64 {
+    let list = TABLES.map(|t| format!("'{t}'")).join(",");
+    let sql = match backend {
+        Backend::Sqlite => {
+            format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ({list})")
+        }
+        Backend::Postgres => format!(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = 'public' AND table_name IN ({list})"
+        ),
+    };
+    count(db, &sql).await
+}
+
+async fn migrations_go_up_down_and_up_again(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let db = Database::connect(database.url.as_str()).await.unwrap();
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(table_count(&db, backend).await, TABLES.len() as i64);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM funds WHERE code = 'GENERAL'").await,
+        1
+    );
+    assert_eq!(
+        count(
+            &db,
+            "SELECT threshold_minor FROM giving_tiers WHERE name = 'Circle of Friends'"
+        )
+        .await,
+        50_000
+    );
+
+    Migrator::down(&db, None).await.unwrap();
+    assert_eq!(table_count(&db, backend).await, 0);
+    assert!(Migrator::get_pending_migrations(&db).await.unwrap().len() == 2);
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(table_count(&db, backend).await, TABLES.len() as i64);
+    assert_eq!(
+        count(&db, "SELECT COUNT(*) FROM giving_tiers").await,
+        1,
+        "the seed runs once per up"
+    );
+    db.close().await.unwrap();
+}
+
+async fn migrating_twice_changes_nothing(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let db = Database::connect(database.url.as_str()).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM funds").await, 1);
+    db.close().await.unwrap();
+}
+
+on_both_backends!(
+    migrations_go_up_down_and_up_again,
+    migrating_twice_changes_nothing
+);

@@ -1,0 +1,59 @@
+//! Start-up refuses bad configuration with a message naming what is wrong.
+
+use api::config::Config;
+use api::server::Application;
+
+use crate::on_both_backends;
+use crate::support::{Backend, TestDatabase, test_config};
+
+#[test]
+fn a_bad_setting_names_its_variable() {
+    let result = Config::from_sources(None, |name| (name == "ORG_EIN").then(|| "12345".to_owned()));
+    let error = result.expect_err("a malformed EIN is refused");
+    assert_eq!(error.variable, "ORG_EIN");
+    assert!(error.to_string().contains("ORG_EIN"));
+}
+
+#[test]
+fn a_config_file_that_cannot_be_read_names_the_file() {
+    let error = Config::load(Some("/nonexistent/giving.toml".into())).expect_err("missing file");
+    assert_eq!(error.variable, "CONFIG_FILE");
+    assert!(error.reason.contains("/nonexistent/giving.toml"));
+}
+
+#[tokio::test]
+async fn an_unreachable_database_stops_start_up_with_a_clear_message() {
+    let config = Config::from_sources(None, |name| match name {
+        "DATABASE_URL" => Some("postgres://giving:hunter2secret@127.0.0.1:1/giving".to_owned()),
+        "LISTEN_ADDR" => Some("127.0.0.1:0".to_owned()),
+        _ => None,
+    })
+    .unwrap();
+    let error = Application::build(config)
+        .await
+        .err()
+        .expect("start-up fails");
+    let message = format!("{error:#}");
+    assert!(
+        message.contains("cannot connect to the database"),
+        "{message}"
+    );
+    assert!(
+        !message.contains("nobody@"),
+        "no credentials in the message: {message}"
+    );
+}
+
+async fn a_port_already_in_use_names_listen_addr(backend: Backend) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = taken.local_addr().unwrap().to_string();
+    let database = TestDatabase::create(backend).await;
+    let config = test_config(&database, &[("LISTEN_ADDR", &address)]);
+    let error = Application::build(config)
+        .await
+        .err()
+        .expect("start-up fails");
+    assert!(format!("{error:#}").contains("LISTEN_ADDR"));
+}
+
+on_both_backends!(a_port_already_in_use_names_listen_addr);
