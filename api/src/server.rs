@@ -54,10 +54,11 @@ impl Application {
             .with_context(|| format!("cannot listen on {} (LISTEN_ADDR)", config.listen_addr))?;
         let port = listener.local_addr()?.port();
         let shutdown_timeout = config.shutdown_timeout.as_secs();
+        let config = Arc::new(config);
         let state = web::Data::new(AppState {
-            schema: build_schema(db.clone(), config.graphql_introspection),
+            schema: build_schema(db.clone(), config.clone()),
             db: db.clone(),
-            config: Arc::new(config),
+            config,
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -5,6 +5,8 @@ pub mod audit;
 pub mod donors;
 pub mod errors;
 pub mod funds;
+pub mod gifts;
+pub mod receipts;
 pub mod tokens;
 
 pub use errors::DomainError;

@@ -6,6 +6,8 @@ mod support;
 mod auth;
 mod constraints;
 mod demo;
+mod gifts;
 mod health;
 mod migrations;
+mod outbox;
 mod startup;

@@ -1,78 +1,14 @@
-//! Object types shared by the queries.
+//! Donors: one row per real person or organization.
 
-use async_graphql::{Context, Enum, ID, Object, Result};
+use async_graphql::{Context, ID, Object, Result};
 use chrono::{DateTime, Utc};
+use entity::donor;
 use entity::enums::StaffRole;
-use entity::{donor, fund};
 
-use super::guards::staff;
-
-/// A staff role.
-#[derive(Enum, Copy, Clone, Eq, PartialEq)]
-#[graphql(remote = "entity::enums::StaffRole")]
-pub enum Role {
-    /// Reads aggregates and gifts; donor contact details are masked.
-    Viewer,
-    /// Reads and writes donors, gifts and pledges.
-    Staff,
-    /// Also manages tiers, funds and tokens.
-    Admin,
-}
-
-/// The token making this request.
-pub struct Viewer {
-    pub name: String,
-    pub role: StaffRole,
-}
-
-#[Object]
-impl Viewer {
-    /// The token's name, as shown in the audit log.
-    async fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// What the token may do.
-    async fn role(&self) -> Role {
-        self.role.into()
-    }
-}
-
-/// A designation a gift goes to: the General fund or a restricted program.
-pub struct Fund(pub fund::Model);
-
-#[Object]
-impl Fund {
-    /// The fund's id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    /// The fund's name, as donors see it.
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// A short stable code used in links and exports.
-    async fn code(&self) -> &str {
-        &self.0.code
-    }
-
-    /// What the fund pays for.
-    async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-
-    /// Whether gifts to this fund may only be spent on its program.
-    async fn restricted(&self) -> bool {
-        self.0.restricted
-    }
-
-    /// When the fund stopped taking gifts, if it has.
-    async fn archived_at(&self) -> Option<DateTime<Utc>> {
-        self.0.archived_at
-    }
-}
+use super::context::{db, parse_id};
+use super::errors::GqlResultExt;
+use super::guards::{RoleGuard, staff};
+use crate::domain::donors;
 
 /// A person or organization that gives.
 pub struct Donor(pub donor::Model);
@@ -157,6 +93,23 @@ impl Donor {
     /// When the donor was first recorded.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+#[derive(Default)]
+pub struct DonorQuery;
+
+#[Object]
+impl DonorQuery {
+    /// One donor by id.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    async fn donor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The donor's id.")] id: ID,
+    ) -> Result<Donor> {
+        let id = parse_id("id", &id)?;
+        donors::find_donor(db(ctx)?, id).await.gql().map(Donor)
     }
 }
 

@@ -1,0 +1,201 @@
+//! Gifts: one received contribution. Every way money comes in (a check typed in by
+//! staff, a Stripe payment, a pledge installment) is recorded through `record_gift`,
+//! which issues the receipt in the same transaction.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::enums::{GiftStatus, PaymentMethod, TributeKind};
+use entity::{Money, donor, fund, gift, receipt};
+use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
+
+use super::{DomainError, receipts};
+use crate::config::Organization;
+
+/// Whom a gift honors, and whom to tell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tribute {
+    pub kind: TributeKind,
+    pub name: String,
+    pub notify_name: Option<String>,
+    pub notify_email: Option<String>,
+    pub notify_address: Option<String>,
+}
+
+/// Goods or services the donor received in return, at fair market value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Benefits {
+    pub value_minor: i64,
+    pub description: String,
+}
+
+/// A gift to record. Built at the edge from parsed input; `amount` cannot be invalid.
+#[derive(Debug, Clone)]
+pub struct NewGift {
+    pub donor_id: i64,
+    pub amount: Money,
+    pub method: PaymentMethod,
+    pub status: GiftStatus,
+    pub fund_id: i64,
+    pub received_at: DateTime<Utc>,
+    pub campaign_id: Option<i64>,
+    pub appeal_id: Option<i64>,
+    pub pledge_id: Option<i64>,
+    pub check_number: Option<String>,
+    pub tribute: Option<Tribute>,
+    pub benefits: Option<Benefits>,
+    pub anonymous: bool,
+    pub stripe_payment_intent_id: Option<String>,
+    pub stripe_invoice_id: Option<String>,
+    pub stripe_checkout_session_id: Option<String>,
+    pub stripe_charge_id: Option<String>,
+    pub idempotency_key: Option<String>,
+    pub notes: Option<String>,
+}
+
+impl NewGift {
+    /// A gift with every optional part empty.
+    pub fn new(
+        donor_id: i64,
+        amount: Money,
+        method: PaymentMethod,
+        status: GiftStatus,
+        fund_id: i64,
+        received_at: DateTime<Utc>,
+    ) -> Self {
+        NewGift {
+            donor_id,
+            amount,
+            method,
+            status,
+            fund_id,
+            received_at,
+            campaign_id: None,
+            appeal_id: None,
+            pledge_id: None,
+            check_number: None,
+            tribute: None,
+            benefits: None,
+            anonymous: false,
+            stripe_payment_intent_id: None,
+            stripe_invoice_id: None,
+            stripe_checkout_session_id: None,
+            stripe_charge_id: None,
+            idempotency_key: None,
+            notes: None,
+        }
+    }
+}
+
+/// A recorded gift, and its receipt when one was issued.
+#[derive(Debug, Clone)]
+pub struct RecordedGift {
+    pub gift: gift::Model,
+    pub receipt: Option<receipt::Model>,
+}
+
+/// Records a gift in the caller's transaction; a succeeded gift gets its receipt and
+/// receipt email in the same transaction. Checks come first, so a refused gift changes
+/// nothing.
+pub async fn record_gift(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    new: NewGift,
+) -> Result<RecordedGift, DomainError> {
+    let donor = donor::Entity::find_by_id(new.donor_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            DomainError::validation("donorId", format!("no donor has id {}", new.donor_id))
+        })?;
+    let fund = fund::Entity::find_by_id(new.fund_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            DomainError::validation("fundId", format!("no fund has id {}", new.fund_id))
+        })?;
+    if fund.archived_at.is_some() {
+        return Err(DomainError::validation(
+            "fundId",
+            format!(
+                "the fund {:?} is archived and takes no new gifts",
+                fund.name
+            ),
+        ));
+    }
+    if new.received_at > Utc::now() + Duration::days(1) {
+        return Err(DomainError::validation(
+            "receivedAt",
+            "cannot be in the future",
+        ));
+    }
+    if let Some(benefits) = &new.benefits {
+        if benefits.value_minor < 0 {
+            return Err(DomainError::validation(
+                "benefitsValue",
+                "cannot be negative",
+            ));
+        }
+        if benefits.value_minor > new.amount.amount_minor() {
+            return Err(DomainError::validation(
+                "benefitsValue",
+                "cannot be more than the gift",
+            ));
+        }
+        if benefits.value_minor > 0 && benefits.description.trim().is_empty() {
+            return Err(DomainError::validation(
+                "benefitsDescription",
+                "describe the goods or services the donor received",
+            ));
+        }
+    }
+    if let Some(tribute) = &new.tribute
+        && tribute.name.trim().is_empty()
+    {
+        return Err(DomainError::validation(
+            "tribute.name",
+            "name the person the gift honors",
+        ));
+    }
+
+    let now = Utc::now();
+    let tribute = new.tribute.as_ref();
+    let gift = gift::ActiveModel {
+        donor_id: Set(donor.id),
+        amount_minor: Set(new.amount.amount_minor()),
+        currency: Set(new.amount.currency().code().to_owned()),
+        refunded_minor: Set(0),
+        method: Set(new.method),
+        status: Set(new.status),
+        fund_id: Set(fund.id),
+        campaign_id: Set(new.campaign_id),
+        appeal_id: Set(new.appeal_id),
+        pledge_id: Set(new.pledge_id),
+        received_at: Set(new.received_at),
+        check_number: Set(new.check_number),
+        tribute_kind: Set(tribute.map(|t| t.kind)),
+        tribute_name: Set(tribute.map(|t| t.name.trim().to_owned())),
+        tribute_notify_name: Set(tribute.and_then(|t| t.notify_name.clone())),
+        tribute_notify_email: Set(tribute.and_then(|t| t.notify_email.clone())),
+        tribute_notify_address: Set(tribute.and_then(|t| t.notify_address.clone())),
+        benefits_minor: Set(new.benefits.as_ref().map_or(0, |b| b.value_minor)),
+        benefits_description: Set(new.benefits.map(|b| b.description)),
+        anonymous: Set(new.anonymous),
+        stripe_payment_intent_id: Set(new.stripe_payment_intent_id),
+        stripe_invoice_id: Set(new.stripe_invoice_id),
+        stripe_checkout_session_id: Set(new.stripe_checkout_session_id),
+        stripe_charge_id: Set(new.stripe_charge_id),
+        idempotency_key: Set(new.idempotency_key),
+        notes: Set(new.notes),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
+
+    let receipt = if gift.status == GiftStatus::Succeeded {
+        Some(receipts::issue_gift_receipt(txn, org, &gift, &donor).await?)
+    } else {
+        None
+    };
+    Ok(RecordedGift { gift, receipt })
+}

@@ -1,0 +1,120 @@
+//! Tokens: who is asking, and (for admins) creating and revoking tokens.
+
+use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use entity::enums::StaffRole;
+
+use super::context::{actor, db, parse_id};
+use super::errors::GqlResultExt;
+use super::guards::{RoleGuard, staff};
+use crate::domain::tokens;
+
+/// A staff role.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::StaffRole")]
+pub enum Role {
+    /// Reads aggregates and gifts; donor contact details are masked.
+    Viewer,
+    /// Reads and writes donors, gifts and pledges.
+    Staff,
+    /// Also manages tiers, funds and tokens.
+    Admin,
+}
+
+/// The token making this request.
+pub struct Viewer {
+    pub name: String,
+    pub role: StaffRole,
+}
+
+#[Object]
+impl Viewer {
+    /// The token's name, as shown in the audit log.
+    async fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// What the token may do.
+    async fn role(&self) -> Role {
+        self.role.into()
+    }
+}
+
+/// A staff API token as staff see it: never its secret.
+#[derive(SimpleObject)]
+pub struct ApiToken {
+    /// The token's id.
+    pub id: ID,
+    /// Who or what uses the token.
+    pub name: String,
+    /// What the token may do.
+    pub role: Role,
+}
+
+/// A token just created. Its secret is shown this once and cannot be shown again.
+#[derive(SimpleObject)]
+pub struct CreatedToken {
+    /// The token.
+    pub token: ApiToken,
+    /// Send this as `Authorization: Bearer <secret>`. Store it now.
+    pub secret: String,
+}
+
+#[derive(Default)]
+pub struct TokenQuery;
+
+#[Object]
+impl TokenQuery {
+    /// The token making this request.
+    async fn viewer(&self, ctx: &Context<'_>) -> Result<Viewer> {
+        let identity = staff(ctx)?;
+        Ok(Viewer {
+            name: identity.name.clone(),
+            role: identity.role,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct TokenMutation;
+
+#[Object]
+impl TokenMutation {
+    /// Creates a staff API token (admins only). The secret is returned once.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    async fn create_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Who or what uses the token, for the audit log.")] name: String,
+        #[graphql(desc = "What the token may do.")] role: Role,
+    ) -> Result<CreatedToken> {
+        let created = tokens::create_token(db(ctx)?, &name, role.into(), &actor(ctx)?)
+            .await
+            .gql()?;
+        Ok(CreatedToken {
+            token: ApiToken {
+                id: ID(created.id.to_string()),
+                name: created.name,
+                role: created.role.into(),
+            },
+            secret: created.secret,
+        })
+    }
+
+    /// Revokes a token at once (admins only): requests with it get 401 from then on.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    async fn revoke_token(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The token's id.")] id: ID,
+    ) -> Result<ApiToken> {
+        let id = parse_id("id", &id)?;
+        let token = tokens::revoke_token(db(ctx)?, id, &actor(ctx)?)
+            .await
+            .gql()?;
+        Ok(ApiToken {
+            id: ID(token.id.to_string()),
+            name: token.name,
+            role: token.role.into(),
+        })
+    }
+}
