@@ -1,2 +1,11 @@
-//! Integration tests live in `tests/it`, one binary that starts the real server on
-//! SQLite and on PostgreSQL.
+//! The test harness shared by the integration tests (`tests/it`) and the benchmarks
+//! (`benches`): it starts the real server on a random port with a fresh SQLite or
+//! PostgreSQL database.
+// Test support: a failed setup step should stop the test where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod support;
+
+pub use support::{
+    Backend, TestApp, TestDatabase, error_codes, spawn_app, spawn_app_with, test_config,
+};

@@ -4,8 +4,8 @@ use entity::enums::StaffRole;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::on_both_backends;
-use crate::support::{Backend, error_codes, spawn_app};
+use tests::on_both_backends;
+use tests::support::{Backend, error_codes, spawn_app};
 
 const VIEWER_QUERY: &str = "{ viewer { name role } }";
 

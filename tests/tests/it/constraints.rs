@@ -3,8 +3,8 @@
 use api::domain::DomainError;
 use sea_orm::{ConnectionTrait, DatabaseConnection, DbErr, Statement};
 
-use crate::on_both_backends;
-use crate::support::{Backend, spawn_app};
+use tests::on_both_backends;
+use tests::support::{Backend, spawn_app};
 
 const NOW: &str = "'2026-11-24 12:00:00+00:00'";
 
@@ -67,7 +67,7 @@ fn outbox_sql(id: i64, key: &str) -> String {
     )
 }
 
-async fn with_a_donor_and_a_gift(backend: Backend) -> crate::support::TestApp {
+async fn with_a_donor_and_a_gift(backend: Backend) -> tests::support::TestApp {
     let app = spawn_app(backend).await;
     exec(&app.db, &donor_sql(1, "maria@example.org"))
         .await

@@ -1,7 +1,7 @@
 use sea_orm::{EntityTrait, PaginatorTrait};
 
-use crate::on_both_backends;
-use crate::support::{Backend, spawn_app};
+use tests::on_both_backends;
+use tests::support::{Backend, spawn_app};
 
 async fn seed_demo_is_realistic_and_idempotent(backend: Backend) {
     let app = spawn_app(backend).await;

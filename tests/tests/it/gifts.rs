@@ -9,8 +9,8 @@ use entity::enums::{GiftStatus, PaymentMethod};
 use entity::{Money, gift, outbox, receipt};
 use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, Statement};
 
-use crate::on_both_backends;
-use crate::support::{Backend, TestApp, spawn_app};
+use tests::on_both_backends;
+use tests::support::{Backend, TestApp, spawn_app};
 
 pub fn organization() -> Organization {
     api::config::Config::defaults_with_database("sqlite::memory:")

@@ -1,5 +1,5 @@
-use crate::on_both_backends;
-use crate::support::{Backend, spawn_app};
+use tests::on_both_backends;
+use tests::support::{Backend, spawn_app};
 
 async fn healthz_answers_while_the_process_is_up(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -1,8 +1,6 @@
 //! Integration tests: every test starts the real server, and runs on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
 mod auth;
 mod constraints;
 mod demo;

@@ -1,8 +1,8 @@
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectionTrait, Database, Statement};
 
-use crate::on_both_backends;
-use crate::support::{Backend, TestDatabase};
+use tests::on_both_backends;
+use tests::support::{Backend, TestDatabase};
 
 const TABLES: [&str; 15] = [
     "donors",

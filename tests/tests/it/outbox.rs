@@ -3,8 +3,8 @@ use entity::enums::Language;
 use mailer::outbox::{Enqueued, NewMessage, enqueue};
 use serde_json::json;
 
-use crate::on_both_backends;
-use crate::support::{Backend, spawn_app};
+use tests::on_both_backends;
+use tests::support::{Backend, spawn_app};
 
 fn message(key: &str) -> NewMessage {
     NewMessage {

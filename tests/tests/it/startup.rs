@@ -3,8 +3,8 @@
 use api::config::Config;
 use api::server::Application;
 
-use crate::on_both_backends;
-use crate::support::{Backend, TestDatabase, test_config};
+use tests::on_both_backends;
+use tests::support::{Backend, TestDatabase, test_config};
 
 #[test]
 fn a_bad_setting_names_its_variable() {
