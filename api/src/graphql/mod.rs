@@ -2,11 +2,19 @@
 //! parts; `Query` and `Mutation` merge them. Resolvers translate: they parse input into
 //! domain types, call a domain service, and map the result back.
 
+pub mod audit;
 pub mod context;
 pub mod donors;
 pub mod errors;
 pub mod funds;
+pub mod gifts;
 pub mod guards;
+pub mod loaders;
+pub mod money;
+pub mod paging;
+pub mod schema_file;
+pub mod pledges;
+pub mod tiers;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -18,11 +26,26 @@ use crate::config::Config;
 
 /// Everything staff can read.
 #[derive(MergedObject, Default)]
-pub struct Query(tokens::TokenQuery, funds::FundQuery, donors::DonorQuery);
+pub struct Query(
+    tokens::TokenQuery,
+    funds::FundQuery,
+    donors::DonorQuery,
+    gifts::GiftQuery,
+    pledges::PledgeQuery,
+    tiers::TierQuery,
+    audit::AuditQuery,
+);
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
 #[derive(MergedObject, Default)]
-pub struct Mutation(tokens::TokenMutation);
+pub struct Mutation(
+    tokens::TokenMutation,
+    donors::DonorMutation,
+    gifts::GiftMutation,
+    pledges::PledgeMutation,
+    funds::FundMutation,
+    tiers::TierMutation,
+);
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -33,6 +56,7 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> StaffSchema {
     let introspection = config.graphql_introspection;
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
+        .data(loaders::Loaders::new(&db))
         .data(db)
         .data(config)
         .limit_depth(MAX_DEPTH)
