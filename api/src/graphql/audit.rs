@@ -80,7 +80,7 @@ impl AuditQuery {
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Which entries.", default)] filter: AuditFilter,
+        #[graphql(desc = "Which entries.")] filter: Option<AuditFilter>,
         #[graphql(desc = "Items after this cursor.")] after: Option<String>,
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
@@ -88,6 +88,7 @@ impl AuditQuery {
     ) -> Result<Page<AuditEntry>> {
         let args = PageArgs::new(after, before, first, last);
         args.check()?;
+        let filter = filter.unwrap_or_default();
         let filter = SearchFilter {
             actor: filter.actor,
             action: filter.action,

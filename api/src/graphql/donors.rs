@@ -9,7 +9,7 @@ use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::gifts::{Gift, ReceiptSummary};
 use super::guards::{RoleGuard, staff};
-use super::loaders::loaders;
+use super::loaders::{loaders, prefetch_for_donors};
 use super::money::MoneyAmount;
 use super::paging::{Page, PageArgs, page};
 use super::pledges::Pledge;
@@ -84,9 +84,9 @@ impl Donor {
         self.0.region.as_deref()
     }
 
-    /// The language the donor reads (en, es, fr, ar).
-    async fn language(&self) -> &str {
-        self.0.language.as_str()
+    /// The language the donor reads; receipts and emails follow it.
+    async fn language(&self) -> Language {
+        self.0.language.into()
     }
 
     /// Whether the donor asked to receive updates and appeals by email.
@@ -591,8 +591,8 @@ impl DonorQuery {
     async fn donors(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Which donors.", default)] filter: DonorFilter,
-        #[graphql(desc = "In what order (by name unless told).", default)] order_by: DonorOrderBy,
+        #[graphql(desc = "Which donors.")] filter: Option<DonorFilter>,
+        #[graphql(desc = "In what order (by name unless told).")] order_by: Option<DonorOrderBy>,
         #[graphql(desc = "Items after this cursor.")] after: Option<String>,
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
@@ -600,7 +600,8 @@ impl DonorQuery {
     ) -> Result<Page<Donor>> {
         let args = PageArgs::new(after, before, first, last);
         args.check()?;
-        let filter = filter.parse()?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let order_by = order_by.unwrap_or_default();
         let order = match order_by.field {
             DonorOrderField::Name => DonorOrder::Name,
             DonorOrderField::LastGift => DonorOrder::LastGift,
@@ -623,6 +624,9 @@ impl DonorQuery {
             .await
             .gql()?
         };
+        let ids: Vec<i64> = donors.iter().map(|d| d.id).collect();
+        let node = ctx.look_ahead().field("edges").field("node");
+        prefetch_for_donors(loaders(ctx)?, node, &ids).await?;
         Ok(page(window, total, donors.into_iter().map(Donor).collect()))
     }
 }

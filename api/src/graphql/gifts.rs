@@ -375,7 +375,7 @@ impl GiftQuery {
     async fn gifts(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Which gifts.", default)] filter: GiftFilter,
+        #[graphql(desc = "Which gifts.")] filter: Option<GiftFilter>,
         #[graphql(desc = "Items after this cursor.")] after: Option<String>,
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
@@ -383,7 +383,7 @@ impl GiftQuery {
     ) -> Result<Page<Gift>> {
         let args = PageArgs::new(after, before, first, last);
         args.check()?;
-        let filter = filter.parse()?;
+        let filter = filter.unwrap_or_default().parse()?;
         let db = db(ctx)?;
         let total = gift_search::count_gifts(db, &filter).await.gql()?;
         let window = args.window(total);

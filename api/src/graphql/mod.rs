@@ -56,7 +56,6 @@ pub const MAX_COMPLEXITY: usize = 5_000;
 pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> StaffSchema {
     let introspection = config.graphql_introspection;
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .data(loaders::Loaders::new(&db))
         .data(db)
         .data(config)
         .limit_depth(MAX_DEPTH)

@@ -159,7 +159,7 @@ impl PledgeQuery {
     async fn pledges(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Which pledges.", default)] filter: PledgeFilter,
+        #[graphql(desc = "Which pledges.")] filter: Option<PledgeFilter>,
         #[graphql(desc = "Items after this cursor.")] after: Option<String>,
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
@@ -167,6 +167,7 @@ impl PledgeQuery {
     ) -> Result<Page<Pledge>> {
         let args = PageArgs::new(after, before, first, last);
         args.check()?;
+        let filter = filter.unwrap_or_default();
         let filter = SearchFilter {
             donor_id: filter
                 .donor_id
