@@ -31,7 +31,9 @@ const BATCH: usize = 400;
 
 /// The display name of the n-th seeded donor (1-based).
 pub fn donor_name(n: usize) -> String {
-    const FIRST: [&str; 8] = ["María", "José", "Amal", "Chloé", "David", "Nour", "Ana", "Luis"];
+    const FIRST: [&str; 8] = [
+        "María", "José", "Amal", "Chloé", "David", "Nour", "Ana", "Luis",
+    ];
     const LAST: [&str; 8] = [
         "López", "Núñez", "Haddad", "Martin", "Kim", "Benali", "García", "Reyes",
     ];
@@ -82,8 +84,13 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 region: Set(Some("CA".into())),
                 postal_code: Set(Some("90012".into())),
                 country: Set(Some("US".into())),
-                language: Set([Language::English, Language::Spanish, Language::French, Language::Arabic][n % 4]),
-                email_consent: Set(n % 2 == 0),
+                language: Set([
+                    Language::English,
+                    Language::Spanish,
+                    Language::French,
+                    Language::Arabic,
+                ][n % 4]),
+                email_consent: Set(n.is_multiple_of(2)),
                 anonymous: Set(false),
                 stripe_customer_id: Set(None),
                 appeals_unsubscribed_at: Set(None),
@@ -146,7 +153,11 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
     }
 
     if plan.pledge_every > 0 {
-        let members: Vec<i64> = donor_ids.iter().copied().step_by(plan.pledge_every).collect();
+        let members: Vec<i64> = donor_ids
+            .iter()
+            .copied()
+            .step_by(plan.pledge_every)
+            .collect();
         for chunk in members.chunks(BATCH) {
             let pledges = chunk.iter().map(|donor_id| pledge::ActiveModel {
                 id: NotSet,

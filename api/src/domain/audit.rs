@@ -66,7 +66,10 @@ fn audit_condition(filter: &AuditFilter) -> sea_orm::Condition {
     condition
 }
 
-pub async fn count_entries(db: &impl ConnectionTrait, filter: &AuditFilter) -> Result<u64, DomainError> {
+pub async fn count_entries(
+    db: &impl ConnectionTrait,
+    filter: &AuditFilter,
+) -> Result<u64, DomainError> {
     use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
     Ok(audit_log::Entity::find()
         .filter(audit_condition(filter))

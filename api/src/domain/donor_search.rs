@@ -67,13 +67,28 @@ fn like_pattern(text: &str) -> String {
     format!("%{escaped}%")
 }
 
-fn from_and_where(filter: &DonorFilter, binder: &mut Binder) -> String {
-    let mut sql = format!(
-        "FROM donors d LEFT JOIN (SELECT donor_id, \
-         SUM(amount_minor - refunded_minor) AS lifetime_minor, MAX(received_at) AS last_gift_at \
-         FROM gifts WHERE status IN {COUNTED_STATUSES} AND currency = '{TOTALS_CURRENCY}' \
-         GROUP BY donor_id) a ON a.donor_id = d.id WHERE 1 = 1"
-    );
+impl DonorFilter {
+    fn needs_totals(&self) -> bool {
+        self.lifetime_min_minor.is_some()
+            || self.lifetime_max_minor.is_some()
+            || self.last_gift_from.is_some()
+            || self.last_gift_to.is_some()
+    }
+}
+
+/// The FROM and WHERE clauses. Each donor's giving totals are joined only when a filter
+/// or the order needs them: they aggregate every counted gift.
+fn from_and_where(filter: &DonorFilter, with_totals: bool, binder: &mut Binder) -> String {
+    let mut sql = if with_totals {
+        format!(
+            "FROM donors d LEFT JOIN (SELECT donor_id, \
+             SUM(amount_minor - refunded_minor) AS lifetime_minor, MAX(received_at) AS last_gift_at \
+             FROM gifts WHERE status IN {COUNTED_STATUSES} AND currency = '{TOTALS_CURRENCY}' \
+             GROUP BY donor_id) a ON a.donor_id = d.id WHERE 1 = 1"
+        )
+    } else {
+        "FROM donors d WHERE 1 = 1".to_owned()
+    };
     if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
         let p = binder.bind(like_pattern(text));
         sql.push_str(&format!(" AND d.search_text LIKE {p} ESCAPE '\\'"));
@@ -134,7 +149,10 @@ pub async fn count_donors(
         backend: db.get_database_backend(),
         values: Vec::new(),
     };
-    let sql = format!("SELECT COUNT(*) AS n {}", from_and_where(filter, &mut binder));
+    let sql = format!(
+        "SELECT COUNT(*) AS n {}",
+        from_and_where(filter, filter.needs_totals(), &mut binder)
+    );
     let row = db
         .query_one_raw(Statement::from_sql_and_values(
             binder.backend,
@@ -173,9 +191,10 @@ pub async fn search_donors(
             format!("COALESCE(a.lifetime_minor, 0) {direction}, d.id {direction}")
         }
     };
+    let with_totals = filter.needs_totals() || order != DonorOrder::Name;
     let sql = format!(
         "SELECT d.* {} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}",
-        from_and_where(filter, &mut binder)
+        from_and_where(filter, with_totals, &mut binder)
     );
     Ok(donor::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(

@@ -5,7 +5,8 @@ use entity::enums::{DonorKind, Language};
 use entity::{EmailAddress, donor};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
 };
 use serde_json::{Map, Value, json};
 
@@ -175,7 +176,10 @@ pub async fn create_donor(
     let last_name = clean_optional("lastName", new.last_name)?;
     let phone = clean_optional("phone", new.phone)?;
     let country = clean_country(new.address.country)?;
-    let notes = new.notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    let notes = new
+        .notes
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
 
     let txn = begin_write(db).await?;
     if let Some(email) = &email {

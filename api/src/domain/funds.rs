@@ -50,7 +50,10 @@ fn clean_fund_name(name: &str) -> Result<String, DomainError> {
         return Err(DomainError::validation("name", "must not be empty"));
     }
     if name.chars().count() > 200 {
-        return Err(DomainError::validation("name", "must be at most 200 characters"));
+        return Err(DomainError::validation(
+            "name",
+            "must be at most 200 characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -178,7 +181,8 @@ pub async fn update_fund(
         .one(&txn)
         .await?
         .ok_or_else(|| DomainError::not_found("fund", id))?;
-    if current.code == GENERAL_FUND_CODE && code.as_deref().is_some_and(|c| c != GENERAL_FUND_CODE) {
+    if current.code == GENERAL_FUND_CODE && code.as_deref().is_some_and(|c| c != GENERAL_FUND_CODE)
+    {
         return Err(DomainError::validation(
             "code",
             "the General fund keeps its code",
@@ -193,7 +197,9 @@ pub async fn update_fund(
         updated.code = code;
     }
     if let Some(description) = changes.description {
-        updated.description = description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty());
+        updated.description = description
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty());
     }
     if let Some(restricted) = changes.restricted {
         updated.restricted = restricted;
@@ -219,7 +225,10 @@ pub async fn archive_fund(
         ));
     }
     if current.archived_at.is_some() {
-        return Err(DomainError::conflict(Some("id"), "the fund is already archived"));
+        return Err(DomainError::conflict(
+            Some("id"),
+            "the fund is already archived",
+        ));
     }
     let mut updated = current.clone();
     updated.archived_at = Some(Utc::now());

@@ -51,7 +51,11 @@ async fn condition(
     if let Some(id) = filter.pledge_id {
         condition = condition.add(gift::Column::PledgeId.eq(id));
     }
-    if let Some(code) = filter.appeal_code.as_deref().filter(|c| !c.trim().is_empty()) {
+    if let Some(code) = filter
+        .appeal_code
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    {
         // An unknown source code matches no gift.
         match find_appeal_by_code(db, code).await? {
             Some(appeal) => condition = condition.add(gift::Column::AppealId.eq(appeal.id)),
@@ -74,7 +78,10 @@ async fn condition(
 }
 
 /// How many gifts match.
-pub async fn count_gifts(db: &impl ConnectionTrait, filter: &GiftFilter) -> Result<u64, DomainError> {
+pub async fn count_gifts(
+    db: &impl ConnectionTrait,
+    filter: &GiftFilter,
+) -> Result<u64, DomainError> {
     match condition(db, filter).await? {
         Some(condition) => Ok(gift::Entity::find().filter(condition).count(db).await?),
         None => Ok(0),

@@ -150,7 +150,9 @@ pub async fn record_offline_gift(
         }
         match insert_offline_gift(db, org, actor, new.clone()).await {
             // Another request with the same key committed first.
-            Err(DomainError::Conflict { field: Some(field), .. }) if field == "idempotencyKey" => {
+            Err(DomainError::Conflict {
+                field: Some(field), ..
+            }) if field == "idempotencyKey" => {
                 let gift = existing_under_key(db, &key, &new).await?.ok_or_else(|| {
                     DomainError::Unexpected(anyhow::anyhow!(
                         "idempotency key {key:?} conflicted but no gift holds it"
@@ -189,16 +191,17 @@ async fn insert_offline_gift(
         return Ok(gift);
     }
     let appeal = match &new.appeal_code {
-        Some(code) if !code.trim().is_empty() => Some(
-            find_appeal_by_code(&txn, code)
-                .await?
-                .ok_or_else(|| {
-                    DomainError::validation(
-                        "appealCode",
-                        format!("no appeal has the source code {:?}", code.trim().to_uppercase()),
-                    )
-                })?,
-        ),
+        Some(code) if !code.trim().is_empty() => {
+            Some(find_appeal_by_code(&txn, code).await?.ok_or_else(|| {
+                DomainError::validation(
+                    "appealCode",
+                    format!(
+                        "no appeal has the source code {:?}",
+                        code.trim().to_uppercase()
+                    ),
+                )
+            })?)
+        }
         _ => None,
     };
     let pledge = match new.pledge_id {
@@ -224,7 +227,10 @@ async fn insert_offline_gift(
     gift.tribute = new.tribute;
     gift.benefits = new.benefits;
     gift.anonymous = new.anonymous;
-    gift.notes = new.notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    gift.notes = new
+        .notes
+        .map(|n| n.trim().to_owned())
+        .filter(|n| !n.is_empty());
     gift.idempotency_key = new.idempotency_key;
     let recorded = record_gift(&txn, org, gift).await?;
     let gift = recorded.gift;
@@ -267,7 +273,10 @@ async fn installment_pledge(
     ) {
         return Err(DomainError::validation(
             "pledgeId",
-            format!("the pledge is {} and takes no more installments", pledge.status),
+            format!(
+                "the pledge is {} and takes no more installments",
+                pledge.status
+            ),
         ));
     }
     if pledge.currency != new.amount.currency().code() {
@@ -372,7 +381,10 @@ pub async fn adjust_offline_gift(
         if amount.currency().code() != current.currency {
             return Err(DomainError::validation(
                 "amount.currency",
-                format!("the gift is in {}; record a new gift instead", current.currency),
+                format!(
+                    "the gift is in {}; record a new gift instead",
+                    current.currency
+                ),
             ));
         }
         if amount.amount_minor() < current.refunded_minor {
@@ -387,23 +399,33 @@ pub async fn adjust_offline_gift(
         let fund = fund::Entity::find_by_id(fund_id)
             .one(&txn)
             .await?
-            .ok_or_else(|| DomainError::validation("fundId", format!("no fund has id {fund_id}")))?;
+            .ok_or_else(|| {
+                DomainError::validation("fundId", format!("no fund has id {fund_id}"))
+            })?;
         if fund.archived_at.is_some() && fund.id != current.fund_id {
             return Err(DomainError::validation(
                 "fundId",
-                format!("the fund {:?} is archived and takes no new gifts", fund.name),
+                format!(
+                    "the fund {:?} is archived and takes no new gifts",
+                    fund.name
+                ),
             ));
         }
         updated.fund_id = fund.id;
     }
     if let Some(received_at) = adjustment.received_at {
         if received_at > Utc::now() + Duration::days(1) {
-            return Err(DomainError::validation("receivedAt", "cannot be in the future"));
+            return Err(DomainError::validation(
+                "receivedAt",
+                "cannot be in the future",
+            ));
         }
         updated.received_at = received_at;
     }
     if let Some(check_number) = adjustment.check_number {
-        let check_number = check_number.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        let check_number = check_number
+            .map(|n| n.trim().to_owned())
+            .filter(|n| !n.is_empty());
         if check_number.is_none() && updated.method == PaymentMethod::Check {
             return Err(DomainError::validation(
                 "checkNumber",
@@ -418,7 +440,10 @@ pub async fn adjust_offline_gift(
                 let appeal = find_appeal_by_code(&txn, &code).await?.ok_or_else(|| {
                     DomainError::validation(
                         "appealCode",
-                        format!("no appeal has the source code {:?}", code.trim().to_uppercase()),
+                        format!(
+                            "no appeal has the source code {:?}",
+                            code.trim().to_uppercase()
+                        ),
                     )
                 })?;
                 updated.appeal_id = Some(appeal.id);
@@ -433,7 +458,10 @@ pub async fn adjust_offline_gift(
         match benefits {
             Some(benefits) => {
                 if benefits.value_minor < 0 {
-                    return Err(DomainError::validation("benefitsValue", "cannot be negative"));
+                    return Err(DomainError::validation(
+                        "benefitsValue",
+                        "cannot be negative",
+                    ));
                 }
                 if benefits.value_minor > 0 && benefits.description.trim().is_empty() {
                     return Err(DomainError::validation(
@@ -462,7 +490,8 @@ pub async fn adjust_offline_gift(
     if let Some(notes) = adjustment.notes {
         updated.notes = notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
     }
-    updated.status = status_after_refunds(updated.amount_minor, updated.refunded_minor, updated.status);
+    updated.status =
+        status_after_refunds(updated.amount_minor, updated.refunded_minor, updated.status);
     save_gift_change(txn, actor, "adjustGift", current, updated).await
 }
 
@@ -542,9 +571,16 @@ pub async fn refund_offline_gift(
     };
     let mut updated = current.clone();
     updated.refunded_minor += refund;
-    updated.status = status_after_refunds(updated.amount_minor, updated.refunded_minor, updated.status);
-    if let Some(reason) = reason.map(|r| r.trim().to_owned()).filter(|r| !r.is_empty()) {
-        let note = format!("Refunded {}: {reason}", entity::format_minor(refund, entity::Currency::parse(&current.currency)?));
+    updated.status =
+        status_after_refunds(updated.amount_minor, updated.refunded_minor, updated.status);
+    if let Some(reason) = reason
+        .map(|r| r.trim().to_owned())
+        .filter(|r| !r.is_empty())
+    {
+        let note = format!(
+            "Refunded {}: {reason}",
+            entity::format_minor(refund, entity::Currency::parse(&current.currency)?)
+        );
         updated.notes = Some(match &current.notes {
             Some(notes) => format!("{notes}\n{note}"),
             None => note,

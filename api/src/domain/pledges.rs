@@ -60,7 +60,9 @@ pub async fn create_envelope_pledge(
     {
         return Err(DomainError::validation(
             "installments",
-            format!("must be between 1 and {MAX_INSTALLMENTS}, or left out for an open-ended pledge"),
+            format!(
+                "must be between 1 and {MAX_INSTALLMENTS}, or left out for an open-ended pledge"
+            ),
         ));
     }
     let today = Utc::now().date_naive();
@@ -74,22 +76,32 @@ pub async fn create_envelope_pledge(
     donor::Entity::find_by_id(new.donor_id)
         .one(&txn)
         .await?
-        .ok_or_else(|| DomainError::validation("donorId", format!("no donor has id {}", new.donor_id)))?;
+        .ok_or_else(|| {
+            DomainError::validation("donorId", format!("no donor has id {}", new.donor_id))
+        })?;
     let fund = fund::Entity::find_by_id(new.fund_id)
         .one(&txn)
         .await?
-        .ok_or_else(|| DomainError::validation("fundId", format!("no fund has id {}", new.fund_id)))?;
+        .ok_or_else(|| {
+            DomainError::validation("fundId", format!("no fund has id {}", new.fund_id))
+        })?;
     if fund.archived_at.is_some() {
         return Err(DomainError::validation(
             "fundId",
-            format!("the fund {:?} is archived and takes no new gifts", fund.name),
+            format!(
+                "the fund {:?} is archived and takes no new gifts",
+                fund.name
+            ),
         ));
     }
     let appeal = match new.appeal_code.as_deref().filter(|c| !c.trim().is_empty()) {
         Some(code) => Some(find_appeal_by_code(&txn, code).await?.ok_or_else(|| {
             DomainError::validation(
                 "appealCode",
-                format!("no appeal has the source code {:?}", code.trim().to_uppercase()),
+                format!(
+                    "no appeal has the source code {:?}",
+                    code.trim().to_uppercase()
+                ),
             )
         })?),
         None => None,
@@ -171,7 +183,10 @@ fn pledge_condition(filter: &PledgeFilter) -> Condition {
     condition
 }
 
-pub async fn count_pledges(db: &impl ConnectionTrait, filter: &PledgeFilter) -> Result<u64, DomainError> {
+pub async fn count_pledges(
+    db: &impl ConnectionTrait,
+    filter: &PledgeFilter,
+) -> Result<u64, DomainError> {
     Ok(pledge::Entity::find()
         .filter(pledge_condition(filter))
         .count(db)

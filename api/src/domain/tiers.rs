@@ -46,14 +46,20 @@ fn clean_tier_name(name: &str) -> Result<String, DomainError> {
         return Err(DomainError::validation("name", "must not be empty"));
     }
     if name.chars().count() > 100 {
-        return Err(DomainError::validation("name", "must be at most 100 characters"));
+        return Err(DomainError::validation(
+            "name",
+            "must be at most 100 characters",
+        ));
     }
     Ok(name.to_owned())
 }
 
 fn check_benefits_value(value: i64, threshold_minor: i64) -> Result<(), DomainError> {
     if value < 0 {
-        return Err(DomainError::validation("benefitsValue", "cannot be negative"));
+        return Err(DomainError::validation(
+            "benefitsValue",
+            "cannot be negative",
+        ));
     }
     if value > threshold_minor {
         return Err(DomainError::validation(
@@ -98,7 +104,10 @@ pub async fn create_tier(
     details: TierDetails,
 ) -> Result<giving_tier::Model, DomainError> {
     let name = clean_tier_name(&details.name)?;
-    check_benefits_value(details.benefits_value_minor, details.threshold.amount_minor())?;
+    check_benefits_value(
+        details.benefits_value_minor,
+        details.threshold.amount_minor(),
+    )?;
     let txn = begin_write(db).await?;
     ensure_name_free(&txn, &name, None).await?;
     let now = Utc::now();
@@ -153,7 +162,9 @@ pub async fn update_tier(
         updated.currency = threshold.currency().code().to_owned();
     }
     if let Some(benefits) = changes.benefits {
-        updated.benefits = benefits.map(|b| b.trim().to_owned()).filter(|b| !b.is_empty());
+        updated.benefits = benefits
+            .map(|b| b.trim().to_owned())
+            .filter(|b| !b.is_empty());
     }
     if let Some(value) = changes.benefits_value_minor {
         updated.benefits_value_minor = value;
@@ -167,7 +178,15 @@ pub async fn update_tier(
     let mut active: giving_tier::ActiveModel = updated.into();
     active.updated_at = Set(Utc::now());
     let tier = active.reset_all().update(&txn).await?;
-    audit::record(&txn, actor, "updateTier", "giving_tier", Some(id.to_string()), diff).await?;
+    audit::record(
+        &txn,
+        actor,
+        "updateTier",
+        "giving_tier",
+        Some(id.to_string()),
+        diff,
+    )
+    .await?;
     txn.commit().await?;
     Ok(tier)
 }

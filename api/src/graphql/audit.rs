@@ -107,6 +107,10 @@ impl AuditQuery {
                 .await
                 .gql()?
         };
-        Ok(page(window, total, rows.into_iter().map(AuditEntry).collect()))
+        Ok(page(
+            window,
+            total,
+            rows.into_iter().map(AuditEntry).collect(),
+        ))
     }
 }

@@ -199,7 +199,12 @@ impl Donor {
     /// The giving-club tier the donor is in now, if any.
     async fn current_tier(&self, ctx: &Context<'_>) -> Result<Option<Tier>> {
         let loaders = loaders(ctx)?;
-        let Some(membership) = loaders.open_membership_by_donor.load_one(self.0.id).await? else {
+        let Some(membership) = loaders
+            .open_membership_by_donor
+            .load_one(self.0.id)
+            .await?
+            .flatten()
+        else {
             return Ok(None);
         };
         Ok(loaders.tiers.load_one(membership.tier_id).await?.map(Tier))
@@ -293,13 +298,17 @@ impl Donor {
 fn counted(history: &[entity::gift::Model]) -> impl Iterator<Item = &entity::gift::Model> {
     use entity::enums::GiftStatus;
     history.iter().filter(|gift| {
-        matches!(gift.status, GiftStatus::Succeeded | GiftStatus::PartiallyRefunded)
-            && gift.currency == TOTALS_CURRENCY
+        matches!(
+            gift.status,
+            GiftStatus::Succeeded | GiftStatus::PartiallyRefunded
+        ) && gift.currency == TOTALS_CURRENCY
     })
 }
 
 fn total<'a>(gifts: impl Iterator<Item = &'a entity::gift::Model>) -> MoneyAmount {
-    let sum = gifts.map(|gift| gift.amount_minor - gift.refunded_minor).sum();
+    let sum = gifts
+        .map(|gift| gift.amount_minor - gift.refunded_minor)
+        .sum();
     MoneyAmount::from_columns(sum, TOTALS_CURRENCY)
 }
 

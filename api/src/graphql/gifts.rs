@@ -126,7 +126,11 @@ impl Gift {
 
     /// Who gave it.
     async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Donor>> {
-        Ok(loaders(ctx)?.donors.load_one(self.0.donor_id).await?.map(Donor))
+        Ok(loaders(ctx)?
+            .donors
+            .load_one(self.0.donor_id)
+            .await?
+            .map(Donor))
     }
 
     /// The amount given.
@@ -141,7 +145,10 @@ impl Gift {
 
     /// What the organization kept: the amount less refunds.
     async fn net_amount(&self) -> MoneyAmount {
-        MoneyAmount::from_columns(self.0.amount_minor - self.0.refunded_minor, &self.0.currency)
+        MoneyAmount::from_columns(
+            self.0.amount_minor - self.0.refunded_minor,
+            &self.0.currency,
+        )
     }
 
     /// How it was paid.
@@ -156,7 +163,11 @@ impl Gift {
 
     /// The fund it is designated to.
     async fn fund(&self, ctx: &Context<'_>) -> Result<Option<Fund>> {
-        Ok(loaders(ctx)?.funds.load_one(self.0.fund_id).await?.map(Fund))
+        Ok(loaders(ctx)?
+            .funds
+            .load_one(self.0.fund_id)
+            .await?
+            .map(Fund))
     }
 
     /// The id of the campaign it is credited to.
@@ -177,7 +188,11 @@ impl Gift {
         let Some(id) = self.0.appeal_id else {
             return Ok(None);
         };
-        Ok(loaders(ctx)?.appeals.load_one(id).await?.map(|a| a.source_code))
+        Ok(loaders(ctx)?
+            .appeals
+            .load_one(id)
+            .await?
+            .map(|a| a.source_code))
     }
 
     /// The pledge this gift is an installment of.
@@ -215,7 +230,10 @@ impl Gift {
 
     /// The tax-deductible part: the amount less the benefits' value.
     async fn deductible_amount(&self) -> MoneyAmount {
-        MoneyAmount::from_columns(self.0.amount_minor - self.0.benefits_minor, &self.0.currency)
+        MoneyAmount::from_columns(
+            self.0.amount_minor - self.0.benefits_minor,
+            &self.0.currency,
+        )
     }
 
     /// The donor asked that this gift not be publicly credited.

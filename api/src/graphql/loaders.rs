@@ -10,8 +10,8 @@ use entity::enums::PledgeStatus;
 use entity::{appeal, campaign, donor, fund, gift, giving_tier, pledge, receipt, tier_membership};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
-use async_graphql::ErrorExtensions;
 use crate::domain::DomainError;
+use async_graphql::ErrorExtensions;
 
 type LoadResult<V> = Result<HashMap<i64, V>, async_graphql::Error>;
 
@@ -127,21 +127,24 @@ impl Loader<i64> for ActivePledgesByDonor {
     }
 }
 
-/// Each donor's open tier membership (at most one, by a unique index).
+/// Each donor's open tier membership (at most one, by a unique index); `None` for a
+/// donor in no tier, so that the answer is cached too.
 pub struct OpenMembershipByDonor(pub DatabaseConnection);
 
 impl Loader<i64> for OpenMembershipByDonor {
-    type Value = tier_membership::Model;
+    type Value = Option<tier_membership::Model>;
     type Error = async_graphql::Error;
 
-    async fn load(&self, donor_ids: &[i64]) -> LoadResult<tier_membership::Model> {
+    async fn load(&self, donor_ids: &[i64]) -> LoadResult<Option<tier_membership::Model>> {
         let rows = tier_membership::Entity::find()
             .filter(tier_membership::Column::DonorId.is_in(donor_ids.iter().copied()))
             .filter(tier_membership::Column::LeftAt.is_null())
             .all(&self.0)
             .await
             .map_err(failed)?;
-        Ok(rows.into_iter().map(|m| (m.donor_id, m)).collect())
+        let mut open: HashMap<i64, tier_membership::Model> =
+            rows.into_iter().map(|m| (m.donor_id, m)).collect();
+        Ok(donor_ids.iter().map(|id| (*id, open.remove(id))).collect())
     }
 }
 
@@ -235,10 +238,18 @@ pub async fn prefetch_for_donors(
     let mut fund_ids = std::collections::BTreeSet::new();
     let wants_history = HISTORY_FIELDS.iter().any(|f| node.field(f).exists());
     if wants_history {
-        let histories = loaders.gifts_by_donor.load_many(donor_ids.iter().copied()).await?;
+        let histories = loaders
+            .gifts_by_donor
+            .load_many(donor_ids.iter().copied())
+            .await?;
         let wants_gift_funds = HISTORY_FIELDS.iter().any(|f| {
             node.field(f).field("fund").exists()
-                || node.field(f).field("edges").field("node").field("fund").exists()
+                || node
+                    .field(f)
+                    .field("edges")
+                    .field("node")
+                    .field("fund")
+                    .exists()
         });
         if wants_gift_funds {
             fund_ids.extend(histories.values().flat_map(|h| h.iter().map(|g| g.fund_id)));
@@ -251,7 +262,7 @@ pub async fn prefetch_for_donors(
             .await?;
         loaders
             .tiers
-            .load_many(memberships.values().map(|m| m.tier_id))
+            .load_many(memberships.values().flatten().map(|m| m.tier_id))
             .await?;
     }
     if node.field("activePledges").exists() {

@@ -12,8 +12,8 @@ pub mod guards;
 pub mod loaders;
 pub mod money;
 pub mod paging;
-pub mod schema_file;
 pub mod pledges;
+pub mod schema_file;
 pub mod tiers;
 pub mod tokens;
 

@@ -67,7 +67,8 @@ impl PageArgs {
         }
         for (field, value) in [("after", &self.after), ("before", &self.before)] {
             if let Some(cursor) = value {
-                usize::decode_cursor(cursor).map_err(|_| bad_input(field, "is not a cursor from this list"))?;
+                usize::decode_cursor(cursor)
+                    .map_err(|_| bad_input(field, "is not a cursor from this list"))?;
             }
         }
         Ok(())
@@ -77,7 +78,9 @@ impl PageArgs {
     pub fn window(&self, total: u64) -> Window {
         let decode = |c: &Option<String>| c.as_deref().and_then(|c| usize::decode_cursor(c).ok());
         let total = usize::try_from(total).unwrap_or(usize::MAX);
-        let mut start = decode(&self.after).map_or(0, |a| a.saturating_add(1)).min(total);
+        let mut start = decode(&self.after)
+            .map_or(0, |a| a.saturating_add(1))
+            .min(total);
         let mut end = decode(&self.before).map_or(total, |b| b.min(total));
         if start > end {
             start = end;
@@ -121,7 +124,12 @@ pub fn page<Node: OutputType>(window: Window, total: u64, nodes: Vec<Node>) -> P
 mod tests {
     use super::*;
 
-    fn args(after: Option<usize>, before: Option<usize>, first: Option<i32>, last: Option<i32>) -> PageArgs {
+    fn args(
+        after: Option<usize>,
+        before: Option<usize>,
+        first: Option<i32>,
+        last: Option<i32>,
+    ) -> PageArgs {
         PageArgs::new(
             after.map(|a| a.to_string()),
             before.map(|b| b.to_string()),
@@ -134,19 +142,39 @@ mod tests {
     fn pages_forwards_and_backwards() {
         assert_eq!(
             args(None, None, Some(10), None).window(25),
-            Window { offset: 0, limit: 10, has_previous: false, has_next: true }
+            Window {
+                offset: 0,
+                limit: 10,
+                has_previous: false,
+                has_next: true
+            }
         );
         assert_eq!(
             args(Some(19), None, Some(10), None).window(25),
-            Window { offset: 20, limit: 5, has_previous: true, has_next: false }
+            Window {
+                offset: 20,
+                limit: 5,
+                has_previous: true,
+                has_next: false
+            }
         );
         assert_eq!(
             args(None, None, None, Some(10)).window(25),
-            Window { offset: 15, limit: 10, has_previous: true, has_next: false }
+            Window {
+                offset: 15,
+                limit: 10,
+                has_previous: true,
+                has_next: false
+            }
         );
         assert_eq!(
             args(None, Some(15), None, Some(10)).window(25),
-            Window { offset: 5, limit: 10, has_previous: true, has_next: true }
+            Window {
+                offset: 5,
+                limit: 10,
+                has_previous: true,
+                has_next: true
+            }
         );
     }
 }

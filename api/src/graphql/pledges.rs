@@ -66,7 +66,11 @@ impl Pledge {
 
     /// Who pledged.
     async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Donor>> {
-        Ok(loaders(ctx)?.donors.load_one(self.0.donor_id).await?.map(Donor))
+        Ok(loaders(ctx)?
+            .donors
+            .load_one(self.0.donor_id)
+            .await?
+            .map(Donor))
     }
 
     /// How it is paid.
@@ -106,7 +110,11 @@ impl Pledge {
 
     /// The fund its installments go to.
     async fn fund(&self, ctx: &Context<'_>) -> Result<Option<Fund>> {
-        Ok(loaders(ctx)?.funds.load_one(self.0.fund_id).await?.map(Fund))
+        Ok(loaders(ctx)?
+            .funds
+            .load_one(self.0.fund_id)
+            .await?
+            .map(Fund))
     }
 
     /// The source code of the appeal that brought it in.
@@ -114,7 +122,11 @@ impl Pledge {
         let Some(id) = self.0.appeal_id else {
             return Ok(None);
         };
-        Ok(loaders(ctx)?.appeals.load_one(id).await?.map(|a| a.source_code))
+        Ok(loaders(ctx)?
+            .appeals
+            .load_one(id)
+            .await?
+            .map(|a| a.source_code))
     }
 
     /// What the pledge commits over twelve months: installment × installments per

@@ -22,8 +22,10 @@ mod tests {
     #[test]
     fn the_committed_schema_file_matches_the_running_schema() {
         let running = sdl();
-        if std::env::var("UPDATE_SCHEMA").is_ok_and(|v| v == "1") {
-            std::fs::write(SCHEMA_FILE, &running).unwrap();
+        if std::env::var("UPDATE_SCHEMA").is_ok_and(|v| v == "1")
+            && let Err(error) = std::fs::write(SCHEMA_FILE, &running)
+        {
+            panic!("cannot write {SCHEMA_FILE}: {error}");
         }
         let committed = std::fs::read_to_string(SCHEMA_FILE).unwrap_or_default();
         assert!(

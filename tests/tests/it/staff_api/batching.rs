@@ -23,7 +23,10 @@ async fn spawn_counting_app(backend: Backend) -> (TestApp, Arc<AtomicUsize>) {
     db.set_metric_callback(move |info| {
         counter.fetch_add(1, Ordering::SeqCst);
         if std::env::var("SHOW_SQL").is_ok() {
-            eprintln!("SQL {}", info.statement.sql.chars().take(150).collect::<String>());
+            eprintln!(
+                "SQL {}",
+                info.statement.sql.chars().take(150).collect::<String>()
+            );
         }
     });
     let application = Application::build_with_db(config, db.clone()).unwrap();
@@ -44,28 +47,53 @@ const PAGE: &str = "query($first: Int!) { donors(first: $first, orderBy: { field
         recentGifts(count: 5) { amount { formatted } receivedAt fund { name } }
         activePledges { installment { formatted } frequency fund { name } } } } } }";
 
-async fn statements_for_a_page(app: &TestApp, statements: &AtomicUsize, token: &str, size: usize) -> usize {
+async fn statements_for_a_page(
+    app: &TestApp,
+    statements: &AtomicUsize,
+    token: &str,
+    size: usize,
+) -> usize {
     let before = statements.load(Ordering::SeqCst);
     let body = app.graphql(token, PAGE, json!({ "first": size })).await;
     assert!(body.get("errors").is_none(), "{}", body["errors"]);
     let edges = body["data"]["donors"]["edges"].as_array().unwrap();
     assert_eq!(edges.len(), size);
-    let with_tier = edges.iter().filter(|e| !e["node"]["currentTier"].is_null()).count();
+    let with_tier = edges
+        .iter()
+        .filter(|e| !e["node"]["currentTier"].is_null())
+        .count();
     assert!(with_tier > 0);
-    assert!(edges.iter().all(|e| e["node"]["recentGifts"].as_array().unwrap().len() == 5));
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["recentGifts"].as_array().unwrap().len() == 5)
+    );
     statements.load(Ordering::SeqCst) - before
 }
 
 async fn a_page_of_100_donors_runs_a_small_constant_number_of_statements(backend: Backend) {
     let (app, statements) = spawn_counting_app(backend).await;
-    seed(&app.db, SeedPlan { donors: 150, gifts_per_donor: 8, funds: 4, pledge_every: 3 }).await;
+    seed(
+        &app.db,
+        SeedPlan {
+            donors: 150,
+            gifts_per_donor: 8,
+            funds: 4,
+            pledge_every: 3,
+        },
+    )
+    .await;
     let token = app.token(StaffRole::Staff).await;
     let ten = statements_for_a_page(&app, &statements, &token, 10).await;
     let hundred = statements_for_a_page(&app, &statements, &token, 100).await;
     // The token check, the count, the page, then one statement per loader: gifts,
-    // tier memberships, tiers, active pledges, funds.
-    assert!(hundred <= 10, "100 donors took {hundred} statements");
-    assert!(hundred <= ten + 1, "10 donors took {ten} statements, 100 took {hundred}");
+    // tier memberships, tiers, active pledges, funds. (The first request may also
+    // note when the token was last used.)
+    assert!(hundred <= 8, "100 donors took {hundred} statements");
+    assert!(
+        hundred <= ten,
+        "10 donors took {ten} statements, 100 took {hundred}"
+    );
 }
 
 on_both_backends!(a_page_of_100_donors_runs_a_small_constant_number_of_statements);

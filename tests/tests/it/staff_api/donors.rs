@@ -12,7 +12,13 @@ use super::*;
 const DONOR_NAMES: &str = "query($filter: DonorFilter, $orderBy: DonorOrderBy) { donors(filter: $filter, orderBy: $orderBy, first: 100) { totalCount edges { node { displayName } } } }";
 
 async fn names(app: &TestApp, token: &str, filter: Value, order_by: Value) -> Vec<String> {
-    let data = ok(app, token, DONOR_NAMES, json!({ "filter": filter, "orderBy": order_by })).await;
+    let data = ok(
+        app,
+        token,
+        DONOR_NAMES,
+        json!({ "filter": filter, "orderBy": order_by }),
+    )
+    .await;
     let connection = &data["donors"];
     let names: Vec<String> = connection["edges"]
         .as_array()
@@ -20,7 +26,10 @@ async fn names(app: &TestApp, token: &str, filter: Value, order_by: Value) -> Ve
         .iter()
         .map(|e| e["node"]["displayName"].as_str().unwrap().to_owned())
         .collect();
-    assert_eq!(connection["totalCount"].as_u64().unwrap() as usize, names.len());
+    assert_eq!(
+        connection["totalCount"].as_u64().unwrap() as usize,
+        names.len()
+    );
     names
 }
 
@@ -54,16 +63,46 @@ async fn staff_creates_a_donor_and_the_audit_log_records_it(backend: Backend) {
 async fn a_refused_donor_names_the_field_and_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
-    create_donor(&app, &token, json!({ "displayName": "Ana García", "email": "ana@example.org" })).await;
+    create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Ana García", "email": "ana@example.org" }),
+    )
+    .await;
     for (input, code, field) in [
-        (json!({ "displayName": "   " }), "BAD_USER_INPUT", "displayName"),
-        (json!({ "displayName": "X", "email": "not-an-email" }), "BAD_USER_INPUT", "email"),
-        (json!({ "displayName": "X", "email": "ANA@example.org" }), "CONFLICT", "email"),
-        (json!({ "displayName": "X", "address": { "country": "USA" } }), "BAD_USER_INPUT", "country"),
-        (json!({ "displayName": "X".repeat(201) }), "BAD_USER_INPUT", "displayName"),
+        (
+            json!({ "displayName": "   " }),
+            "BAD_USER_INPUT",
+            "displayName",
+        ),
+        (
+            json!({ "displayName": "X", "email": "not-an-email" }),
+            "BAD_USER_INPUT",
+            "email",
+        ),
+        (
+            json!({ "displayName": "X", "email": "ANA@example.org" }),
+            "CONFLICT",
+            "email",
+        ),
+        (
+            json!({ "displayName": "X", "address": { "country": "USA" } }),
+            "BAD_USER_INPUT",
+            "country",
+        ),
+        (
+            json!({ "displayName": "X".repeat(201) }),
+            "BAD_USER_INPUT",
+            "displayName",
+        ),
     ] {
-        let (got_code, got_field) = fails(&app, &token, CREATE_DONOR, json!({ "input": input })).await;
-        assert_eq!((got_code.as_str(), got_field.as_str()), (code, field), "{input}");
+        let (got_code, got_field) =
+            fails(&app, &token, CREATE_DONOR, json!({ "input": input })).await;
+        assert_eq!(
+            (got_code.as_str(), got_field.as_str()),
+            (code, field),
+            "{input}"
+        );
     }
     assert_eq!(count(&app, donor::Entity).await, 1);
     assert_eq!(audit_entries(&app, "createDonor").await.len(), 1);
@@ -74,7 +113,12 @@ const UPDATE_DONOR: &str = "mutation($id: ID!, $input: UpdateDonorInput!) { upda
 async fn staff_update_a_donor_and_only_changed_fields_are_audited(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
-    let id = create_donor(&app, &token, json!({ "displayName": "José Núñez", "email": "jose@example.org", "phone": "555-0100" })).await;
+    let id = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "José Núñez", "email": "jose@example.org", "phone": "555-0100" }),
+    )
+    .await;
     let data = ok(
         &app,
         &token,
@@ -93,44 +137,141 @@ async fn staff_update_a_donor_and_only_changed_fields_are_audited(backend: Backe
     assert_eq!(fields, ["anonymous", "email", "phone"]);
     assert_eq!(changes["email"]["from"], "jose@example.org");
     // The new email is searchable.
-    assert_eq!(names(&app, &token, json!({ "search": "jnunez" }), json!(null)).await, ["José Núñez"]);
+    assert_eq!(
+        names(&app, &token, json!({ "search": "jnunez" }), json!(null)).await,
+        ["José Núñez"]
+    );
 }
 
 async fn a_refused_donor_update_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
-    let id = create_donor(&app, &token, json!({ "displayName": "Amal Haddad", "email": "amal@example.org" })).await;
-    create_donor(&app, &token, json!({ "displayName": "Nour Benali", "email": "nour@example.org" })).await;
+    let id = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Amal Haddad", "email": "amal@example.org" }),
+    )
+    .await;
+    create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Nour Benali", "email": "nour@example.org" }),
+    )
+    .await;
     for (target, input, code, field) in [
-        (id.to_string(), json!({ "displayName": "" }), "BAD_USER_INPUT", "displayName"),
-        (id.to_string(), json!({ "email": "nour@example.org" }), "CONFLICT", "email"),
-        (id.to_string(), json!({ "email": "nope" }), "BAD_USER_INPUT", "email"),
-        (id.to_string(), json!({ "country": "Mexico" }), "BAD_USER_INPUT", "country"),
-        ("abc".to_owned(), json!({ "displayName": "Y" }), "BAD_USER_INPUT", "id"),
-        ("999999".to_owned(), json!({ "displayName": "Y" }), "NOT_FOUND", ""),
+        (
+            id.to_string(),
+            json!({ "displayName": "" }),
+            "BAD_USER_INPUT",
+            "displayName",
+        ),
+        (
+            id.to_string(),
+            json!({ "email": "nour@example.org" }),
+            "CONFLICT",
+            "email",
+        ),
+        (
+            id.to_string(),
+            json!({ "email": "nope" }),
+            "BAD_USER_INPUT",
+            "email",
+        ),
+        (
+            id.to_string(),
+            json!({ "country": "Mexico" }),
+            "BAD_USER_INPUT",
+            "country",
+        ),
+        (
+            "abc".to_owned(),
+            json!({ "displayName": "Y" }),
+            "BAD_USER_INPUT",
+            "id",
+        ),
+        (
+            "999999".to_owned(),
+            json!({ "displayName": "Y" }),
+            "NOT_FOUND",
+            "",
+        ),
     ] {
-        let (got_code, got_field) = fails(&app, &token, UPDATE_DONOR, json!({ "id": target, "input": input })).await;
-        assert_eq!((got_code.as_str(), got_field.as_str()), (code, field), "{input}");
+        let (got_code, got_field) = fails(
+            &app,
+            &token,
+            UPDATE_DONOR,
+            json!({ "id": target, "input": input }),
+        )
+        .await;
+        assert_eq!(
+            (got_code.as_str(), got_field.as_str()),
+            (code, field),
+            "{input}"
+        );
     }
-    let data = ok(&app, &token, "query($id: ID!) { donor(id: $id) { displayName email country } }", json!({ "id": id.to_string() })).await;
-    assert_eq!(data["donor"], json!({ "displayName": "Amal Haddad", "email": "amal@example.org", "country": null }));
+    let data = ok(
+        &app,
+        &token,
+        "query($id: ID!) { donor(id: $id) { displayName email country } }",
+        json!({ "id": id.to_string() }),
+    )
+    .await;
+    assert_eq!(
+        data["donor"],
+        json!({ "displayName": "Amal Haddad", "email": "amal@example.org", "country": null })
+    );
     assert!(audit_entries(&app, "updateDonor").await.is_empty());
 }
 
 /// Five donors with different histories, for the filter tests.
 async fn giving_history(app: &TestApp, token: &str) {
     let admin = admin_token(app).await;
-    let program = ok(app, &admin, "mutation { createFund(input: { name: \"REPRESENT LA\", code: \"represent-la\" }) { id } }", json!({})).await["createFund"]["id"].as_str().unwrap().to_owned();
+    let program = ok(
+        app,
+        &admin,
+        "mutation { createFund(input: { name: \"REPRESENT LA\", code: \"represent-la\" }) { id } }",
+        json!({}),
+    )
+    .await["createFund"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let maria = create_donor(app, token, json!({ "displayName": "María López", "email": "maria@example.org", "language": "SPANISH", "emailConsent": true })).await;
-    let jose = create_donor(app, token, json!({ "displayName": "José Núñez", "email": "jose@example.org", "language": "SPANISH" })).await;
+    let jose = create_donor(
+        app,
+        token,
+        json!({ "displayName": "José Núñez", "email": "jose@example.org", "language": "SPANISH" }),
+    )
+    .await;
     let amal = create_donor(app, token, json!({ "displayName": "Amal Haddad", "email": "amal@example.org", "language": "ARABIC", "emailConsent": true })).await;
     let chloe = create_donor(app, token, json!({ "displayName": "Chloé Martin", "email": "chloe@example.org", "language": "FRENCH" })).await;
-    create_donor(app, token, json!({ "displayName": "Weingart Foundation", "kind": "ORGANIZATION" })).await;
+    create_donor(
+        app,
+        token,
+        json!({ "displayName": "Weingart Foundation", "kind": "ORGANIZATION" }),
+    )
+    .await;
     let days_ago = |d: i64| (Utc::now() - Duration::days(d)).to_rfc3339();
     // María: $600 over two gifts, last 10 days ago. José: $50 to REPRESENT LA 400 days ago.
     // Amal: $5,000 60 days ago. Chloé: a monthly pledge, no gifts yet.
-    record_gift(app, token, check_gift(maria, json!({ "amount": { "amountMinor": 10_000 }, "receivedAt": days_ago(100) }))).await;
-    record_gift(app, token, check_gift(maria, json!({ "amount": { "amountMinor": 50_000 }, "receivedAt": days_ago(10) }))).await;
+    record_gift(
+        app,
+        token,
+        check_gift(
+            maria,
+            json!({ "amount": { "amountMinor": 10_000 }, "receivedAt": days_ago(100) }),
+        ),
+    )
+    .await;
+    record_gift(
+        app,
+        token,
+        check_gift(
+            maria,
+            json!({ "amount": { "amountMinor": 50_000 }, "receivedAt": days_ago(10) }),
+        ),
+    )
+    .await;
     record_gift(app, token, check_gift(jose, json!({ "amount": { "amountMinor": 5_000 }, "fundId": program, "receivedAt": days_ago(400) }))).await;
     record_gift(app, token, check_gift(amal, json!({ "amount": { "amountMinor": 500_000 }, "method": "WIRE", "checkNumber": null, "receivedAt": days_ago(60) }))).await;
     ok(app, token, "mutation($input: CreatePledgeInput!) { createPledge(input: $input) { id } }", json!({ "input": {
@@ -155,48 +296,154 @@ async fn each_donor_filter_finds_the_right_donors(backend: Backend) {
     let token = staff_token(&app).await;
     giving_history(&app, &token).await;
     let program = ok(&app, &token, "{ funds { id code } }", json!({})).await["funds"]
-        .as_array().unwrap().iter().find(|f| f["code"] == "REPRESENT-LA").unwrap()["id"].clone();
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "REPRESENT-LA")
+        .unwrap()["id"]
+        .clone();
     let days_ago = |d: i64| (Utc::now() - Duration::days(d)).to_rfc3339();
     let cases = [
-        (json!({}), vec!["Amal Haddad", "Chloé Martin", "José Núñez", "María López", "Weingart Foundation"]),
+        (
+            json!({}),
+            vec![
+                "Amal Haddad",
+                "Chloé Martin",
+                "José Núñez",
+                "María López",
+                "Weingart Foundation",
+            ],
+        ),
         (json!({ "search": "NUNEZ" }), vec!["José Núñez"]),
         (json!({ "search": "chloe" }), vec!["Chloé Martin"]),
         (json!({ "search": "amal@example" }), vec!["Amal Haddad"]),
         (json!({ "search": "%" }), vec![]),
         (json!({ "tierId": "1" }), vec!["Chloé Martin"]),
         (json!({ "fundId": program }), vec!["José Núñez"]),
-        (json!({ "lifetimeGivingMin": 50_000 }), vec!["Amal Haddad", "María López"]),
-        (json!({ "lifetimeGivingMax": 60_000 }), vec!["Chloé Martin", "José Núñez", "María López", "Weingart Foundation"]),
-        (json!({ "lifetimeGivingMin": 1, "lifetimeGivingMax": 60_000 }), vec!["José Núñez", "María López"]),
-        (json!({ "lastGiftFrom": days_ago(90) }), vec!["Amal Haddad", "María López"]),
-        (json!({ "lastGiftTo": days_ago(30) }), vec!["Amal Haddad", "José Núñez"]),
-        (json!({ "lastGiftFrom": days_ago(90), "lastGiftTo": days_ago(30) }), vec!["Amal Haddad"]),
+        (
+            json!({ "lifetimeGivingMin": 50_000 }),
+            vec!["Amal Haddad", "María López"],
+        ),
+        (
+            json!({ "lifetimeGivingMax": 60_000 }),
+            vec![
+                "Chloé Martin",
+                "José Núñez",
+                "María López",
+                "Weingart Foundation",
+            ],
+        ),
+        (
+            json!({ "lifetimeGivingMin": 1, "lifetimeGivingMax": 60_000 }),
+            vec!["José Núñez", "María López"],
+        ),
+        (
+            json!({ "lastGiftFrom": days_ago(90) }),
+            vec!["Amal Haddad", "María López"],
+        ),
+        (
+            json!({ "lastGiftTo": days_ago(30) }),
+            vec!["Amal Haddad", "José Núñez"],
+        ),
+        (
+            json!({ "lastGiftFrom": days_ago(90), "lastGiftTo": days_ago(30) }),
+            vec!["Amal Haddad"],
+        ),
         (json!({ "hasActivePledge": true }), vec!["Chloé Martin"]),
-        (json!({ "hasActivePledge": false }), vec!["Amal Haddad", "José Núñez", "María López", "Weingart Foundation"]),
-        (json!({ "language": "SPANISH" }), vec!["José Núñez", "María López"]),
-        (json!({ "emailConsent": true }), vec!["Amal Haddad", "María López"]),
-        (json!({ "language": "SPANISH", "emailConsent": true }), vec!["María López"]),
+        (
+            json!({ "hasActivePledge": false }),
+            vec![
+                "Amal Haddad",
+                "José Núñez",
+                "María López",
+                "Weingart Foundation",
+            ],
+        ),
+        (
+            json!({ "language": "SPANISH" }),
+            vec!["José Núñez", "María López"],
+        ),
+        (
+            json!({ "emailConsent": true }),
+            vec!["Amal Haddad", "María López"],
+        ),
+        (
+            json!({ "language": "SPANISH", "emailConsent": true }),
+            vec!["María López"],
+        ),
     ];
     for (filter, expected) in cases {
-        assert_eq!(names(&app, &token, filter.clone(), json!(null)).await, expected, "{filter}");
+        assert_eq!(
+            names(&app, &token, filter.clone(), json!(null)).await,
+            expected,
+            "{filter}"
+        );
     }
     // Orders: lifetime giving and last gift, with donors who never gave last; ties go
     // by id in the same direction.
     assert_eq!(
-        names(&app, &token, json!({}), json!({ "field": "LIFETIME_GIVING", "direction": "DESC" })).await,
-        ["Amal Haddad", "María López", "José Núñez", "Weingart Foundation", "Chloé Martin"]
+        names(
+            &app,
+            &token,
+            json!({}),
+            json!({ "field": "LIFETIME_GIVING", "direction": "DESC" })
+        )
+        .await,
+        [
+            "Amal Haddad",
+            "María López",
+            "José Núñez",
+            "Weingart Foundation",
+            "Chloé Martin"
+        ]
     );
     assert_eq!(
-        names(&app, &token, json!({}), json!({ "field": "LAST_GIFT", "direction": "DESC" })).await,
-        ["María López", "Amal Haddad", "José Núñez", "Weingart Foundation", "Chloé Martin"]
+        names(
+            &app,
+            &token,
+            json!({}),
+            json!({ "field": "LAST_GIFT", "direction": "DESC" })
+        )
+        .await,
+        [
+            "María López",
+            "Amal Haddad",
+            "José Núñez",
+            "Weingart Foundation",
+            "Chloé Martin"
+        ]
     );
     assert_eq!(
-        names(&app, &token, json!({}), json!({ "field": "LAST_GIFT", "direction": "ASC" })).await,
-        ["José Núñez", "Amal Haddad", "María López", "Chloé Martin", "Weingart Foundation"]
+        names(
+            &app,
+            &token,
+            json!({}),
+            json!({ "field": "LAST_GIFT", "direction": "ASC" })
+        )
+        .await,
+        [
+            "José Núñez",
+            "Amal Haddad",
+            "María López",
+            "Chloé Martin",
+            "Weingart Foundation"
+        ]
     );
     assert_eq!(
-        names(&app, &token, json!({}), json!({ "field": "NAME", "direction": "DESC" })).await,
-        ["Weingart Foundation", "María López", "José Núñez", "Chloé Martin", "Amal Haddad"]
+        names(
+            &app,
+            &token,
+            json!({}),
+            json!({ "field": "NAME", "direction": "DESC" })
+        )
+        .await,
+        [
+            "Weingart Foundation",
+            "María López",
+            "José Núñez",
+            "Chloé Martin",
+            "Amal Haddad"
+        ]
     );
 }
 
@@ -212,23 +459,47 @@ async fn a_donor_shows_totals_tier_pledges_gifts_and_receipts(backend: Backend) 
         gifts(first: 1) { totalCount pageInfo { hasNextPage } edges { node { amount { amountMinor } } } }
         receipts { number status amount { amountMinor } }
     } } } }";
-    let maria = &ok(&app, &token, query, json!({ "filter": { "search": "maria" } })).await["donors"]["edges"][0]["node"];
-    assert_eq!(maria["lifetimeGiving"], json!({ "amountMinor": 60_000, "currency": "USD", "formatted": "$600.00" }));
+    let maria = &ok(
+        &app,
+        &token,
+        query,
+        json!({ "filter": { "search": "maria" } }),
+    )
+    .await["donors"]["edges"][0]["node"];
+    assert_eq!(
+        maria["lifetimeGiving"],
+        json!({ "amountMinor": 60_000, "currency": "USD", "formatted": "$600.00" })
+    );
     assert_eq!(maria["giftCount"], 2);
     assert_eq!(maria["firstGift"]["amount"]["amountMinor"], 10_000);
     assert_eq!(maria["lastGift"]["amount"]["amountMinor"], 50_000);
     assert_eq!(maria["largestGift"]["amount"]["amountMinor"], 50_000);
     assert_eq!(maria["gifts"]["totalCount"], 2);
     assert_eq!(maria["gifts"]["pageInfo"]["hasNextPage"], true);
-    assert_eq!(maria["gifts"]["edges"][0]["node"]["amount"]["amountMinor"], 50_000);
+    assert_eq!(
+        maria["gifts"]["edges"][0]["node"]["amount"]["amountMinor"],
+        50_000
+    );
     assert_eq!(maria["receipts"].as_array().unwrap().len(), 2);
     assert_eq!(maria["currentTier"], Value::Null);
-    let chloe = &ok(&app, &token, query, json!({ "filter": { "search": "chloe" } })).await["donors"]["edges"][0]["node"];
+    let chloe = &ok(
+        &app,
+        &token,
+        query,
+        json!({ "filter": { "search": "chloe" } }),
+    )
+    .await["donors"]["edges"][0]["node"];
     assert_eq!(chloe["currentTier"]["name"], "Circle of Friends");
     assert_eq!(chloe["lifetimeGiving"]["amountMinor"], 0);
     assert_eq!(chloe["firstGift"], Value::Null);
-    assert_eq!(chloe["activePledges"][0]["installment"]["formatted"], "$42.00");
-    assert_eq!(chloe["activePledges"][0]["annualPledgeTotal"]["amountMinor"], 50_400);
+    assert_eq!(
+        chloe["activePledges"][0]["installment"]["formatted"],
+        "$42.00"
+    );
+    assert_eq!(
+        chloe["activePledges"][0]["annualPledgeTotal"]["amountMinor"],
+        50_400
+    );
 }
 
 const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: String) {
@@ -237,14 +508,27 @@ const PAGE: &str = "query($first: Int, $after: String, $last: Int, $before: Stri
         edges { cursor node { displayName } } } }";
 
 fn page_names(data: &Value) -> Vec<String> {
-    data["donors"]["edges"].as_array().unwrap().iter()
-        .map(|e| e["node"]["displayName"].as_str().unwrap().to_owned()).collect()
+    data["donors"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["displayName"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 async fn donors_page_forwards_and_backwards_without_gaps_or_repeats(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
-    tests::seed::seed(&app.db, tests::seed::SeedPlan { donors: 25, gifts_per_donor: 0, funds: 0, pledge_every: 0 }).await;
+    tests::seed::seed(
+        &app.db,
+        tests::seed::SeedPlan {
+            donors: 25,
+            gifts_per_donor: 0,
+            funds: 0,
+            pledge_every: 0,
+        },
+    )
+    .await;
     let all = names(&app, &token, json!({}), json!(null)).await;
     assert_eq!(all.len(), 25);
 

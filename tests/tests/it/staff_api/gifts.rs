@@ -47,7 +47,12 @@ async fn a_check_from_a_reply_envelope_is_recorded_with_its_receipt(backend: Bac
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
     scomm_appeal(&app).await;
-    let donor = create_donor(&app, &token, json!({ "displayName": "María López", "email": "maria@example.org" })).await;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "María López", "email": "maria@example.org" }),
+    )
+    .await;
     let recorded = record_gift(
         &app,
         &token,
@@ -60,7 +65,10 @@ async fn a_check_from_a_reply_envelope_is_recorded_with_its_receipt(backend: Bac
     .await;
     assert_eq!(recorded["alreadyRecorded"], false);
     let gift = &recorded["gift"];
-    assert_eq!(gift["amount"], json!({ "amountMinor": 25_000, "currency": "USD", "formatted": "$250.00" }));
+    assert_eq!(
+        gift["amount"],
+        json!({ "amountMinor": 25_000, "currency": "USD", "formatted": "$250.00" })
+    );
     assert_eq!(gift["status"], "SUCCEEDED");
     assert_eq!(gift["appealCode"], "SCOMM11-LETTER");
     assert_eq!(gift["campaignName"], "Fight Against S-Comm 2011");
@@ -81,7 +89,12 @@ async fn a_check_from_a_reply_envelope_is_recorded_with_its_receipt(backend: Bac
 async fn the_same_idempotency_key_twice_records_one_gift(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
-    let donor = create_donor(&app, &token, json!({ "displayName": "José Núñez", "email": "jose@example.org" })).await;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "José Núñez", "email": "jose@example.org" }),
+    )
+    .await;
     let input = check_gift(donor, json!({ "idempotencyKey": "batch-2026-03-14-0007" }));
     let first = record_gift(&app, &token, input.clone()).await;
     let second = record_gift(&app, &token, input.clone()).await;
@@ -89,23 +102,37 @@ async fn the_same_idempotency_key_twice_records_one_gift(backend: Backend) {
     assert_eq!(second["alreadyRecorded"], true);
     assert_eq!(first["gift"]["id"], second["gift"]["id"]);
     // Sent at the same moment, too.
-    let (a, b) = tokio::join!(record_gift(&app, &token, input.clone()), record_gift(&app, &token, input));
+    let (a, b) = tokio::join!(
+        record_gift(&app, &token, input.clone()),
+        record_gift(&app, &token, input)
+    );
     assert_eq!(a["gift"]["id"], first["gift"]["id"]);
     assert_eq!(b["gift"]["id"], first["gift"]["id"]);
     assert_eq!(count(&app, gift::Entity).await, 1);
     assert_eq!(count(&app, receipt::Entity).await, 1);
     assert_eq!(audit_entries(&app, "recordOfflineGift").await.len(), 1);
     // The same key for a different gift is a conflict, not a silent replay.
-    let other = check_gift(donor, json!({ "idempotencyKey": "batch-2026-03-14-0007", "amount": { "amountMinor": 999 } }));
+    let other = check_gift(
+        donor,
+        json!({ "idempotencyKey": "batch-2026-03-14-0007", "amount": { "amountMinor": 999 } }),
+    );
     let (code, field) = fails(&app, &token, RECORD_GIFT, json!({ "input": other })).await;
-    assert_eq!((code.as_str(), field.as_str()), ("CONFLICT", "idempotencyKey"));
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("CONFLICT", "idempotencyKey")
+    );
     assert_eq!(count(&app, gift::Entity).await, 1);
 }
 
 async fn a_refused_offline_gift_names_the_field_and_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
-    let donor = create_donor(&app, &token, json!({ "displayName": "Amal Haddad", "email": "amal@example.org" })).await;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Amal Haddad", "email": "amal@example.org" }),
+    )
+    .await;
     let other = create_donor(&app, &token, json!({ "displayName": "Nour Benali" })).await;
     let pledge = ok(&app, &token, "mutation($input: CreatePledgeInput!) { createPledge(input: $input) { id } }", json!({ "input": {
         "donorId": other.to_string(), "installment": { "amountMinor": 2_500 }, "frequency": "MONTHLY",
@@ -116,21 +143,46 @@ async fn a_refused_offline_gift_names_the_field_and_changes_nothing(backend: Bac
         (json!({ "checkNumber": "  " }), "checkNumber"),
         (json!({ "amount": { "amountMinor": 0 } }), "amount"),
         (json!({ "amount": { "amountMinor": -500 } }), "amount"),
-        (json!({ "amount": { "amountMinor": 100, "currency": "XYZ" } }), "amount.currency"),
+        (
+            json!({ "amount": { "amountMinor": 100, "currency": "XYZ" } }),
+            "amount.currency",
+        ),
         (json!({ "fundId": "999" }), "fundId"),
         (json!({ "donorId": "999" }), "donorId"),
         (json!({ "donorId": "x" }), "donorId"),
         (json!({ "appealCode": "NOPE-2026" }), "appealCode"),
-        (json!({ "benefits": { "valueMinor": 30_000, "description": "a trip" } }), "benefitsValue"),
-        (json!({ "benefits": { "valueMinor": 1_000, "description": " " } }), "benefitsDescription"),
-        (json!({ "tribute": { "kind": "IN_HONOR_OF", "name": " " } }), "tribute.name"),
-        (json!({ "receivedAt": "2099-01-01T00:00:00Z" }), "receivedAt"),
+        (
+            json!({ "benefits": { "valueMinor": 30_000, "description": "a trip" } }),
+            "benefitsValue",
+        ),
+        (
+            json!({ "benefits": { "valueMinor": 1_000, "description": " " } }),
+            "benefitsDescription",
+        ),
+        (
+            json!({ "tribute": { "kind": "IN_HONOR_OF", "name": " " } }),
+            "tribute.name",
+        ),
+        (
+            json!({ "receivedAt": "2099-01-01T00:00:00Z" }),
+            "receivedAt",
+        ),
         (json!({ "pledgeId": pledge }), "pledgeId"),
         (json!({ "pledgeId": "999" }), "pledgeId"),
     ];
     for (extra, field) in cases {
-        let (code, got) = fails(&app, &token, RECORD_GIFT, json!({ "input": check_gift(donor, extra.clone()) })).await;
-        assert_eq!((code.as_str(), got.as_str()), ("BAD_USER_INPUT", field), "{extra}");
+        let (code, got) = fails(
+            &app,
+            &token,
+            RECORD_GIFT,
+            json!({ "input": check_gift(donor, extra.clone()) }),
+        )
+        .await;
+        assert_eq!(
+            (code.as_str(), got.as_str()),
+            ("BAD_USER_INPUT", field),
+            "{extra}"
+        );
     }
     assert_eq!(count(&app, gift::Entity).await, 0);
     assert_eq!(count(&app, receipt::Entity).await, 0);
@@ -150,13 +202,30 @@ async fn checks_paying_an_envelope_pledge_complete_it(backend: Backend) {
     assert_eq!(pledge["status"], "ACTIVE");
     assert_eq!(pledge["endsOn"], "2026-04-15");
     assert_eq!(pledge["annualPledgeTotal"]["amountMinor"], 20_000);
-    let first = record_gift(&app, &token, check_gift(donor, json!({ "pledgeId": pledge["id"], "amount": { "amountMinor": 10_000 } }))).await;
+    let first = record_gift(
+        &app,
+        &token,
+        check_gift(
+            donor,
+            json!({ "pledgeId": pledge["id"], "amount": { "amountMinor": 10_000 } }),
+        ),
+    )
+    .await;
     assert_eq!(first["gift"]["pledge"]["status"], "ACTIVE");
     let second = record_gift(&app, &token, check_gift(donor, json!({ "pledgeId": pledge["id"], "amount": { "amountMinor": 10_000 }, "checkNumber": "1043" }))).await;
     assert_eq!(second["gift"]["pledge"]["status"], "COMPLETED");
     // A completed pledge takes no more installments.
-    let (code, field) = fails(&app, &token, RECORD_GIFT, json!({ "input": check_gift(donor, json!({ "pledgeId": pledge["id"] })) })).await;
-    assert_eq!((code.as_str(), field.as_str()), ("BAD_USER_INPUT", "pledgeId"));
+    let (code, field) = fails(
+        &app,
+        &token,
+        RECORD_GIFT,
+        json!({ "input": check_gift(donor, json!({ "pledgeId": pledge["id"] })) }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "pledgeId")
+    );
     let data = ok(&app, &token, "query($id: ID!) { pledges(filter: { donorId: $id }) { totalCount edges { node { status } } } }", json!({ "id": donor.to_string() })).await;
     assert_eq!(data["pledges"]["totalCount"], 1);
     assert_eq!(audit_entries(&app, "createPledge").await.len(), 1);
@@ -177,14 +246,27 @@ async fn a_refused_pledge_names_the_field_and_changes_nothing(backend: Backend) 
     for (extra, field) in [
         (json!({ "installments": 0 }), "installments"),
         (json!({ "installments": 601 }), "installments"),
-        (json!({ "installment": { "amountMinor": 0 } }), "installment"),
+        (
+            json!({ "installment": { "amountMinor": 0 } }),
+            "installment",
+        ),
         (json!({ "donorId": "424242" }), "donorId"),
         (json!({ "fundId": "424242" }), "fundId"),
         (json!({ "startsOn": "2001-01-01" }), "startsOn"),
         (json!({ "appealCode": "NOPE" }), "appealCode"),
     ] {
-        let (code, got) = fails(&app, &token, CREATE_PLEDGE, json!({ "input": base(extra.clone()) })).await;
-        assert_eq!((code.as_str(), got.as_str()), ("BAD_USER_INPUT", field), "{extra}");
+        let (code, got) = fails(
+            &app,
+            &token,
+            CREATE_PLEDGE,
+            json!({ "input": base(extra.clone()) }),
+        )
+        .await;
+        assert_eq!(
+            (code.as_str(), got.as_str()),
+            ("BAD_USER_INPUT", field),
+            "{extra}"
+        );
     }
     assert_eq!(count(&app, pledge::Entity).await, 0);
 }
@@ -203,18 +285,48 @@ async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
 
     let adjusted = ok(&app, &token, ADJUST, json!({ "id": id, "input": {
         "amount": { "amountMinor": 30_000 }, "fundId": fund, "checkNumber": "2001", "appealCode": "Scomm11-Letter", "anonymous": true } })).await;
-    assert_eq!(adjusted["adjustGift"], json!({ "id": id, "amount": { "amountMinor": 30_000 }, "fund": { "code": "SANTA-ANA-DDF" }, "checkNumber": "2001", "appealCode": "SCOMM11-LETTER", "anonymous": true }));
+    assert_eq!(
+        adjusted["adjustGift"],
+        json!({ "id": id, "amount": { "amountMinor": 30_000 }, "fund": { "code": "SANTA-ANA-DDF" }, "checkNumber": "2001", "appealCode": "SCOMM11-LETTER", "anonymous": true })
+    );
     let entry = &audit_entries(&app, "adjustGift").await[0];
-    assert_eq!(entry.changes["amountMinor"], json!({ "from": 25_000, "to": 30_000 }));
+    assert_eq!(
+        entry.changes["amountMinor"],
+        json!({ "from": 25_000, "to": 30_000 })
+    );
     assert!(entry.changes.get("donorId").is_none());
 
-    let partial = ok(&app, &token, REFUND, json!({ "id": id, "amount": { "amountMinor": 10_000 }, "reason": "donor asked" })).await;
+    let partial = ok(
+        &app,
+        &token,
+        REFUND,
+        json!({ "id": id, "amount": { "amountMinor": 10_000 }, "reason": "donor asked" }),
+    )
+    .await;
     assert_eq!(partial["refundGift"]["status"], "PARTIALLY_REFUNDED");
     assert_eq!(partial["refundGift"]["netAmount"]["amountMinor"], 20_000);
-    let (code, field) = fails(&app, &token, REFUND, json!({ "id": id, "amount": { "amountMinor": 20_001 } })).await;
-    assert_eq!((code.as_str(), field.as_str()), ("BAD_USER_INPUT", "amount"));
-    let (code, field) = fails(&app, &token, ADJUST, json!({ "id": id, "input": { "amount": { "amountMinor": 5_000 } } })).await;
-    assert_eq!((code.as_str(), field.as_str()), ("BAD_USER_INPUT", "amount"));
+    let (code, field) = fails(
+        &app,
+        &token,
+        REFUND,
+        json!({ "id": id, "amount": { "amountMinor": 20_001 } }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "amount")
+    );
+    let (code, field) = fails(
+        &app,
+        &token,
+        ADJUST,
+        json!({ "id": id, "input": { "amount": { "amountMinor": 5_000 } } }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "amount")
+    );
     let full = ok(&app, &token, REFUND, json!({ "id": id })).await;
     assert_eq!(full["refundGift"]["status"], "REFUNDED");
     assert_eq!(full["refundGift"]["refunded"]["amountMinor"], 30_000);
@@ -229,28 +341,72 @@ async fn a_refused_correction_changes_nothing(backend: Backend) {
     let donor = create_donor(&app, &token, json!({ "displayName": "David Kim" })).await;
     let id = record_gift(&app, &token, check_gift(donor, json!({}))).await["gift"]["id"].clone();
     for (input, code, field) in [
-        (json!({ "amount": { "amountMinor": 0 } }), "BAD_USER_INPUT", "amount"),
-        (json!({ "amount": { "amountMinor": 100, "currency": "EUR" } }), "BAD_USER_INPUT", "amount.currency"),
+        (
+            json!({ "amount": { "amountMinor": 0 } }),
+            "BAD_USER_INPUT",
+            "amount",
+        ),
+        (
+            json!({ "amount": { "amountMinor": 100, "currency": "EUR" } }),
+            "BAD_USER_INPUT",
+            "amount.currency",
+        ),
         (json!({ "fundId": "999" }), "BAD_USER_INPUT", "fundId"),
-        (json!({ "checkNumber": null }), "BAD_USER_INPUT", "checkNumber"),
-        (json!({ "appealCode": "NOPE" }), "BAD_USER_INPUT", "appealCode"),
-        (json!({ "receivedAt": "2099-01-01T00:00:00Z" }), "BAD_USER_INPUT", "receivedAt"),
-        (json!({ "benefits": { "valueMinor": 99_999, "description": "a car" } }), "BAD_USER_INPUT", "benefitsValue"),
+        (
+            json!({ "checkNumber": null }),
+            "BAD_USER_INPUT",
+            "checkNumber",
+        ),
+        (
+            json!({ "appealCode": "NOPE" }),
+            "BAD_USER_INPUT",
+            "appealCode",
+        ),
+        (
+            json!({ "receivedAt": "2099-01-01T00:00:00Z" }),
+            "BAD_USER_INPUT",
+            "receivedAt",
+        ),
+        (
+            json!({ "benefits": { "valueMinor": 99_999, "description": "a car" } }),
+            "BAD_USER_INPUT",
+            "benefitsValue",
+        ),
     ] {
-        let (got_code, got_field) = fails(&app, &token, ADJUST, json!({ "id": id, "input": input })).await;
-        assert_eq!((got_code.as_str(), got_field.as_str()), (code, field), "{input}");
+        let (got_code, got_field) =
+            fails(&app, &token, ADJUST, json!({ "id": id, "input": input })).await;
+        assert_eq!(
+            (got_code.as_str(), got_field.as_str()),
+            (code, field),
+            "{input}"
+        );
     }
     for (vars, code, field) in [
-        (json!({ "id": id, "amount": { "amountMinor": 0 } }), "BAD_USER_INPUT", "amount"),
-        (json!({ "id": id, "amount": { "amountMinor": 100, "currency": "GBP" } }), "BAD_USER_INPUT", "amount.currency"),
+        (
+            json!({ "id": id, "amount": { "amountMinor": 0 } }),
+            "BAD_USER_INPUT",
+            "amount",
+        ),
+        (
+            json!({ "id": id, "amount": { "amountMinor": 100, "currency": "GBP" } }),
+            "BAD_USER_INPUT",
+            "amount.currency",
+        ),
         (json!({ "id": "999" }), "NOT_FOUND", ""),
-        (json!({ "id": id, "reason": "x".repeat(501) }), "BAD_USER_INPUT", "reason"),
+        (
+            json!({ "id": id, "reason": "x".repeat(501) }),
+            "BAD_USER_INPUT",
+            "reason",
+        ),
     ] {
         let (got_code, got_field) = fails(&app, &token, REFUND, vars).await;
         assert_eq!((got_code.as_str(), got_field.as_str()), (code, field));
     }
     let stored = gift::Entity::find().one(&app.db).await.unwrap().unwrap();
-    assert_eq!((stored.amount_minor, stored.refunded_minor, stored.status), (25_000, 0, GiftStatus::Succeeded));
+    assert_eq!(
+        (stored.amount_minor, stored.refunded_minor, stored.status),
+        (25_000, 0, GiftStatus::Succeeded)
+    );
     assert!(audit_entries(&app, "adjustGift").await.is_empty());
     assert!(audit_entries(&app, "refundGift").await.is_empty());
 }
@@ -258,23 +414,55 @@ async fn a_refused_correction_changes_nothing(backend: Backend) {
 async fn a_card_gift_is_refunded_through_the_processor_not_here(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
-    let donor = create_donor(&app, &token, json!({ "displayName": "Web Donor", "email": "web@example.org" })).await;
-    let org = api::config::Config::defaults_with_database("sqlite::memory:").unwrap().org;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Web Donor", "email": "web@example.org" }),
+    )
+    .await;
+    let org = api::config::Config::defaults_with_database("sqlite::memory:")
+        .unwrap()
+        .org;
     let txn = api::db::begin_write(&app.db).await.unwrap();
-    let mut card = api::domain::gifts::NewGift::new(donor, Money::usd(5_000).unwrap(), PaymentMethod::Card, GiftStatus::Succeeded, 1, Utc::now());
+    let mut card = api::domain::gifts::NewGift::new(
+        donor,
+        Money::usd(5_000).unwrap(),
+        PaymentMethod::Card,
+        GiftStatus::Succeeded,
+        1,
+        Utc::now(),
+    );
     card.stripe_payment_intent_id = Some("pi_3PmHqk2eZvKYlo2C0abc".into());
-    let card = api::domain::gifts::record_gift(&txn, &org, card).await.unwrap().gift;
+    let card = api::domain::gifts::record_gift(&txn, &org, card)
+        .await
+        .unwrap()
+        .gift;
     txn.commit().await.unwrap();
     for (query, vars) in [
         (REFUND, json!({ "id": card.id.to_string() })),
-        (ADJUST, json!({ "id": card.id.to_string(), "input": { "anonymous": true } })),
+        (
+            ADJUST,
+            json!({ "id": card.id.to_string(), "input": { "anonymous": true } }),
+        ),
     ] {
         let body = app.graphql(&token, query, vars).await;
         assert_eq!(tests::support::error_codes(&body), ["CONFLICT"]);
-        assert!(body["errors"][0]["message"].as_str().unwrap().contains("payment processor"));
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("payment processor")
+        );
     }
-    let stored = gift::Entity::find_by_id(card.id).one(&app.db).await.unwrap().unwrap();
-    assert_eq!((stored.status, stored.anonymous), (GiftStatus::Succeeded, false));
+    let stored = gift::Entity::find_by_id(card.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.status, stored.anonymous),
+        (GiftStatus::Succeeded, false)
+    );
 }
 
 const GIFT_IDS: &str = "query($filter: GiftFilter) { gifts(filter: $filter, first: 100) { totalCount edges { node { checkNumber } } } }";
@@ -284,7 +472,14 @@ async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
     let token = staff_token(&app).await;
     let admin = admin_token(&app).await;
     let (campaign, _) = scomm_appeal(&app).await;
-    let fund = ok(&app, &admin, "mutation { createFund(input: { name: \"REPRESENT LA\", code: \"REPRESENT-LA\" }) { id } }", json!({})).await["createFund"]["id"].clone();
+    let fund = ok(
+        &app,
+        &admin,
+        "mutation { createFund(input: { name: \"REPRESENT LA\", code: \"REPRESENT-LA\" }) { id } }",
+        json!({}),
+    )
+    .await["createFund"]["id"]
+        .clone();
     let donor = create_donor(&app, &token, json!({ "displayName": "María López" })).await;
     let other = create_donor(&app, &token, json!({ "displayName": "José Núñez" })).await;
     // 1: $25 check in January; 2: $100 cash to REPRESENT LA in February from the appeal;
@@ -296,9 +491,15 @@ async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
 
     for (filter, expected) in [
         (json!({}), vec!["3", "2", "1"]),
-        (json!({ "receivedFrom": "2026-02-01T00:00:00Z" }), vec!["3", "2"]),
+        (
+            json!({ "receivedFrom": "2026-02-01T00:00:00Z" }),
+            vec!["3", "2"],
+        ),
         (json!({ "receivedTo": "2026-02-01T00:00:00Z" }), vec!["1"]),
-        (json!({ "receivedFrom": "2026-02-01T00:00:00Z", "receivedTo": "2026-03-01T00:00:00Z" }), vec!["2"]),
+        (
+            json!({ "receivedFrom": "2026-02-01T00:00:00Z", "receivedTo": "2026-03-01T00:00:00Z" }),
+            vec!["2"],
+        ),
         (json!({ "fundId": fund }), vec!["2"]),
         (json!({ "campaignId": campaign.to_string() }), vec!["2"]),
         (json!({ "appealCode": "scomm11-letter" }), vec!["2"]),
@@ -311,10 +512,17 @@ async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
         (json!({ "donorId": other.to_string() }), vec!["3"]),
     ] {
         let data = ok(&app, &token, GIFT_IDS, json!({ "filter": filter })).await;
-        let got: Vec<&str> = data["gifts"]["edges"].as_array().unwrap().iter()
-            .map(|e| e["node"]["checkNumber"].as_str().unwrap()).collect();
+        let got: Vec<&str> = data["gifts"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["checkNumber"].as_str().unwrap())
+            .collect();
         assert_eq!(got, expected, "{filter}");
-        assert_eq!(data["gifts"]["totalCount"].as_u64().unwrap() as usize, expected.len());
+        assert_eq!(
+            data["gifts"]["totalCount"].as_u64().unwrap() as usize,
+            expected.len()
+        );
     }
 }
 

@@ -13,27 +13,80 @@ use super::*;
 /// A fresh target for one attempt of `mutation`, made with an admin token, and the
 /// request that attempts it.
 async fn attempt(app: &TestApp, admin: &str, mutation: &str, n: usize) -> (String, Value) {
-    let donor = create_donor(app, admin, json!({ "displayName": format!("Donor {mutation} {n}") })).await;
-    let gift = record_gift(app, admin, check_gift(donor, json!({ "checkNumber": format!("{n}") }))).await["gift"]["id"].clone();
+    let donor = create_donor(
+        app,
+        admin,
+        json!({ "displayName": format!("Donor {mutation} {n}") }),
+    )
+    .await;
+    let gift = record_gift(
+        app,
+        admin,
+        check_gift(donor, json!({ "checkNumber": format!("{n}") })),
+    )
+    .await["gift"]["id"]
+        .clone();
     let fund = ok(app, admin, "mutation($input: CreateFundInput!) { createFund(input: $input) { id } }",
         json!({ "input": { "name": format!("Fund {mutation} {n}"), "code": format!("F-{n}-{}", mutation.len()) } })).await["createFund"]["id"].clone();
-    let token = ok(app, admin, "mutation($name: String!) { createToken(name: $name, role: VIEWER) { token { id } } }",
-        json!({ "name": format!("token {mutation} {n}") })).await["createToken"]["token"]["id"].clone();
+    let token = ok(
+        app,
+        admin,
+        "mutation($name: String!) { createToken(name: $name, role: VIEWER) { token { id } } }",
+        json!({ "name": format!("token {mutation} {n}") }),
+    )
+    .await["createToken"]["token"]["id"]
+        .clone();
     let name = format!("{mutation} by attempt {n}");
     let (query, vars) = match mutation {
         "createDonor" => (CREATE_DONOR, json!({ "input": { "displayName": name } })),
-        "updateDonor" => ("mutation($id: ID!) { updateDonor(id: $id, input: { anonymous: true }) { id } }", json!({ "id": donor.to_string() })),
-        "recordOfflineGift" => (RECORD_GIFT, json!({ "input": check_gift(donor, json!({})) })),
-        "adjustGift" => ("mutation($id: ID!) { adjustGift(id: $id, input: { checkNumber: \"9999\" }) { id } }", json!({ "id": gift })),
-        "refundGift" => ("mutation($id: ID!) { refundGift(id: $id, amount: { amountMinor: 100 }) { id } }", json!({ "id": gift })),
-        "createPledge" => ("mutation($donor: ID!) { createPledge(input: { donorId: $donor, installment: { amountMinor: 4200 }, frequency: MONTHLY, startsOn: \"2026-12-01\", fundId: \"1\" }) { id } }", json!({ "donor": donor.to_string() })),
-        "createFund" => ("mutation($name: String!) { createFund(input: { name: $name, code: \"NEW-FUND\" }) { id } }", json!({ "name": name })),
-        "updateFund" => ("mutation($id: ID!) { updateFund(id: $id, input: { restricted: false }) { id } }", json!({ "id": fund })),
-        "archiveFund" => ("mutation($id: ID!) { archiveFund(id: $id) { id } }", json!({ "id": fund })),
-        "createTier" => ("mutation($name: String!) { createTier(input: { name: $name, threshold: { amountMinor: 100000 } }) { id } }", json!({ "name": name })),
-        "updateTier" => ("mutation($n: Int!) { updateTier(id: \"1\", input: { benefitsValueMinor: $n }) { id } }", json!({ "n": n })),
-        "createToken" => ("mutation($name: String!) { createToken(name: $name, role: STAFF) { secret } }", json!({ "name": name })),
-        "revokeToken" => ("mutation($id: ID!) { revokeToken(id: $id) { id } }", json!({ "id": token })),
+        "updateDonor" => (
+            "mutation($id: ID!) { updateDonor(id: $id, input: { anonymous: true }) { id } }",
+            json!({ "id": donor.to_string() }),
+        ),
+        "recordOfflineGift" => (
+            RECORD_GIFT,
+            json!({ "input": check_gift(donor, json!({})) }),
+        ),
+        "adjustGift" => (
+            "mutation($id: ID!) { adjustGift(id: $id, input: { checkNumber: \"9999\" }) { id } }",
+            json!({ "id": gift }),
+        ),
+        "refundGift" => (
+            "mutation($id: ID!) { refundGift(id: $id, amount: { amountMinor: 100 }) { id } }",
+            json!({ "id": gift }),
+        ),
+        "createPledge" => (
+            "mutation($donor: ID!) { createPledge(input: { donorId: $donor, installment: { amountMinor: 4200 }, frequency: MONTHLY, startsOn: \"2026-12-01\", fundId: \"1\" }) { id } }",
+            json!({ "donor": donor.to_string() }),
+        ),
+        "createFund" => (
+            "mutation($name: String!) { createFund(input: { name: $name, code: \"NEW-FUND\" }) { id } }",
+            json!({ "name": name }),
+        ),
+        "updateFund" => (
+            "mutation($id: ID!) { updateFund(id: $id, input: { restricted: false }) { id } }",
+            json!({ "id": fund }),
+        ),
+        "archiveFund" => (
+            "mutation($id: ID!) { archiveFund(id: $id) { id } }",
+            json!({ "id": fund }),
+        ),
+        "createTier" => (
+            "mutation($name: String!) { createTier(input: { name: $name, threshold: { amountMinor: 100000 } }) { id } }",
+            json!({ "name": name }),
+        ),
+        "updateTier" => (
+            "mutation($n: Int!) { updateTier(id: \"1\", input: { benefitsValueMinor: $n }) { id } }",
+            json!({ "n": n }),
+        ),
+        "createToken" => (
+            "mutation($name: String!) { createToken(name: $name, role: STAFF) { secret } }",
+            json!({ "name": name }),
+        ),
+        "revokeToken" => (
+            "mutation($id: ID!) { revokeToken(id: $id) { id } }",
+            json!({ "id": token }),
+        ),
         other => panic!("no attempt for {other}"),
     };
     (query.to_owned(), vars)
@@ -72,11 +125,23 @@ async fn every_role_against_every_mutation(backend: Backend) {
             if role.allows(needed) {
                 assert!(body.get("errors").is_none(), "{role} {mutation}: {body}");
                 assert!(!body["data"][mutation].is_null());
-                assert_eq!(count(&app, audit_log::Entity).await, entries_before + 1, "{role} {mutation}");
+                assert_eq!(
+                    count(&app, audit_log::Entity).await,
+                    entries_before + 1,
+                    "{role} {mutation}"
+                );
             } else {
-                assert_eq!(error_codes(&body), ["FORBIDDEN"], "{role} {mutation}: {body}");
+                assert_eq!(
+                    error_codes(&body),
+                    ["FORBIDDEN"],
+                    "{role} {mutation}: {body}"
+                );
                 assert_eq!(body["data"], Value::Null, "{role} {mutation}");
-                assert_eq!(count(&app, audit_log::Entity).await, entries_before, "{role} {mutation}");
+                assert_eq!(
+                    count(&app, audit_log::Entity).await,
+                    entries_before,
+                    "{role} {mutation}"
+                );
             }
         }
     }
@@ -98,14 +163,25 @@ async fn viewers_see_gifts_and_totals_but_masked_contact_details(backend: Backen
     assert_eq!(seen["addressLine1"], Value::Null);
     assert_eq!(seen["postalCode"], Value::Null);
     assert_eq!(seen["lifetimeGiving"]["amountMinor"], 25_000);
-    assert_eq!(seen["recentGifts"][0]["tribute"]["notifyEmail"], "r•••@example.org");
+    assert_eq!(
+        seen["recentGifts"][0]["tribute"]["notifyEmail"],
+        "r•••@example.org"
+    );
     let full = ok(&app, &staff, query, json!({ "id": id.to_string() })).await["donor"].clone();
     assert_eq!(full["email"], "maria@example.org");
     assert_eq!(full["postalCode"], "92701");
     // Staff notes and the audit log are beyond a viewer.
-    let body = app.graphql(&viewer, "query($id: ID!) { donor(id: $id) { notes } }", json!({ "id": id.to_string() })).await;
+    let body = app
+        .graphql(
+            &viewer,
+            "query($id: ID!) { donor(id: $id) { notes } }",
+            json!({ "id": id.to_string() }),
+        )
+        .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"]);
-    let body = app.graphql(&staff, "{ auditLog { totalCount } }", json!({})).await;
+    let body = app
+        .graphql(&staff, "{ auditLog { totalCount } }", json!({}))
+        .await;
     assert_eq!(error_codes(&body), ["FORBIDDEN"]);
     assert_eq!(body["data"], Value::Null);
     // Viewers read every list.
@@ -115,7 +191,9 @@ async fn viewers_see_gifts_and_totals_but_masked_contact_details(backend: Backen
 async fn a_request_without_a_valid_token_gets_401(backend: Backend) {
     let app = spawn_app(backend).await;
     for token in [None, Some("gvt_not-a-real-token")] {
-        let response = app.post_graphql(token, "{ donors { totalCount } }", json!({})).await;
+        let response = app
+            .post_graphql(token, "{ donors { totalCount } }", json!({}))
+            .await;
         assert_eq!(response.status(), 401);
     }
 }
