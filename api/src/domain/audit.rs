@@ -4,10 +4,11 @@
 use chrono::Utc;
 use entity::audit_log;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use super::{Actor, DomainError};
 
+/// Records one change in the caller's transaction.
 pub async fn record(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -92,4 +93,18 @@ pub async fn list_entries(
         .limit(limit)
         .all(db)
         .await?)
+}
+
+/// `{ field: { from, to } }` for each field whose value differs.
+pub fn changed_fields(before: &Value, after: &Value) -> Value {
+    let mut changes = Map::new();
+    if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
+        for (field, to) in after {
+            let from = before.get(field).cloned().unwrap_or(Value::Null);
+            if &from != to {
+                changes.insert(field.clone(), json!({ "from": from, "to": to }));
+            }
+        }
+    }
+    Value::Object(changes)
 }

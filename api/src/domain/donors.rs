@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use serde_json::{Map, Value, json};
 
+use super::audit::changed_fields;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -243,20 +244,6 @@ fn donor_snapshot(donor: &donor::Model) -> Value {
         "anonymous": donor.anonymous,
         "notes": donor.notes,
     })
-}
-
-/// `{ field: { from, to } }` for each field whose value differs.
-pub fn changed_fields(before: &Value, after: &Value) -> Value {
-    let mut changes = Map::new();
-    if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
-        for (field, to) in after {
-            let from = before.get(field).cloned().unwrap_or(Value::Null);
-            if &from != to {
-                changes.insert(field.clone(), json!({ "from": from, "to": to }));
-            }
-        }
-    }
-    Value::Object(changes)
 }
 
 /// Applies changes to a donor; the audit entry lists the fields that changed.

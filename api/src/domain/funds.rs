@@ -8,7 +8,7 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 
-use super::donors::changed_fields;
+use super::audit::changed_fields;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 

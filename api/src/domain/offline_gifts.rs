@@ -513,7 +513,7 @@ async fn save_gift_change(
     current: gift::Model,
     updated: gift::Model,
 ) -> Result<gift::Model, DomainError> {
-    let diff = super::donors::changed_fields(&gift_snapshot(&current), &gift_snapshot(&updated));
+    let diff = super::audit::changed_fields(&gift_snapshot(&current), &gift_snapshot(&updated));
     if diff.as_object().is_none_or(serde_json::Map::is_empty) {
         txn.rollback().await?;
         return Ok(current);

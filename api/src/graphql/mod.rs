@@ -5,6 +5,7 @@
 pub mod audit;
 pub mod context;
 pub mod donors;
+pub mod error_codes;
 pub mod errors;
 pub mod funds;
 pub mod gifts;
@@ -59,7 +60,8 @@ pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> StaffSchema 
         .data(db)
         .data(config)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(error_codes::EveryErrorHasACode);
     if introspection {
         builder.finish()
     } else {

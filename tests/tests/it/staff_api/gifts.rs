@@ -526,6 +526,93 @@ async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
     }
 }
 
+const PLEDGE_INSTALLMENTS: &str = "query($filter: PledgeFilter, $last: Int) { pledges(filter: $filter, last: $last) { totalCount edges { node { installment { amountMinor } } } } }";
+
+async fn each_pledge_filter_finds_the_right_pledges(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let admin = admin_token(&app).await;
+    let fund = ok(
+        &app,
+        &admin,
+        "mutation { createFund(input: { name: \"REPRESENT LA\", code: \"REPRESENT-LA\" }) { id } }",
+        json!({}),
+    )
+    .await["createFund"]["id"]
+        .clone();
+    let donor = create_donor(&app, &token, json!({ "displayName": "Ana García" })).await;
+    let other = create_donor(&app, &token, json!({ "displayName": "Luis Reyes" })).await;
+    let start = Utc::now().date_naive().to_string();
+    for (who, amount, frequency, fund_id) in [
+        (donor, 1_000, "MONTHLY", json!("1")),
+        (donor, 2_000, "QUARTERLY", fund.clone()),
+        (other, 3_000, "YEARLY", json!("1")),
+    ] {
+        ok(
+            &app,
+            &token,
+            CREATE_PLEDGE,
+            json!({ "input": { "donorId": who.to_string(), "installment": { "amountMinor": amount },
+            "frequency": frequency, "startsOn": start, "fundId": fund_id } }),
+        )
+        .await;
+    }
+    // A club membership paid by card, cancelled.
+    pledge::ActiveModel {
+        donor_id: Set(other),
+        source: Set(entity::enums::PledgeSource::StripeSubscription),
+        installment_minor: Set(4_000),
+        currency: Set("USD".into()),
+        frequency: Set(entity::enums::PledgeFrequency::Monthly),
+        starts_on: Set(Utc::now().date_naive()),
+        status: Set(entity::enums::PledgeStatus::Cancelled),
+        fund_id: Set(1),
+        stripe_subscription_id: Set(Some("sub_1PmHqk2eZvKYlo2C".into())),
+        created_at: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    for (filter, expected) in [
+        (json!({}), vec![4_000, 3_000, 2_000, 1_000]),
+        (json!({ "donorId": donor.to_string() }), vec![2_000, 1_000]),
+        (json!({ "statuses": ["ACTIVE"] }), vec![3_000, 2_000, 1_000]),
+        (
+            json!({ "statuses": ["CANCELLED", "COMPLETED"] }),
+            vec![4_000],
+        ),
+        (json!({ "source": "STRIPE_SUBSCRIPTION" }), vec![4_000]),
+        (json!({ "source": "ENVELOPE" }), vec![3_000, 2_000, 1_000]),
+        (json!({ "fundId": fund }), vec![2_000]),
+        (json!({ "frequency": "YEARLY" }), vec![3_000]),
+    ] {
+        let data = ok(
+            &app,
+            &token,
+            PLEDGE_INSTALLMENTS,
+            json!({ "filter": filter }),
+        )
+        .await;
+        let got: Vec<i64> = data["pledges"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["installment"]["amountMinor"].as_i64().unwrap())
+            .collect();
+        assert_eq!(got, expected, "{filter}");
+    }
+    // The last two, counted from the end.
+    let data = ok(&app, &token, PLEDGE_INSTALLMENTS, json!({ "last": 2 })).await;
+    assert_eq!(data["pledges"]["totalCount"], 4);
+    assert_eq!(data["pledges"]["edges"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        data["pledges"]["edges"][1]["node"]["installment"]["amountMinor"],
+        1_000
+    );
+}
+
 on_both_backends!(
     a_check_from_a_reply_envelope_is_recorded_with_its_receipt,
     the_same_idempotency_key_twice_records_one_gift,
@@ -536,4 +623,5 @@ on_both_backends!(
     a_refused_correction_changes_nothing,
     a_card_gift_is_refunded_through_the_processor_not_here,
     each_gift_filter_finds_the_right_gifts,
+    each_pledge_filter_finds_the_right_pledges,
 );

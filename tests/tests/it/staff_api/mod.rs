@@ -4,6 +4,7 @@
 mod batching;
 mod donors;
 mod gifts;
+mod limits;
 mod office;
 mod roles;
 
