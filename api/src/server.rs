@@ -184,7 +184,11 @@ async fn graphql(
             );
         }
     };
-    let response = state.schema.execute(gql_request.data(identity)).await;
+    let loaders = crate::graphql::loaders::Loaders::new(&state.db);
+    let response = state
+        .schema
+        .execute(gql_request.data(identity).data(loaders))
+        .await;
     HttpResponse::Ok().json(response)
 }
 

@@ -4,10 +4,11 @@
 use chrono::Utc;
 use entity::audit_log;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
-use serde_json::Value;
+use serde_json::{Map, Value, json};
 
 use super::{Actor, DomainError};
 
+/// Records one change in the caller's transaction.
 pub async fn record(
     db: &impl ConnectionTrait,
     actor: &Actor,
@@ -29,4 +30,81 @@ pub async fn record(
     .insert(db)
     .await?;
     Ok(())
+}
+
+/// What to look for in the audit log; parts combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub entity: Option<String>,
+    pub entity_id: Option<String>,
+    pub from: Option<chrono::DateTime<Utc>>,
+    pub to: Option<chrono::DateTime<Utc>>,
+}
+
+fn audit_condition(filter: &AuditFilter) -> sea_orm::Condition {
+    use sea_orm::ColumnTrait;
+    let mut condition = sea_orm::Condition::all();
+    if let Some(actor) = &filter.actor {
+        condition = condition.add(audit_log::Column::Actor.eq(actor.as_str()));
+    }
+    if let Some(action) = &filter.action {
+        condition = condition.add(audit_log::Column::Action.eq(action.as_str()));
+    }
+    if let Some(entity) = &filter.entity {
+        condition = condition.add(audit_log::Column::Entity.eq(entity.as_str()));
+    }
+    if let Some(id) = &filter.entity_id {
+        condition = condition.add(audit_log::Column::EntityId.eq(id.as_str()));
+    }
+    if let Some(from) = filter.from {
+        condition = condition.add(audit_log::Column::OccurredAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        condition = condition.add(audit_log::Column::OccurredAt.lt(to));
+    }
+    condition
+}
+
+pub async fn count_entries(
+    db: &impl ConnectionTrait,
+    filter: &AuditFilter,
+) -> Result<u64, DomainError> {
+    use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
+    Ok(audit_log::Entity::find()
+        .filter(audit_condition(filter))
+        .count(db)
+        .await?)
+}
+
+/// One page of audit entries, newest first.
+pub async fn list_entries(
+    db: &impl ConnectionTrait,
+    filter: &AuditFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<audit_log::Model>, DomainError> {
+    use sea_orm::{EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+    Ok(audit_log::Entity::find()
+        .filter(audit_condition(filter))
+        .order_by_desc(audit_log::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// `{ field: { from, to } }` for each field whose value differs.
+pub fn changed_fields(before: &Value, after: &Value) -> Value {
+    let mut changes = Map::new();
+    if let (Some(before), Some(after)) = (before.as_object(), after.as_object()) {
+        for (field, to) in after {
+            let from = before.get(field).cloned().unwrap_or(Value::Null);
+            if &from != to {
+                changes.insert(field.clone(), json!({ "from": from, "to": to }));
+            }
+        }
+    }
+    Value::Object(changes)
 }

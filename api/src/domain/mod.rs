@@ -2,11 +2,16 @@
 //! about GraphQL, Stripe or HTML.
 
 pub mod audit;
+pub mod donor_search;
 pub mod donors;
 pub mod errors;
 pub mod funds;
+pub mod gift_search;
 pub mod gifts;
+pub mod offline_gifts;
+pub mod pledges;
 pub mod receipts;
+pub mod tiers;
 pub mod tokens;
 
 pub use errors::DomainError;

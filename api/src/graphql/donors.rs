@@ -1,14 +1,22 @@
 //! Donors: one row per real person or organization.
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::donor;
 use entity::enums::StaffRole;
 
-use super::context::{db, parse_id};
-use super::errors::GqlResultExt;
+use super::context::{actor, config, db, parse_id};
+use super::errors::{GqlResultExt, bad_input};
+use super::gifts::{Gift, ReceiptSummary};
 use super::guards::{RoleGuard, staff};
-use crate::domain::donors;
+use super::loaders::{loaders, prefetch_for_donors};
+use super::money::MoneyAmount;
+use super::paging::{Page, PageArgs, page};
+use super::pledges::Pledge;
+use super::tiers::Tier;
+use crate::domain::donor_search::{self, DonorFilter as SearchFilter, DonorOrder, TOTALS_CURRENCY};
+use crate::domain::donors::{self, DonorChanges, NewDonor, PostalAddress};
+use crate::domain::receipts::tax_year;
 
 /// A person or organization that gives.
 pub struct Donor(pub donor::Model);
@@ -20,6 +28,7 @@ impl Donor {
     }
 }
 
+/// A person or organization that gives. Viewers see contact details masked.
 #[Object]
 impl Donor {
     /// The donor's id.
@@ -75,9 +84,9 @@ impl Donor {
         self.0.region.as_deref()
     }
 
-    /// The language the donor reads (en, es, fr, ar).
-    async fn language(&self) -> &str {
-        self.0.language.as_str()
+    /// The language the donor reads; receipts and emails follow it.
+    async fn language(&self) -> Language {
+        self.0.language.into()
     }
 
     /// Whether the donor asked to receive updates and appeals by email.
@@ -93,6 +102,479 @@ impl Donor {
     /// When the donor was first recorded.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+
+    /// A person, or an organization (foundation, company, donor-advised fund).
+    async fn kind(&self) -> DonorKind {
+        self.0.kind.into()
+    }
+
+    /// Given name, for letters ("Dear María").
+    async fn first_name(&self) -> Option<&str> {
+        self.0.first_name.as_deref()
+    }
+
+    /// Family name.
+    async fn last_name(&self) -> Option<&str> {
+        self.0.last_name.as_deref()
+    }
+
+    /// The second line of the postal address; hidden from viewers.
+    async fn address_line2(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(if Donor::masked(ctx)? {
+            None
+        } else {
+            self.0.address_line2.as_deref()
+        })
+    }
+
+    /// Postal code; hidden from viewers.
+    async fn postal_code(&self, ctx: &Context<'_>) -> Result<Option<&str>> {
+        Ok(if Donor::masked(ctx)? {
+            None
+        } else {
+            self.0.postal_code.as_deref()
+        })
+    }
+
+    /// Country, as an ISO 3166-1 alpha-2 code ("US").
+    async fn country(&self) -> Option<&str> {
+        self.0.country.as_deref()
+    }
+
+    /// Staff notes about the donor (staff and admins only).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+
+    /// When the donor last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+
+    /// Everything the donor has given, net of refunds, in US dollars.
+    async fn lifetime_giving(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
+        let history = self.history(ctx).await?;
+        Ok(total(counted(&history)))
+    }
+
+    /// How many gifts the donor has made (refused, pending and fully refunded ones not counted).
+    async fn gift_count(&self, ctx: &Context<'_>) -> Result<usize> {
+        Ok(counted(&self.history(ctx).await?).count())
+    }
+
+    /// The donor's first gift.
+    async fn first_gift(&self, ctx: &Context<'_>) -> Result<Option<Gift>> {
+        Ok(counted(&self.history(ctx).await?).last().cloned().map(Gift))
+    }
+
+    /// The donor's most recent gift.
+    async fn last_gift(&self, ctx: &Context<'_>) -> Result<Option<Gift>> {
+        Ok(counted(&self.history(ctx).await?).next().cloned().map(Gift))
+    }
+
+    /// The donor's largest gift (the earliest, if several are equal).
+    async fn largest_gift(&self, ctx: &Context<'_>) -> Result<Option<Gift>> {
+        let history = self.history(ctx).await?;
+        let mut largest: Option<&entity::gift::Model> = None;
+        for gift in counted(&history) {
+            if largest.is_none_or(|l| gift.amount_minor >= l.amount_minor) {
+                largest = Some(gift);
+            }
+        }
+        Ok(largest.cloned().map(Gift))
+    }
+
+    /// Given in this tax year (the calendar year in the organization's time zone).
+    async fn this_year_giving(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
+        self.year_total(ctx, 0).await
+    }
+
+    /// Given in the previous tax year.
+    async fn last_year_giving(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
+        self.year_total(ctx, 1).await
+    }
+
+    /// The giving-club tier the donor is in now, if any.
+    async fn current_tier(&self, ctx: &Context<'_>) -> Result<Option<Tier>> {
+        let loaders = loaders(ctx)?;
+        let Some(membership) = loaders
+            .open_membership_by_donor
+            .load_one(self.0.id)
+            .await?
+            .flatten()
+        else {
+            return Ok(None);
+        };
+        Ok(loaders.tiers.load_one(membership.tier_id).await?.map(Tier))
+    }
+
+    /// The donor's active pledges.
+    async fn active_pledges(&self, ctx: &Context<'_>) -> Result<Vec<Pledge>> {
+        let pledges = loaders(ctx)?
+            .active_pledges_by_donor
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(pledges.iter().cloned().map(Pledge).collect())
+    }
+
+    /// The donor's most recent gifts of any status, newest first.
+    async fn recent_gifts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How many (at most 50).", default = 5)] count: i32,
+    ) -> Result<Vec<Gift>> {
+        if !(0..=50).contains(&count) {
+            return Err(bad_input("count", "must be between 0 and 50"));
+        }
+        let history = self.history(ctx).await?;
+        Ok(history
+            .iter()
+            .take(usize::try_from(count).unwrap_or(0))
+            .cloned()
+            .map(Gift)
+            .collect())
+    }
+
+    /// All the donor's gifts of any status, newest first, a page at a time.
+    async fn gifts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Gift>> {
+        let args = PageArgs::new(after, before, first, last);
+        args.check()?;
+        let history = self.history(ctx).await?;
+        let total = history.len() as u64;
+        let window = args.window(total);
+        let nodes = history
+            .iter()
+            .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(window.limit).unwrap_or(0))
+            .cloned()
+            .map(Gift)
+            .collect();
+        Ok(page(window, total, nodes))
+    }
+
+    /// The donor's receipts and year-end statements, newest first.
+    async fn receipts(&self, ctx: &Context<'_>) -> Result<Vec<ReceiptSummary>> {
+        let receipts = loaders(ctx)?
+            .receipts_by_donor
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(receipts.iter().cloned().map(ReceiptSummary).collect())
+    }
+}
+
+impl Donor {
+    /// Every gift of the donor, newest first, loaded in one batch with the other donors
+    /// of the response.
+    async fn history(&self, ctx: &Context<'_>) -> Result<std::sync::Arc<Vec<entity::gift::Model>>> {
+        Ok(loaders(ctx)?
+            .gifts_by_donor
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default())
+    }
+
+    async fn year_total(&self, ctx: &Context<'_>, years_back: i32) -> Result<MoneyAmount> {
+        let org = &config(ctx)?.org;
+        let year = tax_year(org, Utc::now()) - years_back;
+        let history = self.history(ctx).await?;
+        Ok(total(
+            counted(&history).filter(|gift| tax_year(org, gift.received_at) == year),
+        ))
+    }
+}
+
+/// Gifts that count as money received, in the totals currency.
+fn counted(history: &[entity::gift::Model]) -> impl Iterator<Item = &entity::gift::Model> {
+    use entity::enums::GiftStatus;
+    history.iter().filter(|gift| {
+        matches!(
+            gift.status,
+            GiftStatus::Succeeded | GiftStatus::PartiallyRefunded
+        ) && gift.currency == TOTALS_CURRENCY
+    })
+}
+
+fn total<'a>(gifts: impl Iterator<Item = &'a entity::gift::Model>) -> MoneyAmount {
+    let sum = gifts
+        .map(|gift| gift.amount_minor - gift.refunded_minor)
+        .sum();
+    MoneyAmount::from_columns(sum, TOTALS_CURRENCY)
+}
+
+/// A person or an organization.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::DonorKind")]
+pub enum DonorKind {
+    /// A person.
+    Individual,
+    /// A foundation, company or donor-advised fund.
+    Organization,
+}
+
+/// A language donors read; receipts and emails follow it.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::Language")]
+pub enum Language {
+    /// English.
+    English,
+    /// Spanish.
+    Spanish,
+    /// French.
+    French,
+    /// Arabic.
+    Arabic,
+}
+
+/// Which way to sort.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum OrderDirection {
+    /// Smallest, earliest or A first.
+    #[default]
+    Asc,
+    /// Largest, latest or Z first.
+    Desc,
+}
+
+/// What donors can be ordered by.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum DonorOrderField {
+    /// Display name, ignoring case.
+    #[default]
+    Name,
+    /// The date of the last gift; donors who never gave come last.
+    LastGift,
+    /// Lifetime giving, net of refunds.
+    LifetimeGiving,
+}
+
+/// The order of a donor list. Ties are broken by id, so paging never skips or repeats.
+#[derive(InputObject, Clone, Copy, Default)]
+pub struct DonorOrderBy {
+    /// What to order by.
+    #[graphql(default)]
+    pub field: DonorOrderField,
+    /// Which way.
+    #[graphql(default)]
+    pub direction: OrderDirection,
+}
+
+/// Which donors to list. Every part is optional; parts combine with AND.
+#[derive(InputObject, Clone, Default)]
+pub struct DonorFilter {
+    /// Part of a name or email; case and accents are ignored ("jose" finds "José").
+    pub search: Option<String>,
+    /// Donors now in this giving-club tier.
+    pub tier_id: Option<ID>,
+    /// Donors who have given to this fund.
+    pub fund_id: Option<ID>,
+    /// Lifetime giving of at least this many cents (USD).
+    pub lifetime_giving_min: Option<i64>,
+    /// Lifetime giving of at most this many cents (USD).
+    pub lifetime_giving_max: Option<i64>,
+    /// Last gift on or after this moment.
+    pub last_gift_from: Option<DateTime<Utc>>,
+    /// Last gift before this moment.
+    pub last_gift_to: Option<DateTime<Utc>>,
+    /// Donors with (true) or without (false) an active pledge.
+    pub has_active_pledge: Option<bool>,
+    /// Donors who read this language.
+    pub language: Option<Language>,
+    /// Donors who did (true) or did not (false) consent to email updates.
+    pub email_consent: Option<bool>,
+}
+
+impl DonorFilter {
+    fn parse(self) -> Result<SearchFilter> {
+        let id = |field: &str, id: Option<ID>| id.map(|id| parse_id(field, &id)).transpose();
+        Ok(SearchFilter {
+            text: self.search,
+            tier_id: id("filter.tierId", self.tier_id)?,
+            fund_id: id("filter.fundId", self.fund_id)?,
+            lifetime_min_minor: self.lifetime_giving_min,
+            lifetime_max_minor: self.lifetime_giving_max,
+            last_gift_from: self.last_gift_from,
+            last_gift_to: self.last_gift_to,
+            has_active_pledge: self.has_active_pledge,
+            language: self.language.map(Into::into),
+            email_consent: self.email_consent,
+        })
+    }
+}
+
+/// A postal address.
+#[derive(InputObject, Clone, Default)]
+pub struct AddressInput {
+    /// First line (street and number).
+    pub line1: Option<String>,
+    /// Second line (apartment, suite).
+    pub line2: Option<String>,
+    /// City.
+    pub city: Option<String>,
+    /// State or region.
+    pub region: Option<String>,
+    /// Postal code.
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2 country code ("US").
+    pub country: Option<String>,
+}
+
+/// A new donor.
+#[derive(InputObject)]
+pub struct CreateDonorInput {
+    /// A person or an organization.
+    #[graphql(default_with = "DonorKind::Individual")]
+    pub kind: DonorKind,
+    /// How the donor is addressed in lists and receipts.
+    pub display_name: String,
+    /// Given name.
+    pub first_name: Option<String>,
+    /// Family name.
+    pub last_name: Option<String>,
+    /// Email address; no two donors share one.
+    pub email: Option<String>,
+    /// Phone number.
+    pub phone: Option<String>,
+    /// Postal address.
+    pub address: Option<AddressInput>,
+    /// The language the donor reads.
+    #[graphql(default_with = "Language::English")]
+    pub language: Language,
+    /// The donor asked to receive updates and appeals by email.
+    #[graphql(default = false)]
+    pub email_consent: bool,
+    /// The donor asked not to be named in public recognition.
+    #[graphql(default = false)]
+    pub anonymous: bool,
+    /// Staff notes.
+    pub notes: Option<String>,
+}
+
+/// Changes to a donor. Leave a field out to keep it; set a nullable one to null to clear it.
+#[derive(InputObject, Default)]
+pub struct UpdateDonorInput {
+    /// A person or an organization.
+    pub kind: Option<DonorKind>,
+    /// How the donor is addressed.
+    pub display_name: Option<String>,
+    /// Given name.
+    pub first_name: MaybeUndefined<String>,
+    /// Family name.
+    pub last_name: MaybeUndefined<String>,
+    /// Email address.
+    pub email: MaybeUndefined<String>,
+    /// Phone number.
+    pub phone: MaybeUndefined<String>,
+    /// First line of the postal address.
+    pub address_line1: MaybeUndefined<String>,
+    /// Second line of the postal address.
+    pub address_line2: MaybeUndefined<String>,
+    /// City.
+    pub city: MaybeUndefined<String>,
+    /// State or region.
+    pub region: MaybeUndefined<String>,
+    /// Postal code.
+    pub postal_code: MaybeUndefined<String>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: MaybeUndefined<String>,
+    /// The language the donor reads.
+    pub language: Option<Language>,
+    /// Consent to email updates and appeals.
+    pub email_consent: Option<bool>,
+    /// Whether to leave the donor out of public recognition.
+    pub anonymous: Option<bool>,
+    /// Staff notes.
+    pub notes: MaybeUndefined<String>,
+}
+
+fn change(value: MaybeUndefined<String>) -> Option<Option<String>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+#[derive(Default)]
+pub struct DonorMutation;
+
+#[Object]
+impl DonorMutation {
+    /// Records a new donor.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn create_donor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The donor's details.")] input: CreateDonorInput,
+    ) -> Result<Donor> {
+        let address = input.address.unwrap_or_default();
+        let new = NewDonor {
+            kind: input.kind.into(),
+            display_name: input.display_name,
+            first_name: input.first_name,
+            last_name: input.last_name,
+            email: input.email,
+            phone: input.phone,
+            address: PostalAddress {
+                line1: address.line1,
+                line2: address.line2,
+                city: address.city,
+                region: address.region,
+                postal_code: address.postal_code,
+                country: address.country,
+            },
+            language: input.language.into(),
+            email_consent: input.email_consent,
+            anonymous: input.anonymous,
+            notes: input.notes,
+        };
+        donors::create_donor(db(ctx)?, &actor(ctx)?, new)
+            .await
+            .gql()
+            .map(Donor)
+    }
+
+    /// Changes a donor's contact details, language, consent or anonymity.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn update_donor(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The donor's id.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: UpdateDonorInput,
+    ) -> Result<Donor> {
+        let id = parse_id("id", &id)?;
+        let changes = DonorChanges {
+            kind: input.kind.map(Into::into),
+            display_name: input.display_name,
+            first_name: change(input.first_name),
+            last_name: change(input.last_name),
+            email: change(input.email),
+            phone: change(input.phone),
+            address_line1: change(input.address_line1),
+            address_line2: change(input.address_line2),
+            city: change(input.city),
+            region: change(input.region),
+            postal_code: change(input.postal_code),
+            country: change(input.country),
+            language: input.language.map(Into::into),
+            email_consent: input.email_consent,
+            anonymous: input.anonymous,
+            notes: change(input.notes),
+        };
+        donors::update_donor(db(ctx)?, &actor(ctx)?, id, changes)
+            .await
+            .gql()
+            .map(Donor)
     }
 }
 
@@ -110,6 +592,51 @@ impl DonorQuery {
     ) -> Result<Donor> {
         let id = parse_id("id", &id)?;
         donors::find_donor(db(ctx)?, id).await.gql().map(Donor)
+    }
+
+    /// Donors matching a filter, in a stable order, a page at a time.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[allow(clippy::too_many_arguments)]
+    async fn donors(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which donors.")] filter: Option<DonorFilter>,
+        #[graphql(desc = "In what order (by name unless told).")] order_by: Option<DonorOrderBy>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Donor>> {
+        let args = PageArgs::new(after, before, first, last);
+        args.check()?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let order_by = order_by.unwrap_or_default();
+        let order = match order_by.field {
+            DonorOrderField::Name => DonorOrder::Name,
+            DonorOrderField::LastGift => DonorOrder::LastGift,
+            DonorOrderField::LifetimeGiving => DonorOrder::LifetimeGiving,
+        };
+        let db = db(ctx)?;
+        let total = donor_search::count_donors(db, &filter).await.gql()?;
+        let window = args.window(total);
+        let donors = if window.limit == 0 {
+            Vec::new()
+        } else {
+            donor_search::search_donors(
+                db,
+                &filter,
+                order,
+                order_by.direction == OrderDirection::Desc,
+                window.offset,
+                window.limit,
+            )
+            .await
+            .gql()?
+        };
+        let ids: Vec<i64> = donors.iter().map(|d| d.id).collect();
+        let node = ctx.look_ahead().field("edges").field("node");
+        prefetch_for_donors(loaders(ctx)?, node, &ids).await?;
+        Ok(page(window, total, donors.into_iter().map(Donor).collect()))
     }
 }
 

@@ -1,18 +1,19 @@
 //! Funds: the designations gifts go to.
 
-use async_graphql::{Context, ID, Object, Result};
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::enums::StaffRole;
 use entity::fund;
 
-use super::context::db;
+use super::context::{actor, db, parse_id};
 use super::errors::GqlResultExt;
 use super::guards::RoleGuard;
-use crate::domain::funds;
+use crate::domain::funds::{self, FundChanges, FundDetails};
 
 /// A designation a gift goes to: the General fund or a restricted program.
 pub struct Fund(pub fund::Model);
 
+/// A designation a gift goes to: the General fund or a restricted program.
 #[Object]
 impl Fund {
     /// The fund's id.
@@ -61,5 +62,96 @@ impl FundQuery {
     ) -> Result<Vec<Fund>> {
         let funds = funds::list_funds(db(ctx)?, include_archived).await.gql()?;
         Ok(funds.into_iter().map(Fund).collect())
+    }
+}
+
+/// A new fund.
+#[derive(InputObject)]
+pub struct CreateFundInput {
+    /// Its name, as donors see it.
+    pub name: String,
+    /// A short stable code: letters, digits and hyphens ("SANTA-ANA-DDF").
+    pub code: String,
+    /// What it pays for.
+    pub description: Option<String>,
+    /// Whether gifts to it may only be spent on its program.
+    #[graphql(default = true)]
+    pub restricted: bool,
+}
+
+/// Changes to a fund. Leave a field out to keep it.
+#[derive(InputObject, Default)]
+pub struct UpdateFundInput {
+    /// Its name.
+    pub name: Option<String>,
+    /// Its code.
+    pub code: Option<String>,
+    /// What it pays for; null clears it.
+    pub description: MaybeUndefined<String>,
+    /// Whether gifts to it are restricted.
+    pub restricted: Option<bool>,
+}
+
+#[derive(Default)]
+pub struct FundMutation;
+
+#[Object]
+impl FundMutation {
+    /// Adds a fund (admins only).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    async fn create_fund(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The fund.")] input: CreateFundInput,
+    ) -> Result<Fund> {
+        let details = FundDetails {
+            name: input.name,
+            code: input.code,
+            description: input.description,
+            restricted: input.restricted,
+        };
+        funds::create_fund(db(ctx)?, &actor(ctx)?, details)
+            .await
+            .gql()
+            .map(Fund)
+    }
+
+    /// Changes a fund's name, code, description or restriction (admins only).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    async fn update_fund(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The fund's id.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: UpdateFundInput,
+    ) -> Result<Fund> {
+        let id = parse_id("id", &id)?;
+        let changes = FundChanges {
+            name: input.name,
+            code: input.code,
+            description: match input.description {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(v) => Some(Some(v)),
+            },
+            restricted: input.restricted,
+        };
+        funds::update_fund(db(ctx)?, &actor(ctx)?, id, changes)
+            .await
+            .gql()
+            .map(Fund)
+    }
+
+    /// Stops a fund taking new gifts; its gifts stay (admins only).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    async fn archive_fund(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The fund's id.")] id: ID,
+    ) -> Result<Fund> {
+        let id = parse_id("id", &id)?;
+        funds::archive_fund(db(ctx)?, &actor(ctx)?, id)
+            .await
+            .gql()
+            .map(Fund)
     }
 }

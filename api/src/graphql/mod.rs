@@ -2,11 +2,20 @@
 //! parts; `Query` and `Mutation` merge them. Resolvers translate: they parse input into
 //! domain types, call a domain service, and map the result back.
 
+pub mod audit;
 pub mod context;
 pub mod donors;
+pub mod error_codes;
 pub mod errors;
 pub mod funds;
+pub mod gifts;
 pub mod guards;
+pub mod loaders;
+pub mod money;
+pub mod paging;
+pub mod pledges;
+pub mod schema_file;
+pub mod tiers;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -18,11 +27,26 @@ use crate::config::Config;
 
 /// Everything staff can read.
 #[derive(MergedObject, Default)]
-pub struct Query(tokens::TokenQuery, funds::FundQuery, donors::DonorQuery);
+pub struct Query(
+    tokens::TokenQuery,
+    funds::FundQuery,
+    donors::DonorQuery,
+    gifts::GiftQuery,
+    pledges::PledgeQuery,
+    tiers::TierQuery,
+    audit::AuditQuery,
+);
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
 #[derive(MergedObject, Default)]
-pub struct Mutation(tokens::TokenMutation);
+pub struct Mutation(
+    tokens::TokenMutation,
+    donors::DonorMutation,
+    gifts::GiftMutation,
+    pledges::PledgeMutation,
+    funds::FundMutation,
+    tiers::TierMutation,
+);
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;
 
@@ -36,7 +60,8 @@ pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> StaffSchema 
         .data(db)
         .data(config)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY);
+        .limit_complexity(MAX_COMPLEXITY)
+        .extension(error_codes::EveryErrorHasACode);
     if introspection {
         builder.finish()
     } else {

@@ -8,4 +8,5 @@ mod gifts;
 mod health;
 mod migrations;
 mod outbox;
+mod staff_api;
 mod startup;

@@ -1,0 +1,117 @@
+//! Finding gifts: by date, fund, campaign, appeal code, method, status and amount,
+//! newest first (ties broken by id, so paging is stable).
+
+use chrono::{DateTime, Utc};
+use entity::enums::{GiftStatus, PaymentMethod};
+use entity::gift;
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+
+use super::DomainError;
+use super::offline_gifts::find_appeal_by_code;
+
+/// What to look for; parts combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct GiftFilter {
+    pub donor_id: Option<i64>,
+    pub received_from: Option<DateTime<Utc>>,
+    pub received_to: Option<DateTime<Utc>>,
+    pub fund_id: Option<i64>,
+    pub campaign_id: Option<i64>,
+    pub appeal_code: Option<String>,
+    pub pledge_id: Option<i64>,
+    pub methods: Vec<PaymentMethod>,
+    pub statuses: Vec<GiftStatus>,
+    pub amount_min_minor: Option<i64>,
+    pub amount_max_minor: Option<i64>,
+}
+
+async fn condition(
+    db: &impl ConnectionTrait,
+    filter: &GiftFilter,
+) -> Result<Option<Condition>, DomainError> {
+    let mut condition = Condition::all();
+    if let Some(id) = filter.donor_id {
+        condition = condition.add(gift::Column::DonorId.eq(id));
+    }
+    if let Some(from) = filter.received_from {
+        condition = condition.add(gift::Column::ReceivedAt.gte(from));
+    }
+    if let Some(to) = filter.received_to {
+        condition = condition.add(gift::Column::ReceivedAt.lt(to));
+    }
+    if let Some(id) = filter.fund_id {
+        condition = condition.add(gift::Column::FundId.eq(id));
+    }
+    if let Some(id) = filter.campaign_id {
+        condition = condition.add(gift::Column::CampaignId.eq(id));
+    }
+    if let Some(id) = filter.pledge_id {
+        condition = condition.add(gift::Column::PledgeId.eq(id));
+    }
+    if let Some(code) = filter
+        .appeal_code
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+    {
+        // An unknown source code matches no gift.
+        match find_appeal_by_code(db, code).await? {
+            Some(appeal) => condition = condition.add(gift::Column::AppealId.eq(appeal.id)),
+            None => return Ok(None),
+        }
+    }
+    if !filter.methods.is_empty() {
+        condition = condition.add(gift::Column::Method.is_in(filter.methods.clone()));
+    }
+    if !filter.statuses.is_empty() {
+        condition = condition.add(gift::Column::Status.is_in(filter.statuses.clone()));
+    }
+    if let Some(min) = filter.amount_min_minor {
+        condition = condition.add(gift::Column::AmountMinor.gte(min));
+    }
+    if let Some(max) = filter.amount_max_minor {
+        condition = condition.add(gift::Column::AmountMinor.lte(max));
+    }
+    Ok(Some(condition))
+}
+
+/// How many gifts match.
+pub async fn count_gifts(
+    db: &impl ConnectionTrait,
+    filter: &GiftFilter,
+) -> Result<u64, DomainError> {
+    match condition(db, filter).await? {
+        Some(condition) => Ok(gift::Entity::find().filter(condition).count(db).await?),
+        None => Ok(0),
+    }
+}
+
+/// One page of matching gifts, newest first.
+pub async fn search_gifts(
+    db: &impl ConnectionTrait,
+    filter: &GiftFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<gift::Model>, DomainError> {
+    let Some(condition) = condition(db, filter).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(gift::Entity::find()
+        .filter(condition)
+        .order_by_desc(gift::Column::ReceivedAt)
+        .order_by_desc(gift::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// One gift by id.
+pub async fn find_gift(db: &impl ConnectionTrait, id: i64) -> Result<gift::Model, DomainError> {
+    gift::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("gift", id))
+}

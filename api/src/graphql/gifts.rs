@@ -1,0 +1,619 @@
+//! Gifts: received contributions. Staff record offline gifts (checks, cash, stock, DAF,
+//! wires) here, correct them and refund them; card gifts come from the payment processor.
+
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::enums::StaffRole;
+use entity::{gift, receipt};
+
+use super::context::{actor, config, db, parse_id};
+use super::donors::{Donor, mask_email, mask_tail};
+use super::errors::{GqlResultExt, bad_input};
+use super::funds::Fund;
+use super::guards::{RoleGuard, staff};
+use super::loaders::loaders;
+use super::money::{MoneyAmount, MoneyInput};
+use super::paging::{Page, PageArgs, page};
+use super::pledges::Pledge;
+use crate::domain::gift_search::{self, GiftFilter as SearchFilter};
+use crate::domain::gifts::{Benefits, Tribute as DomainTribute};
+use crate::domain::offline_gifts::{self, GiftAdjustment, OfflineGift};
+
+/// How a gift was paid.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::PaymentMethod")]
+pub enum PaymentMethod {
+    /// Card, through the web checkout.
+    Card,
+    /// Bank debit, through the web checkout.
+    Bank,
+    /// A paper check.
+    Check,
+    /// Cash.
+    Cash,
+    /// A transfer of stock.
+    Stock,
+    /// A grant from a donor-advised fund.
+    Daf,
+    /// A bank wire.
+    Wire,
+}
+
+/// Where a gift stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::GiftStatus")]
+pub enum GiftStatus {
+    /// Not yet confirmed by the processor or bank.
+    Pending,
+    /// Received.
+    Succeeded,
+    /// Never received.
+    Failed,
+    /// Returned in full.
+    Refunded,
+    /// Returned in part.
+    PartiallyRefunded,
+    /// Disputed by the cardholder.
+    Disputed,
+}
+
+/// Whom a gift honors.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::TributeKind")]
+pub enum TributeKind {
+    /// In honor of a living person.
+    InHonorOf,
+    /// In memory of someone who died.
+    InMemoryOf,
+}
+
+/// One received contribution: a one-off gift or one installment of a pledge.
+pub struct Gift(pub gift::Model);
+
+/// Whom a gift honors, and whom to tell about it.
+pub struct Tribute<'a>(&'a gift::Model);
+
+/// Whom a gift honors, and whom to tell about it.
+#[Object]
+impl Tribute<'_> {
+    /// In honor or in memory.
+    async fn kind(&self) -> Option<TributeKind> {
+        self.0.tribute_kind.map(Into::into)
+    }
+
+    /// The person the gift honors.
+    async fn name(&self) -> Option<&str> {
+        self.0.tribute_name.as_deref()
+    }
+
+    /// Whom to notify of the gift.
+    async fn notify_name(&self) -> Option<&str> {
+        self.0.tribute_notify_name.as_deref()
+    }
+
+    /// The email to notify; masked for viewers.
+    async fn notify_email(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let masked = !staff(ctx)?.role.allows(StaffRole::Staff);
+        Ok(self.0.tribute_notify_email.as_deref().map(|email| {
+            if masked {
+                mask_email(email)
+            } else {
+                email.to_owned()
+            }
+        }))
+    }
+
+    /// The postal address to notify; masked for viewers.
+    async fn notify_address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let masked = !staff(ctx)?.role.allows(StaffRole::Staff);
+        Ok(self.0.tribute_notify_address.as_deref().map(|address| {
+            if masked {
+                mask_tail(address, 0)
+            } else {
+                address.to_owned()
+            }
+        }))
+    }
+}
+
+/// One received contribution: a one-off gift or one installment of a pledge.
+#[Object]
+impl Gift {
+    /// The gift's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Who gave it.
+    async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Donor>> {
+        Ok(loaders(ctx)?
+            .donors
+            .load_one(self.0.donor_id)
+            .await?
+            .map(Donor))
+    }
+
+    /// The amount given.
+    async fn amount(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.amount_minor, &self.0.currency)
+    }
+
+    /// How much of it has been refunded.
+    async fn refunded(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.refunded_minor, &self.0.currency)
+    }
+
+    /// What the organization kept: the amount less refunds.
+    async fn net_amount(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(
+            self.0.amount_minor - self.0.refunded_minor,
+            &self.0.currency,
+        )
+    }
+
+    /// How it was paid.
+    async fn method(&self) -> PaymentMethod {
+        self.0.method.into()
+    }
+
+    /// Where it stands.
+    async fn status(&self) -> GiftStatus {
+        self.0.status.into()
+    }
+
+    /// The fund it is designated to.
+    async fn fund(&self, ctx: &Context<'_>) -> Result<Option<Fund>> {
+        Ok(loaders(ctx)?
+            .funds
+            .load_one(self.0.fund_id)
+            .await?
+            .map(Fund))
+    }
+
+    /// The id of the campaign it is credited to.
+    async fn campaign_id(&self) -> Option<ID> {
+        self.0.campaign_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The name of the campaign it is credited to.
+    async fn campaign_name(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let Some(id) = self.0.campaign_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?.campaigns.load_one(id).await?.map(|c| c.name))
+    }
+
+    /// The source code of the appeal that brought it in ("SCOMM11-EMAIL").
+    async fn appeal_code(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let Some(id) = self.0.appeal_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?
+            .appeals
+            .load_one(id)
+            .await?
+            .map(|a| a.source_code))
+    }
+
+    /// The pledge this gift is an installment of.
+    async fn pledge(&self, ctx: &Context<'_>) -> Result<Option<Pledge>> {
+        let Some(id) = self.0.pledge_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?.pledges.load_one(id).await?.map(Pledge))
+    }
+
+    /// When the money was given.
+    async fn received_at(&self) -> DateTime<Utc> {
+        self.0.received_at
+    }
+
+    /// The check number, for check gifts.
+    async fn check_number(&self) -> Option<&str> {
+        self.0.check_number.as_deref()
+    }
+
+    /// Whom the gift honors, if anyone.
+    async fn tribute(&self) -> Option<Tribute<'_>> {
+        self.0.tribute_kind.is_some().then_some(Tribute(&self.0))
+    }
+
+    /// Fair market value of goods or services the donor received in return.
+    async fn benefits_value(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.benefits_minor, &self.0.currency)
+    }
+
+    /// What the donor received in return.
+    async fn benefits_description(&self) -> Option<&str> {
+        self.0.benefits_description.as_deref()
+    }
+
+    /// The tax-deductible part: the amount less the benefits' value.
+    async fn deductible_amount(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(
+            self.0.amount_minor - self.0.benefits_minor,
+            &self.0.currency,
+        )
+    }
+
+    /// The donor asked that this gift not be publicly credited.
+    async fn anonymous(&self) -> bool {
+        self.0.anonymous
+    }
+
+    /// Staff notes (staff and admins only).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn notes(&self) -> Option<&str> {
+        self.0.notes.as_deref()
+    }
+
+    /// When the gift was recorded.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+
+    /// When the gift last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+/// A receipt or year-end statement as listed on a donor: its number and standing.
+pub struct ReceiptSummary(pub receipt::Model);
+
+/// A receipt or year-end statement as listed on a donor: its number and standing.
+#[Object]
+impl ReceiptSummary {
+    /// The receipt's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Its number: the tax year and a gapless sequence ("2026-000123").
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+
+    /// The tax year it covers.
+    async fn tax_year(&self) -> i32 {
+        self.0.tax_year
+    }
+
+    /// "gift" for one gift, "year_end_statement" for a consolidated statement.
+    async fn kind(&self) -> &str {
+        self.0.kind.as_str()
+    }
+
+    /// "issued", or "void" once corrected.
+    async fn status(&self) -> &str {
+        self.0.status.as_str()
+    }
+
+    /// The gift it acknowledges, for a gift receipt.
+    async fn gift_id(&self) -> Option<ID> {
+        self.0.gift_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The amount acknowledged.
+    async fn amount(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.amount_minor, &self.0.currency)
+    }
+
+    /// The tax-deductible amount.
+    async fn deductible_amount(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.deductible_minor, &self.0.currency)
+    }
+
+    /// When it was issued.
+    async fn issued_at(&self) -> DateTime<Utc> {
+        self.0.issued_at
+    }
+
+    /// When it was voided, if it was.
+    async fn voided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.voided_at
+    }
+}
+
+/// Which gifts to list. Every part is optional; parts combine with AND.
+#[derive(InputObject, Default)]
+pub struct GiftFilter {
+    /// Gifts of this donor.
+    pub donor_id: Option<ID>,
+    /// Received on or after this moment.
+    pub received_from: Option<DateTime<Utc>>,
+    /// Received before this moment.
+    pub received_to: Option<DateTime<Utc>>,
+    /// Designated to this fund.
+    pub fund_id: Option<ID>,
+    /// Credited to this campaign.
+    pub campaign_id: Option<ID>,
+    /// Brought in by the appeal with this source code (any case).
+    pub appeal_code: Option<String>,
+    /// Installments of this pledge.
+    pub pledge_id: Option<ID>,
+    /// Paid by any of these methods.
+    pub methods: Option<Vec<PaymentMethod>>,
+    /// In any of these statuses.
+    pub statuses: Option<Vec<GiftStatus>>,
+    /// At least this many minor units.
+    pub amount_min: Option<i64>,
+    /// At most this many minor units.
+    pub amount_max: Option<i64>,
+}
+
+impl GiftFilter {
+    fn parse(self) -> Result<SearchFilter> {
+        let id = |field: &str, id: Option<ID>| id.map(|id| parse_id(field, &id)).transpose();
+        Ok(SearchFilter {
+            donor_id: id("filter.donorId", self.donor_id)?,
+            received_from: self.received_from,
+            received_to: self.received_to,
+            fund_id: id("filter.fundId", self.fund_id)?,
+            campaign_id: id("filter.campaignId", self.campaign_id)?,
+            appeal_code: self.appeal_code,
+            pledge_id: id("filter.pledgeId", self.pledge_id)?,
+            methods: self
+                .methods
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            statuses: self
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            amount_min_minor: self.amount_min,
+            amount_max_minor: self.amount_max,
+        })
+    }
+}
+
+#[derive(Default)]
+pub struct GiftQuery;
+
+#[Object]
+impl GiftQuery {
+    /// One gift by id.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    async fn gift(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gift's id.")] id: ID,
+    ) -> Result<Gift> {
+        let id = parse_id("id", &id)?;
+        let gift = gift_search::find_gift(db(ctx)?, id).await.gql()?;
+        Ok(Gift(gift))
+    }
+
+    /// Gifts matching a filter, newest first, a page at a time.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    async fn gifts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which gifts.")] filter: Option<GiftFilter>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Gift>> {
+        let args = PageArgs::new(after, before, first, last);
+        args.check()?;
+        let filter = filter.unwrap_or_default().parse()?;
+        let db = db(ctx)?;
+        let total = gift_search::count_gifts(db, &filter).await.gql()?;
+        let window = args.window(total);
+        let gifts = if window.limit == 0 {
+            Vec::new()
+        } else {
+            gift_search::search_gifts(db, &filter, window.offset, window.limit)
+                .await
+                .gql()?
+        };
+        Ok(page(window, total, gifts.into_iter().map(Gift).collect()))
+    }
+}
+
+/// Whom a gift honors, as typed from the reply envelope.
+#[derive(InputObject)]
+pub struct TributeInput {
+    /// In honor or in memory.
+    pub kind: TributeKind,
+    /// The person the gift honors.
+    pub name: String,
+    /// Whom to notify of the gift.
+    pub notify_name: Option<String>,
+    /// The email to notify.
+    pub notify_email: Option<String>,
+    /// The postal address to notify.
+    pub notify_address: Option<String>,
+}
+
+/// Goods or services the donor received in return.
+#[derive(InputObject)]
+pub struct BenefitsInput {
+    /// Their fair market value, in the gift's currency's minor units.
+    pub value_minor: i64,
+    /// What they were ("dinner at the spring gala").
+    pub description: String,
+}
+
+impl BenefitsInput {
+    fn parse(self) -> Benefits {
+        Benefits {
+            value_minor: self.value_minor,
+            description: self.description,
+        }
+    }
+}
+
+/// A gift typed in from a reply envelope.
+#[derive(InputObject)]
+pub struct RecordOfflineGiftInput {
+    /// Who gave it.
+    pub donor_id: ID,
+    /// How much.
+    pub amount: MoneyInput,
+    /// How it was paid: CHECK, CASH, STOCK, DAF or WIRE.
+    pub method: PaymentMethod,
+    /// The fund it is designated to.
+    pub fund_id: ID,
+    /// When it was given (the check's date or the day it arrived).
+    pub received_at: DateTime<Utc>,
+    /// The check number; required for checks.
+    pub check_number: Option<String>,
+    /// The appeal source code printed on the reply envelope ("SCOMM11-LETTER"), any case.
+    pub appeal_code: Option<String>,
+    /// The pledge this gift pays an installment of.
+    pub pledge_id: Option<ID>,
+    /// Whom the gift honors.
+    pub tribute: Option<TributeInput>,
+    /// Goods or services given in return.
+    pub benefits: Option<BenefitsInput>,
+    /// Leave the gift out of public recognition.
+    #[graphql(default = false)]
+    pub anonymous: bool,
+    /// Staff notes.
+    pub notes: Option<String>,
+    /// A key of your choosing: sending the same key again returns the gift already
+    /// recorded instead of recording a second one.
+    pub idempotency_key: Option<String>,
+}
+
+/// The gift recorded.
+#[derive(SimpleObject)]
+pub struct RecordOfflineGiftPayload {
+    /// The gift.
+    pub gift: Gift,
+    /// True when the idempotency key had already recorded this gift and nothing new was recorded.
+    pub already_recorded: bool,
+}
+
+/// Corrections to an offline gift. Leave a field out to keep it.
+#[derive(InputObject, Default)]
+pub struct AdjustGiftInput {
+    /// The corrected amount (same currency).
+    pub amount: Option<MoneyInput>,
+    /// The fund it is designated to.
+    pub fund_id: Option<ID>,
+    /// When it was given.
+    pub received_at: Option<DateTime<Utc>>,
+    /// The check number.
+    pub check_number: MaybeUndefined<String>,
+    /// The appeal source code; null removes the attribution.
+    pub appeal_code: MaybeUndefined<String>,
+    /// Goods or services given in return; null removes them.
+    pub benefits: MaybeUndefined<BenefitsInput>,
+    /// Leave the gift out of public recognition.
+    pub anonymous: Option<bool>,
+    /// Staff notes.
+    pub notes: MaybeUndefined<String>,
+}
+
+fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
+    match value {
+        MaybeUndefined::Undefined => None,
+        MaybeUndefined::Null => Some(None),
+        MaybeUndefined::Value(v) => Some(Some(v)),
+    }
+}
+
+#[derive(Default)]
+pub struct GiftMutation;
+
+#[Object]
+impl GiftMutation {
+    /// Records a check, cash, stock, DAF or wire gift typed in by staff, issues its
+    /// receipt and queues the receipt email, all at once.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn record_offline_gift(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gift.")] input: RecordOfflineGiftInput,
+    ) -> Result<RecordOfflineGiftPayload> {
+        let new = OfflineGift {
+            donor_id: parse_id("donorId", &input.donor_id)?,
+            amount: input.amount.parse("amount")?,
+            method: input.method.into(),
+            fund_id: parse_id("fundId", &input.fund_id)?,
+            received_at: input.received_at,
+            check_number: input.check_number,
+            appeal_code: input.appeal_code,
+            pledge_id: input
+                .pledge_id
+                .map(|id| parse_id("pledgeId", &id))
+                .transpose()?,
+            tribute: input.tribute.map(|t| DomainTribute {
+                kind: t.kind.into(),
+                name: t.name,
+                notify_name: t.notify_name,
+                notify_email: t.notify_email,
+                notify_address: t.notify_address,
+            }),
+            benefits: input.benefits.map(BenefitsInput::parse),
+            anonymous: input.anonymous,
+            notes: input.notes,
+            idempotency_key: input.idempotency_key,
+        };
+        let recorded =
+            offline_gifts::record_offline_gift(db(ctx)?, &config(ctx)?.org, &actor(ctx)?, new)
+                .await
+                .gql()?;
+        Ok(RecordOfflineGiftPayload {
+            gift: Gift(recorded.gift),
+            already_recorded: recorded.replayed,
+        })
+    }
+
+    /// Corrects an offline gift: amount, fund, date, check number, appeal or benefits.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn adjust_gift(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gift's id.")] id: ID,
+        #[graphql(desc = "The corrections.")] input: AdjustGiftInput,
+    ) -> Result<Gift> {
+        let id = parse_id("id", &id)?;
+        let adjustment = GiftAdjustment {
+            amount: input.amount.map(|a| a.parse("amount")).transpose()?,
+            fund_id: input
+                .fund_id
+                .map(|id| parse_id("fundId", &id))
+                .transpose()?,
+            received_at: input.received_at,
+            check_number: change(input.check_number),
+            appeal_code: change(input.appeal_code),
+            benefits: change(input.benefits).map(|b| b.map(BenefitsInput::parse)),
+            anonymous: input.anonymous,
+            notes: change(input.notes),
+        };
+        offline_gifts::adjust_offline_gift(db(ctx)?, &actor(ctx)?, id, adjustment)
+            .await
+            .gql()
+            .map(Gift)
+    }
+
+    /// Refunds a gift in full, or in part when an amount is given. Offline gifts only:
+    /// card gifts are refunded through the payment processor.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn refund_gift(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The gift's id.")] id: ID,
+        #[graphql(desc = "How much to refund; the whole remaining amount if left out.")]
+        amount: Option<MoneyInput>,
+        #[graphql(desc = "Why, for the gift's notes.")] reason: Option<String>,
+    ) -> Result<Gift> {
+        let id = parse_id("id", &id)?;
+        let amount = amount.map(|a| a.parse("amount")).transpose()?;
+        if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+            return Err(bad_input("reason", "must be at most 500 characters"));
+        }
+        offline_gifts::refund_offline_gift(db(ctx)?, &actor(ctx)?, id, amount, reason)
+            .await
+            .gql()
+            .map(Gift)
+    }
+}

@@ -1,0 +1,287 @@
+//! Batched loading: each loader turns the many lookups one response needs (a tier per
+//! donor, gifts per donor, a fund per gift) into one SQL statement per batch, so a page
+//! of donors costs the same few statements whatever its size.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use entity::enums::PledgeStatus;
+use entity::{appeal, campaign, donor, fund, gift, giving_tier, pledge, receipt, tier_membership};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::domain::DomainError;
+use async_graphql::ErrorExtensions;
+
+type LoadResult<V> = Result<HashMap<i64, V>, async_graphql::Error>;
+
+fn failed(error: sea_orm::DbErr) -> async_graphql::Error {
+    DomainError::from(error).extend()
+}
+
+/// Groups rows by a key, keeping their order.
+fn group_by<T>(rows: Vec<T>, key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {
+    let mut groups: HashMap<i64, Vec<T>> = HashMap::new();
+    for row in rows {
+        groups.entry(key(&row)).or_default().push(row);
+    }
+    groups
+}
+
+macro_rules! by_id_loader {
+    ($(#[$meta:meta])* $name:ident, $entity:ident) => {
+        $(#[$meta])*
+        pub struct $name(pub DatabaseConnection);
+
+        impl Loader<i64> for $name {
+            type Value = $entity::Model;
+            type Error = async_graphql::Error;
+
+            async fn load(&self, ids: &[i64]) -> LoadResult<$entity::Model> {
+                let rows = $entity::Entity::find()
+                    .filter($entity::Column::Id.is_in(ids.iter().copied()))
+                    .all(&self.0)
+                    .await
+                    .map_err(failed)?;
+                Ok(rows.into_iter().map(|row| (row.id, row)).collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(
+    /// Donors by id.
+    DonorById,
+    donor
+);
+by_id_loader!(
+    /// Funds by id.
+    FundById,
+    fund
+);
+by_id_loader!(
+    /// Appeals by id.
+    AppealById,
+    appeal
+);
+by_id_loader!(
+    /// Campaigns by id.
+    CampaignById,
+    campaign
+);
+by_id_loader!(
+    /// Pledges by id.
+    PledgeById,
+    pledge
+);
+by_id_loader!(
+    /// Tiers by id.
+    TierById,
+    giving_tier
+);
+
+/// Every gift of each donor, newest first: the donor's giving history, from which the
+/// totals, first, last and largest gifts and the recent gifts are computed.
+pub struct GiftsByDonor(pub DatabaseConnection);
+
+impl Loader<i64> for GiftsByDonor {
+    type Value = Arc<Vec<gift::Model>>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, donor_ids: &[i64]) -> LoadResult<Arc<Vec<gift::Model>>> {
+        let rows = gift::Entity::find()
+            .filter(gift::Column::DonorId.is_in(donor_ids.iter().copied()))
+            .order_by_desc(gift::Column::ReceivedAt)
+            .order_by_desc(gift::Column::Id)
+            .all(&self.0)
+            .await
+            .map_err(failed)?;
+        let mut groups = group_by(rows, |g| g.donor_id);
+        Ok(donor_ids
+            .iter()
+            .map(|id| (*id, Arc::new(groups.remove(id).unwrap_or_default())))
+            .collect())
+    }
+}
+
+/// Each donor's active pledges, oldest first.
+pub struct ActivePledgesByDonor(pub DatabaseConnection);
+
+impl Loader<i64> for ActivePledgesByDonor {
+    type Value = Arc<Vec<pledge::Model>>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, donor_ids: &[i64]) -> LoadResult<Arc<Vec<pledge::Model>>> {
+        let rows = pledge::Entity::find()
+            .filter(pledge::Column::DonorId.is_in(donor_ids.iter().copied()))
+            .filter(pledge::Column::Status.eq(PledgeStatus::Active))
+            .order_by_asc(pledge::Column::Id)
+            .all(&self.0)
+            .await
+            .map_err(failed)?;
+        let mut groups = group_by(rows, |p| p.donor_id);
+        Ok(donor_ids
+            .iter()
+            .map(|id| (*id, Arc::new(groups.remove(id).unwrap_or_default())))
+            .collect())
+    }
+}
+
+/// Each donor's open tier membership (at most one, by a unique index); `None` for a
+/// donor in no tier, so that the answer is cached too.
+pub struct OpenMembershipByDonor(pub DatabaseConnection);
+
+impl Loader<i64> for OpenMembershipByDonor {
+    type Value = Option<tier_membership::Model>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, donor_ids: &[i64]) -> LoadResult<Option<tier_membership::Model>> {
+        let rows = tier_membership::Entity::find()
+            .filter(tier_membership::Column::DonorId.is_in(donor_ids.iter().copied()))
+            .filter(tier_membership::Column::LeftAt.is_null())
+            .all(&self.0)
+            .await
+            .map_err(failed)?;
+        let mut open: HashMap<i64, tier_membership::Model> =
+            rows.into_iter().map(|m| (m.donor_id, m)).collect();
+        Ok(donor_ids.iter().map(|id| (*id, open.remove(id))).collect())
+    }
+}
+
+/// Each donor's receipts, newest first.
+pub struct ReceiptsByDonor(pub DatabaseConnection);
+
+impl Loader<i64> for ReceiptsByDonor {
+    type Value = Arc<Vec<receipt::Model>>;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, donor_ids: &[i64]) -> LoadResult<Arc<Vec<receipt::Model>>> {
+        let rows = receipt::Entity::find()
+            .filter(receipt::Column::DonorId.is_in(donor_ids.iter().copied()))
+            .order_by_desc(receipt::Column::IssuedAt)
+            .order_by_desc(receipt::Column::Id)
+            .all(&self.0)
+            .await
+            .map_err(failed)?;
+        let mut groups = group_by(rows, |r| r.donor_id);
+        Ok(donor_ids
+            .iter()
+            .map(|id| (*id, Arc::new(groups.remove(id).unwrap_or_default())))
+            .collect())
+    }
+}
+
+type Cached<T> = DataLoader<T, HashMapCache>;
+
+fn cached<T: Loader<i64>>(loader: T) -> Cached<T> {
+    DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
+}
+
+/// The loaders of one request. Each request gets its own, so what one response shows
+/// is read fresh, and within a response each record is read at most once.
+pub struct Loaders {
+    pub donors: Cached<DonorById>,
+    pub funds: Cached<FundById>,
+    pub appeals: Cached<AppealById>,
+    pub campaigns: Cached<CampaignById>,
+    pub pledges: Cached<PledgeById>,
+    pub tiers: Cached<TierById>,
+    pub gifts_by_donor: Cached<GiftsByDonor>,
+    pub active_pledges_by_donor: Cached<ActivePledgesByDonor>,
+    pub open_membership_by_donor: Cached<OpenMembershipByDonor>,
+    pub receipts_by_donor: Cached<ReceiptsByDonor>,
+}
+
+impl Loaders {
+    pub fn new(db: &DatabaseConnection) -> Self {
+        Loaders {
+            donors: cached(DonorById(db.clone())),
+            funds: cached(FundById(db.clone())),
+            appeals: cached(AppealById(db.clone())),
+            campaigns: cached(CampaignById(db.clone())),
+            pledges: cached(PledgeById(db.clone())),
+            tiers: cached(TierById(db.clone())),
+            gifts_by_donor: cached(GiftsByDonor(db.clone())),
+            active_pledges_by_donor: cached(ActivePledgesByDonor(db.clone())),
+            open_membership_by_donor: cached(OpenMembershipByDonor(db.clone())),
+            receipts_by_donor: cached(ReceiptsByDonor(db.clone())),
+        }
+    }
+}
+
+/// The loaders from the request context.
+pub fn loaders<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a Loaders> {
+    ctx.data::<Loaders>()
+}
+
+/// Fields of `Donor` computed from the donor's gift history.
+const HISTORY_FIELDS: [&str; 9] = [
+    "lifetimeGiving",
+    "giftCount",
+    "firstGift",
+    "lastGift",
+    "largestGift",
+    "thisYearGiving",
+    "lastYearGiving",
+    "recentGifts",
+    "gifts",
+];
+
+/// Loads, in one statement per kind, what the selected fields of a list of donors will
+/// ask for, so that their resolvers find it in the request's cache. Without this, a
+/// large page can outlast the loaders' batching window and split into several batches.
+pub async fn prefetch_for_donors(
+    loaders: &Loaders,
+    node: async_graphql::Lookahead<'_>,
+    donor_ids: &[i64],
+) -> async_graphql::Result<()> {
+    let mut fund_ids = std::collections::BTreeSet::new();
+    let wants_history = HISTORY_FIELDS.iter().any(|f| node.field(f).exists());
+    if wants_history {
+        let histories = loaders
+            .gifts_by_donor
+            .load_many(donor_ids.iter().copied())
+            .await?;
+        let wants_gift_funds = HISTORY_FIELDS.iter().any(|f| {
+            node.field(f).field("fund").exists()
+                || node
+                    .field(f)
+                    .field("edges")
+                    .field("node")
+                    .field("fund")
+                    .exists()
+        });
+        if wants_gift_funds {
+            fund_ids.extend(histories.values().flat_map(|h| h.iter().map(|g| g.fund_id)));
+        }
+    }
+    if node.field("currentTier").exists() {
+        let memberships = loaders
+            .open_membership_by_donor
+            .load_many(donor_ids.iter().copied())
+            .await?;
+        loaders
+            .tiers
+            .load_many(memberships.values().flatten().map(|m| m.tier_id))
+            .await?;
+    }
+    if node.field("activePledges").exists() {
+        let pledges = loaders
+            .active_pledges_by_donor
+            .load_many(donor_ids.iter().copied())
+            .await?;
+        if node.field("activePledges").field("fund").exists() {
+            fund_ids.extend(pledges.values().flat_map(|p| p.iter().map(|p| p.fund_id)));
+        }
+    }
+    if node.field("receipts").exists() {
+        loaders
+            .receipts_by_donor
+            .load_many(donor_ids.iter().copied())
+            .await?;
+    }
+    if !fund_ids.is_empty() {
+        loaders.funds.load_many(fund_ids).await?;
+    }
+    Ok(())
+}

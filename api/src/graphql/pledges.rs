@@ -1,0 +1,261 @@
+//! Pledges: promises to give on a schedule. Staff record envelope pledges paid by check.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use chrono::{DateTime, NaiveDate, Utc};
+use entity::enums::StaffRole;
+use entity::pledge;
+
+use super::context::{actor, db, parse_id};
+use super::donors::Donor;
+use super::errors::GqlResultExt;
+use super::funds::Fund;
+use super::guards::RoleGuard;
+use super::loaders::loaders;
+use super::money::{MoneyAmount, MoneyInput};
+use super::paging::{Page, PageArgs, page};
+use crate::domain::pledges::{self, NewEnvelopePledge, PledgeFilter as SearchFilter};
+
+/// How often installments fall due.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::PledgeFrequency")]
+pub enum PledgeFrequency {
+    /// Every month.
+    Monthly,
+    /// Every three months.
+    Quarterly,
+    /// Once a year.
+    Yearly,
+}
+
+/// Where a pledge stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::PledgeStatus")]
+pub enum PledgeStatus {
+    /// Installments are expected.
+    Active,
+    /// The donor asked to pause.
+    Paused,
+    /// An installment failed and is being retried.
+    PastDue,
+    /// Ended before its term.
+    Cancelled,
+    /// Every promised installment was paid.
+    Completed,
+}
+
+/// How a pledge is paid.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::PledgeSource")]
+pub enum PledgeSource {
+    /// By card through a Stripe subscription (the Monthly Giving Club).
+    StripeSubscription,
+    /// By check from a reply envelope.
+    Envelope,
+}
+
+/// A promise to give on a schedule.
+pub struct Pledge(pub pledge::Model);
+
+/// A promise to give on a schedule, and how it stands.
+#[Object]
+impl Pledge {
+    /// The pledge's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Who pledged.
+    async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Donor>> {
+        Ok(loaders(ctx)?
+            .donors
+            .load_one(self.0.donor_id)
+            .await?
+            .map(Donor))
+    }
+
+    /// How it is paid.
+    async fn source(&self) -> PledgeSource {
+        self.0.source.into()
+    }
+
+    /// Each installment.
+    async fn installment(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.installment_minor, &self.0.currency)
+    }
+
+    /// How often installments fall due.
+    async fn frequency(&self) -> PledgeFrequency {
+        self.0.frequency.into()
+    }
+
+    /// The first installment's date.
+    async fn starts_on(&self) -> NaiveDate {
+        self.0.starts_on
+    }
+
+    /// The last installment's date, when the pledge has a term.
+    async fn ends_on(&self) -> Option<NaiveDate> {
+        self.0.ends_on
+    }
+
+    /// How many installments were promised; null for an open-ended pledge.
+    async fn installments_total(&self) -> Option<i32> {
+        self.0.installments_total
+    }
+
+    /// Where it stands.
+    async fn status(&self) -> PledgeStatus {
+        self.0.status.into()
+    }
+
+    /// The fund its installments go to.
+    async fn fund(&self, ctx: &Context<'_>) -> Result<Option<Fund>> {
+        Ok(loaders(ctx)?
+            .funds
+            .load_one(self.0.fund_id)
+            .await?
+            .map(Fund))
+    }
+
+    /// The source code of the appeal that brought it in.
+    async fn appeal_code(&self, ctx: &Context<'_>) -> Result<Option<String>> {
+        let Some(id) = self.0.appeal_id else {
+            return Ok(None);
+        };
+        Ok(loaders(ctx)?
+            .appeals
+            .load_one(id)
+            .await?
+            .map(|a| a.source_code))
+    }
+
+    /// What the pledge commits over twelve months: installment × installments per
+    /// year, or the whole pledge when its term is shorter.
+    async fn annual_pledge_total(&self) -> MoneyAmount {
+        let per_year = 12 / i64::from(pledges::months_between_installments(self.0.frequency));
+        let count = match self.0.installments_total {
+            Some(total) => per_year.min(i64::from(total)),
+            None => per_year,
+        };
+        MoneyAmount::from_columns(self.0.installment_minor * count, &self.0.currency)
+    }
+
+    /// When it was recorded.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Which pledges to list. Parts combine with AND.
+#[derive(InputObject, Default)]
+pub struct PledgeFilter {
+    /// Pledges of this donor.
+    pub donor_id: Option<ID>,
+    /// In any of these statuses.
+    pub statuses: Option<Vec<PledgeStatus>>,
+    /// Paid this way.
+    pub source: Option<PledgeSource>,
+    /// To this fund.
+    pub fund_id: Option<ID>,
+    /// With this frequency.
+    pub frequency: Option<PledgeFrequency>,
+}
+
+#[derive(Default)]
+pub struct PledgeQuery;
+
+#[Object]
+impl PledgeQuery {
+    /// Pledges matching a filter, newest first, a page at a time.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    async fn pledges(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which pledges.")] filter: Option<PledgeFilter>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Pledge>> {
+        let args = PageArgs::new(after, before, first, last);
+        args.check()?;
+        let filter = filter.unwrap_or_default();
+        let filter = SearchFilter {
+            donor_id: filter
+                .donor_id
+                .map(|id| parse_id("filter.donorId", &id))
+                .transpose()?,
+            statuses: filter
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            source: filter.source.map(Into::into),
+            fund_id: filter
+                .fund_id
+                .map(|id| parse_id("filter.fundId", &id))
+                .transpose()?,
+            frequency: filter.frequency.map(Into::into),
+        };
+        let db = db(ctx)?;
+        let total = pledges::count_pledges(db, &filter).await.gql()?;
+        let window = args.window(total);
+        let rows = if window.limit == 0 {
+            Vec::new()
+        } else {
+            pledges::search_pledges(db, &filter, window.offset, window.limit)
+                .await
+                .gql()?
+        };
+        Ok(page(window, total, rows.into_iter().map(Pledge).collect()))
+    }
+}
+
+/// An envelope pledge paid by check.
+#[derive(InputObject)]
+pub struct CreatePledgeInput {
+    /// Who pledged.
+    pub donor_id: ID,
+    /// Each installment.
+    pub installment: MoneyInput,
+    /// How often installments fall due.
+    pub frequency: PledgeFrequency,
+    /// The first installment's date.
+    pub starts_on: NaiveDate,
+    /// How many installments; leave out for an open-ended pledge.
+    pub installments: Option<i32>,
+    /// The fund installments go to.
+    pub fund_id: ID,
+    /// The appeal source code from the pledge card, any case.
+    pub appeal_code: Option<String>,
+}
+
+#[derive(Default)]
+pub struct PledgeMutation;
+
+#[Object]
+impl PledgeMutation {
+    /// Records an envelope pledge paid by check. Installments are recorded with
+    /// `recordOfflineGift` and its `pledgeId`.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn create_pledge(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The pledge.")] input: CreatePledgeInput,
+    ) -> Result<Pledge> {
+        let new = NewEnvelopePledge {
+            donor_id: parse_id("donorId", &input.donor_id)?,
+            installment: input.installment.parse("installment")?,
+            frequency: input.frequency.into(),
+            starts_on: input.starts_on,
+            installments_total: input.installments,
+            fund_id: parse_id("fundId", &input.fund_id)?,
+            appeal_code: input.appeal_code,
+        };
+        pledges::create_envelope_pledge(db(ctx)?, &actor(ctx)?, new)
+            .await
+            .gql()
+            .map(Pledge)
+    }
+}

@@ -1,0 +1,139 @@
+//! Giving-club tiers. Everyone may read them; admins add and change them.
+
+use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::enums::StaffRole;
+use entity::giving_tier;
+
+use super::context::{actor, db, parse_id};
+use super::errors::GqlResultExt;
+use super::guards::RoleGuard;
+use super::money::{MoneyAmount, MoneyInput};
+use crate::domain::tiers::{self, TierChanges, TierDetails};
+
+/// A level of the Monthly Giving Club, reached by annual pledge total.
+pub struct Tier(pub giving_tier::Model);
+
+/// A level of the Monthly Giving Club, reached by annual pledge total.
+#[Object(name = "GivingTier")]
+impl Tier {
+    /// The tier's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// Its name ("Circle of Friends").
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+
+    /// The annual pledge total that reaches it.
+    async fn threshold(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.threshold_minor, &self.0.currency)
+    }
+
+    /// What members receive.
+    async fn benefits(&self) -> Option<&str> {
+        self.0.benefits.as_deref()
+    }
+
+    /// Good-faith value of the benefits, for receipts.
+    async fn benefits_value(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.benefits_value_minor, &self.0.currency)
+    }
+
+    /// When it last changed.
+    async fn updated_at(&self) -> DateTime<Utc> {
+        self.0.updated_at
+    }
+}
+
+#[derive(Default)]
+pub struct TierQuery;
+
+#[Object]
+impl TierQuery {
+    /// The giving-club tiers, lowest threshold first.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    async fn tiers(&self, ctx: &Context<'_>) -> Result<Vec<Tier>> {
+        let tiers = tiers::list_tiers(db(ctx)?).await.gql()?;
+        Ok(tiers.into_iter().map(Tier).collect())
+    }
+}
+
+/// A new tier.
+#[derive(InputObject)]
+pub struct CreateTierInput {
+    /// Its name.
+    pub name: String,
+    /// The annual pledge total that reaches it.
+    pub threshold: MoneyInput,
+    /// What members receive.
+    pub benefits: Option<String>,
+    /// Good-faith value of the benefits, in minor units.
+    #[graphql(default = 0)]
+    pub benefits_value_minor: i64,
+}
+
+/// Changes to a tier. Leave a field out to keep it.
+#[derive(InputObject, Default)]
+pub struct UpdateTierInput {
+    /// Its name.
+    pub name: Option<String>,
+    /// The annual pledge total that reaches it.
+    pub threshold: Option<MoneyInput>,
+    /// What members receive; null clears it.
+    pub benefits: MaybeUndefined<String>,
+    /// Good-faith value of the benefits, in minor units.
+    pub benefits_value_minor: Option<i64>,
+}
+
+#[derive(Default)]
+pub struct TierMutation;
+
+#[Object]
+impl TierMutation {
+    /// Adds a giving-club tier (admins only).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    async fn create_tier(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tier.")] input: CreateTierInput,
+    ) -> Result<Tier> {
+        let details = TierDetails {
+            name: input.name,
+            threshold: input.threshold.parse("threshold")?,
+            benefits: input.benefits,
+            benefits_value_minor: input.benefits_value_minor,
+        };
+        tiers::create_tier(db(ctx)?, &actor(ctx)?, details)
+            .await
+            .gql()
+            .map(Tier)
+    }
+
+    /// Changes a giving-club tier (admins only).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    async fn update_tier(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tier's id.")] id: ID,
+        #[graphql(desc = "The fields to change.")] input: UpdateTierInput,
+    ) -> Result<Tier> {
+        let id = parse_id("id", &id)?;
+        let changes = TierChanges {
+            name: input.name,
+            threshold: input.threshold.map(|t| t.parse("threshold")).transpose()?,
+            benefits: match input.benefits {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(v) => Some(Some(v)),
+            },
+            benefits_value_minor: input.benefits_value_minor,
+        };
+        tiers::update_tier(db(ctx)?, &actor(ctx)?, id, changes)
+            .await
+            .gql()
+            .map(Tier)
+    }
+}

@@ -1,0 +1,99 @@
+//! Batched loading: a page of donors with their tier, recent gifts and active pledges
+//! costs the same few SQL statements whatever the page size.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use api::server::Application;
+use entity::enums::StaffRole;
+use migration::{Migrator, MigratorTrait};
+use serde_json::json;
+use tests::on_both_backends;
+use tests::seed::{SeedPlan, seed};
+use tests::support::{Backend, TestApp, TestDatabase, test_config};
+
+/// Starts the server on a connection that counts every statement it runs.
+async fn spawn_counting_app(backend: Backend) -> (TestApp, Arc<AtomicUsize>) {
+    let database = TestDatabase::create(backend).await;
+    let config = test_config(&database, &[]);
+    let mut db = api::db::connect(&config.database_url).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    db.set_metric_callback(move |info| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if std::env::var("SHOW_SQL").is_ok() {
+            eprintln!(
+                "SQL {}",
+                info.statement.sql.chars().take(150).collect::<String>()
+            );
+        }
+    });
+    let application = Application::build_with_db(config, db.clone()).unwrap();
+    let port = application.port();
+    tokio::spawn(application.run_until_stopped());
+    let app = TestApp {
+        address: format!("http://127.0.0.1:{port}"),
+        db,
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+        _database: database,
+    };
+    (app, statements)
+}
+
+const PAGE: &str = "query($first: Int!) { donors(first: $first, orderBy: { field: LIFETIME_GIVING, direction: DESC }) {
+    totalCount edges { node { displayName email lifetimeGiving { formatted } thisYearGiving { amountMinor }
+        currentTier { name threshold { formatted } }
+        recentGifts(count: 5) { amount { formatted } receivedAt fund { name } }
+        activePledges { installment { formatted } frequency fund { name } } } } } }";
+
+async fn statements_for_a_page(
+    app: &TestApp,
+    statements: &AtomicUsize,
+    token: &str,
+    size: usize,
+) -> usize {
+    let before = statements.load(Ordering::SeqCst);
+    let body = app.graphql(token, PAGE, json!({ "first": size })).await;
+    assert!(body.get("errors").is_none(), "{}", body["errors"]);
+    let edges = body["data"]["donors"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), size);
+    let with_tier = edges
+        .iter()
+        .filter(|e| !e["node"]["currentTier"].is_null())
+        .count();
+    assert!(with_tier > 0);
+    assert!(
+        edges
+            .iter()
+            .all(|e| e["node"]["recentGifts"].as_array().unwrap().len() == 5)
+    );
+    statements.load(Ordering::SeqCst) - before
+}
+
+async fn a_page_of_100_donors_runs_a_small_constant_number_of_statements(backend: Backend) {
+    let (app, statements) = spawn_counting_app(backend).await;
+    seed(
+        &app.db,
+        SeedPlan {
+            donors: 150,
+            gifts_per_donor: 8,
+            funds: 4,
+            pledge_every: 3,
+        },
+    )
+    .await;
+    let token = app.token(StaffRole::Staff).await;
+    let ten = statements_for_a_page(&app, &statements, &token, 10).await;
+    let hundred = statements_for_a_page(&app, &statements, &token, 100).await;
+    // The token check, the count, the page, then one statement per loader: gifts,
+    // tier memberships, tiers, active pledges, funds. (The first request may also
+    // note when the token was last used.)
+    assert!(hundred <= 8, "100 donors took {hundred} statements");
+    assert!(
+        hundred <= ten,
+        "10 donors took {ten} statements, 100 took {hundred}"
+    );
+}
+
+on_both_backends!(a_page_of_100_donors_runs_a_small_constant_number_of_statements);

@@ -1,0 +1,627 @@
+//! Offline gifts: recording (once, whatever the retries), pledge installments,
+//! corrections and refunds, and finding gifts with every filter.
+
+use chrono::{NaiveDate, Utc};
+use entity::enums::{GiftStatus, PaymentMethod};
+use entity::{Money, appeal, campaign, gift, outbox, pledge, receipt};
+use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use serde_json::{Value, json};
+use tests::on_both_backends;
+use tests::support::{Backend, TestApp, spawn_app};
+
+use super::*;
+
+/// The Fight Against S-Comm campaign with its printed-letter appeal.
+async fn scomm_appeal(app: &TestApp) -> (i64, i64) {
+    let now = Utc::now();
+    let campaign = campaign::ActiveModel {
+        name: Set("Fight Against S-Comm 2011".into()),
+        goal_minor: Set(5_000_000),
+        currency: Set("USD".into()),
+        starts_on: Set(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        default_fund_id: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let appeal = appeal::ActiveModel {
+        campaign_id: Set(campaign.id),
+        name: Set("Spring letter".into()),
+        channel: Set(entity::enums::AppealChannel::Letter),
+        source_code: Set("SCOMM11-LETTER".into()),
+        currency: Set("USD".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    (campaign.id, appeal.id)
+}
+
+async fn a_check_from_a_reply_envelope_is_recorded_with_its_receipt(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    scomm_appeal(&app).await;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "María López", "email": "maria@example.org" }),
+    )
+    .await;
+    let recorded = record_gift(
+        &app,
+        &token,
+        check_gift(donor, json!({
+            "appealCode": "scomm11-letter",
+            "tribute": { "kind": "IN_MEMORY_OF", "name": "Rosa López", "notifyEmail": "familia@example.org" },
+            "benefits": { "valueMinor": 4_000, "description": "two gala tickets" },
+        })),
+    )
+    .await;
+    assert_eq!(recorded["alreadyRecorded"], false);
+    let gift = &recorded["gift"];
+    assert_eq!(
+        gift["amount"],
+        json!({ "amountMinor": 25_000, "currency": "USD", "formatted": "$250.00" })
+    );
+    assert_eq!(gift["status"], "SUCCEEDED");
+    assert_eq!(gift["appealCode"], "SCOMM11-LETTER");
+    assert_eq!(gift["campaignName"], "Fight Against S-Comm 2011");
+    assert_eq!(gift["fund"]["code"], "GENERAL");
+    assert_eq!(gift["tribute"]["kind"], "IN_MEMORY_OF");
+    assert_eq!(gift["tribute"]["notifyEmail"], "familia@example.org");
+    assert_eq!(gift["deductibleAmount"]["amountMinor"], 21_000);
+    let receipts = receipt::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].deductible_minor, 21_000);
+    assert_eq!(count(&app, outbox::Entity).await, 1);
+    let entries = audit_entries(&app, "recordOfflineGift").await;
+    assert_eq!(entries.len(), 1);
+    assert_eq!(entries[0].entity_id.as_deref(), gift["id"].as_str());
+    assert_eq!(entries[0].changes["amountMinor"], 25_000);
+}
+
+async fn the_same_idempotency_key_twice_records_one_gift(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "José Núñez", "email": "jose@example.org" }),
+    )
+    .await;
+    let input = check_gift(donor, json!({ "idempotencyKey": "batch-2026-03-14-0007" }));
+    let first = record_gift(&app, &token, input.clone()).await;
+    let second = record_gift(&app, &token, input.clone()).await;
+    assert_eq!(first["alreadyRecorded"], false);
+    assert_eq!(second["alreadyRecorded"], true);
+    assert_eq!(first["gift"]["id"], second["gift"]["id"]);
+    // Sent at the same moment, too.
+    let (a, b) = tokio::join!(
+        record_gift(&app, &token, input.clone()),
+        record_gift(&app, &token, input)
+    );
+    assert_eq!(a["gift"]["id"], first["gift"]["id"]);
+    assert_eq!(b["gift"]["id"], first["gift"]["id"]);
+    assert_eq!(count(&app, gift::Entity).await, 1);
+    assert_eq!(count(&app, receipt::Entity).await, 1);
+    assert_eq!(audit_entries(&app, "recordOfflineGift").await.len(), 1);
+    // The same key for a different gift is a conflict, not a silent replay.
+    let other = check_gift(
+        donor,
+        json!({ "idempotencyKey": "batch-2026-03-14-0007", "amount": { "amountMinor": 999 } }),
+    );
+    let (code, field) = fails(&app, &token, RECORD_GIFT, json!({ "input": other })).await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("CONFLICT", "idempotencyKey")
+    );
+    assert_eq!(count(&app, gift::Entity).await, 1);
+}
+
+async fn a_refused_offline_gift_names_the_field_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Amal Haddad", "email": "amal@example.org" }),
+    )
+    .await;
+    let other = create_donor(&app, &token, json!({ "displayName": "Nour Benali" })).await;
+    let pledge = ok(&app, &token, "mutation($input: CreatePledgeInput!) { createPledge(input: $input) { id } }", json!({ "input": {
+        "donorId": other.to_string(), "installment": { "amountMinor": 2_500 }, "frequency": "MONTHLY",
+        "startsOn": Utc::now().date_naive().to_string(), "fundId": "1" } })).await["createPledge"]["id"].clone();
+    let cases = [
+        (json!({ "method": "CARD" }), "method"),
+        (json!({ "checkNumber": null }), "checkNumber"),
+        (json!({ "checkNumber": "  " }), "checkNumber"),
+        (json!({ "amount": { "amountMinor": 0 } }), "amount"),
+        (json!({ "amount": { "amountMinor": -500 } }), "amount"),
+        (
+            json!({ "amount": { "amountMinor": 100, "currency": "XYZ" } }),
+            "amount.currency",
+        ),
+        (json!({ "fundId": "999" }), "fundId"),
+        (json!({ "donorId": "999" }), "donorId"),
+        (json!({ "donorId": "x" }), "donorId"),
+        (json!({ "appealCode": "NOPE-2026" }), "appealCode"),
+        (
+            json!({ "benefits": { "valueMinor": 30_000, "description": "a trip" } }),
+            "benefitsValue",
+        ),
+        (
+            json!({ "benefits": { "valueMinor": 1_000, "description": " " } }),
+            "benefitsDescription",
+        ),
+        (
+            json!({ "tribute": { "kind": "IN_HONOR_OF", "name": " " } }),
+            "tribute.name",
+        ),
+        (
+            json!({ "receivedAt": "2099-01-01T00:00:00Z" }),
+            "receivedAt",
+        ),
+        (json!({ "pledgeId": pledge }), "pledgeId"),
+        (json!({ "pledgeId": "999" }), "pledgeId"),
+    ];
+    for (extra, field) in cases {
+        let (code, got) = fails(
+            &app,
+            &token,
+            RECORD_GIFT,
+            json!({ "input": check_gift(donor, extra.clone()) }),
+        )
+        .await;
+        assert_eq!(
+            (code.as_str(), got.as_str()),
+            ("BAD_USER_INPUT", field),
+            "{extra}"
+        );
+    }
+    assert_eq!(count(&app, gift::Entity).await, 0);
+    assert_eq!(count(&app, receipt::Entity).await, 0);
+    assert_eq!(count(&app, outbox::Entity).await, 0);
+    assert!(audit_entries(&app, "recordOfflineGift").await.is_empty());
+}
+
+const CREATE_PLEDGE: &str = "mutation($input: CreatePledgeInput!) { createPledge(input: $input) { id status frequency installmentsTotal startsOn endsOn installment { amountMinor } annualPledgeTotal { amountMinor } } }";
+
+async fn checks_paying_an_envelope_pledge_complete_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let donor = create_donor(&app, &token, json!({ "displayName": "Ana García" })).await;
+    let pledge = ok(&app, &token, CREATE_PLEDGE, json!({ "input": {
+        "donorId": donor.to_string(), "installment": { "amountMinor": 10_000 }, "frequency": "QUARTERLY",
+        "startsOn": "2026-01-15", "installments": 2, "fundId": "1" } })).await["createPledge"].clone();
+    assert_eq!(pledge["status"], "ACTIVE");
+    assert_eq!(pledge["endsOn"], "2026-04-15");
+    assert_eq!(pledge["annualPledgeTotal"]["amountMinor"], 20_000);
+    let first = record_gift(
+        &app,
+        &token,
+        check_gift(
+            donor,
+            json!({ "pledgeId": pledge["id"], "amount": { "amountMinor": 10_000 } }),
+        ),
+    )
+    .await;
+    assert_eq!(first["gift"]["pledge"]["status"], "ACTIVE");
+    let second = record_gift(&app, &token, check_gift(donor, json!({ "pledgeId": pledge["id"], "amount": { "amountMinor": 10_000 }, "checkNumber": "1043" }))).await;
+    assert_eq!(second["gift"]["pledge"]["status"], "COMPLETED");
+    // A completed pledge takes no more installments.
+    let (code, field) = fails(
+        &app,
+        &token,
+        RECORD_GIFT,
+        json!({ "input": check_gift(donor, json!({ "pledgeId": pledge["id"] })) }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "pledgeId")
+    );
+    let data = ok(&app, &token, "query($id: ID!) { pledges(filter: { donorId: $id }) { totalCount edges { node { status } } } }", json!({ "id": donor.to_string() })).await;
+    assert_eq!(data["pledges"]["totalCount"], 1);
+    assert_eq!(audit_entries(&app, "createPledge").await.len(), 1);
+}
+
+async fn a_refused_pledge_names_the_field_and_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let donor = create_donor(&app, &token, json!({ "displayName": "Luis Reyes" })).await;
+    let base = |extra: Value| {
+        let mut input = json!({ "donorId": donor.to_string(), "installment": { "amountMinor": 4_200 },
+            "frequency": "MONTHLY", "startsOn": Utc::now().date_naive().to_string(), "fundId": "1" });
+        for (k, v) in extra.as_object().unwrap() {
+            input[k] = v.clone();
+        }
+        input
+    };
+    for (extra, field) in [
+        (json!({ "installments": 0 }), "installments"),
+        (json!({ "installments": 601 }), "installments"),
+        (
+            json!({ "installment": { "amountMinor": 0 } }),
+            "installment",
+        ),
+        (json!({ "donorId": "424242" }), "donorId"),
+        (json!({ "fundId": "424242" }), "fundId"),
+        (json!({ "startsOn": "2001-01-01" }), "startsOn"),
+        (json!({ "appealCode": "NOPE" }), "appealCode"),
+    ] {
+        let (code, got) = fails(
+            &app,
+            &token,
+            CREATE_PLEDGE,
+            json!({ "input": base(extra.clone()) }),
+        )
+        .await;
+        assert_eq!(
+            (code.as_str(), got.as_str()),
+            ("BAD_USER_INPUT", field),
+            "{extra}"
+        );
+    }
+    assert_eq!(count(&app, pledge::Entity).await, 0);
+}
+
+const ADJUST: &str = "mutation($id: ID!, $input: AdjustGiftInput!) { adjustGift(id: $id, input: $input) { id amount { amountMinor } fund { code } checkNumber appealCode anonymous } }";
+const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput, $reason: String) { refundGift(id: $id, amount: $amount, reason: $reason) { id status refunded { amountMinor } netAmount { amountMinor } } }";
+
+async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let admin = admin_token(&app).await;
+    scomm_appeal(&app).await;
+    let fund = ok(&app, &admin, "mutation { createFund(input: { name: \"Santa Ana Deportation Defense Fund\", code: \"SANTA-ANA-DDF\" }) { id } }", json!({})).await["createFund"]["id"].clone();
+    let donor = create_donor(&app, &token, json!({ "displayName": "Chloé Martin" })).await;
+    let id = record_gift(&app, &token, check_gift(donor, json!({}))).await["gift"]["id"].clone();
+
+    let adjusted = ok(&app, &token, ADJUST, json!({ "id": id, "input": {
+        "amount": { "amountMinor": 30_000 }, "fundId": fund, "checkNumber": "2001", "appealCode": "Scomm11-Letter", "anonymous": true } })).await;
+    assert_eq!(
+        adjusted["adjustGift"],
+        json!({ "id": id, "amount": { "amountMinor": 30_000 }, "fund": { "code": "SANTA-ANA-DDF" }, "checkNumber": "2001", "appealCode": "SCOMM11-LETTER", "anonymous": true })
+    );
+    let entry = &audit_entries(&app, "adjustGift").await[0];
+    assert_eq!(
+        entry.changes["amountMinor"],
+        json!({ "from": 25_000, "to": 30_000 })
+    );
+    assert!(entry.changes.get("donorId").is_none());
+
+    let partial = ok(
+        &app,
+        &token,
+        REFUND,
+        json!({ "id": id, "amount": { "amountMinor": 10_000 }, "reason": "donor asked" }),
+    )
+    .await;
+    assert_eq!(partial["refundGift"]["status"], "PARTIALLY_REFUNDED");
+    assert_eq!(partial["refundGift"]["netAmount"]["amountMinor"], 20_000);
+    let (code, field) = fails(
+        &app,
+        &token,
+        REFUND,
+        json!({ "id": id, "amount": { "amountMinor": 20_001 } }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "amount")
+    );
+    let (code, field) = fails(
+        &app,
+        &token,
+        ADJUST,
+        json!({ "id": id, "input": { "amount": { "amountMinor": 5_000 } } }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "amount")
+    );
+    let full = ok(&app, &token, REFUND, json!({ "id": id })).await;
+    assert_eq!(full["refundGift"]["status"], "REFUNDED");
+    assert_eq!(full["refundGift"]["refunded"]["amountMinor"], 30_000);
+    let (code, _) = fails(&app, &token, REFUND, json!({ "id": id })).await;
+    assert_eq!(code, "CONFLICT");
+    assert_eq!(audit_entries(&app, "refundGift").await.len(), 2);
+}
+
+async fn a_refused_correction_changes_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let donor = create_donor(&app, &token, json!({ "displayName": "David Kim" })).await;
+    let id = record_gift(&app, &token, check_gift(donor, json!({}))).await["gift"]["id"].clone();
+    for (input, code, field) in [
+        (
+            json!({ "amount": { "amountMinor": 0 } }),
+            "BAD_USER_INPUT",
+            "amount",
+        ),
+        (
+            json!({ "amount": { "amountMinor": 100, "currency": "EUR" } }),
+            "BAD_USER_INPUT",
+            "amount.currency",
+        ),
+        (json!({ "fundId": "999" }), "BAD_USER_INPUT", "fundId"),
+        (
+            json!({ "checkNumber": null }),
+            "BAD_USER_INPUT",
+            "checkNumber",
+        ),
+        (
+            json!({ "appealCode": "NOPE" }),
+            "BAD_USER_INPUT",
+            "appealCode",
+        ),
+        (
+            json!({ "receivedAt": "2099-01-01T00:00:00Z" }),
+            "BAD_USER_INPUT",
+            "receivedAt",
+        ),
+        (
+            json!({ "benefits": { "valueMinor": 99_999, "description": "a car" } }),
+            "BAD_USER_INPUT",
+            "benefitsValue",
+        ),
+    ] {
+        let (got_code, got_field) =
+            fails(&app, &token, ADJUST, json!({ "id": id, "input": input })).await;
+        assert_eq!(
+            (got_code.as_str(), got_field.as_str()),
+            (code, field),
+            "{input}"
+        );
+    }
+    for (vars, code, field) in [
+        (
+            json!({ "id": id, "amount": { "amountMinor": 0 } }),
+            "BAD_USER_INPUT",
+            "amount",
+        ),
+        (
+            json!({ "id": id, "amount": { "amountMinor": 100, "currency": "GBP" } }),
+            "BAD_USER_INPUT",
+            "amount.currency",
+        ),
+        (json!({ "id": "999" }), "NOT_FOUND", ""),
+        (
+            json!({ "id": id, "reason": "x".repeat(501) }),
+            "BAD_USER_INPUT",
+            "reason",
+        ),
+    ] {
+        let (got_code, got_field) = fails(&app, &token, REFUND, vars).await;
+        assert_eq!((got_code.as_str(), got_field.as_str()), (code, field));
+    }
+    let stored = gift::Entity::find().one(&app.db).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.amount_minor, stored.refunded_minor, stored.status),
+        (25_000, 0, GiftStatus::Succeeded)
+    );
+    assert!(audit_entries(&app, "adjustGift").await.is_empty());
+    assert!(audit_entries(&app, "refundGift").await.is_empty());
+}
+
+async fn a_card_gift_is_refunded_through_the_processor_not_here(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Web Donor", "email": "web@example.org" }),
+    )
+    .await;
+    let org = api::config::Config::defaults_with_database("sqlite::memory:")
+        .unwrap()
+        .org;
+    let txn = api::db::begin_write(&app.db).await.unwrap();
+    let mut card = api::domain::gifts::NewGift::new(
+        donor,
+        Money::usd(5_000).unwrap(),
+        PaymentMethod::Card,
+        GiftStatus::Succeeded,
+        1,
+        Utc::now(),
+    );
+    card.stripe_payment_intent_id = Some("pi_3PmHqk2eZvKYlo2C0abc".into());
+    let card = api::domain::gifts::record_gift(&txn, &org, card)
+        .await
+        .unwrap()
+        .gift;
+    txn.commit().await.unwrap();
+    for (query, vars) in [
+        (REFUND, json!({ "id": card.id.to_string() })),
+        (
+            ADJUST,
+            json!({ "id": card.id.to_string(), "input": { "anonymous": true } }),
+        ),
+    ] {
+        let body = app.graphql(&token, query, vars).await;
+        assert_eq!(tests::support::error_codes(&body), ["CONFLICT"]);
+        assert!(
+            body["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("payment processor")
+        );
+    }
+    let stored = gift::Entity::find_by_id(card.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (stored.status, stored.anonymous),
+        (GiftStatus::Succeeded, false)
+    );
+}
+
+const GIFT_IDS: &str = "query($filter: GiftFilter) { gifts(filter: $filter, first: 100) { totalCount edges { node { checkNumber } } } }";
+
+async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let admin = admin_token(&app).await;
+    let (campaign, _) = scomm_appeal(&app).await;
+    let fund = ok(
+        &app,
+        &admin,
+        "mutation { createFund(input: { name: \"REPRESENT LA\", code: \"REPRESENT-LA\" }) { id } }",
+        json!({}),
+    )
+    .await["createFund"]["id"]
+        .clone();
+    let donor = create_donor(&app, &token, json!({ "displayName": "María López" })).await;
+    let other = create_donor(&app, &token, json!({ "displayName": "José Núñez" })).await;
+    // 1: $25 check in January; 2: $100 cash to REPRESENT LA in February from the appeal;
+    // 3: $500 wire in March from José, later refunded.
+    record_gift(&app, &token, check_gift(donor, json!({ "checkNumber": "1", "amount": { "amountMinor": 2_500 }, "receivedAt": "2026-01-10T17:00:00Z" }))).await;
+    record_gift(&app, &token, check_gift(donor, json!({ "checkNumber": "2", "method": "CASH", "fundId": fund, "appealCode": "SCOMM11-LETTER", "amount": { "amountMinor": 10_000 }, "receivedAt": "2026-02-10T17:00:00Z" }))).await;
+    let wire = record_gift(&app, &token, check_gift(other, json!({ "checkNumber": "3", "method": "WIRE", "amount": { "amountMinor": 50_000 }, "receivedAt": "2026-03-10T17:00:00Z" }))).await;
+    ok(&app, &token, REFUND, json!({ "id": wire["gift"]["id"] })).await;
+
+    for (filter, expected) in [
+        (json!({}), vec!["3", "2", "1"]),
+        (
+            json!({ "receivedFrom": "2026-02-01T00:00:00Z" }),
+            vec!["3", "2"],
+        ),
+        (json!({ "receivedTo": "2026-02-01T00:00:00Z" }), vec!["1"]),
+        (
+            json!({ "receivedFrom": "2026-02-01T00:00:00Z", "receivedTo": "2026-03-01T00:00:00Z" }),
+            vec!["2"],
+        ),
+        (json!({ "fundId": fund }), vec!["2"]),
+        (json!({ "campaignId": campaign.to_string() }), vec!["2"]),
+        (json!({ "appealCode": "scomm11-letter" }), vec!["2"]),
+        (json!({ "appealCode": "UNKNOWN" }), vec![]),
+        (json!({ "methods": ["CHECK", "WIRE"] }), vec!["3", "1"]),
+        (json!({ "statuses": ["REFUNDED"] }), vec!["3"]),
+        (json!({ "statuses": ["SUCCEEDED"] }), vec!["2", "1"]),
+        (json!({ "amountMin": 10_000 }), vec!["3", "2"]),
+        (json!({ "amountMax": 10_000 }), vec!["2", "1"]),
+        (json!({ "donorId": other.to_string() }), vec!["3"]),
+    ] {
+        let data = ok(&app, &token, GIFT_IDS, json!({ "filter": filter })).await;
+        let got: Vec<&str> = data["gifts"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["checkNumber"].as_str().unwrap())
+            .collect();
+        assert_eq!(got, expected, "{filter}");
+        assert_eq!(
+            data["gifts"]["totalCount"].as_u64().unwrap() as usize,
+            expected.len()
+        );
+    }
+}
+
+const PLEDGE_INSTALLMENTS: &str = "query($filter: PledgeFilter, $last: Int) { pledges(filter: $filter, last: $last) { totalCount edges { node { installment { amountMinor } } } } }";
+
+async fn each_pledge_filter_finds_the_right_pledges(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let admin = admin_token(&app).await;
+    let fund = ok(
+        &app,
+        &admin,
+        "mutation { createFund(input: { name: \"REPRESENT LA\", code: \"REPRESENT-LA\" }) { id } }",
+        json!({}),
+    )
+    .await["createFund"]["id"]
+        .clone();
+    let donor = create_donor(&app, &token, json!({ "displayName": "Ana García" })).await;
+    let other = create_donor(&app, &token, json!({ "displayName": "Luis Reyes" })).await;
+    let start = Utc::now().date_naive().to_string();
+    for (who, amount, frequency, fund_id) in [
+        (donor, 1_000, "MONTHLY", json!("1")),
+        (donor, 2_000, "QUARTERLY", fund.clone()),
+        (other, 3_000, "YEARLY", json!("1")),
+    ] {
+        ok(
+            &app,
+            &token,
+            CREATE_PLEDGE,
+            json!({ "input": { "donorId": who.to_string(), "installment": { "amountMinor": amount },
+            "frequency": frequency, "startsOn": start, "fundId": fund_id } }),
+        )
+        .await;
+    }
+    // A club membership paid by card, cancelled.
+    pledge::ActiveModel {
+        donor_id: Set(other),
+        source: Set(entity::enums::PledgeSource::StripeSubscription),
+        installment_minor: Set(4_000),
+        currency: Set("USD".into()),
+        frequency: Set(entity::enums::PledgeFrequency::Monthly),
+        starts_on: Set(Utc::now().date_naive()),
+        status: Set(entity::enums::PledgeStatus::Cancelled),
+        fund_id: Set(1),
+        stripe_subscription_id: Set(Some("sub_1PmHqk2eZvKYlo2C".into())),
+        created_at: Set(Utc::now()),
+        updated_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    for (filter, expected) in [
+        (json!({}), vec![4_000, 3_000, 2_000, 1_000]),
+        (json!({ "donorId": donor.to_string() }), vec![2_000, 1_000]),
+        (json!({ "statuses": ["ACTIVE"] }), vec![3_000, 2_000, 1_000]),
+        (
+            json!({ "statuses": ["CANCELLED", "COMPLETED"] }),
+            vec![4_000],
+        ),
+        (json!({ "source": "STRIPE_SUBSCRIPTION" }), vec![4_000]),
+        (json!({ "source": "ENVELOPE" }), vec![3_000, 2_000, 1_000]),
+        (json!({ "fundId": fund }), vec![2_000]),
+        (json!({ "frequency": "YEARLY" }), vec![3_000]),
+    ] {
+        let data = ok(
+            &app,
+            &token,
+            PLEDGE_INSTALLMENTS,
+            json!({ "filter": filter }),
+        )
+        .await;
+        let got: Vec<i64> = data["pledges"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["node"]["installment"]["amountMinor"].as_i64().unwrap())
+            .collect();
+        assert_eq!(got, expected, "{filter}");
+    }
+    // The last two, counted from the end.
+    let data = ok(&app, &token, PLEDGE_INSTALLMENTS, json!({ "last": 2 })).await;
+    assert_eq!(data["pledges"]["totalCount"], 4);
+    assert_eq!(data["pledges"]["edges"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        data["pledges"]["edges"][1]["node"]["installment"]["amountMinor"],
+        1_000
+    );
+}
+
+on_both_backends!(
+    a_check_from_a_reply_envelope_is_recorded_with_its_receipt,
+    the_same_idempotency_key_twice_records_one_gift,
+    a_refused_offline_gift_names_the_field_and_changes_nothing,
+    checks_paying_an_envelope_pledge_complete_it,
+    a_refused_pledge_names_the_field_and_changes_nothing,
+    staff_correct_and_refund_an_offline_gift,
+    a_refused_correction_changes_nothing,
+    a_card_gift_is_refunded_through_the_processor_not_here,
+    each_gift_filter_finds_the_right_gifts,
+    each_pledge_filter_finds_the_right_pledges,
+);
