@@ -6,6 +6,7 @@ pub mod donors;
 pub mod errors;
 pub mod funds;
 pub mod gifts;
+pub mod payments;
 pub mod receipts;
 pub mod tokens;
 

@@ -2,6 +2,7 @@
 //! parts; `Query` and `Mutation` merge them. Resolvers translate: they parse input into
 //! domain types, call a domain service, and map the result back.
 
+pub mod card_refunds;
 pub mod context;
 pub mod donors;
 pub mod errors;
@@ -22,7 +23,7 @@ pub struct Query(tokens::TokenQuery, funds::FundQuery, donors::DonorQuery);
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
 #[derive(MergedObject, Default)]
-pub struct Mutation(tokens::TokenMutation);
+pub struct Mutation(tokens::TokenMutation, card_refunds::CardRefundMutation);
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;
 
