@@ -11,7 +11,7 @@ use entity::enums::{
     DonorKind, GiftStatus, Language, PaymentMethod, PledgeFrequency, PledgeSource, PledgeStatus,
 };
 use entity::{EmailAddress, Money, appeal, donor, fund, gift, pledge, stripe_event};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
     EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, TransactionTrait,
@@ -312,9 +312,9 @@ async fn find_payer(
 ) -> Result<Option<donor::Model>, DomainError> {
     if let Some(email) = email {
         let found = donor::Entity::find()
-            .filter(Expr::cust_with_values(
-                "lower(email) = ?",
-                [email.as_str().to_lowercase()],
+            .filter(ExprTrait::eq(
+                Expr::expr(Func::lower(Expr::col(donor::Column::Email))),
+                email.as_str().to_lowercase(),
             ))
             .one(txn)
             .await?;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod checkout;
 mod constraints;
 mod demo;
 mod gifts;
