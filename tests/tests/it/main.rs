@@ -5,6 +5,7 @@ mod auth;
 mod checkout;
 mod constraints;
 mod demo;
+mod donate_browser;
 mod gifts;
 mod health;
 mod migrations;
