@@ -683,6 +683,52 @@ async fn the_thank_you_page_reflects_the_payment(backend: Backend) {
     assert!(cancelled.contains("Try again"));
 }
 
+async fn different_events_for_one_new_email_at_once_make_one_donor(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    let deliveries: Vec<_> = (0..6)
+        .map(|i| {
+            event(
+                &format!("evt_same_donor_{i}"),
+                "checkout.session.completed",
+                payment_session(
+                    &format!("cs_same_donor_{i}"),
+                    if i % 2 == 0 {
+                        "new@example.org"
+                    } else {
+                        "NEW@example.org"
+                    },
+                    1_000,
+                    true,
+                ),
+            )
+        })
+        .collect();
+    let responses = futures_util::future::join_all(deliveries.iter().map(|e| app.deliver(e))).await;
+    assert!(responses.iter().all(|r| r.status() == 200));
+
+    assert_eq!(count_donors(&app).await, 1);
+    assert_eq!(gifts(&app).await.len(), 6);
+}
+
+async fn a_rate_limited_stripe_is_retried_and_the_donor_still_reaches_checkout(backend: Backend) {
+    let (app, stripe) = app_with_fake_stripe(backend).await;
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(ResponseTemplate::new(429).set_body_json(json!({
+            "error": { "type": "rate_limit_error", "message": "slow down" }
+        })))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&stripe)
+        .await;
+    mount_checkout(&stripe).await;
+
+    let response = post_donation(&app, &valid_form()).await;
+
+    assert_eq!(response.status(), 303);
+    assert_eq!(stripe.received_requests().await.unwrap().len(), 2);
+}
+
 on_both_backends!(
     a_paid_one_off_checkout_records_one_gift_with_its_receipt,
     a_second_gift_from_the_same_email_in_another_case_finds_the_same_donor,
@@ -703,4 +749,6 @@ on_both_backends!(
     every_invalid_field_is_named_and_what_was_typed_is_kept,
     when_stripe_fails_the_donor_sees_a_retry_page_and_nothing_is_recorded,
     the_thank_you_page_reflects_the_payment,
+    different_events_for_one_new_email_at_once_make_one_donor,
+    a_rate_limited_stripe_is_retried_and_the_donor_still_reaches_checkout,
 );
