@@ -344,3 +344,74 @@ fn read_effect(
         _ => PaymentEffect::Unhandled,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn effect_of(event: serde_json::Value) -> PaymentEffect {
+        let body = serde_json::to_vec(&event).unwrap_or_default();
+        match parse_event(&body) {
+            Ok(event) => event.effect,
+            Err(error) => PaymentEffect::Unreadable(error.0),
+        }
+    }
+
+    fn invoice_event(invoice: serde_json::Value) -> serde_json::Value {
+        json!({ "id": "evt_1", "type": "invoice.paid", "created": 1_764_000_000,
+                "data": { "object": invoice } })
+    }
+
+    #[test]
+    fn an_invoice_names_its_subscription_under_parent_in_the_pinned_version() {
+        let effect = effect_of(invoice_event(json!({
+            "id": "in_1", "amount_paid": 4200, "currency": "usd",
+            "parent": { "subscription_details": { "subscription": "sub_new" } },
+            "payments": { "data": [{ "payment": { "payment_intent": "pi_1" } }] }
+        })));
+        let PaymentEffect::InstallmentPaid(payment) = effect else {
+            panic!("not an installment: {effect:?}");
+        };
+        assert_eq!(payment.subscription_id, "sub_new");
+        assert_eq!(payment.payment_intent_id.as_deref(), Some("pi_1"));
+        assert_eq!(payment.amount.amount_minor(), 4200);
+    }
+
+    #[test]
+    fn an_invoice_in_the_older_shape_is_still_read() {
+        let effect = effect_of(invoice_event(json!({
+            "id": "in_1", "amount_paid": 4200, "currency": "usd",
+            "subscription": "sub_old", "payment_intent": "pi_old"
+        })));
+        let PaymentEffect::InstallmentPaid(payment) = effect else {
+            panic!("not an installment: {effect:?}");
+        };
+        assert_eq!(payment.subscription_id, "sub_old");
+    }
+
+    #[test]
+    fn an_invoice_without_a_subscription_records_nothing() {
+        let effect = effect_of(invoice_event(json!({
+            "id": "in_1", "amount_paid": 4200, "currency": "usd"
+        })));
+        assert!(matches!(effect, PaymentEffect::Unhandled));
+    }
+
+    #[test]
+    fn a_zero_amount_checkout_is_recorded_as_unreadable_not_as_a_gift() {
+        let effect = effect_of(json!({
+            "id": "evt_1", "type": "checkout.session.completed",
+            "data": { "object": { "id": "cs_1", "mode": "payment", "amount_total": 0,
+                                  "currency": "usd", "payment_status": "no_payment_required" } }
+        }));
+        assert!(matches!(effect, PaymentEffect::Unreadable(_)));
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_event_is_refused() {
+        assert!(parse_event(b"not json").is_err());
+        assert!(parse_event(b"{\"type\":\"x\"}").is_err());
+    }
+}
