@@ -198,7 +198,22 @@ pub async fn record_processor_event(
         Err(error) => return Err(error.into()),
     };
 
-    let outcome = apply_effect(&txn, org, event.effect).await?;
+    // Effects run in a savepoint: input that can never be recorded (no email and no
+    // known customer, say) is kept with the event and its reason, with no half-made
+    // gift, instead of failing every redelivery; anything else fails the delivery so
+    // Stripe sends it again.
+    let effects = txn.begin().await?;
+    let outcome = match apply_effect(&effects, org, event.effect).await {
+        Ok(outcome) => {
+            effects.commit().await?;
+            outcome
+        }
+        Err(DomainError::Validation { field, reason }) => {
+            effects.rollback().await?;
+            format!("refused: {field}: {reason}")
+        }
+        Err(error) => return Err(error),
+    };
     let mut row: stripe_event::ActiveModel = claim.into();
     row.outcome = Set(outcome.clone());
     row.processed_at = Set(Utc::now());

@@ -729,6 +729,37 @@ async fn a_rate_limited_stripe_is_retried_and_the_donor_still_reaches_checkout(b
     assert_eq!(stripe.received_requests().await.unwrap().len(), 2);
 }
 
+async fn a_subscription_with_no_known_donor_is_kept_with_its_reason_and_changes_nothing(
+    backend: Backend,
+) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    let mut stranger = subscription("sub_dashboard", "x@example.org", 1_000, "active");
+    stranger["metadata"] = json!({});
+    stranger["customer"] = json!("cus_unknown");
+
+    let response = app
+        .deliver(&event(
+            "evt_stranger",
+            "customer.subscription.created",
+            stranger,
+        ))
+        .await;
+
+    assert_eq!(response.status(), 200);
+    let recorded = stripe_event::Entity::find()
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        recorded.outcome.starts_with("refused: email"),
+        "{}",
+        recorded.outcome
+    );
+    assert_eq!(count_donors(&app).await, 0);
+    assert_eq!(pledge::Entity::find().count(&app.db).await.unwrap(), 0);
+}
+
 on_both_backends!(
     a_paid_one_off_checkout_records_one_gift_with_its_receipt,
     a_second_gift_from_the_same_email_in_another_case_finds_the_same_donor,
@@ -751,4 +782,5 @@ on_both_backends!(
     the_thank_you_page_reflects_the_payment,
     different_events_for_one_new_email_at_once_make_one_donor,
     a_rate_limited_stripe_is_retried_and_the_donor_still_reaches_checkout,
+    a_subscription_with_no_known_donor_is_kept_with_its_reason_and_changes_nothing,
 );
