@@ -78,8 +78,11 @@ pub struct InstallmentPayment {
     pub paid_at: DateTime<Utc>,
     pub payer_email: Option<String>,
     pub customer_id: Option<String>,
+    /// The tribute chosen at checkout, carried by the invoice; it goes with the
+    /// pledge's first installment.
+    pub tribute: Option<Tribute>,
     /// The subscription, when its pledge may not exist yet (fetched by the edge).
-    pub subscription: Option<Subscription>,
+    pub subscription: Option<Box<Subscription>>,
 }
 
 /// An invoice whose payment failed.
@@ -680,6 +683,14 @@ async fn record_installment(
         pledge.fund_id,
         payment.paid_at,
     );
+    let first_installment = gift::Entity::find()
+        .filter(gift::Column::PledgeId.eq(pledge.id))
+        .one(txn)
+        .await?
+        .is_none();
+    if first_installment {
+        new.tribute = payment.tribute.clone();
+    }
     new.pledge_id = Some(pledge.id);
     new.appeal_id = pledge.appeal_id;
     new.campaign_id = pledge.campaign_id;

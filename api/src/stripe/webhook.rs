@@ -48,7 +48,7 @@ pub async fn receive(
                     .map_err(|e| e.to_string())
                     .and_then(|object| events::subscription(&object).map_err(|e| e.to_string()));
                 match fetched {
-                    Ok(subscription) => payment.subscription = Some(subscription),
+                    Ok(subscription) => payment.subscription = Some(Box::new(subscription)),
                     Err(error) => {
                         tracing::error!(event = %event.id, %error, "cannot fetch the subscription of an invoice");
                         return HttpResponse::ServiceUnavailable().json(

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use entity::enums::{GiftStatus, PledgeStatus};
 use entity::{donor, gift, outbox, pledge, receipt, stripe_event};
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -62,7 +62,11 @@ fn form_of(request: &Request) -> HashMap<String, String> {
 }
 
 async fn gifts(app: &TestApp) -> Vec<gift::Model> {
-    gift::Entity::find().all(&app.db).await.unwrap()
+    gift::Entity::find()
+        .order_by_asc(gift::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
 }
 
 async fn count_receipts(app: &TestApp) -> u64 {
@@ -187,7 +191,10 @@ async fn a_monthly_gift_records_one_installment_per_invoice(backend: Backend) {
     ))
     .await;
     for n in 1..=3 {
-        let invoice = paid_invoice(&format!("in_{n}"), "sub_rosa", email, 4_200);
+        let mut invoice = paid_invoice(&format!("in_{n}"), "sub_rosa", email, 4_200);
+        invoice["parent"]["subscription_details"]["metadata"] = json!({
+            "tribute_kind": "in_memory_of", "tribute_name": "Abuela Rosa"
+        });
         let response = app
             .deliver(&event(&format!("evt_inv_{n}"), "invoice.paid", invoice))
             .await;
@@ -201,6 +208,8 @@ async fn a_monthly_gift_records_one_installment_per_invoice(backend: Backend) {
     let gifts = gifts(&app).await;
     assert_eq!(gifts.len(), 3);
     assert!(gifts.iter().all(|g| g.pledge_id == Some(pledges[0].id)));
+    let tributes: Vec<_> = gifts.iter().map(|g| g.tribute_name.as_deref()).collect();
+    assert_eq!(tributes, [Some("Abuela Rosa"), None, None]);
     assert_eq!(count_receipts(&app).await, 3);
     assert_eq!(count_donors(&app).await, 1);
 
