@@ -8,5 +8,6 @@ pub mod demo;
 pub mod domain;
 pub mod graphql;
 pub mod server;
+pub mod stripe;
 pub mod telemetry;
 pub mod web;

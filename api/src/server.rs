@@ -54,6 +54,7 @@ impl Application {
             .with_context(|| format!("cannot listen on {} (LISTEN_ADDR)", config.listen_addr))?;
         let port = listener.local_addr()?.port();
         let shutdown_timeout = config.shutdown_timeout.as_secs();
+        let stripe = web::Data::new(crate::stripe::StripeClient::from_config(&config)?);
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
             schema: build_schema(db.clone(), config.clone()),
@@ -70,6 +71,15 @@ impl Application {
                 .route("/readyz", web::get().to(readyz))
                 .route("/graphql", web::post().to(graphql))
                 .route("/graphql", web::get().to(pages::console::console))
+                .app_data(stripe.clone())
+                .route("/donate", web::get().to(pages::donate::show))
+                .route("/donate", web::post().to(pages::donate::submit))
+                .route("/donate/thanks", web::get().to(pages::donate::thanks))
+                .route("/donate/cancelled", web::get().to(pages::donate::cancelled))
+                .route(
+                    "/webhooks/stripe",
+                    web::post().to(crate::stripe::webhook::receive),
+                )
         })
         .listen(listener)?
         .disable_signals()

@@ -4,7 +4,9 @@
 // Test support: a failed setup step should stop the test where it happened.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod browser;
 pub mod seed;
+pub mod stripe;
 pub mod support;
 
 pub use support::{

@@ -97,6 +97,28 @@ const CONSTRAINTS: &[(&[&str], &str, &str)] = &[
     ),
     (
         &[
+            "gifts.stripe_payment_intent_id",
+            "gifts_stripe_payment_intent_id_key",
+            "gifts.stripe_invoice_id",
+            "gifts_stripe_invoice_id_key",
+            "gifts.stripe_checkout_session_id",
+            "gifts_stripe_checkout_session_id_key",
+            "gifts.stripe_charge_id",
+            "gifts_stripe_charge_id_key",
+        ],
+        "stripe",
+        "a gift for this payment is already recorded",
+    ),
+    (
+        &[
+            "pledges.stripe_subscription_id",
+            "pledges_stripe_subscription_id_key",
+        ],
+        "stripeSubscriptionId",
+        "a pledge for this subscription already exists",
+    ),
+    (
+        &[
             "ck_gifts_amount",
             "ck_pledges_installment",
             "ck_campaigns_goal",

@@ -9,6 +9,7 @@ pub mod funds;
 pub mod gift_search;
 pub mod gifts;
 pub mod offline_gifts;
+pub mod payments;
 pub mod pledges;
 pub mod receipts;
 pub mod tiers;

@@ -18,6 +18,8 @@ use super::pledges::Pledge;
 use crate::domain::gift_search::{self, GiftFilter as SearchFilter};
 use crate::domain::gifts::{Benefits, Tribute as DomainTribute};
 use crate::domain::offline_gifts::{self, GiftAdjustment, OfflineGift};
+use crate::stripe::StripeClient;
+use crate::stripe::refunds::refund_card_gift;
 
 /// How a gift was paid.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -520,6 +522,27 @@ fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
     }
 }
 
+/// What `refundGift` did.
+#[derive(SimpleObject)]
+pub struct GiftRefund {
+    /// The gift as it stands now. An offline gift shows the refund at once; a card gift
+    /// changes when the payment processor confirms the refund.
+    pub gift: Gift,
+    /// The refund the payment processor accepted, for card and bank gifts.
+    pub processor_refund: Option<CardRefund>,
+}
+
+/// A refund the payment processor accepted.
+#[derive(SimpleObject)]
+pub struct CardRefund {
+    /// Stripe's id for the refund.
+    pub stripe_refund_id: String,
+    /// The amount being refunded.
+    pub amount: MoneyAmount,
+    /// Stripe's status for the refund: succeeded, pending, requires_action, failed.
+    pub status: String,
+}
+
 #[derive(Default)]
 pub struct GiftMutation;
 
@@ -595,8 +618,10 @@ impl GiftMutation {
             .map(Gift)
     }
 
-    /// Refunds a gift in full, or in part when an amount is given. Offline gifts only:
-    /// card gifts are refunded through the payment processor.
+    /// Refunds a gift in full, or in part when an amount is given. An offline gift
+    /// (check, cash, stock, DAF, wire) changes at once. A card or bank gift is refunded
+    /// through the payment processor: the refund is requested now and the gift changes
+    /// when the processor confirms it; sending the same request twice refunds once.
     #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
     async fn refund_gift(
         &self,
@@ -604,16 +629,56 @@ impl GiftMutation {
         #[graphql(desc = "The gift's id.")] id: ID,
         #[graphql(desc = "How much to refund; the whole remaining amount if left out.")]
         amount: Option<MoneyInput>,
-        #[graphql(desc = "Why, for the gift's notes.")] reason: Option<String>,
-    ) -> Result<Gift> {
+        #[graphql(desc = "Why, for an offline gift's notes.")] reason: Option<String>,
+        #[graphql(
+            desc = "A key of your choosing for a card refund: a retried request with the same key refunds once."
+        )]
+        idempotency_key: Option<String>,
+    ) -> Result<GiftRefund> {
         let id = parse_id("id", &id)?;
         let amount = amount.map(|a| a.parse("amount")).transpose()?;
         if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
             return Err(bad_input("reason", "must be at most 500 characters"));
         }
-        offline_gifts::refund_offline_gift(db(ctx)?, &actor(ctx)?, id, amount, reason)
-            .await
-            .gql()
-            .map(Gift)
+        let db = db(ctx)?;
+        let gift = gift_search::find_gift(db, id).await.gql()?;
+        if offline_gifts::is_offline(gift.method) {
+            let gift = offline_gifts::refund_offline_gift(db, &actor(ctx)?, id, amount, reason)
+                .await
+                .gql()?;
+            return Ok(GiftRefund {
+                gift: Gift(gift),
+                processor_refund: None,
+            });
+        }
+        if let Some(amount) = amount
+            && amount.currency().code() != gift.currency
+        {
+            return Err(bad_input(
+                "amount.currency",
+                format!("the gift was given in {}", gift.currency),
+            ));
+        }
+        let client = StripeClient::from_config(config(ctx)?).map_err(|e| bad_input("stripe", e))?;
+        let refund = refund_card_gift(
+            db,
+            &client,
+            &actor(ctx)?,
+            id,
+            amount.map(|a| a.amount_minor()),
+            idempotency_key.as_deref(),
+        )
+        .await
+        .gql()?;
+        let gift = gift_search::find_gift(db, id).await.gql()?;
+        let processor_refund = CardRefund {
+            stripe_refund_id: refund.refund_id,
+            amount: MoneyAmount::from_columns(refund.amount_minor, &gift.currency),
+            status: refund.status,
+        };
+        Ok(GiftRefund {
+            gift: Gift(gift),
+            processor_refund: Some(processor_refund),
+        })
     }
 }

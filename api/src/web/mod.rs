@@ -1,3 +1,5 @@
 //! Pages served to people's browsers.
 
 pub mod console;
+pub mod donate;
+pub mod i18n;

@@ -2,8 +2,10 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod checkout;
 mod constraints;
 mod demo;
+mod donate_browser;
 mod gifts;
 mod health;
 mod migrations;

@@ -272,7 +272,7 @@ async fn a_refused_pledge_names_the_field_and_changes_nothing(backend: Backend) 
 }
 
 const ADJUST: &str = "mutation($id: ID!, $input: AdjustGiftInput!) { adjustGift(id: $id, input: $input) { id amount { amountMinor } fund { code } checkNumber appealCode anonymous } }";
-const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput, $reason: String) { refundGift(id: $id, amount: $amount, reason: $reason) { id status refunded { amountMinor } netAmount { amountMinor } } }";
+const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput, $reason: String) { refundGift(id: $id, amount: $amount, reason: $reason) { gift { id status refunded { amountMinor } netAmount { amountMinor } } processorRefund { stripeRefundId } } }";
 
 async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -303,8 +303,14 @@ async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
         json!({ "id": id, "amount": { "amountMinor": 10_000 }, "reason": "donor asked" }),
     )
     .await;
-    assert_eq!(partial["refundGift"]["status"], "PARTIALLY_REFUNDED");
-    assert_eq!(partial["refundGift"]["netAmount"]["amountMinor"], 20_000);
+    assert_eq!(
+        partial["refundGift"]["gift"]["status"],
+        "PARTIALLY_REFUNDED"
+    );
+    assert_eq!(
+        partial["refundGift"]["gift"]["netAmount"]["amountMinor"],
+        20_000
+    );
     let (code, field) = fails(
         &app,
         &token,
@@ -328,8 +334,11 @@ async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
         ("BAD_USER_INPUT", "amount")
     );
     let full = ok(&app, &token, REFUND, json!({ "id": id })).await;
-    assert_eq!(full["refundGift"]["status"], "REFUNDED");
-    assert_eq!(full["refundGift"]["refunded"]["amountMinor"], 30_000);
+    assert_eq!(full["refundGift"]["gift"]["status"], "REFUNDED");
+    assert_eq!(
+        full["refundGift"]["gift"]["refunded"]["amountMinor"],
+        30_000
+    );
     let (code, _) = fails(&app, &token, REFUND, json!({ "id": id })).await;
     assert_eq!(code, "CONFLICT");
     assert_eq!(audit_entries(&app, "refundGift").await.len(), 2);
@@ -411,7 +420,7 @@ async fn a_refused_correction_changes_nothing(backend: Backend) {
     assert!(audit_entries(&app, "refundGift").await.is_empty());
 }
 
-async fn a_card_gift_is_refunded_through_the_processor_not_here(backend: Backend) {
+async fn a_card_gift_is_changed_only_through_the_processor(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
     let donor = create_donor(
@@ -438,22 +447,32 @@ async fn a_card_gift_is_refunded_through_the_processor_not_here(backend: Backend
         .unwrap()
         .gift;
     txn.commit().await.unwrap();
-    for (query, vars) in [
-        (REFUND, json!({ "id": card.id.to_string() })),
-        (
+    // Adjusting a card gift is not something staff do by hand.
+    let body = app
+        .graphql(
+            &token,
             ADJUST,
             json!({ "id": card.id.to_string(), "input": { "anonymous": true } }),
-        ),
-    ] {
-        let body = app.graphql(&token, query, vars).await;
-        assert_eq!(tests::support::error_codes(&body), ["CONFLICT"]);
-        assert!(
-            body["errors"][0]["message"]
-                .as_str()
-                .unwrap()
-                .contains("payment processor")
-        );
-    }
+        )
+        .await;
+    assert_eq!(tests::support::error_codes(&body), ["CONFLICT"]);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("payment processor")
+    );
+    // Refunding one goes to the payment processor, which this server has no key for.
+    let body = app
+        .graphql(&token, REFUND, json!({ "id": card.id.to_string() }))
+        .await;
+    assert_eq!(tests::support::error_codes(&body), ["PAYMENT_FAILED"]);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("STRIPE_SECRET_KEY")
+    );
     let stored = gift::Entity::find_by_id(card.id)
         .one(&app.db)
         .await
@@ -621,7 +640,7 @@ on_both_backends!(
     a_refused_pledge_names_the_field_and_changes_nothing,
     staff_correct_and_refund_an_offline_gift,
     a_refused_correction_changes_nothing,
-    a_card_gift_is_refunded_through_the_processor_not_here,
+    a_card_gift_is_changed_only_through_the_processor,
     each_gift_filter_finds_the_right_gifts,
     each_pledge_filter_finds_the_right_pledges,
 );

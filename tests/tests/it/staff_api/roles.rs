@@ -52,7 +52,7 @@ async fn attempt(app: &TestApp, admin: &str, mutation: &str, n: usize) -> (Strin
             json!({ "id": gift }),
         ),
         "refundGift" => (
-            "mutation($id: ID!) { refundGift(id: $id, amount: { amountMinor: 100 }) { id } }",
+            "mutation($id: ID!) { refundGift(id: $id, amount: { amountMinor: 100 }) { gift { id } } }",
             json!({ "id": gift }),
         ),
         "createPledge" => (

@@ -1,0 +1,11 @@
+//! Stripe: the API client, Checkout Sessions, webhook verification, and reading events
+//! into the domain's plain inputs. Only this module knows Stripe's types and field names.
+
+pub mod checkout;
+pub mod client;
+pub mod events;
+pub mod refunds;
+pub mod signature;
+pub mod webhook;
+
+pub use client::{StripeClient, StripeFailure};

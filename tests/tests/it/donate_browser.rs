@@ -1,0 +1,163 @@
+//! The donation page in a real headless Chromium: filled in English and Spanish, and
+//! used with the keyboard alone, ending on the (fake) Stripe Checkout page.
+
+use serde_json::json;
+use wiremock::matchers::{method, path, path_regex};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use tests::browser::{Browser, browser_available, keys};
+use tests::on_both_backends;
+use tests::stripe::{SECRET_KEY, WEBHOOK_SECRET};
+use tests::support::{Backend, TestApp, spawn_app_with};
+
+/// A fake Stripe whose Checkout Sessions point back at itself, where a page stands in
+/// for Stripe's hosted checkout.
+async fn fake_stripe() -> MockServer {
+    let stripe = MockServer::start().await;
+    let base = stripe.uri();
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(move |request: &Request| {
+            let form: std::collections::HashMap<String, String> =
+                url::form_urlencoded::parse(&request.body)
+                    .into_owned()
+                    .collect();
+            let id = format!("cs_test_{}", form["metadata[language]"]);
+            ResponseTemplate::new(200).set_body_json(json!({
+                "id": id,
+                "object": "checkout.session",
+                "url": format!("{base}/c/pay/{id}"),
+            }))
+        })
+        .mount(&stripe)
+        .await;
+    Mock::given(method("GET"))
+        .and(path_regex("^/c/pay/.*"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("Content-Type", "text/html")
+                .set_body_string("<!doctype html><title>Fake Stripe Checkout</title><h1>Pay</h1>"),
+        )
+        .mount(&stripe)
+        .await;
+    stripe
+}
+
+async fn app(backend: Backend, stripe: &MockServer) -> TestApp {
+    spawn_app_with(
+        backend,
+        &[
+            ("STRIPE_SECRET_KEY", SECRET_KEY),
+            ("STRIPE_API_BASE", &stripe.uri()),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    )
+    .await
+}
+
+async fn sent_languages(stripe: &MockServer) -> Vec<String> {
+    stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .filter(|r| r.url.path() == "/v1/checkout/sessions")
+        .map(|r| {
+            url::form_urlencoded::parse(&r.body)
+                .find(|(k, _)| k == "metadata[language]")
+                .map(|(_, v)| v.into_owned())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+async fn a_donor_fills_the_form_in_english_and_in_spanish_and_reaches_checkout(backend: Backend) {
+    if !browser_available() {
+        return;
+    }
+    let stripe = fake_stripe().await;
+    let app = app(backend, &stripe).await;
+    let browser = Browser::start().await;
+
+    for (lang, heading) in [
+        ("en", "Give to defend immigrants"),
+        ("es", "Done para defender"),
+    ] {
+        browser
+            .goto(&app.url(&format!("/donate?lang={lang}")))
+            .await;
+        assert!(browser.page_source().await.contains(heading));
+        browser.click("#frequency-monthly").await;
+        browser.click("#amount-42").await;
+        browser.type_into("#name", "María López").await;
+        browser.type_into("#email", "maria@example.org").await;
+        browser.click("#email_consent").await;
+        browser.click("button[type=submit]").await;
+        let expected = format!("{}/c/pay/cs_test_{lang}", stripe.uri());
+        let landed = browser.wait_for_url(&expected).await;
+        assert!(landed.starts_with(&expected), "{lang}: landed on {landed}");
+    }
+    assert_eq!(sent_languages(&stripe).await, ["en", "es"]);
+    browser.quit().await;
+}
+
+async fn the_form_works_with_the_keyboard_alone(backend: Backend) {
+    if !browser_available() {
+        return;
+    }
+    let stripe = fake_stripe().await;
+    let app = app(backend, &stripe).await;
+    let browser = Browser::start().await;
+    browser.goto(&app.url("/donate?lang=en")).await;
+
+    // Sending the empty form: the error summary takes focus and is announced.
+    browser.tab_to("name", 40).await;
+    browser.press(keys::ENTER).await;
+    browser.wait_for_url(&app.url("/donate")).await;
+    for _ in 0..100 {
+        if browser.focused().await == "error-summary" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(browser.focused().await, "error-summary");
+    let summary_role = browser
+        .script("return document.getElementById('error-summary').getAttribute('role')")
+        .await;
+    assert_eq!(summary_role, "alert");
+
+    // The amount group: Tab reaches it, Space chooses the focused amount.
+    browser.tab_to("amount-25", 40).await;
+    browser.press(keys::SPACE).await;
+    let outline = browser
+        .script("return getComputedStyle(document.activeElement).outlineStyle")
+        .await;
+    assert_ne!(outline, "none", "the focused control shows where focus is");
+    browser.tab_to("name", 40).await;
+    browser.press("Ana Keyboard").await;
+    browser.tab_to("email", 5).await;
+    browser.press("ana@example.org").await;
+    browser.tab_to("email_consent", 5).await;
+    browser.press(keys::SPACE).await;
+    let ticked = browser
+        .script("return document.getElementById('email_consent').checked")
+        .await;
+    assert_eq!(ticked, true);
+    browser.press(keys::TAB).await;
+    browser.press(keys::TAB).await;
+    browser.press(keys::ENTER).await;
+
+    let landed = browser
+        .wait_for_url(&format!("{}/c/pay/", stripe.uri()))
+        .await;
+    assert!(
+        landed.starts_with(&format!("{}/c/pay/", stripe.uri())),
+        "landed on {landed}"
+    );
+    browser.quit().await;
+}
+
+on_both_backends!(
+    a_donor_fills_the_form_in_english_and_in_spanish_and_reaches_checkout,
+    the_form_works_with_the_keyboard_alone,
+);
