@@ -193,7 +193,7 @@ pub async fn record_gift(
     .await?;
 
     let receipt = if gift.status == GiftStatus::Succeeded {
-        Some(receipts::issue_gift_receipt(txn, org, &gift, &donor).await?)
+        receipts::acknowledge_gift(txn, org, &gift, &donor).await?
     } else {
         None
     };

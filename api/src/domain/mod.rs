@@ -6,6 +6,7 @@ pub mod donors;
 pub mod errors;
 pub mod funds;
 pub mod gifts;
+pub mod receipt_document;
 pub mod receipts;
 pub mod tokens;
 
