@@ -277,6 +277,19 @@ impl Config {
         })
     }
 
+    /// Makes sure download links can be signed: without DOWNLOAD_LINK_KEY, a random key
+    /// for this process (links then stop working when it restarts).
+    pub fn ensure_download_link_key(&mut self) {
+        if self.download_link_key.is_none() {
+            use rand::Rng;
+            tracing::warn!(
+                "DOWNLOAD_LINK_KEY is not set: receipt download links last only until restart"
+            );
+            let bytes: [u8; 32] = rand::rng().random();
+            self.download_link_key = Some(Secret::new(hex::encode(bytes)));
+        }
+    }
+
     /// The settings the mailer worker needs, as this configuration states them.
     pub fn mail_settings(&self) -> MailSettings {
         MailSettings {

@@ -49,7 +49,11 @@ impl Application {
         Application::build_with_db(config, db)
     }
 
-    pub fn build_with_db(config: Config, db: DatabaseConnection) -> anyhow::Result<Application> {
+    pub fn build_with_db(
+        mut config: Config,
+        db: DatabaseConnection,
+    ) -> anyhow::Result<Application> {
+        config.ensure_download_link_key();
         let listener = TcpListener::bind(config.listen_addr)
             .with_context(|| format!("cannot listen on {} (LISTEN_ADDR)", config.listen_addr))?;
         let port = listener.local_addr()?.port();
@@ -70,6 +74,7 @@ impl Application {
                 .route("/readyz", web::get().to(readyz))
                 .route("/graphql", web::post().to(graphql))
                 .route("/graphql", web::get().to(pages::console::console))
+                .route("/receipts/{file}", web::get().to(pages::receipts::download))
         })
         .listen(listener)?
         .disable_signals()

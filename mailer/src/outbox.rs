@@ -109,23 +109,17 @@ pub async fn claim_due(
          WHERE id IN (SELECT id FROM outbox \
            WHERE (status = 'pending' AND next_attempt_at <= {now}) \
               OR (status = 'sending' AND lease_expires_at <= {now}) \
-           ORDER BY next_attempt_at, id LIMIT {limit}{lock}) \
+           ORDER BY next_attempt_at, id LIMIT {batch_size}{lock}) \
          RETURNING *",
         worker = p(1),
         lease = p(2),
         now = p(3),
-        limit = p(4),
     );
     outbox::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             backend,
             sql,
-            [
-                worker.into(),
-                lease_expires_at.into(),
-                now.into(),
-                i64::from(batch_size).into(),
-            ],
+            [worker.into(), lease_expires_at.into(), now.into()],
         ))
         .all(db)
         .await
@@ -135,10 +129,11 @@ pub async fn claim_due(
         })
 }
 
+/// The n-th bound value, numbered so that one value can be used twice.
 fn placeholder(backend: DbBackend, n: usize) -> String {
     match backend {
         DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
+        _ => format!("?{n}"),
     }
 }
 

@@ -4,6 +4,7 @@
 // Test support: a failed setup step should stop the test where it happened.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod smtp;
 pub mod support;
 
 pub use support::{

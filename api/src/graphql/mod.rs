@@ -7,6 +7,8 @@ pub mod donors;
 pub mod errors;
 pub mod funds;
 pub mod guards;
+pub mod outbox;
+pub mod receipts;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -18,11 +20,21 @@ use crate::config::Config;
 
 /// Everything staff can read.
 #[derive(MergedObject, Default)]
-pub struct Query(tokens::TokenQuery, funds::FundQuery, donors::DonorQuery);
+pub struct Query(
+    tokens::TokenQuery,
+    funds::FundQuery,
+    donors::DonorQuery,
+    receipts::ReceiptQuery,
+    outbox::OutboxQuery,
+);
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
 #[derive(MergedObject, Default)]
-pub struct Mutation(tokens::TokenMutation);
+pub struct Mutation(
+    tokens::TokenMutation,
+    receipts::ReceiptMutation,
+    outbox::OutboxMutation,
+);
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;
 

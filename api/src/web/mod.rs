@@ -1,3 +1,4 @@
 //! Pages served to people's browsers.
 
 pub mod console;
+pub mod receipts;

@@ -6,6 +6,7 @@ mod constraints;
 mod demo;
 mod gifts;
 mod health;
+mod mailer;
 mod migrations;
 mod outbox;
 mod startup;

@@ -1,6 +1,5 @@
 //! A tier can ask for a receipt for every monthly installment (by default the first
-//! installment is receipted and the rest wait for the year-end statement), and the
-//! mailer's claim query gets an index on what it looks for.
+//! installment is receipted and the rest wait for the year-end statement).
 
 use sea_orm_migration::prelude::*;
 
@@ -11,13 +10,6 @@ pub struct Migration;
 enum GivingTiers {
     Table,
     ReceiptEveryInstallment,
-}
-
-#[derive(DeriveIden)]
-enum Outbox {
-    Table,
-    Status,
-    NextAttemptAt,
 }
 
 #[async_trait::async_trait]
@@ -35,28 +27,10 @@ impl MigrationTrait for Migration {
                     )
                     .to_owned(),
             )
-            .await?;
-        manager
-            .create_index(
-                Index::create()
-                    .name("ix_outbox_due")
-                    .table(Outbox::Table)
-                    .col(Outbox::Status)
-                    .col(Outbox::NextAttemptAt)
-                    .to_owned(),
-            )
             .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        manager
-            .drop_index(
-                Index::drop()
-                    .name("ix_outbox_due")
-                    .table(Outbox::Table)
-                    .to_owned(),
-            )
-            .await?;
         manager
             .alter_table(
                 Table::alter()
