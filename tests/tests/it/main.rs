@@ -9,4 +9,5 @@ mod health;
 mod mailer;
 mod migrations;
 mod outbox;
+mod receipts;
 mod startup;
