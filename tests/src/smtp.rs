@@ -103,6 +103,9 @@ impl Handler for Connection {
 
 fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Result<()> {
     let peer: IpAddr = stream.peer_addr()?.ip();
+    // Each reply goes out whole and at once, as real servers do; otherwise Nagle's
+    // algorithm and delayed acknowledgments add tens of milliseconds per command.
+    stream.set_nodelay(true)?;
     let mut writer = stream.try_clone()?;
     let mut reader = BufReader::new(stream);
     let mut session = SessionBuilder::new("sink.test").build(
@@ -114,7 +117,7 @@ fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Res
             data: Vec::new(),
         },
     );
-    session.greeting().write_to(&mut writer)?;
+    writer.write_all(&session.greeting().buffer()?)?;
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -125,13 +128,11 @@ fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Res
         match response.action {
             Action::NoReply => {}
             Action::Close => {
-                response.write_to(&mut writer)?;
-                writer.flush()?;
+                writer.write_all(&response.buffer()?)?;
                 return Ok(());
             }
             Action::Reply | Action::UpgradeTls => {
-                response.write_to(&mut writer)?;
-                writer.flush()?;
+                writer.write_all(&response.buffer()?)?;
             }
         }
     }

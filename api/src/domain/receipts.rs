@@ -563,11 +563,11 @@ pub enum RefundOutcome {
     /// The gift had no valid receipt or statement to change.
     NothingIssued,
     /// Refunded in full: the receipt is void and the donor told.
-    Voided { voided: receipt::Model },
+    Voided { voided: Box<receipt::Model> },
     /// Refunded in part: the receipt is void and a new one states the net gift.
     Reissued {
-        voided: receipt::Model,
-        replacement: receipt::Model,
+        voided: Box<receipt::Model>,
+        replacement: Box<receipt::Model>,
     },
 }
 
@@ -614,15 +614,17 @@ pub async fn on_refund(
     let voided = void(txn, &current, &reason).await?;
     if fully {
         tell_donor_voided(txn, &donor, &voided, None).await?;
-        return Ok(RefundOutcome::Voided { voided });
+        return Ok(RefundOutcome::Voided {
+            voided: Box::new(voided),
+        });
     }
     let replacement = reissue_in(txn, org, &voided).await?.ok_or_else(|| {
         DomainError::Unexpected(anyhow::anyhow!("a partly refunded gift has nothing left"))
     })?;
     tell_donor_voided(txn, &donor, &voided, Some(&replacement)).await?;
     Ok(RefundOutcome::Reissued {
-        voided,
-        replacement,
+        voided: Box::new(voided),
+        replacement: Box::new(replacement),
     })
 }
 
