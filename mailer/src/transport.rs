@@ -9,6 +9,9 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use crate::config::MailSettings;
 
+/// Pooled connections to the SMTP server, and so messages in flight per worker.
+pub const SMTP_CONNECTIONS: u32 = 4;
+
 /// How a delivery failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DeliveryError {
@@ -43,7 +46,7 @@ impl Transport {
             Some(url) => Ok(Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose())?
                     .timeout(Some(Duration::from_secs(30)))
-                    .pool_config(PoolConfig::new().max_size(4))
+                    .pool_config(PoolConfig::new().max_size(SMTP_CONNECTIONS))
                     .build(),
             )),
             None => Ok(Transport::Directory(settings.mail_dir.clone())),

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use entity::{donor, outbox as outbox_row};
+use futures_util::StreamExt;
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as LettreAttachment, Mailbox, MultiPart};
@@ -18,7 +19,7 @@ use tokio::sync::watch;
 use crate::config::{MailSettings, WorkerSettings};
 use crate::outbox::{self, Outcome};
 use crate::templates::{self, RenderError, Rendered};
-use crate::transport::{DeliveryError, Transport};
+use crate::transport::{DeliveryError, SMTP_CONNECTIONS, Transport};
 
 /// What one round of work did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -141,30 +142,45 @@ impl Worker {
         )
         .await?;
         report.claimed = claimed.len();
-        for (index, message) in claimed.iter().enumerate() {
-            if *stop.borrow() {
-                let rest: Vec<i64> = claimed[index..].iter().map(|m| m.id).collect();
-                report.released = outbox::release(&self.db, &rest, &self.id).await? as usize;
-                break;
-            }
-            let outcome = self.attempt(message).await?;
-            match &outcome {
-                Outcome::Sent { .. } => {
-                    self.count_sent();
-                    report.sent += 1;
-                }
-                Outcome::Retry { .. } => report.retried += 1,
-                Outcome::Failed { .. } => report.failed += 1,
-                Outcome::Dead { .. } => report.dead += 1,
-            }
-            if !outbox::record_outcome(&self.db, message.id, &self.id, &outcome).await? {
-                tracing::warn!(
-                    message = message.id,
-                    "the lease on this message ran out before its outcome was recorded"
-                );
+        // Up to SMTP_CONNECTIONS messages are in flight at once, one per pooled
+        // connection: delivery time is mostly waiting for the server.
+        let mut results = futures_util::stream::iter(claimed)
+            .map(|message| async move { self.deliver_claimed(&message, stop).await })
+            .buffer_unordered(SMTP_CONNECTIONS as usize);
+        while let Some(result) = results.next().await {
+            match result? {
+                None => report.released += 1,
+                Some(Outcome::Sent { .. }) => report.sent += 1,
+                Some(Outcome::Retry { .. }) => report.retried += 1,
+                Some(Outcome::Failed { .. }) => report.failed += 1,
+                Some(Outcome::Dead { .. }) => report.dead += 1,
             }
         }
         Ok(report)
+    }
+
+    /// Delivers one claimed message and records the outcome; once `stop` is set, hands
+    /// the message back unsent instead (`None`).
+    async fn deliver_claimed(
+        &self,
+        message: &outbox_row::Model,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<Outcome>, DbErr> {
+        if *stop.borrow() {
+            outbox::release(&self.db, &[message.id], &self.id).await?;
+            return Ok(None);
+        }
+        let outcome = self.attempt(message).await?;
+        if matches!(outcome, Outcome::Sent { .. }) {
+            self.count_sent();
+        }
+        if !outbox::record_outcome(&self.db, message.id, &self.id, &outcome).await? {
+            tracing::warn!(
+                message = message.id,
+                "the lease on this message ran out before its outcome was recorded"
+            );
+        }
+        Ok(Some(outcome))
     }
 
     /// Renders and delivers one claimed message, and says what happened.

@@ -402,7 +402,44 @@ async fn without_smtp_messages_are_written_as_eml_files(backend: Backend) {
     assert!(eml.contains("ana@example.org"));
 }
 
+async fn the_per_minute_limit_holds_the_rest_back(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    for i in 0..5 {
+        let donor = add_donor(
+            &app,
+            &format!("Donor {i}"),
+            &format!("donor{i}@example.org"),
+            Language::English,
+        )
+        .await;
+        give(&app, gift_of(donor.id, 1_000 + i)).await;
+    }
+    let worker = worker_for(
+        &app,
+        &smtp.url(),
+        WorkerSettings {
+            per_minute: 2,
+            ..quick(10, 5)
+        },
+    );
+
+    let report = worker.drain().await.unwrap();
+
+    assert_eq!(report.sent, 2);
+    assert!(report.rate_limited);
+    assert_eq!(smtp.received().len(), 2);
+    let waiting = outbox::Entity::find()
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 3);
+    assert!(waiting.iter().all(|m| m.attempts == 0));
+}
+
 on_both_backends!(
+    the_per_minute_limit_holds_the_rest_back,
     a_receipt_arrives_with_its_headers_both_parts_and_the_pdf,
     a_refusing_server_is_retried_until_it_recovers,
     a_permanent_refusal_fails_the_message_and_suppresses_the_address,
