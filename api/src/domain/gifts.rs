@@ -92,8 +92,9 @@ pub struct RecordedGift {
     pub receipt: Option<receipt::Model>,
 }
 
-/// Records a gift in the caller's transaction; a succeeded gift gets its receipt and
-/// receipt email in the same transaction. Checks come first, so a refused gift changes
+/// Records a gift in the caller's transaction; a succeeded gift is acknowledged (its
+/// receipt and receipt email, as `receipts::acknowledge_gift` decides) in the same
+/// transaction. Checks come first, so a refused gift changes
 /// nothing.
 pub async fn record_gift(
     txn: &DatabaseTransaction,

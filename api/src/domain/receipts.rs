@@ -736,15 +736,21 @@ pub async fn issue_year_end_statements(
     for donor_id in donors {
         let txn = crate::db::begin_write(db).await?;
         let donor = find_donor(&txn, donor_id).await?;
-        match issue_year_end_statement(&txn, org, &donor, year).await? {
-            Some(_) => {
+        match issue_year_end_statement(&txn, org, &donor, year).await {
+            Ok(Some(_)) => {
                 txn.commit().await?;
                 run.issued += 1;
             }
-            None => {
+            Ok(None) => {
                 txn.rollback().await?;
                 run.already_issued += 1;
             }
+            // Another run issued this donor's statement at the same moment.
+            Err(DomainError::Conflict { .. }) => {
+                txn.rollback().await?;
+                run.already_issued += 1;
+            }
+            Err(error) => return Err(error),
         }
     }
     let txn = db.begin().await?;
