@@ -209,7 +209,9 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(mut config: Config) -> anyhow::Result<()> {
+    // The in-process worker signs links in emails with the server's key.
+    config.ensure_download_link_key();
     let listen_addr = config.listen_addr;
     let database = format!("{:?}", config.database_url);
     let in_process_mailer = config

@@ -298,6 +298,13 @@ impl Config {
             mail_from_name: self.mail_from_name.clone(),
             mail_dir: self.mail_dir.clone(),
             org: self.org.clone(),
+            download_links: self.download_link_key.as_ref().map(|key| {
+                mailer::links::DownloadLinks {
+                    public_url: self.public_url.clone(),
+                    key: key.clone(),
+                    valid_for: chrono::Duration::days(30),
+                }
+            }),
         }
     }
 

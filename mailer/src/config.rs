@@ -87,6 +87,8 @@ pub struct MailSettings {
     pub mail_from_name: String,
     pub mail_dir: PathBuf,
     pub org: Organization,
+    /// When set, receipt emails carry a signed link to the receipt's PDF.
+    pub download_links: Option<crate::links::DownloadLinks>,
 }
 
 /// How the worker paces itself.
@@ -171,6 +173,7 @@ impl MailSettings {
                 address: required("ORG_ADDRESS")?.to_owned(),
                 timezone,
             },
+            download_links: None,
         })
     }
 }

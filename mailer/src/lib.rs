@@ -3,6 +3,7 @@
 //! language, the transports, and the worker that delivers them.
 
 pub mod config;
+pub mod links;
 pub mod outbox;
 pub mod templates;
 pub mod transport;

@@ -185,7 +185,14 @@ impl Worker {
 
     /// Renders and delivers one claimed message, and says what happened.
     async fn attempt(&self, message: &outbox_row::Model) -> Result<Outcome, DbErr> {
-        let rendered = match templates::render(&self.db, &self.mail.org, message).await {
+        let rendered = match templates::render(
+            &self.db,
+            &self.mail.org,
+            self.mail.download_links.as_ref(),
+            message,
+        )
+        .await
+        {
             Ok(rendered) => rendered,
             Err(RenderError::Database(error)) => {
                 return Ok(self.temporary(message, format!("database: {error}")));

@@ -5,7 +5,6 @@
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
 use entity::{Currency, EmailAddress, donor, fund, gift, outbox as outbox_row, receipt};
-use hmac::{Hmac, Mac};
 use mailer::outbox::{self, Enqueued, NewMessage};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
@@ -13,7 +12,6 @@ use sea_orm::{
     TransactionTrait,
 };
 use serde_json::json;
-use sha2::Sha256;
 
 use super::receipt_document::{self, Document, GiftLine};
 use super::{Actor, DomainError, audit};
@@ -797,21 +795,10 @@ pub async fn gifts_missing_acknowledgment(
         .await?)
 }
 
-type HmacSha256 = Hmac<Sha256>;
-
-fn link_mac(key: &str, number: &str, expires: i64) -> Result<HmacSha256, DomainError> {
-    let mut mac = HmacSha256::new_from_slice(key.as_bytes())
-        .map_err(|e| DomainError::Unexpected(anyhow::anyhow!("download link key: {e}")))?;
-    mac.update(format!("receipt:{number}:{expires}").as_bytes());
-    Ok(mac)
-}
-
 /// The signature of a download link for receipt `number`, valid until `expires` (a Unix
 /// time in seconds).
 pub fn download_signature(key: &str, number: &str, expires: i64) -> Result<String, DomainError> {
-    Ok(hex::encode(
-        link_mac(key, number, expires)?.finalize().into_bytes(),
-    ))
+    Ok(mailer::links::signature(key, number, expires))
 }
 
 /// Whether a download link's signature is right and it has not expired.
@@ -822,13 +809,7 @@ pub fn download_link_is_valid(
     signature: &str,
     now: DateTime<Utc>,
 ) -> bool {
-    if expires < now.timestamp() {
-        return false;
-    }
-    let Ok(bytes) = hex::decode(signature) else {
-        return false;
-    };
-    link_mac(key, number, expires).is_ok_and(|mac| mac.verify_slice(&bytes).is_ok())
+    mailer::links::is_valid(key, number, expires, signature, now)
 }
 
 /// The path (under PUBLIC_URL) of a signed link to a receipt's PDF.
@@ -837,11 +818,7 @@ pub fn download_path(
     number: &str,
     expires: DateTime<Utc>,
 ) -> Result<String, DomainError> {
-    let expires = expires.timestamp();
-    Ok(format!(
-        "receipts/{number}.pdf?expires={expires}&signature={}",
-        download_signature(key, number, expires)?
-    ))
+    Ok(mailer::links::path(key, number, expires))
 }
 
 #[cfg(test)]

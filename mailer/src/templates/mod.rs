@@ -52,16 +52,20 @@ pub struct Context<'a> {
     pub language: Language,
     /// The recipient's name as the message was queued.
     pub to_name: Option<&'a str>,
+    /// Signs links to receipts, when configured.
+    pub links: Option<&'a crate::links::DownloadLinks>,
 }
 
 /// Renders a queued message with the template its kind names.
 pub async fn render(
     db: &impl ConnectionTrait,
     org: &Organization,
+    links: Option<&crate::links::DownloadLinks>,
     message: &outbox::Model,
 ) -> Result<Rendered, RenderError> {
     let context = Context {
         org,
+        links,
         language: message.language,
         to_name: message.to_name.as_deref(),
     };

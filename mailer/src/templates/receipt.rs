@@ -16,6 +16,7 @@ struct Words {
     gift_intro: &'static str,
     statement_intro: &'static str,
     file_prefix: &'static str,
+    download: &'static str,
 }
 
 fn words(language: Language) -> Words {
@@ -26,6 +27,7 @@ fn words(language: Language) -> Words {
             gift_intro: "Gracias por su donación. Su recibo para fines fiscales está a continuación y adjunto en PDF.",
             statement_intro: "Gracias por su generosidad este año. Su resumen anual de donaciones para fines fiscales está a continuación y adjunto en PDF.",
             file_prefix: "recibo",
+            download: "Descargue el PDF (enlace válido por 30 días):",
         },
         Language::French => Words {
             gift_subject: "Votre reçu {number} de {org}",
@@ -33,6 +35,7 @@ fn words(language: Language) -> Words {
             gift_intro: "Merci pour votre don. Votre reçu fiscal figure ci-dessous et en pièce jointe (PDF).",
             statement_intro: "Merci pour votre générosité cette année. Votre relevé annuel de dons figure ci-dessous et en pièce jointe (PDF).",
             file_prefix: "recu",
+            download: "Téléchargez le PDF (lien valable 30 jours) :",
         },
         Language::Arabic => Words {
             gift_subject: "إيصالك {number} من {org}",
@@ -40,6 +43,7 @@ fn words(language: Language) -> Words {
             gift_intro: "شكراً لتبرعك. تجد إيصالك الضريبي أدناه وفي الملف المرفق (PDF).",
             statement_intro: "شكراً لكرمك هذا العام. تجد كشف تبرعاتك السنوي أدناه وفي الملف المرفق (PDF).",
             file_prefix: "receipt",
+            download: "نزّل ملف PDF (الرابط صالح لمدة 30 يوماً):",
         },
         Language::English => Words {
             gift_subject: "Your receipt {number} from {org}",
@@ -47,6 +51,7 @@ fn words(language: Language) -> Words {
             gift_intro: "Thank you for your gift. Your receipt for tax purposes is below and attached as a PDF.",
             statement_intro: "Thank you for your generosity this year. Your year-end giving statement for tax purposes is below and attached as a PDF.",
             file_prefix: "receipt",
+            download: "Download the PDF (link valid for 30 days):",
         },
     }
 }
@@ -83,10 +88,29 @@ pub fn render_receipt(context: Context<'_>, receipt: &receipt::Model) -> Rendere
         .replace("{year}", &receipt.tax_year.to_string())
         .replace("{org}", &context.org.legal_name);
     let greeting = layout::greeting(context);
+    let link = context
+        .links
+        .and_then(|links| links.url_for(&receipt.number));
     let text = layout::text(
         context,
-        &format!("{greeting}\n\n{intro}\n\n{}", receipt.content_text),
+        &format!(
+            "{greeting}\n\n{intro}\n{}\n\n{}",
+            link.as_ref()
+                .map(|url| format!("{} {url}", words.download))
+                .unwrap_or_default(),
+            receipt.content_text
+        ),
     );
+    let link_html = link
+        .as_ref()
+        .map(|url| {
+            format!(
+                "<p><a href=\"{}\">{}</a></p>\n",
+                escape(url),
+                escape(words.download.trim_end_matches([':', ' ']))
+            )
+        })
+        .unwrap_or_default();
     let document = match &receipt.content_html {
         Some(html) => html.clone(),
         None => format!("<pre>{}</pre>", escape(&receipt.content_text)),
@@ -95,7 +119,7 @@ pub fn render_receipt(context: Context<'_>, receipt: &receipt::Model) -> Rendere
         context,
         &subject,
         &format!(
-            "<p>{}</p>\n<p>{}</p>\n{document}",
+            "<p>{}</p>\n<p>{}</p>\n{link_html}{document}",
             escape(&greeting),
             escape(intro)
         ),

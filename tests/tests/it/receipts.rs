@@ -465,7 +465,44 @@ async fn a_donor_downloads_a_receipt_through_a_signed_link(backend: Backend) {
     assert_eq!(app.get(&expired).await.status(), 403);
 }
 
+async fn the_receipt_email_carries_a_working_download_link(backend: Backend) {
+    let key = "a-test-key-that-is-long-enough-to-sign-links";
+    let app = tests::support::spawn_app_with(backend, &[("DOWNLOAD_LINK_KEY", key)]).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::Spanish).await;
+    let issued = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
+    let links = mailer::links::DownloadLinks {
+        public_url: url::Url::parse(&app.address).unwrap(),
+        key: api::config::Secret::new(key),
+        valid_for: chrono::Duration::days(30),
+    };
+    let org = organization();
+    let context = mailer::templates::Context {
+        org: &org,
+        language: Language::Spanish,
+        to_name: Some("Ana Ruiz"),
+        links: Some(&links),
+    };
+
+    let email = mailer::templates::receipt::render_receipt(context, &issued);
+
+    assert!(email.subject.starts_with("Su recibo 2026-000001"));
+    let line = email
+        .text
+        .lines()
+        .find(|line| line.starts_with("Descargue el PDF"))
+        .unwrap();
+    let url = line.rsplit(' ').next().unwrap();
+    let path = &url[url.find("/receipts/").unwrap()..];
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.bytes().await.unwrap().to_vec(),
+        issued.content_pdf.unwrap()
+    );
+}
+
 on_both_backends!(
+    the_receipt_email_carries_a_working_download_link,
     a_plain_gift_receipt_states_what_the_irs_asks,
     a_gift_over_75_dollars_with_benefits_carries_the_quid_pro_quo_disclosure,
     a_tribute_gift_names_the_person_it_honors,
