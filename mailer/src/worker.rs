@@ -127,7 +127,12 @@ impl Worker {
         }
     }
 
-    async fn send_batch_until(&self, stop: &watch::Receiver<bool>) -> Result<BatchReport, DbErr> {
+    /// Claims and works through one batch, handing back unsent whatever has not started
+    /// once `stop` turns true.
+    pub async fn send_batch_until(
+        &self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<BatchReport, DbErr> {
         let mut report = BatchReport::default();
         let (budget, _) = self.budget();
         if budget == 0 {

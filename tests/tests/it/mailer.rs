@@ -438,7 +438,45 @@ async fn the_per_minute_limit_holds_the_rest_back(backend: Backend) {
     assert!(waiting.iter().all(|m| m.attempts == 0));
 }
 
+async fn a_stopping_worker_hands_back_what_it_has_not_started(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    for i in 0..3 {
+        let donor = add_donor(
+            &app,
+            &format!("Donor {i}"),
+            &format!("donor{i}@example.org"),
+            Language::English,
+        )
+        .await;
+        give(&app, gift_of(donor.id, 1_000 + i)).await;
+    }
+    let worker = worker_for(&app, &smtp.url(), quick(10, 5));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    stop.send(true).unwrap();
+
+    let report = worker.send_batch_until(&stopped).await.unwrap();
+
+    assert_eq!((report.claimed, report.released, report.sent), (3, 3, 0));
+    assert!(smtp.received().is_empty());
+    let rows = outbox::Entity::find().all(&app.db).await.unwrap();
+    assert!(
+        rows.iter()
+            .all(|m| m.status == OutboxStatus::Pending && m.attempts == 0 && m.leased_by.is_none())
+    );
+    // Another worker sends them.
+    assert_eq!(
+        worker_for(&app, &smtp.url(), quick(10, 5))
+            .drain()
+            .await
+            .unwrap()
+            .sent,
+        3
+    );
+}
+
 on_both_backends!(
+    a_stopping_worker_hands_back_what_it_has_not_started,
     the_per_minute_limit_holds_the_rest_back,
     a_receipt_arrives_with_its_headers_both_parts_and_the_pdf,
     a_refusing_server_is_retried_until_it_recovers,
