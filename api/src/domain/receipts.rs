@@ -728,10 +728,27 @@ pub async fn issue_year_end_statements(
         .into_tuple()
         .all(db)
         .await?;
+    // Donors whose statement stands are skipped without a transaction each; the check
+    // inside the transaction still guards against a run going on at the same time.
+    let already: std::collections::HashSet<i64> = receipt::Entity::find()
+        .select_only()
+        .column(receipt::Column::DonorId)
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .filter(receipt::Column::TaxYear.eq(year))
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
     let mut run = StatementRun::default();
     let mut donors = donors;
     donors.sort_unstable();
     for donor_id in donors {
+        if already.contains(&donor_id) {
+            run.already_issued += 1;
+            continue;
+        }
         let txn = crate::db::begin_write(db).await?;
         let donor = find_donor(&txn, donor_id).await?;
         match issue_year_end_statement(&txn, org, &donor, year).await {
