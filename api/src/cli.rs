@@ -9,7 +9,7 @@ use entity::enums::StaffRole;
 use migration::{Migrator, MigratorTrait};
 
 use crate::config::{Config, LogFormat};
-use crate::domain::{Actor, tokens};
+use crate::domain::{Actor, receipts, tokens};
 use crate::server::{Application, shutdown_signal};
 use crate::{db, demo, telemetry};
 
@@ -39,6 +39,13 @@ enum Command {
     },
     /// Fill the database with realistic demo data (safe to run twice).
     SeedDemo,
+    /// Issue the year-end statement of every donor who gave in a tax year and has none
+    /// yet, and queue them by email (safe to run twice).
+    YearEndStatements {
+        /// The tax year.
+        #[arg(long)]
+        year: i32,
+    },
 }
 
 #[derive(Subcommand)]
@@ -184,13 +191,44 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
+        Command::YearEndStatements { year } => {
+            let db = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot run database migrations")?;
+            let run =
+                receipts::issue_year_end_statements(&db, &config.org, year, &Actor::cli()).await?;
+            println!(
+                "{year}: issued {} statements; {} donors already had one",
+                run.issued, run.already_issued
+            );
+            Ok(())
+        }
     }
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+async fn serve(mut config: Config) -> anyhow::Result<()> {
+    // The in-process worker signs links in emails with the server's key.
+    config.ensure_download_link_key();
     let listen_addr = config.listen_addr;
     let database = format!("{:?}", config.database_url);
+    let in_process_mailer = config
+        .mailer_in_process
+        .then(|| (config.mail_settings(), config.mailer.clone()));
     let application = Application::build(config).await?;
+    let (stop_mailer, mailer_stopped) = tokio::sync::watch::channel(false);
+    let mailer = match in_process_mailer {
+        Some((mail, settings)) => {
+            let worker = mailer::Worker::new(application.db().clone(), mail, settings)
+                .context("SMTP_URL cannot be used")?;
+            Some(tokio::spawn(
+                async move { worker.run(mailer_stopped).await },
+            ))
+        }
+        None => None,
+    };
     tracing::info!(%listen_addr, %database, "serving; GraphQL console at /graphql");
     let handle = application.handle();
     tokio::spawn(async move {
@@ -198,7 +236,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!("shutdown requested; finishing requests in flight");
         handle.stop(true).await;
     });
-    application.run_until_stopped().await?;
+    let served = application.run_until_stopped().await;
+    // The worker finishes the message in hand before it stops.
+    let _ = stop_mailer.send(true);
+    if let Some(mailer) = mailer
+        && let Err(error) = mailer.await
+    {
+        tracing::error!(%error, "the mailer worker ended abnormally");
+    }
+    served?;
     tracing::info!("stopped");
     Ok(())
 }

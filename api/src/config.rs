@@ -11,59 +11,13 @@ use std::time::Duration;
 use entity::EmailAddress;
 use url::Url;
 
-/// A value that must never appear in logs or `Debug` output.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(value: impl Into<String>) -> Self {
-        Secret(value.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret([redacted])")
-    }
-}
-
-/// A configuration value that could not be used, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("configuration error in {variable}: {reason}")]
-pub struct ConfigError {
-    pub variable: String,
-    pub reason: String,
-}
-
-impl ConfigError {
-    fn new(variable: &str, reason: impl Into<String>) -> Self {
-        ConfigError {
-            variable: variable.to_owned(),
-            reason: reason.into(),
-        }
-    }
-}
+pub use mailer::config::{ConfigError, Organization, Secret, WorkerSettings};
+use mailer::config::{MailSettings, parse_bool};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Text,
     Json,
-}
-
-/// Who the organization is, as receipts and email footers state it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Organization {
-    pub legal_name: String,
-    /// The IRS Employer Identification Number, "12-3456789".
-    pub ein: String,
-    /// The postal address printed on receipts and in every email footer.
-    pub address: String,
-    /// Dates are shown, and tax years counted, in this zone.
-    pub timezone: chrono_tz::Tz,
 }
 
 #[derive(Clone)]
@@ -118,9 +72,16 @@ pub struct Config {
     pub graphql_introspection: bool,
     /// How long shutdown waits for requests in flight.
     pub shutdown_timeout: Duration,
+    /// How the mailer worker paces itself.
+    pub mailer: WorkerSettings,
+    /// Signs donors' download links for receipts and statements (at least 32
+    /// characters); without it a random key is made at start, so links last only as
+    /// long as the process.
+    pub download_link_key: Option<Secret>,
 }
 
-/// Every setting, with its default. The names are the environment variables; a config
+/// Every setting, with its default (the mail settings are the mailer's own, in
+/// `mailer::config::SETTINGS`). The names are the environment variables; a config
 /// file uses the same names in lower case.
 const SETTINGS: &[(&str, Option<&str>)] = &[
     ("DATABASE_URL", Some("sqlite://giving.db?mode=rwc")),
@@ -129,17 +90,8 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("STRIPE_SECRET_KEY", None),
     ("STRIPE_WEBHOOK_SECRET", None),
     ("STRIPE_API_BASE", Some("https://api.stripe.com")),
-    ("SMTP_URL", None),
-    ("MAIL_FROM", Some("Development Office <giving@example.org>")),
-    ("MAIL_DIR", Some("mail")),
     ("MAILER_IN_PROCESS", Some("true")),
-    ("ORG_LEGAL_NAME", Some("Immigrant Legal Defense Fund")),
-    ("ORG_EIN", Some("00-0000000")),
-    (
-        "ORG_ADDRESS",
-        Some("1458 Howard Street, San Francisco, CA 94103"),
-    ),
-    ("ORG_TIMEZONE", Some("America/Los_Angeles")),
+    ("DOWNLOAD_LINK_KEY", None),
     ("LOG_FORMAT", Some("text")),
     ("GRAPHQL_INTROSPECTION", Some("true")),
     ("SHUTDOWN_TIMEOUT_SECS", Some("30")),
@@ -170,7 +122,7 @@ impl Config {
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
         let mut raw: BTreeMap<&str, String> = BTreeMap::new();
-        for (name, default) in SETTINGS {
+        for (name, default) in SETTINGS.iter().chain(mailer::config::SETTINGS) {
             if let Some(default) = default {
                 raw.insert(name, (*default).to_owned());
             }
@@ -183,6 +135,7 @@ impl Config {
                 let upper = key.to_ascii_uppercase();
                 let name = SETTINGS
                     .iter()
+                    .chain(mailer::config::SETTINGS)
                     .map(|(name, _)| *name)
                     .find(|name| *name == upper)
                     .ok_or_else(|| {
@@ -205,7 +158,7 @@ impl Config {
                 raw.insert(name, text);
             }
         }
-        for (name, _) in SETTINGS {
+        for (name, _) in SETTINGS.iter().chain(mailer::config::SETTINGS) {
             if let Some(value) = env(name) {
                 raw.insert(name, value);
             }
@@ -271,43 +224,18 @@ impl Config {
             None => Vec::new(),
         };
 
-        let smtp_url = match get("SMTP_URL") {
-            Some(text) => {
-                let url = Url::parse(text)
-                    .map_err(|e| ConfigError::new("SMTP_URL", format!("is not a URL: {e}")))?;
-                if !matches!(url.scheme(), "smtp" | "smtps") {
-                    return Err(ConfigError::new(
-                        "SMTP_URL",
-                        "must start with smtp:// (STARTTLS with ?tls=required) or smtps://",
-                    ));
-                }
-                if url.host_str().is_none() {
-                    return Err(ConfigError::new("SMTP_URL", "must name a host"));
-                }
-                Some(Secret::new(text))
+        let mail = MailSettings::parse(&get)?;
+        let mailer = WorkerSettings::parse(&get)?;
+        let download_link_key = match get("DOWNLOAD_LINK_KEY") {
+            Some(key) if key.chars().count() >= 32 => Some(Secret::new(key)),
+            Some(_) => {
+                return Err(ConfigError::new(
+                    "DOWNLOAD_LINK_KEY",
+                    "must be at least 32 characters of random text",
+                ));
             }
             None => None,
         };
-
-        let (mail_from_name, mail_from) = parse_mailbox(required("MAIL_FROM")?)
-            .map_err(|reason| ConfigError::new("MAIL_FROM", reason))?;
-
-        let ein = required("ORG_EIN")?;
-        let ein_ok = ein.len() == 10
-            && ein.as_bytes()[2] == b'-'
-            && ein
-                .chars()
-                .enumerate()
-                .all(|(i, c)| i == 2 || c.is_ascii_digit());
-        if !ein_ok {
-            return Err(ConfigError::new("ORG_EIN", "must look like 12-3456789"));
-        }
-        let timezone: chrono_tz::Tz = required("ORG_TIMEZONE")?.parse().map_err(|_| {
-            ConfigError::new(
-                "ORG_TIMEZONE",
-                "must be an IANA time zone name, like America/Los_Angeles",
-            )
-        })?;
 
         let log_format = match required("LOG_FORMAT")?.to_ascii_lowercase().as_str() {
             "text" => LogFormat::Text,
@@ -332,24 +260,52 @@ impl Config {
             stripe_secret_key,
             stripe_webhook_secrets,
             stripe_api_base,
-            smtp_url,
-            mail_from,
-            mail_from_name,
-            mail_dir: PathBuf::from(required("MAIL_DIR")?),
+            smtp_url: mail.smtp_url,
+            mail_from: mail.mail_from,
+            mail_from_name: mail.mail_from_name,
+            mail_dir: mail.mail_dir,
             mailer_in_process: parse_bool("MAILER_IN_PROCESS", required("MAILER_IN_PROCESS")?)?,
-            org: Organization {
-                legal_name: required("ORG_LEGAL_NAME")?.to_owned(),
-                ein: ein.to_owned(),
-                address: required("ORG_ADDRESS")?.to_owned(),
-                timezone,
-            },
+            org: mail.org,
             log_format,
             graphql_introspection: parse_bool(
                 "GRAPHQL_INTROSPECTION",
                 required("GRAPHQL_INTROSPECTION")?,
             )?,
             shutdown_timeout: Duration::from_secs(shutdown_secs),
+            mailer,
+            download_link_key,
         })
+    }
+
+    /// Makes sure download links can be signed: without DOWNLOAD_LINK_KEY, a random key
+    /// for this process (links then stop working when it restarts).
+    pub fn ensure_download_link_key(&mut self) {
+        if self.download_link_key.is_none() {
+            use rand::Rng;
+            tracing::warn!(
+                "DOWNLOAD_LINK_KEY is not set: receipt download links last only until restart"
+            );
+            let bytes: [u8; 32] = rand::rng().random();
+            self.download_link_key = Some(Secret::new(hex::encode(bytes)));
+        }
+    }
+
+    /// The settings the mailer worker needs, as this configuration states them.
+    pub fn mail_settings(&self) -> MailSettings {
+        MailSettings {
+            smtp_url: self.smtp_url.clone(),
+            mail_from: self.mail_from.clone(),
+            mail_from_name: self.mail_from_name.clone(),
+            mail_dir: self.mail_dir.clone(),
+            org: self.org.clone(),
+            download_links: self.download_link_key.as_ref().map(|key| {
+                mailer::links::DownloadLinks {
+                    public_url: self.public_url.clone(),
+                    key: key.clone(),
+                    valid_for: chrono::Duration::days(30),
+                }
+            }),
+        }
     }
 
     /// The configuration for a test or a tool: every default, on the given database.
@@ -371,28 +327,6 @@ fn parse_http_url(variable: &str, text: &str) -> Result<Url, ConfigError> {
         ));
     }
     Ok(url)
-}
-
-fn parse_bool(variable: &str, text: &str) -> Result<bool, ConfigError> {
-    match text.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "on" => Ok(true),
-        "0" | "false" | "no" | "off" => Ok(false),
-        _ => Err(ConfigError::new(variable, "must be true or false")),
-    }
-}
-
-/// Parses `Name <address>` or a bare address.
-fn parse_mailbox(text: &str) -> Result<(String, EmailAddress), String> {
-    let (name, address) = match (text.find('<'), text.rfind('>')) {
-        (Some(open), Some(close)) if open < close && close == text.len() - 1 => (
-            text[..open].trim().trim_matches('"').to_owned(),
-            &text[open + 1..close],
-        ),
-        (None, None) => (String::new(), text),
-        _ => return Err("must be an address, or Name <address>".to_owned()),
-    };
-    let address = EmailAddress::parse(address).map_err(|e| format!("address {e}"))?;
-    Ok((name, address))
 }
 
 #[cfg(test)]
@@ -443,6 +377,8 @@ mod tests {
             ("LOG_FORMAT", "xml"),
             ("MAILER_IN_PROCESS", "maybe"),
             ("SHUTDOWN_TIMEOUT_SECS", "0"),
+            ("MAILER_PER_MINUTE", "0"),
+            ("DOWNLOAD_LINK_KEY", "short"),
         ] {
             assert_eq!(
                 variable_of(config_with(&[(variable, value)])),
@@ -497,6 +433,18 @@ mod tests {
         let config = config_with(&[("MAIL_FROM", "\"Giving Team\" <Giving@Example.org>")])?;
         assert_eq!(config.mail_from_name, "Giving Team");
         assert_eq!(config.mail_from.as_str(), "giving@example.org");
+        Ok(())
+    }
+
+    #[test]
+    fn a_download_link_key_is_kept_secret() -> Result<(), ConfigError> {
+        let key = "k".repeat(40);
+        let config = config_with(&[("DOWNLOAD_LINK_KEY", &key)])?;
+        assert_eq!(
+            config.download_link_key.as_ref().map(Secret::expose),
+            Some(key.as_str())
+        );
+        assert!(!format!("{config:?}").contains(&key));
         Ok(())
     }
 }

@@ -49,7 +49,11 @@ impl Application {
         Application::build_with_db(config, db)
     }
 
-    pub fn build_with_db(config: Config, db: DatabaseConnection) -> anyhow::Result<Application> {
+    pub fn build_with_db(
+        mut config: Config,
+        db: DatabaseConnection,
+    ) -> anyhow::Result<Application> {
+        config.ensure_download_link_key();
         let listener = TcpListener::bind(config.listen_addr)
             .with_context(|| format!("cannot listen on {} (LISTEN_ADDR)", config.listen_addr))?;
         let port = listener.local_addr()?.port();
@@ -80,6 +84,7 @@ impl Application {
                     "/webhooks/stripe",
                     web::post().to(crate::stripe::webhook::receive),
                 )
+                .route("/receipts/{file}", web::get().to(pages::receipts::download))
         })
         .listen(listener)?
         .disable_signals()

@@ -6,7 +6,10 @@ use entity::EmailAddress;
 use entity::enums::{Language, OutboxStatus};
 use entity::outbox;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Set, Statement,
+};
 
 /// An email to queue.
 #[derive(Debug, Clone)]
@@ -77,4 +80,197 @@ pub async fn enqueue(db: &impl ConnectionTrait, message: NewMessage) -> Result<E
     } else {
         Enqueued::AlreadyQueued(existing.id)
     })
+}
+
+/// Claims up to `batch_size` due messages for `worker` until `lease` has passed: pending
+/// messages whose time has come, and messages whose previous worker's lease expired
+/// (it died mid-batch). Each claim counts as an attempt. On PostgreSQL the candidate
+/// rows are locked with `FOR UPDATE SKIP LOCKED`, so workers on several machines never
+/// claim the same message; on SQLite the single `UPDATE … RETURNING` statement holds the
+/// database's only write lock and is atomic on its own.
+pub async fn claim_due(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    batch_size: u32,
+    lease: std::time::Duration,
+) -> Result<Vec<outbox::Model>, DbErr> {
+    let backend = db.get_database_backend();
+    let now = Utc::now();
+    let lease_expires_at =
+        now + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::hours(1));
+    let p = |n: usize| placeholder(backend, n);
+    let lock = match backend {
+        DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
+        _ => "",
+    };
+    let sql = format!(
+        "UPDATE outbox SET status = 'sending', leased_by = {worker}, lease_expires_at = {lease}, \
+         attempts = attempts + 1, updated_at = {now} \
+         WHERE id IN (SELECT id FROM outbox \
+           WHERE (status = 'pending' AND next_attempt_at <= {now}) \
+              OR (status = 'sending' AND lease_expires_at <= {now}) \
+           ORDER BY next_attempt_at, id LIMIT {batch_size}{lock}) \
+         RETURNING *",
+        worker = p(1),
+        lease = p(2),
+        now = p(3),
+    );
+    outbox::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [worker.into(), lease_expires_at.into(), now.into()],
+        ))
+        .all(db)
+        .await
+        .map(|mut claimed| {
+            claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
+            claimed
+        })
+}
+
+/// The n-th bound value, numbered so that one value can be used twice.
+fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => format!("?{n}"),
+    }
+}
+
+/// What became of one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent {
+        message_id: String,
+    },
+    /// Try again at `retry_at`.
+    Retry {
+        reason: String,
+        retry_at: DateTime<Utc>,
+    },
+    /// The server refused for good (a 5xx reply) or the message cannot be built.
+    Failed {
+        reason: String,
+    },
+    /// Temporary failures went on until the attempts ran out.
+    Dead {
+        reason: String,
+    },
+}
+
+/// Records the outcome of a claimed message, if `worker` still holds its lease (a
+/// worker whose lease ran out and was taken over records nothing).
+pub async fn record_outcome(
+    db: &impl ConnectionTrait,
+    id: i64,
+    worker: &str,
+    outcome: &Outcome,
+) -> Result<bool, DbErr> {
+    let now = Utc::now();
+    let mut update = outbox::Entity::update_many()
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .col_expr(
+            outbox::Column::LeasedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            outbox::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Sending.as_str()))
+        .filter(outbox::Column::LeasedBy.eq(worker));
+    update = match outcome {
+        Outcome::Sent { message_id } => update
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(OutboxStatus::Sent.as_str()),
+            )
+            .col_expr(outbox::Column::MessageId, Expr::value(message_id.clone()))
+            .col_expr(outbox::Column::SentAt, Expr::value(now))
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(Option::<String>::None),
+            ),
+        Outcome::Retry { reason, retry_at } => update
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(OutboxStatus::Pending.as_str()),
+            )
+            .col_expr(outbox::Column::NextAttemptAt, Expr::value(*retry_at))
+            .col_expr(outbox::Column::LastError, Expr::value(reason.clone())),
+        Outcome::Failed { reason } => update
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(OutboxStatus::Failed.as_str()),
+            )
+            .col_expr(outbox::Column::LastError, Expr::value(reason.clone())),
+        Outcome::Dead { reason } => update
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(OutboxStatus::Dead.as_str()),
+            )
+            .col_expr(outbox::Column::LastError, Expr::value(reason.clone())),
+    };
+    Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// Puts a failed or dead message back in the queue, due now, with a fresh count of
+/// attempts. Returns `None` when no such message exists; a message that is still
+/// pending, sending or already sent is returned unchanged.
+pub async fn retry_message(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<outbox::Model>, DbErr> {
+    let now = Utc::now();
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(OutboxStatus::Pending.as_str()),
+        )
+        .col_expr(outbox::Column::Attempts, Expr::value(0))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::Id.eq(id))
+        .filter(
+            outbox::Column::Status
+                .is_in([OutboxStatus::Failed.as_str(), OutboxStatus::Dead.as_str()]),
+        )
+        .exec(db)
+        .await?;
+    outbox::Entity::find_by_id(id).one(db).await
+}
+
+/// Hands claimed messages back unsent (a worker stopping mid-batch), due now, without
+/// counting the attempt.
+pub async fn release(db: &impl ConnectionTrait, ids: &[i64], worker: &str) -> Result<u64, DbErr> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let result = outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(OutboxStatus::Pending.as_str()),
+        )
+        .col_expr(
+            outbox::Column::LeasedBy,
+            Expr::value(Option::<String>::None),
+        )
+        .col_expr(
+            outbox::Column::LeaseExpiresAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(
+            outbox::Column::Attempts,
+            Expr::col(outbox::Column::Attempts).sub(1),
+        )
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+        .filter(outbox::Column::Status.eq(OutboxStatus::Sending.as_str()))
+        .filter(outbox::Column::LeasedBy.eq(worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected)
 }

@@ -8,6 +8,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261124_000001_create_schema;
 mod m20261124_000002_seed_defaults;
+mod m20261125_060101_installment_receipt_policy;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261124_000001_create_schema::Migration),
             Box::new(m20261124_000002_seed_defaults::Migration),
+            Box::new(m20261125_060101_installment_receipt_policy::Migration),
         ]
     }
 }

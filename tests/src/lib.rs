@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod seed;
+pub mod smtp;
 pub mod stripe;
 pub mod support;
 

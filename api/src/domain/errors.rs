@@ -51,6 +51,19 @@ impl DomainError {
 /// Code checks first and gives better messages; these cover races and anything missed.
 const CONSTRAINTS: &[(&[&str], &str, &str)] = &[
     (
+        &["ux_receipts_valid_gift", "receipts.gift_id"],
+        "giftId",
+        "this gift already has a valid receipt",
+    ),
+    (
+        &[
+            "ux_receipts_valid_statement",
+            "receipts.donor_id, receipts.tax_year",
+        ],
+        "year",
+        "this donor already has a valid statement for the year",
+    ),
+    (
         &["ux_donors_email_ci", "donors.email", "donors_email_key"],
         "email",
         "a donor with this email already exists",

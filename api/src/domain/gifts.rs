@@ -92,8 +92,9 @@ pub struct RecordedGift {
     pub receipt: Option<receipt::Model>,
 }
 
-/// Records a gift in the caller's transaction; a succeeded gift gets its receipt and
-/// receipt email in the same transaction. Checks come first, so a refused gift changes
+/// Records a gift in the caller's transaction; a succeeded gift is acknowledged (its
+/// receipt and receipt email, as `receipts::acknowledge_gift` decides) in the same
+/// transaction. Checks come first, so a refused gift changes
 /// nothing.
 pub async fn record_gift(
     txn: &DatabaseTransaction,
@@ -193,7 +194,7 @@ pub async fn record_gift(
     .await?;
 
     let receipt = if gift.status == GiftStatus::Succeeded {
-        Some(receipts::issue_gift_receipt(txn, org, &gift, &donor).await?)
+        receipts::acknowledge_gift(txn, org, &gift, &donor).await?
     } else {
         None
     };

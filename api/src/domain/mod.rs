@@ -11,6 +11,7 @@ pub mod gifts;
 pub mod offline_gifts;
 pub mod payments;
 pub mod pledges;
+pub mod receipt_document;
 pub mod receipts;
 pub mod tiers;
 pub mod tokens;

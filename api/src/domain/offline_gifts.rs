@@ -12,7 +12,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::gifts::{Benefits, NewGift, Tribute, record_gift};
-use super::{Actor, DomainError, audit};
+use super::{Actor, DomainError, audit, receipts};
 use crate::config::Organization;
 use crate::db::begin_write;
 
@@ -370,6 +370,7 @@ async fn offline_gift_for_update(
 /// changes the gift only; the receipt is the receipts service's concern.
 pub async fn adjust_offline_gift(
     db: &DatabaseConnection,
+    org: &Organization,
     actor: &Actor,
     id: i64,
     adjustment: GiftAdjustment,
@@ -492,7 +493,7 @@ pub async fn adjust_offline_gift(
     }
     updated.status =
         status_after_refunds(updated.amount_minor, updated.refunded_minor, updated.status);
-    save_gift_change(txn, actor, "adjustGift", current, updated).await
+    save_gift_change(txn, org, actor, GiftChange::Correction, current, updated).await
 }
 
 fn status_after_refunds(amount: i64, refunded: i64, status: GiftStatus) -> GiftStatus {
@@ -506,13 +507,47 @@ fn status_after_refunds(amount: i64, refunded: i64, status: GiftStatus) -> GiftS
 }
 
 /// Writes a changed gift and its audit entry, and commits; unchanged gifts are left alone.
+/// What kind of change staff made to a gift, which decides what happens to its receipts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum GiftChange {
+    Correction,
+    Refund,
+}
+
+impl GiftChange {
+    fn action(self) -> &'static str {
+        match self {
+            GiftChange::Correction => "adjustGift",
+            GiftChange::Refund => "refundGift",
+        }
+    }
+}
+
+/// Whether a correction changes what the gift's receipt states.
+fn receipt_details_changed(before: &gift::Model, after: &gift::Model) -> bool {
+    before.amount_minor != after.amount_minor
+        || before.received_at != after.received_at
+        || before.fund_id != after.fund_id
+        || before.method != after.method
+        || before.check_number != after.check_number
+        || before.benefits_minor != after.benefits_minor
+        || before.benefits_description != after.benefits_description
+        || before.tribute_kind != after.tribute_kind
+        || before.tribute_name != after.tribute_name
+}
+
+/// Saves a staff change to a gift with its audit record, and corrects the gift's
+/// receipts in the same transaction: a refund voids or re-issues them, a correction to
+/// what a receipt states re-issues them.
 async fn save_gift_change(
     txn: sea_orm::DatabaseTransaction,
+    org: &Organization,
     actor: &Actor,
-    action: &str,
+    change: GiftChange,
     current: gift::Model,
     updated: gift::Model,
 ) -> Result<gift::Model, DomainError> {
+    let action = change.action();
     let diff = super::audit::changed_fields(&gift_snapshot(&current), &gift_snapshot(&updated));
     if diff.as_object().is_none_or(serde_json::Map::is_empty) {
         txn.rollback().await?;
@@ -522,6 +557,15 @@ async fn save_gift_change(
     let mut active: gift::ActiveModel = updated.into();
     active.updated_at = Set(Utc::now());
     let gift = active.reset_all().update(&txn).await?;
+    match change {
+        GiftChange::Refund => {
+            receipts::on_refund(&txn, org, &gift).await?;
+        }
+        GiftChange::Correction if receipt_details_changed(&current, &gift) => {
+            receipts::on_gift_corrected(&txn, org, &gift).await?;
+        }
+        GiftChange::Correction => {}
+    }
     audit::record(&txn, actor, action, "gift", Some(id.to_string()), diff).await?;
     txn.commit().await?;
     Ok(gift)
@@ -531,6 +575,7 @@ async fn save_gift_change(
 /// only; voiding and re-issuing the receipt is the receipts service's concern.
 pub async fn refund_offline_gift(
     db: &DatabaseConnection,
+    org: &Organization,
     actor: &Actor,
     id: i64,
     amount: Option<Money>,
@@ -586,7 +631,7 @@ pub async fn refund_offline_gift(
             None => note,
         });
     }
-    save_gift_change(txn, actor, "refundGift", current, updated).await
+    save_gift_change(txn, org, actor, GiftChange::Refund, current, updated).await
 }
 
 /// Whether staff record gifts of this method by hand.

@@ -255,9 +255,9 @@ async fn apply_effect(
         }
         PaymentEffect::InstallmentPaid(payment) => record_installment(txn, org, payment).await,
         PaymentEffect::InstallmentFailed(failure) => mark_past_due(txn, failure).await,
-        PaymentEffect::ChargeRefunded(refund) => apply_refund(txn, refund).await,
-        PaymentEffect::DisputeOpened(notice) => apply_dispute(txn, notice, true).await,
-        PaymentEffect::DisputeClosed(notice) => apply_dispute(txn, notice, false).await,
+        PaymentEffect::ChargeRefunded(refund) => apply_refund(txn, org, refund).await,
+        PaymentEffect::DisputeOpened(notice) => apply_dispute(txn, org, notice, true).await,
+        PaymentEffect::DisputeClosed(notice) => apply_dispute(txn, org, notice, false).await,
         PaymentEffect::Unhandled => Ok("ignored: unhandled type".to_owned()),
         PaymentEffect::Unreadable(reason) => Ok(format!("ignored: unreadable ({reason})")),
     }
@@ -794,6 +794,7 @@ fn status_after_refund(gift: &gift::Model, refunded: i64) -> GiftStatus {
 
 async fn apply_refund(
     txn: &DatabaseTransaction,
+    org: &Organization,
     refund: ChargeRefund,
 ) -> Result<String, DomainError> {
     let Some(gift) = gift_for_charge(
@@ -820,12 +821,14 @@ async fn apply_refund(
     row.refunded_minor = Set(refunded);
     row.status = Set(status);
     row.updated_at = Set(Utc::now());
-    row.update(txn).await?;
+    let gift = row.update(txn).await?;
+    receipts::on_refund(txn, org, &gift).await?;
     Ok(format!("gift {id} is {status} ({refunded} refunded)"))
 }
 
 async fn apply_dispute(
     txn: &DatabaseTransaction,
+    org: &Organization,
     notice: DisputeNotice,
     opened: bool,
 ) -> Result<String, DomainError> {
@@ -853,11 +856,18 @@ async fn apply_dispute(
         };
         status_after_refund(&undisputed, gift.refunded_minor)
     };
-    if gift.status != status {
+    let gift = if gift.status != status {
         let mut row: gift::ActiveModel = gift.into();
         row.status = Set(status);
         row.updated_at = Set(Utc::now());
-        row.update(txn).await?;
+        row.update(txn).await?
+    } else {
+        gift
+    };
+    // A dispute closed as lost means the bank returned the money: the gift is no longer
+    // a contribution, so its receipt is voided (the event is processed once).
+    if !opened && notice.status == "lost" {
+        receipts::on_payment_reversed(txn, org, &gift).await?;
     }
     Ok(format!(
         "gift {id} is {status} (dispute {} {})",

@@ -612,10 +612,16 @@ impl GiftMutation {
             anonymous: input.anonymous,
             notes: change(input.notes),
         };
-        offline_gifts::adjust_offline_gift(db(ctx)?, &actor(ctx)?, id, adjustment)
-            .await
-            .gql()
-            .map(Gift)
+        offline_gifts::adjust_offline_gift(
+            db(ctx)?,
+            &config(ctx)?.org,
+            &actor(ctx)?,
+            id,
+            adjustment,
+        )
+        .await
+        .gql()
+        .map(Gift)
     }
 
     /// Refunds a gift in full, or in part when an amount is given. An offline gift
@@ -643,9 +649,16 @@ impl GiftMutation {
         let db = db(ctx)?;
         let gift = gift_search::find_gift(db, id).await.gql()?;
         if offline_gifts::is_offline(gift.method) {
-            let gift = offline_gifts::refund_offline_gift(db, &actor(ctx)?, id, amount, reason)
-                .await
-                .gql()?;
+            let gift = offline_gifts::refund_offline_gift(
+                db,
+                &config(ctx)?.org,
+                &actor(ctx)?,
+                id,
+                amount,
+                reason,
+            )
+            .await
+            .gql()?;
             return Ok(GiftRefund {
                 gift: Gift(gift),
                 processor_refund: None,

@@ -12,8 +12,10 @@ pub mod gifts;
 pub mod guards;
 pub mod loaders;
 pub mod money;
+pub mod outbox;
 pub mod paging;
 pub mod pledges;
+pub mod receipts;
 pub mod schema_file;
 pub mod tiers;
 pub mod tokens;
@@ -35,6 +37,8 @@ pub struct Query(
     pledges::PledgeQuery,
     tiers::TierQuery,
     audit::AuditQuery,
+    receipts::ReceiptQuery,
+    outbox::OutboxQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -46,6 +50,8 @@ pub struct Mutation(
     pledges::PledgeMutation,
     funds::FundMutation,
     tiers::TierMutation,
+    receipts::ReceiptMutation,
+    outbox::OutboxMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use entity::enums::{GiftStatus, PledgeStatus};
 use entity::{donor, gift, outbox, pledge, receipt, stripe_event};
-use sea_orm::{EntityTrait, PaginatorTrait, QueryOrder};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
@@ -210,7 +210,8 @@ async fn a_monthly_gift_records_one_installment_per_invoice(backend: Backend) {
     assert!(gifts.iter().all(|g| g.pledge_id == Some(pledges[0].id)));
     let tributes: Vec<_> = gifts.iter().map(|g| g.tribute_name.as_deref()).collect();
     assert_eq!(tributes, [Some("Abuela Rosa"), None, None]);
-    assert_eq!(count_receipts(&app).await, 3);
+    // The first installment gets a receipt; the year-end statement acknowledges the rest.
+    assert_eq!(count_receipts(&app).await, 1);
     assert_eq!(count_donors(&app).await, 1);
 
     app.deliver(&event(
@@ -800,4 +801,94 @@ on_both_backends!(
     different_events_for_one_new_email_at_once_make_one_donor,
     a_rate_limited_stripe_is_retried_and_the_donor_still_reaches_checkout,
     a_subscription_with_no_known_donor_is_kept_with_its_reason_and_changes_nothing,
+);
+
+async fn valid_receipts_of(app: &TestApp) -> Vec<entity::receipt::Model> {
+    entity::receipt::Entity::find()
+        .filter(entity::receipt::Column::Status.eq(entity::enums::ReceiptStatus::Issued))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn a_refund_from_stripe_corrects_the_receipt(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    app.deliver(&event(
+        "evt_paid",
+        "checkout.session.completed",
+        payment_session("cs_receipt", "lena@example.org", 10_000, true),
+    ))
+    .await;
+    let original = valid_receipts_of(&app).await.remove(0);
+    assert_eq!(original.amount_minor, 10_000);
+
+    app.deliver(&event(
+        "evt_partial",
+        "charge.refunded",
+        charge("ch_receipt", "pi_cs_receipt", 10_000, 4_000),
+    ))
+    .await;
+    let valid = valid_receipts_of(&app).await;
+    assert_eq!(valid.len(), 1);
+    assert_eq!(
+        valid[0].amount_minor, 6_000,
+        "the new receipt states the net gift"
+    );
+    assert_eq!(valid[0].replaces_receipt_id, Some(original.id));
+
+    app.deliver(&event(
+        "evt_full",
+        "charge.refunded",
+        charge("ch_receipt", "pi_cs_receipt", 10_000, 10_000),
+    ))
+    .await;
+    assert!(
+        valid_receipts_of(&app).await.is_empty(),
+        "a refunded gift has no valid receipt"
+    );
+    assert_eq!(
+        count_receipts(&app).await,
+        2,
+        "void receipts are kept, never deleted"
+    );
+}
+
+async fn a_lost_dispute_voids_the_receipt(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    app.deliver(&event(
+        "evt_paid",
+        "checkout.session.completed",
+        payment_session("cs_lost", "omar@example.org", 20_000, true),
+    ))
+    .await;
+    app.deliver(&event(
+        "evt_dp_1",
+        "charge.dispute.created",
+        dispute("dp_1", "ch_lost", "pi_cs_lost", "needs_response"),
+    ))
+    .await;
+    assert_eq!(
+        valid_receipts_of(&app).await.len(),
+        1,
+        "an open dispute changes no receipt"
+    );
+    app.deliver(&event(
+        "evt_dp_2",
+        "charge.dispute.closed",
+        dispute("dp_1", "ch_lost", "pi_cs_lost", "lost"),
+    ))
+    .await;
+    assert_eq!(gifts(&app).await[0].status, GiftStatus::Disputed);
+    assert!(valid_receipts_of(&app).await.is_empty());
+    let notices = entity::outbox::Entity::find()
+        .filter(entity::outbox::Column::Kind.eq("receipt_voided"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(notices, 1, "the donor is told once");
+}
+
+on_both_backends!(
+    a_refund_from_stripe_corrects_the_receipt,
+    a_lost_dispute_voids_the_receipt,
 );

@@ -4,7 +4,7 @@
 use chrono::{NaiveDate, Utc};
 use entity::enums::{GiftStatus, PaymentMethod};
 use entity::{Money, appeal, campaign, gift, outbox, pledge, receipt};
-use sea_orm::{ActiveModelTrait, EntityTrait, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use tests::on_both_backends;
 use tests::support::{Backend, TestApp, spawn_app};
@@ -344,6 +344,88 @@ async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
     assert_eq!(audit_entries(&app, "refundGift").await.len(), 2);
 }
 
+async fn valid_receipts(app: &TestApp) -> Vec<entity::receipt::Model> {
+    entity::receipt::Entity::find()
+        .filter(entity::receipt::Column::Status.eq(entity::enums::ReceiptStatus::Issued))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn corrections_and_refunds_keep_the_receipt_true(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Chloé Martin", "email": "chloe@example.org" }),
+    )
+    .await;
+    let id = record_gift(&app, &token, check_gift(donor, json!({}))).await["gift"]["id"].clone();
+    let first = valid_receipts(&app).await.remove(0);
+    assert_eq!(first.amount_minor, 25_000);
+
+    // A change the receipt does not state leaves it alone.
+    ok(
+        &app,
+        &token,
+        ADJUST,
+        json!({ "id": id, "input": { "anonymous": true } }),
+    )
+    .await;
+    assert_eq!(valid_receipts(&app).await, vec![first.clone()]);
+
+    // A corrected amount voids the receipt and issues one that points back.
+    ok(
+        &app,
+        &token,
+        ADJUST,
+        json!({ "id": id, "input": { "amount": { "amountMinor": 30_000 } } }),
+    )
+    .await;
+    let second = valid_receipts(&app).await.remove(0);
+    assert_eq!(
+        (second.amount_minor, second.replaces_receipt_id),
+        (30_000, Some(first.id))
+    );
+
+    // A partial refund re-issues for the net gift; a full one leaves no valid receipt.
+    ok(
+        &app,
+        &token,
+        REFUND,
+        json!({ "id": id, "amount": { "amountMinor": 10_000 } }),
+    )
+    .await;
+    let third = valid_receipts(&app).await.remove(0);
+    assert_eq!(
+        (third.amount_minor, third.replaces_receipt_id),
+        (20_000, Some(second.id))
+    );
+    ok(&app, &token, REFUND, json!({ "id": id })).await;
+    assert!(valid_receipts(&app).await.is_empty());
+
+    let mut sequences: Vec<i32> = entity::receipt::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sequence)
+        .collect();
+    sequences.sort_unstable();
+    assert_eq!(
+        sequences,
+        [1, 2, 3],
+        "numbers stay gapless through corrections"
+    );
+    let voided_notices = entity::outbox::Entity::find()
+        .filter(entity::outbox::Column::Kind.eq("receipt_voided"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(voided_notices, 3, "the donor hears of each voided receipt");
+}
+
 async fn a_refused_correction_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
@@ -641,6 +723,7 @@ on_both_backends!(
     staff_correct_and_refund_an_offline_gift,
     a_refused_correction_changes_nothing,
     a_card_gift_is_changed_only_through_the_processor,
+    corrections_and_refunds_keep_the_receipt_true,
     each_gift_filter_finds_the_right_gifts,
     each_pledge_filter_finds_the_right_pledges,
 );

@@ -1,0 +1,761 @@
+//! The words and layout of a receipt or year-end statement, in the donor's language: the
+//! plain text, the HTML and the PDF letter (letterhead, donor address block, table of
+//! gifts, signature line). Rendered once, at issue, and stored.
+
+use chrono::{DateTime, Datelike, Utc};
+use entity::enums::{Language, PaymentMethod, ReceiptKind, TributeKind};
+use entity::{Currency, format_minor};
+use mailer::templates::escape;
+use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
+
+use crate::config::Organization;
+
+/// Gifts with benefits above this amount (in cents) carry the quid-pro-quo disclosure.
+pub const QUID_PRO_QUO_THRESHOLD_MINOR: i64 = 7_500;
+
+/// One gift as the document lists it.
+#[derive(Debug, Clone)]
+pub struct GiftLine {
+    pub received_at: DateTime<Utc>,
+    pub amount_minor: i64,
+    pub refunded_minor: i64,
+    pub benefits_minor: i64,
+    pub benefits_description: Option<String>,
+    pub method: PaymentMethod,
+    pub fund: String,
+    pub tribute: Option<(TributeKind, String)>,
+}
+
+impl GiftLine {
+    /// What the donor gave, net of refunds.
+    pub fn net_minor(&self) -> i64 {
+        (self.amount_minor - self.refunded_minor).max(0)
+    }
+
+    /// The part of the net gift that is deductible: net minus the value of benefits.
+    pub fn deductible_minor(&self) -> i64 {
+        (self.net_minor() - self.benefits_minor).max(0)
+    }
+}
+
+/// Everything a document states.
+#[derive(Debug, Clone)]
+pub struct Document<'a> {
+    pub org: &'a Organization,
+    pub language: Language,
+    pub kind: ReceiptKind,
+    pub number: String,
+    pub tax_year: i32,
+    pub issued_at: DateTime<Utc>,
+    pub donor_name: String,
+    pub donor_address: Option<String>,
+    pub currency: Currency,
+    pub lines: Vec<GiftLine>,
+    /// The number of the receipt this one corrects.
+    pub replaces: Option<String>,
+}
+
+/// The rendered document and its totals.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub text: String,
+    pub html: String,
+    pub pdf: Vec<u8>,
+    pub amount_minor: i64,
+    pub deductible_minor: i64,
+}
+
+struct Words {
+    receipt: &'static str,
+    statement: &'static str,
+    issued: &'static str,
+    replaces: &'static str,
+    thanks_one: &'static str,
+    thanks_year: &'static str,
+    columns: [&'static str; 6],
+    total: &'static str,
+    no_benefits: &'static str,
+    benefits: &'static str,
+    deductible: &'static str,
+    quid_pro_quo: &'static str,
+    in_honor: &'static str,
+    in_memory: &'static str,
+    exempt: &'static str,
+    signature: &'static str,
+    months: [&'static str; 12],
+}
+
+fn words(language: Language) -> Words {
+    match language {
+        Language::Spanish => Words {
+            receipt: "Recibo",
+            statement: "Resumen anual de donaciones",
+            issued: "Emitido el",
+            replaces: "Este recibo reemplaza el recibo anulado",
+            thanks_one: "Gracias por su donación de {amount} del {date} ({method}) al fondo {fund}.",
+            thanks_year: "Gracias por sus donaciones de {year}. Este resumen enumera cada donación, con los reembolsos descontados.",
+            columns: [
+                "Fecha",
+                "Fondo",
+                "Forma de pago",
+                "Monto",
+                "Beneficios",
+                "Deducible",
+            ],
+            total: "Total",
+            no_benefits: "No se proporcionaron bienes ni servicios a cambio de esta contribución.",
+            benefits: "A cambio de su contribución del {date} recibió: {description}, con un valor estimado de buena fe de {value}.",
+            deductible: "El monto deducible para fines del impuesto federal sobre la renta es {amount}.",
+            quid_pro_quo: "El monto de su contribución deducible para fines del impuesto federal sobre la renta se limita al exceso del dinero aportado sobre el valor de los bienes o servicios proporcionados por {org}.",
+            in_honor: "En honor de",
+            in_memory: "En memoria de",
+            exempt: "{org} es una organización exenta de impuestos según la sección 501(c)(3) del Código de Rentas Internas. EIN {ein}.",
+            signature: "Dirección de Desarrollo",
+            months: [
+                "enero",
+                "febrero",
+                "marzo",
+                "abril",
+                "mayo",
+                "junio",
+                "julio",
+                "agosto",
+                "septiembre",
+                "octubre",
+                "noviembre",
+                "diciembre",
+            ],
+        },
+        Language::French => Words {
+            receipt: "Reçu",
+            statement: "Relevé annuel des dons",
+            issued: "Émis le",
+            replaces: "Ce reçu remplace le reçu annulé",
+            thanks_one: "Merci pour votre don de {amount} du {date} ({method}) au fonds {fund}.",
+            thanks_year: "Merci pour vos dons de {year}. Ce relevé énumère chaque don, remboursements déduits.",
+            columns: [
+                "Date",
+                "Fonds",
+                "Paiement",
+                "Montant",
+                "Avantages",
+                "Déductible",
+            ],
+            total: "Total",
+            no_benefits: "Aucun bien ni service n'a été fourni en échange de cette contribution.",
+            benefits: "En échange de votre contribution du {date}, vous avez reçu : {description}, d'une valeur estimée de bonne foi de {value}.",
+            deductible: "Le montant déductible de l'impôt fédéral sur le revenu est de {amount}.",
+            quid_pro_quo: "Le montant déductible de votre contribution est limité à l'excédent de la somme versée sur la valeur des biens ou services fournis par {org}.",
+            in_honor: "En l'honneur de",
+            in_memory: "En mémoire de",
+            exempt: "{org} est une organisation exonérée d'impôt au titre de la section 501(c)(3) de l'Internal Revenue Code. EIN {ein}.",
+            signature: "Direction du développement",
+            months: [
+                "janvier",
+                "février",
+                "mars",
+                "avril",
+                "mai",
+                "juin",
+                "juillet",
+                "août",
+                "septembre",
+                "octobre",
+                "novembre",
+                "décembre",
+            ],
+        },
+        Language::Arabic => Words {
+            receipt: "إيصال",
+            statement: "كشف التبرعات السنوي",
+            issued: "صدر في",
+            replaces: "يحل هذا الإيصال محل الإيصال الملغى",
+            thanks_one: "شكراً لتبرعك بمبلغ {amount} بتاريخ {date} ({method}) لصندوق {fund}.",
+            thanks_year: "شكراً لتبرعاتك في عام {year}. يسرد هذا الكشف كل تبرع بعد خصم المبالغ المستردة.",
+            columns: [
+                "التاريخ",
+                "الصندوق",
+                "طريقة الدفع",
+                "المبلغ",
+                "المزايا",
+                "القابل للخصم",
+            ],
+            total: "المجموع",
+            no_benefits: "لم تُقدَّم أي سلع أو خدمات مقابل هذا التبرع.",
+            benefits: "مقابل تبرعك بتاريخ {date} حصلت على: {description}، بقيمة تقديرية بحسن نية قدرها {value}.",
+            deductible: "المبلغ القابل للخصم لأغراض ضريبة الدخل الفيدرالية هو {amount}.",
+            quid_pro_quo: "يقتصر المبلغ القابل للخصم من تبرعك على ما يزيد عن قيمة السلع أو الخدمات التي قدمتها {org}.",
+            in_honor: "تكريماً لـ",
+            in_memory: "إحياءً لذكرى",
+            exempt: "{org} منظمة معفاة من الضرائب بموجب القسم 501(c)(3) من قانون الإيرادات الداخلية. الرقم الضريبي {ein}.",
+            signature: "إدارة التنمية",
+            months: [
+                "يناير",
+                "فبراير",
+                "مارس",
+                "أبريل",
+                "مايو",
+                "يونيو",
+                "يوليو",
+                "أغسطس",
+                "سبتمبر",
+                "أكتوبر",
+                "نوفمبر",
+                "ديسمبر",
+            ],
+        },
+        Language::English => Words {
+            receipt: "Receipt",
+            statement: "Year-end giving statement",
+            issued: "Issued",
+            replaces: "This receipt replaces voided receipt",
+            thanks_one: "Thank you for your gift of {amount} on {date} by {method} to the {fund}.",
+            thanks_year: "Thank you for your gifts in {year}. This statement lists every gift, net of refunds.",
+            columns: ["Date", "Fund", "Method", "Amount", "Benefits", "Deductible"],
+            total: "Total",
+            no_benefits: "No goods or services were provided in exchange for this contribution.",
+            benefits: "In exchange for your contribution on {date} you received {description}, with a good-faith estimated value of {value}.",
+            deductible: "The amount deductible for federal income tax purposes is {amount}.",
+            quid_pro_quo: "The amount of your contribution that is deductible for federal income tax purposes is limited to the excess of the money contributed over the value of goods or services provided by {org}.",
+            in_honor: "In honor of",
+            in_memory: "In memory of",
+            exempt: "{org} is a tax-exempt organization under section 501(c)(3) of the Internal Revenue Code. EIN {ein}.",
+            signature: "Development Director",
+            months: [
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
+            ],
+        },
+    }
+}
+
+fn method_name(language: Language, method: PaymentMethod) -> &'static str {
+    use PaymentMethod::*;
+    match (language, method) {
+        (Language::Spanish, Card) => "tarjeta",
+        (Language::Spanish, Bank) => "transferencia bancaria",
+        (Language::Spanish, Check) => "cheque",
+        (Language::Spanish, Cash) => "efectivo",
+        (Language::Spanish, Stock) => "acciones",
+        (Language::Spanish, Daf) => "fondo asesorado por donantes",
+        (Language::Spanish, Wire) => "giro bancario",
+        (Language::French, Card) => "carte",
+        (Language::French, Bank) => "virement bancaire",
+        (Language::French, Check) => "chèque",
+        (Language::French, Cash) => "espèces",
+        (Language::French, Stock) => "actions",
+        (Language::French, Daf) => "fonds orienté par le donateur",
+        (Language::French, Wire) => "virement",
+        (Language::Arabic, Card) => "بطاقة",
+        (Language::Arabic, Bank) => "تحويل مصرفي",
+        (Language::Arabic, Check) => "شيك",
+        (Language::Arabic, Cash) => "نقداً",
+        (Language::Arabic, Stock) => "أسهم",
+        (Language::Arabic, Daf) => "صندوق يوجهه المتبرع",
+        (Language::Arabic, Wire) => "حوالة",
+        (Language::English, Card) => "card",
+        (Language::English, Bank) => "bank transfer",
+        (Language::English, Check) => "check",
+        (Language::English, Cash) => "cash",
+        (Language::English, Stock) => "stock",
+        (Language::English, Daf) => "donor-advised fund",
+        (Language::English, Wire) => "wire transfer",
+    }
+}
+
+fn date_in(org: &Organization, language: Language, at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&org.timezone);
+    let month = words(language).months[local.month0() as usize];
+    match language {
+        Language::English => format!("{month} {}, {}", local.day(), local.year()),
+        Language::Spanish => format!("{} de {month} de {}", local.day(), local.year()),
+        Language::French | Language::Arabic => {
+            format!("{} {month} {}", local.day(), local.year())
+        }
+    }
+}
+
+/// The document's parts as sentences, shared by the text, HTML and PDF.
+struct Parts {
+    title: String,
+    issued: String,
+    replaces: Option<String>,
+    intro: String,
+    tributes: Vec<String>,
+    rows: Vec<[String; 6]>,
+    totals: [String; 6],
+    acknowledgment: Vec<String>,
+    exempt: String,
+    signature: String,
+}
+
+fn parts(doc: &Document<'_>, language: Language) -> Parts {
+    let w = words(language);
+    let money = |minor: i64| format_minor(minor, doc.currency);
+    let date = |at: DateTime<Utc>| date_in(doc.org, language, at);
+    let net: i64 = doc.lines.iter().map(GiftLine::net_minor).sum();
+    let benefits_total: i64 = doc.lines.iter().map(|l| l.benefits_minor).sum();
+    let deductible: i64 = doc.lines.iter().map(GiftLine::deductible_minor).sum();
+    let title = match doc.kind {
+        ReceiptKind::Gift => format!("{} {}", w.receipt, doc.number),
+        ReceiptKind::YearEndStatement => {
+            format!("{} {} — {}", w.statement, doc.tax_year, doc.number)
+        }
+    };
+    let intro = match (doc.kind, doc.lines.first()) {
+        (ReceiptKind::Gift, Some(line)) => w
+            .thanks_one
+            .replace("{amount}", &money(line.net_minor()))
+            .replace("{date}", &date(line.received_at))
+            .replace("{method}", method_name(language, line.method))
+            .replace("{fund}", &line.fund),
+        _ => w.thanks_year.replace("{year}", &doc.tax_year.to_string()),
+    };
+    let tributes = doc
+        .lines
+        .iter()
+        .filter_map(|line| line.tribute.as_ref())
+        .map(|(kind, name)| {
+            let lead = match kind {
+                TributeKind::InHonorOf => w.in_honor,
+                TributeKind::InMemoryOf => w.in_memory,
+            };
+            format!("{lead} {name}.")
+        })
+        .collect();
+    let rows = doc
+        .lines
+        .iter()
+        .map(|line| {
+            [
+                date(line.received_at),
+                line.fund.clone(),
+                method_name(language, line.method).to_owned(),
+                money(line.net_minor()),
+                money(line.benefits_minor),
+                money(line.deductible_minor()),
+            ]
+        })
+        .collect();
+    let totals = [
+        w.total.to_owned(),
+        String::new(),
+        String::new(),
+        money(net),
+        money(benefits_total),
+        money(deductible),
+    ];
+    let mut acknowledgment = Vec::new();
+    if benefits_total == 0 {
+        acknowledgment.push(w.no_benefits.to_owned());
+    } else {
+        for line in doc.lines.iter().filter(|l| l.benefits_minor > 0) {
+            acknowledgment.push(
+                w.benefits
+                    .replace("{date}", &date(line.received_at))
+                    .replace(
+                        "{description}",
+                        line.benefits_description.as_deref().unwrap_or("—"),
+                    )
+                    .replace("{value}", &money(line.benefits_minor)),
+            );
+        }
+        acknowledgment.push(w.deductible.replace("{amount}", &money(deductible)));
+        if doc
+            .lines
+            .iter()
+            .any(|l| l.benefits_minor > 0 && l.amount_minor > QUID_PRO_QUO_THRESHOLD_MINOR)
+        {
+            acknowledgment.push(w.quid_pro_quo.replace("{org}", &doc.org.legal_name));
+        }
+    }
+    Parts {
+        title,
+        issued: format!("{} {}", w.issued, date(doc.issued_at)),
+        replaces: doc
+            .replaces
+            .as_ref()
+            .map(|number| format!("{} {number}.", w.replaces)),
+        intro,
+        tributes,
+        rows,
+        totals,
+        acknowledgment,
+        exempt: w
+            .exempt
+            .replace("{org}", &doc.org.legal_name)
+            .replace("{ein}", &doc.org.ein),
+        signature: format!("{}, {}", w.signature, doc.org.legal_name),
+    }
+}
+
+/// Renders the document in its language. The PDF uses the standard PDF fonts, which
+/// cover Latin scripts; an Arabic donor's PDF is in English, next to Arabic text and HTML.
+pub fn render(doc: &Document<'_>) -> Rendered {
+    let p = parts(doc, doc.language);
+    let pdf_parts = if doc.language == Language::Arabic {
+        parts(doc, Language::English)
+    } else {
+        parts(doc, doc.language)
+    };
+    Rendered {
+        text: render_text(doc, &p),
+        html: render_html(doc, &p),
+        pdf: render_pdf(doc, &pdf_parts),
+        amount_minor: doc.lines.iter().map(GiftLine::net_minor).sum(),
+        deductible_minor: doc.lines.iter().map(GiftLine::deductible_minor).sum(),
+    }
+}
+
+fn render_text(doc: &Document<'_>, p: &Parts) -> String {
+    let mut out = format!(
+        "{}\nEIN {}\n{}\n\n{}\n{}\n",
+        doc.org.legal_name, doc.org.ein, doc.org.address, p.title, p.issued
+    );
+    if let Some(replaces) = &p.replaces {
+        out.push_str(replaces);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&doc.donor_name);
+    out.push('\n');
+    if let Some(address) = &doc.donor_address {
+        out.push_str(address);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&p.intro);
+    out.push('\n');
+    for tribute in &p.tributes {
+        out.push_str(tribute);
+        out.push('\n');
+    }
+    out.push('\n');
+    let header = words(doc.language).columns.join(" | ");
+    out.push_str(&header);
+    out.push('\n');
+    for row in p.rows.iter().chain(std::iter::once(&p.totals)) {
+        out.push_str(&row.join(" | "));
+        out.push('\n');
+    }
+    out.push('\n');
+    for sentence in &p.acknowledgment {
+        out.push_str(sentence);
+        out.push('\n');
+    }
+    out.push('\n');
+    out.push_str(&p.exempt);
+    out.push_str("\n\n____________________________\n");
+    out.push_str(&p.signature);
+    out.push('\n');
+    out
+}
+
+fn render_html(doc: &Document<'_>, p: &Parts) -> String {
+    let dir = if doc.language == Language::Arabic {
+        "rtl"
+    } else {
+        "ltr"
+    };
+    let cell = |tag: &str, text: &str| {
+        format!(
+            "<{tag} style=\"padding: 4px 8px; border-bottom: 1px solid #ccc;\">{}</{tag}>",
+            escape(text)
+        )
+    };
+    let header: String = words(doc.language)
+        .columns
+        .iter()
+        .map(|c| cell("th", c))
+        .collect();
+    let rows: String = p
+        .rows
+        .iter()
+        .map(|row| {
+            format!(
+                "<tr>{}</tr>",
+                row.iter().map(|c| cell("td", c)).collect::<String>()
+            )
+        })
+        .collect();
+    let totals: String = p.totals.iter().map(|c| cell("th", c)).collect();
+    let paragraphs = |items: &[String]| -> String {
+        items
+            .iter()
+            .map(|s| format!("<p>{}</p>", escape(s)))
+            .collect()
+    };
+    format!(
+        "<div class=\"receipt\" lang=\"{lang}\" dir=\"{dir}\">\n\
+         <div class=\"letterhead\"><strong>{org}</strong><br>EIN {ein}<br>{org_address}</div>\n\
+         <h2>{title}</h2>\n<p>{issued}</p>\n{replaces}\
+         <p class=\"donor\">{donor}{donor_address}</p>\n\
+         <p>{intro}</p>\n{tributes}\
+         <table style=\"border-collapse: collapse;\">\n<thead><tr>{header}</tr></thead>\n<tbody>{rows}</tbody>\n<tfoot><tr>{totals}</tr></tfoot>\n</table>\n\
+         {acknowledgment}\n<p>{exempt}</p>\n<p>____________________________<br>{signature}</p>\n</div>",
+        lang = doc.language.as_str(),
+        org = escape(&doc.org.legal_name),
+        ein = escape(&doc.org.ein),
+        org_address = escape(&doc.org.address),
+        title = escape(&p.title),
+        issued = escape(&p.issued),
+        replaces = p
+            .replaces
+            .as_ref()
+            .map(|r| format!("<p>{}</p>\n", escape(r)))
+            .unwrap_or_default(),
+        donor = escape(&doc.donor_name),
+        donor_address = doc
+            .donor_address
+            .as_ref()
+            .map(|a| {
+                a.lines()
+                    .map(|line| format!("<br>{}", escape(line)))
+                    .collect::<String>()
+            })
+            .unwrap_or_default(),
+        intro = escape(&p.intro),
+        tributes = paragraphs(&p.tributes),
+        acknowledgment = paragraphs(&p.acknowledgment),
+        exempt = escape(&p.exempt),
+        signature = escape(&p.signature),
+    )
+}
+
+/// Text in the standard fonts' WinAnsi encoding: Latin-1 passes through, typographic
+/// dashes and quotes map to their WinAnsi codes, anything else becomes "?".
+fn win_ansi(text: &str) -> Vec<u8> {
+    text.chars()
+        .map(|c| match c {
+            '—' => 0x97,
+            '–' => 0x96,
+            '’' => 0x92,
+            '‘' => 0x91,
+            '“' => 0x93,
+            '”' => 0x94,
+            '€' => 0x80,
+            c if (c as u32) < 0x80 || (0xA0..=0xFF).contains(&(c as u32)) => c as u32 as u8,
+            _ => b'?',
+        })
+        .collect()
+}
+
+/// Splits text into lines of at most `width` characters at spaces.
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+}
+
+const PAGE_WIDTH: f32 = 612.0;
+const PAGE_HEIGHT: f32 = 792.0;
+const MARGIN: f32 = 64.0;
+const REGULAR: Name<'static> = Name(b"F1");
+const BOLD: Name<'static> = Name(b"F2");
+
+/// Pages of a letter, written top to bottom.
+struct Letter {
+    pages: Vec<Content>,
+    y: f32,
+}
+
+impl Letter {
+    fn new() -> Self {
+        Letter {
+            pages: vec![Content::new()],
+            y: PAGE_HEIGHT - MARGIN,
+        }
+    }
+
+    fn page(&mut self) -> &mut Content {
+        if self.pages.is_empty() {
+            self.pages.push(Content::new());
+        }
+        let last = self.pages.len() - 1;
+        &mut self.pages[last]
+    }
+
+    fn room(&mut self, height: f32) {
+        if self.y - height < MARGIN {
+            self.pages.push(Content::new());
+            self.y = PAGE_HEIGHT - MARGIN;
+        }
+    }
+
+    fn text_at(&mut self, x: f32, font: Name<'static>, size: f32, text: &str) {
+        let y = self.y;
+        let bytes = win_ansi(text);
+        self.page()
+            .begin_text()
+            .set_font(font, size)
+            .next_line(x, y)
+            .show(Str(&bytes))
+            .end_text();
+    }
+
+    fn line(&mut self, font: Name<'static>, size: f32, text: &str) {
+        self.room(size * 1.4);
+        self.text_at(MARGIN, font, size, text);
+        self.y -= size * 1.4;
+    }
+
+    fn paragraph(&mut self, size: f32, text: &str) {
+        for line in wrap(text, 92) {
+            self.line(REGULAR, size, &line);
+        }
+        self.y -= size * 0.6;
+    }
+
+    fn rule(&mut self, from: f32, to: f32) {
+        let y = self.y + 4.0;
+        self.page()
+            .set_line_width(0.6)
+            .move_to(from, y)
+            .line_to(to, y)
+            .stroke();
+    }
+
+    fn gap(&mut self, height: f32) {
+        self.y -= height;
+    }
+}
+
+fn render_pdf(doc: &Document<'_>, p: &Parts) -> Vec<u8> {
+    let mut letter = Letter::new();
+    // Letterhead.
+    letter.line(BOLD, 16.0, &doc.org.legal_name);
+    letter.line(REGULAR, 9.0, &doc.org.address);
+    letter.line(REGULAR, 9.0, &format!("EIN {}", doc.org.ein));
+    letter.rule(MARGIN, PAGE_WIDTH - MARGIN);
+    letter.gap(18.0);
+    // Donor address block.
+    letter.line(REGULAR, 11.0, &doc.donor_name);
+    if let Some(address) = &doc.donor_address {
+        for line in address.lines() {
+            letter.line(REGULAR, 11.0, line);
+        }
+    }
+    letter.gap(18.0);
+    letter.line(BOLD, 13.0, &p.title);
+    letter.line(REGULAR, 10.0, &p.issued);
+    if let Some(replaces) = &p.replaces {
+        letter.line(REGULAR, 10.0, replaces);
+    }
+    letter.gap(8.0);
+    letter.paragraph(10.0, &p.intro);
+    for tribute in &p.tributes {
+        letter.paragraph(10.0, tribute);
+    }
+    // Table of gifts.
+    let columns = [MARGIN, 150.0, 290.0, 370.0, 440.0, 510.0];
+    let header = words(if doc.language == Language::Arabic {
+        Language::English
+    } else {
+        doc.language
+    })
+    .columns;
+    letter.room(30.0);
+    for (x, title) in columns.iter().zip(header) {
+        letter.text_at(*x, BOLD, 9.0, title);
+    }
+    letter.gap(4.0);
+    letter.rule(MARGIN, PAGE_WIDTH - MARGIN);
+    letter.gap(10.0);
+    for row in &p.rows {
+        letter.room(14.0);
+        for (x, value) in columns.iter().zip(row) {
+            let shown: String = value.chars().take(24).collect();
+            letter.text_at(*x, REGULAR, 9.0, &shown);
+        }
+        letter.gap(13.0);
+    }
+    letter.rule(MARGIN, PAGE_WIDTH - MARGIN);
+    letter.gap(6.0);
+    for (x, value) in columns.iter().zip(&p.totals) {
+        letter.text_at(*x, BOLD, 9.0, value);
+    }
+    letter.gap(24.0);
+    for sentence in &p.acknowledgment {
+        letter.paragraph(10.0, sentence);
+    }
+    letter.paragraph(9.0, &p.exempt);
+    // Signature line.
+    letter.room(60.0);
+    letter.gap(30.0);
+    letter.rule(MARGIN, MARGIN + 200.0);
+    letter.gap(6.0);
+    letter.line(REGULAR, 10.0, &p.signature);
+
+    let mut pdf = Pdf::new();
+    let catalog = Ref::new(1);
+    let tree = Ref::new(2);
+    let regular = Ref::new(3);
+    let bold = Ref::new(4);
+    let first_page = 5;
+    let page_ids: Vec<Ref> = (0..letter.pages.len())
+        .map(|i| Ref::new(first_page + 2 * i as i32))
+        .collect();
+    pdf.catalog(catalog).pages(tree);
+    pdf.pages(tree)
+        .kids(page_ids.iter().copied())
+        .count(page_ids.len() as i32);
+    pdf.type1_font(regular)
+        .base_font(Name(b"Helvetica"))
+        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    pdf.type1_font(bold)
+        .base_font(Name(b"Helvetica-Bold"))
+        .encoding_predefined(Name(b"WinAnsiEncoding"));
+    for (content, page_id) in letter.pages.into_iter().zip(page_ids) {
+        let content_id = Ref::new(page_id.get() + 1);
+        let mut page = pdf.page(page_id);
+        page.media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT))
+            .parent(tree)
+            .contents(content_id);
+        page.resources()
+            .fonts()
+            .pair(REGULAR, regular)
+            .pair(BOLD, bold);
+        page.finish();
+        pdf.stream(content_id, &content.finish());
+    }
+    pdf.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin_text_keeps_its_accents_in_the_pdf_encoding() {
+        assert_eq!(win_ansi("Núñez — ok"), b"N\xfa\xf1ez \x97 ok".to_vec());
+        assert_eq!(win_ansi("عزيز"), b"????".to_vec());
+    }
+
+    #[test]
+    fn long_sentences_wrap_at_spaces() {
+        let lines = wrap("one two three four five", 9);
+        assert_eq!(lines, ["one two", "three", "four five"]);
+    }
+}

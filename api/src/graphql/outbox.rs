@@ -1,0 +1,199 @@
+//! The outbox as staff see it: what was sent, what is waiting, what failed and why.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::enums::StaffRole;
+use entity::outbox;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde_json::json;
+
+use super::context::{actor, db, parse_id};
+use super::errors::{GqlResultExt, bad_input};
+use super::guards::RoleGuard;
+use crate::domain::{DomainError, audit};
+
+/// Where an email stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::OutboxStatus")]
+pub enum OutboxStatus {
+    /// Waiting to be sent (or to be retried).
+    Pending,
+    /// A worker is sending it now.
+    Sending,
+    /// Accepted by the mail server.
+    Sent,
+    /// Refused for good (see `lastError`); the address is suppressed for appeals.
+    Failed,
+    /// Temporary failures went on until the attempts ran out.
+    Dead,
+}
+
+/// An email in the outbox.
+pub struct OutboxMessage(pub outbox::Model);
+
+#[Object]
+impl OutboxMessage {
+    /// The message's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// What the message is for ("receipt:42"); one message per purpose.
+    async fn idempotency_key(&self) -> &str {
+        &self.0.idempotency_key
+    }
+
+    /// The template ("receipt", "receipt_voided", ...).
+    async fn kind(&self) -> &str {
+        &self.0.kind
+    }
+
+    /// The donor it goes to.
+    async fn donor_id(&self) -> Option<ID> {
+        self.0.donor_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The recipient's address.
+    async fn to_address(&self) -> &str {
+        &self.0.to_address
+    }
+
+    /// Where it stands.
+    async fn status(&self) -> OutboxStatus {
+        self.0.status.into()
+    }
+
+    /// Delivery attempts so far.
+    async fn attempts(&self) -> i32 {
+        self.0.attempts
+    }
+
+    /// When it is (next) due.
+    async fn next_attempt_at(&self) -> DateTime<Utc> {
+        self.0.next_attempt_at
+    }
+
+    /// What went wrong last.
+    async fn last_error(&self) -> Option<&str> {
+        self.0.last_error.as_deref()
+    }
+
+    /// The Message-ID it was sent with.
+    async fn message_id(&self) -> Option<&str> {
+        self.0.message_id.as_deref()
+    }
+
+    /// When the mail server accepted it.
+    async fn sent_at(&self) -> Option<DateTime<Utc>> {
+        self.0.sent_at
+    }
+
+    /// When it was queued.
+    async fn created_at(&self) -> DateTime<Utc> {
+        self.0.created_at
+    }
+}
+
+/// Which messages to list.
+#[derive(InputObject, Default)]
+pub struct OutboxFilter {
+    /// Only messages in this state.
+    pub status: Option<OutboxStatus>,
+    /// Only messages to this donor.
+    pub donor_id: Option<ID>,
+    /// Only this template.
+    pub kind: Option<String>,
+}
+
+#[derive(Default)]
+pub struct OutboxQuery;
+
+#[Object]
+impl OutboxQuery {
+    /// Emails, newest first (staff).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn outbox(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which messages to list.")] filter: Option<OutboxFilter>,
+        #[graphql(desc = "At most this many (1 to 500).", default = 50)] first: i32,
+    ) -> Result<Vec<OutboxMessage>> {
+        if !(1..=500).contains(&first) {
+            return Err(bad_input("first", "must be from 1 to 500"));
+        }
+        let filter = filter.unwrap_or_default();
+        let mut query = outbox::Entity::find();
+        if let Some(status) = filter.status {
+            query = query.filter(
+                outbox::Column::Status.eq(entity::enums::OutboxStatus::from(status).as_str()),
+            );
+        }
+        if let Some(donor_id) = &filter.donor_id {
+            query = query.filter(outbox::Column::DonorId.eq(parse_id("filter.donorId", donor_id)?));
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.filter(outbox::Column::Kind.eq(kind.trim()));
+        }
+        Ok(query
+            .order_by_desc(outbox::Column::CreatedAt)
+            .order_by_desc(outbox::Column::Id)
+            .limit(first as u64)
+            .all(db(ctx)?)
+            .await?
+            .into_iter()
+            .map(OutboxMessage)
+            .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct OutboxMutation;
+
+#[Object]
+impl OutboxMutation {
+    /// Puts a failed or dead message back in the queue, due now, with its attempts
+    /// reset (staff).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn retry_message(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The message's id.")] id: ID,
+    ) -> Result<OutboxMessage> {
+        let id = parse_id("id", &id)?;
+        let db = db(ctx)?;
+        let txn = crate::db::begin_write(db).await?;
+        let before = outbox::Entity::find_by_id(id)
+            .one(&txn)
+            .await?
+            .ok_or_else(|| DomainError::not_found("outbox message", id))
+            .gql()?;
+        if !matches!(
+            before.status,
+            entity::enums::OutboxStatus::Failed | entity::enums::OutboxStatus::Dead
+        ) {
+            return Err(bad_input(
+                "id",
+                format!(
+                    "only failed or dead messages can be retried; this one is {}",
+                    before.status
+                ),
+            ));
+        }
+        let after = mailer::outbox::retry_message(&txn, id)
+            .await?
+            .ok_or_else(|| DomainError::not_found("outbox message", id))
+            .gql()?;
+        audit::record(
+            &txn,
+            &actor(ctx)?,
+            "retry",
+            "outbox",
+            Some(id.to_string()),
+            json!({ "status_was": before.status.as_str(), "last_error": before.last_error }),
+        )
+        .await
+        .gql()?;
+        txn.commit().await?;
+        Ok(OutboxMessage(after))
+    }
+}

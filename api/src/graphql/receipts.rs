@@ -1,0 +1,386 @@
+//! Receipts and year-end statements: finding them, their signed PDF links, resending,
+//! voiding and re-issuing, and the gifts still waiting for an acknowledgment.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Duration, Utc};
+use entity::enums::StaffRole;
+use entity::{Currency, format_minor, gift, receipt};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::context::{actor, config, db, parse_id};
+use super::errors::{GqlResultExt, bad_input};
+use super::guards::RoleGuard;
+use super::outbox::OutboxMessage;
+use crate::domain::receipts;
+
+/// A receipt for one gift, or a year-end statement consolidating a tax year.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::ReceiptKind")]
+pub enum ReceiptKind {
+    /// Acknowledges one gift.
+    Gift,
+    /// Lists every gift of a donor's tax year, refunds netted.
+    YearEndStatement,
+}
+
+/// Whether a receipt stands.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "entity::enums::ReceiptStatus")]
+pub enum ReceiptStatus {
+    /// Issued and valid.
+    Issued,
+    /// Voided: kept on file, never sent again.
+    Void,
+}
+
+fn money(minor: i64, currency: &str) -> String {
+    Currency::parse(currency)
+        .map(|c| format_minor(minor, c))
+        .unwrap_or_else(|_| format!("{minor} {currency}"))
+}
+
+/// A receipt as issued. Its content never changes; a correction is a new receipt.
+pub struct Receipt(pub receipt::Model);
+
+#[Object]
+impl Receipt {
+    /// The receipt's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// "2026-000123": the tax year and the gapless sequence within it.
+    async fn number(&self) -> &str {
+        &self.0.number
+    }
+
+    /// The tax year (the organization's calendar year).
+    async fn tax_year(&self) -> i32 {
+        self.0.tax_year
+    }
+
+    /// A gift receipt or a year-end statement.
+    async fn kind(&self) -> ReceiptKind {
+        self.0.kind.into()
+    }
+
+    /// Issued or void.
+    async fn status(&self) -> ReceiptStatus {
+        self.0.status.into()
+    }
+
+    /// The donor's id.
+    async fn donor_id(&self) -> ID {
+        ID(self.0.donor_id.to_string())
+    }
+
+    /// The gift a gift receipt acknowledges.
+    async fn gift_id(&self) -> Option<ID> {
+        self.0.gift_id.map(|id| ID(id.to_string()))
+    }
+
+    /// The receipt this one corrects, if any.
+    async fn replaces(&self, ctx: &Context<'_>) -> Result<Option<Receipt>> {
+        let Some(id) = self.0.replaces_receipt_id else {
+            return Ok(None);
+        };
+        Ok(receipt::Entity::find_by_id(id)
+            .one(db(ctx)?)
+            .await?
+            .map(Receipt))
+    }
+
+    /// The donor's language, which the receipt is written in ("en", "es", "fr", "ar").
+    async fn language(&self) -> &str {
+        self.0.language.as_str()
+    }
+
+    /// The donor's name as it was at issue.
+    async fn donor_name(&self) -> &str {
+        &self.0.donor_name
+    }
+
+    /// The donor's postal address as it was at issue.
+    async fn donor_address(&self) -> Option<&str> {
+        self.0.donor_address.as_deref()
+    }
+
+    /// The amount acknowledged (net of refunds), in minor units.
+    async fn amount_minor(&self) -> i64 {
+        self.0.amount_minor
+    }
+
+    /// The deductible amount: the amount less the value of benefits, in minor units.
+    async fn deductible_minor(&self) -> i64 {
+        self.0.deductible_minor
+    }
+
+    /// The ISO currency code.
+    async fn currency(&self) -> &str {
+        &self.0.currency
+    }
+
+    /// The amount, formatted ("$1,250.00").
+    async fn amount(&self) -> String {
+        money(self.0.amount_minor, &self.0.currency)
+    }
+
+    /// The deductible amount, formatted.
+    async fn deductible(&self) -> String {
+        money(self.0.deductible_minor, &self.0.currency)
+    }
+
+    /// When it was issued.
+    async fn issued_at(&self) -> DateTime<Utc> {
+        self.0.issued_at
+    }
+
+    /// When it was voided.
+    async fn voided_at(&self) -> Option<DateTime<Utc>> {
+        self.0.voided_at
+    }
+
+    /// Why it was voided.
+    async fn void_reason(&self) -> Option<&str> {
+        self.0.void_reason.as_deref()
+    }
+
+    /// The receipt's text exactly as issued.
+    async fn content_text(&self) -> &str {
+        &self.0.content_text
+    }
+
+    /// A signed link to the PDF that the donor can open without a token, valid for
+    /// `hours` (1 to 720, default 168).
+    async fn pdf_link(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "How long the link stays valid, in hours.", default = 168)] hours: i32,
+    ) -> Result<Option<String>> {
+        if !(1..=720).contains(&hours) {
+            return Err(bad_input("hours", "must be from 1 to 720"));
+        }
+        if self.0.content_pdf.is_none() {
+            return Ok(None);
+        }
+        let config = config(ctx)?;
+        let Some(key) = &config.download_link_key else {
+            return Ok(None);
+        };
+        let path = receipts::download_path(
+            key.expose(),
+            &self.0.number,
+            Utc::now() + Duration::hours(i64::from(hours)),
+        )
+        .gql()?;
+        Ok(Some(
+            config
+                .public_url
+                .join(&path)
+                .map_err(|e| bad_input("hours", e))?
+                .to_string(),
+        ))
+    }
+}
+
+/// Which receipts to list.
+#[derive(InputObject, Default)]
+pub struct ReceiptFilter {
+    /// Only this donor's receipts.
+    pub donor_id: Option<ID>,
+    /// Only this tax year.
+    pub tax_year: Option<i32>,
+    /// Only gift receipts or only statements.
+    pub kind: Option<ReceiptKind>,
+    /// Only issued or only void receipts.
+    pub status: Option<ReceiptStatus>,
+}
+
+/// A gift that needs a written acknowledgment and has no valid receipt.
+#[derive(SimpleObject)]
+pub struct UnacknowledgedGift {
+    /// The gift's id.
+    pub gift_id: ID,
+    /// The donor's id.
+    pub donor_id: ID,
+    /// The gift, net of refunds, in minor units.
+    pub net_amount_minor: i64,
+    /// The gift, net of refunds, formatted.
+    pub net_amount: String,
+    /// When the money was given.
+    pub received_at: DateTime<Utc>,
+}
+
+impl From<gift::Model> for UnacknowledgedGift {
+    fn from(gift: gift::Model) -> Self {
+        let net = gift.amount_minor - gift.refunded_minor;
+        UnacknowledgedGift {
+            gift_id: ID(gift.id.to_string()),
+            donor_id: ID(gift.donor_id.to_string()),
+            net_amount_minor: net,
+            net_amount: money(net, &gift.currency),
+            received_at: gift.received_at,
+        }
+    }
+}
+
+/// What a run of year-end statements did.
+#[derive(SimpleObject)]
+pub struct StatementRun {
+    /// The tax year.
+    pub year: i32,
+    /// Statements issued (and queued to donors) by this run.
+    pub issued: u64,
+    /// Donors who already had a valid statement for the year.
+    pub already_issued: u64,
+}
+
+#[derive(Default)]
+pub struct ReceiptQuery;
+
+#[Object]
+impl ReceiptQuery {
+    /// Receipts and statements, newest first (staff).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn receipts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which receipts to list.")] filter: Option<ReceiptFilter>,
+        #[graphql(desc = "At most this many (1 to 500).", default = 50)] first: i32,
+    ) -> Result<Vec<Receipt>> {
+        if !(1..=500).contains(&first) {
+            return Err(bad_input("first", "must be from 1 to 500"));
+        }
+        let filter = filter.unwrap_or_default();
+        let mut query = receipt::Entity::find();
+        if let Some(donor_id) = &filter.donor_id {
+            query =
+                query.filter(receipt::Column::DonorId.eq(parse_id("filter.donorId", donor_id)?));
+        }
+        if let Some(year) = filter.tax_year {
+            query = query.filter(receipt::Column::TaxYear.eq(year));
+        }
+        if let Some(kind) = filter.kind {
+            query = query.filter(receipt::Column::Kind.eq(entity::enums::ReceiptKind::from(kind)));
+        }
+        if let Some(status) = filter.status {
+            query = query
+                .filter(receipt::Column::Status.eq(entity::enums::ReceiptStatus::from(status)));
+        }
+        Ok(query
+            .order_by_desc(receipt::Column::IssuedAt)
+            .order_by_desc(receipt::Column::Id)
+            .limit(first as u64)
+            .all(db(ctx)?)
+            .await?
+            .into_iter()
+            .map(Receipt)
+            .collect())
+    }
+
+    /// One receipt by its number ("2026-000123"), with its PDF link (staff).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn receipt(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The receipt number.")] number: String,
+    ) -> Result<Option<Receipt>> {
+        Ok(receipt::Entity::find()
+            .filter(receipt::Column::Number.eq(number.trim()))
+            .one(db(ctx)?)
+            .await?
+            .map(Receipt))
+    }
+
+    /// Gifts of $250 or more (net of refunds) without a valid receipt of their own,
+    /// oldest first: each needs a written acknowledgment (staff).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn gifts_missing_acknowledgment(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "At most this many (1 to 500).", default = 100)] first: i32,
+    ) -> Result<Vec<UnacknowledgedGift>> {
+        if !(1..=500).contains(&first) {
+            return Err(bad_input("first", "must be from 1 to 500"));
+        }
+        Ok(receipts::gifts_missing_acknowledgment(
+            db(ctx)?,
+            receipts::WRITTEN_ACKNOWLEDGMENT_MINOR,
+            first as u64,
+        )
+        .await
+        .gql()?
+        .into_iter()
+        .map(UnacknowledgedGift::from)
+        .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct ReceiptMutation;
+
+#[Object]
+impl ReceiptMutation {
+    /// Emails a receipt to the donor again, exactly as issued (staff).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn resend_receipt(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The receipt number.")] number: String,
+    ) -> Result<OutboxMessage> {
+        let message = receipts::resend_receipt(db(ctx)?, &number, &actor(ctx)?)
+            .await
+            .gql()?;
+        Ok(OutboxMessage(message))
+    }
+
+    /// Voids a receipt without replacing it, and tells the donor (admins only; to
+    /// correct a receipt, use `reissueReceipt`).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    async fn void_receipt(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The receipt number.")] number: String,
+        #[graphql(desc = "Why, for the donor and the audit log.")] reason: String,
+    ) -> Result<Receipt> {
+        let voided = receipts::void_receipt(db(ctx)?, &number, &reason, &actor(ctx)?)
+            .await
+            .gql()?;
+        Ok(Receipt(voided))
+    }
+
+    /// Corrects a receipt: voids it and issues a new number that points back, from the
+    /// gift and donor as they are now; the donor gets both (staff).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn reissue_receipt(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The receipt number to replace.")] number: String,
+        #[graphql(desc = "What was corrected, for the donor and the audit log.")] reason: String,
+    ) -> Result<Receipt> {
+        let org = &config(ctx)?.org;
+        let replacement = receipts::reissue_receipt(db(ctx)?, org, &number, &reason, &actor(ctx)?)
+            .await
+            .gql()?;
+        Ok(Receipt(replacement))
+    }
+
+    /// Issues the year-end statement of every donor who gave in `year` and has none yet
+    /// (admins only). Running it again issues nothing new.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    async fn issue_year_end_statements(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tax year.")] year: i32,
+    ) -> Result<StatementRun> {
+        let org = &config(ctx)?.org;
+        let run = receipts::issue_year_end_statements(db(ctx)?, org, year, &actor(ctx)?)
+            .await
+            .gql()?;
+        Ok(StatementRun {
+            year,
+            issued: run.issued,
+            already_issued: run.already_issued,
+        })
+    }
+}

@@ -1,0 +1,263 @@
+//! The settings the mailer needs, shared with the `api` configuration so that both
+//! programs read the same variables the same way.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use entity::EmailAddress;
+use url::Url;
+
+/// A value that must never appear in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+/// A configuration value that could not be used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error in {variable}: {reason}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &str, reason: impl Into<String>) -> Self {
+        ConfigError {
+            variable: variable.to_owned(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// Who the organization is, as receipts and email footers state it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Organization {
+    pub legal_name: String,
+    /// The IRS Employer Identification Number, "12-3456789".
+    pub ein: String,
+    /// The postal address printed on receipts and in every email footer.
+    pub address: String,
+    /// Dates are shown, and tax years counted, in this zone.
+    pub timezone: chrono_tz::Tz,
+}
+
+/// The mailer's settings with their defaults; the names are the environment variables.
+pub const SETTINGS: &[(&str, Option<&str>)] = &[
+    ("SMTP_URL", None),
+    ("MAIL_FROM", Some("Development Office <giving@example.org>")),
+    ("MAIL_DIR", Some("mail")),
+    ("ORG_LEGAL_NAME", Some("Immigrant Legal Defense Fund")),
+    ("ORG_EIN", Some("00-0000000")),
+    (
+        "ORG_ADDRESS",
+        Some("1458 Howard Street, San Francisco, CA 94103"),
+    ),
+    ("ORG_TIMEZONE", Some("America/Los_Angeles")),
+    ("MAILER_BATCH_SIZE", Some("20")),
+    ("MAILER_LEASE_SECS", Some("300")),
+    ("MAILER_MAX_ATTEMPTS", Some("8")),
+    ("MAILER_RETRY_BASE_SECS", Some("60")),
+    ("MAILER_PER_MINUTE", Some("600")),
+    ("MAILER_POLL_SECS", Some("5")),
+];
+
+/// Where mail goes and who it is from.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://` (plain, or STARTTLS with `?tls=required`) or `smtps://`, with optional
+    /// credentials; `None` writes `.eml` files to `mail_dir` instead.
+    pub smtp_url: Option<Secret>,
+    pub mail_from: EmailAddress,
+    pub mail_from_name: String,
+    pub mail_dir: PathBuf,
+    pub org: Organization,
+    /// When set, receipt emails carry a signed link to the receipt's PDF.
+    pub download_links: Option<crate::links::DownloadLinks>,
+}
+
+/// How the worker paces itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerSettings {
+    /// Messages claimed at once.
+    pub batch_size: u32,
+    /// How long a claimed batch stays with its worker before others may take it.
+    pub lease: Duration,
+    /// After this many attempts a message is dead.
+    pub max_attempts: u32,
+    /// The first retry waits about this long; each further retry doubles it.
+    pub retry_base: Duration,
+    /// At most this many messages leave per minute.
+    pub per_minute: u32,
+    /// How often an idle worker looks for due messages.
+    pub poll_interval: Duration,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            batch_size: 20,
+            lease: Duration::from_secs(300),
+            max_attempts: 8,
+            retry_base: Duration::from_secs(60),
+            per_minute: 600,
+            poll_interval: Duration::from_secs(5),
+        }
+    }
+}
+
+impl MailSettings {
+    /// Reads the mail settings through `get`, which returns a variable's trimmed,
+    /// non-empty value after defaults, file and environment were applied.
+    pub fn parse<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Self, ConfigError> {
+        let required =
+            |name: &str| get(name).ok_or_else(|| ConfigError::new(name, "must not be empty"));
+        let smtp_url = match get("SMTP_URL") {
+            Some(text) => {
+                let url = Url::parse(text)
+                    .map_err(|e| ConfigError::new("SMTP_URL", format!("is not a URL: {e}")))?;
+                if !matches!(url.scheme(), "smtp" | "smtps") {
+                    return Err(ConfigError::new(
+                        "SMTP_URL",
+                        "must start with smtp:// (STARTTLS with ?tls=required) or smtps://",
+                    ));
+                }
+                if url.host_str().is_none() {
+                    return Err(ConfigError::new("SMTP_URL", "must name a host"));
+                }
+                Some(Secret::new(text))
+            }
+            None => None,
+        };
+        let (mail_from_name, mail_from) = parse_mailbox(required("MAIL_FROM")?)
+            .map_err(|reason| ConfigError::new("MAIL_FROM", reason))?;
+        let ein = required("ORG_EIN")?;
+        let ein_ok = ein.len() == 10
+            && ein.as_bytes()[2] == b'-'
+            && ein
+                .chars()
+                .enumerate()
+                .all(|(i, c)| i == 2 || c.is_ascii_digit());
+        if !ein_ok {
+            return Err(ConfigError::new("ORG_EIN", "must look like 12-3456789"));
+        }
+        let timezone: chrono_tz::Tz = required("ORG_TIMEZONE")?.parse().map_err(|_| {
+            ConfigError::new(
+                "ORG_TIMEZONE",
+                "must be an IANA time zone name, like America/Los_Angeles",
+            )
+        })?;
+        Ok(MailSettings {
+            smtp_url,
+            mail_from,
+            mail_from_name,
+            mail_dir: PathBuf::from(required("MAIL_DIR")?),
+            org: Organization {
+                legal_name: required("ORG_LEGAL_NAME")?.to_owned(),
+                ein: ein.to_owned(),
+                address: required("ORG_ADDRESS")?.to_owned(),
+                timezone,
+            },
+            download_links: None,
+        })
+    }
+}
+
+impl WorkerSettings {
+    /// Reads the worker settings through `get` (see [`MailSettings::parse`]).
+    pub fn parse<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Self, ConfigError> {
+        let number = |name: &str, low: u64, high: u64| -> Result<u64, ConfigError> {
+            get(name)
+                .and_then(|text| text.parse::<u64>().ok())
+                .filter(|n| (low..=high).contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(name, format!("must be a whole number from {low} to {high}"))
+                })
+        };
+        let small = |name: &str, low: u64, high: u64| -> Result<u32, ConfigError> {
+            number(name, low, high).map(|n| u32::try_from(n).unwrap_or(u32::MAX))
+        };
+        Ok(WorkerSettings {
+            batch_size: small("MAILER_BATCH_SIZE", 1, 1_000)?,
+            lease: Duration::from_secs(number("MAILER_LEASE_SECS", 10, 86_400)?),
+            max_attempts: small("MAILER_MAX_ATTEMPTS", 1, 100)?,
+            retry_base: Duration::from_secs(number("MAILER_RETRY_BASE_SECS", 1, 86_400)?),
+            per_minute: small("MAILER_PER_MINUTE", 1, 1_000_000)?,
+            poll_interval: Duration::from_secs(number("MAILER_POLL_SECS", 1, 3_600)?),
+        })
+    }
+}
+
+/// Parses `true`/`false` and their usual spellings.
+pub fn parse_bool(variable: &str, text: &str) -> Result<bool, ConfigError> {
+    match text.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(variable, "must be true or false")),
+    }
+}
+
+/// Parses `Name <address>` or a bare address.
+pub fn parse_mailbox(text: &str) -> Result<(String, EmailAddress), String> {
+    let (name, address) = match (text.find('<'), text.rfind('>')) {
+        (Some(open), Some(close)) if open < close && close == text.len() - 1 => (
+            text[..open].trim().trim_matches('"').to_owned(),
+            &text[open + 1..close],
+        ),
+        (None, None) => (String::new(), text),
+        _ => return Err("must be an address, or Name <address>".to_owned()),
+    };
+    let address = EmailAddress::parse(address).map_err(|e| format!("address {e}"))?;
+    Ok((name, address))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn worker_with(vars: &[(&str, &str)]) -> Result<WorkerSettings, ConfigError> {
+        let mut map: HashMap<&str, &str> = SETTINGS
+            .iter()
+            .filter_map(|(name, default)| default.map(|d| (*name, d)))
+            .collect();
+        map.extend(vars.iter().copied());
+        WorkerSettings::parse(&|name| map.get(name).copied())
+    }
+
+    #[test]
+    fn worker_defaults_match_the_documented_defaults() -> Result<(), ConfigError> {
+        assert_eq!(worker_with(&[])?, WorkerSettings::default());
+        Ok(())
+    }
+
+    #[test]
+    fn each_bad_worker_setting_names_its_variable() {
+        for (variable, value) in [
+            ("MAILER_BATCH_SIZE", "0"),
+            ("MAILER_LEASE_SECS", "1"),
+            ("MAILER_MAX_ATTEMPTS", "many"),
+            ("MAILER_RETRY_BASE_SECS", "-5"),
+            ("MAILER_PER_MINUTE", "0"),
+            ("MAILER_POLL_SECS", "0"),
+        ] {
+            let result = worker_with(&[(variable, value)]);
+            assert_eq!(result.err().map(|e| e.variable), Some(variable.to_owned()));
+        }
+    }
+}

@@ -1,0 +1,67 @@
+//! Signed, expiring links with which donors open their own receipts without an account:
+//! `receipts/{number}.pdf?expires={unix time}&signature={HMAC-SHA256, hex}`.
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+use url::Url;
+
+use crate::config::Secret;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Where links point and the key that signs them.
+#[derive(Debug, Clone)]
+pub struct DownloadLinks {
+    pub public_url: Url,
+    pub key: Secret,
+    /// How long a link in an email stays valid.
+    pub valid_for: chrono::Duration,
+}
+
+fn mac(key: &str, number: &str, expires: i64) -> Option<HmacSha256> {
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).ok()?;
+    mac.update(format!("receipt:{number}:{expires}").as_bytes());
+    Some(mac)
+}
+
+/// The signature for receipt `number` valid until `expires` (Unix seconds).
+pub fn signature(key: &str, number: &str, expires: i64) -> String {
+    mac(key, number, expires)
+        .map(|mac| hex::encode(mac.finalize().into_bytes()))
+        .unwrap_or_default()
+}
+
+/// Whether a link's signature is right and it has not expired.
+pub fn is_valid(
+    key: &str,
+    number: &str,
+    expires: i64,
+    signature: &str,
+    now: DateTime<Utc>,
+) -> bool {
+    if expires < now.timestamp() {
+        return false;
+    }
+    let Ok(bytes) = hex::decode(signature) else {
+        return false;
+    };
+    mac(key, number, expires).is_some_and(|mac| mac.verify_slice(&bytes).is_ok())
+}
+
+/// The path, relative to the public URL, of a signed link.
+pub fn path(key: &str, number: &str, expires: DateTime<Utc>) -> String {
+    let expires = expires.timestamp();
+    format!(
+        "receipts/{number}.pdf?expires={expires}&signature={}",
+        signature(key, number, expires)
+    )
+}
+
+impl DownloadLinks {
+    /// A full link to receipt `number`, valid for `valid_for` from now.
+    pub fn url_for(&self, number: &str) -> Option<String> {
+        let relative = path(self.key.expose(), number, Utc::now() + self.valid_for);
+        self.public_url.join(&relative).ok().map(String::from)
+    }
+}

@@ -1,0 +1,121 @@
+//! One module per email kind, each rendering a subject, an HTML part and a plain-text
+//! part in the donor's language from the message's payload. Donor-supplied text is
+//! escaped in HTML; every message ends with the organization's postal address.
+//!
+//! To add a kind: a module with `KIND` and `render`, and one arm in [`render`].
+
+pub mod layout;
+pub mod receipt;
+pub mod receipt_voided;
+
+use entity::enums::Language;
+use entity::outbox;
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::config::Organization;
+
+/// A message ready to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file sent with a message, such as a receipt's PDF.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
+/// Why a message could not be rendered. Except for a database error, retrying would
+/// not help.
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error("no template for email kind {0:?}")]
+    UnknownKind(String),
+    #[error("the {kind} payload is not usable: {reason}")]
+    BadPayload { kind: String, reason: String },
+    #[error("{0} no longer exists")]
+    Missing(String),
+    #[error(transparent)]
+    Database(#[from] DbErr),
+}
+
+/// What every template may use.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub org: &'a Organization,
+    pub language: Language,
+    /// The recipient's name as the message was queued.
+    pub to_name: Option<&'a str>,
+    /// Signs links to receipts, when configured.
+    pub links: Option<&'a crate::links::DownloadLinks>,
+}
+
+/// Renders a queued message with the template its kind names.
+pub async fn render(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    links: Option<&crate::links::DownloadLinks>,
+    message: &outbox::Model,
+) -> Result<Rendered, RenderError> {
+    let context = Context {
+        org,
+        links,
+        language: message.language,
+        to_name: message.to_name.as_deref(),
+    };
+    match message.kind.as_str() {
+        receipt::KIND => receipt::render(db, context, &message.payload).await,
+        receipt_voided::KIND => receipt_voided::render(db, context, &message.payload).await,
+        other => Err(RenderError::UnknownKind(other.to_owned())),
+    }
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Reads an integer field of a payload.
+pub(crate) fn payload_id(
+    kind: &str,
+    payload: &serde_json::Value,
+    field: &str,
+) -> Result<i64, RenderError> {
+    payload
+        .get(field)
+        .and_then(serde_json::Value::as_i64)
+        .ok_or_else(|| RenderError::BadPayload {
+            kind: kind.to_owned(),
+            reason: format!("{field} must be an integer"),
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_in_donor_text_is_escaped() {
+        assert_eq!(
+            escape("<script>alert('x')</script> & \"y\""),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
+        );
+    }
+}

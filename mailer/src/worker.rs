@@ -1,0 +1,383 @@
+//! The worker: claims due messages in batches, renders and delivers each, and records
+//! what happened. `send_due_batch` does one round, so tests and tools can drain the
+//! queue deterministically; `run` repeats it until asked to stop.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use entity::{donor, outbox as outbox_row};
+use futures_util::StreamExt;
+use lettre::Message;
+use lettre::message::header::ContentType;
+use lettre::message::{Attachment as LettreAttachment, Mailbox, MultiPart};
+use rand::Rng;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use tokio::sync::watch;
+
+use crate::config::{MailSettings, WorkerSettings};
+use crate::outbox::{self, Outcome};
+use crate::templates::{self, RenderError, Rendered};
+use crate::transport::{DeliveryError, SMTP_CONNECTIONS, Transport};
+
+/// What one round of work did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchReport {
+    pub claimed: usize,
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+    pub dead: usize,
+    /// Claimed messages handed back unsent because the worker was asked to stop.
+    pub released: usize,
+    /// The per-minute limit was reached; nothing more is sent until the minute ends.
+    pub rate_limited: bool,
+}
+
+/// Counts messages sent in the current minute.
+#[derive(Debug)]
+struct RateWindow {
+    started: Instant,
+    sent: u32,
+}
+
+pub struct Worker {
+    db: DatabaseConnection,
+    mail: MailSettings,
+    settings: WorkerSettings,
+    transport: Transport,
+    id: String,
+    window: Mutex<RateWindow>,
+}
+
+impl Worker {
+    /// A worker with a unique name, delivering through the configured transport.
+    pub fn new(
+        db: DatabaseConnection,
+        mail: MailSettings,
+        settings: WorkerSettings,
+    ) -> Result<Self, lettre::transport::smtp::Error> {
+        let transport = Transport::from_settings(&mail)?;
+        let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "mailer".to_owned());
+        let id = format!(
+            "{host}-{}-{}",
+            std::process::id(),
+            &uuid::Uuid::new_v4().simple().to_string()[..8]
+        );
+        Ok(Worker {
+            db,
+            mail,
+            settings,
+            transport,
+            id,
+            window: Mutex::new(RateWindow {
+                started: Instant::now(),
+                sent: 0,
+            }),
+        })
+    }
+
+    /// The name this worker's leases carry.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// How many more messages may leave this minute, and when the minute ends.
+    fn budget(&self) -> (u32, Duration) {
+        let Ok(mut window) = self.window.lock() else {
+            return (0, Duration::from_secs(1));
+        };
+        let elapsed = window.started.elapsed();
+        if elapsed >= Duration::from_secs(60) {
+            window.started = Instant::now();
+            window.sent = 0;
+        }
+        let left = Duration::from_secs(60).saturating_sub(window.started.elapsed());
+        (self.settings.per_minute.saturating_sub(window.sent), left)
+    }
+
+    fn count_sent(&self) {
+        if let Ok(mut window) = self.window.lock() {
+            window.sent = window.sent.saturating_add(1);
+        }
+    }
+
+    /// Claims and works through one batch of due messages.
+    pub async fn send_due_batch(&self) -> Result<BatchReport, DbErr> {
+        let (_, stop) = watch::channel(false);
+        self.send_batch_until(&stop).await
+    }
+
+    /// Sends batches until nothing is due (or the rate limit is reached); returns the
+    /// total.
+    pub async fn drain(&self) -> Result<BatchReport, DbErr> {
+        let mut total = BatchReport::default();
+        loop {
+            let report = self.send_due_batch().await?;
+            total.claimed += report.claimed;
+            total.sent += report.sent;
+            total.retried += report.retried;
+            total.failed += report.failed;
+            total.dead += report.dead;
+            total.rate_limited |= report.rate_limited;
+            if report.claimed == 0 || report.rate_limited {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Claims and works through one batch, handing back unsent whatever has not started
+    /// once `stop` turns true.
+    pub async fn send_batch_until(
+        &self,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<BatchReport, DbErr> {
+        let mut report = BatchReport::default();
+        let (budget, _) = self.budget();
+        if budget == 0 {
+            report.rate_limited = true;
+            return Ok(report);
+        }
+        let claimed = outbox::claim_due(
+            &self.db,
+            &self.id,
+            self.settings.batch_size.min(budget),
+            self.settings.lease,
+        )
+        .await?;
+        report.claimed = claimed.len();
+        // Up to SMTP_CONNECTIONS messages are in flight at once, one per pooled
+        // connection: delivery time is mostly waiting for the server.
+        let mut results = futures_util::stream::iter(claimed)
+            .map(|message| async move { self.deliver_claimed(&message, stop).await })
+            .buffer_unordered(SMTP_CONNECTIONS as usize);
+        while let Some(result) = results.next().await {
+            match result? {
+                None => report.released += 1,
+                Some(Outcome::Sent { .. }) => report.sent += 1,
+                Some(Outcome::Retry { .. }) => report.retried += 1,
+                Some(Outcome::Failed { .. }) => report.failed += 1,
+                Some(Outcome::Dead { .. }) => report.dead += 1,
+            }
+        }
+        Ok(report)
+    }
+
+    /// Delivers one claimed message and records the outcome; once `stop` is set, hands
+    /// the message back unsent instead (`None`).
+    async fn deliver_claimed(
+        &self,
+        message: &outbox_row::Model,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<Option<Outcome>, DbErr> {
+        if *stop.borrow() {
+            outbox::release(&self.db, &[message.id], &self.id).await?;
+            return Ok(None);
+        }
+        let outcome = self.attempt(message).await?;
+        if matches!(outcome, Outcome::Sent { .. }) {
+            self.count_sent();
+        }
+        if !outbox::record_outcome(&self.db, message.id, &self.id, &outcome).await? {
+            tracing::warn!(
+                message = message.id,
+                "the lease on this message ran out before its outcome was recorded"
+            );
+        }
+        Ok(Some(outcome))
+    }
+
+    /// Renders and delivers one claimed message, and says what happened.
+    async fn attempt(&self, message: &outbox_row::Model) -> Result<Outcome, DbErr> {
+        let rendered = match templates::render(
+            &self.db,
+            &self.mail.org,
+            self.mail.download_links.as_ref(),
+            message,
+        )
+        .await
+        {
+            Ok(rendered) => rendered,
+            Err(RenderError::Database(error)) => {
+                return Ok(self.temporary(message, format!("database: {error}")));
+            }
+            Err(error) => {
+                tracing::error!(message = message.id, %error, "cannot render message");
+                return Ok(Outcome::Failed {
+                    reason: error.to_string(),
+                });
+            }
+        };
+        let message_id = format!(
+            "<outbox-{}.{}@{}>",
+            message.id,
+            uuid::Uuid::new_v4().simple(),
+            self.mail
+                .mail_from
+                .as_str()
+                .rsplit('@')
+                .next()
+                .unwrap_or("localhost")
+        );
+        let email = match build_message(&self.mail, message, &rendered, &message_id) {
+            Ok(email) => email,
+            Err(reason) => return Ok(Outcome::Failed { reason }),
+        };
+        let stem = format!("{}-{}", message.id, message.kind);
+        match self.transport.deliver(&email, &stem).await {
+            Ok(()) => {
+                tracing::info!(message = message.id, kind = %message.kind, "sent");
+                Ok(Outcome::Sent { message_id })
+            }
+            Err(DeliveryError::Temporary(reason)) => {
+                tracing::warn!(message = message.id, %reason, "delivery failed; will retry");
+                Ok(self.temporary(message, reason))
+            }
+            Err(DeliveryError::Permanent(reason)) => {
+                tracing::warn!(message = message.id, %reason, "delivery refused for good");
+                if let Some(donor_id) = message.donor_id {
+                    suppress_address(&self.db, donor_id, &message.to_address, &reason).await?;
+                }
+                Ok(Outcome::Failed { reason })
+            }
+        }
+    }
+
+    fn temporary(&self, message: &outbox_row::Model, reason: String) -> Outcome {
+        let attempts = u32::try_from(message.attempts).unwrap_or(u32::MAX);
+        if attempts >= self.settings.max_attempts {
+            return Outcome::Dead {
+                reason: format!("gave up after {attempts} attempts: {reason}"),
+            };
+        }
+        let delay = retry_delay(self.settings.retry_base, attempts);
+        Outcome::Retry {
+            reason,
+            retry_at: Utc::now()
+                + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(6)),
+        }
+    }
+
+    /// Sends due messages until `stop` turns true; the message being sent when it does is
+    /// finished, and the rest of its batch is handed back for other workers.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        tracing::info!(worker = %self.id, "mailer worker started");
+        while !*stop.borrow() {
+            let pause = match self.send_batch_until(&stop).await {
+                Ok(report) if report.rate_limited => self.budget().1,
+                Ok(report) if report.claimed > 0 => Duration::ZERO,
+                Ok(_) => self.settings.poll_interval,
+                Err(error) => {
+                    tracing::error!(%error, "mailer cannot reach the database");
+                    self.settings.poll_interval
+                }
+            };
+            if pause > Duration::ZERO {
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = stop.changed() => {}
+                }
+            }
+        }
+        tracing::info!(worker = %self.id, "mailer worker stopped");
+    }
+}
+
+/// Exponential backoff with jitter: about `base × 2^(attempts−1)`, within ±25%, capped
+/// at six hours.
+pub fn retry_delay(base: Duration, attempts: u32) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(16);
+    let nominal = base
+        .saturating_mul(1u32 << exponent)
+        .min(Duration::from_secs(6 * 3600));
+    let jitter: f64 = rand::rng().random_range(0.75..=1.25);
+    nominal.mul_f64(jitter)
+}
+
+/// Builds the MIME message: From, To, Subject, Date and Message-ID headers; plain text
+/// and HTML alternatives; attachments.
+fn build_message(
+    mail: &MailSettings,
+    row: &outbox_row::Model,
+    rendered: &Rendered,
+    message_id: &str,
+) -> Result<Message, String> {
+    let from_name = (!mail.mail_from_name.is_empty()).then(|| mail.mail_from_name.clone());
+    let from = Mailbox::new(
+        from_name,
+        mail.mail_from
+            .as_str()
+            .parse()
+            .map_err(|e| format!("MAIL_FROM is not an address: {e}"))?,
+    );
+    let to = Mailbox::new(
+        row.to_name.clone(),
+        row.to_address
+            .parse()
+            .map_err(|e| format!("recipient {} is not an address: {e}", row.to_address))?,
+    );
+    let body = MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone());
+    let builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(rendered.subject.clone())
+        .date(std::time::SystemTime::now())
+        .message_id(Some(message_id.to_owned()));
+    let built = if rendered.attachments.is_empty() {
+        builder.multipart(body)
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for attachment in &rendered.attachments {
+            let content_type = ContentType::parse(&attachment.content_type)
+                .map_err(|e| format!("bad attachment type: {e}"))?;
+            mixed = mixed.singlepart(
+                LettreAttachment::new(attachment.filename.clone())
+                    .body(attachment.bytes.clone(), content_type),
+            );
+        }
+        builder.multipart(mixed)
+    };
+    built.map_err(|e| format!("cannot build the message: {e}"))
+}
+
+/// Marks a donor's address as refusing mail, so appeals skip it (receipts still try).
+async fn suppress_address(
+    db: &DatabaseConnection,
+    donor_id: i64,
+    address: &str,
+    reason: &str,
+) -> Result<(), DbErr> {
+    let now = Utc::now();
+    donor::Entity::update_many()
+        .col_expr(donor::Column::EmailSuppressedAt, Expr::value(now))
+        .col_expr(
+            donor::Column::EmailSuppressedReason,
+            Expr::value(reason.to_owned()),
+        )
+        .col_expr(donor::Column::UpdatedAt, Expr::value(now))
+        .filter(donor::Column::Id.eq(donor_id))
+        .filter(donor::Column::Email.eq(address))
+        .filter(donor::Column::EmailSuppressedAt.is_null())
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_within_the_jitter() {
+        let base = Duration::from_secs(60);
+        for (attempts, nominal) in [(1, 60.0), (2, 120.0), (3, 240.0), (6, 1920.0)] {
+            let delay = retry_delay(base, attempts).as_secs_f64();
+            assert!(
+                (nominal * 0.75..=nominal * 1.25).contains(&delay),
+                "{attempts}: {delay}"
+            );
+        }
+        assert!(retry_delay(base, 40) <= Duration::from_secs(6 * 3600 * 5 / 4));
+    }
+}

@@ -1,0 +1,489 @@
+//! The mailer worker against a real SMTP server: delivery, retries, permanent failures,
+//! racing workers and a worker that dies mid-batch.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use api::config::{Config, Secret, WorkerSettings};
+use api::db::begin_write;
+use api::domain::gifts::{NewGift, record_gift};
+use chrono::{TimeZone, Utc};
+use entity::enums::{DonorKind, GiftStatus, Language, OutboxStatus, PaymentMethod, StaffRole};
+use entity::{Money, donor, outbox};
+use mailer::Worker;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+
+use tests::on_both_backends;
+use tests::smtp::{Behavior, SmtpServer};
+use tests::support::{Backend, TestApp, spawn_app};
+
+pub fn organization() -> api::config::Organization {
+    Config::defaults_with_database("sqlite::memory:")
+        .unwrap()
+        .org
+}
+
+/// A donor with an address, in the given language.
+pub async fn add_donor(app: &TestApp, name: &str, email: &str, language: Language) -> donor::Model {
+    let now = Utc::now();
+    donor::ActiveModel {
+        kind: Set(DonorKind::Individual),
+        display_name: Set(name.to_owned()),
+        email: Set(Some(email.to_owned())),
+        address_line1: Set(Some("2130 W. 6th Street".to_owned())),
+        city: Set(Some("Los Angeles".to_owned())),
+        region: Set(Some("CA".to_owned())),
+        postal_code: Set(Some("90057".to_owned())),
+        country: Set(Some("US".to_owned())),
+        language: Set(language),
+        email_consent: Set(true),
+        anonymous: Set(false),
+        search_text: Set(name.to_lowercase()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap()
+}
+
+pub fn gift_of(donor_id: i64, cents: i64) -> NewGift {
+    NewGift::new(
+        donor_id,
+        Money::usd(cents).unwrap(),
+        PaymentMethod::Card,
+        GiftStatus::Succeeded,
+        1,
+        Utc.with_ymd_and_hms(2026, 3, 14, 18, 0, 0).unwrap(),
+    )
+}
+
+pub async fn give(app: &TestApp, gift: NewGift) -> api::domain::gifts::RecordedGift {
+    let txn = begin_write(&app.db).await.unwrap();
+    let recorded = record_gift(&txn, &organization(), gift).await.unwrap();
+    txn.commit().await.unwrap();
+    recorded
+}
+
+/// Settings for tests: retries are due at once, so no test waits.
+fn quick(batch_size: u32, max_attempts: u32) -> WorkerSettings {
+    WorkerSettings {
+        batch_size,
+        lease: Duration::from_secs(300),
+        max_attempts,
+        retry_base: Duration::ZERO,
+        per_minute: 100_000,
+        poll_interval: Duration::from_secs(1),
+    }
+}
+
+pub fn worker_for(app: &TestApp, smtp_url: &str, settings: WorkerSettings) -> Worker {
+    let mut mail = Config::defaults_with_database("sqlite::memory:")
+        .unwrap()
+        .mail_settings();
+    mail.smtp_url = Some(Secret::new(smtp_url));
+    Worker::new(app.db.clone(), mail, settings).unwrap()
+}
+
+async fn message_of(app: &TestApp, key: &str) -> outbox::Model {
+    outbox::Entity::find()
+        .filter(outbox::Column::IdempotencyKey.eq(key))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn a_receipt_arrives_with_its_headers_both_parts_and_the_pdf(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    let donor = add_donor(
+        &app,
+        "Maria <b>Lopez</b>",
+        "maria@example.org",
+        Language::English,
+    )
+    .await;
+    let receipt = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
+
+    let report = worker_for(&app, &smtp.url(), quick(10, 5))
+        .drain()
+        .await
+        .unwrap();
+
+    assert_eq!(report.sent, 1);
+    let received = smtp.received();
+    assert_eq!(received.len(), 1);
+    let mail = &received[0];
+    assert_eq!(mail.to, vec!["maria@example.org".to_owned()]);
+    assert_eq!(mail.from, "giving@example.org");
+    let message_id = mail.header("Message-ID").expect("a Message-ID");
+    assert!(message_id.starts_with('<') && message_id.ends_with("@example.org>"));
+    assert!(mail.header("Date").is_some());
+    assert!(mail.header("From").unwrap().contains("giving@example.org"));
+    assert!(mail.header("Subject").unwrap().contains(&receipt.number));
+    let text = mail.text();
+    assert!(text.contains("multipart/alternative"));
+    assert!(text.contains("text/plain"));
+    assert!(text.contains("text/html"));
+    assert!(text.contains("application/pdf"));
+    assert!(text.contains(&format!("receipt-{}.pdf", receipt.number)));
+    // The donor's name is escaped in HTML, and the footer carries the postal address.
+    assert!(text.contains("Maria &lt;b&gt;Lopez&lt;/b&gt;"));
+    assert!(!text.contains("<b>Lopez</b></p>"));
+    assert!(text.contains("1458 Howard Street"));
+
+    let row = message_of(&app, &format!("receipt:{}", receipt.id)).await;
+    assert_eq!(row.status, OutboxStatus::Sent);
+    assert_eq!(row.message_id.as_deref(), Some(message_id.as_str()));
+    assert!(row.sent_at.is_some());
+}
+
+async fn a_refusing_server_is_retried_until_it_recovers(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    smtp.set_behavior(Behavior::RefuseTemporarily);
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::Spanish).await;
+    let receipt = give(&app, gift_of(donor.id, 2_500)).await.receipt.unwrap();
+    let worker = worker_for(&app, &smtp.url(), quick(10, 5));
+
+    let first = worker.send_due_batch().await.unwrap();
+    assert_eq!((first.sent, first.retried), (0, 1));
+    let row = message_of(&app, &format!("receipt:{}", receipt.id)).await;
+    assert_eq!(row.status, OutboxStatus::Pending);
+    assert_eq!(row.attempts, 1);
+    assert!(row.last_error.unwrap().contains("451"));
+
+    smtp.set_behavior(Behavior::Accept);
+    let second = worker.send_due_batch().await.unwrap();
+    assert_eq!(second.sent, 1);
+    assert_eq!(smtp.refused(), 1);
+    assert_eq!(smtp.received().len(), 1);
+    let row = message_of(&app, &format!("receipt:{}", receipt.id)).await;
+    assert_eq!(row.status, OutboxStatus::Sent);
+    assert_eq!(row.attempts, 2);
+    // The Spanish donor gets the Spanish template.
+    assert!(
+        smtp.received()[0]
+            .header("Subject")
+            .unwrap()
+            .contains("recibo")
+            || smtp.received()[0].text().contains("Su recibo")
+    );
+}
+
+async fn a_permanent_refusal_fails_the_message_and_suppresses_the_address(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    smtp.set_behavior(Behavior::RejectPermanently);
+    let donor = add_donor(&app, "Gone Away", "gone@example.org", Language::English).await;
+    let receipt = give(&app, gift_of(donor.id, 2_500)).await.receipt.unwrap();
+
+    let report = worker_for(&app, &smtp.url(), quick(10, 5))
+        .drain()
+        .await
+        .unwrap();
+
+    assert_eq!((report.sent, report.failed), (0, 1));
+    let row = message_of(&app, &format!("receipt:{}", receipt.id)).await;
+    assert_eq!(row.status, OutboxStatus::Failed);
+    assert!(row.last_error.unwrap().contains("550"));
+    let donor = donor::Entity::find_by_id(donor.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(donor.email_suppressed_at.is_some());
+    assert!(donor.email_suppressed_reason.unwrap().contains("550"));
+}
+
+async fn an_unreachable_server_is_retried_until_the_message_is_dead(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let closed_port = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let receipt = give(&app, gift_of(donor.id, 2_500)).await.receipt.unwrap();
+
+    let report = worker_for(
+        &app,
+        &format!("smtp://127.0.0.1:{closed_port}"),
+        quick(10, 3),
+    )
+    .drain()
+    .await
+    .unwrap();
+
+    assert_eq!((report.retried, report.dead), (2, 1));
+    let row = message_of(&app, &format!("receipt:{}", receipt.id)).await;
+    assert_eq!(row.status, OutboxStatus::Dead);
+    assert_eq!(row.attempts, 3);
+    // Not a refusal by the recipient's server: the address is not suppressed.
+    let donor = donor::Entity::find_by_id(donor.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(donor.email_suppressed_at.is_none());
+}
+
+async fn two_racing_workers_send_each_message_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    for i in 0..30 {
+        let donor = add_donor(
+            &app,
+            &format!("Donor {i}"),
+            &format!("donor{i}@example.org"),
+            Language::English,
+        )
+        .await;
+        give(&app, gift_of(donor.id, 1_000 + i)).await;
+    }
+    let first = worker_for(&app, &smtp.url(), quick(4, 5));
+    let second = worker_for(&app, &smtp.url(), quick(4, 5));
+
+    let (a, b) = tokio::join!(first.drain(), second.drain());
+    let (a, b) = (a.unwrap(), b.unwrap());
+
+    assert_eq!(a.sent + b.sent, 30);
+    let received = smtp.received();
+    assert_eq!(received.len(), 30);
+    let recipients: HashSet<String> = received.iter().map(|m| m.to[0].clone()).collect();
+    assert_eq!(recipients.len(), 30);
+    let unsent = outbox::Entity::find()
+        .filter(outbox::Column::Status.ne(OutboxStatus::Sent))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert!(unsent.is_empty());
+}
+
+async fn a_worker_that_dies_mid_batch_loses_nothing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    for i in 0..6 {
+        let donor = add_donor(
+            &app,
+            &format!("Donor {i}"),
+            &format!("donor{i}@example.org"),
+            Language::English,
+        )
+        .await;
+        give(&app, gift_of(donor.id, 1_000 + i)).await;
+    }
+    // One worker holds a live lease on two messages: nobody else may touch them.
+    let leased = mailer::outbox::claim_due(&app.db, "busy-worker", 2, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(leased.len(), 2);
+    // Another claims the other four and dies before sending them; its lease runs out.
+    let orphaned = mailer::outbox::claim_due(&app.db, "dead-worker", 10, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(orphaned.len(), 4);
+    let orphaned_ids: Vec<i64> = orphaned.iter().map(|m| m.id).collect();
+
+    let report = worker_for(&app, &smtp.url(), quick(10, 5))
+        .drain()
+        .await
+        .unwrap();
+
+    assert_eq!(report.sent, 4);
+    let sent: HashSet<String> = smtp.received().iter().map(|m| m.to[0].clone()).collect();
+    let orphaned: HashSet<String> = orphaned.iter().map(|m| m.to_address.clone()).collect();
+    assert_eq!(sent, orphaned);
+    // The dead worker's late report is ignored: the message stays sent, once.
+    let taken_over = orphaned_ids[0];
+    let recorded = mailer::outbox::record_outcome(
+        &app.db,
+        taken_over,
+        "dead-worker",
+        &mailer::outbox::Outcome::Failed {
+            reason: "late".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert!(!recorded);
+    let row = outbox::Entity::find_by_id(taken_over)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, OutboxStatus::Sent);
+    // The live lease was respected.
+    let held = outbox::Entity::find_by_id(leased[0].id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.status, OutboxStatus::Sending);
+    assert_eq!(held.leased_by.as_deref(), Some("busy-worker"));
+}
+
+async fn staff_see_failed_mail_and_can_retry_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    smtp.set_behavior(Behavior::RejectPermanently);
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    give(&app, gift_of(donor.id, 2_500)).await;
+    let worker = worker_for(&app, &smtp.url(), quick(10, 5));
+    worker.drain().await.unwrap();
+    let staff = app.token(StaffRole::Staff).await;
+    let viewer = app.token(StaffRole::Viewer).await;
+
+    let listed = app
+        .graphql(
+            &staff,
+            "{ outbox(filter: {status: FAILED}) { id kind status lastError attempts } }",
+            json!({}),
+        )
+        .await;
+    let failed = &listed["data"]["outbox"];
+    assert_eq!(failed.as_array().unwrap().len(), 1, "{listed}");
+    assert!(failed[0]["lastError"].as_str().unwrap().contains("550"));
+    let id = failed[0]["id"].as_str().unwrap().to_owned();
+
+    let refused = app
+        .graphql(
+            &viewer,
+            "mutation($id: ID!) { retryMessage(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(tests::error_codes(&refused), vec!["FORBIDDEN"]);
+
+    let retried = app
+        .graphql(
+            &staff,
+            "mutation($id: ID!) { retryMessage(id: $id) { status attempts } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(
+        retried["data"]["retryMessage"]["status"], "PENDING",
+        "{retried}"
+    );
+    assert_eq!(retried["data"]["retryMessage"]["attempts"], 0);
+    smtp.set_behavior(Behavior::Accept);
+    assert_eq!(worker.drain().await.unwrap().sent, 1);
+
+    let again = app
+        .graphql(
+            &staff,
+            "mutation($id: ID!) { retryMessage(id: $id) { status } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(tests::error_codes(&again), vec!["BAD_USER_INPUT"]);
+}
+
+async fn without_smtp_messages_are_written_as_eml_files(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let dir = tempfile::tempdir().unwrap();
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::French).await;
+    give(&app, gift_of(donor.id, 2_500)).await;
+    let mut mail = Config::defaults_with_database("sqlite::memory:")
+        .unwrap()
+        .mail_settings();
+    mail.mail_dir = dir.path().to_path_buf();
+    let worker = Worker::new(app.db.clone(), mail, quick(10, 5)).unwrap();
+
+    assert_eq!(worker.drain().await.unwrap().sent, 1);
+
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
+    assert_eq!(files.len(), 1);
+    let eml = std::fs::read_to_string(files[0].path()).unwrap();
+    assert!(eml.contains("Message-ID:"));
+    assert!(eml.contains("ana@example.org"));
+}
+
+async fn the_per_minute_limit_holds_the_rest_back(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    for i in 0..5 {
+        let donor = add_donor(
+            &app,
+            &format!("Donor {i}"),
+            &format!("donor{i}@example.org"),
+            Language::English,
+        )
+        .await;
+        give(&app, gift_of(donor.id, 1_000 + i)).await;
+    }
+    let worker = worker_for(
+        &app,
+        &smtp.url(),
+        WorkerSettings {
+            per_minute: 2,
+            ..quick(10, 5)
+        },
+    );
+
+    let report = worker.drain().await.unwrap();
+
+    assert_eq!(report.sent, 2);
+    assert!(report.rate_limited);
+    assert_eq!(smtp.received().len(), 2);
+    let waiting = outbox::Entity::find()
+        .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(waiting.len(), 3);
+    assert!(waiting.iter().all(|m| m.attempts == 0));
+}
+
+async fn a_stopping_worker_hands_back_what_it_has_not_started(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    for i in 0..3 {
+        let donor = add_donor(
+            &app,
+            &format!("Donor {i}"),
+            &format!("donor{i}@example.org"),
+            Language::English,
+        )
+        .await;
+        give(&app, gift_of(donor.id, 1_000 + i)).await;
+    }
+    let worker = worker_for(&app, &smtp.url(), quick(10, 5));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    stop.send(true).unwrap();
+
+    let report = worker.send_batch_until(&stopped).await.unwrap();
+
+    assert_eq!((report.claimed, report.released, report.sent), (3, 3, 0));
+    assert!(smtp.received().is_empty());
+    let rows = outbox::Entity::find().all(&app.db).await.unwrap();
+    assert!(
+        rows.iter()
+            .all(|m| m.status == OutboxStatus::Pending && m.attempts == 0 && m.leased_by.is_none())
+    );
+    // Another worker sends them.
+    assert_eq!(
+        worker_for(&app, &smtp.url(), quick(10, 5))
+            .drain()
+            .await
+            .unwrap()
+            .sent,
+        3
+    );
+}
+
+on_both_backends!(
+    a_stopping_worker_hands_back_what_it_has_not_started,
+    the_per_minute_limit_holds_the_rest_back,
+    a_receipt_arrives_with_its_headers_both_parts_and_the_pdf,
+    a_refusing_server_is_retried_until_it_recovers,
+    a_permanent_refusal_fails_the_message_and_suppresses_the_address,
+    an_unreachable_server_is_retried_until_the_message_is_dead,
+    two_racing_workers_send_each_message_once,
+    a_worker_that_dies_mid_batch_loses_nothing,
+    staff_see_failed_mail_and_can_retry_it,
+    without_smtp_messages_are_written_as_eml_files,
+);

@@ -1,0 +1,518 @@
+//! Receipts and year-end statements: what they say, in the donor's language, and how
+//! they are voided, re-issued, corrected by refunds and downloaded.
+
+use api::db::begin_write;
+use api::domain::gifts::{Benefits, Tribute};
+use api::domain::receipts::{self, RefundOutcome};
+use chrono::{Datelike, TimeZone, Utc};
+use entity::enums::{
+    GiftStatus, Language, OutboxStatus, PledgeFrequency, PledgeSource, PledgeStatus, ReceiptKind,
+    ReceiptStatus, StaffRole, TributeKind,
+};
+use entity::{gift, outbox, pledge, receipt};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use serde_json::json;
+
+use crate::mailer::{add_donor, gift_of, give, organization};
+use tests::on_both_backends;
+use tests::support::{Backend, TestApp, spawn_app};
+
+async fn keys(app: &TestApp) -> Vec<(String, String)> {
+    outbox::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.kind, m.idempotency_key))
+        .collect()
+}
+
+async fn a_plain_gift_receipt_states_what_the_irs_asks(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "María López", "maria@example.org", Language::English).await;
+
+    let receipt = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
+
+    let text = &receipt.content_text;
+    assert_eq!(receipt.number, "2026-000001");
+    assert!(text.contains("Immigrant Legal Defense Fund"));
+    assert!(text.contains("EIN 00-0000000"));
+    assert!(text.contains("1458 Howard Street"));
+    assert!(text.contains("María López"));
+    assert!(text.contains("2130 W. 6th Street"));
+    assert!(
+        text.contains("Thank you for your gift of $50.00 on March 14, 2026 by card to the General")
+    );
+    assert!(text.contains("No goods or services were provided in exchange for this contribution."));
+    assert!(!text.contains("limited to the excess"));
+    assert_eq!(receipt.deductible_minor, 5_000);
+    let html = receipt.content_html.unwrap();
+    assert!(html.contains("Mar&#39;a") || html.contains("María López"));
+    let pdf = receipt.content_pdf.unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(String::from_utf8_lossy(&pdf).contains("2026-000001"));
+}
+
+async fn a_gift_over_75_dollars_with_benefits_carries_the_quid_pro_quo_disclosure(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Sam Lee", "sam@example.org", Language::English).await;
+    let mut gala = gift_of(donor.id, 20_000);
+    gala.benefits = Some(Benefits {
+        value_minor: 8_500,
+        description: "dinner at the spring gala".into(),
+    });
+
+    let receipt = give(&app, gala).await.receipt.unwrap();
+
+    let text = &receipt.content_text;
+    assert!(text.contains(
+        "you received dinner at the spring gala, with a good-faith estimated value of $85.00"
+    ));
+    assert!(text.contains("The amount deductible for federal income tax purposes is $115.00."));
+    assert!(text.contains(
+        "limited to the excess of the money contributed over the value of goods or services"
+    ));
+    assert!(!text.contains("No goods or services"));
+    assert_eq!(receipt.deductible_minor, 11_500);
+}
+
+async fn a_tribute_gift_names_the_person_it_honors(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Sam Lee", "sam@example.org", Language::English).await;
+    let mut memorial = gift_of(donor.id, 10_000);
+    memorial.tribute = Some(Tribute {
+        kind: TributeKind::InMemoryOf,
+        name: "Rosa Martínez".into(),
+        notify_name: None,
+        notify_email: None,
+        notify_address: None,
+    });
+
+    let receipt = give(&app, memorial).await.receipt.unwrap();
+
+    assert!(receipt.content_text.contains("In memory of Rosa Martínez."));
+    assert!(
+        receipt
+            .content_html
+            .unwrap()
+            .contains("In memory of Rosa Martínez.")
+    );
+}
+
+async fn a_spanish_donor_gets_a_spanish_receipt(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "José Núñez", "jose@example.org", Language::Spanish).await;
+
+    let receipt = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
+
+    let text = &receipt.content_text;
+    assert_eq!(receipt.language, Language::Spanish);
+    assert!(text.contains("Recibo 2026-000001"));
+    assert!(text.contains("Gracias por su donación de $50.00 del 14 de marzo de 2026 (tarjeta)"));
+    assert!(
+        text.contains("No se proporcionaron bienes ni servicios a cambio de esta contribución.")
+    );
+    let html = receipt.content_html.unwrap();
+    assert!(html.contains("lang=\"es\""));
+    // The PDF keeps the accents: "donación" in WinAnsi ("ó" is 0xF3), as a hex string.
+    let pdf = String::from_utf8_lossy(&receipt.content_pdf.unwrap()).to_uppercase();
+    let needle: String = b"donaci\xf3n".iter().map(|b| format!("{b:02X}")).collect();
+    assert!(pdf.contains(&needle));
+}
+
+async fn an_arabic_donor_reads_right_to_left(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Layla Haddad", "layla@example.org", Language::Arabic).await;
+
+    let receipt = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
+
+    assert!(receipt.content_text.contains("إيصال 2026-000001"));
+    assert!(receipt.content_html.unwrap().contains("dir=\"rtl\""));
+}
+
+async fn monthly_installments_after_the_first_wait_for_the_statement(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let now = Utc::now();
+    let pledge = pledge::ActiveModel {
+        donor_id: Set(donor.id),
+        installment_minor: Set(4_200),
+        currency: Set("USD".into()),
+        frequency: Set(PledgeFrequency::Monthly),
+        source: Set(PledgeSource::Envelope),
+        status: Set(PledgeStatus::Active),
+        fund_id: Set(1),
+        starts_on: Set(now.date_naive()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let installment = |month: u32| {
+        let mut gift = gift_of(donor.id, 4_200);
+        gift.pledge_id = Some(pledge.id);
+        gift.received_at = Utc.with_ymd_and_hms(2026, month, 2, 18, 0, 0).unwrap();
+        gift
+    };
+
+    let first = give(&app, installment(1)).await;
+    let second = give(&app, installment(2)).await;
+    let third = give(&app, installment(3)).await;
+
+    assert!(first.receipt.is_some());
+    assert!(second.receipt.is_none());
+    assert!(third.receipt.is_none());
+    assert_eq!(keys(&app).await.len(), 1);
+}
+
+async fn staff_reissue_a_receipt_under_a_new_number_that_points_back(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let original = give(&app, gift_of(donor.id, 30_000)).await.receipt.unwrap();
+    let staff = app.token(StaffRole::Staff).await;
+
+    let body = app
+        .graphql(
+            &staff,
+            "mutation($n: String!) { reissueReceipt(number: $n, reason: \"name misspelled\") { number status replaces { number status voidReason } } }",
+            json!({ "n": original.number }),
+        )
+        .await;
+
+    let replacement = &body["data"]["reissueReceipt"];
+    assert_eq!(replacement["number"], "2026-000002", "{body}");
+    assert_eq!(replacement["status"], "ISSUED");
+    assert_eq!(replacement["replaces"]["number"], "2026-000001");
+    assert_eq!(replacement["replaces"]["status"], "VOID");
+    assert_eq!(replacement["replaces"]["voidReason"], "name misspelled");
+    let stored = receipt::Entity::find_by_id(original.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    // Voiding changes the status, never the issued content.
+    assert_eq!(stored.content_text, original.content_text);
+    assert_eq!(stored.content_pdf, original.content_pdf);
+    let new = receipts::find_by_number(&app.db, "2026-000002")
+        .await
+        .unwrap();
+    assert!(
+        new.content_text
+            .contains("This receipt replaces voided receipt 2026-000001.")
+    );
+    let kinds: Vec<String> = keys(&app).await.into_iter().map(|(k, _)| k).collect();
+    assert_eq!(kinds, ["receipt", "receipt", "receipt_voided"]);
+
+    let again = app
+        .graphql(
+            &staff,
+            "mutation($n: String!) { reissueReceipt(number: $n, reason: \"again\") { number } }",
+            json!({ "n": original.number }),
+        )
+        .await;
+    assert_eq!(tests::error_codes(&again), vec!["CONFLICT"]);
+    let audit = entity::audit_log::Entity::find()
+        .filter(entity::audit_log::Column::Action.eq("reissue"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(audit, 1);
+}
+
+async fn only_admins_void_a_receipt_outright(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let original = give(&app, gift_of(donor.id, 30_000)).await.receipt.unwrap();
+    let staff = app.token(StaffRole::Staff).await;
+    let admin = app.token(StaffRole::Admin).await;
+    let query = "mutation($n: String!, $r: String!) { voidReceipt(number: $n, reason: $r) { status voidReason } }";
+
+    let refused = app
+        .graphql(
+            &staff,
+            query,
+            json!({ "n": original.number, "r": "entered twice" }),
+        )
+        .await;
+    assert_eq!(tests::error_codes(&refused), vec!["FORBIDDEN"]);
+    let blank = app
+        .graphql(&admin, query, json!({ "n": original.number, "r": "  " }))
+        .await;
+    assert_eq!(tests::error_codes(&blank), vec!["BAD_USER_INPUT"]);
+    let voided = app
+        .graphql(
+            &admin,
+            query,
+            json!({ "n": original.number, "r": "entered twice" }),
+        )
+        .await;
+    assert_eq!(voided["data"]["voidReceipt"]["status"], "VOID", "{voided}");
+
+    // A $300 gift with no valid receipt now needs a written acknowledgment.
+    let missing = app
+        .graphql(
+            &staff,
+            "{ giftsMissingAcknowledgment { giftId netAmount } }",
+            json!({}),
+        )
+        .await;
+    let list = missing["data"]["giftsMissingAcknowledgment"]
+        .as_array()
+        .unwrap();
+    assert_eq!(list.len(), 1, "{missing}");
+    assert_eq!(list[0]["netAmount"], "$300.00");
+    let resend = app
+        .graphql(
+            &staff,
+            "mutation($n: String!) { resendReceipt(number: $n) { id } }",
+            json!({ "n": original.number }),
+        )
+        .await;
+    assert_eq!(tests::error_codes(&resend), vec!["BAD_USER_INPUT"]);
+}
+
+async fn a_resent_receipt_carries_the_same_stored_document(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let original = give(&app, gift_of(donor.id, 30_000)).await.receipt.unwrap();
+    let staff = app.token(StaffRole::Staff).await;
+
+    let body = app
+        .graphql(
+            &staff,
+            "mutation($n: String!) { resendReceipt(number: $n) { idempotencyKey status } }",
+            json!({ "n": original.number }),
+        )
+        .await;
+
+    assert_eq!(
+        body["data"]["resendReceipt"]["idempotencyKey"],
+        format!("receipt:{}:resend:1", original.id),
+        "{body}"
+    );
+    let messages = outbox::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(messages.len(), 2);
+    assert!(
+        messages
+            .iter()
+            .all(|m| m.payload == json!({ "receipt_id": original.id }))
+    );
+    assert!(messages.iter().all(|m| m.status == OutboxStatus::Pending));
+}
+
+async fn a_full_refund_voids_the_receipt_and_a_partial_one_reissues_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let org = organization();
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let full = give(&app, gift_of(donor.id, 10_000)).await;
+    let partial = give(&app, gift_of(donor.id, 10_000)).await;
+
+    let refund = |recorded: &api::domain::gifts::RecordedGift, cents: i64, status: GiftStatus| {
+        let mut active: gift::ActiveModel = recorded.gift.clone().into();
+        active.refunded_minor = Set(cents);
+        active.status = Set(status);
+        active
+    };
+    let txn = begin_write(&app.db).await.unwrap();
+    let refunded = refund(&full, 10_000, GiftStatus::Refunded)
+        .update(&txn)
+        .await
+        .unwrap();
+    let voided = receipts::on_refund(&txn, &org, &refunded).await.unwrap();
+    let partly = refund(&partial, 2_500, GiftStatus::PartiallyRefunded)
+        .update(&txn)
+        .await
+        .unwrap();
+    let reissued = receipts::on_refund(&txn, &org, &partly).await.unwrap();
+    txn.commit().await.unwrap();
+
+    let RefundOutcome::Voided { voided } = voided else {
+        panic!("{voided:?}")
+    };
+    assert_eq!(voided.status, ReceiptStatus::Void);
+    assert_eq!(
+        voided.void_reason.as_deref(),
+        Some("the gift was refunded in full")
+    );
+    let RefundOutcome::Reissued {
+        voided: old,
+        replacement,
+    } = reissued
+    else {
+        panic!("{reissued:?}")
+    };
+    assert_eq!(old.status, ReceiptStatus::Void);
+    assert_eq!(replacement.replaces_receipt_id, Some(old.id));
+    assert_eq!(replacement.amount_minor, 7_500);
+    assert!(replacement.content_text.contains("$75.00"));
+    let messages = keys(&app).await;
+    assert!(messages.contains(&(
+        "receipt_voided".into(),
+        format!("receipt_voided:{}", voided.id)
+    )));
+    assert!(messages.contains(&(
+        "receipt_voided".into(),
+        format!("receipt_voided:{}", old.id)
+    )));
+    assert!(messages.contains(&("receipt".into(), format!("receipt:{}", replacement.id))));
+}
+
+async fn year_end_statements_run_twice_issue_each_donor_one(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let maria = add_donor(&app, "María López", "maria@example.org", Language::Spanish).await;
+    let sam = add_donor(&app, "Sam Lee", "sam@example.org", Language::English).await;
+    add_donor(&app, "Nobody Gave", "none@example.org", Language::English).await;
+    for month in [1, 4, 9] {
+        let mut gift = gift_of(maria.id, 2_000 * i64::from(month));
+        gift.received_at = Utc.with_ymd_and_hms(2026, month, 5, 18, 0, 0).unwrap();
+        give(&app, gift).await;
+    }
+    let refunded = give(&app, gift_of(sam.id, 10_000)).await;
+    let mut last_year = gift_of(sam.id, 99_900);
+    last_year.received_at = Utc.with_ymd_and_hms(2025, 6, 1, 18, 0, 0).unwrap();
+    give(&app, last_year).await;
+    let mut active: gift::ActiveModel = refunded.gift.clone().into();
+    active.refunded_minor = Set(4_000);
+    active.status = Set(GiftStatus::PartiallyRefunded);
+    active.update(&app.db).await.unwrap();
+    let admin = app.token(StaffRole::Admin).await;
+    let staff = app.token(StaffRole::Staff).await;
+    let run = "mutation { issueYearEndStatements(year: 2026) { issued alreadyIssued } }";
+    let year = Utc::now().year();
+    assert!(year >= 2026);
+
+    let refused = app.graphql(&staff, run, json!({})).await;
+    assert_eq!(tests::error_codes(&refused), vec!["FORBIDDEN"]);
+    let first = app.graphql(&admin, run, json!({})).await;
+    let second = app.graphql(&admin, run, json!({})).await;
+
+    assert_eq!(
+        first["data"]["issueYearEndStatements"],
+        json!({ "issued": 2, "alreadyIssued": 0 }),
+        "{first}"
+    );
+    assert_eq!(
+        second["data"]["issueYearEndStatements"],
+        json!({ "issued": 0, "alreadyIssued": 2 })
+    );
+    let statements = receipt::Entity::find()
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(statements.len(), 2);
+    let maria_statement = statements.iter().find(|s| s.donor_id == maria.id).unwrap();
+    assert_eq!(maria_statement.amount_minor, 2_000 + 8_000 + 18_000);
+    assert!(
+        maria_statement
+            .content_text
+            .contains("Resumen anual de donaciones 2026")
+    );
+    assert_eq!(
+        maria_statement.content_text.matches("| General").count(),
+        3,
+        "{}",
+        maria_statement.content_text
+    );
+    let sam_statement = statements.iter().find(|s| s.donor_id == sam.id).unwrap();
+    // Refunds are netted, and last year's gift is not this year's.
+    assert_eq!(sam_statement.amount_minor, 6_000);
+    assert!(!sam_statement.content_text.contains("$999.00"));
+    let listed = app
+        .graphql(&staff, "{ receipts(filter: {kind: YEAR_END_STATEMENT, taxYear: 2026}) { number donorName amount } }", json!({}))
+        .await;
+    assert_eq!(
+        listed["data"]["receipts"].as_array().unwrap().len(),
+        2,
+        "{listed}"
+    );
+}
+
+async fn a_donor_downloads_a_receipt_through_a_signed_link(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let original = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
+    let staff = app.token(StaffRole::Staff).await;
+
+    let body = app
+        .graphql(
+            &staff,
+            "query($n: String!) { receipt(number: $n) { pdfLink(hours: 2) } }",
+            json!({ "n": original.number }),
+        )
+        .await;
+    let link = body["data"]["receipt"]["pdfLink"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = &link[link.find("/receipts/").unwrap()..];
+
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/pdf");
+    assert_eq!(
+        response.bytes().await.unwrap().to_vec(),
+        original.content_pdf.unwrap()
+    );
+
+    let tampered = path.replace(&original.number, "2026-000002");
+    assert_eq!(app.get(&tampered).await.status(), 403);
+    let expired = format!("/receipts/{}.pdf?expires=1&signature=00", original.number);
+    assert_eq!(app.get(&expired).await.status(), 403);
+}
+
+async fn the_receipt_email_carries_a_working_download_link(backend: Backend) {
+    let key = "a-test-key-that-is-long-enough-to-sign-links";
+    let app = tests::support::spawn_app_with(backend, &[("DOWNLOAD_LINK_KEY", key)]).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::Spanish).await;
+    let issued = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
+    let links = mailer::links::DownloadLinks {
+        public_url: url::Url::parse(&app.address).unwrap(),
+        key: api::config::Secret::new(key),
+        valid_for: chrono::Duration::days(30),
+    };
+    let org = organization();
+    let context = mailer::templates::Context {
+        org: &org,
+        language: Language::Spanish,
+        to_name: Some("Ana Ruiz"),
+        links: Some(&links),
+    };
+
+    let email = mailer::templates::receipt::render_receipt(context, &issued);
+
+    assert!(email.subject.starts_with("Su recibo 2026-000001"));
+    let line = email
+        .text
+        .lines()
+        .find(|line| line.starts_with("Descargue el PDF"))
+        .unwrap();
+    let url = line.rsplit(' ').next().unwrap();
+    let path = &url[url.find("/receipts/").unwrap()..];
+    let response = app.get(path).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.bytes().await.unwrap().to_vec(),
+        issued.content_pdf.unwrap()
+    );
+}
+
+on_both_backends!(
+    the_receipt_email_carries_a_working_download_link,
+    a_plain_gift_receipt_states_what_the_irs_asks,
+    a_gift_over_75_dollars_with_benefits_carries_the_quid_pro_quo_disclosure,
+    a_tribute_gift_names_the_person_it_honors,
+    a_spanish_donor_gets_a_spanish_receipt,
+    an_arabic_donor_reads_right_to_left,
+    monthly_installments_after_the_first_wait_for_the_statement,
+    staff_reissue_a_receipt_under_a_new_number_that_points_back,
+    only_admins_void_a_receipt_outright,
+    a_resent_receipt_carries_the_same_stored_document,
+    a_full_refund_voids_the_receipt_and_a_partial_one_reissues_it,
+    year_end_statements_run_twice_issue_each_donor_one,
+    a_donor_downloads_a_receipt_through_a_signed_link,
+);
