@@ -2,6 +2,7 @@
 //! validation errors, roles, batched loading and the audit log.
 
 mod batching;
+mod campaigns;
 mod donors;
 mod gifts;
 mod limits;
