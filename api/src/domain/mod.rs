@@ -14,6 +14,7 @@ pub mod payments;
 pub mod pledges;
 pub mod receipt_document;
 pub mod receipts;
+pub mod segments;
 pub mod tiers;
 pub mod tokens;
 

@@ -18,6 +18,7 @@ pub mod paging;
 pub mod pledges;
 pub mod receipts;
 pub mod schema_file;
+pub mod segments;
 pub mod tiers;
 pub mod tokens;
 
@@ -41,6 +42,7 @@ pub struct Query(
     receipts::ReceiptQuery,
     outbox::OutboxQuery,
     campaigns::CampaignQuery,
+    segments::SegmentQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -55,6 +57,7 @@ pub struct Mutation(
     receipts::ReceiptMutation,
     outbox::OutboxMutation,
     campaigns::CampaignMutation,
+    segments::SegmentMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -8,6 +8,7 @@ mod gifts;
 mod limits;
 mod office;
 mod roles;
+mod segments;
 
 use entity::enums::StaffRole;
 use sea_orm::{EntityTrait, PaginatorTrait};
