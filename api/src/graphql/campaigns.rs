@@ -6,10 +6,11 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::StaffRole;
 use entity::{appeal, campaign};
 
-use super::context::{actor, db, parse_id};
+use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::guards::RoleGuard;
 use super::money::{MoneyAmount, MoneyInput};
+use crate::domain::appeal_sends::{self, LinkSettings, PersonalAppeal};
 use crate::domain::campaigns::{
     self, AppealChanges, AppealDetails, AskRule, CampaignChanges, CampaignDetails, GivingTotals,
 };
@@ -480,5 +481,156 @@ impl CampaignMutation {
             .await
             .gql()
             .map(Appeal)
+    }
+}
+
+fn link_settings<'a>(config: &'a crate::config::Config) -> Result<LinkSettings<'a>> {
+    let key = config
+        .download_link_key
+        .as_ref()
+        .ok_or_else(|| bad_input("id", "DOWNLOAD_LINK_KEY is not configured"))?;
+    Ok(LinkSettings {
+        public_url: &config.public_url,
+        key: key.expose(),
+    })
+}
+
+/// One donor's email appeal as it would be sent.
+pub struct AppealPreview(PersonalAppeal, String);
+
+/// One donor's email appeal as it would be sent.
+#[Object]
+impl AppealPreview {
+    /// The donor's id.
+    async fn donor_id(&self) -> ID {
+        ID(self.0.donor_id.to_string())
+    }
+
+    /// The address it goes to.
+    async fn to_address(&self) -> &str {
+        &self.0.to_address
+    }
+
+    /// The donor's language, in which it is written.
+    async fn language(&self) -> super::donors::Language {
+        self.0.language.into()
+    }
+
+    /// The subject, merged.
+    async fn subject(&self) -> &str {
+        &self.0.subject
+    }
+
+    /// The message, merged (first name, last gift, ask amount, donate link).
+    async fn body(&self) -> &str {
+        &self.0.body
+    }
+
+    /// The donor's personal ask.
+    async fn ask_amount(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.ask_minor, &self.1)
+    }
+
+    /// The donor's most recent gift.
+    async fn last_gift(&self) -> Option<MoneyAmount> {
+        self.0
+            .last_gift_minor
+            .map(|m| MoneyAmount::from_columns(m, &self.1))
+    }
+
+    /// The donate link in the message.
+    async fn donate_url(&self) -> &str {
+        &self.0.donate_url
+    }
+
+    /// The monthly amount that would bring the donor into the Circle, when invited.
+    async fn club_monthly_ask(&self) -> Option<MoneyAmount> {
+        self.0
+            .club_monthly_ask_minor
+            .map(|m| MoneyAmount::from_columns(m, &self.1))
+    }
+
+    /// The donor's one-click unsubscribe link.
+    async fn unsubscribe_url(&self) -> &str {
+        &self.0.unsubscribe_url
+    }
+}
+
+/// What sending an appeal did.
+#[derive(SimpleObject)]
+pub struct SendAppealPayload {
+    /// Donors the appeal reaches: in its segment, consented, not unsubscribed, not bouncing.
+    pub recipients: u64,
+    /// Messages newly queued; donors queued by an earlier send are not queued again.
+    pub queued: u64,
+}
+
+#[derive(Default)]
+pub struct AppealSendQuery;
+
+#[Object]
+impl AppealSendQuery {
+    /// One donor's email appeal as it would be sent; null when the donor would not
+    /// receive it (outside the segment, no consent, unsubscribed or bouncing).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn appeal_preview(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The appeal's id.")] id: ID,
+        #[graphql(desc = "The donor's id.")] donor_id: ID,
+    ) -> Result<Option<AppealPreview>> {
+        let id = parse_id("id", &id)?;
+        let donor_id = parse_id("donorId", &donor_id)?;
+        let config = config(ctx)?;
+        let preview = appeal_sends::preview_for_donor(
+            db(ctx)?,
+            &config.org,
+            link_settings(config)?,
+            id,
+            donor_id,
+        )
+        .await
+        .gql()?;
+        let currency = campaigns::find_appeal(db(ctx)?, id)
+            .await
+            .gql()?
+            .map(|a| a.currency)
+            .unwrap_or_default();
+        Ok(preview.map(|p| AppealPreview(p, currency)))
+    }
+}
+
+#[derive(Default)]
+pub struct AppealSendMutation;
+
+#[Object]
+impl AppealSendMutation {
+    /// Queues an email appeal for every donor it reaches, now or at `notBefore`. Sending
+    /// again queues only donors not queued before; the mailer sends at its own pace.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn send_appeal(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The appeal's id.")] id: ID,
+        #[graphql(desc = "Send no earlier than this (a scheduled appeal).")] not_before: Option<
+            DateTime<Utc>,
+        >,
+    ) -> Result<SendAppealPayload> {
+        let id = parse_id("id", &id)?;
+        let config = config(ctx)?;
+        let outcome = appeal_sends::send_appeal(
+            db(ctx)?,
+            &config.org,
+            link_settings(config)?,
+            &actor(ctx)?,
+            id,
+            not_before,
+        )
+        .await
+        .gql()?;
+        Ok(SendAppealPayload {
+            recipients: outcome.recipients,
+            queued: outcome.queued,
+        })
     }
 }

@@ -42,6 +42,7 @@ pub struct Query(
     receipts::ReceiptQuery,
     outbox::OutboxQuery,
     campaigns::CampaignQuery,
+    campaigns::AppealSendQuery,
     segments::SegmentQuery,
 );
 
@@ -57,6 +58,7 @@ pub struct Mutation(
     receipts::ReceiptMutation,
     outbox::OutboxMutation,
     campaigns::CampaignMutation,
+    campaigns::AppealSendMutation,
     segments::SegmentMutation,
 );
 
