@@ -387,3 +387,123 @@ pub async fn unsubscribe_from_appeals(
     txn.commit().await?;
     Ok(())
 }
+
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct LetterRow {
+    id: i64,
+    first_name: Option<String>,
+    display_name: String,
+    language: String,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    city: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    last_gift_minor: Option<i64>,
+}
+
+/// The salutation that opens a letter, in the donor's language.
+pub fn salutation(language: Language, name: &str) -> String {
+    match language {
+        Language::Spanish => format!("Estimado/a {name}:"),
+        Language::French => format!("Bonjour {name},"),
+        Language::Arabic => format!("عزيزنا {name}،"),
+        Language::English => format!("Dear {name},"),
+    }
+}
+
+/// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// The mail-merge file for a letter appeal: one row per donor in its segment (everyone
+/// when it has none) with a postal address, with the salutation, the personal ask and
+/// the reply code to print on the envelope (the appeal's source code, which staff type
+/// back in with the gift).
+pub async fn letter_csv(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    appeal_id: i64,
+) -> Result<String, DomainError> {
+    let appeal = appeal::Entity::find_by_id(appeal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("appeal", appeal_id))?;
+    let rule = appeal
+        .ask_rule
+        .as_ref()
+        .map(AskRule::from_json)
+        .transpose()?
+        .unwrap_or(DEFAULT_ASK);
+    let mut audience = segments::condition(org, &SegmentRule::HasPostalAddress)?;
+    if let Some(segment_id) = appeal.segment_id {
+        let saved = entity::segment::Entity::find_by_id(segment_id)
+            .one(db)
+            .await?
+            .ok_or_else(|| DomainError::validation("segmentId", "the segment no longer exists"))?;
+        audience = audience.add(segments::condition(org, &segments::saved_rule(&saved)?)?);
+    }
+    let rows: Vec<LetterRow> = donor::Entity::find()
+        .select_only()
+        .columns([
+            donor::Column::Id,
+            donor::Column::FirstName,
+            donor::Column::DisplayName,
+            donor::Column::Language,
+            donor::Column::AddressLine1,
+            donor::Column::AddressLine2,
+            donor::Column::City,
+            donor::Column::Region,
+            donor::Column::PostalCode,
+            donor::Column::Country,
+        ])
+        .column_as(
+            Expr::cust(
+                "(SELECT g.amount_minor FROM gifts g WHERE g.donor_id = donors.id \
+                 AND g.status IN ('succeeded', 'partially_refunded') \
+                 ORDER BY g.received_at DESC, g.id DESC LIMIT 1)",
+            ),
+            "last_gift_minor",
+        )
+        .filter(audience)
+        .order_by_asc(donor::Column::Id)
+        .into_model()
+        .all(db)
+        .await?;
+    let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
+    let mut csv = String::from(
+        "donor_id,name,address_line1,address_line2,city,region,postal_code,country,salutation,ask_amount,reply_code\r\n",
+    );
+    for row in rows {
+        let language = Language::parse(&row.language).unwrap_or(Language::English);
+        let first = row.first_name.as_deref().unwrap_or(&row.display_name);
+        let fields = [
+            row.id.to_string(),
+            row.display_name.clone(),
+            row.address_line1.unwrap_or_default(),
+            row.address_line2.unwrap_or_default(),
+            row.city.unwrap_or_default(),
+            row.region.unwrap_or_default(),
+            row.postal_code.unwrap_or_default(),
+            row.country.unwrap_or_default(),
+            salutation(language, first),
+            money(rule.one_time_ask(row.last_gift_minor), currency),
+            appeal.source_code.clone(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        csv.push_str(&line.join(","));
+        csv.push_str("\r\n");
+    }
+    Ok(csv)
+}

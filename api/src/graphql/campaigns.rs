@@ -570,6 +570,21 @@ pub struct AppealSendQuery;
 
 #[Object]
 impl AppealSendQuery {
+    /// The mail-merge CSV for a letter appeal: donor id, name, postal address,
+    /// salutation, personal ask amount and the reply code for the envelope, one row per
+    /// donor in its segment with a postal address.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn appeal_letter_csv(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The appeal's id.")] id: ID,
+    ) -> Result<String> {
+        let id = parse_id("id", &id)?;
+        appeal_sends::letter_csv(db(ctx)?, &config(ctx)?.org, id)
+            .await
+            .gql()
+    }
+
     /// One donor's email appeal as it would be sent; null when the donor would not
     /// receive it (outside the segment, no consent, unsubscribed or bouncing).
     #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]

@@ -301,7 +301,72 @@ async fn a_letter_appeal_cannot_be_sent_by_email(backend: Backend) {
     assert_eq!((code.as_str(), field.as_str()), ("BAD_USER_INPUT", "id"));
 }
 
+async fn a_letter_appeal_exports_a_mail_merge_csv(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let ana = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ana García", "firstName": "Ana", "language": "SPANISH",
+                "address": { "line1": "1 Main St, Apt 2", "city": "Santa Ana", "region": "CA", "postalCode": "92701", "country": "US" } }),
+    )
+    .await;
+    let ben = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "=Ben Ortiz", "address": { "line1": "9 Elm St", "city": "Tustin", "postalCode": "92780", "country": "US" } }),
+    )
+    .await;
+    create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "No Address", "email": "x@example.org" }),
+    )
+    .await;
+    record_gift(
+        &app,
+        &staff,
+        check_gift(ana, json!({ "amount": { "amountMinor": 10_000 } })),
+    )
+    .await;
+    let campaign = ok(
+        &app,
+        &staff,
+        "mutation { createCampaign(input: { name: \"Fall\", goal: { amountMinor: 500000 }, startsOn: \"2026-09-01\", defaultFundId: \"1\" }) { id } }",
+        json!({}),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    let appeal = ok(
+        &app,
+        &staff,
+        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Letter\", channel: LETTER, sourceCode: \"fall26-letter\", askRule: { stepMinor: 5000, minimumMinor: 3500 } }) { id } }",
+        json!({ "c": campaign }),
+    )
+    .await["createAppeal"]["id"]
+        .clone();
+    let csv = ok(
+        &app,
+        &staff,
+        "query($id: ID!) { appealLetterCsv(id: $id) }",
+        json!({ "id": appeal }),
+    )
+    .await["appealLetterCsv"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        csv,
+        format!(
+            "donor_id,name,address_line1,address_line2,city,region,postal_code,country,salutation,ask_amount,reply_code\r\n\
+             {ana},Ana García,\"1 Main St, Apt 2\",,Santa Ana,CA,92701,US,Estimado/a Ana:,$150.00,FALL26-LETTER\r\n\
+             {ben},'=Ben Ortiz,9 Elm St,,Tustin,,92780,US,\"Dear =Ben Ortiz,\",$35.00,FALL26-LETTER\r\n"
+        )
+    );
+}
+
 on_both_backends!(
+    a_letter_appeal_exports_a_mail_merge_csv,
     an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_unsubscribe,
     a_letter_appeal_cannot_be_sent_by_email,
 );
