@@ -7,8 +7,8 @@ use entity::enums::{AppealChannel, GiftStatus};
 use entity::{Money, appeal, campaign, fund, gift, segment};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -584,6 +584,99 @@ pub async fn campaign_appeals(
         .order_by_asc(appeal::Column::Id)
         .all(db)
         .await?)
+}
+
+/// How an appeal did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AppealResults {
+    /// Donors it was sent to (email appeals: messages queued).
+    pub recipients: i64,
+    pub totals: GivingTotals,
+    /// Pledges started from it.
+    pub pledges: i64,
+    /// Donors with a pledge from it who are now in a giving-club tier.
+    pub new_club_members: i64,
+    /// Of those, the ones in the Circle (the highest tier).
+    pub new_circle_members: i64,
+    pub cost_minor: Option<i64>,
+}
+
+impl AppealResults {
+    /// Donors who gave, as a percentage of recipients.
+    pub fn response_rate(&self) -> Option<f64> {
+        (self.recipients > 0).then(|| self.totals.donors as f64 * 100.0 / self.recipients as f64)
+    }
+
+    /// Raised divided by gifts, rounded down to the minor unit.
+    pub fn average_gift_minor(&self) -> Option<i64> {
+        (self.totals.gifts > 0).then(|| self.totals.raised_minor / self.totals.gifts)
+    }
+
+    /// What each dollar raised cost (0.25 is 25 cents per dollar).
+    pub fn cost_per_dollar_raised(&self) -> Option<f64> {
+        match self.cost_minor {
+            Some(cost) if self.totals.raised_minor > 0 => {
+                Some(cost as f64 / self.totals.raised_minor as f64)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Recipients, gifts, donors, money raised, pledges and club members an appeal brought in.
+pub async fn appeal_results(
+    db: &impl ConnectionTrait,
+    appeal_id: i64,
+) -> Result<AppealResults, DomainError> {
+    let found = appeal::Entity::find_by_id(appeal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("appeal", appeal_id))?;
+    let recipients = entity::outbox::Entity::find()
+        .filter(entity::outbox::Column::IdempotencyKey.starts_with(format!("appeal:{appeal_id}:")))
+        .count(db)
+        .await?;
+    let totals = giving_totals(db, None, Some(appeal_id)).await?;
+    let pledges = entity::pledge::Entity::find()
+        .filter(entity::pledge::Column::AppealId.eq(appeal_id))
+        .count(db)
+        .await?;
+    let circle_id: Option<i64> = entity::giving_tier::Entity::find()
+        .order_by_desc(entity::giving_tier::Column::ThresholdMinor)
+        .one(db)
+        .await?
+        .map(|t| t.id);
+    let members = |only_tier: Option<i64>| {
+        let mut query = entity::tier_membership::Entity::find()
+            .filter(entity::tier_membership::Column::LeftAt.is_null())
+            .filter(
+                entity::tier_membership::Column::DonorId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(entity::pledge::Column::DonorId)
+                        .from(entity::pledge::Entity)
+                        .and_where(entity::pledge::Column::AppealId.eq(appeal_id))
+                        .to_owned(),
+                ),
+            );
+        if let Some(tier) = only_tier {
+            query = query.filter(entity::tier_membership::Column::TierId.eq(tier));
+        }
+        query
+    };
+    let new_club_members = members(None).count(db).await?;
+    let new_circle_members = match circle_id {
+        Some(id) => members(Some(id)).count(db).await?,
+        None => 0,
+    };
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(AppealResults {
+        recipients: as_i64(recipients),
+        totals,
+        pledges: as_i64(pledges),
+        new_club_members: as_i64(new_club_members),
+        new_circle_members: as_i64(new_circle_members),
+        cost_minor: found.cost_minor,
+    })
 }
 
 #[cfg(test)]

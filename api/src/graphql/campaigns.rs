@@ -220,12 +220,85 @@ impl Appeal {
         self.0.sent_at
     }
 
+    /// How the appeal did: recipients, gifts, response rate, club members, cost.
+    async fn results(&self, ctx: &Context<'_>) -> Result<AppealResultsView> {
+        let results = campaigns::appeal_results(db(ctx)?, self.0.id).await.gql()?;
+        Ok(AppealResultsView(results, self.0.currency.clone()))
+    }
+
     /// What the gifts attributed to this appeal have raised.
     async fn progress(&self, ctx: &Context<'_>) -> Result<GivingProgress> {
         let totals = campaigns::giving_totals(db(ctx)?, None, Some(self.0.id))
             .await
             .gql()?;
         Ok(GivingProgress::new(totals, 0, &self.0.currency))
+    }
+}
+
+/// How an appeal did.
+pub struct AppealResultsView(campaigns::AppealResults, String);
+
+/// How an appeal did. Money is net of refunds; gifts count when succeeded or partly refunded.
+#[Object(name = "AppealResults")]
+impl AppealResultsView {
+    /// Donors it was sent to (for email appeals, the messages queued).
+    async fn recipients(&self) -> i64 {
+        self.0.recipients
+    }
+
+    /// Gifts attributed to it.
+    async fn gifts(&self) -> i64 {
+        self.0.totals.gifts
+    }
+
+    /// Different donors who gave through it.
+    async fn donors(&self) -> i64 {
+        self.0.totals.donors
+    }
+
+    /// Money raised, net of refunds.
+    async fn raised(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.totals.raised_minor, &self.1)
+    }
+
+    /// Donors who gave as a percentage of recipients; null without recipients.
+    async fn response_rate_percent(&self) -> Option<f64> {
+        self.0.response_rate()
+    }
+
+    /// Raised divided by gifts; null without gifts.
+    async fn average_gift(&self) -> Option<MoneyAmount> {
+        self.0
+            .average_gift_minor()
+            .map(|m| MoneyAmount::from_columns(m, &self.1))
+    }
+
+    /// Pledges started from it.
+    async fn pledges(&self) -> i64 {
+        self.0.pledges
+    }
+
+    /// Donors with a pledge from it who are now in a giving-club tier.
+    async fn new_club_members(&self) -> i64 {
+        self.0.new_club_members
+    }
+
+    /// Of those, the ones in the Circle of Friends (the highest tier).
+    async fn new_circle_members(&self) -> i64 {
+        self.0.new_circle_members
+    }
+
+    /// What it cost.
+    async fn cost(&self) -> Option<MoneyAmount> {
+        self.0
+            .cost_minor
+            .map(|c| MoneyAmount::from_columns(c, &self.1))
+    }
+
+    /// Cost divided by money raised (0.25 is 25 cents per dollar); null without a cost
+    /// or without money raised.
+    async fn cost_per_dollar_raised(&self) -> Option<f64> {
+        self.0.cost_per_dollar_raised()
     }
 }
 
@@ -253,6 +326,22 @@ impl CampaignQuery {
     async fn campaigns(&self, ctx: &Context<'_>) -> Result<Vec<Campaign>> {
         let all = campaigns::list_campaigns(db(ctx)?).await.gql()?;
         Ok(all.into_iter().map(Campaign).collect())
+    }
+
+    /// How an appeal did.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    async fn appeal_results(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The appeal's id.")] id: ID,
+    ) -> Result<AppealResultsView> {
+        let id = parse_id("id", &id)?;
+        let appeal = campaigns::find_appeal(db(ctx)?, id)
+            .await
+            .gql()?
+            .ok_or_else(|| bad_input("id", "no such appeal"))?;
+        let results = campaigns::appeal_results(db(ctx)?, id).await.gql()?;
+        Ok(AppealResultsView(results, appeal.currency))
     }
 
     /// One appeal.

@@ -365,7 +365,119 @@ async fn a_letter_appeal_exports_a_mail_merge_csv(backend: Backend) {
     );
 }
 
+/// Three recipients; Ana gives $100 and Ben $50 twice through the appeal's code, Carla
+/// gives $30 without it and starts a $42 monthly pledge from the appeal that puts her in
+/// the Circle. The appeal cost $50. Raised $200 in 3 gifts from 2 donors: response 2 of
+/// 3 (66.67%), average $66.66, 25 cents per dollar raised.
+async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
+    use entity::enums::{PledgeFrequency, PledgeSource, PledgeStatus};
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let mut donors = Vec::new();
+    for name in ["Ana", "Ben", "Carla"] {
+        donors.push(
+            create_donor(
+                &app,
+                &staff,
+                json!({ "displayName": name, "email": format!("{}@example.org", name.to_lowercase()), "emailConsent": true }),
+            )
+            .await,
+        );
+    }
+    let campaign = ok(
+        &app,
+        &staff,
+        "mutation { createCampaign(input: { name: \"Fall\", goal: { amountMinor: 100000 }, startsOn: \"2026-09-01\", defaultFundId: \"1\" }) { id } }",
+        json!({}),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    let appeal = ok(
+        &app,
+        &staff,
+        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Email\", channel: EMAIL, sourceCode: \"FALL-E\", subject: \"Stand with us\", message: \"Dear {first_name}\", costMinor: 5000 }) { id } }",
+        json!({ "c": campaign }),
+    )
+    .await["createAppeal"]["id"]
+        .clone();
+    ok(&app, &staff, SEND, json!({ "id": appeal })).await;
+    for (donor, amount, number, code) in [
+        (donors[0], 10_000, "1", Some("fall-e")),
+        (donors[1], 5_000, "2", Some("FALL-E")),
+        (donors[1], 5_000, "3", Some("FALL-E")),
+        (donors[2], 3_000, "4", None),
+    ] {
+        let mut input = check_gift(
+            donor,
+            json!({ "amount": { "amountMinor": amount }, "checkNumber": number }),
+        );
+        if let Some(code) = code {
+            input["appealCode"] = json!(code);
+        }
+        record_gift(&app, &staff, input).await;
+    }
+    let appeal_id: i64 = appeal.as_str().unwrap().parse().unwrap();
+    let now = Utc::now();
+    entity::pledge::ActiveModel {
+        donor_id: Set(donors[2]),
+        source: Set(PledgeSource::Envelope),
+        installment_minor: Set(4_200),
+        currency: Set("USD".into()),
+        frequency: Set(PledgeFrequency::Monthly),
+        starts_on: Set(now.date_naive()),
+        status: Set(PledgeStatus::Active),
+        fund_id: Set(1),
+        appeal_id: Set(Some(appeal_id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    entity::tier_membership::ActiveModel {
+        donor_id: Set(donors[2]),
+        tier_id: Set(1),
+        joined_at: Set(now),
+        join_reason: Set("pledge".into()),
+        annual_pledge_total_minor: Set(50_400),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+
+    let results = ok(
+        &app,
+        &staff,
+        "query($id: ID!) { appealResults(id: $id) { recipients gifts donors raised { amountMinor } responseRatePercent averageGift { amountMinor } pledges newClubMembers newCircleMembers cost { amountMinor } costPerDollarRaised } }",
+        json!({ "id": appeal }),
+    )
+    .await["appealResults"]
+        .clone();
+    assert_eq!(results["recipients"], 3);
+    assert_eq!(results["gifts"], 3);
+    assert_eq!(results["donors"], 2);
+    assert_eq!(results["raised"]["amountMinor"], 20_000);
+    let rate = results["responseRatePercent"].as_f64().unwrap();
+    assert!((rate - 66.666).abs() < 0.01, "{rate}");
+    assert_eq!(results["averageGift"]["amountMinor"], 6_666);
+    assert_eq!(results["pledges"], 1);
+    assert_eq!(results["newClubMembers"], 1);
+    assert_eq!(results["newCircleMembers"], 1);
+    assert_eq!(results["cost"]["amountMinor"], 5_000);
+    assert_eq!(results["costPerDollarRaised"], 0.25);
+    // The campaign's totals roll up its appeals' gifts.
+    let progress = ok(&app, &staff, "query($id: ID!) { campaign(id: $id) { progress { raised { amountMinor } gifts donors percentOfGoal } } }", json!({ "id": campaign })).await;
+    assert_eq!(
+        progress["campaign"]["progress"],
+        json!({ "raised": { "amountMinor": 20_000 }, "gifts": 3, "donors": 2, "percentOfGoal": 20 })
+    );
+}
+
 on_both_backends!(
+    appeal_results_match_a_hand_checked_example,
     a_letter_appeal_exports_a_mail_merge_csv,
     an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_unsubscribe,
     a_letter_appeal_cannot_be_sent_by_email,
