@@ -85,6 +85,14 @@ impl Application {
                     web::post().to(crate::stripe::webhook::receive),
                 )
                 .route("/receipts/{file}", web::get().to(pages::receipts::download))
+                .route(
+                    "/appeals/unsubscribe",
+                    web::get().to(pages::unsubscribe::confirm),
+                )
+                .route(
+                    "/appeals/unsubscribe",
+                    web::post().to(pages::unsubscribe::unsubscribe),
+                )
         })
         .listen(listener)?
         .disable_signals()

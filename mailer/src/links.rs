@@ -65,3 +65,33 @@ impl DownloadLinks {
         self.public_url.join(&relative).ok().map(String::from)
     }
 }
+
+fn unsubscribe_mac(key: &str, donor_id: i64) -> Option<HmacSha256> {
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).ok()?;
+    mac.update(format!("unsubscribe:{donor_id}").as_bytes());
+    Some(mac)
+}
+
+/// The signature in a donor's appeal unsubscribe link. It does not expire: an
+/// unsubscribe link must work for as long as the email is kept.
+pub fn unsubscribe_signature(key: &str, donor_id: i64) -> String {
+    unsubscribe_mac(key, donor_id)
+        .map(|mac| hex::encode(mac.finalize().into_bytes()))
+        .unwrap_or_default()
+}
+
+/// Whether an unsubscribe link's signature is right for the donor.
+pub fn is_valid_unsubscribe(key: &str, donor_id: i64, signature: &str) -> bool {
+    let Ok(bytes) = hex::decode(signature) else {
+        return false;
+    };
+    unsubscribe_mac(key, donor_id).is_some_and(|mac| mac.verify_slice(&bytes).is_ok())
+}
+
+/// The path, relative to the public URL, of a donor's unsubscribe link.
+pub fn unsubscribe_path(key: &str, donor_id: i64) -> String {
+    format!(
+        "appeals/unsubscribe?donor={donor_id}&signature={}",
+        unsubscribe_signature(key, donor_id)
+    )
+}

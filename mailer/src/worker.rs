@@ -318,12 +318,20 @@ fn build_message(
             .map_err(|e| format!("recipient {} is not an address: {e}", row.to_address))?,
     );
     let body = MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone());
-    let builder = Message::builder()
+    let mut builder = Message::builder()
         .from(from)
         .to(to)
         .subject(rendered.subject.clone())
         .date(std::time::SystemTime::now())
         .message_id(Some(message_id.to_owned()));
+    for (name, value) in &rendered.headers {
+        let name = lettre::message::header::HeaderName::new_from_ascii(name.clone())
+            .map_err(|e| format!("bad header name {name}: {e}"))?;
+        builder = builder.raw_header(lettre::message::header::HeaderValue::new(
+            name,
+            value.clone(),
+        ));
+    }
     let built = if rendered.attachments.is_empty() {
         builder.multipart(body)
     } else {

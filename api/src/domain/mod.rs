@@ -1,7 +1,9 @@
 //! The domain services. Each does its work in one database transaction; none knows
 //! about GraphQL, Stripe or HTML.
 
+pub mod appeal_sends;
 pub mod audit;
+pub mod campaigns;
 pub mod donor_search;
 pub mod donors;
 pub mod errors;
@@ -13,6 +15,7 @@ pub mod payments;
 pub mod pledges;
 pub mod receipt_document;
 pub mod receipts;
+pub mod segments;
 pub mod tiers;
 pub mod tokens;
 

@@ -3,6 +3,7 @@
 //! domain types, call a domain service, and map the result back.
 
 pub mod audit;
+pub mod campaigns;
 pub mod context;
 pub mod donors;
 pub mod error_codes;
@@ -17,6 +18,7 @@ pub mod paging;
 pub mod pledges;
 pub mod receipts;
 pub mod schema_file;
+pub mod segments;
 pub mod tiers;
 pub mod tokens;
 
@@ -39,6 +41,9 @@ pub struct Query(
     audit::AuditQuery,
     receipts::ReceiptQuery,
     outbox::OutboxQuery,
+    campaigns::CampaignQuery,
+    campaigns::AppealSendQuery,
+    segments::SegmentQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -52,6 +57,9 @@ pub struct Mutation(
     tiers::TierMutation,
     receipts::ReceiptMutation,
     outbox::OutboxMutation,
+    campaigns::CampaignMutation,
+    campaigns::AppealSendMutation,
+    segments::SegmentMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;

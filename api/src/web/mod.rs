@@ -4,3 +4,4 @@ pub mod console;
 pub mod donate;
 pub mod i18n;
 pub mod receipts;
+pub mod unsubscribe;

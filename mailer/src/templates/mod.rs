@@ -4,6 +4,7 @@
 //!
 //! To add a kind: a module with `KIND` and `render`, and one arm in [`render`].
 
+pub mod appeal;
 pub mod layout;
 pub mod receipt;
 pub mod receipt_voided;
@@ -21,6 +22,8 @@ pub struct Rendered {
     pub text: String,
     pub html: String,
     pub attachments: Vec<Attachment>,
+    /// Extra headers the message carries, such as `List-Unsubscribe`.
+    pub headers: Vec<(String, String)>,
 }
 
 /// A file sent with a message, such as a receipt's PDF.
@@ -71,6 +74,7 @@ pub async fn render(
     };
     match message.kind.as_str() {
         receipt::KIND => receipt::render(db, context, &message.payload).await,
+        appeal::KIND => appeal::render(context, &message.payload),
         receipt_voided::KIND => receipt_voided::render(db, context, &message.payload).await,
         other => Err(RenderError::UnknownKind(other.to_owned())),
     }

@@ -138,5 +138,6 @@ pub fn render_receipt(context: Context<'_>, receipt: &receipt::Model) -> Rendere
         text,
         html,
         attachments,
+        headers: Vec::new(),
     }
 }

@@ -90,5 +90,6 @@ pub async fn render(
         text,
         html,
         attachments: Vec::new(),
+        headers: Vec::new(),
     })
 }

@@ -1,12 +1,15 @@
 //! The staff GraphQL API: queries with filters and cursor paging, mutations with their
 //! validation errors, roles, batched loading and the audit log.
 
+mod appeal_sends;
 mod batching;
+mod campaigns;
 mod donors;
 mod gifts;
 mod limits;
 mod office;
 mod roles;
+mod segments;
 
 use entity::enums::StaffRole;
 use sea_orm::{EntityTrait, PaginatorTrait};

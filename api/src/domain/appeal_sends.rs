@@ -1,0 +1,509 @@
+//! Email appeals: who receives one, what each donor's message says, and queueing one
+//! outbox message per donor (`appeal:{appeal}:{donor}`, so sending twice sends nothing
+//! new). Only donors who consented to email, have an address, have not unsubscribed
+//! from appeals and whose address does not bounce receive one.
+
+use chrono::{DateTime, Utc};
+use entity::enums::{AppealChannel, Language, OutboxStatus};
+use entity::{Currency, appeal, donor, format_minor, giving_tier, outbox};
+use sea_orm::sea_query::{Condition, Expr, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+use url::Url;
+
+use super::campaigns::{AskRule, monthly_ask_for_threshold};
+use super::segments::{self, SegmentRule};
+use super::{Actor, DomainError, audit};
+use crate::config::Organization;
+use crate::db::begin_write;
+
+/// The outbox template appeals are rendered with.
+pub const APPEAL_KIND: &str = "appeal";
+
+/// Rows per INSERT: well under SQLite's limit on bound parameters.
+const BATCH: usize = 500;
+
+/// The ask when an appeal names no rule: the last gift rounded up to $25, at least $50.
+const DEFAULT_ASK: AskRule = AskRule {
+    step_minor: 2_500,
+    minimum_minor: 5_000,
+    invite_to_circle: false,
+};
+
+/// Where donors' links point and the key that signs unsubscribe links.
+#[derive(Debug, Clone, Copy)]
+pub struct LinkSettings<'a> {
+    pub public_url: &'a Url,
+    pub key: &'a str,
+}
+
+/// One donor's appeal, merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonalAppeal {
+    pub donor_id: i64,
+    pub to_address: String,
+    pub to_name: String,
+    pub language: Language,
+    pub subject: String,
+    pub body: String,
+    pub ask_minor: i64,
+    pub last_gift_minor: Option<i64>,
+    pub donate_url: String,
+    pub club_monthly_ask_minor: Option<i64>,
+    pub unsubscribe_url: String,
+}
+
+/// id, first name, display name, email, language, last gift, in the Circle (0 or 1).
+type RecipientRow = (
+    i64,
+    Option<String>,
+    String,
+    Option<String>,
+    String,
+    Option<i64>,
+    i32,
+);
+
+struct Recipient {
+    id: i64,
+    first_name: Option<String>,
+    display_name: String,
+    email: String,
+    language: Language,
+    last_gift_minor: Option<i64>,
+    in_circle: bool,
+}
+
+/// The Circle: the giving-club tier with the highest threshold.
+async fn circle(db: &impl ConnectionTrait) -> Result<Option<giving_tier::Model>, DomainError> {
+    Ok(giving_tier::Entity::find()
+        .order_by_desc(giving_tier::Column::ThresholdMinor)
+        .one(db)
+        .await?)
+}
+
+/// Who an email appeal reaches: the segment (everyone when it has none), narrowed to
+/// donors who may receive appeal email.
+async fn email_audience(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    appeal: &appeal::Model,
+) -> Result<Condition, DomainError> {
+    let mut audience = Condition::all()
+        .add(donor::Column::EmailConsent.eq(true))
+        .add(donor::Column::Email.is_not_null())
+        .add(donor::Column::AppealsUnsubscribedAt.is_null())
+        .add(donor::Column::EmailSuppressedAt.is_null());
+    if let Some(segment_id) = appeal.segment_id {
+        let saved = entity::segment::Entity::find_by_id(segment_id)
+            .one(db)
+            .await?
+            .ok_or_else(|| DomainError::validation("segmentId", "the segment no longer exists"))?;
+        let rule: SegmentRule = segments::saved_rule(&saved)?;
+        audience = audience.add(segments::condition(org, &rule)?);
+    }
+    Ok(audience)
+}
+
+async fn recipients(
+    db: &impl ConnectionTrait,
+    audience: Condition,
+    circle_id: Option<i64>,
+    donor_id: Option<i64>,
+) -> Result<Vec<Recipient>, DomainError> {
+    let last_gift = "(SELECT g.amount_minor FROM gifts g WHERE g.donor_id = donors.id \
+         AND g.status IN ('succeeded', 'partially_refunded') \
+         ORDER BY g.received_at DESC, g.id DESC LIMIT 1)";
+    let in_circle = format!(
+        "CASE WHEN EXISTS (SELECT 1 FROM tier_memberships m WHERE m.donor_id = donors.id \
+         AND m.left_at IS NULL AND m.tier_id = {}) THEN 1 ELSE 0 END",
+        circle_id.unwrap_or(0)
+    );
+    let mut query = donor::Entity::find()
+        .select_only()
+        .columns([
+            donor::Column::Id,
+            donor::Column::FirstName,
+            donor::Column::DisplayName,
+            donor::Column::Email,
+            donor::Column::Language,
+        ])
+        .column_as(Expr::cust(last_gift), "last_gift_minor")
+        .column_as(Expr::cust(in_circle), "in_circle")
+        .filter(audience)
+        .order_by_asc(donor::Column::Id);
+    if let Some(id) = donor_id {
+        query = query.filter(donor::Column::Id.eq(id));
+    }
+    let rows: Vec<RecipientRow> = query.into_tuple().all(db).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(
+            |(id, first_name, display_name, email, language, last, circle)| {
+                Some(Recipient {
+                    id,
+                    first_name,
+                    display_name,
+                    email: email?,
+                    language: Language::parse(&language).unwrap_or(Language::English),
+                    last_gift_minor: last,
+                    in_circle: circle != 0,
+                })
+            },
+        )
+        .collect())
+}
+
+fn money(minor: i64, currency: Currency) -> String {
+    format_minor(minor, currency)
+}
+
+fn personalize(
+    appeal: &appeal::Model,
+    rule: AskRule,
+    circle_threshold: Option<i64>,
+    links: LinkSettings<'_>,
+    recipient: Recipient,
+) -> PersonalAppeal {
+    let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
+    let ask_minor = rule.one_time_ask(recipient.last_gift_minor);
+    let donate_url = links
+        .public_url
+        .join(&format!("donate?appeal={}", appeal.source_code))
+        .map(String::from)
+        .unwrap_or_default();
+    let unsubscribe_url = links
+        .public_url
+        .join(&mailer::links::unsubscribe_path(links.key, recipient.id))
+        .map(String::from)
+        .unwrap_or_default();
+    let club_monthly_ask_minor = match circle_threshold {
+        Some(threshold) if rule.invite_to_circle && !recipient.in_circle => {
+            Some(monthly_ask_for_threshold(threshold))
+        }
+        _ => None,
+    };
+    let first_name = recipient
+        .first_name
+        .clone()
+        .unwrap_or_else(|| recipient.display_name.clone());
+    let last_gift = recipient
+        .last_gift_minor
+        .map(|m| money(m, currency))
+        .unwrap_or_default();
+    let merge = |text: &str| {
+        text.replace("{first_name}", &first_name)
+            .replace("{last_gift}", &last_gift)
+            .replace("{ask_amount}", &money(ask_minor, currency))
+            .replace("{donate_link}", &donate_url)
+    };
+    PersonalAppeal {
+        donor_id: recipient.id,
+        to_address: recipient.email,
+        to_name: recipient.display_name,
+        language: recipient.language,
+        subject: merge(appeal.subject.as_deref().unwrap_or_default()),
+        body: merge(appeal.message.as_deref().unwrap_or_default()),
+        ask_minor,
+        last_gift_minor: recipient.last_gift_minor,
+        donate_url,
+        club_monthly_ask_minor,
+        unsubscribe_url,
+    }
+}
+
+async fn load_email_appeal(
+    db: &impl ConnectionTrait,
+    appeal_id: i64,
+) -> Result<appeal::Model, DomainError> {
+    let found = appeal::Entity::find_by_id(appeal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("appeal", appeal_id))?;
+    if found.channel != AppealChannel::Email {
+        return Err(DomainError::validation("id", "is not an email appeal"));
+    }
+    if found.subject.as_deref().is_none_or(str::is_empty) {
+        return Err(DomainError::validation(
+            "subject",
+            "an email appeal needs a subject",
+        ));
+    }
+    if found.message.as_deref().is_none_or(str::is_empty) {
+        return Err(DomainError::validation(
+            "message",
+            "an email appeal needs a message",
+        ));
+    }
+    Ok(found)
+}
+
+async fn personal_appeals(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    links: LinkSettings<'_>,
+    appeal: &appeal::Model,
+    donor_id: Option<i64>,
+) -> Result<Vec<PersonalAppeal>, DomainError> {
+    let rule = appeal
+        .ask_rule
+        .as_ref()
+        .map(AskRule::from_json)
+        .transpose()?
+        .unwrap_or(DEFAULT_ASK);
+    let circle = circle(db).await?;
+    let audience = email_audience(db, org, appeal).await?;
+    let found = recipients(db, audience, circle.as_ref().map(|c| c.id), donor_id).await?;
+    let threshold = circle.map(|c| c.threshold_minor);
+    Ok(found
+        .into_iter()
+        .map(|r| personalize(appeal, rule, threshold, links, r))
+        .collect())
+}
+
+/// One donor's appeal as it would be sent, or `None` when the donor would not get one.
+pub async fn preview_for_donor(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    links: LinkSettings<'_>,
+    appeal_id: i64,
+    donor_id: i64,
+) -> Result<Option<PersonalAppeal>, DomainError> {
+    let appeal = load_email_appeal(db, appeal_id).await?;
+    Ok(personal_appeals(db, org, links, &appeal, Some(donor_id))
+        .await?
+        .into_iter()
+        .next())
+}
+
+/// What sending an appeal did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SendOutcome {
+    /// Donors the appeal reaches now.
+    pub recipients: u64,
+    /// Messages newly queued (the rest were queued by an earlier send).
+    pub queued: u64,
+}
+
+/// Queues the appeal for every donor it reaches, now or at `not_before`, in one
+/// transaction. Sending again queues only donors who were not queued before.
+pub async fn send_appeal(
+    db: &DatabaseConnection,
+    org: &Organization,
+    links: LinkSettings<'_>,
+    actor: &Actor,
+    appeal_id: i64,
+    not_before: Option<DateTime<Utc>>,
+) -> Result<SendOutcome, DomainError> {
+    let txn = begin_write(db).await?;
+    let appeal = load_email_appeal(&txn, appeal_id).await?;
+    let personal = personal_appeals(&txn, org, links, &appeal, None).await?;
+    let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
+    let now = Utc::now();
+    let due = not_before.unwrap_or(now);
+    let recipients = personal.len() as u64;
+    let mut queued = 0;
+    for chunk in personal.chunks(BATCH) {
+        let rows = chunk.iter().map(|p| outbox::ActiveModel {
+            idempotency_key: Set(format!("appeal:{}:{}", appeal.id, p.donor_id)),
+            kind: Set(APPEAL_KIND.to_owned()),
+            donor_id: Set(Some(p.donor_id)),
+            to_address: Set(p.to_address.clone()),
+            to_name: Set(Some(p.to_name.clone())),
+            language: Set(p.language),
+            payload: Set(json!({
+                "appealId": appeal.id,
+                "subject": p.subject,
+                "body": p.body,
+                "donateUrl": p.donate_url,
+                "clubMonthlyAsk": p.club_monthly_ask_minor.map(|m| money(m, currency)),
+                "unsubscribeUrl": p.unsubscribe_url,
+            })),
+            status: Set(OutboxStatus::Pending),
+            attempts: Set(0),
+            next_attempt_at: Set(due),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        });
+        queued += outbox::Entity::insert_many(rows)
+            .on_conflict(
+                OnConflict::column(outbox::Column::IdempotencyKey)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(&txn)
+            .await?;
+    }
+    let mut active: appeal::ActiveModel = appeal.clone().into();
+    if not_before.is_some() {
+        active.scheduled_at = Set(not_before);
+    } else {
+        active.sent_at = Set(Some(now));
+    }
+    active.updated_at = Set(now);
+    active.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        "sendAppeal",
+        "appeal",
+        Some(appeal.id.to_string()),
+        json!({ "recipients": recipients, "queued": queued, "notBefore": not_before }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(SendOutcome { recipients, queued })
+}
+
+/// Stops appeal email to a donor; receipts keep coming. Unsubscribing twice is harmless.
+pub async fn unsubscribe_from_appeals(
+    db: &DatabaseConnection,
+    donor_id: i64,
+) -> Result<(), DomainError> {
+    let txn = begin_write(db).await?;
+    let found = donor::Entity::find_by_id(donor_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DomainError::not_found("donor", donor_id))?;
+    if found.appeals_unsubscribed_at.is_none() {
+        let mut active: donor::ActiveModel = found.into();
+        active.appeals_unsubscribed_at = Set(Some(Utc::now()));
+        active.updated_at = Set(Utc::now());
+        active.update(&txn).await?;
+        audit::record(
+            &txn,
+            &Actor::system(),
+            "unsubscribeFromAppeals",
+            "donor",
+            Some(donor_id.to_string()),
+            json!({ "via": "unsubscribe link" }),
+        )
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+#[derive(Debug, sea_orm::FromQueryResult)]
+struct LetterRow {
+    id: i64,
+    first_name: Option<String>,
+    display_name: String,
+    language: String,
+    address_line1: Option<String>,
+    address_line2: Option<String>,
+    city: Option<String>,
+    region: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    last_gift_minor: Option<i64>,
+}
+
+/// The salutation that opens a letter, in the donor's language.
+pub fn salutation(language: Language, name: &str) -> String {
+    match language {
+        Language::Spanish => format!("Estimado/a {name}:"),
+        Language::French => format!("Bonjour {name},"),
+        Language::Arabic => format!("عزيزنا {name}،"),
+        Language::English => format!("Dear {name},"),
+    }
+}
+
+/// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+/// The mail-merge file for a letter appeal: one row per donor in its segment (everyone
+/// when it has none) with a postal address, with the salutation, the personal ask and
+/// the reply code to print on the envelope (the appeal's source code, which staff type
+/// back in with the gift).
+pub async fn letter_csv(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    appeal_id: i64,
+) -> Result<String, DomainError> {
+    let appeal = appeal::Entity::find_by_id(appeal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("appeal", appeal_id))?;
+    let rule = appeal
+        .ask_rule
+        .as_ref()
+        .map(AskRule::from_json)
+        .transpose()?
+        .unwrap_or(DEFAULT_ASK);
+    let mut audience = segments::condition(org, &SegmentRule::HasPostalAddress)?;
+    if let Some(segment_id) = appeal.segment_id {
+        let saved = entity::segment::Entity::find_by_id(segment_id)
+            .one(db)
+            .await?
+            .ok_or_else(|| DomainError::validation("segmentId", "the segment no longer exists"))?;
+        audience = audience.add(segments::condition(org, &segments::saved_rule(&saved)?)?);
+    }
+    let rows: Vec<LetterRow> = donor::Entity::find()
+        .select_only()
+        .columns([
+            donor::Column::Id,
+            donor::Column::FirstName,
+            donor::Column::DisplayName,
+            donor::Column::Language,
+            donor::Column::AddressLine1,
+            donor::Column::AddressLine2,
+            donor::Column::City,
+            donor::Column::Region,
+            donor::Column::PostalCode,
+            donor::Column::Country,
+        ])
+        .column_as(
+            Expr::cust(
+                "(SELECT g.amount_minor FROM gifts g WHERE g.donor_id = donors.id \
+                 AND g.status IN ('succeeded', 'partially_refunded') \
+                 ORDER BY g.received_at DESC, g.id DESC LIMIT 1)",
+            ),
+            "last_gift_minor",
+        )
+        .filter(audience)
+        .order_by_asc(donor::Column::Id)
+        .into_model()
+        .all(db)
+        .await?;
+    let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
+    let mut csv = String::from(
+        "donor_id,name,address_line1,address_line2,city,region,postal_code,country,salutation,ask_amount,reply_code\r\n",
+    );
+    for row in rows {
+        let language = Language::parse(&row.language).unwrap_or(Language::English);
+        let first = row.first_name.as_deref().unwrap_or(&row.display_name);
+        let fields = [
+            row.id.to_string(),
+            row.display_name.clone(),
+            row.address_line1.unwrap_or_default(),
+            row.address_line2.unwrap_or_default(),
+            row.city.unwrap_or_default(),
+            row.region.unwrap_or_default(),
+            row.postal_code.unwrap_or_default(),
+            row.country.unwrap_or_default(),
+            salutation(language, first),
+            money(rule.one_time_ask(row.last_gift_minor), currency),
+            appeal.source_code.clone(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        csv.push_str(&line.join(","));
+        csv.push_str("\r\n");
+    }
+    Ok(csv)
+}

@@ -1,0 +1,722 @@
+//! Campaigns and the appeals within them. A campaign's progress is computed from the
+//! gifts attributed to it (through an appeal's link or reply code, or directly), net of
+//! refunds; nothing is stored that could drift from the gifts themselves.
+
+use chrono::{NaiveDate, Utc};
+use entity::enums::{AppealChannel, GiftStatus};
+use entity::{Money, appeal, campaign, fund, gift, segment};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::{Actor, DomainError, audit};
+use crate::db::begin_write;
+
+/// The gift statuses that count as money raised (net of any partial refund).
+pub const RAISING_STATUSES: [GiftStatus; 2] =
+    [GiftStatus::Succeeded, GiftStatus::PartiallyRefunded];
+
+/// A campaign as staff describe it.
+#[derive(Debug, Clone)]
+pub struct CampaignDetails {
+    pub name: String,
+    pub description: Option<String>,
+    pub goal: Money,
+    pub starts_on: NaiveDate,
+    pub ends_on: Option<NaiveDate>,
+    pub default_fund_id: i64,
+}
+
+/// Changes to a campaign; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct CampaignChanges {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub goal: Option<Money>,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<Option<NaiveDate>>,
+    pub default_fund_id: Option<i64>,
+}
+
+/// Money raised and who gave it, for a campaign or an appeal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct GivingTotals {
+    /// Net of refunds, in minor units.
+    pub raised_minor: i64,
+    pub gifts: i64,
+    pub donors: i64,
+}
+
+impl GivingTotals {
+    /// Whole percent of `goal_minor` reached, rounded down.
+    pub fn percent_of(&self, goal_minor: i64) -> i64 {
+        if goal_minor <= 0 {
+            return 0;
+        }
+        self.raised_minor.saturating_mul(100) / goal_minor
+    }
+}
+
+fn clean_name(field: &str, name: &str, max: usize) -> Result<String, DomainError> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Err(DomainError::validation(field, "must not be empty"));
+    }
+    if name.chars().count() > max {
+        return Err(DomainError::validation(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+fn clean_text(text: Option<String>) -> Option<String> {
+    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
+}
+
+fn check_dates(starts_on: NaiveDate, ends_on: Option<NaiveDate>) -> Result<(), DomainError> {
+    match ends_on {
+        Some(end) if end < starts_on => Err(DomainError::validation(
+            "endsOn",
+            "must not be before the start",
+        )),
+        _ => Ok(()),
+    }
+}
+
+async fn ensure_open_fund(db: &impl ConnectionTrait, fund_id: i64) -> Result<(), DomainError> {
+    match fund::Entity::find_by_id(fund_id).one(db).await? {
+        Some(found) if found.archived_at.is_none() => Ok(()),
+        Some(_) => Err(DomainError::validation(
+            "defaultFundId",
+            "the fund is archived",
+        )),
+        None => Err(DomainError::validation("defaultFundId", "no such fund")),
+    }
+}
+
+async fn ensure_campaign_name_free(
+    db: &impl ConnectionTrait,
+    name: &str,
+    except: Option<i64>,
+) -> Result<(), DomainError> {
+    let mut query = campaign::Entity::find().filter(campaign::Column::Name.eq(name));
+    if let Some(id) = except {
+        query = query.filter(campaign::Column::Id.ne(id));
+    }
+    if query.one(db).await?.is_some() {
+        return Err(DomainError::conflict(
+            Some("name"),
+            "a campaign with this name already exists",
+        ));
+    }
+    Ok(())
+}
+
+fn campaign_snapshot(c: &campaign::Model) -> Value {
+    json!({
+        "name": c.name,
+        "description": c.description,
+        "goalMinor": c.goal_minor,
+        "currency": c.currency,
+        "startsOn": c.starts_on,
+        "endsOn": c.ends_on,
+        "defaultFundId": c.default_fund_id,
+    })
+}
+
+pub async fn create_campaign(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    details: CampaignDetails,
+) -> Result<campaign::Model, DomainError> {
+    let name = clean_name("name", &details.name, 200)?;
+    check_dates(details.starts_on, details.ends_on)?;
+    let txn = begin_write(db).await?;
+    ensure_campaign_name_free(&txn, &name, None).await?;
+    ensure_open_fund(&txn, details.default_fund_id).await?;
+    let now = Utc::now();
+    let created = campaign::ActiveModel {
+        name: Set(name),
+        description: Set(clean_text(details.description)),
+        goal_minor: Set(details.goal.amount_minor()),
+        currency: Set(details.goal.currency().code().to_owned()),
+        starts_on: Set(details.starts_on),
+        ends_on: Set(details.ends_on),
+        default_fund_id: Set(details.default_fund_id),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        actor,
+        "createCampaign",
+        "campaign",
+        Some(created.id.to_string()),
+        campaign_snapshot(&created),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+pub async fn update_campaign(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: i64,
+    changes: CampaignChanges,
+) -> Result<campaign::Model, DomainError> {
+    let name = changes
+        .name
+        .as_deref()
+        .map(|n| clean_name("name", n, 200))
+        .transpose()?;
+    let txn = begin_write(db).await?;
+    let before = campaign::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DomainError::not_found("campaign", id))?;
+    let starts_on = changes.starts_on.unwrap_or(before.starts_on);
+    let ends_on = changes.ends_on.unwrap_or(before.ends_on);
+    check_dates(starts_on, ends_on)?;
+    if let Some(name) = &name {
+        ensure_campaign_name_free(&txn, name, Some(id)).await?;
+    }
+    if let Some(fund_id) = changes.default_fund_id {
+        ensure_open_fund(&txn, fund_id).await?;
+    }
+    let mut active: campaign::ActiveModel = before.clone().into();
+    if let Some(name) = name {
+        active.name = Set(name);
+    }
+    if let Some(description) = changes.description {
+        active.description = Set(clean_text(description));
+    }
+    if let Some(goal) = changes.goal {
+        active.goal_minor = Set(goal.amount_minor());
+        active.currency = Set(goal.currency().code().to_owned());
+    }
+    active.starts_on = Set(starts_on);
+    active.ends_on = Set(ends_on);
+    if let Some(fund_id) = changes.default_fund_id {
+        active.default_fund_id = Set(fund_id);
+    }
+    active.updated_at = Set(Utc::now());
+    let after = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        "updateCampaign",
+        "campaign",
+        Some(id.to_string()),
+        audit::changed_fields(&campaign_snapshot(&before), &campaign_snapshot(&after)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+pub async fn find_campaign(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<campaign::Model>, DomainError> {
+    Ok(campaign::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Campaigns, the most recently started first.
+pub async fn list_campaigns(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<campaign::Model>, DomainError> {
+    Ok(campaign::Entity::find()
+        .order_by_desc(campaign::Column::StartsOn)
+        .order_by_desc(campaign::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// What gifts to a campaign (or, with `appeal_id`, to one of its appeals) have raised.
+pub async fn giving_totals(
+    db: &impl ConnectionTrait,
+    campaign_id: Option<i64>,
+    appeal_id: Option<i64>,
+) -> Result<GivingTotals, DomainError> {
+    let mut query = gift::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT)"),
+            "raised",
+        )
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "gifts")
+        .column_as(
+            Expr::cust("CAST(COUNT(DISTINCT donor_id) AS BIGINT)"),
+            "donors",
+        )
+        .filter(gift::Column::Status.is_in(RAISING_STATUSES));
+    if let Some(id) = campaign_id {
+        query = query.filter(gift::Column::CampaignId.eq(id));
+    }
+    if let Some(id) = appeal_id {
+        query = query.filter(gift::Column::AppealId.eq(id));
+    }
+    let row: Option<(i64, i64, i64)> = query.into_tuple().one(db).await?;
+    let (raised_minor, gifts, donors) = row.unwrap_or((0, 0, 0));
+    Ok(GivingTotals {
+        raised_minor,
+        gifts,
+        donors,
+    })
+}
+
+/// How each donor's personal ask is computed: the last gift rounded up to `step_minor`
+/// (at least `minimum_minor`); and for donors not yet in the Circle, when
+/// `invite_to_circle` is set, the monthly amount that would bring them in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AskRule {
+    pub step_minor: i64,
+    pub minimum_minor: i64,
+    #[serde(default)]
+    pub invite_to_circle: bool,
+}
+
+impl AskRule {
+    /// Checks a rule typed by staff.
+    pub fn new(
+        step_minor: i64,
+        minimum_minor: i64,
+        invite_to_circle: bool,
+    ) -> Result<Self, DomainError> {
+        if step_minor <= 0 {
+            return Err(DomainError::validation(
+                "askRule.stepMinor",
+                "must be more than zero",
+            ));
+        }
+        if minimum_minor <= 0 {
+            return Err(DomainError::validation(
+                "askRule.minimumMinor",
+                "must be more than zero",
+            ));
+        }
+        Ok(AskRule {
+            step_minor,
+            minimum_minor,
+            invite_to_circle,
+        })
+    }
+
+    /// Reads a stored rule.
+    pub fn from_json(value: &Value) -> Result<Self, DomainError> {
+        serde_json::from_value(value.clone())
+            .map_err(|error| DomainError::Unexpected(anyhow::anyhow!("stored ask rule: {error}")))
+    }
+
+    /// The one-time ask for a donor whose last gift was `last_gift_minor`: rounded up to
+    /// the next step (a gift already on a step is asked for one step more), never below
+    /// the minimum.
+    pub fn one_time_ask(&self, last_gift_minor: Option<i64>) -> i64 {
+        let Some(last) = last_gift_minor.filter(|l| *l > 0) else {
+            return self.minimum_minor;
+        };
+        let stepped = (last / self.step_minor + 1).saturating_mul(self.step_minor);
+        stepped.max(self.minimum_minor)
+    }
+}
+
+/// The monthly pledge, in whole major units, that reaches an annual `threshold_minor`:
+/// $500 a year is $41.67 a month, asked as $42 (4200).
+pub fn monthly_ask_for_threshold(threshold_minor: i64) -> i64 {
+    let monthly = (threshold_minor + 11) / 12;
+    (monthly + 99) / 100 * 100
+}
+
+/// An appeal as staff describe it.
+#[derive(Debug, Clone)]
+pub struct AppealDetails {
+    pub campaign_id: i64,
+    pub name: String,
+    pub channel: AppealChannel,
+    pub source_code: String,
+    pub segment_id: Option<i64>,
+    pub subject: Option<String>,
+    pub message: Option<String>,
+    pub ask_rule: Option<AskRule>,
+    pub cost_minor: Option<i64>,
+    pub scheduled_at: Option<chrono::DateTime<Utc>>,
+}
+
+/// Changes to an appeal; `None` leaves a field alone.
+#[derive(Debug, Clone, Default)]
+pub struct AppealChanges {
+    pub name: Option<String>,
+    pub channel: Option<AppealChannel>,
+    pub source_code: Option<String>,
+    pub segment_id: Option<Option<i64>>,
+    pub subject: Option<Option<String>>,
+    pub message: Option<Option<String>>,
+    pub ask_rule: Option<Option<AskRule>>,
+    pub cost_minor: Option<Option<i64>>,
+    pub scheduled_at: Option<Option<chrono::DateTime<Utc>>>,
+}
+
+/// Source codes are printed on reply envelopes and typed back in: letters, digits and
+/// dashes, kept in upper case.
+pub fn clean_source_code(code: &str) -> Result<String, DomainError> {
+    let code = code.trim().to_uppercase();
+    if code.is_empty() {
+        return Err(DomainError::validation("sourceCode", "must not be empty"));
+    }
+    if code.len() > 64 {
+        return Err(DomainError::validation(
+            "sourceCode",
+            "must be at most 64 characters",
+        ));
+    }
+    if !code
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(DomainError::validation(
+            "sourceCode",
+            "may hold only letters, digits, dashes and underscores",
+        ));
+    }
+    Ok(code)
+}
+
+fn check_cost(cost: Option<i64>) -> Result<(), DomainError> {
+    match cost {
+        Some(c) if c < 0 => Err(DomainError::validation("costMinor", "cannot be negative")),
+        _ => Ok(()),
+    }
+}
+
+async fn ensure_source_code_free(
+    db: &impl ConnectionTrait,
+    code: &str,
+    except: Option<i64>,
+) -> Result<(), DomainError> {
+    let mut query = appeal::Entity::find().filter(appeal::Column::SourceCode.eq(code));
+    if let Some(id) = except {
+        query = query.filter(appeal::Column::Id.ne(id));
+    }
+    if query.one(db).await?.is_some() {
+        return Err(DomainError::conflict(
+            Some("sourceCode"),
+            "an appeal with this source code already exists",
+        ));
+    }
+    Ok(())
+}
+
+async fn ensure_segment(db: &impl ConnectionTrait, id: Option<i64>) -> Result<(), DomainError> {
+    if let Some(id) = id
+        && segment::Entity::find_by_id(id).one(db).await?.is_none()
+    {
+        return Err(DomainError::validation("segmentId", "no such segment"));
+    }
+    Ok(())
+}
+
+fn appeal_snapshot(a: &appeal::Model) -> Value {
+    json!({
+        "campaignId": a.campaign_id,
+        "name": a.name,
+        "channel": a.channel,
+        "sourceCode": a.source_code,
+        "segmentId": a.segment_id,
+        "subject": a.subject,
+        "message": a.message,
+        "askRule": a.ask_rule,
+        "costMinor": a.cost_minor,
+        "scheduledAt": a.scheduled_at,
+    })
+}
+
+fn ask_rule_json(rule: Option<AskRule>) -> Result<Option<Value>, DomainError> {
+    rule.map(|r| serde_json::to_value(r).map_err(|e| DomainError::Unexpected(e.into())))
+        .transpose()
+}
+
+pub async fn create_appeal(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    details: AppealDetails,
+) -> Result<appeal::Model, DomainError> {
+    let name = clean_name("name", &details.name, 200)?;
+    let code = clean_source_code(&details.source_code)?;
+    check_cost(details.cost_minor)?;
+    let txn = begin_write(db).await?;
+    let parent = campaign::Entity::find_by_id(details.campaign_id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DomainError::validation("campaignId", "no such campaign"))?;
+    ensure_source_code_free(&txn, &code, None).await?;
+    ensure_segment(&txn, details.segment_id).await?;
+    let now = Utc::now();
+    let created = appeal::ActiveModel {
+        campaign_id: Set(parent.id),
+        name: Set(name),
+        channel: Set(details.channel),
+        source_code: Set(code),
+        segment_id: Set(details.segment_id),
+        subject: Set(clean_text(details.subject)),
+        message: Set(clean_text(details.message)),
+        ask_rule: Set(ask_rule_json(details.ask_rule)?),
+        cost_minor: Set(details.cost_minor),
+        currency: Set(parent.currency.clone()),
+        scheduled_at: Set(details.scheduled_at),
+        sent_at: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        actor,
+        "createAppeal",
+        "appeal",
+        Some(created.id.to_string()),
+        appeal_snapshot(&created),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+pub async fn update_appeal(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: i64,
+    changes: AppealChanges,
+) -> Result<appeal::Model, DomainError> {
+    let name = changes
+        .name
+        .as_deref()
+        .map(|n| clean_name("name", n, 200))
+        .transpose()?;
+    let code = changes
+        .source_code
+        .as_deref()
+        .map(clean_source_code)
+        .transpose()?;
+    if let Some(cost) = changes.cost_minor {
+        check_cost(cost)?;
+    }
+    let txn = begin_write(db).await?;
+    let before = appeal::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DomainError::not_found("appeal", id))?;
+    if let Some(code) = &code {
+        ensure_source_code_free(&txn, code, Some(id)).await?;
+    }
+    if let Some(segment_id) = changes.segment_id {
+        ensure_segment(&txn, segment_id).await?;
+    }
+    let mut active: appeal::ActiveModel = before.clone().into();
+    if let Some(name) = name {
+        active.name = Set(name);
+    }
+    if let Some(channel) = changes.channel {
+        active.channel = Set(channel);
+    }
+    if let Some(code) = code {
+        active.source_code = Set(code);
+    }
+    if let Some(segment_id) = changes.segment_id {
+        active.segment_id = Set(segment_id);
+    }
+    if let Some(subject) = changes.subject {
+        active.subject = Set(clean_text(subject));
+    }
+    if let Some(message) = changes.message {
+        active.message = Set(clean_text(message));
+    }
+    if let Some(rule) = changes.ask_rule {
+        active.ask_rule = Set(ask_rule_json(rule)?);
+    }
+    if let Some(cost) = changes.cost_minor {
+        active.cost_minor = Set(cost);
+    }
+    if let Some(at) = changes.scheduled_at {
+        active.scheduled_at = Set(at);
+    }
+    active.updated_at = Set(Utc::now());
+    let after = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        "updateAppeal",
+        "appeal",
+        Some(id.to_string()),
+        audit::changed_fields(&appeal_snapshot(&before), &appeal_snapshot(&after)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+pub async fn find_appeal(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<appeal::Model>, DomainError> {
+    Ok(appeal::Entity::find_by_id(id).one(db).await?)
+}
+
+/// A campaign's appeals, in the order they were made.
+pub async fn campaign_appeals(
+    db: &impl ConnectionTrait,
+    campaign_id: i64,
+) -> Result<Vec<appeal::Model>, DomainError> {
+    Ok(appeal::Entity::find()
+        .filter(appeal::Column::CampaignId.eq(campaign_id))
+        .order_by_asc(appeal::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// How an appeal did.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AppealResults {
+    /// Donors it was sent to (email appeals: messages queued).
+    pub recipients: i64,
+    pub totals: GivingTotals,
+    /// Pledges started from it.
+    pub pledges: i64,
+    /// Donors with a pledge from it who are now in a giving-club tier.
+    pub new_club_members: i64,
+    /// Of those, the ones in the Circle (the highest tier).
+    pub new_circle_members: i64,
+    pub cost_minor: Option<i64>,
+}
+
+impl AppealResults {
+    /// Donors who gave, as a percentage of recipients.
+    pub fn response_rate(&self) -> Option<f64> {
+        (self.recipients > 0).then(|| self.totals.donors as f64 * 100.0 / self.recipients as f64)
+    }
+
+    /// Raised divided by gifts, rounded down to the minor unit.
+    pub fn average_gift_minor(&self) -> Option<i64> {
+        (self.totals.gifts > 0).then(|| self.totals.raised_minor / self.totals.gifts)
+    }
+
+    /// What each dollar raised cost (0.25 is 25 cents per dollar).
+    pub fn cost_per_dollar_raised(&self) -> Option<f64> {
+        match self.cost_minor {
+            Some(cost) if self.totals.raised_minor > 0 => {
+                Some(cost as f64 / self.totals.raised_minor as f64)
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Recipients, gifts, donors, money raised, pledges and club members an appeal brought in.
+pub async fn appeal_results(
+    db: &impl ConnectionTrait,
+    appeal_id: i64,
+) -> Result<AppealResults, DomainError> {
+    let found = appeal::Entity::find_by_id(appeal_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("appeal", appeal_id))?;
+    let recipients = entity::outbox::Entity::find()
+        .filter(entity::outbox::Column::IdempotencyKey.starts_with(format!("appeal:{appeal_id}:")))
+        .count(db)
+        .await?;
+    let totals = giving_totals(db, None, Some(appeal_id)).await?;
+    let pledges = entity::pledge::Entity::find()
+        .filter(entity::pledge::Column::AppealId.eq(appeal_id))
+        .count(db)
+        .await?;
+    let circle_id: Option<i64> = entity::giving_tier::Entity::find()
+        .order_by_desc(entity::giving_tier::Column::ThresholdMinor)
+        .one(db)
+        .await?
+        .map(|t| t.id);
+    let members = |only_tier: Option<i64>| {
+        let mut query = entity::tier_membership::Entity::find()
+            .filter(entity::tier_membership::Column::LeftAt.is_null())
+            .filter(
+                entity::tier_membership::Column::DonorId.in_subquery(
+                    sea_orm::sea_query::Query::select()
+                        .column(entity::pledge::Column::DonorId)
+                        .from(entity::pledge::Entity)
+                        .and_where(entity::pledge::Column::AppealId.eq(appeal_id))
+                        .to_owned(),
+                ),
+            );
+        if let Some(tier) = only_tier {
+            query = query.filter(entity::tier_membership::Column::TierId.eq(tier));
+        }
+        query
+    };
+    let new_club_members = members(None).count(db).await?;
+    let new_circle_members = match circle_id {
+        Some(id) => members(Some(id)).count(db).await?,
+        None => 0,
+    };
+    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    Ok(AppealResults {
+        recipients: as_i64(recipients),
+        totals,
+        pledges: as_i64(pledges),
+        new_club_members: as_i64(new_club_members),
+        new_circle_members: as_i64(new_circle_members),
+        cost_minor: found.cost_minor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_circle_monthly_ask_is_42_dollars() {
+        assert_eq!(monthly_ask_for_threshold(50_000), 4_200);
+        assert_eq!(monthly_ask_for_threshold(120_000), 10_000);
+    }
+
+    #[test]
+    fn a_last_gift_is_rounded_up_to_the_next_step_with_a_minimum() {
+        let rule = AskRule {
+            step_minor: 2_500,
+            minimum_minor: 5_000,
+            invite_to_circle: false,
+        };
+        assert_eq!(rule.one_time_ask(Some(4_000)), 5_000);
+        assert_eq!(rule.one_time_ask(Some(6_000)), 7_500);
+        assert_eq!(rule.one_time_ask(Some(7_500)), 10_000);
+        assert_eq!(rule.one_time_ask(None), 5_000);
+        assert_eq!(rule.one_time_ask(Some(1_000)), 5_000);
+    }
+
+    #[test]
+    fn an_ask_rule_refuses_a_zero_step() {
+        assert!(AskRule::new(0, 5_000, false).is_err());
+        assert!(AskRule::new(100, 0, false).is_err());
+    }
+
+    #[test]
+    fn percent_of_goal_rounds_down() {
+        let totals = GivingTotals {
+            raised_minor: 33_333,
+            gifts: 3,
+            donors: 2,
+        };
+        assert_eq!(totals.percent_of(100_000), 33);
+        assert_eq!(totals.percent_of(0), 0);
+    }
+}

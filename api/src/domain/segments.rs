@@ -1,0 +1,498 @@
+//! Segments: saved, named audience rules. A rule is stored as JSON and read into
+//! [`SegmentRule`] at the edge; it is evaluated in SQL as a condition on donors, so a
+//! segment of fifty thousand donors is counted and paged without loading them.
+
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use entity::enums::{Language, PledgeStatus};
+use entity::{donor, gift, pledge, segment, tier_membership};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::campaigns::RAISING_STATUSES;
+use super::{Actor, DomainError, audit};
+use crate::config::Organization;
+use crate::db::begin_write;
+
+/// An audience rule. Dates are days in the organization's time zone, both ends
+/// included; amounts are minor units, net of refunds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase", deny_unknown_fields)]
+pub enum SegmentRule {
+    /// Donors every rule matches.
+    All { rules: Vec<SegmentRule> },
+    /// Donors any rule matches.
+    Any { rules: Vec<SegmentRule> },
+    /// Donors the rule does not match.
+    Not { rule: Box<SegmentRule> },
+    /// Gave at least once between the two days.
+    #[serde(rename_all = "camelCase")]
+    GaveBetween { from: NaiveDate, to: NaiveDate },
+    /// Did not give between the two days.
+    #[serde(rename_all = "camelCase")]
+    DidNotGiveBetween { from: NaiveDate, to: NaiveDate },
+    /// Gave Last Year But Unfortunately Not This year: gave in `year - 1`, not in `year`.
+    Lybunt { year: i32 },
+    /// Gave Some Year But Unfortunately Not This year: gave before `year - 1` at least
+    /// once, but neither last year nor this one.
+    Sybunt { year: i32 },
+    /// Lifetime giving within a range (either end may be left out).
+    #[serde(rename_all = "camelCase")]
+    LifetimeGiving {
+        min_minor: Option<i64>,
+        max_minor: Option<i64>,
+    },
+    /// Giving in one calendar year within a range.
+    #[serde(rename_all = "camelCase")]
+    YearGiving {
+        year: i32,
+        min_minor: Option<i64>,
+        max_minor: Option<i64>,
+    },
+    /// A current member of a giving-club tier.
+    #[serde(rename_all = "camelCase")]
+    InTier { tier_id: i64 },
+    /// Has (or, with `has: false`, has not) an active or past-due pledge.
+    ActivePledge { has: bool },
+    /// Has a pledge whose payments are past due.
+    PledgePastDue,
+    /// Gave to a fund.
+    #[serde(rename_all = "camelCase")]
+    GaveToFund { fund_id: i64 },
+    /// Gave through an appeal.
+    #[serde(rename_all = "camelCase")]
+    AttributedToAppeal { appeal_id: i64 },
+    /// Made their first gift ever between the two days.
+    #[serde(rename_all = "camelCase")]
+    FirstGiftBetween { from: NaiveDate, to: NaiveDate },
+    /// Reads in a language, by its code ("es").
+    SpeaksLanguage { language: String },
+    /// Agreed (or not) to email.
+    EmailConsent { consented: bool },
+    /// Has a postal address we can mail a letter to.
+    HasPostalAddress,
+}
+
+/// The deepest nesting of all/any/not a rule may use.
+const MAX_DEPTH: usize = 8;
+
+impl SegmentRule {
+    /// Reads a rule typed by staff or stored in `segments.rule`.
+    pub fn parse(value: &Value) -> Result<Self, DomainError> {
+        let rule: SegmentRule = serde_json::from_value(value.clone())
+            .map_err(|error| DomainError::validation("rule", error.to_string()))?;
+        rule.check(0)?;
+        Ok(rule)
+    }
+
+    fn check(&self, depth: usize) -> Result<(), DomainError> {
+        if depth > MAX_DEPTH {
+            return Err(DomainError::validation("rule", "is nested too deeply"));
+        }
+        let range = |from: &NaiveDate, to: &NaiveDate| {
+            if to < from {
+                Err(DomainError::validation(
+                    "rule",
+                    "a range ends before it starts",
+                ))
+            } else {
+                Ok(())
+            }
+        };
+        let amounts = |min: &Option<i64>, max: &Option<i64>| match (min, max) {
+            (None, None) => Err(DomainError::validation(
+                "rule",
+                "a giving range needs an end",
+            )),
+            (Some(a), Some(b)) if b < a => Err(DomainError::validation(
+                "rule",
+                "a giving range ends below its start",
+            )),
+            _ => Ok(()),
+        };
+        match self {
+            SegmentRule::All { rules } | SegmentRule::Any { rules } => {
+                if rules.is_empty() {
+                    return Err(DomainError::validation(
+                        "rule",
+                        "all/any needs at least one rule",
+                    ));
+                }
+                rules.iter().try_for_each(|r| r.check(depth + 1))
+            }
+            SegmentRule::Not { rule } => rule.check(depth + 1),
+            SegmentRule::SpeaksLanguage { language } => {
+                Language::parse(language).map(|_| ()).ok_or_else(|| {
+                    DomainError::validation("rule", format!("no language {language:?}"))
+                })
+            }
+            SegmentRule::GaveBetween { from, to }
+            | SegmentRule::DidNotGiveBetween { from, to }
+            | SegmentRule::FirstGiftBetween { from, to } => range(from, to),
+            SegmentRule::LifetimeGiving {
+                min_minor,
+                max_minor,
+            }
+            | SegmentRule::YearGiving {
+                min_minor,
+                max_minor,
+                ..
+            } => amounts(min_minor, max_minor),
+            _ => Ok(()),
+        }
+    }
+
+    fn to_json(&self) -> Result<Value, DomainError> {
+        serde_json::to_value(self).map_err(|e| DomainError::Unexpected(e.into()))
+    }
+}
+
+/// The first moment of a day in the organization's time zone, in UTC.
+fn start_of_day(org: &Organization, day: NaiveDate) -> Result<DateTime<Utc>, DomainError> {
+    org.timezone
+        .with_ymd_and_hms(day.year(), day.month(), day.day(), 0, 0, 0)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| DomainError::validation("rule", format!("{day} is not a usable day")))
+}
+
+/// `[from, to]` in local days as a half-open UTC range.
+fn day_bounds(
+    org: &Organization,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DomainError> {
+    let next = to
+        .succ_opt()
+        .ok_or_else(|| DomainError::validation("rule", "a range ends too late"))?;
+    Ok((start_of_day(org, from)?, start_of_day(org, next)?))
+}
+
+fn year_days(year: i32) -> Result<(NaiveDate, NaiveDate), DomainError> {
+    match (
+        NaiveDate::from_ymd_opt(year, 1, 1),
+        NaiveDate::from_ymd_opt(year, 12, 31),
+    ) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(DomainError::validation(
+            "rule",
+            format!("{year} is not a usable year"),
+        )),
+    }
+}
+
+/// Donor ids with a counted gift (succeeded or partly refunded).
+fn givers() -> SelectStatement {
+    Query::select()
+        .column(gift::Column::DonorId)
+        .from(gift::Entity)
+        .and_where(gift::Column::Status.is_in(RAISING_STATUSES))
+        .to_owned()
+}
+
+fn givers_between(start: DateTime<Utc>, end: DateTime<Utc>) -> SelectStatement {
+    givers()
+        .and_where(gift::Column::ReceivedAt.gte(start))
+        .and_where(gift::Column::ReceivedAt.lt(end))
+        .to_owned()
+}
+
+fn donor_in(query: SelectStatement) -> Condition {
+    Condition::all().add(Expr::col((donor::Entity, donor::Column::Id)).in_subquery(query))
+}
+
+fn donor_not_in(query: SelectStatement) -> Condition {
+    Condition::all().add(Expr::col((donor::Entity, donor::Column::Id)).not_in_subquery(query))
+}
+
+/// Donors whose net giving (in `window`, or ever) is within `[min, max]`.
+fn giving_range(
+    window: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    min: Option<i64>,
+    max: Option<i64>,
+) -> Condition {
+    let total = || Expr::cust("SUM(amount_minor - refunded_minor)");
+    let mut totals = givers();
+    if let Some((start, end)) = window {
+        totals
+            .and_where(gift::Column::ReceivedAt.gte(start))
+            .and_where(gift::Column::ReceivedAt.lt(end));
+    }
+    totals.group_by_col(gift::Column::DonorId);
+    match min.filter(|m| *m > 0) {
+        Some(min) => {
+            totals.and_having(total().gte(min));
+            if let Some(max) = max {
+                totals.and_having(total().lte(max));
+            }
+            donor_in(totals)
+        }
+        // With no lower bound, donors who gave nothing are in the range too.
+        None => {
+            totals.and_having(total().gt(max.unwrap_or(i64::MAX)));
+            donor_not_in(totals)
+        }
+    }
+}
+
+/// The rule as a SQL condition on `donors`.
+pub fn condition(org: &Organization, rule: &SegmentRule) -> Result<Condition, DomainError> {
+    Ok(match rule {
+        SegmentRule::All { rules } => rules.iter().try_fold(Condition::all(), |c, r| {
+            Ok::<_, DomainError>(c.add(condition(org, r)?))
+        })?,
+        SegmentRule::Any { rules } => rules.iter().try_fold(Condition::any(), |c, r| {
+            Ok::<_, DomainError>(c.add(condition(org, r)?))
+        })?,
+        SegmentRule::Not { rule } => condition(org, rule)?.not(),
+        SegmentRule::GaveBetween { from, to } => {
+            let (start, end) = day_bounds(org, *from, *to)?;
+            donor_in(givers_between(start, end))
+        }
+        SegmentRule::DidNotGiveBetween { from, to } => {
+            let (start, end) = day_bounds(org, *from, *to)?;
+            donor_not_in(givers_between(start, end))
+        }
+        SegmentRule::Lybunt { year } => {
+            let (last_from, last_to) = year_days(year - 1)?;
+            let (this_from, this_to) = year_days(*year)?;
+            condition(
+                org,
+                &SegmentRule::All {
+                    rules: vec![
+                        SegmentRule::GaveBetween {
+                            from: last_from,
+                            to: last_to,
+                        },
+                        SegmentRule::DidNotGiveBetween {
+                            from: this_from,
+                            to: this_to,
+                        },
+                    ],
+                },
+            )?
+        }
+        SegmentRule::Sybunt { year } => {
+            let (last_from, _) = year_days(year - 1)?;
+            let (_, this_to) = year_days(*year)?;
+            let before_last = start_of_day(org, last_from)?;
+            let (start, end) = day_bounds(org, last_from, this_to)?;
+            Condition::all()
+                .add(donor_in(
+                    givers()
+                        .and_where(gift::Column::ReceivedAt.lt(before_last))
+                        .to_owned(),
+                ))
+                .add(donor_not_in(givers_between(start, end)))
+        }
+        SegmentRule::LifetimeGiving {
+            min_minor,
+            max_minor,
+        } => giving_range(None, *min_minor, *max_minor),
+        SegmentRule::YearGiving {
+            year,
+            min_minor,
+            max_minor,
+        } => {
+            let (from, to) = year_days(*year)?;
+            giving_range(Some(day_bounds(org, from, to)?), *min_minor, *max_minor)
+        }
+        SegmentRule::InTier { tier_id } => donor_in(
+            Query::select()
+                .column(tier_membership::Column::DonorId)
+                .from(tier_membership::Entity)
+                .and_where(tier_membership::Column::TierId.eq(*tier_id))
+                .and_where(tier_membership::Column::LeftAt.is_null())
+                .to_owned(),
+        ),
+        SegmentRule::ActivePledge { has } => {
+            let pledgers = Query::select()
+                .column(pledge::Column::DonorId)
+                .from(pledge::Entity)
+                .and_where(
+                    pledge::Column::Status.is_in([PledgeStatus::Active, PledgeStatus::PastDue]),
+                )
+                .to_owned();
+            if *has {
+                donor_in(pledgers)
+            } else {
+                donor_not_in(pledgers)
+            }
+        }
+        SegmentRule::PledgePastDue => donor_in(
+            Query::select()
+                .column(pledge::Column::DonorId)
+                .from(pledge::Entity)
+                .and_where(pledge::Column::Status.eq(PledgeStatus::PastDue))
+                .to_owned(),
+        ),
+        SegmentRule::GaveToFund { fund_id } => donor_in(
+            givers()
+                .and_where(gift::Column::FundId.eq(*fund_id))
+                .to_owned(),
+        ),
+        SegmentRule::AttributedToAppeal { appeal_id } => donor_in(
+            givers()
+                .and_where(gift::Column::AppealId.eq(*appeal_id))
+                .to_owned(),
+        ),
+        SegmentRule::FirstGiftBetween { from, to } => {
+            let (start, end) = day_bounds(org, *from, *to)?;
+            let mut first = givers();
+            first
+                .group_by_col(gift::Column::DonorId)
+                .and_having(Expr::cust("MIN(received_at)").gte(start))
+                .and_having(Expr::cust("MIN(received_at)").lt(end));
+            donor_in(first)
+        }
+        SegmentRule::SpeaksLanguage { language } => {
+            let language = Language::parse(language).ok_or_else(|| {
+                DomainError::validation("rule", format!("no language {language:?}"))
+            })?;
+            Condition::all().add(donor::Column::Language.eq(language))
+        }
+        SegmentRule::EmailConsent { consented } => Condition::all()
+            .add(donor::Column::EmailConsent.eq(*consented))
+            .add_option(consented.then(|| donor::Column::Email.is_not_null())),
+        SegmentRule::HasPostalAddress => Condition::all()
+            .add(donor::Column::AddressLine1.is_not_null())
+            .add(donor::Column::AddressLine1.ne(""))
+            .add(donor::Column::City.is_not_null())
+            .add(donor::Column::PostalCode.is_not_null()),
+    })
+}
+
+/// How many donors a rule matches, and the first `first` of them by id.
+pub async fn preview(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    rule: &SegmentRule,
+    first: u64,
+) -> Result<(u64, Vec<donor::Model>), DomainError> {
+    let cond = condition(org, rule)?;
+    let count = donor::Entity::find().filter(cond.clone()).count(db).await?;
+    let donors = donor::Entity::find()
+        .filter(cond)
+        .order_by_asc(donor::Column::Id)
+        .limit(first)
+        .all(db)
+        .await?;
+    Ok((count, donors))
+}
+
+/// A segment as staff describe it.
+#[derive(Debug, Clone)]
+pub struct SegmentDetails {
+    pub name: String,
+    pub description: Option<String>,
+    pub rule: SegmentRule,
+}
+
+fn segment_snapshot(s: &segment::Model) -> Value {
+    json!({ "name": s.name, "description": s.description, "rule": s.rule })
+}
+
+/// Saves a named rule.
+pub async fn create_segment(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    details: SegmentDetails,
+) -> Result<segment::Model, DomainError> {
+    let name = details.name.trim().to_owned();
+    if name.is_empty() {
+        return Err(DomainError::validation("name", "must not be empty"));
+    }
+    let txn = begin_write(db).await?;
+    if segment::Entity::find()
+        .filter(segment::Column::Name.eq(&name))
+        .one(&txn)
+        .await?
+        .is_some()
+    {
+        return Err(DomainError::conflict(
+            Some("name"),
+            "a segment with this name already exists",
+        ));
+    }
+    let now = Utc::now();
+    let created = segment::ActiveModel {
+        name: Set(name),
+        description: Set(details
+            .description
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())),
+        rule: Set(details.rule.to_json()?),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        actor,
+        "createSegment",
+        "segment",
+        Some(created.id.to_string()),
+        segment_snapshot(&created),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(created)
+}
+
+/// Changes a segment's rule (and name or description).
+pub async fn update_segment(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    id: i64,
+    name: Option<String>,
+    rule: Option<SegmentRule>,
+) -> Result<segment::Model, DomainError> {
+    let txn = begin_write(db).await?;
+    let before = segment::Entity::find_by_id(id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DomainError::not_found("segment", id))?;
+    let mut active: segment::ActiveModel = before.clone().into();
+    if let Some(name) = name {
+        let name = name.trim().to_owned();
+        if name.is_empty() {
+            return Err(DomainError::validation("name", "must not be empty"));
+        }
+        active.name = Set(name);
+    }
+    if let Some(rule) = rule {
+        active.rule = Set(rule.to_json()?);
+    }
+    active.updated_at = Set(Utc::now());
+    let after = active.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        "updateSegment",
+        "segment",
+        Some(id.to_string()),
+        audit::changed_fields(&segment_snapshot(&before), &segment_snapshot(&after)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// Saved segments by name.
+pub async fn list_segments(db: &impl ConnectionTrait) -> Result<Vec<segment::Model>, DomainError> {
+    Ok(segment::Entity::find()
+        .order_by_asc(segment::Column::Name)
+        .all(db)
+        .await?)
+}
+
+/// A saved segment's rule.
+pub fn saved_rule(segment: &segment::Model) -> Result<SegmentRule, DomainError> {
+    SegmentRule::parse(&segment.rule)
+}

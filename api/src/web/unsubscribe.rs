@@ -1,0 +1,83 @@
+//! `/appeals/unsubscribe?donor=…&signature=…`: the one-click unsubscribe link in every
+//! email appeal. GET shows a page asking to confirm (so link scanners do not
+//! unsubscribe anyone); POST, from that page or from a mail client honoring
+//! `List-Unsubscribe-Post`, stops appeal email. Receipts keep coming.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+
+use crate::domain::appeal_sends;
+use crate::server::AppState;
+use mailer::templates::escape;
+
+#[derive(Deserialize)]
+pub struct UnsubscribeQuery {
+    donor: i64,
+    signature: String,
+}
+
+fn page(status: StatusCode, body: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(format!(
+            "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>Appeal email</title></head>\n<body>\n{body}\n</body>\n</html>\n"
+        ))
+}
+
+fn signed(state: &AppState, query: &UnsubscribeQuery) -> bool {
+    state.config.download_link_key.as_ref().is_some_and(|key| {
+        mailer::links::is_valid_unsubscribe(key.expose(), query.donor, &query.signature)
+    })
+}
+
+fn refused() -> HttpResponse {
+    page(
+        StatusCode::FORBIDDEN,
+        "<p>This unsubscribe link is not valid. Reply to any of our emails and we will stop them.</p>",
+    )
+}
+
+/// The confirmation page.
+pub async fn confirm(
+    state: web::Data<AppState>,
+    query: web::Query<UnsubscribeQuery>,
+) -> HttpResponse {
+    if !signed(&state, &query) {
+        return refused();
+    }
+    page(
+        StatusCode::OK,
+        &format!(
+            "<h1>Stop appeal emails?</h1>\n<p>You will no longer receive fundraising appeals from us. \
+             Your gift receipts and year-end statements will still be sent.</p>\n\
+             <form method=\"post\" action=\"/appeals/unsubscribe?donor={}&amp;signature={}\">\n\
+             <button type=\"submit\">Unsubscribe</button>\n</form>",
+            query.donor,
+            escape(&query.signature)
+        ),
+    )
+}
+
+/// Unsubscribes the donor from appeals.
+pub async fn unsubscribe(
+    state: web::Data<AppState>,
+    query: web::Query<UnsubscribeQuery>,
+) -> HttpResponse {
+    if !signed(&state, &query) {
+        return refused();
+    }
+    match appeal_sends::unsubscribe_from_appeals(&state.db, query.donor).await {
+        Ok(()) => page(
+            StatusCode::OK,
+            "<h1>You are unsubscribed</h1>\n<p>We will send no more appeals. Receipts for your gifts will still reach you.</p>",
+        ),
+        Err(error) => {
+            tracing::error!(%error, donor = query.donor, "cannot unsubscribe from appeals");
+            page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "<p>Something went wrong. Please try again later.</p>",
+            )
+        }
+    }
+}

@@ -1,0 +1,484 @@
+//! Email appeals: personal asks previewed per donor, one message per donor however often
+//! it is sent, only to donors who may receive it, and a working one-click unsubscribe.
+
+use std::time::Duration;
+
+use api::config::{Config, WorkerSettings};
+use chrono::Utc;
+use entity::{donor, outbox};
+use mailer::Worker;
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde_json::json;
+use tests::on_both_backends;
+use tests::support::{Backend, spawn_app};
+
+use super::*;
+
+const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { toAddress language subject body askAmount { amountMinor } lastGift { amountMinor } clubMonthlyAsk { amountMinor formatted } donateUrl unsubscribeUrl } }";
+const SEND: &str = "mutation($id: ID!) { sendAppeal(id: $id) { recipients queued } }";
+
+async fn mark(app: &TestApp, id: i64, change: impl FnOnce(&mut donor::ActiveModel)) {
+    let found = donor::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut active: donor::ActiveModel = found.into();
+    change(&mut active);
+    active.update(&app.db).await.unwrap();
+}
+
+fn path_of(url: &str) -> String {
+    let at = url.find("appeals/unsubscribe").unwrap();
+    format!("/{}", &url[at..])
+}
+
+async fn an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_unsubscribe(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let ana = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ana García", "firstName": "Ana", "email": "ana@example.org", "emailConsent": true, "language": "SPANISH" }),
+    )
+    .await;
+    let ben = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ben", "email": "ben@example.org", "emailConsent": true }),
+    )
+    .await;
+    let carla = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Carla", "email": "carla@example.org" }),
+    )
+    .await;
+    let dora = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Dora", "email": "dora@example.org", "emailConsent": true }),
+    )
+    .await;
+    let eli = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Eli", "email": "eli@example.org", "emailConsent": true }),
+    )
+    .await;
+    mark(&app, ben, |d| {
+        d.appeals_unsubscribed_at = Set(Some(Utc::now()))
+    })
+    .await;
+    mark(&app, dora, |d| {
+        d.email_suppressed_at = Set(Some(Utc::now()))
+    })
+    .await;
+    record_gift(
+        &app,
+        &staff,
+        check_gift(ana, json!({ "amount": { "amountMinor": 6_000 } })),
+    )
+    .await;
+
+    let campaign = ok(
+        &app,
+        &staff,
+        "mutation { createCampaign(input: { name: \"Fall 2026\", goal: { amountMinor: 500000 }, startsOn: \"2026-09-01\", defaultFundId: \"1\" }) { id } }",
+        json!({}),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    let appeal = ok(
+        &app,
+        &staff,
+        "mutation($input: CreateAppealInput!) { createAppeal(input: $input) { id } }",
+        json!({ "input": {
+            "campaignId": campaign,
+            "name": "Fall email",
+            "channel": "EMAIL",
+            "sourceCode": "FALL26-EMAIL",
+            "subject": "{first_name}, will you stand with families this fall?",
+            "message": "Dear {first_name},\n\nYour gift of {last_gift} kept a family together. Will you give {ask_amount} today? {donate_link}",
+            "askRule": { "stepMinor": 2_500, "minimumMinor": 5_000, "inviteToCircle": true },
+        } }),
+    )
+    .await["createAppeal"]["id"]
+        .clone();
+
+    let preview = ok(
+        &app,
+        &staff,
+        PREVIEW,
+        json!({ "id": appeal, "donor": ana.to_string() }),
+    )
+    .await["appealPreview"]
+        .clone();
+    assert_eq!(preview["askAmount"]["amountMinor"], 7_500);
+    assert_eq!(preview["lastGift"]["amountMinor"], 6_000);
+    assert_eq!(preview["clubMonthlyAsk"]["formatted"], "$42.00");
+    assert_eq!(preview["language"], "SPANISH");
+    assert_eq!(
+        preview["subject"],
+        "Ana, will you stand with families this fall?"
+    );
+    let donate_url = preview["donateUrl"].as_str().unwrap();
+    assert!(
+        donate_url.ends_with("donate?appeal=FALL26-EMAIL"),
+        "{donate_url}"
+    );
+    assert_eq!(
+        preview["body"],
+        format!(
+            "Dear Ana,\n\nYour gift of $60.00 kept a family together. Will you give $75.00 today? {donate_url}"
+        )
+    );
+    let eli_preview = ok(
+        &app,
+        &staff,
+        PREVIEW,
+        json!({ "id": appeal, "donor": eli.to_string() }),
+    )
+    .await;
+    assert_eq!(
+        eli_preview["appealPreview"]["askAmount"]["amountMinor"],
+        5_000
+    );
+    for skipped in [ben, carla, dora] {
+        let none = ok(
+            &app,
+            &staff,
+            PREVIEW,
+            json!({ "id": appeal, "donor": skipped.to_string() }),
+        )
+        .await;
+        assert_eq!(none["appealPreview"], json!(null), "donor {skipped}");
+    }
+
+    let first = ok(&app, &staff, SEND, json!({ "id": appeal })).await;
+    assert_eq!(first["sendAppeal"], json!({ "recipients": 2, "queued": 2 }));
+    let second = ok(&app, &staff, SEND, json!({ "id": appeal })).await;
+    assert_eq!(
+        second["sendAppeal"],
+        json!({ "recipients": 2, "queued": 0 })
+    );
+    let queued = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("appeal"))
+        .all(&app.db)
+        .await
+        .unwrap();
+    let mut keys: Vec<_> = queued.iter().map(|m| m.idempotency_key.clone()).collect();
+    keys.sort();
+    assert_eq!(
+        keys,
+        vec![
+            format!("appeal:{appeal}:{ana}").replace('"', ""),
+            format!("appeal:{appeal}:{eli}").replace('"', "")
+        ]
+    );
+
+    // The worker renders them with the unsubscribe headers.
+    let dir = tempfile::tempdir().unwrap();
+    let mut mail = Config::defaults_with_database("sqlite::memory:")
+        .unwrap()
+        .mail_settings();
+    mail.mail_dir = dir.path().to_path_buf();
+    let settings = WorkerSettings {
+        batch_size: 10,
+        lease: Duration::from_secs(300),
+        max_attempts: 3,
+        retry_base: Duration::ZERO,
+        per_minute: 100_000,
+        poll_interval: Duration::from_secs(1),
+    };
+    let worker = Worker::new(app.db.clone(), mail, settings).unwrap();
+    assert!(worker.drain().await.unwrap().sent >= 2);
+    let emails: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .flatten()
+        .map(|f| std::fs::read_to_string(f.path()).unwrap())
+        .filter(|eml| eml.contains("List-Unsubscribe"))
+        .collect();
+    assert_eq!(emails.len(), 2);
+    for eml in &emails {
+        assert!(
+            eml.contains("List-Unsubscribe-Post: List-Unsubscribe=One-Click"),
+            "{eml}"
+        );
+        assert!(eml.contains("List-Unsubscribe: <http"), "{eml}");
+    }
+
+    // The link asks before it unsubscribes, refuses a forged signature, and keeps receipts.
+    let link = path_of(preview["unsubscribeUrl"].as_str().unwrap());
+    let page = app.client.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<form method=\"post\""));
+    let unchanged = donor::Entity::find_by_id(ana)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(unchanged.appeals_unsubscribed_at.is_none());
+    let forged = app
+        .client
+        .post(app.url(&format!(
+            "/appeals/unsubscribe?donor={eli}&signature={}",
+            "0".repeat(64)
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    let done = app
+        .client
+        .post(app.url(&link))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let unsubscribed = donor::Entity::find_by_id(ana)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(unsubscribed.appeals_unsubscribed_at.is_some());
+    assert!(unsubscribed.email_consent);
+    let after = ok(
+        &app,
+        &staff,
+        PREVIEW,
+        json!({ "id": appeal, "donor": ana.to_string() }),
+    )
+    .await;
+    assert_eq!(after["appealPreview"], json!(null));
+    // A receipt still goes out for her next gift.
+    let receipts_before = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("receipt"))
+        .filter(outbox::Column::DonorId.eq(ana))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .len();
+    record_gift(
+        &app,
+        &staff,
+        check_gift(ana, json!({ "checkNumber": "2001" })),
+    )
+    .await;
+    let receipts_after = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("receipt"))
+        .filter(outbox::Column::DonorId.eq(ana))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .len();
+    assert_eq!(receipts_after, receipts_before + 1);
+}
+
+async fn a_letter_appeal_cannot_be_sent_by_email(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let campaign = ok(
+        &app,
+        &staff,
+        "mutation { createCampaign(input: { name: \"Fall\", goal: { amountMinor: 500000 }, startsOn: \"2026-09-01\", defaultFundId: \"1\" }) { id } }",
+        json!({}),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    let appeal = ok(
+        &app,
+        &staff,
+        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Letter\", channel: LETTER, sourceCode: \"FALL-L\" }) { id } }",
+        json!({ "c": campaign }),
+    )
+    .await["createAppeal"]["id"]
+        .clone();
+    let (code, field) = fails(&app, &staff, SEND, json!({ "id": appeal })).await;
+    assert_eq!((code.as_str(), field.as_str()), ("BAD_USER_INPUT", "id"));
+}
+
+async fn a_letter_appeal_exports_a_mail_merge_csv(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let ana = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ana García", "firstName": "Ana", "language": "SPANISH",
+                "address": { "line1": "1 Main St, Apt 2", "city": "Santa Ana", "region": "CA", "postalCode": "92701", "country": "US" } }),
+    )
+    .await;
+    let ben = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "=Ben Ortiz", "address": { "line1": "9 Elm St", "city": "Tustin", "postalCode": "92780", "country": "US" } }),
+    )
+    .await;
+    create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "No Address", "email": "x@example.org" }),
+    )
+    .await;
+    record_gift(
+        &app,
+        &staff,
+        check_gift(ana, json!({ "amount": { "amountMinor": 10_000 } })),
+    )
+    .await;
+    let campaign = ok(
+        &app,
+        &staff,
+        "mutation { createCampaign(input: { name: \"Fall\", goal: { amountMinor: 500000 }, startsOn: \"2026-09-01\", defaultFundId: \"1\" }) { id } }",
+        json!({}),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    let appeal = ok(
+        &app,
+        &staff,
+        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Letter\", channel: LETTER, sourceCode: \"fall26-letter\", askRule: { stepMinor: 5000, minimumMinor: 3500 } }) { id } }",
+        json!({ "c": campaign }),
+    )
+    .await["createAppeal"]["id"]
+        .clone();
+    let csv = ok(
+        &app,
+        &staff,
+        "query($id: ID!) { appealLetterCsv(id: $id) }",
+        json!({ "id": appeal }),
+    )
+    .await["appealLetterCsv"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        csv,
+        format!(
+            "donor_id,name,address_line1,address_line2,city,region,postal_code,country,salutation,ask_amount,reply_code\r\n\
+             {ana},Ana García,\"1 Main St, Apt 2\",,Santa Ana,CA,92701,US,Estimado/a Ana:,$150.00,FALL26-LETTER\r\n\
+             {ben},'=Ben Ortiz,9 Elm St,,Tustin,,92780,US,\"Dear =Ben Ortiz,\",$35.00,FALL26-LETTER\r\n"
+        )
+    );
+}
+
+/// Three recipients; Ana gives $100 and Ben $50 twice through the appeal's code, Carla
+/// gives $30 without it and starts a $42 monthly pledge from the appeal that puts her in
+/// the Circle. The appeal cost $50. Raised $200 in 3 gifts from 2 donors: response 2 of
+/// 3 (66.67%), average $66.66, 25 cents per dollar raised.
+async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
+    use entity::enums::{PledgeFrequency, PledgeSource, PledgeStatus};
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let mut donors = Vec::new();
+    for name in ["Ana", "Ben", "Carla"] {
+        donors.push(
+            create_donor(
+                &app,
+                &staff,
+                json!({ "displayName": name, "email": format!("{}@example.org", name.to_lowercase()), "emailConsent": true }),
+            )
+            .await,
+        );
+    }
+    let campaign = ok(
+        &app,
+        &staff,
+        "mutation { createCampaign(input: { name: \"Fall\", goal: { amountMinor: 100000 }, startsOn: \"2026-09-01\", defaultFundId: \"1\" }) { id } }",
+        json!({}),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    let appeal = ok(
+        &app,
+        &staff,
+        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Email\", channel: EMAIL, sourceCode: \"FALL-E\", subject: \"Stand with us\", message: \"Dear {first_name}\", costMinor: 5000 }) { id } }",
+        json!({ "c": campaign }),
+    )
+    .await["createAppeal"]["id"]
+        .clone();
+    ok(&app, &staff, SEND, json!({ "id": appeal })).await;
+    for (donor, amount, number, code) in [
+        (donors[0], 10_000, "1", Some("fall-e")),
+        (donors[1], 5_000, "2", Some("FALL-E")),
+        (donors[1], 5_000, "3", Some("FALL-E")),
+        (donors[2], 3_000, "4", None),
+    ] {
+        let mut input = check_gift(
+            donor,
+            json!({ "amount": { "amountMinor": amount }, "checkNumber": number }),
+        );
+        if let Some(code) = code {
+            input["appealCode"] = json!(code);
+        }
+        record_gift(&app, &staff, input).await;
+    }
+    let appeal_id: i64 = appeal.as_str().unwrap().parse().unwrap();
+    let now = Utc::now();
+    entity::pledge::ActiveModel {
+        donor_id: Set(donors[2]),
+        source: Set(PledgeSource::Envelope),
+        installment_minor: Set(4_200),
+        currency: Set("USD".into()),
+        frequency: Set(PledgeFrequency::Monthly),
+        starts_on: Set(now.date_naive()),
+        status: Set(PledgeStatus::Active),
+        fund_id: Set(1),
+        appeal_id: Set(Some(appeal_id)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    entity::tier_membership::ActiveModel {
+        donor_id: Set(donors[2]),
+        tier_id: Set(1),
+        joined_at: Set(now),
+        join_reason: Set("pledge".into()),
+        annual_pledge_total_minor: Set(50_400),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+
+    let results = ok(
+        &app,
+        &staff,
+        "query($id: ID!) { appealResults(id: $id) { recipients gifts donors raised { amountMinor } responseRatePercent averageGift { amountMinor } pledges newClubMembers newCircleMembers cost { amountMinor } costPerDollarRaised } }",
+        json!({ "id": appeal }),
+    )
+    .await["appealResults"]
+        .clone();
+    assert_eq!(results["recipients"], 3);
+    assert_eq!(results["gifts"], 3);
+    assert_eq!(results["donors"], 2);
+    assert_eq!(results["raised"]["amountMinor"], 20_000);
+    let rate = results["responseRatePercent"].as_f64().unwrap();
+    assert!((rate - 66.666).abs() < 0.01, "{rate}");
+    assert_eq!(results["averageGift"]["amountMinor"], 6_666);
+    assert_eq!(results["pledges"], 1);
+    assert_eq!(results["newClubMembers"], 1);
+    assert_eq!(results["newCircleMembers"], 1);
+    assert_eq!(results["cost"]["amountMinor"], 5_000);
+    assert_eq!(results["costPerDollarRaised"], 0.25);
+    // The campaign's totals roll up its appeals' gifts.
+    let progress = ok(&app, &staff, "query($id: ID!) { campaign(id: $id) { progress { raised { amountMinor } gifts donors percentOfGoal } } }", json!({ "id": campaign })).await;
+    assert_eq!(
+        progress["campaign"]["progress"],
+        json!({ "raised": { "amountMinor": 20_000 }, "gifts": 3, "donors": 2, "percentOfGoal": 20 })
+    );
+}
+
+on_both_backends!(
+    appeal_results_match_a_hand_checked_example,
+    a_letter_appeal_exports_a_mail_merge_csv,
+    an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_unsubscribe,
+    a_letter_appeal_cannot_be_sent_by_email,
+);
