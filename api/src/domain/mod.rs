@@ -2,6 +2,7 @@
 //! about GraphQL, Stripe or HTML.
 
 pub mod audit;
+pub mod club;
 pub mod donor_search;
 pub mod donors;
 pub mod errors;
