@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
 use entity::enums::PledgeStatus;
-use entity::{Currency, format_minor, giving_tier, pledge, tier_membership};
+use entity::{Currency, EmailAddress, donor, format_minor, giving_tier, pledge, tier_membership};
+use mailer::outbox::{self, NewMessage};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
+use serde_json::json;
 
 use super::DomainError;
 use super::pledges::months_between_installments;
@@ -228,6 +230,7 @@ pub async fn evaluate_membership(
                 money_text(target.threshold_minor, &target.currency)
             );
             let row = insert_membership(txn, donor_id, target, total, reason, cause, now).await?;
+            queue_tier_welcome(txn, &row).await?;
             Ok(MembershipChange::Joined(row))
         }
         (Some(open), None) => {
@@ -267,6 +270,7 @@ pub async fn evaluate_membership(
             let row =
                 insert_membership(txn, donor_id, target, total, join_reason, cause, now).await?;
             Ok(if up {
+                queue_tier_welcome(txn, &row).await?;
                 MembershipChange::MovedUp {
                     from: closed,
                     to: row,
@@ -396,4 +400,71 @@ pub async fn end_expired_grace_periods(
         }
     }
     Ok(changes)
+}
+
+/// Queues a club email about one of the donor's pledges, in the caller's transaction,
+/// when the donor has a usable address. `key` makes it one message per purpose.
+pub async fn queue_pledge_email(
+    txn: &impl ConnectionTrait,
+    kind: &str,
+    key: String,
+    pledge: &pledge::Model,
+    extra: serde_json::Value,
+) -> Result<(), DomainError> {
+    let mut payload = json!({ "pledge_id": pledge.id, "donor_id": pledge.donor_id });
+    if let (Some(payload), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
+        payload.extend(extra.clone());
+    }
+    queue_donor_email(txn, pledge.donor_id, kind, key, payload).await
+}
+
+async fn queue_donor_email(
+    txn: &impl ConnectionTrait,
+    donor_id: i64,
+    kind: &str,
+    key: String,
+    payload: serde_json::Value,
+) -> Result<(), DomainError> {
+    let donor = donor::Entity::find_by_id(donor_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| DomainError::not_found("donor", donor_id))?;
+    let Some(email) = donor
+        .email
+        .as_deref()
+        .and_then(|e| EmailAddress::parse(e).ok())
+    else {
+        return Ok(());
+    };
+    outbox::enqueue(
+        txn,
+        NewMessage {
+            idempotency_key: key,
+            kind: kind.to_owned(),
+            donor_id: Some(donor.id),
+            to_address: email,
+            to_name: Some(donor.display_name.clone()),
+            language: donor.language,
+            payload,
+            not_before: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Welcomes a donor into the tier they entered, once per entry: the key is the
+/// membership row.
+async fn queue_tier_welcome(
+    txn: &DatabaseTransaction,
+    membership: &tier_membership::Model,
+) -> Result<(), DomainError> {
+    queue_donor_email(
+        txn,
+        membership.donor_id,
+        "tier_welcome",
+        format!("tier_welcome:{}", membership.id),
+        json!({ "membership_id": membership.id, "donor_id": membership.donor_id }),
+    )
+    .await
 }

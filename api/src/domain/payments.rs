@@ -17,7 +17,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
-use super::club::{ClubPolicy, evaluate_membership};
+use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::gifts::{NewGift, Tribute, record_gift};
 use super::{DomainError, donors, receipts};
 use crate::config::Organization;
@@ -625,6 +625,14 @@ async fn create_or_update_pledge(
     match candidate.insert(&savepoint).await {
         Ok(created) => {
             savepoint.commit().await?;
+            queue_pledge_email(
+                txn,
+                "club_welcome",
+                format!("club_welcome:{}", created.id),
+                &created,
+                serde_json::Value::Null,
+            )
+            .await?;
             Ok(created)
         }
         Err(error) if is_unique_violation(&error) => {
@@ -675,7 +683,18 @@ async fn update_pledge_status(
         PledgeStatus::Completed => {}
     }
     row.updated_at = Set(now);
-    Ok(row.update(txn).await?)
+    let pledge = row.update(txn).await?;
+    if pledge.status == PledgeStatus::Cancelled {
+        queue_pledge_email(
+            txn,
+            "pledge_cancelled",
+            format!("pledge_cancelled:{}", pledge.id),
+            &pledge,
+            serde_json::Value::Null,
+        )
+        .await?;
+    }
+    Ok(pledge)
 }
 
 async fn gift_for_invoice(
@@ -792,6 +811,14 @@ async fn mark_past_due(
     row.updated_at = Set(Utc::now());
     let pledge = row.update(txn).await?;
     club.evaluate(txn, pledge.donor_id).await?;
+    queue_pledge_email(
+        txn,
+        "payment_failed",
+        format!("payment_failed:{}", failure.invoice_id),
+        &pledge,
+        serde_json::json!({ "invoice_id": failure.invoice_id }),
+    )
+    .await?;
     Ok(format!("pledge {id} is past due"))
 }
 

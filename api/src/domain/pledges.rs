@@ -10,7 +10,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::club::{ClubPolicy, evaluate_membership};
+use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::offline_gifts::find_appeal_by_code;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
@@ -150,6 +150,14 @@ pub async fn create_envelope_pledge(
             "fundId": pledge.fund_id,
             "appealId": pledge.appeal_id,
         }),
+    )
+    .await?;
+    queue_pledge_email(
+        &txn,
+        "club_welcome",
+        format!("club_welcome:{}", pledge.id),
+        &pledge,
+        serde_json::Value::Null,
     )
     .await?;
     evaluate_membership(

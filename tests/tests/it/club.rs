@@ -4,7 +4,10 @@
 use api::domain::club::{self, ClubPolicy};
 use chrono::{Duration, Utc};
 use entity::enums::PledgeStatus;
-use entity::{pledge, tier_membership};
+use entity::{outbox, pledge, tier_membership};
+use mailer::config::Secret;
+use mailer::links::DownloadLinks;
+use mailer::templates::{self, Rendered};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 use serde_json::{Value, json};
 use wiremock::MockServer;
@@ -376,6 +379,196 @@ async fn raising_a_threshold_moves_members_out_in_the_same_change(backend: Backe
     );
 }
 
+async fn messages(app: &TestApp, kind: &str) -> Vec<outbox::Model> {
+    outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq(kind))
+        .order_by_asc(outbox::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+fn links() -> DownloadLinks {
+    DownloadLinks {
+        public_url: "https://give.example.org/".parse().unwrap(),
+        key: Secret::new("club-test-key"),
+        valid_for: Duration::days(30),
+    }
+}
+
+async fn rendered(app: &TestApp, message: &outbox::Model) -> Rendered {
+    let org = crate::mailer::organization();
+    templates::render(&app.db, &org, Some(&links()), message)
+        .await
+        .unwrap()
+}
+
+async fn a_new_card_pledge_is_welcomed_once_to_the_club_and_once_to_the_circle(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let email = "karim@example.org";
+    let created = subscription_event(
+        "evt_1",
+        "customer.subscription.created",
+        "sub_karim",
+        email,
+        5_000,
+        "active",
+    );
+    app.deliver(&created).await;
+    app.deliver(&created).await;
+    app.deliver(&subscription_event(
+        "evt_2",
+        "customer.subscription.updated",
+        "sub_karim",
+        email,
+        6_000,
+        "active",
+    ))
+    .await;
+
+    let club = messages(&app, "club_welcome").await;
+    assert_eq!(club.len(), 1);
+    let mail = rendered(&app, &club[0]).await;
+    // The checkout's donor reads Spanish; the email shows the pledge as it stands.
+    assert_eq!(mail.subject, "Bienvenido/a al Club de Donantes Mensuales");
+    assert!(mail.text.contains("$60.00 al mes"), "{}", mail.text);
+    assert!(
+        mail.text.contains("https://give.example.org/manage/"),
+        "{}",
+        mail.text
+    );
+
+    let circle = messages(&app, "tier_welcome").await;
+    assert_eq!(
+        circle.len(),
+        1,
+        "a raise inside the Circle is not a new entry"
+    );
+    let mail = rendered(&app, &circle[0]).await;
+    assert_eq!(mail.subject, "Bienvenido/a a Circle of Friends");
+}
+
+async fn a_second_circle_welcome_comes_only_with_a_new_entry(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let lena = donor_named(&app, &token, "Lena Fischer").await;
+    let pledge = envelope_pledge(&app, &token, lena, 4_200, "MONTHLY", None).await;
+    assert_eq!(messages(&app, "tier_welcome").await.len(), 1);
+    let mut row: pledge::ActiveModel = pledge::Entity::find_by_id(pledge)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into();
+    row.status = Set(PledgeStatus::Cancelled);
+    row.update(&app.db).await.unwrap();
+    let txn = api::db::begin_write(&app.db).await.unwrap();
+    club::evaluate_membership(&txn, &ClubPolicy::default(), lena, "test cancellation")
+        .await
+        .unwrap();
+    txn.commit().await.unwrap();
+    assert!(!in_circle(&app, lena).await);
+    envelope_pledge(&app, &token, lena, 4_500, "MONTHLY", None).await;
+    let welcomes = messages(&app, "tier_welcome").await;
+    assert_eq!(welcomes.len(), 2);
+    let rows = history(&app, lena).await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        welcomes[1].idempotency_key,
+        format!("tier_welcome:{}", rows[1].id)
+    );
+}
+
+async fn a_failed_payment_asks_once_for_a_new_card_and_a_cancellation_offers_a_way_back(
+    backend: Backend,
+) {
+    let (app, _stripe) = club_app(backend).await;
+    let email = "marta@example.org";
+    app.deliver(&subscription_event(
+        "evt_1",
+        "customer.subscription.created",
+        "sub_marta",
+        email,
+        3_000,
+        "active",
+    ))
+    .await;
+    let failed = paid_invoice("in_9", "sub_marta", email, 3_000);
+    app.deliver(&event("evt_fail", "invoice.payment_failed", failed.clone()))
+        .await;
+    app.deliver(&event("evt_fail_again", "invoice.payment_failed", failed))
+        .await;
+    let failures = messages(&app, "payment_failed").await;
+    assert_eq!(failures.len(), 1);
+    let mail = rendered(&app, &failures[0]).await;
+    assert_eq!(mail.subject, "No pudimos procesar su donación mensual");
+    assert!(mail.html.contains("Actualizar su tarjeta"));
+    assert!(mail.html.contains("https://give.example.org/manage/"));
+
+    app.deliver(&subscription_event(
+        "evt_2",
+        "customer.subscription.deleted",
+        "sub_marta",
+        email,
+        3_000,
+        "canceled",
+    ))
+    .await;
+    app.deliver(&subscription_event(
+        "evt_3",
+        "customer.subscription.deleted",
+        "sub_marta",
+        email,
+        3_000,
+        "canceled",
+    ))
+    .await;
+    let cancelled = messages(&app, "pledge_cancelled").await;
+    assert_eq!(cancelled.len(), 1);
+    let mail = rendered(&app, &cancelled[0]).await;
+    assert_eq!(mail.subject, "Su compromiso de donación fue cancelado");
+    assert!(
+        mail.text
+            .contains("Volver a donar: https://give.example.org/donate"),
+        "{}",
+        mail.text
+    );
+}
+
+async fn club_emails_speak_spanish_to_spanish_readers(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let nora = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Nora <b>Ruiz</b>", "email": "nora@example.org", "language": "SPANISH" }),
+    )
+    .await;
+    envelope_pledge(&app, &token, nora, 5_000, "MONTHLY", None).await;
+    let mail = rendered(&app, &messages(&app, "club_welcome").await[0]).await;
+    assert_eq!(mail.subject, "Bienvenido/a al Club de Donantes Mensuales");
+    assert!(mail.text.contains("$50.00 al mes"), "{}", mail.text);
+    assert!(mail.html.contains("Nora &lt;b&gt;Ruiz&lt;/b&gt;"));
+    let mail = rendered(&app, &messages(&app, "tier_welcome").await[0]).await;
+    assert_eq!(mail.subject, "Bienvenido/a a Circle of Friends");
+}
+
+async fn club_emails_speak_english_by_default(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let omar = donor_named(&app, &token, "Omar Said").await;
+    envelope_pledge(&app, &token, omar, 5_000, "MONTHLY", None).await;
+    let mail = rendered(&app, &messages(&app, "club_welcome").await[0]).await;
+    assert_eq!(mail.subject, "Welcome to the Monthly Giving Club");
+    assert!(mail.text.contains("$50.00 a month"), "{}", mail.text);
+    assert!(
+        mail.text
+            .contains("See or change your pledge: https://give.example.org/manage/")
+    );
+    let mail = rendered(&app, &messages(&app, "tier_welcome").await[0]).await;
+    assert_eq!(mail.subject, "Welcome to the Circle of Friends");
+}
+
 on_both_backends!(
     a_42_dollar_monthly_pledge_joins_the_circle_and_41_does_not,
     two_25_dollar_monthly_pledges_together_qualify,
@@ -384,4 +577,9 @@ on_both_backends!(
     a_past_due_pledge_keeps_its_tier_through_the_grace_period_then_leaves,
     a_cancelled_pledge_leaves_the_circle_and_a_new_pledge_re_enters,
     raising_a_threshold_moves_members_out_in_the_same_change,
+    a_new_card_pledge_is_welcomed_once_to_the_club_and_once_to_the_circle,
+    a_second_circle_welcome_comes_only_with_a_new_entry,
+    a_failed_payment_asks_once_for_a_new_card_and_a_cancellation_offers_a_way_back,
+    club_emails_speak_spanish_to_spanish_readers,
+    club_emails_speak_english_by_default,
 );
