@@ -468,3 +468,94 @@ async fn queue_tier_welcome(
     )
     .await
 }
+
+/// Current members, optionally of one tier, by when they joined.
+pub async fn current_members(
+    db: &impl ConnectionTrait,
+    tier_id: Option<i64>,
+) -> Result<Vec<tier_membership::Model>, DomainError> {
+    let mut query = tier_membership::Entity::find()
+        .filter(tier_membership::Column::LeftAt.is_null())
+        .order_by_asc(tier_membership::Column::JoinedAt)
+        .order_by_asc(tier_membership::Column::Id);
+    if let Some(tier_id) = tier_id {
+        query = query.filter(tier_membership::Column::TierId.eq(tier_id));
+    }
+    Ok(query.all(db).await?)
+}
+
+/// Memberships that began in `[from, to)`.
+pub async fn joined_between(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<tier_membership::Model>, DomainError> {
+    Ok(tier_membership::Entity::find()
+        .filter(tier_membership::Column::JoinedAt.gte(from))
+        .filter(tier_membership::Column::JoinedAt.lt(to))
+        .order_by_asc(tier_membership::Column::JoinedAt)
+        .order_by_asc(tier_membership::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Memberships that ended in `[from, to)`.
+pub async fn left_between(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<tier_membership::Model>, DomainError> {
+    Ok(tier_membership::Entity::find()
+        .filter(tier_membership::Column::LeftAt.gte(from))
+        .filter(tier_membership::Column::LeftAt.lt(to))
+        .order_by_asc(tier_membership::Column::LeftAt)
+        .order_by_asc(tier_membership::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// A donor's tier history, oldest first.
+pub async fn tier_history(
+    db: &impl ConnectionTrait,
+    donor_id: i64,
+) -> Result<Vec<tier_membership::Model>, DomainError> {
+    Ok(tier_membership::Entity::find()
+        .filter(tier_membership::Column::DonorId.eq(donor_id))
+        .order_by_asc(tier_membership::Column::JoinedAt)
+        .order_by_asc(tier_membership::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The club's recurring income in one currency, in minor units: what the pledges that
+/// count now bring in a month on average, and commit over twelve months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClubTotals {
+    pub monthly_recurring_minor: i64,
+    pub annual_pledge_total_minor: i64,
+}
+
+pub async fn club_totals(
+    db: &impl ConnectionTrait,
+    currency: Currency,
+    policy: &ClubPolicy,
+) -> Result<ClubTotals, DomainError> {
+    let now = Utc::now();
+    let today = now.date_naive();
+    let pledges = pledge::Entity::find()
+        .filter(pledge::Column::Currency.eq(currency.code()))
+        .filter(pledge::Column::Status.is_in([PledgeStatus::Active, PledgeStatus::PastDue]))
+        .all(db)
+        .await?;
+    let mut yearly_rate: i64 = 0;
+    let mut annual: i64 = 0;
+    for pledge in pledges.iter().filter(|p| pledge_counts(p, policy, now)) {
+        let per_year = i64::from(12 / months_between_installments(pledge.frequency));
+        yearly_rate = yearly_rate.saturating_add(pledge.installment_minor.saturating_mul(per_year));
+        annual = annual.saturating_add(annual_commitment(pledge, today));
+    }
+    Ok(ClubTotals {
+        monthly_recurring_minor: yearly_rate / 12,
+        annual_pledge_total_minor: annual,
+    })
+}

@@ -11,6 +11,7 @@ pub mod gift_search;
 pub mod gifts;
 pub mod offline_gifts;
 pub mod payments;
+pub mod pledge_actions;
 pub mod pledges;
 pub mod receipt_document;
 pub mod receipts;

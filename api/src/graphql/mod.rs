@@ -3,6 +3,7 @@
 //! domain types, call a domain service, and map the result back.
 
 pub mod audit;
+pub mod club;
 pub mod context;
 pub mod donors;
 pub mod error_codes;
@@ -39,6 +40,7 @@ pub struct Query(
     audit::AuditQuery,
     receipts::ReceiptQuery,
     outbox::OutboxQuery,
+    club::ClubQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -52,6 +54,7 @@ pub struct Mutation(
     tiers::TierMutation,
     receipts::ReceiptMutation,
     outbox::OutboxMutation,
+    club::ClubMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;
