@@ -85,6 +85,11 @@ impl Application {
                     web::post().to(crate::stripe::webhook::receive),
                 )
                 .route("/receipts/{file}", web::get().to(pages::receipts::download))
+                .route("/circle", web::get().to(pages::circle::show))
+                .route(
+                    "/circle/roster.csv",
+                    web::get().to(pages::circle::roster_csv),
+                )
         })
         .listen(listener)?
         .disable_signals()

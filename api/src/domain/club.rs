@@ -559,3 +559,120 @@ pub async fn club_totals(
         annual_pledge_total_minor: annual,
     })
 }
+
+/// The name of the tier the recognition page is about.
+pub const CIRCLE_OF_FRIENDS: &str = "Circle of Friends";
+
+/// One member of the Circle of Friends (or a tier above it), with their donor record.
+#[derive(Debug, Clone)]
+pub struct CircleMember {
+    pub membership: tier_membership::Model,
+    pub tier: giving_tier::Model,
+    pub donor: donor::Model,
+}
+
+/// Current members of the Circle of Friends and of any tier with a higher threshold
+/// in the same currency, by name. Empty when no tier has the Circle's name.
+pub async fn circle_roster(db: &impl ConnectionTrait) -> Result<Vec<CircleMember>, DomainError> {
+    let tiers = giving_tier::Entity::find().all(db).await?;
+    let Some(circle) = tiers.iter().find(|t| t.name == CIRCLE_OF_FRIENDS) else {
+        return Ok(Vec::new());
+    };
+    let included: Vec<&giving_tier::Model> = tiers
+        .iter()
+        .filter(|t| t.currency == circle.currency && t.threshold_minor >= circle.threshold_minor)
+        .collect();
+    let memberships = tier_membership::Entity::find()
+        .filter(tier_membership::Column::LeftAt.is_null())
+        .filter(tier_membership::Column::TierId.is_in(included.iter().map(|t| t.id)))
+        .all(db)
+        .await?;
+    let donors = donor::Entity::find()
+        .filter(donor::Column::Id.is_in(memberships.iter().map(|m| m.donor_id)))
+        .all(db)
+        .await?;
+    let mut roster: Vec<CircleMember> = memberships
+        .into_iter()
+        .filter_map(|membership| {
+            let donor = donors.iter().find(|d| d.id == membership.donor_id)?.clone();
+            let tier = (*included.iter().find(|t| t.id == membership.tier_id)?).clone();
+            Some(CircleMember {
+                membership,
+                tier,
+                donor,
+            })
+        })
+        .collect();
+    roster.sort_by(|a, b| {
+        let key = |m: &CircleMember| {
+            let sort = m
+                .donor
+                .last_name
+                .clone()
+                .unwrap_or_else(|| m.donor.display_name.clone());
+            (
+                sort.to_lowercase(),
+                m.donor.display_name.to_lowercase(),
+                m.donor.id,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(roster)
+}
+
+/// The roster as CSV for event invitations, one member a line.
+pub fn circle_roster_csv(roster: &[CircleMember]) -> String {
+    let mut out = String::from(
+        "name,email,phone,address_line1,address_line2,city,region,postal_code,country,language,tier,member_since,anonymous\r\n",
+    );
+    for member in roster {
+        let d = &member.donor;
+        let fields = [
+            d.display_name.clone(),
+            d.email.clone().unwrap_or_default(),
+            d.phone.clone().unwrap_or_default(),
+            d.address_line1.clone().unwrap_or_default(),
+            d.address_line2.clone().unwrap_or_default(),
+            d.city.clone().unwrap_or_default(),
+            d.region.clone().unwrap_or_default(),
+            d.postal_code.clone().unwrap_or_default(),
+            d.country.clone().unwrap_or_default(),
+            d.language.as_str().to_owned(),
+            member.tier.name.clone(),
+            member.membership.joined_at.date_naive().to_string(),
+            d.anonymous.to_string(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("Ana"), "Ana");
+        assert_eq!(csv_field("López, Ana"), "\"López, Ana\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+}

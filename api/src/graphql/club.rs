@@ -173,6 +173,18 @@ impl ClubQuery {
         Ok(GivingClub { currency })
     }
 
+    /// The Circle of Friends (and any higher tier) by name, with each member's donor
+    /// record and contact details for event invitations, anonymous members included.
+    /// Staff only; also at `GET /circle/roster.csv`.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn circle_roster(&self, ctx: &Context<'_>) -> Result<Vec<ClubMembership>> {
+        let roster = club::circle_roster(db(ctx)?).await.gql()?;
+        Ok(roster
+            .into_iter()
+            .map(|member| ClubMembership(member.membership))
+            .collect())
+    }
+
     /// A donor's giving-club history: every tier they entered and left, oldest first.
     #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
     async fn tier_history(

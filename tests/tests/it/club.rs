@@ -847,6 +847,81 @@ async fn a_paused_subscription_pauses_its_pledge(backend: Backend) {
     assert!(in_circle(&app, pledge.donor_id).await);
 }
 
+async fn the_circle_page_thanks_members_by_name_and_hides_the_anonymous(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let open = create_donor(&app, &token, json!({ "displayName": "Zoe <script>alert(1)</script> Abara", "email": "zoe@example.org", "phone": "+1 213 555 0100" })).await;
+    let hidden = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Yusuf Secret", "email": "yusuf@example.org", "anonymous": true }),
+    )
+    .await;
+    let below = donor_named(&app, &token, "Xavier Small").await;
+    envelope_pledge(&app, &token, open, 4_200, "MONTHLY", None).await;
+    envelope_pledge(&app, &token, hidden, 5_000, "MONTHLY", None).await;
+    envelope_pledge(&app, &token, below, 1_000, "MONTHLY", None).await;
+
+    let page = app.get("/circle").await.text().await.unwrap();
+    assert!(page.contains("Circle of Friends"));
+    assert!(page.contains("Zoe &lt;script&gt;alert(1)&lt;/script&gt; Abara"));
+    assert!(!page.contains("<script>"));
+    assert!(!page.contains("Yusuf"));
+    assert!(!page.contains("Xavier"));
+    assert!(!page.contains("zoe@example.org"));
+    let spanish = app.get("/circle?lang=es").await.text().await.unwrap();
+    assert!(spanish.contains("Círculo de Amigos"));
+    assert!(spanish.contains("lang=\"es\""));
+
+    let roster = ok(
+        &app,
+        &token,
+        "{ circleRoster { donor { displayName email } tier { name } } }",
+        json!({}),
+    )
+    .await;
+    let names: Vec<&str> = roster["circleRoster"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["donor"]["displayName"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"Yusuf Secret"));
+
+    let csv = app
+        .client
+        .get(app.url("/circle/roster.csv"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let body = csv.text().await.unwrap();
+    assert!(body.starts_with("name,email,phone"));
+    assert!(body.contains("yusuf@example.org"));
+    assert!(body.contains("+1 213 555 0100"));
+    assert_eq!(body.lines().count(), 3);
+
+    let viewer = app.token(entity::enums::StaffRole::Viewer).await;
+    let refused = app
+        .client
+        .get(app.url("/circle/roster.csv"))
+        .bearer_auth(&viewer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    let anonymous = app.get("/circle/roster.csv").await;
+    assert_eq!(anonymous.status(), 401);
+}
+
 on_both_backends!(
     a_42_dollar_monthly_pledge_joins_the_circle_and_41_does_not,
     two_25_dollar_monthly_pledges_together_qualify,
@@ -864,4 +939,5 @@ on_both_backends!(
     staff_pause_resume_change_and_cancel_an_envelope_pledge_with_audit,
     a_card_pledge_changes_through_stripe_and_follows_its_webhooks,
     a_paused_subscription_pauses_its_pledge,
+    the_circle_page_thanks_members_by_name_and_hides_the_anonymous,
 );
