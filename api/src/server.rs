@@ -86,6 +86,7 @@ impl Application {
                 )
                 .route("/receipts/{file}", web::get().to(pages::receipts::download))
                 .route("/circle", web::get().to(pages::circle::show))
+                .route("/manage/{token}", web::get().to(pages::manage::show))
                 .route(
                     "/circle/roster.csv",
                     web::get().to(pages::circle::roster_csv),

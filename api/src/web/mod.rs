@@ -4,4 +4,5 @@ pub mod circle;
 pub mod console;
 pub mod donate;
 pub mod i18n;
+pub mod manage;
 pub mod receipts;

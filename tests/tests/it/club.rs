@@ -20,6 +20,9 @@ use tests::stripe::{
 };
 use tests::support::{Backend, TestApp, spawn_app_with};
 
+/// The key test servers sign self-service links with.
+const CLUB_LINK_KEY: &str = "club-test-key-with-at-least-32-characters";
+
 pub async fn club_app(backend: Backend) -> (TestApp, MockServer) {
     let stripe = MockServer::start().await;
     let secrets = format!("{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}");
@@ -30,6 +33,7 @@ pub async fn club_app(backend: Backend) -> (TestApp, MockServer) {
             ("STRIPE_API_BASE", &stripe.uri()),
             ("STRIPE_WEBHOOK_SECRET", &secrets),
             ("PUBLIC_URL", "https://give.example.org"),
+            ("DOWNLOAD_LINK_KEY", CLUB_LINK_KEY),
         ],
     )
     .await;
@@ -392,7 +396,7 @@ async fn messages(app: &TestApp, kind: &str) -> Vec<outbox::Model> {
 fn links() -> DownloadLinks {
     DownloadLinks {
         public_url: "https://give.example.org/".parse().unwrap(),
-        key: Secret::new("club-test-key"),
+        key: Secret::new(CLUB_LINK_KEY),
         valid_for: Duration::days(30),
     }
 }
@@ -922,6 +926,49 @@ async fn the_circle_page_thanks_members_by_name_and_hides_the_anonymous(backend:
     assert_eq!(anonymous.status(), 401);
 }
 
+async fn the_self_service_link_shows_the_donors_pledges_and_nothing_when_tampered_or_expired(
+    backend: Backend,
+) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let vera = donor_named(&app, &token, "Vera Ito").await;
+    let other = donor_named(&app, &token, "Walt Ames").await;
+    envelope_pledge(&app, &token, vera, 4_200, "MONTHLY", None).await;
+    envelope_pledge(&app, &token, other, 9_900, "YEARLY", None).await;
+
+    // The link in the welcome email opens the page.
+    let welcome = messages(&app, "club_welcome").await;
+    let mail = rendered(&app, &welcome[0]).await;
+    let link = mail
+        .text
+        .lines()
+        .find_map(|l| l.split_once(": https://give.example.org/"))
+        .unwrap()
+        .1
+        .to_owned();
+    let page = app.get(&format!("/{link}")).await;
+    assert_eq!(page.status(), 200, "{link}");
+    let body = page.text().await.unwrap();
+    assert!(body.contains("$42.00 a month"), "{body}");
+    assert!(!body.contains("$99.00"));
+
+    let valid = mailer::links::manage_token(CLUB_LINK_KEY, vera, Utc::now() + Duration::days(1));
+    let tampered = valid.replacen(&format!("{vera}."), &format!("{other}."), 1);
+    let response = app.get(&format!("/manage/{tampered}")).await;
+    assert_eq!(response.status(), 404);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("not valid"));
+    assert!(!body.contains("$"));
+
+    let expired =
+        mailer::links::manage_token(CLUB_LINK_KEY, vera, Utc::now() - Duration::minutes(1));
+    let response = app.get(&format!("/manage/{expired}?lang=es")).await;
+    assert_eq!(response.status(), 410);
+    let body = response.text().await.unwrap();
+    assert!(body.contains("ha vencido"));
+    assert!(!body.contains("$"));
+}
+
 on_both_backends!(
     a_42_dollar_monthly_pledge_joins_the_circle_and_41_does_not,
     two_25_dollar_monthly_pledges_together_qualify,
@@ -940,4 +987,5 @@ on_both_backends!(
     a_card_pledge_changes_through_stripe_and_follows_its_webhooks,
     a_paused_subscription_pauses_its_pledge,
     the_circle_page_thanks_members_by_name_and_hides_the_anonymous,
+    the_self_service_link_shows_the_donors_pledges_and_nothing_when_tampered_or_expired,
 );
