@@ -9,7 +9,7 @@ use entity::enums::StaffRole;
 use migration::{Migrator, MigratorTrait};
 
 use crate::config::{Config, LogFormat};
-use crate::domain::{Actor, receipts, tokens};
+use crate::domain::{Actor, club, receipts, tokens};
 use crate::server::{Application, shutdown_signal};
 use crate::{db, demo, telemetry};
 
@@ -46,6 +46,9 @@ enum Command {
         #[arg(long)]
         year: i32,
     },
+    /// Remove from the giving club's tiers the members whose pledge is still past due
+    /// after the grace period (CLUB_GRACE_DAYS); `serve` also does this every hour.
+    ClubGraceCheck,
 }
 
 #[derive(Subcommand)]
@@ -191,6 +194,21 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
+        Command::ClubGraceCheck => {
+            let db = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot run database migrations")?;
+            let changes = club::end_expired_grace_periods(&db, &config.club_policy()).await?;
+            println!(
+                "{} members left their tier after the {}-day grace period",
+                changes.len(),
+                config.club_grace_days
+            );
+            Ok(())
+        }
         Command::YearEndStatements { year } => {
             let db = db::connect(&config.database_url)
                 .await
@@ -209,6 +227,22 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     }
 }
 
+/// Every hour, removes from their tier the members whose pledge stayed past due
+/// beyond the grace period.
+async fn run_grace_checks(db: sea_orm::DatabaseConnection, policy: club::ClubPolicy) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        ticks.tick().await;
+        match club::end_expired_grace_periods(&db, &policy).await {
+            Ok(changes) if !changes.is_empty() => {
+                tracing::info!(left = changes.len(), "club grace periods ended");
+            }
+            Ok(_) => {}
+            Err(error) => tracing::error!(%error, "the club grace check failed"),
+        }
+    }
+}
+
 async fn serve(mut config: Config) -> anyhow::Result<()> {
     // The in-process worker signs links in emails with the server's key.
     config.ensure_download_link_key();
@@ -217,7 +251,9 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     let in_process_mailer = config
         .mailer_in_process
         .then(|| (config.mail_settings(), config.mailer.clone()));
+    let club_policy = config.club_policy();
     let application = Application::build(config).await?;
+    let grace_checks = tokio::spawn(run_grace_checks(application.db().clone(), club_policy));
     let (stop_mailer, mailer_stopped) = tokio::sync::watch::channel(false);
     let mailer = match in_process_mailer {
         Some((mail, settings)) => {
@@ -237,6 +273,7 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
         handle.stop(true).await;
     });
     let served = application.run_until_stopped().await;
+    grace_checks.abort();
     // The worker finishes the message in hand before it stops.
     let _ = stop_mailer.send(true);
     if let Some(mailer) = mailer

@@ -78,6 +78,8 @@ pub struct Config {
     /// characters); without it a random key is made at start, so links last only as
     /// long as the process.
     pub download_link_key: Option<Secret>,
+    /// Days a past-due pledge keeps counting toward its donor's club tier.
+    pub club_grace_days: u32,
 }
 
 /// Every setting, with its default (the mail settings are the mailer's own, in
@@ -95,6 +97,7 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("LOG_FORMAT", Some("text")),
     ("GRAPHQL_INTROSPECTION", Some("true")),
     ("SHUTDOWN_TIMEOUT_SECS", Some("30")),
+    ("CLUB_GRACE_DAYS", Some("30")),
 ];
 
 /// The variable that names a config file.
@@ -274,7 +277,19 @@ impl Config {
             shutdown_timeout: Duration::from_secs(shutdown_secs),
             mailer,
             download_link_key,
+            club_grace_days: required("CLUB_GRACE_DAYS")?
+                .parse()
+                .ok()
+                .filter(|days| *days <= 365)
+                .ok_or_else(|| {
+                    ConfigError::new("CLUB_GRACE_DAYS", "must be a whole number from 0 to 365")
+                })?,
         })
+    }
+
+    /// How the giving club treats past-due pledges.
+    pub fn club_policy(&self) -> crate::domain::club::ClubPolicy {
+        crate::domain::club::ClubPolicy::with_grace_days(self.club_grace_days)
     }
 
     /// Makes sure download links can be signed: without DOWNLOAD_LINK_KEY, a random key

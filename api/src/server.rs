@@ -93,6 +93,12 @@ impl Application {
                     "/appeals/unsubscribe",
                     web::post().to(pages::unsubscribe::unsubscribe),
                 )
+                .route("/circle", web::get().to(pages::circle::show))
+                .route("/manage/{token}", web::get().to(pages::manage::show))
+                .route(
+                    "/circle/roster.csv",
+                    web::get().to(pages::circle::roster_csv),
+                )
         })
         .listen(listener)?
         .disable_signals()

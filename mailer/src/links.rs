@@ -95,3 +95,98 @@ pub fn unsubscribe_path(key: &str, donor_id: i64) -> String {
         unsubscribe_signature(key, donor_id)
     )
 }
+
+fn manage_mac(key: &str, donor_id: i64, expires: i64) -> Option<HmacSha256> {
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).ok()?;
+    mac.update(format!("manage:{donor_id}:{expires}").as_bytes());
+    Some(mac)
+}
+
+/// The token of a donor's self-service page, valid until `expires`:
+/// `{donor id}.{unix time}.{HMAC-SHA256, hex}`.
+pub fn manage_token(key: &str, donor_id: i64, expires: DateTime<Utc>) -> String {
+    let expires = expires.timestamp();
+    let signature = manage_mac(key, donor_id, expires)
+        .map(|mac| hex::encode(mac.finalize().into_bytes()))
+        .unwrap_or_default();
+    format!("{donor_id}.{expires}.{signature}")
+}
+
+/// Why a self-service token opens nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManageTokenError {
+    /// Not a token we signed, or altered.
+    Invalid,
+    /// Signed by us, but too old.
+    Expired,
+}
+
+/// The donor a self-service token was signed for, if it is genuine and current.
+pub fn verify_manage_token(
+    key: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<i64, ManageTokenError> {
+    let mut parts = token.splitn(3, '.');
+    let (Some(donor), Some(expires), Some(signature)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ManageTokenError::Invalid);
+    };
+    let donor_id: i64 = donor.parse().map_err(|_| ManageTokenError::Invalid)?;
+    let expires: i64 = expires.parse().map_err(|_| ManageTokenError::Invalid)?;
+    let bytes = hex::decode(signature).map_err(|_| ManageTokenError::Invalid)?;
+    let genuine =
+        manage_mac(key, donor_id, expires).is_some_and(|mac| mac.verify_slice(&bytes).is_ok());
+    if !genuine {
+        return Err(ManageTokenError::Invalid);
+    }
+    if expires < now.timestamp() {
+        return Err(ManageTokenError::Expired);
+    }
+    Ok(donor_id)
+}
+
+impl DownloadLinks {
+    /// A full link to a donor's self-service page, valid for `valid_for` from now.
+    pub fn manage_url_for(&self, donor_id: i64) -> Option<String> {
+        let token = manage_token(self.key.expose(), donor_id, Utc::now() + self.valid_for);
+        self.public_url
+            .join(&format!("manage/{token}"))
+            .ok()
+            .map(String::from)
+    }
+
+    /// A full link to a page of the service, such as the donation page.
+    pub fn page_url(&self, path: &str) -> Option<String> {
+        self.public_url.join(path).ok().map(String::from)
+    }
+}
+
+#[cfg(test)]
+mod manage_tests {
+    use super::*;
+
+    #[test]
+    fn a_manage_token_opens_only_its_donor_until_it_expires() {
+        let now = Utc::now();
+        let token = manage_token("key", 7, now + chrono::Duration::days(1));
+        assert_eq!(verify_manage_token("key", &token, now), Ok(7));
+        assert_eq!(
+            verify_manage_token("other", &token, now),
+            Err(ManageTokenError::Invalid)
+        );
+        let tampered = token.replacen("7.", "8.", 1);
+        assert_eq!(
+            verify_manage_token("key", &tampered, now),
+            Err(ManageTokenError::Invalid)
+        );
+        assert_eq!(
+            verify_manage_token("key", &token, now + chrono::Duration::days(2)),
+            Err(ManageTokenError::Expired)
+        );
+        assert_eq!(
+            verify_manage_token("key", "garbage", now),
+            Err(ManageTokenError::Invalid)
+        );
+    }
+}

@@ -104,6 +104,7 @@ pub fn subscription(id: &str, email: &str, amount: i64, status: &str) -> Value {
             "customer": "cus_monthly",
             "metadata": donation_metadata(email, "GENERAL"),
             "start_date": chrono::Utc::now().timestamp() - 60,
+            "pause_collection": null,
         }),
     );
     subscription["items"]["data"][0]["price"]["unit_amount"] = json!(amount);

@@ -4,6 +4,7 @@
 pub mod appeal_sends;
 pub mod audit;
 pub mod campaigns;
+pub mod club;
 pub mod donor_search;
 pub mod donors;
 pub mod errors;
@@ -12,6 +13,7 @@ pub mod gift_search;
 pub mod gifts;
 pub mod offline_gifts;
 pub mod payments;
+pub mod pledge_actions;
 pub mod pledges;
 pub mod receipt_document;
 pub mod receipts;

@@ -17,6 +17,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
+use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::gifts::{NewGift, Tribute, record_gift};
 use super::{DomainError, donors, receipts};
 use crate::config::Organization;
@@ -171,6 +172,7 @@ pub async fn pledge_exists(
 pub async fn record_processor_event(
     db: &DatabaseConnection,
     org: &Organization,
+    policy: &ClubPolicy,
     event: ProcessorEvent,
 ) -> Result<EventOutcome, DomainError> {
     let txn = begin_write(db).await?;
@@ -206,7 +208,11 @@ pub async fn record_processor_event(
     // gift, instead of failing every redelivery; anything else fails the delivery so
     // Stripe sends it again.
     let effects = txn.begin().await?;
-    let outcome = match apply_effect(&effects, org, event.effect).await {
+    let club = ClubChange {
+        policy,
+        cause: format!("stripe event {}", event.id),
+    };
+    let outcome = match apply_effect(&effects, org, &club, event.effect).await {
         Ok(outcome) => {
             effects.commit().await?;
             outcome
@@ -228,9 +234,23 @@ pub async fn record_processor_event(
     }
 }
 
+/// What a pledge change needs to re-evaluate its donor's club membership.
+struct ClubChange<'a> {
+    policy: &'a ClubPolicy,
+    cause: String,
+}
+
+impl ClubChange<'_> {
+    async fn evaluate(&self, txn: &DatabaseTransaction, donor_id: i64) -> Result<(), DomainError> {
+        evaluate_membership(txn, self.policy, donor_id, &self.cause).await?;
+        Ok(())
+    }
+}
+
 async fn apply_effect(
     txn: &DatabaseTransaction,
     org: &Organization,
+    club: &ClubChange<'_>,
     effect: PaymentEffect,
 ) -> Result<String, DomainError> {
     match effect {
@@ -250,11 +270,13 @@ async fn apply_effect(
         }
         PaymentEffect::SubscriptionCheckoutCompleted(subscription)
         | PaymentEffect::SubscriptionChanged(subscription) => {
-            let pledge = sync_pledge(txn, &subscription).await?;
+            let pledge = sync_pledge(txn, club, &subscription).await?;
             Ok(format!("pledge {} is {}", pledge.id, pledge.status))
         }
-        PaymentEffect::InstallmentPaid(payment) => record_installment(txn, org, payment).await,
-        PaymentEffect::InstallmentFailed(failure) => mark_past_due(txn, failure).await,
+        PaymentEffect::InstallmentPaid(payment) => {
+            record_installment(txn, org, club, payment).await
+        }
+        PaymentEffect::InstallmentFailed(failure) => mark_past_due(txn, club, failure).await,
         PaymentEffect::ChargeRefunded(refund) => apply_refund(txn, org, refund).await,
         PaymentEffect::DisputeOpened(notice) => apply_dispute(txn, org, notice, true).await,
         PaymentEffect::DisputeClosed(notice) => apply_dispute(txn, org, notice, false).await,
@@ -557,8 +579,19 @@ async fn pledge_for_subscription(
         .await?)
 }
 
-/// Creates the pledge for a subscription, or brings its status up to date.
+/// Creates the pledge for a subscription, or brings its status up to date, and
+/// re-evaluates the donor's club membership.
 async fn sync_pledge(
+    txn: &DatabaseTransaction,
+    club: &ClubChange<'_>,
+    subscription: &Subscription,
+) -> Result<pledge::Model, DomainError> {
+    let pledge = create_or_update_pledge(txn, subscription).await?;
+    club.evaluate(txn, pledge.donor_id).await?;
+    Ok(pledge)
+}
+
+async fn create_or_update_pledge(
     txn: &DatabaseTransaction,
     subscription: &Subscription,
 ) -> Result<pledge::Model, DomainError> {
@@ -592,6 +625,14 @@ async fn sync_pledge(
     match candidate.insert(&savepoint).await {
         Ok(created) => {
             savepoint.commit().await?;
+            queue_pledge_email(
+                txn,
+                "club_welcome",
+                format!("club_welcome:{}", created.id),
+                &created,
+                serde_json::Value::Null,
+            )
+            .await?;
             Ok(created)
         }
         Err(error) if is_unique_violation(&error) => {
@@ -611,11 +652,25 @@ async fn update_pledge_status(
     subscription: &Subscription,
 ) -> Result<pledge::Model, DomainError> {
     // A cancelled pledge stays cancelled: a late "updated" event cannot revive it.
-    if existing.status == subscription.status || existing.status == PledgeStatus::Cancelled {
+    if existing.status == PledgeStatus::Cancelled {
+        return Ok(existing);
+    }
+    let installment = subscription.installment.amount_minor();
+    let amount_changed = existing.installment_minor != installment
+        && existing.currency == subscription.installment.currency().code();
+    if existing.status == subscription.status && !amount_changed {
         return Ok(existing);
     }
     let now = Utc::now();
+    let status_changed = existing.status != subscription.status;
     let mut row: pledge::ActiveModel = existing.into();
+    if amount_changed {
+        row.installment_minor = Set(installment);
+    }
+    if !status_changed {
+        row.updated_at = Set(now);
+        return Ok(row.update(txn).await?);
+    }
     row.status = Set(subscription.status);
     match subscription.status {
         PledgeStatus::PastDue => row.past_due_since = Set(Some(now)),
@@ -628,7 +683,18 @@ async fn update_pledge_status(
         PledgeStatus::Completed => {}
     }
     row.updated_at = Set(now);
-    Ok(row.update(txn).await?)
+    let pledge = row.update(txn).await?;
+    if pledge.status == PledgeStatus::Cancelled {
+        queue_pledge_email(
+            txn,
+            "pledge_cancelled",
+            format!("pledge_cancelled:{}", pledge.id),
+            &pledge,
+            serde_json::Value::Null,
+        )
+        .await?;
+    }
+    Ok(pledge)
 }
 
 async fn gift_for_invoice(
@@ -645,6 +711,7 @@ async fn gift_for_invoice(
 async fn record_installment(
     txn: &DatabaseTransaction,
     org: &Organization,
+    club: &ClubChange<'_>,
     payment: InstallmentPayment,
 ) -> Result<String, DomainError> {
     if let Some(existing) = gift_for_invoice(txn, &payment.invoice_id).await? {
@@ -656,7 +723,7 @@ async fn record_installment(
             let subscription = payment.subscription.as_ref().ok_or_else(|| {
                 DomainError::not_found("pledge for subscription", &payment.subscription_id)
             })?;
-            sync_pledge(txn, subscription).await?
+            sync_pledge(txn, club, subscription).await?
         }
     };
     let pledge = if pledge.status == PledgeStatus::PastDue {
@@ -664,7 +731,9 @@ async fn record_installment(
         row.status = Set(PledgeStatus::Active);
         row.past_due_since = Set(None);
         row.updated_at = Set(Utc::now());
-        row.update(txn).await?
+        let revived = row.update(txn).await?;
+        club.evaluate(txn, revived.donor_id).await?;
+        revived
     } else {
         pledge
     };
@@ -715,6 +784,7 @@ async fn record_installment(
 
 async fn mark_past_due(
     txn: &DatabaseTransaction,
+    club: &ClubChange<'_>,
     failure: InstallmentFailure,
 ) -> Result<String, DomainError> {
     let Some(pledge) = pledge_for_subscription(txn, &failure.subscription_id).await? else {
@@ -739,7 +809,16 @@ async fn mark_past_due(
     row.status = Set(PledgeStatus::PastDue);
     row.past_due_since = Set(Some(failure.failed_at));
     row.updated_at = Set(Utc::now());
-    row.update(txn).await?;
+    let pledge = row.update(txn).await?;
+    club.evaluate(txn, pledge.donor_id).await?;
+    queue_pledge_email(
+        txn,
+        "payment_failed",
+        format!("payment_failed:{}", failure.invoice_id),
+        &pledge,
+        serde_json::json!({ "invoice_id": failure.invoice_id }),
+    )
+    .await?;
     Ok(format!("pledge {id} is past due"))
 }
 

@@ -10,6 +10,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
+use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::offline_gifts::find_appeal_by_code;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
@@ -49,10 +50,12 @@ pub fn last_installment_on(
     starts_on.checked_add_months(Months::new(steps * months_between_installments(frequency)))
 }
 
-/// Records an envelope pledge paid by check, with its audit entry.
+/// Records an envelope pledge paid by check, with its audit entry, and re-evaluates
+/// the donor's club membership.
 pub async fn create_envelope_pledge(
     db: &DatabaseConnection,
     actor: &Actor,
+    policy: &ClubPolicy,
     new: NewEnvelopePledge,
 ) -> Result<pledge::Model, DomainError> {
     if let Some(total) = new.installments_total
@@ -147,6 +150,21 @@ pub async fn create_envelope_pledge(
             "fundId": pledge.fund_id,
             "appealId": pledge.appeal_id,
         }),
+    )
+    .await?;
+    queue_pledge_email(
+        &txn,
+        "club_welcome",
+        format!("club_welcome:{}", pledge.id),
+        &pledge,
+        serde_json::Value::Null,
+    )
+    .await?;
+    evaluate_membership(
+        &txn,
+        policy,
+        pledge.donor_id,
+        &format!("createPledge {} by {}", pledge.id, actor.name),
     )
     .await?;
     txn.commit().await?;

@@ -10,6 +10,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::audit::changed_fields;
+use super::club::{ClubPolicy, evaluate_all_members};
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -98,9 +99,11 @@ async fn ensure_name_free(
     Ok(())
 }
 
+/// Adds a tier and re-evaluates the donors it may change.
 pub async fn create_tier(
     db: &DatabaseConnection,
     actor: &Actor,
+    policy: &ClubPolicy,
     details: TierDetails,
 ) -> Result<giving_tier::Model, DomainError> {
     let name = clean_tier_name(&details.name)?;
@@ -135,14 +138,21 @@ pub async fn create_tier(
         tier_snapshot(&tier),
     )
     .await?;
+    evaluate_all_members(
+        &txn,
+        policy,
+        &format!("createTier {} by {}", tier.id, actor.name),
+    )
+    .await?;
     txn.commit().await?;
     Ok(tier)
 }
 
-/// Changes a tier. Memberships are re-evaluated by the giving club, not here.
+/// Changes a tier; a new threshold re-evaluates the donors it may move.
 pub async fn update_tier(
     db: &DatabaseConnection,
     actor: &Actor,
+    policy: &ClubPolicy,
     id: i64,
     changes: TierChanges,
 ) -> Result<giving_tier::Model, DomainError> {
@@ -175,6 +185,8 @@ pub async fn update_tier(
         txn.rollback().await?;
         return Ok(current);
     }
+    let threshold_changed =
+        current.threshold_minor != updated.threshold_minor || current.currency != updated.currency;
     let mut active: giving_tier::ActiveModel = updated.into();
     active.updated_at = Set(Utc::now());
     let tier = active.reset_all().update(&txn).await?;
@@ -187,6 +199,9 @@ pub async fn update_tier(
         diff,
     )
     .await?;
+    if threshold_changed {
+        evaluate_all_members(&txn, policy, &format!("updateTier {id} by {}", actor.name)).await?;
+    }
     txn.commit().await?;
     Ok(tier)
 }

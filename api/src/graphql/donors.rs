@@ -210,6 +210,11 @@ impl Donor {
         Ok(loaders.tiers.load_one(membership.tier_id).await?.map(Tier))
     }
 
+    /// The donor's giving-club history: every tier entered and left, oldest first.
+    async fn tier_history(&self, ctx: &Context<'_>) -> Result<Vec<super::club::ClubMembership>> {
+        super::club::donor_tier_history(ctx, self.0.id).await
+    }
+
     /// The donor's active pledges.
     async fn active_pledges(&self, ctx: &Context<'_>) -> Result<Vec<Pledge>> {
         let pledges = loaders(ctx)?

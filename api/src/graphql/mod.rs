@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod campaigns;
+pub mod club;
 pub mod context;
 pub mod donors;
 pub mod error_codes;
@@ -44,6 +45,7 @@ pub struct Query(
     campaigns::CampaignQuery,
     campaigns::AppealSendQuery,
     segments::SegmentQuery,
+    club::ClubQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -60,6 +62,7 @@ pub struct Mutation(
     campaigns::CampaignMutation,
     campaigns::AppealSendMutation,
     segments::SegmentMutation,
+    club::ClubMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;

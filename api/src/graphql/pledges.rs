@@ -5,7 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::StaffRole;
 use entity::pledge;
 
-use super::context::{actor, db, parse_id};
+use super::context::{actor, config, db, parse_id};
 use super::donors::Donor;
 use super::errors::GqlResultExt;
 use super::funds::Fund;
@@ -253,7 +253,7 @@ impl PledgeMutation {
             fund_id: parse_id("fundId", &input.fund_id)?,
             appeal_code: input.appeal_code,
         };
-        pledges::create_envelope_pledge(db(ctx)?, &actor(ctx)?, new)
+        pledges::create_envelope_pledge(db(ctx)?, &actor(ctx)?, &config(ctx)?.club_policy(), new)
             .await
             .gql()
             .map(Pledge)

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use entity::enums::StaffRole;
 use entity::giving_tier;
 
-use super::context::{actor, db, parse_id};
+use super::context::{actor, config, db, parse_id};
 use super::errors::GqlResultExt;
 use super::guards::RoleGuard;
 use super::money::{MoneyAmount, MoneyInput};
@@ -106,7 +106,7 @@ impl TierMutation {
             benefits: input.benefits,
             benefits_value_minor: input.benefits_value_minor,
         };
-        tiers::create_tier(db(ctx)?, &actor(ctx)?, details)
+        tiers::create_tier(db(ctx)?, &actor(ctx)?, &config(ctx)?.club_policy(), details)
             .await
             .gql()
             .map(Tier)
@@ -131,9 +131,15 @@ impl TierMutation {
             },
             benefits_value_minor: input.benefits_value_minor,
         };
-        tiers::update_tier(db(ctx)?, &actor(ctx)?, id, changes)
-            .await
-            .gql()
-            .map(Tier)
+        tiers::update_tier(
+            db(ctx)?,
+            &actor(ctx)?,
+            &config(ctx)?.club_policy(),
+            id,
+            changes,
+        )
+        .await
+        .gql()
+        .map(Tier)
     }
 }

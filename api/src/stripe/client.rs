@@ -151,6 +151,11 @@ impl StripeClient {
             .await
     }
 
+    pub async fn delete(&self, path: &str, idempotency_key: &str) -> Result<Value, StripeFailure> {
+        self.send(StripeMethod::Delete, path, None, Some(idempotency_key))
+            .await
+    }
+
     pub async fn get(&self, path: &str) -> Result<Value, StripeFailure> {
         self.send(StripeMethod::Get, path, None, None).await
     }

@@ -188,7 +188,13 @@ pub fn subscription(object: &Value) -> Result<Subscription, UnreadableEvent> {
         .and_then(Value::as_i64)
         .ok_or_else(|| UnreadableEvent("subscription price has no amount".into()))?;
     let currency = text(price, "currency").or_else(|| text(object, "currency"));
-    let status = pledge_status(text(object, "status").unwrap_or("active"));
+    let mut status = pledge_status(text(object, "status").unwrap_or("active"));
+    // Collection paused by request keeps Stripe's status "active": the pledge is paused.
+    if status == PledgeStatus::Active
+        && object.get("pause_collection").is_some_and(|v| !v.is_null())
+    {
+        status = PledgeStatus::Paused;
+    }
     Ok(Subscription {
         subscription_id: required(object, "id")?.to_owned(),
         installment: money(Some(&Value::from(unit.saturating_mul(quantity))), currency)?,

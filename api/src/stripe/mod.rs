@@ -6,6 +6,7 @@ pub mod client;
 pub mod events;
 pub mod refunds;
 pub mod signature;
+pub mod subscriptions;
 pub mod webhook;
 
 pub use client::{StripeClient, StripeFailure};

@@ -62,7 +62,14 @@ pub async fn receive(
     }
 
     let event_id = event.id.clone();
-    match payments::record_processor_event(&state.db, &state.config.org, event).await {
+    match payments::record_processor_event(
+        &state.db,
+        &state.config.org,
+        &state.config.club_policy(),
+        event,
+    )
+    .await
+    {
         Ok(EventOutcome::Recorded(outcome)) => {
             tracing::info!(event = %event_id, %outcome, "recorded a Stripe event");
             HttpResponse::Ok().json(json!({ "received": true, "outcome": outcome }))

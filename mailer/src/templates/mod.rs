@@ -5,9 +5,14 @@
 //! To add a kind: a module with `KIND` and `render`, and one arm in [`render`].
 
 pub mod appeal;
+pub mod club_mail;
+pub mod club_welcome;
 pub mod layout;
+pub mod payment_failed;
+pub mod pledge_cancelled;
 pub mod receipt;
 pub mod receipt_voided;
+pub mod tier_welcome;
 
 use entity::enums::Language;
 use entity::outbox;
@@ -76,6 +81,10 @@ pub async fn render(
         receipt::KIND => receipt::render(db, context, &message.payload).await,
         appeal::KIND => appeal::render(context, &message.payload),
         receipt_voided::KIND => receipt_voided::render(db, context, &message.payload).await,
+        club_welcome::KIND => club_welcome::render(db, context, &message.payload).await,
+        tier_welcome::KIND => tier_welcome::render(db, context, &message.payload).await,
+        payment_failed::KIND => payment_failed::render(db, context, &message.payload).await,
+        pledge_cancelled::KIND => pledge_cancelled::render(db, context, &message.payload).await,
         other => Err(RenderError::UnknownKind(other.to_owned())),
     }
 }

@@ -3,6 +3,7 @@
 
 mod auth;
 mod checkout;
+mod club;
 mod constraints;
 mod demo;
 mod donate_browser;

@@ -1,0 +1,678 @@
+//! The Monthly Giving Club: which tier a donor belongs to, and why. A donor's tier
+//! follows their annual pledge total: the sum over their active pledges of what each
+//! commits over the next twelve months (or the whole remaining pledge when its term is
+//! shorter). Membership is re-evaluated inside the transaction of every change to a
+//! pledge, and every change is kept as history: joined, left, moved up or down, with
+//! the reason and what caused it.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
+use entity::enums::PledgeStatus;
+use entity::{Currency, EmailAddress, donor, format_minor, giving_tier, pledge, tier_membership};
+use mailer::outbox::{self, NewMessage};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
+    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
+use serde_json::json;
+
+use super::DomainError;
+use super::pledges::months_between_installments;
+use crate::db::begin_write;
+
+/// Days a past-due pledge keeps counting toward its donor's tier, by default.
+pub const DEFAULT_GRACE_DAYS: u32 = 30;
+
+/// How the club treats pledges whose payment failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClubPolicy {
+    /// How long a past-due pledge keeps counting toward its donor's tier.
+    pub grace: Duration,
+}
+
+impl ClubPolicy {
+    pub fn with_grace_days(days: u32) -> Self {
+        ClubPolicy {
+            grace: Duration::days(i64::from(days)),
+        }
+    }
+}
+
+impl Default for ClubPolicy {
+    fn default() -> Self {
+        ClubPolicy::with_grace_days(DEFAULT_GRACE_DAYS)
+    }
+}
+
+/// What one evaluation changed in a donor's membership.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MembershipChange {
+    /// The donor stays where they were.
+    Unchanged,
+    Joined(tier_membership::Model),
+    MovedUp {
+        from: tier_membership::Model,
+        to: tier_membership::Model,
+    },
+    MovedDown {
+        from: tier_membership::Model,
+        to: tier_membership::Model,
+    },
+    Left(tier_membership::Model),
+}
+
+impl MembershipChange {
+    /// The membership row a donor entered by this change, if any.
+    pub fn entered(&self) -> Option<&tier_membership::Model> {
+        match self {
+            MembershipChange::Joined(row)
+            | MembershipChange::MovedUp { to: row, .. }
+            | MembershipChange::MovedDown { to: row, .. } => Some(row),
+            MembershipChange::Unchanged | MembershipChange::Left(_) => None,
+        }
+    }
+}
+
+/// Whether a pledge counts toward its donor's tier now: active pledges do, and
+/// past-due pledges while inside the grace period.
+pub fn pledge_counts(pledge: &pledge::Model, policy: &ClubPolicy, now: DateTime<Utc>) -> bool {
+    match pledge.status {
+        PledgeStatus::Active => true,
+        PledgeStatus::PastDue => pledge
+            .past_due_since
+            .is_none_or(|since| since + policy.grace > now),
+        PledgeStatus::Paused | PledgeStatus::Cancelled | PledgeStatus::Completed => false,
+    }
+}
+
+/// How many of a pledge's installments fall due before a day.
+fn installments_due_before(pledge: &pledge::Model, day: NaiveDate, total: i32) -> i32 {
+    let step = months_between_installments(pledge.frequency);
+    let mut due = 0;
+    while due < total {
+        let Some(months) = u32::try_from(due).ok().and_then(|k| k.checked_mul(step)) else {
+            break;
+        };
+        match pledge.starts_on.checked_add_months(Months::new(months)) {
+            Some(date) if date < day => due += 1,
+            _ => break,
+        }
+    }
+    due
+}
+
+/// What a pledge commits over the twelve months from `today`, in minor units: its
+/// installment times the installments in a year, or the whole remaining pledge when
+/// fewer installments remain.
+pub fn annual_commitment(pledge: &pledge::Model, today: NaiveDate) -> i64 {
+    let per_year = i64::from(12 / months_between_installments(pledge.frequency));
+    let installments = match pledge.installments_total {
+        Some(total) => {
+            let remaining = total - installments_due_before(pledge, today, total);
+            i64::from(remaining.max(0)).min(per_year)
+        }
+        None => per_year,
+    };
+    pledge.installment_minor.saturating_mul(installments)
+}
+
+/// The donor's pledges that count toward a tier now.
+async fn counting_pledges(
+    conn: &impl ConnectionTrait,
+    donor_id: i64,
+    policy: &ClubPolicy,
+    now: DateTime<Utc>,
+) -> Result<Vec<pledge::Model>, DomainError> {
+    let pledges = pledge::Entity::find()
+        .filter(pledge::Column::DonorId.eq(donor_id))
+        .filter(pledge::Column::Status.is_in([PledgeStatus::Active, PledgeStatus::PastDue]))
+        .all(conn)
+        .await?;
+    Ok(pledges
+        .into_iter()
+        .filter(|p| pledge_counts(p, policy, now))
+        .collect())
+}
+
+/// A donor's annual pledge total in each currency they pledge in, in minor units.
+pub async fn annual_pledge_totals(
+    conn: &impl ConnectionTrait,
+    donor_id: i64,
+    policy: &ClubPolicy,
+    now: DateTime<Utc>,
+) -> Result<BTreeMap<String, i64>, DomainError> {
+    let today = now.date_naive();
+    let mut totals = BTreeMap::new();
+    for pledge in counting_pledges(conn, donor_id, policy, now).await? {
+        let total: &mut i64 = totals.entry(pledge.currency.clone()).or_default();
+        *total = total.saturating_add(annual_commitment(&pledge, today));
+    }
+    Ok(totals)
+}
+
+/// A donor's annual pledge total in one currency, in minor units.
+pub async fn annual_pledge_total(
+    conn: &impl ConnectionTrait,
+    donor_id: i64,
+    currency: Currency,
+    policy: &ClubPolicy,
+    now: DateTime<Utc>,
+) -> Result<i64, DomainError> {
+    Ok(annual_pledge_totals(conn, donor_id, policy, now)
+        .await?
+        .get(currency.code())
+        .copied()
+        .unwrap_or(0))
+}
+
+/// The highest tier the totals reach, if any.
+fn tier_reached<'a>(
+    tiers: &'a [giving_tier::Model],
+    totals: &BTreeMap<String, i64>,
+) -> Option<&'a giving_tier::Model> {
+    tiers
+        .iter()
+        .filter(|tier| totals.get(&tier.currency).copied().unwrap_or(0) >= tier.threshold_minor)
+        .max_by_key(|tier| (tier.threshold_minor, tier.id))
+}
+
+fn money_text(minor: i64, currency: &str) -> String {
+    match Currency::parse(currency) {
+        Ok(currency) => format_minor(minor, currency),
+        Err(_) => format!("{minor} {currency}"),
+    }
+}
+
+/// The donor's open membership, if they are in a tier now.
+pub async fn open_membership(
+    conn: &impl ConnectionTrait,
+    donor_id: i64,
+) -> Result<Option<tier_membership::Model>, DomainError> {
+    Ok(tier_membership::Entity::find()
+        .filter(tier_membership::Column::DonorId.eq(donor_id))
+        .filter(tier_membership::Column::LeftAt.is_null())
+        .one(conn)
+        .await?)
+}
+
+/// Compares the donor's annual pledge total with the tiers and records what changed,
+/// in the caller's transaction. `cause` names what prompted the evaluation (a
+/// processor event, a staff action, the grace-period check).
+pub async fn evaluate_membership(
+    txn: &DatabaseTransaction,
+    policy: &ClubPolicy,
+    donor_id: i64,
+    cause: &str,
+) -> Result<MembershipChange, DomainError> {
+    let now = Utc::now();
+    let tiers = giving_tier::Entity::find().all(txn).await?;
+    let totals = annual_pledge_totals(txn, donor_id, policy, now).await?;
+    let target = tier_reached(&tiers, &totals);
+    let open = open_membership(txn, donor_id).await?;
+    let tier_name = |id: i64| {
+        tiers
+            .iter()
+            .find(|t| t.id == id)
+            .map_or_else(|| format!("tier {id}"), |t| t.name.clone())
+    };
+    let total_in = |currency: &str| totals.get(currency).copied().unwrap_or(0);
+
+    match (open, target) {
+        (None, None) => Ok(MembershipChange::Unchanged),
+        (Some(open), Some(target)) if open.tier_id == target.id => Ok(MembershipChange::Unchanged),
+        (None, Some(target)) => {
+            let total = total_in(&target.currency);
+            let reason = format!(
+                "annual pledge total {} reaches {} ({})",
+                money_text(total, &target.currency),
+                target.name,
+                money_text(target.threshold_minor, &target.currency)
+            );
+            let row = insert_membership(txn, donor_id, target, total, reason, cause, now).await?;
+            queue_tier_welcome(txn, &row).await?;
+            Ok(MembershipChange::Joined(row))
+        }
+        (Some(open), None) => {
+            let previous = tiers.iter().find(|t| t.id == open.tier_id);
+            let reason = match previous {
+                Some(tier) => format!(
+                    "annual pledge total {} is below {} ({})",
+                    money_text(total_in(&tier.currency), &tier.currency),
+                    tier.name,
+                    money_text(tier.threshold_minor, &tier.currency)
+                ),
+                None => "the tier no longer exists".to_owned(),
+            };
+            let closed = close_membership(txn, open, reason, cause, now).await?;
+            Ok(MembershipChange::Left(closed))
+        }
+        (Some(open), Some(target)) => {
+            let up = tiers
+                .iter()
+                .find(|t| t.id == open.tier_id)
+                .is_none_or(|from| target.threshold_minor > from.threshold_minor);
+            let total = total_in(&target.currency);
+            let direction = if up { "up" } else { "down" };
+            let from_name = tier_name(open.tier_id);
+            let leave_reason = format!(
+                "moved {direction} to {}: annual pledge total {}",
+                target.name,
+                money_text(total, &target.currency)
+            );
+            let closed = close_membership(txn, open, leave_reason, cause, now).await?;
+            let join_reason = format!(
+                "moved {direction} from {from_name}: annual pledge total {} reaches {} ({})",
+                money_text(total, &target.currency),
+                target.name,
+                money_text(target.threshold_minor, &target.currency)
+            );
+            let row =
+                insert_membership(txn, donor_id, target, total, join_reason, cause, now).await?;
+            Ok(if up {
+                queue_tier_welcome(txn, &row).await?;
+                MembershipChange::MovedUp {
+                    from: closed,
+                    to: row,
+                }
+            } else {
+                MembershipChange::MovedDown {
+                    from: closed,
+                    to: row,
+                }
+            })
+        }
+    }
+}
+
+async fn insert_membership(
+    txn: &DatabaseTransaction,
+    donor_id: i64,
+    tier: &giving_tier::Model,
+    total: i64,
+    reason: String,
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Result<tier_membership::Model, DomainError> {
+    Ok(tier_membership::ActiveModel {
+        donor_id: Set(donor_id),
+        tier_id: Set(tier.id),
+        joined_at: Set(now),
+        join_reason: Set(reason),
+        annual_pledge_total_minor: Set(total),
+        cause: Set(Some(cause.to_owned())),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?)
+}
+
+async fn close_membership(
+    txn: &DatabaseTransaction,
+    open: tier_membership::Model,
+    reason: String,
+    cause: &str,
+    now: DateTime<Utc>,
+) -> Result<tier_membership::Model, DomainError> {
+    // A membership opened and closed in the same instant still ends after it began.
+    let left_at = now.max(open.joined_at);
+    let mut row: tier_membership::ActiveModel = open.into();
+    row.left_at = Set(Some(left_at));
+    row.leave_reason = Set(Some(reason));
+    row.cause = Set(Some(cause.to_owned()));
+    Ok(row.update(txn).await?)
+}
+
+/// Re-evaluates every donor who is in a tier or has a pledge that could put them in
+/// one, after a tier's threshold changed. Runs in the caller's transaction.
+pub async fn evaluate_all_members(
+    txn: &DatabaseTransaction,
+    policy: &ClubPolicy,
+    cause: &str,
+) -> Result<Vec<(i64, MembershipChange)>, DomainError> {
+    let mut donors: Vec<i64> = tier_membership::Entity::find()
+        .select_only()
+        .column(tier_membership::Column::DonorId)
+        .filter(tier_membership::Column::LeftAt.is_null())
+        .into_tuple()
+        .all(txn)
+        .await?;
+    let pledgers: Vec<i64> = pledge::Entity::find()
+        .select_only()
+        .column(pledge::Column::DonorId)
+        .filter(pledge::Column::Status.is_in([PledgeStatus::Active, PledgeStatus::PastDue]))
+        .distinct()
+        .into_tuple()
+        .all(txn)
+        .await?;
+    donors.extend(pledgers);
+    donors.sort_unstable();
+    donors.dedup();
+    let mut changes = Vec::new();
+    for donor_id in donors {
+        let change = evaluate_membership(txn, policy, donor_id, cause).await?;
+        if change != MembershipChange::Unchanged {
+            changes.push((donor_id, change));
+        }
+    }
+    Ok(changes)
+}
+
+/// Removes from their tier the members whose pledge is still past due after the
+/// grace period, each in its own transaction. Returns the changes made.
+pub async fn end_expired_grace_periods(
+    db: &DatabaseConnection,
+    policy: &ClubPolicy,
+) -> Result<Vec<(i64, MembershipChange)>, DomainError> {
+    let cutoff = Utc::now() - policy.grace;
+    let members: Vec<i64> = tier_membership::Entity::find()
+        .select_only()
+        .column(tier_membership::Column::DonorId)
+        .filter(tier_membership::Column::LeftAt.is_null())
+        .order_by_asc(tier_membership::Column::DonorId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut changes = Vec::new();
+    for donor_id in members {
+        let lapsed = pledge::Entity::find()
+            .filter(pledge::Column::DonorId.eq(donor_id))
+            .filter(pledge::Column::Status.eq(PledgeStatus::PastDue))
+            .filter(pledge::Column::PastDueSince.lte(cutoff))
+            .one(db)
+            .await?
+            .is_some();
+        if !lapsed {
+            continue;
+        }
+        let txn = begin_write(db).await?;
+        let change = evaluate_membership(
+            &txn,
+            policy,
+            donor_id,
+            "grace period for a past-due pledge ended",
+        )
+        .await?;
+        txn.commit().await?;
+        if change != MembershipChange::Unchanged {
+            changes.push((donor_id, change));
+        }
+    }
+    Ok(changes)
+}
+
+/// Queues a club email about one of the donor's pledges, in the caller's transaction,
+/// when the donor has a usable address. `key` makes it one message per purpose.
+pub async fn queue_pledge_email(
+    txn: &impl ConnectionTrait,
+    kind: &str,
+    key: String,
+    pledge: &pledge::Model,
+    extra: serde_json::Value,
+) -> Result<(), DomainError> {
+    let mut payload = json!({ "pledge_id": pledge.id, "donor_id": pledge.donor_id });
+    if let (Some(payload), Some(extra)) = (payload.as_object_mut(), extra.as_object()) {
+        payload.extend(extra.clone());
+    }
+    queue_donor_email(txn, pledge.donor_id, kind, key, payload).await
+}
+
+async fn queue_donor_email(
+    txn: &impl ConnectionTrait,
+    donor_id: i64,
+    kind: &str,
+    key: String,
+    payload: serde_json::Value,
+) -> Result<(), DomainError> {
+    let donor = donor::Entity::find_by_id(donor_id)
+        .one(txn)
+        .await?
+        .ok_or_else(|| DomainError::not_found("donor", donor_id))?;
+    let Some(email) = donor
+        .email
+        .as_deref()
+        .and_then(|e| EmailAddress::parse(e).ok())
+    else {
+        return Ok(());
+    };
+    outbox::enqueue(
+        txn,
+        NewMessage {
+            idempotency_key: key,
+            kind: kind.to_owned(),
+            donor_id: Some(donor.id),
+            to_address: email,
+            to_name: Some(donor.display_name.clone()),
+            language: donor.language,
+            payload,
+            not_before: None,
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+/// Welcomes a donor into the tier they entered, once per entry: the key is the
+/// membership row.
+async fn queue_tier_welcome(
+    txn: &DatabaseTransaction,
+    membership: &tier_membership::Model,
+) -> Result<(), DomainError> {
+    queue_donor_email(
+        txn,
+        membership.donor_id,
+        "tier_welcome",
+        format!("tier_welcome:{}", membership.id),
+        json!({ "membership_id": membership.id, "donor_id": membership.donor_id }),
+    )
+    .await
+}
+
+/// Current members, optionally of one tier, by when they joined.
+pub async fn current_members(
+    db: &impl ConnectionTrait,
+    tier_id: Option<i64>,
+) -> Result<Vec<tier_membership::Model>, DomainError> {
+    let mut query = tier_membership::Entity::find()
+        .filter(tier_membership::Column::LeftAt.is_null())
+        .order_by_asc(tier_membership::Column::JoinedAt)
+        .order_by_asc(tier_membership::Column::Id);
+    if let Some(tier_id) = tier_id {
+        query = query.filter(tier_membership::Column::TierId.eq(tier_id));
+    }
+    Ok(query.all(db).await?)
+}
+
+/// Memberships that began in `[from, to)`.
+pub async fn joined_between(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<tier_membership::Model>, DomainError> {
+    Ok(tier_membership::Entity::find()
+        .filter(tier_membership::Column::JoinedAt.gte(from))
+        .filter(tier_membership::Column::JoinedAt.lt(to))
+        .order_by_asc(tier_membership::Column::JoinedAt)
+        .order_by_asc(tier_membership::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// Memberships that ended in `[from, to)`.
+pub async fn left_between(
+    db: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<tier_membership::Model>, DomainError> {
+    Ok(tier_membership::Entity::find()
+        .filter(tier_membership::Column::LeftAt.gte(from))
+        .filter(tier_membership::Column::LeftAt.lt(to))
+        .order_by_asc(tier_membership::Column::LeftAt)
+        .order_by_asc(tier_membership::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// A donor's tier history, oldest first.
+pub async fn tier_history(
+    db: &impl ConnectionTrait,
+    donor_id: i64,
+) -> Result<Vec<tier_membership::Model>, DomainError> {
+    Ok(tier_membership::Entity::find()
+        .filter(tier_membership::Column::DonorId.eq(donor_id))
+        .order_by_asc(tier_membership::Column::JoinedAt)
+        .order_by_asc(tier_membership::Column::Id)
+        .all(db)
+        .await?)
+}
+
+/// The club's recurring income in one currency, in minor units: what the pledges that
+/// count now bring in a month on average, and commit over twelve months.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClubTotals {
+    pub monthly_recurring_minor: i64,
+    pub annual_pledge_total_minor: i64,
+}
+
+pub async fn club_totals(
+    db: &impl ConnectionTrait,
+    currency: Currency,
+    policy: &ClubPolicy,
+) -> Result<ClubTotals, DomainError> {
+    let now = Utc::now();
+    let today = now.date_naive();
+    let pledges = pledge::Entity::find()
+        .filter(pledge::Column::Currency.eq(currency.code()))
+        .filter(pledge::Column::Status.is_in([PledgeStatus::Active, PledgeStatus::PastDue]))
+        .all(db)
+        .await?;
+    let mut yearly_rate: i64 = 0;
+    let mut annual: i64 = 0;
+    for pledge in pledges.iter().filter(|p| pledge_counts(p, policy, now)) {
+        let per_year = i64::from(12 / months_between_installments(pledge.frequency));
+        yearly_rate = yearly_rate.saturating_add(pledge.installment_minor.saturating_mul(per_year));
+        annual = annual.saturating_add(annual_commitment(pledge, today));
+    }
+    Ok(ClubTotals {
+        monthly_recurring_minor: yearly_rate / 12,
+        annual_pledge_total_minor: annual,
+    })
+}
+
+/// The name of the tier the recognition page is about.
+pub const CIRCLE_OF_FRIENDS: &str = "Circle of Friends";
+
+/// One member of the Circle of Friends (or a tier above it), with their donor record.
+#[derive(Debug, Clone)]
+pub struct CircleMember {
+    pub membership: tier_membership::Model,
+    pub tier: giving_tier::Model,
+    pub donor: donor::Model,
+}
+
+/// Current members of the Circle of Friends and of any tier with a higher threshold
+/// in the same currency, by name. Empty when no tier has the Circle's name.
+pub async fn circle_roster(db: &impl ConnectionTrait) -> Result<Vec<CircleMember>, DomainError> {
+    let tiers = giving_tier::Entity::find().all(db).await?;
+    let Some(circle) = tiers.iter().find(|t| t.name == CIRCLE_OF_FRIENDS) else {
+        return Ok(Vec::new());
+    };
+    let included: Vec<&giving_tier::Model> = tiers
+        .iter()
+        .filter(|t| t.currency == circle.currency && t.threshold_minor >= circle.threshold_minor)
+        .collect();
+    let memberships = tier_membership::Entity::find()
+        .filter(tier_membership::Column::LeftAt.is_null())
+        .filter(tier_membership::Column::TierId.is_in(included.iter().map(|t| t.id)))
+        .all(db)
+        .await?;
+    let donors = donor::Entity::find()
+        .filter(donor::Column::Id.is_in(memberships.iter().map(|m| m.donor_id)))
+        .all(db)
+        .await?;
+    let mut roster: Vec<CircleMember> = memberships
+        .into_iter()
+        .filter_map(|membership| {
+            let donor = donors.iter().find(|d| d.id == membership.donor_id)?.clone();
+            let tier = (*included.iter().find(|t| t.id == membership.tier_id)?).clone();
+            Some(CircleMember {
+                membership,
+                tier,
+                donor,
+            })
+        })
+        .collect();
+    roster.sort_by(|a, b| {
+        let key = |m: &CircleMember| {
+            let sort = m
+                .donor
+                .last_name
+                .clone()
+                .unwrap_or_else(|| m.donor.display_name.clone());
+            (
+                sort.to_lowercase(),
+                m.donor.display_name.to_lowercase(),
+                m.donor.id,
+            )
+        };
+        key(a).cmp(&key(b))
+    });
+    Ok(roster)
+}
+
+/// The roster as CSV for event invitations, one member a line.
+pub fn circle_roster_csv(roster: &[CircleMember]) -> String {
+    let mut out = String::from(
+        "name,email,phone,address_line1,address_line2,city,region,postal_code,country,language,tier,member_since,anonymous\r\n",
+    );
+    for member in roster {
+        let d = &member.donor;
+        let fields = [
+            d.display_name.clone(),
+            d.email.clone().unwrap_or_default(),
+            d.phone.clone().unwrap_or_default(),
+            d.address_line1.clone().unwrap_or_default(),
+            d.address_line2.clone().unwrap_or_default(),
+            d.city.clone().unwrap_or_default(),
+            d.region.clone().unwrap_or_default(),
+            d.postal_code.clone().unwrap_or_default(),
+            d.country.clone().unwrap_or_default(),
+            d.language.as_str().to_owned(),
+            member.tier.name.clone(),
+            member.membership.joined_at.date_naive().to_string(),
+            d.anonymous.to_string(),
+        ];
+        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+/// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
+fn csv_field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(csv_field("Ana"), "Ana");
+        assert_eq!(csv_field("López, Ana"), "\"López, Ana\"");
+        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
+        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
+    }
+}

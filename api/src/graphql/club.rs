@@ -1,0 +1,330 @@
+//! The Monthly Giving Club: members by tier, who joined and left when, recurring
+//! income, and staff actions on pledges.
+
+use async_graphql::{Context, ID, InputObject, Object, Result};
+use chrono::{DateTime, Utc};
+use entity::enums::{PledgeSource, StaffRole};
+use entity::{Currency, tier_membership};
+
+use super::context::{actor, config, db, parse_id};
+use super::donors::Donor;
+use super::errors::{GqlResultExt, bad_input};
+use super::guards::RoleGuard;
+use super::loaders::loaders;
+use super::money::{MoneyAmount, MoneyInput};
+use super::pledges::Pledge;
+use super::tiers::Tier;
+use crate::domain::club;
+use crate::domain::pledge_actions::{self, PledgeAction};
+use crate::stripe::StripeClient;
+use crate::stripe::subscriptions::request_pledge_change;
+
+/// A donor's time in a giving-club tier: when and why they joined, and when and why
+/// they left (still open while they are a member).
+pub struct ClubMembership(pub tier_membership::Model);
+
+#[Object]
+impl ClubMembership {
+    /// The membership's id.
+    async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    /// The member.
+    async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Donor>> {
+        Ok(loaders(ctx)?
+            .donors
+            .load_one(self.0.donor_id)
+            .await?
+            .map(Donor))
+    }
+
+    /// The tier.
+    async fn tier(&self, ctx: &Context<'_>) -> Result<Option<Tier>> {
+        Ok(loaders(ctx)?
+            .tiers
+            .load_one(self.0.tier_id)
+            .await?
+            .map(Tier))
+    }
+
+    /// When the donor entered the tier.
+    async fn joined_at(&self) -> DateTime<Utc> {
+        self.0.joined_at
+    }
+
+    /// Why: joined, or moved up or down from another tier, with the total.
+    async fn join_reason(&self) -> &str {
+        &self.0.join_reason
+    }
+
+    /// The donor's annual pledge total when they entered, in the tier's currency.
+    async fn annual_pledge_total(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
+        let currency = loaders(ctx)?
+            .tiers
+            .load_one(self.0.tier_id)
+            .await?
+            .map_or_else(|| "USD".to_owned(), |tier| tier.currency);
+        Ok(MoneyAmount::from_columns(
+            self.0.annual_pledge_total_minor,
+            &currency,
+        ))
+    }
+
+    /// When the donor left the tier; null while they are in it.
+    async fn left_at(&self) -> Option<DateTime<Utc>> {
+        self.0.left_at
+    }
+
+    /// Why they left.
+    async fn leave_reason(&self) -> Option<&str> {
+        self.0.leave_reason.as_deref()
+    }
+
+    /// What caused the latest change: a Stripe event, a staff action, the grace-period
+    /// check.
+    async fn cause(&self) -> Option<&str> {
+        self.0.cause.as_deref()
+    }
+}
+
+/// The Monthly Giving Club as it stands.
+pub struct GivingClub {
+    currency: Currency,
+}
+
+#[Object]
+impl GivingClub {
+    /// Current members, oldest membership first; only one tier's when `tier` is given.
+    async fn members(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Only members of this tier.")] tier: Option<ID>,
+    ) -> Result<Vec<ClubMembership>> {
+        let tier = tier.map(|id| parse_id("tier", &id)).transpose()?;
+        let rows = club::current_members(db(ctx)?, tier).await.gql()?;
+        Ok(rows.into_iter().map(ClubMembership).collect())
+    }
+
+    /// Memberships that began at or after `from` and before `to`.
+    async fn joined_between(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "From this instant.")] from: DateTime<Utc>,
+        #[graphql(desc = "Until just before this instant.")] to: DateTime<Utc>,
+    ) -> Result<Vec<ClubMembership>> {
+        let rows = club::joined_between(db(ctx)?, from, to).await.gql()?;
+        Ok(rows.into_iter().map(ClubMembership).collect())
+    }
+
+    /// Memberships that ended at or after `from` and before `to`.
+    async fn left_between(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "From this instant.")] from: DateTime<Utc>,
+        #[graphql(desc = "Until just before this instant.")] to: DateTime<Utc>,
+    ) -> Result<Vec<ClubMembership>> {
+        let rows = club::left_between(db(ctx)?, from, to).await.gql()?;
+        Ok(rows.into_iter().map(ClubMembership).collect())
+    }
+
+    /// What the pledges that count now bring in a month on average (yearly and
+    /// quarterly pledges spread over their months).
+    async fn monthly_recurring_revenue(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
+        let totals = club::club_totals(db(ctx)?, self.currency, &config(ctx)?.club_policy())
+            .await
+            .gql()?;
+        Ok(MoneyAmount::from_columns(
+            totals.monthly_recurring_minor,
+            self.currency.code(),
+        ))
+    }
+
+    /// What the pledges that count now commit over the next twelve months (the whole
+    /// remaining pledge when its term is shorter).
+    async fn annual_pledge_total(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
+        let totals = club::club_totals(db(ctx)?, self.currency, &config(ctx)?.club_policy())
+            .await
+            .gql()?;
+        Ok(MoneyAmount::from_columns(
+            totals.annual_pledge_total_minor,
+            self.currency.code(),
+        ))
+    }
+}
+
+#[derive(Default)]
+pub struct ClubQuery;
+
+#[Object]
+impl ClubQuery {
+    /// The Monthly Giving Club: members, movements and recurring income.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    async fn giving_club(
+        &self,
+        #[graphql(desc = "The currency of the income figures (USD by default).")] currency: Option<
+            String,
+        >,
+    ) -> Result<GivingClub> {
+        let currency = match currency {
+            Some(code) => Currency::parse(&code).map_err(|e| bad_input("currency", e))?,
+            None => Currency::Usd,
+        };
+        Ok(GivingClub { currency })
+    }
+
+    /// The Circle of Friends (and any higher tier) by name, with each member's donor
+    /// record and contact details for event invitations, anonymous members included.
+    /// Staff only; also at `GET /circle/roster.csv`.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn circle_roster(&self, ctx: &Context<'_>) -> Result<Vec<ClubMembership>> {
+        let roster = club::circle_roster(db(ctx)?).await.gql()?;
+        Ok(roster
+            .into_iter()
+            .map(|member| ClubMembership(member.membership))
+            .collect())
+    }
+
+    /// A donor's giving-club history: every tier they entered and left, oldest first.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    async fn tier_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The donor's id.")] donor_id: ID,
+    ) -> Result<Vec<ClubMembership>> {
+        donor_tier_history(ctx, parse_id("donorId", &donor_id)?).await
+    }
+}
+
+/// A donor's memberships, oldest first.
+pub async fn donor_tier_history(ctx: &Context<'_>, donor_id: i64) -> Result<Vec<ClubMembership>> {
+    let rows = club::tier_history(db(ctx)?, donor_id).await.gql()?;
+    Ok(rows.into_iter().map(ClubMembership).collect())
+}
+
+/// A change to a pledge.
+#[derive(InputObject)]
+pub struct PledgeChangeInput {
+    /// The pledge's id.
+    pub id: ID,
+    /// Makes a retried request count once (card pledges).
+    pub idempotency_key: Option<String>,
+}
+
+/// What a pledge action did.
+pub struct PledgeChange {
+    pledge: Pledge,
+    requested_of_processor: bool,
+}
+
+#[Object]
+impl PledgeChange {
+    /// The pledge as it stands now. A card pledge changes when Stripe confirms the
+    /// change, so it may still show the state before.
+    async fn pledge(&self) -> &Pledge {
+        &self.pledge
+    }
+
+    /// True when the change was asked of Stripe (a card pledge) rather than made here.
+    async fn requested_of_processor(&self) -> bool {
+        self.requested_of_processor
+    }
+}
+
+async fn apply(
+    ctx: &Context<'_>,
+    input: PledgeChangeInput,
+    action: PledgeAction,
+) -> Result<PledgeChange> {
+    let db = db(ctx)?;
+    let config = config(ctx)?;
+    let actor = actor(ctx)?;
+    let id = parse_id("id", &input.id)?;
+    let pledge = pledge_actions::find_pledge(db, id).await.gql()?;
+    match pledge.source {
+        PledgeSource::Envelope => {
+            let pledge = pledge_actions::change_envelope_pledge(
+                db,
+                &actor,
+                &config.club_policy(),
+                id,
+                action,
+            )
+            .await
+            .gql()?;
+            Ok(PledgeChange {
+                pledge: Pledge(pledge),
+                requested_of_processor: false,
+            })
+        }
+        PledgeSource::StripeSubscription => {
+            let client = StripeClient::from_config(config).map_err(|e| bad_input("stripe", e))?;
+            request_pledge_change(
+                db,
+                &client,
+                &actor,
+                &pledge,
+                action,
+                input.idempotency_key.as_deref(),
+            )
+            .await
+            .gql()?;
+            Ok(PledgeChange {
+                pledge: Pledge(pledge),
+                requested_of_processor: true,
+            })
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct ClubMutation;
+
+#[Object]
+impl ClubMutation {
+    /// Pauses a pledge: no installments are expected while it is paused.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn pause_pledge(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which pledge.")] input: PledgeChangeInput,
+    ) -> Result<PledgeChange> {
+        apply(ctx, input, PledgeAction::Pause).await
+    }
+
+    /// Resumes a paused pledge.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn resume_pledge(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which pledge.")] input: PledgeChangeInput,
+    ) -> Result<PledgeChange> {
+        apply(ctx, input, PledgeAction::Resume).await
+    }
+
+    /// Cancels a pledge for good; the donor is thanked and offered a way back.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn cancel_pledge(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which pledge.")] input: PledgeChangeInput,
+        #[graphql(desc = "Why, for the record.")] reason: Option<String>,
+    ) -> Result<PledgeChange> {
+        let reason = reason
+            .map(|r| r.trim().to_owned())
+            .filter(|r| !r.is_empty());
+        apply(ctx, input, PledgeAction::Cancel { reason }).await
+    }
+
+    /// Changes a pledge's installment amount.
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn change_pledge_amount(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Which pledge.")] input: PledgeChangeInput,
+        #[graphql(desc = "The new installment amount.")] amount: MoneyInput,
+    ) -> Result<PledgeChange> {
+        let amount = amount.parse("amount")?;
+        apply(ctx, input, PledgeAction::ChangeAmount(amount)).await
+    }
+}

@@ -1,0 +1,103 @@
+//! Changing a card pledge's subscription at Stripe: pause, resume, cancel, change the
+//! amount. The pledge itself changes when Stripe's `customer.subscription.*` event
+//! arrives; here the request is made (once per idempotency key) and audited.
+
+use sea_orm::DatabaseConnection;
+use serde_json::Value;
+
+use super::client::StripeClient;
+use crate::domain::pledge_actions::{PledgeAction, check_action, record_requested_change};
+use crate::domain::{Actor, DomainError};
+use entity::enums::PledgeSource;
+use entity::pledge;
+
+/// Keeps an id inside its path segment.
+fn segment(id: &str) -> String {
+    id.chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect()
+}
+
+/// Asks Stripe to apply `action` to a card pledge's subscription. `key` makes a retried
+/// request count once; without it the key is derived from the pledge as it stands.
+pub async fn request_pledge_change(
+    db: &DatabaseConnection,
+    client: &StripeClient,
+    actor: &Actor,
+    pledge: &pledge::Model,
+    action: PledgeAction,
+    key: Option<&str>,
+) -> Result<(), DomainError> {
+    if pledge.source != PledgeSource::StripeSubscription {
+        return Err(DomainError::validation(
+            "id",
+            "an envelope pledge changes directly",
+        ));
+    }
+    check_action(pledge, &action)?;
+    let subscription = pledge
+        .stripe_subscription_id
+        .as_deref()
+        .map(segment)
+        .ok_or_else(|| DomainError::validation("id", "the pledge has no subscription"))?;
+    let path = format!("/subscriptions/{subscription}");
+    let suffix = match (&action, key) {
+        (_, Some(key)) => key.to_owned(),
+        (PledgeAction::ChangeAmount(amount), None) => {
+            format!("{}-to-{}", pledge.installment_minor, amount.amount_minor())
+        }
+        (_, None) => pledge.updated_at.timestamp_millis().to_string(),
+    };
+    let idempotency_key = format!("pledge-{}-{}-{suffix}", pledge.id, action.name());
+    match &action {
+        PledgeAction::Pause => {
+            let form = [("pause_collection[behavior]".to_owned(), "void".to_owned())];
+            client.post(&path, &form, &idempotency_key).await?;
+        }
+        PledgeAction::Resume => {
+            let form = [("pause_collection".to_owned(), String::new())];
+            client.post(&path, &form, &idempotency_key).await?;
+        }
+        PledgeAction::Cancel { .. } => {
+            client.delete(&path, &idempotency_key).await?;
+        }
+        PledgeAction::ChangeAmount(amount) => {
+            let current = client.retrieve_subscription(&subscription).await?;
+            let item = &current["items"]["data"][0];
+            let item_id = item["id"].as_str().unwrap_or_default().to_owned();
+            let product = match &item["price"]["product"] {
+                Value::String(id) => id.clone(),
+                other => other["id"].as_str().unwrap_or_default().to_owned(),
+            };
+            if item_id.is_empty() || product.is_empty() {
+                return Err(DomainError::Payment(
+                    "the subscription has no item to change".into(),
+                ));
+            }
+            let interval = item["price"]["recurring"]["interval"]
+                .as_str()
+                .unwrap_or("month")
+                .to_owned();
+            let form = [
+                ("items[0][id]".to_owned(), item_id),
+                (
+                    "items[0][price_data][currency]".to_owned(),
+                    amount.currency().code().to_lowercase(),
+                ),
+                ("items[0][price_data][product]".to_owned(), product),
+                (
+                    "items[0][price_data][unit_amount]".to_owned(),
+                    amount.amount_minor().to_string(),
+                ),
+                (
+                    "items[0][price_data][recurring][interval]".to_owned(),
+                    interval,
+                ),
+                ("items[0][quantity]".to_owned(), "1".to_owned()),
+                ("proration_behavior".to_owned(), "none".to_owned()),
+            ];
+            client.post(&path, &form, &idempotency_key).await?;
+        }
+    }
+    record_requested_change(db, actor, pledge, &action, &idempotency_key).await
+}

@@ -1,0 +1,41 @@
+//! A pledge installment's card payment failed: asks the donor to update their card.
+
+use entity::enums::Language;
+use sea_orm::ConnectionTrait;
+
+use super::club_mail::{club_context, finish, load_pledge, manage_url, pledge_words};
+use super::{Context, RenderError, Rendered};
+
+pub const KIND: &str = "payment_failed";
+
+/// Payload: `{ "pledge_id": 12, "donor_id": 3, "invoice_id": "in_..." }`.
+pub async fn render(
+    db: &impl ConnectionTrait,
+    context: Context<'_>,
+    payload: &serde_json::Value,
+) -> Result<Rendered, RenderError> {
+    let context = club_context(context);
+    let pledge = load_pledge(db, KIND, payload).await?;
+    let words = pledge_words(&pledge, context.language);
+    let (subject, paragraphs, label) = match context.language {
+        Language::Spanish => (
+            "No pudimos procesar su donación mensual".to_owned(),
+            vec![
+                format!("El cobro de su compromiso de {words} no se pudo completar."),
+                "Puede actualizar su tarjeta con el enlace de abajo; volveremos a intentarlo."
+                    .to_owned(),
+            ],
+            "Actualizar su tarjeta",
+        ),
+        _ => (
+            "We could not process your monthly gift".to_owned(),
+            vec![
+                format!("The payment for your pledge of {words} did not go through."),
+                "You can update your card with the link below; we will try again.".to_owned(),
+            ],
+            "Update your card",
+        ),
+    };
+    let link = manage_url(context, payload).map(|url| (label, url));
+    Ok(finish(context, subject, &paragraphs, link))
+}

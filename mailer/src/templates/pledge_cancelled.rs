@@ -1,0 +1,49 @@
+//! A pledge was cancelled: thanks the donor and offers a way back.
+
+use entity::enums::Language;
+use sea_orm::ConnectionTrait;
+
+use super::club_mail::{club_context, finish, load_pledge, manage_url, pledge_words};
+use super::{Context, RenderError, Rendered};
+
+pub const KIND: &str = "pledge_cancelled";
+
+/// Payload: `{ "pledge_id": 12, "donor_id": 3 }`.
+pub async fn render(
+    db: &impl ConnectionTrait,
+    context: Context<'_>,
+    payload: &serde_json::Value,
+) -> Result<Rendered, RenderError> {
+    let context = club_context(context);
+    let pledge = load_pledge(db, KIND, payload).await?;
+    let words = pledge_words(&pledge, context.language);
+    let org = &context.org.legal_name;
+    let (subject, paragraphs, label) = match context.language {
+        Language::Spanish => (
+            "Su compromiso de donación fue cancelado".to_owned(),
+            vec![
+                format!(
+                    "Su compromiso de {words} con {org} fue cancelado. Gracias por todo lo que ha dado."
+                ),
+                "Si desea volver, puede reanudar su apoyo en cualquier momento.".to_owned(),
+            ],
+            "Volver a donar",
+        ),
+        _ => (
+            "Your pledge has been cancelled".to_owned(),
+            vec![
+                format!(
+                    "Your pledge of {words} to {org} has been cancelled. Thank you for all you have given."
+                ),
+                "If you would like to come back, you can start again at any time.".to_owned(),
+            ],
+            "Give again",
+        ),
+    };
+    let link = context
+        .links
+        .and_then(|links| links.page_url("donate"))
+        .or_else(|| manage_url(context, payload))
+        .map(|url| (label, url));
+    Ok(finish(context, subject, &paragraphs, link))
+}
