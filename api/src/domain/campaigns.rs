@@ -13,6 +13,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::text;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -59,24 +60,6 @@ impl GivingTotals {
         }
         self.raised_minor.saturating_mul(100) / goal_minor
     }
-}
-
-fn clean_name(field: &str, name: &str, max: usize) -> Result<String, DomainError> {
-    let name = name.trim();
-    if name.is_empty() {
-        return Err(DomainError::validation(field, "must not be empty"));
-    }
-    if name.chars().count() > max {
-        return Err(DomainError::validation(
-            field,
-            format!("must be at most {max} characters"),
-        ));
-    }
-    Ok(name.to_owned())
-}
-
-fn clean_text(text: Option<String>) -> Option<String> {
-    text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty())
 }
 
 fn check_dates(starts_on: NaiveDate, ends_on: Option<NaiveDate>) -> Result<(), DomainError> {
@@ -135,7 +118,7 @@ pub async fn create_campaign(
     actor: &Actor,
     details: CampaignDetails,
 ) -> Result<campaign::Model, DomainError> {
-    let name = clean_name("name", &details.name, 200)?;
+    let name = text::required_text("name", &details.name, 200)?;
     check_dates(details.starts_on, details.ends_on)?;
     let txn = begin_write(db).await?;
     ensure_campaign_name_free(&txn, &name, None).await?;
@@ -143,7 +126,7 @@ pub async fn create_campaign(
     let now = Utc::now();
     let created = campaign::ActiveModel {
         name: Set(name),
-        description: Set(clean_text(details.description)),
+        description: Set(details.description.and_then(text::non_blank)),
         goal_minor: Set(details.goal.amount_minor()),
         currency: Set(details.goal.currency().code().to_owned()),
         starts_on: Set(details.starts_on),
@@ -177,7 +160,7 @@ pub async fn update_campaign(
     let name = changes
         .name
         .as_deref()
-        .map(|n| clean_name("name", n, 200))
+        .map(|n| text::required_text("name", n, 200))
         .transpose()?;
     let txn = begin_write(db).await?;
     let before = campaign::Entity::find_by_id(id)
@@ -198,7 +181,7 @@ pub async fn update_campaign(
         active.name = Set(name);
     }
     if let Some(description) = changes.description {
-        active.description = Set(clean_text(description));
+        active.description = Set(description.and_then(text::non_blank));
     }
     if let Some(goal) = changes.goal {
         active.goal_minor = Set(goal.amount_minor());
@@ -451,7 +434,7 @@ pub async fn create_appeal(
     actor: &Actor,
     details: AppealDetails,
 ) -> Result<appeal::Model, DomainError> {
-    let name = clean_name("name", &details.name, 200)?;
+    let name = text::required_text("name", &details.name, 200)?;
     let code = clean_source_code(&details.source_code)?;
     check_cost(details.cost_minor)?;
     let txn = begin_write(db).await?;
@@ -468,8 +451,8 @@ pub async fn create_appeal(
         channel: Set(details.channel),
         source_code: Set(code),
         segment_id: Set(details.segment_id),
-        subject: Set(clean_text(details.subject)),
-        message: Set(clean_text(details.message)),
+        subject: Set(details.subject.and_then(text::non_blank)),
+        message: Set(details.message.and_then(text::non_blank)),
         ask_rule: Set(ask_rule_json(details.ask_rule)?),
         cost_minor: Set(details.cost_minor),
         currency: Set(parent.currency.clone()),
@@ -503,7 +486,7 @@ pub async fn update_appeal(
     let name = changes
         .name
         .as_deref()
-        .map(|n| clean_name("name", n, 200))
+        .map(|n| text::required_text("name", n, 200))
         .transpose()?;
     let code = changes
         .source_code
@@ -538,10 +521,10 @@ pub async fn update_appeal(
         active.segment_id = Set(segment_id);
     }
     if let Some(subject) = changes.subject {
-        active.subject = Set(clean_text(subject));
+        active.subject = Set(subject.and_then(text::non_blank));
     }
     if let Some(message) = changes.message {
-        active.message = Set(clean_text(message));
+        active.message = Set(message.and_then(text::non_blank));
     }
     if let Some(rule) = changes.ask_rule {
         active.ask_rule = Set(ask_rule_json(rule)?);

@@ -11,6 +11,7 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 
 use super::audit::changed_fields;
+use super::text;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -99,22 +100,12 @@ pub struct DonorChanges {
 const MAX_TEXT: usize = 200;
 
 fn clean_name(field: &str, text: &str) -> Result<String, DomainError> {
-    let text = text.trim();
-    if text.is_empty() {
-        return Err(DomainError::validation(field, "must not be empty"));
-    }
-    if text.chars().count() > MAX_TEXT {
-        return Err(DomainError::validation(
-            field,
-            format!("must be at most {MAX_TEXT} characters"),
-        ));
-    }
-    Ok(text.to_owned())
+    text::required_text(field, text, MAX_TEXT)
 }
 
 /// Trims optional text; blank becomes `None`.
 fn clean_optional(field: &str, text: Option<String>) -> Result<Option<String>, DomainError> {
-    match text.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty()) {
+    match text.and_then(text::non_blank) {
         Some(text) if text.chars().count() > MAX_TEXT => Err(DomainError::validation(
             field,
             format!("must be at most {MAX_TEXT} characters"),
@@ -177,10 +168,7 @@ pub async fn create_donor(
     let last_name = clean_optional("lastName", new.last_name)?;
     let phone = clean_optional("phone", new.phone)?;
     let country = clean_country(new.address.country)?;
-    let notes = new
-        .notes
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
+    let notes = new.notes.and_then(text::non_blank);
 
     let txn = begin_write(db).await?;
     if let Some(email) = &email {
@@ -270,9 +258,7 @@ pub async fn update_donor(
     let city = optional("city", changes.city)?;
     let region = optional("region", changes.region)?;
     let postal_code = optional("postalCode", changes.postal_code)?;
-    let notes = changes
-        .notes
-        .map(|n| n.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty()));
+    let notes = changes.notes.map(|n| n.and_then(text::non_blank));
 
     let txn = begin_write(db).await?;
     let current = donor::Entity::find_by_id(id)

@@ -9,6 +9,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::audit::changed_fields;
+use super::text;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -123,10 +124,7 @@ pub async fn create_fund(
     let fund = fund::ActiveModel {
         name: Set(name),
         code: Set(code),
-        description: Set(details
-            .description
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty())),
+        description: Set(details.description.and_then(text::non_blank)),
         restricted: Set(details.restricted),
         archived_at: Set(None),
         created_at: Set(now),
@@ -197,9 +195,7 @@ pub async fn update_fund(
         updated.code = code;
     }
     if let Some(description) = changes.description {
-        updated.description = description
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty());
+        updated.description = description.and_then(text::non_blank);
     }
     if let Some(restricted) = changes.restricted {
         updated.restricted = restricted;

@@ -12,6 +12,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::gifts::{Benefits, NewGift, Tribute, record_gift};
+use super::text;
 use super::{Actor, DomainError, audit, receipts};
 use crate::config::Organization;
 use crate::db::begin_write;
@@ -65,7 +66,7 @@ pub async fn find_appeal_by_code(
 }
 
 fn clean_key(key: Option<String>) -> Result<Option<String>, DomainError> {
-    match key.map(|k| k.trim().to_owned()).filter(|k| !k.is_empty()) {
+    match key.and_then(text::non_blank) {
         Some(key) if key.len() > 200 => Err(DomainError::validation(
             "idempotencyKey",
             "must be at most 200 characters",
@@ -117,10 +118,7 @@ pub async fn record_offline_gift(
             "card and bank gifts are recorded from the payment processor, not typed in",
         ));
     }
-    new.check_number = new
-        .check_number
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
+    new.check_number = new.check_number.and_then(text::non_blank);
     if new.method == PaymentMethod::Check && new.check_number.is_none() {
         return Err(DomainError::validation(
             "checkNumber",
@@ -227,10 +225,7 @@ async fn insert_offline_gift(
     gift.tribute = new.tribute;
     gift.benefits = new.benefits;
     gift.anonymous = new.anonymous;
-    gift.notes = new
-        .notes
-        .map(|n| n.trim().to_owned())
-        .filter(|n| !n.is_empty());
+    gift.notes = new.notes.and_then(text::non_blank);
     gift.idempotency_key = new.idempotency_key;
     let recorded = record_gift(&txn, org, gift).await?;
     let gift = recorded.gift;
@@ -424,9 +419,7 @@ pub async fn adjust_offline_gift(
         updated.received_at = received_at;
     }
     if let Some(check_number) = adjustment.check_number {
-        let check_number = check_number
-            .map(|n| n.trim().to_owned())
-            .filter(|n| !n.is_empty());
+        let check_number = check_number.and_then(text::non_blank);
         if check_number.is_none() && updated.method == PaymentMethod::Check {
             return Err(DomainError::validation(
                 "checkNumber",
@@ -489,7 +482,7 @@ pub async fn adjust_offline_gift(
         updated.anonymous = anonymous;
     }
     if let Some(notes) = adjustment.notes {
-        updated.notes = notes.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+        updated.notes = notes.and_then(text::non_blank);
     }
     updated.status =
         status_after_refunds(updated.amount_minor, updated.refunded_minor, updated.status);
@@ -618,10 +611,7 @@ pub async fn refund_offline_gift(
     updated.refunded_minor += refund;
     updated.status =
         status_after_refunds(updated.amount_minor, updated.refunded_minor, updated.status);
-    if let Some(reason) = reason
-        .map(|r| r.trim().to_owned())
-        .filter(|r| !r.is_empty())
-    {
+    if let Some(reason) = reason.and_then(text::non_blank) {
         let note = format!(
             "Refunded {}: {reason}",
             entity::format_minor(refund, entity::Currency::parse(&current.currency)?)

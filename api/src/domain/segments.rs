@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::campaigns::RAISING_STATUSES;
+use super::text;
 use super::{Actor, DomainError, audit};
 use crate::config::Organization;
 use crate::db::begin_write;
@@ -421,10 +422,7 @@ pub async fn create_segment(
     let now = Utc::now();
     let created = segment::ActiveModel {
         name: Set(name),
-        description: Set(details
-            .description
-            .map(|d| d.trim().to_owned())
-            .filter(|d| !d.is_empty())),
+        description: Set(details.description.and_then(text::non_blank)),
         rule: Set(details.rule.to_json()?),
         created_at: Set(now),
         updated_at: Set(now),

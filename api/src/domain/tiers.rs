@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::audit::changed_fields;
 use super::club::{ClubPolicy, evaluate_all_members};
+use super::text;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -118,10 +119,7 @@ pub async fn create_tier(
         name: Set(name),
         threshold_minor: Set(details.threshold.amount_minor()),
         currency: Set(details.threshold.currency().code().to_owned()),
-        benefits: Set(details
-            .benefits
-            .map(|b| b.trim().to_owned())
-            .filter(|b| !b.is_empty())),
+        benefits: Set(details.benefits.and_then(text::non_blank)),
         benefits_value_minor: Set(details.benefits_value_minor),
         created_at: Set(now),
         updated_at: Set(now),
@@ -172,9 +170,7 @@ pub async fn update_tier(
         updated.currency = threshold.currency().code().to_owned();
     }
     if let Some(benefits) = changes.benefits {
-        updated.benefits = benefits
-            .map(|b| b.trim().to_owned())
-            .filter(|b| !b.is_empty());
+        updated.benefits = benefits.and_then(text::non_blank);
     }
     if let Some(value) = changes.benefits_value_minor {
         updated.benefits_value_minor = value;
