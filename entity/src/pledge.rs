@@ -28,6 +28,8 @@ pub struct Model {
     pub paused_at: Option<DateTimeUtc>,
     pub cancelled_at: Option<DateTimeUtc>,
     pub cancel_reason: Option<String>,
+    /// Installments that fell due while the pledge was paused, over all its pauses.
+    pub installments_skipped: i32,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -178,6 +178,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 paused_at: Set(None),
                 cancelled_at: Set(None),
                 cancel_reason: Set(None),
+                installments_skipped: Set(0),
                 created_at: Set(created),
                 updated_at: Set(created),
             });

@@ -7,7 +7,7 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, Duration, Months, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::PledgeStatus;
 use entity::{Currency, EmailAddress, donor, format_minor, giving_tier, pledge, tier_membership};
 use mailer::outbox::{self, NewMessage};
@@ -18,7 +18,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::DomainError;
-use super::pledges::months_between_installments;
+use super::pledges::{installments_due_between, months_between_installments};
 use crate::db::begin_write;
 
 /// Days a past-due pledge keeps counting toward its donor's tier, by default.
@@ -86,22 +86,6 @@ pub fn pledge_counts(pledge: &pledge::Model, policy: &ClubPolicy, now: DateTime<
     }
 }
 
-/// How many of a pledge's installments fall due before a day.
-fn installments_due_before(pledge: &pledge::Model, day: NaiveDate, total: i32) -> i32 {
-    let step = months_between_installments(pledge.frequency);
-    let mut due = 0;
-    while due < total {
-        let Some(months) = u32::try_from(due).ok().and_then(|k| k.checked_mul(step)) else {
-            break;
-        };
-        match pledge.starts_on.checked_add_months(Months::new(months)) {
-            Some(date) if date < day => due += 1,
-            _ => break,
-        }
-    }
-    due
-}
-
 /// What a pledge commits over the twelve months from `today`, in minor units: its
 /// installment times the installments in a year, or the whole remaining pledge when
 /// fewer installments remain.
@@ -109,7 +93,7 @@ pub fn annual_commitment(pledge: &pledge::Model, today: NaiveDate) -> i64 {
     let per_year = i64::from(12 / months_between_installments(pledge.frequency));
     let installments = match pledge.installments_total {
         Some(total) => {
-            let remaining = total - installments_due_before(pledge, today, total);
+            let remaining = total - installments_due_between(pledge, pledge.starts_on, today);
             i64::from(remaining.max(0)).min(per_year)
         }
         None => per_year,

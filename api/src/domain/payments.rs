@@ -19,6 +19,7 @@ use sea_orm::{
 
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::gifts::{NewGift, Tribute, record_gift};
+use super::pledges::installments_skipped_when_resumed;
 use super::{DomainError, donors, receipts};
 use crate::config::Organization;
 use crate::db::begin_write;
@@ -663,7 +664,13 @@ async fn update_pledge_status(
     }
     let now = Utc::now();
     let status_changed = existing.status != subscription.status;
+    let resumed = existing.status == PledgeStatus::Paused && status_changed;
+    let skipped = installments_skipped_when_resumed(&existing, now.date_naive());
     let mut row: pledge::ActiveModel = existing.into();
+    if resumed {
+        row.paused_at = Set(None);
+        row.installments_skipped = Set(skipped);
+    }
     if amount_changed {
         row.installment_minor = Set(installment);
     }

@@ -10,6 +10,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait
 use serde_json::json;
 
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
+use super::pledges::installments_skipped_when_resumed;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -129,6 +130,10 @@ pub async fn change_envelope_pledge(
         PledgeAction::Resume => {
             row.status = Set(PledgeStatus::Active);
             row.paused_at = Set(None);
+            row.installments_skipped = Set(installments_skipped_when_resumed(
+                &current,
+                now.date_naive(),
+            ));
         }
         PledgeAction::Cancel { reason } => {
             row.status = Set(PledgeStatus::Cancelled);

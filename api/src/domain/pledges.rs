@@ -1,9 +1,12 @@
 //! Pledges: promises to give on a schedule. Staff record envelope pledges paid by
 //! check; club memberships paid by card come from Stripe subscriptions.
 
+use std::collections::HashMap;
+
 use chrono::{Months, NaiveDate, Utc};
-use entity::enums::{PledgeFrequency, PledgeSource, PledgeStatus};
-use entity::{Money, donor, fund, pledge};
+use entity::enums::{GiftStatus, PledgeFrequency, PledgeSource, PledgeStatus};
+use entity::{Money, donor, fund, gift, pledge};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -48,6 +51,150 @@ pub fn last_installment_on(
 ) -> Option<NaiveDate> {
     let steps = u32::try_from(installments.checked_sub(1)?).ok()?;
     starts_on.checked_add_months(Months::new(steps * months_between_installments(frequency)))
+}
+
+/// The date installment `index` (0 for the first) falls due. Each date is counted from
+/// the start, so a pledge begun on the 31st falls due on the last day of shorter months
+/// and on the 31st again after them.
+pub fn installment_due_on(
+    starts_on: NaiveDate,
+    frequency: PledgeFrequency,
+    index: u32,
+) -> Option<NaiveDate> {
+    let months = index.checked_mul(months_between_installments(frequency))?;
+    starts_on.checked_add_months(Months::new(months))
+}
+
+/// What a pledge's installments have brought in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstallmentsReceived {
+    /// Installments received and not refunded in full.
+    pub count: i64,
+    /// What they brought in, net of refunds, in minor units.
+    pub amount_minor: i64,
+}
+
+/// How a pledge stands against its schedule: what was paid, what was expected by
+/// `today`, how many installments are missing, and when the next one falls due.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fulfilment {
+    pub paid_minor: i64,
+    pub installments_paid: i64,
+    pub expected_minor: i64,
+    pub installments_expected: i64,
+    pub missed_installments: i64,
+    /// The next date on the schedule after `today`, while installments are still
+    /// expected (not for a paused, cancelled or completed pledge).
+    pub next_expected_on: Option<NaiveDate>,
+}
+
+/// The due dates of a pledge's installments, in order, for as long as the pledge
+/// promises them.
+fn due_dates(pledge: &pledge::Model) -> impl Iterator<Item = NaiveDate> + '_ {
+    let limit = pledge
+        .installments_total
+        .and_then(|total| u32::try_from(total).ok())
+        .unwrap_or(u32::MAX);
+    (0..limit).map_while(|index| installment_due_on(pledge.starts_on, pledge.frequency, index))
+}
+
+/// How many installments fall due from `from` up to, not including, `until`: those a
+/// pause skipped when it ran over those days.
+pub fn installments_due_between(pledge: &pledge::Model, from: NaiveDate, until: NaiveDate) -> i32 {
+    let count = due_dates(pledge)
+        .take_while(|date| *date < until)
+        .filter(|date| *date >= from)
+        .count();
+    i32::try_from(count).unwrap_or(i32::MAX)
+}
+
+/// The pledge's skipped installments once a pause ends on `resumed_on`: those before
+/// it, and those that fell due while it was paused.
+pub fn installments_skipped_when_resumed(pledge: &pledge::Model, resumed_on: NaiveDate) -> i32 {
+    let during_pause = match (pledge.status, pledge.paused_at) {
+        (PledgeStatus::Paused, Some(paused_at)) => {
+            installments_due_between(pledge, paused_at.date_naive(), resumed_on)
+        }
+        _ => 0,
+    };
+    pledge.installments_skipped.saturating_add(during_pause)
+}
+
+/// The pledge's fulfilment on `today` (a day in the organization's time zone).
+///
+/// An installment is expected from its due date on, up to the last one the pledge
+/// promises. None is expected for the days a pledge was paused (those of past pauses
+/// are kept in `installments_skipped`), nor from the day it was cancelled. What is
+/// expected uses the installment amount as it is now.
+pub fn fulfilment(
+    pledge: &pledge::Model,
+    received: InstallmentsReceived,
+    today: NaiveDate,
+) -> Fulfilment {
+    let stops_before = match pledge.status {
+        PledgeStatus::Paused => pledge.paused_at.map(|at| at.date_naive()),
+        PledgeStatus::Cancelled => pledge.cancelled_at.map(|at| at.date_naive()),
+        PledgeStatus::Active | PledgeStatus::PastDue | PledgeStatus::Completed => None,
+    };
+    let mut scheduled: i64 = 0;
+    let mut next_expected_on = None;
+    for date in due_dates(pledge) {
+        if date > today {
+            next_expected_on = Some(date);
+            break;
+        }
+        if stops_before.is_some_and(|stop| date >= stop) {
+            break;
+        }
+        scheduled += 1;
+    }
+    if !matches!(pledge.status, PledgeStatus::Active | PledgeStatus::PastDue) {
+        next_expected_on = None;
+    }
+    let installments_expected = (scheduled - i64::from(pledge.installments_skipped)).max(0);
+    Fulfilment {
+        paid_minor: received.amount_minor,
+        installments_paid: received.count,
+        expected_minor: pledge
+            .installment_minor
+            .saturating_mul(installments_expected),
+        installments_expected,
+        missed_installments: (installments_expected - received.count).max(0),
+        next_expected_on,
+    }
+}
+
+/// What each pledge's installments have brought in, in one statement.
+pub async fn installments_received(
+    db: &impl ConnectionTrait,
+    pledge_ids: &[i64],
+) -> Result<HashMap<i64, InstallmentsReceived>, DomainError> {
+    let rows: Vec<(Option<i64>, i64, i64)> = gift::Entity::find()
+        .select_only()
+        .column(gift::Column::PledgeId)
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "count")
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT)"),
+            "amount",
+        )
+        .filter(gift::Column::PledgeId.is_in(pledge_ids.iter().copied()))
+        .filter(gift::Column::Status.is_in([GiftStatus::Succeeded, GiftStatus::PartiallyRefunded]))
+        .group_by(gift::Column::PledgeId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, count, amount)| {
+            Some((
+                id?,
+                InstallmentsReceived {
+                    count,
+                    amount_minor: amount,
+                },
+            ))
+        })
+        .collect())
 }
 
 /// Records an envelope pledge paid by check, with its audit entry, and re-evaluates
@@ -239,5 +386,103 @@ mod tests {
         assert_eq!(end, NaiveDate::from_ymd_opt(2026, 12, 31));
         let quarterly = start.and_then(|s| last_installment_on(s, PledgeFrequency::Quarterly, 4));
         assert_eq!(quarterly, NaiveDate::from_ymd_opt(2026, 10, 31));
+    }
+
+    fn day(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap_or_default()
+    }
+
+    fn monthly(starts_on: NaiveDate, status: PledgeStatus) -> pledge::Model {
+        let at = Utc::now();
+        pledge::Model {
+            id: 1,
+            donor_id: 1,
+            source: PledgeSource::Envelope,
+            installment_minor: 5_000,
+            currency: "USD".into(),
+            frequency: PledgeFrequency::Monthly,
+            starts_on,
+            ends_on: None,
+            installments_total: None,
+            status,
+            fund_id: 1,
+            appeal_id: None,
+            campaign_id: None,
+            stripe_subscription_id: None,
+            past_due_since: None,
+            paused_at: None,
+            cancelled_at: None,
+            cancel_reason: None,
+            installments_skipped: 0,
+            created_at: at,
+            updated_at: at,
+        }
+    }
+
+    fn received(count: i64, amount_minor: i64) -> InstallmentsReceived {
+        InstallmentsReceived {
+            count,
+            amount_minor,
+        }
+    }
+
+    #[test]
+    fn a_pledge_with_two_missed_installments_says_so_and_when_the_next_falls_due() {
+        let pledge = monthly(day(2026, 1, 15), PledgeStatus::Active);
+        let figures = fulfilment(&pledge, received(3, 15_000), day(2026, 5, 20));
+        assert_eq!(figures.installments_expected, 5);
+        assert_eq!(figures.expected_minor, 25_000);
+        assert_eq!(figures.installments_paid, 3);
+        assert_eq!(figures.paid_minor, 15_000);
+        assert_eq!(figures.missed_installments, 2);
+        assert_eq!(figures.next_expected_on, Some(day(2026, 6, 15)));
+    }
+
+    #[test]
+    fn an_installment_is_expected_on_its_due_day_and_a_term_caps_what_is_expected() {
+        let mut pledge = monthly(day(2026, 1, 31), PledgeStatus::Active);
+        let on_due_day = fulfilment(&pledge, received(0, 0), day(2026, 2, 28));
+        assert_eq!(on_due_day.installments_expected, 2);
+        assert_eq!(on_due_day.next_expected_on, Some(day(2026, 3, 31)));
+        pledge.installments_total = Some(3);
+        let after_term = fulfilment(&pledge, received(3, 15_000), day(2026, 11, 1));
+        assert_eq!(after_term.installments_expected, 3);
+        assert_eq!(after_term.missed_installments, 0);
+        assert_eq!(after_term.next_expected_on, None);
+    }
+
+    #[test]
+    fn a_paused_or_cancelled_pledge_expects_nothing_from_that_day() {
+        let mut pledge = monthly(day(2026, 1, 10), PledgeStatus::Paused);
+        pledge.paused_at = day(2026, 3, 10).and_hms_opt(9, 0, 0).map(|t| t.and_utc());
+        let paused = fulfilment(&pledge, received(2, 10_000), day(2026, 8, 1));
+        assert_eq!(paused.installments_expected, 2);
+        assert_eq!(paused.missed_installments, 0);
+        assert_eq!(paused.next_expected_on, None);
+        pledge.status = PledgeStatus::Cancelled;
+        pledge.cancelled_at = day(2026, 4, 11).and_hms_opt(9, 0, 0).map(|t| t.and_utc());
+        let cancelled = fulfilment(&pledge, received(2, 10_000), day(2026, 8, 1));
+        assert_eq!(cancelled.installments_expected, 4);
+        assert_eq!(cancelled.missed_installments, 2);
+    }
+
+    #[test]
+    fn installments_skipped_by_a_past_pause_are_not_missed() {
+        let mut pledge = monthly(day(2026, 1, 10), PledgeStatus::Active);
+        pledge.installments_skipped =
+            installments_due_between(&pledge, day(2026, 3, 1), day(2026, 5, 1));
+        assert_eq!(pledge.installments_skipped, 2);
+        let figures = fulfilment(&pledge, received(3, 15_000), day(2026, 6, 1));
+        assert_eq!(figures.installments_expected, 3);
+        assert_eq!(figures.missed_installments, 0);
+        assert_eq!(figures.next_expected_on, Some(day(2026, 6, 10)));
+    }
+
+    #[test]
+    fn a_pledge_paid_ahead_misses_nothing() {
+        let pledge = monthly(day(2026, 5, 1), PledgeStatus::Active);
+        let figures = fulfilment(&pledge, received(4, 20_000), day(2026, 6, 2));
+        assert_eq!(figures.installments_expected, 2);
+        assert_eq!(figures.missed_installments, 0);
     }
 }

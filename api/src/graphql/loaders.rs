@@ -11,6 +11,7 @@ use entity::{appeal, campaign, donor, fund, gift, giving_tier, pledge, receipt, 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::domain::DomainError;
+use crate::domain::pledges::{InstallmentsReceived, installments_received};
 use async_graphql::ErrorExtensions;
 
 type LoadResult<V> = Result<HashMap<i64, V>, async_graphql::Error>;
@@ -171,6 +172,24 @@ impl Loader<i64> for ReceiptsByDonor {
     }
 }
 
+/// What each pledge's installments have brought in (nothing yet is a zero count).
+pub struct InstallmentsByPledge(pub DatabaseConnection);
+
+impl Loader<i64> for InstallmentsByPledge {
+    type Value = InstallmentsReceived;
+    type Error = async_graphql::Error;
+
+    async fn load(&self, pledge_ids: &[i64]) -> LoadResult<InstallmentsReceived> {
+        let mut found = installments_received(&self.0, pledge_ids)
+            .await
+            .map_err(|e| e.extend())?;
+        Ok(pledge_ids
+            .iter()
+            .map(|id| (*id, found.remove(id).unwrap_or_default()))
+            .collect())
+    }
+}
+
 type Cached<T> = DataLoader<T, HashMapCache>;
 
 fn cached<T: Loader<i64>>(loader: T) -> Cached<T> {
@@ -190,6 +209,7 @@ pub struct Loaders {
     pub active_pledges_by_donor: Cached<ActivePledgesByDonor>,
     pub open_membership_by_donor: Cached<OpenMembershipByDonor>,
     pub receipts_by_donor: Cached<ReceiptsByDonor>,
+    pub installments_by_pledge: Cached<InstallmentsByPledge>,
 }
 
 impl Loaders {
@@ -205,6 +225,7 @@ impl Loaders {
             active_pledges_by_donor: cached(ActivePledgesByDonor(db.clone())),
             open_membership_by_donor: cached(OpenMembershipByDonor(db.clone())),
             receipts_by_donor: cached(ReceiptsByDonor(db.clone())),
+            installments_by_pledge: cached(InstallmentsByPledge(db.clone())),
         }
     }
 }

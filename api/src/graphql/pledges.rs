@@ -13,6 +13,7 @@ use super::guards::RoleGuard;
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{Page, PageArgs, page};
+use crate::domain::club::annual_commitment;
 use crate::domain::pledges::{self, NewEnvelopePledge, PledgeFilter as SearchFilter};
 
 /// How often installments fall due.
@@ -129,20 +130,83 @@ impl Pledge {
             .map(|a| a.source_code))
     }
 
-    /// What the pledge commits over twelve months: installment × installments per
-    /// year, or the whole pledge when its term is shorter.
-    async fn annual_pledge_total(&self) -> MoneyAmount {
-        let per_year = 12 / i64::from(pledges::months_between_installments(self.0.frequency));
-        let count = match self.0.installments_total {
-            Some(total) => per_year.min(i64::from(total)),
-            None => per_year,
-        };
-        MoneyAmount::from_columns(self.0.installment_minor * count, &self.0.currency)
+    /// What the pledge commits over the next twelve months: installment × installments
+    /// per year, or what remains of the pledge when fewer installments remain.
+    async fn annual_pledge_total(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
+        let today = org_today(ctx)?;
+        Ok(MoneyAmount::from_columns(
+            annual_commitment(&self.0, today),
+            &self.0.currency,
+        ))
+    }
+
+    /// How the pledge stands against its schedule today: paid so far, expected so far,
+    /// missed installments and the next expected date.
+    async fn fulfilment(&self, ctx: &Context<'_>) -> Result<PledgeFulfilment> {
+        let received = loaders(ctx)?
+            .installments_by_pledge
+            .load_one(self.0.id)
+            .await?
+            .unwrap_or_default();
+        Ok(PledgeFulfilment {
+            figures: pledges::fulfilment(&self.0, received, org_today(ctx)?),
+            currency: self.0.currency.clone(),
+        })
     }
 
     /// When it was recorded.
     async fn created_at(&self) -> DateTime<Utc> {
         self.0.created_at
+    }
+}
+
+/// Today in the organization's time zone.
+fn org_today(ctx: &Context<'_>) -> Result<NaiveDate> {
+    Ok(Utc::now()
+        .with_timezone(&config(ctx)?.org.timezone)
+        .date_naive())
+}
+
+/// How a pledge stands against its schedule. An installment is expected from its due
+/// date on; none for the days the pledge was paused, nor after it was cancelled.
+/// Expected amounts use the installment amount as it is now.
+pub struct PledgeFulfilment {
+    figures: pledges::Fulfilment,
+    currency: String,
+}
+
+/// How a pledge stands against its schedule.
+#[Object]
+impl PledgeFulfilment {
+    /// Received so far from its installments, net of refunds.
+    async fn paid_so_far(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.figures.paid_minor, &self.currency)
+    }
+
+    /// Installments received (not refunded in full).
+    async fn installments_paid(&self) -> i64 {
+        self.figures.installments_paid
+    }
+
+    /// What the installments due by today add up to.
+    async fn expected_so_far(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.figures.expected_minor, &self.currency)
+    }
+
+    /// Installments due by today.
+    async fn installments_expected(&self) -> i64 {
+        self.figures.installments_expected
+    }
+
+    /// Installments due by today and not received.
+    async fn missed_installments(&self) -> i64 {
+        self.figures.missed_installments
+    }
+
+    /// The next date an installment falls due; null when none is expected (paused,
+    /// cancelled, completed, or past its last installment).
+    async fn next_expected_on(&self) -> Option<NaiveDate> {
+        self.figures.next_expected_on
     }
 }
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{body_string_contains, header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
-use crate::staff_api::{admin_token, create_donor, ok, staff_token};
+use crate::staff_api::{admin_token, check_gift, create_donor, ok, record_gift, staff_token};
 use tests::on_both_backends;
 use tests::stripe::{
     OLD_WEBHOOK_SECRET, SECRET_KEY, WEBHOOK_SECRET, event, paid_invoice, subscription,
@@ -969,6 +969,86 @@ async fn the_self_service_link_shows_the_donors_pledges_and_nothing_when_tampere
     assert!(!body.contains("$"));
 }
 
+const PLEDGE_FULFILMENT: &str = "query($id: ID!) { pledges(filter: { donorId: $id }) { edges { node { status fulfilment { paidSoFar { amountMinor } installmentsPaid expectedSoFar { amountMinor } installmentsExpected missedInstallments nextExpectedOn } } } } }";
+
+async fn fulfilment_of_only_pledge(app: &TestApp, token: &str, donor: i64) -> Value {
+    let data = ok(
+        app,
+        token,
+        PLEDGE_FULFILMENT,
+        json!({ "id": donor.to_string() }),
+    )
+    .await;
+    data["pledges"]["edges"][0]["node"]["fulfilment"].clone()
+}
+
+async fn a_pledge_with_missed_installments_shows_paid_expected_missed_and_next(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let donor = donor_named(&app, &token, "Rosa Mendez").await;
+    // Five monthly installments have fallen due (a few days' margin keeps the count
+    // the same in any time zone); two checks came in.
+    let starts_on = (Utc::now().date_naive() - Duration::days(3))
+        .checked_sub_months(chrono::Months::new(4))
+        .unwrap();
+    let data = ok(
+        &app,
+        &token,
+        CREATE_PLEDGE,
+        json!({ "input": {
+            "donorId": donor.to_string(),
+            "installment": { "amountMinor": 5_000 },
+            "frequency": "MONTHLY",
+            "startsOn": starts_on.to_string(),
+            "fundId": "1",
+        } }),
+    )
+    .await;
+    let pledge: i64 = data["createPledge"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    for (check, days_after_start) in [("2001", 1), ("2002", 32)] {
+        let received = (starts_on + Duration::days(days_after_start))
+            .and_hms_opt(17, 0, 0)
+            .unwrap()
+            .and_utc();
+        record_gift(
+            &app,
+            &token,
+            check_gift(
+                donor,
+                json!({
+                    "pledgeId": pledge.to_string(),
+                    "amount": { "amountMinor": 5_000 },
+                    "checkNumber": check,
+                    "receivedAt": received.to_rfc3339(),
+                }),
+            ),
+        )
+        .await;
+    }
+
+    let figures = fulfilment_of_only_pledge(&app, &token, donor).await;
+
+    assert_eq!(figures["installmentsExpected"], 5);
+    assert_eq!(figures["expectedSoFar"]["amountMinor"], 25_000);
+    assert_eq!(figures["installmentsPaid"], 2);
+    assert_eq!(figures["paidSoFar"]["amountMinor"], 10_000);
+    assert_eq!(figures["missedInstallments"], 3);
+    let next = starts_on
+        .checked_add_months(chrono::Months::new(5))
+        .unwrap();
+    assert_eq!(figures["nextExpectedOn"], next.to_string());
+
+    // Paused, it expects nothing more and names no next date.
+    change(&app, &token, "pausePledge", pledge, None).await;
+    let paused = fulfilment_of_only_pledge(&app, &token, donor).await;
+    assert_eq!(paused["installmentsExpected"], 5);
+    assert_eq!(paused["nextExpectedOn"], Value::Null);
+}
+
 on_both_backends!(
     a_42_dollar_monthly_pledge_joins_the_circle_and_41_does_not,
     two_25_dollar_monthly_pledges_together_qualify,
@@ -988,4 +1068,5 @@ on_both_backends!(
     a_paused_subscription_pauses_its_pledge,
     the_circle_page_thanks_members_by_name_and_hides_the_anonymous,
     the_self_service_link_shows_the_donors_pledges_and_nothing_when_tampered_or_expired,
+    a_pledge_with_missed_installments_shows_paid_expected_missed_and_next,
 );
