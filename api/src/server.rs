@@ -96,6 +96,14 @@ impl Application {
                 .route("/circle", web::get().to(pages::circle::show))
                 .route("/manage/{token}", web::get().to(pages::manage::show))
                 .route(
+                    "/manage/{token}/pledges/{id}",
+                    web::post().to(pages::manage::change),
+                )
+                .route(
+                    "/manage/{token}/card",
+                    web::post().to(pages::manage::update_card),
+                )
+                .route(
                     "/circle/roster.csv",
                     web::get().to(pages::circle::roster_csv),
                 )

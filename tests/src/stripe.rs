@@ -23,6 +23,9 @@ fn fixture(name: &str) -> Value {
         "dispute" => include_str!("../fixtures/stripe/dispute.json"),
         "refund" => include_str!("../fixtures/stripe/refund.json"),
         "event" => include_str!("../fixtures/stripe/event.json"),
+        "billing_portal_session" => {
+            include_str!("../fixtures/stripe/billing_portal_session.json")
+        }
         other => panic!("no fixture {other}"),
     };
     serde_json::from_str(text).expect("fixture is JSON")
@@ -110,6 +113,13 @@ pub fn subscription(id: &str, email: &str, amount: i64, status: &str) -> Value {
     subscription["items"]["data"][0]["price"]["unit_amount"] = json!(amount);
     subscription["items"]["data"][0]["quantity"] = json!(1);
     subscription
+}
+
+/// A billing portal session that sends the donor to `url`.
+pub fn billing_portal_session(url: &str) -> Value {
+    let mut session = fixture("billing_portal_session");
+    merge(&mut session, json!({ "url": url }));
+    session
 }
 
 /// A paid invoice of a subscription, in the pinned API version's shape.

@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::enums::{PledgeSource, StaffRole};
+use entity::enums::StaffRole;
 use entity::{Currency, tier_membership};
 
 use super::context::{actor, config, db, parse_id};
@@ -15,9 +15,8 @@ use super::money::{MoneyAmount, MoneyInput};
 use super::pledges::Pledge;
 use super::tiers::Tier;
 use crate::domain::club;
-use crate::domain::pledge_actions::{self, PledgeAction};
-use crate::stripe::StripeClient;
-use crate::stripe::subscriptions::request_pledge_change;
+use crate::domain::pledge_actions::PledgeAction;
+use crate::stripe::subscriptions::change_pledge;
 
 /// A donor's time in a giving-club tier: when and why they joined, and when and why
 /// they left (still open while they are a member).
@@ -236,45 +235,21 @@ async fn apply(
     input: PledgeChangeInput,
     action: PledgeAction,
 ) -> Result<PledgeChange> {
-    let db = db(ctx)?;
-    let config = config(ctx)?;
-    let actor = actor(ctx)?;
     let id = parse_id("id", &input.id)?;
-    let pledge = pledge_actions::find_pledge(db, id).await.gql()?;
-    match pledge.source {
-        PledgeSource::Envelope => {
-            let pledge = pledge_actions::change_envelope_pledge(
-                db,
-                &actor,
-                &config.club_policy(),
-                id,
-                action,
-            )
-            .await
-            .gql()?;
-            Ok(PledgeChange {
-                pledge: Pledge(pledge),
-                requested_of_processor: false,
-            })
-        }
-        PledgeSource::StripeSubscription => {
-            let client = StripeClient::from_config(config).map_err(|e| bad_input("stripe", e))?;
-            request_pledge_change(
-                db,
-                &client,
-                &actor,
-                &pledge,
-                action,
-                input.idempotency_key.as_deref(),
-            )
-            .await
-            .gql()?;
-            Ok(PledgeChange {
-                pledge: Pledge(pledge),
-                requested_of_processor: true,
-            })
-        }
-    }
+    let outcome = change_pledge(
+        db(ctx)?,
+        config(ctx)?,
+        &actor(ctx)?,
+        id,
+        action,
+        input.idempotency_key.as_deref(),
+    )
+    .await
+    .gql()?;
+    Ok(PledgeChange {
+        pledge: Pledge(outcome.pledge),
+        requested_of_processor: outcome.requested_of_processor,
+    })
 }
 
 #[derive(Default)]

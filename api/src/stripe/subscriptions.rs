@@ -6,7 +6,10 @@ use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
 use super::client::StripeClient;
-use crate::domain::pledge_actions::{PledgeAction, check_action, record_requested_change};
+use crate::config::Config;
+use crate::domain::pledge_actions::{
+    PledgeAction, change_envelope_pledge, check_action, find_pledge, record_requested_change,
+};
 use crate::domain::{Actor, DomainError};
 use entity::enums::PledgeSource;
 use entity::pledge;
@@ -100,4 +103,67 @@ pub async fn request_pledge_change(
         }
     }
     record_requested_change(db, actor, pledge, &action, &idempotency_key).await
+}
+
+/// What a change to a pledge did.
+pub struct PledgeChangeOutcome {
+    /// The pledge as it stands now: changed for an envelope pledge; for a card pledge
+    /// as before, until Stripe's event confirms the change.
+    pub pledge: pledge::Model,
+    /// True when the change was asked of Stripe rather than made here.
+    pub requested_of_processor: bool,
+}
+
+/// Applies an action to a pledge the way its kind requires: an envelope pledge
+/// changes here, in one transaction; a card pledge's subscription is asked to change
+/// at Stripe, and its webhook events change the pledge.
+pub async fn change_pledge(
+    db: &DatabaseConnection,
+    config: &Config,
+    actor: &Actor,
+    pledge_id: i64,
+    action: PledgeAction,
+    key: Option<&str>,
+) -> Result<PledgeChangeOutcome, DomainError> {
+    let pledge = find_pledge(db, pledge_id).await?;
+    match pledge.source {
+        PledgeSource::Envelope => {
+            let pledge =
+                change_envelope_pledge(db, actor, &config.club_policy(), pledge_id, action).await?;
+            Ok(PledgeChangeOutcome {
+                pledge,
+                requested_of_processor: false,
+            })
+        }
+        PledgeSource::StripeSubscription => {
+            let client = StripeClient::from_config(config).map_err(DomainError::Unexpected)?;
+            request_pledge_change(db, &client, actor, &pledge, action, key).await?;
+            Ok(PledgeChangeOutcome {
+                pledge,
+                requested_of_processor: true,
+            })
+        }
+    }
+}
+
+/// A Stripe billing portal session where a donor updates the card their pledges are
+/// paid with, coming back to `return_url`. Answers the session's address.
+pub async fn billing_portal_url(
+    client: &StripeClient,
+    customer_id: &str,
+    return_url: &str,
+    idempotency_key: &str,
+) -> Result<String, DomainError> {
+    let form = [
+        ("customer".to_owned(), customer_id.to_owned()),
+        ("return_url".to_owned(), return_url.to_owned()),
+    ];
+    let session = client
+        .post("/billing_portal/sessions", &form, idempotency_key)
+        .await?;
+    session["url"]
+        .as_str()
+        .filter(|url| url.starts_with("https://") || url.starts_with("http://"))
+        .map(str::to_owned)
+        .ok_or_else(|| DomainError::Payment("the billing portal session has no address".into()))
 }

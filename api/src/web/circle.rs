@@ -3,25 +3,15 @@
 //! `GET /circle/roster.csv` gives staff the full roster with contact details.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, ContentType};
+use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::enums::StaffRole;
 
 use super::donate::escape;
 use super::i18n::Lang;
+use super::simple_page;
 use crate::domain::{club, tokens};
 use crate::server::AppState;
-
-fn page(status: StatusCode, body: String) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type(ContentType::html())
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
-        ))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
-        .body(body)
-}
 
 struct Words {
     title: &'static str,
@@ -38,7 +28,19 @@ fn words(lang: Lang) -> Words {
             empty: "Pronto daremos aquí las gracias a nuestros primeros miembros.",
             unavailable: "Esta página no está disponible en este momento.",
         },
-        Lang::En | Lang::Fr | Lang::Ar => Words {
+        Lang::Fr => Words {
+            title: "Cercle des Amis",
+            intro: "Merci aux amis qui soutiennent notre travail par un engagement de 500 $ ou plus par an.",
+            empty: "Nous remercierons bientôt ici nos premiers membres.",
+            unavailable: "Cette page n’est pas disponible pour le moment.",
+        },
+        Lang::Ar => Words {
+            title: "دائرة الأصدقاء",
+            intro: "شكرًا للأصدقاء الذين يدعمون عملنا بتعهّد قدره 500 دولار أو أكثر في السنة.",
+            empty: "سنشكر هنا قريبًا أول أعضائنا.",
+            unavailable: "هذه الصفحة غير متاحة الآن.",
+        },
+        Lang::En => Words {
             title: "Circle of Friends",
             intro: "Thank you to the friends who sustain our work with a pledge of $500 or more a year.",
             empty: "We will soon thank our first members here.",
@@ -48,7 +50,7 @@ fn words(lang: Lang) -> Words {
 }
 
 /// `GET /circle?lang=es`: the names of the Circle's members who did not ask to stay
-/// anonymous. English and Spanish.
+/// anonymous, in English, Spanish, French or Arabic.
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(request.query_string().as_bytes())
@@ -58,22 +60,17 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
         .iter()
         .find(|(k, _)| k == "lang")
         .map(|(_, v)| v.as_str());
-    let lang = match Lang::negotiate(asked, &request) {
-        Lang::Es => Lang::Es,
-        _ => Lang::En,
-    };
+    let lang = Lang::negotiate(asked, &request);
     let text = words(lang);
     let roster = match club::circle_roster(&state.db).await {
         Ok(roster) => roster,
         Err(error) => {
             tracing::error!(%error, "cannot read the Circle of Friends");
-            return page(
+            return simple_page(
                 StatusCode::SERVICE_UNAVAILABLE,
-                document(
-                    lang,
-                    text.title,
-                    &format!("<p>{}</p>", escape(text.unavailable)),
-                ),
+                lang,
+                text.title,
+                &format!("<p>{}</p>", escape(text.unavailable)),
             );
         }
     };
@@ -87,25 +84,11 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
     } else {
         format!("<ul class=\"circle\">\n{}\n</ul>", names.join("\n"))
     };
-    page(
+    simple_page(
         StatusCode::OK,
-        document(
-            lang,
-            text.title,
-            &format!("<p>{}</p>\n{list}", escape(text.intro)),
-        ),
-    )
-}
-
-fn document(lang: Lang, title: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{code}\" dir=\"{dir}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title}</title>\n</head>\n<body style=\"font-family: Georgia, serif; max-width: 40rem; margin: 2rem auto;\">\n\
-         <h1>{title}</h1>\n{body}\n</body>\n</html>\n",
-        code = lang.code(),
-        dir = lang.dir(),
-        title = escape(title),
+        lang,
+        text.title,
+        &format!("<p>{}</p>\n{list}", escape(text.intro)),
     )
 }
 

@@ -16,7 +16,8 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 use crate::staff_api::{admin_token, check_gift, create_donor, ok, record_gift, staff_token};
 use tests::on_both_backends;
 use tests::stripe::{
-    OLD_WEBHOOK_SECRET, SECRET_KEY, WEBHOOK_SECRET, event, paid_invoice, subscription,
+    OLD_WEBHOOK_SECRET, SECRET_KEY, WEBHOOK_SECRET, billing_portal_session, event, paid_invoice,
+    subscription,
 };
 use tests::support::{Backend, TestApp, spawn_app_with};
 
@@ -1049,6 +1050,229 @@ async fn a_pledge_with_missed_installments_shows_paid_expected_missed_and_next(b
     assert_eq!(paused["nextExpectedOn"], Value::Null);
 }
 
+fn manage_link(donor: i64) -> String {
+    mailer::links::manage_token(CLUB_LINK_KEY, donor, Utc::now() + Duration::days(7))
+}
+
+async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn pledge_row(app: &TestApp, id: i64) -> pledge::Model {
+    pledge::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn a_donor_changes_pauses_resumes_and_cancels_an_envelope_pledge_from_the_link(
+    backend: Backend,
+) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let lena = donor_named(&app, &token, "Lena Ortiz").await;
+    let pledge = envelope_pledge(&app, &token, lena, 4_200, "MONTHLY", None).await;
+    let link = manage_link(lena);
+    let action = format!("/manage/{link}/pledges/{pledge}");
+
+    let page = app
+        .get(&format!("/manage/{link}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!("action=\"{action}?lang=en\"")),
+        "{page}"
+    );
+    assert!(page.contains("value=\"42.00\""));
+
+    // Bad amounts and an unconfirmed cancellation change nothing.
+    for amount in ["-5", "0", "abc", "99999999999"] {
+        let response = post_form(
+            &app,
+            &action,
+            &[("action", "change_amount"), ("amount", amount)],
+        )
+        .await;
+        assert_eq!(response.status(), 422, "{amount}");
+        assert!(
+            response
+                .text()
+                .await
+                .unwrap()
+                .contains("new amount in dollars")
+        );
+    }
+    let response = post_form(&app, &action, &[("action", "cancel")]).await;
+    assert_eq!(response.status(), 422);
+    assert_eq!(pledge_row(&app, pledge).await.installment_minor, 4_200);
+    assert_eq!(pledge_row(&app, pledge).await.status, PledgeStatus::Active);
+
+    let response = post_form(
+        &app,
+        &action,
+        &[("action", "change_amount"), ("amount", "50")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with("done=here"), "{location}");
+    assert!(
+        app.get(&location)
+            .await
+            .text()
+            .await
+            .unwrap()
+            .contains("Your pledge is updated")
+    );
+    assert_eq!(pledge_row(&app, pledge).await.installment_minor, 5_000);
+    assert!(in_circle(&app, lena).await);
+
+    post_form(&app, &action, &[("action", "pause")]).await;
+    assert_eq!(pledge_row(&app, pledge).await.status, PledgeStatus::Paused);
+    assert!(!in_circle(&app, lena).await);
+    post_form(&app, &action, &[("action", "resume")]).await;
+    assert_eq!(pledge_row(&app, pledge).await.status, PledgeStatus::Active);
+    assert!(in_circle(&app, lena).await);
+    let response = post_form(&app, &action, &[("action", "cancel"), ("confirm", "yes")]).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        pledge_row(&app, pledge).await.status,
+        PledgeStatus::Cancelled
+    );
+    assert!(!in_circle(&app, lena).await);
+    assert_eq!(messages(&app, "pledge_cancelled").await.len(), 1);
+
+    // Every change is in the audit log under the donor's own name.
+    let audited = crate::staff_api::audit_entries(&app, "changePledgeAmount").await;
+    assert_eq!(audited.len(), 1);
+    assert_eq!(
+        audited[0].actor,
+        format!("donor {lena} (self-service link)")
+    );
+}
+
+async fn a_self_service_link_cannot_touch_another_donors_pledge_or_outlive_its_expiry(
+    backend: Backend,
+) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let lena = donor_named(&app, &token, "Lena Ortiz").await;
+    let omar = donor_named(&app, &token, "Omar Haddad").await;
+    let omars = envelope_pledge(&app, &token, omar, 9_000, "MONTHLY", None).await;
+    let lenas = envelope_pledge(&app, &token, lena, 4_200, "MONTHLY", None).await;
+
+    let response = post_form(
+        &app,
+        &format!("/manage/{}/pledges/{omars}", manage_link(lena)),
+        &[("action", "cancel"), ("confirm", "yes")],
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    assert!(!response.text().await.unwrap().contains("$"));
+    assert_eq!(pledge_row(&app, omars).await.status, PledgeStatus::Active);
+
+    let expired =
+        mailer::links::manage_token(CLUB_LINK_KEY, lena, Utc::now() - Duration::minutes(1));
+    let response = post_form(
+        &app,
+        &format!("/manage/{expired}/pledges/{lenas}?lang=fr"),
+        &[("action", "pause")],
+    )
+    .await;
+    assert_eq!(response.status(), 410);
+    assert!(response.text().await.unwrap().contains("a expiré"));
+    let tampered = manage_link(lena).replacen(&format!("{lena}."), &format!("{omar}."), 1);
+    let response = post_form(
+        &app,
+        &format!("/manage/{tampered}/pledges/{omars}"),
+        &[("action", "pause")],
+    )
+    .await;
+    assert_eq!(response.status(), 404);
+    assert_eq!(pledge_row(&app, lenas).await.status, PledgeStatus::Active);
+    assert_eq!(pledge_row(&app, omars).await.status, PledgeStatus::Active);
+}
+
+async fn a_donor_changes_a_card_pledge_through_stripe_and_updates_the_card_in_the_portal(
+    backend: Backend,
+) {
+    let (app, stripe) = club_app(backend).await;
+    let email = "tomas@example.org";
+    app.deliver(&subscription_event(
+        "evt_1",
+        "customer.subscription.created",
+        "sub_tomas",
+        email,
+        4_200,
+        "active",
+    ))
+    .await;
+    let pledge = pledge::Entity::find().one(&app.db).await.unwrap().unwrap();
+    Mock::given(method("POST"))
+        .and(path("/v1/subscriptions/sub_tomas"))
+        .and(header_exists("Idempotency-Key"))
+        .and(body_string_contains("pause_collection%5Bbehavior%5D=void"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(subscription(
+            "sub_tomas",
+            email,
+            4_200,
+            "active",
+        )))
+        .expect(1)
+        .mount(&stripe)
+        .await;
+    let session = billing_portal_session("https://billing.stripe.com/p/session/test_portal");
+    Mock::given(method("POST"))
+        .and(path("/v1/billing_portal/sessions"))
+        .and(header_exists("Idempotency-Key"))
+        .and(body_string_contains("customer=cus_monthly"))
+        .and(body_string_contains(
+            "return_url=https%3A%2F%2Fgive.example.org%2Fmanage%2F",
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(session))
+        .expect(1)
+        .mount(&stripe)
+        .await;
+    let link = manage_link(pledge.donor_id);
+
+    let response = post_form(
+        &app,
+        &format!("/manage/{link}/pledges/{}?lang=es", pledge.id),
+        &[("action", "pause")],
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let location = response.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.ends_with("lang=es&done=processor"), "{location}");
+    // The pledge changes when Stripe's event says so.
+    assert_eq!(
+        pledge_row(&app, pledge.id).await.status,
+        PledgeStatus::Active
+    );
+
+    let page = app
+        .get(&format!("/manage/{link}"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&format!("action=\"/manage/{link}/card?lang=en\"")));
+    let response = post_form(&app, &format!("/manage/{link}/card"), &[]).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"],
+        "https://billing.stripe.com/p/session/test_portal"
+    );
+}
+
 on_both_backends!(
     a_42_dollar_monthly_pledge_joins_the_circle_and_41_does_not,
     two_25_dollar_monthly_pledges_together_qualify,
@@ -1069,4 +1293,7 @@ on_both_backends!(
     the_circle_page_thanks_members_by_name_and_hides_the_anonymous,
     the_self_service_link_shows_the_donors_pledges_and_nothing_when_tampered_or_expired,
     a_pledge_with_missed_installments_shows_paid_expected_missed_and_next,
+    a_donor_changes_pauses_resumes_and_cancels_an_envelope_pledge_from_the_link,
+    a_self_service_link_cannot_touch_another_donors_pledge_or_outlive_its_expiry,
+    a_donor_changes_a_card_pledge_through_stripe_and_updates_the_card_in_the_portal,
 );
