@@ -1,24 +1,12 @@
 //! What the giving club's emails share: the pledge in words, the donor's signed link
 //! to manage their pledges, and the frame around the body. Club emails are written in
-//! English and Spanish; other languages get the English text.
+//! English, Spanish, French and Arabic.
 
 use entity::enums::{Language, PledgeFrequency};
 use entity::{Currency, format_minor, pledge};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
 use super::{Context, RenderError, Rendered, escape, layout, payload_id};
-
-/// The context club emails render in: English unless the donor reads Spanish.
-pub fn club_context(context: Context<'_>) -> Context<'_> {
-    let language = match context.language {
-        Language::Spanish => Language::Spanish,
-        Language::English | Language::French | Language::Arabic => Language::English,
-    };
-    Context {
-        language,
-        ..context
-    }
-}
 
 pub async fn load_pledge(
     db: &impl ConnectionTrait,
@@ -32,7 +20,7 @@ pub async fn load_pledge(
         .ok_or_else(|| RenderError::Missing(format!("pledge {id}")))
 }
 
-/// "$42.00 a month" / "$42.00 al mes".
+/// "$42.00 a month", "$42.00 al mes", "$42.00 par mois": a pledge in words.
 pub fn pledge_words(pledge: &pledge::Model, language: Language) -> String {
     let amount = Currency::parse(&pledge.currency)
         .map(|currency| format_minor(pledge.installment_minor, currency))
@@ -41,6 +29,12 @@ pub fn pledge_words(pledge: &pledge::Model, language: Language) -> String {
         (Language::Spanish, PledgeFrequency::Monthly) => "al mes",
         (Language::Spanish, PledgeFrequency::Quarterly) => "cada trimestre",
         (Language::Spanish, PledgeFrequency::Yearly) => "al año",
+        (Language::French, PledgeFrequency::Monthly) => "par mois",
+        (Language::French, PledgeFrequency::Quarterly) => "par trimestre",
+        (Language::French, PledgeFrequency::Yearly) => "par an",
+        (Language::Arabic, PledgeFrequency::Monthly) => "شهريًا",
+        (Language::Arabic, PledgeFrequency::Quarterly) => "كل ثلاثة أشهر",
+        (Language::Arabic, PledgeFrequency::Yearly) => "سنويًا",
         (_, PledgeFrequency::Monthly) => "a month",
         (_, PledgeFrequency::Quarterly) => "a quarter",
         (_, PledgeFrequency::Yearly) => "a year",
@@ -49,9 +43,11 @@ pub fn pledge_words(pledge: &pledge::Model, language: Language) -> String {
 }
 
 /// The donor's signed self-service link, when links can be signed.
+/// The page opens in the donor's language.
 pub fn manage_url(context: Context<'_>, payload: &serde_json::Value) -> Option<String> {
     let donor_id = payload.get("donor_id")?.as_i64()?;
-    context.links?.manage_url_for(donor_id)
+    let url = context.links?.manage_url_for(donor_id)?;
+    Some(format!("{url}?lang={}", context.language.as_str()))
 }
 
 /// A message with a subject, paragraphs of text, and an optional link with its label.

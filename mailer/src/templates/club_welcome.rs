@@ -3,7 +3,7 @@
 use entity::enums::Language;
 use sea_orm::ConnectionTrait;
 
-use super::club_mail::{club_context, finish, load_pledge, manage_url, pledge_words};
+use super::club_mail::{finish, load_pledge, manage_url, pledge_words};
 use super::{Context, RenderError, Rendered};
 
 pub const KIND: &str = "club_welcome";
@@ -14,7 +14,6 @@ pub async fn render(
     context: Context<'_>,
     payload: &serde_json::Value,
 ) -> Result<Rendered, RenderError> {
-    let context = club_context(context);
     let pledge = load_pledge(db, KIND, payload).await?;
     let words = pledge_words(&pledge, context.language);
     let org = &context.org.legal_name;
@@ -27,7 +26,24 @@ pub async fn render(
             ],
             "Consultar o cambiar su compromiso",
         ),
-        _ => (
+        Language::French => (
+            "Bienvenue au Club des donateurs mensuels".to_owned(),
+            vec![
+                format!("Merci de votre engagement de {words} envers {org}."),
+                "Votre soutien régulier nous permet de prévoir et de défendre plus de familles."
+                    .to_owned(),
+            ],
+            "Voir ou modifier votre engagement",
+        ),
+        Language::Arabic => (
+            "أهلًا بك في نادي التبرع الشهري".to_owned(),
+            vec![
+                format!("شكرًا لتعهّدك بمبلغ {words} لصالح {org}."),
+                "دعمك المنتظم يتيح لنا التخطيط مسبقًا والوقوف إلى جانب مزيد من العائلات.".to_owned(),
+            ],
+            "عرض تعهّدك أو تغييره",
+        ),
+        Language::English => (
             "Welcome to the Monthly Giving Club".to_owned(),
             vec![
                 format!("Thank you for pledging {words} to {org}."),

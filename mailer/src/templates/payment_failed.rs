@@ -3,7 +3,7 @@
 use entity::enums::Language;
 use sea_orm::ConnectionTrait;
 
-use super::club_mail::{club_context, finish, load_pledge, manage_url, pledge_words};
+use super::club_mail::{finish, load_pledge, manage_url, pledge_words};
 use super::{Context, RenderError, Rendered};
 
 pub const KIND: &str = "payment_failed";
@@ -14,7 +14,6 @@ pub async fn render(
     context: Context<'_>,
     payload: &serde_json::Value,
 ) -> Result<Rendered, RenderError> {
-    let context = club_context(context);
     let pledge = load_pledge(db, KIND, payload).await?;
     let words = pledge_words(&pledge, context.language);
     let (subject, paragraphs, label) = match context.language {
@@ -27,7 +26,24 @@ pub async fn render(
             ],
             "Actualizar su tarjeta",
         ),
-        _ => (
+        Language::French => (
+            "Nous n’avons pas pu traiter votre don mensuel".to_owned(),
+            vec![
+                format!("Le paiement de votre engagement de {words} n’a pas abouti."),
+                "Vous pouvez mettre à jour votre carte avec le lien ci-dessous ; nous réessaierons."
+                    .to_owned(),
+            ],
+            "Mettre à jour votre carte",
+        ),
+        Language::Arabic => (
+            "تعذّرت معالجة تبرعك الشهري".to_owned(),
+            vec![
+                format!("لم تكتمل دفعة تعهّدك بمبلغ {words}."),
+                "يمكنك تحديث بطاقتك من الرابط أدناه، وسنحاول مرة أخرى.".to_owned(),
+            ],
+            "تحديث بطاقتك",
+        ),
+        Language::English => (
             "We could not process your monthly gift".to_owned(),
             vec![
                 format!("The payment for your pledge of {words} did not go through."),

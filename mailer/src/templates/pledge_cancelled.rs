@@ -3,7 +3,7 @@
 use entity::enums::Language;
 use sea_orm::ConnectionTrait;
 
-use super::club_mail::{club_context, finish, load_pledge, manage_url, pledge_words};
+use super::club_mail::{finish, load_pledge, manage_url, pledge_words};
 use super::{Context, RenderError, Rendered};
 
 pub const KIND: &str = "pledge_cancelled";
@@ -14,7 +14,6 @@ pub async fn render(
     context: Context<'_>,
     payload: &serde_json::Value,
 ) -> Result<Rendered, RenderError> {
-    let context = club_context(context);
     let pledge = load_pledge(db, KIND, payload).await?;
     let words = pledge_words(&pledge, context.language);
     let org = &context.org.legal_name;
@@ -29,7 +28,25 @@ pub async fn render(
             ],
             "Volver a donar",
         ),
-        _ => (
+        Language::French => (
+            "Votre engagement de don a été annulé".to_owned(),
+            vec![
+                format!(
+                    "Votre engagement de {words} envers {org} a été annulé. Merci pour tout ce que vous avez donné."
+                ),
+                "Si vous souhaitez revenir, vous pouvez reprendre à tout moment.".to_owned(),
+            ],
+            "Donner à nouveau",
+        ),
+        Language::Arabic => (
+            "أُلغي تعهّدك بالتبرع".to_owned(),
+            vec![
+                format!("أُلغي تعهّدك بمبلغ {words} لصالح {org}. شكرًا على كل ما قدّمته."),
+                "إن رغبت في العودة، يمكنك البدء من جديد في أي وقت.".to_owned(),
+            ],
+            "التبرع من جديد",
+        ),
+        Language::English => (
             "Your pledge has been cancelled".to_owned(),
             vec![
                 format!(

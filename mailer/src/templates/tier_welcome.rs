@@ -4,7 +4,7 @@ use entity::enums::Language;
 use entity::{giving_tier, tier_membership};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
-use super::club_mail::{club_context, finish, manage_url};
+use super::club_mail::{finish, manage_url};
 use super::{Context, RenderError, Rendered, payload_id};
 
 pub const KIND: &str = "tier_welcome";
@@ -15,7 +15,6 @@ pub async fn render(
     context: Context<'_>,
     payload: &serde_json::Value,
 ) -> Result<Rendered, RenderError> {
-    let context = club_context(context);
     let id = payload_id(KIND, payload, "membership_id")?;
     let membership = tier_membership::Entity::find_by_id(id)
         .one(db)
@@ -35,7 +34,21 @@ pub async fn render(
             )],
             "Consultar sus compromisos",
         ),
-        _ => (
+        Language::French => (
+            format!("Bienvenue dans le {name}"),
+            vec![format!(
+                "Vos engagements de don font désormais de vous un membre du {name}. Merci de votre générosité."
+            )],
+            "Voir vos engagements",
+        ),
+        Language::Arabic => (
+            format!("أهلًا بك في {name}"),
+            vec![format!(
+                "بفضل تعهّداتك أصبحت الآن عضوًا في {name}. شكرًا لكرمك."
+            )],
+            "عرض تعهّداتك",
+        ),
+        Language::English => (
             format!("Welcome to the {name}"),
             vec![format!(
                 "Your pledges now make you a member of the {name}. Thank you for your generosity."

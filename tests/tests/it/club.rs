@@ -559,6 +559,54 @@ async fn club_emails_speak_spanish_to_spanish_readers(backend: Backend) {
     assert_eq!(mail.subject, "Bienvenido/a a Circle of Friends");
 }
 
+async fn club_emails_speak_french_and_arabic_and_link_to_a_page_in_that_language(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let camille = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Camille Diallo", "email": "camille@example.org", "language": "FRENCH" }),
+    )
+    .await;
+    let layla = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Layla Nasser", "email": "layla@example.org", "language": "ARABIC" }),
+    )
+    .await;
+    envelope_pledge(&app, &token, camille, 5_000, "MONTHLY", None).await;
+    envelope_pledge(&app, &token, layla, 2_000, "MONTHLY", None).await;
+    let welcomes = messages(&app, "club_welcome").await;
+    let french = rendered(&app, &welcomes[0]).await;
+    assert_eq!(french.subject, "Bienvenue au Club des donateurs mensuels");
+    assert!(french.text.contains("$50.00 par mois"), "{}", french.text);
+    let link = french
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("Voir ou modifier votre engagement: https://give.example.org"))
+        .unwrap()
+        .to_owned();
+    assert!(link.ends_with("?lang=fr"), "{link}");
+    let page = app.get(&link).await.text().await.unwrap();
+    assert!(page.contains("Vos engagements de don"), "{page}");
+    assert!(page.contains("$50.00 par mois"));
+
+    let arabic = rendered(&app, &welcomes[1]).await;
+    assert_eq!(arabic.subject, "أهلًا بك في نادي التبرع الشهري");
+    assert!(arabic.text.contains("$20.00 شهريًا"), "{}", arabic.text);
+    let link = arabic
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("عرض تعهّدك أو تغييره: https://give.example.org"))
+        .unwrap()
+        .to_owned();
+    let page = app.get(&link).await.text().await.unwrap();
+    assert!(page.contains("dir=\"rtl\""));
+    assert!(page.contains("تعهّداتك بالتبرع"));
+    let circle = rendered(&app, &messages(&app, "tier_welcome").await[0]).await;
+    assert_eq!(circle.subject, "Bienvenue dans le Circle of Friends");
+}
+
 async fn club_emails_speak_english_by_default(backend: Backend) {
     let (app, _stripe) = club_app(backend).await;
     let token = staff_token(&app).await;
@@ -1286,6 +1334,7 @@ on_both_backends!(
     a_failed_payment_asks_once_for_a_new_card_and_a_cancellation_offers_a_way_back,
     club_emails_speak_spanish_to_spanish_readers,
     club_emails_speak_english_by_default,
+    club_emails_speak_french_and_arabic_and_link_to_a_page_in_that_language,
     staff_see_the_club_its_movements_and_its_recurring_income,
     staff_pause_resume_change_and_cancel_an_envelope_pledge_with_audit,
     a_card_pledge_changes_through_stripe_and_follows_its_webhooks,
