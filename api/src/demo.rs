@@ -13,7 +13,7 @@ use entity::enums::{
     AppealChannel, DonorKind, GiftStatus, Language, PaymentMethod, PledgeFrequency, PledgeSource,
     PledgeStatus, TributeKind,
 };
-use entity::{appeal, campaign, donor, fund, gift, giving_tier, pledge, tier_membership};
+use entity::{appeal, campaign, donor, fund, gift, pledge};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sea_orm::{
@@ -23,6 +23,7 @@ use sea_orm::{
 
 use crate::db::begin_write;
 use crate::domain::DomainError;
+use crate::domain::club::{ClubPolicy, Welcome, evaluate_membership_at};
 use crate::domain::donors::{fold_accents, search_text};
 
 const DONORS: usize = 300;
@@ -316,10 +317,8 @@ pub async fn seed_demo(db: &DatabaseConnection) -> Result<DemoSummary, DomainErr
         summary.appeals += usize::from(added);
     }
 
-    let circle = giving_tier::Entity::find()
-        .filter(giving_tier::Column::Name.eq("Circle of Friends"))
-        .one(&txn)
-        .await?;
+    // Memberships come from the club's own rule, dated when each pledge began.
+    let policy = ClubPolicy::default();
 
     let existing: HashSet<String> = donor::Entity::find()
         .filter(donor::Column::Email.like("%@demo.example.org"))
@@ -435,25 +434,16 @@ pub async fn seed_demo(db: &DatabaseConnection) -> Result<DemoSummary, DomainErr
                     .checked_add_months(Months::new(1))
                     .unwrap_or(history_end.succ_opt().unwrap_or(history_end));
             }
-            if let Some(tier) = &circle
-                && monthly * 12 >= tier.threshold_minor
-            {
-                tier_membership::ActiveModel {
-                    donor_id: Set(donor.id),
-                    tier_id: Set(tier.id),
-                    joined_at: Set(utc(start, 17)),
-                    join_reason: Set(format!(
-                        "annual pledge total {} reached the {} threshold",
-                        entity::format_minor(monthly * 12, entity::Currency::Usd),
-                        tier.name
-                    )),
-                    annual_pledge_total_minor: Set(monthly * 12),
-                    cause: Set(Some(format!("pledge {}", pledge.id))),
-                    created_at: Set(utc(start, 17)),
-                    ..Default::default()
-                }
-                .insert(&txn)
-                .await?;
+            let joined = evaluate_membership_at(
+                &txn,
+                &policy,
+                donor.id,
+                &format!("pledge {} (demo data)", pledge.id),
+                utc(start, 17),
+                Welcome::Skip,
+            )
+            .await?;
+            if joined.entered().is_some() {
                 summary.circle_members += 1;
             }
         }

@@ -189,7 +189,27 @@ pub async fn evaluate_membership(
     donor_id: i64,
     cause: &str,
 ) -> Result<MembershipChange, DomainError> {
-    let now = Utc::now();
+    evaluate_membership_at(txn, policy, donor_id, cause, Utc::now(), Welcome::Send).await
+}
+
+/// Whether an entry into a tier queues its welcome email.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Welcome {
+    Send,
+    /// For history recorded after the fact, whose welcome is long past.
+    Skip,
+}
+
+/// [`evaluate_membership`] as of `now`: what the tiers make of the donor's pledges on
+/// that day, with any change dated then.
+pub async fn evaluate_membership_at(
+    txn: &DatabaseTransaction,
+    policy: &ClubPolicy,
+    donor_id: i64,
+    cause: &str,
+    now: DateTime<Utc>,
+    welcome: Welcome,
+) -> Result<MembershipChange, DomainError> {
     let tiers = giving_tier::Entity::find().all(txn).await?;
     let totals = annual_pledge_totals(txn, donor_id, policy, now).await?;
     let target = tier_reached(&tiers, &totals);
@@ -214,7 +234,9 @@ pub async fn evaluate_membership(
                 money_text(target.threshold_minor, &target.currency)
             );
             let row = insert_membership(txn, donor_id, target, total, reason, cause, now).await?;
-            queue_tier_welcome(txn, &row).await?;
+            if welcome == Welcome::Send {
+                queue_tier_welcome(txn, &row).await?;
+            }
             Ok(MembershipChange::Joined(row))
         }
         (Some(open), None) => {
@@ -254,7 +276,9 @@ pub async fn evaluate_membership(
             let row =
                 insert_membership(txn, donor_id, target, total, join_reason, cause, now).await?;
             Ok(if up {
-                queue_tier_welcome(txn, &row).await?;
+                if welcome == Welcome::Send {
+                    queue_tier_welcome(txn, &row).await?;
+                }
                 MembershipChange::MovedUp {
                     from: closed,
                     to: row,

@@ -32,6 +32,35 @@ async fn seed_demo_is_realistic_and_idempotent(backend: Backend) {
         "a second run changes nothing"
     );
     assert_eq!(before.1 as usize, first.gifts);
+
+    // Memberships follow the club's own rule, and the demo's long-past entries send
+    // no welcome now.
+    let policy = api::domain::club::ClubPolicy::default();
+    let circle = entity::giving_tier::Entity::find_by_id(1)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let members = api::domain::club::current_members(&app.db, Some(circle.id))
+        .await
+        .unwrap();
+    assert_eq!(members.len(), first.circle_members);
+    for member in &members {
+        let total = api::domain::club::annual_pledge_total(
+            &app.db,
+            member.donor_id,
+            entity::Currency::Usd,
+            &policy,
+            chrono::Utc::now(),
+        )
+        .await
+        .unwrap();
+        assert!(total >= circle.threshold_minor, "{member:?}");
+    }
+    assert_eq!(
+        entity::outbox::Entity::find().count(&app.db).await.unwrap(),
+        0
+    );
 }
 
 on_both_backends!(seed_demo_is_realistic_and_idempotent);
