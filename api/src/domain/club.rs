@@ -11,6 +11,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::PledgeStatus;
 use entity::{Currency, EmailAddress, donor, format_minor, giving_tier, pledge, tier_membership};
 use mailer::outbox::{self, NewMessage};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -210,6 +211,15 @@ pub async fn evaluate_membership_at(
     now: DateTime<Utc>,
     welcome: Welcome,
 ) -> Result<MembershipChange, DomainError> {
+    // One evaluation per donor at a time: on PostgreSQL two changes to the same donor's
+    // pledges would otherwise both find no open membership and both open one. `FOR NO
+    // KEY UPDATE` does not wait on the key-share locks the caller's own inserts of the
+    // donor's rows hold, so two such changes queue instead of deadlocking. (SQLite
+    // already runs one write transaction at a time.)
+    donor::Entity::find_by_id(donor_id)
+        .lock(LockType::NoKeyUpdate)
+        .one(txn)
+        .await?;
     let tiers = giving_tier::Entity::find().all(txn).await?;
     let totals = annual_pledge_totals(txn, donor_id, policy, now).await?;
     let target = tier_reached(&tiers, &totals);

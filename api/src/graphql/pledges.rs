@@ -13,7 +13,6 @@ use super::guards::RoleGuard;
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{Page, PageArgs, page};
-use crate::domain::club::annual_commitment;
 use crate::domain::pledges::{self, NewEnvelopePledge, PledgeFilter as SearchFilter};
 
 /// How often installments fall due.
@@ -130,14 +129,15 @@ impl Pledge {
             .map(|a| a.source_code))
     }
 
-    /// What the pledge commits over the next twelve months: installment × installments
-    /// per year, or what remains of the pledge when fewer installments remain.
-    async fn annual_pledge_total(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
-        let today = org_today(ctx)?;
-        Ok(MoneyAmount::from_columns(
-            annual_commitment(&self.0, today),
-            &self.0.currency,
-        ))
+    /// What the pledge commits over twelve months: installment × installments per
+    /// year, or the whole pledge when its term is shorter.
+    async fn annual_pledge_total(&self) -> MoneyAmount {
+        let per_year = 12 / i64::from(pledges::months_between_installments(self.0.frequency));
+        let count = match self.0.installments_total {
+            Some(total) => per_year.min(i64::from(total)),
+            None => per_year,
+        };
+        MoneyAmount::from_columns(self.0.installment_minor * count, &self.0.currency)
     }
 
     /// How the pledge stands against its schedule today: paid so far, expected so far,

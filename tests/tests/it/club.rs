@@ -1098,6 +1098,29 @@ async fn a_pledge_with_missed_installments_shows_paid_expected_missed_and_next(b
     assert_eq!(paused["nextExpectedOn"], Value::Null);
 }
 
+async fn pledges_made_at_once_for_one_donor_leave_one_open_membership(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let ines = donor_named(&app, &token, "Ines Farah").await;
+    let app = std::sync::Arc::new(app);
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.clone();
+            let token = token.clone();
+            tokio::spawn(async move {
+                envelope_pledge(&app, &token, ines, 4_200, "MONTHLY", None).await
+            })
+        })
+        .collect();
+    for attempt in attempts {
+        attempt.await.unwrap();
+    }
+    let rows = history(&app, ines).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert!(rows[0].left_at.is_none());
+    assert_eq!(messages(&app, "tier_welcome").await.len(), 1);
+}
+
 fn manage_link(donor: i64) -> String {
     mailer::links::manage_token(CLUB_LINK_KEY, donor, Utc::now() + Duration::days(7))
 }
@@ -1342,6 +1365,7 @@ on_both_backends!(
     the_circle_page_thanks_members_by_name_and_hides_the_anonymous,
     the_self_service_link_shows_the_donors_pledges_and_nothing_when_tampered_or_expired,
     a_pledge_with_missed_installments_shows_paid_expected_missed_and_next,
+    pledges_made_at_once_for_one_donor_leave_one_open_membership,
     a_donor_changes_pauses_resumes_and_cancels_an_envelope_pledge_from_the_link,
     a_self_service_link_cannot_touch_another_donors_pledge_or_outlive_its_expiry,
     a_donor_changes_a_card_pledge_through_stripe_and_updates_the_card_in_the_portal,
