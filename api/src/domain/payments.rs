@@ -61,6 +61,7 @@ pub struct CheckoutPayment {
 pub struct Subscription {
     pub subscription_id: String,
     pub installment: Money,
+    pub frequency: PledgeFrequency,
     pub status: PledgeStatus,
     pub started_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
@@ -608,7 +609,7 @@ async fn create_or_update_pledge(
         source: Set(PledgeSource::StripeSubscription),
         installment_minor: Set(subscription.installment.amount_minor()),
         currency: Set(subscription.installment.currency().code().to_owned()),
-        frequency: Set(PledgeFrequency::Monthly),
+        frequency: Set(subscription.frequency),
         starts_on: Set(subscription.started_at.date_naive()),
         status: Set(subscription.status),
         fund_id: Set(fund_id),

@@ -6,7 +6,7 @@
 //! older top-level `subscription` and `payment_intent` fields are read as a fallback.
 
 use chrono::{DateTime, TimeZone, Utc};
-use entity::enums::{Language, PledgeStatus, TributeKind};
+use entity::enums::{Language, PledgeFrequency, PledgeStatus, TributeKind};
 use entity::{Currency, Money};
 use serde_json::Value;
 
@@ -153,6 +153,8 @@ pub fn checkout_subscription(session: &Value) -> Result<Subscription, Unreadable
             .ok_or_else(|| UnreadableEvent("no subscription".into()))?
             .to_owned(),
         installment: money(session.get("amount_total"), text(session, "currency"))?,
+        // The donation page starts monthly subscriptions only.
+        frequency: PledgeFrequency::Monthly,
         status: PledgeStatus::Active,
         started_at: timestamp(session.get("created")).unwrap_or_else(Utc::now),
         cancelled_at: None,
@@ -160,6 +162,25 @@ pub fn checkout_subscription(session: &Value) -> Result<Subscription, Unreadable
         payer: payer(session, metadata, email, text(details, "name")),
         designation: designation(metadata),
     })
+}
+
+/// How often a price recurs, as a pledge frequency; other schedules (weekly, every two
+/// months) have no pledge frequency and make the event unreadable.
+fn frequency(price: &Value) -> Result<PledgeFrequency, UnreadableEvent> {
+    let recurring = price.get("recurring").unwrap_or(price);
+    let interval = text(recurring, "interval").unwrap_or("month");
+    let count = recurring
+        .get("interval_count")
+        .and_then(Value::as_i64)
+        .unwrap_or(1);
+    match (interval, count) {
+        ("month", 1) => Ok(PledgeFrequency::Monthly),
+        ("month", 3) => Ok(PledgeFrequency::Quarterly),
+        ("year", 1) | ("month", 12) => Ok(PledgeFrequency::Yearly),
+        (interval, count) => Err(UnreadableEvent(format!(
+            "a subscription every {count} {interval} has no pledge frequency"
+        ))),
+    }
 }
 
 fn pledge_status(status: &str) -> PledgeStatus {
@@ -198,6 +219,7 @@ pub fn subscription(object: &Value) -> Result<Subscription, UnreadableEvent> {
     Ok(Subscription {
         subscription_id: required(object, "id")?.to_owned(),
         installment: money(Some(&Value::from(unit.saturating_mul(quantity))), currency)?,
+        frequency: frequency(price)?,
         status,
         started_at: timestamp(object.get("start_date"))
             .or_else(|| timestamp(object.get("created")))
@@ -371,6 +393,27 @@ mod tests {
     fn invoice_event(invoice: serde_json::Value) -> serde_json::Value {
         json!({ "id": "evt_1", "type": "invoice.paid", "created": 1_764_000_000,
                 "data": { "object": invoice } })
+    }
+
+    fn subscription_every(interval: &str, count: i64) -> Result<Subscription, UnreadableEvent> {
+        subscription(&json!({
+            "id": "sub_1", "status": "active", "start_date": 1_764_000_000,
+            "items": { "data": [{ "quantity": 1, "price": {
+                "unit_amount": 50_000, "currency": "usd",
+                "recurring": { "interval": interval, "interval_count": count }
+            } }] }
+        }))
+    }
+
+    #[test]
+    fn a_subscription_s_price_schedule_becomes_the_pledge_frequency() {
+        let frequency = |interval, count| subscription_every(interval, count).map(|s| s.frequency);
+        assert_eq!(frequency("month", 1).ok(), Some(PledgeFrequency::Monthly));
+        assert_eq!(frequency("month", 3).ok(), Some(PledgeFrequency::Quarterly));
+        assert_eq!(frequency("year", 1).ok(), Some(PledgeFrequency::Yearly));
+        let weekly = frequency("week", 1).err().map(|e| e.0).unwrap_or_default();
+        assert!(weekly.contains("every 1 week"), "{weekly}");
+        assert!(frequency("month", 2).is_err());
     }
 
     #[test]

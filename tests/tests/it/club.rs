@@ -1121,6 +1121,35 @@ async fn pledges_made_at_once_for_one_donor_leave_one_open_membership(backend: B
     assert_eq!(messages(&app, "tier_welcome").await.len(), 1);
 }
 
+async fn a_yearly_500_dollar_card_subscription_is_a_yearly_pledge_in_the_circle(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let mut yearly = subscription("sub_yearly", "yara@example.org", 50_000, "active");
+    yearly["items"]["data"][0]["price"]["recurring"]["interval"] = json!("year");
+    app.deliver(&event(
+        "evt_yearly",
+        "customer.subscription.created",
+        yearly,
+    ))
+    .await;
+    let pledge = pledge::Entity::find().one(&app.db).await.unwrap().unwrap();
+    assert_eq!(pledge.frequency, entity::enums::PledgeFrequency::Yearly);
+    assert!(in_circle(&app, pledge.donor_id).await);
+
+    // A weekly subscription has no pledge frequency: it is recorded as unreadable and
+    // changes nothing.
+    let mut weekly = subscription("sub_weekly", "wes@example.org", 1_000, "active");
+    weekly["items"]["data"][0]["price"]["recurring"]["interval"] = json!("week");
+    let response = app
+        .deliver(&event(
+            "evt_weekly",
+            "customer.subscription.created",
+            weekly,
+        ))
+        .await;
+    assert!(response.status().is_success());
+    assert_eq!(pledge::Entity::find().all(&app.db).await.unwrap().len(), 1);
+}
+
 fn manage_link(donor: i64) -> String {
     mailer::links::manage_token(CLUB_LINK_KEY, donor, Utc::now() + Duration::days(7))
 }
@@ -1366,6 +1395,7 @@ on_both_backends!(
     the_self_service_link_shows_the_donors_pledges_and_nothing_when_tampered_or_expired,
     a_pledge_with_missed_installments_shows_paid_expected_missed_and_next,
     pledges_made_at_once_for_one_donor_leave_one_open_membership,
+    a_yearly_500_dollar_card_subscription_is_a_yearly_pledge_in_the_circle,
     a_donor_changes_pauses_resumes_and_cancels_an_envelope_pledge_from_the_link,
     a_self_service_link_cannot_touch_another_donors_pledge_or_outlive_its_expiry,
     a_donor_changes_a_card_pledge_through_stripe_and_updates_the_card_in_the_portal,
