@@ -393,6 +393,25 @@ async fn render(
     simple_page(status, lang, text.title, &body)
 }
 
+/// The page again, with what stood in the way of the donor's request.
+async fn refuse(
+    state: &AppState,
+    lang: Lang,
+    token: &str,
+    donor_id: i64,
+    notice: &'static str,
+) -> HttpResponse {
+    render(
+        state,
+        lang,
+        token,
+        donor_id,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Some(notice),
+    )
+    .await
+}
+
 fn see_other(location: String) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header((header::LOCATION, location))
@@ -435,16 +454,7 @@ pub async fn change(
         Ok(_) => return message_page(StatusCode::NOT_FOUND, lang, text.invalid),
         Err(error) => return unavailable(lang, error),
     };
-    let refuse = |notice: &'static str| {
-        render(
-            &state,
-            lang,
-            &token,
-            donor_id,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(notice),
-        )
-    };
+    let refuse = |notice: &'static str| refuse(&state, lang, &token, donor_id, notice);
     let action = match field("action").as_str() {
         "pause" => PledgeAction::Pause,
         "resume" => PledgeAction::Resume,
@@ -504,16 +514,7 @@ pub async fn update_card(
         Ok(found) => found.and_then(|d| d.stripe_customer_id),
         Err(error) => return unavailable(lang, error),
     };
-    let refuse = |notice: &'static str| {
-        render(
-            &state,
-            lang,
-            &token,
-            donor_id,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Some(notice),
-        )
-    };
+    let refuse = |notice: &'static str| refuse(&state, lang, &token, donor_id, notice);
     let Some(customer) = customer else {
         return refuse(text.no_card).await;
     };

@@ -541,15 +541,23 @@ async fn a_failed_payment_asks_once_for_a_new_card_and_a_cancellation_offers_a_w
     );
 }
 
+async fn donor_speaking(app: &TestApp, token: &str, name: &str, language: &str) -> i64 {
+    let email = format!(
+        "{}@example.org",
+        name.split(' ').next().unwrap_or("x").to_lowercase()
+    );
+    create_donor(
+        app,
+        token,
+        json!({ "displayName": name, "email": email, "language": language }),
+    )
+    .await
+}
+
 async fn club_emails_speak_spanish_to_spanish_readers(backend: Backend) {
     let (app, _stripe) = club_app(backend).await;
     let token = staff_token(&app).await;
-    let nora = create_donor(
-        &app,
-        &token,
-        json!({ "displayName": "Nora <b>Ruiz</b>", "email": "nora@example.org", "language": "SPANISH" }),
-    )
-    .await;
+    let nora = donor_speaking(&app, &token, "Nora <b>Ruiz</b>", "SPANISH").await;
     envelope_pledge(&app, &token, nora, 5_000, "MONTHLY", None).await;
     let mail = rendered(&app, &messages(&app, "club_welcome").await[0]).await;
     assert_eq!(mail.subject, "Bienvenido/a al Club de Donantes Mensuales");
@@ -562,18 +570,8 @@ async fn club_emails_speak_spanish_to_spanish_readers(backend: Backend) {
 async fn club_emails_speak_french_and_arabic_and_link_to_a_page_in_that_language(backend: Backend) {
     let (app, _stripe) = club_app(backend).await;
     let token = staff_token(&app).await;
-    let camille = create_donor(
-        &app,
-        &token,
-        json!({ "displayName": "Camille Diallo", "email": "camille@example.org", "language": "FRENCH" }),
-    )
-    .await;
-    let layla = create_donor(
-        &app,
-        &token,
-        json!({ "displayName": "Layla Nasser", "email": "layla@example.org", "language": "ARABIC" }),
-    )
-    .await;
+    let camille = donor_speaking(&app, &token, "Camille Diallo", "FRENCH").await;
+    let layla = donor_speaking(&app, &token, "Layla Nasser", "ARABIC").await;
     envelope_pledge(&app, &token, camille, 5_000, "MONTHLY", None).await;
     envelope_pledge(&app, &token, layla, 2_000, "MONTHLY", None).await;
     let welcomes = messages(&app, "club_welcome").await;
