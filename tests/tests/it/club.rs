@@ -763,10 +763,8 @@ async fn staff_pause_resume_change_and_cancel_an_envelope_pledge_with_audit(back
     );
 }
 
-async fn a_card_pledge_changes_through_stripe_and_follows_its_webhooks(backend: Backend) {
-    let (app, stripe) = club_app(backend).await;
-    let token = staff_token(&app).await;
-    let email = "tomas@example.org";
+/// A $42 monthly card pledge, as Stripe's first subscription event brings it in.
+async fn tomas_card_pledge(app: &TestApp, email: &str) -> pledge::Model {
     app.deliver(&subscription_event(
         "evt_1",
         "customer.subscription.created",
@@ -776,7 +774,14 @@ async fn a_card_pledge_changes_through_stripe_and_follows_its_webhooks(backend: 
         "active",
     ))
     .await;
-    let pledge = pledge::Entity::find().one(&app.db).await.unwrap().unwrap();
+    pledge::Entity::find().one(&app.db).await.unwrap().unwrap()
+}
+
+async fn a_card_pledge_changes_through_stripe_and_follows_its_webhooks(backend: Backend) {
+    let (app, stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let email = "tomas@example.org";
+    let pledge = tomas_card_pledge(&app, email).await;
     Mock::given(method("GET"))
         .and(path("/v1/subscriptions/sub_tomas"))
         .respond_with(ResponseTemplate::new(200).set_body_json(subscription(
@@ -1304,16 +1309,7 @@ async fn a_donor_changes_a_card_pledge_through_stripe_and_updates_the_card_in_th
 ) {
     let (app, stripe) = club_app(backend).await;
     let email = "tomas@example.org";
-    app.deliver(&subscription_event(
-        "evt_1",
-        "customer.subscription.created",
-        "sub_tomas",
-        email,
-        4_200,
-        "active",
-    ))
-    .await;
-    let pledge = pledge::Entity::find().one(&app.db).await.unwrap().unwrap();
+    let pledge = tomas_card_pledge(&app, email).await;
     Mock::given(method("POST"))
         .and(path("/v1/subscriptions/sub_tomas"))
         .and(header_exists("Idempotency-Key"))
