@@ -147,7 +147,7 @@ pub async fn create_fund(
 }
 
 async fn save_fund(
-    txn: sea_orm::DatabaseTransaction,
+    txn: crate::db::WriteTransaction,
     actor: &Actor,
     action: &str,
     current: fund::Model,

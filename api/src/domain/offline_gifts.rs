@@ -533,7 +533,7 @@ fn receipt_details_changed(before: &gift::Model, after: &gift::Model) -> bool {
 /// receipts in the same transaction: a refund voids or re-issues them, a correction to
 /// what a receipt states re-issues them.
 async fn save_gift_change(
-    txn: sea_orm::DatabaseTransaction,
+    txn: crate::db::WriteTransaction,
     org: &Organization,
     actor: &Actor,
     change: GiftChange,
