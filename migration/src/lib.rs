@@ -9,6 +9,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261124_000001_create_schema;
 mod m20261124_000002_seed_defaults;
 mod m20261125_060101_installment_receipt_policy;
+mod m20261125_070101_tribute_show_amount;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000001_create_schema::Migration),
             Box::new(m20261124_000002_seed_defaults::Migration),
             Box::new(m20261125_060101_installment_receipt_policy::Migration),
+            Box::new(m20261125_070101_tribute_show_amount::Migration),
         ]
     }
 }

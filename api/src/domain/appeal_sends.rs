@@ -414,7 +414,7 @@ pub fn salutation(language: Language, name: &str) -> String {
 }
 
 /// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
-fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@']) {
         format!("'{text}")
     } else {

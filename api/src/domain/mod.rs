@@ -21,6 +21,7 @@ pub mod segments;
 pub mod text;
 pub mod tiers;
 pub mod tokens;
+pub mod tributes;
 
 pub use errors::DomainError;
 

@@ -14,6 +14,7 @@ use crate::domain::appeal_sends::{self, LinkSettings, PersonalAppeal};
 use crate::domain::campaigns::{
     self, AppealChanges, AppealDetails, AskRule, CampaignChanges, CampaignDetails, GivingTotals,
 };
+use crate::domain::tributes;
 
 /// How an appeal reaches its audience.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -670,6 +671,24 @@ impl AppealSendQuery {
     ) -> Result<String> {
         let id = parse_id("id", &id)?;
         appeal_sends::letter_csv(db(ctx)?, &config(ctx)?.org, id)
+            .await
+            .gql()
+    }
+
+    /// The tribute-letter export, as CSV: one row per succeeded gift received in
+    /// `[from, to)` (all time when omitted) whose tribute names a person to notify by
+    /// post and no email. Columns: gift_id, received_on (the organization's time zone),
+    /// tribute, honoree, notify_name, notify_address, donor_name (empty when the gift is
+    /// anonymous), language (the donor's, for the letter), amount (empty unless the donor
+    /// allowed it).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn tribute_letter_csv(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Gifts received at or after this time.")] from: Option<DateTime<Utc>>,
+        #[graphql(desc = "Gifts received before this time.")] to: Option<DateTime<Utc>>,
+    ) -> Result<String> {
+        tributes::tribute_letter_csv(db(ctx)?, &config(ctx)?.org, from, to)
             .await
             .gql()
     }

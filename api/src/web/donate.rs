@@ -54,6 +54,7 @@ pub struct DonationForm {
     pub tribute_name: String,
     pub notify_name: String,
     pub notify_email: String,
+    pub tribute_show_amount: bool,
     pub name: String,
     pub email: String,
     pub email_consent: bool,
@@ -80,6 +81,7 @@ impl DonationForm {
             tribute_name: get("tribute_name"),
             notify_name: get("notify_name"),
             notify_email: get("notify_email"),
+            tribute_show_amount: pairs.contains_key("tribute_show_amount"),
             name: get("name"),
             email: get("email"),
             email_consent: pairs.contains_key("email_consent"),
@@ -171,6 +173,7 @@ pub fn validate(
             notify_name: Some(form.notify_name.clone()).filter(|n| !n.is_empty()),
             notify_email,
             notify_address: None,
+            show_amount: form.tribute_show_amount,
         });
     }
     if form.name.is_empty() || form.name.chars().count() > 200 {
@@ -522,7 +525,12 @@ fn render_form(view: &FormView<'_>) -> String {
             escape(value)
         );
     }
-    body.push_str("</fieldset>");
+    let _ = write!(
+        body,
+        "<label class=\"choice\"><input type=\"checkbox\" id=\"tribute_show_amount\" name=\"tribute_show_amount\" value=\"yes\"{}> {}</label></fieldset>",
+        checked(form.tribute_show_amount),
+        escape(t.tribute_show_amount),
+    );
 
     let _ = write!(body, "<fieldset><legend>{}</legend>", escape(t.about_you));
     for (field, label, kind, value, autocomplete) in [

@@ -10,6 +10,7 @@ mod limits;
 mod office;
 mod roles;
 mod segments;
+mod tributes;
 
 use entity::enums::StaffRole;
 use sea_orm::{EntityTrait, PaginatorTrait};
