@@ -170,9 +170,11 @@ fn personalize(
 ) -> PersonalAppeal {
     let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
     let ask_minor = rule.one_time_ask(recipient.last_gift_minor);
+    let token =
+        mailer::links::appeal_donate_token(links.key, &appeal.source_code, recipient.id, ask_minor);
     let donate_url = links
         .public_url
-        .join(&format!("donate?appeal={}", appeal.source_code))
+        .join(&format!("donate?appeal={}&t={token}", appeal.source_code))
         .map(String::from)
         .unwrap_or_default();
     let unsubscribe_url = links
@@ -357,6 +359,39 @@ pub async fn send_appeal(
     .await?;
     txn.commit().await?;
     Ok(SendOutcome { recipients, queued })
+}
+
+/// What the donation page may show a donor who opened their personal appeal link:
+/// their name, their email and the ask, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkDonor {
+    pub donor_id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub ask_minor: i64,
+}
+
+/// The donor a personal donate link (`/donate?appeal=CODE&t=TOKEN`) was signed for, if
+/// the token is genuine for that source code and the donor still exists; `None`
+/// otherwise, so an altered link is just the appeal's page.
+pub async fn donor_for_link(
+    db: &impl ConnectionTrait,
+    key: &str,
+    source_code: &str,
+    token: &str,
+) -> Result<Option<LinkDonor>, DomainError> {
+    let Some(signed) = mailer::links::verify_appeal_donate_token(key, source_code, token) else {
+        return Ok(None);
+    };
+    Ok(donor::Entity::find_by_id(signed.donor_id)
+        .one(db)
+        .await?
+        .map(|found| LinkDonor {
+            donor_id: found.id,
+            name: found.display_name,
+            email: found.email,
+            ask_minor: signed.ask_minor,
+        }))
 }
 
 /// Stops appeal email to a donor; receipts keep coming. Unsubscribing twice is harmless.
