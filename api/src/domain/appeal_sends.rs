@@ -290,8 +290,10 @@ pub struct SendOutcome {
     pub queued: u64,
 }
 
-/// Queues the appeal for every donor it reaches, now or at `not_before`, in one
-/// transaction. Sending again queues only donors who were not queued before.
+/// Sends the appeal now, or, when `not_before` is in the future, schedules it: the
+/// appeal keeps `scheduled_at` and nothing is queued until [`send_due_appeals`] finds it
+/// due, so donors who unsubscribe or join the segment meanwhile are counted then.
+/// Sending again queues only donors who were not queued before.
 pub async fn send_appeal(
     db: &DatabaseConnection,
     org: &Organization,
@@ -300,36 +302,87 @@ pub async fn send_appeal(
     appeal_id: i64,
     not_before: Option<DateTime<Utc>>,
 ) -> Result<SendOutcome, DomainError> {
+    let now = Utc::now();
+    match not_before {
+        Some(at) if at > now => schedule_appeal(db, org, links, actor, appeal_id, at).await,
+        _ => queue_appeal(db, org, links, actor, appeal_id).await,
+    }
+}
+
+async fn schedule_appeal(
+    db: &DatabaseConnection,
+    org: &Organization,
+    links: LinkSettings<'_>,
+    actor: &Actor,
+    appeal_id: i64,
+    at: DateTime<Utc>,
+) -> Result<SendOutcome, DomainError> {
+    let txn = begin_write(db).await?;
+    let appeal = load_email_appeal(&txn, appeal_id).await?;
+    let recipients = personal_appeals(&txn, org, links, &appeal, None)
+        .await?
+        .len() as u64;
+    let mut active: appeal::ActiveModel = appeal.clone().into();
+    active.scheduled_at = Set(Some(at));
+    active.sent_at = Set(None);
+    active.updated_at = Set(Utc::now());
+    active.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        "sendAppeal",
+        "appeal",
+        Some(appeal.id.to_string()),
+        json!({ "recipients": recipients, "queued": 0, "notBefore": at }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(SendOutcome {
+        recipients,
+        queued: 0,
+    })
+}
+
+/// Queues the appeal for every donor it reaches, in one transaction, and marks it sent.
+async fn queue_appeal(
+    db: &DatabaseConnection,
+    org: &Organization,
+    links: LinkSettings<'_>,
+    actor: &Actor,
+    appeal_id: i64,
+) -> Result<SendOutcome, DomainError> {
     let txn = begin_write(db).await?;
     let appeal = load_email_appeal(&txn, appeal_id).await?;
     let personal = personal_appeals(&txn, org, links, &appeal, None).await?;
     let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
     let now = Utc::now();
-    let due = not_before.unwrap_or(now);
     let recipients = personal.len() as u64;
     let mut queued = 0;
     for chunk in personal.chunks(BATCH) {
-        let rows = chunk.iter().map(|p| outbox::ActiveModel {
-            idempotency_key: Set(format!("appeal:{}:{}", appeal.id, p.donor_id)),
-            kind: Set(APPEAL_KIND.to_owned()),
-            donor_id: Set(Some(p.donor_id)),
-            to_address: Set(p.to_address.clone()),
-            to_name: Set(Some(p.to_name.clone())),
-            language: Set(p.language),
-            payload: Set(json!({
+        let rows = chunk.iter().map(|p| {
+            let payload = json!({
                 "appealId": appeal.id,
                 "subject": p.subject,
                 "body": p.body,
                 "donateUrl": p.donate_url,
                 "clubMonthlyAsk": p.club_monthly_ask_minor.map(|m| money(m, currency)),
                 "unsubscribeUrl": p.unsubscribe_url,
-            })),
-            status: Set(OutboxStatus::Pending),
-            attempts: Set(0),
-            next_attempt_at: Set(due),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
+            });
+            outbox::ActiveModel {
+                idempotency_key: Set(format!("appeal:{}:{}", appeal.id, p.donor_id)),
+                kind: Set(APPEAL_KIND.to_owned()),
+                donor_id: Set(Some(p.donor_id)),
+                to_address: Set(p.to_address.clone()),
+                to_name: Set(Some(p.to_name.clone())),
+                language: Set(p.language),
+                payload: Set(payload),
+                status: Set(OutboxStatus::Pending),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
         });
         queued += outbox::Entity::insert_many(rows)
             .on_conflict(
@@ -341,11 +394,7 @@ pub async fn send_appeal(
             .await?;
     }
     let mut active: appeal::ActiveModel = appeal.clone().into();
-    if not_before.is_some() {
-        active.scheduled_at = Set(not_before);
-    } else {
-        active.sent_at = Set(Some(now));
-    }
+    active.sent_at = Set(Some(now));
     active.updated_at = Set(now);
     active.update(&txn).await?;
     audit::record(
@@ -354,11 +403,51 @@ pub async fn send_appeal(
         "sendAppeal",
         "appeal",
         Some(appeal.id.to_string()),
-        json!({ "recipients": recipients, "queued": queued, "notBefore": not_before }),
+        json!({ "recipients": recipients, "queued": queued, "scheduledAt": appeal.scheduled_at }),
     )
     .await?;
     txn.commit().await?;
     Ok(SendOutcome { recipients, queued })
+}
+
+/// One scheduled appeal that came due, and what queueing it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueAppeal {
+    pub appeal_id: i64,
+    pub source_code: String,
+    pub outcome: Result<SendOutcome, String>,
+}
+
+/// Queues every email appeal whose `scheduled_at` has come (at or before `now`) and
+/// that has not been sent, each in its own transaction. An appeal that cannot be sent
+/// (its segment was deleted, say) is reported and left scheduled; the others still go.
+/// Running it again queues nothing new.
+pub async fn send_due_appeals(
+    db: &DatabaseConnection,
+    org: &Organization,
+    links: LinkSettings<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<DueAppeal>, DomainError> {
+    let due = appeal::Entity::find()
+        .filter(appeal::Column::Channel.eq(AppealChannel::Email))
+        .filter(appeal::Column::ScheduledAt.lte(now))
+        .filter(appeal::Column::SentAt.is_null())
+        .order_by_asc(appeal::Column::ScheduledAt)
+        .order_by_asc(appeal::Column::Id)
+        .all(db)
+        .await?;
+    let mut done = Vec::with_capacity(due.len());
+    for appeal in due {
+        let outcome = queue_appeal(db, org, links, &Actor::system(), appeal.id)
+            .await
+            .map_err(|error| format!("{:#}", anyhow::Error::from(error)));
+        done.push(DueAppeal {
+            appeal_id: appeal.id,
+            source_code: appeal.source_code,
+            outcome,
+        });
+    }
+    Ok(done)
 }
 
 /// What the donation page may show a donor who opened their personal appeal link:

@@ -728,8 +728,10 @@ pub struct AppealSendMutation;
 
 #[Object]
 impl AppealSendMutation {
-    /// Queues an email appeal for every donor it reaches, now or at `notBefore`. Sending
-    /// again queues only donors not queued before; the mailer sends at its own pace.
+    /// Queues an email appeal for every donor it reaches now; with a future `notBefore`,
+    /// schedules it instead (`scheduledAt`), and the server queues it when that time
+    /// comes, for the donors it reaches then (`queued` is 0 until then). Sending again
+    /// queues only donors not queued before; the mailer sends at its own pace.
     #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
     async fn send_appeal(
         &self,
