@@ -16,7 +16,7 @@ use url::Url;
 
 use super::campaigns::{AskRule, monthly_ask_for_threshold};
 use super::segments::{self, SegmentRule};
-use super::{Actor, DomainError, audit};
+use super::{Actor, DomainError, appeal_breakdown, audit};
 use crate::config::Organization;
 use crate::db::begin_write;
 
@@ -87,7 +87,7 @@ async fn circle(db: &impl ConnectionTrait) -> Result<Option<giving_tier::Model>,
 
 /// Who an email appeal reaches: the segment (everyone when it has none), narrowed to
 /// donors who may receive appeal email.
-async fn email_audience(
+pub(crate) async fn email_audience(
     db: &impl ConnectionTrait,
     org: &Organization,
     appeal: &appeal::Model,
@@ -354,13 +354,15 @@ async fn queue_appeal(
     let txn = begin_write(db).await?;
     let appeal = load_email_appeal(&txn, appeal_id).await?;
     let personal = personal_appeals(&txn, org, links, &appeal, None).await?;
+    let audience = email_audience(&txn, org, &appeal).await?;
+    let matched = appeal_breakdown::matched_alternatives(&txn, org, &appeal, audience).await?;
     let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
     let now = Utc::now();
     let recipients = personal.len() as u64;
     let mut queued = 0;
     for chunk in personal.chunks(BATCH) {
         let rows = chunk.iter().map(|p| {
-            let payload = json!({
+            let mut payload = json!({
                 "appealId": appeal.id,
                 "subject": p.subject,
                 "body": p.body,
@@ -368,6 +370,10 @@ async fn queue_appeal(
                 "clubMonthlyAsk": p.club_monthly_ask_minor.map(|m| money(m, currency)),
                 "unsubscribeUrl": p.unsubscribe_url,
             });
+            if let Some(matched) = &matched {
+                payload[appeal_breakdown::RULES_FIELD] =
+                    json!(matched.get(&p.donor_id).cloned().unwrap_or_default());
+            }
             outbox::ActiveModel {
                 idempotency_key: Set(format!("appeal:{}:{}", appeal.id, p.donor_id)),
                 kind: Set(APPEAL_KIND.to_owned()),

@@ -693,7 +693,127 @@ async fn an_appeal_queued_before_the_donor_opted_out_is_skipped_and_receipts_sti
     assert_eq!(cruz_row.status, OutboxStatus::Sent);
 }
 
+/// Segment "Spanish speakers, or LYBUNT 2026". Ana (Spanish, gave in 2025) matches
+/// both; Ben (gave in 2025) is LYBUNT; Carla (Spanish, never gave) speaks Spanish; Dan
+/// gave in 2026 and is outside the segment. Ana gives $100 through the appeal, Ben $50
+/// and $25 (after which he is no longer LYBUNT, but was when it was sent), Dan $40 with
+/// the code though he was not sent it.
+/// Spanish: 2 recipients (Ana, Carla), 1 gift, 1 donor, $100, 50%.
+/// LYBUNT: 2 recipients (Ana, Ben), 3 gifts, 2 donors, $175, 100%.
+/// Totals: 3 recipients, 4 gifts, 3 donors, $215.
+async fn appeal_results_by_segment_rule_match_a_hand_checked_example(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let mut ids = Vec::new();
+    for (name, language) in [
+        ("Ana", "SPANISH"),
+        ("Ben", "ENGLISH"),
+        ("Carla", "SPANISH"),
+        ("Dan", "ENGLISH"),
+    ] {
+        ids.push(
+            create_donor(
+                &app,
+                &staff,
+                json!({ "displayName": name, "email": format!("{}@example.org", name.to_lowercase()), "emailConsent": true, "language": language }),
+            )
+            .await,
+        );
+    }
+    let (ana, ben, carla, dan) = (ids[0], ids[1], ids[2], ids[3]);
+    for (donor, number, received) in [
+        (ana, "1", "2025-05-01T18:00:00Z"),
+        (ben, "2", "2025-06-01T18:00:00Z"),
+        (dan, "3", "2026-03-14T18:00:00Z"),
+    ] {
+        record_gift(
+            &app,
+            &staff,
+            check_gift(
+                donor,
+                json!({ "checkNumber": number, "receivedAt": received }),
+            ),
+        )
+        .await;
+    }
+    let segment = ok(
+        &app,
+        &staff,
+        "mutation($rule: JSON!) { createSegment(input: { name: \"Spanish or LYBUNT\", rule: $rule }) { id donorCount } }",
+        json!({ "rule": { "kind": "any", "rules": [
+            { "kind": "speaksLanguage", "language": "es" },
+            { "kind": "lybunt", "year": 2026 },
+        ] } }),
+    )
+    .await["createSegment"]
+        .clone();
+    assert_eq!(segment["donorCount"], 3);
+    let campaign = ok(
+        &app,
+        &staff,
+        "mutation { createCampaign(input: { name: \"Winter\", goal: { amountMinor: 100000 }, startsOn: \"2026-11-01\", defaultFundId: \"1\" }) { id } }",
+        json!({}),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    let appeal = ok(
+        &app,
+        &staff,
+        "mutation($c: ID!, $s: ID!) { createAppeal(input: { campaignId: $c, name: \"Winter email\", channel: EMAIL, sourceCode: \"WIN-E\", segmentId: $s, subject: \"Winter\", message: \"Dear {first_name}\" }) { id } }",
+        json!({ "c": campaign, "s": segment["id"] }),
+    )
+    .await["createAppeal"]["id"]
+        .clone();
+    let sent = ok(&app, &staff, SEND, json!({ "id": appeal })).await;
+    assert_eq!(sent["sendAppeal"], json!({ "recipients": 3, "queued": 3 }));
+    for (donor, amount, number) in [
+        (ana, 10_000, "10"),
+        (ben, 5_000, "11"),
+        (ben, 2_500, "12"),
+        (dan, 4_000, "13"),
+    ] {
+        record_gift(
+            &app,
+            &staff,
+            check_gift(
+                donor,
+                json!({ "amount": { "amountMinor": amount }, "checkNumber": number, "receivedAt": "2026-11-20T18:00:00Z", "appealCode": "WIN-E" }),
+            ),
+        )
+        .await;
+    }
+    let _ = carla;
+
+    let results = ok(
+        &app,
+        &staff,
+        "query($id: ID!) { appealResults(id: $id) { recipients gifts donors raised { amountMinor } bySegmentRule { index rule recipients gifts donors raised { amountMinor } responseRatePercent } } }",
+        json!({ "id": appeal }),
+    )
+    .await["appealResults"]
+        .clone();
+    assert_eq!(
+        (
+            results["recipients"].clone(),
+            results["gifts"].clone(),
+            results["donors"].clone(),
+            results["raised"]["amountMinor"].clone()
+        ),
+        (json!(3), json!(4), json!(3), json!(21_500))
+    );
+    assert_eq!(
+        results["bySegmentRule"],
+        json!([
+            { "index": 0, "rule": { "kind": "speaksLanguage", "language": "es" }, "recipients": 2, "gifts": 1, "donors": 1,
+              "raised": { "amountMinor": 10_000 }, "responseRatePercent": 50.0 },
+            { "index": 1, "rule": { "kind": "lybunt", "year": 2026 }, "recipients": 2, "gifts": 3, "donors": 2,
+              "raised": { "amountMinor": 17_500 }, "responseRatePercent": 100.0 },
+        ])
+    );
+}
+
 on_both_backends!(
+    appeal_results_by_segment_rule_match_a_hand_checked_example,
     a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before,
     an_appeal_queued_before_the_donor_opted_out_is_skipped_and_receipts_still_go,
     appeal_results_match_a_hand_checked_example,
