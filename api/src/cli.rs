@@ -9,6 +9,7 @@ use entity::enums::StaffRole;
 use migration::{Migrator, MigratorTrait};
 
 use crate::config::{Config, LogFormat};
+use crate::domain::appeal_sends::{self, LinkSettings};
 use crate::domain::{Actor, club, receipts, tokens};
 use crate::server::{Application, shutdown_signal};
 use crate::{db, demo, telemetry};
@@ -49,6 +50,10 @@ enum Command {
     /// Remove from the giving club's tiers the members whose pledge is still past due
     /// after the grace period (CLUB_GRACE_DAYS); `serve` also does this every hour.
     ClubGraceCheck,
+    /// Queue the scheduled email appeals whose time has come; `serve` also does this
+    /// every minute. Needs DOWNLOAD_LINK_KEY, which signs the links in them. Safe to run
+    /// twice.
+    SendDueAppeals,
 }
 
 #[derive(Subcommand)]
@@ -209,6 +214,41 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::SendDueAppeals => {
+            let key = config.download_link_key.clone().context(
+                "DOWNLOAD_LINK_KEY must be set: it signs the donate and unsubscribe links in appeals",
+            )?;
+            let db = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot run database migrations")?;
+            let links = LinkSettings {
+                public_url: &config.public_url,
+                key: key.expose(),
+            };
+            let due =
+                appeal_sends::send_due_appeals(&db, &config.org, links, chrono::Utc::now()).await?;
+            let mut failed = 0;
+            for appeal in &due {
+                match &appeal.outcome {
+                    Ok(sent) => println!(
+                        "{}: queued {} of {} recipients",
+                        appeal.source_code, sent.queued, sent.recipients
+                    ),
+                    Err(reason) => {
+                        failed += 1;
+                        eprintln!("{}: not sent: {reason}", appeal.source_code);
+                    }
+                }
+            }
+            println!("{} scheduled appeals were due", due.len());
+            if failed > 0 {
+                anyhow::bail!("{failed} due appeals could not be sent");
+            }
+            Ok(())
+        }
         Command::YearEndStatements { year } => {
             let db = db::connect(&config.database_url)
                 .await
@@ -243,6 +283,43 @@ async fn run_grace_checks(db: sea_orm::DatabaseConnection, policy: club::ClubPol
     }
 }
 
+/// Every minute, queues the scheduled email appeals whose time has come.
+async fn run_due_appeals(
+    db: sea_orm::DatabaseConnection,
+    org: crate::config::Organization,
+    public_url: url::Url,
+    key: crate::config::Secret,
+) {
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        ticks.tick().await;
+        let links = LinkSettings {
+            public_url: &public_url,
+            key: key.expose(),
+        };
+        match appeal_sends::send_due_appeals(&db, &org, links, chrono::Utc::now()).await {
+            Ok(due) => {
+                for appeal in due {
+                    match appeal.outcome {
+                        Ok(sent) => tracing::info!(
+                            appeal = %appeal.source_code,
+                            queued = sent.queued,
+                            recipients = sent.recipients,
+                            "scheduled appeal queued"
+                        ),
+                        Err(reason) => tracing::error!(
+                            appeal = %appeal.source_code,
+                            %reason,
+                            "a scheduled appeal could not be sent"
+                        ),
+                    }
+                }
+            }
+            Err(error) => tracing::error!(%error, "the scheduled appeal check failed"),
+        }
+    }
+}
+
 async fn serve(mut config: Config) -> anyhow::Result<()> {
     // The in-process worker signs links in emails with the server's key.
     config.ensure_download_link_key();
@@ -252,8 +329,20 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
         .mailer_in_process
         .then(|| (config.mail_settings(), config.mailer.clone()));
     let club_policy = config.club_policy();
+    let appeal_settings = config
+        .download_link_key
+        .clone()
+        .map(|key| (config.org.clone(), config.public_url.clone(), key));
     let application = Application::build(config).await?;
     let grace_checks = tokio::spawn(run_grace_checks(application.db().clone(), club_policy));
+    let due_appeals = appeal_settings.map(|(org, public_url, key)| {
+        tokio::spawn(run_due_appeals(
+            application.db().clone(),
+            org,
+            public_url,
+            key,
+        ))
+    });
     let (stop_mailer, mailer_stopped) = tokio::sync::watch::channel(false);
     let mailer = match in_process_mailer {
         Some((mail, settings)) => {
@@ -274,6 +363,9 @@ async fn serve(mut config: Config) -> anyhow::Result<()> {
     });
     let served = application.run_until_stopped().await;
     grace_checks.abort();
+    if let Some(due_appeals) = due_appeals {
+        due_appeals.abort();
+    }
     // The worker finishes the message in hand before it stops.
     let _ = stop_mailer.send(true);
     if let Some(mailer) = mailer

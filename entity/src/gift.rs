@@ -27,6 +27,8 @@ pub struct Model {
     pub tribute_notify_name: Option<String>,
     pub tribute_notify_email: Option<String>,
     pub tribute_notify_address: Option<String>,
+    /// Whether the person notified of the tribute may be told the amount.
+    pub tribute_show_amount: bool,
     /// Fair market value of goods or services the donor received in return.
     pub benefits_minor: i64,
     pub benefits_description: Option<String>,

@@ -162,6 +162,55 @@ impl DownloadLinks {
     }
 }
 
+fn appeal_donate_mac(
+    key: &str,
+    source_code: &str,
+    donor_id: i64,
+    ask_minor: i64,
+) -> Option<HmacSha256> {
+    let mut mac = HmacSha256::new_from_slice(key.as_bytes()).ok()?;
+    mac.update(format!("donate:{source_code}:{donor_id}:{ask_minor}").as_bytes());
+    Some(mac)
+}
+
+/// The token of a donor's personal donate link in an appeal,
+/// `{donor id}.{ask in minor units}.{HMAC-SHA256, hex}`, signed together with the
+/// appeal's source code, so it opens only that appeal's page. It does not expire: a
+/// donor may answer an appeal months after it arrived.
+pub fn appeal_donate_token(key: &str, source_code: &str, donor_id: i64, ask_minor: i64) -> String {
+    let signature = appeal_donate_mac(key, source_code, donor_id, ask_minor)
+        .map(|mac| hex::encode(mac.finalize().into_bytes()))
+        .unwrap_or_default();
+    format!("{donor_id}.{ask_minor}.{signature}")
+}
+
+/// Whom a personal donate link was signed for, and the ask it carried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AppealDonor {
+    pub donor_id: i64,
+    pub ask_minor: i64,
+}
+
+/// The donor and ask of a personal donate link, if the token is genuine for this
+/// appeal's source code; `None` for anything altered or signed for another appeal.
+pub fn verify_appeal_donate_token(
+    key: &str,
+    source_code: &str,
+    token: &str,
+) -> Option<AppealDonor> {
+    let mut parts = token.splitn(3, '.');
+    let (donor, ask, signature) = (parts.next()?, parts.next()?, parts.next()?);
+    let donor_id: i64 = donor.parse().ok()?;
+    let ask_minor: i64 = ask.parse().ok()?;
+    let bytes = hex::decode(signature).ok()?;
+    appeal_donate_mac(key, source_code, donor_id, ask_minor)
+        .is_some_and(|mac| mac.verify_slice(&bytes).is_ok())
+        .then_some(AppealDonor {
+            donor_id,
+            ask_minor,
+        })
+}
+
 #[cfg(test)]
 mod manage_tests {
     use super::*;
@@ -188,5 +237,27 @@ mod manage_tests {
             verify_manage_token("key", "garbage", now),
             Err(ManageTokenError::Invalid)
         );
+    }
+
+    #[test]
+    fn a_donate_token_names_its_donor_and_ask_only_for_its_appeal() {
+        let token = appeal_donate_token("key", "FALL-E", 7, 7_500);
+        assert_eq!(
+            verify_appeal_donate_token("key", "FALL-E", &token),
+            Some(AppealDonor {
+                donor_id: 7,
+                ask_minor: 7_500
+            })
+        );
+        assert_eq!(verify_appeal_donate_token("key", "OTHER", &token), None);
+        assert_eq!(verify_appeal_donate_token("other", "FALL-E", &token), None);
+        let richer = token.replacen(".7500.", ".750000.", 1);
+        assert_eq!(verify_appeal_donate_token("key", "FALL-E", &richer), None);
+        let someone_else = token.replacen("7.", "8.", 1);
+        assert_eq!(
+            verify_appeal_donate_token("key", "FALL-E", &someone_else),
+            None
+        );
+        assert_eq!(verify_appeal_donate_token("key", "FALL-E", "x.y.z"), None);
     }
 }

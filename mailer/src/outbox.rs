@@ -156,6 +156,12 @@ pub enum Outcome {
     Dead {
         reason: String,
     },
+    /// Not sent because it is no longer wanted (an appeal to a donor who unsubscribed
+    /// after it was queued). Stored as failed, its reason starting with "skipped:", so
+    /// staff see why it did not go.
+    Skipped {
+        reason: String,
+    },
 }
 
 /// Records the outcome of a claimed message, if `worker` still holds its lease (a
@@ -205,6 +211,15 @@ pub async fn record_outcome(
                 Expr::value(OutboxStatus::Failed.as_str()),
             )
             .col_expr(outbox::Column::LastError, Expr::value(reason.clone())),
+        Outcome::Skipped { reason } => update
+            .col_expr(
+                outbox::Column::Status,
+                Expr::value(OutboxStatus::Failed.as_str()),
+            )
+            .col_expr(
+                outbox::Column::LastError,
+                Expr::value(format!("skipped: {reason}")),
+            ),
         Outcome::Dead { reason } => update
             .col_expr(
                 outbox::Column::Status,

@@ -29,6 +29,8 @@ pub struct BatchReport {
     pub retried: usize,
     pub failed: usize,
     pub dead: usize,
+    /// Appeals not sent because their donor stopped appeals after they were queued.
+    pub skipped: usize,
     /// Claimed messages handed back unsent because the worker was asked to stop.
     pub released: usize,
     /// The per-minute limit was reached; nothing more is sent until the minute ends.
@@ -120,6 +122,7 @@ impl Worker {
             total.retried += report.retried;
             total.failed += report.failed;
             total.dead += report.dead;
+            total.skipped += report.skipped;
             total.rate_limited |= report.rate_limited;
             if report.claimed == 0 || report.rate_limited {
                 return Ok(total);
@@ -159,6 +162,7 @@ impl Worker {
                 Some(Outcome::Retry { .. }) => report.retried += 1,
                 Some(Outcome::Failed { .. }) => report.failed += 1,
                 Some(Outcome::Dead { .. }) => report.dead += 1,
+                Some(Outcome::Skipped { .. }) => report.skipped += 1,
             }
         }
         Ok(report)
@@ -190,6 +194,10 @@ impl Worker {
 
     /// Renders and delivers one claimed message, and says what happened.
     async fn attempt(&self, message: &outbox_row::Model) -> Result<Outcome, DbErr> {
+        if let Some(reason) = appeal_no_longer_wanted(&self.db, message).await? {
+            tracing::info!(message = message.id, %reason, "appeal skipped");
+            return Ok(Outcome::Skipped { reason });
+        }
         let rendered = match templates::render(
             &self.db,
             &self.mail.org,
@@ -347,6 +355,35 @@ fn build_message(
         builder.multipart(mixed)
     };
     built.map_err(|e| format!("cannot build the message: {e}"))
+}
+
+/// Why an appeal queued earlier must not go now: its donor unsubscribed from appeals,
+/// withdrew consent to email, or their address started refusing mail since it was
+/// queued. Other kinds of email (receipts) always go.
+async fn appeal_no_longer_wanted(
+    db: &DatabaseConnection,
+    message: &outbox_row::Model,
+) -> Result<Option<String>, DbErr> {
+    if message.kind != templates::appeal::KIND {
+        return Ok(None);
+    }
+    let Some(donor_id) = message.donor_id else {
+        return Ok(None);
+    };
+    let Some(found) = donor::Entity::find_by_id(donor_id).one(db).await? else {
+        return Ok(Some("the donor no longer exists".to_owned()));
+    };
+    Ok(if found.appeals_unsubscribed_at.is_some() {
+        Some("the donor unsubscribed from appeals".to_owned())
+    } else if !found.email_consent {
+        Some("the donor withdrew consent to email".to_owned())
+    } else if found.email_suppressed_at.is_some() {
+        Some("the donor's address refuses mail".to_owned())
+    } else if found.email.as_deref() != Some(message.to_address.as_str()) {
+        Some("the donor's address changed".to_owned())
+    } else {
+        None
+    })
 }
 
 /// Marks a donor's address as refusing mail, so appeals skip it (receipts still try).

@@ -10,6 +10,7 @@ mod m20261124_000001_create_schema;
 mod m20261124_000002_seed_defaults;
 mod m20261125_060101_installment_receipt_policy;
 mod m20261125_061001_pledge_installments_skipped;
+mod m20261125_070101_tribute_show_amount;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261124_000002_seed_defaults::Migration),
             Box::new(m20261125_060101_installment_receipt_policy::Migration),
             Box::new(m20261125_061001_pledge_installments_skipped::Migration),
+            Box::new(m20261125_070101_tribute_show_amount::Migration),
         ]
     }
 }

@@ -128,6 +128,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 tribute_notify_name: Set(None),
                 tribute_notify_email: Set(None),
                 tribute_notify_address: Set(None),
+                tribute_show_amount: Set(false),
                 benefits_minor: Set(0),
                 benefits_description: Set(None),
                 anonymous: Set(false),

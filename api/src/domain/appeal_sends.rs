@@ -16,7 +16,7 @@ use url::Url;
 
 use super::campaigns::{AskRule, monthly_ask_for_threshold};
 use super::segments::{self, SegmentRule};
-use super::{Actor, DomainError, audit};
+use super::{Actor, DomainError, appeal_breakdown, audit};
 use crate::config::Organization;
 use crate::db::begin_write;
 
@@ -87,7 +87,7 @@ async fn circle(db: &impl ConnectionTrait) -> Result<Option<giving_tier::Model>,
 
 /// Who an email appeal reaches: the segment (everyone when it has none), narrowed to
 /// donors who may receive appeal email.
-async fn email_audience(
+pub(crate) async fn email_audience(
     db: &impl ConnectionTrait,
     org: &Organization,
     appeal: &appeal::Model,
@@ -170,9 +170,11 @@ fn personalize(
 ) -> PersonalAppeal {
     let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
     let ask_minor = rule.one_time_ask(recipient.last_gift_minor);
+    let token =
+        mailer::links::appeal_donate_token(links.key, &appeal.source_code, recipient.id, ask_minor);
     let donate_url = links
         .public_url
-        .join(&format!("donate?appeal={}", appeal.source_code))
+        .join(&format!("donate?appeal={}&t={token}", appeal.source_code))
         .map(String::from)
         .unwrap_or_default();
     let unsubscribe_url = links
@@ -288,8 +290,10 @@ pub struct SendOutcome {
     pub queued: u64,
 }
 
-/// Queues the appeal for every donor it reaches, now or at `not_before`, in one
-/// transaction. Sending again queues only donors who were not queued before.
+/// Sends the appeal now, or, when `not_before` is in the future, schedules it: the
+/// appeal keeps `scheduled_at` and nothing is queued until [`send_due_appeals`] finds it
+/// due, so donors who unsubscribe or join the segment meanwhile are counted then.
+/// Sending again queues only donors who were not queued before.
 pub async fn send_appeal(
     db: &DatabaseConnection,
     org: &Organization,
@@ -298,36 +302,93 @@ pub async fn send_appeal(
     appeal_id: i64,
     not_before: Option<DateTime<Utc>>,
 ) -> Result<SendOutcome, DomainError> {
+    let now = Utc::now();
+    match not_before {
+        Some(at) if at > now => schedule_appeal(db, org, links, actor, appeal_id, at).await,
+        _ => queue_appeal(db, org, links, actor, appeal_id).await,
+    }
+}
+
+async fn schedule_appeal(
+    db: &DatabaseConnection,
+    org: &Organization,
+    links: LinkSettings<'_>,
+    actor: &Actor,
+    appeal_id: i64,
+    at: DateTime<Utc>,
+) -> Result<SendOutcome, DomainError> {
+    let txn = begin_write(db).await?;
+    let appeal = load_email_appeal(&txn, appeal_id).await?;
+    let recipients = personal_appeals(&txn, org, links, &appeal, None)
+        .await?
+        .len() as u64;
+    let mut active: appeal::ActiveModel = appeal.clone().into();
+    active.scheduled_at = Set(Some(at));
+    active.sent_at = Set(None);
+    active.updated_at = Set(Utc::now());
+    active.update(&txn).await?;
+    audit::record(
+        &txn,
+        actor,
+        "sendAppeal",
+        "appeal",
+        Some(appeal.id.to_string()),
+        json!({ "recipients": recipients, "queued": 0, "notBefore": at }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(SendOutcome {
+        recipients,
+        queued: 0,
+    })
+}
+
+/// Queues the appeal for every donor it reaches, in one transaction, and marks it sent.
+async fn queue_appeal(
+    db: &DatabaseConnection,
+    org: &Organization,
+    links: LinkSettings<'_>,
+    actor: &Actor,
+    appeal_id: i64,
+) -> Result<SendOutcome, DomainError> {
     let txn = begin_write(db).await?;
     let appeal = load_email_appeal(&txn, appeal_id).await?;
     let personal = personal_appeals(&txn, org, links, &appeal, None).await?;
+    let audience = email_audience(&txn, org, &appeal).await?;
+    let matched = appeal_breakdown::matched_alternatives(&txn, org, &appeal, audience).await?;
     let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
     let now = Utc::now();
-    let due = not_before.unwrap_or(now);
     let recipients = personal.len() as u64;
     let mut queued = 0;
     for chunk in personal.chunks(BATCH) {
-        let rows = chunk.iter().map(|p| outbox::ActiveModel {
-            idempotency_key: Set(format!("appeal:{}:{}", appeal.id, p.donor_id)),
-            kind: Set(APPEAL_KIND.to_owned()),
-            donor_id: Set(Some(p.donor_id)),
-            to_address: Set(p.to_address.clone()),
-            to_name: Set(Some(p.to_name.clone())),
-            language: Set(p.language),
-            payload: Set(json!({
+        let rows = chunk.iter().map(|p| {
+            let mut payload = json!({
                 "appealId": appeal.id,
                 "subject": p.subject,
                 "body": p.body,
                 "donateUrl": p.donate_url,
                 "clubMonthlyAsk": p.club_monthly_ask_minor.map(|m| money(m, currency)),
                 "unsubscribeUrl": p.unsubscribe_url,
-            })),
-            status: Set(OutboxStatus::Pending),
-            attempts: Set(0),
-            next_attempt_at: Set(due),
-            created_at: Set(now),
-            updated_at: Set(now),
-            ..Default::default()
+            });
+            if let Some(matched) = &matched {
+                payload[appeal_breakdown::RULES_FIELD] =
+                    json!(matched.get(&p.donor_id).cloned().unwrap_or_default());
+            }
+            outbox::ActiveModel {
+                idempotency_key: Set(format!("appeal:{}:{}", appeal.id, p.donor_id)),
+                kind: Set(APPEAL_KIND.to_owned()),
+                donor_id: Set(Some(p.donor_id)),
+                to_address: Set(p.to_address.clone()),
+                to_name: Set(Some(p.to_name.clone())),
+                language: Set(p.language),
+                payload: Set(payload),
+                status: Set(OutboxStatus::Pending),
+                attempts: Set(0),
+                next_attempt_at: Set(now),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
         });
         queued += outbox::Entity::insert_many(rows)
             .on_conflict(
@@ -339,11 +400,7 @@ pub async fn send_appeal(
             .await?;
     }
     let mut active: appeal::ActiveModel = appeal.clone().into();
-    if not_before.is_some() {
-        active.scheduled_at = Set(not_before);
-    } else {
-        active.sent_at = Set(Some(now));
-    }
+    active.sent_at = Set(Some(now));
     active.updated_at = Set(now);
     active.update(&txn).await?;
     audit::record(
@@ -352,11 +409,84 @@ pub async fn send_appeal(
         "sendAppeal",
         "appeal",
         Some(appeal.id.to_string()),
-        json!({ "recipients": recipients, "queued": queued, "notBefore": not_before }),
+        json!({ "recipients": recipients, "queued": queued, "scheduledAt": appeal.scheduled_at }),
     )
     .await?;
     txn.commit().await?;
     Ok(SendOutcome { recipients, queued })
+}
+
+/// One scheduled appeal that came due, and what queueing it did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DueAppeal {
+    pub appeal_id: i64,
+    pub source_code: String,
+    pub outcome: Result<SendOutcome, String>,
+}
+
+/// Queues every email appeal whose `scheduled_at` has come (at or before `now`) and
+/// that has not been sent, each in its own transaction. An appeal that cannot be sent
+/// (its segment was deleted, say) is reported and left scheduled; the others still go.
+/// Running it again queues nothing new.
+pub async fn send_due_appeals(
+    db: &DatabaseConnection,
+    org: &Organization,
+    links: LinkSettings<'_>,
+    now: DateTime<Utc>,
+) -> Result<Vec<DueAppeal>, DomainError> {
+    let due = appeal::Entity::find()
+        .filter(appeal::Column::Channel.eq(AppealChannel::Email))
+        .filter(appeal::Column::ScheduledAt.lte(now))
+        .filter(appeal::Column::SentAt.is_null())
+        .order_by_asc(appeal::Column::ScheduledAt)
+        .order_by_asc(appeal::Column::Id)
+        .all(db)
+        .await?;
+    let mut done = Vec::with_capacity(due.len());
+    for appeal in due {
+        let outcome = queue_appeal(db, org, links, &Actor::system(), appeal.id)
+            .await
+            .map_err(|error| format!("{:#}", anyhow::Error::from(error)));
+        done.push(DueAppeal {
+            appeal_id: appeal.id,
+            source_code: appeal.source_code,
+            outcome,
+        });
+    }
+    Ok(done)
+}
+
+/// What the donation page may show a donor who opened their personal appeal link:
+/// their name, their email and the ask, nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkDonor {
+    pub donor_id: i64,
+    pub name: String,
+    pub email: Option<String>,
+    pub ask_minor: i64,
+}
+
+/// The donor a personal donate link (`/donate?appeal=CODE&t=TOKEN`) was signed for, if
+/// the token is genuine for that source code and the donor still exists; `None`
+/// otherwise, so an altered link is just the appeal's page.
+pub async fn donor_for_link(
+    db: &impl ConnectionTrait,
+    key: &str,
+    source_code: &str,
+    token: &str,
+) -> Result<Option<LinkDonor>, DomainError> {
+    let Some(signed) = mailer::links::verify_appeal_donate_token(key, source_code, token) else {
+        return Ok(None);
+    };
+    Ok(donor::Entity::find_by_id(signed.donor_id)
+        .one(db)
+        .await?
+        .map(|found| LinkDonor {
+            donor_id: found.id,
+            name: found.display_name,
+            email: found.email,
+            ask_minor: signed.ask_minor,
+        }))
 }
 
 /// Stops appeal email to a donor; receipts keep coming. Unsubscribing twice is harmless.
@@ -414,7 +544,7 @@ pub fn salutation(language: Language, name: &str) -> String {
 }
 
 /// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
-fn csv_field(text: &str) -> String {
+pub(crate) fn csv_field(text: &str) -> String {
     let text = if text.starts_with(['=', '+', '-', '@']) {
         format!("'{text}")
     } else {

@@ -7,7 +7,7 @@ use entity::enums::{GiftStatus, PaymentMethod, TributeKind};
 use entity::{Money, donor, fund, gift, receipt};
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
 
-use super::{DomainError, receipts};
+use super::{DomainError, receipts, tributes};
 use crate::config::Organization;
 
 /// Whom a gift honors, and whom to tell.
@@ -18,6 +18,8 @@ pub struct Tribute {
     pub notify_name: Option<String>,
     pub notify_email: Option<String>,
     pub notify_address: Option<String>,
+    /// Whether the person notified may be told the amount.
+    pub show_amount: bool,
 }
 
 /// Goods or services the donor received in return, at fair market value.
@@ -93,8 +95,8 @@ pub struct RecordedGift {
 }
 
 /// Records a gift in the caller's transaction; a succeeded gift is acknowledged (its
-/// receipt and receipt email, as `receipts::acknowledge_gift` decides) in the same
-/// transaction. Checks come first, so a refused gift changes
+/// receipt and receipt email, as `receipts::acknowledge_gift` decides, and the
+/// tribute notification) in the same transaction. Checks come first, so a refused gift changes
 /// nothing.
 pub async fn record_gift(
     txn: &DatabaseTransaction,
@@ -177,6 +179,7 @@ pub async fn record_gift(
         tribute_notify_name: Set(tribute.and_then(|t| t.notify_name.clone())),
         tribute_notify_email: Set(tribute.and_then(|t| t.notify_email.clone())),
         tribute_notify_address: Set(tribute.and_then(|t| t.notify_address.clone())),
+        tribute_show_amount: Set(tribute.is_some_and(|t| t.show_amount)),
         benefits_minor: Set(new.benefits.as_ref().map_or(0, |b| b.value_minor)),
         benefits_description: Set(new.benefits.map(|b| b.description)),
         anonymous: Set(new.anonymous),
@@ -194,7 +197,9 @@ pub async fn record_gift(
     .await?;
 
     let receipt = if gift.status == GiftStatus::Succeeded {
-        receipts::acknowledge_gift(txn, org, &gift, &donor).await?
+        let receipt = receipts::acknowledge_gift(txn, org, &gift, &donor).await?;
+        tributes::notify_honoree(txn, org, &gift, &donor).await?;
+        receipt
     } else {
         None
     };

@@ -1,6 +1,7 @@
 //! The domain services. Each does its work in one database transaction; none knows
 //! about GraphQL, Stripe or HTML.
 
+pub mod appeal_breakdown;
 pub mod appeal_sends;
 pub mod audit;
 pub mod campaigns;
@@ -21,6 +22,7 @@ pub mod segments;
 pub mod text;
 pub mod tiers;
 pub mod tokens;
+pub mod tributes;
 
 pub use errors::DomainError;
 

@@ -20,7 +20,7 @@ use sea_orm::{
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::gifts::{NewGift, Tribute, record_gift};
 use super::pledges::installments_skipped_when_resumed;
-use super::{DomainError, donors, receipts};
+use super::{DomainError, donors, receipts, tributes};
 use crate::config::Organization;
 use crate::db::begin_write;
 
@@ -567,6 +567,7 @@ async fn settle_checkout_gift(
             .ok_or_else(|| DomainError::not_found("gift", existing.id))?;
         let donor = donors::find_donor(txn, gift.donor_id).await?;
         receipts::issue_gift_receipt(txn, org, &gift, &donor).await?;
+        tributes::notify_honoree(txn, org, &gift, &donor).await?;
     }
     Ok(format!("gift {} is now {status}", existing.id))
 }
@@ -1113,6 +1114,7 @@ mod tests {
             tribute_notify_name: None,
             tribute_notify_email: None,
             tribute_notify_address: None,
+            tribute_show_amount: false,
             benefits_minor: 0,
             benefits_description: None,
             anonymous: false,

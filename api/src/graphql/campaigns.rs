@@ -1,7 +1,9 @@
 //! Campaigns and their appeals. Everyone on staff may read them; staff create and
 //! change them.
 
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{
+    Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
+};
 use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::StaffRole;
 use entity::{appeal, campaign};
@@ -10,10 +12,12 @@ use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::guards::RoleGuard;
 use super::money::{MoneyAmount, MoneyInput};
+use crate::domain::appeal_breakdown;
 use crate::domain::appeal_sends::{self, LinkSettings, PersonalAppeal};
 use crate::domain::campaigns::{
     self, AppealChanges, AppealDetails, AskRule, CampaignChanges, CampaignDetails, GivingTotals,
 };
+use crate::domain::tributes;
 
 /// How an appeal reaches its audience.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -223,7 +227,11 @@ impl Appeal {
     /// How the appeal did: recipients, gifts, response rate, club members, cost.
     async fn results(&self, ctx: &Context<'_>) -> Result<AppealResultsView> {
         let results = campaigns::appeal_results(db(ctx)?, self.0.id).await.gql()?;
-        Ok(AppealResultsView(results, self.0.currency.clone()))
+        Ok(AppealResultsView(
+            results,
+            self.0.currency.clone(),
+            self.0.id,
+        ))
     }
 
     /// What the gifts attributed to this appeal have raised.
@@ -236,7 +244,7 @@ impl Appeal {
 }
 
 /// How an appeal did.
-pub struct AppealResultsView(campaigns::AppealResults, String);
+pub struct AppealResultsView(campaigns::AppealResults, String, i64);
 
 /// How an appeal did. Money is net of refunds; gifts count when succeeded or partly refunded.
 #[Object(name = "AppealResults")]
@@ -300,6 +308,66 @@ impl AppealResultsView {
     async fn cost_per_dollar_raised(&self) -> Option<f64> {
         self.0.cost_per_dollar_raised()
     }
+
+    /// The same by segment rule: one row per alternative of the appeal's segment (the
+    /// rules of its top-level `any`, or of the one `any` inside a top-level `all`; any
+    /// other segment is one row, the whole rule). A recipient belongs to the rows of the
+    /// alternatives they matched when the appeal was queued (for an appeal never sent by
+    /// email, such as a letter, those they match now); gifts count in their donor's
+    /// rows. A donor matching several alternatives counts in each, so rows may add up to
+    /// more than the totals. Empty when the appeal has no segment.
+    async fn by_segment_rule(&self, ctx: &Context<'_>) -> Result<Vec<SegmentRuleResults>> {
+        let rows = appeal_breakdown::results_by_segment_rule(db(ctx)?, &config(ctx)?.org, self.2)
+            .await
+            .gql()?;
+        Ok(rows
+            .into_iter()
+            .map(|row| SegmentRuleResults(row, self.1.clone()))
+            .collect())
+    }
+}
+
+/// How the recipients who matched one rule of the appeal's segment did.
+pub struct SegmentRuleResults(appeal_breakdown::RuleResults, String);
+
+/// How the recipients who matched one rule of the appeal's segment did. Money is net of
+/// refunds.
+#[Object]
+impl SegmentRuleResults {
+    /// The rule's place among the segment's alternatives, from 0.
+    async fn index(&self) -> i64 {
+        i64::try_from(self.0.index).unwrap_or(i64::MAX)
+    }
+
+    /// The rule, as JSON with a `kind`.
+    async fn rule(&self) -> Result<Json<serde_json::Value>> {
+        Ok(Json(serde_json::to_value(&self.0.rule)?))
+    }
+
+    /// Recipients who matched it.
+    async fn recipients(&self) -> i64 {
+        self.0.recipients
+    }
+
+    /// Gifts attributed to the appeal from those donors.
+    async fn gifts(&self) -> i64 {
+        self.0.gifts
+    }
+
+    /// How many of those donors gave.
+    async fn donors(&self) -> i64 {
+        self.0.donors
+    }
+
+    /// Money they gave through the appeal, net of refunds.
+    async fn raised(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.raised_minor, &self.1)
+    }
+
+    /// Donors who gave as a percentage of its recipients; null without recipients.
+    async fn response_rate_percent(&self) -> Option<f64> {
+        (self.0.recipients > 0).then(|| self.0.donors as f64 * 100.0 / self.0.recipients as f64)
+    }
 }
 
 #[derive(Default)]
@@ -341,7 +409,7 @@ impl CampaignQuery {
             .gql()?
             .ok_or_else(|| bad_input("id", "no such appeal"))?;
         let results = campaigns::appeal_results(db(ctx)?, id).await.gql()?;
-        Ok(AppealResultsView(results, appeal.currency))
+        Ok(AppealResultsView(results, appeal.currency, id))
     }
 
     /// One appeal.
@@ -674,6 +742,24 @@ impl AppealSendQuery {
             .gql()
     }
 
+    /// The tribute-letter export, as CSV: one row per succeeded gift received in
+    /// `[from, to)` (all time when omitted) whose tribute names a person to notify by
+    /// post and no email. Columns: gift_id, received_on (the organization's time zone),
+    /// tribute, honoree, notify_name, notify_address, donor_name (empty when the gift is
+    /// anonymous), language (the donor's, for the letter), amount (empty unless the donor
+    /// allowed it).
+    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    async fn tribute_letter_csv(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Gifts received at or after this time.")] from: Option<DateTime<Utc>>,
+        #[graphql(desc = "Gifts received before this time.")] to: Option<DateTime<Utc>>,
+    ) -> Result<String> {
+        tributes::tribute_letter_csv(db(ctx)?, &config(ctx)?.org, from, to)
+            .await
+            .gql()
+    }
+
     /// One donor's email appeal as it would be sent; null when the donor would not
     /// receive it (outside the segment, no consent, unsubscribed or bouncing).
     #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
@@ -709,8 +795,10 @@ pub struct AppealSendMutation;
 
 #[Object]
 impl AppealSendMutation {
-    /// Queues an email appeal for every donor it reaches, now or at `notBefore`. Sending
-    /// again queues only donors not queued before; the mailer sends at its own pace.
+    /// Queues an email appeal for every donor it reaches now; with a future `notBefore`,
+    /// schedules it instead (`scheduledAt`), and the server queues it when that time
+    /// comes, for the donors it reaches then (`queued` is 0 until then). Sending again
+    /// queues only donors not queued before; the mailer sends at its own pace.
     #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
     async fn send_appeal(
         &self,

@@ -105,6 +105,11 @@ impl Tribute<'_> {
         }))
     }
 
+    /// Whether the person notified may be told the amount.
+    async fn show_amount(&self) -> bool {
+        self.0.tribute_show_amount
+    }
+
     /// The postal address to notify; masked for viewers.
     async fn notify_address(&self, ctx: &Context<'_>) -> Result<Option<String>> {
         let masked = !staff(ctx)?.role.allows(StaffRole::Staff);
@@ -431,6 +436,9 @@ pub struct TributeInput {
     pub notify_email: Option<String>,
     /// The postal address to notify.
     pub notify_address: Option<String>,
+    /// Whether the person notified may be told the amount; by default they are not.
+    #[graphql(default = false)]
+    pub show_amount: bool,
 }
 
 /// Goods or services the donor received in return.
@@ -574,6 +582,7 @@ impl GiftMutation {
                 notify_name: t.notify_name,
                 notify_email: t.notify_email,
                 notify_address: t.notify_address,
+                show_amount: t.show_amount,
             }),
             benefits: input.benefits.map(BenefitsInput::parse),
             anonymous: input.anonymous,

@@ -67,6 +67,9 @@ fn metadata(donation: &Donation) -> Vec<(&'static str, String)> {
         if let Some(email) = &tribute.notify_email {
             pairs.push((keys::TRIBUTE_NOTIFY_EMAIL, email.clone()));
         }
+        if tribute.show_amount {
+            pairs.push((keys::TRIBUTE_SHOW_AMOUNT, "true".to_owned()));
+        }
     }
     pairs
 }

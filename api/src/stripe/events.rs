@@ -24,6 +24,7 @@ pub mod keys {
     pub const TRIBUTE_NAME: &str = "tribute_name";
     pub const TRIBUTE_NOTIFY_NAME: &str = "tribute_notify_name";
     pub const TRIBUTE_NOTIFY_EMAIL: &str = "tribute_notify_email";
+    pub const TRIBUTE_SHOW_AMOUNT: &str = "tribute_show_amount";
     pub const DONOR_EMAIL: &str = "donor_email";
     pub const DONOR_NAME: &str = "donor_name";
     pub const LANGUAGE: &str = "language";
@@ -95,6 +96,7 @@ fn designation(metadata: &Value) -> Designation {
         notify_name: text(metadata, keys::TRIBUTE_NOTIFY_NAME).map(str::to_owned),
         notify_email: text(metadata, keys::TRIBUTE_NOTIFY_EMAIL).map(str::to_owned),
         notify_address: None,
+        show_amount: text(metadata, keys::TRIBUTE_SHOW_AMOUNT) == Some("true"),
     });
     Designation {
         fund_code: text(metadata, keys::FUND).map(str::to_owned),

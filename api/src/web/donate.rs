@@ -13,6 +13,7 @@ use entity::{Currency, EmailAddress, Money, format_minor};
 use sha2::{Digest, Sha256};
 
 use super::i18n::{Lang, Text};
+use crate::domain::appeal_sends::{self, LinkDonor};
 use crate::domain::funds;
 use crate::domain::gifts::Tribute;
 use crate::domain::payments::{self, AppealProgress};
@@ -54,6 +55,7 @@ pub struct DonationForm {
     pub tribute_name: String,
     pub notify_name: String,
     pub notify_email: String,
+    pub tribute_show_amount: bool,
     pub name: String,
     pub email: String,
     pub email_consent: bool,
@@ -80,6 +82,7 @@ impl DonationForm {
             tribute_name: get("tribute_name"),
             notify_name: get("notify_name"),
             notify_email: get("notify_email"),
+            tribute_show_amount: pairs.contains_key("tribute_show_amount"),
             name: get("name"),
             email: get("email"),
             email_consent: pairs.contains_key("email_consent"),
@@ -171,6 +174,7 @@ pub fn validate(
             notify_name: Some(form.notify_name.clone()).filter(|n| !n.is_empty()),
             notify_email,
             notify_address: None,
+            show_amount: form.tribute_show_amount,
         });
     }
     if form.name.is_empty() || form.name.chars().count() > 200 {
@@ -522,7 +526,12 @@ fn render_form(view: &FormView<'_>) -> String {
             escape(value)
         );
     }
-    body.push_str("</fieldset>");
+    let _ = write!(
+        body,
+        "<label class=\"choice\"><input type=\"checkbox\" id=\"tribute_show_amount\" name=\"tribute_show_amount\" value=\"yes\"{}> {}</label></fieldset>",
+        checked(form.tribute_show_amount),
+        escape(t.tribute_show_amount),
+    );
 
     let _ = write!(body, "<fieldset><legend>{}</legend>", escape(t.about_you));
     for (field, label, kind, value, autocomplete) in [
@@ -568,6 +577,35 @@ async fn active_funds(state: &AppState) -> Result<Vec<(String, String)>, HttpRes
         })
 }
 
+/// The donor of a personal appeal link, when its token is genuine for the appeal.
+/// Anything wrong (no key, an altered token, a database hiccup) means no pre-filling,
+/// never an error page.
+async fn link_donor(state: &AppState, source_code: &str, token: &str) -> Option<LinkDonor> {
+    let key = state.config.download_link_key.as_ref()?;
+    if token.is_empty() || source_code.is_empty() {
+        return None;
+    }
+    match appeal_sends::donor_for_link(&state.db, key.expose(), source_code, token).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot read the donor of a personal appeal link");
+            None
+        }
+    }
+}
+
+/// The amount fields for a suggested amount: its preset when there is one, otherwise
+/// "other" with the amount typed in.
+fn suggested_amount(minor: i64) -> (String, String) {
+    let dollars = minor / 100;
+    let cents = minor % 100;
+    match u32::try_from(dollars) {
+        Ok(whole) if cents == 0 && PRESETS.contains(&whole) => (whole.to_string(), String::new()),
+        _ if cents == 0 => ("other".to_owned(), dollars.to_string()),
+        _ => ("other".to_owned(), format!("{dollars}.{cents:02}")),
+    }
+}
+
 async fn appeal_for(state: &AppState, code: &str) -> Option<AppealProgress> {
     if code.is_empty() {
         return None;
@@ -594,6 +632,18 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
         .map(|c| c.trim().to_uppercase())
         .unwrap_or_default();
     let appeal = appeal_for(&state, &appeal_code).await;
+    let donor = match &appeal {
+        Some(found) => {
+            let token = query.get("t").map(|t| t.trim()).unwrap_or_default();
+            link_donor(&state, &found.source_code, token).await
+        }
+        None => None,
+    };
+    let (amount, amount_other) = donor
+        .as_ref()
+        .filter(|d| d.ask_minor > 0)
+        .map(|d| suggested_amount(d.ask_minor))
+        .unwrap_or_default();
     let form = DonationForm {
         frequency: match query.get("frequency").map(String::as_str) {
             Some("monthly") => "monthly".into(),
@@ -606,6 +656,13 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             .unwrap_or_default(),
         attempt: uuid::Uuid::new_v4().simple().to_string(),
         lang: lang.code().into(),
+        amount,
+        amount_other,
+        name: donor.as_ref().map(|d| d.name.clone()).unwrap_or_default(),
+        email: donor
+            .as_ref()
+            .and_then(|d| d.email.clone())
+            .unwrap_or_default(),
         ..DonationForm::default()
     };
     html(
@@ -751,6 +808,19 @@ mod tests {
         assert_eq!(
             escape("<script>\"x\" & 'y'</script>"),
             "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+    }
+
+    #[test]
+    fn a_personal_ask_selects_its_preset_or_is_typed_in() {
+        assert_eq!(suggested_amount(10_000), ("100".to_owned(), String::new()));
+        assert_eq!(
+            suggested_amount(7_500),
+            ("other".to_owned(), "75".to_owned())
+        );
+        assert_eq!(
+            suggested_amount(7_550),
+            ("other".to_owned(), "75.50".to_owned())
         );
     }
 

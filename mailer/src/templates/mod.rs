@@ -13,6 +13,7 @@ pub mod pledge_cancelled;
 pub mod receipt;
 pub mod receipt_voided;
 pub mod tier_welcome;
+pub mod tribute;
 
 use entity::enums::Language;
 use entity::outbox;
@@ -85,6 +86,7 @@ pub async fn render(
         tier_welcome::KIND => tier_welcome::render(db, context, &message.payload).await,
         payment_failed::KIND => payment_failed::render(db, context, &message.payload).await,
         pledge_cancelled::KIND => pledge_cancelled::render(db, context, &message.payload).await,
+        tribute::KIND => tribute::render(context, &message.payload),
         other => Err(RenderError::UnknownKind(other.to_owned())),
     }
 }

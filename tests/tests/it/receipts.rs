@@ -88,6 +88,7 @@ async fn a_tribute_gift_names_the_person_it_honors(backend: Backend) {
         notify_name: None,
         notify_email: None,
         notify_address: None,
+        show_amount: false,
     });
 
     let receipt = give(&app, memorial).await.receipt.unwrap();

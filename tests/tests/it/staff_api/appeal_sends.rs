@@ -8,6 +8,8 @@ use chrono::Utc;
 use entity::{donor, outbox};
 use mailer::Worker;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+
+use api::domain::appeal_sends::{self, LinkSettings, SendOutcome};
 use serde_json::json;
 use tests::on_both_backends;
 use tests::support::{Backend, spawn_app};
@@ -126,7 +128,7 @@ async fn an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_uns
     );
     let donate_url = preview["donateUrl"].as_str().unwrap();
     assert!(
-        donate_url.ends_with("donate?appeal=FALL26-EMAIL"),
+        donate_url.contains("donate?appeal=FALL26-EMAIL&t="),
         "{donate_url}"
     );
     assert_eq!(
@@ -476,7 +478,344 @@ async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
     );
 }
 
+async fn email_appeal(app: &TestApp, staff: &str, code: &str) -> i64 {
+    let campaign = ok(
+        app,
+        staff,
+        "mutation($name: String!) { createCampaign(input: { name: $name, goal: { amountMinor: 500000 }, startsOn: \"2026-09-01\", defaultFundId: \"1\" }) { id } }",
+        json!({ "name": format!("Fall {code}") }),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    ok(
+        app,
+        staff,
+        "mutation($c: ID!, $code: String!) { createAppeal(input: { campaignId: $c, name: \"Email\", channel: EMAIL, sourceCode: $code, subject: \"Stand with us\", message: \"Dear {first_name}, {donate_link}\" }) { id } }",
+        json!({ "c": campaign, "code": code }),
+    )
+    .await["createAppeal"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+async fn appeal_messages(app: &TestApp, appeal: i64) -> Vec<outbox::Model> {
+    outbox::Entity::find()
+        .filter(outbox::Column::IdempotencyKey.starts_with(format!("appeal:{appeal}:")))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+/// A scheduled appeal queues nothing until it is due; the job queues the due one once,
+/// for the donors it reaches then, and leaves the future one alone.
+async fn a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let ana = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ana", "email": "ana@example.org", "emailConsent": true }),
+    )
+    .await;
+    let ben = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ben", "email": "ben@example.org", "emailConsent": true }),
+    )
+    .await;
+    let due = email_appeal(&app, &staff, "DUE-E").await;
+    let later = email_appeal(&app, &staff, "LATER-E").await;
+    let soon = (Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+    let scheduled = ok(
+        &app,
+        &staff,
+        "mutation($id: ID!, $at: DateTime!) { sendAppeal(id: $id, notBefore: $at) { recipients queued } }",
+        json!({ "id": due.to_string(), "at": soon }),
+    )
+    .await;
+    assert_eq!(
+        scheduled["sendAppeal"],
+        json!({ "recipients": 2, "queued": 0 })
+    );
+    let next_week = (Utc::now() + chrono::Duration::days(7)).to_rfc3339();
+    ok(
+        &app,
+        &staff,
+        "mutation($id: ID!, $at: DateTime!) { updateAppeal(id: $id, input: { scheduledAt: $at }) { scheduledAt } }",
+        json!({ "id": later.to_string(), "at": next_week }),
+    )
+    .await;
+    assert!(appeal_messages(&app, due).await.is_empty());
+    // Ben unsubscribes before the appeal goes: he is not queued.
+    mark(&app, ben, |d| {
+        d.appeals_unsubscribed_at = Set(Some(Utc::now()))
+    })
+    .await;
+
+    let config = Config::defaults_with_database("sqlite::memory:").unwrap();
+    let links = LinkSettings {
+        public_url: &config.public_url,
+        key: "a test key that is long enough to sign links",
+    };
+    let before = appeal_sends::send_due_appeals(&app.db, &config.org, links, Utc::now())
+        .await
+        .unwrap();
+    assert!(before.is_empty(), "{before:?}");
+
+    let at = Utc::now() + chrono::Duration::seconds(3);
+    let first = appeal_sends::send_due_appeals(&app.db, &config.org, links, at)
+        .await
+        .unwrap();
+    assert_eq!(first.len(), 1);
+    assert_eq!(first[0].appeal_id, due);
+    assert_eq!(
+        first[0].outcome,
+        Ok(SendOutcome {
+            recipients: 1,
+            queued: 1
+        })
+    );
+    let queued = appeal_messages(&app, due).await;
+    assert_eq!(queued.len(), 1);
+    assert_eq!(queued[0].donor_id, Some(ana));
+    assert!(appeal_messages(&app, later).await.is_empty());
+    let sent = entity::appeal::Entity::find_by_id(due)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(sent.sent_at.is_some());
+
+    // Running it again finds nothing due, and sending by hand queues nothing new.
+    let again = appeal_sends::send_due_appeals(&app.db, &config.org, links, at)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "{again:?}");
+    let by_hand = ok(&app, &staff, SEND, json!({ "id": due.to_string() })).await;
+    assert_eq!(
+        by_hand["sendAppeal"],
+        json!({ "recipients": 1, "queued": 0 })
+    );
+    assert_eq!(appeal_messages(&app, due).await.len(), 1);
+}
+
+/// Appeals queued before their donor unsubscribed or withdrew consent are skipped by the
+/// worker, not sent; a receipt for the same donor still goes.
+async fn an_appeal_queued_before_the_donor_opted_out_is_skipped_and_receipts_still_go(
+    backend: Backend,
+) {
+    use entity::enums::OutboxStatus;
+    use tests::smtp::SmtpServer;
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let ana = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ana", "email": "ana@example.org", "emailConsent": true }),
+    )
+    .await;
+    let ben = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ben", "email": "ben@example.org", "emailConsent": true }),
+    )
+    .await;
+    let cruz = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Cruz", "email": "cruz@example.org", "emailConsent": true }),
+    )
+    .await;
+    let appeal = email_appeal(&app, &staff, "OPTOUT-E").await;
+    let sent = ok(&app, &staff, SEND, json!({ "id": appeal.to_string() })).await;
+    assert_eq!(sent["sendAppeal"], json!({ "recipients": 3, "queued": 3 }));
+
+    mark(&app, ana, |d| {
+        d.appeals_unsubscribed_at = Set(Some(Utc::now()))
+    })
+    .await;
+    mark(&app, ben, |d| d.email_consent = Set(false)).await;
+    record_gift(&app, &staff, check_gift(ana, json!({}))).await;
+
+    let smtp = SmtpServer::start();
+    let report = crate::mailer::worker_for(
+        &app,
+        &smtp.url(),
+        WorkerSettings {
+            batch_size: 10,
+            lease: Duration::from_secs(300),
+            max_attempts: 3,
+            retry_base: Duration::ZERO,
+            per_minute: 100_000,
+            poll_interval: Duration::from_secs(1),
+        },
+    )
+    .drain()
+    .await
+    .unwrap();
+    assert_eq!((report.sent, report.skipped), (2, 2));
+
+    let mut delivered: Vec<(String, bool)> = smtp
+        .received()
+        .iter()
+        .map(|m| (m.to[0].clone(), m.header("List-Unsubscribe").is_some()))
+        .collect();
+    delivered.sort();
+    assert_eq!(
+        delivered,
+        vec![
+            ("ana@example.org".to_owned(), false),
+            ("cruz@example.org".to_owned(), true),
+        ]
+    );
+    for (donor, why) in [
+        (ana, "skipped: the donor unsubscribed from appeals"),
+        (ben, "skipped: the donor withdrew consent to email"),
+    ] {
+        let row = outbox::Entity::find()
+            .filter(outbox::Column::IdempotencyKey.eq(format!("appeal:{appeal}:{donor}")))
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, OutboxStatus::Failed);
+        assert_eq!(row.last_error.as_deref(), Some(why));
+        assert!(row.sent_at.is_none());
+    }
+    let cruz_row = outbox::Entity::find()
+        .filter(outbox::Column::IdempotencyKey.eq(format!("appeal:{appeal}:{cruz}")))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(cruz_row.status, OutboxStatus::Sent);
+}
+
+/// Segment "Spanish speakers, or LYBUNT 2026". Ana (Spanish, gave in 2025) matches
+/// both; Ben (gave in 2025) is LYBUNT; Carla (Spanish, never gave) speaks Spanish; Dan
+/// gave in 2026 and is outside the segment. Ana gives $100 through the appeal, Ben $50
+/// and $25 (after which he is no longer LYBUNT, but was when it was sent), Dan $40 with
+/// the code though he was not sent it.
+/// Spanish: 2 recipients (Ana, Carla), 1 gift, 1 donor, $100, 50%.
+/// LYBUNT: 2 recipients (Ana, Ben), 3 gifts, 2 donors, $175, 100%.
+/// Totals: 3 recipients, 4 gifts, 3 donors, $215.
+async fn appeal_results_by_segment_rule_match_a_hand_checked_example(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let mut ids = Vec::new();
+    for (name, language) in [
+        ("Ana", "SPANISH"),
+        ("Ben", "ENGLISH"),
+        ("Carla", "SPANISH"),
+        ("Dan", "ENGLISH"),
+    ] {
+        ids.push(
+            create_donor(
+                &app,
+                &staff,
+                json!({ "displayName": name, "email": format!("{}@example.org", name.to_lowercase()), "emailConsent": true, "language": language }),
+            )
+            .await,
+        );
+    }
+    let (ana, ben, carla, dan) = (ids[0], ids[1], ids[2], ids[3]);
+    for (donor, number, received) in [
+        (ana, "1", "2025-05-01T18:00:00Z"),
+        (ben, "2", "2025-06-01T18:00:00Z"),
+        (dan, "3", "2026-03-14T18:00:00Z"),
+    ] {
+        record_gift(
+            &app,
+            &staff,
+            check_gift(
+                donor,
+                json!({ "checkNumber": number, "receivedAt": received }),
+            ),
+        )
+        .await;
+    }
+    let segment = ok(
+        &app,
+        &staff,
+        "mutation($rule: JSON!) { createSegment(input: { name: \"Spanish or LYBUNT\", rule: $rule }) { id donorCount } }",
+        json!({ "rule": { "kind": "any", "rules": [
+            { "kind": "speaksLanguage", "language": "es" },
+            { "kind": "lybunt", "year": 2026 },
+        ] } }),
+    )
+    .await["createSegment"]
+        .clone();
+    assert_eq!(segment["donorCount"], 3);
+    let campaign = ok(
+        &app,
+        &staff,
+        "mutation { createCampaign(input: { name: \"Winter\", goal: { amountMinor: 100000 }, startsOn: \"2026-11-01\", defaultFundId: \"1\" }) { id } }",
+        json!({}),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    let appeal = ok(
+        &app,
+        &staff,
+        "mutation($c: ID!, $s: ID!) { createAppeal(input: { campaignId: $c, name: \"Winter email\", channel: EMAIL, sourceCode: \"WIN-E\", segmentId: $s, subject: \"Winter\", message: \"Dear {first_name}\" }) { id } }",
+        json!({ "c": campaign, "s": segment["id"] }),
+    )
+    .await["createAppeal"]["id"]
+        .clone();
+    let sent = ok(&app, &staff, SEND, json!({ "id": appeal })).await;
+    assert_eq!(sent["sendAppeal"], json!({ "recipients": 3, "queued": 3 }));
+    for (donor, amount, number) in [
+        (ana, 10_000, "10"),
+        (ben, 5_000, "11"),
+        (ben, 2_500, "12"),
+        (dan, 4_000, "13"),
+    ] {
+        record_gift(
+            &app,
+            &staff,
+            check_gift(
+                donor,
+                json!({ "amount": { "amountMinor": amount }, "checkNumber": number, "receivedAt": "2026-11-20T18:00:00Z", "appealCode": "WIN-E" }),
+            ),
+        )
+        .await;
+    }
+    let _ = carla;
+
+    let results = ok(
+        &app,
+        &staff,
+        "query($id: ID!) { appealResults(id: $id) { recipients gifts donors raised { amountMinor } bySegmentRule { index rule recipients gifts donors raised { amountMinor } responseRatePercent } } }",
+        json!({ "id": appeal }),
+    )
+    .await["appealResults"]
+        .clone();
+    assert_eq!(
+        (
+            results["recipients"].clone(),
+            results["gifts"].clone(),
+            results["donors"].clone(),
+            results["raised"]["amountMinor"].clone()
+        ),
+        (json!(3), json!(4), json!(3), json!(21_500))
+    );
+    assert_eq!(
+        results["bySegmentRule"],
+        json!([
+            { "index": 0, "rule": { "kind": "speaksLanguage", "language": "es" }, "recipients": 2, "gifts": 1, "donors": 1,
+              "raised": { "amountMinor": 10_000 }, "responseRatePercent": 50.0 },
+            { "index": 1, "rule": { "kind": "lybunt", "year": 2026 }, "recipients": 2, "gifts": 3, "donors": 2,
+              "raised": { "amountMinor": 17_500 }, "responseRatePercent": 100.0 },
+        ])
+    );
+}
+
 on_both_backends!(
+    appeal_results_by_segment_rule_match_a_hand_checked_example,
+    a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before,
+    an_appeal_queued_before_the_donor_opted_out_is_skipped_and_receipts_still_go,
     appeal_results_match_a_hand_checked_example,
     a_letter_appeal_exports_a_mail_merge_csv,
     an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_unsubscribe,

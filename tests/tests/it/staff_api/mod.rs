@@ -1,6 +1,7 @@
 //! The staff GraphQL API: queries with filters and cursor paging, mutations with their
 //! validation errors, roles, batched loading and the audit log.
 
+mod appeal_links;
 mod appeal_sends;
 mod batching;
 mod campaigns;
@@ -10,6 +11,7 @@ mod limits;
 mod office;
 mod roles;
 mod segments;
+mod tributes;
 
 use entity::enums::StaffRole;
 use sea_orm::{EntityTrait, PaginatorTrait};
