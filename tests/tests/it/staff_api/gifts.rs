@@ -79,7 +79,22 @@ async fn a_check_from_a_reply_envelope_is_recorded_with_its_receipt(backend: Bac
     let receipts = receipt::Entity::find().all(&app.db).await.unwrap();
     assert_eq!(receipts.len(), 1);
     assert_eq!(receipts[0].deductible_minor, 21_000);
-    assert_eq!(count(&app, outbox::Entity).await, 1);
+    // The receipt, and the notification to the family the tribute names.
+    let mut queued: Vec<String> = outbox::Entity::find()
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| format!("{} {}", m.kind, m.to_address))
+        .collect();
+    queued.sort();
+    assert_eq!(
+        queued,
+        [
+            "receipt maria@example.org",
+            "tribute_notification familia@example.org"
+        ]
+    );
     let entries = audit_entries(&app, "recordOfflineGift").await;
     assert_eq!(entries.len(), 1);
     assert_eq!(entries[0].entity_id.as_deref(), gift["id"].as_str());
