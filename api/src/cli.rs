@@ -11,7 +11,7 @@ use migration::{Migrator, MigratorTrait};
 use crate::config::{Config, LogFormat};
 use crate::domain::{Actor, club, receipts, tokens};
 use crate::server::{Application, shutdown_signal};
-use crate::{db, demo, telemetry};
+use crate::{bench_data, db, demo, telemetry};
 
 #[derive(Parser)]
 #[command(name = "api", version, about = "The donor and giving-club service")]
@@ -49,6 +49,22 @@ enum Command {
     /// Remove from the giving club's tiers the members whose pledge is still past due
     /// after the grace period (CLUB_GRACE_DAYS); `serve` also does this every hour.
     ClubGraceCheck,
+    /// Fill an empty database with a large, realistic organization for load tests:
+    /// donors, five years of gifts, pledges, Circle members, campaigns and receipts.
+    SeedBench {
+        /// How many donors (about ten gifts each).
+        #[arg(long, default_value_t = 100_000)]
+        donors: usize,
+        /// The same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The last day of history (default: today).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Drop all data and migrate from scratch first.
+        #[arg(long)]
+        fresh: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -209,6 +225,31 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::SeedBench {
+            donors,
+            seed,
+            as_of,
+            fresh,
+        } => {
+            let db = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            if fresh {
+                Migrator::fresh(&db).await?;
+            } else {
+                Migrator::up(&db, None)
+                    .await
+                    .context("cannot run database migrations")?;
+            }
+            let plan = bench_data::BenchPlan {
+                donors,
+                seed,
+                as_of: as_of.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            };
+            let summary = bench_data::seed_bench(&db, &config.org, plan).await?;
+            println!("{summary}");
+            Ok(())
+        }
         Command::YearEndStatements { year } => {
             let db = db::connect(&config.database_url)
                 .await
@@ -243,7 +284,9 @@ async fn run_grace_checks(db: sea_orm::DatabaseConnection, policy: club::ClubPol
     }
 }
 
-async fn serve(mut config: Config) -> anyhow::Result<()> {
+/// Runs the server as `api serve` does: migrations, the API and pages, the in-process
+/// mailer and the hourly grace checks, until SIGINT or SIGTERM.
+pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     // The in-process worker signs links in emails with the server's key.
     config.ensure_download_link_key();
     let listen_addr = config.listen_addr;
