@@ -576,7 +576,7 @@ fn webhook_body(seeded: &Seeded, run: &str, i: usize) -> Vec<u8> {
         )
     } else {
         // Half of the checkouts come from donors already on file.
-        let email = if i % 4 == 0 && !seeded.emails.is_empty() {
+        let email = if i.is_multiple_of(4) && !seeded.emails.is_empty() {
             seeded.emails[(i / 4) % seeded.emails.len()].clone()
         } else {
             format!("new.{run}.{i}@load.example.org")
@@ -736,13 +736,7 @@ async fn insert_paid_gift(
     txn.commit().await
 }
 
-fn graphql_scenarios(
-    seeded: &Arc<Seeded>,
-) -> Vec<(
-    &'static str,
-    &'static str,
-    Arc<dyn Fn(usize) -> Value + Send + Sync>,
-)> {
+fn graphql_scenarios(seeded: &Arc<Seeded>) -> Vec<(&'static str, &'static str, Variables)> {
     let s = seeded.clone();
     let donor =
         Arc::new(move |i: usize| json!({ "id": ((i * 7_919) as i64 % s.donors + 1).to_string() }));
@@ -776,6 +770,9 @@ fn graphql_scenarios(
         ("GraphQL campaign and appeal results", Q_CAMPAIGN, campaign),
     ]
 }
+
+/// Makes the i-th request's variables.
+type Variables = Arc<dyn Fn(usize) -> Value + Send + Sync>;
 
 /// The same data as each GraphQL scenario, through hand-written SQL.
 async fn limit_query(db: &DatabaseConnection, seeded: &Seeded, scenario: usize, i: usize) -> bool {
