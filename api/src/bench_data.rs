@@ -280,6 +280,32 @@ pub async fn has_donors(db: &DatabaseConnection) -> Result<bool, DomainError> {
     Ok(donor::Entity::find().count(db).await? > 0)
 }
 
+/// Deletes the organization's data, children before parents, in one transaction:
+/// donors and everything about them, campaigns, appeals, segments, the outbox, Stripe
+/// events, the audit log and the funds other than General. Tiers and tokens stay.
+pub async fn clear_organization(db: &DatabaseConnection) -> Result<(), DomainError> {
+    let txn = begin_write(db).await?;
+    for sql in [
+        "DELETE FROM audit_log",
+        "DELETE FROM stripe_events",
+        "DELETE FROM outbox",
+        "DELETE FROM receipts",
+        "DELETE FROM receipt_counters",
+        "DELETE FROM tier_memberships",
+        "DELETE FROM gifts",
+        "DELETE FROM pledges",
+        "DELETE FROM appeals",
+        "DELETE FROM segments",
+        "DELETE FROM campaigns",
+        "DELETE FROM donors",
+        "DELETE FROM funds WHERE code <> 'GENERAL'",
+    ] {
+        txn.execute_unprepared(sql).await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
 /// Generates and inserts the organization. Refuses a database that has donors.
 pub async fn seed_bench(
     db: &DatabaseConnection,
@@ -291,7 +317,7 @@ pub async fn seed_bench(
         return Err(DomainError::conflict(
             None,
             "the database already has donors; seed-bench fills an empty one \
-             (run it with --fresh to drop all data first)",
+             (run it with --fresh to delete the organization's data first)",
         ));
     }
     let mut rng = SplitMix64::new(plan.seed);

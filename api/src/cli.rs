@@ -61,7 +61,9 @@ enum Command {
         /// The last day of history (default: today).
         #[arg(long)]
         as_of: Option<chrono::NaiveDate>,
-        /// Drop all data and migrate from scratch first.
+        /// Delete the organization's data first (donors, gifts, pledges, receipts,
+        /// campaigns, appeals, segments, outbox, Stripe events, audit log, funds other
+        /// than General); tiers and staff tokens stay.
         #[arg(long)]
         fresh: bool,
     },
@@ -234,12 +236,11 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             let db = db::connect(&config.database_url)
                 .await
                 .context("cannot connect to the database")?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot run database migrations")?;
             if fresh {
-                Migrator::fresh(&db).await?;
-            } else {
-                Migrator::up(&db, None)
-                    .await
-                    .context("cannot run database migrations")?;
+                bench_data::clear_organization(&db).await?;
             }
             let plan = bench_data::BenchPlan {
                 donors,
