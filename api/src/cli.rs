@@ -12,7 +12,7 @@ use crate::config::{Config, LogFormat};
 use crate::domain::appeal_sends::{self, LinkSettings};
 use crate::domain::{Actor, club, receipts, tokens};
 use crate::server::{Application, shutdown_signal};
-use crate::{db, demo, telemetry};
+use crate::{bench_data, db, demo, telemetry};
 
 #[derive(Parser)]
 #[command(name = "api", version, about = "The donor and giving-club service")]
@@ -54,6 +54,24 @@ enum Command {
     /// every minute. Needs DOWNLOAD_LINK_KEY, which signs the links in them. Safe to run
     /// twice.
     SendDueAppeals,
+    /// Fill an empty database with a large, realistic organization for load tests:
+    /// donors, five years of gifts, pledges, Circle members, campaigns and receipts.
+    SeedBench {
+        /// How many donors (about ten gifts each).
+        #[arg(long, default_value_t = 100_000)]
+        donors: usize,
+        /// The same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The last day of history (default: today).
+        #[arg(long)]
+        as_of: Option<chrono::NaiveDate>,
+        /// Delete the organization's data first (donors, gifts, pledges, receipts,
+        /// campaigns, appeals, segments, outbox, Stripe events, audit log, funds other
+        /// than General); tiers and staff tokens stay.
+        #[arg(long)]
+        fresh: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -249,6 +267,30 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::SeedBench {
+            donors,
+            seed,
+            as_of,
+            fresh,
+        } => {
+            let db = db::connect(&config.database_url)
+                .await
+                .context("cannot connect to the database")?;
+            Migrator::up(&db, None)
+                .await
+                .context("cannot run database migrations")?;
+            if fresh {
+                bench_data::clear_organization(&db).await?;
+            }
+            let plan = bench_data::BenchPlan {
+                donors,
+                seed,
+                as_of: as_of.unwrap_or_else(|| chrono::Utc::now().date_naive()),
+            };
+            let summary = bench_data::seed_bench(&db, &config.org, plan).await?;
+            println!("{summary}");
+            Ok(())
+        }
         Command::YearEndStatements { year } => {
             let db = db::connect(&config.database_url)
                 .await
@@ -320,7 +362,9 @@ async fn run_due_appeals(
     }
 }
 
-async fn serve(mut config: Config) -> anyhow::Result<()> {
+/// Runs the server as `api serve` does: migrations, the API and pages, the in-process
+/// mailer, the hourly grace checks and the scheduled appeals, until SIGINT or SIGTERM.
+pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     // The in-process worker signs links in emails with the server's key.
     config.ensure_download_link_key();
     let listen_addr = config.listen_addr;

@@ -30,7 +30,7 @@ const DONORS: usize = 300;
 /// The demo's history ends here, so every run produces the same data.
 const HISTORY_END: (i32, u32, u32) = (2026, 10, 31);
 
-const FUNDS: &[(&str, &str, &str, bool)] = &[
+pub(crate) const FUNDS: &[(&str, &str, &str, bool)] = &[
     (
         "SANTA-ANA-DDF",
         "Santa Ana Deportation Defense Fund",
@@ -57,7 +57,7 @@ const FUNDS: &[(&str, &str, &str, bool)] = &[
     ),
 ];
 
-const FIRST_NAMES: &[&str] = &[
+pub(crate) const FIRST_NAMES: &[&str] = &[
     "María",
     "José",
     "Guadalupe",
@@ -97,7 +97,7 @@ const FIRST_NAMES: &[&str] = &[
     "Ruth",
     "Elena",
 ];
-const LAST_NAMES: &[&str] = &[
+pub(crate) const LAST_NAMES: &[&str] = &[
     "García",
     "Hernández",
     "López",
@@ -133,7 +133,7 @@ const LAST_NAMES: &[&str] = &[
     "Morales",
     "Reyes",
 ];
-const ORGANIZATIONS: &[&str] = &[
+pub(crate) const ORGANIZATIONS: &[&str] = &[
     "Weingart Foundation",
     "California Community Foundation",
     "Friends of Boyle Heights Giving Circle",
@@ -143,7 +143,7 @@ const ORGANIZATIONS: &[&str] = &[
     "Orange County Labor Council",
     "Justice Bakery Co-op",
 ];
-const CITIES: &[(&str, &str, &str)] = &[
+pub(crate) const CITIES: &[(&str, &str, &str)] = &[
     ("Los Angeles", "CA", "90033"),
     ("Santa Ana", "CA", "92701"),
     ("Long Beach", "CA", "90813"),
@@ -153,7 +153,7 @@ const CITIES: &[(&str, &str, &str)] = &[
     ("Oakland", "CA", "94612"),
     ("Riverside", "CA", "92501"),
 ];
-const STREETS: &[&str] = &[
+pub(crate) const STREETS: &[&str] = &[
     "Cesar E Chavez Ave",
     "W 1st St",
     "Pine Ave",

@@ -1,7 +1,9 @@
 //! Bulk giving data for tests and benchmarks: donors, funds, gifts, pledges and tier
-//! memberships inserted in large batches straight into the database (not one by one
-//! through the API), so that ten thousand donors take seconds.
+//! memberships in a fixed, simple shape that tests can count on, inserted through the
+//! generator's batching (`api::bench_data::insert_in_batches`), so that ten thousand
+//! donors take seconds. `api seed-bench` makes the large, realistic organization.
 
+use api::bench_data::insert_in_batches;
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
 use entity::enums::{
     DonorKind, GiftStatus, Language, PaymentMethod, PledgeFrequency, PledgeSource, PledgeStatus,
@@ -26,8 +28,6 @@ pub struct Seeded {
     pub donor_ids: Vec<i64>,
     pub fund_ids: Vec<i64>,
 }
-
-const BATCH: usize = 400;
 
 /// The display name of the n-th seeded donor (1-based).
 pub fn donor_name(n: usize) -> String {
@@ -64,52 +64,50 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
 
     let first_id = 1_000_000i64;
     let donor_ids: Vec<i64> = (0..plan.donors).map(|i| first_id + i as i64).collect();
-    for chunk in donor_ids.chunks(BATCH) {
-        let rows = chunk.iter().map(|id| {
-            let n = (*id - first_id + 1) as usize;
-            let name = donor_name(n);
-            let email = format!("donor{n}@example.org");
-            donor::ActiveModel {
-                id: Set(*id),
-                kind: Set(DonorKind::Individual),
-                search_text: Set(api::domain::donors::search_text(&name, Some(&email))),
-                display_name: Set(name),
-                first_name: Set(None),
-                last_name: Set(None),
-                email: Set(Some(email)),
-                phone: Set(Some(format!("+1 213 555 {:04}", n % 10_000))),
-                address_line1: Set(Some(format!("{n} Main St"))),
-                address_line2: Set(None),
-                city: Set(Some("Los Angeles".into())),
-                region: Set(Some("CA".into())),
-                postal_code: Set(Some("90012".into())),
-                country: Set(Some("US".into())),
-                language: Set([
-                    Language::English,
-                    Language::Spanish,
-                    Language::French,
-                    Language::Arabic,
-                ][n % 4]),
-                email_consent: Set(n.is_multiple_of(2)),
-                anonymous: Set(false),
-                stripe_customer_id: Set(None),
-                appeals_unsubscribed_at: Set(None),
-                email_suppressed_at: Set(None),
-                email_suppressed_reason: Set(None),
-                notes: Set(None),
-                created_at: Set(created),
-                updated_at: Set(created),
-            }
-        });
-        donor::Entity::insert_many(rows).exec(db).await.unwrap();
-    }
+    let rows = donor_ids.iter().map(|id| {
+        let n = (*id - first_id + 1) as usize;
+        let name = donor_name(n);
+        let email = format!("donor{n}@example.org");
+        donor::ActiveModel {
+            id: Set(*id),
+            kind: Set(DonorKind::Individual),
+            search_text: Set(api::domain::donors::search_text(&name, Some(&email))),
+            display_name: Set(name),
+            first_name: Set(None),
+            last_name: Set(None),
+            email: Set(Some(email)),
+            phone: Set(Some(format!("+1 213 555 {:04}", n % 10_000))),
+            address_line1: Set(Some(format!("{n} Main St"))),
+            address_line2: Set(None),
+            city: Set(Some("Los Angeles".into())),
+            region: Set(Some("CA".into())),
+            postal_code: Set(Some("90012".into())),
+            country: Set(Some("US".into())),
+            language: Set([
+                Language::English,
+                Language::Spanish,
+                Language::French,
+                Language::Arabic,
+            ][n % 4]),
+            email_consent: Set(n.is_multiple_of(2)),
+            anonymous: Set(false),
+            stripe_customer_id: Set(None),
+            appeals_unsubscribed_at: Set(None),
+            email_suppressed_at: Set(None),
+            email_suppressed_reason: Set(None),
+            notes: Set(None),
+            created_at: Set(created),
+            updated_at: Set(created),
+        }
+    });
+    insert_in_batches(db, rows).await.unwrap();
 
-    let mut gifts = Vec::with_capacity(BATCH);
-    for (index, donor_id) in donor_ids.iter().enumerate() {
-        for g in 0..plan.gifts_per_donor {
+    let funds = &fund_ids;
+    let gifts = donor_ids.iter().enumerate().flat_map(|(index, donor_id)| {
+        (0..plan.gifts_per_donor).map(move |g| {
             let seq = index * plan.gifts_per_donor + g;
             let received = now - Duration::days(((seq * 37) % 1000) as i64 + 1);
-            gifts.push(gift::ActiveModel {
+            gift::ActiveModel {
                 id: NotSet,
                 donor_id: Set(*donor_id),
                 amount_minor: Set(1_000 + ((seq * 7_919) % 50_000) as i64),
@@ -117,7 +115,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 refunded_minor: Set(0),
                 method: Set(PaymentMethod::Check),
                 status: Set(GiftStatus::Succeeded),
-                fund_id: Set(fund_ids[seq % fund_ids.len()]),
+                fund_id: Set(funds[seq % funds.len()]),
                 campaign_id: Set(None),
                 appeal_id: Set(None),
                 pledge_id: Set(None),
@@ -140,18 +138,10 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 notes: Set(None),
                 created_at: Set(received),
                 updated_at: Set(received),
-            });
-            if gifts.len() == BATCH {
-                gift::Entity::insert_many(std::mem::take(&mut gifts))
-                    .exec(db)
-                    .await
-                    .unwrap();
             }
-        }
-    }
-    if !gifts.is_empty() {
-        gift::Entity::insert_many(gifts).exec(db).await.unwrap();
-    }
+        })
+    });
+    insert_in_batches(db, gifts).await.unwrap();
 
     if plan.pledge_every > 0 {
         let members: Vec<i64> = donor_ids
@@ -159,8 +149,8 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
             .copied()
             .step_by(plan.pledge_every)
             .collect();
-        for chunk in members.chunks(BATCH) {
-            let pledges = chunk.iter().map(|donor_id| pledge::ActiveModel {
+        {
+            let pledges = members.iter().map(|donor_id| pledge::ActiveModel {
                 id: NotSet,
                 donor_id: Set(*donor_id),
                 source: Set(PledgeSource::Envelope),
@@ -183,8 +173,8 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 created_at: Set(created),
                 updated_at: Set(created),
             });
-            pledge::Entity::insert_many(pledges).exec(db).await.unwrap();
-            let memberships = chunk.iter().map(|donor_id| tier_membership::ActiveModel {
+            insert_in_batches(db, pledges).await.unwrap();
+            let memberships = members.iter().map(|donor_id| tier_membership::ActiveModel {
                 id: NotSet,
                 donor_id: Set(*donor_id),
                 tier_id: Set(1),
@@ -196,10 +186,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 cause: Set(Some("seed".into())),
                 created_at: Set(created),
             });
-            tier_membership::Entity::insert_many(memberships)
-                .exec(db)
-                .await
-                .unwrap();
+            insert_in_batches(db, memberships).await.unwrap();
         }
     }
 

@@ -174,6 +174,11 @@ impl SmtpServer {
         self.state.lock().unwrap().received.clone()
     }
 
+    /// How many messages it accepted (without copying them).
+    pub fn received_count(&self) -> usize {
+        self.state.lock().unwrap().received.len()
+    }
+
     /// How many messages it refused.
     pub fn refused(&self) -> usize {
         self.state.lock().unwrap().refused

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod bench_data;
 mod checkout;
 mod club;
 mod constraints;
