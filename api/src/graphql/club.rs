@@ -90,6 +90,41 @@ impl ClubMembership {
 /// The Monthly Giving Club as it stands.
 pub struct GivingClub {
     currency: Currency,
+    /// The income figures, computed once per request whichever fields ask for them.
+    totals: tokio::sync::OnceCell<club::ClubTotals>,
+}
+
+impl GivingClub {
+    async fn totals(&self, ctx: &Context<'_>) -> Result<&club::ClubTotals> {
+        self.totals
+            .get_or_try_init(|| async {
+                club::club_totals(db(ctx)?, self.currency, &config(ctx)?.club_policy())
+                    .await
+                    .gql()
+            })
+            .await
+    }
+}
+
+/// Loads the donors and tiers of a list of memberships in one statement each, so that
+/// their fields find them in the request's cache however long the list is.
+async fn with_donors_and_tiers(
+    ctx: &Context<'_>,
+    rows: Vec<tier_membership::Model>,
+) -> Result<Vec<ClubMembership>> {
+    let loaders = loaders(ctx)?;
+    let lookahead = ctx.look_ahead();
+    if lookahead.field("donor").exists() {
+        loaders
+            .donors
+            .load_many(rows.iter().map(|m| m.donor_id))
+            .await?;
+    }
+    loaders
+        .tiers
+        .load_many(rows.iter().map(|m| m.tier_id))
+        .await?;
+    Ok(rows.into_iter().map(ClubMembership).collect())
 }
 
 #[Object]
@@ -102,7 +137,7 @@ impl GivingClub {
     ) -> Result<Vec<ClubMembership>> {
         let tier = tier.map(|id| parse_id("tier", &id)).transpose()?;
         let rows = club::current_members(db(ctx)?, tier).await.gql()?;
-        Ok(rows.into_iter().map(ClubMembership).collect())
+        with_donors_and_tiers(ctx, rows).await
     }
 
     /// Memberships that began at or after `from` and before `to`.
@@ -113,7 +148,7 @@ impl GivingClub {
         #[graphql(desc = "Until just before this instant.")] to: DateTime<Utc>,
     ) -> Result<Vec<ClubMembership>> {
         let rows = club::joined_between(db(ctx)?, from, to).await.gql()?;
-        Ok(rows.into_iter().map(ClubMembership).collect())
+        with_donors_and_tiers(ctx, rows).await
     }
 
     /// Memberships that ended at or after `from` and before `to`.
@@ -124,15 +159,13 @@ impl GivingClub {
         #[graphql(desc = "Until just before this instant.")] to: DateTime<Utc>,
     ) -> Result<Vec<ClubMembership>> {
         let rows = club::left_between(db(ctx)?, from, to).await.gql()?;
-        Ok(rows.into_iter().map(ClubMembership).collect())
+        with_donors_and_tiers(ctx, rows).await
     }
 
     /// What the pledges that count now bring in a month on average (yearly and
     /// quarterly pledges spread over their months).
     async fn monthly_recurring_revenue(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
-        let totals = club::club_totals(db(ctx)?, self.currency, &config(ctx)?.club_policy())
-            .await
-            .gql()?;
+        let totals = self.totals(ctx).await?;
         Ok(MoneyAmount::from_columns(
             totals.monthly_recurring_minor,
             self.currency.code(),
@@ -142,9 +175,7 @@ impl GivingClub {
     /// What the pledges that count now commit over the next twelve months (the whole
     /// remaining pledge when its term is shorter).
     async fn annual_pledge_total(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
-        let totals = club::club_totals(db(ctx)?, self.currency, &config(ctx)?.club_policy())
-            .await
-            .gql()?;
+        let totals = self.totals(ctx).await?;
         Ok(MoneyAmount::from_columns(
             totals.annual_pledge_total_minor,
             self.currency.code(),
@@ -169,7 +200,10 @@ impl ClubQuery {
             Some(code) => Currency::parse(&code).map_err(|e| bad_input("currency", e))?,
             None => Currency::Usd,
         };
-        Ok(GivingClub { currency })
+        Ok(GivingClub {
+            currency,
+            totals: tokio::sync::OnceCell::new(),
+        })
     }
 
     /// The Circle of Friends (and any higher tier) by name, with each member's donor
