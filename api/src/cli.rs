@@ -183,12 +183,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token { action } => {
-            let db = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
-            Migrator::up(&db, None)
-                .await
-                .context("cannot run database migrations")?;
+            let db = migrated_database(&config).await?;
             match action {
                 TokenAction::Create { role, name } => {
                     let token =
@@ -207,23 +202,13 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::SeedDemo => {
-            let db = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
-            Migrator::up(&db, None)
-                .await
-                .context("cannot run database migrations")?;
+            let db = migrated_database(&config).await?;
             let summary = demo::seed_demo(&db).await?;
             println!("{summary}");
             Ok(())
         }
         Command::ClubGraceCheck => {
-            let db = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
-            Migrator::up(&db, None)
-                .await
-                .context("cannot run database migrations")?;
+            let db = migrated_database(&config).await?;
             let changes = club::end_expired_grace_periods(&db, &config.club_policy()).await?;
             println!(
                 "{} members left their tier after the {}-day grace period",
@@ -236,12 +221,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             let key = config.download_link_key.clone().context(
                 "DOWNLOAD_LINK_KEY must be set: it signs the donate and unsubscribe links in appeals",
             )?;
-            let db = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
-            Migrator::up(&db, None)
-                .await
-                .context("cannot run database migrations")?;
+            let db = migrated_database(&config).await?;
             let links = LinkSettings {
                 public_url: &config.public_url,
                 key: key.expose(),
@@ -273,12 +253,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             as_of,
             fresh,
         } => {
-            let db = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
-            Migrator::up(&db, None)
-                .await
-                .context("cannot run database migrations")?;
+            let db = migrated_database(&config).await?;
             if fresh {
                 bench_data::clear_organization(&db).await?;
             }
@@ -292,12 +267,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::YearEndStatements { year } => {
-            let db = db::connect(&config.database_url)
-                .await
-                .context("cannot connect to the database")?;
-            Migrator::up(&db, None)
-                .await
-                .context("cannot run database migrations")?;
+            let db = migrated_database(&config).await?;
             let run =
                 receipts::issue_year_end_statements(&db, &config.org, year, &Actor::cli()).await?;
             println!(
@@ -307,6 +277,17 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The configured database, with every migration applied.
+async fn migrated_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
+    let db = db::connect(&config.database_url)
+        .await
+        .context("cannot connect to the database")?;
+    Migrator::up(&db, None)
+        .await
+        .context("cannot run database migrations")?;
+    Ok(db)
 }
 
 /// Every hour, removes from their tier the members whose pledge stayed past due
