@@ -86,14 +86,11 @@ impl Transport {
                     ))),
                 }
             }
-            Transport::Smtp(smtp) => smtp.send(message.clone()).await.map(|_| ()).map_err(|e| {
-                let reason = e.to_string();
-                if e.is_permanent() {
-                    DeliveryError::Permanent(reason)
-                } else {
-                    DeliveryError::Temporary(reason)
-                }
-            }),
+            Transport::Smtp(smtp) => smtp
+                .send(message.clone())
+                .await
+                .map(|_| ())
+                .map_err(|e| classify(&e)),
             Transport::Directory(dir) => {
                 let write = async {
                     tokio::fs::create_dir_all(dir).await?;
@@ -138,11 +135,11 @@ impl PlainSmtp {
         if tls.is_some_and(|tls| tls != "none") {
             return None;
         }
+        // The user and password of a URL are percent-encoded ('+' is a plus sign there).
         let decode = |text: &str| {
-            url::form_urlencoded::parse(format!("x={text}").as_bytes())
-                .next()
-                .map(|(_, value)| value.into_owned())
-                .unwrap_or_default()
+            percent_encoding::percent_decode_str(text)
+                .decode_utf8_lossy()
+                .into_owned()
         };
         let credentials = (!url.username().is_empty()).then(|| {
             Credentials::new(
@@ -231,5 +228,26 @@ fn classify(error: &lettre::transport::smtp::Error) -> DeliveryError {
         DeliveryError::Permanent(error.to_string())
     } else {
         DeliveryError::Temporary(error.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_smtp_urls_use_the_nodelay_pool_and_keep_their_credentials() {
+        let Some(plain) = PlainSmtp::from_url("smtp://mailer:p%40ss+word@relay.example.org:2525")
+        else {
+            panic!("a plain smtp URL goes to the nodelay pool");
+        };
+        assert_eq!(
+            (plain.host.as_str(), plain.port),
+            ("relay.example.org", 2525)
+        );
+        let expected = Credentials::new("mailer".into(), "p@ss+word".into());
+        assert_eq!(plain.credentials, Some(expected));
+        assert!(PlainSmtp::from_url("smtp://relay.example.org?tls=required").is_none());
+        assert!(PlainSmtp::from_url("smtps://relay.example.org").is_none());
     }
 }
