@@ -94,6 +94,8 @@ pub struct InstallmentFailure {
     pub invoice_id: String,
     pub subscription_id: String,
     pub failed_at: DateTime<Utc>,
+    /// The subscription, when its pledge may not exist yet (fetched by the edge).
+    pub subscription: Option<Box<Subscription>>,
 }
 
 /// A charge's refunded total, which only grows.
@@ -796,11 +798,17 @@ async fn mark_past_due(
     club: &ClubChange<'_>,
     failure: InstallmentFailure,
 ) -> Result<String, DomainError> {
-    let Some(pledge) = pledge_for_subscription(txn, &failure.subscription_id).await? else {
-        return Ok(format!(
-            "no pledge yet for subscription {}; invoice {} failed",
-            failure.subscription_id, failure.invoice_id
-        ));
+    let pledge = match pledge_for_subscription(txn, &failure.subscription_id).await? {
+        Some(pledge) => pledge,
+        None => match failure.subscription.as_deref() {
+            Some(subscription) => sync_pledge(txn, club, subscription).await?,
+            None => {
+                return Ok(format!(
+                    "no pledge yet for subscription {}; invoice {} failed",
+                    failure.subscription_id, failure.invoice_id
+                ));
+            }
+        },
     };
     // An installment paid after this failure (a retry that worked) already made the
     // pledge current again; a late failure notice must not undo that.

@@ -5,8 +5,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::client::StripeClient;
+use super::lookups::{self, LookupError};
 use super::{events, signature};
-use crate::domain::payments::{self, EventOutcome, PaymentEffect};
+use crate::domain::payments::{self, EventOutcome};
 use crate::server::AppState;
 
 pub async fn receive(
@@ -36,29 +37,14 @@ pub async fn receive(
         }
     };
 
-    // An installment can arrive before the checkout that started its subscription:
-    // then the subscription is fetched so the pledge can be made from it.
-    if let PaymentEffect::InstallmentPaid(payment) = &mut event.effect {
-        match payments::pledge_exists(&state.db, &payment.subscription_id).await {
-            Ok(true) => {}
-            Ok(false) => {
-                let fetched = stripe
-                    .retrieve_subscription(&payment.subscription_id)
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|object| events::subscription(&object).map_err(|e| e.to_string()));
-                match fetched {
-                    Ok(subscription) => payment.subscription = Some(Box::new(subscription)),
-                    Err(error) => {
-                        tracing::error!(event = %event.id, %error, "cannot fetch the subscription of an invoice");
-                        return HttpResponse::ServiceUnavailable().json(
-                            json!({ "error": "cannot fetch the subscription; retry later" }),
-                        );
-                    }
-                }
-            }
-            Err(error) => return failed(&event.id, error),
+    match lookups::complete_event(&state.db, &stripe, &mut event).await {
+        Ok(()) => {}
+        Err(LookupError::Unavailable(error)) => {
+            tracing::error!(event = %event.id, %error, "cannot fetch from Stripe what an event refers to");
+            return HttpResponse::ServiceUnavailable()
+                .json(json!({ "error": "cannot reach Stripe; retry later" }));
         }
+        Err(LookupError::Domain(error)) => return failed(&event.id, error),
     }
 
     let event_id = event.id.clone();
