@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use entity::enums::{GiftStatus, PledgeStatus};
+use entity::enums::{GiftStatus, PledgeStatus, StripeEventStatus};
 use entity::{donor, gift, outbox, pledge, receipt, stripe_event};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 use serde_json::json;
@@ -777,10 +777,13 @@ async fn a_subscription_with_no_known_donor_is_kept_with_its_reason_and_changes_
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(recorded.status, StripeEventStatus::Failed);
     assert!(
-        recorded.outcome.starts_with("refused: email"),
-        "{}",
-        recorded.outcome
+        recorded
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.starts_with("email: ")),
+        "{recorded:?}"
     );
     assert_eq!(count_donors(&app).await, 0);
     assert_eq!(pledge::Entity::find().count(&app.db).await.unwrap(), 0);
@@ -1079,7 +1082,51 @@ async fn an_installment_stripe_cannot_complete_is_refused_so_stripe_sends_it_aga
     assert_eq!(gifts(&app).await.len(), 1);
 }
 
+async fn event_status(app: &TestApp, event_id: &str) -> StripeEventStatus {
+    stripe_event::Entity::find()
+        .filter(stripe_event::Column::EventId.eq(event_id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+}
+
+async fn a_refund_and_a_dispute_before_their_checkout_wait_and_then_apply(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    let refunded = charge("ch_early", "pi_cs_early", 10_000, 2_500);
+    let disputed = dispute("dp_early", "ch_early", "pi_cs_early", "needs_response");
+    for (id, kind, object) in [
+        ("evt_refund", "charge.refunded", refunded),
+        ("evt_dispute", "charge.dispute.created", disputed),
+    ] {
+        assert_eq!(app.deliver(&event(id, kind, object)).await.status(), 200);
+        assert_eq!(event_status(&app, id).await, StripeEventStatus::Waiting);
+    }
+    assert!(gifts(&app).await.is_empty());
+
+    app.deliver(&event(
+        "evt_paid",
+        "checkout.session.completed",
+        payment_session("cs_early", "early@example.org", 10_000, true),
+    ))
+    .await;
+
+    let gifts = gifts(&app).await;
+    assert_eq!(gifts.len(), 1);
+    assert_eq!(gifts[0].refunded_minor, 2_500);
+    assert_eq!(gifts[0].status, GiftStatus::Disputed);
+    for id in ["evt_refund", "evt_dispute", "evt_paid"] {
+        assert_eq!(
+            event_status(&app, id).await,
+            StripeEventStatus::Applied,
+            "{id}"
+        );
+    }
+}
+
 on_both_backends!(
+    a_refund_and_a_dispute_before_their_checkout_wait_and_then_apply,
     an_installment_stripe_cannot_complete_is_refused_so_stripe_sends_it_again,
     a_first_installment_before_its_checkout_becomes_a_gift_with_its_receipt,
     a_refund_and_a_dispute_of_installments_reach_their_gifts,
