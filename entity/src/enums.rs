@@ -72,6 +72,19 @@ string_enum!(
 );
 
 string_enum!(
+    /// How the processing of a Stripe event ended: applied; a duplicate of what was
+    /// recorded before; waiting for something it names to arrive; ignored (a type the
+    /// service does not use); or failed, with its reason.
+    StripeEventStatus {
+        Applied = "applied",
+        Duplicate = "duplicate",
+        Waiting = "waiting",
+        Ignored = "ignored",
+        Failed = "failed",
+    }
+);
+
+string_enum!(
     /// Whom a gift honors.
     TributeKind { InHonorOf = "in_honor_of", InMemoryOf = "in_memory_of" }
 );

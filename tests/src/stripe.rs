@@ -1,7 +1,18 @@
 //! Stripe payloads for tests and benchmarks, built from Stripe's own example objects
-//! (`tests/fixtures/stripe/`), and webhooks signed exactly as Stripe signs them.
+//! (`tests/fixtures/stripe/`), webhooks signed exactly as Stripe signs them, and a fake
+//! Stripe API that answers the reads the service makes, in the pinned version's shape.
+//!
+//! Shapes kept as the pinned API version sends them: an invoice names its subscription
+//! only under `parent.subscription_details`, has no `charge`, no `payment_intent` and no
+//! top-level `subscription`, and carries `payments` only when expanded (never in a
+//! webhook); a charge has no `invoice`; a subscription carries no email.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use serde_json::{Value, json};
+use wiremock::matchers::{method, path_regex};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 use crate::support::TestApp;
 
@@ -23,6 +34,7 @@ fn fixture(name: &str) -> Value {
         "dispute" => include_str!("../fixtures/stripe/dispute.json"),
         "refund" => include_str!("../fixtures/stripe/refund.json"),
         "event" => include_str!("../fixtures/stripe/event.json"),
+        "customer" => include_str!("../fixtures/stripe/customer.json"),
         "billing_portal_session" => {
             include_str!("../fixtures/stripe/billing_portal_session.json")
         }
@@ -133,8 +145,7 @@ pub fn paid_invoice(id: &str, subscription: &str, email: &str, amount: i64) -> V
             "amount_paid": amount,
             "amount_due": amount,
             "customer": "cus_monthly",
-            "customer_email": email,
-            "subscription": null,
+            "customer_email": if email.is_empty() { Value::Null } else { json!(email) },
             "parent": {
                 "type": "subscription_details",
                 "quote_details": null,
@@ -143,12 +154,35 @@ pub fn paid_invoice(id: &str, subscription: &str, email: &str, amount: i64) -> V
             "status_transitions": { "paid_at": chrono::Utc::now().timestamp() - 5 },
         }),
     );
+    if let Some(fields) = invoice.as_object_mut() {
+        for gone in ["subscription", "charge", "payment_intent", "payments"] {
+            fields.remove(gone);
+        }
+    }
     invoice
+}
+
+/// The payment intent the fake Stripe says paid an invoice.
+pub fn invoice_payment_intent(invoice: &str) -> String {
+    format!("pi_{invoice}")
+}
+
+/// A customer with an email.
+pub fn customer(id: &str, email: &str, name: &str) -> Value {
+    let mut customer = fixture("customer");
+    merge(
+        &mut customer,
+        json!({ "id": id, "email": email, "name": name, "metadata": {} }),
+    );
+    customer
 }
 
 /// A charge with what has been refunded of it so far.
 pub fn charge(id: &str, payment_intent: &str, amount: i64, refunded: i64) -> Value {
     let mut charge = fixture("charge");
+    if let Some(fields) = charge.as_object_mut() {
+        fields.remove("invoice");
+    }
     merge(
         &mut charge,
         json!({
@@ -180,6 +214,115 @@ pub fn refund(id: &str, charge: &str, amount: i64) -> Value {
         json!({ "id": id, "charge": charge, "amount": amount, "status": "succeeded" }),
     );
     refund
+}
+
+/// The objects the fake Stripe API knows, by id: what `GET` answers with. Tests put
+/// here what exists in Stripe before its events are delivered.
+#[derive(Clone, Default)]
+pub struct StripeObjects {
+    objects: Arc<Mutex<HashMap<String, Value>>>,
+    unreachable: Arc<Mutex<bool>>,
+}
+
+impl StripeObjects {
+    /// Makes an object (with an `id`) readable through the API.
+    pub fn put(&self, object: Value) {
+        let id = object["id"]
+            .as_str()
+            .expect("an object has an id")
+            .to_owned();
+        self.objects
+            .lock()
+            .expect("not poisoned")
+            .insert(id, object);
+    }
+
+    /// While set, every read answers 503, as Stripe does when it is down.
+    pub fn set_unreachable(&self, unreachable: bool) {
+        *self.unreachable.lock().expect("not poisoned") = unreachable;
+    }
+
+    fn get(&self, id: &str) -> Option<Value> {
+        self.objects.lock().expect("not poisoned").get(id).cloned()
+    }
+
+    fn sessions_where(&self, field: &str, value: &str) -> Vec<Value> {
+        let objects = self.objects.lock().expect("not poisoned");
+        let mut found: Vec<Value> = objects
+            .values()
+            .filter(|o| o["object"] == "checkout.session" && o[field] == value)
+            .cloned()
+            .collect();
+        found.sort_by_key(|o| o["id"].as_str().map(str::to_owned));
+        found
+    }
+
+    fn answer(&self, request: &Request) -> ResponseTemplate {
+        if *self.unreachable.lock().expect("not poisoned") {
+            return ResponseTemplate::new(503).set_body_json(json!({
+                "error": { "type": "api_error", "message": "Stripe is down (fake)" }
+            }));
+        }
+        let query: HashMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let path = request.url.path();
+        let list = |data: Vec<Value>| {
+            ResponseTemplate::new(200).set_body_json(json!({
+                "object": "list", "data": data, "has_more": false, "url": path,
+            }))
+        };
+        if path == "/v1/checkout/sessions" {
+            for field in ["subscription", "payment_intent"] {
+                if let Some(value) = query.get(field) {
+                    return list(self.sessions_where(field, value));
+                }
+            }
+            return list(Vec::new());
+        }
+        if path == "/v1/invoice_payments" {
+            let Some(invoice) = query.get("invoice") else {
+                return list(Vec::new());
+            };
+            return list(vec![json!({
+                "id": format!("inpay_{invoice}"),
+                "object": "invoice_payment",
+                "invoice": invoice,
+                "is_default": true,
+                "status": "paid",
+                "payment": {
+                    "type": "payment_intent",
+                    "payment_intent": invoice_payment_intent(invoice),
+                },
+            })]);
+        }
+        let id = path.rsplit('/').next().unwrap_or_default();
+        match self.get(id) {
+            Some(object) => ResponseTemplate::new(200).set_body_json(object),
+            None => ResponseTemplate::new(404).set_body_json(json!({
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "resource_missing",
+                    "message": format!("No such object: '{id}'"),
+                }
+            })),
+        }
+    }
+}
+
+/// Makes `server` answer the reads the service makes of Stripe (subscriptions,
+/// customers, checkout sessions by id or listed by subscription or payment intent, an
+/// invoice's payments) from the returned objects. A test's own mocks take precedence.
+pub async fn mount_fake_stripe(server: &MockServer) -> StripeObjects {
+    let objects = StripeObjects::default();
+    let answering = objects.clone();
+    Mock::given(method("GET"))
+        .and(path_regex(
+            r"^/v1/(subscriptions|customers|checkout/sessions|invoice_payments)(/[A-Za-z0-9_]+)?$",
+        ))
+        .respond_with(move |request: &Request| answering.answer(request))
+        .with_priority(10)
+        .mount(server)
+        .await;
+    objects
 }
 
 /// An event around an object.

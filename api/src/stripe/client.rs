@@ -94,6 +94,7 @@ impl StripeClient {
         &self,
         method: StripeMethod,
         path: &str,
+        query: Option<String>,
         form: Option<String>,
         idempotency_key: Option<&str>,
     ) -> Result<Value, StripeFailure> {
@@ -111,6 +112,7 @@ impl StripeClient {
         loop {
             let mut request = RequestBuilder::new(method, path);
             request.body = form.clone();
+            request.query = query.clone();
             let result = request
                 .customize::<miniserde::json::Value>()
                 .request_strategy(strategy.clone())
@@ -147,17 +149,43 @@ impl StripeClient {
         let body = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs(form)
             .finish();
-        self.send(StripeMethod::Post, path, Some(body), Some(idempotency_key))
-            .await
+        self.send(
+            StripeMethod::Post,
+            path,
+            None,
+            Some(body),
+            Some(idempotency_key),
+        )
+        .await
     }
 
     pub async fn delete(&self, path: &str, idempotency_key: &str) -> Result<Value, StripeFailure> {
-        self.send(StripeMethod::Delete, path, None, Some(idempotency_key))
-            .await
+        self.send(
+            StripeMethod::Delete,
+            path,
+            None,
+            None,
+            Some(idempotency_key),
+        )
+        .await
     }
 
     pub async fn get(&self, path: &str) -> Result<Value, StripeFailure> {
-        self.send(StripeMethod::Get, path, None, None).await
+        self.send(StripeMethod::Get, path, None, None, None).await
+    }
+
+    /// A list endpoint filtered by one parameter (`/checkout/sessions`, `subscription`).
+    pub async fn list_by(
+        &self,
+        path: &str,
+        field: &str,
+        value: &str,
+    ) -> Result<Value, StripeFailure> {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair(field, value)
+            .finish();
+        self.send(StripeMethod::Get, path, Some(query), None, None)
+            .await
     }
 
     pub async fn retrieve_checkout_session(&self, id: &str) -> Result<Value, StripeFailure> {
@@ -168,6 +196,10 @@ impl StripeClient {
     pub async fn retrieve_subscription(&self, id: &str) -> Result<Value, StripeFailure> {
         self.get(&format!("/subscriptions/{}", path_segment(id)))
             .await
+    }
+
+    pub async fn retrieve_customer(&self, id: &str) -> Result<Value, StripeFailure> {
+        self.get(&format!("/customers/{}", path_segment(id))).await
     }
 
     /// Refunds a charge (or a payment intent's charge), once per idempotency key.

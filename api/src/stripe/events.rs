@@ -2,8 +2,11 @@
 //! the domain's plain inputs. Only this module knows Stripe's field names.
 //!
 //! Since API version 2025-03-31 an invoice names its subscription at
-//! `parent.subscription_details.subscription` (and its payment under `payments`); the
-//! older top-level `subscription` and `payment_intent` fields are read as a fallback.
+//! `parent.subscription_details.subscription`, and its payment only under `payments`,
+//! which is included when expanded and never in a webhook: the payment is then read from
+//! `GET /v1/invoice_payments?invoice=…` (see `lookups`). The older top-level
+//! `subscription` and `payment_intent` fields are read as a fallback. A charge no longer
+//! names its invoice; it names its payment intent.
 
 use chrono::{DateTime, TimeZone, Utc};
 use entity::enums::{Language, PledgeFrequency, PledgeStatus, TributeKind};
@@ -246,15 +249,49 @@ pub fn invoice_subscription_id(invoice: &Value) -> Option<&str> {
         .or_else(|| id_of(invoice, "subscription"))
 }
 
-fn invoice_payment_intent(invoice: &Value) -> Option<&str> {
-    id_of(invoice, "payment_intent").or_else(|| {
-        invoice
-            .pointer("/payments/data/0/payment/payment_intent")
-            .and_then(|v| match v {
-                Value::String(s) => Some(s.as_str()),
-                other => text(other, "id"),
-            })
-    })
+fn invoice_payment_intent(invoice: &Value) -> Option<String> {
+    id_of(invoice, "payment_intent")
+        .map(str::to_owned)
+        .or_else(|| {
+            invoice
+                .get("payments")
+                .and_then(|p| paid_invoice_payment(p).0)
+        })
+}
+
+/// The payment intent and charge of an invoice payment (`invoice_payment` object, or one
+/// entry of an expanded `invoice.payments`).
+pub fn invoice_payment(payment: &Value) -> (Option<String>, Option<String>) {
+    let inner = payment.get("payment").unwrap_or(empty());
+    (
+        id_of(inner, "payment_intent").map(str::to_owned),
+        id_of(inner, "charge").map(str::to_owned),
+    )
+}
+
+/// The paid entry of a list of invoice payments, if any.
+pub fn paid_invoice_payment(list: &Value) -> (Option<String>, Option<String>) {
+    let entries = list.get("data").and_then(Value::as_array);
+    let paid = entries.and_then(|entries| {
+        entries
+            .iter()
+            .find(|p| text(p, "status") == Some("paid"))
+            .or_else(|| entries.first())
+    });
+    paid.map(invoice_payment).unwrap_or((None, None))
+}
+
+/// The first object of a list answer (`GET /v1/checkout/sessions?subscription=…`).
+pub fn first_of_list(list: &Value) -> Option<&Value> {
+    list.pointer("/data/0")
+}
+
+/// A customer's email and name.
+pub fn customer_contact(customer: &Value) -> (Option<String>, Option<String>) {
+    (
+        text(customer, "email").map(str::to_owned),
+        text(customer, "name").map(str::to_owned),
+    )
 }
 
 fn installment(invoice: &Value) -> Result<InstallmentPayment, UnreadableEvent> {
@@ -263,8 +300,12 @@ fn installment(invoice: &Value) -> Result<InstallmentPayment, UnreadableEvent> {
         subscription_id: invoice_subscription_id(invoice)
             .ok_or_else(|| UnreadableEvent("invoice has no subscription".into()))?
             .to_owned(),
-        payment_intent_id: invoice_payment_intent(invoice).map(str::to_owned),
-        charge_id: id_of(invoice, "charge").map(str::to_owned),
+        payment_intent_id: invoice_payment_intent(invoice),
+        charge_id: id_of(invoice, "charge").map(str::to_owned).or_else(|| {
+            invoice
+                .get("payments")
+                .and_then(|p| paid_invoice_payment(p).1)
+        }),
         amount: money(invoice.get("amount_paid"), text(invoice, "currency"))?,
         paid_at: timestamp(invoice.pointer("/status_transitions/paid_at"))
             .or_else(|| timestamp(invoice.get("created")))
@@ -339,6 +380,7 @@ fn read_effect(
                     .unwrap_or_default()
                     .to_owned(),
                 failed_at: timestamp(payload.get("created")).unwrap_or_else(Utc::now),
+                subscription: None,
             })
         }
         "customer.subscription.created"

@@ -4,6 +4,7 @@
 pub mod checkout;
 pub mod client;
 pub mod events;
+pub mod lookups;
 pub mod refunds;
 pub mod signature;
 pub mod subscriptions;

@@ -5,8 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 use super::client::StripeClient;
+use super::lookups::{self, LookupError};
 use super::{events, signature};
-use crate::domain::payments::{self, EventOutcome, PaymentEffect};
+use entity::enums::StripeEventStatus;
+
+use crate::domain::payments::{self, EventOutcome};
 use crate::server::AppState;
 
 pub async fn receive(
@@ -36,29 +39,14 @@ pub async fn receive(
         }
     };
 
-    // An installment can arrive before the checkout that started its subscription:
-    // then the subscription is fetched so the pledge can be made from it.
-    if let PaymentEffect::InstallmentPaid(payment) = &mut event.effect {
-        match payments::pledge_exists(&state.db, &payment.subscription_id).await {
-            Ok(true) => {}
-            Ok(false) => {
-                let fetched = stripe
-                    .retrieve_subscription(&payment.subscription_id)
-                    .await
-                    .map_err(|e| e.to_string())
-                    .and_then(|object| events::subscription(&object).map_err(|e| e.to_string()));
-                match fetched {
-                    Ok(subscription) => payment.subscription = Some(Box::new(subscription)),
-                    Err(error) => {
-                        tracing::error!(event = %event.id, %error, "cannot fetch the subscription of an invoice");
-                        return HttpResponse::ServiceUnavailable().json(
-                            json!({ "error": "cannot fetch the subscription; retry later" }),
-                        );
-                    }
-                }
-            }
-            Err(error) => return failed(&event.id, error),
+    match lookups::complete_event(&state.db, &stripe, &mut event).await {
+        Ok(()) => {}
+        Err(LookupError::Unavailable(error)) => {
+            tracing::error!(event = %event.id, %error, "cannot fetch from Stripe what an event refers to");
+            return HttpResponse::ServiceUnavailable()
+                .json(json!({ "error": "cannot reach Stripe; retry later" }));
         }
+        Err(LookupError::Domain(error)) => return failed(&event.id, error),
     }
 
     let event_id = event.id.clone();
@@ -70,14 +58,89 @@ pub async fn receive(
     )
     .await
     {
-        Ok(EventOutcome::Recorded(outcome)) => {
-            tracing::info!(event = %event_id, %outcome, "recorded a Stripe event");
-            HttpResponse::Ok().json(json!({ "received": true, "outcome": outcome }))
+        Ok(EventOutcome::Recorded { status, summary }) => {
+            tracing::info!(event = %event_id, %status, outcome = %summary, "recorded a Stripe event");
+            if status == StripeEventStatus::Applied {
+                apply_waiting_events(&state, &stripe).await;
+            }
+            HttpResponse::Ok()
+                .json(json!({ "received": true, "status": status, "outcome": summary }))
         }
-        Ok(EventOutcome::AlreadyRecorded) => {
-            HttpResponse::Ok().json(json!({ "received": true, "outcome": "already recorded" }))
-        }
+        Ok(EventOutcome::AlreadyRecorded(status)) => HttpResponse::Ok()
+            .json(json!({ "received": true, "status": status, "outcome": "already recorded" })),
         Err(error) => failed(&event_id, error),
+    }
+}
+
+/// Processes a stored event again from its payload: what a redelivery would do.
+pub async fn reprocess(
+    state: &AppState,
+    stripe: &StripeClient,
+    stored: &entity::stripe_event::Model,
+) -> Result<EventOutcome, ReprocessError> {
+    let body = serde_json::to_vec(&stored.payload)
+        .map_err(|e| ReprocessError::Unreadable(e.to_string()))?;
+    let mut event = events::parse_event(&body).map_err(|e| ReprocessError::Unreadable(e.0))?;
+    lookups::complete_event(&state.db, stripe, &mut event)
+        .await
+        .map_err(|error| match error {
+            LookupError::Unavailable(reason) => ReprocessError::StripeUnavailable(reason),
+            LookupError::Domain(error) => ReprocessError::Domain(error),
+        })?;
+    let outcome = payments::record_processor_event(
+        &state.db,
+        &state.config.org,
+        &state.config.club_policy(),
+        event,
+    )
+    .await
+    .map_err(ReprocessError::Domain)?;
+    if matches!(
+        outcome,
+        EventOutcome::Recorded {
+            status: StripeEventStatus::Applied,
+            ..
+        }
+    ) {
+        Box::pin(apply_waiting_events(state, stripe)).await;
+    }
+    Ok(outcome)
+}
+
+/// Why a stored event could not be processed again.
+#[derive(Debug, thiserror::Error)]
+pub enum ReprocessError {
+    #[error("the stored payload cannot be read: {0}")]
+    Unreadable(String),
+    #[error("cannot reach Stripe: {0}")]
+    StripeUnavailable(String),
+    #[error(transparent)]
+    Domain(crate::domain::DomainError),
+}
+
+/// Applies the waiting events whose payment or subscription has now been recorded.
+/// Each is its own transaction; one that still cannot apply stays waiting, and one that
+/// fails to run is left for the next event, a redelivery or staff to retry.
+async fn apply_waiting_events(state: &AppState, stripe: &StripeClient) {
+    let ready = match payments::waiting_events_now_ready(&state.db).await {
+        Ok(ready) => ready,
+        Err(error) => {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "cannot list waiting Stripe events"
+            );
+            return;
+        }
+    };
+    for stored in ready {
+        match Box::pin(reprocess(state, stripe, &stored)).await {
+            Ok(outcome) => {
+                tracing::info!(event = %stored.event_id, ?outcome, "applied a waiting Stripe event");
+            }
+            Err(error) => {
+                tracing::warn!(event = %stored.event_id, %error, "a waiting Stripe event could not be applied yet");
+            }
+        }
     }
 }
 

@@ -313,6 +313,19 @@ async fn start_fake_stripe() -> anyhow::Result<(String, actix_web::dev::ServerHa
                 }))
             }),
         )
+        // An installment's payment, which invoice events do not carry.
+        .route(
+            "/v1/invoice_payments",
+            web::get().to(|query: web::Query<std::collections::HashMap<String, String>>| async move {
+                let invoice = query.get("invoice").cloned().unwrap_or_default();
+                actix_web::HttpResponse::Ok().json(json!({
+                    "object": "list", "has_more": false, "url": "/v1/invoice_payments",
+                    "data": [{ "object": "invoice_payment", "invoice": invoice, "status": "paid",
+                               "payment": { "type": "payment_intent",
+                                            "payment_intent": tests::stripe::invoice_payment_intent(&invoice) } }],
+                }))
+            }),
+        )
     })
     .workers(1)
     .bind("127.0.0.1:0")?;

@@ -26,6 +26,7 @@ const CLUB_LINK_KEY: &str = "club-test-key-with-at-least-32-characters";
 
 pub async fn club_app(backend: Backend) -> (TestApp, MockServer) {
     let stripe = MockServer::start().await;
+    tests::stripe::mount_fake_stripe(&stripe).await;
     let secrets = format!("{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}");
     let app = spawn_app_with(
         backend,

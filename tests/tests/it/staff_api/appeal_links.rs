@@ -21,6 +21,7 @@ use super::*;
 
 async fn app_with_fake_stripe(backend: Backend) -> (TestApp, MockServer) {
     let stripe = MockServer::start().await;
+    tests::stripe::mount_fake_stripe(&stripe).await;
     let app = spawn_app_with(
         backend,
         &[

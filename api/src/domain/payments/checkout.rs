@@ -1,0 +1,160 @@
+//! One-off checkouts: the gift a session makes, and delayed payments settling.
+
+#[allow(unused_imports)]
+use super::*;
+
+pub(super) async fn gift_for_session(
+    txn: &DatabaseTransaction,
+    session_id: &str,
+) -> Result<Option<gift::Model>, DomainError> {
+    Ok(gift::Entity::find()
+        .filter(gift::Column::StripeCheckoutSessionId.eq(session_id))
+        .one(txn)
+        .await?)
+}
+
+pub(super) async fn record_checkout_gift(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    payment: CheckoutPayment,
+    status: GiftStatus,
+) -> Result<Settled, DomainError> {
+    if let Some(existing) = gift_for_session(txn, &payment.session_id).await? {
+        return Ok(Settled::Duplicate(format!(
+            "gift {} already recorded ({})",
+            existing.id, existing.status
+        )));
+    }
+    let donor = find_or_create_donor(txn, &payment.payer).await?;
+    let (fund_id, appeal_id, campaign_id) = resolve_designation(txn, &payment.designation).await?;
+    let mut new = NewGift::new(
+        donor.id,
+        payment.amount,
+        PaymentMethod::Card,
+        status,
+        fund_id,
+        payment.created_at,
+    );
+    new.appeal_id = appeal_id;
+    new.campaign_id = campaign_id;
+    new.tribute = payment.designation.tribute.clone();
+    new.anonymous = payment.payer.anonymous;
+    new.stripe_checkout_session_id = Some(payment.session_id.clone());
+    new.stripe_payment_intent_id = payment.payment_intent_id.clone();
+    let session_id = payment.session_id.clone();
+    let (gift, created) = record_gift_once(txn, org, new, async |txn| {
+        gift_for_session(txn, &session_id).await
+    })
+    .await?;
+    Ok(if created {
+        Settled::Applied(format!("recorded gift {} ({})", gift.id, gift.status))
+    } else {
+        Settled::Duplicate(format!(
+            "gift {} already recorded ({})",
+            gift.id, gift.status
+        ))
+    })
+}
+
+/// A delayed payment method settled. A pending gift moves on (a succeeded one gets its
+/// receipt now, once); if the checkout's own event has not arrived yet, the gift is
+/// recorded in its final state.
+pub(super) async fn settle_checkout_gift(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    payment: CheckoutPayment,
+    status: GiftStatus,
+) -> Result<Settled, DomainError> {
+    let Some(existing) = gift_for_session(txn, &payment.session_id).await? else {
+        return record_checkout_gift(txn, org, payment, status).await;
+    };
+    let moved = gift::Entity::update_many()
+        .col_expr(gift::Column::Status, Expr::value(status))
+        .col_expr(gift::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(gift::Column::Id.eq(existing.id))
+        .filter(gift::Column::Status.eq(GiftStatus::Pending))
+        .exec(txn)
+        .await?;
+    if moved.rows_affected == 0 {
+        return Ok(Settled::Duplicate(format!(
+            "gift {} was already {}",
+            existing.id, existing.status
+        )));
+    }
+    if status == GiftStatus::Succeeded {
+        let gift = gift::Entity::find_by_id(existing.id)
+            .one(txn)
+            .await?
+            .ok_or_else(|| DomainError::not_found("gift", existing.id))?;
+        let donor = donors::find_donor(txn, gift.donor_id).await?;
+        receipts::issue_gift_receipt(txn, org, &gift, &donor).await?;
+        tributes::notify_honoree(txn, org, &gift, &donor).await?;
+    }
+    Ok(Settled::Applied(format!(
+        "gift {} is now {status}",
+        existing.id
+    )))
+}
+
+/// An appeal a donation link names, with its campaign's goal and progress.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppealProgress {
+    pub appeal_id: i64,
+    pub source_code: String,
+    pub campaign_name: String,
+    pub goal_minor: i64,
+    /// Succeeded gifts to the campaign, less refunds, in minor units.
+    pub raised_minor: i64,
+    pub currency: String,
+}
+
+/// The appeal with this source code (any case), and how its campaign is doing.
+pub async fn appeal_progress(
+    db: &impl ConnectionTrait,
+    source_code: &str,
+) -> Result<Option<AppealProgress>, DomainError> {
+    let Some(appeal) = appeal::Entity::find()
+        .filter(appeal::Column::SourceCode.eq(source_code.trim().to_uppercase()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(campaign) = entity::campaign::Entity::find_by_id(appeal.campaign_id)
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    let raised: Option<i64> = gift::Entity::find()
+        .select_only()
+        .column_as(
+            Expr::cust("CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT)"),
+            "raised",
+        )
+        .filter(gift::Column::CampaignId.eq(campaign.id))
+        .filter(gift::Column::Status.is_in([GiftStatus::Succeeded, GiftStatus::PartiallyRefunded]))
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(Some(AppealProgress {
+        appeal_id: appeal.id,
+        source_code: appeal.source_code,
+        campaign_name: campaign.name,
+        goal_minor: campaign.goal_minor,
+        raised_minor: raised.unwrap_or(0),
+        currency: campaign.currency,
+    }))
+}
+
+/// What our records say about the gift a checkout session made, if it has arrived.
+pub async fn checkout_gift_status(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+) -> Result<Option<GiftStatus>, DomainError> {
+    Ok(gift::Entity::find()
+        .filter(gift::Column::StripeCheckoutSessionId.eq(session_id))
+        .one(db)
+        .await?
+        .map(|g| g.status))
+}

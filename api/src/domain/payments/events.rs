@@ -1,0 +1,255 @@
+//! Recording each processor event once, with its outcome, in the transaction of its
+//! effects. Every event ends in one status: applied, duplicate (its effect was
+//! recorded before, by another event), waiting (it names a payment or subscription
+//! not recorded yet: it is kept and applied the moment that arrives), ignored (a type
+//! the service does not use) or failed (with its reason). A waiting or failed event is
+//! tried again when Stripe delivers it again or staff reprocess it; an applied one
+//! never changes again.
+
+use chrono::{DateTime, Duration, Utc};
+use entity::enums::StripeEventStatus;
+use entity::{gift, pledge, stripe_event};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+
+use super::{
+    ClubChange, ClubPolicy, DomainError, Organization, ProcessorEvent, apply_effect, begin_write,
+    is_unique_violation,
+};
+
+/// How applying an event's effects ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Settled {
+    Applied(String),
+    Duplicate(String),
+    /// The event names `on` (a payment intent, charge or subscription id) that is not
+    /// recorded yet.
+    Waiting {
+        on: String,
+        reason: String,
+    },
+    Ignored(String),
+    Failed(String),
+}
+
+impl Settled {
+    fn status(&self) -> StripeEventStatus {
+        match self {
+            Settled::Applied(_) => StripeEventStatus::Applied,
+            Settled::Duplicate(_) => StripeEventStatus::Duplicate,
+            Settled::Waiting { .. } => StripeEventStatus::Waiting,
+            Settled::Ignored(_) => StripeEventStatus::Ignored,
+            Settled::Failed(_) => StripeEventStatus::Failed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EventOutcome {
+    /// The event was processed now; the summary says what it did.
+    Recorded {
+        status: StripeEventStatus,
+        summary: String,
+    },
+    /// The event had been processed to its end before: nothing changed.
+    AlreadyRecorded(StripeEventStatus),
+}
+
+/// Whether an event in this status is done: a redelivery or reprocessing changes
+/// nothing.
+fn is_final(status: StripeEventStatus) -> bool {
+    !matches!(
+        status,
+        StripeEventStatus::Waiting | StripeEventStatus::Failed
+    )
+}
+
+/// Records a processor event exactly once, with all its effects, in one transaction.
+/// An event stored as waiting or failed is tried again.
+pub async fn record_processor_event(
+    db: &DatabaseConnection,
+    org: &Organization,
+    policy: &ClubPolicy,
+    event: ProcessorEvent,
+) -> Result<EventOutcome, DomainError> {
+    let txn = begin_write(db).await?;
+    let seen = stripe_event::Entity::find()
+        .filter(stripe_event::Column::EventId.eq(event.id.as_str()))
+        .one(&txn)
+        .await?;
+    let row = match seen {
+        Some(row) if is_final(row.status) => return Ok(EventOutcome::AlreadyRecorded(row.status)),
+        Some(row) => row,
+        None => {
+            // The unique event id is the claim: a concurrent delivery of the same event
+            // waits here for this transaction and then fails, and is answered as a replay.
+            let claim = stripe_event::ActiveModel {
+                event_id: Set(event.id.clone()),
+                event_type: Set(event.event_type.clone()),
+                livemode: Set(event.livemode),
+                stripe_created_at: Set(event.created_at),
+                payload: Set(event.payload.clone()),
+                outcome: Set("processing".to_owned()),
+                processed_at: Set(Utc::now()),
+                status: Set(StripeEventStatus::Waiting),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await;
+            match claim {
+                Ok(row) => row,
+                Err(error) if is_unique_violation(&error) => {
+                    return Ok(EventOutcome::AlreadyRecorded(StripeEventStatus::Applied));
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    };
+
+    // Effects run in a savepoint: input that can never be recorded (no email and no
+    // known customer, say) is kept with the event as failed, with its reason and no
+    // half-made gift; anything else fails the delivery so Stripe sends it again.
+    let effects = txn.begin().await?;
+    let club = ClubChange {
+        policy,
+        cause: format!("stripe event {}", event.id),
+    };
+    let settled = match apply_effect(&effects, org, &club, event.effect).await {
+        Ok(settled) => {
+            if matches!(settled, Settled::Waiting { .. } | Settled::Failed(_)) {
+                effects.rollback().await?;
+            } else {
+                effects.commit().await?;
+            }
+            settled
+        }
+        Err(DomainError::Validation { field, reason }) => {
+            effects.rollback().await?;
+            Settled::Failed(format!("{field}: {reason}"))
+        }
+        Err(error) => return Err(error),
+    };
+    let status = settled.status();
+    let (summary, reason, waiting_for) = match settled {
+        Settled::Applied(text) | Settled::Duplicate(text) | Settled::Ignored(text) => {
+            (text, None, None)
+        }
+        Settled::Waiting { on, reason } => (format!("waiting: {reason}"), Some(reason), Some(on)),
+        Settled::Failed(reason) => (format!("failed: {reason}"), Some(reason), None),
+    };
+    let mut update: stripe_event::ActiveModel = row.into();
+    update.outcome = Set(summary.clone());
+    update.status = Set(status);
+    update.reason = Set(reason);
+    update.waiting_for = Set(waiting_for);
+    update.processed_at = Set(Utc::now());
+    update.update(&txn).await?;
+    match txn.commit().await {
+        Ok(()) => Ok(EventOutcome::Recorded { status, summary }),
+        Err(error) if is_unique_violation(&error) => {
+            Ok(EventOutcome::AlreadyRecorded(StripeEventStatus::Applied))
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Waiting events whose payment or subscription has now been recorded, oldest first:
+/// what the edge applies after each event.
+pub async fn waiting_events_now_ready(
+    db: &impl ConnectionTrait,
+) -> Result<Vec<stripe_event::Model>, DomainError> {
+    let gift_ids = |column: gift::Column| {
+        Query::select()
+            .column(column)
+            .from(gift::Entity)
+            .and_where(Expr::col(column).is_not_null())
+            .to_owned()
+    };
+    let pledge_ids = Query::select()
+        .column(pledge::Column::StripeSubscriptionId)
+        .from(pledge::Entity)
+        .and_where(Expr::col(pledge::Column::StripeSubscriptionId).is_not_null())
+        .to_owned();
+    Ok(stripe_event::Entity::find()
+        .filter(stripe_event::Column::Status.eq(StripeEventStatus::Waiting))
+        .filter(
+            Condition::any()
+                .add(
+                    stripe_event::Column::WaitingFor
+                        .in_subquery(gift_ids(gift::Column::StripePaymentIntentId)),
+                )
+                .add(
+                    stripe_event::Column::WaitingFor
+                        .in_subquery(gift_ids(gift::Column::StripeChargeId)),
+                )
+                .add(stripe_event::Column::WaitingFor.in_subquery(pledge_ids)),
+        )
+        .order_by_asc(stripe_event::Column::Id)
+        .limit(100)
+        .all(db)
+        .await?)
+}
+
+/// One stored event, by its row id.
+pub async fn stored_event(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<stripe_event::Model, DomainError> {
+    stripe_event::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("stripe event", id))
+}
+
+/// How long an event may wait before staff are told.
+pub const WAITING_TOO_LONG: Duration = Duration::hours(1);
+
+/// Events staff should look at: every failed one, and those waiting for more than an
+/// hour (by Stripe's time of the event), oldest first, at most `limit`.
+pub async fn events_needing_attention(
+    db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    limit: u64,
+) -> Result<(u64, Vec<stripe_event::Model>), DomainError> {
+    let query = stripe_event::Entity::find().filter(
+        Condition::any()
+            .add(stripe_event::Column::Status.eq(StripeEventStatus::Failed))
+            .add(
+                Condition::all()
+                    .add(stripe_event::Column::Status.eq(StripeEventStatus::Waiting))
+                    .add(stripe_event::Column::StripeCreatedAt.lt(now - WAITING_TOO_LONG)),
+            ),
+    );
+    let total = query.clone().count(db).await?;
+    let rows = query
+        .order_by_asc(stripe_event::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?;
+    Ok((total, rows))
+}
+
+/// Marks events as reported, returning those not reported before (so each is logged
+/// once; an event that fails again after being mended is reported again).
+pub async fn mark_reported(
+    db: &DatabaseConnection,
+    events: &[stripe_event::Model],
+) -> Result<Vec<stripe_event::Model>, DomainError> {
+    let fresh: Vec<_> = events
+        .iter()
+        .filter(|e| e.warned_at.is_none_or(|warned| warned < e.processed_at))
+        .cloned()
+        .collect();
+    if fresh.is_empty() {
+        return Ok(fresh);
+    }
+    stripe_event::Entity::update_many()
+        .col_expr(stripe_event::Column::WarnedAt, Expr::value(Utc::now()))
+        .filter(stripe_event::Column::Id.is_in(fresh.iter().map(|e| e.id)))
+        .exec(db)
+        .await?;
+    Ok(fresh)
+}

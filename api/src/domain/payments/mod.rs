@@ -1,0 +1,315 @@
+//! Payments: recording what the payment processor tells us. Each processor event is
+//! recorded once, by its id, in the same transaction as everything it changes, so a
+//! replayed or concurrent delivery changes nothing. Events may arrive in any order;
+//! every handler finds or creates what it needs (donor, pledge, gift) by the
+//! processor's own ids, which are unique in the database.
+//!
+//! The processor's payloads are parsed at the edge into the plain inputs below; the
+//! submodules record them by concern.
+
+mod checkout;
+mod events;
+mod installments;
+mod payers;
+mod refunds;
+
+pub use checkout::{AppealProgress, appeal_progress, checkout_gift_status};
+use checkout::{record_checkout_gift, settle_checkout_gift};
+pub use events::*;
+use installments::{gift_for_invoice, mark_past_due, record_installment, sync_pledge};
+pub use payers::find_or_create_donor;
+use payers::update_payer_links;
+pub use refunds::{RefundableGift, refundable_card_gift};
+use refunds::{apply_dispute, apply_refund};
+
+use chrono::{DateTime, Utc};
+use entity::enums::{
+    DonorKind, GiftStatus, Language, PaymentMethod, PledgeFrequency, PledgeSource, PledgeStatus,
+};
+use entity::{EmailAddress, Money, appeal, donor, fund, gift, pledge};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
+    EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, TransactionTrait,
+};
+
+use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
+use super::gifts::{NewGift, Tribute, record_gift};
+use super::pledges::installments_skipped_when_resumed;
+use super::{DomainError, donors, receipts, tributes};
+use crate::config::Organization;
+use crate::db::begin_write;
+
+/// Who paid, as the checkout collected it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PayerDetails {
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub customer_id: Option<String>,
+    pub language: Option<Language>,
+    /// The donor ticked "email me updates and appeals".
+    pub email_consent: bool,
+    pub anonymous: bool,
+}
+
+/// Where the money goes and what brought it in.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Designation {
+    pub fund_code: Option<String>,
+    pub appeal_code: Option<String>,
+    pub tribute: Option<Tribute>,
+}
+
+/// A one-off checkout, paid or waiting for a delayed payment method.
+#[derive(Debug, Clone)]
+pub struct CheckoutPayment {
+    pub session_id: String,
+    pub payment_intent_id: Option<String>,
+    pub amount: Money,
+    pub paid: bool,
+    pub created_at: DateTime<Utc>,
+    pub payer: PayerDetails,
+    pub designation: Designation,
+}
+
+/// A monthly gift's subscription as the processor describes it.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    pub subscription_id: String,
+    pub installment: Money,
+    pub frequency: PledgeFrequency,
+    pub status: PledgeStatus,
+    pub started_at: DateTime<Utc>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    pub cancel_reason: Option<String>,
+    pub payer: PayerDetails,
+    pub designation: Designation,
+}
+
+/// One paid invoice of a subscription: one installment gift.
+#[derive(Debug, Clone)]
+pub struct InstallmentPayment {
+    pub invoice_id: String,
+    pub subscription_id: String,
+    pub payment_intent_id: Option<String>,
+    pub charge_id: Option<String>,
+    pub amount: Money,
+    pub paid_at: DateTime<Utc>,
+    pub payer_email: Option<String>,
+    pub customer_id: Option<String>,
+    /// The tribute chosen at checkout, carried by the invoice; it goes with the
+    /// pledge's first installment.
+    pub tribute: Option<Tribute>,
+    /// The subscription, when its pledge may not exist yet (fetched by the edge).
+    pub subscription: Option<Box<Subscription>>,
+}
+
+/// An invoice whose payment failed.
+#[derive(Debug, Clone)]
+pub struct InstallmentFailure {
+    pub invoice_id: String,
+    pub subscription_id: String,
+    pub failed_at: DateTime<Utc>,
+    /// The subscription, when its pledge may not exist yet (fetched by the edge).
+    pub subscription: Option<Box<Subscription>>,
+}
+
+/// A charge's refunded total, which only grows.
+#[derive(Debug, Clone)]
+pub struct ChargeRefund {
+    pub charge_id: String,
+    pub payment_intent_id: Option<String>,
+    pub invoice_id: Option<String>,
+    pub amount_refunded_minor: i64,
+}
+
+/// A chargeback on a charge.
+#[derive(Debug, Clone)]
+pub struct DisputeNotice {
+    pub dispute_id: String,
+    pub charge_id: String,
+    pub payment_intent_id: Option<String>,
+    /// The processor's status: "won", "lost", "needs_response", ...
+    pub status: String,
+}
+
+/// What an event means for the books.
+#[derive(Debug, Clone)]
+pub enum PaymentEffect {
+    CheckoutCompleted(CheckoutPayment),
+    SubscriptionCheckoutCompleted(Subscription),
+    DelayedPaymentSucceeded(CheckoutPayment),
+    DelayedPaymentFailed(CheckoutPayment),
+    InstallmentPaid(InstallmentPayment),
+    InstallmentFailed(InstallmentFailure),
+    SubscriptionChanged(Subscription),
+    ChargeRefunded(ChargeRefund),
+    DisputeOpened(DisputeNotice),
+    DisputeClosed(DisputeNotice),
+    /// Recorded and acknowledged; changes nothing.
+    Unhandled,
+    /// A verified event whose content could not be read: recorded with the reason.
+    Unreadable(String),
+}
+
+/// One event from the payment processor.
+#[derive(Debug, Clone)]
+pub struct ProcessorEvent {
+    pub id: String,
+    pub event_type: String,
+    pub livemode: bool,
+    pub created_at: DateTime<Utc>,
+    pub payload: serde_json::Value,
+    pub effect: PaymentEffect,
+}
+
+pub(super) fn is_unique_violation(error: &DbErr) -> bool {
+    matches!(error.sql_err(), Some(SqlErr::UniqueConstraintViolation(_)))
+}
+
+/// Whether a pledge for this subscription exists, so the edge knows to fetch the
+/// subscription before an installment can be recorded.
+pub async fn pledge_exists(
+    db: &DatabaseConnection,
+    subscription_id: &str,
+) -> Result<bool, DomainError> {
+    Ok(pledge::Entity::find()
+        .filter(pledge::Column::StripeSubscriptionId.eq(subscription_id))
+        .one(db)
+        .await?
+        .is_some())
+}
+
+/// What a pledge change needs to re-evaluate its donor's club membership.
+pub(super) struct ClubChange<'a> {
+    pub(super) policy: &'a ClubPolicy,
+    pub(super) cause: String,
+}
+
+impl ClubChange<'_> {
+    async fn evaluate(&self, txn: &DatabaseTransaction, donor_id: i64) -> Result<(), DomainError> {
+        evaluate_membership(txn, self.policy, donor_id, &self.cause).await?;
+        Ok(())
+    }
+}
+
+pub(super) async fn apply_effect(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    club: &ClubChange<'_>,
+    effect: PaymentEffect,
+) -> Result<Settled, DomainError> {
+    match effect {
+        PaymentEffect::CheckoutCompleted(payment) => {
+            let status = if payment.paid {
+                GiftStatus::Succeeded
+            } else {
+                GiftStatus::Pending
+            };
+            record_checkout_gift(txn, org, payment, status).await
+        }
+        PaymentEffect::DelayedPaymentSucceeded(payment) => {
+            settle_checkout_gift(txn, org, payment, GiftStatus::Succeeded).await
+        }
+        PaymentEffect::DelayedPaymentFailed(payment) => {
+            settle_checkout_gift(txn, org, payment, GiftStatus::Failed).await
+        }
+        PaymentEffect::SubscriptionCheckoutCompleted(subscription)
+        | PaymentEffect::SubscriptionChanged(subscription) => {
+            let pledge = sync_pledge(txn, club, &subscription).await?;
+            Ok(Settled::Applied(format!(
+                "pledge {} is {}",
+                pledge.id, pledge.status
+            )))
+        }
+        PaymentEffect::InstallmentPaid(payment) => {
+            record_installment(txn, org, club, payment).await
+        }
+        PaymentEffect::InstallmentFailed(failure) => mark_past_due(txn, club, failure).await,
+        PaymentEffect::ChargeRefunded(refund) => apply_refund(txn, org, refund).await,
+        PaymentEffect::DisputeOpened(notice) => apply_dispute(txn, org, notice, true).await,
+        PaymentEffect::DisputeClosed(notice) => apply_dispute(txn, org, notice, false).await,
+        PaymentEffect::Unhandled => Ok(Settled::Ignored("ignored: unhandled type".to_owned())),
+        PaymentEffect::Unreadable(reason) => Ok(Settled::Failed(format!("unreadable: {reason}"))),
+    }
+}
+
+/// The fund and appeal a designation names. An unknown or archived fund falls back to
+/// the appeal's campaign default, then to the General fund, so a paid gift is never
+/// refused for its designation.
+pub(super) async fn resolve_designation(
+    txn: &DatabaseTransaction,
+    designation: &Designation,
+) -> Result<(i64, Option<i64>, Option<i64>), DomainError> {
+    let appeal = match designation.appeal_code.as_deref() {
+        Some(code) => {
+            appeal::Entity::find()
+                .filter(appeal::Column::SourceCode.eq(code.trim().to_uppercase()))
+                .one(txn)
+                .await?
+        }
+        None => None,
+    };
+    let campaign = match &appeal {
+        Some(appeal) => {
+            entity::campaign::Entity::find_by_id(appeal.campaign_id)
+                .one(txn)
+                .await?
+        }
+        None => None,
+    };
+    let named = match designation.fund_code.as_deref() {
+        Some(code) => {
+            fund::Entity::find()
+                .filter(fund::Column::Code.eq(code.trim().to_uppercase()))
+                .filter(fund::Column::ArchivedAt.is_null())
+                .one(txn)
+                .await?
+        }
+        None => None,
+    };
+    let fund_id = match (named, &campaign) {
+        (Some(fund), _) => fund.id,
+        (None, Some(campaign)) => campaign.default_fund_id,
+        (None, None) => general_fund(txn).await?,
+    };
+    Ok((
+        fund_id,
+        appeal.as_ref().map(|a| a.id),
+        campaign.map(|c| c.id),
+    ))
+}
+
+pub(super) async fn general_fund(txn: &DatabaseTransaction) -> Result<i64, DomainError> {
+    fund::Entity::find()
+        .filter(fund::Column::Code.eq("GENERAL"))
+        .one(txn)
+        .await?
+        .map(|f| f.id)
+        .ok_or_else(|| DomainError::not_found("fund", "GENERAL"))
+}
+
+/// Records a gift unless one with the same processor id exists already; a concurrent
+/// insert of the same gift loses on the unique index and finds the winner's gift.
+pub(super) async fn record_gift_once(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    new: NewGift,
+    existing: impl AsyncFnOnce(&DatabaseTransaction) -> Result<Option<gift::Model>, DomainError>,
+) -> Result<(gift::Model, bool), DomainError> {
+    let savepoint = txn.begin().await?;
+    match record_gift(&savepoint, org, new).await {
+        Ok(recorded) => {
+            savepoint.commit().await?;
+            Ok((recorded.gift, true))
+        }
+        Err(DomainError::Conflict { .. }) => {
+            savepoint.rollback().await?;
+            let found = existing(txn).await?.ok_or_else(|| {
+                DomainError::conflict(None, "the gift conflicts with another gift")
+            })?;
+            Ok((found, false))
+        }
+        Err(error) => Err(error),
+    }
+}

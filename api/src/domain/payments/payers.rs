@@ -1,0 +1,122 @@
+//! Finding the donor a payment comes from, or making one.
+
+#[allow(unused_imports)]
+use super::*;
+
+/// Finds the donor with this email (any case) or creates one, and links the
+/// processor's customer. Never makes two donors for one email: a concurrent insert of
+/// the same email loses on the unique index and then finds the winner's row.
+pub async fn find_or_create_donor(
+    txn: &DatabaseTransaction,
+    payer: &PayerDetails,
+) -> Result<donor::Model, DomainError> {
+    let email = match payer.email.as_deref() {
+        Some(text) => Some(
+            EmailAddress::parse(text)
+                .map_err(|e| DomainError::validation("email", e.to_string()))?,
+        ),
+        None => None,
+    };
+    if let Some(found) = find_payer(txn, email.as_ref(), payer.customer_id.as_deref()).await? {
+        return update_payer_links(txn, found, payer).await;
+    }
+    let Some(email) = email else {
+        return Err(DomainError::validation(
+            "email",
+            "the payment carries no email and no known customer",
+        ));
+    };
+    let display_name = payer
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .unwrap_or(email.as_str())
+        .to_owned();
+    let now = Utc::now();
+    let candidate = donor::ActiveModel {
+        kind: Set(DonorKind::Individual),
+        search_text: Set(donors::search_text(&display_name, Some(email.as_str()))),
+        display_name: Set(display_name),
+        email: Set(Some(email.as_str().to_owned())),
+        language: Set(payer.language.unwrap_or(Language::English)),
+        email_consent: Set(payer.email_consent),
+        anonymous: Set(payer.anonymous),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    let savepoint = txn.begin().await?;
+    match candidate.insert(&savepoint).await {
+        Ok(created) => {
+            savepoint.commit().await?;
+            update_payer_links(txn, created, payer).await
+        }
+        Err(error) if is_unique_violation(&error) => {
+            savepoint.rollback().await?;
+            let found = find_payer(txn, Some(&email), None)
+                .await?
+                .ok_or_else(|| DomainError::Unexpected(anyhow::Error::new(error)))?;
+            update_payer_links(txn, found, payer).await
+        }
+        Err(error) => Err(error.into()),
+    }
+}
+
+pub(super) async fn find_payer(
+    txn: &DatabaseTransaction,
+    email: Option<&EmailAddress>,
+    customer_id: Option<&str>,
+) -> Result<Option<donor::Model>, DomainError> {
+    if let Some(email) = email {
+        let found = donor::Entity::find()
+            .filter(ExprTrait::eq(
+                Expr::expr(Func::lower(Expr::col(donor::Column::Email))),
+                email.as_str().to_lowercase(),
+            ))
+            .one(txn)
+            .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+    }
+    if let Some(customer) = customer_id {
+        return Ok(donor::Entity::find()
+            .filter(donor::Column::StripeCustomerId.eq(customer))
+            .one(txn)
+            .await?);
+    }
+    Ok(None)
+}
+
+/// Links the processor's customer to the donor when it has none, and records consent
+/// when given (an unticked box never withdraws consent given before).
+pub(super) async fn update_payer_links(
+    txn: &DatabaseTransaction,
+    donor: donor::Model,
+    payer: &PayerDetails,
+) -> Result<donor::Model, DomainError> {
+    let link_customer = donor.stripe_customer_id.is_none() && payer.customer_id.is_some();
+    let grant_consent = payer.email_consent && !donor.email_consent;
+    if !link_customer && !grant_consent {
+        return Ok(donor);
+    }
+    if link_customer && let Some(customer) = payer.customer_id.as_deref() {
+        let taken = donor::Entity::find()
+            .filter(donor::Column::StripeCustomerId.eq(customer))
+            .one(txn)
+            .await?;
+        if taken.is_some() {
+            return Ok(donor);
+        }
+    }
+    let mut row: donor::ActiveModel = donor.clone().into();
+    if link_customer {
+        row.stripe_customer_id = Set(payer.customer_id.clone());
+    }
+    if grant_consent {
+        row.email_consent = Set(true);
+    }
+    row.updated_at = Set(Utc::now());
+    Ok(row.update(txn).await?)
+}
