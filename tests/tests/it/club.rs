@@ -22,7 +22,7 @@ use tests::stripe::{
 use tests::support::{Backend, TestApp, spawn_app_with};
 
 /// The key test servers sign self-service links with.
-const CLUB_LINK_KEY: &str = "club-test-key-with-at-least-32-characters";
+pub const CLUB_LINK_KEY: &str = "club-test-key-with-at-least-32-characters";
 
 pub async fn club_app(backend: Backend) -> (TestApp, MockServer) {
     let stripe = MockServer::start().await;

@@ -1,6 +1,7 @@
 //! Integration tests: every test starts the real server, and runs on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod amounts;
 mod auth;
 mod bench_data;
 mod checkout;
