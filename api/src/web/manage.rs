@@ -12,6 +12,7 @@ use entity::enums::{PledgeSource, PledgeStatus};
 use entity::{Currency, MoneyError, donor, format_minor, pledge};
 use mailer::links::{ManageTokenError, verify_manage_token};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sha2::{Digest, Sha256};
 
 use super::amounts::{ambiguous_amount_message, amount_for_input, read_amount};
 use super::donate::escape;
@@ -526,8 +527,15 @@ pub async fn update_card(
         .join(&format!("manage/{}?lang={}", token.as_str(), lang.code()))
         .map(String::from)
         .unwrap_or_default();
-    // One portal session per donor and minute: a double tap opens the same one.
-    let key = format!("portal-{donor_id}-{}", Utc::now().timestamp() / 60);
+    // One portal session per donor, minute and return address: a double tap opens the
+    // same one, and a page in another language asks for a session of its own (Stripe
+    // refuses a key sent again with other parameters).
+    let return_to = Sha256::digest(return_url.as_bytes());
+    let key = format!(
+        "portal-{donor_id}-{}-{:x}",
+        Utc::now().timestamp() / 60,
+        u64::from_be_bytes(return_to[..8].try_into().unwrap_or_default())
+    );
     match billing_portal_url(&client, &customer, &return_url, &key).await {
         Ok(url) => see_other(url),
         Err(error) => {

@@ -17,3 +17,4 @@ mod outbox;
 mod receipts;
 mod staff_api;
 mod startup;
+mod stripe_requests;
