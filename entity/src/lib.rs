@@ -23,4 +23,4 @@ pub mod stripe_event;
 pub mod tier_membership;
 
 pub use email::{EmailAddress, EmailError};
-pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneyError, format_minor};
+pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneyError, NumberStyle, format_minor};

@@ -22,7 +22,7 @@ fn segment(id: &str) -> String {
 }
 
 /// Asks Stripe to apply `action` to a card pledge's subscription. `key` makes a retried
-/// request count once; without it the key is derived from the pledge as it stands.
+/// request count once; without it the request is a new change with a key of its own.
 pub async fn request_pledge_change(
     db: &DatabaseConnection,
     client: &StripeClient,
@@ -44,12 +44,12 @@ pub async fn request_pledge_change(
         .map(segment)
         .ok_or_else(|| DomainError::validation("id", "the pledge has no subscription"))?;
     let path = format!("/subscriptions/{subscription}");
-    let suffix = match (&action, key) {
-        (_, Some(key)) => key.to_owned(),
-        (PledgeAction::ChangeAmount(amount), None) => {
-            format!("{}-to-{}", pledge.installment_minor, amount.amount_minor())
-        }
-        (_, None) => pledge.updated_at.timestamp_millis().to_string(),
+    // One key per intended change, kept in the audit entry: the caller's key, or a new
+    // one. A key made of the change's values (42 to 60) would come back when the same
+    // values do, and Stripe would answer the later change with the earlier result.
+    let suffix = match key {
+        Some(key) => key.to_owned(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
     };
     let idempotency_key = format!("pledge-{}-{}-{suffix}", pledge.id, action.name());
     match &action {
@@ -77,10 +77,10 @@ pub async fn request_pledge_change(
                     "the subscription has no item to change".into(),
                 ));
             }
-            let interval = item["price"]["recurring"]["interval"]
-                .as_str()
-                .unwrap_or("month")
-                .to_owned();
+            let recurring = &item["price"]["recurring"];
+            let interval = recurring["interval"].as_str().unwrap_or("month").to_owned();
+            // A quarterly pledge is billed every 3 months: the count is part of its schedule.
+            let interval_count = recurring["interval_count"].as_u64().unwrap_or(1).max(1);
             let form = [
                 ("items[0][id]".to_owned(), item_id),
                 (
@@ -95,6 +95,10 @@ pub async fn request_pledge_change(
                 (
                     "items[0][price_data][recurring][interval]".to_owned(),
                     interval,
+                ),
+                (
+                    "items[0][price_data][recurring][interval_count]".to_owned(),
+                    interval_count.to_string(),
                 ),
                 ("items[0][quantity]".to_owned(), "1".to_owned()),
                 ("proration_behavior".to_owned(), "none".to_owned()),

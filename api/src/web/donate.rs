@@ -9,7 +9,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::enums::{GiftStatus, TributeKind};
-use entity::{Currency, EmailAddress, Money, format_minor};
+use entity::{Currency, EmailAddress, format_minor};
 use sha2::{Digest, Sha256};
 
 use super::i18n::{Lang, Text};
@@ -127,10 +127,14 @@ pub fn validate(
         error("amount", text.err_amount);
         None
     } else {
-        match Money::parse_major(typed, Currency::Usd) {
+        match super::amounts::read_amount(typed, lang, Currency::Usd) {
             Ok(money) if (100..=MAX_WEB_GIFT_MINOR).contains(&money.amount_minor()) => Some(money),
             Ok(_) | Err(entity::MoneyError::NotPositive | entity::MoneyError::TooLarge) => {
                 error("amount", text.err_amount_range);
+                None
+            }
+            Err(entity::MoneyError::Ambiguous(_)) => {
+                error("amount", super::amounts::ambiguous_amount_message(lang));
                 None
             }
             Err(_) => {
@@ -451,11 +455,12 @@ fn render_form(view: &FormView<'_>) -> String {
         body,
         "<label class=\"choice\"><input type=\"radio\" id=\"amount-other\" name=\"amount\" value=\"other\"{}> {other}</label>\
 <label for=\"amount_other\" class=\"sr-only\">{other}</label>\
-<input type=\"text\" inputmode=\"decimal\" id=\"amount_other\" name=\"amount_other\" value=\"{}\" autocomplete=\"off\"{attrs}></fieldset>",
+<input type=\"text\" inputmode=\"decimal\" id=\"amount_other\" name=\"amount_other\" value=\"{}\" placeholder=\"{}\" autocomplete=\"off\"{attrs}></fieldset>",
         checked(
             form.amount == "other" || (form.amount.is_empty() && !form.amount_other.is_empty())
         ),
         escape(&form.amount_other),
+        super::amounts::amount_placeholder(view.lang),
         other = escape(t.other_amount),
     );
 

@@ -9,10 +9,12 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use entity::enums::{PledgeSource, PledgeStatus};
-use entity::{Currency, Money, donor, format_minor, pledge};
+use entity::{Currency, MoneyError, donor, format_minor, pledge};
 use mailer::links::{ManageTokenError, verify_manage_token};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sha2::{Digest, Sha256};
 
+use super::amounts::{ambiguous_amount_message, amount_for_input, read_amount};
 use super::donate::escape;
 use super::i18n::Lang;
 use super::simple_page;
@@ -109,7 +111,7 @@ const ES: Words = Words {
     update_card: "Actualizar mi tarjeta",
     done_here: "Listo. Su compromiso está actualizado. Gracias.",
     done_at_processor: "Gracias. Enviamos su cambio a nuestro procesador de tarjetas; aparecerá aquí en unos minutos.",
-    bad_amount: "Escriba el nuevo monto en dólares, por ejemplo 42 o 42.50.",
+    bad_amount: "Escriba el nuevo monto en dólares, por ejemplo 42 o 42,50.",
     needs_confirmation: "Para cancelar, marque la casilla que lo confirma.",
     cannot_change: "Este compromiso no puede cambiar así ahora.",
     no_card: "No tenemos una tarjeta registrada a su nombre.",
@@ -140,7 +142,7 @@ const FR: Words = Words {
     update_card: "Mettre à jour ma carte",
     done_here: "C’est fait. Votre engagement est à jour. Merci.",
     done_at_processor: "Merci. Votre changement a été transmis à notre prestataire de paiement et apparaîtra ici d’ici quelques minutes.",
-    bad_amount: "Indiquez le nouveau montant en dollars, par exemple 42 ou 42.50.",
+    bad_amount: "Indiquez le nouveau montant en dollars, par exemple 42 ou 42,50.",
     needs_confirmation: "Pour annuler, cochez la case de confirmation.",
     cannot_change: "Cet engagement ne peut pas changer ainsi pour le moment.",
     no_card: "Nous n’avons aucune carte enregistrée à votre nom.",
@@ -171,7 +173,7 @@ const AR: Words = Words {
     update_card: "تحديث بطاقتي",
     done_here: "تمّ. جرى تحديث تعهّدك. شكرًا لك.",
     done_at_processor: "شكرًا لك. أُرسل التغيير إلى معالج البطاقات لدينا وسيظهر هنا خلال بضع دقائق.",
-    bad_amount: "يُرجى كتابة المبلغ الجديد بالدولار، مثل 42 أو 42.50.",
+    bad_amount: "يُرجى كتابة المبلغ الجديد بالدولار، مثل 42 أو 42,50.",
     needs_confirmation: "للإلغاء، يُرجى تحديد المربع الذي يؤكد ذلك.",
     cannot_change: "لا يمكن تغيير هذا التعهّد بهذه الطريقة الآن.",
     no_card: "لا توجد لدينا بطاقة مسجّلة باسمك.",
@@ -248,11 +250,6 @@ fn amount_text(minor: i64, currency: &str) -> String {
         .unwrap_or_else(|_| format!("{minor} {currency}"))
 }
 
-/// An amount as a donor types it: every currency offered has cents.
-fn major_units(minor: i64) -> String {
-    format!("{}.{:02}", minor / 100, minor % 100)
-}
-
 /// One pledge with the forms that can change it.
 fn pledge_item(pledge: &pledge::Model, token: &str, lang: Lang) -> String {
     let text = words(lang);
@@ -290,7 +287,7 @@ fn pledge_item(pledge: &pledge::Model, token: &str, lang: Lang) -> String {
          <input id=\"{field}\" name=\"amount\" inputmode=\"decimal\" size=\"8\" required value=\"{}\"> \
          <button type=\"submit\">{}</button></form>",
         text.new_amount,
-        escape(&major_units(pledge.installment_minor)),
+        escape(&amount_for_input(pledge.installment_minor, lang)),
         text.change_amount,
     ));
     let (toggle, label) = if pledge.status == PledgeStatus::Paused {
@@ -464,8 +461,11 @@ pub async fn change(
         "cancel" => return refuse(text.needs_confirmation).await,
         "change_amount" => {
             let currency = Currency::parse(&pledge.currency).unwrap_or(Currency::Usd);
-            match Money::parse_major(&field("amount"), currency) {
+            match read_amount(&field("amount"), lang, currency) {
                 Ok(amount) => PledgeAction::ChangeAmount(amount),
+                Err(MoneyError::Ambiguous(_)) => {
+                    return refuse(ambiguous_amount_message(lang)).await;
+                }
                 Err(_) => return refuse(text.bad_amount).await,
             }
         }
@@ -527,8 +527,15 @@ pub async fn update_card(
         .join(&format!("manage/{}?lang={}", token.as_str(), lang.code()))
         .map(String::from)
         .unwrap_or_default();
-    // One portal session per donor and minute: a double tap opens the same one.
-    let key = format!("portal-{donor_id}-{}", Utc::now().timestamp() / 60);
+    // One portal session per donor, minute and return address: a double tap opens the
+    // same one, and a page in another language asks for a session of its own (Stripe
+    // refuses a key sent again with other parameters).
+    let return_to = Sha256::digest(return_url.as_bytes());
+    let key = format!(
+        "portal-{donor_id}-{}-{:x}",
+        Utc::now().timestamp() / 60,
+        u64::from_be_bytes(return_to[..8].try_into().unwrap_or_default())
+    );
     match billing_portal_url(&client, &customer, &return_url, &key).await {
         Ok(url) => see_other(url),
         Err(error) => {

@@ -22,7 +22,7 @@ use tests::stripe::{
 use tests::support::{Backend, TestApp, spawn_app_with};
 
 /// The key test servers sign self-service links with.
-const CLUB_LINK_KEY: &str = "club-test-key-with-at-least-32-characters";
+pub const CLUB_LINK_KEY: &str = "club-test-key-with-at-least-32-characters";
 
 pub async fn club_app(backend: Backend) -> (TestApp, MockServer) {
     let stripe = MockServer::start().await;
@@ -765,7 +765,7 @@ async fn staff_pause_resume_change_and_cancel_an_envelope_pledge_with_audit(back
 }
 
 /// A $42 monthly card pledge, as Stripe's first subscription event brings it in.
-async fn tomas_card_pledge(app: &TestApp, email: &str) -> pledge::Model {
+pub async fn tomas_card_pledge(app: &TestApp, email: &str) -> pledge::Model {
     app.deliver(&subscription_event(
         "evt_1",
         "customer.subscription.created",
@@ -1154,11 +1154,11 @@ async fn a_yearly_500_dollar_card_subscription_is_a_yearly_pledge_in_the_circle(
     assert_eq!(pledge::Entity::find().all(&app.db).await.unwrap().len(), 1);
 }
 
-fn manage_link(donor: i64) -> String {
+pub fn manage_link(donor: i64) -> String {
     mailer::links::manage_token(CLUB_LINK_KEY, donor, Utc::now() + Duration::days(7))
 }
 
-async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+pub async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
     app.client
         .post(app.url(path))
         .form(form)

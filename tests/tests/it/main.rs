@@ -1,6 +1,7 @@
 //! Integration tests: every test starts the real server, and runs on SQLite and PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod amounts;
 mod auth;
 mod bench_data;
 mod checkout;
@@ -16,3 +17,4 @@ mod outbox;
 mod receipts;
 mod staff_api;
 mod startup;
+mod stripe_requests;

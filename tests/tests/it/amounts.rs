@@ -1,0 +1,176 @@
+//! Amounts as donors type them: the donation page and the self-service page read an
+//! amount the way the page's language writes it.
+
+use std::collections::HashMap;
+
+use entity::pledge;
+use sea_orm::EntityTrait;
+use serde_json::json;
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+use crate::club::{CLUB_LINK_KEY, club_app, envelope_pledge};
+use crate::staff_api::{create_donor, staff_token};
+use tests::on_both_backends;
+use tests::support::{Backend, TestApp};
+
+async fn mount_checkout(stripe: &MockServer) {
+    Mock::given(method("POST"))
+        .and(path("/v1/checkout/sessions"))
+        .respond_with(|request: &Request| {
+            let key = request
+                .headers
+                .get("Idempotency-Key")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("none")
+                .to_owned();
+            let id = format!("cs_test_{}", &key[key.len().saturating_sub(12)..]);
+            ResponseTemplate::new(200).set_body_json(json!({
+                "id": id,
+                "object": "checkout.session",
+                "url": format!("https://checkout.stripe.test/c/pay/{id}"),
+            }))
+        })
+        .mount(stripe)
+        .await;
+}
+
+async fn donate(app: &TestApp, lang: &str, typed: &str, attempt: &str) -> reqwest::Response {
+    let form = [
+        ("attempt", attempt),
+        ("lang", lang),
+        ("frequency", "once"),
+        ("amount", "other"),
+        ("amount_other", typed),
+        ("fund", "GENERAL"),
+        ("tribute_kind", "none"),
+        ("name", "Camille Dubois"),
+        ("email", "camille@example.org"),
+    ];
+    app.client
+        .post(app.url("/donate"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn unit_amounts_sent(stripe: &MockServer) -> Vec<String> {
+    stripe
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            let form: HashMap<String, String> =
+                url::form_urlencoded::parse(&r.body).into_owned().collect();
+            form["line_items[0][price_data][unit_amount]"].clone()
+        })
+        .collect()
+}
+
+async fn twenty_five_fifty_typed_in_french_spanish_or_arabic_goes_to_stripe_as_25_50(
+    backend: Backend,
+) {
+    let (app, stripe) = club_app(backend).await;
+    mount_checkout(&stripe).await;
+    let cases = [
+        ("fr", "25,50", "2550"),
+        ("es", "25,50", "2550"),
+        ("ar", "25,50", "2550"),
+        ("en", "25.50", "2550"),
+        ("es", "1.000,50", "100050"),
+        ("fr", "1 000,50", "100050"),
+        ("fr", "1\u{A0}000,50", "100050"),
+        ("fr", "1\u{202F}000,50", "100050"),
+        ("en", "1,000.50", "100050"),
+    ];
+    for (i, (lang, typed, _)) in cases.iter().enumerate() {
+        let response = donate(&app, lang, typed, &format!("attempt-{i}")).await;
+        assert_eq!(response.status(), 303, "{lang} {typed}");
+    }
+    let expected: Vec<String> = cases.iter().map(|(_, _, sent)| sent.to_string()).collect();
+    assert_eq!(unit_amounts_sent(&stripe).await, expected);
+}
+
+async fn an_ambiguous_amount_is_refused_with_how_to_write_it_in_the_pages_language(
+    backend: Backend,
+) {
+    let (app, stripe) = club_app(backend).await;
+    mount_checkout(&stripe).await;
+    let response = donate(&app, "fr", "1,000", "attempt-fr").await;
+    assert_eq!(response.status(), 422);
+    let page = response.text().await.unwrap();
+    assert!(page.contains("1\u{202F}000"), "{page}");
+    assert!(page.contains("25,50"), "{page}");
+    let response = donate(&app, "es", "1,000", "attempt-es").await;
+    assert_eq!(response.status(), 422);
+    assert!(response.text().await.unwrap().contains("1.000"));
+    assert!(stripe.received_requests().await.unwrap().is_empty());
+}
+
+async fn the_amount_hint_shows_the_pages_own_format(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let french = app.get("/donate?lang=fr").await.text().await.unwrap();
+    assert!(french.contains("placeholder=\"25,50\""), "{french}");
+    let english = app.get("/donate?lang=en").await.text().await.unwrap();
+    assert!(english.contains("placeholder=\"25.50\""));
+}
+
+async fn a_pledge_changed_to_25_50_on_the_french_self_service_page_is_25_50(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let donor = create_donor(
+        &app,
+        &token,
+        json!({ "displayName": "Camille Dubois", "email": "camille@example.org", "language": "FRENCH" }),
+    )
+    .await;
+    let pledge_id = envelope_pledge(&app, &token, donor, 4_200, "MONTHLY", None).await;
+    let link = mailer::links::manage_token(
+        CLUB_LINK_KEY,
+        donor,
+        chrono::Utc::now() + chrono::Duration::days(7),
+    );
+    let page = app
+        .get(&format!("/manage/{link}?lang=fr"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("value=\"42,00\""), "{page}");
+
+    let post = |typed: &'static str| {
+        app.client
+            .post(app.url(&format!("/manage/{link}/pledges/{pledge_id}?lang=fr")))
+            .form(&[("action", "change_amount"), ("amount", typed)])
+            .send()
+    };
+    let ambiguous = post("1,000").await.unwrap();
+    assert_eq!(ambiguous.status(), 422);
+    assert!(ambiguous.text().await.unwrap().contains("1\u{202F}000"));
+    assert_eq!(
+        pledge::Entity::find_by_id(pledge_id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .installment_minor,
+        4_200
+    );
+
+    assert_eq!(post("25,50").await.unwrap().status(), 303);
+    let changed = pledge::Entity::find_by_id(pledge_id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(changed.installment_minor, 2_550);
+}
+
+on_both_backends!(
+    twenty_five_fifty_typed_in_french_spanish_or_arabic_goes_to_stripe_as_25_50,
+    an_ambiguous_amount_is_refused_with_how_to_write_it_in_the_pages_language,
+    the_amount_hint_shows_the_pages_own_format,
+    a_pledge_changed_to_25_50_on_the_french_self_service_page_is_25_50,
+);
