@@ -2,12 +2,13 @@
 //! what happened. `send_due_batch` does one round, so tests and tools can drain the
 //! queue deterministically; `run` repeats it until asked to stop.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use entity::{donor, outbox as outbox_row};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use lettre::Message;
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment as LettreAttachment, Mailbox, MultiPart};
@@ -179,7 +180,19 @@ impl Worker {
             outbox::release(&self.db, &[message.id], &self.id).await?;
             return Ok(None);
         }
-        let outcome = self.attempt(message).await?;
+        // A message that cannot be built must not stop the worker: a panic while
+        // rendering or building it fails that message for good, and the batch goes on.
+        let outcome = match AssertUnwindSafe(self.attempt(message)).catch_unwind().await {
+            Ok(outcome) => outcome?,
+            Err(panic) => {
+                let reason = format!(
+                    "the message could not be built: {}",
+                    panic_reason(panic.as_ref())
+                );
+                tracing::error!(message = message.id, %reason, "cannot build message");
+                Outcome::Failed { reason }
+            }
+        };
         if matches!(outcome, Outcome::Sent { .. }) {
             self.count_sent();
         }
@@ -230,7 +243,10 @@ impl Worker {
         );
         let email = match build_message(&self.mail, message, &rendered, &message_id) {
             Ok(email) => email,
-            Err(reason) => return Ok(Outcome::Failed { reason }),
+            Err(reason) => {
+                tracing::error!(message = message.id, %reason, "cannot build message");
+                return Ok(Outcome::Failed { reason });
+            }
         };
         let stem = format!("{}-{}", message.id, message.kind);
         match self.transport.deliver(&email, &stem).await {
@@ -303,15 +319,39 @@ pub fn retry_delay(base: Duration, attempts: u32) -> Duration {
     nominal.mul_f64(jitter)
 }
 
+/// What a caught panic said, when it said it as text.
+fn panic_reason(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a library panicked".to_owned())
+}
+
+/// Refuses header text that carries a control character: a CR or LF would end the
+/// header (or let text inject another), and the mail library panics on some of them.
+fn header_text<'a>(what: &str, text: &'a str) -> Result<&'a str, String> {
+    match text.chars().find(|c| c.is_control()) {
+        Some(c) => Err(format!(
+            "the {what} carries a control character ({:?}) and cannot go in a header",
+            c
+        )),
+        None => Ok(text),
+    }
+}
+
 /// Builds the MIME message: From, To, Subject, Date and Message-ID headers; plain text
-/// and HTML alternatives; attachments.
+/// and HTML alternatives; attachments. Text that cannot be a header refuses the
+/// message, with its reason.
 fn build_message(
     mail: &MailSettings,
     row: &outbox_row::Model,
     rendered: &Rendered,
     message_id: &str,
 ) -> Result<Message, String> {
-    let from_name = (!mail.mail_from_name.is_empty()).then(|| mail.mail_from_name.clone());
+    let from_name = (!mail.mail_from_name.is_empty())
+        .then(|| header_text("sender's name", &mail.mail_from_name).map(str::to_owned))
+        .transpose()?;
     let from = Mailbox::new(
         from_name,
         mail.mail_from
@@ -319,8 +359,14 @@ fn build_message(
             .parse()
             .map_err(|e| format!("MAIL_FROM is not an address: {e}"))?,
     );
+    let to_name = row
+        .to_name
+        .as_deref()
+        .map(|name| header_text("recipient's name", name).map(str::to_owned))
+        .transpose()?;
+    let subject = header_text("subject", &rendered.subject)?;
     let to = Mailbox::new(
-        row.to_name.clone(),
+        to_name,
         row.to_address
             .parse()
             .map_err(|e| format!("recipient {} is not an address: {e}", row.to_address))?,
@@ -329,15 +375,16 @@ fn build_message(
     let mut builder = Message::builder()
         .from(from)
         .to(to)
-        .subject(rendered.subject.clone())
+        .subject(subject)
         .date(std::time::SystemTime::now())
         .message_id(Some(message_id.to_owned()));
     for (name, value) in &rendered.headers {
         let name = lettre::message::header::HeaderName::new_from_ascii(name.clone())
             .map_err(|e| format!("bad header name {name}: {e}"))?;
+        let value = header_text("header value", value)?;
         builder = builder.raw_header(lettre::message::header::HeaderValue::new(
             name,
-            value.clone(),
+            value.to_owned(),
         ));
     }
     let built = if rendered.attachments.is_empty() {
@@ -347,8 +394,9 @@ fn build_message(
         for attachment in &rendered.attachments {
             let content_type = ContentType::parse(&attachment.content_type)
                 .map_err(|e| format!("bad attachment type: {e}"))?;
+            let filename = header_text("attachment's name", &attachment.filename)?;
             mixed = mixed.singlepart(
-                LettreAttachment::new(attachment.filename.clone())
+                LettreAttachment::new(filename.to_owned())
                     .body(attachment.bytes.clone(), content_type),
             );
         }
@@ -424,5 +472,36 @@ mod tests {
             );
         }
         assert!(retry_delay(base, 40) <= Duration::from_secs(6 * 3600 * 5 / 4));
+    }
+
+    #[test]
+    fn header_text_with_a_control_character_is_refused() {
+        assert_eq!(header_text("subject", "Gracias, Rosa"), Ok("Gracias, Rosa"));
+        for text in [
+            "Rosa\r\nBcc: x@example.org",
+            "Rosa\n",
+            "Ro\u{0}sa",
+            "Ro\tsa",
+        ] {
+            let refused = header_text("recipient's name", text);
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|reason| reason.contains("recipient's name")),
+                "{text:?}: {refused:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_caught_panic_keeps_its_message() {
+        let caught = std::panic::catch_unwind(|| panic!("writing `Mailbox` failed"))
+            .err()
+            .map(|panic| panic_reason(panic.as_ref()));
+        assert_eq!(caught.as_deref(), Some("writing `Mailbox` failed"));
+        let formatted = std::panic::catch_unwind(|| panic!("{} failed", "writing"))
+            .err()
+            .map(|panic| panic_reason(panic.as_ref()));
+        assert_eq!(formatted.as_deref(), Some("writing failed"));
     }
 }

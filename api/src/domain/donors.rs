@@ -100,18 +100,12 @@ pub struct DonorChanges {
 const MAX_TEXT: usize = 200;
 
 fn clean_name(field: &str, text: &str) -> Result<String, DomainError> {
-    text::required_text(field, text, MAX_TEXT)
+    text::required_line(field, text, MAX_TEXT)
 }
 
-/// Trims optional text; blank becomes `None`.
+/// Trims optional one-line text; blank becomes `None`.
 fn clean_optional(field: &str, text: Option<String>) -> Result<Option<String>, DomainError> {
-    match text.and_then(text::non_blank) {
-        Some(text) if text.chars().count() > MAX_TEXT => Err(DomainError::validation(
-            field,
-            format!("must be at most {MAX_TEXT} characters"),
-        )),
-        other => Ok(other),
-    }
+    text::optional_line(field, text, MAX_TEXT)
 }
 
 fn clean_email(text: Option<String>) -> Result<Option<String>, DomainError> {

@@ -7,7 +7,7 @@ use entity::enums::{GiftStatus, PaymentMethod, TributeKind};
 use entity::{Money, donor, fund, gift, receipt};
 use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
 
-use super::{DomainError, receipts, tributes};
+use super::{DomainError, receipts, text, tributes};
 use crate::config::Organization;
 
 /// Whom a gift honors, and whom to tell.
@@ -20,6 +20,37 @@ pub struct Tribute {
     pub notify_address: Option<String>,
     /// Whether the person notified may be told the amount.
     pub show_amount: bool,
+}
+
+/// The most a tribute's postal address may hold: what a payment processor's metadata
+/// value holds.
+pub const MAX_TRIBUTE_ADDRESS: usize = 500;
+
+/// A tribute's names are one line of sensible length, and its address fits in the
+/// processor's metadata.
+fn check_tribute(tribute: &Tribute) -> Result<(), DomainError> {
+    if tribute.name.trim().is_empty() {
+        return Err(DomainError::validation(
+            "tribute.name",
+            "name the person the gift honors",
+        ));
+    }
+    text::check_one_line("tribute.name", tribute.name.trim(), text::MAX_NAME)?;
+    if let Some(name) = &tribute.notify_name {
+        text::check_one_line("tribute.notifyName", name.trim(), text::MAX_NAME)?;
+    }
+    if let Some(email) = &tribute.notify_email {
+        text::check_one_line("tribute.notifyEmail", email.trim(), text::MAX_NAME)?;
+    }
+    if let Some(address) = &tribute.notify_address
+        && address.chars().count() > MAX_TRIBUTE_ADDRESS
+    {
+        return Err(DomainError::validation(
+            "tribute.notifyAddress",
+            format!("must be at most {MAX_TRIBUTE_ADDRESS} characters"),
+        ));
+    }
+    Ok(())
 }
 
 /// Goods or services the donor received in return, at fair market value.
@@ -150,13 +181,8 @@ pub async fn record_gift(
             ));
         }
     }
-    if let Some(tribute) = &new.tribute
-        && tribute.name.trim().is_empty()
-    {
-        return Err(DomainError::validation(
-            "tribute.name",
-            "name the person the gift honors",
-        ));
+    if let Some(tribute) = &new.tribute {
+        check_tribute(tribute)?;
     }
 
     let now = Utc::now();

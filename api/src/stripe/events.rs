@@ -18,6 +18,7 @@ use crate::domain::payments::{
     ChargeRefund, CheckoutPayment, Designation, DisputeNotice, InstallmentFailure,
     InstallmentPayment, PayerDetails, PaymentEffect, ProcessorEvent, Subscription,
 };
+use crate::domain::text::{MAX_NAME, clean_line};
 
 /// The metadata keys the checkout writes and the events carry back.
 pub mod keys {
@@ -45,6 +46,11 @@ fn text<'a>(value: &'a Value, field: &str) -> Option<&'a str> {
         .get(field)
         .and_then(Value::as_str)
         .filter(|s| !s.is_empty())
+}
+
+/// A name from metadata, made one line: names arrive here without the page's checks.
+fn line(value: &Value, field: &str) -> Option<String> {
+    text(value, field).and_then(|name| clean_line(name, MAX_NAME))
 }
 
 /// An id that may be expanded into its object.
@@ -90,13 +96,13 @@ fn language(code: Option<&str>) -> Option<Language> {
 }
 
 fn designation(metadata: &Value) -> Designation {
-    let tribute = text(metadata, keys::TRIBUTE_NAME).map(|name| Tribute {
+    let tribute = line(metadata, keys::TRIBUTE_NAME).map(|name| Tribute {
         kind: match text(metadata, keys::TRIBUTE_KIND) {
             Some("in_memory_of") => TributeKind::InMemoryOf,
             _ => TributeKind::InHonorOf,
         },
-        name: name.to_owned(),
-        notify_name: text(metadata, keys::TRIBUTE_NOTIFY_NAME).map(str::to_owned),
+        name,
+        notify_name: line(metadata, keys::TRIBUTE_NOTIFY_NAME),
         notify_email: text(metadata, keys::TRIBUTE_NOTIFY_EMAIL).map(str::to_owned),
         notify_address: None,
         show_amount: text(metadata, keys::TRIBUTE_SHOW_AMOUNT) == Some("true"),
@@ -118,7 +124,9 @@ fn payer(
         email: email
             .or_else(|| text(metadata, keys::DONOR_EMAIL))
             .map(str::to_owned),
-        name: text(metadata, keys::DONOR_NAME).or(name).map(str::to_owned),
+        name: text(metadata, keys::DONOR_NAME)
+            .or(name)
+            .and_then(|name| clean_line(name, MAX_NAME)),
         customer_id: id_of(object, "customer").map(str::to_owned),
         language: language(text(metadata, keys::LANGUAGE)),
         email_consent: flag(metadata, keys::EMAIL_CONSENT),

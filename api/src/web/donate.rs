@@ -14,9 +14,9 @@ use sha2::{Digest, Sha256};
 
 use super::i18n::{Lang, Text};
 use crate::domain::appeal_sends::{self, LinkDonor};
-use crate::domain::funds;
 use crate::domain::gifts::Tribute;
 use crate::domain::payments::{self, AppealProgress};
+use crate::domain::{funds, text};
 use crate::server::AppState;
 use crate::stripe::StripeClient;
 use crate::stripe::checkout::{self, Donation, Frequency};
@@ -101,6 +101,12 @@ pub struct FieldError {
     pub message: &'static str,
 }
 
+/// A name the page accepts: one line, no control character, at most
+/// [`text::MAX_NAME`] characters.
+fn one_line(name: &str) -> bool {
+    text::check_one_line("name", name, text::MAX_NAME).is_ok()
+}
+
 /// Checks the form. `funds` are the active funds as (code, name).
 pub fn validate(
     form: &DonationForm,
@@ -158,8 +164,11 @@ pub fn validate(
     };
     let mut tribute = None;
     if let Some(kind) = tribute_kind {
-        if form.tribute_name.is_empty() || form.tribute_name.chars().count() > 200 {
+        if form.tribute_name.is_empty() || !one_line(&form.tribute_name) {
             error("tribute_name", text.err_tribute_name);
+        }
+        if !one_line(&form.notify_name) {
+            error("notify_name", text.err_notify_name);
         }
         let notify_email = if form.notify_email.is_empty() {
             None
@@ -181,7 +190,7 @@ pub fn validate(
             show_amount: form.tribute_show_amount,
         });
     }
-    if form.name.is_empty() || form.name.chars().count() > 200 {
+    if form.name.is_empty() || !one_line(&form.name) {
         error("name", text.err_name);
     }
     let email = match EmailAddress::parse(&form.email) {
@@ -837,5 +846,37 @@ mod tests {
             .unwrap_or_default();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["frequency", "amount", "fund", "name", "email"]);
+    }
+
+    #[test]
+    fn a_line_break_in_a_name_is_a_field_error() {
+        let funds = vec![("GENERAL".to_owned(), "General".to_owned())];
+        let form = DonationForm {
+            frequency: "once".to_owned(),
+            amount: "25".to_owned(),
+            fund: "GENERAL".to_owned(),
+            tribute_kind: "in_honor_of".to_owned(),
+            tribute_name: "Abuela\nJosefina".to_owned(),
+            notify_name: "Tío\r\nPepe".to_owned(),
+            name: "Rosa\r\nBcc: everyone@example.org".to_owned(),
+            email: "rosa@example.org".to_owned(),
+            ..DonationForm::default()
+        };
+        let errors = validate(&form, &funds, Lang::En.text(), Lang::En)
+            .err()
+            .unwrap_or_default();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["tribute_name", "notify_name", "name"]);
+        let long = DonationForm {
+            tribute_name: "a".repeat(201),
+            notify_name: "b".repeat(201),
+            name: "Rosa".to_owned(),
+            ..form
+        };
+        let errors = validate(&long, &funds, Lang::En.text(), Lang::En)
+            .err()
+            .unwrap_or_default();
+        let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["tribute_name", "notify_name"]);
     }
 }
