@@ -70,6 +70,13 @@ pub struct Config {
     pub org: Organization,
     pub log_format: LogFormat,
     pub graphql_introspection: bool,
+    /// How long one staff API request may run before it is stopped.
+    pub graphql_deadline: Duration,
+    /// Requests per minute each API token earns, and how many it may spend at once.
+    pub graphql_rate_per_minute: u32,
+    pub graphql_burst: u32,
+    /// The largest staff API answer sent, in bytes.
+    pub graphql_max_response_bytes: usize,
     /// How long shutdown waits for requests in flight.
     pub shutdown_timeout: Duration,
     /// How the mailer worker paces itself.
@@ -96,6 +103,10 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("DOWNLOAD_LINK_KEY", None),
     ("LOG_FORMAT", Some("text")),
     ("GRAPHQL_INTROSPECTION", Some("true")),
+    ("GRAPHQL_DEADLINE_SECS", Some("10")),
+    ("GRAPHQL_RATE_PER_MINUTE", Some("300")),
+    ("GRAPHQL_BURST", Some("60")),
+    ("GRAPHQL_MAX_RESPONSE_BYTES", Some("8388608")),
     ("SHUTDOWN_TIMEOUT_SECS", Some("30")),
     ("CLUB_GRACE_DAYS", Some("30")),
 ];
@@ -256,6 +267,41 @@ impl Config {
                 )
             })?;
 
+        let graphql_deadline = required("GRAPHQL_DEADLINE_SECS")?
+            .parse::<f64>()
+            .ok()
+            .filter(|secs| *secs > 0.0 && *secs <= 600.0)
+            .map(Duration::from_secs_f64)
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "GRAPHQL_DEADLINE_SECS",
+                    "must be a number of seconds above 0 and at most 600, like 10 or 2.5",
+                )
+            })?;
+        let whole = |name: &'static str, range: std::ops::RangeInclusive<u64>| {
+            required(name)?
+                .parse::<u64>()
+                .ok()
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        name,
+                        format!(
+                            "must be a whole number from {} to {}",
+                            range.start(),
+                            range.end()
+                        ),
+                    )
+                })
+        };
+        let graphql_rate_per_minute =
+            u32::try_from(whole("GRAPHQL_RATE_PER_MINUTE", 1..=100_000_000)?).unwrap_or(u32::MAX);
+        let graphql_burst =
+            u32::try_from(whole("GRAPHQL_BURST", 1..=100_000_000)?).unwrap_or(u32::MAX);
+        let graphql_max_response_bytes =
+            usize::try_from(whole("GRAPHQL_MAX_RESPONSE_BYTES", 1_024..=1_073_741_824)?)
+                .unwrap_or(usize::MAX);
+
         Ok(Config {
             database_url: DatabaseUrl::new(database_url),
             listen_addr,
@@ -274,6 +320,10 @@ impl Config {
                 "GRAPHQL_INTROSPECTION",
                 required("GRAPHQL_INTROSPECTION")?,
             )?,
+            graphql_deadline,
+            graphql_rate_per_minute,
+            graphql_burst,
+            graphql_max_response_bytes,
             shutdown_timeout: Duration::from_secs(shutdown_secs),
             mailer,
             download_link_key,

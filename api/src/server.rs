@@ -14,7 +14,10 @@ use serde_json::json;
 
 use crate::config::Config;
 use crate::domain::tokens::{self, StaffIdentity};
-use crate::graphql::errors::UNAUTHENTICATED;
+use crate::graphql::errors::{
+    DEADLINE_EXCEEDED, INTERNAL, RATE_LIMITED, RESPONSE_TOO_LARGE, UNAUTHENTICATED,
+};
+use crate::graphql::token_budget::{TokenBudgets, retry_after_secs};
 use crate::graphql::{StaffSchema, build_schema};
 use crate::{db, telemetry, web as pages};
 
@@ -25,6 +28,8 @@ pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
     pub schema: StaffSchema,
+    /// Each API token's budget of requests.
+    pub token_budgets: TokenBudgets,
 }
 
 /// The server, bound and ready to run.
@@ -62,6 +67,7 @@ impl Application {
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
             schema: build_schema(db.clone(), config.clone()),
+            token_budgets: TokenBudgets::new(config.graphql_rate_per_minute, config.graphql_burst),
             db: db.clone(),
             config,
         });
@@ -184,7 +190,9 @@ async fn authenticate(
         })
 }
 
-/// `POST /graphql`: one query per request (batches are refused), with a staff token.
+/// `POST /graphql`: one query per request (batches are refused), with a staff token,
+/// within the token's budget of requests, the request's deadline and the largest answer
+/// the API sends.
 async fn graphql(
     state: web::Data<AppState>,
     request: HttpRequest,
@@ -206,6 +214,18 @@ async fn graphql(
         }
         Err(response) => return response,
     };
+    if let Err(wait) = state.token_budgets.spend(identity.token_id) {
+        let secs = retry_after_secs(wait);
+        let mut response = graphql_error(
+            actix_web::http::StatusCode::TOO_MANY_REQUESTS,
+            RATE_LIMITED,
+            &format!("this token has used its budget of requests; try again in {secs} s"),
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+        return response;
+    }
     let gql_request: async_graphql::Request = match serde_json::from_slice(&body) {
         Ok(request) => request,
         Err(error) => {
@@ -222,11 +242,51 @@ async fn graphql(
         }
     };
     let loaders = crate::graphql::loaders::Loaders::new(&state.db);
-    let response = state
+    let deadline = state.config.graphql_deadline;
+    let run = state
         .schema
-        .execute(gql_request.data(identity).data(loaders))
-        .await;
-    HttpResponse::Ok().json(response)
+        .execute(gql_request.data(identity).data(loaders));
+    // Dropping the unfinished request at the deadline cancels its work.
+    let Ok(response) = tokio::time::timeout(deadline, run).await else {
+        tracing::warn!(
+            deadline_secs = deadline.as_secs_f64(),
+            "a staff API request ran past its deadline and was stopped"
+        );
+        return graphql_error(
+            actix_web::http::StatusCode::OK,
+            DEADLINE_EXCEEDED,
+            &format!(
+                "the request ran longer than {} s and was stopped; ask for less",
+                deadline.as_secs_f64()
+            ),
+        );
+    };
+    let body = match serde_json::to_vec(&response) {
+        Ok(body) => body,
+        Err(error) => {
+            tracing::error!(%error, "cannot serialize a GraphQL response");
+            return graphql_error(
+                actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+                INTERNAL,
+                "Something went wrong on our side. It has been logged.",
+            );
+        }
+    };
+    let limit = state.config.graphql_max_response_bytes;
+    if body.len() > limit {
+        return graphql_error(
+            actix_web::http::StatusCode::OK,
+            RESPONSE_TOO_LARGE,
+            &format!(
+                "the answer would be {} bytes and at most {limit} are sent; ask for smaller \
+                 pages or fewer fields",
+                body.len()
+            ),
+        );
+    }
+    HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(body)
 }
 
 /// Resolves when the process is asked to stop (SIGINT or SIGTERM).

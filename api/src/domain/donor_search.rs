@@ -20,6 +20,9 @@ pub const TOTALS_CURRENCY: &str = "USD";
 pub struct DonorFilter {
     /// Part of a name or email, any case, accents ignored.
     pub text: Option<String>,
+    /// Match `text` against names only: for searchers who see emails masked, so that
+    /// a search cannot spell a masked address back one letter at a time.
+    pub text_in_names_only: bool,
     /// Donors currently in this giving-club tier.
     pub tier_id: Option<i64>,
     /// Donors who have given to this fund.
@@ -91,7 +94,13 @@ fn from_and_where(filter: &DonorFilter, with_totals: bool, binder: &mut Binder) 
     };
     if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
         let p = binder.bind(like_pattern(text));
-        sql.push_str(&format!(" AND d.search_text LIKE {p} ESCAPE '\\'"));
+        // The search text is the name, then a space and the email when there is one.
+        let searched = if filter.text_in_names_only {
+            "substr(d.search_text, 1, length(d.search_text) - COALESCE(length(d.email) + 1, 0))"
+        } else {
+            "d.search_text"
+        };
+        sql.push_str(&format!(" AND {searched} LIKE {p} ESCAPE '\\'"));
     }
     if let Some(tier_id) = filter.tier_id {
         let p = binder.bind(tier_id);

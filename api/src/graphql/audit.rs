@@ -3,19 +3,19 @@
 use async_graphql::{Context, ID, InputObject, Json, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::audit_log;
-use entity::enums::StaffRole;
 
+use super::access::requires_role;
 use super::context::db;
 use super::errors::GqlResultExt;
-use super::guards::RoleGuard;
 use super::paging::{Page, PageArgs, page};
+use super::tokens::Role;
 use crate::domain::audit::{self, AuditFilter as SearchFilter};
 
 /// One change: who made it, what it changed, and when.
 pub struct AuditEntry(pub audit_log::Model);
 
-/// One change: who made it, what it changed, and when.
-#[Object]
+/// One change: who made it, what it changed, and when (admins only).
+#[Object(directive = requires_role::apply(Role::Admin))]
 impl AuditEntry {
     /// The entry's id.
     async fn id(&self) -> ID {
@@ -76,7 +76,7 @@ pub struct AuditQuery;
 #[Object]
 impl AuditQuery {
     /// The audit log, newest first (admins only).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,

@@ -5,13 +5,13 @@ use async_graphql::{
     Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
 };
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::StaffRole;
 use entity::{appeal, campaign};
 
+use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
-use super::guards::RoleGuard;
 use super::money::{MoneyAmount, MoneyInput};
+use super::tokens::Role;
 use crate::domain::appeal_breakdown;
 use crate::domain::appeal_sends::{self, LinkSettings, PersonalAppeal};
 use crate::domain::campaigns::{
@@ -376,7 +376,7 @@ pub struct CampaignQuery;
 #[Object]
 impl CampaignQuery {
     /// One campaign.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn campaign(
         &self,
         ctx: &Context<'_>,
@@ -390,14 +390,14 @@ impl CampaignQuery {
     }
 
     /// Every campaign, the most recently started first.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn campaigns(&self, ctx: &Context<'_>) -> Result<Vec<Campaign>> {
         let all = campaigns::list_campaigns(db(ctx)?).await.gql()?;
         Ok(all.into_iter().map(Campaign).collect())
     }
 
     /// How an appeal did.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn appeal_results(
         &self,
         ctx: &Context<'_>,
@@ -413,7 +413,7 @@ impl CampaignQuery {
     }
 
     /// One appeal.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn appeal(
         &self,
         ctx: &Context<'_>,
@@ -532,7 +532,7 @@ pub struct CampaignMutation;
 #[Object]
 impl CampaignMutation {
     /// Starts a campaign.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_campaign(
         &self,
         ctx: &Context<'_>,
@@ -553,7 +553,7 @@ impl CampaignMutation {
     }
 
     /// Changes a campaign.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn update_campaign(
         &self,
         ctx: &Context<'_>,
@@ -579,7 +579,7 @@ impl CampaignMutation {
     }
 
     /// Adds an appeal to a campaign.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_appeal(
         &self,
         ctx: &Context<'_>,
@@ -610,7 +610,7 @@ impl CampaignMutation {
     }
 
     /// Changes an appeal.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn update_appeal(
         &self,
         ctx: &Context<'_>,
@@ -730,7 +730,7 @@ impl AppealSendQuery {
     /// The mail-merge CSV for a letter appeal: donor id, name, postal address,
     /// salutation, personal ask amount and the reply code for the envelope, one row per
     /// donor in its segment with a postal address.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn appeal_letter_csv(
         &self,
         ctx: &Context<'_>,
@@ -748,7 +748,7 @@ impl AppealSendQuery {
     /// tribute, honoree, notify_name, notify_address, donor_name (empty when the gift is
     /// anonymous), language (the donor's, for the letter), amount (empty unless the donor
     /// allowed it).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn tribute_letter_csv(
         &self,
         ctx: &Context<'_>,
@@ -762,7 +762,7 @@ impl AppealSendQuery {
 
     /// One donor's email appeal as it would be sent; null when the donor would not
     /// receive it (outside the segment, no consent, unsubscribed or bouncing).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn appeal_preview(
         &self,
         ctx: &Context<'_>,
@@ -799,7 +799,7 @@ impl AppealSendMutation {
     /// schedules it instead (`scheduledAt`), and the server queues it when that time
     /// comes, for the donors it reaches then (`queued` is 0 until then). Sending again
     /// queues only donors not queued before; the mailer sends at its own pace.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn send_appeal(
         &self,
         ctx: &Context<'_>,

@@ -3,17 +3,17 @@
 
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::enums::StaffRole;
 use entity::{Currency, tier_membership};
 
+use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::donors::Donor;
 use super::errors::{GqlResultExt, bad_input};
-use super::guards::RoleGuard;
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
 use super::pledges::Pledge;
 use super::tiers::Tier;
+use super::tokens::Role;
 use crate::domain::club;
 use crate::domain::pledge_actions::PledgeAction;
 use crate::stripe::subscriptions::change_pledge;
@@ -189,7 +189,7 @@ pub struct ClubQuery;
 #[Object]
 impl ClubQuery {
     /// The Monthly Giving Club: members, movements and recurring income.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn giving_club(
         &self,
         #[graphql(desc = "The currency of the income figures (USD by default).")] currency: Option<
@@ -209,7 +209,7 @@ impl ClubQuery {
     /// The Circle of Friends (and any higher tier) by name, with each member's donor
     /// record and contact details for event invitations, anonymous members included.
     /// Staff only; also at `GET /circle/roster.csv`.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn circle_roster(&self, ctx: &Context<'_>) -> Result<Vec<ClubMembership>> {
         let roster = club::circle_roster(db(ctx)?).await.gql()?;
         Ok(roster
@@ -219,7 +219,7 @@ impl ClubQuery {
     }
 
     /// A donor's giving-club history: every tier they entered and left, oldest first.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn tier_history(
         &self,
         ctx: &Context<'_>,
@@ -292,7 +292,7 @@ pub struct ClubMutation;
 #[Object]
 impl ClubMutation {
     /// Pauses a pledge: no installments are expected while it is paused.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn pause_pledge(
         &self,
         ctx: &Context<'_>,
@@ -302,7 +302,7 @@ impl ClubMutation {
     }
 
     /// Resumes a paused pledge.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn resume_pledge(
         &self,
         ctx: &Context<'_>,
@@ -312,7 +312,7 @@ impl ClubMutation {
     }
 
     /// Cancels a pledge for good; the donor is thanked and offered a way back.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn cancel_pledge(
         &self,
         ctx: &Context<'_>,
@@ -326,7 +326,7 @@ impl ClubMutation {
     }
 
     /// Changes a pledge's installment amount.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn change_pledge_amount(
         &self,
         ctx: &Context<'_>,

@@ -5,15 +5,17 @@ use chrono::{DateTime, Utc};
 use entity::donor;
 use entity::enums::StaffRole;
 
+use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::gifts::{Gift, ReceiptSummary};
-use super::guards::{RoleGuard, staff};
+use super::guards::staff;
 use super::loaders::{loaders, prefetch_for_donors};
 use super::money::MoneyAmount;
 use super::paging::{Page, PageArgs, page};
 use super::pledges::Pledge;
 use super::tiers::Tier;
+use super::tokens::Role;
 use crate::domain::donor_search::{self, DonorFilter as SearchFilter, DonorOrder, TOTALS_CURRENCY};
 use crate::domain::donors::{self, DonorChanges, NewDonor, PostalAddress};
 use crate::domain::receipts::tax_year;
@@ -143,7 +145,7 @@ impl Donor {
     }
 
     /// Staff notes about the donor (staff and admins only).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
@@ -378,6 +380,7 @@ pub struct DonorOrderBy {
 #[derive(InputObject, Clone, Default)]
 pub struct DonorFilter {
     /// Part of a name or email; case and accents are ignored ("jose" finds "José").
+    /// Viewers, who see emails masked, search names only.
     pub search: Option<String>,
     /// Donors now in this giving-club tier.
     pub tier_id: Option<ID>,
@@ -400,10 +403,11 @@ pub struct DonorFilter {
 }
 
 impl DonorFilter {
-    fn parse(self) -> Result<SearchFilter> {
+    fn parse(self, names_only: bool) -> Result<SearchFilter> {
         let id = |field: &str, id: Option<ID>| id.map(|id| parse_id(field, &id)).transpose();
         Ok(SearchFilter {
             text: self.search,
+            text_in_names_only: names_only,
             tier_id: id("filter.tierId", self.tier_id)?,
             fund_id: id("filter.fundId", self.fund_id)?,
             lifetime_min_minor: self.lifetime_giving_min,
@@ -516,7 +520,7 @@ pub struct DonorMutation;
 #[Object]
 impl DonorMutation {
     /// Records a new donor.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_donor(
         &self,
         ctx: &Context<'_>,
@@ -550,7 +554,7 @@ impl DonorMutation {
     }
 
     /// Changes a donor's contact details, language, consent or anonymity.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn update_donor(
         &self,
         ctx: &Context<'_>,
@@ -589,7 +593,7 @@ pub struct DonorQuery;
 #[Object]
 impl DonorQuery {
     /// One donor by id.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn donor(
         &self,
         ctx: &Context<'_>,
@@ -600,7 +604,7 @@ impl DonorQuery {
     }
 
     /// Donors matching a filter, in a stable order, a page at a time.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     #[allow(clippy::too_many_arguments)]
     async fn donors(
         &self,
@@ -614,7 +618,7 @@ impl DonorQuery {
     ) -> Result<Page<Donor>> {
         let args = PageArgs::new(after, before, first, last);
         args.check()?;
-        let filter = filter.unwrap_or_default().parse()?;
+        let filter = filter.unwrap_or_default().parse(Donor::masked(ctx)?)?;
         let order_by = order_by.unwrap_or_default();
         let order = match order_by.field {
             DonorOrderField::Name => DonorOrder::Name,

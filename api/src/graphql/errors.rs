@@ -12,6 +12,14 @@ pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
 pub const CONFLICT: &str = "CONFLICT";
 pub const PAYMENT_FAILED: &str = "PAYMENT_FAILED";
 pub const INTERNAL: &str = "INTERNAL";
+/// The query would cost more than the budget allows; nothing was run.
+pub const QUERY_TOO_COSTLY: &str = "QUERY_TOO_COSTLY";
+/// The answer would be larger than the API sends; ask for less.
+pub const RESPONSE_TOO_LARGE: &str = "RESPONSE_TOO_LARGE";
+/// The request ran past its deadline and was stopped.
+pub const DEADLINE_EXCEEDED: &str = "DEADLINE_EXCEEDED";
+/// The token spent its budget of requests; try again after `Retry-After` seconds.
+pub const RATE_LIMITED: &str = "RATE_LIMITED";
 
 pub fn coded(message: impl Into<String>, code: &'static str) -> Error {
     Error::new(message).extend_with(|_, extensions| extensions.set("code", code))

@@ -2,12 +2,12 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::enums::StaffRole;
 use entity::fund;
 
+use super::access::requires_role;
 use super::context::{actor, db, parse_id};
 use super::errors::GqlResultExt;
-use super::guards::RoleGuard;
+use super::tokens::Role;
 use crate::domain::funds::{self, FundChanges, FundDetails};
 
 /// A designation a gift goes to: the General fund or a restricted program.
@@ -53,7 +53,7 @@ pub struct FundQuery;
 #[Object]
 impl FundQuery {
     /// The funds gifts can be designated to, by name.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn funds(
         &self,
         ctx: &Context<'_>,
@@ -98,7 +98,7 @@ pub struct FundMutation;
 #[Object]
 impl FundMutation {
     /// Adds a fund (admins only).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn create_fund(
         &self,
         ctx: &Context<'_>,
@@ -117,7 +117,7 @@ impl FundMutation {
     }
 
     /// Changes a fund's name, code, description or restriction (admins only).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn update_fund(
         &self,
         ctx: &Context<'_>,
@@ -142,7 +142,7 @@ impl FundMutation {
     }
 
     /// Stops a fund taking new gifts; its gifts stay (admins only).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn archive_fund(
         &self,
         ctx: &Context<'_>,

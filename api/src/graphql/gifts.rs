@@ -6,15 +6,17 @@ use chrono::{DateTime, Utc};
 use entity::enums::StaffRole;
 use entity::{gift, receipt};
 
+use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::donors::{Donor, mask_email, mask_tail};
 use super::errors::{GqlResultExt, bad_input};
 use super::funds::Fund;
-use super::guards::{RoleGuard, staff};
+use super::guards::staff;
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{Page, PageArgs, page};
 use super::pledges::Pledge;
+use super::tokens::Role;
 use crate::domain::gift_search::{self, GiftFilter as SearchFilter};
 use crate::domain::gifts::{Benefits, Tribute as DomainTribute};
 use crate::domain::offline_gifts::{self, GiftAdjustment, OfflineGift};
@@ -249,7 +251,7 @@ impl Gift {
     }
 
     /// Staff notes (staff and admins only).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
     }
@@ -269,7 +271,8 @@ impl Gift {
 pub struct ReceiptSummary(pub receipt::Model);
 
 /// A receipt or year-end statement as listed on a donor: its number and standing.
-#[Object]
+/// Receipts are staff-only, however they are reached.
+#[Object(directive = requires_role::apply(Role::Staff))]
 impl ReceiptSummary {
     /// The receipt's id.
     async fn id(&self) -> ID {
@@ -384,7 +387,7 @@ pub struct GiftQuery;
 #[Object]
 impl GiftQuery {
     /// One gift by id.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn gift(
         &self,
         ctx: &Context<'_>,
@@ -396,7 +399,7 @@ impl GiftQuery {
     }
 
     /// Gifts matching a filter, newest first, a page at a time.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn gifts(
         &self,
         ctx: &Context<'_>,
@@ -558,7 +561,7 @@ pub struct GiftMutation;
 impl GiftMutation {
     /// Records a check, cash, stock, DAF or wire gift typed in by staff, issues its
     /// receipt and queues the receipt email, all at once.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn record_offline_gift(
         &self,
         ctx: &Context<'_>,
@@ -600,7 +603,7 @@ impl GiftMutation {
     }
 
     /// Corrects an offline gift: amount, fund, date, check number, appeal or benefits.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn adjust_gift(
         &self,
         ctx: &Context<'_>,
@@ -637,7 +640,7 @@ impl GiftMutation {
     /// (check, cash, stock, DAF, wire) changes at once. A card or bank gift is refunded
     /// through the payment processor: the refund is requested now and the gift changes
     /// when the processor confirms it; sending the same request twice refunds once.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn refund_gift(
         &self,
         ctx: &Context<'_>,

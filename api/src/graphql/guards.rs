@@ -1,4 +1,7 @@
-//! Role checks on fields and mutations.
+//! Role checks made while a field runs. The role a field needs is declared with
+//! `#[graphql(directive = requires_role::apply(Role::…))]` (see `access`), which refuses
+//! a request before anything runs; a guard refuses only when its field runs, and then
+//! the whole request is refused too (see `budget`), so prefer the directive.
 
 use async_graphql::{Context, Guard, Result};
 use entity::enums::StaffRole;
@@ -6,7 +9,8 @@ use entity::enums::StaffRole;
 use super::errors::{FORBIDDEN, UNAUTHENTICATED, coded};
 use crate::domain::tokens::StaffIdentity;
 
-/// Lets a field through only for tokens whose role includes `needed`.
+/// Lets a field through only for tokens whose role includes `needed`, checked when the
+/// field runs.
 pub struct RoleGuard {
     needed: StaffRole,
 }

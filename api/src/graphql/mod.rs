@@ -2,7 +2,9 @@
 //! parts; `Query` and `Mutation` merge them. Resolvers translate: they parse input into
 //! domain types, call a domain service, and map the result back.
 
+pub mod access;
 pub mod audit;
+pub mod budget;
 pub mod campaigns;
 pub mod club;
 pub mod context;
@@ -20,7 +22,9 @@ pub mod pledges;
 pub mod receipts;
 pub mod schema_file;
 pub mod segments;
+pub mod shape;
 pub mod tiers;
+pub mod token_budget;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -67,9 +71,8 @@ pub struct Mutation(
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Limits that keep one request from tying up the server.
+/// How deeply a query may nest; its cost is checked by `budget`.
 pub const MAX_DEPTH: usize = 12;
-pub const MAX_COMPLEXITY: usize = 5_000;
 
 pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> StaffSchema {
     let introspection = config.graphql_introspection;
@@ -77,7 +80,7 @@ pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> StaffSchema 
         .data(db)
         .data(config)
         .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
+        .extension(budget::RequestBudget)
         .extension(error_codes::EveryErrorHasACode);
     if introspection {
         builder.finish()

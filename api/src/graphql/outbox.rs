@@ -2,14 +2,14 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::enums::StaffRole;
 use entity::outbox;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use serde_json::json;
 
+use super::access::requires_role;
 use super::context::{actor, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
-use super::guards::RoleGuard;
+use super::tokens::Role;
 use crate::domain::{DomainError, audit};
 
 /// Where an email stands.
@@ -31,7 +31,8 @@ pub enum OutboxStatus {
 /// An email in the outbox.
 pub struct OutboxMessage(pub outbox::Model);
 
-#[Object]
+/// An email in the outbox (staff only, however it is reached).
+#[Object(directive = requires_role::apply(Role::Staff))]
 impl OutboxMessage {
     /// The message's id.
     async fn id(&self) -> ID {
@@ -111,7 +112,7 @@ pub struct OutboxQuery;
 #[Object]
 impl OutboxQuery {
     /// Emails, newest first (staff).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn outbox(
         &self,
         ctx: &Context<'_>,
@@ -153,7 +154,7 @@ pub struct OutboxMutation;
 impl OutboxMutation {
     /// Puts a failed or dead message back in the queue, due now, with its attempts
     /// reset (staff).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn retry_message(
         &self,
         ctx: &Context<'_>,

@@ -2,17 +2,17 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::StaffRole;
 use entity::pledge;
 
+use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::donors::Donor;
 use super::errors::GqlResultExt;
 use super::funds::Fund;
-use super::guards::RoleGuard;
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{Page, PageArgs, page};
+use super::tokens::Role;
 use crate::domain::pledges::{self, NewEnvelopePledge, PledgeFilter as SearchFilter};
 
 /// How often installments fall due.
@@ -231,7 +231,7 @@ pub struct PledgeQuery;
 #[Object]
 impl PledgeQuery {
     /// Pledges matching a filter, newest first, a page at a time.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn pledges(
         &self,
         ctx: &Context<'_>,
@@ -302,7 +302,7 @@ pub struct PledgeMutation;
 impl PledgeMutation {
     /// Records an envelope pledge paid by check. Installments are recorded with
     /// `recordOfflineGift` and its `pledgeId`.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_pledge(
         &self,
         ctx: &Context<'_>,

@@ -3,14 +3,14 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use entity::enums::StaffRole;
 use entity::{Currency, format_minor, gift, receipt};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
-use super::guards::RoleGuard;
 use super::outbox::OutboxMessage;
+use super::tokens::Role;
 use crate::domain::receipts;
 
 /// A receipt for one gift, or a year-end statement consolidating a tax year.
@@ -42,7 +42,8 @@ fn money(minor: i64, currency: &str) -> String {
 /// A receipt as issued. Its content never changes; a correction is a new receipt.
 pub struct Receipt(pub receipt::Model);
 
-#[Object]
+/// A receipt as issued (staff only, however it is reached).
+#[Object(directive = requires_role::apply(Role::Staff))]
 impl Receipt {
     /// The receipt's id.
     async fn id(&self) -> ID {
@@ -241,7 +242,7 @@ pub struct ReceiptQuery;
 #[Object]
 impl ReceiptQuery {
     /// Receipts and statements, newest first (staff).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn receipts(
         &self,
         ctx: &Context<'_>,
@@ -279,7 +280,7 @@ impl ReceiptQuery {
     }
 
     /// One receipt by its number ("2026-000123"), with its PDF link (staff).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn receipt(
         &self,
         ctx: &Context<'_>,
@@ -294,7 +295,7 @@ impl ReceiptQuery {
 
     /// Gifts of $250 or more (net of refunds) without a valid receipt of their own,
     /// oldest first: each needs a written acknowledgment (staff).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn gifts_missing_acknowledgment(
         &self,
         ctx: &Context<'_>,
@@ -322,7 +323,7 @@ pub struct ReceiptMutation;
 #[Object]
 impl ReceiptMutation {
     /// Emails a receipt to the donor again, exactly as issued (staff).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn resend_receipt(
         &self,
         ctx: &Context<'_>,
@@ -336,7 +337,7 @@ impl ReceiptMutation {
 
     /// Voids a receipt without replacing it, and tells the donor (admins only; to
     /// correct a receipt, use `reissueReceipt`).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn void_receipt(
         &self,
         ctx: &Context<'_>,
@@ -351,7 +352,7 @@ impl ReceiptMutation {
 
     /// Corrects a receipt: voids it and issues a new number that points back, from the
     /// gift and donor as they are now; the donor gets both (staff).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn reissue_receipt(
         &self,
         ctx: &Context<'_>,
@@ -367,7 +368,7 @@ impl ReceiptMutation {
 
     /// Issues the year-end statement of every donor who gave in `year` and has none yet
     /// (admins only). Running it again issues nothing new.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn issue_year_end_statements(
         &self,
         ctx: &Context<'_>,

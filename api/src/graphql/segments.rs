@@ -10,14 +10,14 @@
 
 use async_graphql::{Context, ID, InputObject, Json, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
-use entity::enums::StaffRole;
 use entity::segment;
 use serde_json::Value;
 
+use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::donors::Donor;
 use super::errors::{GqlResultExt, bad_input};
-use super::guards::RoleGuard;
+use super::tokens::Role;
 use crate::domain::segments::{self, SegmentDetails, SegmentRule};
 
 /// The most donors a preview lists.
@@ -83,14 +83,14 @@ pub struct SegmentQuery;
 #[Object]
 impl SegmentQuery {
     /// Saved segments by name.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn segments(&self, ctx: &Context<'_>) -> Result<Vec<Segment>> {
         let all = segments::list_segments(db(ctx)?).await.gql()?;
         Ok(all.into_iter().map(Segment).collect())
     }
 
     /// How many donors a rule matches and the first of them, before anything is sent.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn segment_preview(
         &self,
         ctx: &Context<'_>,
@@ -133,7 +133,7 @@ pub struct SegmentMutation;
 #[Object]
 impl SegmentMutation {
     /// Saves a named audience rule.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_segment(
         &self,
         ctx: &Context<'_>,
@@ -151,7 +151,7 @@ impl SegmentMutation {
     }
 
     /// Renames a segment or changes its rule.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn update_segment(
         &self,
         ctx: &Context<'_>,

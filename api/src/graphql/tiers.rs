@@ -2,13 +2,13 @@
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::enums::StaffRole;
 use entity::giving_tier;
 
+use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::errors::GqlResultExt;
-use super::guards::RoleGuard;
 use super::money::{MoneyAmount, MoneyInput};
+use super::tokens::Role;
 use crate::domain::tiers::{self, TierChanges, TierDetails};
 
 /// A level of the Monthly Giving Club, reached by annual pledge total.
@@ -54,7 +54,7 @@ pub struct TierQuery;
 #[Object]
 impl TierQuery {
     /// The giving-club tiers, lowest threshold first.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Viewer)")]
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn tiers(&self, ctx: &Context<'_>) -> Result<Vec<Tier>> {
         let tiers = tiers::list_tiers(db(ctx)?).await.gql()?;
         Ok(tiers.into_iter().map(Tier).collect())
@@ -94,7 +94,7 @@ pub struct TierMutation;
 #[Object]
 impl TierMutation {
     /// Adds a giving-club tier (admins only).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn create_tier(
         &self,
         ctx: &Context<'_>,
@@ -113,7 +113,7 @@ impl TierMutation {
     }
 
     /// Changes a giving-club tier (admins only).
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn update_tier(
         &self,
         ctx: &Context<'_>,

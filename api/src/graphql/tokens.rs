@@ -3,9 +3,10 @@
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use entity::enums::StaffRole;
 
+use super::access::requires_role;
 use super::context::{actor, db, parse_id};
 use super::errors::GqlResultExt;
-use super::guards::{RoleGuard, staff};
+use super::guards::staff;
 use crate::domain::tokens;
 
 /// A staff role.
@@ -80,7 +81,7 @@ pub struct TokenMutation;
 #[Object]
 impl TokenMutation {
     /// Creates a staff API token (admins only). The secret is returned once.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn create_token(
         &self,
         ctx: &Context<'_>,
@@ -101,7 +102,7 @@ impl TokenMutation {
     }
 
     /// Revokes a token at once (admins only): requests with it get 401 from then on.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn revoke_token(
         &self,
         ctx: &Context<'_>,

@@ -14,8 +14,16 @@ use tests::support::{Backend, TestApp, TestDatabase, test_config};
 
 /// Starts the server on a connection that counts every statement it runs.
 async fn spawn_counting_app(backend: Backend) -> (TestApp, Arc<AtomicUsize>) {
+    spawn_counting_app_with(backend, &[]).await
+}
+
+/// The same, with settings of the test's own.
+pub(super) async fn spawn_counting_app_with(
+    backend: Backend,
+    overrides: &[(&str, &str)],
+) -> (TestApp, Arc<AtomicUsize>) {
     let database = TestDatabase::create(backend).await;
-    let config = test_config(&database, &[]);
+    let config = test_config(&database, overrides);
     let mut db = api::db::connect(&config.database_url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
     let statements = Arc::new(AtomicUsize::new(0));

@@ -1,8 +1,13 @@
-//! Safety limits: query depth, introspection that can be switched off, and a code on
+//! Safety limits: query depth and cost, aliases, each token's budget of requests, the
+//! deadline, the largest answer, introspection that can be switched off, and a code on
 //! every error, even those the GraphQL engine raises itself.
 
-use serde_json::json;
+use std::sync::atomic::Ordering;
+
+use entity::enums::StaffRole;
+use serde_json::{Value, json};
 use tests::on_both_backends;
+use tests::seed::{SeedPlan, seed};
 use tests::support::{Backend, error_codes, spawn_app, spawn_app_with};
 
 use super::*;
@@ -57,4 +62,186 @@ async fn introspection_is_on_by_default_and_can_be_switched_off(backend: Backend
 on_both_backends!(
     a_query_nested_too_deep_is_refused_with_a_code,
     introspection_is_on_by_default_and_can_be_switched_off,
+);
+
+/// Twenty aliases of a page of 100 donors, each with 100 gifts, each with its donor and
+/// again 100 gifts: a few kilobytes of text that asked for hundreds of megabytes.
+fn the_hostile_query() -> String {
+    let mut query = String::from("{ ");
+    for i in 0..20 {
+        query.push_str(&format!(
+            "a{i}: donors(first: 100) {{ nodes {{ gifts(first: 100) {{ nodes {{ donor {{ \
+             gifts(first: 100) {{ nodes {{ donor {{ displayName email }} }} }} }} }} }} }} }} "
+        ));
+    }
+    query.push('}');
+    query
+}
+
+async fn a_query_costing_more_than_the_budget_is_refused_before_any_sql_runs(backend: Backend) {
+    let (app, statements) = super::batching::spawn_counting_app_with(backend, &[]).await;
+    let viewer = app.token(StaffRole::Viewer).await;
+    // What the token check alone costs, once the token has been seen.
+    ok(&app, &viewer, "{ __typename }", json!({})).await;
+    let before = statements.load(Ordering::SeqCst);
+    ok(&app, &viewer, "{ __typename }", json!({})).await;
+    let token_check = statements.load(Ordering::SeqCst) - before;
+
+    let query = the_hostile_query();
+    let before = statements.load(Ordering::SeqCst);
+    let body = app.graphql(&viewer, &query, json!({})).await;
+    let ran = statements.load(Ordering::SeqCst) - before;
+
+    assert_eq!(error_codes(&body), ["QUERY_TOO_COSTLY"], "{body}");
+    assert_eq!(body["data"], Value::Null, "{body}");
+    let message = body["errors"][0]["message"].as_str().unwrap();
+    let cost: u64 = message
+        .split("would cost ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no cost in {message}"));
+    // 20 × 100 donors × 100 gifts × 100 gifts, each with a few fields.
+    assert!(cost > 20 * 100 * 100 * 100, "{message}");
+    assert_eq!(ran, token_check, "statements beyond the token check ran");
+}
+
+async fn small_pages_fit_the_budget_and_big_ones_name_their_cost(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    // The variable's value is what is counted: 100 donors × (100 gifts × 5 + 2).
+    let nested = "query($n: Int!) { donors(first: $n) { nodes { gifts(first: $n) { nodes { id amount { amountMinor } } } } } }";
+    ok(&app, &token, nested, json!({ "n": 10 })).await;
+    let body = app.graphql(&token, nested, json!({ "n": 100 })).await;
+    assert_eq!(error_codes(&body), ["QUERY_TOO_COSTLY"], "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("would cost 50200 "),
+        "{body}"
+    );
+    // Without `first`, a list counts as 20 items.
+    ok(
+        &app,
+        &token,
+        "{ donors { nodes { gifts { nodes { id } } } } }",
+        json!({}),
+    )
+    .await;
+}
+
+async fn aliases_and_repeated_fields_are_capped(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let aliased = |n: usize| {
+        let fields: Vec<String> = (0..n).map(|i| format!("t{i}: tiers {{ name }}")).collect();
+        format!("{{ {} }}", fields.join(" "))
+    };
+    ok(&app, &token, &aliased(5), json!({})).await;
+    let body = app.graphql(&token, &aliased(11), json!({})).await;
+    assert_eq!(error_codes(&body), ["QUERY_TOO_COSTLY"], "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("11 aliases"),
+        "{body}"
+    );
+    // The same field many times without aliases is merged by the engine, but each
+    // copy is still work to plan: six is too many.
+    let repeated = format!("{{ {} }}", ["viewer { name }"; 6].join(" "));
+    let body = app.graphql(&token, &repeated, json!({})).await;
+    assert_eq!(error_codes(&body), ["QUERY_TOO_COSTLY"], "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Query.viewer 6 times"),
+        "{body}"
+    );
+}
+
+async fn a_token_over_its_budget_gets_429_with_retry_after(backend: Backend) {
+    let app = spawn_app_with(
+        backend,
+        &[("GRAPHQL_RATE_PER_MINUTE", "6"), ("GRAPHQL_BURST", "3")],
+    )
+    .await;
+    let token = staff_token(&app).await;
+    let other = admin_token(&app).await;
+    for _ in 0..3 {
+        let response = app
+            .post_graphql(Some(&token), "{ viewer { name } }", json!({}))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    let response = app
+        .post_graphql(Some(&token), "{ viewer { name } }", json!({}))
+        .await;
+    assert_eq!(response.status(), 429);
+    let retry_after: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Six a minute: one every ten seconds.
+    assert!((1..=10).contains(&retry_after), "{retry_after}");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(error_codes(&body), ["RATE_LIMITED"]);
+    // Another token has its own budget.
+    let response = app
+        .post_graphql(Some(&other), "{ viewer { name } }", json!({}))
+        .await;
+    assert_eq!(response.status(), 200);
+}
+
+async fn a_request_past_its_deadline_is_stopped(backend: Backend) {
+    let app = spawn_app_with(backend, &[("GRAPHQL_DEADLINE_SECS", "0.001")]).await;
+    seed(
+        &app.db,
+        SeedPlan {
+            donors: 120,
+            gifts_per_donor: 8,
+            funds: 3,
+            pledge_every: 3,
+        },
+    )
+    .await;
+    let token = staff_token(&app).await;
+    let started = std::time::Instant::now();
+    let body = app
+        .graphql(
+            &token,
+            "{ donors(first: 100) { totalCount nodes { displayName lifetimeGiving { formatted }
+                gifts(first: 20) { nodes { amount { formatted } fund { name } } } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_codes(&body), ["DEADLINE_EXCEEDED"], "{body}");
+    assert!(body.get("data").is_none_or(Value::is_null), "{body}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+async fn an_answer_larger_than_the_cap_is_not_sent(backend: Backend) {
+    let app = spawn_app_with(backend, &[("GRAPHQL_MAX_RESPONSE_BYTES", "1024")]).await;
+    let token = staff_token(&app).await;
+    ok(&app, &token, "{ viewer { name } }", json!({})).await;
+    let body = app
+        .graphql(
+            &token,
+            "{ __schema { types { name description } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(error_codes(&body), ["RESPONSE_TOO_LARGE"], "{body}");
+}
+
+on_both_backends!(
+    a_query_costing_more_than_the_budget_is_refused_before_any_sql_runs,
+    small_pages_fit_the_budget_and_big_ones_name_their_cost,
+    aliases_and_repeated_fields_are_capped,
+    a_token_over_its_budget_gets_429_with_retry_after,
+    a_request_past_its_deadline_is_stopped,
+    an_answer_larger_than_the_cap_is_not_sent,
 );

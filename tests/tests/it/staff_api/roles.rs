@@ -198,7 +198,96 @@ async fn a_request_without_a_valid_token_gets_401(backend: Backend) {
     }
 }
 
+async fn a_viewer_cannot_find_a_donor_by_any_part_of_an_email(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let viewer = app.token(StaffRole::Viewer).await;
+    create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Amélie García", "email": "amelie.garcia.156@example.org" }),
+    )
+    .await;
+    create_donor(&app, &staff, json!({ "displayName": "Rosa Díaz" })).await;
+    let search =
+        "query($q: String!) { donors(filter: { search: $q }) { totalCount nodes { email } } }";
+    let found = |token: &str, q: &str| {
+        let token = token.to_owned();
+        let q = q.to_owned();
+        let app = &app;
+        async move {
+            ok(app, &token, search, json!({ "q": q })).await["donors"]["totalCount"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    for part in [
+        "amelie.garcia.156@example.org",
+        "amelie.garcia",
+        "garcia.156",
+        ".156",
+        "156@",
+        "@example",
+        "example.org",
+        "e.g",
+    ] {
+        assert_eq!(found(&viewer, part).await, 0, "a viewer found {part:?}");
+        assert_eq!(found(&staff, part).await, 1, "staff did not find {part:?}");
+    }
+    // Names still work, accents and case ignored.
+    for name in ["amelie garcia", "GARC", "Amélie"] {
+        assert_eq!(found(&viewer, name).await, 1, "{name}");
+    }
+    let seen = ok(&app, &viewer, search, json!({ "q": "garcia" })).await;
+    assert_eq!(seen["donors"]["nodes"][0]["email"], "a•••@example.org");
+}
+
+async fn donor_receipts_follow_the_receipts_rule(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let viewer = app.token(StaffRole::Viewer).await;
+    let id = create_donor(&app, &staff, json!({ "displayName": "María López" })).await;
+    record_gift(&app, &staff, check_gift(id, json!({}))).await;
+    let query = "query($id: ID!) { donor(id: $id) { displayName receipts { number } } }";
+    let vars = json!({ "id": id.to_string() });
+    let body = app.graphql(&viewer, query, vars.clone()).await;
+    assert_eq!(error_codes(&body), ["FORBIDDEN"], "{body}");
+    assert_eq!(body["data"], Value::Null);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Donor.receipts"),
+        "{body}"
+    );
+    let seen = ok(&app, &staff, query, vars).await;
+    assert_eq!(seen["donor"]["receipts"].as_array().unwrap().len(), 1);
+}
+
+async fn a_field_forbidden_inside_a_list_refuses_the_whole_request(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let viewer = app.token(StaffRole::Viewer).await;
+    let id = create_donor(&app, &staff, json!({ "displayName": "María López" })).await;
+    record_gift(&app, &staff, check_gift(id, json!({ "checkNumber": "1" }))).await;
+    record_gift(&app, &staff, check_gift(id, json!({ "checkNumber": "2" }))).await;
+    for query in [
+        "{ gifts { nodes { id notes } } }",
+        "{ gifts { nodes { ...Private } } } fragment Private on Gift { id notes }",
+        "{ donors { nodes { gifts { nodes { ... on Gift { notes } } } } } }",
+    ] {
+        let body = app.graphql(&viewer, query, json!({})).await;
+        assert_eq!(error_codes(&body), ["FORBIDDEN"], "{query}: {body}");
+        assert_eq!(body["data"], Value::Null, "{query}: {body}");
+        let body = app.graphql(&staff, query, json!({})).await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+    }
+}
+
 on_both_backends!(
+    a_viewer_cannot_find_a_donor_by_any_part_of_an_email,
+    donor_receipts_follow_the_receipts_rule,
+    a_field_forbidden_inside_a_list_refuses_the_whole_request,
     every_role_against_every_mutation,
     viewers_see_gifts_and_totals_but_masked_contact_details,
     a_request_without_a_valid_token_gets_401,
