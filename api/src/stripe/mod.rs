@@ -4,6 +4,7 @@
 pub mod checkout;
 pub mod client;
 pub mod events;
+pub mod reconcile;
 pub mod refunds;
 pub mod signature;
 pub mod subscriptions;

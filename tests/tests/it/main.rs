@@ -14,5 +14,6 @@ mod mailer;
 mod migrations;
 mod outbox;
 mod receipts;
+mod reconciliation;
 mod staff_api;
 mod startup;
