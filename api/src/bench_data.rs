@@ -745,6 +745,7 @@ pub async fn seed_bench(
                 stripe_charge_id: Set(None),
                 idempotency_key: Set(None),
                 notes: Set(None),
+                processor_fee_minor: Set(None),
                 created_at: Set(g.received_at),
                 updated_at: Set(g.received_at),
             }

@@ -10,8 +10,11 @@ use migration::{Migrator, MigratorTrait};
 
 use crate::config::{Config, LogFormat};
 use crate::domain::appeal_sends::{self, LinkSettings};
+use crate::domain::reconciliation::ReconcileRange;
 use crate::domain::{Actor, club, receipts, tokens};
 use crate::server::{Application, shutdown_signal};
+use crate::stripe::StripeClient;
+use crate::stripe::reconcile::{ApplySettings, reconcile_with_stripe};
 use crate::{bench_data, db, demo, telemetry};
 
 #[derive(Parser)]
@@ -40,6 +43,11 @@ enum Command {
     },
     /// Fill the database with realistic demo data (safe to run twice).
     SeedDemo,
+    /// Work with the organization's Stripe account.
+    Stripe {
+        #[command(subcommand)]
+        action: StripeAction,
+    },
     /// Issue the year-end statement of every donor who gave in a tax year and has none
     /// yet, and queue them by email (safe to run twice).
     YearEndStatements {
@@ -94,6 +102,25 @@ enum MigrateAction {
         /// Confirm that all data may be destroyed.
         #[arg(long)]
         yes: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum StripeAction {
+    /// Compare Stripe's charges, refunds, disputes and paid invoices with the gifts,
+    /// to the cent, and tie each payout to the gifts in it. Days are the organization's,
+    /// both included.
+    Reconcile {
+        /// The first day.
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// The last day.
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Record what the books lack, as Stripe's events would have, and Stripe's fee
+        /// per gift (safe to run twice).
+        #[arg(long)]
+        apply: bool,
     },
 }
 
@@ -205,6 +232,21 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             let db = migrated_database(&config).await?;
             let summary = demo::seed_demo(&db).await?;
             println!("{summary}");
+            Ok(())
+        }
+        Command::Stripe {
+            action: StripeAction::Reconcile { from, to, apply },
+        } => {
+            let db = migrated_database(&config).await?;
+            let client = StripeClient::from_config(&config)?;
+            let range = ReconcileRange::new(&config.org, from, to)?;
+            let policy = config.club_policy();
+            let settings = apply.then_some(ApplySettings {
+                org: &config.org,
+                policy: &policy,
+            });
+            let run = reconcile_with_stripe(&db, &client, range, settings).await?;
+            print!("{run}");
             Ok(())
         }
         Command::ClubGraceCheck => {

@@ -45,6 +45,9 @@ pub struct Model {
     #[sea_orm(unique)]
     pub idempotency_key: Option<String>,
     pub notes: Option<String>,
+    /// Stripe's fee on the gift, in minor units, from its balance transaction; `None`
+    /// until reconciliation has seen it, and for gifts not paid through Stripe.
+    pub processor_fee_minor: Option<i64>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -12,6 +12,7 @@ mod m20261125_060101_installment_receipt_policy;
 mod m20261125_061001_pledge_installments_skipped;
 mod m20261125_070101_tribute_show_amount;
 mod m20261129_010001_stripe_event_outcomes;
+mod m20261129_020001_gift_processor_fee;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_061001_pledge_installments_skipped::Migration),
             Box::new(m20261125_070101_tribute_show_amount::Migration),
             Box::new(m20261129_010001_stripe_event_outcomes::Migration),
+            Box::new(m20261129_020001_gift_processor_fee::Migration),
         ]
     }
 }

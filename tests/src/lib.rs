@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod browser;
+pub mod fake_stripe;
 pub mod seed;
 pub mod smtp;
 pub mod stripe;

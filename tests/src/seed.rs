@@ -136,6 +136,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 stripe_charge_id: Set(None),
                 idempotency_key: Set(None),
                 notes: Set(None),
+                processor_fee_minor: Set(None),
                 created_at: Set(received),
                 updated_at: Set(received),
             }

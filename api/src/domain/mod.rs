@@ -18,6 +18,7 @@ pub mod pledge_actions;
 pub mod pledges;
 pub mod receipt_document;
 pub mod receipts;
+pub mod reconciliation;
 pub mod segments;
 pub mod text;
 pub mod tiers;

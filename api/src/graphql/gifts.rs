@@ -160,6 +160,25 @@ impl Gift {
         )
     }
 
+    /// Stripe's fee on the gift, from its balance transaction; empty until
+    /// reconciliation with Stripe has seen it, and for gifts not paid through Stripe.
+    async fn processor_fee(&self) -> Option<MoneyAmount> {
+        self.0
+            .processor_fee_minor
+            .map(|fee| MoneyAmount::from_columns(fee, &self.0.currency))
+    }
+
+    /// What the organization kept after refunds and Stripe's fee; empty while the fee
+    /// is unknown.
+    async fn net_after_fee(&self) -> Option<MoneyAmount> {
+        self.0.processor_fee_minor.map(|fee| {
+            MoneyAmount::from_columns(
+                self.0.amount_minor - self.0.refunded_minor - fee,
+                &self.0.currency,
+            )
+        })
+    }
+
     /// How it was paid.
     async fn method(&self) -> PaymentMethod {
         self.0.method.into()

@@ -20,6 +20,7 @@ pub mod outbox;
 pub mod paging;
 pub mod pledges;
 pub mod receipts;
+pub mod reconciliation;
 pub mod schema_file;
 pub mod segments;
 pub mod shape;
@@ -50,6 +51,7 @@ pub struct Query(
     campaigns::AppealSendQuery,
     segments::SegmentQuery,
     club::ClubQuery,
+    reconciliation::ReconciliationQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -67,6 +69,7 @@ pub struct Mutation(
     campaigns::AppealSendMutation,
     segments::SegmentMutation,
     club::ClubMutation,
+    reconciliation::ReconciliationMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;

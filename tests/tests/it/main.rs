@@ -16,6 +16,7 @@ mod mailer;
 mod migrations;
 mod outbox;
 mod receipts;
+mod reconciliation;
 mod staff_api;
 mod startup;
 mod stripe_requests;

@@ -241,6 +241,7 @@ mod tests {
             stripe_charge_id: None,
             idempotency_key: None,
             notes: None,
+            processor_fee_minor: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }
