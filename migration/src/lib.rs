@@ -11,6 +11,7 @@ mod m20261124_000002_seed_defaults;
 mod m20261125_060101_installment_receipt_policy;
 mod m20261125_061001_pledge_installments_skipped;
 mod m20261125_070101_tribute_show_amount;
+mod m20261129_060001_created_checkout_sessions;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_060101_installment_receipt_policy::Migration),
             Box::new(m20261125_061001_pledge_installments_skipped::Migration),
             Box::new(m20261125_070101_tribute_show_amount::Migration),
+            Box::new(m20261129_060001_created_checkout_sessions::Migration),
         ]
     }
 }

@@ -1,5 +1,6 @@
 //! Pages served to people's browsers.
 
+pub mod checkout_guard;
 pub mod circle;
 pub mod console;
 pub mod donate;

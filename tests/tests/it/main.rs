@@ -4,6 +4,7 @@
 mod auth;
 mod bench_data;
 mod checkout;
+mod checkout_defences;
 mod club;
 mod constraints;
 mod demo;
