@@ -11,6 +11,7 @@ mod demo;
 mod donate_browser;
 mod gifts;
 mod health;
+mod hostile;
 mod mailer;
 mod migrations;
 mod outbox;
