@@ -755,7 +755,7 @@ pub async fn submit(
         Err(errors) => return html(StatusCode::UNPROCESSABLE_ENTITY, view(&errors, None)),
     };
     if let Err(wait) = guard.take_checkout_budget(guard.client_address(&request), &donation.email) {
-        tracing::warn!(
+        tracing::info!(
             wait_secs = wait.as_secs(),
             "donation refused: over a checkout budget"
         );
