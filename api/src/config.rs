@@ -4,11 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use entity::EmailAddress;
+use ipnet::IpNet;
 use url::Url;
 
 pub use mailer::config::{ConfigError, Organization, Secret, WorkerSettings};
@@ -87,6 +88,38 @@ pub struct Config {
     pub download_link_key: Option<Secret>,
     /// Days a past-due pledge keeps counting toward its donor's club tier.
     pub club_grace_days: u32,
+    /// What the donation page does against card testers and forged posts.
+    pub checkout: CheckoutSettings,
+}
+
+/// A budget of `count` events per `window`, of which `burst` may come at once;
+/// `count` 0 turns the budget off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Budget {
+    pub count: u32,
+    pub window: Duration,
+    pub burst: u32,
+}
+
+/// The checkout's defences, each from its own variable (see the README's Security section).
+#[derive(Debug, Clone)]
+pub struct CheckoutSettings {
+    /// The smallest gift the donation page takes, in minor units.
+    pub min_gift_minor: i64,
+    /// Checkout Sessions per client address.
+    pub per_address: Budget,
+    /// Checkout Sessions per donor email.
+    pub per_email: Budget,
+    /// Checkout Sessions for the whole service, whoever asks.
+    pub global: Budget,
+    /// How long a donation form stays valid after the page was shown.
+    pub form_max_age: Duration,
+    /// Refuse posts whose `Origin` (or `Referer`) is not `PUBLIC_URL`.
+    pub check_origin: bool,
+    /// Refuse posts that fill the hidden field only robots see.
+    pub honeypot: bool,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 /// Every setting, with its default (the mail settings are the mailer's own, in
@@ -109,6 +142,17 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("GRAPHQL_MAX_RESPONSE_BYTES", Some("8388608")),
     ("SHUTDOWN_TIMEOUT_SECS", Some("30")),
     ("CLUB_GRACE_DAYS", Some("30")),
+    ("MIN_GIFT", Some("5")),
+    ("CHECKOUT_PER_ADDRESS", Some("5")),
+    ("CHECKOUT_ADDRESS_WINDOW_SECS", Some("600")),
+    ("CHECKOUT_ADDRESS_BURST", Some("3")),
+    ("CHECKOUT_PER_EMAIL", Some("3")),
+    ("CHECKOUT_EMAIL_WINDOW_SECS", Some("3600")),
+    ("CHECKOUT_GLOBAL_PER_MINUTE", Some("30")),
+    ("CHECKOUT_FORM_MAX_AGE_SECS", Some("3600")),
+    ("CHECKOUT_CHECK_ORIGIN", Some("true")),
+    ("CHECKOUT_HONEYPOT", Some("true")),
+    ("TRUSTED_PROXIES", None),
 ];
 
 /// The variable that names a config file.
@@ -334,6 +378,7 @@ impl Config {
                 .ok_or_else(|| {
                     ConfigError::new("CLUB_GRACE_DAYS", "must be a whole number from 0 to 365")
                 })?,
+            checkout: CheckoutSettings::parse(&get)?,
         })
     }
 
@@ -380,6 +425,91 @@ impl Config {
             (name == "DATABASE_URL").then(|| url.clone())
         })
     }
+}
+
+impl CheckoutSettings {
+    fn parse<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Self, ConfigError> {
+        let number = |name: &str, max: u64| -> Result<u64, ConfigError> {
+            get(name)
+                .and_then(|text| text.parse::<u64>().ok())
+                .filter(|n| *n <= max)
+                .ok_or_else(|| {
+                    ConfigError::new(name, format!("must be a whole number from 0 to {max}"))
+                })
+        };
+        let positive = |name: &str, max: u64| -> Result<u64, ConfigError> {
+            number(name, max).and_then(|n| {
+                if n == 0 {
+                    Err(ConfigError::new(
+                        name,
+                        format!("must be a whole number from 1 to {max}"),
+                    ))
+                } else {
+                    Ok(n)
+                }
+            })
+        };
+        let count = |name: &str| number(name, 1_000_000).map(|n| n as u32);
+        let per_address = count("CHECKOUT_PER_ADDRESS")?;
+        let per_email = count("CHECKOUT_PER_EMAIL")?;
+        let global = count("CHECKOUT_GLOBAL_PER_MINUTE")?;
+        let min_gift_text =
+            get("MIN_GIFT").ok_or_else(|| ConfigError::new("MIN_GIFT", "must not be empty"))?;
+        let min_gift_minor = entity::Money::parse_major(min_gift_text, entity::Currency::Usd)
+            .map(entity::Money::amount_minor)
+            .map_err(|_| {
+                ConfigError::new("MIN_GIFT", "must be an amount in dollars, like 5 or 2.50")
+            })?;
+        let trusted_proxies = match get("TRUSTED_PROXIES") {
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(parse_proxy)
+                .collect::<Result<Vec<_>, _>>()?,
+            None => Vec::new(),
+        };
+        Ok(CheckoutSettings {
+            min_gift_minor,
+            per_address: Budget {
+                count: per_address,
+                window: Duration::from_secs(positive("CHECKOUT_ADDRESS_WINDOW_SECS", 86_400)?),
+                burst: positive("CHECKOUT_ADDRESS_BURST", 1_000_000)? as u32,
+            },
+            per_email: Budget {
+                count: per_email,
+                window: Duration::from_secs(positive("CHECKOUT_EMAIL_WINDOW_SECS", 86_400)?),
+                burst: per_email.max(1),
+            },
+            global: Budget {
+                count: global,
+                window: Duration::from_secs(60),
+                burst: global.max(1),
+            },
+            form_max_age: Duration::from_secs(positive("CHECKOUT_FORM_MAX_AGE_SECS", 86_400)?),
+            check_origin: parse_bool(
+                "CHECKOUT_CHECK_ORIGIN",
+                get("CHECKOUT_CHECK_ORIGIN").unwrap_or("true"),
+            )?,
+            honeypot: parse_bool(
+                "CHECKOUT_HONEYPOT",
+                get("CHECKOUT_HONEYPOT").unwrap_or("true"),
+            )?,
+            trusted_proxies,
+        })
+    }
+}
+
+/// One trusted proxy: an address (`10.0.0.7`) or a network (`10.0.0.0/8`).
+fn parse_proxy(text: &str) -> Result<IpNet, ConfigError> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            ConfigError::new(
+                "TRUSTED_PROXIES",
+                "must be comma-separated addresses or networks, like 10.0.0.7, 10.1.0.0/16",
+            )
+        })
 }
 
 fn parse_http_url(variable: &str, text: &str) -> Result<Url, ConfigError> {

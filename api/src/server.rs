@@ -30,6 +30,7 @@ pub struct AppState {
     pub schema: StaffSchema,
     /// Each API token's budget of requests.
     pub token_budgets: TokenBudgets,
+    pub checkout_guard: pages::checkout_guard::CheckoutGuard,
 }
 
 /// The server, bound and ready to run.
@@ -62,10 +63,24 @@ impl Application {
         let listener = TcpListener::bind(config.listen_addr)
             .with_context(|| format!("cannot listen on {} (LISTEN_ADDR)", config.listen_addr))?;
         let port = listener.local_addr()?.port();
+        if config.public_url.port() == Some(0) {
+            // A PUBLIC_URL taken from a LISTEN_ADDR with port 0 names the port bound.
+            let _ = config.public_url.set_port(Some(port));
+        }
         let shutdown_timeout = config.shutdown_timeout.as_secs();
         let stripe = web::Data::new(crate::stripe::StripeClient::from_config(&config)?);
+        let checkout_guard = pages::checkout_guard::CheckoutGuard::new(
+            config.checkout.clone(),
+            config
+                .download_link_key
+                .as_ref()
+                .map(|key| key.expose())
+                .unwrap_or_default(),
+            &config.public_url,
+        );
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
+            checkout_guard,
             schema: build_schema(db.clone(), config.clone()),
             token_budgets: TokenBudgets::new(config.graphql_rate_per_minute, config.graphql_burst),
             db: db.clone(),

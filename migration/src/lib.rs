@@ -13,6 +13,7 @@ mod m20261125_061001_pledge_installments_skipped;
 mod m20261125_070101_tribute_show_amount;
 mod m20261129_010001_stripe_event_outcomes;
 mod m20261129_020001_gift_processor_fee;
+mod m20261129_060001_created_checkout_sessions;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261125_070101_tribute_show_amount::Migration),
             Box::new(m20261129_010001_stripe_event_outcomes::Migration),
             Box::new(m20261129_020001_gift_processor_fee::Migration),
+            Box::new(m20261129_060001_created_checkout_sessions::Migration),
         ]
     }
 }

@@ -2,6 +2,7 @@
 //! Stripe Checkout), `GET /donate/thanks` and `GET /donate/cancelled`. Server-rendered
 //! HTML that works without JavaScript; every donor-supplied text is escaped.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt::Write;
 
@@ -12,6 +13,7 @@ use entity::enums::{GiftStatus, TributeKind};
 use entity::{Currency, EmailAddress, format_minor};
 use sha2::{Digest, Sha256};
 
+use super::checkout_guard::{self, Refusal};
 use super::i18n::{Lang, Text};
 use crate::domain::appeal_sends::{self, LinkDonor};
 use crate::domain::gifts::Tribute;
@@ -98,7 +100,7 @@ impl DonationForm {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: &'static str,
-    pub message: &'static str,
+    pub message: Cow<'static, str>,
 }
 
 /// A name the page accepts: one line, no control character, at most
@@ -115,7 +117,12 @@ pub fn validate(
     lang: Lang,
 ) -> Result<Donation, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut error = |field, message| errors.push(FieldError { field, message });
+    let mut error = |field, message: &'static str| {
+        errors.push(FieldError {
+            field,
+            message: Cow::Borrowed(message),
+        })
+    };
     let frequency = match form.frequency.as_str() {
         "once" => Some(Frequency::Once),
         "monthly" => Some(Frequency::Monthly),
@@ -331,11 +338,16 @@ struct FormView<'a> {
     errors: &'a [FieldError],
     funds: &'a [(String, String)],
     appeal: Option<&'a AppealProgress>,
-    unavailable: bool,
+    /// Said above the form: Stripe could not be reached, or the form must be sent again.
+    notice: Option<&'static str>,
+    guard: &'a checkout_guard::CheckoutGuard,
 }
 
-fn field_error(errors: &[FieldError], field: &str) -> Option<&'static str> {
-    errors.iter().find(|e| e.field == field).map(|e| e.message)
+fn field_error<'e>(errors: &'e [FieldError], field: &str) -> Option<&'e str> {
+    errors
+        .iter()
+        .find(|e| e.field == field)
+        .map(|e| e.message.as_ref())
 }
 
 /// `aria-invalid` and `aria-describedby` for a field, and its message after it.
@@ -388,11 +400,11 @@ fn render_form(view: &FormView<'_>) -> String {
             value = progress.raised_minor.min(progress.goal_minor),
         );
     }
-    if view.unavailable {
+    if let Some(notice) = view.notice {
         let _ = write!(
             body,
             "<div class=\"notice\" role=\"alert\" id=\"notice\" tabindex=\"-1\" autofocus><p>{}</p></div>",
-            escape(t.unavailable)
+            escape(notice)
         );
     }
     if !errors.is_empty() {
@@ -412,7 +424,7 @@ fn render_form(view: &FormView<'_>) -> String {
             let _ = write!(
                 body,
                 "<li><a href=\"#{target}\">{}</a></li>",
-                escape(error.message)
+                escape(&error.message)
             );
         }
         body.push_str("</ul></div>");
@@ -427,6 +439,8 @@ fn render_form(view: &FormView<'_>) -> String {
         view.lang.code(),
         escape(&form.appeal)
     );
+    let guard_markup = view.guard.form_markup(view.lang);
+    body.push_str(&guard_markup.honeypot);
 
     let (attrs, message) = error_attrs(errors, "frequency");
     let _ = write!(
@@ -444,8 +458,9 @@ fn render_form(view: &FormView<'_>) -> String {
     let (attrs, message) = error_attrs(errors, "amount");
     let _ = write!(
         body,
-        "<fieldset{attrs}><legend>{}</legend>{message}",
-        escape(t.amount)
+        "<fieldset{attrs}><legend>{}</legend>{}{message}",
+        escape(t.amount),
+        guard_markup.minimum
     );
     for preset in PRESETS {
         let value = preset.to_string();
@@ -668,7 +683,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             .as_ref()
             .map(|a| a.source_code.clone())
             .unwrap_or_default(),
-        attempt: uuid::Uuid::new_v4().simple().to_string(),
+        attempt: state.checkout_guard.issue_form_token(),
         lang: lang.code().into(),
         amount,
         amount_other,
@@ -687,7 +702,8 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             errors: &[],
             funds: &funds,
             appeal: appeal.as_ref(),
-            unavailable: false,
+            notice: None,
+            guard: &state.checkout_guard,
         }),
     )
 }
@@ -702,8 +718,24 @@ pub async fn submit(
     let pairs: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let mut form = DonationForm::from_pairs(&pairs);
     let lang = Lang::negotiate(Some(form.lang.as_str()).filter(|l| !l.is_empty()), &request);
-    if form.attempt.is_empty() || form.attempt.len() > 64 {
-        form.attempt = uuid::Uuid::new_v4().simple().to_string();
+    let guard = &state.checkout_guard;
+    let screened = guard.screen(
+        &request,
+        pairs
+            .get(checkout_guard::HONEYPOT_FIELD)
+            .map(String::as_str),
+        &form.attempt,
+    );
+    match screened {
+        Ok(()) => {}
+        Err(Refusal::FormToken(problem)) => {
+            tracing::info!(?problem, "donation form refused for its token");
+            form.attempt = guard.issue_form_token();
+        }
+        Err(refusal) => {
+            tracing::info!(?refusal, "donation form refused");
+            return checkout_guard::refused_page(lang);
+        }
     }
     let funds = match active_funds(&state).await {
         Ok(funds) => funds,
@@ -713,20 +745,36 @@ pub async fn submit(
     if appeal.is_none() {
         form.appeal.clear();
     }
-    let view = |errors: &[FieldError], unavailable: bool| {
+    let view = |errors: &[FieldError], notice: Option<&'static str>| {
         render_form(&FormView {
             lang,
             form: &form,
             errors,
             funds: &funds,
             appeal: appeal.as_ref(),
-            unavailable,
+            notice,
+            guard,
         })
     };
-    let donation = match validate(&form, &funds, lang.text(), lang) {
+    if screened.is_err() {
+        let notice = checkout_guard::form_token_notice(lang);
+        return html(StatusCode::FORBIDDEN, view(&[], Some(notice)));
+    }
+    let validated = validate(&form, &funds, lang.text(), lang);
+    let donation = match validated.and_then(|d| match guard.below_minimum(&d, lang) {
+        Some(error) => Err(vec![error]),
+        None => Ok(d),
+    }) {
         Ok(donation) => donation,
-        Err(errors) => return html(StatusCode::UNPROCESSABLE_ENTITY, view(&errors, false)),
+        Err(errors) => return html(StatusCode::UNPROCESSABLE_ENTITY, view(&errors, None)),
     };
+    if let Err(wait) = guard.take_checkout_budget(guard.client_address(&request), &donation.email) {
+        tracing::info!(
+            wait_secs = wait.as_secs(),
+            "donation refused: over a checkout budget"
+        );
+        return checkout_guard::over_budget_page(lang, wait);
+    }
     let key = idempotency_key(&form, &donation);
     match checkout::create_checkout_session(
         &stripe,
@@ -737,19 +785,30 @@ pub async fn submit(
     )
     .await
     {
-        Ok(session) => HttpResponse::SeeOther()
-            .insert_header((header::LOCATION, session.url))
-            .insert_header(("Cache-Control", "no-store"))
-            .finish(),
+        Ok(session) => {
+            if let Err(error) =
+                payments::remember_created_checkout_session(&state.db, &session.id).await
+            {
+                tracing::warn!(%error, "cannot remember a created Checkout Session");
+            }
+            HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, session.url))
+                .insert_header(("Cache-Control", "no-store"))
+                .finish()
+        }
         Err(error) => {
             tracing::error!(%error, "cannot create a Checkout Session");
-            html(StatusCode::SERVICE_UNAVAILABLE, view(&[], true))
+            html(
+                StatusCode::SERVICE_UNAVAILABLE,
+                view(&[], Some(lang.text().unavailable)),
+            )
         }
     }
 }
 
 /// `GET /donate/thanks?session_id=`: what we know of the payment, from our records
-/// when its event has arrived, otherwise from Stripe.
+/// when its event has arrived, otherwise from Stripe, which is asked only about
+/// sessions this service created.
 pub async fn thanks(
     state: web::Data<AppState>,
     stripe: web::Data<StripeClient>,
@@ -772,6 +831,12 @@ pub async fn thanks(
         Some(GiftStatus::Failed) => t.thanks_failed,
         Some(_) => t.thanks_unknown,
         None if session_id.is_empty() => t.thanks_unknown,
+        None if !payments::created_checkout_session(&state.db, &session_id)
+            .await
+            .unwrap_or(false) =>
+        {
+            t.thanks_unknown
+        }
         None => match stripe.retrieve_checkout_session(&session_id).await {
             Ok(session) => {
                 let field = |name: &str| session.get(name).and_then(|v| v.as_str()).unwrap_or("");

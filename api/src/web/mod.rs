@@ -1,6 +1,7 @@
 //! Pages served to people's browsers.
 
 pub mod amounts;
+pub mod checkout_guard;
 pub mod circle;
 pub mod console;
 pub mod donate;

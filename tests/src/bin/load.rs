@@ -904,6 +904,10 @@ async fn run_backend(backend: Backend, args: &Args, load: Load) -> anyhow::Resul
         // One token drives every GraphQL scenario; its budget must not be the limit.
         ("GRAPHQL_RATE_PER_MINUTE", "100000000".to_owned()),
         ("GRAPHQL_BURST", "100000000".to_owned()),
+        // The checkout's budgets would refuse one client's loop; the path itself is measured.
+        ("CHECKOUT_PER_ADDRESS", "0".to_owned()),
+        ("CHECKOUT_PER_EMAIL", "0".to_owned()),
+        ("CHECKOUT_GLOBAL_PER_MINUTE", "0".to_owned()),
     ];
     let server = spawn_child(&["--serve"], &env, &dir.join("server.log"))?;
     let client = reqwest::Client::builder()
@@ -975,8 +979,15 @@ async fn run_backend(backend: Backend, args: &Args, load: Load) -> anyhow::Resul
         drive(load, c, move |_| fetch_ok(client.get(&url), 200)).await
     };
     report_line(name, "GET /donate", &page_figures, Some(&static_figures));
+    let form_token = String::from_utf8_lossy(&page)
+        .split("name=\"attempt\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_owned();
     let post_figures = {
         let (client, url) = (client.clone(), format!("{base}/donate"));
+        let origin = base.clone();
         drive(load, c, move |i| {
             let form = [
                 ("frequency", "once".to_owned()),
@@ -984,10 +995,16 @@ async fn run_backend(backend: Backend, args: &Args, load: Load) -> anyhow::Resul
                 ("fund", "GENERAL".to_owned()),
                 ("name", "Ana García".to_owned()),
                 ("email", format!("ana.{i}@load.example.org")),
-                ("attempt", format!("load-{i}")),
+                ("attempt", form_token.clone()),
                 ("lang", "es".to_owned()),
             ];
-            fetch_ok(client.post(&url).form(&form), 303)
+            fetch_ok(
+                client
+                    .post(&url)
+                    .header("Origin", origin.as_str())
+                    .form(&form),
+                303,
+            )
         })
         .await
     };

@@ -18,7 +18,7 @@ use tests::stripe::{
 use tests::support::{Backend, TestApp, spawn_app_with};
 
 /// A server talking to a fake Stripe API.
-async fn app_with_fake_stripe(backend: Backend) -> (TestApp, MockServer) {
+pub async fn app_with_fake_stripe(backend: Backend) -> (TestApp, MockServer) {
     let (app, stripe, _objects) = app_with_stripe_objects(backend).await;
     (app, stripe)
 }
@@ -42,7 +42,7 @@ pub async fn app_with_stripe_objects(backend: Backend) -> (TestApp, MockServer, 
 }
 
 /// The fake's answer to "create a Checkout Session": one session per idempotency key.
-async fn mount_checkout(stripe: &MockServer) {
+pub async fn mount_checkout(stripe: &MockServer) {
     Mock::given(method("POST"))
         .and(path("/v1/checkout/sessions"))
         .respond_with(|request: &Request| {
@@ -497,7 +497,7 @@ async fn a_dispute_marks_the_gift_disputed_and_a_won_dispute_restores_it(backend
     assert_eq!(count_receipts(&app).await, 1);
 }
 
-fn valid_form() -> Vec<(&'static str, &'static str)> {
+pub fn valid_form() -> Vec<(&'static str, &'static str)> {
     vec![
         ("attempt", "attempt-1"),
         ("lang", "en"),
@@ -510,13 +510,38 @@ fn valid_form() -> Vec<(&'static str, &'static str)> {
     ]
 }
 
-async fn post_donation(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+/// Posts the donation form as a browser on the page would: from `PUBLIC_URL`, with the
+/// page's own form token in place of the `attempt-1` placeholder.
+pub async fn post_donation(app: &TestApp, form: &[(&str, &str)]) -> reqwest::Response {
+    let token = form_token(app).await;
+    let form: Vec<(&str, &str)> = form
+        .iter()
+        .map(|(k, v)| match (*k, *v) {
+            ("attempt", "attempt-1") => (*k, token.as_str()),
+            _ => (*k, *v),
+        })
+        .collect();
     app.client
         .post(app.url("/donate"))
-        .form(form)
+        .header("Origin", "https://give.example.org")
+        .form(&form)
         .send()
         .await
         .unwrap()
+}
+
+/// The form token of a freshly shown donation page.
+pub async fn form_token(app: &TestApp) -> String {
+    let page = app.get("/donate").await.text().await.unwrap();
+    attempt_of(&page)
+}
+
+/// The `attempt` field of a rendered form.
+pub fn attempt_of(page: &str) -> String {
+    let marker = "name=\"attempt\" value=\"";
+    let start = page.find(marker).expect("the form has an attempt field") + marker.len();
+    let end = start + page[start..].find('"').unwrap();
+    page[start..end].to_owned()
 }
 
 async fn the_donation_page_speaks_english_and_spanish(backend: Backend) {
@@ -546,9 +571,13 @@ async fn the_donation_page_speaks_english_and_spanish(backend: Backend) {
 async fn a_valid_donation_goes_to_stripe_checkout_once_per_double_click(backend: Backend) {
     let (app, stripe) = app_with_fake_stripe(backend).await;
     mount_checkout(&stripe).await;
+    let token = form_token(&app).await;
+    let mut form = valid_form();
+    form.retain(|(k, _)| *k != "attempt");
+    form.push(("attempt", &token));
 
-    let first = post_donation(&app, &valid_form()).await;
-    let second = post_donation(&app, &valid_form()).await;
+    let first = post_donation(&app, &form).await;
+    let second = post_donation(&app, &form).await;
 
     assert_eq!(first.status(), 303);
     let location = first.headers()["location"].to_str().unwrap().to_owned();
@@ -677,15 +706,19 @@ async fn when_stripe_fails_the_donor_sees_a_retry_page_and_nothing_is_recorded(b
 
 async fn the_thank_you_page_reflects_the_payment(backend: Backend) {
     let (app, stripe) = app_with_fake_stripe(backend).await;
+    mount_checkout(&stripe).await;
+    let created = post_donation(&app, &valid_form()).await;
+    let location = created.headers()["location"].to_str().unwrap().to_owned();
+    let waiting_id = location.rsplit('/').next().unwrap().to_owned();
     Mock::given(method("GET"))
-        .and(path("/v1/checkout/sessions/cs_waiting"))
+        .and(path(format!("/v1/checkout/sessions/{waiting_id}")))
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({
-            "id": "cs_waiting", "object": "checkout.session", "status": "complete", "payment_status": "unpaid"
+            "id": waiting_id, "object": "checkout.session", "status": "complete", "payment_status": "unpaid"
         })))
         .mount(&stripe)
         .await;
     let waiting = app
-        .get("/donate/thanks?session_id=cs_waiting")
+        .get(&format!("/donate/thanks?session_id={waiting_id}"))
         .await
         .text()
         .await

@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use entity::created_checkout_session;
 
 pub(super) async fn gift_for_session(
     txn: &DatabaseTransaction,
@@ -158,3 +159,47 @@ pub async fn checkout_gift_status(
         .await?
         .map(|g| g.status))
 }
+
+/// How long the thank-you page remembers a session it created (Stripe's sessions
+/// expire after a day).
+const CREATED_SESSIONS_KEPT_DAYS: i64 = 3;
+
+/// Remembers a Checkout Session the donation page created, and forgets those past
+/// their use.
+pub async fn remember_created_checkout_session(
+    db: &DatabaseConnection,
+    session_id: &str,
+) -> Result<(), DomainError> {
+    let now = Utc::now();
+    let txn = begin_write(db).await?;
+    created_checkout_session::Entity::delete_many()
+        .filter(
+            created_checkout_session::Column::CreatedAt
+                .lt(now - chrono::Duration::days(CREATED_SESSIONS_KEPT_DAYS)),
+        )
+        .exec(&*txn)
+        .await?;
+    created_checkout_session::Entity::insert(created_checkout_session::ActiveModel {
+        session_id: Set(session_id.to_owned()),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing_on([created_checkout_session::Column::SessionId])
+    .exec(&*txn)
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Whether the donation page created this Checkout Session.
+pub async fn created_checkout_session(
+    db: &impl ConnectionTrait,
+    session_id: &str,
+) -> Result<bool, DomainError> {
+    Ok(
+        created_checkout_session::Entity::find_by_id(session_id.to_owned())
+            .one(db)
+            .await?
+            .is_some(),
+    )
+}
+

@@ -13,7 +13,10 @@ mod installments;
 mod payers;
 mod refunds;
 
-pub use checkout::{AppealProgress, appeal_progress, checkout_gift_status};
+pub use checkout::{
+    AppealProgress, appeal_progress, checkout_gift_status, created_checkout_session,
+    remember_created_checkout_session,
+};
 use checkout::{record_checkout_gift, settle_checkout_gift};
 pub use events::*;
 use installments::{gift_for_invoice, mark_past_due, record_installment, sync_pledge};

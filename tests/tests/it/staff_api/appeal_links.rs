@@ -143,8 +143,14 @@ async fn a_personal_donate_link_prefills_the_donor_and_its_gift_is_attributed(ba
     }
 
     // The donor sends the form as it was filled in; the session names the appeal.
+    let attempt = page
+        .split("name=\"attempt\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_owned();
     let form = [
-        ("attempt", "a1"),
+        ("attempt", attempt.as_str()),
         ("lang", "en"),
         ("appeal", "FALL-E"),
         ("frequency", "once"),
@@ -157,6 +163,7 @@ async fn a_personal_donate_link_prefills_the_donor_and_its_gift_is_attributed(ba
     let sent = app
         .client
         .post(app.url("/donate"))
+        .header("Origin", "https://give.example.org")
         .form(&form)
         .send()
         .await

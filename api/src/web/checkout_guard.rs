@@ -1,0 +1,746 @@
+//! The donation checkout's defences against card testers and forged posts: a signed,
+//! short-lived form token (the form's `attempt` field), an `Origin` check against
+//! `PUBLIC_URL`, a honeypot field, the minimum gift, and budgets of Checkout Sessions
+//! per client address, per donor email and for the whole service, so that nobody can
+//! use the page to try stolen cards at the organization's expense.
+//!
+//! The budgets live in this process's memory, bounded in size; each process of a
+//! deployment keeps its own.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse};
+use entity::{Currency, format_minor};
+use hmac::{Hmac, Mac};
+use ipnet::IpNet;
+use sha2::{Digest, Sha256};
+use url::{Origin, Url};
+
+use super::donate::{FieldError, escape};
+use super::i18n::Lang;
+use crate::config::{Budget, CheckoutSettings};
+use crate::stripe::checkout::Donation;
+
+/// The field only robots fill in: hidden from sight, labelled for screen readers.
+pub const HONEYPOT_FIELD: &str = "website";
+/// Keys each budget remembers at most; past that, the stalest are forgotten.
+const MAX_TRACKED_KEYS: usize = 50_000;
+/// A form token dated this far ahead of the clock is still taken (clock skew
+/// between processes).
+const FUTURE_SKEW_SECS: i64 = 60;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Why a post was refused before anything was checked with Stripe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// The post came from another site's page (or said nothing of where it came from).
+    ForeignOrigin,
+    /// The hidden field was filled in.
+    Honeypot,
+    /// The form token was missing, altered or too old: the donor sends the form again.
+    FormToken(TokenProblem),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenProblem {
+    Missing,
+    Forged,
+    Expired,
+}
+
+/// Checks a donation post before it may cost a Checkout Session.
+pub struct CheckoutGuard {
+    settings: CheckoutSettings,
+    key: Vec<u8>,
+    public_origin: Origin,
+    budgets: Mutex<Budgets>,
+}
+
+impl CheckoutGuard {
+    /// `link_key` is the service's link key (`DOWNLOAD_LINK_KEY`), which signs form tokens.
+    pub fn new(settings: CheckoutSettings, link_key: &str, public_url: &Url) -> CheckoutGuard {
+        let budgets = Budgets {
+            address: Limiter::new(settings.per_address),
+            email: Limiter::new(settings.per_email),
+            global: Limiter::new(settings.global),
+        };
+        CheckoutGuard {
+            key: link_key.as_bytes().to_vec(),
+            public_origin: public_url.origin(),
+            budgets: Mutex::new(budgets),
+            settings,
+        }
+    }
+
+    pub fn min_gift_minor(&self) -> i64 {
+        self.settings.min_gift_minor
+    }
+
+    /// A new form token: when it was issued, a random nonce, and their signature.
+    pub fn issue_form_token(&self) -> String {
+        use rand::Rng;
+        let nonce: [u8; 16] = rand::rng().random();
+        self.form_token_at(chrono::Utc::now().timestamp(), &hex::encode(nonce))
+    }
+
+    fn form_token_at(&self, issued: i64, nonce: &str) -> String {
+        format!(
+            "{issued}.{nonce}.{}",
+            hex::encode(self.token_mac(issued, nonce))
+        )
+    }
+
+    fn token_mac(&self, issued: i64, nonce: &str) -> Vec<u8> {
+        let Ok(mut mac) = HmacSha256::new_from_slice(&self.key) else {
+            return Vec::new();
+        };
+        mac.update(b"donate-form\0");
+        mac.update(issued.to_string().as_bytes());
+        mac.update(b"\0");
+        mac.update(nonce.as_bytes());
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    /// Checks a form token as of `now` (Unix seconds): canonical, signed by us, not older
+    /// than `CHECKOUT_FORM_MAX_AGE_SECS`.
+    pub fn check_form_token_at(&self, token: &str, now: i64) -> Result<(), TokenProblem> {
+        if token.is_empty() {
+            return Err(TokenProblem::Missing);
+        }
+        let mut parts = token.split('.');
+        let (Some(issued), Some(nonce), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(TokenProblem::Forged);
+        };
+        let lower_hex = |text: &str, len: usize| {
+            text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        };
+        let Some(issued_at) = issued
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0 && n.to_string() == issued)
+        else {
+            return Err(TokenProblem::Forged);
+        };
+        if !lower_hex(nonce, 32) || !lower_hex(signature, 64) {
+            return Err(TokenProblem::Forged);
+        }
+        let Ok(presented) = hex::decode(signature) else {
+            return Err(TokenProblem::Forged);
+        };
+        let Ok(mut mac) = HmacSha256::new_from_slice(&self.key) else {
+            return Err(TokenProblem::Forged);
+        };
+        mac.update(b"donate-form\0");
+        mac.update(issued.as_bytes());
+        mac.update(b"\0");
+        mac.update(nonce.as_bytes());
+        if mac.verify_slice(&presented).is_err() || issued_at > now + FUTURE_SKEW_SECS {
+            return Err(TokenProblem::Forged);
+        }
+        let max_age = i64::try_from(self.settings.form_max_age.as_secs()).unwrap_or(i64::MAX);
+        if now.saturating_sub(issued_at) > max_age {
+            return Err(TokenProblem::Expired);
+        }
+        Ok(())
+    }
+
+    /// Whether the post says it comes from our own page: its `Origin`, or without one
+    /// its `Referer`, is `PUBLIC_URL`'s origin. A post that says neither is refused;
+    /// browsers send `Origin` with every form post.
+    pub fn comes_from_our_page(&self, request: &HttpRequest) -> bool {
+        if !self.settings.check_origin {
+            return true;
+        }
+        let headers = request.headers();
+        let stated = headers
+            .get(header::ORIGIN)
+            .or_else(|| headers.get(header::REFERER));
+        stated
+            .and_then(|value| value.to_str().ok())
+            .and_then(|text| Url::parse(text).ok())
+            .is_some_and(|url| url.origin() == self.public_origin)
+    }
+
+    /// Everything about a post that needs no database and no Stripe: where it came
+    /// from, the hidden field, and the form token.
+    pub fn screen(
+        &self,
+        request: &HttpRequest,
+        honeypot: Option<&str>,
+        token: &str,
+    ) -> Result<(), Refusal> {
+        if !self.comes_from_our_page(request) {
+            return Err(Refusal::ForeignOrigin);
+        }
+        if self.settings.honeypot && honeypot.is_some_and(|v| !v.is_empty()) {
+            return Err(Refusal::Honeypot);
+        }
+        self.check_form_token_at(token, chrono::Utc::now().timestamp())
+            .map_err(Refusal::FormToken)
+    }
+
+    /// The donor's address: the connection's peer, or behind a trusted proxy the
+    /// nearest address in `X-Forwarded-For` that is not itself a trusted proxy.
+    pub fn client_address(&self, request: &HttpRequest) -> Option<IpAddr> {
+        let peer = request.peer_addr()?.ip();
+        let forwarded: Vec<&str> = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|value| value.to_str().ok())
+            .collect();
+        Some(client_address_from(
+            peer,
+            &forwarded.join(","),
+            &self.settings.trusted_proxies,
+        ))
+    }
+
+    /// The minimum gift, as a field error on the amount when the donation is below it.
+    pub fn below_minimum(&self, donation: &Donation, lang: Lang) -> Option<FieldError> {
+        (donation.amount.amount_minor() < self.settings.min_gift_minor).then(|| FieldError {
+            field: "amount",
+            message: Cow::Owned(
+                words(lang)
+                    .below_minimum
+                    .replace("{minimum}", &self.minimum_text()),
+            ),
+        })
+    }
+
+    fn minimum_text(&self) -> String {
+        format_minor(self.settings.min_gift_minor, Currency::Usd)
+    }
+
+    /// Takes one Checkout Session from every budget that applies, or none when any is
+    /// spent; then says how long until the spent one allows another.
+    pub fn take_checkout_budget(
+        &self,
+        address: Option<IpAddr>,
+        email: &str,
+    ) -> Result<(), Duration> {
+        self.take_checkout_budget_at(address, email, Instant::now())
+    }
+
+    pub fn take_checkout_budget_at(
+        &self,
+        address: Option<IpAddr>,
+        email: &str,
+        now: Instant,
+    ) -> Result<(), Duration> {
+        let mut budgets = self.budgets.lock().unwrap_or_else(PoisonError::into_inner);
+        let address = address.map(address_key);
+        let email = email_key(email);
+        let address_turn = match (&budgets.address, address) {
+            (Some(limiter), Some(key)) => Some(limiter.check(&key, now)),
+            _ => None,
+        };
+        let email_turn = budgets.email.as_ref().map(|l| l.check(&email, now));
+        let global_turn = budgets.global.as_ref().map(|l| l.check(&(), now));
+        let wait = [&address_turn, &email_turn, &global_turn]
+            .into_iter()
+            .filter_map(|turn| turn.as_ref().and_then(|t| t.as_ref().err()))
+            .max()
+            .copied();
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        if let (Some(limiter), Some(key), Some(Ok(next))) =
+            (budgets.address.as_mut(), address, address_turn)
+        {
+            limiter.commit(key, next, now);
+        }
+        if let (Some(limiter), Some(Ok(next))) = (budgets.email.as_mut(), email_turn) {
+            limiter.commit(email, next, now);
+        }
+        if let (Some(limiter), Some(Ok(next))) = (budgets.global.as_mut(), global_turn) {
+            limiter.commit((), next, now);
+        }
+        Ok(())
+    }
+
+    /// The hidden field and the minimum, for the form.
+    pub fn form_markup(&self, lang: Lang) -> FormMarkup {
+        let w = words(lang);
+        let honeypot = if self.settings.honeypot {
+            format!(
+                "<div class=\"sr-only\"><label for=\"{HONEYPOT_FIELD}\">{}</label>\
+<input type=\"text\" id=\"{HONEYPOT_FIELD}\" name=\"{HONEYPOT_FIELD}\" value=\"\" tabindex=\"-1\" autocomplete=\"off\"></div>",
+                escape(w.honeypot_label)
+            )
+        } else {
+            String::new()
+        };
+        FormMarkup {
+            honeypot,
+            minimum: format!(
+                "<p class=\"hint\" id=\"amount-minimum\">{}</p>",
+                escape(&w.minimum_hint.replace("{minimum}", &self.minimum_text()))
+            ),
+        }
+    }
+}
+
+/// Markup the form shows for the guard.
+pub struct FormMarkup {
+    pub honeypot: String,
+    pub minimum: String,
+}
+
+/// What the donor is told when the form token failed, above the form shown again.
+pub fn form_token_notice(lang: Lang) -> &'static str {
+    words(lang).form_expired
+}
+
+/// The page for a post from another site, or one that filled the hidden field:
+/// nothing was created, and the way back is the donation page.
+pub fn refused_page(lang: Lang) -> HttpResponse {
+    let w = words(lang);
+    super::simple_page(
+        StatusCode::FORBIDDEN,
+        lang,
+        w.refused_title,
+        &format!(
+            "<p>{}</p><p><a href=\"/donate?lang={}\">{}</a></p>",
+            escape(w.refused_body),
+            lang.code(),
+            escape(w.back_to_form)
+        ),
+    )
+}
+
+/// The polite page for a donor over a budget: 429, with `Retry-After`.
+pub fn over_budget_page(lang: Lang, wait: Duration) -> HttpResponse {
+    let w = words(lang);
+    let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let seconds = seconds.max(1);
+    let minutes = seconds.div_ceil(60);
+    let mut response = super::simple_page(
+        StatusCode::TOO_MANY_REQUESTS,
+        lang,
+        w.busy_title,
+        &format!(
+            "<p role=\"status\">{}</p><p><a href=\"/donate?lang={}\">{}</a></p>",
+            escape(&w.busy_body.replace("{minutes}", &minutes.to_string())),
+            lang.code(),
+            escape(w.back_to_form)
+        ),
+    );
+    if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
+/// The address a budget counts: IPv4 as it is, IPv6 by its /64 (one subscriber's
+/// network), IPv4 written as IPv6 as IPv4.
+fn address_key(address: IpAddr) -> IpAddr {
+    match address.to_canonical() {
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::from(segments)
+        }
+        v4 => v4,
+    }
+}
+
+/// Emails are kept as a short digest of their normalized form.
+fn email_key(email: &str) -> [u8; 16] {
+    let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+    let mut key = [0; 16];
+    key.copy_from_slice(&digest[..16]);
+    key
+}
+
+fn client_address_from(peer: IpAddr, forwarded: &str, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(&ip.to_canonical()));
+    let mut client = peer.to_canonical();
+    if !is_trusted(client) {
+        return client;
+    }
+    // Right to left: each trusted proxy names the one before it; the first address
+    // not a trusted proxy is the client. Anything unreadable stops the walk.
+    for entry in forwarded.rsplit(',') {
+        let Ok(ip) = entry.trim().parse::<IpAddr>() else {
+            break;
+        };
+        client = ip.to_canonical();
+        if !is_trusted(client) {
+            break;
+        }
+    }
+    client
+}
+
+struct Budgets {
+    address: Option<Limiter<IpAddr>>,
+    email: Option<Limiter<[u8; 16]>>,
+    global: Option<Limiter<()>>,
+}
+
+/// A keyed budget by the generic cell rate algorithm: each key keeps only the time
+/// at which its budget is whole again.
+struct Limiter<K> {
+    interval: Duration,
+    tolerance: Duration,
+    next_free: HashMap<K, Instant>,
+}
+
+impl<K: Eq + Hash + Copy> Limiter<K> {
+    fn new(budget: Budget) -> Option<Limiter<K>> {
+        if budget.count == 0 {
+            return None;
+        }
+        let interval = budget.window / budget.count;
+        Some(Limiter {
+            interval,
+            tolerance: interval * budget.burst.saturating_sub(1),
+            next_free: HashMap::new(),
+        })
+    }
+
+    /// `Ok(next)` with the key's new state when one more is allowed, else how long to wait.
+    fn check(&self, key: &K, now: Instant) -> Result<Instant, Duration> {
+        let theoretical = self.next_free.get(key).map_or(now, |t| (*t).max(now));
+        let ahead = theoretical.saturating_duration_since(now);
+        if ahead > self.tolerance {
+            Err(ahead - self.tolerance)
+        } else {
+            Ok(theoretical + self.interval)
+        }
+    }
+
+    fn commit(&mut self, key: K, next: Instant, now: Instant) {
+        if self.next_free.len() >= MAX_TRACKED_KEYS && !self.next_free.contains_key(&key) {
+            // A key whose budget is whole again is the same as a key never seen.
+            self.next_free.retain(|_, t| *t > now);
+            if self.next_free.len() >= MAX_TRACKED_KEYS
+                && let Some(stalest) = self
+                    .next_free
+                    .iter()
+                    .min_by_key(|(_, t)| **t)
+                    .map(|(k, _)| *k)
+            {
+                self.next_free.remove(&stalest);
+            }
+        }
+        self.next_free.insert(key, next);
+    }
+}
+
+/// The guard's words in each language of the page.
+struct Words {
+    honeypot_label: &'static str,
+    minimum_hint: &'static str,
+    below_minimum: &'static str,
+    form_expired: &'static str,
+    refused_title: &'static str,
+    refused_body: &'static str,
+    back_to_form: &'static str,
+    busy_title: &'static str,
+    busy_body: &'static str,
+}
+
+fn words(lang: Lang) -> &'static Words {
+    match lang {
+        Lang::En => &EN,
+        Lang::Es => &ES,
+        Lang::Fr => &FR,
+        Lang::Ar => &AR,
+    }
+}
+
+static EN: Words = Words {
+    honeypot_label: "Leave this field empty",
+    minimum_hint: "The smallest gift this page takes is {minimum}.",
+    below_minimum: "The amount must be at least {minimum}.",
+    form_expired: "For your security, this form expired. Please check your gift and send it again; nothing was charged.",
+    refused_title: "We could not accept this form",
+    refused_body: "Please open our donation page and send your gift from there. Nothing was charged.",
+    back_to_form: "Go to the donation page",
+    busy_title: "Please wait a moment",
+    busy_body: "To protect donors from card fraud, we accept only a few gifts from one place in a short time. Please try again in about {minutes} min. Nothing was charged.",
+};
+
+static ES: Words = Words {
+    honeypot_label: "Deje este campo vacío",
+    minimum_hint: "La donación mínima en esta página es de {minimum}.",
+    below_minimum: "La cantidad debe ser de al menos {minimum}.",
+    form_expired: "Por su seguridad, este formulario caducó. Revise su donación y envíela de nuevo; no se hizo ningún cargo.",
+    refused_title: "No pudimos aceptar este formulario",
+    refused_body: "Abra nuestra página de donaciones y envíe su donación desde allí. No se hizo ningún cargo.",
+    back_to_form: "Ir a la página de donaciones",
+    busy_title: "Espere un momento, por favor",
+    busy_body: "Para proteger a los donantes del fraude con tarjetas, aceptamos pocas donaciones desde un mismo lugar en poco tiempo. Inténtelo de nuevo en unos {minutes} min. No se hizo ningún cargo.",
+};
+
+static FR: Words = Words {
+    honeypot_label: "Laissez ce champ vide",
+    minimum_hint: "Le don minimum sur cette page est de {minimum}.",
+    below_minimum: "Le montant doit être d'au moins {minimum}.",
+    form_expired: "Pour votre sécurité, ce formulaire a expiré. Vérifiez votre don et envoyez-le à nouveau ; rien n'a été débité.",
+    refused_title: "Nous n'avons pas pu accepter ce formulaire",
+    refused_body: "Ouvrez notre page de dons et envoyez votre don depuis celle-ci. Rien n'a été débité.",
+    back_to_form: "Aller à la page de dons",
+    busy_title: "Veuillez patienter un instant",
+    busy_body: "Pour protéger les donateurs contre la fraude à la carte, nous n'acceptons que quelques dons depuis un même endroit en peu de temps. Réessayez dans environ {minutes} min. Rien n'a été débité.",
+};
+
+static AR: Words = Words {
+    honeypot_label: "اترك هذا الحقل فارغاً",
+    minimum_hint: "أقل تبرع تقبله هذه الصفحة هو {minimum}.",
+    below_minimum: "يجب ألا يقل المبلغ عن {minimum}.",
+    form_expired: "حرصاً على أمانك، انتهت صلاحية هذا النموذج. يرجى مراجعة تبرعك وإرساله مجدداً؛ لم يُخصم أي مبلغ.",
+    refused_title: "تعذّر قبول هذا النموذج",
+    refused_body: "يرجى فتح صفحة التبرع لدينا وإرسال تبرعك منها. لم يُخصم أي مبلغ.",
+    back_to_form: "الذهاب إلى صفحة التبرع",
+    busy_title: "يرجى الانتظار قليلاً",
+    busy_body: "لحماية المتبرعين من احتيال البطاقات، لا نقبل إلا عدداً قليلاً من التبرعات من المكان نفسه في وقت قصير. يرجى المحاولة مجدداً بعد نحو {minutes} دقيقة. لم يُخصم أي مبلغ.",
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings() -> CheckoutSettings {
+        crate::config::Config::from_sources(None, |_| None)
+            .map(|c| c.checkout)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    fn guard_with(settings: CheckoutSettings) -> CheckoutGuard {
+        let url = Url::parse("https://give.example.org/").unwrap_or_else(|e| panic!("{e}"));
+        CheckoutGuard::new(settings, &"k".repeat(40), &url)
+    }
+
+    fn guard() -> CheckoutGuard {
+        guard_with(settings())
+    }
+
+    const NONCE: &str = "0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn a_form_token_is_good_until_its_last_second_and_expired_after() {
+        let guard = guard();
+        let token = guard.form_token_at(1_000_000, NONCE);
+        assert_eq!(guard.check_form_token_at(&token, 1_000_000), Ok(()));
+        assert_eq!(guard.check_form_token_at(&token, 1_003_600), Ok(()));
+        assert_eq!(
+            guard.check_form_token_at(&token, 1_003_601),
+            Err(TokenProblem::Expired)
+        );
+    }
+
+    #[test]
+    fn a_form_token_from_the_future_or_altered_is_forged() {
+        let guard = guard();
+        let token = guard.form_token_at(1_000_000, NONCE);
+        assert_eq!(
+            guard.check_form_token_at(&token, 1_000_000 - 61),
+            Err(TokenProblem::Forged)
+        );
+        assert_eq!(guard.check_form_token_at(&token, 1_000_000 - 60), Ok(()));
+        let other_key = CheckoutGuard::new(
+            settings(),
+            &"x".repeat(40),
+            &Url::parse("https://give.example.org/").unwrap_or_else(|e| panic!("{e}")),
+        );
+        let foreign = other_key.form_token_at(1_000_000, NONCE);
+        let later = guard.form_token_at(1_000_100, NONCE);
+        let signature = token.rsplit('.').next().unwrap_or_default();
+        for bad in [
+            foreign,
+            format!("1000100.{NONCE}.{signature}"),
+            format!("01000000.{NONCE}.{signature}"),
+            format!("+1000000.{NONCE}.{signature}"),
+            token.to_uppercase(),
+            format!("{token}.x"),
+            later.replacen(NONCE, &NONCE.replace('0', "1"), 1),
+            "attempt-1".to_owned(),
+        ] {
+            assert_eq!(
+                guard.check_form_token_at(&bad, 1_000_100),
+                Err(TokenProblem::Forged),
+                "{bad}"
+            );
+        }
+        assert_eq!(
+            guard.check_form_token_at("", 1_000_000),
+            Err(TokenProblem::Missing)
+        );
+    }
+
+    #[test]
+    fn an_address_gets_its_burst_then_one_more_each_interval() {
+        let guard = guard();
+        let start = Instant::now();
+        let address: IpAddr = [203, 0, 113, 9].into();
+        let mut taken = 0;
+        for n in 0..10 {
+            let email = format!("donor{n}@example.org");
+            if guard
+                .take_checkout_budget_at(Some(address), &email, start)
+                .is_ok()
+            {
+                taken += 1;
+            }
+        }
+        assert_eq!(taken, 3, "the burst");
+        let refused = guard.take_checkout_budget_at(Some(address), "x@example.org", start);
+        assert_eq!(refused, Err(Duration::from_secs(120)));
+        let later = start + Duration::from_secs(119);
+        assert!(
+            guard
+                .take_checkout_budget_at(Some(address), "y@example.org", later)
+                .is_err()
+        );
+        let later = start + Duration::from_secs(120);
+        assert!(
+            guard
+                .take_checkout_budget_at(Some(address), "y@example.org", later)
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn one_email_gets_three_sessions_an_hour_from_any_address() {
+        let guard = guard();
+        let start = Instant::now();
+        for n in 0..3u8 {
+            assert!(
+                guard
+                    .take_checkout_budget_at(
+                        Some([198, 51, 100, n].into()),
+                        "Ana@Example.org",
+                        start
+                    )
+                    .is_ok()
+            );
+        }
+        let refused = guard.take_checkout_budget_at(
+            Some([198, 51, 100, 77].into()),
+            "ana@example.org",
+            start,
+        );
+        assert_eq!(refused, Err(Duration::from_secs(1200)));
+    }
+
+    #[test]
+    fn a_refusal_by_one_budget_spends_nothing_from_the_others() {
+        let mut settings = settings();
+        settings.global = Budget {
+            count: 4,
+            window: Duration::from_secs(60),
+            burst: 4,
+        };
+        let guard = guard_with(settings);
+        let start = Instant::now();
+        let busy: IpAddr = [203, 0, 113, 1].into();
+        for n in 0..20 {
+            let _ = guard.take_checkout_budget_at(Some(busy), &format!("d{n}@example.org"), start);
+        }
+        // The busy address spent 3 of the global 4; its 17 refusals spent nothing.
+        assert!(
+            guard
+                .take_checkout_budget_at(Some([203, 0, 113, 2].into()), "e@example.org", start)
+                .is_ok()
+        );
+        let ceiling =
+            guard.take_checkout_budget_at(Some([203, 0, 113, 3].into()), "f@example.org", start);
+        assert_eq!(ceiling, Err(Duration::from_secs(15)));
+    }
+
+    #[test]
+    fn a_budget_of_zero_is_off() {
+        let mut settings = settings();
+        settings.per_address.count = 0;
+        settings.per_email.count = 0;
+        settings.global.count = 0;
+        let guard = guard_with(settings);
+        let now = Instant::now();
+        for _ in 0..100 {
+            assert!(
+                guard
+                    .take_checkout_budget_at(Some([192, 0, 2, 1].into()), "a@example.org", now)
+                    .is_ok()
+            );
+        }
+    }
+
+    #[test]
+    fn the_budgets_forget_addresses_past_their_bound() {
+        let mut settings = settings();
+        settings.per_email.count = 0;
+        settings.global.count = 0;
+        let guard = guard_with(settings);
+        let now = Instant::now();
+        for n in 0..(MAX_TRACKED_KEYS as u32 + 10) {
+            let address = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + n));
+            let _ = guard.take_checkout_budget_at(Some(address), "a@example.org", now);
+        }
+        let budgets = guard.budgets.lock().unwrap_or_else(PoisonError::into_inner);
+        assert!(
+            budgets
+                .address
+                .as_ref()
+                .is_some_and(|l| l.next_free.len() <= MAX_TRACKED_KEYS)
+        );
+    }
+
+    #[test]
+    fn ipv6_addresses_share_the_budget_of_their_64() {
+        let one: IpAddr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let two: IpAddr = "2001:db8:1:2:bbbb::2"
+            .parse()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(address_key(one), address_key(two));
+        assert_eq!(address_key(mapped), IpAddr::from([192, 0, 2, 7]));
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let trusted: Vec<IpNet> = vec![
+            "10.0.0.0/8".parse().unwrap_or_else(|e| panic!("{e}")),
+            "192.0.2.1/32".parse().unwrap_or_else(|e| panic!("{e}")),
+        ];
+        let proxy: IpAddr = [10, 0, 0, 5].into();
+        let stranger: IpAddr = [198, 51, 100, 1].into();
+        let donor: IpAddr = [203, 0, 113, 50].into();
+        assert_eq!(
+            client_address_from(stranger, "203.0.113.50", &trusted),
+            stranger
+        );
+        assert_eq!(client_address_from(proxy, "203.0.113.50", &trusted), donor);
+        // A client cannot choose its address by writing one in front of its own.
+        assert_eq!(
+            client_address_from(proxy, "1.1.1.1, 203.0.113.50, 192.0.2.1", &trusted),
+            donor
+        );
+        assert_eq!(client_address_from(proxy, "garbage", &trusted), proxy);
+        assert_eq!(client_address_from(proxy, "", &trusted), proxy);
+        assert_eq!(client_address_from(proxy, "203.0.113.50", &[]), proxy);
+    }
+
+    #[test]
+    fn every_language_has_every_placeholder() {
+        for lang in Lang::ALL {
+            let w = words(lang);
+            assert!(w.minimum_hint.contains("{minimum}"), "{lang:?}");
+            assert!(w.below_minimum.contains("{minimum}"), "{lang:?}");
+            assert!(w.busy_body.contains("{minutes}"), "{lang:?}");
+        }
+    }
+}
