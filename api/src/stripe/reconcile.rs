@@ -420,25 +420,20 @@ async fn record_synthetic(
         Ok(parsed) => parsed,
         Err(error) => return Ok(format!("not recorded: {error}")),
     };
-    match &mut parsed.effect {
-        PaymentEffect::Unreadable(reason) => return Ok(format!("not recorded: {reason}")),
-        PaymentEffect::InstallmentPaid(payment)
-            if !payments::pledge_exists(db, &payment.subscription_id).await? =>
-        {
-            let object = client
-                .retrieve_subscription(&payment.subscription_id)
-                .await?;
-            match events::subscription(&object) {
-                Ok(subscription) => payment.subscription = Some(Box::new(subscription)),
-                Err(error) => return Ok(format!("not recorded: subscription: {error}")),
-            }
+    if let PaymentEffect::Unreadable(reason) = &parsed.effect {
+        return Ok(format!("not recorded: {reason}"));
+    }
+    match super::lookups::complete_event(db, client, &mut parsed).await {
+        Ok(()) => {}
+        Err(super::lookups::LookupError::Unavailable(error)) => {
+            return Err(StripeFailure::Unavailable(error).into());
         }
-        _ => {}
+        Err(super::lookups::LookupError::Domain(error)) => return Err(error),
     }
     Ok(
         match payments::record_processor_event(db, settings.org, settings.policy, parsed).await? {
-            EventOutcome::Recorded(outcome) => outcome,
-            EventOutcome::AlreadyRecorded => "already recorded".to_owned(),
+            EventOutcome::Recorded { status, summary } => format!("{status}: {summary}"),
+            EventOutcome::AlreadyRecorded(status) => format!("already recorded ({status})"),
         },
     )
 }

@@ -202,4 +202,3 @@ pub async fn created_checkout_session(
             .is_some(),
     )
 }
-
