@@ -4,12 +4,12 @@
 
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use entity::enums::StaffRole;
 use serde_json::json;
 
 use super::context::{actor, config, db};
 use super::errors::{GqlResultExt, bad_input};
-use super::guards::RoleGuard;
+use super::access::requires_role;
+use super::tokens::Role;
 use super::money::MoneyAmount;
 use crate::domain::audit;
 use crate::domain::reconciliation::{self, PayoutReport, ReconcileRange, ReconciliationReport};
@@ -228,7 +228,7 @@ impl ReconciliationQuery {
     /// Stripe's charges, refunds, disputes and paid invoices for a range of days,
     /// compared with the gifts to the cent, and the payouts that arrived in it tied to
     /// their gifts (staff). Asks Stripe's API, every page; changes nothing.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Staff)")]
+    #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn reconciliation(
         &self,
         ctx: &Context<'_>,
@@ -252,7 +252,7 @@ impl ReconciliationMutation {
     /// Stripe's events would have (a missing one-off gift from its checkout session, a
     /// missing installment from its invoice, a missing refund or dispute), and Stripe's
     /// fee on each gift (admin). Running it twice records nothing more.
-    #[graphql(guard = "RoleGuard::new(StaffRole::Admin)")]
+    #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn apply_reconciliation(
         &self,
         ctx: &Context<'_>,
