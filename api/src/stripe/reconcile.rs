@@ -605,7 +605,10 @@ impl fmt::Display for ReportText<'_> {
                 "The books match Stripe: nothing is missing and nothing differs."
             )?;
         } else {
-            writeln!(f, "{} differences:", report.findings.len())?;
+            match report.findings.len() {
+                1 => writeln!(f, "1 difference:")?,
+                n => writeln!(f, "{n} differences:")?,
+            }
             for finding in &report.findings {
                 let mend = if finding.repair.is_some() {
                     " [--apply records it]"
@@ -692,11 +695,10 @@ impl fmt::Display for ReconcileRun {
         if after.findings.is_empty() {
             writeln!(f, "After applying, the books match Stripe.")
         } else {
-            writeln!(
-                f,
-                "After applying, {} differences remain:",
-                after.findings.len()
-            )?;
+            match after.findings.len() {
+                1 => writeln!(f, "After applying, 1 difference remains:")?,
+                n => writeln!(f, "After applying, {n} differences remain:")?,
+            }
             for finding in &after.findings {
                 writeln!(f, "  {:<16} {}", kind_text(finding.kind), finding.summary)?;
             }

@@ -14,8 +14,8 @@ use api::stripe::reconcile::{ApplySettings, reconcile_with_stripe};
 use tests::fake_stripe::{FakeStripe, balance_transaction, invoice_payments, payout};
 use tests::on_both_backends;
 use tests::stripe::{
-    SECRET_KEY, WEBHOOK_SECRET, charge, event, paid_invoice, payment_session, refund, subscription,
-    subscription_session,
+    SECRET_KEY, WEBHOOK_SECRET, charge, dispute, event, paid_invoice, payment_session, refund,
+    subscription, subscription_session,
 };
 use tests::support::{Backend, TestApp, spawn_app_with, test_config};
 
@@ -306,6 +306,30 @@ async fn a_gift_whose_amount_differs_from_its_charge_is_reported(backend: Backen
     assert!(!finding["giftId"].is_null());
 }
 
+async fn a_dispute_the_books_lack_is_reported_and_recorded(backend: Backend) {
+    let (app, stripe) = app_with_fake_stripe(backend).await;
+    one_off_in_both(&app, &stripe, "dis", 5_000).await;
+    let mut disputed = paid_charge("ch_dis", "pi_cs_dis", 5_000, 0);
+    disputed["disputed"] = json!(true);
+    stripe.add_charge(disputed);
+    let mut opened = dispute("dp_dis", "ch_dis", "pi_cs_dis", "needs_response");
+    opened["created"] = json!(Utc::now().timestamp());
+    opened["amount"] = json!(5_000);
+    stripe.add_dispute(opened);
+
+    let report = reconciliation(&app).await;
+
+    assert_eq!(kinds(&report), vec!["STATUS_DIFFERS"], "{report}");
+    assert_eq!(report["findings"][0]["stripeObjectId"], "dp_dis");
+    assert_eq!(report["findings"][0]["booksStatus"], "succeeded");
+
+    let applied = apply(&app).await;
+
+    assert_eq!(applied["after"]["matches"], true, "{applied}");
+    assert_eq!(gifts(&app).await[0].status, GiftStatus::Disputed);
+    assert_eq!(apply(&app).await["applied"], json!([]));
+}
+
 async fn a_gift_stripe_does_not_show_is_reported(backend: Backend) {
     let (app, _stripe) = app_with_fake_stripe(backend).await;
     let session = payment_session("cs_ghost", "ghost@example.org", 3_000, true);
@@ -435,6 +459,7 @@ on_both_backends!(
     a_refund_stripe_has_that_the_books_lack_is_reported_and_recorded,
     a_gift_whose_amount_differs_from_its_charge_is_reported,
     a_gift_stripe_does_not_show_is_reported,
+    a_dispute_the_books_lack_is_reported_and_recorded,
     a_missing_installment_is_recorded_from_its_invoice_and_checkout,
     a_payout_ties_its_gifts_with_fees_and_nets_to_the_cent,
     reconciliation_is_for_staff_and_applying_for_admins,
