@@ -9,6 +9,7 @@ mod donors;
 mod gifts;
 mod limits;
 mod office;
+mod role_matrix;
 mod roles;
 mod segments;
 mod tributes;
