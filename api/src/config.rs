@@ -574,6 +574,18 @@ mod tests {
             ("SHUTDOWN_TIMEOUT_SECS", "0"),
             ("MAILER_PER_MINUTE", "0"),
             ("DOWNLOAD_LINK_KEY", "short"),
+            ("MIN_GIFT", "five"),
+            ("MIN_GIFT", "0"),
+            ("CHECKOUT_PER_ADDRESS", "-1"),
+            ("CHECKOUT_ADDRESS_WINDOW_SECS", "0"),
+            ("CHECKOUT_ADDRESS_BURST", "0"),
+            ("CHECKOUT_PER_EMAIL", "many"),
+            ("CHECKOUT_EMAIL_WINDOW_SECS", "86401"),
+            ("CHECKOUT_GLOBAL_PER_MINUTE", "1.5"),
+            ("CHECKOUT_FORM_MAX_AGE_SECS", "0"),
+            ("CHECKOUT_CHECK_ORIGIN", "maybe"),
+            ("CHECKOUT_HONEYPOT", "sometimes"),
+            ("TRUSTED_PROXIES", "10.0.0.0/8, proxy.internal"),
         ] {
             assert_eq!(
                 variable_of(config_with(&[(variable, value)])),
@@ -581,6 +593,44 @@ mod tests {
                 "{value}"
             );
         }
+    }
+
+    #[test]
+    fn the_checkout_defences_are_on_by_default() -> Result<(), ConfigError> {
+        let checkout = config_with(&[])?.checkout;
+        assert_eq!(checkout.min_gift_minor, 500);
+        assert_eq!(
+            checkout.per_address,
+            Budget {
+                count: 5,
+                window: Duration::from_secs(600),
+                burst: 3
+            }
+        );
+        assert_eq!(checkout.per_email.count, 3);
+        assert_eq!(checkout.per_email.window, Duration::from_secs(3600));
+        assert_eq!(checkout.global.count, 30);
+        assert_eq!(checkout.form_max_age, Duration::from_secs(3600));
+        assert!(checkout.check_origin && checkout.honeypot);
+        assert!(checkout.trusted_proxies.is_empty());
+        Ok(())
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() -> Result<(), ConfigError> {
+        let config = config_with(&[
+            ("TRUSTED_PROXIES", "10.0.0.7, 10.1.0.0/16,::1"),
+            ("MIN_GIFT", "2.50"),
+        ])?;
+        let proxies: Vec<String> = config
+            .checkout
+            .trusted_proxies
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(proxies, ["10.0.0.7/32", "10.1.0.0/16", "::1/128"]);
+        assert_eq!(config.checkout.min_gift_minor, 250);
+        Ok(())
     }
 
     #[test]
