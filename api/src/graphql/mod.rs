@@ -20,6 +20,7 @@ pub mod pledges;
 pub mod receipts;
 pub mod schema_file;
 pub mod segments;
+pub mod stripe_events;
 pub mod tiers;
 pub mod tokens;
 
@@ -46,6 +47,7 @@ pub struct Query(
     campaigns::AppealSendQuery,
     segments::SegmentQuery,
     club::ClubQuery,
+    stripe_events::StripeEventQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -63,6 +65,7 @@ pub struct Mutation(
     campaigns::AppealSendMutation,
     segments::SegmentMutation,
     club::ClubMutation,
+    stripe_events::StripeEventMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;
