@@ -8,6 +8,7 @@ mod club;
 mod constraints;
 mod demo;
 mod donate_browser;
+mod event_orders;
 mod gifts;
 mod health;
 mod mailer;
