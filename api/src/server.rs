@@ -162,13 +162,71 @@ async fn healthz() -> HttpResponse {
 /// The process can reach its database.
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     match state.db.ping().await {
-        Ok(()) => HttpResponse::Ok().json(json!({ "status": "ready" })),
+        Ok(()) => {
+            let mut body = json!({ "status": "ready" });
+            if let Some(warning) = stripe_events_needing_attention(&state.db).await {
+                body["warnings"] = json!({ "stripeEvents": warning });
+            }
+            HttpResponse::Ok().json(body)
+        }
         Err(error) => {
             tracing::warn!(%error, "readiness check failed: database unreachable");
             HttpResponse::ServiceUnavailable()
                 .json(json!({ "status": "unavailable", "reason": "database unreachable" }))
         }
     }
+}
+
+/// Failed Stripe events, and those waiting for more than an hour: a warning in the
+/// readiness detail (the service still serves), each logged at WARN once.
+async fn stripe_events_needing_attention(db: &DatabaseConnection) -> Option<serde_json::Value> {
+    let listed =
+        crate::domain::payments::events_needing_attention(db, chrono::Utc::now(), 20).await;
+    let (total, events) = match listed {
+        Ok(listed) => listed,
+        Err(error) => {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "cannot list Stripe events needing attention"
+            );
+            return None;
+        }
+    };
+    if total == 0 {
+        return None;
+    }
+    match crate::domain::payments::mark_reported(db, &events).await {
+        Ok(fresh) => {
+            for event in fresh {
+                tracing::warn!(
+                    event = %event.event_id,
+                    event_type = %event.event_type,
+                    status = %event.status,
+                    reason = event.reason.as_deref().unwrap_or(""),
+                    "a Stripe event needs attention (see stripeEvents)"
+                );
+            }
+        }
+        Err(error) => {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "cannot mark Stripe events as reported"
+            );
+        }
+    }
+    let listed: Vec<_> = events
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id,
+                "stripeEventId": e.event_id,
+                "type": e.event_type,
+                "outcome": e.status,
+                "reason": e.reason,
+            })
+        })
+        .collect();
+    Some(json!({ "needingAttention": total, "events": listed }))
 }
 
 fn graphql_error(status: actix_web::http::StatusCode, code: &str, message: &str) -> HttpResponse {

@@ -24,6 +24,7 @@ pub mod reconciliation;
 pub mod schema_file;
 pub mod segments;
 pub mod shape;
+pub mod stripe_events;
 pub mod tiers;
 pub mod token_budget;
 pub mod tokens;
@@ -52,6 +53,7 @@ pub struct Query(
     segments::SegmentQuery,
     club::ClubQuery,
     reconciliation::ReconciliationQuery,
+    stripe_events::StripeEventQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -70,6 +72,7 @@ pub struct Mutation(
     segments::SegmentMutation,
     club::ClubMutation,
     reconciliation::ReconciliationMutation,
+    stripe_events::StripeEventMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;

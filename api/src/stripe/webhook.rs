@@ -2,6 +2,7 @@
 //! what it refers to when our records lack it, and record it exactly once.
 
 use actix_web::{HttpRequest, HttpResponse, web};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 
 use super::client::StripeClient;
@@ -9,6 +10,7 @@ use super::lookups::{self, LookupError};
 use super::{events, signature};
 use entity::enums::StripeEventStatus;
 
+use crate::config::Config;
 use crate::domain::payments::{self, EventOutcome};
 use crate::server::AppState;
 
@@ -61,7 +63,7 @@ pub async fn receive(
         Ok(EventOutcome::Recorded { status, summary }) => {
             tracing::info!(event = %event_id, %status, outcome = %summary, "recorded a Stripe event");
             if status == StripeEventStatus::Applied {
-                apply_waiting_events(&state, &stripe).await;
+                apply_waiting_events(&state.db, &state.config, &stripe).await;
             }
             HttpResponse::Ok()
                 .json(json!({ "received": true, "status": status, "outcome": summary }))
@@ -74,27 +76,23 @@ pub async fn receive(
 
 /// Processes a stored event again from its payload: what a redelivery would do.
 pub async fn reprocess(
-    state: &AppState,
+    db: &DatabaseConnection,
+    config: &Config,
     stripe: &StripeClient,
     stored: &entity::stripe_event::Model,
 ) -> Result<EventOutcome, ReprocessError> {
     let body = serde_json::to_vec(&stored.payload)
         .map_err(|e| ReprocessError::Unreadable(e.to_string()))?;
     let mut event = events::parse_event(&body).map_err(|e| ReprocessError::Unreadable(e.0))?;
-    lookups::complete_event(&state.db, stripe, &mut event)
+    lookups::complete_event(db, stripe, &mut event)
         .await
         .map_err(|error| match error {
             LookupError::Unavailable(reason) => ReprocessError::StripeUnavailable(reason),
             LookupError::Domain(error) => ReprocessError::Domain(error),
         })?;
-    let outcome = payments::record_processor_event(
-        &state.db,
-        &state.config.org,
-        &state.config.club_policy(),
-        event,
-    )
-    .await
-    .map_err(ReprocessError::Domain)?;
+    let outcome = payments::record_processor_event(db, &config.org, &config.club_policy(), event)
+        .await
+        .map_err(ReprocessError::Domain)?;
     if matches!(
         outcome,
         EventOutcome::Recorded {
@@ -102,7 +100,7 @@ pub async fn reprocess(
             ..
         }
     ) {
-        Box::pin(apply_waiting_events(state, stripe)).await;
+        Box::pin(apply_waiting_events(db, config, stripe)).await;
     }
     Ok(outcome)
 }
@@ -121,8 +119,8 @@ pub enum ReprocessError {
 /// Applies the waiting events whose payment or subscription has now been recorded.
 /// Each is its own transaction; one that still cannot apply stays waiting, and one that
 /// fails to run is left for the next event, a redelivery or staff to retry.
-async fn apply_waiting_events(state: &AppState, stripe: &StripeClient) {
-    let ready = match payments::waiting_events_now_ready(&state.db).await {
+async fn apply_waiting_events(db: &DatabaseConnection, config: &Config, stripe: &StripeClient) {
+    let ready = match payments::waiting_events_now_ready(db).await {
         Ok(ready) => ready,
         Err(error) => {
             tracing::error!(
@@ -133,7 +131,7 @@ async fn apply_waiting_events(state: &AppState, stripe: &StripeClient) {
         }
     };
     for stored in ready {
-        match Box::pin(reprocess(state, stripe, &stored)).await {
+        match Box::pin(reprocess(db, config, stripe, &stored)).await {
             Ok(outcome) => {
                 tracing::info!(event = %stored.event_id, ?outcome, "applied a waiting Stripe event");
             }

@@ -1158,7 +1158,101 @@ async fn a_refund_and_a_dispute_before_their_checkout_wait_and_then_apply(backen
     }
 }
 
+const STRIPE_EVENTS: &str = "query($filter: StripeEventFilter) { stripeEvents(filter: $filter, first: 10) { totalCount edges { node { id stripeEventId eventType outcome reason } } } }";
+const REPROCESS: &str = "mutation($id: ID!) { reprocessStripeEvent(id: $id) { processed event { outcome reason summary } } }";
+
+async fn staff_see_a_failed_event_and_an_admin_mends_it_once(backend: Backend) {
+    let (app, _stripe, objects) = app_with_stripe_objects(backend).await;
+    // A subscription made in Stripe's Dashboard for a customer Stripe cannot find yet.
+    let mut stranger = subscription("sub_dash", "x@example.org", 1_000, "active");
+    stranger["metadata"] = json!({});
+    stranger["customer"] = json!("cus_dash");
+    app.deliver(&event(
+        "evt_dash",
+        "customer.subscription.created",
+        stranger,
+    ))
+    .await;
+    app.deliver(&event(
+        "evt_plan",
+        "plan.created",
+        json!({ "id": "plan_1" }),
+    ))
+    .await;
+
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert_eq!(ready["status"], "ready");
+    assert_eq!(
+        ready["warnings"]["stripeEvents"]["needingAttention"], 1,
+        "{ready}"
+    );
+    assert_eq!(
+        ready["warnings"]["stripeEvents"]["events"][0]["stripeEventId"],
+        "evt_dash"
+    );
+    let staff = app.token(entity::enums::StaffRole::Staff).await;
+    let listed = app
+        .graphql(
+            &staff,
+            STRIPE_EVENTS,
+            json!({ "filter": { "outcome": "FAILED" } }),
+        )
+        .await;
+    let listing = &listed["data"]["stripeEvents"];
+    assert_eq!(listing["totalCount"], 1, "{listed}");
+    let failed = &listing["edges"][0]["node"];
+    assert_eq!(failed["stripeEventId"], "evt_dash");
+    assert!(
+        failed["reason"].as_str().unwrap().starts_with("email:"),
+        "{failed}"
+    );
+    let by_type = app
+        .graphql(
+            &staff,
+            STRIPE_EVENTS,
+            json!({ "filter": { "type": "plan.created" } }),
+        )
+        .await;
+    assert_eq!(
+        by_type["data"]["stripeEvents"]["edges"][0]["node"]["outcome"],
+        "IGNORED"
+    );
+    let id = failed["id"].clone();
+    let refused = app.graphql(&staff, REPROCESS, json!({ "id": id })).await;
+    assert_eq!(tests::error_codes(&refused), vec!["FORBIDDEN"]);
+
+    // Stripe now knows the customer's email: an admin reprocesses the event.
+    objects.put(customer("cus_dash", "dash@example.org", "Dana Ash"));
+    let admin = app.token(entity::enums::StaffRole::Admin).await;
+    let mended = app.graphql(&admin, REPROCESS, json!({ "id": id })).await;
+    assert_eq!(
+        mended["data"]["reprocessStripeEvent"]["processed"], true,
+        "{mended}"
+    );
+    assert_eq!(
+        mended["data"]["reprocessStripeEvent"]["event"]["outcome"],
+        "APPLIED"
+    );
+    let again = app.graphql(&admin, REPROCESS, json!({ "id": id })).await;
+    assert_eq!(
+        again["data"]["reprocessStripeEvent"]["processed"], false,
+        "{again}"
+    );
+
+    assert_eq!(pledge::Entity::find().count(&app.db).await.unwrap(), 1);
+    assert_eq!(count_donors(&app).await, 1);
+    let audited = entity::audit_log::Entity::find()
+        .filter(entity::audit_log::Column::Action.eq("stripe_event.reprocessed"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(audited, 2);
+    let ready: serde_json::Value = app.get("/readyz").await.json().await.unwrap();
+    assert!(ready.get("warnings").is_none(), "{ready}");
+}
+
 on_both_backends!(
+    staff_see_a_failed_event_and_an_admin_mends_it_once,
     a_refund_and_a_dispute_before_their_checkout_wait_and_then_apply,
     an_installment_stripe_cannot_complete_is_refused_so_stripe_sends_it_again,
     a_first_installment_before_its_checkout_becomes_a_gift_with_its_receipt,

@@ -246,10 +246,63 @@ pub async fn mark_reported(
     if fresh.is_empty() {
         return Ok(fresh);
     }
+    let txn = begin_write(db).await?;
     stripe_event::Entity::update_many()
         .col_expr(stripe_event::Column::WarnedAt, Expr::value(Utc::now()))
         .filter(stripe_event::Column::Id.is_in(fresh.iter().map(|e| e.id)))
-        .exec(db)
+        .exec(&txn)
         .await?;
+    txn.commit().await?;
     Ok(fresh)
+}
+
+/// Which stored events to list.
+#[derive(Debug, Clone, Default)]
+pub struct StripeEventFilter {
+    pub status: Option<StripeEventStatus>,
+    pub event_type: Option<String>,
+    /// Stripe's time of the event, from (inclusive) and to (exclusive).
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+}
+
+fn filtered(filter: &StripeEventFilter) -> sea_orm::Select<stripe_event::Entity> {
+    let mut query = stripe_event::Entity::find();
+    if let Some(status) = filter.status {
+        query = query.filter(stripe_event::Column::Status.eq(status));
+    }
+    if let Some(event_type) = filter.event_type.as_deref() {
+        query = query.filter(stripe_event::Column::EventType.eq(event_type.trim()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(stripe_event::Column::StripeCreatedAt.gte(from));
+    }
+    if let Some(to) = filter.to {
+        query = query.filter(stripe_event::Column::StripeCreatedAt.lt(to));
+    }
+    query
+}
+
+/// How many stored events match.
+pub async fn count_stripe_events(
+    db: &impl ConnectionTrait,
+    filter: &StripeEventFilter,
+) -> Result<u64, DomainError> {
+    Ok(filtered(filter).count(db).await?)
+}
+
+/// Stored events that match, newest first.
+pub async fn list_stripe_events(
+    db: &impl ConnectionTrait,
+    filter: &StripeEventFilter,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<stripe_event::Model>, DomainError> {
+    Ok(filtered(filter)
+        .order_by_desc(stripe_event::Column::StripeCreatedAt)
+        .order_by_desc(stripe_event::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?)
 }
