@@ -185,7 +185,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Migrate { action } => {
             let db = db::connect(&config.database_url)
                 .await
-                .context("cannot connect to the database")?;
+                .context("cannot connect to the database named by DATABASE_URL")?;
             match action {
                 MigrateAction::Up { steps } => Migrator::up(&db, steps).await?,
                 MigrateAction::Down { steps } => Migrator::down(&db, Some(steps)).await?,
@@ -325,7 +325,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
 async fn migrated_database(config: &Config) -> anyhow::Result<sea_orm::DatabaseConnection> {
     let db = db::connect(&config.database_url)
         .await
-        .context("cannot connect to the database")?;
+        .context("cannot connect to the database named by DATABASE_URL")?;
     Migrator::up(&db, None)
         .await
         .context("cannot run database migrations")?;

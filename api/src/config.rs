@@ -39,15 +39,9 @@ impl DatabaseUrl {
 }
 
 impl fmt::Debug for DatabaseUrl {
-    /// Shows the URL without its password.
+    /// Shows where the database is, never its user, password or query.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match Url::parse(&self.0) {
-            Ok(mut url) if url.password().is_some() => {
-                let _ = url.set_password(Some("redacted"));
-                write!(f, "{:?}", url.as_str())
-            }
-            _ => write!(f, "{:?}", self.0),
-        }
+        write!(f, "{:?}", mailer::config::describe_database_url(&self.0))
     }
 }
 

@@ -36,7 +36,13 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
                 .busy_timeout(WRITE_WAIT)
                 .foreign_keys(true)
         });
-    Database::connect(options).await
+    // The driver quotes a URL it cannot parse, password and all.
+    Database::connect(options).await.map_err(|error| {
+        DbErr::Custom(mailer::config::database_error_text(
+            url.expose(),
+            &error.to_string(),
+        ))
+    })
 }
 
 /// A transaction that will write, begun by [`begin_write`]. It is used like the

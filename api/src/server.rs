@@ -45,7 +45,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let db = db::connect(&config.database_url).await.with_context(|| {
             format!(
-                "cannot connect to the database at {:?}",
+                "cannot connect to the database named by DATABASE_URL ({:?})",
                 config.database_url
             )
         })?;

@@ -30,6 +30,34 @@ pub fn init(format: LogFormat) {
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// Query parameters that carry a credential: link signatures and personal donate
+/// tokens, Stripe's session ids.
+const SECRET_PARAMETERS: &[&str] = &["signature", "t", "token", "session_id"];
+
+/// What the request log may say of a path and query: a self-service token in the path
+/// (`/manage/{token}`, a 30-day credential) and every credential in the query become `…`.
+pub fn loggable_target(path: &str, query: &str) -> String {
+    let mut target = match path.strip_prefix("/manage/") {
+        Some(rest) => match rest.split_once('/') {
+            Some((_, tail)) => format!("/manage/…/{tail}"),
+            None => "/manage/…".to_owned(),
+        },
+        None => path.to_owned(),
+    };
+    if !query.is_empty() {
+        let parts: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((name, _)) if SECRET_PARAMETERS.contains(&name) => format!("{name}=…"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        target.push('?');
+        target.push_str(&parts.join("&"));
+    }
+    target
+}
+
 /// Logs every request once it is answered: request id, method, path, status and latency.
 /// A caller's `X-Request-Id` is kept (when it is short and printable), otherwise one is
 /// made; either way it is returned in the response.
@@ -45,7 +73,7 @@ pub async fn log_requests(
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let method = request.method().to_string();
-    let path = request.path().to_owned();
+    let path = loggable_target(request.path(), request.query_string());
     let span = tracing::info_span!("request", request_id = %request_id, %method, %path);
     let started = Instant::now();
     let result = next.call(request).instrument(span.clone()).await;
@@ -68,5 +96,94 @@ pub async fn log_requests(
             tracing::error!(%error, latency_ms, "request failed");
             Err(error)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_signatures_never_reach_the_log() {
+        assert_eq!(
+            loggable_target("/manage/7.1790000000.abcdef0123", ""),
+            "/manage/…"
+        );
+        assert_eq!(
+            loggable_target("/manage/7.1790000000.abcdef0123/pledges/3", ""),
+            "/manage/…/pledges/3"
+        );
+        assert_eq!(
+            loggable_target(
+                "/receipts/2026-000001.pdf",
+                "expires=1790000000&signature=abcdef"
+            ),
+            "/receipts/2026-000001.pdf?expires=1790000000&signature=…"
+        );
+        assert_eq!(
+            loggable_target("/appeals/unsubscribe", "donor=7&signature=abcdef"),
+            "/appeals/unsubscribe?donor=7&signature=…"
+        );
+        assert_eq!(
+            loggable_target(
+                "/donate",
+                "appeal=FALL-E&t=7.7500.1790000000.abcdef&lang=es"
+            ),
+            "/donate?appeal=FALL-E&t=…&lang=es"
+        );
+        assert_eq!(
+            loggable_target("/donate/thanks", "session_id=cs_test_123"),
+            "/donate/thanks?session_id=…"
+        );
+        assert_eq!(loggable_target("/healthz", ""), "/healthz");
+    }
+
+    /// Collects what the log subscriber writes.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            if let Ok(mut buffer) = self.0.lock() {
+                buffer.extend_from_slice(bytes);
+            }
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[actix_web::test]
+    async fn the_request_log_shows_a_manage_path_without_its_token() {
+        use actix_web::{App, HttpResponse, test, web};
+
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let app = test::init_service(
+            App::new()
+                .wrap(actix_web::middleware::from_fn(log_requests))
+                .route(
+                    "/manage/{token}",
+                    web::get().to(|| async { HttpResponse::Ok().finish() }),
+                ),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/manage/7.1790000000.deadbeefcafe?lang=es")
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert!(response.status().is_success());
+
+        let log = String::from_utf8(captured.0.lock().map(|b| b.clone()).unwrap_or_default())
+            .unwrap_or_default();
+        assert!(log.contains("/manage/…?lang=es"), "{log}");
+        assert!(!log.contains("deadbeefcafe"), "{log}");
     }
 }

@@ -45,6 +45,68 @@ impl ConfigError {
     }
 }
 
+/// What a message may say of a database URL: its scheme, host, port and database, never
+/// its user, password, query or fragment. A URL that cannot be parsed (an unescaped `#`
+/// or `/` in a password) is only named, since any part of it may be the password.
+pub fn describe_database_url(url: &str) -> String {
+    match Url::parse(url) {
+        Ok(parsed) if parsed.has_host() => {
+            let port = parsed.port().map(|p| format!(":{p}")).unwrap_or_default();
+            format!(
+                "{}://{}{port}{}",
+                parsed.scheme(),
+                parsed.host_str().unwrap_or_default(),
+                parsed.path()
+            )
+        }
+        Ok(parsed) if parsed.scheme() == "sqlite" => format!("sqlite:{}", parsed.path()),
+        _ => "a URL that cannot be parsed (percent-encode special characters such as # / ? @ in the user and password)".to_owned(),
+    }
+}
+
+/// A database error as it may be shown: the URL and its credentials (user and
+/// password, query parameters) are cut out of the text, whatever the error quoted.
+pub fn database_error_text(url: &str, error: &str) -> String {
+    let mut text = error.replace(url, &describe_database_url(url));
+    let mut secrets: Vec<String> = Vec::new();
+    // Whatever sits between the scheme and the last `@` is user and password, parsed
+    // or not.
+    if let Some((_, rest)) = url.split_once("://") {
+        let authority = rest.rsplit_once('@').map(|(userinfo, _)| userinfo);
+        secrets.extend(authority.map(str::to_owned));
+        // A driver that misreads the URL may quote any piece of the password, such as
+        // the "port" after an unescaped `#`.
+        secrets.extend(
+            authority
+                .into_iter()
+                .flat_map(|userinfo| userinfo.split([':', '#', '/', '?']))
+                .skip(1)
+                .map(str::to_owned),
+        );
+        secrets.extend(
+            authority
+                .and_then(|userinfo| userinfo.split_once(':'))
+                .map(|(_, password)| password.to_owned()),
+        );
+    }
+    if let Some((_, query)) = url.split_once('?') {
+        secrets.push(query.to_owned());
+        secrets.extend(
+            query
+                .split('&')
+                .filter_map(|pair| pair.split_once('=').map(|(_, value)| value.to_owned())),
+        );
+    }
+    if let Ok(parsed) = Url::parse(url) {
+        secrets.extend(parsed.password().map(str::to_owned));
+    }
+    secrets.sort_by_key(|secret| std::cmp::Reverse(secret.len()));
+    for secret in secrets.iter().filter(|secret| secret.len() >= 3) {
+        text = text.replace(secret.as_str(), "…");
+    }
+    text
+}
+
 /// Who the organization is, as receipts and email footers state it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Organization {
@@ -229,6 +291,40 @@ pub fn parse_mailbox(text: &str) -> Result<(String, EmailAddress), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_database_url_is_described_without_its_credentials() {
+        assert_eq!(
+            describe_database_url(
+                "postgres://giving:hunter2@db.example.org:5433/giving?sslmode=require&password=x"
+            ),
+            "postgres://db.example.org:5433/giving"
+        );
+        assert_eq!(
+            describe_database_url("sqlite://giving.db?mode=rwc"),
+            "sqlite://giving.db"
+        );
+        assert!(
+            describe_database_url("postgres://giving:hunter2#secret@db/giving")
+                .starts_with("a URL that cannot be parsed")
+        );
+    }
+
+    #[test]
+    fn a_database_error_loses_every_credential_it_quotes() {
+        for url in [
+            "postgres://giving:hunter2#secret@db/giving",
+            "postgres://giving:hun/ter2@db/giving",
+            "postgres://giving@db/giving?password=hunter2",
+            "postgres://giving:hunter2@db/giving",
+        ] {
+            let error = format!("The connection string '{url}' cannot be parsed; near hunter2");
+            let text = database_error_text(url, &error);
+            assert!(!text.contains("hunter2"), "{text}");
+            assert!(!text.contains("hun/ter2"), "{text}");
+            assert!(text.contains("cannot be parsed"), "{text}");
+        }
+    }
     use std::collections::HashMap;
 
     fn worker_with(vars: &[(&str, &str)]) -> Result<WorkerSettings, ConfigError> {

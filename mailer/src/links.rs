@@ -1,5 +1,9 @@
 //! Signed, expiring links with which donors open their own receipts without an account:
 //! `receipts/{number}.pdf?expires={unix time}&signature={HMAC-SHA256, hex}`.
+//!
+//! Every signed link is read by one strict parser: numbers only as the service writes
+//! them (no sign, no leading zero) and signatures only as 64 lower-case hex digits.
+//! Anything else is refused, so one link has exactly one spelling.
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
@@ -17,6 +21,29 @@ pub struct DownloadLinks {
     pub key: Secret,
     /// How long a link in an email stays valid.
     pub valid_for: chrono::Duration,
+}
+
+/// A number in a link, as the service writes it: ASCII digits only, no sign, no
+/// leading zero, and within `i64`. `+68`, `0068`, ` 68` and `68 ` are refused.
+pub fn parse_number(text: &str) -> Option<i64> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    if canonical { text.parse().ok() } else { None }
+}
+
+/// The length of a signature in a link: HMAC-SHA256 in hex.
+const SIGNATURE_HEX_LEN: usize = 64;
+
+/// A signature in a link, as the service writes it: 64 lower-case hex digits.
+pub fn parse_signature(text: &str) -> Option<Vec<u8>> {
+    let canonical = text.len() == SIGNATURE_HEX_LEN
+        && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if canonical {
+        hex::decode(text).ok()
+    } else {
+        None
+    }
 }
 
 fn mac(key: &str, number: &str, expires: i64) -> Option<HmacSha256> {
@@ -43,7 +70,7 @@ pub fn is_valid(
     if expires < now.timestamp() {
         return false;
     }
-    let Ok(bytes) = hex::decode(signature) else {
+    let Some(bytes) = parse_signature(signature) else {
         return false;
     };
     mac(key, number, expires).is_some_and(|mac| mac.verify_slice(&bytes).is_ok())
@@ -82,7 +109,7 @@ pub fn unsubscribe_signature(key: &str, donor_id: i64) -> String {
 
 /// Whether an unsubscribe link's signature is right for the donor.
 pub fn is_valid_unsubscribe(key: &str, donor_id: i64, signature: &str) -> bool {
-    let Ok(bytes) = hex::decode(signature) else {
+    let Some(bytes) = parse_signature(signature) else {
         return false;
     };
     unsubscribe_mac(key, donor_id).is_some_and(|mac| mac.verify_slice(&bytes).is_ok())
@@ -132,9 +159,9 @@ pub fn verify_manage_token(
     else {
         return Err(ManageTokenError::Invalid);
     };
-    let donor_id: i64 = donor.parse().map_err(|_| ManageTokenError::Invalid)?;
-    let expires: i64 = expires.parse().map_err(|_| ManageTokenError::Invalid)?;
-    let bytes = hex::decode(signature).map_err(|_| ManageTokenError::Invalid)?;
+    let donor_id = parse_number(donor).ok_or(ManageTokenError::Invalid)?;
+    let expires = parse_number(expires).ok_or(ManageTokenError::Invalid)?;
+    let bytes = parse_signature(signature).ok_or(ManageTokenError::Invalid)?;
     let genuine =
         manage_mac(key, donor_id, expires).is_some_and(|mac| mac.verify_slice(&bytes).is_ok());
     if !genuine {
@@ -200,9 +227,9 @@ pub fn verify_appeal_donate_token(
 ) -> Option<AppealDonor> {
     let mut parts = token.splitn(3, '.');
     let (donor, ask, signature) = (parts.next()?, parts.next()?, parts.next()?);
-    let donor_id: i64 = donor.parse().ok()?;
-    let ask_minor: i64 = ask.parse().ok()?;
-    let bytes = hex::decode(signature).ok()?;
+    let donor_id = parse_number(donor)?;
+    let ask_minor = parse_number(ask)?;
+    let bytes = parse_signature(signature)?;
     appeal_donate_mac(key, source_code, donor_id, ask_minor)
         .is_some_and(|mac| mac.verify_slice(&bytes).is_ok())
         .then_some(AppealDonor {
@@ -259,5 +286,169 @@ mod manage_tests {
             None
         );
         assert_eq!(verify_appeal_donate_token("key", "FALL-E", "x.y.z"), None);
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn at(unix: i64) -> DateTime<Utc> {
+        Utc.timestamp_opt(unix, 0).single().unwrap_or_default()
+    }
+
+    const NOW: i64 = 1_790_000_000;
+
+    #[test]
+    fn numbers_in_links_have_one_spelling() {
+        assert_eq!(parse_number("68"), Some(68));
+        assert_eq!(parse_number("0"), Some(0));
+        assert_eq!(parse_number("9223372036854775807"), Some(i64::MAX));
+        for text in [
+            "",
+            "+68",
+            "-68",
+            "0068",
+            "00",
+            " 68",
+            "68 ",
+            "6 8",
+            "0x44",
+            "68.0",
+            "٦٨",
+            "9223372036854775808",
+        ] {
+            assert_eq!(parse_number(text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn signatures_in_links_are_lower_case_hex_of_the_right_length() {
+        let good = signature("key", "2026-000001", NOW);
+        assert_eq!(good.len(), 64);
+        assert_eq!(parse_signature(&good).map(|b| b.len()), Some(32));
+        for text in [
+            good.to_uppercase(),
+            good[..62].to_owned(),
+            format!("{good}00"),
+            format!("{}g", &good[..63]),
+            String::new(),
+        ] {
+            assert_eq!(parse_signature(&text), None, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn a_receipt_link_opens_until_its_last_second_and_not_after() {
+        let expires = NOW + 60;
+        let sig = signature("key", "2026-000001", expires);
+        assert!(is_valid("key", "2026-000001", expires, &sig, at(NOW)));
+        assert!(is_valid("key", "2026-000001", expires, &sig, at(expires)));
+        assert!(!is_valid(
+            "key",
+            "2026-000001",
+            expires,
+            &sig,
+            at(expires + 1)
+        ));
+        assert!(!is_valid("key", "2026-000002", expires, &sig, at(NOW)));
+        assert!(!is_valid("other", "2026-000001", expires, &sig, at(NOW)));
+        assert!(!is_valid("key", "2026-000001", expires + 1, &sig, at(NOW)));
+        assert!(!is_valid(
+            "key",
+            "2026-000001",
+            expires,
+            &sig.to_uppercase(),
+            at(NOW)
+        ));
+    }
+
+    #[test]
+    fn a_receipt_link_path_carries_its_expiry_and_signature() {
+        let path = path("key", "2026-000001", at(NOW));
+        assert_eq!(
+            path,
+            format!(
+                "receipts/2026-000001.pdf?expires={NOW}&signature={}",
+                signature("key", "2026-000001", NOW)
+            )
+        );
+        let links = DownloadLinks {
+            public_url: Url::parse("https://give.example.org/").unwrap_or_else(|_| unreachable!()),
+            key: Secret::new("key"),
+            valid_for: chrono::Duration::days(30),
+        };
+        let url = links.url_for("2026-000001").unwrap_or_default();
+        assert!(
+            url.starts_with("https://give.example.org/receipts/2026-000001.pdf?expires="),
+            "{url}"
+        );
+        assert_eq!(
+            links.page_url("donate").as_deref(),
+            Some("https://give.example.org/donate")
+        );
+        let manage = links.manage_url_for(7).unwrap_or_default();
+        let token = manage
+            .strip_prefix("https://give.example.org/manage/")
+            .unwrap_or_default();
+        assert_eq!(verify_manage_token("key", token, Utc::now()), Ok(7));
+    }
+
+    #[test]
+    fn an_unsubscribe_signature_opens_only_its_donor() {
+        let sig = unsubscribe_signature("key", 7);
+        assert_eq!(sig.len(), 64);
+        assert!(is_valid_unsubscribe("key", 7, &sig));
+        assert!(!is_valid_unsubscribe("key", 8, &sig));
+        assert!(!is_valid_unsubscribe("other", 7, &sig));
+        assert!(!is_valid_unsubscribe("key", 7, &sig.to_uppercase()));
+        assert!(!is_valid_unsubscribe("key", 7, ""));
+        assert_ne!(sig, unsubscribe_signature("key", 8));
+        assert_ne!(sig, signature("key", "7", 0), "signed for its purpose");
+        assert_eq!(
+            unsubscribe_path("key", 7),
+            format!("appeals/unsubscribe?donor=7&signature={sig}")
+        );
+    }
+
+    #[test]
+    fn a_manage_token_opens_on_its_last_second_and_is_read_strictly() {
+        let token = manage_token("key", 68, at(NOW));
+        assert_eq!(verify_manage_token("key", &token, at(NOW)), Ok(68));
+        assert_eq!(
+            verify_manage_token("key", &token, at(NOW + 1)),
+            Err(ManageTokenError::Expired)
+        );
+        let (_, rest) = token.split_once('.').unwrap_or_default();
+        for spelling in [
+            format!("+68.{rest}"),
+            format!("0068.{rest}"),
+            token.to_uppercase(),
+        ] {
+            assert_eq!(
+                verify_manage_token("key", &spelling, at(NOW)),
+                Err(ManageTokenError::Invalid),
+                "{spelling}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_donate_token_is_read_strictly() {
+        let token = appeal_donate_token("key", "FALL-E", 68, 7_500);
+        assert!(verify_appeal_donate_token("key", "FALL-E", &token).is_some());
+        let (_, rest) = token.split_once('.').unwrap_or_default();
+        for spelling in [
+            format!("+68.{rest}"),
+            format!("0068.{rest}"),
+            token.to_uppercase(),
+        ] {
+            assert_eq!(
+                verify_appeal_donate_token("key", "FALL-E", &spelling),
+                None,
+                "{spelling}"
+            );
+        }
     }
 }

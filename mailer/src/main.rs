@@ -8,7 +8,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use mailer::Worker;
-use mailer::config::{ConfigError, MailSettings, SETTINGS, WorkerSettings};
+use mailer::config::{
+    ConfigError, MailSettings, SETTINGS, WorkerSettings, database_error_text, describe_database_url,
+};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 use tokio::sync::watch;
 
@@ -41,6 +43,8 @@ async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
     options
         .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
         .max_connections(4)
         .map_sqlx_sqlite_opts(|sqlite| {
             sqlite
@@ -93,7 +97,11 @@ async fn main() -> ExitCode {
     let db = match connect(&settings.database_url).await {
         Ok(db) => db,
         Err(error) => {
-            eprintln!("error: cannot connect to the database: {error}");
+            eprintln!(
+                "error: cannot connect to the database named by DATABASE_URL ({}): {}",
+                describe_database_url(&settings.database_url),
+                database_error_text(&settings.database_url, &error.to_string())
+            );
             return ExitCode::FAILURE;
         }
     };

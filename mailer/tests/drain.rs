@@ -91,3 +91,28 @@ async fn mailer_drain_survives_a_name_with_a_line_break(backend: Backend) {
 }
 
 on_both_backends!(mailer_drain_survives_a_name_with_a_line_break);
+
+#[test]
+fn a_bad_database_url_is_named_never_echoed() {
+    for url in [
+        "postgres://giving:hunter2#secret@127.0.0.1:1/giving",
+        "postgres://giving@127.0.0.1:1/giving?password=hunter2secret",
+        "postgres://giving:hunter2secret@127.0.0.1:1/giving",
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_mailer"))
+            .arg("--drain")
+            .env_clear()
+            .env("DATABASE_URL", url)
+            .env("MAIL_DIR", std::env::temp_dir())
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_ne!(output.status.code(), Some(0));
+        assert!(said.contains("DATABASE_URL"), "{url}: {said}");
+        assert!(!said.contains("hunter2"), "{url} leaked: {said}");
+    }
+}

@@ -155,4 +155,70 @@ mod tests {
             Err(SignatureError::Malformed)
         );
     }
+
+    #[test]
+    fn a_signature_exactly_300_seconds_old_or_ahead_is_accepted() {
+        for at in [NOW - TOLERANCE_SECONDS, NOW + TOLERANCE_SECONDS] {
+            let header = sign(b"{}", "whsec_a", at);
+            assert_eq!(
+                verify(Some(&header), b"{}", &secrets(&["whsec_a"]), NOW),
+                Ok(())
+            );
+        }
+        assert_eq!(TOLERANCE_SECONDS, 300);
+    }
+
+    #[test]
+    fn no_header_or_no_secret_is_refused_with_its_reason() {
+        assert_eq!(
+            verify(None, b"{}", &secrets(&["whsec_a"]), NOW),
+            Err(SignatureError::Missing)
+        );
+        let header = sign(b"{}", "whsec_a", NOW);
+        assert_eq!(
+            verify(Some(&header), b"{}", &[], NOW),
+            Err(SignatureError::NoSecret)
+        );
+    }
+
+    #[test]
+    fn a_header_without_a_readable_timestamp_is_malformed() {
+        let good = sign(b"{}", "whsec_a", NOW);
+        let v1 = good.split_once(",v1=").map(|(_, s)| s).unwrap_or_default();
+        for header in [
+            format!("v1={v1}"),
+            format!("t=soon,v1={v1}"),
+            format!("t={NOW},v1=not-hex"),
+            format!("t{NOW},v1{v1}"),
+        ] {
+            assert_eq!(
+                verify(Some(&header), b"{}", &secrets(&["whsec_a"]), NOW),
+                Err(SignatureError::Malformed),
+                "{header}"
+            );
+        }
+        // Spaces around the parts are allowed, as Stripe's libraries allow them.
+        let spaced = format!("t={NOW}, v1={v1}");
+        assert_eq!(
+            verify(Some(&spaced), b"{}", &secrets(&["whsec_a"]), NOW),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn a_signature_is_bound_to_its_timestamp() {
+        let good = sign(b"{}", "whsec_a", NOW);
+        let v1 = good.split_once(",v1=").map(|(_, s)| s).unwrap_or_default();
+        let moved = format!("t={},v1={v1}", NOW - 1);
+        assert_eq!(
+            verify(Some(&moved), b"{}", &secrets(&["whsec_a"]), NOW),
+            Err(SignatureError::NoMatch)
+        );
+        assert_eq!(
+            sign(b"{}", "whsec_a", NOW),
+            format!("t={NOW},v1={v1}"),
+            "signing is deterministic"
+        );
+        assert_eq!(v1.len(), 64);
+    }
 }

@@ -12,7 +12,8 @@ use crate::server::AppState;
 
 #[derive(Deserialize)]
 pub struct LinkQuery {
-    expires: i64,
+    /// Read with the links' strict parser, so a link has one spelling.
+    expires: String,
     signature: String,
 }
 
@@ -34,13 +35,16 @@ pub async fn download(
     let Some(key) = &state.config.download_link_key else {
         return plain(StatusCode::NOT_FOUND, "no such receipt");
     };
-    if !receipts::download_link_is_valid(
-        key.expose(),
-        number,
-        query.expires,
-        &query.signature,
-        Utc::now(),
-    ) {
+    let genuine = mailer::links::parse_number(&query.expires).is_some_and(|expires| {
+        receipts::download_link_is_valid(
+            key.expose(),
+            number,
+            expires,
+            &query.signature,
+            Utc::now(),
+        )
+    });
+    if !genuine {
         return plain(
             StatusCode::FORBIDDEN,
             "this link is not valid or has expired; ask us for a new one",

@@ -7,14 +7,21 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::domain::appeal_sends;
+use crate::domain::{DomainError, appeal_sends};
 use crate::server::AppState;
 use mailer::templates::escape;
 
 #[derive(Deserialize)]
 pub struct UnsubscribeQuery {
-    donor: i64,
+    /// Read with the links' strict parser, so a link has one spelling.
+    donor: String,
     signature: String,
+}
+
+impl UnsubscribeQuery {
+    fn donor_id(&self) -> Option<i64> {
+        mailer::links::parse_number(&self.donor)
+    }
 }
 
 fn page(status: StatusCode, body: &str) -> HttpResponse {
@@ -25,10 +32,17 @@ fn page(status: StatusCode, body: &str) -> HttpResponse {
         ))
 }
 
-fn signed(state: &AppState, query: &UnsubscribeQuery) -> bool {
-    state.config.download_link_key.as_ref().is_some_and(|key| {
-        mailer::links::is_valid_unsubscribe(key.expose(), query.donor, &query.signature)
-    })
+/// The donor a genuine link names.
+fn signed(state: &AppState, query: &UnsubscribeQuery) -> Option<i64> {
+    let donor_id = query.donor_id()?;
+    state
+        .config
+        .download_link_key
+        .as_ref()
+        .is_some_and(|key| {
+            mailer::links::is_valid_unsubscribe(key.expose(), donor_id, &query.signature)
+        })
+        .then_some(donor_id)
 }
 
 fn refused() -> HttpResponse {
@@ -43,9 +57,9 @@ pub async fn confirm(
     state: web::Data<AppState>,
     query: web::Query<UnsubscribeQuery>,
 ) -> HttpResponse {
-    if !signed(&state, &query) {
+    let Some(donor_id) = signed(&state, &query) else {
         return refused();
-    }
+    };
     page(
         StatusCode::OK,
         &format!(
@@ -53,7 +67,7 @@ pub async fn confirm(
              Your gift receipts and year-end statements will still be sent.</p>\n\
              <form method=\"post\" action=\"/appeals/unsubscribe?donor={}&amp;signature={}\">\n\
              <button type=\"submit\">Unsubscribe</button>\n</form>",
-            query.donor,
+            donor_id,
             escape(&query.signature)
         ),
     )
@@ -64,16 +78,21 @@ pub async fn unsubscribe(
     state: web::Data<AppState>,
     query: web::Query<UnsubscribeQuery>,
 ) -> HttpResponse {
-    if !signed(&state, &query) {
+    let Some(donor_id) = signed(&state, &query) else {
         return refused();
-    }
-    match appeal_sends::unsubscribe_from_appeals(&state.db, query.donor).await {
+    };
+    match appeal_sends::unsubscribe_from_appeals(&state.db, donor_id).await {
         Ok(()) => page(
             StatusCode::OK,
             "<h1>You are unsubscribed</h1>\n<p>We will send no more appeals. Receipts for your gifts will still reach you.</p>",
         ),
+        // A genuine link to a donor since deleted or merged away.
+        Err(DomainError::NotFound { .. }) => page(
+            StatusCode::NOT_FOUND,
+            "<p>We have no record of this address any more, so no appeals will reach it.</p>",
+        ),
         Err(error) => {
-            tracing::error!(%error, donor = query.donor, "cannot unsubscribe from appeals");
+            tracing::error!(%error, donor = donor_id, "cannot unsubscribe from appeals");
             page(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "<p>Something went wrong. Please try again later.</p>",

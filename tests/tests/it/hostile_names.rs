@@ -159,7 +159,20 @@ async fn staff_cannot_type_a_line_break_into_a_name(backend: Backend) {
     );
 }
 
+async fn an_unsubscribe_for_a_missing_donor_is_not_found(backend: Backend) {
+    let key = "a-download-link-key-of-at-least-32-characters";
+    let app = spawn_app_with(backend, &[("DOWNLOAD_LINK_KEY", key)]).await;
+    let path = format!("/{}", mailer::links::unsubscribe_path(key, 999_999));
+
+    let response = app.client.post(app.url(&path)).send().await.unwrap();
+
+    assert_eq!(response.status(), 404);
+    let loose = path.replace("donor=999999", "donor=0999999");
+    assert_eq!(app.get(&loose).await.status(), 403);
+}
+
 on_both_backends!(
+    an_unsubscribe_for_a_missing_donor_is_not_found,
     a_line_break_in_a_stored_name_fails_its_message_and_the_next_receipt_goes,
     a_line_break_in_stripe_metadata_is_cleaned_and_the_receipt_goes,
     staff_cannot_type_a_line_break_into_a_name,

@@ -15,7 +15,7 @@ use serde_json::json;
 
 use crate::mailer::{add_donor, gift_of, give, organization};
 use tests::on_both_backends;
-use tests::support::{Backend, TestApp, spawn_app};
+use tests::support::{Backend, TestApp, spawn_app, spawn_app_with};
 
 async fn keys(app: &TestApp) -> Vec<(String, String)> {
     outbox::Entity::find()
@@ -433,8 +433,10 @@ async fn year_end_statements_run_twice_issue_each_donor_one(backend: Backend) {
     );
 }
 
+const LINK_KEY: &str = "a-download-link-key-of-at-least-32-characters";
+
 async fn a_donor_downloads_a_receipt_through_a_signed_link(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_app_with(backend, &[("DOWNLOAD_LINK_KEY", LINK_KEY)]).await;
     let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
     let original = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
     let staff = app.token(StaffRole::Staff).await;
@@ -462,8 +464,37 @@ async fn a_donor_downloads_a_receipt_through_a_signed_link(backend: Backend) {
 
     let tampered = path.replace(&original.number, "2026-000002");
     assert_eq!(app.get(&tampered).await.status(), 403);
-    let expired = format!("/receipts/{}.pdf?expires=1&signature=00", original.number);
+    // Genuinely signed, one second past its expiry: refused for its expiry alone.
+    let past = Utc::now() - chrono::Duration::seconds(1);
+    let expired = format!("/{}", mailer::links::path(LINK_KEY, &original.number, past));
+    let still_valid = format!(
+        "/{}",
+        mailer::links::path(
+            LINK_KEY,
+            &original.number,
+            Utc::now() + chrono::Duration::minutes(5)
+        )
+    );
+    assert_eq!(app.get(&still_valid).await.status(), 200);
     assert_eq!(app.get(&expired).await.status(), 403);
+    // The same link spelled another way is not the link that was signed.
+    let (head, signature) = still_valid.split_once("&signature=").unwrap();
+    let expires = head.rsplit_once("expires=").unwrap().1;
+    for spelling in [
+        still_valid.replacen(
+            &format!("expires={expires}"),
+            &format!("expires=+{expires}"),
+            1,
+        ),
+        still_valid.replacen(
+            &format!("expires={expires}"),
+            &format!("expires=0{expires}"),
+            1,
+        ),
+        format!("{head}&signature={}", signature.to_uppercase()),
+    ] {
+        assert_eq!(app.get(&spelling).await.status(), 403, "{spelling}");
+    }
 }
 
 async fn the_receipt_email_carries_a_working_download_link(backend: Backend) {

@@ -21,27 +21,55 @@ fn a_config_file_that_cannot_be_read_names_the_file() {
     assert!(error.reason.contains("/nonexistent/giving.toml"));
 }
 
-#[tokio::test]
-async fn an_unreachable_database_stops_start_up_with_a_clear_message() {
-    let config = Config::from_sources(None, |name| match name {
-        "DATABASE_URL" => Some("postgres://giving:hunter2secret@127.0.0.1:1/giving".to_owned()),
+/// The start-up message for a database URL: it must name the setting and never echo a
+/// credential.
+async fn start_up_message(database_url: &str) -> String {
+    let url = database_url.to_owned();
+    let config = Config::from_sources(None, move |name| match name {
+        "DATABASE_URL" => Some(url.clone()),
         "LISTEN_ADDR" => Some("127.0.0.1:0".to_owned()),
         _ => None,
     })
     .unwrap();
+    let debug = format!("{config:?}");
+    assert!(
+        !debug.contains("hunter2"),
+        "no credentials in the configuration: {debug}"
+    );
     let error = Application::build(config)
         .await
         .err()
         .expect("start-up fails");
-    let message = format!("{error:#}");
+    format!("{error:#}")
+}
+
+#[tokio::test]
+async fn an_unreachable_database_stops_start_up_with_a_clear_message() {
+    let message = start_up_message("postgres://giving:hunter2secret@127.0.0.1:1/giving").await;
     assert!(
         message.contains("cannot connect to the database"),
         "{message}"
     );
+    assert!(message.contains("DATABASE_URL"), "{message}");
     assert!(
-        !message.contains("nobody@"),
+        !message.contains("hunter2secret"),
         "no credentials in the message: {message}"
     );
+}
+
+#[tokio::test]
+async fn a_database_url_that_cannot_be_read_is_named_never_echoed() {
+    for url in [
+        // An unescaped `#` ends the authority: the URL cannot be parsed.
+        "postgres://giving:hunter2#secret@127.0.0.1:1/giving",
+        "postgres://giving@127.0.0.1:1/giving?password=hunter2secret",
+        "postgres://giving:hun/ter2secret@127.0.0.1:1/giving",
+    ] {
+        let message = start_up_message(url).await;
+        assert!(message.contains("DATABASE_URL"), "{message}");
+        assert!(!message.contains("hunter2"), "{url} leaked: {message}");
+        assert!(!message.contains("secret"), "{url} leaked: {message}");
+    }
 }
 
 async fn a_port_already_in_use_names_listen_addr(backend: Backend) {
