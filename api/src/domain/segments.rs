@@ -81,13 +81,34 @@ pub enum SegmentRule {
 /// The deepest nesting of all/any/not a rule may use.
 const MAX_DEPTH: usize = 8;
 
+/// The most conditions a rule may hold: each becomes a clause of one statement, and
+/// the databases refuse statements past a size (SQLite's expression depth among them).
+pub const MAX_RULES: usize = 200;
+
 impl SegmentRule {
     /// Reads a rule typed by staff or stored in `segments.rule`.
     pub fn parse(value: &Value) -> Result<Self, DomainError> {
         let rule: SegmentRule = serde_json::from_value(value.clone())
             .map_err(|error| DomainError::validation("rule", error.to_string()))?;
+        if rule.size() > MAX_RULES {
+            return Err(DomainError::validation(
+                "rule",
+                format!("holds more than {MAX_RULES} conditions"),
+            ));
+        }
         rule.check(0)?;
         Ok(rule)
+    }
+
+    /// How many conditions, all/any/not included, the rule holds.
+    fn size(&self) -> usize {
+        match self {
+            SegmentRule::All { rules } | SegmentRule::Any { rules } => {
+                1 + rules.iter().map(SegmentRule::size).sum::<usize>()
+            }
+            SegmentRule::Not { rule } => 1 + rule.size(),
+            _ => 1,
+        }
     }
 
     fn check(&self, depth: usize) -> Result<(), DomainError> {

@@ -171,7 +171,28 @@ async fn an_unsubscribe_for_a_missing_donor_is_not_found(backend: Backend) {
     assert_eq!(app.get(&loose).await.status(), 403);
 }
 
+async fn a_segment_rule_with_3000_alternatives_is_bad_user_input(backend: Backend) {
+    let app = app(backend).await;
+    let token = app.token(StaffRole::Staff).await;
+    let alternatives: Vec<_> = (0..3_000)
+        .map(|i| json!({ "kind": "lifetimeGiving", "minMinor": i, "maxMinor": i + 1 }))
+        .collect();
+    let rule = json!({ "kind": "any", "rules": alternatives });
+
+    let body = app
+        .graphql(
+            &token,
+            "mutation($rule: JSON!) { createSegment(input: { name: \"Huge\", rule: $rule }) { id } }",
+            json!({ "rule": rule }),
+        )
+        .await;
+
+    assert_eq!(tests::error_codes(&body), vec!["BAD_USER_INPUT"], "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "rule");
+}
+
 on_both_backends!(
+    a_segment_rule_with_3000_alternatives_is_bad_user_input,
     an_unsubscribe_for_a_missing_donor_is_not_found,
     a_line_break_in_a_stored_name_fails_its_message_and_the_next_receipt_goes,
     a_line_break_in_stripe_metadata_is_cleaned_and_the_receipt_goes,
