@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use entity::EmailAddress;
+use entity::{Currency, EmailAddress};
 use url::Url;
 
 pub use mailer::config::{ConfigError, Organization, Secret, WorkerSettings};
@@ -80,6 +80,9 @@ pub struct Config {
     pub download_link_key: Option<Secret>,
     /// Days a past-due pledge keeps counting toward its donor's club tier.
     pub club_grace_days: u32,
+    /// The one currency the organization keeps its books in: every amount staff enter
+    /// is in it, so no total skips a gift.
+    pub org_currency: Currency,
 }
 
 /// Every setting, with its default (the mail settings are the mailer's own, in
@@ -98,6 +101,7 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("GRAPHQL_INTROSPECTION", Some("true")),
     ("SHUTDOWN_TIMEOUT_SECS", Some("30")),
     ("CLUB_GRACE_DAYS", Some("30")),
+    ("ORG_CURRENCY", Some("USD")),
 ];
 
 /// The variable that names a config file.
@@ -284,6 +288,15 @@ impl Config {
                 .ok_or_else(|| {
                     ConfigError::new("CLUB_GRACE_DAYS", "must be a whole number from 0 to 365")
                 })?,
+            org_currency: Currency::parse(required("ORG_CURRENCY")?).map_err(|_| {
+                ConfigError::new(
+                    "ORG_CURRENCY",
+                    format!(
+                        "must be one of {}",
+                        Currency::ALL.map(Currency::code).join(", ")
+                    ),
+                )
+            })?,
         })
     }
 

@@ -16,5 +16,6 @@ mod migrations;
 mod outbox;
 mod receipts;
 mod staff_api;
+mod staff_entries;
 mod startup;
 mod stripe_requests;
