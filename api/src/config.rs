@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use entity::EmailAddress;
+use entity::{Currency, EmailAddress};
 use ipnet::IpNet;
 use url::Url;
 
@@ -84,6 +84,9 @@ pub struct Config {
     pub club_grace_days: u32,
     /// What the donation page does against card testers and forged posts.
     pub checkout: CheckoutSettings,
+    /// The one currency the organization keeps its books in: every amount staff enter
+    /// is in it, so no total skips a gift.
+    pub org_currency: Currency,
 }
 
 /// A budget of `count` events per `window`, of which `burst` may come at once;
@@ -147,6 +150,7 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("CHECKOUT_CHECK_ORIGIN", Some("true")),
     ("CHECKOUT_HONEYPOT", Some("true")),
     ("TRUSTED_PROXIES", None),
+    ("ORG_CURRENCY", Some("USD")),
 ];
 
 /// The variable that names a config file.
@@ -373,6 +377,15 @@ impl Config {
                     ConfigError::new("CLUB_GRACE_DAYS", "must be a whole number from 0 to 365")
                 })?,
             checkout: CheckoutSettings::parse(&get)?,
+            org_currency: Currency::parse(required("ORG_CURRENCY")?).map_err(|_| {
+                ConfigError::new(
+                    "ORG_CURRENCY",
+                    format!(
+                        "must be one of {}",
+                        Currency::ALL.map(Currency::code).join(", ")
+                    ),
+                )
+            })?,
         })
     }
 

@@ -6,6 +6,7 @@ pub mod appeal_sends;
 pub mod audit;
 pub mod campaigns;
 pub mod club;
+pub mod currency;
 pub mod donor_search;
 pub mod donors;
 pub mod errors;

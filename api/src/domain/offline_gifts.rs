@@ -4,10 +4,10 @@
 
 use chrono::{DateTime, Duration, Utc};
 use entity::enums::{GiftStatus, PaymentMethod, PledgeStatus};
-use entity::{Money, appeal, fund, gift, pledge};
+use entity::{Money, appeal, audit_log, fund, gift, pledge};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::{Value, json};
 
@@ -75,8 +75,49 @@ fn clean_key(key: Option<String>) -> Result<Option<String>, DomainError> {
     }
 }
 
-/// The gift already recorded under `key`, if it is the same gift; a different gift
-/// under the same key is a conflict.
+/// The request that records an offline gift, field by field under the API's names, as
+/// it is kept with the gift's audit entry: a replay under the same key must match it.
+fn request_snapshot(new: &OfflineGift) -> Value {
+    json!({
+        "donorId": new.donor_id,
+        "amount": new.amount.amount_minor(),
+        "amount.currency": new.amount.currency().code(),
+        "method": new.method.as_str(),
+        "fundId": new.fund_id,
+        "receivedAt": new.received_at.to_rfc3339(),
+        "checkNumber": new.check_number,
+        "appealCode": new.appeal_code.as_deref().map(|c| c.trim().to_uppercase()).filter(|c| !c.is_empty()),
+        "pledgeId": new.pledge_id,
+        "tribute": new.tribute.as_ref().map(|t| json!({
+            "kind": t.kind.as_str(),
+            "name": t.name,
+            "notifyName": t.notify_name,
+            "notifyEmail": t.notify_email,
+            "notifyAddress": t.notify_address,
+            "showAmount": t.show_amount,
+        })),
+        "benefits": new.benefits.as_ref().map(|b| json!({
+            "valueMinor": b.value_minor,
+            "description": b.description,
+        })),
+        "anonymous": new.anonymous,
+        "notes": new.notes.clone().and_then(text::non_blank),
+    })
+}
+
+/// The first field, in the request's order, where two recorded requests differ.
+fn first_difference(first: &Value, replay: &Value) -> Option<String> {
+    let (Some(first), Some(replay)) = (first.as_object(), replay.as_object()) else {
+        return Some("input".to_owned());
+    };
+    replay
+        .iter()
+        .find(|(field, value)| first.get(field.as_str()).unwrap_or(&Value::Null) != *value)
+        .map(|(field, _)| field.clone())
+}
+
+/// The gift already recorded under `key`, if the request is the same; a request that
+/// differs in any field from the one that recorded it is a conflict naming that field.
 async fn existing_under_key(
     db: &impl ConnectionTrait,
     key: &str,
@@ -89,14 +130,37 @@ async fn existing_under_key(
     else {
         return Ok(None);
     };
-    if existing.donor_id != new.donor_id
-        || existing.amount_minor != new.amount.amount_minor()
-        || existing.currency != new.amount.currency().code()
-    {
+    let recorded = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq("recordOfflineGift"))
+        .filter(audit_log::Column::Entity.eq("gift"))
+        .filter(audit_log::Column::EntityId.eq(existing.id.to_string()))
+        .order_by_asc(audit_log::Column::Id)
+        .one(db)
+        .await?;
+    // Gifts recorded before requests were kept with them are compared by their columns.
+    let first = match recorded.as_ref().map(|entry| &entry.changes["request"]) {
+        Some(request) if request.is_object() => request.clone(),
+        _ => json!({
+            "donorId": existing.donor_id,
+            "amount": existing.amount_minor,
+            "amount.currency": existing.currency,
+        }),
+    };
+    let replay = request_snapshot(new);
+    let replay = match (first.as_object(), replay) {
+        (Some(first), Value::Object(all)) => Value::Object(
+            all.into_iter()
+                .filter(|(field, _)| first.contains_key(field))
+                .collect(),
+        ),
+        (_, other) => other,
+    };
+    if let Some(field) = first_difference(&first, &replay) {
         return Err(DomainError::conflict(
-            Some("idempotencyKey"),
+            Some(field.as_str()),
             format!(
-                "this key already recorded gift {} with a different donor or amount",
+                "this idempotency key already recorded gift {} with another {field}; \
+                 send a new key for a new gift, or correct the gift with updateGift",
                 existing.id
             ),
         ));
@@ -181,6 +245,7 @@ async fn insert_offline_gift(
     actor: &Actor,
     new: OfflineGift,
 ) -> Result<gift::Model, DomainError> {
+    let request = request_snapshot(&new);
     let txn = begin_write(db).await?;
     if let Some(key) = &new.idempotency_key
         && let Some(gift) = existing_under_key(&txn, key, &new).await?
@@ -233,13 +298,15 @@ async fn insert_offline_gift(
     if let Some(pledge) = pledge {
         complete_pledge_when_paid(&txn, pledge).await?;
     }
+    let mut details = gift_snapshot(&gift);
+    details["request"] = request;
     audit::record(
         &txn,
         actor,
         "recordOfflineGift",
         "gift",
         Some(gift.id.to_string()),
-        gift_snapshot(&gift),
+        details,
     )
     .await?;
     txn.commit().await?;

@@ -479,6 +479,65 @@ mod tests {
     }
 
     #[test]
+    fn each_frequency_has_its_months_and_due_dates() {
+        assert_eq!(months_between_installments(PledgeFrequency::Monthly), 1);
+        assert_eq!(months_between_installments(PledgeFrequency::Quarterly), 3);
+        assert_eq!(months_between_installments(PledgeFrequency::Yearly), 12);
+        let start = day(2026, 1, 31);
+        assert_eq!(
+            installment_due_on(start, PledgeFrequency::Quarterly, 2),
+            Some(day(2026, 7, 31))
+        );
+        assert_eq!(
+            last_installment_on(start, PledgeFrequency::Yearly, 3),
+            Some(day(2028, 1, 31))
+        );
+        assert_eq!(
+            last_installment_on(start, PledgeFrequency::Monthly, 0),
+            None
+        );
+    }
+
+    #[test]
+    fn resuming_a_pause_adds_the_installments_it_ran_over_to_those_skipped_before() {
+        let mut pledge = monthly(day(2026, 1, 10), PledgeStatus::Paused);
+        pledge.installments_skipped = 1;
+        pledge.paused_at = day(2026, 3, 10).and_hms_opt(9, 0, 0).map(|t| t.and_utc());
+        // Due 10 March, 10 April and 10 May fall in the pause; 10 June is the day back.
+        assert_eq!(
+            installments_skipped_when_resumed(&pledge, day(2026, 6, 10)),
+            4
+        );
+        assert_eq!(
+            installments_due_between(&pledge, day(2026, 3, 10), day(2026, 3, 10)),
+            0
+        );
+        assert_eq!(
+            installments_due_between(&pledge, day(2026, 3, 10), day(2026, 3, 11)),
+            1
+        );
+        pledge.status = PledgeStatus::Active;
+        assert_eq!(
+            installments_skipped_when_resumed(&pledge, day(2026, 6, 10)),
+            1
+        );
+    }
+
+    #[test]
+    fn a_past_due_pledge_still_expects_its_next_installment_and_a_completed_one_does_not() {
+        let mut pledge = monthly(day(2026, 1, 15), PledgeStatus::PastDue);
+        let past_due = fulfilment(&pledge, received(1, 5_000), day(2026, 3, 1));
+        assert_eq!(past_due.installments_expected, 2);
+        assert_eq!(past_due.expected_minor, 10_000);
+        assert_eq!(past_due.missed_installments, 1);
+        assert_eq!(past_due.next_expected_on, Some(day(2026, 3, 15)));
+        pledge.status = PledgeStatus::Completed;
+        let completed = fulfilment(&pledge, received(2, 10_000), day(2026, 3, 1));
+        assert_eq!(completed.next_expected_on, None);
+        assert_eq!(completed.missed_installments, 0);
+    }
+
+    #[test]
     fn a_pledge_paid_ahead_misses_nothing() {
         let pledge = monthly(day(2026, 5, 1), PledgeStatus::Active);
         let figures = fulfilment(&pledge, received(4, 20_000), day(2026, 6, 2));

@@ -541,7 +541,7 @@ impl CampaignMutation {
         let details = CampaignDetails {
             name: input.name,
             description: input.description,
-            goal: input.goal.parse("goal")?,
+            goal: input.goal.parse(ctx, "goal")?,
             starts_on: input.starts_on,
             ends_on: input.ends_on,
             default_fund_id: parse_id("defaultFundId", &input.default_fund_id)?,
@@ -564,7 +564,7 @@ impl CampaignMutation {
         let changes = CampaignChanges {
             name: input.name,
             description: change(input.description),
-            goal: input.goal.map(|g| g.parse("goal")).transpose()?,
+            goal: input.goal.map(|g| g.parse(ctx, "goal")).transpose()?,
             starts_on: input.starts_on,
             ends_on: change(input.ends_on),
             default_fund_id: input

@@ -333,7 +333,7 @@ impl ClubMutation {
         #[graphql(desc = "Which pledge.")] input: PledgeChangeInput,
         #[graphql(desc = "The new installment amount.")] amount: MoneyInput,
     ) -> Result<PledgeChange> {
-        let amount = amount.parse("amount")?;
+        let amount = amount.parse(ctx, "amount")?;
         apply(ctx, input, PledgeAction::ChangeAmount(amount)).await
     }
 }

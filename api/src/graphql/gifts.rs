@@ -588,7 +588,7 @@ impl GiftMutation {
     ) -> Result<RecordOfflineGiftPayload> {
         let new = OfflineGift {
             donor_id: parse_id("donorId", &input.donor_id)?,
-            amount: input.amount.parse("amount")?,
+            amount: input.amount.parse(ctx, "amount")?,
             method: input.method.into(),
             fund_id: parse_id("fundId", &input.fund_id)?,
             received_at: input.received_at,
@@ -631,7 +631,7 @@ impl GiftMutation {
     ) -> Result<Gift> {
         let id = parse_id("id", &id)?;
         let adjustment = GiftAdjustment {
-            amount: input.amount.map(|a| a.parse("amount")).transpose()?,
+            amount: input.amount.map(|a| a.parse(ctx, "amount")).transpose()?,
             fund_id: input
                 .fund_id
                 .map(|id| parse_id("fundId", &id))
@@ -673,7 +673,7 @@ impl GiftMutation {
         idempotency_key: Option<String>,
     ) -> Result<GiftRefund> {
         let id = parse_id("id", &id)?;
-        let amount = amount.map(|a| a.parse("amount")).transpose()?;
+        let amount = amount.map(|a| a.parse(ctx, "amount")).transpose()?;
         if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
             return Err(bad_input("reason", "must be at most 500 characters"));
         }

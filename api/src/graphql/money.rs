@@ -1,9 +1,11 @@
 //! Money and paging as the API shows them.
 
-use async_graphql::{InputObject, SimpleObject};
+use async_graphql::{Context, InputObject, SimpleObject};
 use entity::{Currency, Money, format_minor};
 
-use super::errors::bad_input;
+use super::context::config;
+use super::errors::{GqlResultExt, bad_input};
+use crate::domain::currency::require_org_currency;
 
 /// An amount of money: integer minor units (cents) and an ISO 4217 currency. Never a float.
 #[derive(SimpleObject, Clone, Debug, PartialEq, Eq)]
@@ -33,21 +35,28 @@ impl MoneyAmount {
     }
 }
 
-/// An amount of money given as input.
+/// An amount of money given as input, in the organization's currency.
 #[derive(InputObject, Clone, Debug)]
 pub struct MoneyInput {
     /// The amount in minor units: 2500 is $25.00. More than zero.
     pub amount_minor: i64,
-    /// The ISO 4217 currency code ("USD"); any case.
-    #[graphql(default = "USD")]
-    pub currency: String,
+    /// The ISO 4217 currency code ("USD"); any case. The organization keeps its books in
+    /// one currency (`ORG_CURRENCY`): left out, the amount is in it; any other is refused.
+    pub currency: Option<String>,
 }
 
 impl MoneyInput {
-    /// Checks the amount, naming `field` when it is refused.
-    pub fn parse(&self, field: &str) -> async_graphql::Result<Money> {
-        let currency = Currency::parse(&self.currency)
-            .map_err(|error| bad_input(&format!("{field}.currency"), error))?;
-        Money::new(self.amount_minor, currency).map_err(|error| bad_input(field, error))
+    /// Checks the amount, and that it is in the organization's currency, naming `field`
+    /// when it is refused.
+    pub fn parse(&self, ctx: &Context<'_>, field: &str) -> async_graphql::Result<Money> {
+        let org_currency = config(ctx)?.org_currency;
+        let currency = match &self.currency {
+            Some(code) => Currency::parse(code)
+                .map_err(|error| bad_input(&format!("{field}.currency"), error))?,
+            None => org_currency,
+        };
+        let money =
+            Money::new(self.amount_minor, currency).map_err(|error| bad_input(field, error))?;
+        require_org_currency(money, org_currency, &format!("{field}.currency")).gql()
     }
 }

@@ -310,7 +310,7 @@ impl PledgeMutation {
     ) -> Result<Pledge> {
         let new = NewEnvelopePledge {
             donor_id: parse_id("donorId", &input.donor_id)?,
-            installment: input.installment.parse("installment")?,
+            installment: input.installment.parse(ctx, "installment")?,
             frequency: input.frequency.into(),
             starts_on: input.starts_on,
             installments_total: input.installments,

@@ -102,7 +102,7 @@ impl TierMutation {
     ) -> Result<Tier> {
         let details = TierDetails {
             name: input.name,
-            threshold: input.threshold.parse("threshold")?,
+            threshold: input.threshold.parse(ctx, "threshold")?,
             benefits: input.benefits,
             benefits_value_minor: input.benefits_value_minor,
         };
@@ -123,7 +123,10 @@ impl TierMutation {
         let id = parse_id("id", &id)?;
         let changes = TierChanges {
             name: input.name,
-            threshold: input.threshold.map(|t| t.parse("threshold")).transpose()?,
+            threshold: input
+                .threshold
+                .map(|t| t.parse(ctx, "threshold"))
+                .transpose()?,
             benefits: match input.benefits {
                 MaybeUndefined::Undefined => None,
                 MaybeUndefined::Null => Some(None),

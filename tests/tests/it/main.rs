@@ -21,5 +21,6 @@ mod outbox;
 mod receipts;
 mod reconciliation;
 mod staff_api;
+mod staff_entries;
 mod startup;
 mod stripe_requests;
