@@ -6,11 +6,11 @@ use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::json;
 
+use super::access::requires_role;
 use super::context::{actor, config, db};
 use super::errors::{GqlResultExt, bad_input};
-use super::access::requires_role;
-use super::tokens::Role;
 use super::money::MoneyAmount;
+use super::tokens::Role;
 use crate::domain::audit;
 use crate::domain::reconciliation::{self, PayoutReport, ReconcileRange, ReconciliationReport};
 use crate::stripe::StripeClient;

@@ -7,11 +7,11 @@ use chrono::{DateTime, Utc};
 use entity::stripe_event;
 use serde_json::json;
 
+use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
-use super::access::requires_role;
-use super::tokens::Role;
 use super::paging::{Page, PageArgs, page};
+use super::tokens::Role;
 use crate::domain::payments::{self, EventOutcome, StripeEventFilter as DomainFilter};
 use crate::domain::{DomainError, audit};
 use crate::stripe::StripeClient;
