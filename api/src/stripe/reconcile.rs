@@ -27,6 +27,7 @@ use crate::domain::reconciliation::{
     ProcessorLedger, ProcessorPayout, ProcessorRefund, ReconcileRange, ReconciliationReport,
     Repair,
 };
+use entity::enums::StripeEventStatus;
 
 /// The most objects Stripe returns on one page.
 const PAGE_SIZE: u32 = 100;
@@ -432,6 +433,10 @@ async fn record_synthetic(
     }
     Ok(
         match payments::record_processor_event(db, settings.org, settings.policy, parsed).await? {
+            EventOutcome::Recorded {
+                status: StripeEventStatus::Applied,
+                summary,
+            } => summary,
             EventOutcome::Recorded { status, summary } => format!("{status}: {summary}"),
             EventOutcome::AlreadyRecorded(status) => format!("already recorded ({status})"),
         },
