@@ -6,36 +6,14 @@ use std::collections::HashMap;
 use entity::pledge;
 use sea_orm::EntityTrait;
 use serde_json::json;
-use wiremock::matchers::{method, path};
-use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+use wiremock::MockServer;
 
-use crate::checkout::post_donation;
+use crate::checkout::{mount_checkout, post_donation};
 use crate::club::{CLUB_LINK_KEY, club_app, envelope_pledge};
 use crate::staff_api::{create_donor, staff_token};
 use tests::on_both_backends;
 use tests::stripe::{SECRET_KEY, WEBHOOK_SECRET};
 use tests::support::{Backend, TestApp, spawn_app_with};
-
-async fn mount_checkout(stripe: &MockServer) {
-    Mock::given(method("POST"))
-        .and(path("/v1/checkout/sessions"))
-        .respond_with(|request: &Request| {
-            let key = request
-                .headers
-                .get("Idempotency-Key")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("none")
-                .to_owned();
-            let id = format!("cs_test_{}", &key[key.len().saturating_sub(12)..]);
-            ResponseTemplate::new(200).set_body_json(json!({
-                "id": id,
-                "object": "checkout.session",
-                "url": format!("https://checkout.stripe.test/c/pay/{id}"),
-            }))
-        })
-        .mount(stripe)
-        .await;
-}
 
 /// A server for donations typed in each language: the checkout's budgets are off, since
 /// one test posts many donations from one address and one email.
