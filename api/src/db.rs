@@ -143,3 +143,81 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, Db
         .await?;
     Ok(WriteTransaction { txn, _turn: turn })
 }
+
+/// Fresh, migrated databases for the domain's unit tests: a SQLite file always, and a
+/// PostgreSQL database when `TEST_POSTGRES_URL` answers (under `CI=true` it must).
+#[cfg(test)]
+// Test setup: a failed step should stop the test where it happened.
+#[allow(clippy::expect_used)]
+pub(crate) mod testing {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Database, DatabaseConnection};
+
+    use super::connect;
+    use crate::config::DatabaseUrl;
+
+    /// A migrated database that lives as long as this value.
+    pub(crate) struct TestDb {
+        pub db: DatabaseConnection,
+        postgres: Option<(String, String)>,
+        _dir: tempfile::TempDir,
+    }
+
+    impl TestDb {
+        pub(crate) async fn close(self) {
+            let TestDb { db, postgres, _dir } = self;
+            let _ = db.close().await;
+            if let Some((admin_url, name)) = postgres
+                && let Ok(admin) = Database::connect(admin_url.as_str()).await
+            {
+                let _ = admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
+                    .await;
+                let _ = admin.close().await;
+            }
+        }
+    }
+
+    async fn migrated(url: &str) -> DatabaseConnection {
+        let db = connect(&DatabaseUrl::new(url))
+            .await
+            .expect("the test database opens");
+        Migrator::up(&db, None).await.expect("the migrations apply");
+        db
+    }
+
+    /// One database per backend this machine offers: SQLite, then PostgreSQL.
+    pub(crate) async fn each_backend() -> Vec<TestDb> {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let sqlite_url = format!("sqlite://{}?mode=rwc", dir.path().join("unit.db").display());
+        let mut databases = vec![TestDb {
+            db: migrated(&sqlite_url).await,
+            postgres: None,
+            _dir: dir,
+        }];
+        let admin_url = std::env::var("TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+        let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        let admin = match Database::connect(admin_url.as_str()).await {
+            Ok(admin) => admin,
+            Err(error) => {
+                assert!(!in_ci, "PostgreSQL is not reachable and CI=true: {error}");
+                return databases;
+            }
+        };
+        let name = format!("giving_unit_{}", uuid::Uuid::new_v4().simple());
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            .await
+            .expect("the test database is created");
+        let _ = admin.close().await;
+        let mut url = url::Url::parse(&admin_url).expect("TEST_POSTGRES_URL is a URL");
+        url.set_path(&name);
+        databases.push(TestDb {
+            db: migrated(url.as_str()).await,
+            postgres: Some((admin_url, name)),
+            _dir: tempfile::tempdir().expect("a temporary folder"),
+        });
+        databases
+    }
+}

@@ -376,6 +376,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_currency_and_an_amount_write_themselves_as_people_read_them() {
+        assert_eq!(Currency::Usd.to_string(), "USD");
+        assert_eq!(String::from(Currency::Eur), "EUR");
+        let amount = Money::usd(125_050).map(|m| m.to_string());
+        assert_eq!(amount.as_deref(), Ok("$1,250.50"));
+    }
+
+    #[test]
+    fn zero_is_written_without_a_sign_in_every_style() {
+        assert_eq!(NumberStyle::FRENCH.format_minor(0), "0,00");
+        assert_eq!(NumberStyle::SPANISH.format_minor(-1), "-0,01");
+        assert_eq!(NumberStyle::SPANISH.format_minor(1), "0,01");
+    }
+
+    #[test]
     fn zero_and_negative_amounts_are_rejected() {
         assert_eq!(Money::usd(0), Err(MoneyError::NotPositive));
         assert_eq!(Money::usd(-100), Err(MoneyError::NotPositive));

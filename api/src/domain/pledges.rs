@@ -544,4 +544,426 @@ mod tests {
         assert_eq!(figures.installments_expected, 2);
         assert_eq!(figures.missed_installments, 0);
     }
+
+    /// The domain's database functions, on each backend.
+    // Test setup: a failed step should stop the test where it happened.
+    #[allow(clippy::expect_used, clippy::panic)]
+    mod with_a_database {
+        use entity::enums::{AppealChannel, DonorKind, Language, PaymentMethod};
+        use entity::{appeal, audit_log, campaign, giving_tier, outbox, tier_membership};
+        use sea_orm::{DatabaseConnection, PaginatorTrait};
+
+        use super::*;
+        use crate::db::testing::each_backend;
+
+        async fn donor(db: &DatabaseConnection, email: &str) -> donor::Model {
+            let now = Utc::now();
+            donor::ActiveModel {
+                kind: Set(DonorKind::Individual),
+                display_name: Set(email.to_owned()),
+                email: Set(Some(email.to_owned())),
+                language: Set(Language::English),
+                email_consent: Set(false),
+                anonymous: Set(false),
+                search_text: Set(email.to_owned()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .expect("a donor")
+        }
+
+        async fn general_fund(db: &DatabaseConnection) -> fund::Model {
+            fund::Entity::find()
+                .filter(fund::Column::Code.eq("GENERAL"))
+                .one(db)
+                .await
+                .expect("funds")
+                .expect("the seeded General fund")
+        }
+
+        async fn archived_fund(db: &DatabaseConnection) -> fund::Model {
+            let now = Utc::now();
+            fund::ActiveModel {
+                name: Set("Closed program".into()),
+                code: Set("CLOSED".into()),
+                restricted: Set(false),
+                archived_at: Set(Some(now)),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .expect("a fund")
+        }
+
+        async fn appeal(db: &DatabaseConnection, fund_id: i64) -> appeal::Model {
+            let now = Utc::now();
+            let campaign = campaign::ActiveModel {
+                name: Set("Spring".into()),
+                goal_minor: Set(1_000_000),
+                currency: Set("USD".into()),
+                starts_on: Set(now.date_naive()),
+                default_fund_id: Set(fund_id),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .expect("a campaign");
+            appeal::ActiveModel {
+                campaign_id: Set(campaign.id),
+                name: Set("Spring letter".into()),
+                channel: Set(AppealChannel::Letter),
+                source_code: Set("SPRING26".into()),
+                currency: Set("USD".into()),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .expect("an appeal")
+        }
+
+        fn envelope(donor_id: i64, fund_id: i64, installment_minor: i64) -> NewEnvelopePledge {
+            NewEnvelopePledge {
+                donor_id,
+                installment: Money::usd(installment_minor).expect("an amount"),
+                frequency: PledgeFrequency::Monthly,
+                starts_on: Utc::now().date_naive(),
+                installments_total: Some(12),
+                fund_id,
+                appeal_code: None,
+            }
+        }
+
+        async fn create(
+            db: &DatabaseConnection,
+            new: NewEnvelopePledge,
+        ) -> Result<pledge::Model, DomainError> {
+            create_envelope_pledge(db, &Actor::cli(), &ClubPolicy::with_grace_days(30), new).await
+        }
+
+        fn refused_field(result: Result<pledge::Model, DomainError>) -> String {
+            match result {
+                Err(DomainError::Validation { field, .. }) => field,
+                other => panic!("expected a refusal, got {other:?}"),
+            }
+        }
+
+        async fn gift(
+            db: &DatabaseConnection,
+            donor_id: i64,
+            fund_id: i64,
+            pledge_id: Option<i64>,
+            amount_minor: i64,
+            refunded_minor: i64,
+            status: GiftStatus,
+        ) {
+            let now = Utc::now();
+            gift::ActiveModel {
+                donor_id: Set(donor_id),
+                amount_minor: Set(amount_minor),
+                currency: Set("USD".into()),
+                refunded_minor: Set(refunded_minor),
+                method: Set(PaymentMethod::Check),
+                status: Set(status),
+                fund_id: Set(fund_id),
+                pledge_id: Set(pledge_id),
+                received_at: Set(now),
+                tribute_show_amount: Set(false),
+                benefits_minor: Set(0),
+                anonymous: Set(false),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .expect("a gift");
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_envelope_pledge_is_recorded_audited_welcomed_and_counted_for_the_circle() {
+            for test in each_backend().await {
+                let db = &test.db;
+                let fund = general_fund(db).await;
+                let giver = donor(db, "ana@example.org").await;
+                let appeal = appeal(db, fund.id).await;
+                let mut new = envelope(giver.id, fund.id, 4_200);
+                new.appeal_code = Some(" spring26 ".into());
+                let today = new.starts_on;
+                let pledge = create(db, new).await.expect("the pledge is recorded");
+                assert_eq!(pledge.source, PledgeSource::Envelope);
+                assert_eq!(pledge.status, PledgeStatus::Active);
+                assert_eq!(pledge.installment_minor, 4_200);
+                assert_eq!(pledge.currency, "USD");
+                assert_eq!(pledge.ends_on, today.checked_add_months(Months::new(11)));
+                assert_eq!(pledge.installments_total, Some(12));
+                assert_eq!(pledge.appeal_id, Some(appeal.id));
+                assert_eq!(pledge.campaign_id, Some(appeal.campaign_id));
+
+                let audit = audit_log::Entity::find()
+                    .filter(audit_log::Column::Action.eq("createPledge"))
+                    .all(db)
+                    .await
+                    .expect("audit");
+                assert_eq!(audit.len(), 1);
+                assert_eq!(audit[0].entity_id, Some(pledge.id.to_string()));
+                assert_eq!(audit[0].actor, "cli");
+                assert_eq!(audit[0].changes["installmentMinor"], 4_200);
+
+                let welcome = outbox::Entity::find()
+                    .filter(
+                        outbox::Column::IdempotencyKey.eq(format!("club_welcome:{}", pledge.id)),
+                    )
+                    .one(db)
+                    .await
+                    .expect("outbox");
+                assert!(welcome.is_some(), "the club welcome is queued");
+
+                let circle = giving_tier::Entity::find()
+                    .filter(giving_tier::Column::Name.eq("Circle of Friends"))
+                    .one(db)
+                    .await
+                    .expect("tiers")
+                    .expect("the seeded Circle");
+                let member = tier_membership::Entity::find()
+                    .filter(tier_membership::Column::DonorId.eq(giver.id))
+                    .filter(tier_membership::Column::TierId.eq(circle.id))
+                    .one(db)
+                    .await
+                    .expect("memberships");
+                assert!(member.is_some(), "$42 a month joins the Circle");
+                test.close().await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_envelope_pledge_is_refused_for_each_bad_field_and_nothing_is_written() {
+            for test in each_backend().await {
+                let db = &test.db;
+                let fund = general_fund(db).await;
+                let closed = archived_fund(db).await;
+                let giver = donor(db, "ben@example.org").await;
+                let with_total = |total| NewEnvelopePledge {
+                    installments_total: total,
+                    ..envelope(giver.id, fund.id, 1_000)
+                };
+                assert_eq!(
+                    refused_field(create(db, with_total(Some(0))).await),
+                    "installments"
+                );
+                assert_eq!(
+                    refused_field(create(db, with_total(Some(MAX_INSTALLMENTS + 1))).await),
+                    "installments"
+                );
+                let mut long_ago = envelope(giver.id, fund.id, 1_000);
+                long_ago.starts_on = Utc::now().date_naive() - chrono::Duration::days(367);
+                assert_eq!(refused_field(create(db, long_ago).await), "startsOn");
+                assert_eq!(
+                    refused_field(create(db, envelope(giver.id + 1_000, fund.id, 1_000)).await),
+                    "donorId"
+                );
+                assert_eq!(
+                    refused_field(create(db, envelope(giver.id, fund.id + 1_000, 1_000)).await),
+                    "fundId"
+                );
+                assert_eq!(
+                    refused_field(create(db, envelope(giver.id, closed.id, 1_000)).await),
+                    "fundId"
+                );
+                let mut unknown_appeal = envelope(giver.id, fund.id, 1_000);
+                unknown_appeal.appeal_code = Some("NOPE".into());
+                assert_eq!(
+                    refused_field(create(db, unknown_appeal).await),
+                    "appealCode"
+                );
+                assert_eq!(pledge::Entity::find().count(db).await.expect("count"), 0);
+                assert_eq!(outbox::Entity::find().count(db).await.expect("count"), 0);
+                assert_eq!(audit_log::Entity::find().count(db).await.expect("count"), 0);
+
+                let one = create(db, with_total(Some(1)))
+                    .await
+                    .expect("one installment");
+                assert_eq!(one.ends_on, Some(one.starts_on));
+                create(db, with_total(Some(MAX_INSTALLMENTS)))
+                    .await
+                    .expect("the most installments");
+                let open = create(db, with_total(None)).await.expect("open-ended");
+                assert_eq!(open.ends_on, None);
+                let mut a_year_ago = envelope(giver.id, fund.id, 1_000);
+                a_year_ago.starts_on = Utc::now().date_naive() - chrono::Duration::days(365);
+                a_year_ago.appeal_code = Some("   ".into());
+                let blank_code = create(db, a_year_ago).await.expect("a year ago");
+                assert_eq!(blank_code.appeal_id, None);
+                let small = giving_tier::Entity::find().count(db).await.expect("tiers");
+                assert!(small >= 1);
+                assert_eq!(
+                    tier_membership::Entity::find()
+                        .count(db)
+                        .await
+                        .expect("count"),
+                    0,
+                    "$10 a month joins no tier"
+                );
+                test.close().await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn installments_received_count_what_counts_net_of_refunds_per_pledge() {
+            for test in each_backend().await {
+                let db = &test.db;
+                let fund = general_fund(db).await;
+                let giver = donor(db, "cy@example.org").await;
+                let first = create(db, envelope(giver.id, fund.id, 5_000))
+                    .await
+                    .expect("pledge");
+                let second = create(db, envelope(giver.id, fund.id, 2_500))
+                    .await
+                    .expect("pledge");
+                let (d, f) = (giver.id, fund.id);
+                gift(db, d, f, Some(first.id), 5_000, 0, GiftStatus::Succeeded).await;
+                gift(
+                    db,
+                    d,
+                    f,
+                    Some(first.id),
+                    5_000,
+                    1_000,
+                    GiftStatus::PartiallyRefunded,
+                )
+                .await;
+                gift(db, d, f, Some(first.id), 5_000, 5_000, GiftStatus::Refunded).await;
+                gift(db, d, f, Some(first.id), 5_000, 0, GiftStatus::Failed).await;
+                gift(db, d, f, Some(second.id), 2_500, 0, GiftStatus::Succeeded).await;
+                gift(db, d, f, None, 9_900, 0, GiftStatus::Succeeded).await;
+                let received = installments_received(db, &[first.id, second.id])
+                    .await
+                    .expect("received");
+                assert_eq!(received.len(), 2);
+                assert_eq!(
+                    received[&first.id],
+                    InstallmentsReceived {
+                        count: 2,
+                        amount_minor: 9_000
+                    }
+                );
+                assert_eq!(
+                    received[&second.id],
+                    InstallmentsReceived {
+                        count: 1,
+                        amount_minor: 2_500
+                    }
+                );
+                let only_second = installments_received(db, &[second.id]).await.expect("one");
+                assert_eq!(only_second.len(), 1);
+                assert!(
+                    installments_received(db, &[])
+                        .await
+                        .expect("none")
+                        .is_empty()
+                );
+                test.close().await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn pledges_are_found_by_each_filter_newest_first_a_page_at_a_time() {
+            for test in each_backend().await {
+                let db = &test.db;
+                let fund = general_fund(db).await;
+                let other_fund = fund::ActiveModel {
+                    name: Set("Detention visits".into()),
+                    code: Set("VISITS".into()),
+                    restricted: Set(true),
+                    created_at: Set(Utc::now()),
+                    updated_at: Set(Utc::now()),
+                    ..Default::default()
+                }
+                .insert(db)
+                .await
+                .expect("a fund");
+                let ana = donor(db, "ana@example.org").await;
+                let ben = donor(db, "ben@example.org").await;
+                let a1 = create(db, envelope(ana.id, fund.id, 1_000))
+                    .await
+                    .expect("pledge");
+                let mut quarterly = envelope(ana.id, other_fund.id, 3_000);
+                quarterly.frequency = PledgeFrequency::Quarterly;
+                let a2 = create(db, quarterly).await.expect("pledge");
+                let b1 = create(db, envelope(ben.id, fund.id, 2_000))
+                    .await
+                    .expect("pledge");
+                let mut paused: pledge::ActiveModel = b1.clone().into();
+                paused.status = Set(PledgeStatus::Paused);
+                paused.update(db).await.expect("paused");
+
+                let ids = |pledges: Vec<pledge::Model>| -> Vec<i64> {
+                    pledges.into_iter().map(|p| p.id).collect()
+                };
+                let all = PledgeFilter::default();
+                assert_eq!(count_pledges(db, &all).await.expect("count"), 3);
+                assert_eq!(
+                    ids(search_pledges(db, &all, 0, 10).await.expect("page")),
+                    vec![b1.id, a2.id, a1.id]
+                );
+                assert_eq!(
+                    ids(search_pledges(db, &all, 1, 1).await.expect("page")),
+                    vec![a2.id]
+                );
+                let filters = [
+                    (
+                        PledgeFilter {
+                            donor_id: Some(ana.id),
+                            ..Default::default()
+                        },
+                        vec![a2.id, a1.id],
+                    ),
+                    (
+                        PledgeFilter {
+                            statuses: vec![PledgeStatus::Paused],
+                            ..Default::default()
+                        },
+                        vec![b1.id],
+                    ),
+                    (
+                        PledgeFilter {
+                            source: Some(PledgeSource::StripeSubscription),
+                            ..Default::default()
+                        },
+                        vec![],
+                    ),
+                    (
+                        PledgeFilter {
+                            source: Some(PledgeSource::Envelope),
+                            fund_id: Some(other_fund.id),
+                            ..Default::default()
+                        },
+                        vec![a2.id],
+                    ),
+                    (
+                        PledgeFilter {
+                            frequency: Some(PledgeFrequency::Monthly),
+                            ..Default::default()
+                        },
+                        vec![b1.id, a1.id],
+                    ),
+                ];
+                for (filter, expected) in filters {
+                    let found = ids(search_pledges(db, &filter, 0, 10).await.expect("page"));
+                    assert_eq!(found, expected, "{filter:?}");
+                    let counted = count_pledges(db, &filter).await.expect("count");
+                    assert_eq!(counted, expected.len() as u64, "{filter:?}");
+                }
+                test.close().await;
+            }
+        }
+    }
 }
