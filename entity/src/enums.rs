@@ -186,3 +186,9 @@ mod tests {
         assert_eq!(Language::parse("xx"), None);
     }
 }
+
+string_enum!(
+    /// Where staff stand on what a checkout said differently about its donor: not yet
+    /// seen, applied to the donor, or left aside.
+    CheckoutChoicesStatus { Pending = "pending", Accepted = "accepted", Dismissed = "dismissed" }
+);

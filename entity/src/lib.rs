@@ -10,6 +10,7 @@ pub mod api_token;
 pub mod appeal;
 pub mod audit_log;
 pub mod campaign;
+pub mod checkout_choices;
 pub mod created_checkout_session;
 pub mod donor;
 pub mod fund;

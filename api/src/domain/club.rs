@@ -589,6 +589,26 @@ pub struct CircleMember {
     pub donor: donor::Model,
 }
 
+impl CircleMember {
+    /// Whether the public roll names this member: only when the donor's own record
+    /// says they are not anonymous. A checkout never changes that record for an
+    /// existing donor (see `checkout_choices`), so nobody typing a donor's email can
+    /// put their name on the roll.
+    pub fn named_publicly(&self) -> bool {
+        !self.donor.anonymous
+    }
+}
+
+/// The names the public roll thanks, in roster order.
+pub async fn circle_public_names(db: &impl ConnectionTrait) -> Result<Vec<String>, DomainError> {
+    Ok(circle_roster(db)
+        .await?
+        .into_iter()
+        .filter(CircleMember::named_publicly)
+        .map(|member| member.donor.display_name)
+        .collect())
+}
+
 /// Current members of the Circle of Friends and of any tier with a higher threshold
 /// in the same currency, by name. Empty when no tier has the Circle's name.
 pub async fn circle_roster(db: &impl ConnectionTrait) -> Result<Vec<CircleMember>, DomainError> {

@@ -235,6 +235,22 @@ pub async fn update_donor(
     id: i64,
     changes: DonorChanges,
 ) -> Result<donor::Model, DomainError> {
+    let txn = begin_write(db).await?;
+    let donor = apply_donor_changes(&*txn, actor, "updateDonor", id, changes).await?;
+    txn.commit().await?;
+    Ok(donor)
+}
+
+/// Applies changes to a donor in the caller's transaction, recording them in the audit
+/// log under `action` with the fields that changed; changes nothing (and records
+/// nothing) when no field differs.
+pub async fn apply_donor_changes(
+    txn: &impl ConnectionTrait,
+    actor: &Actor,
+    action: &str,
+    id: i64,
+    changes: DonorChanges,
+) -> Result<donor::Model, DomainError> {
     let display_name = changes
         .display_name
         .map(|name| clean_name("displayName", &name))
@@ -254,13 +270,12 @@ pub async fn update_donor(
     let postal_code = optional("postalCode", changes.postal_code)?;
     let notes = changes.notes.map(|n| n.and_then(text::non_blank));
 
-    let txn = begin_write(db).await?;
     let current = donor::Entity::find_by_id(id)
-        .one(&txn)
+        .one(txn)
         .await?
         .ok_or_else(|| DomainError::not_found("donor", id))?;
     if let Some(Some(email)) = &email {
-        ensure_email_free(&txn, email, Some(id)).await?;
+        ensure_email_free(txn, email, Some(id)).await?;
     }
     let before = donor_snapshot(&current);
     let mut updated = current.clone();
@@ -302,7 +317,6 @@ pub async fn update_donor(
     }
     let diff = changed_fields(&before, &donor_snapshot(&updated));
     if diff.as_object().is_none_or(Map::is_empty) {
-        txn.rollback().await?;
         return Ok(current);
     }
     let mut active: donor::ActiveModel = updated.clone().into();
@@ -310,17 +324,8 @@ pub async fn update_donor(
     active.updated_at = Set(Utc::now());
     // Every column is written from `updated`, so mark them all as changed.
     let active = active.reset_all();
-    let donor = active.update(&txn).await?;
-    audit::record(
-        &txn,
-        actor,
-        "updateDonor",
-        "donor",
-        Some(id.to_string()),
-        diff,
-    )
-    .await?;
-    txn.commit().await?;
+    let donor = active.update(txn).await?;
+    audit::record(txn, actor, action, "donor", Some(id.to_string()), diff).await?;
     Ok(donor)
 }
 

@@ -5,6 +5,7 @@ pub mod appeal_breakdown;
 pub mod appeal_sends;
 pub mod audit;
 pub mod campaigns;
+pub mod checkout_choices;
 pub mod club;
 pub mod currency;
 pub mod donor_search;

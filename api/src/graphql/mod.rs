@@ -6,6 +6,7 @@ pub mod access;
 pub mod audit;
 pub mod budget;
 pub mod campaigns;
+pub mod checkout_choices;
 pub mod club;
 pub mod context;
 pub mod donors;
@@ -54,6 +55,7 @@ pub struct Query(
     club::ClubQuery,
     reconciliation::ReconciliationQuery,
     stripe_events::StripeEventQuery,
+    checkout_choices::CheckoutChoicesQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -73,6 +75,7 @@ pub struct Mutation(
     club::ClubMutation,
     reconciliation::ReconciliationMutation,
     stripe_events::StripeEventMutation,
+    checkout_choices::CheckoutChoicesMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;

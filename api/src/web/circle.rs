@@ -62,8 +62,8 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
         .map(|(_, v)| v.as_str());
     let lang = Lang::negotiate(asked, &request);
     let text = words(lang);
-    let roster = match club::circle_roster(&state.db).await {
-        Ok(roster) => roster,
+    let names = match club::circle_public_names(&state.db).await {
+        Ok(names) => names,
         Err(error) => {
             tracing::error!(%error, "cannot read the Circle of Friends");
             return simple_page(
@@ -74,10 +74,9 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             );
         }
     };
-    let names: Vec<String> = roster
+    let names: Vec<String> = names
         .iter()
-        .filter(|member| !member.donor.anonymous)
-        .map(|member| format!("<li>{}</li>", escape(&member.donor.display_name)))
+        .map(|name| format!("<li>{}</li>", escape(name)))
         .collect();
     let list = if names.is_empty() {
         format!("<p>{}</p>", escape(text.empty))

@@ -10,6 +10,7 @@ mod club;
 mod constraints;
 mod demo;
 mod donate_browser;
+mod donor_choices;
 mod event_orders;
 mod gifts;
 mod health;

@@ -39,7 +39,8 @@ pub(super) async fn record_checkout_gift(
     new.appeal_id = appeal_id;
     new.campaign_id = campaign_id;
     new.tribute = payment.designation.tribute.clone();
-    new.anonymous = payment.payer.anonymous;
+    // The checkout may ask for more privacy than the donor chose, never for less.
+    new.anonymous = payment.payer.anonymous || donor.anonymous;
     new.stripe_checkout_session_id = Some(payment.session_id.clone());
     new.stripe_payment_intent_id = payment.payment_intent_id.clone();
     let session_id = payment.session_id.clone();
@@ -47,14 +48,24 @@ pub(super) async fn record_checkout_gift(
         gift_for_session(txn, &session_id).await
     })
     .await?;
-    Ok(if created {
-        Settled::Applied(format!("recorded gift {} ({})", gift.id, gift.status))
-    } else {
-        Settled::Duplicate(format!(
+    if !created {
+        return Ok(Settled::Duplicate(format!(
             "gift {} already recorded ({})",
             gift.id, gift.status
-        ))
-    })
+        )));
+    }
+    // What the checkout said differently about an existing donor waits for staff.
+    keep_checkout_choices(
+        txn,
+        &donor,
+        &payment.payer.choices(),
+        MadeByCheckout::Gift(gift.id),
+    )
+    .await?;
+    Ok(Settled::Applied(format!(
+        "recorded gift {} ({})",
+        gift.id, gift.status
+    )))
 }
 
 /// A delayed payment method settled. A pending gift moves on (a succeeded one gets its

@@ -59,6 +59,13 @@ pub(super) async fn create_or_update_pledge(
     match candidate.insert(&savepoint).await {
         Ok(created) => {
             savepoint.commit().await?;
+            keep_checkout_choices(
+                txn,
+                &donor,
+                &subscription.payer.choices(),
+                MadeByCheckout::Pledge(created.id),
+            )
+            .await?;
             queue_pledge_email(
                 txn,
                 "club_welcome",

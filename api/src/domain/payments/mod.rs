@@ -36,6 +36,7 @@ use sea_orm::{
     EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, TransactionTrait,
 };
 
+use super::checkout_choices::{DonorChoices, MadeByCheckout, keep_checkout_choices};
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::gifts::{NewGift, Tribute, record_gift};
 use super::pledges::installments_skipped_when_resumed;

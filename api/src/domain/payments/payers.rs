@@ -6,6 +6,10 @@ use super::*;
 /// Finds the donor with this email (any case) or creates one, and links the
 /// processor's customer. Never makes two donors for one email: a concurrent insert of
 /// the same email loses on the unique index and then finds the winner's row.
+///
+/// A new donor takes the checkout's name, language, consent and anonymity. An existing
+/// donor keeps their own: anyone can type an email, so what the checkout said
+/// differently is for the caller to keep for staff (`checkout_choices`), never applied.
 pub async fn find_or_create_donor(
     txn: &DatabaseTransaction,
     payer: &PayerDetails,
@@ -89,34 +93,45 @@ pub(super) async fn find_payer(
     Ok(None)
 }
 
-/// Links the processor's customer to the donor when it has none, and records consent
-/// when given (an unticked box never withdraws consent given before).
+/// Links the processor's customer to the donor when it has none (and no other donor
+/// has it). Nothing else about the donor changes here.
 pub(super) async fn update_payer_links(
     txn: &DatabaseTransaction,
     donor: donor::Model,
     payer: &PayerDetails,
 ) -> Result<donor::Model, DomainError> {
-    let link_customer = donor.stripe_customer_id.is_none() && payer.customer_id.is_some();
-    let grant_consent = payer.email_consent && !donor.email_consent;
-    if !link_customer && !grant_consent {
+    let Some(customer) = payer.customer_id.as_deref() else {
+        return Ok(donor);
+    };
+    if donor.stripe_customer_id.is_some() {
         return Ok(donor);
     }
-    if link_customer && let Some(customer) = payer.customer_id.as_deref() {
-        let taken = donor::Entity::find()
-            .filter(donor::Column::StripeCustomerId.eq(customer))
-            .one(txn)
-            .await?;
-        if taken.is_some() {
-            return Ok(donor);
-        }
+    let taken = donor::Entity::find()
+        .filter(donor::Column::StripeCustomerId.eq(customer))
+        .one(txn)
+        .await?;
+    if taken.is_some() {
+        return Ok(donor);
     }
-    let mut row: donor::ActiveModel = donor.clone().into();
-    if link_customer {
-        row.stripe_customer_id = Set(payer.customer_id.clone());
-    }
-    if grant_consent {
-        row.email_consent = Set(true);
-    }
+    let mut row: donor::ActiveModel = donor.into();
+    row.stripe_customer_id = Set(Some(customer.to_owned()));
     row.updated_at = Set(Utc::now());
     Ok(row.update(txn).await?)
+}
+
+impl PayerDetails {
+    /// What the checkout said about its donor.
+    pub(super) fn choices(&self) -> DonorChoices {
+        DonorChoices {
+            display_name: self
+                .name
+                .as_deref()
+                .map(str::trim)
+                .filter(|n| !n.is_empty())
+                .map(str::to_owned),
+            language: self.language,
+            email_consent: self.email_consent,
+            anonymous: self.anonymous,
+        }
+    }
 }
