@@ -85,6 +85,17 @@ string_enum!(
 );
 
 string_enum!(
+    /// Where a refund staff asked for stands: asked of the payment processor and not yet
+    /// confirmed by its event (what it asks for is held from what is left to refund);
+    /// confirmed (the gift's refunded total counts it); or failed, its amount released.
+    RefundRequestStatus {
+        Requested = "requested",
+        Confirmed = "confirmed",
+        Failed = "failed",
+    }
+);
+
+string_enum!(
     /// Whom a gift honors.
     TributeKind { InHonorOf = "in_honor_of", InMemoryOf = "in_memory_of" }
 );

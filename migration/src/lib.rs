@@ -15,6 +15,8 @@ mod m20261129_010001_stripe_event_outcomes;
 mod m20261129_020001_gift_processor_fee;
 mod m20261129_060001_created_checkout_sessions;
 mod m20261130_010001_checkout_choices;
+mod m20261130_030001_refund_requests;
+mod m20261130_030002_pledge_change_requests;
 
 pub struct Migrator;
 
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_020001_gift_processor_fee::Migration),
             Box::new(m20261129_060001_created_checkout_sessions::Migration),
             Box::new(m20261130_010001_checkout_choices::Migration),
+            Box::new(m20261130_030001_refund_requests::Migration),
+            Box::new(m20261130_030002_pledge_change_requests::Migration),
         ]
     }
 }

@@ -5,6 +5,12 @@
 //! replacing an id by its object. An invoice's `payments` is an includable field in the
 //! pinned API version: it is left out unless asked for. The page size is small so that
 //! tests follow several pages.
+//!
+//! Refunds are created as Stripe creates them: once per `Idempotency-Key` (the same key
+//! answers the first refund again), against the charge or the payment intent's charge,
+//! refused when they ask for more than the charge has left, and counted on the charge's
+//! `amount_refunded` at once (a pending refund counts, as it does at Stripe). The
+//! `charge.refunded` event that follows is the test's to deliver.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,6 +41,8 @@ fn merge(target: &mut Value, changes: Value) {
 #[derive(Default)]
 struct Store {
     lists: HashMap<String, Vec<Value>>,
+    /// The refund each idempotency key created.
+    refund_keys: HashMap<String, String>,
     /// The payout each balance transaction was paid out in.
     paid_out_in: HashMap<String, String>,
 }
@@ -172,6 +180,101 @@ fn list_page(store: &Store, list: &str, request: &Request) -> ResponseTemplate {
     }))
 }
 
+fn refused(message: String, param: &str) -> ResponseTemplate {
+    ResponseTemplate::new(400).set_body_json(json!({ "error": {
+        "type": "invalid_request_error",
+        "message": message,
+        "param": param,
+    } }))
+}
+
+/// `POST /v1/refunds`: one refund per idempotency key, never more than the charge has left.
+fn create_refund(store: &mut Store, request: &Request) -> ResponseTemplate {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&request.body)
+        .into_owned()
+        .collect();
+    let key = request
+        .headers
+        .get("Idempotency-Key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    if let Some(refund) = key
+        .as_ref()
+        .and_then(|key| store.refund_keys.get(key))
+        .and_then(|id| store.find(id))
+    {
+        return ResponseTemplate::new(200).set_body_json(refund);
+    }
+    let charge_id = match (form.get("charge"), form.get("payment_intent")) {
+        (Some(charge), _) => Some(charge.clone()),
+        (None, Some(intent)) => store
+            .lists
+            .get("charges")
+            .into_iter()
+            .flatten()
+            .find(|charge| id_of(&charge["payment_intent"]) == Some(intent.as_str()))
+            .and_then(|charge| charge["id"].as_str().map(str::to_owned)),
+        (None, None) => None,
+    };
+    let Some(charge) = charge_id.and_then(|id| {
+        store
+            .lists
+            .get_mut("charges")
+            .and_then(|charges| charges.iter_mut().find(|c| c["id"].as_str() == Some(&id)))
+    }) else {
+        return refused("No such charge".into(), "charge");
+    };
+    let left =
+        charge["amount"].as_i64().unwrap_or(0) - charge["amount_refunded"].as_i64().unwrap_or(0);
+    let amount = form
+        .get("amount")
+        .and_then(|a| a.parse::<i64>().ok())
+        .unwrap_or(left);
+    if amount > left {
+        return refused(
+            format!(
+                "Refund amount ({amount}) is greater than unrefunded amount on charge ({left})"
+            ),
+            "amount",
+        );
+    }
+    charge["amount_refunded"] = json!(charge["amount_refunded"].as_i64().unwrap_or(0) + amount);
+    charge["refunded"] = json!(amount == left);
+    let charge_id = charge["id"].clone();
+    let payment_intent = charge["payment_intent"].clone();
+    let number = store.lists.get("refunds").map_or(0, Vec::len) + 1;
+    let metadata: serde_json::Map<String, Value> = form
+        .iter()
+        .filter_map(|(field, value)| {
+            field
+                .strip_prefix("metadata[")
+                .and_then(|f| f.strip_suffix(']'))
+                .map(|f| (f.to_owned(), json!(value)))
+        })
+        .collect();
+    let refund = json!({
+        "id": format!("re_fake_{number}"),
+        "object": "refund",
+        "amount": amount,
+        "charge": charge_id,
+        "payment_intent": payment_intent,
+        "currency": "usd",
+        "created": chrono::Utc::now().timestamp(),
+        "metadata": metadata,
+        "reason": form.get("reason"),
+        "status": "succeeded",
+    });
+    if let Some(key) = key {
+        store.refund_keys.insert(key, format!("re_fake_{number}"));
+    }
+    store
+        .lists
+        .entry("refunds".to_owned())
+        .or_default()
+        .push(refund.clone());
+    ResponseTemplate::new(200).set_body_json(refund)
+}
+
 impl FakeStripe {
     /// Starts the fake with its list and retrieve endpoints mounted.
     pub async fn start() -> FakeStripe {
@@ -207,7 +310,27 @@ impl FakeStripe {
             })
             .mount(&server)
             .await;
+        let refunds = store.clone();
+        Mock::given(method("POST"))
+            .and(path_regex(r"^/v1/refunds$"))
+            .respond_with(move |request: &Request| {
+                let mut store = refunds.lock().expect("the fake's store");
+                create_refund(&mut store, request)
+            })
+            .mount(&server)
+            .await;
         FakeStripe { server, store }
+    }
+
+    /// How many times the service asked the fake to create a refund.
+    pub async fn refund_posts(&self) -> usize {
+        self.server
+            .received_requests()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.method.as_str() == "POST" && r.url.path() == "/v1/refunds")
+            .count()
     }
 
     pub fn uri(&self) -> String {

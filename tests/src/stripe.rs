@@ -278,6 +278,21 @@ impl StripeObjects {
             }
             return list(Vec::new());
         }
+        if path == "/v1/refunds" {
+            let objects = self.objects.lock().expect("not poisoned");
+            let mut refunds: Vec<Value> = objects
+                .values()
+                .filter(|o| o["object"] == "refund")
+                .filter(|o| {
+                    query
+                        .get("charge")
+                        .is_none_or(|charge| o["charge"] == *charge)
+                })
+                .cloned()
+                .collect();
+            refunds.sort_by_key(|o| o["id"].as_str().map(str::to_owned));
+            return list(refunds);
+        }
         if path == "/v1/invoice_payments" {
             let Some(invoice) = query.get("invoice") else {
                 return list(Vec::new());
@@ -310,13 +325,13 @@ impl StripeObjects {
 
 /// Makes `server` answer the reads the service makes of Stripe (subscriptions,
 /// customers, checkout sessions by id or listed by subscription or payment intent, an
-/// invoice's payments) from the returned objects. A test's own mocks take precedence.
+/// invoice's payments, a charge's refunds) from the returned objects. A test's own mocks take precedence.
 pub async fn mount_fake_stripe(server: &MockServer) -> StripeObjects {
     let objects = StripeObjects::default();
     let answering = objects.clone();
     Mock::given(method("GET"))
         .and(path_regex(
-            r"^/v1/(subscriptions|customers|checkout/sessions|invoice_payments)(/[A-Za-z0-9_]+)?$",
+            r"^/v1/(subscriptions|customers|checkout/sessions|invoice_payments|refunds)(/[A-Za-z0-9_]+)?$",
         ))
         .respond_with(move |request: &Request| answering.answer(request))
         .with_priority(10)

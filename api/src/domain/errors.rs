@@ -110,6 +110,22 @@ const CONSTRAINTS: &[(&[&str], &str, &str)] = &[
     ),
     (
         &[
+            "refund_requests.idempotency_key",
+            "refund_requests_idempotency_key_key",
+        ],
+        "idempotencyKey",
+        "a refund with this idempotency key was already asked for",
+    ),
+    (
+        &[
+            "pledge_change_requests.idempotency_key",
+            "pledge_change_requests_idempotency_key_key",
+        ],
+        "idempotencyKey",
+        "a pledge change with this idempotency key was already made",
+    ),
+    (
+        &[
             "gifts.stripe_payment_intent_id",
             "gifts_stripe_payment_intent_id_key",
             "gifts.stripe_invoice_id",

@@ -14,6 +14,7 @@ pub mod errors;
 pub mod funds;
 pub mod gift_search;
 pub mod gifts;
+pub mod idempotency;
 pub mod offline_gifts;
 pub mod payments;
 pub mod pledge_actions;

@@ -12,6 +12,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::gifts::{Benefits, NewGift, Tribute, record_gift};
+use super::idempotency::{clean_key, ensure_same_request};
+use super::payments::{record_offline_refund, status_after_refund};
 use super::text;
 use super::{Actor, DomainError, audit, receipts};
 use crate::config::Organization;
@@ -65,16 +67,6 @@ pub async fn find_appeal_by_code(
         .await?)
 }
 
-fn clean_key(key: Option<String>) -> Result<Option<String>, DomainError> {
-    match key.and_then(text::non_blank) {
-        Some(key) if key.len() > 200 => Err(DomainError::validation(
-            "idempotencyKey",
-            "must be at most 200 characters",
-        )),
-        other => Ok(other),
-    }
-}
-
 /// The request that records an offline gift, field by field under the API's names, as
 /// it is kept with the gift's audit entry: a replay under the same key must match it.
 fn request_snapshot(new: &OfflineGift) -> Value {
@@ -103,17 +95,6 @@ fn request_snapshot(new: &OfflineGift) -> Value {
         "anonymous": new.anonymous,
         "notes": new.notes.clone().and_then(text::non_blank),
     })
-}
-
-/// The first field, in the request's order, where two recorded requests differ.
-fn first_difference(first: &Value, replay: &Value) -> Option<String> {
-    let (Some(first), Some(replay)) = (first.as_object(), replay.as_object()) else {
-        return Some("input".to_owned());
-    };
-    replay
-        .iter()
-        .find(|(field, value)| first.get(field.as_str()).unwrap_or(&Value::Null) != *value)
-        .map(|(field, _)| field.clone())
 }
 
 /// The gift already recorded under `key`, if the request is the same; a request that
@@ -146,25 +127,13 @@ async fn existing_under_key(
             "amount.currency": existing.currency,
         }),
     };
-    let replay = request_snapshot(new);
-    let replay = match (first.as_object(), replay) {
-        (Some(first), Value::Object(all)) => Value::Object(
-            all.into_iter()
-                .filter(|(field, _)| first.contains_key(field))
-                .collect(),
-        ),
-        (_, other) => other,
-    };
-    if let Some(field) = first_difference(&first, &replay) {
-        return Err(DomainError::conflict(
-            Some(field.as_str()),
-            format!(
-                "this idempotency key already recorded gift {} with another {field}; \
-                 send a new key for a new gift, or correct the gift with updateGift",
-                existing.id
-            ),
-        ));
-    }
+    ensure_same_request(&first, &request_snapshot(new), |field| {
+        format!(
+            "this idempotency key already recorded gift {} with another {field}; \
+             send a new key for a new gift, or correct the gift with adjustGift",
+            existing.id
+        )
+    })?;
     Ok(Some(existing))
 }
 
@@ -552,18 +521,8 @@ pub async fn adjust_offline_gift(
         updated.notes = notes.and_then(text::non_blank);
     }
     updated.status =
-        status_after_refunds(updated.amount_minor, updated.refunded_minor, updated.status);
+        status_after_refund(updated.status, updated.amount_minor, updated.refunded_minor);
     save_gift_change(txn, org, actor, GiftChange::Correction, current, updated).await
-}
-
-fn status_after_refunds(amount: i64, refunded: i64, status: GiftStatus) -> GiftStatus {
-    if refunded == 0 {
-        status
-    } else if refunded >= amount {
-        GiftStatus::Refunded
-    } else {
-        GiftStatus::PartiallyRefunded
-    }
 }
 
 /// Writes a changed gift and its audit entry, and commits; unchanged gifts are left alone.
@@ -632,7 +591,9 @@ async fn save_gift_change(
 }
 
 /// Refunds an offline gift in full (`amount` None) or in part. It changes the gift
-/// only; voiding and re-issuing the receipt is the receipts service's concern.
+/// only; voiding and re-issuing the receipt is the receipts service's concern. A refund
+/// made under a caller's key (`keyed`: the key and the request it came with) is kept
+/// with it in the same transaction, so its replays are answered.
 pub async fn refund_offline_gift(
     db: &DatabaseConnection,
     org: &Organization,
@@ -640,6 +601,7 @@ pub async fn refund_offline_gift(
     id: i64,
     amount: Option<Money>,
     reason: Option<String>,
+    keyed: Option<(String, Value)>,
 ) -> Result<gift::Model, DomainError> {
     let txn = begin_write(db).await?;
     let current = offline_gift_for_update(&txn, id).await?;
@@ -674,10 +636,13 @@ pub async fn refund_offline_gift(
         }
         None => remaining,
     };
+    if let Some((key, request)) = keyed {
+        record_offline_refund(&txn, current.id, refund, key, request).await?;
+    }
     let mut updated = current.clone();
     updated.refunded_minor += refund;
     updated.status =
-        status_after_refunds(updated.amount_minor, updated.refunded_minor, updated.status);
+        status_after_refund(updated.status, updated.amount_minor, updated.refunded_minor);
     if let Some(reason) = reason.and_then(text::non_blank) {
         let note = format!(
             "Refunded {}: {reason}",

@@ -5,11 +5,15 @@
 
 use chrono::Utc;
 use entity::enums::{PledgeSource, PledgeStatus};
-use entity::{Money, pledge};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, DatabaseConnection, EntityTrait, Set};
-use serde_json::json;
+use entity::{Money, pledge, pledge_change_request};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
+use serde_json::{Value, json};
 
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
+use super::idempotency::ensure_same_request;
 use super::pledges::installments_skipped_when_resumed;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
@@ -77,21 +81,27 @@ pub fn check_action(pledge: &pledge::Model, action: &PledgeAction) -> Result<(),
     }
 }
 
-/// Records that a change to a card pledge was asked of the payment processor.
+/// Records that a change to a card pledge was asked of the payment processor under
+/// `processor_key`, with the caller's key (`key`) kept to answer its replays.
 pub async fn record_requested_change(
     db: &DatabaseConnection,
     actor: &Actor,
     pledge: &pledge::Model,
     action: &PledgeAction,
-    idempotency_key: &str,
+    processor_key: &str,
+    key: Option<&str>,
 ) -> Result<(), DomainError> {
     let mut details = action.details();
     if let Some(details) = details.as_object_mut() {
         details.insert("requestedOfProcessor".into(), json!(true));
-        details.insert("idempotencyKey".into(), json!(idempotency_key));
+        details.insert("idempotencyKey".into(), json!(processor_key));
+    }
+    let txn = begin_write(db).await?;
+    if let Some(key) = key {
+        record_keyed_change(&txn, pledge.id, action, key, Some(processor_key)).await?;
     }
     audit::record(
-        db,
+        &txn,
         actor,
         action.name(),
         "pledge",
@@ -99,19 +109,103 @@ pub async fn record_requested_change(
         details,
     )
     .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// A pledge change as it was asked, field by field under the API's names, to compare
+/// a replay under the same key with.
+fn change_request(pledge_id: i64, action: &PledgeAction) -> Value {
+    let mut request = json!({ "id": pledge_id });
+    match action {
+        PledgeAction::Cancel { reason } => {
+            request["reason"] = json!(reason);
+        }
+        PledgeAction::ChangeAmount(amount) => {
+            request["amount"] = json!(amount.amount_minor());
+            request["amount.currency"] = json!(amount.currency().code());
+        }
+        PledgeAction::Pause | PledgeAction::Resume => {}
+    }
+    request
+}
+
+/// The change made before under `key`, when this one asks the same; a change that
+/// differs (another pledge, amount, reason, or another action) is a conflict naming
+/// what differs.
+pub async fn earlier_change(
+    db: &impl ConnectionTrait,
+    key: &str,
+    pledge_id: i64,
+    action: &PledgeAction,
+) -> Result<Option<pledge_change_request::Model>, DomainError> {
+    let Some(earlier) = pledge_change_request::Entity::find()
+        .filter(pledge_change_request::Column::IdempotencyKey.eq(key))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    if earlier.action != action.name() {
+        return Err(DomainError::conflict(
+            Some("idempotencyKey"),
+            format!(
+                "this idempotency key was already used by {} for pledge {}; send a new \
+                 key for a new change",
+                earlier.action, earlier.pledge_id
+            ),
+        ));
+    }
+    ensure_same_request(
+        &earlier.request,
+        &change_request(pledge_id, action),
+        |field| {
+            format!(
+                "this idempotency key already changed pledge {} with another {field}; \
+                 send a new key for a new change",
+                earlier.pledge_id
+            )
+        },
+    )?;
+    Ok(Some(earlier))
+}
+
+/// Keeps a change made under a caller's key, in the transaction that makes it.
+async fn record_keyed_change(
+    txn: &impl ConnectionTrait,
+    pledge_id: i64,
+    action: &PledgeAction,
+    key: &str,
+    processor_key: Option<&str>,
+) -> Result<(), DomainError> {
+    pledge_change_request::ActiveModel {
+        pledge_id: Set(pledge_id),
+        action: Set(action.name().to_owned()),
+        idempotency_key: Set(key.to_owned()),
+        request: Set(change_request(pledge_id, action)),
+        processor_key: Set(processor_key.map(str::to_owned)),
+        created_at: Set(Utc::now()),
+        ..Default::default()
+    }
+    .insert(txn)
+    .await?;
     Ok(())
 }
 
 /// Applies an action to an envelope pledge, with its audit entry, membership
-/// re-evaluation and any email, in one transaction.
+/// re-evaluation and any email, in one transaction; a caller's key is kept in it too.
 pub async fn change_envelope_pledge(
     db: &DatabaseConnection,
     actor: &Actor,
     policy: &ClubPolicy,
     id: i64,
     action: PledgeAction,
+    key: Option<&str>,
 ) -> Result<pledge::Model, DomainError> {
     let txn = begin_write(db).await?;
+    if let Some(key) = key {
+        record_keyed_change(&txn, id, &action, key, None).await?;
+    }
     let current = find_pledge(&txn, id).await?;
     if current.source != PledgeSource::Envelope {
         return Err(DomainError::validation(

@@ -16,6 +16,7 @@ use sea_orm::{
 };
 
 use super::DomainError;
+use super::payments::status_after_refund;
 use crate::config::Organization;
 use crate::db::begin_write;
 
@@ -400,11 +401,11 @@ fn expected_status(charge: &ProcessorCharge) -> GiftStatus {
     match charge.state {
         ChargeState::Failed => GiftStatus::Failed,
         ChargeState::Pending => GiftStatus::Pending,
-        ChargeState::Succeeded if charge.refunded_minor >= charge.amount_minor => {
-            GiftStatus::Refunded
-        }
-        ChargeState::Succeeded if charge.refunded_minor > 0 => GiftStatus::PartiallyRefunded,
-        ChargeState::Succeeded => GiftStatus::Succeeded,
+        ChargeState::Succeeded => status_after_refund(
+            GiftStatus::Succeeded,
+            charge.amount_minor,
+            charge.refunded_minor,
+        ),
     }
 }
 

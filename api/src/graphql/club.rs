@@ -240,7 +240,8 @@ pub async fn donor_tier_history(ctx: &Context<'_>, donor_id: i64) -> Result<Vec<
 pub struct PledgeChangeInput {
     /// The pledge's id.
     pub id: ID,
-    /// Makes a retried request count once (card pledges).
+    /// A key of your choosing: the same change sent again with it answers the first
+    /// change; another change with it is a conflict naming the field that differs.
     pub idempotency_key: Option<String>,
 }
 

@@ -20,8 +20,8 @@ use super::tokens::Role;
 use crate::domain::gift_search::{self, GiftFilter as SearchFilter};
 use crate::domain::gifts::{Benefits, Tribute as DomainTribute};
 use crate::domain::offline_gifts::{self, GiftAdjustment, OfflineGift};
+use crate::domain::payments::{RefundAsk, refund_gift};
 use crate::stripe::StripeClient;
-use crate::stripe::refunds::refund_card_gift;
 
 /// How a gift was paid.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -658,7 +658,9 @@ impl GiftMutation {
     /// Refunds a gift in full, or in part when an amount is given. An offline gift
     /// (check, cash, stock, DAF, wire) changes at once. A card or bank gift is refunded
     /// through the payment processor: the refund is requested now and the gift changes
-    /// when the processor confirms it; sending the same request twice refunds once.
+    /// when the processor confirms it. What is left to refund counts the refunds already
+    /// asked and not yet confirmed. Sent again with the same idempotency key, the same
+    /// request answers the first refund, and a request that differs is a conflict.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn refund_gift(
         &self,
@@ -668,7 +670,7 @@ impl GiftMutation {
         amount: Option<MoneyInput>,
         #[graphql(desc = "Why, for an offline gift's notes.")] reason: Option<String>,
         #[graphql(
-            desc = "A key of your choosing for a card refund: a retried request with the same key refunds once."
+            desc = "A key of your choosing: the same request sent again with it refunds once and answers the first refund; another request with it is a conflict naming the field that differs."
         )]
         idempotency_key: Option<String>,
     ) -> Result<GiftRefund> {
@@ -677,52 +679,25 @@ impl GiftMutation {
         if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
             return Err(bad_input("reason", "must be at most 500 characters"));
         }
-        let db = db(ctx)?;
-        let gift = gift_search::find_gift(db, id).await.gql()?;
-        if offline_gifts::is_offline(gift.method) {
-            let gift = offline_gifts::refund_offline_gift(
-                db,
-                &config(ctx)?.org,
-                &actor(ctx)?,
-                id,
-                amount,
-                reason,
-            )
+        let config = config(ctx)?;
+        let client = StripeClient::from_config(config).map_err(|e| bad_input("stripe", e))?;
+        let ask = RefundAsk {
+            gift_id: id,
+            amount,
+            reason,
+            idempotency_key,
+        };
+        let refunded = refund_gift(db(ctx)?, &config.org, &client, &actor(ctx)?, ask)
             .await
             .gql()?;
-            return Ok(GiftRefund {
-                gift: Gift(gift),
-                processor_refund: None,
-            });
-        }
-        if let Some(amount) = amount
-            && amount.currency().code() != gift.currency
-        {
-            return Err(bad_input(
-                "amount.currency",
-                format!("the gift was given in {}", gift.currency),
-            ));
-        }
-        let client = StripeClient::from_config(config(ctx)?).map_err(|e| bad_input("stripe", e))?;
-        let refund = refund_card_gift(
-            db,
-            &client,
-            &actor(ctx)?,
-            id,
-            amount.map(|a| a.amount_minor()),
-            idempotency_key.as_deref(),
-        )
-        .await
-        .gql()?;
-        let gift = gift_search::find_gift(db, id).await.gql()?;
-        let processor_refund = CardRefund {
-            stripe_refund_id: refund.refund_id,
-            amount: MoneyAmount::from_columns(refund.amount_minor, &gift.currency),
-            status: refund.status,
-        };
+        let processor_refund = refunded.processor_refund.map(|refund| CardRefund {
+            stripe_refund_id: refund.stripe_refund_id.unwrap_or_default(),
+            amount: MoneyAmount::from_columns(refund.amount_minor, &refunded.gift.currency),
+            status: refund.processor_status.unwrap_or_else(|| "pending".into()),
+        });
         Ok(GiftRefund {
-            gift: Gift(gift),
-            processor_refund: Some(processor_refund),
+            gift: Gift(refunded.gift),
+            processor_refund,
         })
     }
 }

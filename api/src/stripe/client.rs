@@ -222,6 +222,8 @@ impl StripeClient {
             }
         }
         form.push(("reason".into(), "requested_by_customer".into()));
+        // The refund carries the request id, so its listing matches it to the request.
+        form.push(("metadata[request_id]".into(), idempotency_key.into()));
         self.post("/refunds", &form, idempotency_key).await
     }
 }

@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::domain::gifts::Tribute;
 use crate::domain::payments::{
     ChargeRefund, CheckoutPayment, Designation, DisputeNotice, InstallmentFailure,
-    InstallmentPayment, PayerDetails, PaymentEffect, ProcessorEvent, Subscription,
+    InstallmentPayment, PayerDetails, PaymentEffect, ProcessorEvent, ProcessorRefund, Subscription,
 };
 use crate::domain::text::{MAX_NAME, clean_line};
 
@@ -290,6 +290,20 @@ pub fn paid_invoice_payment(list: &Value) -> (Option<String>, Option<String>) {
 }
 
 /// The first object of a list answer (`GET /v1/checkout/sessions?subscription=…`).
+/// A refund object as the domain reads it, with the request id this service sent it
+/// with (kept in its metadata).
+pub fn processor_refund(refund: &Value) -> Option<ProcessorRefund> {
+    Some(ProcessorRefund {
+        refund_id: text(refund, "id")?.to_owned(),
+        amount_minor: refund.get("amount").and_then(Value::as_i64)?,
+        status: text(refund, "status").unwrap_or("pending").to_owned(),
+        request_id: refund
+            .pointer("/metadata/request_id")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    })
+}
+
 pub fn first_of_list(list: &Value) -> Option<&Value> {
     list.pointer("/data/0")
 }
@@ -408,6 +422,13 @@ fn read_effect(
                 .get("amount_refunded")
                 .and_then(Value::as_i64)
                 .ok_or_else(|| UnreadableEvent("no amount_refunded".into()))?,
+            // In the pinned version a charge's refunds are left out unless expanded,
+            // which a webhook never is; the edge lists them when they are needed.
+            refunds: object
+                .pointer("/refunds/data")
+                .and_then(Value::as_array)
+                .map(|refunds| refunds.iter().filter_map(processor_refund).collect())
+                .unwrap_or_default(),
         }),
         "charge.dispute.created" | "charge.dispute.closed" => {
             let notice = DisputeNotice {

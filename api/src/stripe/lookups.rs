@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::client::{StripeClient, StripeFailure};
 use super::events;
+use super::reconcile;
 use crate::domain::DomainError;
 use crate::domain::payments::{self, PaymentEffect, ProcessorEvent, Subscription};
 
@@ -100,9 +101,41 @@ pub async fn complete_event(
                 fill_email_from_customer(stripe, subscription).await?;
             }
         }
+        PaymentEffect::ChargeRefunded(refund) => {
+            // The event's charge does not list its refunds; the refunds asked for here
+            // and not yet confirmed are matched to Stripe's by id.
+            let worth_listing = refund.refunds.is_empty()
+                && payments::refunds_awaiting_confirmation(
+                    db,
+                    &refund.charge_id,
+                    refund.payment_intent_id.as_deref(),
+                )
+                .await?;
+            if worth_listing {
+                let params = [("charge", refund.charge_id.clone())];
+                let listed = reconcile::list_all(stripe, "/refunds", &params);
+                if let Some(listed) = optional_list(listed).await? {
+                    refund.refunds = listed.iter().filter_map(events::processor_refund).collect();
+                }
+            }
+        }
         _ => {}
     }
     Ok(())
+}
+
+/// A listing, with a refusal as `None` as for [`optional`].
+async fn optional_list(
+    answer: impl Future<Output = Result<Vec<Value>, StripeFailure>>,
+) -> Result<Option<Vec<Value>>, LookupError> {
+    match answer.await {
+        Ok(list) => Ok(Some(list)),
+        Err(StripeFailure::Unavailable(reason)) => Err(LookupError::Unavailable(reason)),
+        Err(failure @ (StripeFailure::Refused { .. } | StripeFailure::NotConfigured)) => {
+            tracing::info!(%failure, "Stripe has no answer for a listing");
+            Ok(None)
+        }
+    }
 }
 
 /// The subscription a pledge is made from: Stripe's subscription, with the donor and

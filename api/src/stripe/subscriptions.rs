@@ -7,12 +7,14 @@ use serde_json::Value;
 
 use super::client::StripeClient;
 use crate::config::Config;
+use crate::domain::idempotency::clean_key;
 use crate::domain::pledge_actions::{
-    PledgeAction, change_envelope_pledge, check_action, find_pledge, record_requested_change,
+    PledgeAction, change_envelope_pledge, check_action, earlier_change, find_pledge,
+    record_requested_change,
 };
 use crate::domain::{Actor, DomainError};
 use entity::enums::PledgeSource;
-use entity::pledge;
+use entity::{pledge, pledge_change_request};
 
 /// Keeps an id inside its path segment.
 fn segment(id: &str) -> String {
@@ -106,7 +108,7 @@ pub async fn request_pledge_change(
             client.post(&path, &form, &idempotency_key).await?;
         }
     }
-    record_requested_change(db, actor, pledge, &action, &idempotency_key).await
+    record_requested_change(db, actor, pledge, &action, &idempotency_key, key).await
 }
 
 /// What a change to a pledge did.
@@ -120,8 +122,55 @@ pub struct PledgeChangeOutcome {
 
 /// Applies an action to a pledge the way its kind requires: an envelope pledge
 /// changes here, in one transaction; a card pledge's subscription is asked to change
-/// at Stripe, and its webhook events change the pledge.
+/// at Stripe, and its webhook events change the pledge. Under a caller's key the same
+/// change sent again answers the first one, and a change that differs is a conflict.
 pub async fn change_pledge(
+    db: &DatabaseConnection,
+    config: &Config,
+    actor: &Actor,
+    pledge_id: i64,
+    action: PledgeAction,
+    key: Option<&str>,
+) -> Result<PledgeChangeOutcome, DomainError> {
+    let key = clean_key(key.map(str::to_owned))?;
+    if let Some(key) = key.as_deref()
+        && let Some(earlier) = earlier_change(db, key, pledge_id, &action).await?
+    {
+        return replayed(db, earlier).await;
+    }
+    let made = make_change(db, config, actor, pledge_id, action.clone(), key.as_deref()).await;
+    match (made, key.as_deref()) {
+        // Another request under the same key was made first.
+        (
+            Err(DomainError::Conflict {
+                field: Some(field), ..
+            }),
+            Some(key),
+        ) if field == "idempotencyKey" => {
+            match earlier_change(db, key, pledge_id, &action).await? {
+                Some(earlier) => replayed(db, earlier).await,
+                None => Err(DomainError::conflict(
+                    Some("idempotencyKey"),
+                    "another change under this idempotency key is being made; send it again",
+                )),
+            }
+        }
+        (made, _) => made,
+    }
+}
+
+/// The answer to a change made before under the same key: the pledge as it stands now.
+async fn replayed(
+    db: &DatabaseConnection,
+    earlier: pledge_change_request::Model,
+) -> Result<PledgeChangeOutcome, DomainError> {
+    Ok(PledgeChangeOutcome {
+        pledge: find_pledge(db, earlier.pledge_id).await?,
+        requested_of_processor: earlier.processor_key.is_some(),
+    })
+}
+
+async fn make_change(
     db: &DatabaseConnection,
     config: &Config,
     actor: &Actor,
@@ -132,8 +181,8 @@ pub async fn change_pledge(
     let pledge = find_pledge(db, pledge_id).await?;
     match pledge.source {
         PledgeSource::Envelope => {
-            let pledge =
-                change_envelope_pledge(db, actor, &config.club_policy(), pledge_id, action).await?;
+            let policy = config.club_policy();
+            let pledge = change_envelope_pledge(db, actor, &policy, pledge_id, action, key).await?;
             Ok(PledgeChangeOutcome {
                 pledge,
                 requested_of_processor: false,

@@ -16,6 +16,7 @@ mod gifts;
 mod health;
 mod hostile;
 mod hostile_names;
+mod idempotency;
 mod mailer;
 mod migrations;
 mod outbox;

@@ -11,6 +11,7 @@ mod checkout;
 mod events;
 mod installments;
 mod payers;
+mod refund_requests;
 mod refunds;
 
 pub use checkout::{
@@ -22,7 +23,13 @@ pub use events::*;
 use installments::{gift_for_invoice, mark_past_due, record_installment, sync_pledge};
 pub use payers::find_or_create_donor;
 use payers::update_payer_links;
-pub use refunds::{RefundableGift, refundable_card_gift};
+pub(crate) use refund_requests::record_offline_refund;
+use refund_requests::settle_refund_requests;
+pub use refund_requests::{
+    GiftRefunded, ProcessorRefund, RefundAsk, RefundFailure, RefundProcessor, refund_gift,
+    refundable_minor, refunds_awaiting_confirmation,
+};
+pub use refunds::status_after_refund;
 use refunds::{apply_dispute, apply_refund};
 
 use chrono::{DateTime, Utc};
@@ -118,13 +125,15 @@ pub struct InstallmentFailure {
     pub subscription: Option<Box<Subscription>>,
 }
 
-/// A charge's refunded total, which only grows.
+/// A charge's refunded total, which only grows, with the charge's refunds when the
+/// event carries them or the edge listed them.
 #[derive(Debug, Clone)]
 pub struct ChargeRefund {
     pub charge_id: String,
     pub payment_intent_id: Option<String>,
     pub invoice_id: Option<String>,
     pub amount_refunded_minor: i64,
+    pub refunds: Vec<ProcessorRefund>,
 }
 
 /// A chargeback on a charge.

@@ -1,4 +1,4 @@
-//! Refunds and disputes reaching the gift their charge paid for, and refunds staff ask for.
+//! Refunds and disputes reaching the gift their charge paid for.
 
 #[allow(unused_imports)]
 use super::*;
@@ -40,15 +40,23 @@ pub(super) async fn gift_for_charge(
     }
 }
 
-pub(super) fn status_after_refund(gift: &gift::Model, refunded: i64) -> GiftStatus {
-    if gift.status == GiftStatus::Disputed {
+/// The status a gift has once `refunded_minor` of its `amount_minor` has been
+/// refunded: refunded in full, partially refunded, or as it was when nothing has been.
+/// A disputed gift stays disputed: the dispute, not the refund, decides it. The one
+/// rule for webhooks, staff refunds of offline gifts, and reconciliation.
+pub fn status_after_refund(
+    status: GiftStatus,
+    amount_minor: i64,
+    refunded_minor: i64,
+) -> GiftStatus {
+    if status == GiftStatus::Disputed {
         GiftStatus::Disputed
-    } else if refunded >= gift.amount_minor {
+    } else if refunded_minor > 0 && refunded_minor >= amount_minor {
         GiftStatus::Refunded
-    } else if refunded > 0 {
+    } else if refunded_minor > 0 {
         GiftStatus::PartiallyRefunded
     } else {
-        gift.status
+        status
     }
 }
 
@@ -70,8 +78,22 @@ pub(super) async fn apply_refund(
             reason: format!("no gift yet for charge {}", refund.charge_id),
         });
     };
-    let refunded = refund.amount_refunded_minor.clamp(0, gift.amount_minor);
-    // The refunded total only grows: an older, smaller total arriving late changes nothing.
+    // The charge's refunds, listed after the event was sent, may count more than the
+    // event's own total; either way the refunded total only grows, and an older,
+    // smaller total arriving late changes nothing.
+    let listed: i64 = refund
+        .refunds
+        .iter()
+        .filter(|r| !r.failed())
+        .map(|r| r.amount_minor)
+        .sum();
+    let refunded = Ord::clamp(
+        Ord::max(refund.amount_refunded_minor, listed),
+        0,
+        gift.amount_minor,
+    );
+    let confirmed = Ord::max(refunded, gift.refunded_minor);
+    settle_refund_requests(txn, gift.id, &refund.refunds, confirmed).await?;
     if refunded <= gift.refunded_minor {
         return Ok(Settled::Duplicate(format!(
             "gift {} already shows {} refunded",
@@ -79,7 +101,7 @@ pub(super) async fn apply_refund(
         )));
     }
     let id = gift.id;
-    let status = status_after_refund(&gift, refunded);
+    let status = status_after_refund(gift.status, gift.amount_minor, refunded);
     let mut row: gift::ActiveModel = gift.into();
     row.refunded_minor = Set(refunded);
     row.status = Set(status);
@@ -118,11 +140,11 @@ pub(super) async fn apply_dispute(
         GiftStatus::Disputed
     } else {
         // Won: the money stays; the gift shows what was refunded, if anything.
-        let undisputed = gift::Model {
-            status: GiftStatus::Succeeded,
-            ..gift.clone()
-        };
-        status_after_refund(&undisputed, gift.refunded_minor)
+        status_after_refund(
+            GiftStatus::Succeeded,
+            gift.amount_minor,
+            gift.refunded_minor,
+        )
     };
     let gift = if gift.status != status {
         let mut row: gift::ActiveModel = gift.into();
@@ -143,123 +165,33 @@ pub(super) async fn apply_dispute(
     )))
 }
 
-/// A card gift that can be refunded through the processor, with what it needs.
-#[derive(Debug, Clone)]
-pub struct RefundableGift {
-    pub gift: gift::Model,
-    pub charge_id: Option<String>,
-    pub payment_intent_id: Option<String>,
-    /// What may still be refunded, in minor units.
-    pub refundable_minor: i64,
-}
-
-/// Checks that a gift can be refunded by card for `amount_minor` (all that remains when
-/// `None`), and returns what the processor call needs. Nothing changes here: the gift
-/// changes when the processor reports the refund.
-pub async fn refundable_card_gift(
-    db: &impl ConnectionTrait,
-    gift_id: i64,
-    amount_minor: Option<i64>,
-) -> Result<(RefundableGift, i64), DomainError> {
-    let gift = gift::Entity::find_by_id(gift_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| DomainError::not_found("gift", gift_id))?;
-    if gift.method != PaymentMethod::Card
-        || (gift.stripe_charge_id.is_none() && gift.stripe_payment_intent_id.is_none())
-    {
-        return Err(DomainError::validation(
-            "giftId",
-            "only card gifts paid through the processor can be refunded this way",
-        ));
-    }
-    if !matches!(
-        gift.status,
-        GiftStatus::Succeeded | GiftStatus::PartiallyRefunded
-    ) {
-        return Err(DomainError::conflict(
-            Some("giftId"),
-            format!("a {} gift cannot be refunded", gift.status),
-        ));
-    }
-    let refundable = gift.amount_minor - gift.refunded_minor;
-    let amount = amount_minor.unwrap_or(refundable);
-    if amount <= 0 {
-        return Err(DomainError::validation(
-            "amount",
-            "must be greater than zero",
-        ));
-    }
-    if amount > refundable {
-        return Err(DomainError::validation(
-            "amount",
-            format!("at most {refundable} may still be refunded"),
-        ));
-    }
-    Ok((
-        RefundableGift {
-            charge_id: gift.stripe_charge_id.clone(),
-            payment_intent_id: gift.stripe_payment_intent_id.clone(),
-            refundable_minor: refundable,
-            gift,
-        },
-        amount,
-    ))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn gift_of(amount: i64, status: GiftStatus) -> gift::Model {
-        gift::Model {
-            id: 1,
-            donor_id: 1,
-            amount_minor: amount,
-            currency: "USD".into(),
-            refunded_minor: 0,
-            method: PaymentMethod::Card,
-            status,
-            fund_id: 1,
-            campaign_id: None,
-            appeal_id: None,
-            pledge_id: None,
-            received_at: Utc::now(),
-            check_number: None,
-            tribute_kind: None,
-            tribute_name: None,
-            tribute_notify_name: None,
-            tribute_notify_email: None,
-            tribute_notify_address: None,
-            tribute_show_amount: false,
-            benefits_minor: 0,
-            benefits_description: None,
-            anonymous: false,
-            stripe_payment_intent_id: None,
-            stripe_invoice_id: None,
-            stripe_checkout_session_id: None,
-            stripe_charge_id: None,
-            idempotency_key: None,
-            notes: None,
-            processor_fee_minor: None,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
-        }
-    }
-
     #[test]
     fn a_refund_of_everything_marks_the_gift_refunded() {
-        let gift = gift_of(5_000, GiftStatus::Succeeded);
-        assert_eq!(status_after_refund(&gift, 5_000), GiftStatus::Refunded);
+        let succeeded = GiftStatus::Succeeded;
         assert_eq!(
-            status_after_refund(&gift, 1_000),
+            status_after_refund(succeeded, 5_000, 5_000),
+            GiftStatus::Refunded
+        );
+        assert_eq!(
+            status_after_refund(succeeded, 5_000, 1_000),
             GiftStatus::PartiallyRefunded
+        );
+        assert_eq!(status_after_refund(succeeded, 5_000, 0), succeeded);
+        assert_eq!(
+            status_after_refund(GiftStatus::Refunded, 5_000, 0),
+            GiftStatus::Refunded
         );
     }
 
     #[test]
     fn a_disputed_gift_stays_disputed_when_refunded() {
-        let gift = gift_of(5_000, GiftStatus::Disputed);
-        assert_eq!(status_after_refund(&gift, 5_000), GiftStatus::Disputed);
+        assert_eq!(
+            status_after_refund(GiftStatus::Disputed, 5_000, 5_000),
+            GiftStatus::Disputed
+        );
     }
 }
