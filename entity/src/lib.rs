@@ -20,6 +20,7 @@ pub mod pledge;
 pub mod receipt;
 pub mod receipt_counter;
 pub mod segment;
+pub mod stripe_dispute;
 pub mod stripe_event;
 pub mod tier_membership;
 

@@ -18,6 +18,7 @@ mod hostile_names;
 mod mailer;
 mod migrations;
 mod outbox;
+mod payment_events;
 mod receipts;
 mod reconciliation;
 mod staff_api;

@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use entity::stripe_dispute;
 
 /// The gift a charge paid for: by charge id, then by payment intent or invoice. The
 /// charge id is remembered on the gift once found.
@@ -41,8 +42,8 @@ pub(super) async fn gift_for_charge(
 }
 
 pub(super) fn status_after_refund(gift: &gift::Model, refunded: i64) -> GiftStatus {
-    if gift.status == GiftStatus::Disputed {
-        GiftStatus::Disputed
+    if matches!(gift.status, GiftStatus::Disputed | GiftStatus::Pending) {
+        gift.status
     } else if refunded >= gift.amount_minor {
         GiftStatus::Refunded
     } else if refunded > 0 {
@@ -79,13 +80,18 @@ pub(super) async fn apply_refund(
         )));
     }
     let id = gift.id;
+    // A refund reported before a delayed payment settles is kept on the pending gift;
+    // the gift's status and receipt follow when the payment succeeds.
+    let pending = gift.status == GiftStatus::Pending;
     let status = status_after_refund(&gift, refunded);
     let mut row: gift::ActiveModel = gift.into();
     row.refunded_minor = Set(refunded);
     row.status = Set(status);
     row.updated_at = Set(Utc::now());
     let gift = row.update(txn).await?;
-    receipts::on_refund(txn, org, &gift).await?;
+    if !pending {
+        receipts::on_refund(txn, org, &gift).await?;
+    }
     Ok(Settled::Applied(format!(
         "gift {id} is {status} ({refunded} refunded)"
     )))
@@ -114,10 +120,16 @@ pub(super) async fn apply_dispute(
         });
     };
     let id = gift.id;
-    let status = if opened || notice.status != "won" {
+    let became_lost = record_dispute_state(txn, &gift, &notice, opened).await?;
+    let disputes = stripe_dispute::Entity::find()
+        .filter(stripe_dispute::Column::GiftId.eq(gift.id))
+        .all(txn)
+        .await?;
+    let status = if disputes.iter().any(holds_the_money) {
         GiftStatus::Disputed
     } else {
-        // Won: the money stays; the gift shows what was refunded, if anything.
+        // Every dispute closed without taking the money: the gift shows what was
+        // refunded, if anything.
         let undisputed = gift::Model {
             status: GiftStatus::Succeeded,
             ..gift.clone()
@@ -133,14 +145,61 @@ pub(super) async fn apply_dispute(
         gift
     };
     // A dispute closed as lost means the bank returned the money: the gift is no longer
-    // a contribution, so its receipt is voided (the event is processed once).
-    if !opened && notice.status == "lost" {
+    // a contribution, so its receipt is voided, once, when the dispute is first lost.
+    if became_lost {
         receipts::on_payment_reversed(txn, org, &gift).await?;
     }
     Ok(Settled::Applied(format!(
         "gift {id} is {status} (dispute {} {})",
         notice.dispute_id, notice.status
     )))
+}
+
+/// Whether a dispute keeps the gift's money from the organization: while it is open,
+/// and for good once lost.
+fn holds_the_money(dispute: &stripe_dispute::Model) -> bool {
+    !dispute.closed || dispute.status == "lost"
+}
+
+/// Brings the dispute's own row up to date with a notice, and says whether this notice
+/// is the one that closed it as lost. A closed dispute stays as it closed: an "opened"
+/// notice arriving after the close changes nothing.
+async fn record_dispute_state(
+    txn: &DatabaseTransaction,
+    gift: &gift::Model,
+    notice: &DisputeNotice,
+    opened: bool,
+) -> Result<bool, DomainError> {
+    let now = Utc::now();
+    let closes = !opened;
+    let lost = closes && notice.status == "lost";
+    let existing = stripe_dispute::Entity::find_by_id(notice.dispute_id.clone())
+        .one(txn)
+        .await?;
+    match existing {
+        None => {
+            stripe_dispute::Entity::insert(stripe_dispute::ActiveModel {
+                dispute_id: Set(notice.dispute_id.clone()),
+                gift_id: Set(gift.id),
+                status: Set(notice.status.clone()),
+                closed: Set(closes),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+            .exec(txn)
+            .await?;
+            Ok(lost)
+        }
+        Some(dispute) if dispute.closed => Ok(false),
+        Some(dispute) => {
+            let mut row: stripe_dispute::ActiveModel = dispute.into();
+            row.status = Set(notice.status.clone());
+            row.closed = Set(closes);
+            row.updated_at = Set(now);
+            row.update(txn).await?;
+            Ok(lost)
+        }
+    }
 }
 
 /// A card gift that can be refunded through the processor, with what it needs.
