@@ -243,6 +243,7 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             let policy = config.club_policy();
             let settings = apply.then_some(ApplySettings {
                 org: &config.org,
+                org_currency: config.org_currency,
                 policy: &policy,
             });
             let run = reconcile_with_stripe(&db, &client, range, settings).await?;

@@ -77,7 +77,8 @@ impl Application {
                 .map(|key| key.expose())
                 .unwrap_or_default(),
             &config.public_url,
-        );
+        )
+        .in_currency(config.org_currency);
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
             checkout_guard,

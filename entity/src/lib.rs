@@ -23,6 +23,7 @@ pub mod receipt;
 pub mod receipt_counter;
 pub mod refund_request;
 pub mod segment;
+pub mod stripe_dispute;
 pub mod stripe_event;
 pub mod tier_membership;
 

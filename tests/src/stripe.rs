@@ -134,7 +134,16 @@ pub fn billing_portal_session(url: &str) -> Value {
     session
 }
 
-/// A paid invoice of a subscription, in the pinned API version's shape.
+/// The paid invoice that opened a subscription (`billing_reason: subscription_create`).
+pub fn first_invoice(id: &str, subscription: &str, email: &str, amount: i64) -> Value {
+    let mut invoice = paid_invoice(id, subscription, email, amount);
+    invoice["billing_reason"] = json!("subscription_create");
+    invoice
+}
+
+/// A paid invoice of a subscription's later period (`billing_reason:
+/// subscription_cycle`), in the pinned API version's shape. Stripe sends
+/// `customer_email` only sometimes: an empty `email` leaves it null.
 pub fn paid_invoice(id: &str, subscription: &str, email: &str, amount: i64) -> Value {
     let mut invoice = fixture("invoice");
     merge(
@@ -142,6 +151,7 @@ pub fn paid_invoice(id: &str, subscription: &str, email: &str, amount: i64) -> V
         json!({
             "id": id,
             "status": "paid",
+            "billing_reason": "subscription_cycle",
             "amount_paid": amount,
             "amount_due": amount,
             "customer": "cus_monthly",

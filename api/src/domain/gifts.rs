@@ -82,6 +82,9 @@ pub struct NewGift {
     pub stripe_charge_id: Option<String>,
     pub idempotency_key: Option<String>,
     pub notes: Option<String>,
+    /// For an installment, whether it is its pledge's first, when the processor says
+    /// so; otherwise the first recorded counts as the first.
+    pub first_installment: Option<bool>,
 }
 
 impl NewGift {
@@ -114,6 +117,7 @@ impl NewGift {
             stripe_charge_id: None,
             idempotency_key: None,
             notes: None,
+            first_installment: None,
         }
     }
 }
@@ -223,7 +227,8 @@ pub async fn record_gift(
     .await?;
 
     let receipt = if gift.status == GiftStatus::Succeeded {
-        let receipt = receipts::acknowledge_gift(txn, org, &gift, &donor).await?;
+        let receipt =
+            receipts::acknowledge_gift(txn, org, &gift, &donor, new.first_installment).await?;
         tributes::notify_honoree(txn, org, &gift, &donor).await?;
         receipt
     } else {

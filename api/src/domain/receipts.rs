@@ -147,12 +147,14 @@ pub async fn installment_policy(
 /// Acknowledges a newly recorded gift as policy says: every succeeded one-off gift and
 /// every installment of $250 or more gets its receipt now; other installments get one
 /// for the first installment of their pledge (or every one, if the donor's tier asks),
-/// and the year-end statement covers the rest.
+/// and the year-end statement covers the rest. `first_installment` is what the
+/// processor says of an installment; without it, the first one recorded is the first.
 pub async fn acknowledge_gift(
     txn: &DatabaseTransaction,
     org: &Organization,
     gift: &gift::Model,
     donor: &donor::Model,
+    first_installment: Option<bool>,
 ) -> Result<Option<receipt::Model>, DomainError> {
     if gift.status != GiftStatus::Succeeded {
         return Ok(None);
@@ -162,18 +164,23 @@ pub async fn acknowledge_gift(
         Some(_) if gift.amount_minor >= WRITTEN_ACKNOWLEDGMENT_MINOR => true,
         Some(pledge_id) => {
             installment_policy(txn, donor.id).await? == InstallmentReceipts::Every
-                || gift::Entity::find()
-                    .filter(gift::Column::PledgeId.eq(pledge_id))
-                    .filter(gift::Column::Id.ne(gift.id))
-                    .filter(gift::Column::Status.is_in([
-                        GiftStatus::Succeeded,
-                        GiftStatus::PartiallyRefunded,
-                        GiftStatus::Refunded,
-                        GiftStatus::Disputed,
-                    ]))
-                    .count(txn)
-                    .await?
-                    == 0
+                || match first_installment {
+                    Some(first) => first,
+                    None => {
+                        gift::Entity::find()
+                            .filter(gift::Column::PledgeId.eq(pledge_id))
+                            .filter(gift::Column::Id.ne(gift.id))
+                            .filter(gift::Column::Status.is_in([
+                                GiftStatus::Succeeded,
+                                GiftStatus::PartiallyRefunded,
+                                GiftStatus::Refunded,
+                                GiftStatus::Disputed,
+                            ]))
+                            .count(txn)
+                            .await?
+                            == 0
+                    }
+                }
         }
     };
     if receipt_now {

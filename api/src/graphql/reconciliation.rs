@@ -265,6 +265,7 @@ impl ReconciliationMutation {
         let db = db(ctx)?;
         let settings = ApplySettings {
             org: &config.org,
+            org_currency: config.org_currency,
             policy: &policy,
         };
         let ReconcileRun {

@@ -334,6 +334,8 @@ fn installment(invoice: &Value) -> Result<InstallmentPayment, UnreadableEvent> {
             .unwrap_or_else(Utc::now),
         payer_email: text(invoice, "customer_email").map(str::to_owned),
         customer_id: id_of(invoice, "customer").map(str::to_owned),
+        first_installment: text(invoice, "billing_reason")
+            .map(|reason| reason == "subscription_create"),
         tribute: invoice
             .pointer("/parent/subscription_details/metadata")
             .and_then(|metadata| designation(metadata).tribute),

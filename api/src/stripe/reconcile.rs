@@ -18,6 +18,8 @@ use serde_json::{Value, json};
 
 use super::client::{StripeClient, StripeFailure, api_version};
 use super::events;
+use entity::Currency;
+
 use crate::config::Organization;
 use crate::domain::DomainError;
 use crate::domain::club::ClubPolicy;
@@ -350,6 +352,7 @@ pub struct ReconcileRun {
 /// What applying needs besides the database and Stripe.
 pub struct ApplySettings<'a> {
     pub org: &'a Organization,
+    pub org_currency: Currency,
     pub policy: &'a ClubPolicy,
 }
 
@@ -432,7 +435,15 @@ async fn record_synthetic(
         Err(super::lookups::LookupError::Domain(error)) => return Err(error),
     }
     Ok(
-        match payments::record_processor_event(db, settings.org, settings.policy, parsed).await? {
+        match payments::record_processor_event(
+            db,
+            settings.org,
+            settings.org_currency,
+            settings.policy,
+            parsed,
+        )
+        .await?
+        {
             EventOutcome::Recorded {
                 status: StripeEventStatus::Applied,
                 summary,

@@ -55,6 +55,7 @@ pub async fn receive(
     match payments::record_processor_event(
         &state.db,
         &state.config.org,
+        state.config.org_currency,
         &state.config.club_policy(),
         event,
     )
@@ -90,9 +91,15 @@ pub async fn reprocess(
             LookupError::Unavailable(reason) => ReprocessError::StripeUnavailable(reason),
             LookupError::Domain(error) => ReprocessError::Domain(error),
         })?;
-    let outcome = payments::record_processor_event(db, &config.org, &config.club_policy(), event)
-        .await
-        .map_err(ReprocessError::Domain)?;
+    let outcome = payments::record_processor_event(
+        db,
+        &config.org,
+        config.org_currency,
+        &config.club_policy(),
+        event,
+    )
+    .await
+    .map_err(ReprocessError::Domain)?;
     if matches!(
         outcome,
         EventOutcome::Recorded {

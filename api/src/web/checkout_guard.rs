@@ -62,6 +62,8 @@ pub struct CheckoutGuard {
     key: Vec<u8>,
     public_origin: Origin,
     budgets: Mutex<Budgets>,
+    /// The currency the minimum is shown in: the organization's.
+    currency: Currency,
 }
 
 impl CheckoutGuard {
@@ -77,6 +79,7 @@ impl CheckoutGuard {
             public_origin: public_url.origin(),
             budgets: Mutex::new(budgets),
             settings,
+            currency: Currency::Usd,
         }
     }
 
@@ -217,8 +220,13 @@ impl CheckoutGuard {
         })
     }
 
+    /// The guard for an organization keeping its books in `currency` (USD otherwise).
+    pub fn in_currency(self, currency: Currency) -> CheckoutGuard {
+        CheckoutGuard { currency, ..self }
+    }
+
     fn minimum_text(&self) -> String {
-        format_minor(self.settings.min_gift_minor, Currency::Usd)
+        format_minor(self.settings.min_gift_minor, self.currency)
     }
 
     /// Takes one Checkout Session from every budget that applies, or none when any is

@@ -109,12 +109,14 @@ fn one_line(name: &str) -> bool {
     text::check_one_line("name", name, text::MAX_NAME).is_ok()
 }
 
-/// Checks the form. `funds` are the active funds as (code, name).
+/// Checks the form. `funds` are the active funds as (code, name); the amount is read in
+/// `currency`, the organization's.
 pub fn validate(
     form: &DonationForm,
     funds: &[(String, String)],
     text: &Text,
     lang: Lang,
+    currency: Currency,
 ) -> Result<Donation, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut error = |field, message: &'static str| {
@@ -140,7 +142,7 @@ pub fn validate(
         error("amount", text.err_amount);
         None
     } else {
-        match super::amounts::read_amount(typed, lang, Currency::Usd) {
+        match super::amounts::read_amount(typed, lang, currency) {
             Ok(money) if (100..=MAX_WEB_GIFT_MINOR).contains(&money.amount_minor()) => Some(money),
             Ok(_) | Err(entity::MoneyError::NotPositive | entity::MoneyError::TooLarge) => {
                 error("amount", text.err_amount_range);
@@ -760,7 +762,7 @@ pub async fn submit(
         let notice = checkout_guard::form_token_notice(lang);
         return html(StatusCode::FORBIDDEN, view(&[], Some(notice)));
     }
-    let validated = validate(&form, &funds, lang.text(), lang);
+    let validated = validate(&form, &funds, lang.text(), lang, state.config.org_currency);
     let donation = match validated.and_then(|d| match guard.below_minimum(&d, lang) {
         Some(error) => Err(vec![error]),
         None => Ok(d),
@@ -906,9 +908,15 @@ mod tests {
     #[test]
     fn a_form_with_nothing_names_every_required_field() {
         let funds = vec![("GENERAL".to_owned(), "General".to_owned())];
-        let errors = validate(&DonationForm::default(), &funds, Lang::En.text(), Lang::En)
-            .err()
-            .unwrap_or_default();
+        let errors = validate(
+            &DonationForm::default(),
+            &funds,
+            Lang::En.text(),
+            Lang::En,
+            Currency::Usd,
+        )
+        .err()
+        .unwrap_or_default();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["frequency", "amount", "fund", "name", "email"]);
     }
@@ -927,7 +935,7 @@ mod tests {
             email: "rosa@example.org".to_owned(),
             ..DonationForm::default()
         };
-        let errors = validate(&form, &funds, Lang::En.text(), Lang::En)
+        let errors = validate(&form, &funds, Lang::En.text(), Lang::En, Currency::Usd)
             .err()
             .unwrap_or_default();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
@@ -938,7 +946,7 @@ mod tests {
             name: "Rosa".to_owned(),
             ..form
         };
-        let errors = validate(&long, &funds, Lang::En.text(), Lang::En)
+        let errors = validate(&long, &funds, Lang::En.text(), Lang::En, Currency::Usd)
             .err()
             .unwrap_or_default();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();

@@ -12,8 +12,8 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 use tests::on_both_backends;
 use tests::stripe::{
     OLD_WEBHOOK_SECRET, SECRET_KEY, StripeObjects, WEBHOOK_SECRET, charge, customer, dispute,
-    event, invoice_payment_intent, mount_fake_stripe, paid_invoice, payment_session, refund,
-    signature, subscription, subscription_session,
+    event, first_invoice, invoice_payment_intent, mount_fake_stripe, paid_invoice, payment_session,
+    refund, signature, subscription, subscription_session,
 };
 use tests::support::{Backend, TestApp, spawn_app_with};
 
@@ -199,7 +199,11 @@ async fn a_monthly_gift_records_one_installment_per_invoice(backend: Backend) {
     ))
     .await;
     for n in 1..=3 {
-        let mut invoice = paid_invoice(&format!("in_{n}"), "sub_rosa", email, 4_200);
+        let mut invoice = if n == 1 {
+            first_invoice("in_1", "sub_rosa", email, 4_200)
+        } else {
+            paid_invoice(&format!("in_{n}"), "sub_rosa", email, 4_200)
+        };
         invoice["parent"]["subscription_details"]["metadata"] = json!({
             "tribute_kind": "in_memory_of", "tribute_name": "Abuela Rosa"
         });
@@ -259,7 +263,7 @@ async fn an_invoice_before_its_checkout_still_makes_one_donor_and_one_pledge(bac
         .deliver(&event(
             "evt_inv",
             "invoice.paid",
-            paid_invoice("in_first", "sub_omar", email, 2_500),
+            first_invoice("in_first", "sub_omar", email, 2_500),
         ))
         .await;
     assert_eq!(response.status(), 200);
@@ -969,7 +973,7 @@ async fn a_first_installment_before_its_checkout_becomes_a_gift_with_its_receipt
     stripe_subscription["customer"] = json!("cus_sub_amina");
     stripe_subscription["metadata"] = json!({ "fund": "GENERAL" });
     // Stripe's invoice often lacks the email; it never carries the payment intent.
-    let invoice = paid_invoice("in_amina_1", "sub_amina", "", 4_200);
+    let invoice = first_invoice("in_amina_1", "sub_amina", "", 4_200);
 
     let response = app
         .deliver(&event("evt_inv", "invoice.paid", invoice.clone()))
@@ -1012,7 +1016,11 @@ async fn two_installments(app: &TestApp, objects: &StripeObjects, email: &str) -
     app.deliver(&event("evt_session", "checkout.session.completed", session))
         .await;
     for n in 1..=2 {
-        let invoice = paid_invoice(&format!("in_two_{n}"), "sub_two", email, 5_000);
+        let invoice = if n == 1 {
+            first_invoice("in_two_1", "sub_two", email, 5_000)
+        } else {
+            paid_invoice("in_two_2", "sub_two", email, 5_000)
+        };
         let response = app
             .deliver(&event(&format!("evt_inv_{n}"), "invoice.paid", invoice))
             .await;
@@ -1101,7 +1109,7 @@ async fn an_installment_stripe_cannot_complete_is_refused_so_stripe_sends_it_aga
     let delivery = event(
         "evt_inv_down",
         "invoice.paid",
-        paid_invoice("in_down", "sub_down", "", 4_200),
+        first_invoice("in_down", "sub_down", "", 4_200),
     );
     objects.set_unreachable(true);
 

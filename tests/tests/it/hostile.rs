@@ -20,7 +20,7 @@ use wiremock::MockServer;
 
 use tests::on_both_backends;
 use tests::stripe::{
-    SECRET_KEY, WEBHOOK_SECRET, charge, dispute, event, paid_invoice, payment_session,
+    SECRET_KEY, WEBHOOK_SECRET, charge, dispute, event, first_invoice, payment_session,
     subscription, subscription_session,
 };
 use tests::support::{Backend, TestApp, error_codes, spawn_app_with};
@@ -551,7 +551,7 @@ fn fixture_events() -> Vec<Value> {
         event(
             "evt_c",
             "invoice.paid",
-            paid_invoice("in_c", "sub_b", "ana@example.org", 4_200),
+            first_invoice("in_c", "sub_b", "ana@example.org", 4_200),
         ),
         event(
             "evt_d",

@@ -20,6 +20,7 @@ mod idempotency;
 mod mailer;
 mod migrations;
 mod outbox;
+mod payment_events;
 mod receipts;
 mod reconciliation;
 mod staff_api;

@@ -14,7 +14,7 @@ use api::stripe::reconcile::{ApplySettings, reconcile_with_stripe};
 use tests::fake_stripe::{FakeStripe, balance_transaction, invoice_payments, payout};
 use tests::on_both_backends;
 use tests::stripe::{
-    SECRET_KEY, WEBHOOK_SECRET, charge, dispute, event, paid_invoice, payment_session, refund,
+    SECRET_KEY, WEBHOOK_SECRET, charge, dispute, event, first_invoice, payment_session, refund,
     subscription, subscription_session,
 };
 use tests::support::{Backend, TestApp, spawn_app_with, test_config};
@@ -141,7 +141,7 @@ async fn books_that_match_stripe_report_nothing(backend: Backend) {
     }
     // A monthly gift: its checkout, and its first installment paid by invoice.
     let invoice_paid = {
-        let mut invoice = paid_invoice("in_monthly", "sub_monthly", "dana@example.org", 4_200);
+        let mut invoice = first_invoice("in_monthly", "sub_monthly", "dana@example.org", 4_200);
         invoice["created"] = json!(Utc::now().timestamp());
         invoice["payments"] = invoice_payments("in_monthly", "pi_in_monthly", 4_200);
         invoice
@@ -235,6 +235,7 @@ async fn a_charge_with_no_gift_is_reported_and_applying_records_it_once(backend:
         range,
         Some(ApplySettings {
             org: &config.org,
+            org_currency: config.org_currency,
             policy: &policy,
         }),
     )
@@ -351,7 +352,7 @@ async fn a_missing_installment_is_recorded_from_its_invoice_and_checkout(backend
         4_200,
     ));
     stripe.add_subscription(subscription("sub_lost", "eva@example.org", 4_200, "active"));
-    let mut invoice = paid_invoice("in_lost", "sub_lost", "eva@example.org", 4_200);
+    let mut invoice = first_invoice("in_lost", "sub_lost", "eva@example.org", 4_200);
     invoice["created"] = json!(Utc::now().timestamp());
     invoice["payments"] = invoice_payments("in_lost", "pi_in_lost", 4_200);
     stripe.add_invoice(invoice);

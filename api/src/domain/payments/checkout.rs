@@ -99,8 +99,27 @@ pub(super) async fn settle_checkout_gift(
             .await?
             .ok_or_else(|| DomainError::not_found("gift", existing.id))?;
         let donor = donors::find_donor(txn, gift.donor_id).await?;
-        receipts::issue_gift_receipt(txn, org, &gift, &donor).await?;
-        tributes::notify_honoree(txn, org, &gift, &donor).await?;
+        // A refund reported while the payment was pending is applied after the
+        // receipt, as if it had arrived after the payment: the receipt is for what was
+        // paid, then corrected.
+        let as_paid = gift::Model {
+            refunded_minor: 0,
+            ..gift.clone()
+        };
+        receipts::issue_gift_receipt(txn, org, &as_paid, &donor).await?;
+        tributes::notify_honoree(txn, org, &as_paid, &donor).await?;
+        if gift.refunded_minor > 0 {
+            let refunded = gift.refunded_minor;
+            let mut row: gift::ActiveModel = gift.into();
+            row.status = Set(super::refunds::status_after_refund(
+                as_paid.status,
+                as_paid.amount_minor,
+                refunded,
+            ));
+            row.updated_at = Set(Utc::now());
+            let gift = row.update(txn).await?;
+            receipts::on_refund(txn, org, &gift).await?;
+        }
     }
     Ok(Settled::Applied(format!(
         "gift {} is now {status}",

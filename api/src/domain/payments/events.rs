@@ -16,8 +16,8 @@ use sea_orm::{
 };
 
 use super::{
-    ClubChange, ClubPolicy, DomainError, Organization, ProcessorEvent, apply_effect, begin_write,
-    is_unique_violation,
+    ClubChange, ClubPolicy, Currency, DomainError, Organization, ProcessorEvent, apply_effect,
+    begin_write, is_unique_violation, refused_currency,
 };
 
 /// How applying an event's effects ended.
@@ -68,10 +68,12 @@ fn is_final(status: StripeEventStatus) -> bool {
 }
 
 /// Records a processor event exactly once, with all its effects, in one transaction.
-/// An event stored as waiting or failed is tried again.
+/// An event stored as waiting or failed is tried again. Money in another currency than
+/// `org_currency` fails the event, with its reason.
 pub async fn record_processor_event(
     db: &DatabaseConnection,
     org: &Organization,
+    org_currency: Currency,
     policy: &ClubPolicy,
     event: ProcessorEvent,
 ) -> Result<EventOutcome, DomainError> {
@@ -117,7 +119,11 @@ pub async fn record_processor_event(
         policy,
         cause: format!("stripe event {}", event.id),
     };
-    let settled = match apply_effect(&effects, org, &club, event.effect).await {
+    let applied = match refused_currency(&event.effect, org_currency) {
+        Some(refusal) => Ok(refusal),
+        None => apply_effect(&effects, org, &club, event.effect).await,
+    };
+    let settled = match applied {
         Ok(settled) => {
             if matches!(settled, Settled::Waiting { .. } | Settled::Failed(_)) {
                 effects.rollback().await?;

@@ -74,6 +74,18 @@ pub(super) async fn create_or_update_pledge(
                 serde_json::Value::Null,
             )
             .await?;
+            // A subscription first seen already cancelled (its cancellation arrived
+            // before its start): the donor hears of both, as in the usual order.
+            if created.status == PledgeStatus::Cancelled {
+                queue_pledge_email(
+                    txn,
+                    "pledge_cancelled",
+                    format!("pledge_cancelled:{}", created.id),
+                    &created,
+                    serde_json::Value::Null,
+                )
+                .await?;
+            }
             Ok(created)
         }
         Err(error) if is_unique_violation(&error) => {
@@ -205,11 +217,17 @@ pub(super) async fn record_installment(
         pledge.fund_id,
         payment.paid_at,
     );
-    let first_installment = gift::Entity::find()
-        .filter(gift::Column::PledgeId.eq(pledge.id))
-        .one(txn)
-        .await?
-        .is_none();
+    // Installments may arrive in any order: the invoice says which one opened the
+    // subscription; an invoice that does not say is first if none came before it.
+    let first_installment = match payment.first_installment {
+        Some(first) => first,
+        None => gift::Entity::find()
+            .filter(gift::Column::PledgeId.eq(pledge.id))
+            .one(txn)
+            .await?
+            .is_none(),
+    };
+    new.first_installment = payment.first_installment;
     if first_installment {
         new.tribute = payment.tribute.clone();
     }
@@ -255,27 +273,35 @@ pub(super) async fn mark_past_due(
             }
         },
     };
-    // An installment paid after this failure (a retry that worked) already made the
-    // pledge current again; a late failure notice must not undo that.
+    // A failure notice for an invoice since paid (a retry that worked) is stale.
+    if let Some(paid) = gift_for_invoice(txn, &failure.invoice_id).await? {
+        return Ok(Settled::Applied(format!(
+            "invoice {} was paid since (gift {}); pledge {} stays {}",
+            failure.invoice_id, paid.id, pledge.id, pledge.status
+        )));
+    }
+    // An installment paid after this failure already made the pledge current again; a
+    // late failure notice must not undo that. Only an active pledge falls behind.
     let paid_since = gift::Entity::find()
         .filter(gift::Column::PledgeId.eq(pledge.id))
         .filter(gift::Column::ReceivedAt.gt(failure.failed_at))
         .one(txn)
         .await?
         .is_some();
-    if pledge.status != PledgeStatus::Active || paid_since {
-        return Ok(Settled::Applied(format!(
-            "pledge {} stays {}",
-            pledge.id, pledge.status
-        )));
-    }
     let id = pledge.id;
-    let mut row: pledge::ActiveModel = pledge.into();
-    row.status = Set(PledgeStatus::PastDue);
-    row.past_due_since = Set(Some(failure.failed_at));
-    row.updated_at = Set(Utc::now());
-    let pledge = row.update(txn).await?;
-    club.evaluate(txn, pledge.donor_id).await?;
+    let pledge = if pledge.status == PledgeStatus::Active && !paid_since {
+        let mut row: pledge::ActiveModel = pledge.into();
+        row.status = Set(PledgeStatus::PastDue);
+        row.past_due_since = Set(Some(failure.failed_at));
+        row.updated_at = Set(Utc::now());
+        let pledge = row.update(txn).await?;
+        club.evaluate(txn, pledge.donor_id).await?;
+        pledge
+    } else {
+        pledge
+    };
+    // The donor is told of the failed payment once, whatever order the pledge's other
+    // news arrived in (its cancellation after the last failed retry, say).
     queue_pledge_email(
         txn,
         "payment_failed",
@@ -284,5 +310,8 @@ pub(super) async fn mark_past_due(
         serde_json::json!({ "invoice_id": failure.invoice_id }),
     )
     .await?;
-    Ok(Settled::Applied(format!("pledge {id} is past due")))
+    Ok(Settled::Applied(format!(
+        "invoice {} failed; pledge {id} is {}",
+        failure.invoice_id, pledge.status
+    )))
 }

@@ -36,7 +36,7 @@ use chrono::{DateTime, Utc};
 use entity::enums::{
     DonorKind, GiftStatus, Language, PaymentMethod, PledgeFrequency, PledgeSource, PledgeStatus,
 };
-use entity::{EmailAddress, Money, appeal, donor, fund, gift, pledge};
+use entity::{Currency, EmailAddress, Money, appeal, donor, fund, gift, pledge};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
@@ -45,6 +45,7 @@ use sea_orm::{
 
 use super::checkout_choices::{DonorChoices, MadeByCheckout, keep_checkout_choices};
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
+use super::currency::is_org_currency;
 use super::gifts::{NewGift, Tribute, record_gift};
 use super::pledges::installments_skipped_when_resumed;
 use super::{DomainError, donors, receipts, tributes};
@@ -108,6 +109,9 @@ pub struct InstallmentPayment {
     pub paid_at: DateTime<Utc>,
     pub payer_email: Option<String>,
     pub customer_id: Option<String>,
+    /// Whether this invoice opened its subscription (Stripe's `billing_reason`), when
+    /// the invoice says.
+    pub first_installment: Option<bool>,
     /// The tribute chosen at checkout, carried by the invoice; it goes with the
     /// pledge's first installment.
     pub tribute: Option<Tribute>,
@@ -165,6 +169,26 @@ pub enum PaymentEffect {
     Unreadable(String),
 }
 
+impl PaymentEffect {
+    /// The money the event records, if it records any.
+    pub fn money(&self) -> Option<Money> {
+        match self {
+            PaymentEffect::CheckoutCompleted(payment)
+            | PaymentEffect::DelayedPaymentSucceeded(payment)
+            | PaymentEffect::DelayedPaymentFailed(payment) => Some(payment.amount),
+            PaymentEffect::SubscriptionCheckoutCompleted(subscription)
+            | PaymentEffect::SubscriptionChanged(subscription) => Some(subscription.installment),
+            PaymentEffect::InstallmentPaid(payment) => Some(payment.amount),
+            PaymentEffect::InstallmentFailed(_)
+            | PaymentEffect::ChargeRefunded(_)
+            | PaymentEffect::DisputeOpened(_)
+            | PaymentEffect::DisputeClosed(_)
+            | PaymentEffect::Unhandled
+            | PaymentEffect::Unreadable(_) => None,
+        }
+    }
+}
+
 /// One event from the payment processor.
 #[derive(Debug, Clone)]
 pub struct ProcessorEvent {
@@ -204,6 +228,18 @@ impl ClubChange<'_> {
         evaluate_membership(txn, self.policy, donor_id, &self.cause).await?;
         Ok(())
     }
+}
+
+/// Money in another currency than the organization's is kept with its event as
+/// failed, for staff to see, and recorded nowhere a total would have to skip it.
+pub(super) fn refused_currency(effect: &PaymentEffect, org_currency: Currency) -> Option<Settled> {
+    let money = effect.money()?;
+    (!is_org_currency(money, org_currency)).then(|| {
+        Settled::Failed(format!(
+            "currency: the payment is in {}; the organization keeps its books in {org_currency}",
+            money.currency()
+        ))
+    })
 }
 
 pub(super) async fn apply_effect(

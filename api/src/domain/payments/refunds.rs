@@ -2,6 +2,7 @@
 
 #[allow(unused_imports)]
 use super::*;
+use entity::stripe_dispute;
 
 /// The gift a charge paid for: by charge id, then by payment intent or invoice. The
 /// charge id is remembered on the gift once found.
@@ -42,15 +43,16 @@ pub(super) async fn gift_for_charge(
 
 /// The status a gift has once `refunded_minor` of its `amount_minor` has been
 /// refunded: refunded in full, partially refunded, or as it was when nothing has been.
-/// A disputed gift stays disputed: the dispute, not the refund, decides it. The one
-/// rule for webhooks, staff refunds of offline gifts, and reconciliation.
+/// A disputed gift stays disputed: the dispute, not the refund, decides it; a pending
+/// one stays pending until its payment settles. The one rule for webhooks, staff
+/// refunds of offline gifts, and reconciliation.
 pub fn status_after_refund(
     status: GiftStatus,
     amount_minor: i64,
     refunded_minor: i64,
 ) -> GiftStatus {
-    if status == GiftStatus::Disputed {
-        GiftStatus::Disputed
+    if matches!(status, GiftStatus::Disputed | GiftStatus::Pending) {
+        status
     } else if refunded_minor > 0 && refunded_minor >= amount_minor {
         GiftStatus::Refunded
     } else if refunded_minor > 0 {
@@ -101,13 +103,18 @@ pub(super) async fn apply_refund(
         )));
     }
     let id = gift.id;
+    // A refund reported before a delayed payment settles is kept on the pending gift;
+    // the gift's status and receipt follow when the payment succeeds.
+    let pending = gift.status == GiftStatus::Pending;
     let status = status_after_refund(gift.status, gift.amount_minor, refunded);
     let mut row: gift::ActiveModel = gift.into();
     row.refunded_minor = Set(refunded);
     row.status = Set(status);
     row.updated_at = Set(Utc::now());
     let gift = row.update(txn).await?;
-    receipts::on_refund(txn, org, &gift).await?;
+    if !pending {
+        receipts::on_refund(txn, org, &gift).await?;
+    }
     Ok(Settled::Applied(format!(
         "gift {id} is {status} ({refunded} refunded)"
     )))
@@ -136,10 +143,16 @@ pub(super) async fn apply_dispute(
         });
     };
     let id = gift.id;
-    let status = if opened || notice.status != "won" {
+    let became_lost = record_dispute_state(txn, &gift, &notice, opened).await?;
+    let disputes = stripe_dispute::Entity::find()
+        .filter(stripe_dispute::Column::GiftId.eq(gift.id))
+        .all(txn)
+        .await?;
+    let status = if disputes.iter().any(holds_the_money) {
         GiftStatus::Disputed
     } else {
-        // Won: the money stays; the gift shows what was refunded, if anything.
+        // Every dispute closed without taking the money: the gift shows what was
+        // refunded, if anything.
         status_after_refund(
             GiftStatus::Succeeded,
             gift.amount_minor,
@@ -155,14 +168,61 @@ pub(super) async fn apply_dispute(
         gift
     };
     // A dispute closed as lost means the bank returned the money: the gift is no longer
-    // a contribution, so its receipt is voided (the event is processed once).
-    if !opened && notice.status == "lost" {
+    // a contribution, so its receipt is voided, once, when the dispute is first lost.
+    if became_lost {
         receipts::on_payment_reversed(txn, org, &gift).await?;
     }
     Ok(Settled::Applied(format!(
         "gift {id} is {status} (dispute {} {})",
         notice.dispute_id, notice.status
     )))
+}
+
+/// Whether a dispute keeps the gift's money from the organization: while it is open,
+/// and for good once lost.
+fn holds_the_money(dispute: &stripe_dispute::Model) -> bool {
+    !dispute.closed || dispute.status == "lost"
+}
+
+/// Brings the dispute's own row up to date with a notice, and says whether this notice
+/// is the one that closed it as lost. A closed dispute stays as it closed: an "opened"
+/// notice arriving after the close changes nothing.
+async fn record_dispute_state(
+    txn: &DatabaseTransaction,
+    gift: &gift::Model,
+    notice: &DisputeNotice,
+    opened: bool,
+) -> Result<bool, DomainError> {
+    let now = Utc::now();
+    let closes = !opened;
+    let lost = closes && notice.status == "lost";
+    let existing = stripe_dispute::Entity::find_by_id(notice.dispute_id.clone())
+        .one(txn)
+        .await?;
+    match existing {
+        None => {
+            stripe_dispute::Entity::insert(stripe_dispute::ActiveModel {
+                dispute_id: Set(notice.dispute_id.clone()),
+                gift_id: Set(gift.id),
+                status: Set(notice.status.clone()),
+                closed: Set(closes),
+                created_at: Set(now),
+                updated_at: Set(now),
+            })
+            .exec(txn)
+            .await?;
+            Ok(lost)
+        }
+        Some(dispute) if dispute.closed => Ok(false),
+        Some(dispute) => {
+            let mut row: stripe_dispute::ActiveModel = dispute.into();
+            row.status = Set(notice.status.clone());
+            row.closed = Set(closes);
+            row.updated_at = Set(now);
+            row.update(txn).await?;
+            Ok(lost)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -192,6 +252,14 @@ mod tests {
         assert_eq!(
             status_after_refund(GiftStatus::Disputed, 5_000, 5_000),
             GiftStatus::Disputed
+        );
+    }
+
+    #[test]
+    fn a_pending_gift_stays_pending_until_its_payment_settles() {
+        assert_eq!(
+            status_after_refund(GiftStatus::Pending, 5_000, 1_000),
+            GiftStatus::Pending
         );
     }
 }

@@ -10,7 +10,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 use tests::on_both_backends;
 use tests::stripe::{
-    SECRET_KEY, WEBHOOK_SECRET, event, paid_invoice, payment_session, subscription,
+    SECRET_KEY, WEBHOOK_SECRET, event, first_invoice, payment_session, subscription,
     subscription_session,
 };
 use tests::support::{Backend, TestApp, spawn_app_with};
@@ -291,7 +291,7 @@ async fn pledges_from_the_link_and_the_envelope_count_in_the_appeal_results(back
             .status(),
         200
     );
-    let mut invoice = paid_invoice("in_rosa_1", "sub_rosa", email, 4_200);
+    let mut invoice = first_invoice("in_rosa_1", "sub_rosa", email, 4_200);
     invoice["parent"]["subscription_details"]["metadata"] = metadata;
     app.deliver(&event("evt_inv", "invoice.paid", invoice))
         .await;

@@ -1,0 +1,225 @@
+//! Rules of Stripe's events that hold whatever order they arrive in: which installment
+//! is the first, a dispute's own history, and the organization's one currency.
+
+use entity::enums::{GiftStatus, ReceiptKind, StripeEventStatus};
+use entity::{gift, receipt, stripe_event};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use serde_json::json;
+use wiremock::MockServer;
+
+use tests::on_both_backends;
+use tests::stripe::{
+    OLD_WEBHOOK_SECRET, SECRET_KEY, WEBHOOK_SECRET, customer, dispute, event, first_invoice,
+    mount_fake_stripe, paid_invoice, payment_session, subscription, subscription_session,
+};
+use tests::support::{Backend, TestApp, spawn_app_with};
+
+use crate::checkout::{
+    app_with_fake_stripe, app_with_stripe_objects, mount_checkout, post_donation, valid_form,
+};
+
+async fn gifts(app: &TestApp) -> Vec<gift::Model> {
+    gift::Entity::find()
+        .order_by_asc(gift::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+async fn stored_event(app: &TestApp, id: &str) -> stripe_event::Model {
+    stripe_event::Entity::find()
+        .filter(stripe_event::Column::EventId.eq(id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+async fn a_later_installment_recorded_first_leaves_the_receipt_and_tribute_with_the_first(
+    backend: Backend,
+) {
+    let (app, _stripe, objects) = app_with_stripe_objects(backend).await;
+    let email = "ines@example.org";
+    let mut session = subscription_session("cs_ines", "sub_ines", email, 4_200);
+    session["customer"] = json!("cus_ines");
+    let mut stripe_subscription = subscription("sub_ines", email, 4_200, "active");
+    stripe_subscription["customer"] = json!("cus_ines");
+    objects.put(session);
+    objects.put(stripe_subscription);
+    objects.put(customer("cus_ines", email, "Inés Vidal"));
+    let tribute = json!({ "tribute_kind": "in_memory_of", "tribute_name": "Abuelo Juan" });
+    let mut first = first_invoice("in_ines_1", "sub_ines", "", 4_200);
+    first["parent"]["subscription_details"]["metadata"] = tribute.clone();
+    let mut second = paid_invoice("in_ines_2", "sub_ines", email, 4_200);
+    second["parent"]["subscription_details"]["metadata"] = tribute;
+
+    for (id, invoice) in [("evt_second", second), ("evt_first", first)] {
+        let response = app.deliver(&event(id, "invoice.paid", invoice)).await;
+        assert_eq!(response.status(), 200);
+    }
+
+    let gifts = gifts(&app).await;
+    assert_eq!(gifts.len(), 2);
+    let first = gifts
+        .iter()
+        .find(|g| g.stripe_invoice_id.as_deref() == Some("in_ines_1"))
+        .unwrap();
+    let second = gifts
+        .iter()
+        .find(|g| g.stripe_invoice_id.as_deref() == Some("in_ines_2"))
+        .unwrap();
+    assert_eq!(first.tribute_name.as_deref(), Some("Abuelo Juan"));
+    assert_eq!(second.tribute_name, None);
+    let receipts = receipt::Entity::find()
+        .filter(receipt::Column::Kind.eq(ReceiptKind::Gift))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(receipts.len(), 1);
+    assert_eq!(receipts[0].gift_id, Some(first.id));
+}
+
+async fn a_dispute_opened_after_it_closed_leaves_the_gift_as_the_close_said(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    app.deliver(&event(
+        "evt_paid",
+        "checkout.session.completed",
+        payment_session("cs_late", "lena@example.org", 20_000, true),
+    ))
+    .await;
+
+    for (id, kind, status) in [
+        ("evt_dp_closed", "charge.dispute.closed", "won"),
+        ("evt_dp_created", "charge.dispute.created", "needs_response"),
+    ] {
+        let response = app
+            .deliver(&event(
+                id,
+                kind,
+                dispute("dp_late", "ch_late", "pi_cs_late", status),
+            ))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+
+    assert_eq!(gifts(&app).await[0].status, GiftStatus::Succeeded);
+}
+
+async fn a_second_dispute_of_a_charge_keeps_the_gift_disputed_until_it_closes(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    app.deliver(&event(
+        "evt_paid",
+        "checkout.session.completed",
+        payment_session("cs_two", "tomas@example.org", 20_000, true),
+    ))
+    .await;
+    let deliver = async |id: &str, kind: &str, dispute_id: &str, status: &str| {
+        app.deliver(&event(
+            id,
+            kind,
+            dispute(dispute_id, "ch_two", "pi_cs_two", status),
+        ))
+        .await;
+    };
+    deliver("evt_1", "charge.dispute.created", "dp_a", "needs_response").await;
+    deliver("evt_2", "charge.dispute.created", "dp_b", "needs_response").await;
+    deliver("evt_3", "charge.dispute.closed", "dp_a", "won").await;
+    assert_eq!(gifts(&app).await[0].status, GiftStatus::Disputed);
+
+    deliver("evt_4", "charge.dispute.closed", "dp_b", "won").await;
+    assert_eq!(gifts(&app).await[0].status, GiftStatus::Succeeded);
+}
+
+async fn a_payment_in_another_currency_is_kept_as_failed_and_records_no_gift(backend: Backend) {
+    let (app, _stripe, objects) = app_with_stripe_objects(backend).await;
+    let mut euros = payment_session("cs_eur", "eva@example.org", 5_000, true);
+    euros["currency"] = json!("eur");
+    let mut stripe_subscription = subscription("sub_eur", "eva@example.org", 4_200, "active");
+    stripe_subscription["items"]["data"][0]["price"]["currency"] = json!("eur");
+    objects.put(stripe_subscription.clone());
+    let mut invoice = first_invoice("in_eur", "sub_eur", "eva@example.org", 4_200);
+    invoice["currency"] = json!("eur");
+
+    for (id, kind, object) in [
+        ("evt_eur_checkout", "checkout.session.completed", euros),
+        (
+            "evt_eur_sub",
+            "customer.subscription.created",
+            stripe_subscription,
+        ),
+        ("evt_eur_invoice", "invoice.paid", invoice),
+    ] {
+        let response = app.deliver(&event(id, kind, object)).await;
+        assert!(
+            response.status().is_success(),
+            "{id}: {}",
+            response.status()
+        );
+        let stored = stored_event(&app, id).await;
+        assert_eq!(stored.status, StripeEventStatus::Failed, "{id}");
+        let reason = stored.reason.unwrap_or_default();
+        assert!(
+            reason.contains("EUR") && reason.contains("USD"),
+            "{id}: {reason}"
+        );
+    }
+    assert!(gifts(&app).await.is_empty());
+    assert!(
+        entity::pledge::Entity::find()
+            .all(&app.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let staff = app.token(entity::enums::StaffRole::Staff).await;
+    let listed = app
+        .graphql(
+            &staff,
+            "{ stripeEvents(filter: { outcome: FAILED }, first: 10) { totalCount edges { node { stripeEventId reason } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(listed["data"]["stripeEvents"]["totalCount"], 3, "{listed}");
+}
+
+async fn the_donation_page_asks_stripe_in_the_organization_s_currency(backend: Backend) {
+    let stripe = MockServer::start().await;
+    mount_fake_stripe(&stripe).await;
+    mount_checkout(&stripe).await;
+    let secrets = format!("{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}");
+    let app = spawn_app_with(
+        backend,
+        &[
+            ("STRIPE_SECRET_KEY", SECRET_KEY),
+            ("STRIPE_API_BASE", &stripe.uri()),
+            ("STRIPE_WEBHOOK_SECRET", &secrets),
+            ("PUBLIC_URL", "https://give.example.org"),
+            ("ORG_CURRENCY", "EUR"),
+        ],
+    )
+    .await;
+
+    let response = post_donation(&app, &valid_form()).await;
+
+    assert_eq!(response.status(), 303);
+    let requests = stripe.received_requests().await.unwrap();
+    let created = requests
+        .iter()
+        .find(|r| r.method.as_str() == "POST" && r.url.path() == "/v1/checkout/sessions")
+        .expect("a Checkout Session was created");
+    let form: std::collections::HashMap<String, String> =
+        url::form_urlencoded::parse(&created.body)
+            .into_owned()
+            .collect();
+    assert_eq!(form["line_items[0][price_data][currency]"], "eur");
+    assert_eq!(form["line_items[0][price_data][unit_amount]"], "5000");
+}
+
+on_both_backends!(
+    a_later_installment_recorded_first_leaves_the_receipt_and_tribute_with_the_first,
+    a_dispute_opened_after_it_closed_leaves_the_gift_as_the_close_said,
+    a_second_dispute_of_a_charge_keeps_the_gift_disputed_until_it_closes,
+    a_payment_in_another_currency_is_kept_as_failed_and_records_no_gift,
+    the_donation_page_asks_stripe_in_the_organization_s_currency,
+);
