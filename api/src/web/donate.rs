@@ -263,7 +263,6 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
         ))
         .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(body)
 }
 

@@ -12,6 +12,7 @@ mod demo;
 mod donate_browser;
 mod event_orders;
 mod gifts;
+mod headers;
 mod health;
 mod hostile;
 mod hostile_names;
