@@ -14,6 +14,7 @@ mod m20261125_070101_tribute_show_amount;
 mod m20261129_010001_stripe_event_outcomes;
 mod m20261129_020001_gift_processor_fee;
 mod m20261129_060001_created_checkout_sessions;
+mod m20261130_040001_donor_link_version;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_010001_stripe_event_outcomes::Migration),
             Box::new(m20261129_020001_gift_processor_fee::Migration),
             Box::new(m20261129_060001_created_checkout_sessions::Migration),
+            Box::new(m20261130_040001_donor_link_version::Migration),
         ]
     }
 }
