@@ -623,6 +623,7 @@ pub async fn seed_bench(
                 email_suppressed_at: Set(None),
                 email_suppressed_reason: Set(None),
                 notes: Set(None),
+                link_version: Set(0),
                 created_at: Set(d.created_at),
                 updated_at: Set(d.created_at),
             }

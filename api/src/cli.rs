@@ -9,7 +9,7 @@ use entity::enums::StaffRole;
 use migration::{Migrator, MigratorTrait};
 
 use crate::config::{Config, LogFormat};
-use crate::domain::appeal_sends::{self, LinkSettings};
+use crate::domain::appeal_sends;
 use crate::domain::reconciliation::ReconcileRange;
 use crate::domain::{Actor, club, receipts, tokens};
 use crate::server::{Application, shutdown_signal};
@@ -261,14 +261,10 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
         Command::SendDueAppeals => {
-            let key = config.download_link_key.clone().context(
+            let links = config.appeal_links().context(
                 "DOWNLOAD_LINK_KEY must be set: it signs the donate and unsubscribe links in appeals",
             )?;
             let db = migrated_database(&config).await?;
-            let links = LinkSettings {
-                public_url: &config.public_url,
-                key: key.expose(),
-            };
             let due =
                 appeal_sends::send_due_appeals(&db, &config.org, links, chrono::Utc::now()).await?;
             let mut failed = 0;
@@ -350,20 +346,14 @@ async fn run_grace_checks(db: sea_orm::DatabaseConnection, policy: club::ClubPol
 }
 
 /// Every minute, queues the scheduled email appeals whose time has come.
-async fn run_due_appeals(
-    db: sea_orm::DatabaseConnection,
-    org: crate::config::Organization,
-    public_url: url::Url,
-    key: crate::config::Secret,
-) {
+async fn run_due_appeals(db: sea_orm::DatabaseConnection, config: Config) {
+    let Some(links) = config.appeal_links() else {
+        return;
+    };
     let mut ticks = tokio::time::interval(std::time::Duration::from_secs(60));
     loop {
         ticks.tick().await;
-        let links = LinkSettings {
-            public_url: &public_url,
-            key: key.expose(),
-        };
-        match appeal_sends::send_due_appeals(&db, &org, links, chrono::Utc::now()).await {
+        match appeal_sends::send_due_appeals(&db, &config.org, links, chrono::Utc::now()).await {
             Ok(due) => {
                 for appeal in due {
                     match appeal.outcome {
@@ -397,20 +387,11 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
         .mailer_in_process
         .then(|| (config.mail_settings(), config.mailer.clone()));
     let club_policy = config.club_policy();
-    let appeal_settings = config
-        .download_link_key
-        .clone()
-        .map(|key| (config.org.clone(), config.public_url.clone(), key));
+    let appeal_settings = config.download_link_key.is_some().then(|| config.clone());
     let application = Application::build(config).await?;
     let grace_checks = tokio::spawn(run_grace_checks(application.db().clone(), club_policy));
-    let due_appeals = appeal_settings.map(|(org, public_url, key)| {
-        tokio::spawn(run_due_appeals(
-            application.db().clone(),
-            org,
-            public_url,
-            key,
-        ))
-    });
+    let due_appeals = appeal_settings
+        .map(|config| tokio::spawn(run_due_appeals(application.db().clone(), config)));
     let (stop_mailer, mailer_stopped) = tokio::sync::watch::channel(false);
     let mailer = match in_process_mailer {
         Some((mail, settings)) => {

@@ -82,6 +82,8 @@ pub struct Config {
     pub download_link_key: Option<Secret>,
     /// Days a past-due pledge keeps counting toward its donor's club tier.
     pub club_grace_days: u32,
+    /// Days a personal donate link in an email appeal opens the donor's page.
+    pub donate_link_days: u32,
     /// What the donation page does against card testers and forged posts.
     pub checkout: CheckoutSettings,
     /// The one currency the organization keeps its books in: every amount staff enter
@@ -139,6 +141,7 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("GRAPHQL_MAX_RESPONSE_BYTES", Some("8388608")),
     ("SHUTDOWN_TIMEOUT_SECS", Some("30")),
     ("CLUB_GRACE_DAYS", Some("30")),
+    ("DONATE_LINK_DAYS", Some("90")),
     ("MIN_GIFT", Some("5")),
     ("CHECKOUT_PER_ADDRESS", Some("5")),
     ("CHECKOUT_ADDRESS_WINDOW_SECS", Some("600")),
@@ -376,6 +379,13 @@ impl Config {
                 .ok_or_else(|| {
                     ConfigError::new("CLUB_GRACE_DAYS", "must be a whole number from 0 to 365")
                 })?,
+            donate_link_days: required("DONATE_LINK_DAYS")?
+                .parse()
+                .ok()
+                .filter(|days| (1..=3_650).contains(days))
+                .ok_or_else(|| {
+                    ConfigError::new("DONATE_LINK_DAYS", "must be a whole number from 1 to 3650")
+                })?,
             checkout: CheckoutSettings::parse(&get)?,
             org_currency: Currency::parse(required("ORG_CURRENCY")?).map_err(|_| {
                 ConfigError::new(
@@ -387,6 +397,18 @@ impl Config {
                 )
             })?,
         })
+    }
+
+    /// Where appeal links point, the key that signs them and how long personal donate
+    /// links open; `None` without `DOWNLOAD_LINK_KEY`.
+    pub fn appeal_links(&self) -> Option<crate::domain::appeal_sends::LinkSettings<'_>> {
+        self.download_link_key
+            .as_ref()
+            .map(|key| crate::domain::appeal_sends::LinkSettings {
+                public_url: &self.public_url,
+                key: key.expose(),
+                donate_link_valid_for: chrono::Duration::days(i64::from(self.donate_link_days)),
+            })
     }
 
     /// How the giving club treats past-due pledges.

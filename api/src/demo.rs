@@ -609,6 +609,7 @@ impl DonorPlan {
             search_text: Set(search_text(&self.display_name, Some(&self.email))),
             created_at: Set(created),
             updated_at: Set(created),
+            link_version: Set(0),
             ..Default::default()
         }
         .insert(txn)

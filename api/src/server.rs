@@ -33,6 +33,39 @@ pub struct AppState {
     pub checkout_guard: pages::checkout_guard::CheckoutGuard,
 }
 
+/// Declares every route once: `ROUTES` lists them (method and path pattern) for
+/// whoever must check all of them, and `routes` registers the same list.
+macro_rules! routes {
+    ($($method:ident $path:literal => $handler:path),+ $(,)?) => {
+        /// Every route the server answers, as (HTTP method, path pattern).
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),+];
+
+        fn routes(config: &mut web::ServiceConfig) {
+            $(config.route($path, web::$method().to($handler));)+
+        }
+    };
+}
+
+routes! {
+    get "/healthz" => healthz,
+    get "/readyz" => readyz,
+    post "/graphql" => graphql,
+    get "/graphql" => pages::console::console,
+    get "/donate" => pages::donate::show,
+    post "/donate" => pages::donate::submit,
+    get "/donate/thanks" => pages::donate::thanks,
+    get "/donate/cancelled" => pages::donate::cancelled,
+    post "/webhooks/stripe" => crate::stripe::webhook::receive,
+    get "/receipts/{file}" => pages::receipts::download,
+    get "/appeals/unsubscribe" => pages::unsubscribe::confirm,
+    post "/appeals/unsubscribe" => pages::unsubscribe::unsubscribe,
+    get "/circle" => pages::circle::show,
+    get "/manage/{token}" => pages::manage::show,
+    post "/manage/{token}/pledges/{id}" => pages::manage::change,
+    post "/manage/{token}/card" => pages::manage::update_card,
+    get "/circle/roster.csv" => pages::circle::roster_csv,
+}
+
 /// The server, bound and ready to run.
 pub struct Application {
     port: u16,
@@ -93,42 +126,9 @@ impl Application {
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .wrap(Compress::default())
                 .wrap(from_fn(telemetry::log_requests))
-                .route("/healthz", web::get().to(healthz))
-                .route("/readyz", web::get().to(readyz))
-                .route("/graphql", web::post().to(graphql))
-                .route("/graphql", web::get().to(pages::console::console))
                 .app_data(stripe.clone())
-                .route("/donate", web::get().to(pages::donate::show))
-                .route("/donate", web::post().to(pages::donate::submit))
-                .route("/donate/thanks", web::get().to(pages::donate::thanks))
-                .route("/donate/cancelled", web::get().to(pages::donate::cancelled))
-                .route(
-                    "/webhooks/stripe",
-                    web::post().to(crate::stripe::webhook::receive),
-                )
-                .route("/receipts/{file}", web::get().to(pages::receipts::download))
-                .route(
-                    "/appeals/unsubscribe",
-                    web::get().to(pages::unsubscribe::confirm),
-                )
-                .route(
-                    "/appeals/unsubscribe",
-                    web::post().to(pages::unsubscribe::unsubscribe),
-                )
-                .route("/circle", web::get().to(pages::circle::show))
-                .route("/manage/{token}", web::get().to(pages::manage::show))
-                .route(
-                    "/manage/{token}/pledges/{id}",
-                    web::post().to(pages::manage::change),
-                )
-                .route(
-                    "/manage/{token}/card",
-                    web::post().to(pages::manage::update_card),
-                )
-                .route(
-                    "/circle/roster.csv",
-                    web::get().to(pages::circle::roster_csv),
-                )
+                .configure(routes)
+                .wrap(from_fn(pages::headers::security_headers))
         })
         .listen(listener)?
         .disable_signals()

@@ -38,6 +38,8 @@ pub struct Model {
     pub email_suppressed_at: Option<DateTimeUtc>,
     pub email_suppressed_reason: Option<String>,
     pub notes: Option<String>,
+    /// Signs every link the donor is sent; raising it refuses all earlier links.
+    pub link_version: i64,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -117,6 +117,10 @@ pub struct Organization {
     pub address: String,
     /// Dates are shown, and tax years counted, in this zone.
     pub timezone: chrono_tz::Tz,
+    /// Tribute notifications one donor's gifts may send in 24 hours; beyond it the gift
+    /// is recorded but nobody is emailed, so a donor cannot make the organization mail
+    /// strangers in bulk.
+    pub tribute_notifications_per_day: u32,
 }
 
 /// The mailer's settings with their defaults; the names are the environment variables.
@@ -131,6 +135,7 @@ pub const SETTINGS: &[(&str, Option<&str>)] = &[
         Some("1458 Howard Street, San Francisco, CA 94103"),
     ),
     ("ORG_TIMEZONE", Some("America/Los_Angeles")),
+    ("TRIBUTE_NOTIFICATIONS_PER_DAY", Some("3")),
     ("MAILER_BATCH_SIZE", Some("20")),
     ("MAILER_LEASE_SECS", Some("300")),
     ("MAILER_MAX_ATTEMPTS", Some("8")),
@@ -234,6 +239,16 @@ impl MailSettings {
                 ein: ein.to_owned(),
                 address: required("ORG_ADDRESS")?.to_owned(),
                 timezone,
+                tribute_notifications_per_day: required("TRIBUTE_NOTIFICATIONS_PER_DAY")?
+                    .parse()
+                    .ok()
+                    .filter(|count| *count <= 1_000)
+                    .ok_or_else(|| {
+                        ConfigError::new(
+                            "TRIBUTE_NOTIFICATIONS_PER_DAY",
+                            "must be a whole number from 0 to 1000",
+                        )
+                    })?,
             },
             download_links: None,
         })

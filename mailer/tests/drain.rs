@@ -24,6 +24,7 @@ async fn donor_with_receipt(app: &TestApp, name: &str, email: &str) -> i64 {
         search_text: Set(name.to_lowercase()),
         created_at: Set(now),
         updated_at: Set(now),
+        link_version: Set(0),
         ..Default::default()
     }
     .insert(&app.db)

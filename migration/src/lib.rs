@@ -15,9 +15,10 @@ mod m20261129_010001_stripe_event_outcomes;
 mod m20261129_020001_gift_processor_fee;
 mod m20261129_060001_created_checkout_sessions;
 mod m20261130_010001_checkout_choices;
+mod m20261130_020001_stripe_disputes;
 mod m20261130_030001_refund_requests;
 mod m20261130_030002_pledge_change_requests;
-mod m20261130_020001_stripe_disputes;
+mod m20261130_040001_donor_link_version;
 
 pub struct Migrator;
 
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_030001_refund_requests::Migration),
             Box::new(m20261130_030002_pledge_change_requests::Migration),
             Box::new(m20261130_020001_stripe_disputes::Migration),
+            Box::new(m20261130_040001_donor_link_version::Migration),
         ]
     }
 }

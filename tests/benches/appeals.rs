@@ -81,6 +81,7 @@ async fn run(backend: Backend) {
     let links = LinkSettings {
         public_url: &config.public_url,
         key: "a benchmark key that is long enough to sign links",
+        donate_link_valid_for: chrono::Duration::days(90),
     };
     let started = Instant::now();
     let first =

@@ -51,6 +51,7 @@ async fn insert_donors(app: &TestApp, count: usize) -> Vec<i64> {
             search_text: Set(format!("donor number {n}")),
             created_at: Set(now),
             updated_at: Set(now),
+            link_version: Set(0),
             ..Default::default()
         });
         donor::Entity::insert_many(rows)

@@ -96,6 +96,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
             email_suppressed_at: Set(None),
             email_suppressed_reason: Set(None),
             notes: Set(None),
+            link_version: Set(0),
             created_at: Set(created),
             updated_at: Set(created),
         }

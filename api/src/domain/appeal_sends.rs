@@ -33,11 +33,13 @@ const DEFAULT_ASK: AskRule = AskRule {
     invite_to_circle: false,
 };
 
-/// Where donors' links point and the key that signs unsubscribe links.
+/// Where donors' links point, the key that signs them, and how long a personal donate
+/// link opens the donor's page (`DONATE_LINK_DAYS`).
 #[derive(Debug, Clone, Copy)]
 pub struct LinkSettings<'a> {
     pub public_url: &'a Url,
     pub key: &'a str,
+    pub donate_link_valid_for: chrono::Duration,
 }
 
 /// One donor's appeal, merged.
@@ -56,13 +58,15 @@ pub struct PersonalAppeal {
     pub unsubscribe_url: String,
 }
 
-/// id, first name, display name, email, language, last gift, in the Circle (0 or 1).
+/// id, first name, display name, email, language, link version, last gift, in the
+/// Circle (0 or 1).
 type RecipientRow = (
     i64,
     Option<String>,
     String,
     Option<String>,
     String,
+    i64,
     Option<i64>,
     i32,
 );
@@ -73,6 +77,7 @@ struct Recipient {
     display_name: String,
     email: String,
     language: Language,
+    link_version: i64,
     last_gift_minor: Option<i64>,
     in_circle: bool,
 }
@@ -130,6 +135,7 @@ async fn recipients(
             donor::Column::DisplayName,
             donor::Column::Email,
             donor::Column::Language,
+            donor::Column::LinkVersion,
         ])
         .column_as(Expr::cust(last_gift), "last_gift_minor")
         .column_as(Expr::cust(in_circle), "in_circle")
@@ -142,13 +148,14 @@ async fn recipients(
     Ok(rows
         .into_iter()
         .filter_map(
-            |(id, first_name, display_name, email, language, last, circle)| {
+            |(id, first_name, display_name, email, language, link_version, last, circle)| {
                 Some(Recipient {
                     id,
                     first_name,
                     display_name,
                     email: email?,
                     language: Language::parse(&language).unwrap_or(Language::English),
+                    link_version,
                     last_gift_minor: last,
                     in_circle: circle != 0,
                 })
@@ -170,8 +177,16 @@ fn personalize(
 ) -> PersonalAppeal {
     let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
     let ask_minor = rule.one_time_ask(recipient.last_gift_minor);
-    let token =
-        mailer::links::appeal_donate_token(links.key, &appeal.source_code, recipient.id, ask_minor);
+    let token = mailer::links::appeal_donate_token(
+        links.key,
+        &mailer::links::DonateLink {
+            source_code: &appeal.source_code,
+            donor_id: recipient.id,
+            ask_minor,
+            version: recipient.link_version,
+            expires: (Utc::now() + links.donate_link_valid_for).timestamp(),
+        },
+    );
     let donate_url = links
         .public_url
         .join(&format!("donate?appeal={}&t={token}", appeal.source_code))
@@ -179,7 +194,11 @@ fn personalize(
         .unwrap_or_default();
     let unsubscribe_url = links
         .public_url
-        .join(&mailer::links::unsubscribe_path(links.key, recipient.id))
+        .join(&mailer::links::unsubscribe_path(
+            links.key,
+            recipient.id,
+            recipient.link_version,
+        ))
         .map(String::from)
         .unwrap_or_default();
     let club_monthly_ask_minor = match circle_threshold {
@@ -467,26 +486,30 @@ pub struct LinkDonor {
 }
 
 /// The donor a personal donate link (`/donate?appeal=CODE&t=TOKEN`) was signed for, if
-/// the token is genuine for that source code and the donor still exists; `None`
-/// otherwise, so an altered link is just the appeal's page.
+/// the token is genuine for that source code and the donor's current link version, has
+/// not expired, and the donor still exists; `None` otherwise, so an altered, expired or
+/// revoked link is just the appeal's page.
 pub async fn donor_for_link(
     db: &impl ConnectionTrait,
     key: &str,
     source_code: &str,
     token: &str,
+    now: DateTime<Utc>,
 ) -> Result<Option<LinkDonor>, DomainError> {
-    let Some(signed) = mailer::links::verify_appeal_donate_token(key, source_code, token) else {
+    let Some(claimed) = mailer::links::appeal_donate_token_donor(token) else {
         return Ok(None);
     };
-    Ok(donor::Entity::find_by_id(signed.donor_id)
-        .one(db)
-        .await?
-        .map(|found| LinkDonor {
-            donor_id: found.id,
-            name: found.display_name,
-            email: found.email,
-            ask_minor: signed.ask_minor,
-        }))
+    let Some(found) = donor::Entity::find_by_id(claimed).one(db).await? else {
+        return Ok(None);
+    };
+    let signed =
+        mailer::links::verify_appeal_donate_token(key, source_code, token, found.link_version, now);
+    Ok(signed.map(|signed| LinkDonor {
+        donor_id: found.id,
+        name: found.display_name,
+        email: found.email,
+        ask_minor: signed.ask_minor,
+    }))
 }
 
 /// Stops appeal email to a donor; receipts keep coming. Unsubscribing twice is harmless.

@@ -366,6 +366,7 @@ mod tests {
             email_suppressed_at: None,
             email_suppressed_reason: None,
             notes: None,
+            link_version: 0,
             created_at: now,
             updated_at: now,
         }

@@ -6,7 +6,7 @@ use entity::{EmailAddress, donor};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    QuerySelect, Set,
 };
 use serde_json::{Map, Value, json};
 
@@ -189,6 +189,7 @@ pub async fn create_donor(
         notes: Set(notes),
         created_at: Set(now),
         updated_at: Set(now),
+        link_version: Set(0),
         ..Default::default()
     }
     .insert(&txn)
@@ -322,11 +323,61 @@ pub async fn apply_donor_changes(
     let mut active: donor::ActiveModel = updated.clone().into();
     active.search_text = Set(search_text(&updated.display_name, updated.email.as_deref()));
     active.updated_at = Set(Utc::now());
-    // Every column is written from `updated`, so mark them all as changed.
-    let active = active.reset_all();
+    // Every column is written from `updated`, so mark them all as changed, except the
+    // link version, which only revoking links changes.
+    let mut active = active.reset_all();
+    active.link_version = sea_orm::ActiveValue::NotSet;
     let donor = active.update(txn).await?;
     audit::record(txn, actor, action, "donor", Some(id.to_string()), diff).await?;
     Ok(donor)
+}
+
+/// The version every link of the donor is signed with now; `None` when there is no
+/// such donor.
+pub async fn link_version(
+    db: &impl ConnectionTrait,
+    donor_id: i64,
+) -> Result<Option<i64>, DomainError> {
+    Ok(donor::Entity::find_by_id(donor_id)
+        .select_only()
+        .column(donor::Column::LinkVersion)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?)
+}
+
+/// Refuses every signed link the donor was sent until now (self-service page, receipt
+/// downloads, appeal unsubscribe and personal donate links) by raising the version they
+/// are signed with; links made afterwards carry the new version and work. For a donor
+/// whose email was read by someone else, or who forwarded a link they should not have.
+pub async fn revoke_donor_links(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    donor_id: i64,
+) -> Result<donor::Model, DomainError> {
+    let txn = begin_write(db).await?;
+    let found = find_donor(&txn, donor_id).await?;
+    donor::Entity::update_many()
+        .col_expr(
+            donor::Column::LinkVersion,
+            Expr::col(donor::Column::LinkVersion).add(1),
+        )
+        .col_expr(donor::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(donor::Column::Id.eq(donor_id))
+        .exec(&txn)
+        .await?;
+    let revoked = find_donor(&txn, donor_id).await?;
+    audit::record(
+        &txn,
+        actor,
+        "revokeDonorLinks",
+        "donor",
+        Some(donor_id.to_string()),
+        json!({ "linkVersion": { "from": found.link_version, "to": revoked.link_version } }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(revoked)
 }
 
 #[cfg(test)]

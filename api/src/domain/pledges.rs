@@ -566,6 +566,7 @@ mod tests {
                 email_consent: Set(false),
                 anonymous: Set(false),
                 search_text: Set(email.to_owned()),
+                link_version: Set(0),
                 created_at: Set(now),
                 updated_at: Set(now),
                 ..Default::default()

@@ -4,14 +4,14 @@
 //! the tribute-letter export staff print from. Neither states the amount unless the
 //! donor allowed it.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use entity::enums::{GiftStatus, TributeKind};
-use entity::{Currency, EmailAddress, donor, format_minor, gift};
+use entity::{Currency, EmailAddress, donor, format_minor, gift, outbox as outbox_row};
 use mailer::outbox::{self, NewMessage};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
 };
 use serde_json::json;
 
@@ -48,6 +48,11 @@ fn amount_text(gift: &gift::Model) -> Option<String> {
 /// gift honors about it, when the gift names an email to notify. Queueing twice for the
 /// same gift (or pledge) queues nothing new. The amount is in the payload only when the
 /// donor allowed it, so no template can show it otherwise.
+///
+/// One donor's gifts queue at most `org.tribute_notifications_per_day` notifications
+/// in 24 hours (`TRIBUTE_NOTIFICATIONS_PER_DAY`): anyone who pays the minimum could
+/// otherwise make the organization email any address. Beyond it the gift stands as
+/// recorded, nothing is queued, and the gift's notes and the log say so.
 pub async fn notify_honoree(
     txn: &DatabaseTransaction,
     org: &Organization,
@@ -67,10 +72,49 @@ pub async fn notify_honoree(
     else {
         return Ok(());
     };
+    let key = notification_key(gift);
+    let already_queued = outbox_row::Entity::find()
+        .filter(outbox_row::Column::IdempotencyKey.eq(key.as_str()))
+        .count(txn)
+        .await?
+        > 0;
+    if already_queued {
+        return Ok(());
+    }
+    let cap = org.tribute_notifications_per_day;
+    let queued_today = outbox_row::Entity::find()
+        .filter(outbox_row::Column::Kind.eq(TRIBUTE_KIND))
+        .filter(outbox_row::Column::DonorId.eq(donor.id))
+        .filter(outbox_row::Column::CreatedAt.gte(Utc::now() - Duration::hours(24)))
+        .count(txn)
+        .await?;
+    if queued_today >= u64::from(cap) {
+        tracing::warn!(
+            gift = gift.id,
+            donor = donor.id,
+            cap,
+            "tribute notification not queued: the donor's gifts reached \
+             TRIBUTE_NOTIFICATIONS_PER_DAY in the last 24 hours"
+        );
+        let note = format!(
+            "Tribute notification not sent: this donor's gifts already sent {cap} in 24 hours \
+             (TRIBUTE_NOTIFICATIONS_PER_DAY)."
+        );
+        let notes = match gift.notes.as_deref().map(str::trim) {
+            Some(earlier) if !earlier.is_empty() => format!("{earlier}\n{note}"),
+            _ => note,
+        };
+        gift::Entity::update_many()
+            .col_expr(gift::Column::Notes, Expr::value(notes))
+            .filter(gift::Column::Id.eq(gift.id))
+            .exec(txn)
+            .await?;
+        return Ok(());
+    }
     outbox::enqueue(
         txn,
         NewMessage {
-            idempotency_key: notification_key(gift),
+            idempotency_key: key,
             kind: TRIBUTE_KIND.to_owned(),
             donor_id: Some(donor.id),
             to_address: address,

@@ -642,14 +642,9 @@ impl CampaignMutation {
 }
 
 fn link_settings<'a>(config: &'a crate::config::Config) -> Result<LinkSettings<'a>> {
-    let key = config
-        .download_link_key
-        .as_ref()
-        .ok_or_else(|| bad_input("id", "DOWNLOAD_LINK_KEY is not configured"))?;
-    Ok(LinkSettings {
-        public_url: &config.public_url,
-        key: key.expose(),
-    })
+    config
+        .appeal_links()
+        .ok_or_else(|| bad_input("id", "DOWNLOAD_LINK_KEY is not configured"))
 }
 
 /// One donor's email appeal as it would be sent.

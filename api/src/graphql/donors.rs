@@ -553,6 +553,23 @@ impl DonorMutation {
             .map(Donor)
     }
 
+    /// Revokes every signed link the donor was sent until now: their self-service page,
+    /// receipt downloads, appeal unsubscribe and personal donate links all stop opening
+    /// (the donor sees a page saying the link is no longer valid). Links sent afterwards
+    /// work. Audited.
+    #[graphql(directive = requires_role::apply(Role::Admin))]
+    async fn revoke_donor_links(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The donor whose links stop working.")] donor_id: ID,
+    ) -> Result<Donor> {
+        let id = parse_id("donorId", &donor_id)?;
+        donors::revoke_donor_links(db(ctx)?, &actor(ctx)?, id)
+            .await
+            .gql()
+            .map(Donor)
+    }
+
     /// Changes a donor's contact details, language, consent or anonymity.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn update_donor(

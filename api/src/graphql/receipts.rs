@@ -11,7 +11,7 @@ use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::outbox::OutboxMessage;
 use super::tokens::Role;
-use crate::domain::receipts;
+use crate::domain::{donors, receipts};
 
 /// A receipt for one gift, or a year-end statement consolidating a tax year.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -168,12 +168,16 @@ impl Receipt {
         let Some(key) = &config.download_link_key else {
             return Ok(None);
         };
+        let version = donors::link_version(db(ctx)?, self.0.donor_id)
+            .await
+            .gql()?
+            .unwrap_or(0);
         let path = receipts::download_path(
             key.expose(),
             &self.0.number,
             Utc::now() + Duration::hours(i64::from(hours)),
-        )
-        .gql()?;
+            version,
+        );
         Ok(Some(
             config
                 .public_url

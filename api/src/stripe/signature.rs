@@ -221,4 +221,59 @@ mod tests {
         );
         assert_eq!(v1.len(), 64);
     }
+
+    #[test]
+    fn signing_matches_stripes_scheme_byte_for_byte() {
+        // HMAC-SHA256("whsec_a", "1764000000.{}"), computed outside this code.
+        assert_eq!(
+            sign(b"{}", "whsec_a", NOW),
+            "t=1764000000,v1=5d582fef7b2e0f4e430a3235c12e72b3d4d403012039aedf3e4c1d66419aca33"
+        );
+    }
+
+    #[test]
+    fn one_second_past_the_tolerance_either_way_is_stale() {
+        for at in [NOW - TOLERANCE_SECONDS - 1, NOW + TOLERANCE_SECONDS + 1] {
+            let header = sign(b"{}", "whsec_a", at);
+            assert_eq!(
+                verify(Some(&header), b"{}", &secrets(&["whsec_a"]), NOW),
+                Err(SignatureError::Stale),
+                "{at}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_stale_header_is_stale_whatever_its_signature() {
+        let header = format!("t={},v1={}", NOW - 301, "00".repeat(32));
+        assert_eq!(
+            verify(Some(&header), b"{}", &secrets(&["whsec_a"]), NOW),
+            Err(SignatureError::Stale)
+        );
+        let header = format!("t={NOW},v1={}", "00".repeat(32));
+        assert_eq!(
+            verify(Some(&header), b"{}", &secrets(&["whsec_a"]), NOW),
+            Err(SignatureError::NoMatch)
+        );
+    }
+
+    #[test]
+    fn a_signature_made_with_another_secret_matches_none() {
+        let header = sign(b"{}", "whsec_other", NOW);
+        assert_eq!(
+            verify(Some(&header), b"{}", &secrets(&["whsec_a", "whsec_b"]), NOW),
+            Err(SignatureError::NoMatch)
+        );
+    }
+
+    #[test]
+    fn unknown_parts_and_an_unreadable_v1_are_skipped() {
+        let good = sign(b"{}", "whsec_a", NOW);
+        let v1 = good.split_once(",v1=").map(|(_, s)| s).unwrap_or_default();
+        let header = format!("scheme=x,t={NOW},v1=zz,junk,v1={v1}");
+        assert_eq!(
+            verify(Some(&header), b"{}", &secrets(&["whsec_a"]), NOW),
+            Ok(())
+        );
+    }
 }

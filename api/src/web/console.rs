@@ -11,7 +11,7 @@ pub async fn console() -> HttpResponse {
         .content_type(ContentType::html())
         .insert_header((
             "Content-Security-Policy",
-            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'",
+            "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; frame-ancestors 'none'",
         ))
         .insert_header(("Cache-Control", "no-store"))
         .body(CONSOLE_HTML)

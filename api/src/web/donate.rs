@@ -265,7 +265,6 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
             "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; base-uri 'none'; frame-ancestors 'none'",
         ))
         .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(body)
 }
 
@@ -616,7 +615,15 @@ async fn link_donor(state: &AppState, source_code: &str, token: &str) -> Option<
     if token.is_empty() || source_code.is_empty() {
         return None;
     }
-    match appeal_sends::donor_for_link(&state.db, key.expose(), source_code, token).await {
+    match appeal_sends::donor_for_link(
+        &state.db,
+        key.expose(),
+        source_code,
+        token,
+        chrono::Utc::now(),
+    )
+    .await
+    {
         Ok(found) => found,
         Err(error) => {
             tracing::warn!(error = %error, "cannot read the donor of a personal appeal link");

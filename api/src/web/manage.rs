@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use entity::enums::{PledgeSource, PledgeStatus};
 use entity::{Currency, MoneyError, donor, format_minor, pledge};
-use mailer::links::{ManageTokenError, verify_manage_token};
+use mailer::links::{ManageTokenError, manage_token_donor, verify_manage_token};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 
@@ -19,7 +19,7 @@ use super::donate::escape;
 use super::i18n::Lang;
 use super::simple_page;
 use crate::domain::pledge_actions::PledgeAction;
-use crate::domain::{Actor, DomainError};
+use crate::domain::{Actor, DomainError, donors};
 use crate::server::AppState;
 use crate::stripe::StripeClient;
 use crate::stripe::subscriptions::{billing_portal_url, change_pledge};
@@ -221,14 +221,27 @@ fn message_page(status: StatusCode, lang: Lang, text: &str) -> HttpResponse {
     )
 }
 
-/// The donor the link was signed for, or the page to show instead.
-fn donor_from_link(state: &AppState, lang: Lang, token: &str) -> Result<i64, Box<HttpResponse>> {
+/// The donor the link was signed for, checked against the donor's current link
+/// version, or the page to show instead. A link made before staff revoked the donor's
+/// links reads as not valid.
+async fn donor_from_link(
+    state: &AppState,
+    lang: Lang,
+    token: &str,
+) -> Result<i64, Box<HttpResponse>> {
     let text = words(lang);
     let refused = |status, text| Box::new(message_page(status, lang, text));
-    let Some(key) = state.config.download_link_key.as_ref() else {
+    let (Some(key), Some(claimed)) = (
+        state.config.download_link_key.as_ref(),
+        manage_token_donor(token),
+    ) else {
         return Err(refused(StatusCode::NOT_FOUND, text.invalid));
     };
-    match verify_manage_token(key.expose(), token, Utc::now()) {
+    let version = match donors::link_version(&state.db, claimed).await {
+        Ok(version) => version.unwrap_or(0),
+        Err(error) => return Err(Box::new(unavailable(lang, error))),
+    };
+    match verify_manage_token(key.expose(), token, version, Utc::now()) {
         Ok(id) => Ok(id),
         Err(ManageTokenError::Invalid) => Err(refused(StatusCode::NOT_FOUND, text.invalid)),
         Err(ManageTokenError::Expired) => Err(refused(StatusCode::GONE, text.expired)),
@@ -319,7 +332,7 @@ pub async fn show(
     token: web::Path<String>,
 ) -> HttpResponse {
     let lang = query_lang(&request);
-    let donor_id = match donor_from_link(&state, lang, &token) {
+    let donor_id = match donor_from_link(&state, lang, &token).await {
         Ok(id) => id,
         Err(page) => return *page,
     };
@@ -435,7 +448,7 @@ pub async fn change(
     let (token, pledge_id) = path.into_inner();
     let lang = query_lang(&request);
     let text = words(lang);
-    let donor_id = match donor_from_link(&state, lang, &token) {
+    let donor_id = match donor_from_link(&state, lang, &token).await {
         Ok(id) => id,
         Err(page) => return *page,
     };
@@ -506,7 +519,7 @@ pub async fn update_card(
 ) -> HttpResponse {
     let lang = query_lang(&request);
     let text = words(lang);
-    let donor_id = match donor_from_link(&state, lang, &token) {
+    let donor_id = match donor_from_link(&state, lang, &token).await {
         Ok(id) => id,
         Err(page) => return *page,
     };

@@ -5,6 +5,7 @@ pub mod checkout_guard;
 pub mod circle;
 pub mod console;
 pub mod donate;
+pub mod headers;
 pub mod i18n;
 pub mod manage;
 pub mod receipts;
@@ -17,19 +18,13 @@ use actix_web::http::header::ContentType;
 use self::donate::escape;
 use self::i18n::Lang;
 
-/// A small page in the organization's plain style, in `lang`, with headers that let it
-/// load nothing from elsewhere and keep it out of caches and other sites' frames.
-/// `body` is markup the caller has escaped.
+/// A small page in the organization's plain style, in `lang`, kept out of caches (the
+/// security headers every response carries are set in [`headers`]). `body` is markup
+/// the caller has escaped.
 pub fn simple_page(status: StatusCode, lang: Lang, title: &str, body: &str) -> HttpResponse {
     HttpResponse::build(status)
         .content_type(ContentType::html())
-        .insert_header((
-            "Content-Security-Policy",
-            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'",
-        ))
         .insert_header(("Cache-Control", "no-store"))
-        .insert_header(("Referrer-Policy", "no-referrer"))
-        .insert_header(("X-Content-Type-Options", "nosniff"))
         .body(format!(
             "<!DOCTYPE html>\n<html lang=\"{code}\" dir=\"{dir}\">\n<head>\n<meta charset=\"utf-8\">\n\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\

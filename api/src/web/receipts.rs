@@ -35,12 +35,26 @@ pub async fn download(
     let Some(key) = &state.config.download_link_key else {
         return plain(StatusCode::NOT_FOUND, "no such receipt");
     };
+    let version = match receipts::link_version_for_receipt(&state.db, number).await {
+        Ok(version) => version,
+        Err(error) => {
+            tracing::error!(
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "cannot read the link version of a receipt's donor"
+            );
+            return plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the receipt could not be loaded; try again",
+            );
+        }
+    };
     let genuine = mailer::links::parse_number(&query.expires).is_some_and(|expires| {
         receipts::download_link_is_valid(
             key.expose(),
             number,
             expires,
             &query.signature,
+            version,
             Utc::now(),
         )
     });

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 
-use crate::domain::{DomainError, appeal_sends};
+use crate::domain::{DomainError, appeal_sends, donors};
 use crate::server::AppState;
 use mailer::templates::escape;
 
@@ -32,17 +32,28 @@ fn page(status: StatusCode, body: &str) -> HttpResponse {
         ))
 }
 
-/// The donor a genuine link names.
-fn signed(state: &AppState, query: &UnsubscribeQuery) -> Option<i64> {
-    let donor_id = query.donor_id()?;
-    state
-        .config
-        .download_link_key
-        .as_ref()
-        .is_some_and(|key| {
-            mailer::links::is_valid_unsubscribe(key.expose(), donor_id, &query.signature)
-        })
-        .then_some(donor_id)
+/// The donor a genuine link names, checked against the donor's current link version
+/// (a donor who no longer exists is checked at version 0, so their genuine link is told
+/// so); otherwise the page to show.
+async fn signed(state: &AppState, query: &UnsubscribeQuery) -> Result<i64, HttpResponse> {
+    let (Some(donor_id), Some(key)) = (query.donor_id(), &state.config.download_link_key) else {
+        return Err(refused());
+    };
+    let version = match donors::link_version(&state.db, donor_id).await {
+        Ok(version) => version.unwrap_or(0),
+        Err(error) => {
+            tracing::error!(%error, "cannot read a donor's link version");
+            return Err(page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "<p>Something went wrong. Please try again later.</p>",
+            ));
+        }
+    };
+    if mailer::links::is_valid_unsubscribe(key.expose(), donor_id, version, &query.signature) {
+        Ok(donor_id)
+    } else {
+        Err(refused())
+    }
 }
 
 fn refused() -> HttpResponse {
@@ -57,8 +68,9 @@ pub async fn confirm(
     state: web::Data<AppState>,
     query: web::Query<UnsubscribeQuery>,
 ) -> HttpResponse {
-    let Some(donor_id) = signed(&state, &query) else {
-        return refused();
+    let donor_id = match signed(&state, &query).await {
+        Ok(donor_id) => donor_id,
+        Err(page) => return page,
     };
     page(
         StatusCode::OK,
@@ -78,8 +90,9 @@ pub async fn unsubscribe(
     state: web::Data<AppState>,
     query: web::Query<UnsubscribeQuery>,
 ) -> HttpResponse {
-    let Some(donor_id) = signed(&state, &query) else {
-        return refused();
+    let donor_id = match signed(&state, &query).await {
+        Ok(donor_id) => donor_id,
+        Err(page) => return page,
     };
     match appeal_sends::unsubscribe_from_appeals(&state.db, donor_id).await {
         Ok(()) => page(

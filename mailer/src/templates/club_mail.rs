@@ -6,7 +6,7 @@ use entity::enums::{Language, PledgeFrequency};
 use entity::{Currency, format_minor, pledge};
 use sea_orm::{ConnectionTrait, EntityTrait};
 
-use super::{Context, RenderError, Rendered, escape, layout, payload_id};
+use super::{Context, RenderError, Rendered, donor_link_version, escape, layout, payload_id};
 
 pub async fn load_pledge(
     db: &impl ConnectionTrait,
@@ -42,12 +42,26 @@ pub fn pledge_words(pledge: &pledge::Model, language: Language) -> String {
     format!("{amount} {every}")
 }
 
-/// The donor's signed self-service link, when links can be signed.
-/// The page opens in the donor's language.
-pub fn manage_url(context: Context<'_>, payload: &serde_json::Value) -> Option<String> {
-    let donor_id = payload.get("donor_id")?.as_i64()?;
-    let url = context.links?.manage_url_for(donor_id)?;
-    Some(format!("{url}?lang={}", context.language.as_str()))
+/// The donor's signed self-service link, signed with the donor's link version, when
+/// links can be signed and the donor still exists. The page opens in the donor's
+/// language.
+pub async fn manage_url(
+    db: &impl ConnectionTrait,
+    context: Context<'_>,
+    payload: &serde_json::Value,
+) -> Result<Option<String>, RenderError> {
+    let (Some(donor_id), Some(links)) = (
+        payload.get("donor_id").and_then(serde_json::Value::as_i64),
+        context.links,
+    ) else {
+        return Ok(None);
+    };
+    let Some(version) = donor_link_version(db, donor_id).await? else {
+        return Ok(None);
+    };
+    Ok(links
+        .manage_url_for(donor_id, version)
+        .map(|url| format!("{url}?lang={}", context.language.as_str())))
 }
 
 /// A message with a subject, paragraphs of text, and an optional link with its label.

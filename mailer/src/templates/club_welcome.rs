@@ -52,6 +52,8 @@ pub async fn render(
             "See or change your pledge",
         ),
     };
-    let link = manage_url(context, payload).map(|url| (label, url));
+    let link = manage_url(db, context, payload)
+        .await?
+        .map(|url| (label, url));
     Ok(finish(context, subject, &paragraphs, link))
 }

@@ -107,6 +107,21 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The version a donor's links are signed with now (see [`crate::links`]); `None`
+/// when the donor no longer exists.
+pub(crate) async fn donor_link_version(
+    db: &impl ConnectionTrait,
+    donor_id: i64,
+) -> Result<Option<i64>, RenderError> {
+    use sea_orm::{EntityTrait, QuerySelect};
+    Ok(entity::donor::Entity::find_by_id(donor_id)
+        .select_only()
+        .column(entity::donor::Column::LinkVersion)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?)
+}
+
 /// Reads an integer field of a payload.
 pub(crate) fn payload_id(
     kind: &str,

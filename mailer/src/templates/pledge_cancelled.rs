@@ -3,7 +3,7 @@
 use entity::enums::Language;
 use sea_orm::ConnectionTrait;
 
-use super::club_mail::{finish, load_pledge, manage_url, pledge_words};
+use super::club_mail::{finish, load_pledge, pledge_words};
 use super::{Context, RenderError, Rendered};
 
 pub const KIND: &str = "pledge_cancelled";
@@ -60,7 +60,6 @@ pub async fn render(
     let link = context
         .links
         .and_then(|links| links.page_url("donate"))
-        .or_else(|| manage_url(context, payload))
         .map(|url| (label, url));
     Ok(finish(context, subject, &paragraphs, link))
 }

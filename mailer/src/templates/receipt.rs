@@ -6,7 +6,9 @@ use entity::enums::{Language, ReceiptKind, ReceiptStatus};
 use entity::receipt;
 use sea_orm::{ConnectionTrait, EntityTrait};
 
-use super::{Attachment, Context, RenderError, Rendered, escape, layout, payload_id};
+use super::{
+    Attachment, Context, RenderError, Rendered, donor_link_version, escape, layout, payload_id,
+};
 
 pub const KIND: &str = "receipt";
 
@@ -73,11 +75,14 @@ pub async fn render(
             receipt.number
         )));
     }
-    Ok(render_receipt(context, &receipt))
+    let version = donor_link_version(db, receipt.donor_id)
+        .await?
+        .ok_or_else(|| RenderError::Missing(format!("donor {}", receipt.donor_id)))?;
+    Ok(render_receipt(context, &receipt, version))
 }
 
-/// The message for an issued receipt.
-pub fn render_receipt(context: Context<'_>, receipt: &receipt::Model) -> Rendered {
+/// The message for an issued receipt, its link signed with the donor's link `version`.
+pub fn render_receipt(context: Context<'_>, receipt: &receipt::Model, version: i64) -> Rendered {
     let words = words(context.language);
     let (subject, intro) = match receipt.kind {
         ReceiptKind::Gift => (words.gift_subject, words.gift_intro),
@@ -90,7 +95,7 @@ pub fn render_receipt(context: Context<'_>, receipt: &receipt::Model) -> Rendere
     let greeting = layout::greeting(context);
     let link = context
         .links
-        .and_then(|links| links.url_for(&receipt.number));
+        .and_then(|links| links.url_for(&receipt.number, version));
     let text = layout::text(
         context,
         &format!(

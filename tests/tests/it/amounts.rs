@@ -129,6 +129,7 @@ async fn a_pledge_changed_to_25_50_on_the_french_self_service_page_is_25_50(back
     let link = mailer::links::manage_token(
         CLUB_LINK_KEY,
         donor,
+        0,
         chrono::Utc::now() + chrono::Duration::days(7),
     );
     let page = app

@@ -227,6 +227,7 @@ async fn the_bench_organization_is_realistic_and_consistent(backend: Backend) {
         search_text: Set("new donor".into()),
         created_at: Set(now),
         updated_at: Set(now),
+        link_version: Set(0),
         ..Default::default()
     }
     .insert(db)

@@ -1005,7 +1005,7 @@ async fn the_self_service_link_shows_the_donors_pledges_and_nothing_when_tampere
     assert!(body.contains("$42.00 a month"), "{body}");
     assert!(!body.contains("$99.00"));
 
-    let valid = mailer::links::manage_token(CLUB_LINK_KEY, vera, Utc::now() + Duration::days(1));
+    let valid = mailer::links::manage_token(CLUB_LINK_KEY, vera, 0, Utc::now() + Duration::days(1));
     let tampered = valid.replacen(&format!("{vera}."), &format!("{other}."), 1);
     let response = app.get(&format!("/manage/{tampered}")).await;
     assert_eq!(response.status(), 404);
@@ -1014,7 +1014,7 @@ async fn the_self_service_link_shows_the_donors_pledges_and_nothing_when_tampere
     assert!(!body.contains("$"));
 
     let expired =
-        mailer::links::manage_token(CLUB_LINK_KEY, vera, Utc::now() - Duration::minutes(1));
+        mailer::links::manage_token(CLUB_LINK_KEY, vera, 0, Utc::now() - Duration::minutes(1));
     let response = app.get(&format!("/manage/{expired}?lang=es")).await;
     assert_eq!(response.status(), 410);
     let body = response.text().await.unwrap();
@@ -1155,7 +1155,7 @@ async fn a_yearly_500_dollar_card_subscription_is_a_yearly_pledge_in_the_circle(
 }
 
 pub fn manage_link(donor: i64) -> String {
-    mailer::links::manage_token(CLUB_LINK_KEY, donor, Utc::now() + Duration::days(7))
+    mailer::links::manage_token(CLUB_LINK_KEY, donor, 0, Utc::now() + Duration::days(7))
 }
 
 pub async fn post_form(app: &TestApp, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
@@ -1284,7 +1284,7 @@ async fn a_self_service_link_cannot_touch_another_donors_pledge_or_outlive_its_e
     assert_eq!(pledge_row(&app, omars).await.status, PledgeStatus::Active);
 
     let expired =
-        mailer::links::manage_token(CLUB_LINK_KEY, lena, Utc::now() - Duration::minutes(1));
+        mailer::links::manage_token(CLUB_LINK_KEY, lena, 0, Utc::now() - Duration::minutes(1));
     let response = post_form(
         &app,
         &format!("/manage/{expired}/pledges/{lenas}?lang=fr"),

@@ -162,7 +162,7 @@ async fn staff_cannot_type_a_line_break_into_a_name(backend: Backend) {
 async fn an_unsubscribe_for_a_missing_donor_is_not_found(backend: Backend) {
     let key = "a-download-link-key-of-at-least-32-characters";
     let app = spawn_app_with(backend, &[("DOWNLOAD_LINK_KEY", key)]).await;
-    let path = format!("/{}", mailer::links::unsubscribe_path(key, 999_999));
+    let path = format!("/{}", mailer::links::unsubscribe_path(key, 999_999, 0));
 
     let response = app.client.post(app.url(&path)).send().await.unwrap();
 

@@ -42,6 +42,7 @@ pub async fn add_donor(app: &TestApp, name: &str, email: &str, language: Languag
         search_text: Set(name.to_lowercase()),
         created_at: Set(now),
         updated_at: Set(now),
+        link_version: Set(0),
         ..Default::default()
     }
     .insert(&app.db)

@@ -13,6 +13,7 @@ mod donate_browser;
 mod donor_choices;
 mod event_orders;
 mod gifts;
+mod headers;
 mod health;
 mod hostile;
 mod hostile_names;

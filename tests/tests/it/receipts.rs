@@ -466,13 +466,17 @@ async fn a_donor_downloads_a_receipt_through_a_signed_link(backend: Backend) {
     assert_eq!(app.get(&tampered).await.status(), 403);
     // Genuinely signed, one second past its expiry: refused for its expiry alone.
     let past = Utc::now() - chrono::Duration::seconds(1);
-    let expired = format!("/{}", mailer::links::path(LINK_KEY, &original.number, past));
+    let expired = format!(
+        "/{}",
+        mailer::links::path(LINK_KEY, &original.number, past, 0)
+    );
     let still_valid = format!(
         "/{}",
         mailer::links::path(
             LINK_KEY,
             &original.number,
-            Utc::now() + chrono::Duration::minutes(5)
+            Utc::now() + chrono::Duration::minutes(5),
+            0
         )
     );
     assert_eq!(app.get(&still_valid).await.status(), 200);
@@ -515,7 +519,7 @@ async fn the_receipt_email_carries_a_working_download_link(backend: Backend) {
         links: Some(&links),
     };
 
-    let email = mailer::templates::receipt::render_receipt(context, &issued);
+    let email = mailer::templates::receipt::render_receipt(context, &issued, 0);
 
     assert!(email.subject.starts_with("Su recibo 2026-000001"));
     let line = email

@@ -48,6 +48,7 @@ pub async fn find_or_create_donor(
         anonymous: Set(payer.anonymous),
         created_at: Set(now),
         updated_at: Set(now),
+        link_version: Set(0),
         ..Default::default()
     };
     let savepoint = txn.begin().await?;

@@ -558,6 +558,7 @@ async fn a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before(backend
     let links = LinkSettings {
         public_url: &config.public_url,
         key: "a test key that is long enough to sign links",
+        donate_link_valid_for: chrono::Duration::days(90),
     };
     let before = appeal_sends::send_due_appeals(&app.db, &config.org, links, Utc::now())
         .await

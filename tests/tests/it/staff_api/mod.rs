@@ -5,6 +5,7 @@ mod appeal_links;
 mod appeal_sends;
 mod batching;
 mod campaigns;
+mod donor_links;
 mod donors;
 mod gifts;
 mod limits;

@@ -224,7 +224,112 @@ async fn a_person_to_tell_by_post_is_in_the_tribute_letter_export(backend: Backe
     assert_eq!(code, "FORBIDDEN");
 }
 
+async fn one_donor_sends_at_most_three_tribute_notifications_a_day(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let ana = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ana García", "email": "ana@example.org" }),
+    )
+    .await;
+    let ben = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ben Ortiz", "email": "ben@example.org" }),
+    )
+    .await;
+    let tribute_gift = |donor: i64, n: u32| {
+        check_gift(
+            donor,
+            json!({ "amount": { "amountMinor": 500 }, "checkNumber": format!("{donor}0{n}"),
+                    "idempotencyKey": format!("tribute-{donor}-{n}"),
+                    "tribute": { "kind": "IN_HONOR_OF", "name": "Someone",
+                                 "notifyEmail": format!("stranger{n}@example.org") } }),
+        )
+    };
+    let mut gifts = Vec::new();
+    for n in 1..=4 {
+        gifts.push(record_gift(&app, &staff, tribute_gift(ana, n)).await["gift"]["id"].clone());
+    }
+    // Another donor's allowance is their own.
+    record_gift(&app, &staff, tribute_gift(ben, 1)).await;
+
+    let queued = tribute_messages(&app).await;
+    let mut to_ana: Vec<_> = queued
+        .iter()
+        .filter(|m| m.donor_id == Some(ana))
+        .map(|m| m.to_address.as_str())
+        .collect();
+    to_ana.sort_unstable();
+    assert_eq!(
+        to_ana,
+        [
+            "stranger1@example.org",
+            "stranger2@example.org",
+            "stranger3@example.org"
+        ],
+        "the fourth is not queued"
+    );
+    assert_eq!(queued.iter().filter(|m| m.donor_id == Some(ben)).count(), 1);
+
+    // The fourth gift is recorded as usual, and says why nobody was told.
+    let fourth = ok(
+        &app,
+        &staff,
+        "query($id: ID!) { gift(id: $id) { amount { amountMinor } notes tribute { name } } }",
+        json!({ "id": gifts[3] }),
+    )
+    .await["gift"]
+        .clone();
+    assert_eq!(fourth["amount"]["amountMinor"], 500);
+    assert_eq!(fourth["tribute"]["name"], "Someone");
+    assert!(
+        fourth["notes"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Tribute notification not sent"),
+        "{fourth}"
+    );
+    let third = ok(
+        &app,
+        &staff,
+        "query($id: ID!) { gift(id: $id) { notes } }",
+        json!({ "id": gifts[2] }),
+    )
+    .await;
+    assert_eq!(third["gift"]["notes"], serde_json::Value::Null);
+}
+
+async fn the_daily_tribute_allowance_is_configurable(backend: Backend) {
+    let app =
+        tests::support::spawn_app_with(backend, &[("TRIBUTE_NOTIFICATIONS_PER_DAY", "1")]).await;
+    let staff = staff_token(&app).await;
+    let ana = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ana García", "email": "ana@example.org" }),
+    )
+    .await;
+    for n in 1..=2 {
+        record_gift(
+            &app,
+            &staff,
+            check_gift(
+                ana,
+                json!({ "checkNumber": format!("{n}"),
+                        "tribute": { "kind": "IN_MEMORY_OF", "name": "Rosa",
+                                     "notifyEmail": format!("luis{n}@example.org") } }),
+            ),
+        )
+        .await;
+    }
+    assert_eq!(tribute_messages(&app).await.len(), 1);
+}
+
 on_both_backends!(
     the_person_honored_is_told_without_the_amount_unless_the_donor_allowed_it,
     a_person_to_tell_by_post_is_in_the_tribute_letter_export,
+    one_donor_sends_at_most_three_tribute_notifications_a_day,
+    the_daily_tribute_allowance_is_configurable,
 );
