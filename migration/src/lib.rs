@@ -17,6 +17,7 @@ mod m20261129_060001_created_checkout_sessions;
 mod m20261130_010001_checkout_choices;
 mod m20261130_030001_refund_requests;
 mod m20261130_030002_pledge_change_requests;
+mod m20261130_050001_circle_tier;
 
 pub struct Migrator;
 
@@ -35,6 +36,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_010001_checkout_choices::Migration),
             Box::new(m20261130_030001_refund_requests::Migration),
             Box::new(m20261130_030002_pledge_change_requests::Migration),
+            Box::new(m20261130_050001_circle_tier::Migration),
         ]
     }
 }
