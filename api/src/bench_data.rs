@@ -445,7 +445,7 @@ pub async fn seed_bench(
     }
 
     let circle = giving_tier::Entity::find()
-        .filter(giving_tier::Column::Name.eq("Circle of Friends"))
+        .filter(giving_tier::Column::IsCircle.eq(true))
         .one(&txn)
         .await?;
 

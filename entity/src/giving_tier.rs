@@ -15,6 +15,9 @@ pub struct Model {
     pub benefits: Option<String>,
     /// Good-faith value of the benefits, for the receipt's quid-pro-quo statement.
     pub benefits_value_minor: i64,
+    /// Whether this tier is the Circle: recognized on the public roll, and offered on the
+    /// donation page and in appeals. At most one tier is.
+    pub is_circle: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -19,6 +19,7 @@ mod m20261130_020001_stripe_disputes;
 mod m20261130_030001_refund_requests;
 mod m20261130_030002_pledge_change_requests;
 mod m20261130_040001_donor_link_version;
+mod m20261130_050001_circle_tier;
 
 pub struct Migrator;
 
@@ -39,6 +40,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_030002_pledge_change_requests::Migration),
             Box::new(m20261130_020001_stripe_disputes::Migration),
             Box::new(m20261130_040001_donor_link_version::Migration),
+            Box::new(m20261130_050001_circle_tier::Migration),
         ]
     }
 }

@@ -21,9 +21,8 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
 };
 
-use super::DomainError;
-use super::campaigns::RAISING_STATUSES;
 use super::segments::{self, SegmentRule};
+use super::{DomainError, gifts};
 use crate::config::Organization;
 
 /// The payload field of an appeal message that lists the alternatives its donor matched.
@@ -151,13 +150,12 @@ pub async fn results_by_segment_rule(
         return Ok(Vec::new());
     };
     let rules = alternatives(&rule);
-    let gifts: Vec<(i64, i64, i64)> = gift::Entity::find()
+    let given: Vec<(i64, i64)> = gift::Entity::find()
         .select_only()
         .column(gift::Column::DonorId)
-        .column(gift::Column::AmountMinor)
-        .column(gift::Column::RefundedMinor)
+        .column_as(gifts::net_amount(), "net_minor")
         .filter(gift::Column::AppealId.eq(appeal_id))
-        .filter(gift::Column::Status.is_in(RAISING_STATUSES))
+        .filter(gifts::counted())
         .into_tuple()
         .all(db)
         .await?;
@@ -173,7 +171,7 @@ pub async fn results_by_segment_rule(
         // Evaluated now: among the recipients when there are any, otherwise among the
         // donors who gave through the appeal.
         let people: Vec<i64> = if queued.is_empty() {
-            gifts.iter().map(|(id, _, _)| *id).collect()
+            given.iter().map(|(id, _)| *id).collect()
         } else {
             queued.iter().map(|(id, _)| *id).collect()
         };
@@ -215,11 +213,11 @@ pub async fn results_by_segment_rule(
         }
     }
     let mut givers: Vec<HashSet<i64>> = vec![HashSet::new(); results.len()];
-    for (donor_id, amount, refunded) in &gifts {
+    for (donor_id, net_minor) in &given {
         for index in membership.get(donor_id).into_iter().flatten() {
             if let Some(row) = results.get_mut(*index) {
                 row.gifts += 1;
-                row.raised_minor += amount - refunded;
+                row.raised_minor += net_minor;
                 givers[*index].insert(*donor_id);
             }
         }

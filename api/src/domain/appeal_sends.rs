@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{AppealChannel, Language, OutboxStatus};
-use entity::{Currency, appeal, donor, format_minor, giving_tier, outbox};
-use sea_orm::sea_query::{Condition, Expr, OnConflict};
+use entity::{Currency, appeal, donor, format_minor, gift, outbox, tier_membership};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Order, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect, Set,
@@ -14,9 +14,10 @@ use sea_orm::{
 use serde_json::json;
 use url::Url;
 
-use super::campaigns::{AskRule, monthly_ask_for_threshold};
+use super::campaigns::AskRule;
 use super::segments::{self, SegmentRule};
-use super::{Actor, DomainError, appeal_breakdown, audit};
+use super::tiers::{self, Circle};
+use super::{Actor, DomainError, appeal_breakdown, audit, gifts};
 use crate::config::Organization;
 use crate::db::begin_write;
 
@@ -54,7 +55,10 @@ pub struct PersonalAppeal {
     pub ask_minor: i64,
     pub last_gift_minor: Option<i64>,
     pub donate_url: String,
+    /// The monthly amount that brings the donor into the Circle, and the Circle's
+    /// name, when the appeal invites them.
     pub club_monthly_ask_minor: Option<i64>,
+    pub circle_name: Option<String>,
     pub unsubscribe_url: String,
 }
 
@@ -82,12 +86,41 @@ struct Recipient {
     in_circle: bool,
 }
 
-/// The Circle: the giving-club tier with the highest threshold.
-async fn circle(db: &impl ConnectionTrait) -> Result<Option<giving_tier::Model>, DomainError> {
-    Ok(giving_tier::Entity::find()
-        .order_by_desc(giving_tier::Column::ThresholdMinor)
-        .one(db)
-        .await?)
+/// The amount of the donor's (a row of `donors`) last counted gift.
+fn last_gift_minor() -> SimpleExpr {
+    Query::select()
+        .column((gift::Entity, gift::Column::AmountMinor))
+        .from(gift::Entity)
+        .and_where(
+            Expr::col((gift::Entity, gift::Column::DonorId))
+                .equals((donor::Entity, donor::Column::Id)),
+        )
+        .and_where(gifts::counted())
+        .order_by((gift::Entity, gift::Column::ReceivedAt), Order::Desc)
+        .order_by((gift::Entity, gift::Column::Id), Order::Desc)
+        .limit(1)
+        .to_owned()
+        .into()
+}
+
+/// 1 when the donor (a row of `donors`) is in the Circle now, otherwise 0.
+fn in_circle(circle: Option<&Circle>) -> SimpleExpr {
+    let Some(circle) = circle else {
+        return Expr::val(0i32);
+    };
+    let membership = Query::select()
+        .expr(Expr::val(1))
+        .from(tier_membership::Entity)
+        .and_where(
+            Expr::col((tier_membership::Entity, tier_membership::Column::DonorId))
+                .equals((donor::Entity, donor::Column::Id)),
+        )
+        .and_where(tier_membership::Column::LeftAt.is_null())
+        .and_where(tier_membership::Column::TierId.is_in(circle.member_tier_ids.iter().copied()))
+        .to_owned();
+    Expr::case(Expr::exists(membership), Expr::val(1i32))
+        .finally(Expr::val(0i32))
+        .into()
 }
 
 /// Who an email appeal reaches: the segment (everyone when it has none), narrowed to
@@ -116,17 +149,9 @@ pub(crate) async fn email_audience(
 async fn recipients(
     db: &impl ConnectionTrait,
     audience: Condition,
-    circle_id: Option<i64>,
+    circle: Option<&Circle>,
     donor_id: Option<i64>,
 ) -> Result<Vec<Recipient>, DomainError> {
-    let last_gift = "(SELECT g.amount_minor FROM gifts g WHERE g.donor_id = donors.id \
-         AND g.status IN ('succeeded', 'partially_refunded') \
-         ORDER BY g.received_at DESC, g.id DESC LIMIT 1)";
-    let in_circle = format!(
-        "CASE WHEN EXISTS (SELECT 1 FROM tier_memberships m WHERE m.donor_id = donors.id \
-         AND m.left_at IS NULL AND m.tier_id = {}) THEN 1 ELSE 0 END",
-        circle_id.unwrap_or(0)
-    );
     let mut query = donor::Entity::find()
         .select_only()
         .columns([
@@ -137,8 +162,8 @@ async fn recipients(
             donor::Column::Language,
             donor::Column::LinkVersion,
         ])
-        .column_as(Expr::cust(last_gift), "last_gift_minor")
-        .column_as(Expr::cust(in_circle), "in_circle")
+        .column_as(last_gift_minor(), "last_gift_minor")
+        .column_as(in_circle(circle), "in_circle")
         .filter(audience)
         .order_by_asc(donor::Column::Id);
     if let Some(id) = donor_id {
@@ -171,7 +196,7 @@ fn money(minor: i64, currency: Currency) -> String {
 fn personalize(
     appeal: &appeal::Model,
     rule: AskRule,
-    circle_threshold: Option<i64>,
+    circle: Option<&Circle>,
     links: LinkSettings<'_>,
     recipient: Recipient,
 ) -> PersonalAppeal {
@@ -201,12 +226,7 @@ fn personalize(
         ))
         .map(String::from)
         .unwrap_or_default();
-    let club_monthly_ask_minor = match circle_threshold {
-        Some(threshold) if rule.invite_to_circle && !recipient.in_circle => {
-            Some(monthly_ask_for_threshold(threshold))
-        }
-        _ => None,
-    };
+    let invitation = circle.filter(|_| rule.invite_to_circle && !recipient.in_circle);
     let first_name = recipient
         .first_name
         .clone()
@@ -231,7 +251,8 @@ fn personalize(
         ask_minor,
         last_gift_minor: recipient.last_gift_minor,
         donate_url,
-        club_monthly_ask_minor,
+        club_monthly_ask_minor: invitation.map(Circle::monthly_minor),
+        circle_name: invitation.map(|circle| circle.tier.name.clone()),
         unsubscribe_url,
     }
 }
@@ -275,13 +296,12 @@ async fn personal_appeals(
         .map(AskRule::from_json)
         .transpose()?
         .unwrap_or(DEFAULT_ASK);
-    let circle = circle(db).await?;
+    let circle = tiers::circle(db).await?;
     let audience = email_audience(db, org, appeal).await?;
-    let found = recipients(db, audience, circle.as_ref().map(|c| c.id), donor_id).await?;
-    let threshold = circle.map(|c| c.threshold_minor);
+    let found = recipients(db, audience, circle.as_ref(), donor_id).await?;
     Ok(found
         .into_iter()
-        .map(|r| personalize(appeal, rule, threshold, links, r))
+        .map(|r| personalize(appeal, rule, circle.as_ref(), links, r))
         .collect())
 }
 
@@ -387,6 +407,7 @@ async fn queue_appeal(
                 "body": p.body,
                 "donateUrl": p.donate_url,
                 "clubMonthlyAsk": p.club_monthly_ask_minor.map(|m| money(m, currency)),
+                "circleName": p.circle_name,
                 "unsubscribeUrl": p.unsubscribe_url,
             });
             if let Some(matched) = &matched {
@@ -621,14 +642,7 @@ pub async fn letter_csv(
             donor::Column::PostalCode,
             donor::Column::Country,
         ])
-        .column_as(
-            Expr::cust(
-                "(SELECT g.amount_minor FROM gifts g WHERE g.donor_id = donors.id \
-                 AND g.status IN ('succeeded', 'partially_refunded') \
-                 ORDER BY g.received_at DESC, g.id DESC LIMIT 1)",
-            ),
-            "last_gift_minor",
-        )
+        .column_as(last_gift_minor(), "last_gift_minor")
         .filter(audience)
         .order_by_asc(donor::Column::Id)
         .into_model()

@@ -3,7 +3,7 @@
 //! refunds; nothing is stored that could drift from the gifts themselves.
 
 use chrono::{NaiveDate, Utc};
-use entity::enums::{AppealChannel, GiftStatus};
+use entity::enums::AppealChannel;
 use entity::{Money, appeal, campaign, fund, gift, segment};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -13,13 +13,9 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::text;
 use super::{Actor, DomainError, audit};
+use super::{gifts, text};
 use crate::db::begin_write;
-
-/// The gift statuses that count as money raised (net of any partial refund).
-pub const RAISING_STATUSES: [GiftStatus; 2] =
-    [GiftStatus::Succeeded, GiftStatus::PartiallyRefunded];
 
 /// A campaign as staff describe it.
 #[derive(Debug, Clone)]
@@ -233,16 +229,13 @@ pub async fn giving_totals(
 ) -> Result<GivingTotals, DomainError> {
     let mut query = gift::Entity::find()
         .select_only()
-        .column_as(
-            Expr::cust("CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT)"),
-            "raised",
-        )
+        .column_as(gifts::net_total(), "raised")
         .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "gifts")
         .column_as(
             Expr::cust("CAST(COUNT(DISTINCT donor_id) AS BIGINT)"),
             "donors",
         )
-        .filter(gift::Column::Status.is_in(RAISING_STATUSES));
+        .filter(gifts::counted());
     if let Some(id) = campaign_id {
         query = query.filter(gift::Column::CampaignId.eq(id));
     }
@@ -312,13 +305,6 @@ impl AskRule {
         let stepped = (last / self.step_minor + 1).saturating_mul(self.step_minor);
         stepped.max(self.minimum_minor)
     }
-}
-
-/// The monthly pledge, in whole major units, that reaches an annual `threshold_minor`:
-/// $500 a year is $41.67 a month, asked as $42 (4200).
-pub fn monthly_ask_for_threshold(threshold_minor: i64) -> i64 {
-    let monthly = (threshold_minor + 11) / 12;
-    (monthly + 99) / 100 * 100
 }
 
 /// An appeal as staff describe it.
@@ -579,7 +565,7 @@ pub struct AppealResults {
     pub pledges: i64,
     /// Donors with a pledge from it who are now in a giving-club tier.
     pub new_club_members: i64,
-    /// Of those, the ones in the Circle (the highest tier).
+    /// Of those, the ones in the Circle.
     pub new_circle_members: i64,
     pub cost_minor: Option<i64>,
 }
@@ -624,12 +610,8 @@ pub async fn appeal_results(
         .filter(entity::pledge::Column::AppealId.eq(appeal_id))
         .count(db)
         .await?;
-    let circle_id: Option<i64> = entity::giving_tier::Entity::find()
-        .order_by_desc(entity::giving_tier::Column::ThresholdMinor)
-        .one(db)
-        .await?
-        .map(|t| t.id);
-    let members = |only_tier: Option<i64>| {
+    let circle = super::tiers::circle(db).await?;
+    let members = |only_tiers: Option<&[i64]>| {
         let mut query = entity::tier_membership::Entity::find()
             .filter(entity::tier_membership::Column::LeftAt.is_null())
             .filter(
@@ -641,14 +623,15 @@ pub async fn appeal_results(
                         .to_owned(),
                 ),
             );
-        if let Some(tier) = only_tier {
-            query = query.filter(entity::tier_membership::Column::TierId.eq(tier));
+        if let Some(tiers) = only_tiers {
+            query =
+                query.filter(entity::tier_membership::Column::TierId.is_in(tiers.iter().copied()));
         }
         query
     };
     let new_club_members = members(None).count(db).await?;
-    let new_circle_members = match circle_id {
-        Some(id) => members(Some(id)).count(db).await?,
+    let new_circle_members = match &circle {
+        Some(circle) => members(Some(&circle.member_tier_ids)).count(db).await?,
         None => 0,
     };
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
@@ -665,12 +648,6 @@ pub async fn appeal_results(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_circle_monthly_ask_is_42_dollars() {
-        assert_eq!(monthly_ask_for_threshold(50_000), 4_200);
-        assert_eq!(monthly_ask_for_threshold(120_000), 10_000);
-    }
 
     #[test]
     fn a_last_gift_is_rounded_up_to_the_next_step_with_a_minimum() {

@@ -20,6 +20,7 @@ use serde_json::json;
 
 use super::DomainError;
 use super::pledges::{installments_due_between, months_between_installments};
+use super::tiers::Circle;
 use crate::db::begin_write;
 
 /// Days a past-due pledge keeps counting toward its donor's tier, by default.
@@ -578,10 +579,7 @@ pub async fn club_totals(
     })
 }
 
-/// The name of the tier the recognition page is about.
-pub const CIRCLE_OF_FRIENDS: &str = "Circle of Friends";
-
-/// One member of the Circle of Friends (or a tier above it), with their donor record.
+/// One member of the Circle, with their tier and donor record.
 #[derive(Debug, Clone)]
 pub struct CircleMember {
     pub membership: tier_membership::Model,
@@ -599,27 +597,32 @@ impl CircleMember {
     }
 }
 
-/// The names the public roll thanks, in roster order.
-pub async fn circle_public_names(db: &impl ConnectionTrait) -> Result<Vec<String>, DomainError> {
-    Ok(circle_roster(db)
-        .await?
-        .into_iter()
-        .filter(CircleMember::named_publicly)
-        .map(|member| member.donor.display_name)
-        .collect())
+/// The Circle and the names its public roll thanks, in roster order; `None` when no
+/// tier is the Circle.
+pub async fn circle_public_names(
+    db: &impl ConnectionTrait,
+) -> Result<Option<(Circle, Vec<String>)>, DomainError> {
+    Ok(circle_roster(db).await?.map(|(circle, members)| {
+        let names = members
+            .into_iter()
+            .filter(CircleMember::named_publicly)
+            .map(|member| member.donor.display_name)
+            .collect();
+        (circle, names)
+    }))
 }
 
-/// Current members of the Circle of Friends and of any tier with a higher threshold
-/// in the same currency, by name. Empty when no tier has the Circle's name.
-pub async fn circle_roster(db: &impl ConnectionTrait) -> Result<Vec<CircleMember>, DomainError> {
+/// The Circle and its current members (of the Circle's tier and of any tier above it),
+/// by name. `None` when no tier is the Circle.
+pub async fn circle_roster(
+    db: &impl ConnectionTrait,
+) -> Result<Option<(Circle, Vec<CircleMember>)>, DomainError> {
     let tiers = giving_tier::Entity::find().all(db).await?;
-    let Some(circle) = tiers.iter().find(|t| t.name == CIRCLE_OF_FRIENDS) else {
-        return Ok(Vec::new());
+    let Some(circle) = Circle::among(&tiers) else {
+        return Ok(None);
     };
-    let included: Vec<&giving_tier::Model> = tiers
-        .iter()
-        .filter(|t| t.currency == circle.currency && t.threshold_minor >= circle.threshold_minor)
-        .collect();
+    let included: Vec<&giving_tier::Model> =
+        tiers.iter().filter(|t| circle.includes(t.id)).collect();
     let memberships = tier_membership::Entity::find()
         .filter(tier_membership::Column::LeftAt.is_null())
         .filter(tier_membership::Column::TierId.is_in(included.iter().map(|t| t.id)))
@@ -656,7 +659,7 @@ pub async fn circle_roster(db: &impl ConnectionTrait) -> Result<Vec<CircleMember
         };
         key(a).cmp(&key(b))
     });
-    Ok(roster)
+    Ok(Some((circle, roster)))
 }
 
 /// The roster as CSV for event invitations, one member a line.

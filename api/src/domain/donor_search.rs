@@ -2,15 +2,15 @@
 //! ordering by name, last gift or lifetime giving.
 
 use chrono::{DateTime, Utc};
-use entity::donor;
 use entity::enums::Language;
-use sea_orm::{ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
+use entity::{donor, gift};
+use sea_orm::sea_query::{
+    Alias, Expr, ExprTrait, Func, PostgresQueryBuilder, Query, SelectStatement, SqliteQueryBuilder,
+};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
 
-use super::DomainError;
 use super::donors::fold_accents;
-
-/// Gift statuses that count as money received (net of refunds).
-pub const COUNTED_STATUSES: &str = "('succeeded', 'partially_refunded')";
+use super::{DomainError, gifts};
 
 /// The currency giving totals are kept in.
 pub const TOTALS_CURRENCY: &str = "USD";
@@ -60,6 +60,62 @@ impl Binder {
     }
 }
 
+/// The gifts of a donor's history that count toward their giving totals (lifetime
+/// giving, this year's and last year's): counted gifts in the totals currency, in the
+/// history's order. The same rule as the search's lifetime giving.
+pub fn counted_toward_totals(history: &[gift::Model]) -> impl Iterator<Item = &gift::Model> {
+    history
+        .iter()
+        .filter(|gift| gifts::counts(gift.status) && gift.currency == TOTALS_CURRENCY)
+}
+
+/// What gifts add up to, net of refunds, in minor units.
+pub fn net_total<'a>(given: impl IntoIterator<Item = &'a gift::Model>) -> i64 {
+    given.into_iter().map(gifts::net_minor).sum()
+}
+
+/// A subquery written out for `backend`, its values inlined (they are ours, never
+/// the searcher's text).
+fn subquery_sql(query: &SelectStatement, backend: DbBackend) -> String {
+    match backend {
+        DbBackend::Postgres => query.to_string(PostgresQueryBuilder),
+        _ => query.to_string(SqliteQueryBuilder),
+    }
+}
+
+/// Each donor's lifetime giving and last gift: their counted gifts, net of refunds, in
+/// the totals currency.
+fn giving_totals(backend: DbBackend) -> String {
+    let query = Query::select()
+        .column(gift::Column::DonorId)
+        .expr_as(Func::sum(gifts::net_amount()), Alias::new("lifetime_minor"))
+        .expr_as(
+            Func::max(Expr::col((gift::Entity, gift::Column::ReceivedAt))),
+            Alias::new("last_gift_at"),
+        )
+        .from(gift::Entity)
+        .and_where(gifts::counted())
+        .and_where(gift::Column::Currency.eq(TOTALS_CURRENCY))
+        .group_by_col(gift::Column::DonorId)
+        .to_owned();
+    subquery_sql(&query, backend)
+}
+
+/// Whether the donor `d` has a counted gift to the fund.
+fn gave_to_fund(fund_id: i64, backend: DbBackend) -> String {
+    let query = Query::select()
+        .expr(Expr::val(1))
+        .from(gift::Entity)
+        .and_where(
+            Expr::col((gift::Entity, gift::Column::DonorId))
+                .equals((Alias::new("d"), Alias::new("id"))),
+        )
+        .and_where(gift::Column::FundId.eq(fund_id))
+        .and_where(gifts::counted())
+        .to_owned();
+    format!("EXISTS ({})", subquery_sql(&query, backend))
+}
+
 /// Escapes LIKE wildcards in user text.
 fn like_pattern(text: &str) -> String {
     let folded = fold_accents(&text.trim().to_lowercase());
@@ -84,10 +140,8 @@ impl DonorFilter {
 fn from_and_where(filter: &DonorFilter, with_totals: bool, binder: &mut Binder) -> String {
     let mut sql = if with_totals {
         format!(
-            "FROM donors d LEFT JOIN (SELECT donor_id, \
-             SUM(amount_minor - refunded_minor) AS lifetime_minor, MAX(received_at) AS last_gift_at \
-             FROM gifts WHERE status IN {COUNTED_STATUSES} AND currency = '{TOTALS_CURRENCY}' \
-             GROUP BY donor_id) a ON a.donor_id = d.id WHERE 1 = 1"
+            "FROM donors d LEFT JOIN ({}) a ON a.donor_id = d.id WHERE 1 = 1",
+            giving_totals(binder.backend)
         )
     } else {
         "FROM donors d WHERE 1 = 1".to_owned()
@@ -110,11 +164,7 @@ fn from_and_where(filter: &DonorFilter, with_totals: bool, binder: &mut Binder) 
         ));
     }
     if let Some(fund_id) = filter.fund_id {
-        let p = binder.bind(fund_id);
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM gifts g WHERE g.donor_id = d.id \
-             AND g.fund_id = {p} AND g.status IN {COUNTED_STATUSES})"
-        ));
+        sql.push_str(&format!(" AND {}", gave_to_fund(fund_id, binder.backend)));
     }
     if let Some(min) = filter.lifetime_min_minor {
         let p = binder.bind(min);

@@ -99,6 +99,11 @@ const CONSTRAINTS: &[(&[&str], &str, &str)] = &[
         "a tier with this name already exists",
     ),
     (
+        &["giving_tiers.is_circle", "uq_giving_tiers_one_circle"],
+        "isCircle",
+        "another tier is already the Circle",
+    ),
+    (
         &["segments.name", "segments_name_key"],
         "name",
         "a segment with this name already exists",

@@ -5,10 +5,47 @@
 use chrono::{DateTime, Duration, Utc};
 use entity::enums::{GiftStatus, PaymentMethod, TributeKind};
 use entity::{Money, donor, fund, gift, receipt};
-use sea_orm::{ActiveModelTrait, DatabaseTransaction, EntityTrait, Set};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, Set};
 
 use super::{DomainError, receipts, text, tributes};
 use crate::config::Organization;
+
+/// The statuses of a gift that counts as money received: it succeeded, or was refunded
+/// only in part and counts net of its refunds. Pending, failed, fully refunded and
+/// disputed gifts do not count.
+const COUNTED_STATUSES: [GiftStatus; 2] = [GiftStatus::Succeeded, GiftStatus::PartiallyRefunded];
+
+/// Whether a gift in `status` counts as money received.
+pub fn counts(status: GiftStatus) -> bool {
+    COUNTED_STATUSES.contains(&status)
+}
+
+/// What the organization kept of a gift: its amount less refunds, in minor units.
+pub fn net_minor(gift: &gift::Model) -> i64 {
+    gift.amount_minor - gift.refunded_minor
+}
+
+/// In SQL: the gift (a row of `gifts`) counts as money received.
+pub fn counted() -> SimpleExpr {
+    gift::Column::Status.is_in(COUNTED_STATUSES)
+}
+
+/// In SQL: what the organization kept of the gift, in minor units.
+pub fn net_amount() -> SimpleExpr {
+    Expr::col((gift::Entity, gift::Column::AmountMinor))
+        .sub(Expr::col((gift::Entity, gift::Column::RefundedMinor)))
+}
+
+/// In SQL: the net amounts of the gifts summed, 0 when there are none, as a 64-bit
+/// integer on both databases.
+pub fn net_total() -> SimpleExpr {
+    Func::cast_as(
+        Func::coalesce([SimpleExpr::from(Func::sum(net_amount())), Expr::val(0)]),
+        Alias::new("BIGINT"),
+    )
+    .into()
+}
 
 /// Whom a gift honors, and whom to tell.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use super::gifts::{Benefits, NewGift, Tribute, record_gift};
 use super::idempotency::{clean_key, ensure_same_request};
 use super::payments::{record_offline_refund, status_after_refund};
 use super::text;
-use super::{Actor, DomainError, audit, receipts};
+use super::{Actor, DomainError, audit, gifts, receipts};
 use crate::config::Organization;
 use crate::db::begin_write;
 
@@ -329,7 +329,7 @@ async fn complete_pledge_when_paid(
     };
     let paid = gift::Entity::find()
         .filter(gift::Column::PledgeId.eq(pledge.id))
-        .filter(gift::Column::Status.is_in([GiftStatus::Succeeded, GiftStatus::PartiallyRefunded]))
+        .filter(gifts::counted())
         .count(txn)
         .await?;
     if paid >= u64::try_from(total).unwrap_or(u64::MAX) {
@@ -605,16 +605,13 @@ pub async fn refund_offline_gift(
 ) -> Result<gift::Model, DomainError> {
     let txn = begin_write(db).await?;
     let current = offline_gift_for_update(&txn, id).await?;
-    if !matches!(
-        current.status,
-        GiftStatus::Succeeded | GiftStatus::PartiallyRefunded
-    ) {
+    if !gifts::counts(current.status) {
         return Err(DomainError::conflict(
             Some("id"),
             format!("a {} gift cannot be refunded", current.status),
         ));
     }
-    let remaining = current.amount_minor - current.refunded_minor;
+    let remaining = gifts::net_minor(&current);
     let refund = match amount {
         Some(amount) => {
             if amount.currency().code() != current.currency {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{Months, NaiveDate, Utc};
-use entity::enums::{GiftStatus, PledgeFrequency, PledgeSource, PledgeStatus};
+use entity::enums::{PledgeFrequency, PledgeSource, PledgeStatus};
 use entity::{Money, donor, fund, gift, pledge};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -15,7 +15,7 @@ use serde_json::json;
 
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::offline_gifts::find_appeal_by_code;
-use super::{Actor, DomainError, audit};
+use super::{Actor, DomainError, audit, gifts};
 use crate::db::begin_write;
 
 /// The most installments one pledge may promise (fifty years of monthly checks).
@@ -173,12 +173,9 @@ pub async fn installments_received(
         .select_only()
         .column(gift::Column::PledgeId)
         .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "count")
-        .column_as(
-            Expr::cust("CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT)"),
-            "amount",
-        )
+        .column_as(gifts::net_total(), "amount")
         .filter(gift::Column::PledgeId.is_in(pledge_ids.iter().copied()))
-        .filter(gift::Column::Status.is_in([GiftStatus::Succeeded, GiftStatus::PartiallyRefunded]))
+        .filter(gifts::counted())
         .group_by(gift::Column::PledgeId)
         .into_tuple()
         .all(db)
@@ -549,7 +546,7 @@ mod tests {
     // Test setup: a failed step should stop the test where it happened.
     #[allow(clippy::expect_used, clippy::panic)]
     mod with_a_database {
-        use entity::enums::{AppealChannel, DonorKind, Language, PaymentMethod};
+        use entity::enums::{AppealChannel, DonorKind, GiftStatus, Language, PaymentMethod};
         use entity::{appeal, audit_log, campaign, giving_tier, outbox, tier_membership};
         use sea_orm::{DatabaseConnection, PaginatorTrait};
 

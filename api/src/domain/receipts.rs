@@ -6,6 +6,7 @@ use chrono::{DateTime, Datelike, TimeZone, Utc};
 use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
 use entity::{Currency, EmailAddress, donor, fund, gift, outbox as outbox_row, receipt};
 use mailer::outbox::{self, Enqueued, NewMessage};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
     DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, Statement,
@@ -14,7 +15,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::receipt_document::{self, Document, GiftLine};
-use super::{Actor, DomainError, audit};
+use super::{Actor, DomainError, audit, gifts};
 use crate::config::Organization;
 
 /// Single gifts of this much (in cents) need a written acknowledgment of their own, so
@@ -417,7 +418,7 @@ async fn reissue_in(
                 .one(txn)
                 .await?
                 .ok_or_else(|| DomainError::not_found("gift", gift_id))?;
-            if gift.amount_minor - gift.refunded_minor <= 0 {
+            if gifts::net_minor(&gift) <= 0 {
                 return Ok(None);
             }
             let line = gift_line(txn, &gift).await?;
@@ -705,7 +706,7 @@ async fn statement_lines(
         .filter(gift::Column::DonorId.eq(donor_id))
         .filter(gift::Column::ReceivedAt.gte(start))
         .filter(gift::Column::ReceivedAt.lt(end))
-        .filter(gift::Column::Status.is_in([GiftStatus::Succeeded, GiftStatus::PartiallyRefunded]))
+        .filter(gifts::counted())
         .order_by_asc(gift::Column::ReceivedAt)
         .order_by_asc(gift::Column::Id)
         .all(db)
@@ -718,7 +719,7 @@ async fn statement_lines(
         .collect();
     Ok(gifts
         .iter()
-        .filter(|g| g.amount_minor > g.refunded_minor)
+        .filter(|g| gifts::net_minor(g) > 0)
         .map(|g| line_for(g, funds.get(&g.fund_id).cloned().unwrap_or_default()))
         .collect())
 }
@@ -791,7 +792,7 @@ pub async fn issue_year_end_statements(
         .distinct()
         .filter(gift::Column::ReceivedAt.gte(start))
         .filter(gift::Column::ReceivedAt.lt(end))
-        .filter(gift::Column::Status.is_in([GiftStatus::Succeeded, GiftStatus::PartiallyRefunded]))
+        .filter(gifts::counted())
         .into_tuple()
         .all(db)
         .await?;
@@ -856,25 +857,23 @@ pub async fn gifts_missing_acknowledgment(
     minimum_minor: i64,
     limit: u64,
 ) -> Result<Vec<gift::Model>, DomainError> {
-    let backend = db.get_database_backend();
-    let sql = format!(
-        "SELECT g.* FROM gifts g WHERE g.amount_minor - g.refunded_minor >= {} \
-         AND g.status IN ('succeeded', 'partially_refunded') \
-         AND NOT EXISTS (SELECT 1 FROM receipts r WHERE r.gift_id = g.id \
-                         AND r.kind = 'gift' AND r.status = 'issued') \
-         ORDER BY g.received_at, g.id LIMIT {}",
-        placeholder(backend, 1),
-        placeholder(backend, 2)
-    );
+    let valid_receipt = Query::select()
+        .expr(Expr::val(1))
+        .from(receipt::Entity)
+        .and_where(
+            Expr::col((receipt::Entity, receipt::Column::GiftId))
+                .equals((gift::Entity, gift::Column::Id)),
+        )
+        .and_where(receipt::Column::Kind.eq(ReceiptKind::Gift))
+        .and_where(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .to_owned();
     Ok(gift::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [
-                minimum_minor.into(),
-                i64::try_from(limit).unwrap_or(i64::MAX).into(),
-            ],
-        ))
+        .filter(gifts::counted())
+        .filter(gifts::net_amount().gte(minimum_minor))
+        .filter(Expr::exists(valid_receipt).not())
+        .order_by_asc(gift::Column::ReceivedAt)
+        .order_by_asc(gift::Column::Id)
+        .limit(limit)
         .all(db)
         .await?)
 }

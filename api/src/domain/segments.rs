@@ -5,7 +5,7 @@
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use entity::enums::{Language, PledgeStatus};
 use entity::{donor, gift, pledge, segment, tier_membership};
-use sea_orm::sea_query::{Condition, Expr, ExprTrait, Query, SelectStatement};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -13,9 +13,8 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::campaigns::RAISING_STATUSES;
-use super::text;
 use super::{Actor, DomainError, audit};
+use super::{gifts, text};
 use crate::config::Organization;
 use crate::db::begin_write;
 
@@ -212,7 +211,7 @@ fn givers() -> SelectStatement {
     Query::select()
         .column(gift::Column::DonorId)
         .from(gift::Entity)
-        .and_where(gift::Column::Status.is_in(RAISING_STATUSES))
+        .and_where(gifts::counted())
         .to_owned()
 }
 
@@ -237,7 +236,7 @@ fn giving_range(
     min: Option<i64>,
     max: Option<i64>,
 ) -> Condition {
-    let total = || Expr::cust("SUM(amount_minor - refunded_minor)");
+    let total = || Expr::from(Func::sum(gifts::net_amount()));
     let mut totals = givers();
     if let Some((start, end)) = window {
         totals

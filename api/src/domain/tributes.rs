@@ -15,8 +15,8 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::DomainError;
 use super::appeal_sends::csv_field;
+use super::{DomainError, gifts};
 use crate::config::Organization;
 
 /// The outbox template tribute notifications are rendered with.
@@ -158,7 +158,7 @@ pub async fn tribute_letter_csv(
                 .add(gift::Column::TributeNotifyEmail.is_null())
                 .add(gift::Column::TributeNotifyEmail.eq("")),
         )
-        .filter(gift::Column::Status.is_in([GiftStatus::Succeeded, GiftStatus::PartiallyRefunded]))
+        .filter(gifts::counted())
         .order_by_asc(gift::Column::ReceivedAt)
         .order_by_asc(gift::Column::Id);
     if let Some(from) = from {

@@ -134,8 +134,8 @@ pub struct AskAmountRule {
     pub step_minor: i64,
     /// The smallest ask, and the ask for donors with no gift yet, in minor units.
     pub minimum_minor: i64,
-    /// Also invite donors not yet in the Circle of Friends to the monthly amount that
-    /// would bring them in.
+    /// Also invite donors not yet in the Circle (the tier marked `isCircle`) to the
+    /// monthly amount that would bring them in.
     #[graphql(default = false)]
     pub invite_to_circle: bool,
 }
@@ -291,7 +291,7 @@ impl AppealResultsView {
         self.0.new_club_members
     }
 
-    /// Of those, the ones in the Circle of Friends (the highest tier).
+    /// Of those, the ones in the Circle (the tier marked `isCircle`, or a tier above it).
     async fn new_circle_members(&self) -> i64 {
         self.0.new_circle_members
     }

@@ -206,13 +206,16 @@ impl ClubQuery {
         })
     }
 
-    /// The Circle of Friends (and any higher tier) by name, with each member's donor
-    /// record and contact details for event invitations, anonymous members included.
-    /// Staff only; also at `GET /circle/roster.csv`.
+    /// The members of the Circle (the tier marked `isCircle`, and any higher tier) by
+    /// name, with each member's donor record and contact details for event invitations,
+    /// anonymous members included; empty when no tier is the Circle. Staff only; also
+    /// at `GET /circle/roster.csv`.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn circle_roster(&self, ctx: &Context<'_>) -> Result<Vec<ClubMembership>> {
         let roster = club::circle_roster(db(ctx)?).await.gql()?;
         Ok(roster
+            .map(|(_, members)| members)
+            .unwrap_or_default()
             .into_iter()
             .map(|member| ClubMembership(member.membership))
             .collect())

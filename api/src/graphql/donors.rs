@@ -158,29 +158,39 @@ impl Donor {
     /// Everything the donor has given, net of refunds, in US dollars.
     async fn lifetime_giving(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
         let history = self.history(ctx).await?;
-        Ok(total(counted(&history)))
+        Ok(total(donor_search::counted_toward_totals(&history)))
     }
 
     /// How many gifts the donor has made (refused, pending and fully refunded ones not counted).
     async fn gift_count(&self, ctx: &Context<'_>) -> Result<usize> {
-        Ok(counted(&self.history(ctx).await?).count())
+        Ok(donor_search::counted_toward_totals(&self.history(ctx).await?).count())
     }
 
     /// The donor's first gift.
     async fn first_gift(&self, ctx: &Context<'_>) -> Result<Option<Gift>> {
-        Ok(counted(&self.history(ctx).await?).last().cloned().map(Gift))
+        Ok(
+            donor_search::counted_toward_totals(&self.history(ctx).await?)
+                .last()
+                .cloned()
+                .map(Gift),
+        )
     }
 
     /// The donor's most recent gift.
     async fn last_gift(&self, ctx: &Context<'_>) -> Result<Option<Gift>> {
-        Ok(counted(&self.history(ctx).await?).next().cloned().map(Gift))
+        Ok(
+            donor_search::counted_toward_totals(&self.history(ctx).await?)
+                .next()
+                .cloned()
+                .map(Gift),
+        )
     }
 
     /// The donor's largest gift (the earliest, if several are equal).
     async fn largest_gift(&self, ctx: &Context<'_>) -> Result<Option<Gift>> {
         let history = self.history(ctx).await?;
         let mut largest: Option<&entity::gift::Model> = None;
-        for gift in counted(&history) {
+        for gift in donor_search::counted_toward_totals(&history) {
             if largest.is_none_or(|l| gift.amount_minor >= l.amount_minor) {
                 largest = Some(gift);
             }
@@ -296,27 +306,14 @@ impl Donor {
         let year = tax_year(org, Utc::now()) - years_back;
         let history = self.history(ctx).await?;
         Ok(total(
-            counted(&history).filter(|gift| tax_year(org, gift.received_at) == year),
+            donor_search::counted_toward_totals(&history)
+                .filter(|gift| tax_year(org, gift.received_at) == year),
         ))
     }
 }
 
-/// Gifts that count as money received, in the totals currency.
-fn counted(history: &[entity::gift::Model]) -> impl Iterator<Item = &entity::gift::Model> {
-    use entity::enums::GiftStatus;
-    history.iter().filter(|gift| {
-        matches!(
-            gift.status,
-            GiftStatus::Succeeded | GiftStatus::PartiallyRefunded
-        ) && gift.currency == TOTALS_CURRENCY
-    })
-}
-
-fn total<'a>(gifts: impl Iterator<Item = &'a entity::gift::Model>) -> MoneyAmount {
-    let sum = gifts
-        .map(|gift| gift.amount_minor - gift.refunded_minor)
-        .sum();
-    MoneyAmount::from_columns(sum, TOTALS_CURRENCY)
+fn total<'a>(given: impl Iterator<Item = &'a entity::gift::Model>) -> MoneyAmount {
+    MoneyAmount::from_columns(donor_search::net_total(given), TOTALS_CURRENCY)
 }
 
 /// A person or an organization.

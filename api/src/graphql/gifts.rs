@@ -18,7 +18,7 @@ use super::paging::{Page, PageArgs, page};
 use super::pledges::Pledge;
 use super::tokens::Role;
 use crate::domain::gift_search::{self, GiftFilter as SearchFilter};
-use crate::domain::gifts::{Benefits, Tribute as DomainTribute};
+use crate::domain::gifts::{self, Benefits, Tribute as DomainTribute};
 use crate::domain::offline_gifts::{self, GiftAdjustment, OfflineGift};
 use crate::domain::payments::{RefundAsk, refund_gift};
 use crate::stripe::StripeClient;
@@ -154,10 +154,7 @@ impl Gift {
 
     /// What the organization kept: the amount less refunds.
     async fn net_amount(&self) -> MoneyAmount {
-        MoneyAmount::from_columns(
-            self.0.amount_minor - self.0.refunded_minor,
-            &self.0.currency,
-        )
+        MoneyAmount::from_columns(gifts::net_minor(&self.0), &self.0.currency)
     }
 
     /// Stripe's fee on the gift, from its balance transaction; empty until
@@ -171,12 +168,9 @@ impl Gift {
     /// What the organization kept after refunds and Stripe's fee; empty while the fee
     /// is unknown.
     async fn net_after_fee(&self) -> Option<MoneyAmount> {
-        self.0.processor_fee_minor.map(|fee| {
-            MoneyAmount::from_columns(
-                self.0.amount_minor - self.0.refunded_minor - fee,
-                &self.0.currency,
-            )
-        })
+        self.0
+            .processor_fee_minor
+            .map(|fee| MoneyAmount::from_columns(gifts::net_minor(&self.0) - fee, &self.0.currency))
     }
 
     /// How it was paid.

@@ -11,7 +11,7 @@ use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::outbox::OutboxMessage;
 use super::tokens::Role;
-use crate::domain::{donors, receipts};
+use crate::domain::{donors, gifts, receipts};
 
 /// A receipt for one gift, or a year-end statement consolidating a tax year.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -218,7 +218,7 @@ pub struct UnacknowledgedGift {
 
 impl From<gift::Model> for UnacknowledgedGift {
     fn from(gift: gift::Model) -> Self {
-        let net = gift.amount_minor - gift.refunded_minor;
+        let net = gifts::net_minor(&gift);
         UnacknowledgedGift {
             gift_id: ID(gift.id.to_string()),
             donor_id: ID(gift.donor_id.to_string()),

@@ -42,6 +42,14 @@ impl Tier {
         MoneyAmount::from_columns(self.0.benefits_value_minor, &self.0.currency)
     }
 
+    /// Whether it is the Circle: the tier thanked on the public roll at `/circle`,
+    /// offered as a monthly amount on the donation page and in appeals that invite
+    /// donors into it. Its members and the members of any tier above it are in the
+    /// Circle. At most one tier is.
+    async fn is_circle(&self) -> bool {
+        self.0.is_circle
+    }
+
     /// When it last changed.
     async fn updated_at(&self) -> DateTime<Utc> {
         self.0.updated_at
@@ -73,6 +81,9 @@ pub struct CreateTierInput {
     /// Good-faith value of the benefits, in minor units.
     #[graphql(default = 0)]
     pub benefits_value_minor: i64,
+    /// Make it the Circle, in place of the tier that is the Circle now.
+    #[graphql(default = false)]
+    pub is_circle: bool,
 }
 
 /// Changes to a tier. Leave a field out to keep it.
@@ -86,6 +97,9 @@ pub struct UpdateTierInput {
     pub benefits: MaybeUndefined<String>,
     /// Good-faith value of the benefits, in minor units.
     pub benefits_value_minor: Option<i64>,
+    /// True makes it the Circle, in place of the tier that is the Circle now; false on
+    /// the Circle leaves the club without one (the recognition page is then empty).
+    pub is_circle: Option<bool>,
 }
 
 #[derive(Default)]
@@ -105,6 +119,7 @@ impl TierMutation {
             threshold: input.threshold.parse(ctx, "threshold")?,
             benefits: input.benefits,
             benefits_value_minor: input.benefits_value_minor,
+            is_circle: input.is_circle,
         };
         tiers::create_tier(db(ctx)?, &actor(ctx)?, &config(ctx)?.club_policy(), details)
             .await
@@ -133,6 +148,7 @@ impl TierMutation {
                 MaybeUndefined::Value(v) => Some(Some(v)),
             },
             benefits_value_minor: input.benefits_value_minor,
+            is_circle: input.is_circle,
         };
         tiers::update_tier(
             db(ctx)?,

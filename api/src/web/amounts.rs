@@ -25,6 +25,21 @@ pub fn amount_for_input(minor: i64, lang: Lang) -> String {
     number_style(lang).format_minor(minor)
 }
 
+/// An amount in a sentence on a page in `lang`, without cents when it has none:
+/// `1,000` in English, `1.000` in Spanish, `500,50` in French.
+pub fn whole_amount(minor: i64, lang: Lang) -> String {
+    let style = number_style(lang);
+    let written = style.format_minor(minor);
+    if minor % 100 == 0 {
+        written
+            .strip_suffix(&format!("{}00", style.decimal_mark))
+            .map(str::to_owned)
+            .unwrap_or(written)
+    } else {
+        written
+    }
+}
+
 /// The example an amount field shows: `25.50`, or `25,50` where a comma marks cents.
 pub fn amount_placeholder(lang: Lang) -> String {
     amount_for_input(2_550, lang)
@@ -52,6 +67,14 @@ pub fn ambiguous_amount_message(lang: Lang) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_whole_amount_in_a_sentence_has_no_cents() {
+        assert_eq!(whole_amount(50_000, Lang::En), "500");
+        assert_eq!(whole_amount(100_000, Lang::En), "1,000");
+        assert_eq!(whole_amount(100_000, Lang::Es), "1.000");
+        assert_eq!(whole_amount(50_050, Lang::Fr), "500,50");
+    }
 
     #[test]
     fn each_page_reads_and_shows_its_own_format() {

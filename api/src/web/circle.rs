@@ -1,5 +1,6 @@
-//! Recognition: `GET /circle` thanks the Circle of Friends by name (members who asked to
-//! stay anonymous are left out, and nothing but names is shown), and
+//! Recognition: `GET /circle` thanks the members of the Circle (the tier marked as the
+//! Circle, whatever its name and threshold) by name (members who asked to stay
+//! anonymous are left out, and nothing but names is shown), and
 //! `GET /circle/roster.csv` gives staff the full roster with contact details.
 
 use actix_web::http::StatusCode;
@@ -7,45 +8,66 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::enums::StaffRole;
 
+use super::amounts::whole_amount;
 use super::donate::escape;
-use super::i18n::Lang;
+use super::i18n::{Lang, tier_name};
 use super::simple_page;
+use crate::domain::tiers::Circle;
 use crate::domain::{club, tokens};
 use crate::server::AppState;
 
 struct Words {
-    title: &'static str,
-    intro: &'static str,
+    intro: String,
     empty: &'static str,
-    unavailable: &'static str,
 }
 
-fn words(lang: Lang) -> Words {
+/// What the page says about `circle`: its threshold comes from the tier.
+fn words(lang: Lang, circle: &Circle) -> Words {
+    let yearly = whole_amount(circle.tier.threshold_minor, lang);
     match lang {
         Lang::Es => Words {
-            title: "Círculo de Amigos",
-            intro: "Gracias a quienes sostienen nuestro trabajo con un compromiso de $500 o más al año.",
+            intro: format!(
+                "Gracias a quienes sostienen nuestro trabajo con un compromiso de ${yearly} o más al año."
+            ),
             empty: "Pronto daremos aquí las gracias a nuestros primeros miembros.",
-            unavailable: "Esta página no está disponible en este momento.",
         },
         Lang::Fr => Words {
-            title: "Cercle des Amis",
-            intro: "Merci aux amis qui soutiennent notre travail par un engagement de 500 $ ou plus par an.",
+            intro: format!(
+                "Merci aux amis qui soutiennent notre travail par un engagement de {yearly} $ ou plus par an."
+            ),
             empty: "Nous remercierons bientôt ici nos premiers membres.",
-            unavailable: "Cette page n’est pas disponible pour le moment.",
         },
         Lang::Ar => Words {
-            title: "دائرة الأصدقاء",
-            intro: "شكرًا للأصدقاء الذين يدعمون عملنا بتعهّد قدره 500 دولار أو أكثر في السنة.",
+            intro: format!(
+                "شكرًا للأصدقاء الذين يدعمون عملنا بتعهّد قدره {yearly} دولار أو أكثر في السنة."
+            ),
             empty: "سنشكر هنا قريبًا أول أعضائنا.",
-            unavailable: "هذه الصفحة غير متاحة الآن.",
         },
         Lang::En => Words {
-            title: "Circle of Friends",
-            intro: "Thank you to the friends who sustain our work with a pledge of $500 or more a year.",
+            intro: format!(
+                "Thank you to the friends who sustain our work with a pledge of ${yearly} or more a year."
+            ),
             empty: "We will soon thank our first members here.",
-            unavailable: "This page is not available right now.",
         },
+    }
+}
+
+/// The page's title when there is no Circle to name.
+fn untitled(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Es => "El Círculo",
+        Lang::Fr => "Le Cercle",
+        Lang::Ar => "الدائرة",
+        Lang::En => "The Circle",
+    }
+}
+
+fn unavailable(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Es => "Esta página no está disponible en este momento.",
+        Lang::Fr => "Cette page n’est pas disponible pour le moment.",
+        Lang::Ar => "هذه الصفحة غير متاحة الآن.",
+        Lang::En => "This page is not available right now.",
     }
 }
 
@@ -61,19 +83,27 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
         .find(|(k, _)| k == "lang")
         .map(|(_, v)| v.as_str());
     let lang = Lang::negotiate(asked, &request);
-    let text = words(lang);
-    let names = match club::circle_public_names(&state.db).await {
-        Ok(names) => names,
+    let roll = match club::circle_public_names(&state.db).await {
+        Ok(roll) => roll,
         Err(error) => {
-            tracing::error!(%error, "cannot read the Circle of Friends");
+            tracing::error!(%error, "cannot read the Circle");
             return simple_page(
                 StatusCode::SERVICE_UNAVAILABLE,
                 lang,
-                text.title,
-                &format!("<p>{}</p>", escape(text.unavailable)),
+                untitled(lang),
+                &format!("<p>{}</p>", escape(unavailable(lang))),
             );
         }
     };
+    let Some((circle, names)) = roll else {
+        return simple_page(
+            StatusCode::NOT_FOUND,
+            lang,
+            untitled(lang),
+            &format!("<p>{}</p>", escape(unavailable(lang))),
+        );
+    };
+    let text = words(lang, &circle);
     let names: Vec<String> = names
         .iter()
         .map(|name| format!("<li>{}</li>", escape(name)))
@@ -86,8 +116,8 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
     simple_page(
         StatusCode::OK,
         lang,
-        text.title,
-        &format!("<p>{}</p>\n{list}", escape(text.intro)),
+        tier_name(lang, &circle.tier.name),
+        &format!("<p>{}</p>\n{list}", escape(&text.intro)),
     )
 }
 
@@ -126,9 +156,11 @@ pub async fn roster_csv(state: web::Data<AppState>, request: HttpRequest) -> Htt
                 "attachment; filename=\"circle-of-friends.csv\"",
             ))
             .insert_header(("Cache-Control", "no-store"))
-            .body(club::circle_roster_csv(&roster)),
+            .body(club::circle_roster_csv(
+                &roster.map(|(_, members)| members).unwrap_or_default(),
+            )),
         Err(error) => {
-            tracing::error!(%error, "cannot read the Circle of Friends");
+            tracing::error!(%error, "cannot read the Circle");
             HttpResponse::ServiceUnavailable().finish()
         }
     }

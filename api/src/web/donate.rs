@@ -14,19 +14,18 @@ use entity::{Currency, EmailAddress, format_minor};
 use sha2::{Digest, Sha256};
 
 use super::checkout_guard::{self, Refusal};
-use super::i18n::{Lang, Text};
+use super::i18n::{Lang, Text, circle_note};
 use crate::domain::appeal_sends::{self, LinkDonor};
 use crate::domain::gifts::Tribute;
 use crate::domain::payments::{self, AppealProgress};
+use crate::domain::tiers::{self, Circle};
 use crate::domain::{funds, text};
 use crate::server::AppState;
 use crate::stripe::StripeClient;
 use crate::stripe::checkout::{self, Donation, Frequency};
 
-/// Preset amounts, in whole dollars. 42 is the monthly amount that reaches the Circle
-/// of Friends ($42 x 12 = $504).
-const PRESETS: [u32; 5] = [25, 42, 50, 100, 250];
-const CIRCLE_MONTHLY: u32 = 42;
+/// Preset amounts, in whole dollars, besides the monthly amount that reaches the Circle.
+const PRESETS: [u32; 4] = [25, 50, 100, 250];
 /// The largest gift the page takes; bigger gifts are arranged with staff.
 const MAX_WEB_GIFT_MINOR: i64 = 10_000_000;
 
@@ -342,6 +341,29 @@ struct FormView<'a> {
     /// Said above the form: Stripe could not be reached, or the form must be sent again.
     notice: Option<&'static str>,
     guard: &'a checkout_guard::CheckoutGuard,
+    /// The Circle, whose monthly amount is offered with a note.
+    circle: Option<&'a Circle>,
+}
+
+/// The monthly amount, in whole dollars, that reaches the Circle, when it is kept in
+/// the page's currency.
+fn circle_preset(circle: &Circle) -> Option<u32> {
+    (circle.tier.currency == Currency::Usd.code())
+        .then(|| u32::try_from(circle.monthly_minor() / 100).ok())
+        .flatten()
+}
+
+/// The page's preset amounts in whole dollars, smallest first: the standing ones and
+/// the Circle's monthly amount.
+fn presets(circle: Option<&Circle>) -> Vec<u32> {
+    let mut all = PRESETS.to_vec();
+    if let Some(monthly) = circle.and_then(circle_preset)
+        && !all.contains(&monthly)
+    {
+        all.push(monthly);
+        all.sort_unstable();
+    }
+    all
 }
 
 fn field_error<'e>(errors: &'e [FieldError], field: &str) -> Option<&'e str> {
@@ -463,12 +485,15 @@ fn render_form(view: &FormView<'_>) -> String {
         escape(t.amount),
         guard_markup.minimum
     );
-    for preset in PRESETS {
+    let circle_monthly = view.circle.and_then(circle_preset);
+    for preset in presets(view.circle) {
         let value = preset.to_string();
-        let note = if preset == CIRCLE_MONTHLY {
-            format!(" <span class=\"hint\">({})</span>", escape(t.circle))
-        } else {
-            String::new()
+        let note = match view.circle {
+            Some(circle) if Some(preset) == circle_monthly => format!(
+                " <span class=\"hint\">({})</span>",
+                escape(&circle_note(view.lang, circle))
+            ),
+            _ => String::new(),
         };
         let _ = write!(
             body,
@@ -634,13 +659,25 @@ async fn link_donor(state: &AppState, source_code: &str, token: &str) -> Option<
 
 /// The amount fields for a suggested amount: its preset when there is one, otherwise
 /// "other" with the amount typed in.
-fn suggested_amount(minor: i64) -> (String, String) {
+fn suggested_amount(minor: i64, presets: &[u32]) -> (String, String) {
     let dollars = minor / 100;
     let cents = minor % 100;
     match u32::try_from(dollars) {
-        Ok(whole) if cents == 0 && PRESETS.contains(&whole) => (whole.to_string(), String::new()),
+        Ok(whole) if cents == 0 && presets.contains(&whole) => (whole.to_string(), String::new()),
         _ if cents == 0 => ("other".to_owned(), dollars.to_string()),
         _ => ("other".to_owned(), format!("{dollars}.{cents:02}")),
+    }
+}
+
+/// The Circle the page offers; a database hiccup means a page without the note, never
+/// an error page.
+async fn circle_for_page(state: &AppState) -> Option<Circle> {
+    match tiers::circle(&state.db).await {
+        Ok(found) => found,
+        Err(error) => {
+            tracing::warn!(error = %error, "cannot read the Circle");
+            None
+        }
     }
 }
 
@@ -677,10 +714,11 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
         }
         None => None,
     };
+    let circle = circle_for_page(&state).await;
     let (amount, amount_other) = donor
         .as_ref()
         .filter(|d| d.ask_minor > 0)
-        .map(|d| suggested_amount(d.ask_minor))
+        .map(|d| suggested_amount(d.ask_minor, &presets(circle.as_ref())))
         .unwrap_or_default();
     let form = DonationForm {
         frequency: match query.get("frequency").map(String::as_str) {
@@ -713,6 +751,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             appeal: appeal.as_ref(),
             notice: None,
             guard: &state.checkout_guard,
+            circle: circle.as_ref(),
         }),
     )
 }
@@ -754,6 +793,7 @@ pub async fn submit(
     if appeal.is_none() {
         form.appeal.clear();
     }
+    let circle = circle_for_page(&state).await;
     let view = |errors: &[FieldError], notice: Option<&'static str>| {
         render_form(&FormView {
             lang,
@@ -763,6 +803,7 @@ pub async fn submit(
             appeal: appeal.as_ref(),
             notice,
             guard,
+            circle: circle.as_ref(),
         })
     };
     if screened.is_err() {
@@ -901,13 +942,17 @@ mod tests {
 
     #[test]
     fn a_personal_ask_selects_its_preset_or_is_typed_in() {
-        assert_eq!(suggested_amount(10_000), ("100".to_owned(), String::new()));
+        let presets = presets(None);
         assert_eq!(
-            suggested_amount(7_500),
+            suggested_amount(10_000, &presets),
+            ("100".to_owned(), String::new())
+        );
+        assert_eq!(
+            suggested_amount(7_500, &presets),
             ("other".to_owned(), "75".to_owned())
         );
         assert_eq!(
-            suggested_amount(7_550),
+            suggested_amount(7_550, &presets),
             ("other".to_owned(), "75.50".to_owned())
         );
     }

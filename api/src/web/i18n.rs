@@ -2,6 +2,10 @@
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
+use entity::enums::Language;
+
+use super::amounts::whole_amount;
+use crate::domain::tiers::Circle;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lang {
@@ -87,7 +91,6 @@ pub struct Text {
     pub monthly: &'static str,
     pub amount: &'static str,
     pub other_amount: &'static str,
-    pub circle: &'static str,
     pub fund: &'static str,
     pub tribute: &'static str,
     pub tribute_none: &'static str,
@@ -138,7 +141,6 @@ pub static EN: Text = Text {
     monthly: "Monthly",
     amount: "Amount (US dollars)",
     other_amount: "Other amount",
-    circle: "$42 a month joins the Circle of Friends ($500 or more a year)",
     fund: "Where your gift goes",
     tribute: "Give in honor or in memory of someone (optional)",
     tribute_none: "No tribute",
@@ -189,7 +191,6 @@ pub static ES: Text = Text {
     monthly: "Mensual",
     amount: "Cantidad (dólares estadounidenses)",
     other_amount: "Otra cantidad",
-    circle: "$42 al mes le une al Círculo de Amigos ($500 o más al año)",
     fund: "Destino de su donación",
     tribute: "Done en honor o en memoria de alguien (opcional)",
     tribute_none: "Sin dedicatoria",
@@ -240,7 +241,6 @@ pub static FR: Text = Text {
     monthly: "Mensuel",
     amount: "Montant (dollars américains)",
     other_amount: "Autre montant",
-    circle: "42 $ par mois vous fait entrer dans le Cercle des Amis (500 $ ou plus par an)",
     fund: "Affectation de votre don",
     tribute: "Donner en l'honneur ou à la mémoire de quelqu'un (facultatif)",
     tribute_none: "Sans dédicace",
@@ -291,7 +291,6 @@ pub static AR: Text = Text {
     monthly: "شهرياً",
     amount: "المبلغ (بالدولار الأمريكي)",
     other_amount: "مبلغ آخر",
-    circle: "42 دولاراً شهرياً تضمك إلى دائرة الأصدقاء (500 دولار أو أكثر سنوياً)",
     fund: "وجهة تبرعك",
     tribute: "تبرّع تكريماً لشخص أو إحياءً لذكراه (اختياري)",
     tribute_none: "بدون إهداء",
@@ -332,3 +331,30 @@ pub static AR: Text = Text {
     try_again: "حاول مجدداً",
     required: "مطلوب",
 };
+
+/// A tier's name as a page in `lang` writes it, the same as in email.
+pub fn tier_name(lang: Lang, name: &str) -> &str {
+    let language = match lang {
+        Lang::En => Language::English,
+        Lang::Es => Language::Spanish,
+        Lang::Fr => Language::French,
+        Lang::Ar => Language::Arabic,
+    };
+    mailer::templates::tier_name(language, name)
+}
+
+/// The note beside the donation page's Circle preset: the monthly amount that joins
+/// the Circle, its name and its yearly threshold.
+pub fn circle_note(lang: Lang, circle: &Circle) -> String {
+    let name = tier_name(lang, &circle.tier.name);
+    let monthly = whole_amount(circle.monthly_minor(), lang);
+    let yearly = whole_amount(circle.tier.threshold_minor, lang);
+    match lang {
+        Lang::En => format!("${monthly} a month joins the {name} (${yearly} or more a year)"),
+        Lang::Es => format!("${monthly} al mes le une al {name} (${yearly} o más al año)"),
+        Lang::Fr => format!(
+            "{monthly} $ par mois vous fait entrer dans le {name} ({yearly} $ ou plus par an)"
+        ),
+        Lang::Ar => format!("{monthly} دولاراً شهرياً تضمك إلى {name} ({yearly} دولار أو أكثر سنوياً)"),
+    }
+}

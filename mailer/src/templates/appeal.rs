@@ -6,7 +6,7 @@
 use entity::enums::Language;
 use serde::Deserialize;
 
-use super::{Context, RenderError, Rendered, escape, layout};
+use super::{CIRCLE_OF_FRIENDS, Context, RenderError, Rendered, escape, layout, tier_name};
 
 pub const KIND: &str = "appeal";
 
@@ -21,23 +21,28 @@ pub struct AppealPayload {
     /// The monthly amount that brings the donor into the Circle ("$42"), when the
     /// appeal invites donors not yet in it.
     pub club_monthly_ask: Option<String>,
+    /// The name of the Circle the invitation is to; messages queued before it was
+    /// written down are about the Circle of Friends.
+    #[serde(default)]
+    pub circle_name: Option<String>,
     pub unsubscribe_url: String,
 }
 
-fn club_invitation(language: Language, monthly: &str) -> String {
+fn club_invitation(language: Language, monthly: &str, circle: &str) -> String {
+    let circle = tier_name(language, circle);
     match language {
         Language::Spanish => format!(
-            "Únase a nuestro Club de Donantes Mensuales: con {monthly} al mes entra en nuestro Círculo de Amigos."
+            "Únase a nuestro Club de Donantes Mensuales: con {monthly} al mes entra en nuestro {circle}."
         ),
         Language::French => format!(
-            "Rejoignez notre Club des donateurs mensuels : avec {monthly} par mois, vous entrez dans notre Cercle des amis."
+            "Rejoignez notre Club des donateurs mensuels : avec {monthly} par mois, vous entrez dans notre {circle}."
         ),
-        Language::Arabic => format!(
-            "انضم إلى نادي العطاء الشهري: بمبلغ {monthly} شهريًا تصبح عضوًا في دائرة الأصدقاء."
-        ),
-        Language::English => format!(
-            "Join our Monthly Giving Club: {monthly} a month brings you into our Circle of Friends."
-        ),
+        Language::Arabic => {
+            format!("انضم إلى نادي العطاء الشهري: بمبلغ {monthly} شهريًا تصبح عضوًا في {circle}.")
+        }
+        Language::English => {
+            format!("Join our Monthly Giving Club: {monthly} a month brings you into our {circle}.")
+        }
     }
 }
 
@@ -66,10 +71,10 @@ pub fn render(context: Context<'_>, payload: &serde_json::Value) -> Result<Rende
             kind: KIND.to_owned(),
             reason: e.to_string(),
         })?;
-    let invitation = appeal
-        .club_monthly_ask
-        .as_deref()
-        .map(|monthly| club_invitation(context.language, monthly));
+    let invitation = appeal.club_monthly_ask.as_deref().map(|monthly| {
+        let circle = appeal.circle_name.as_deref().unwrap_or(CIRCLE_OF_FRIENDS);
+        club_invitation(context.language, monthly, circle)
+    });
     let mut text_body = format!(
         "{}\n\n{} {}\n",
         appeal.body.trim_end(),

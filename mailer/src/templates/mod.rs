@@ -91,6 +91,25 @@ pub async fn render(
     }
 }
 
+/// The name of the tier the organization started with, which reads differently in
+/// each language.
+pub const CIRCLE_OF_FRIENDS: &str = "Circle of Friends";
+
+/// A tier's name as a donor reading `language` sees it: the tier the organization
+/// started with has a name in each language; a name staff give a tier is shown as they
+/// wrote it.
+pub fn tier_name(language: Language, name: &str) -> &str {
+    if name != CIRCLE_OF_FRIENDS {
+        return name;
+    }
+    match language {
+        Language::English => name,
+        Language::Spanish => "Círculo de Amigos",
+        Language::French => "Cercle des amis",
+        Language::Arabic => "دائرة الأصدقاء",
+    }
+}
+
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());

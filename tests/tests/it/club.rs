@@ -386,7 +386,7 @@ async fn raising_a_threshold_moves_members_out_in_the_same_change(backend: Backe
     );
 }
 
-async fn messages(app: &TestApp, kind: &str) -> Vec<outbox::Model> {
+pub async fn messages(app: &TestApp, kind: &str) -> Vec<outbox::Model> {
     outbox::Entity::find()
         .filter(outbox::Column::Kind.eq(kind))
         .order_by_asc(outbox::Column::Id)
@@ -403,7 +403,7 @@ fn links() -> DownloadLinks {
     }
 }
 
-async fn rendered(app: &TestApp, message: &outbox::Model) -> Rendered {
+pub async fn rendered(app: &TestApp, message: &outbox::Model) -> Rendered {
     let org = crate::mailer::organization();
     templates::render(&app.db, &org, Some(&links()), message)
         .await

@@ -6,6 +6,7 @@ mod auth;
 mod bench_data;
 mod checkout;
 mod checkout_defences;
+mod circle;
 mod club;
 mod constraints;
 mod demo;

@@ -159,12 +159,9 @@ pub async fn appeal_progress(
     };
     let raised: Option<i64> = gift::Entity::find()
         .select_only()
-        .column_as(
-            Expr::cust("CAST(COALESCE(SUM(amount_minor - refunded_minor), 0) AS BIGINT)"),
-            "raised",
-        )
+        .column_as(crate::domain::gifts::net_total(), "raised")
         .filter(gift::Column::CampaignId.eq(campaign.id))
-        .filter(gift::Column::Status.is_in([GiftStatus::Succeeded, GiftStatus::PartiallyRefunded]))
+        .filter(crate::domain::gifts::counted())
         .into_tuple()
         .one(db)
         .await?;

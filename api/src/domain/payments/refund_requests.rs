@@ -10,7 +10,7 @@
 //! refund, a replay that differs in any field is a conflict naming the field.
 
 use chrono::Utc;
-use entity::enums::{GiftStatus, PaymentMethod, RefundRequestStatus};
+use entity::enums::{PaymentMethod, RefundRequestStatus};
 use entity::{Money, gift, refund_request};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
@@ -133,7 +133,7 @@ pub async fn refundable_minor(
     db: &impl ConnectionTrait,
     gift: &gift::Model,
 ) -> Result<i64, DomainError> {
-    Ok(gift.amount_minor - gift.refunded_minor - awaiting_minor(db, gift.id).await?)
+    Ok(crate::domain::gifts::net_minor(gift) - awaiting_minor(db, gift.id).await?)
 }
 
 async fn awaiting_minor(db: &impl ConnectionTrait, gift_id: i64) -> Result<i64, DomainError> {
@@ -316,10 +316,7 @@ async fn card_gift_for_refund(
             "only card gifts paid through the processor can be refunded this way",
         ));
     }
-    if !matches!(
-        gift.status,
-        GiftStatus::Succeeded | GiftStatus::PartiallyRefunded
-    ) {
+    if !crate::domain::gifts::counts(gift.status) {
         return Err(DomainError::conflict(
             Some("id"),
             format!("a {} gift cannot be refunded", gift.status),
@@ -341,7 +338,7 @@ fn check_amount(amount_minor: i64, left: i64, gift: &gift::Model) -> Result<(), 
             Ok(currency) => entity::format_minor(minor, currency),
             Err(_) => format!("{minor} {}", gift.currency),
         };
-        let awaiting = gift.amount_minor - gift.refunded_minor - left;
+        let awaiting = crate::domain::gifts::net_minor(gift) - left;
         let asked = if awaiting > 0 {
             format!(
                 " ({} is already asked of the payment processor and not yet confirmed)",
