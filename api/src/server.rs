@@ -168,6 +168,14 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             if let Some(warning) = stripe_events_needing_attention(&state.db).await {
                 body["warnings"] = json!({ "stripeEvents": warning });
             }
+            let unset = state.config.org.unset_identity();
+            if !unset.is_empty() {
+                body["warnings"]["organization"] = json!({
+                    "unset": unset,
+                    "detail": "receipts and statements are marked as samples, not tax receipts, \
+                               until ORG_LEGAL_NAME, ORG_EIN and ORG_ADDRESS are set",
+                });
+            }
             HttpResponse::Ok().json(body)
         }
         Err(error) => {

@@ -24,6 +24,7 @@ mod outbox;
 mod payment_events;
 mod receipts;
 mod reconciliation;
+mod sample_receipts;
 mod staff_api;
 mod staff_entries;
 mod startup;
