@@ -419,6 +419,9 @@ pub fn in_process_mailer_worker(
 /// Runs the server as `api serve` does: migrations, the API and pages, the in-process
 /// mailer, the hourly grace checks and the scheduled appeals, until SIGINT or SIGTERM.
 pub async fn serve(mut config: Config) -> anyhow::Result<()> {
+    // Listening before anything starts, a SIGTERM during start-up stops the server
+    // cleanly as soon as it runs instead of killing it half-started.
+    let stop_requested = shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
     // The in-process worker signs links in emails with the server's key.
     config.ensure_download_link_key();
     let listen_addr = config.listen_addr;
@@ -444,7 +447,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     tracing::info!(%listen_addr, %database, "serving; GraphQL console at /graphql");
     let handle = application.handle();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stop_requested.await;
         tracing::info!("shutdown requested; finishing requests in flight");
         handle.stop(true).await;
     });
