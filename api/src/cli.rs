@@ -43,6 +43,10 @@ enum Command {
     },
     /// Fill the database with realistic demo data (safe to run twice).
     SeedDemo,
+    /// Check the configuration for production: print each setting still missing (Stripe
+    /// keys, webhook secret, SMTP, link key, the organization's identity) and exit
+    /// non-zero if any is. Opens no database and sends nothing.
+    CheckConfig,
     /// Work with the organization's Stripe account.
     Stripe {
         #[command(subcommand)]
@@ -182,6 +186,17 @@ pub async fn run() -> ExitCode {
 async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Serve => serve(config).await,
+        Command::CheckConfig => {
+            let gaps = config.production_gaps();
+            if gaps.is_empty() {
+                println!("ready for production: every setting it needs is set");
+                return Ok(());
+            }
+            for (variable, consequence) in &gaps {
+                println!("missing {variable}: {consequence}");
+            }
+            anyhow::bail!("{} settings production needs are missing", gaps.len())
+        }
         Command::Migrate { action } => {
             let db = db::connect(&config.database_url)
                 .await
@@ -376,27 +391,53 @@ async fn run_due_appeals(db: sea_orm::DatabaseConnection, config: Config) {
     }
 }
 
+/// Says at start-up that receipts will be samples while the organization's identity is
+/// still the placeholder.
+fn warn_if_issuing_samples(org: &crate::config::Organization) {
+    let unset = org.unset_identity();
+    if !unset.is_empty() {
+        tracing::warn!(
+            unset = unset.join(", "),
+            "the organization's identity is not set ({}): every receipt and statement is \
+             marked as a sample, not a tax receipt",
+            unset.join(", ")
+        );
+    }
+}
+
+/// The mailer worker `api serve` runs in its own process: the standalone `mailer`
+/// builds its settings from the same variables (`mailer::config::MailSettings::parse`),
+/// so both send the same messages.
+pub fn in_process_mailer_worker(
+    config: &Config,
+    db: sea_orm::DatabaseConnection,
+) -> anyhow::Result<mailer::Worker> {
+    mailer::Worker::new(db, config.mail_settings(), config.mailer.clone())
+        .context("SMTP_URL cannot be used")
+}
+
 /// Runs the server as `api serve` does: migrations, the API and pages, the in-process
 /// mailer, the hourly grace checks and the scheduled appeals, until SIGINT or SIGTERM.
 pub async fn serve(mut config: Config) -> anyhow::Result<()> {
+    // Listening before anything starts, a SIGTERM during start-up stops the server
+    // cleanly as soon as it runs instead of killing it half-started.
+    let stop_requested = shutdown_signal().context("cannot listen for SIGINT and SIGTERM")?;
     // The in-process worker signs links in emails with the server's key.
     config.ensure_download_link_key();
     let listen_addr = config.listen_addr;
     let database = format!("{:?}", config.database_url);
-    let in_process_mailer = config
-        .mailer_in_process
-        .then(|| (config.mail_settings(), config.mailer.clone()));
+    let in_process_mailer = config.mailer_in_process.then(|| config.clone());
     let club_policy = config.club_policy();
     let appeal_settings = config.download_link_key.is_some().then(|| config.clone());
+    warn_if_issuing_samples(&config.org);
     let application = Application::build(config).await?;
     let grace_checks = tokio::spawn(run_grace_checks(application.db().clone(), club_policy));
     let due_appeals = appeal_settings
         .map(|config| tokio::spawn(run_due_appeals(application.db().clone(), config)));
     let (stop_mailer, mailer_stopped) = tokio::sync::watch::channel(false);
     let mailer = match in_process_mailer {
-        Some((mail, settings)) => {
-            let worker = mailer::Worker::new(application.db().clone(), mail, settings)
-                .context("SMTP_URL cannot be used")?;
+        Some(config) => {
+            let worker = in_process_mailer_worker(&config, application.db().clone())?;
             Some(tokio::spawn(
                 async move { worker.run(mailer_stopped).await },
             ))
@@ -406,7 +447,7 @@ pub async fn serve(mut config: Config) -> anyhow::Result<()> {
     tracing::info!(%listen_addr, %database, "serving; GraphQL console at /graphql");
     let handle = application.handle();
     tokio::spawn(async move {
-        shutdown_signal().await;
+        stop_requested.await;
         tracing::info!("shutdown requested; finishing requests in flight");
         handle.stop(true).await;
     });

@@ -13,7 +13,10 @@ use ipnet::IpNet;
 use url::Url;
 
 pub use mailer::config::{ConfigError, Organization, Secret, WorkerSettings};
-use mailer::config::{MailSettings, parse_bool};
+use mailer::config::{
+    MailSettings, UnknownSettings, parse_bool, parse_download_link_key, parse_http_url,
+    parse_listen_addr, parse_public_url, raw_settings, read_config_file,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -125,14 +128,10 @@ pub struct CheckoutSettings {
 /// `mailer::config::SETTINGS`). The names are the environment variables; a config
 /// file uses the same names in lower case.
 const SETTINGS: &[(&str, Option<&str>)] = &[
-    ("DATABASE_URL", Some("sqlite://giving.db?mode=rwc")),
-    ("LISTEN_ADDR", Some("127.0.0.1:8080")),
-    ("PUBLIC_URL", None),
     ("STRIPE_SECRET_KEY", None),
     ("STRIPE_WEBHOOK_SECRET", None),
     ("STRIPE_API_BASE", Some("https://api.stripe.com")),
     ("MAILER_IN_PROCESS", Some("true")),
-    ("DOWNLOAD_LINK_KEY", None),
     ("LOG_FORMAT", Some("text")),
     ("GRAPHQL_INTROSPECTION", Some("true")),
     ("GRAPHQL_DEADLINE_SECS", Some("10")),
@@ -156,22 +155,13 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("ORG_CURRENCY", Some("USD")),
 ];
 
-/// The variable that names a config file.
-pub const CONFIG_FILE_VARIABLE: &str = "CONFIG_FILE";
+pub use mailer::config::CONFIG_FILE_VARIABLE;
 
 impl Config {
     /// Reads the process environment, and the file it names in `CONFIG_FILE` (or `path`).
     pub fn load(path: Option<PathBuf>) -> Result<Self, ConfigError> {
         let path = path.or_else(|| std::env::var_os(CONFIG_FILE_VARIABLE).map(PathBuf::from));
-        let file = match path {
-            Some(path) => Some(std::fs::read_to_string(&path).map_err(|e| {
-                ConfigError::new(
-                    CONFIG_FILE_VARIABLE,
-                    format!("cannot read {}: {e}", path.display()),
-                )
-            })?),
-            None => None,
-        };
+        let file = read_config_file(path.as_deref())?;
         Config::from_sources(file.as_deref(), |name| std::env::var(name).ok())
     }
 
@@ -180,48 +170,12 @@ impl Config {
         file: Option<&str>,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, ConfigError> {
-        let mut raw: BTreeMap<&str, String> = BTreeMap::new();
-        for (name, default) in SETTINGS.iter().chain(mailer::config::SETTINGS) {
-            if let Some(default) = default {
-                raw.insert(name, (*default).to_owned());
-            }
-        }
-        if let Some(text) = file {
-            let table: toml::Table = text.parse().map_err(|e| {
-                ConfigError::new(CONFIG_FILE_VARIABLE, format!("not valid TOML: {e}"))
-            })?;
-            for (key, value) in table {
-                let upper = key.to_ascii_uppercase();
-                let name = SETTINGS
-                    .iter()
-                    .chain(mailer::config::SETTINGS)
-                    .map(|(name, _)| *name)
-                    .find(|name| *name == upper)
-                    .ok_or_else(|| {
-                        ConfigError::new(CONFIG_FILE_VARIABLE, format!("unknown setting {key:?}"))
-                    })?;
-                let text = match value {
-                    toml::Value::String(s) => s,
-                    toml::Value::Integer(i) => i.to_string(),
-                    toml::Value::Boolean(b) => b.to_string(),
-                    other => {
-                        return Err(ConfigError::new(
-                            name,
-                            format!(
-                                "must be a string, number or boolean, not {}",
-                                other.type_str()
-                            ),
-                        ));
-                    }
-                };
-                raw.insert(name, text);
-            }
-        }
-        for (name, _) in SETTINGS.iter().chain(mailer::config::SETTINGS) {
-            if let Some(value) = env(name) {
-                raw.insert(name, value);
-            }
-        }
+        let raw = raw_settings(
+            &[SETTINGS, mailer::config::SETTINGS],
+            file,
+            env,
+            UnknownSettings::Refuse,
+        )?;
         Config::parse(&raw)
     }
 
@@ -241,17 +195,8 @@ impl Config {
             ));
         }
 
-        let listen_addr: SocketAddr = required("LISTEN_ADDR")?.parse().map_err(|_| {
-            ConfigError::new(
-                "LISTEN_ADDR",
-                "must be an address and port, like 127.0.0.1:8080",
-            )
-        })?;
-
-        let public_url = match get("PUBLIC_URL") {
-            Some(text) => parse_http_url("PUBLIC_URL", text)?,
-            None => parse_http_url("PUBLIC_URL", &format!("http://{listen_addr}"))?,
-        };
+        let listen_addr = parse_listen_addr(&get)?;
+        let public_url = parse_public_url(&get)?;
         let stripe_api_base = parse_http_url("STRIPE_API_BASE", required("STRIPE_API_BASE")?)?;
 
         let stripe_secret_key = match get("STRIPE_SECRET_KEY") {
@@ -285,16 +230,7 @@ impl Config {
 
         let mail = MailSettings::parse(&get)?;
         let mailer = WorkerSettings::parse(&get)?;
-        let download_link_key = match get("DOWNLOAD_LINK_KEY") {
-            Some(key) if key.chars().count() >= 32 => Some(Secret::new(key)),
-            Some(_) => {
-                return Err(ConfigError::new(
-                    "DOWNLOAD_LINK_KEY",
-                    "must be at least 32 characters of random text",
-                ));
-            }
-            None => None,
-        };
+        let download_link_key = parse_download_link_key(&get)?;
 
         let log_format = match required("LOG_FORMAT")?.to_ascii_lowercase().as_str() {
             "text" => LogFormat::Text,
@@ -437,14 +373,51 @@ impl Config {
             mail_from_name: self.mail_from_name.clone(),
             mail_dir: self.mail_dir.clone(),
             org: self.org.clone(),
-            download_links: self.download_link_key.as_ref().map(|key| {
-                mailer::links::DownloadLinks {
-                    public_url: self.public_url.clone(),
-                    key: key.clone(),
-                    valid_for: chrono::Duration::days(30),
-                }
-            }),
+            download_links: self
+                .download_link_key
+                .as_ref()
+                .map(|key| mailer::links::DownloadLinks::new(self.public_url.clone(), key.clone())),
         }
+    }
+
+    /// What production still lacks, one line per setting: the variable and what goes
+    /// wrong without it. Empty when the service is ready to take real money and issue
+    /// real receipts.
+    pub fn production_gaps(&self) -> Vec<(&'static str, &'static str)> {
+        let mut gaps = Vec::new();
+        if self.stripe_secret_key.is_none() {
+            gaps.push((
+                "STRIPE_SECRET_KEY",
+                "the donation page cannot create Checkout Sessions and card refunds fail",
+            ));
+        }
+        if self.stripe_webhook_secrets.is_empty() {
+            gaps.push((
+                "STRIPE_WEBHOOK_SECRET",
+                "every Stripe webhook is refused, so no payment is recorded",
+            ));
+        }
+        if self.smtp_url.is_none() {
+            gaps.push((
+                "SMTP_URL",
+                "no email leaves: messages are written as .eml files to MAIL_DIR",
+            ));
+        }
+        if self.download_link_key.is_none() {
+            gaps.push((
+                "DOWNLOAD_LINK_KEY",
+                "links in emails stop working when the process restarts, and a separate \
+                 mailer cannot run",
+            ));
+        }
+        for variable in self.org.unset_identity() {
+            gaps.push((
+                variable,
+                "still the placeholder: receipts and statements are marked as samples, not \
+                 tax receipts",
+            ));
+        }
+        gaps
     }
 
     /// The configuration for a test or a tool: every default, on the given database.
@@ -539,18 +512,6 @@ fn parse_proxy(text: &str) -> Result<IpNet, ConfigError> {
                 "must be comma-separated addresses or networks, like 10.0.0.7, 10.1.0.0/16",
             )
         })
-}
-
-fn parse_http_url(variable: &str, text: &str) -> Result<Url, ConfigError> {
-    let url =
-        Url::parse(text).map_err(|e| ConfigError::new(variable, format!("is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(ConfigError::new(
-            variable,
-            "must be an http:// or https:// URL with a host",
-        ));
-    }
-    Ok(url)
 }
 
 #[cfg(test)]
@@ -707,6 +668,45 @@ mod tests {
         let config = config_with(&[("MAIL_FROM", "\"Giving Team\" <Giving@Example.org>")])?;
         assert_eq!(config.mail_from_name, "Giving Team");
         assert_eq!(config.mail_from.as_str(), "giving@example.org");
+        Ok(())
+    }
+
+    #[test]
+    fn the_defaults_lack_everything_production_needs() -> Result<(), ConfigError> {
+        let gaps: Vec<&str> = config_with(&[])?
+            .production_gaps()
+            .into_iter()
+            .map(|(variable, _)| variable)
+            .collect();
+        assert_eq!(
+            gaps,
+            [
+                "STRIPE_SECRET_KEY",
+                "STRIPE_WEBHOOK_SECRET",
+                "SMTP_URL",
+                "DOWNLOAD_LINK_KEY",
+                "ORG_LEGAL_NAME",
+                "ORG_EIN",
+                "ORG_ADDRESS"
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_configuration_with_every_production_setting_lacks_nothing() -> Result<(), ConfigError> {
+        let key = "k".repeat(40);
+        let config = config_with(&[
+            ("STRIPE_SECRET_KEY", "sk_live_123"),
+            ("STRIPE_WEBHOOK_SECRET", "whsec_123"),
+            ("SMTP_URL", "smtp://mail.example.org:587?tls=required"),
+            ("DOWNLOAD_LINK_KEY", &key),
+            ("ORG_LEGAL_NAME", "Coalition for Humane Immigrant Rights"),
+            ("ORG_EIN", "95-4123456"),
+            ("ORG_ADDRESS", "2533 W. 3rd Street, Los Angeles, CA 90057"),
+        ])?;
+        assert_eq!(config.production_gaps(), []);
+        assert!(!config.org.issues_samples());
         Ok(())
     }
 

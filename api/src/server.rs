@@ -168,6 +168,14 @@ async fn readyz(state: web::Data<AppState>) -> HttpResponse {
             if let Some(warning) = stripe_events_needing_attention(&state.db).await {
                 body["warnings"] = json!({ "stripeEvents": warning });
             }
+            let unset = state.config.org.unset_identity();
+            if !unset.is_empty() {
+                body["warnings"]["organization"] = json!({
+                    "unset": unset,
+                    "detail": "receipts and statements are marked as samples, not tax receipts, \
+                               until ORG_LEGAL_NAME, ORG_EIN and ORG_ADDRESS are set",
+                });
+            }
             HttpResponse::Ok().json(body)
         }
         Err(error) => {
@@ -363,29 +371,27 @@ async fn graphql(
         .body(body)
 }
 
-/// Resolves when the process is asked to stop (SIGINT or SIGTERM).
-pub async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
+/// Listens for SIGINT and SIGTERM from the moment it is called (a signal that comes
+/// before the returned future is first polled is not lost, nor left to kill the
+/// process), and resolves on the first of them.
+pub fn shutdown_signal() -> std::io::Result<impl std::future::Future<Output = ()> + Send + 'static>
+{
     #[cfg(unix)]
     {
-        let terminate = async {
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(mut stream) => {
-                    stream.recv().await;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "cannot listen for SIGTERM");
-                    std::future::pending::<()>().await;
-                }
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        let mut terminate = signal(SignalKind::terminate())?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => {},
+                _ = terminate.recv() => {},
             }
-        };
-        tokio::select! {
-            _ = interrupt => {},
-            _ = terminate => {},
-        }
+        })
     }
     #[cfg(not(unix))]
     {
-        let _ = interrupt.await;
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
     }
 }

@@ -1,7 +1,9 @@
 //! The settings the mailer needs, shared with the `api` configuration so that both
 //! programs read the same variables the same way.
 
+use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -123,17 +125,49 @@ pub struct Organization {
     pub tribute_notifications_per_day: u32,
 }
 
+/// The organization's placeholders: a value left at one of these is not the
+/// organization's own, and documents issued with it are samples.
+pub const PLACEHOLDER_LEGAL_NAME: &str = "Immigrant Legal Defense Fund";
+pub const PLACEHOLDER_EIN: &str = "00-0000000";
+pub const PLACEHOLDER_ADDRESS: &str = "1458 Howard Street, San Francisco, CA 94103";
+
+impl Organization {
+    /// The identity variables still at their placeholder: until all three are the
+    /// organization's own, receipts are samples and say so.
+    pub fn unset_identity(&self) -> Vec<&'static str> {
+        [
+            ("ORG_LEGAL_NAME", self.legal_name == PLACEHOLDER_LEGAL_NAME),
+            ("ORG_EIN", self.ein == PLACEHOLDER_EIN),
+            ("ORG_ADDRESS", self.address == PLACEHOLDER_ADDRESS),
+        ]
+        .into_iter()
+        .filter_map(|(name, unset)| unset.then_some(name))
+        .collect()
+    }
+
+    /// Whether documents issued under this identity are samples, not tax receipts.
+    pub fn issues_samples(&self) -> bool {
+        !self.unset_identity().is_empty()
+    }
+}
+
+/// How long a link in an email stays valid.
+pub const LINK_VALIDITY_DAYS: i64 = 30;
+
 /// The mailer's settings with their defaults; the names are the environment variables.
+/// `api` reads these and its own; the standalone `mailer` reads these alone, so both
+/// build the same messages from the same variables.
 pub const SETTINGS: &[(&str, Option<&str>)] = &[
+    ("DATABASE_URL", Some("sqlite://giving.db?mode=rwc")),
+    ("LISTEN_ADDR", Some("127.0.0.1:8080")),
+    ("PUBLIC_URL", None),
+    ("DOWNLOAD_LINK_KEY", None),
     ("SMTP_URL", None),
     ("MAIL_FROM", Some("Development Office <giving@example.org>")),
     ("MAIL_DIR", Some("mail")),
-    ("ORG_LEGAL_NAME", Some("Immigrant Legal Defense Fund")),
-    ("ORG_EIN", Some("00-0000000")),
-    (
-        "ORG_ADDRESS",
-        Some("1458 Howard Street, San Francisco, CA 94103"),
-    ),
+    ("ORG_LEGAL_NAME", Some(PLACEHOLDER_LEGAL_NAME)),
+    ("ORG_EIN", Some(PLACEHOLDER_EIN)),
+    ("ORG_ADDRESS", Some(PLACEHOLDER_ADDRESS)),
     ("ORG_TIMEZONE", Some("America/Los_Angeles")),
     ("TRIBUTE_NOTIFICATIONS_PER_DAY", Some("3")),
     ("MAILER_BATCH_SIZE", Some("20")),
@@ -154,8 +188,155 @@ pub struct MailSettings {
     pub mail_from_name: String,
     pub mail_dir: PathBuf,
     pub org: Organization,
-    /// When set, receipt emails carry a signed link to the receipt's PDF.
+    /// When set, receipt emails carry a signed link to the receipt's PDF, and club
+    /// emails the donor's self-service link.
     pub download_links: Option<crate::links::DownloadLinks>,
+}
+
+/// The variable that names a config file.
+pub const CONFIG_FILE_VARIABLE: &str = "CONFIG_FILE";
+
+/// What a config file may hold that the reader does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnknownSettings {
+    /// An unknown key is an error (a misspelt setting).
+    Refuse,
+    /// Unknown keys are someone else's: the standalone mailer reads the API's file and
+    /// uses what it knows, while `api` checks the whole file.
+    Ignore,
+}
+
+/// The raw text of every setting in `lists`: defaults, then the config file's text,
+/// then the environment.
+pub fn raw_settings(
+    lists: &[&[(&'static str, Option<&'static str>)]],
+    file: Option<&str>,
+    env: impl Fn(&str) -> Option<String>,
+    unknown: UnknownSettings,
+) -> Result<BTreeMap<&'static str, String>, ConfigError> {
+    let all = || lists.iter().flat_map(|list| list.iter());
+    let mut raw: BTreeMap<&'static str, String> = BTreeMap::new();
+    for (name, default) in all() {
+        if let Some(default) = default {
+            raw.insert(name, (*default).to_owned());
+        }
+    }
+    if let Some(text) = file {
+        let table: toml::Table = text
+            .parse()
+            .map_err(|e| ConfigError::new(CONFIG_FILE_VARIABLE, format!("not valid TOML: {e}")))?;
+        for (key, value) in table {
+            let upper = key.to_ascii_uppercase();
+            let Some(name) = all().map(|(name, _)| *name).find(|name| *name == upper) else {
+                match unknown {
+                    UnknownSettings::Refuse => {
+                        return Err(ConfigError::new(
+                            CONFIG_FILE_VARIABLE,
+                            format!("unknown setting {key:?}"),
+                        ));
+                    }
+                    UnknownSettings::Ignore => continue,
+                }
+            };
+            let text = match value {
+                toml::Value::String(s) => s,
+                toml::Value::Integer(i) => i.to_string(),
+                toml::Value::Boolean(b) => b.to_string(),
+                other => {
+                    return Err(ConfigError::new(
+                        name,
+                        format!(
+                            "must be a string, number or boolean, not {}",
+                            other.type_str()
+                        ),
+                    ));
+                }
+            };
+            raw.insert(name, text);
+        }
+    }
+    for (name, _) in all() {
+        if let Some(value) = env(name) {
+            raw.insert(name, value);
+        }
+    }
+    Ok(raw)
+}
+
+/// Reads the config file at `path`, if any.
+pub fn read_config_file(path: Option<&std::path::Path>) -> Result<Option<String>, ConfigError> {
+    path.map(|path| {
+        std::fs::read_to_string(path).map_err(|e| {
+            ConfigError::new(
+                CONFIG_FILE_VARIABLE,
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })
+    })
+    .transpose()
+}
+
+/// `LISTEN_ADDR`: the address and port `api serve` listens on.
+pub fn parse_listen_addr<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<SocketAddr, ConfigError> {
+    get("LISTEN_ADDR")
+        .ok_or_else(|| ConfigError::new("LISTEN_ADDR", "must not be empty"))?
+        .parse()
+        .map_err(|_| {
+            ConfigError::new(
+                "LISTEN_ADDR",
+                "must be an address and port, like 127.0.0.1:8080",
+            )
+        })
+}
+
+/// `PUBLIC_URL`, or `http://` and `LISTEN_ADDR` without it: where donors reach the
+/// service, and where every link in an email starts.
+pub fn parse_public_url<'a>(get: &impl Fn(&str) -> Option<&'a str>) -> Result<Url, ConfigError> {
+    match get("PUBLIC_URL") {
+        Some(text) => parse_http_url("PUBLIC_URL", text),
+        None => parse_http_url("PUBLIC_URL", &format!("http://{}", parse_listen_addr(get)?)),
+    }
+}
+
+/// `DOWNLOAD_LINK_KEY`, when set: at least 32 characters.
+pub fn parse_download_link_key<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<Option<Secret>, ConfigError> {
+    match get("DOWNLOAD_LINK_KEY") {
+        Some(key) if key.chars().count() >= 32 => Ok(Some(Secret::new(key))),
+        Some(_) => Err(ConfigError::new(
+            "DOWNLOAD_LINK_KEY",
+            "must be at least 32 characters of random text",
+        )),
+        None => Ok(None),
+    }
+}
+
+/// An `http://` or `https://` URL with a host.
+pub fn parse_http_url(variable: &str, text: &str) -> Result<Url, ConfigError> {
+    let url =
+        Url::parse(text).map_err(|e| ConfigError::new(variable, format!("is not a URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(ConfigError::new(
+            variable,
+            "must be an http:// or https:// URL with a host",
+        ));
+    }
+    Ok(url)
+}
+
+impl crate::links::DownloadLinks {
+    /// The links every email carries, as `api serve` and the standalone mailer both
+    /// make them: from `PUBLIC_URL`, signed with `DOWNLOAD_LINK_KEY`.
+    pub fn new(public_url: Url, key: Secret) -> Self {
+        crate::links::DownloadLinks {
+            public_url,
+            key,
+            valid_for: chrono::Duration::days(LINK_VALIDITY_DAYS),
+        }
+    }
 }
 
 /// How the worker paces itself.
@@ -250,7 +431,14 @@ impl MailSettings {
                         )
                     })?,
             },
-            download_links: None,
+            download_links: parse_download_link_key(get)?
+                .map(|key| {
+                    Ok::<_, ConfigError>(crate::links::DownloadLinks::new(
+                        parse_public_url(get)?,
+                        key,
+                    ))
+                })
+                .transpose()?,
         })
     }
 }

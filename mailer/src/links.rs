@@ -119,15 +119,22 @@ pub fn path(key: &str, number: &str, expires: DateTime<Utc>, version: i64) -> St
 }
 
 impl DownloadLinks {
-    /// A full link to receipt `number`, valid for `valid_for` from now, for a donor
-    /// whose links are at `version`.
+    /// When a link made now expires: `valid_for` from now, rounded up to the end of that
+    /// UTC day. Every worker, in `api serve` or on its own, then writes the same link
+    /// into the same message all day, and a resend carries the link the first send did.
+    pub fn expiry(&self) -> DateTime<Utc> {
+        let at = Utc::now() + self.valid_for;
+        at.date_naive()
+            .succ_opt()
+            .and_then(|day| day.and_hms_opt(0, 0, 0))
+            .map(|midnight| midnight.and_utc())
+            .unwrap_or(at)
+    }
+
+    /// A full link to receipt `number`, valid for at least `valid_for` from now, for a
+    /// donor whose links are at `version`.
     pub fn url_for(&self, number: &str, version: i64) -> Option<String> {
-        let relative = path(
-            self.key.expose(),
-            number,
-            Utc::now() + self.valid_for,
-            version,
-        );
+        let relative = path(self.key.expose(), number, self.expiry(), version);
         self.public_url.join(&relative).ok().map(String::from)
     }
 }
@@ -221,14 +228,10 @@ pub fn verify_manage_token(
 }
 
 impl DownloadLinks {
-    /// A full link to a donor's self-service page, valid for `valid_for` from now.
+    /// A full link to a donor's self-service page, valid for at least `valid_for` from
+    /// now.
     pub fn manage_url_for(&self, donor_id: i64, version: i64) -> Option<String> {
-        let token = manage_token(
-            self.key.expose(),
-            donor_id,
-            version,
-            Utc::now() + self.valid_for,
-        );
+        let token = manage_token(self.key.expose(), donor_id, version, self.expiry());
         self.public_url
             .join(&format!("manage/{token}"))
             .ok()

@@ -115,15 +115,26 @@ impl Worker {
     /// Sends batches until nothing is due (or the rate limit is reached); returns the
     /// total.
     pub async fn drain(&self) -> Result<BatchReport, DbErr> {
+        let (_, stop) = watch::channel(false);
+        self.drain_until(&stop).await
+    }
+
+    /// [`Worker::drain`], stopping early once `stop` turns true: the messages in flight
+    /// are finished and the rest of their batch handed back.
+    pub async fn drain_until(&self, stop: &watch::Receiver<bool>) -> Result<BatchReport, DbErr> {
         let mut total = BatchReport::default();
         loop {
-            let report = self.send_due_batch().await?;
+            if *stop.borrow() {
+                return Ok(total);
+            }
+            let report = self.send_batch_until(stop).await?;
             total.claimed += report.claimed;
             total.sent += report.sent;
             total.retried += report.retried;
             total.failed += report.failed;
             total.dead += report.dead;
             total.skipped += report.skipped;
+            total.released += report.released;
             total.rate_limited |= report.rate_limited;
             if report.claimed == 0 || report.rate_limited {
                 return Ok(total);

@@ -62,6 +62,10 @@ async fn mailer_drain_survives_a_name_with_a_line_break(backend: Backend) {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_mailer"))
         .arg("--drain")
         .env_clear()
+        .env(
+            "DOWNLOAD_LINK_KEY",
+            "a-link-key-long-enough-to-sign-the-links",
+        )
         .env("DATABASE_URL", &app._database.url)
         .env("MAIL_DIR", mail_dir.path())
         .output()
@@ -103,6 +107,10 @@ fn a_bad_database_url_is_named_never_echoed() {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_mailer"))
             .arg("--drain")
             .env_clear()
+            .env(
+                "DOWNLOAD_LINK_KEY",
+                "a-link-key-long-enough-to-sign-the-links",
+            )
             .env("DATABASE_URL", url)
             .env("MAIL_DIR", std::env::temp_dir())
             .output()

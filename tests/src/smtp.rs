@@ -12,6 +12,8 @@ use mailin::{Action, Handler, Response, SessionBuilder};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behavior {
     Accept,
+    /// Accepts each message after this long, as a busy server does.
+    AcceptAfter(std::time::Duration),
     /// 451: try again later.
     RefuseTemporarily,
     /// 550: no such mailbox.
@@ -69,7 +71,7 @@ impl Handler for Connection {
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
         let mut state = self.state.lock().unwrap();
         match state.behavior {
-            Behavior::Accept => {
+            Behavior::Accept | Behavior::AcceptAfter(_) => {
                 self.from = from.to_owned();
                 self.to = to.to_vec();
                 self.data.clear();
@@ -92,6 +94,10 @@ impl Handler for Connection {
     }
 
     fn data_end(&mut self) -> Response {
+        let behavior = self.state.lock().unwrap().behavior;
+        if let Behavior::AcceptAfter(delay) = behavior {
+            std::thread::sleep(delay);
+        }
         self.state.lock().unwrap().received.push(Received {
             from: std::mem::take(&mut self.from),
             to: std::mem::take(&mut self.to),

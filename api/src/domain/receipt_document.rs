@@ -81,6 +81,8 @@ struct Words {
     in_honor: &'static str,
     in_memory: &'static str,
     exempt: &'static str,
+    /// The mark on a document issued before the organization's identity was set.
+    sample: &'static str,
     signature: &'static str,
     months: [&'static str; 12],
 }
@@ -110,6 +112,7 @@ fn words(language: Language) -> Words {
             in_honor: "En honor de",
             in_memory: "En memoria de",
             exempt: "{org} es una organización exenta de impuestos según la sección 501(c)(3) del Código de Rentas Internas. EIN {ein}.",
+            sample: "MUESTRA — NO ES UN RECIBO FISCAL. El nombre legal, el EIN y la dirección de la organización aún no están configurados: este documento muestra datos de ejemplo y no sirve para fines fiscales.",
             signature: "Dirección de Desarrollo",
             months: [
                 "enero",
@@ -149,6 +152,7 @@ fn words(language: Language) -> Words {
             in_honor: "En l'honneur de",
             in_memory: "En mémoire de",
             exempt: "{org} est une organisation exonérée d'impôt au titre de la section 501(c)(3) de l'Internal Revenue Code. EIN {ein}.",
+            sample: "SPÉCIMEN — CE N'EST PAS UN REÇU FISCAL. Le nom légal, l'EIN et l'adresse de l'organisation ne sont pas encore configurés : ce document montre des valeurs d'exemple et ne peut pas servir aux impôts.",
             signature: "Direction du développement",
             months: [
                 "janvier",
@@ -188,6 +192,7 @@ fn words(language: Language) -> Words {
             in_honor: "تكريماً لـ",
             in_memory: "إحياءً لذكرى",
             exempt: "{org} منظمة معفاة من الضرائب بموجب القسم 501(c)(3) من قانون الإيرادات الداخلية. الرقم الضريبي {ein}.",
+            sample: "نموذج — ليس إيصالاً ضريبياً. لم يُضبط بعد الاسم القانوني للمنظمة ورقمها الضريبي وعنوانها: يعرض هذا المستند بيانات تجريبية ولا يصلح للأغراض الضريبية.",
             signature: "إدارة التنمية",
             months: [
                 "يناير",
@@ -220,6 +225,7 @@ fn words(language: Language) -> Words {
             in_honor: "In honor of",
             in_memory: "In memory of",
             exempt: "{org} is a tax-exempt organization under section 501(c)(3) of the Internal Revenue Code. EIN {ein}.",
+            sample: "SAMPLE — NOT A TAX RECEIPT. The organization's legal name, EIN and address are not configured yet: this document shows placeholders and cannot be used for taxes.",
             signature: "Development Director",
             months: [
                 "January",
@@ -296,6 +302,7 @@ struct Parts {
     totals: [String; 6],
     acknowledgment: Vec<String>,
     exempt: String,
+    sample: Option<String>,
     signature: String,
 }
 
@@ -395,6 +402,7 @@ fn parts(doc: &Document<'_>, language: Language) -> Parts {
             .exempt
             .replace("{org}", &doc.org.legal_name)
             .replace("{ein}", &doc.org.ein),
+        sample: doc.org.issues_samples().then(|| w.sample.to_owned()),
         signature: format!("{}, {}", w.signature, doc.org.legal_name),
     }
 }
@@ -418,10 +426,15 @@ pub fn render(doc: &Document<'_>) -> Rendered {
 }
 
 fn render_text(doc: &Document<'_>, p: &Parts) -> String {
-    let mut out = format!(
+    let mut out = p
+        .sample
+        .as_ref()
+        .map(|sample| format!("*** {sample} ***\n\n"))
+        .unwrap_or_default();
+    out.push_str(&format!(
         "{}\nEIN {}\n{}\n\n{}\n{}\n",
         doc.org.legal_name, doc.org.ein, doc.org.address, p.title, p.issued
-    );
+    ));
     if let Some(replaces) = &p.replaces {
         out.push_str(replaces);
         out.push('\n');
@@ -455,6 +468,9 @@ fn render_text(doc: &Document<'_>, p: &Parts) -> String {
     }
     out.push('\n');
     out.push_str(&p.exempt);
+    if let Some(sample) = &p.sample {
+        out.push_str(&format!("\n\n*** {sample} ***"));
+    }
     out.push_str("\n\n____________________________\n");
     out.push_str(&p.signature);
     out.push('\n');
@@ -496,7 +512,7 @@ fn render_html(doc: &Document<'_>, p: &Parts) -> String {
             .collect()
     };
     format!(
-        "<div class=\"receipt\" lang=\"{lang}\" dir=\"{dir}\">\n\
+        "<div class=\"receipt\" lang=\"{lang}\" dir=\"{dir}\">\n{sample}\
          <div class=\"letterhead\"><strong>{org}</strong><br>EIN {ein}<br>{org_address}</div>\n\
          <h2>{title}</h2>\n<p>{issued}</p>\n{replaces}\
          <p class=\"donor\">{donor}{donor_address}</p>\n\
@@ -504,6 +520,15 @@ fn render_html(doc: &Document<'_>, p: &Parts) -> String {
          <table style=\"border-collapse: collapse;\">\n<thead><tr>{header}</tr></thead>\n<tbody>{rows}</tbody>\n<tfoot><tr>{totals}</tr></tfoot>\n</table>\n\
          {acknowledgment}\n<p>{exempt}</p>\n<p>____________________________<br>{signature}</p>\n</div>",
         lang = doc.language.as_str(),
+        sample = p
+            .sample
+            .as_ref()
+            .map(|sample| format!(
+                "<p class=\"sample\" style=\"border: 3px solid #b00020; color: #b00020; \
+                 padding: 8px; font-weight: bold;\">{}</p>\n",
+                escape(sample)
+            ))
+            .unwrap_or_default(),
         org = escape(&doc.org.legal_name),
         ein = escape(&doc.org.ein),
         org_address = escape(&doc.org.address),
@@ -628,6 +653,18 @@ impl Letter {
         self.y -= size * 0.6;
     }
 
+    /// A bold warning in large type, between rules.
+    fn warning(&mut self, text: &str) {
+        self.gap(4.0);
+        self.rule(MARGIN, PAGE_WIDTH - MARGIN);
+        self.gap(10.0);
+        for line in wrap(text, 64) {
+            self.line(BOLD, 13.0, &line);
+        }
+        self.rule(MARGIN, PAGE_WIDTH - MARGIN);
+        self.gap(14.0);
+    }
+
     fn rule(&mut self, from: f32, to: f32) {
         let y = self.y + 4.0;
         self.page()
@@ -644,6 +681,9 @@ impl Letter {
 
 fn render_pdf(doc: &Document<'_>, p: &Parts) -> Vec<u8> {
     let mut letter = Letter::new();
+    if let Some(sample) = &p.sample {
+        letter.warning(sample);
+    }
     // Letterhead.
     letter.line(BOLD, 16.0, &doc.org.legal_name);
     letter.line(REGULAR, 9.0, &doc.org.address);
@@ -701,6 +741,9 @@ fn render_pdf(doc: &Document<'_>, p: &Parts) -> Vec<u8> {
         letter.paragraph(10.0, sentence);
     }
     letter.paragraph(9.0, &p.exempt);
+    if let Some(sample) = &p.sample {
+        letter.warning(sample);
+    }
     // Signature line.
     letter.room(60.0);
     letter.gap(30.0);

@@ -35,6 +35,7 @@ use tests::support::{Backend, TestDatabase, postgres_available};
 #[derive(Parser, Debug)]
 #[command(
     name = "load",
+    version,
     about = "The service's load suite, with the limit beside each figure"
 )]
 struct Args {

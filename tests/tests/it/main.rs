@@ -25,6 +25,7 @@ mod outbox;
 mod payment_events;
 mod receipts;
 mod reconciliation;
+mod sample_receipts;
 mod staff_api;
 mod staff_entries;
 mod startup;

@@ -85,3 +85,36 @@ async fn a_port_already_in_use_names_listen_addr(backend: Backend) {
 }
 
 on_both_backends!(a_port_already_in_use_names_listen_addr);
+
+/// The load suite answers `--help` and `--version` without seeding or serving anything.
+#[test]
+fn the_load_suite_answers_help_and_version_without_side_effects() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = dir.path().join("must-not-exist.db");
+    for (arg, expected) in [
+        ("--help", "Usage: load"),
+        ("--version", concat!("load ", env!("CARGO_PKG_VERSION"))),
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_load"))
+            .arg(arg)
+            .env_clear()
+            .env(
+                "DATABASE_URL",
+                format!("sqlite://{}?mode=rwc", database.display()),
+            )
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(0), "{arg}");
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains(expected),
+            "{arg}"
+        );
+        assert!(!database.exists(), "{arg} opened a database");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "{arg} wrote files"
+        );
+    }
+}
