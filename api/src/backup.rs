@@ -369,7 +369,7 @@ impl PgTarget {
     fn parse(url: &DatabaseUrl) -> anyhow::Result<PgTarget> {
         let mut parsed =
             url::Url::parse(url.expose()).context("DATABASE_URL is not a URL that can be read")?;
-        let password = parsed.password().map(|p| percent_decode(p));
+        let password = parsed.password().map(percent_decode);
         let _ = parsed.set_password(None);
         Ok(PgTarget {
             url_without_password: parsed.to_string(),
