@@ -1,4 +1,4 @@
-//! The `api` command line: serve, migrate, tokens, demo data.
+//! The `api` command line: serve, migrate, tokens, demo data, backups.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -15,7 +15,7 @@ use crate::domain::{Actor, club, receipts, tokens};
 use crate::server::{Application, shutdown_signal};
 use crate::stripe::StripeClient;
 use crate::stripe::reconcile::{ApplySettings, reconcile_with_stripe};
-use crate::{bench_data, db, demo, telemetry};
+use crate::{backup, bench_data, db, demo, telemetry};
 
 #[derive(Parser)]
 #[command(name = "api", version, about = "The donor and giving-club service")]
@@ -84,6 +84,27 @@ enum Command {
         #[arg(long)]
         fresh: bool,
     },
+    /// Write a consistent copy of the database to FILE while the service runs: SQLite
+    /// with VACUUM INTO, PostgreSQL with pg_dump (custom format). FILE must not exist.
+    Backup {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Copy a backup made by `api backup` into the empty database named by
+    /// DATABASE_URL (SQLite: the file; PostgreSQL: with pg_restore), then check it as
+    /// `api check-database` does.
+    Restore {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// SQLite only: overwrite a database that already holds tables. Stop the
+        /// service first.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Check the database without changing it: integrity (SQLite), migrations, and
+    /// how many donors, gifts and receipts it holds. Fails when the database is
+    /// damaged or lacks migrations.
+    CheckDatabase,
 }
 
 #[derive(Subcommand)]
@@ -320,6 +341,23 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{summary}");
             Ok(())
         }
+        Command::Backup { file } => {
+            backup::backup(&config.database_url, &file).await?;
+            eprintln!("Backed up to {}.", file.display());
+            Ok(())
+        }
+        Command::Restore { file, replace } => {
+            let check = backup::restore(&config.database_url, &file, replace).await?;
+            print!("{check}");
+            ensure_current(&check)?;
+            eprintln!("Restored {}.", file.display());
+            Ok(())
+        }
+        Command::CheckDatabase => {
+            let check = backup::check(&config.database_url).await?;
+            print!("{check}");
+            ensure_current(&check)
+        }
         Command::YearEndStatements { year } => {
             let db = migrated_database(&config).await?;
             let run =
@@ -331,6 +369,20 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// Fails, saying what to do, unless the database is sound and fully migrated.
+fn ensure_current(check: &backup::DatabaseCheck) -> anyhow::Result<()> {
+    if check.integrity.as_deref().is_some_and(|i| i != "ok") {
+        anyhow::bail!("the database is damaged: PRAGMA integrity_check failed");
+    }
+    if !check.pending_migrations.is_empty() {
+        anyhow::bail!(
+            "the database lacks {} migrations of this version; `api migrate up` (or `api serve`) applies them",
+            check.pending_migrations.len()
+        );
+    }
+    Ok(())
 }
 
 /// The configured database, with every migration applied.

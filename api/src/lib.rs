@@ -1,6 +1,7 @@
 //! The giving service: the staff GraphQL API, the donation pages, Stripe webhooks and
 //! the command line, over one database (SQLite or PostgreSQL).
 
+pub mod backup;
 pub mod bench_data;
 pub mod cli;
 pub mod config;

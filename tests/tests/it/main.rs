@@ -3,6 +3,7 @@
 
 mod amounts;
 mod auth;
+mod backups;
 mod bench_data;
 mod checkout;
 mod checkout_defences;
