@@ -510,10 +510,13 @@ mod link_tests {
         let (expires, sig) = query.split_once("&signature=").unwrap_or_default();
         let expires = parse_number(expires).unwrap_or_default();
         let thirty_days = 30 * 86_400;
+        let next_midnight = |at: i64| (at / 86_400 + 1) * 86_400;
         assert!(
-            (before + thirty_days..=after + thirty_days).contains(&expires),
+            (next_midnight(before + thirty_days)..=next_midnight(after + thirty_days))
+                .contains(&expires),
             "{url}"
         );
+        assert_eq!(expires % 86_400, 0, "links end at a UTC midnight: {url}");
         assert!(is_valid("key", "2026-000001", expires, sig, 2, Utc::now()));
         assert!(!is_valid("key", "2026-000001", expires, sig, 1, Utc::now()));
         assert_eq!(
