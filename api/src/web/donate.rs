@@ -345,12 +345,9 @@ struct FormView<'a> {
     circle: Option<&'a Circle>,
 }
 
-/// The monthly amount, in whole dollars, that reaches the Circle, when it is kept in
-/// the page's currency.
+/// The monthly amount, in whole units of the page's currency, that reaches the Circle.
 fn circle_preset(circle: &Circle) -> Option<u32> {
-    (circle.tier.currency == Currency::Usd.code())
-        .then(|| u32::try_from(circle.monthly_minor() / 100).ok())
-        .flatten()
+    u32::try_from(circle.monthly_minor() / 100).ok()
 }
 
 /// The page's preset amounts in whole dollars, smallest first: the standing ones and
@@ -671,9 +668,12 @@ fn suggested_amount(minor: i64, presets: &[u32]) -> (String, String) {
 
 /// The Circle the page offers; a database hiccup means a page without the note, never
 /// an error page.
+/// The Circle, when it is kept in the organization's currency, the one the page asks in.
 async fn circle_for_page(state: &AppState) -> Option<Circle> {
     match tiers::circle(&state.db).await {
-        Ok(found) => found,
+        Ok(found) => found.filter(|circle| {
+            Currency::parse(&circle.tier.currency) == Ok(state.config.org_currency)
+        }),
         Err(error) => {
             tracing::warn!(error = %error, "cannot read the Circle");
             None

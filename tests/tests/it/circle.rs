@@ -234,7 +234,30 @@ async fn marking_another_tier_as_the_circle_moves_the_circle(backend: Backend) {
     assert_eq!(circle_tier_id(&app, &admin).await, before);
 }
 
+/// An organization keeping its books in Canadian dollars, its Circle too, offers the
+/// Circle's monthly amount on its donation page; a Circle kept in another currency is
+/// not offered, since the page asks in the organization's.
+async fn the_donation_page_offers_the_circle_in_the_organization_s_currency(backend: Backend) {
+    let app = tests::spawn_app_with(backend, &[("ORG_CURRENCY", "CAD")]).await;
+    let page = |app: &TestApp| {
+        let url = format!("{}/donate", app.address);
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let usd_circle = page(&app).await;
+    assert!(!usd_circle.contains("id=\"amount-42\""), "{usd_circle}");
+
+    use sea_orm::ConnectionTrait;
+    app.db
+        .execute_unprepared("UPDATE giving_tiers SET currency = 'CAD'")
+        .await
+        .unwrap();
+    let cad_circle = page(&app).await;
+    assert!(cad_circle.contains("id=\"amount-42\""), "{cad_circle}");
+}
+
 on_both_backends!(
     the_circle_follows_its_tier_through_a_new_name_and_threshold,
     marking_another_tier_as_the_circle_moves_the_circle,
+    the_donation_page_offers_the_circle_in_the_organization_s_currency,
 );
