@@ -77,14 +77,7 @@ pub(super) async fn create_or_update_pledge(
             // A subscription first seen already cancelled (its cancellation arrived
             // before its start): the donor hears of both, as in the usual order.
             if created.status == PledgeStatus::Cancelled {
-                queue_pledge_email(
-                    txn,
-                    "pledge_cancelled",
-                    format!("pledge_cancelled:{}", created.id),
-                    &created,
-                    serde_json::Value::Null,
-                )
-                .await?;
+                queue_cancellation_email(txn, &created).await?;
             }
             Ok(created)
         }
@@ -144,16 +137,25 @@ pub(super) async fn update_pledge_status(
     row.updated_at = Set(now);
     let pledge = row.update(txn).await?;
     if pledge.status == PledgeStatus::Cancelled {
-        queue_pledge_email(
-            txn,
-            "pledge_cancelled",
-            format!("pledge_cancelled:{}", pledge.id),
-            &pledge,
-            serde_json::Value::Null,
-        )
-        .await?;
+        queue_cancellation_email(txn, &pledge).await?;
     }
     Ok(pledge)
+}
+
+/// Tells the donor their pledge was cancelled, once per pledge whatever the order of
+/// the events that said so.
+async fn queue_cancellation_email(
+    txn: &DatabaseTransaction,
+    pledge: &pledge::Model,
+) -> Result<(), DomainError> {
+    queue_pledge_email(
+        txn,
+        "pledge_cancelled",
+        format!("pledge_cancelled:{}", pledge.id),
+        pledge,
+        serde_json::Value::Null,
+    )
+    .await
 }
 
 pub(super) async fn gift_for_invoice(
