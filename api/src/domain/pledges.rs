@@ -725,15 +725,13 @@ mod tests {
                     .expect("outbox");
                 assert!(welcome.is_some(), "the club welcome is queued");
 
-                let circle = giving_tier::Entity::find()
-                    .filter(giving_tier::Column::Name.eq("Circle of Friends"))
-                    .one(db)
+                let circle = crate::domain::tiers::circle(db)
                     .await
                     .expect("tiers")
                     .expect("the seeded Circle");
                 let member = tier_membership::Entity::find()
                     .filter(tier_membership::Column::DonorId.eq(giver.id))
-                    .filter(tier_membership::Column::TierId.eq(circle.id))
+                    .filter(tier_membership::Column::TierId.eq(circle.tier.id))
                     .one(db)
                     .await
                     .expect("memberships");
