@@ -92,6 +92,8 @@ pub struct Config {
     /// The one currency the organization keeps its books in: every amount staff enter
     /// is in it, so no total skips a gift.
     pub org_currency: Currency,
+    /// The bearer token `/metrics` asks for; without it `/metrics` does not exist.
+    pub metrics_token: Option<Secret>,
 }
 
 /// A budget of `count` events per `window`, of which `burst` may come at once;
@@ -153,6 +155,7 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("CHECKOUT_HONEYPOT", Some("true")),
     ("TRUSTED_PROXIES", None),
     ("ORG_CURRENCY", Some("USD")),
+    ("METRICS_TOKEN", None),
 ];
 
 pub use mailer::config::CONFIG_FILE_VARIABLE;
@@ -332,6 +335,18 @@ impl Config {
                     ),
                 )
             })?,
+            metrics_token: match get("METRICS_TOKEN") {
+                Some(token) if token.len() >= 32 && token.chars().all(|c| c.is_ascii_graphic()) => {
+                    Some(Secret::new(token))
+                }
+                Some(_) => {
+                    return Err(ConfigError::new(
+                        "METRICS_TOKEN",
+                        "must be at least 32 printable characters without spaces",
+                    ));
+                }
+                None => None,
+            },
         })
     }
 

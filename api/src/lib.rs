@@ -9,6 +9,7 @@ pub mod db;
 pub mod demo;
 pub mod domain;
 pub mod graphql;
+pub mod metrics;
 pub mod server;
 pub mod stripe;
 pub mod telemetry;

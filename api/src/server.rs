@@ -31,6 +31,8 @@ pub struct AppState {
     /// Each API token's budget of requests.
     pub token_budgets: TokenBudgets,
     pub checkout_guard: pages::checkout_guard::CheckoutGuard,
+    /// This process's counters and histograms for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
 }
 
 /// Declares every route once: `ROUTES` lists them (method and path pattern) for
@@ -64,6 +66,7 @@ routes! {
     post "/manage/{token}/pledges/{id}" => pages::manage::change,
     post "/manage/{token}/card" => pages::manage::update_card,
     get "/circle/roster.csv" => pages::circle::roster_csv,
+    get "/metrics" => crate::metrics::scrape,
 }
 
 /// The server, bound and ready to run.
@@ -119,12 +122,14 @@ impl Application {
             token_budgets: TokenBudgets::new(config.graphql_rate_per_minute, config.graphql_burst),
             db: db.clone(),
             config,
+            metrics: crate::metrics::Metrics::new().context("cannot set up /metrics")?,
         });
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
                 .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
                 .wrap(Compress::default())
+                .wrap(from_fn(crate::metrics::count_requests))
                 .wrap(from_fn(telemetry::log_requests))
                 .app_data(stripe.clone())
                 .configure(routes)

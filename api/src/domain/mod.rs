@@ -1,6 +1,7 @@
 //! The domain services. Each does its work in one database transaction; none knows
 //! about GraphQL, Stripe or HTML.
 
+pub mod activity;
 pub mod appeal_breakdown;
 pub mod appeal_sends;
 pub mod audit;

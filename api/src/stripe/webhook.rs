@@ -31,12 +31,14 @@ pub async fn receive(
         chrono::Utc::now().timestamp(),
     ) {
         tracing::warn!(%error, "refused a Stripe webhook");
+        state.metrics.stripe_event("unknown", "refused");
         return HttpResponse::BadRequest().json(json!({ "error": error.to_string() }));
     }
     let mut event = match events::parse_event(&body) {
         Ok(event) => event,
         Err(error) => {
             tracing::warn!(%error, "refused a signed but unreadable Stripe webhook");
+            state.metrics.stripe_event("unknown", "refused");
             return HttpResponse::BadRequest().json(json!({ "error": error.to_string() }));
         }
     };
@@ -45,13 +47,18 @@ pub async fn receive(
         Ok(()) => {}
         Err(LookupError::Unavailable(error)) => {
             tracing::error!(event = %event.id, %error, "cannot fetch from Stripe what an event refers to");
+            state.metrics.stripe_event(&event.event_type, "retry");
             return HttpResponse::ServiceUnavailable()
                 .json(json!({ "error": "cannot reach Stripe; retry later" }));
         }
-        Err(LookupError::Domain(error)) => return failed(&event.id, error),
+        Err(LookupError::Domain(error)) => {
+            state.metrics.stripe_event(&event.event_type, "retry");
+            return failed(&event.id, error);
+        }
     }
 
     let event_id = event.id.clone();
+    let event_type = event.event_type.clone();
     match payments::record_processor_event(
         &state.db,
         &state.config.org,
@@ -63,15 +70,24 @@ pub async fn receive(
     {
         Ok(EventOutcome::Recorded { status, summary }) => {
             tracing::info!(event = %event_id, %status, outcome = %summary, "recorded a Stripe event");
+            state.metrics.stripe_event(&event_type, status.as_str());
             if status == StripeEventStatus::Applied {
                 apply_waiting_events(&state.db, &state.config, &stripe).await;
             }
             HttpResponse::Ok()
                 .json(json!({ "received": true, "status": status, "outcome": summary }))
         }
-        Ok(EventOutcome::AlreadyRecorded(status)) => HttpResponse::Ok()
-            .json(json!({ "received": true, "status": status, "outcome": "already recorded" })),
-        Err(error) => failed(&event_id, error),
+        Ok(EventOutcome::AlreadyRecorded(status)) => {
+            state
+                .metrics
+                .stripe_event(&event_type, StripeEventStatus::Duplicate.as_str());
+            HttpResponse::Ok()
+                .json(json!({ "received": true, "status": status, "outcome": "already recorded" }))
+        }
+        Err(error) => {
+            state.metrics.stripe_event(&event_type, "retry");
+            failed(&event_id, error)
+        }
     }
 }
 

@@ -21,6 +21,7 @@ mod hostile;
 mod hostile_names;
 mod idempotency;
 mod mailer;
+mod metrics;
 mod migrations;
 mod outbox;
 mod payment_events;
