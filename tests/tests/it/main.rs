@@ -28,6 +28,7 @@ mod payment_events;
 mod receipts;
 mod reconciliation;
 mod sample_receipts;
+mod scale_out;
 mod staff_api;
 mod staff_entries;
 mod startup;
