@@ -53,7 +53,8 @@ struct Args {
     /// Requests in flight.
     #[arg(long, default_value_t = 8)]
     concurrency: usize,
-    /// Where to write the JSON report (default target/bench/load.json).
+    /// Where to write the JSON report (default target/bench/load.json); each server's
+    /// final `/metrics` is written beside it as `metrics-BACKEND.txt`.
     #[arg(long)]
     json: Option<PathBuf>,
     /// The generator's seed.
@@ -909,6 +910,7 @@ async fn run_backend(backend: Backend, args: &Args, load: Load) -> anyhow::Resul
         ("CHECKOUT_PER_ADDRESS", "0".to_owned()),
         ("CHECKOUT_PER_EMAIL", "0".to_owned()),
         ("CHECKOUT_GLOBAL_PER_MINUTE", "0".to_owned()),
+        ("METRICS_TOKEN", METRICS_TOKEN.to_owned()),
     ];
     let server = spawn_child(&["--serve"], &env, &dir.join("server.log"))?;
     let client = reqwest::Client::builder()
@@ -1144,6 +1146,25 @@ async fn run_backend(backend: Backend, args: &Args, load: Load) -> anyhow::Resul
         limit_name: "lettre sending prebuilt messages, 4 pooled connections".into(),
     });
 
+    // What an operator's Prometheus would have scraped at the end of the run.
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let metrics_path = report_path(args).with_file_name(format!("metrics-{name}.txt"));
+    if let Some(parent) = metrics_path.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    std::fs::write(&metrics_path, metrics)?;
+    eprintln!(
+        "{name}: /metrics at the end written to {}",
+        metrics_path.display()
+    );
+
     let (peak, current) = server.memory_mib();
     drop(server);
     stripe.stop(false).await;
@@ -1368,6 +1389,16 @@ fn report_json(reports: &[BackendReport], args: &Args) -> Value {
     })
 }
 
+/// Where the JSON report goes; the servers' `/metrics` are written beside it.
+fn report_path(args: &Args) -> PathBuf {
+    args.json
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("target/bench/load.json"))
+}
+
+/// The token the load suite's server asks for on `/metrics`.
+const METRICS_TOKEN: &str = "load-suite-metrics-token-0123456789abcdef";
+
 async fn run(args: Args) -> anyhow::Result<()> {
     let load = Load {
         concurrency: args.concurrency.max(1),
@@ -1391,10 +1422,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     let text = table(&reports, &args);
     println!("{text}");
-    let path = args
-        .json
-        .clone()
-        .unwrap_or_else(|| PathBuf::from("target/bench/load.json"));
+    let path = report_path(&args);
     if let Some(parent) = path.parent() {
         std::fs::create_dir_all(parent)?;
     }
