@@ -3,8 +3,8 @@
 //! Two kinds of figures: what this process saw (requests by route and status with
 //! their latency, Stripe events by type and outcome), kept in this process's own
 //! registry, and what the shared database holds at the moment of the scrape (the
-//! outbox by status and the age of its oldest waiting message, gifts by status and
-//! their net amount, this process's connection pool). Routes are labelled by their
+//! outbox by status and the age of its oldest waiting message, gifts by status with
+//! their amounts and what was received net of refunds, this process's connection pool). Routes are labelled by their
 //! pattern, never by the path, so a token in a path never becomes a label.
 
 use std::time::Instant;
@@ -33,7 +33,8 @@ pub struct Metrics {
     outbox_messages: IntGaugeVec,
     outbox_oldest_pending_seconds: IntGauge,
     gifts: IntGaugeVec,
-    gifts_net_minor: IntGaugeVec,
+    gifts_amount_minor: IntGaugeVec,
+    received_net_minor: IntGauge,
     pool_connections: IntGaugeVec,
 }
 
@@ -81,13 +82,17 @@ impl Metrics {
             Opts::new("gifts", "Gifts recorded, by status."),
             &["status"],
         )?;
-        let gifts_net_minor = IntGaugeVec::new(
+        let gifts_amount_minor = IntGaugeVec::new(
             Opts::new(
-                "gifts_net_minor",
-                "What the organization kept of its gifts (amount less refunds), in minor \
-                 units of ORG_CURRENCY, by status.",
+                "gifts_amount_minor",
+                "The amounts of the gifts recorded, in minor units of ORG_CURRENCY, by status.",
             ),
             &["status"],
+        )?;
+        let received_net_minor = IntGauge::new(
+            "gifts_received_net_minor",
+            "What the organization received and kept: the gifts that count, less their \
+             refunds, in minor units of ORG_CURRENCY.",
         )?;
         let pool_connections = IntGaugeVec::new(
             Opts::new(
@@ -102,7 +107,8 @@ impl Metrics {
         registry.register(Box::new(outbox_messages.clone()))?;
         registry.register(Box::new(outbox_oldest_pending_seconds.clone()))?;
         registry.register(Box::new(gifts.clone()))?;
-        registry.register(Box::new(gifts_net_minor.clone()))?;
+        registry.register(Box::new(gifts_amount_minor.clone()))?;
+        registry.register(Box::new(received_net_minor.clone()))?;
         registry.register(Box::new(pool_connections.clone()))?;
         Ok(Metrics {
             registry,
@@ -112,7 +118,8 @@ impl Metrics {
             outbox_messages,
             outbox_oldest_pending_seconds,
             gifts,
-            gifts_net_minor,
+            gifts_amount_minor,
+            received_net_minor,
             pool_connections,
         })
     }
@@ -154,12 +161,13 @@ impl Metrics {
         }
         self.outbox_oldest_pending_seconds
             .set(read.oldest_pending_seconds(chrono::Utc::now()));
-        for (status, count, net) in &read.gifts {
+        for (status, count, amount) in &read.gifts {
             self.gifts.with_label_values(&[status.as_str()]).set(*count);
-            self.gifts_net_minor
+            self.gifts_amount_minor
                 .with_label_values(&[status.as_str()])
-                .set(*net);
+                .set(*amount);
         }
+        self.received_net_minor.set(read.received_net_minor);
         let (open, idle, max) = pool_use(db);
         for (state, value) in [
             ("open", open),

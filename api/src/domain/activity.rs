@@ -1,6 +1,6 @@
 //! What the shared database says about the service's work, for monitoring: messages in
-//! the outbox by status and how long the oldest has waited, and gifts by status with
-//! what the organization kept of them. Every process that reads it sees the same
+//! the outbox by status and how long the oldest has waited, gifts by status with their
+//! amounts, and what the organization received and kept (the counted gifts, net). Every process that reads it sees the same
 //! figures, however many APIs and mailers share the database.
 
 use chrono::{DateTime, Utc};
@@ -20,8 +20,10 @@ pub struct Activity {
     pub outbox: Vec<(OutboxStatus, i64)>,
     /// When the oldest message still waiting to be sent was queued.
     pub oldest_pending: Option<DateTime<Utc>>,
-    /// Gifts per status: how many, and their net amount in minor units.
+    /// Gifts per status: how many, and their amounts in minor units.
     pub gifts: Vec<(GiftStatus, i64, i64)>,
+    /// What the organization received and kept: the counted gifts, net of refunds.
+    pub received_net_minor: i64,
 }
 
 impl Activity {
@@ -57,10 +59,17 @@ pub async fn read(db: &DatabaseConnection) -> Result<Activity, DbErr> {
         .select_only()
         .column(gift::Column::Status)
         .column_as(count_rows(), "gifts")
-        .column_as(gifts::net_total(), "net")
+        .column_as(sum_of(gift::Column::AmountMinor), "amount")
         .group_by(gift::Column::Status)
         .into_tuple()
         .all(db)
+        .await?;
+    let received_net_minor: Option<i64> = gift::Entity::find()
+        .select_only()
+        .column_as(gifts::net_total(), "net")
+        .filter(gifts::counted())
+        .into_tuple()
+        .one(db)
         .await?;
     Ok(Activity {
         outbox: every_status(OUTBOX_STATUSES, &counted_outbox, |(s, _)| *s)
@@ -69,10 +78,11 @@ pub async fn read(db: &DatabaseConnection) -> Result<Activity, DbErr> {
         oldest_pending,
         gifts: every_status(GIFT_STATUSES, &counted_gifts, |(s, _, _)| *s)
             .map(|(status, found)| {
-                let (count, net) = found.map(|(_, c, n)| (*c, *n)).unwrap_or((0, 0));
-                (status, count, net)
+                let (count, amount) = found.map(|(_, c, a)| (*c, *a)).unwrap_or((0, 0));
+                (status, count, amount)
             })
             .collect(),
+        received_net_minor: received_net_minor.unwrap_or(0),
     })
 }
 
@@ -103,6 +113,15 @@ fn every_status<'a, S: PartialEq + Copy, R>(
     statuses
         .iter()
         .map(move |status| (*status, rows.iter().find(|row| status_of(row) == *status)))
+}
+
+/// The column summed, 0 when there are no rows, as a 64-bit integer on both databases.
+fn sum_of(column: gift::Column) -> SimpleExpr {
+    Func::cast_as(
+        Func::coalesce([SimpleExpr::from(Func::sum(Expr::col(column))), Expr::val(0)]),
+        Alias::new("BIGINT"),
+    )
+    .into()
 }
 
 /// `COUNT(*)` as a 64-bit integer on both databases.

@@ -137,7 +137,11 @@ async fn metrics_count_requests_events_gifts_and_the_outbox(backend: Backend) {
         Some(0.0)
     );
     assert_eq!(
-        value(&text, r#"giving_gifts_net_minor{status="succeeded"}"#),
+        value(&text, r#"giving_gifts_amount_minor{status="succeeded"}"#),
+        Some(2_550.0)
+    );
+    assert_eq!(
+        value(&text, "giving_gifts_received_net_minor"),
         Some(2_550.0)
     );
     // The receipt waits in the outbox: the tests drive the mailer themselves.
