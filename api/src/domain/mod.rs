@@ -7,6 +7,7 @@ pub mod audit;
 pub mod campaigns;
 pub mod checkout_choices;
 pub mod club;
+pub mod csv_export;
 pub mod currency;
 pub mod donor_search;
 pub mod donors;

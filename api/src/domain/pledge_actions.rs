@@ -100,8 +100,8 @@ pub async fn record_requested_change(
     if let Some(key) = key {
         record_keyed_change(&txn, pledge.id, action, key, Some(processor_key)).await?;
     }
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         action.name(),
         "pledge",
@@ -109,7 +109,6 @@ pub async fn record_requested_change(
         details,
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 

@@ -470,8 +470,8 @@ pub async fn void_receipt(
     let voided = void(&txn, &receipt, reason).await?;
     let donor = find_donor(&txn, voided.donor_id).await?;
     tell_donor_voided(&txn, &donor, &voided, None).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "void",
         "receipt",
@@ -479,7 +479,6 @@ pub async fn void_receipt(
         json!({ "reason": reason.trim() }),
     )
     .await?;
-    txn.commit().await?;
     Ok(voided)
 }
 
@@ -504,8 +503,8 @@ pub async fn reissue_receipt(
     })?;
     let donor = find_donor(&txn, voided.donor_id).await?;
     tell_donor_voided(&txn, &donor, &voided, Some(&replacement)).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "reissue",
         "receipt",
@@ -513,7 +512,6 @@ pub async fn reissue_receipt(
         json!({ "reason": reason.trim(), "replacement": replacement.number }),
     )
     .await?;
-    txn.commit().await?;
     Ok(replacement)
 }
 
