@@ -360,6 +360,61 @@ pub async fn find_by_number(
         .ok_or_else(|| DomainError::not_found("receipt", number))
 }
 
+/// A receipt by its number, or `None` when no receipt has it.
+pub async fn find_receipt_by_number(
+    db: &impl ConnectionTrait,
+    number: &str,
+) -> Result<Option<receipt::Model>, DomainError> {
+    Ok(receipt::Entity::find()
+        .filter(receipt::Column::Number.eq(number.trim()))
+        .one(db)
+        .await?)
+}
+
+/// A receipt by its id, or `None`.
+pub async fn find_receipt(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<receipt::Model>, DomainError> {
+    Ok(receipt::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Which receipts to list; parts combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptFilter {
+    pub donor_id: Option<i64>,
+    pub tax_year: Option<i32>,
+    pub kind: Option<ReceiptKind>,
+    pub status: Option<ReceiptStatus>,
+}
+
+/// Receipts and statements, newest first, at most `limit`.
+pub async fn list_receipts(
+    db: &impl ConnectionTrait,
+    filter: &ReceiptFilter,
+    limit: u64,
+) -> Result<Vec<receipt::Model>, DomainError> {
+    let mut query = receipt::Entity::find();
+    if let Some(donor_id) = filter.donor_id {
+        query = query.filter(receipt::Column::DonorId.eq(donor_id));
+    }
+    if let Some(year) = filter.tax_year {
+        query = query.filter(receipt::Column::TaxYear.eq(year));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(receipt::Column::Kind.eq(kind));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(receipt::Column::Status.eq(status));
+    }
+    Ok(query
+        .order_by_desc(receipt::Column::IssuedAt)
+        .order_by_desc(receipt::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
 /// Voids an issued receipt in the caller's transaction. A void receipt stays on file,
 /// unchanged but for its status, and is never sent again.
 async fn void(

@@ -36,6 +36,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
+use crate::server::Processor;
 
 /// Everything staff can read.
 #[derive(MergedObject, Default)]
@@ -83,11 +84,16 @@ pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;
 /// How deeply a query may nest; its cost is checked by `budget`.
 pub const MAX_DEPTH: usize = 12;
 
-pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> StaffSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    config: Arc<Config>,
+    processor: Processor,
+) -> StaffSchema {
     let introspection = config.graphql_introspection;
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(db)
         .data(config)
+        .data(processor)
         .limit_depth(MAX_DEPTH)
         .extension(budget::RequestBudget)
         .extension(error_codes::EveryErrorHasACode);

@@ -9,20 +9,19 @@ use std::fmt::Write;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::enums::{GiftStatus, TributeKind};
+use entity::enums::TributeKind;
 use entity::{Currency, EmailAddress, format_minor};
 use sha2::{Digest, Sha256};
 
 use super::checkout_guard::{self, Refusal};
 use super::i18n::{Lang, Text, circle_note};
 use crate::domain::appeal_sends::{self, LinkDonor};
+use crate::domain::donations::{self, CheckoutOutcome, Donation, Frequency};
 use crate::domain::gifts::Tribute;
 use crate::domain::payments::{self, AppealProgress};
 use crate::domain::tiers::{self, Circle};
 use crate::domain::{funds, text};
 use crate::server::AppState;
-use crate::stripe::StripeClient;
-use crate::stripe::checkout::{self, Donation, Frequency};
 
 /// Preset amounts, in whole dollars, besides the monthly amount that reaches the Circle.
 const PRESETS: [u32; 4] = [25, 50, 100, 250];
@@ -759,7 +758,6 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
 /// `POST /donate`
 pub async fn submit(
     state: web::Data<AppState>,
-    stripe: web::Data<StripeClient>,
     request: HttpRequest,
     body: web::Bytes,
 ) -> HttpResponse {
@@ -826,26 +824,20 @@ pub async fn submit(
         return checkout_guard::over_budget_page(lang, wait);
     }
     let key = idempotency_key(&form, &donation);
-    match checkout::create_checkout_session(
-        &stripe,
+    let started = donations::start_checkout(
+        &state.db,
+        &state.processor,
         &donation,
         &state.config.org.legal_name,
         &state.config.public_url,
         &key,
     )
-    .await
-    {
-        Ok(session) => {
-            if let Err(error) =
-                payments::remember_created_checkout_session(&state.db, &session.id).await
-            {
-                tracing::warn!(%error, "cannot remember a created Checkout Session");
-            }
-            HttpResponse::SeeOther()
-                .insert_header((header::LOCATION, session.url))
-                .insert_header(("Cache-Control", "no-store"))
-                .finish()
-        }
+    .await;
+    match started {
+        Ok(session) => HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, session.url))
+            .insert_header(("Cache-Control", "no-store"))
+            .finish(),
         Err(error) => {
             tracing::error!(%error, "cannot create a Checkout Session");
             html(
@@ -859,49 +851,17 @@ pub async fn submit(
 /// `GET /donate/thanks?session_id=`: what we know of the payment, from our records
 /// when its event has arrived, otherwise from Stripe, which is asked only about
 /// sessions this service created.
-pub async fn thanks(
-    state: web::Data<AppState>,
-    stripe: web::Data<StripeClient>,
-    request: HttpRequest,
-) -> HttpResponse {
+pub async fn thanks(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let query = query_map(&request);
     let lang = Lang::negotiate(query.get("lang").map(String::as_str), &request);
     let t = lang.text();
     let session_id = query.get("session_id").cloned().unwrap_or_default();
-    let recorded = if session_id.is_empty() {
-        None
-    } else {
-        payments::checkout_gift_status(&state.db, &session_id)
-            .await
-            .unwrap_or(None)
-    };
-    let message = match recorded {
-        Some(GiftStatus::Succeeded) => t.thanks_paid,
-        Some(GiftStatus::Pending) => t.thanks_processing,
-        Some(GiftStatus::Failed) => t.thanks_failed,
-        Some(_) => t.thanks_unknown,
-        None if session_id.is_empty() => t.thanks_unknown,
-        None if !payments::created_checkout_session(&state.db, &session_id)
-            .await
-            .unwrap_or(false) =>
-        {
-            t.thanks_unknown
-        }
-        None => match stripe.retrieve_checkout_session(&session_id).await {
-            Ok(session) => {
-                let field = |name: &str| session.get(name).and_then(|v| v.as_str()).unwrap_or("");
-                match (field("status"), field("payment_status")) {
-                    (_, "paid" | "no_payment_required") => t.thanks_paid,
-                    ("complete", _) => t.thanks_processing,
-                    ("expired", _) => t.thanks_failed,
-                    _ => t.thanks_unknown,
-                }
-            }
-            Err(error) => {
-                tracing::warn!(%error, "cannot read a Checkout Session for the thank-you page");
-                t.thanks_unknown
-            }
-        },
+    let outcome = donations::checkout_outcome(&state.db, &state.processor, &session_id).await;
+    let message = match outcome {
+        CheckoutOutcome::Paid => t.thanks_paid,
+        CheckoutOutcome::Processing => t.thanks_processing,
+        CheckoutOutcome::Failed => t.thanks_failed,
+        CheckoutOutcome::Unknown => t.thanks_unknown,
     };
     let body = format!(
         "{}<h1>{}</h1><p role=\"status\">{}</p>",
