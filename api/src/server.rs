@@ -24,9 +24,15 @@ use crate::{db, telemetry, web as pages};
 /// The largest request body the API accepts (a GraphQL query with its variables).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// The payment processor the domain's `PaymentProcessor` port is wired to: the one
+/// place that names Stripe for the pages and the GraphQL API.
+pub type Processor = crate::stripe::StripeClient;
+
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
+    /// One client for the whole process, shared by every request.
+    pub processor: Processor,
     pub schema: StaffSchema,
     /// Each API token's budget of requests.
     pub token_budgets: TokenBudgets,
@@ -104,7 +110,9 @@ impl Application {
             let _ = config.public_url.set_port(Some(port));
         }
         let shutdown_timeout = config.shutdown_timeout.as_secs();
-        let stripe = web::Data::new(crate::stripe::StripeClient::from_config(&config)?);
+        let processor = Processor::from_config(&config)?;
+        // The webhook handler takes the same client as its own piece of app data.
+        let stripe = web::Data::new(processor.clone());
         let checkout_guard = pages::checkout_guard::CheckoutGuard::new(
             config.checkout.clone(),
             config
@@ -118,11 +126,12 @@ impl Application {
         let config = Arc::new(config);
         let state = web::Data::new(AppState {
             checkout_guard,
-            schema: build_schema(db.clone(), config.clone()),
+            schema: build_schema(db.clone(), config.clone(), processor.clone()),
             token_budgets: TokenBudgets::new(config.graphql_rate_per_minute, config.graphql_burst),
             db: db.clone(),
             config,
             metrics: crate::metrics::Metrics::new().context("cannot set up /metrics")?,
+            processor,
         });
         let server = HttpServer::new(move || {
             App::new()

@@ -15,6 +15,7 @@ use serde_json::json;
 use url::Url;
 
 use super::campaigns::AskRule;
+use super::csv_export::CsvFile;
 use super::segments::{self, SegmentRule};
 use super::tiers::{self, Circle};
 use super::{Actor, DomainError, appeal_breakdown, audit, gifts};
@@ -366,8 +367,8 @@ async fn schedule_appeal(
     active.sent_at = Set(None);
     active.updated_at = Set(Utc::now());
     active.update(&txn).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "sendAppeal",
         "appeal",
@@ -375,7 +376,6 @@ async fn schedule_appeal(
         json!({ "recipients": recipients, "queued": 0, "notBefore": at }),
     )
     .await?;
-    txn.commit().await?;
     Ok(SendOutcome {
         recipients,
         queued: 0,
@@ -443,8 +443,8 @@ async fn queue_appeal(
     active.sent_at = Set(Some(now));
     active.updated_at = Set(now);
     active.update(&txn).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "sendAppeal",
         "appeal",
@@ -452,7 +452,6 @@ async fn queue_appeal(
         json!({ "recipients": recipients, "queued": queued, "scheduledAt": appeal.scheduled_at }),
     )
     .await?;
-    txn.commit().await?;
     Ok(SendOutcome { recipients, queued })
 }
 
@@ -587,20 +586,6 @@ pub fn salutation(language: Language, name: &str) -> String {
     }
 }
 
-/// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
-pub(crate) fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
 /// The mail-merge file for a letter appeal: one row per donor in its segment (everyone
 /// when it has none) with a postal address, with the salutation, the personal ask and
 /// the reply code to print on the envelope (the appeal's source code, which staff type
@@ -649,9 +634,19 @@ pub async fn letter_csv(
         .all(db)
         .await?;
     let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
-    let mut csv = String::from(
-        "donor_id,name,address_line1,address_line2,city,region,postal_code,country,salutation,ask_amount,reply_code\r\n",
-    );
+    let mut csv = CsvFile::with_header(&[
+        "donor_id",
+        "name",
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "salutation",
+        "ask_amount",
+        "reply_code",
+    ])?;
     for row in rows {
         let language = Language::parse(&row.language).unwrap_or(Language::English);
         let first = row.first_name.as_deref().unwrap_or(&row.display_name);
@@ -668,9 +663,7 @@ pub async fn letter_csv(
             money(rule.one_time_ask(row.last_gift_minor), currency),
             appeal.source_code.clone(),
         ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        csv.push_str(&line.join(","));
-        csv.push_str("\r\n");
+        csv.row(fields)?;
     }
-    Ok(csv)
+    csv.finish()
 }

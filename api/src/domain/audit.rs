@@ -7,6 +7,7 @@ use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::{Map, Value, json};
 
 use super::{Actor, DomainError};
+use crate::db::WriteTransaction;
 
 /// Records one change in the caller's transaction.
 pub async fn record(
@@ -29,6 +30,21 @@ pub async fn record(
     }
     .insert(db)
     .await?;
+    Ok(())
+}
+
+/// Records one change in `txn` and commits it: the audited write every staff change
+/// ends with, so the change and its entry land together or not at all.
+pub async fn record_and_commit(
+    txn: WriteTransaction,
+    actor: &Actor,
+    action: &str,
+    entity: &str,
+    entity_id: Option<String>,
+    changes: Value,
+) -> Result<(), DomainError> {
+    record(&txn, actor, action, entity, entity_id, changes).await?;
+    txn.commit().await?;
     Ok(())
 }
 

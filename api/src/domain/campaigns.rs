@@ -134,8 +134,8 @@ pub async fn create_campaign(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "createCampaign",
         "campaign",
@@ -143,7 +143,6 @@ pub async fn create_campaign(
         campaign_snapshot(&created),
     )
     .await?;
-    txn.commit().await?;
     Ok(created)
 }
 
@@ -190,8 +189,8 @@ pub async fn update_campaign(
     }
     active.updated_at = Set(Utc::now());
     let after = active.update(&txn).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "updateCampaign",
         "campaign",
@@ -199,7 +198,6 @@ pub async fn update_campaign(
         audit::changed_fields(&campaign_snapshot(&before), &campaign_snapshot(&after)),
     )
     .await?;
-    txn.commit().await?;
     Ok(after)
 }
 
@@ -450,8 +448,8 @@ pub async fn create_appeal(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "createAppeal",
         "appeal",
@@ -459,7 +457,6 @@ pub async fn create_appeal(
         appeal_snapshot(&created),
     )
     .await?;
-    txn.commit().await?;
     Ok(created)
 }
 
@@ -523,8 +520,8 @@ pub async fn update_appeal(
     }
     active.updated_at = Set(Utc::now());
     let after = active.update(&txn).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "updateAppeal",
         "appeal",
@@ -532,7 +529,6 @@ pub async fn update_appeal(
         audit::changed_fields(&appeal_snapshot(&before), &appeal_snapshot(&after)),
     )
     .await?;
-    txn.commit().await?;
     Ok(after)
 }
 

@@ -19,6 +19,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::DomainError;
+use super::csv_export::CsvFile;
 use super::pledges::{installments_due_between, months_between_installments};
 use super::tiers::Circle;
 use crate::db::begin_write;
@@ -663,10 +664,22 @@ pub async fn circle_roster(
 }
 
 /// The roster as CSV for event invitations, one member a line.
-pub fn circle_roster_csv(roster: &[CircleMember]) -> String {
-    let mut out = String::from(
-        "name,email,phone,address_line1,address_line2,city,region,postal_code,country,language,tier,member_since,anonymous\r\n",
-    );
+pub fn circle_roster_csv(roster: &[CircleMember]) -> Result<String, DomainError> {
+    let mut out = CsvFile::with_header(&[
+        "name",
+        "email",
+        "phone",
+        "address_line1",
+        "address_line2",
+        "city",
+        "region",
+        "postal_code",
+        "country",
+        "language",
+        "tier",
+        "member_since",
+        "anonymous",
+    ])?;
     for member in roster {
         let d = &member.donor;
         let fields = [
@@ -684,36 +697,7 @@ pub fn circle_roster_csv(roster: &[CircleMember]) -> String {
             member.membership.joined_at.date_naive().to_string(),
             d.anonymous.to_string(),
         ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push_str("\r\n");
+        out.row(fields)?;
     }
-    out
-}
-
-/// One CSV field: quoted when needed, and never read as a formula by a spreadsheet.
-fn csv_field(text: &str) -> String {
-    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
-    };
-    if text.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn csv_fields_are_quoted_and_never_formulas() {
-        assert_eq!(csv_field("Ana"), "Ana");
-        assert_eq!(csv_field("López, Ana"), "\"López, Ana\"");
-        assert_eq!(csv_field("say \"hi\""), "\"say \"\"hi\"\"\"");
-        assert_eq!(csv_field("=HYPERLINK(1)"), "'=HYPERLINK(1)");
-    }
+    out.finish()
 }

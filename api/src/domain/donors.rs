@@ -194,8 +194,8 @@ pub async fn create_donor(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "createDonor",
         "donor",
@@ -203,7 +203,6 @@ pub async fn create_donor(
         donor_snapshot(&donor),
     )
     .await?;
-    txn.commit().await?;
     Ok(donor)
 }
 
@@ -367,8 +366,8 @@ pub async fn revoke_donor_links(
         .exec(&txn)
         .await?;
     let revoked = find_donor(&txn, donor_id).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "revokeDonorLinks",
         "donor",
@@ -376,7 +375,6 @@ pub async fn revoke_donor_links(
         json!({ "linkVersion": { "from": found.link_version, "to": revoked.link_version } }),
     )
     .await?;
-    txn.commit().await?;
     Ok(revoked)
 }
 

@@ -1,7 +1,10 @@
 //! One error type for the whole domain: it is also the API contract, since the
 //! GraphQL layer turns each variant into an error code clients can match on.
 
-use sea_orm::DbErr;
+use std::ops::Deref;
+
+use sea_orm::sqlx::error::ErrorKind;
+use sea_orm::{DbErr, RuntimeErr, SqlErr};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DomainError {
@@ -47,8 +50,10 @@ impl DomainError {
     }
 }
 
-/// Database constraints that input can break, with the field to blame and what to say.
-/// Code checks first and gives better messages; these cover races and anything missed.
+/// Database constraints that input can break, by name, with the field to blame and what
+/// to say. Code checks first and gives better messages; these cover races and anything
+/// missed. PostgreSQL names the constraint; SQLite names a unique index on columns by
+/// its columns (`table.column, table.column`), so both spellings are listed.
 const CONSTRAINTS: &[(&[&str], &str, &str)] = &[
     (
         &["ux_receipts_valid_gift", "receipts.gift_id"],
@@ -188,41 +193,166 @@ const CONSTRAINTS: &[(&[&str], &str, &str)] = &[
     ),
 ];
 
+/// The kind of database rule a change broke.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RuleKind {
+    Unique,
+    ForeignKey,
+    Check,
+}
+
+/// A database rule a change broke, read from the driver's structured error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct BrokenRule {
+    kind: RuleKind,
+    /// The constraint's name (PostgreSQL), or what SQLite names it by: the columns of a
+    /// unique index on columns, the index of one on an expression, a CHECK's name.
+    /// Empty when the database does not say (SQLite's foreign keys).
+    name: String,
+}
+
+fn broken_rule(error: &DbErr) -> Option<BrokenRule> {
+    let (DbErr::Exec(RuntimeErr::SqlxError(driver)) | DbErr::Query(RuntimeErr::SqlxError(driver))) =
+        error
+    else {
+        return None;
+    };
+    let sea_orm::sqlx::Error::Database(driver) = driver.deref() else {
+        return None;
+    };
+    let kind = match error.sql_err() {
+        Some(SqlErr::UniqueConstraintViolation(_)) => RuleKind::Unique,
+        Some(SqlErr::ForeignKeyConstraintViolation(_)) => RuleKind::ForeignKey,
+        _ if matches!(driver.kind(), ErrorKind::CheckViolation) => RuleKind::Check,
+        _ => return None,
+    };
+    let name = match driver.constraint() {
+        Some(name) => name.to_owned(),
+        None => sqlite_rule_name(driver.message()),
+    };
+    Some(BrokenRule { kind, name })
+}
+
+/// What SQLite's message names the broken rule by: `UNIQUE constraint failed:
+/// donors.email`, `UNIQUE constraint failed: index 'ux_donors_email_ci'`, `CHECK
+/// constraint failed: ck_gifts_amount`.
+fn sqlite_rule_name(message: &str) -> String {
+    let named = message
+        .split_once("constraint failed: ")
+        .map_or("", |(_, name)| name.trim());
+    let named = named
+        .strip_prefix("index '")
+        .and_then(|name| name.strip_suffix('\''))
+        .unwrap_or(named);
+    named.to_owned()
+}
+
 impl From<DbErr> for DomainError {
     fn from(error: DbErr) -> Self {
-        let text = error.to_string();
-        let is_constraint =
-            text.contains("constraint") || text.contains("UNIQUE") || text.contains("CHECK");
-        if is_constraint {
-            for (names, field, message) in CONSTRAINTS {
-                if names.iter().any(|name| text.contains(name)) {
-                    let field = (*field).to_owned();
-                    return if text.contains("CHECK") || text.contains("check constraint") {
-                        DomainError::Validation {
-                            field,
-                            reason: (*message).to_owned(),
-                        }
-                    } else {
-                        DomainError::Conflict {
-                            field: Some(field),
-                            message: (*message).to_owned(),
-                        }
-                    };
-                }
+        let Some(rule) = broken_rule(&error) else {
+            return DomainError::Unexpected(anyhow::Error::new(error));
+        };
+        let known = CONSTRAINTS
+            .iter()
+            .find(|(names, _, _)| names.contains(&rule.name.as_str()));
+        match (rule.kind, known) {
+            (RuleKind::Check, Some((_, field, message))) => {
+                DomainError::validation(*field, *message)
             }
-            if text.contains("FOREIGN KEY") || text.contains("foreign key") {
-                return DomainError::conflict(
-                    None,
-                    "refers to a record that does not exist or is still in use",
-                );
+            (RuleKind::Unique, Some((_, field, message))) => {
+                DomainError::conflict(Some(field), *message)
+            }
+            (RuleKind::ForeignKey, _) => DomainError::conflict(
+                None,
+                "refers to a record that does not exist or is still in use",
+            ),
+            (RuleKind::Check | RuleKind::Unique, None) => {
+                DomainError::Unexpected(anyhow::Error::new(error))
             }
         }
-        DomainError::Unexpected(anyhow::Error::new(error))
     }
 }
 
 impl From<entity::MoneyError> for DomainError {
     fn from(error: entity::MoneyError) -> Self {
         DomainError::validation("amount", error.to_string())
+    }
+}
+
+#[cfg(test)]
+// A test whose setup fails should stop where it failed.
+#[allow(clippy::expect_used, clippy::panic)]
+mod tests {
+    use chrono::Utc;
+    use entity::fund;
+    use sea_orm::{ActiveModelTrait, DatabaseConnection, Set};
+
+    use super::*;
+    use crate::db::testing::each_backend;
+
+    async fn add_fund(db: &DatabaseConnection, name: &str, code: &str) -> Result<(), DomainError> {
+        fund::ActiveModel {
+            name: Set(name.to_owned()),
+            code: Set(code.to_owned()),
+            description: Set(None),
+            restricted: Set(false),
+            archived_at: Set(None),
+            created_at: Set(Utc::now()),
+            updated_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await?;
+        Ok(())
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_second_fund_with_the_same_name_is_a_conflict_on_the_name() {
+        for test_db in each_backend().await {
+            add_fund(&test_db.db, "Bail Fund", "BAIL")
+                .await
+                .expect("the first fund");
+            let refused = add_fund(&test_db.db, "Bail Fund", "BAIL-2").await;
+            match refused {
+                Err(DomainError::Conflict { field, message }) => {
+                    assert_eq!(field.as_deref(), Some("name"));
+                    assert_eq!(message, "a fund with this name already exists");
+                }
+                other => panic!("expected a conflict on the name, got {other:?}"),
+            }
+            test_db.close().await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_fund_with_an_empty_name_is_refused_on_the_name() {
+        for test_db in each_backend().await {
+            let refused = add_fund(&test_db.db, "", "EMPTY").await;
+            match refused {
+                Err(DomainError::Validation { field, reason }) => {
+                    assert_eq!(field, "name");
+                    assert_eq!(reason, "must not be empty");
+                }
+                other => panic!("expected a validation error on the name, got {other:?}"),
+            }
+            test_db.close().await;
+        }
+    }
+
+    #[test]
+    fn sqlite_names_a_rule_by_its_columns_its_index_or_its_check() {
+        assert_eq!(
+            sqlite_rule_name("UNIQUE constraint failed: receipts.donor_id, receipts.tax_year"),
+            "receipts.donor_id, receipts.tax_year"
+        );
+        assert_eq!(
+            sqlite_rule_name("UNIQUE constraint failed: index 'ux_donors_email_ci'"),
+            "ux_donors_email_ci"
+        );
+        assert_eq!(
+            sqlite_rule_name("CHECK constraint failed: ck_gifts_amount"),
+            "ck_gifts_amount"
+        );
+        assert_eq!(sqlite_rule_name("FOREIGN KEY constraint failed"), "");
     }
 }

@@ -133,8 +133,8 @@ pub async fn create_fund(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "createFund",
         "fund",
@@ -142,7 +142,6 @@ pub async fn create_fund(
         fund_snapshot(&fund),
     )
     .await?;
-    txn.commit().await?;
     Ok(fund)
 }
 
@@ -161,8 +160,7 @@ async fn save_fund(
     let mut active: fund::ActiveModel = updated.into();
     active.updated_at = Set(Utc::now());
     let fund = active.reset_all().update(&txn).await?;
-    audit::record(&txn, actor, action, "fund", Some(fund.id.to_string()), diff).await?;
-    txn.commit().await?;
+    audit::record_and_commit(txn, actor, action, "fund", Some(fund.id.to_string()), diff).await?;
     Ok(fund)
 }
 

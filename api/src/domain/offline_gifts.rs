@@ -269,8 +269,8 @@ async fn insert_offline_gift(
     }
     let mut details = gift_snapshot(&gift);
     details["request"] = request;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "recordOfflineGift",
         "gift",
@@ -278,7 +278,6 @@ async fn insert_offline_gift(
         details,
     )
     .await?;
-    txn.commit().await?;
     Ok(gift)
 }
 
@@ -585,8 +584,7 @@ async fn save_gift_change(
         }
         GiftChange::Correction => {}
     }
-    audit::record(&txn, actor, action, "gift", Some(id.to_string()), diff).await?;
-    txn.commit().await?;
+    audit::record_and_commit(txn, actor, action, "gift", Some(id.to_string()), diff).await?;
     Ok(gift)
 }
 

@@ -8,13 +8,14 @@ use entity::enums::{PledgeSource, PledgeStatus};
 use entity::{Money, pledge, pledge_change_request};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    Set,
+    QueryOrder, Set,
 };
 use serde_json::{Value, json};
 
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
-use super::idempotency::ensure_same_request;
+use super::idempotency::{clean_key, ensure_same_request};
 use super::pledges::installments_skipped_when_resumed;
+use super::processor::PaymentProcessor;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -100,8 +101,8 @@ pub async fn record_requested_change(
     if let Some(key) = key {
         record_keyed_change(&txn, pledge.id, action, key, Some(processor_key)).await?;
     }
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         action.name(),
         "pledge",
@@ -109,7 +110,6 @@ pub async fn record_requested_change(
         details,
     )
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -278,4 +278,168 @@ pub async fn change_envelope_pledge(
     .await?;
     txn.commit().await?;
     Ok(pledge)
+}
+
+/// Asks the payment processor to apply `action` to a card pledge's subscription, and
+/// records that it did. `key` makes a retried request count once; without it the
+/// request is a new change with a key of its own.
+async fn request_pledge_change(
+    db: &DatabaseConnection,
+    processor: &impl PaymentProcessor,
+    actor: &Actor,
+    pledge: &pledge::Model,
+    action: PledgeAction,
+    key: Option<&str>,
+) -> Result<(), DomainError> {
+    check_action(pledge, &action)?;
+    let subscription = pledge
+        .stripe_subscription_id
+        .as_deref()
+        .ok_or_else(|| DomainError::validation("id", "the pledge has no subscription"))?;
+    // One key per intended change, kept in the audit entry: the caller's key, or a new
+    // one. A key made of the change's values (42 to 60) would come back when the same
+    // values do, and the processor would answer the later change with the earlier result.
+    let suffix = match key {
+        Some(key) => key.to_owned(),
+        None => uuid::Uuid::new_v4().simple().to_string(),
+    };
+    let processor_key = format!("pledge-{}-{}-{suffix}", pledge.id, action.name());
+    processor
+        .change_subscription(subscription, &action, &processor_key)
+        .await?;
+    record_requested_change(db, actor, pledge, &action, &processor_key, key).await
+}
+
+/// What a change to a pledge did.
+pub struct PledgeChangeOutcome {
+    /// The pledge as it stands now: changed for an envelope pledge; for a card pledge
+    /// as before, until the processor's event confirms the change.
+    pub pledge: pledge::Model,
+    /// True when the change was asked of the payment processor rather than made here.
+    pub requested_of_processor: bool,
+}
+
+/// Applies an action to a pledge the way its kind requires: an envelope pledge
+/// changes here, in one transaction; a card pledge's subscription is asked to change
+/// at the payment processor, and its events change the pledge. Under a caller's key
+/// the same change sent again answers the first one, and a change that differs is a
+/// conflict.
+pub async fn change_pledge(
+    db: &DatabaseConnection,
+    processor: &impl PaymentProcessor,
+    policy: &ClubPolicy,
+    actor: &Actor,
+    pledge_id: i64,
+    action: PledgeAction,
+    key: Option<&str>,
+) -> Result<PledgeChangeOutcome, DomainError> {
+    let key = clean_key(key.map(str::to_owned))?;
+    if let Some(key) = key.as_deref()
+        && let Some(earlier) = earlier_change(db, key, pledge_id, &action).await?
+    {
+        return replayed(db, earlier).await;
+    }
+    let made = make_change(
+        db,
+        processor,
+        policy,
+        actor,
+        pledge_id,
+        action.clone(),
+        key.as_deref(),
+    )
+    .await;
+    match (made, key.as_deref()) {
+        // Another request under the same key was made first.
+        (
+            Err(DomainError::Conflict {
+                field: Some(field), ..
+            }),
+            Some(key),
+        ) if field == "idempotencyKey" => {
+            match earlier_change(db, key, pledge_id, &action).await? {
+                Some(earlier) => replayed(db, earlier).await,
+                None => Err(DomainError::conflict(
+                    Some("idempotencyKey"),
+                    "another change under this idempotency key is being made; send it again",
+                )),
+            }
+        }
+        (made, _) => made,
+    }
+}
+
+/// The answer to a change made before under the same key: the pledge as it stands now.
+async fn replayed(
+    db: &DatabaseConnection,
+    earlier: pledge_change_request::Model,
+) -> Result<PledgeChangeOutcome, DomainError> {
+    Ok(PledgeChangeOutcome {
+        pledge: find_pledge(db, earlier.pledge_id).await?,
+        requested_of_processor: earlier.processor_key.is_some(),
+    })
+}
+
+async fn make_change(
+    db: &DatabaseConnection,
+    processor: &impl PaymentProcessor,
+    policy: &ClubPolicy,
+    actor: &Actor,
+    pledge_id: i64,
+    action: PledgeAction,
+    key: Option<&str>,
+) -> Result<PledgeChangeOutcome, DomainError> {
+    let pledge = find_pledge(db, pledge_id).await?;
+    match pledge.source {
+        PledgeSource::Envelope => {
+            let pledge = change_envelope_pledge(db, actor, policy, pledge_id, action, key).await?;
+            Ok(PledgeChangeOutcome {
+                pledge,
+                requested_of_processor: false,
+            })
+        }
+        PledgeSource::StripeSubscription => {
+            request_pledge_change(db, processor, actor, &pledge, action, key).await?;
+            Ok(PledgeChangeOutcome {
+                pledge,
+                requested_of_processor: true,
+            })
+        }
+    }
+}
+
+/// The address of the page where a donor updates the card their pledges are paid
+/// with, coming back to `return_url`; `None` when the donor has no card on file.
+pub async fn billing_portal_url(
+    db: &impl ConnectionTrait,
+    processor: &impl PaymentProcessor,
+    donor_id: i64,
+    return_url: &str,
+    idempotency_key: &str,
+) -> Result<Option<String>, DomainError> {
+    let customer = entity::donor::Entity::find_by_id(donor_id)
+        .one(db)
+        .await?
+        .and_then(|donor| donor.stripe_customer_id);
+    let Some(customer) = customer else {
+        return Ok(None);
+    };
+    Ok(Some(
+        processor
+            .billing_portal_url(&customer, return_url, idempotency_key)
+            .await?,
+    ))
+}
+
+/// A donor's pledges, oldest first, for their own page.
+pub async fn pledges_of_donor(
+    db: &impl ConnectionTrait,
+    donor_id: i64,
+) -> Result<Vec<pledge::Model>, DomainError> {
+    Ok(pledge::Entity::find()
+        .filter(pledge::Column::DonorId.eq(donor_id))
+        .order_by_asc(pledge::Column::StartsOn)
+        .order_by_asc(pledge::Column::Id)
+        .all(db)
+        .await?)
 }

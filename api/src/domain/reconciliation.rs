@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
 use entity::enums::{GiftStatus, PaymentMethod};
-use entity::gift;
+use entity::{Currency, gift};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, DatabaseConnection, EntityTrait, QueryFilter, Set,
 };
 
 use super::DomainError;
+use super::club::ClubPolicy;
 use super::payments::status_after_refund;
 use crate::config::Organization;
 use crate::db::begin_write;
@@ -929,6 +930,33 @@ pub async fn record_processor_fees(
     }
     txn.commit().await?;
     Ok(changed)
+}
+
+/// What applying did about one finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppliedRepair {
+    /// The Stripe object the repair was built from.
+    pub object_id: String,
+    /// What the payment path said, or why nothing was recorded.
+    pub outcome: String,
+}
+
+/// One reconciliation: the report, and when applied, what was recorded and the report
+/// after it.
+#[derive(Debug, Clone)]
+pub struct ReconcileRun {
+    pub report: ReconciliationReport,
+    pub applied: Vec<AppliedRepair>,
+    pub fees_recorded: usize,
+    /// The books against the same Stripe listing after applying.
+    pub after: Option<ReconciliationReport>,
+}
+
+/// What applying needs besides the database and Stripe.
+pub struct ApplySettings<'a> {
+    pub org: &'a Organization,
+    pub org_currency: Currency,
+    pub policy: &'a ClubPolicy,
 }
 
 #[cfg(test)]

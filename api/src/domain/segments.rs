@@ -450,8 +450,8 @@ pub async fn create_segment(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "createSegment",
         "segment",
@@ -459,7 +459,6 @@ pub async fn create_segment(
         segment_snapshot(&created),
     )
     .await?;
-    txn.commit().await?;
     Ok(created)
 }
 
@@ -489,8 +488,8 @@ pub async fn update_segment(
     }
     active.updated_at = Set(Utc::now());
     let after = active.update(&txn).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "updateSegment",
         "segment",
@@ -498,7 +497,6 @@ pub async fn update_segment(
         audit::changed_fields(&segment_snapshot(&before), &segment_snapshot(&after)),
     )
     .await?;
-    txn.commit().await?;
     Ok(after)
 }
 

@@ -76,8 +76,8 @@ pub async fn create_token(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "createToken",
         "api_token",
@@ -85,7 +85,6 @@ pub async fn create_token(
         json!({ "name": name, "role": role.as_str() }),
     )
     .await?;
-    txn.commit().await?;
     Ok(CreatedToken {
         id: token.id,
         name: token.name,
@@ -149,8 +148,8 @@ pub async fn revoke_token(
     let mut active: api_token::ActiveModel = token.into();
     active.revoked_at = Set(Some(Utc::now()));
     let token = active.update(&txn).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "revokeToken",
         "api_token",
@@ -158,6 +157,5 @@ pub async fn revoke_token(
         json!({ "revoked": true }),
     )
     .await?;
-    txn.commit().await?;
     Ok(token)
 }

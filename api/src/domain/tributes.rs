@@ -15,7 +15,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::appeal_sends::csv_field;
+use super::csv_export::CsvFile;
 use super::{DomainError, gifts};
 use crate::config::Organization;
 
@@ -136,8 +136,17 @@ pub async fn notify_honoree(
 }
 
 /// The CSV header of the tribute-letter export.
-const LETTER_HEADER: &str =
-    "gift_id,received_on,tribute,honoree,notify_name,notify_address,donor_name,language,amount\r\n";
+const LETTER_HEADER: [&str; 9] = [
+    "gift_id",
+    "received_on",
+    "tribute",
+    "honoree",
+    "notify_name",
+    "notify_address",
+    "donor_name",
+    "language",
+    "amount",
+];
 
 /// The tribute-letter export: one row per succeeded (or partly refunded) gift received
 /// in `[from, to)` whose tribute names a person to notify by post and no email, oldest
@@ -172,7 +181,7 @@ pub async fn tribute_letter_csv(
         .limit(None)
         .all(db)
         .await?;
-    let mut csv = String::from(LETTER_HEADER);
+    let mut csv = CsvFile::with_header(&LETTER_HEADER)?;
     for (gift, donor) in rows {
         let Some(donor) = donor else { continue };
         let kind = match gift.tribute_kind {
@@ -193,9 +202,7 @@ pub async fn tribute_letter_csv(
             donor.language.as_str().to_owned(),
             amount_text(&gift).unwrap_or_default(),
         ];
-        let line: Vec<String> = fields.iter().map(|f| csv_field(f)).collect();
-        csv.push_str(&line.join(","));
-        csv.push_str("\r\n");
+        csv.row(fields)?;
     }
-    Ok(csv)
+    csv.finish()
 }

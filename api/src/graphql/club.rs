@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::{Currency, tier_membership};
 
 use super::access::requires_role;
-use super::context::{actor, config, db, parse_id};
+use super::context::{actor, config, db, parse_id, processor};
 use super::donors::Donor;
 use super::errors::{GqlResultExt, bad_input};
 use super::loaders::loaders;
@@ -15,8 +15,7 @@ use super::pledges::Pledge;
 use super::tiers::Tier;
 use super::tokens::Role;
 use crate::domain::club;
-use crate::domain::pledge_actions::PledgeAction;
-use crate::stripe::subscriptions::change_pledge;
+use crate::domain::pledge_actions::{PledgeAction, change_pledge};
 
 /// A donor's time in a giving-club tier: when and why they joined, and when and why
 /// they left (still open while they are a member).
@@ -276,7 +275,8 @@ async fn apply(
     let id = parse_id("id", &input.id)?;
     let outcome = change_pledge(
         db(ctx)?,
-        config(ctx)?,
+        processor(ctx)?,
+        &config(ctx)?.club_policy(),
         &actor(ctx)?,
         id,
         action,

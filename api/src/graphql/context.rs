@@ -9,6 +9,7 @@ use super::errors::bad_input;
 use super::guards::staff;
 use crate::config::Config;
 use crate::domain::Actor;
+use crate::server::Processor;
 
 pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
     ctx.data::<DatabaseConnection>()
@@ -16,6 +17,11 @@ pub fn db<'a>(ctx: &Context<'a>) -> Result<&'a DatabaseConnection> {
 
 pub fn config<'a>(ctx: &Context<'a>) -> Result<&'a Arc<Config>> {
     ctx.data::<Arc<Config>>()
+}
+
+/// The payment processor, one client for the whole process.
+pub fn processor<'a>(ctx: &Context<'a>) -> Result<&'a Processor> {
+    ctx.data::<Processor>()
 }
 
 /// The staff member making a change, for the audit log.

@@ -7,7 +7,7 @@ use entity::enums::StaffRole;
 use entity::{gift, receipt};
 
 use super::access::requires_role;
-use super::context::{actor, config, db, parse_id};
+use super::context::{actor, config, db, parse_id, processor};
 use super::donors::{Donor, mask_email, mask_tail};
 use super::errors::{GqlResultExt, bad_input};
 use super::funds::Fund;
@@ -21,7 +21,6 @@ use crate::domain::gift_search::{self, GiftFilter as SearchFilter};
 use crate::domain::gifts::{self, Benefits, Tribute as DomainTribute};
 use crate::domain::offline_gifts::{self, GiftAdjustment, OfflineGift};
 use crate::domain::payments::{RefundAsk, refund_gift};
-use crate::stripe::StripeClient;
 
 /// How a gift was paid.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -674,14 +673,13 @@ impl GiftMutation {
             return Err(bad_input("reason", "must be at most 500 characters"));
         }
         let config = config(ctx)?;
-        let client = StripeClient::from_config(config).map_err(|e| bad_input("stripe", e))?;
         let ask = RefundAsk {
             gift_id: id,
             amount,
             reason,
             idempotency_key,
         };
-        let refunded = refund_gift(db(ctx)?, &config.org, &client, &actor(ctx)?, ask)
+        let refunded = refund_gift(db(ctx)?, &config.org, processor(ctx)?, &actor(ctx)?, ask)
             .await
             .gql()?;
         let processor_refund = refunded.processor_refund.map(|refund| CardRefund {

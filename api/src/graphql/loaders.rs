@@ -6,27 +6,21 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use entity::enums::PledgeStatus;
 use entity::{appeal, campaign, donor, fund, gift, giving_tier, pledge, receipt, tier_membership};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::DatabaseConnection;
 
-use crate::domain::DomainError;
+use crate::domain::batch_reads;
 use crate::domain::pledges::{InstallmentsReceived, installments_received};
 use async_graphql::ErrorExtensions;
 
 type LoadResult<V> = Result<HashMap<i64, V>, async_graphql::Error>;
 
-fn failed(error: sea_orm::DbErr) -> async_graphql::Error {
-    DomainError::from(error).extend()
-}
-
-/// Groups rows by a key, keeping their order.
-fn group_by<T>(rows: Vec<T>, key: impl Fn(&T) -> i64) -> HashMap<i64, Vec<T>> {
-    let mut groups: HashMap<i64, Vec<T>> = HashMap::new();
-    for row in rows {
-        groups.entry(key(&row)).or_default().push(row);
-    }
-    groups
+/// Shares each donor's rows out of a batch, every asked-for donor with a list.
+fn shared<T>(mut groups: HashMap<i64, Vec<T>>, donor_ids: &[i64]) -> HashMap<i64, Arc<Vec<T>>> {
+    donor_ids
+        .iter()
+        .map(|id| (*id, Arc::new(groups.remove(id).unwrap_or_default())))
+        .collect()
 }
 
 macro_rules! by_id_loader {
@@ -39,11 +33,13 @@ macro_rules! by_id_loader {
             type Error = async_graphql::Error;
 
             async fn load(&self, ids: &[i64]) -> LoadResult<$entity::Model> {
-                let rows = $entity::Entity::find()
-                    .filter($entity::Column::Id.is_in(ids.iter().copied()))
-                    .all(&self.0)
-                    .await
-                    .map_err(failed)?;
+                let rows = batch_reads::rows_by_id::<$entity::Entity>(
+                    &self.0,
+                    $entity::Column::Id,
+                    ids,
+                )
+                .await
+                .map_err(|e| e.extend())?;
                 Ok(rows.into_iter().map(|row| (row.id, row)).collect())
             }
         }
@@ -90,18 +86,10 @@ impl Loader<i64> for GiftsByDonor {
     type Error = async_graphql::Error;
 
     async fn load(&self, donor_ids: &[i64]) -> LoadResult<Arc<Vec<gift::Model>>> {
-        let rows = gift::Entity::find()
-            .filter(gift::Column::DonorId.is_in(donor_ids.iter().copied()))
-            .order_by_desc(gift::Column::ReceivedAt)
-            .order_by_desc(gift::Column::Id)
-            .all(&self.0)
+        let groups = batch_reads::gifts_by_donor(&self.0, donor_ids)
             .await
-            .map_err(failed)?;
-        let mut groups = group_by(rows, |g| g.donor_id);
-        Ok(donor_ids
-            .iter()
-            .map(|id| (*id, Arc::new(groups.remove(id).unwrap_or_default())))
-            .collect())
+            .map_err(|e| e.extend())?;
+        Ok(shared(groups, donor_ids))
     }
 }
 
@@ -113,18 +101,10 @@ impl Loader<i64> for ActivePledgesByDonor {
     type Error = async_graphql::Error;
 
     async fn load(&self, donor_ids: &[i64]) -> LoadResult<Arc<Vec<pledge::Model>>> {
-        let rows = pledge::Entity::find()
-            .filter(pledge::Column::DonorId.is_in(donor_ids.iter().copied()))
-            .filter(pledge::Column::Status.eq(PledgeStatus::Active))
-            .order_by_asc(pledge::Column::Id)
-            .all(&self.0)
+        let groups = batch_reads::active_pledges_by_donor(&self.0, donor_ids)
             .await
-            .map_err(failed)?;
-        let mut groups = group_by(rows, |p| p.donor_id);
-        Ok(donor_ids
-            .iter()
-            .map(|id| (*id, Arc::new(groups.remove(id).unwrap_or_default())))
-            .collect())
+            .map_err(|e| e.extend())?;
+        Ok(shared(groups, donor_ids))
     }
 }
 
@@ -137,14 +117,9 @@ impl Loader<i64> for OpenMembershipByDonor {
     type Error = async_graphql::Error;
 
     async fn load(&self, donor_ids: &[i64]) -> LoadResult<Option<tier_membership::Model>> {
-        let rows = tier_membership::Entity::find()
-            .filter(tier_membership::Column::DonorId.is_in(donor_ids.iter().copied()))
-            .filter(tier_membership::Column::LeftAt.is_null())
-            .all(&self.0)
+        let mut open = batch_reads::open_membership_by_donor(&self.0, donor_ids)
             .await
-            .map_err(failed)?;
-        let mut open: HashMap<i64, tier_membership::Model> =
-            rows.into_iter().map(|m| (m.donor_id, m)).collect();
+            .map_err(|e| e.extend())?;
         Ok(donor_ids.iter().map(|id| (*id, open.remove(id))).collect())
     }
 }
@@ -157,18 +132,10 @@ impl Loader<i64> for ReceiptsByDonor {
     type Error = async_graphql::Error;
 
     async fn load(&self, donor_ids: &[i64]) -> LoadResult<Arc<Vec<receipt::Model>>> {
-        let rows = receipt::Entity::find()
-            .filter(receipt::Column::DonorId.is_in(donor_ids.iter().copied()))
-            .order_by_desc(receipt::Column::IssuedAt)
-            .order_by_desc(receipt::Column::Id)
-            .all(&self.0)
+        let groups = batch_reads::receipts_by_donor(&self.0, donor_ids)
             .await
-            .map_err(failed)?;
-        let mut groups = group_by(rows, |r| r.donor_id);
-        Ok(donor_ids
-            .iter()
-            .map(|id| (*id, Arc::new(groups.remove(id).unwrap_or_default())))
-            .collect())
+            .map_err(|e| e.extend())?;
+        Ok(shared(groups, donor_ids))
     }
 }
 

@@ -36,6 +36,7 @@ use async_graphql::{EmptySubscription, MergedObject, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
+use crate::server::Processor;
 
 /// Everything staff can read.
 #[derive(MergedObject, Default)]
@@ -50,6 +51,8 @@ pub struct Query(
     receipts::ReceiptQuery,
     outbox::OutboxQuery,
     campaigns::CampaignQuery,
+    campaigns::AppealQuery,
+    campaigns::AppealResultsQuery,
     campaigns::AppealSendQuery,
     segments::SegmentQuery,
     club::ClubQuery,
@@ -70,6 +73,7 @@ pub struct Mutation(
     receipts::ReceiptMutation,
     outbox::OutboxMutation,
     campaigns::CampaignMutation,
+    campaigns::AppealMutation,
     campaigns::AppealSendMutation,
     segments::SegmentMutation,
     club::ClubMutation,
@@ -83,11 +87,16 @@ pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;
 /// How deeply a query may nest; its cost is checked by `budget`.
 pub const MAX_DEPTH: usize = 12;
 
-pub fn build_schema(db: DatabaseConnection, config: Arc<Config>) -> StaffSchema {
+pub fn build_schema(
+    db: DatabaseConnection,
+    config: Arc<Config>,
+    processor: Processor,
+) -> StaffSchema {
     let introspection = config.graphql_introspection;
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(db)
         .data(config)
+        .data(processor)
         .limit_depth(MAX_DEPTH)
         .extension(budget::RequestBudget)
         .extension(error_codes::EveryErrorHasACode);

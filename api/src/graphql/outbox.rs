@@ -3,14 +3,12 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
 use entity::outbox;
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-use serde_json::json;
 
 use super::access::requires_role;
 use super::context::{actor, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::tokens::Role;
-use crate::domain::{DomainError, audit};
+use crate::domain::outbox_messages;
 
 /// Where an email stands.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -123,27 +121,23 @@ impl OutboxQuery {
             return Err(bad_input("first", "must be from 1 to 500"));
         }
         let filter = filter.unwrap_or_default();
-        let mut query = outbox::Entity::find();
-        if let Some(status) = filter.status {
-            query = query.filter(
-                outbox::Column::Status.eq(entity::enums::OutboxStatus::from(status).as_str()),
-            );
-        }
-        if let Some(donor_id) = &filter.donor_id {
-            query = query.filter(outbox::Column::DonorId.eq(parse_id("filter.donorId", donor_id)?));
-        }
-        if let Some(kind) = &filter.kind {
-            query = query.filter(outbox::Column::Kind.eq(kind.trim()));
-        }
-        Ok(query
-            .order_by_desc(outbox::Column::CreatedAt)
-            .order_by_desc(outbox::Column::Id)
-            .limit(first as u64)
-            .all(db(ctx)?)
-            .await?
-            .into_iter()
-            .map(OutboxMessage)
-            .collect())
+        let filter = outbox_messages::MessageFilter {
+            status: filter.status.map(Into::into),
+            donor_id: filter
+                .donor_id
+                .as_ref()
+                .map(|id| parse_id("filter.donorId", id))
+                .transpose()?,
+            kind: filter.kind,
+        };
+        Ok(
+            outbox_messages::list_messages(db(ctx)?, &filter, first as u64)
+                .await
+                .gql()?
+                .into_iter()
+                .map(OutboxMessage)
+                .collect(),
+        )
     }
 }
 
@@ -161,40 +155,9 @@ impl OutboxMutation {
         #[graphql(desc = "The message's id.")] id: ID,
     ) -> Result<OutboxMessage> {
         let id = parse_id("id", &id)?;
-        let db = db(ctx)?;
-        let txn = crate::db::begin_write(db).await?;
-        let before = outbox::Entity::find_by_id(id)
-            .one(&txn)
-            .await?
-            .ok_or_else(|| DomainError::not_found("outbox message", id))
+        let after = outbox_messages::retry_message(db(ctx)?, &actor(ctx)?, id)
+            .await
             .gql()?;
-        if !matches!(
-            before.status,
-            entity::enums::OutboxStatus::Failed | entity::enums::OutboxStatus::Dead
-        ) {
-            return Err(bad_input(
-                "id",
-                format!(
-                    "only failed or dead messages can be retried; this one is {}",
-                    before.status
-                ),
-            ));
-        }
-        let after = mailer::outbox::retry_message(&txn, id)
-            .await?
-            .ok_or_else(|| DomainError::not_found("outbox message", id))
-            .gql()?;
-        audit::record(
-            &txn,
-            &actor(ctx)?,
-            "retry",
-            "outbox",
-            Some(id.to_string()),
-            json!({ "status_was": before.status.as_str(), "last_error": before.last_error }),
-        )
-        .await
-        .gql()?;
-        txn.commit().await?;
         Ok(OutboxMessage(after))
     }
 }

@@ -4,7 +4,6 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
 use entity::{Currency, format_minor, gift, receipt};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
@@ -85,9 +84,9 @@ impl Receipt {
         let Some(id) = self.0.replaces_receipt_id else {
             return Ok(None);
         };
-        Ok(receipt::Entity::find_by_id(id)
-            .one(db(ctx)?)
-            .await?
+        Ok(receipts::find_receipt(db(ctx)?, id)
+            .await
+            .gql()?
             .map(Receipt))
     }
 
@@ -257,27 +256,19 @@ impl ReceiptQuery {
             return Err(bad_input("first", "must be from 1 to 500"));
         }
         let filter = filter.unwrap_or_default();
-        let mut query = receipt::Entity::find();
-        if let Some(donor_id) = &filter.donor_id {
-            query =
-                query.filter(receipt::Column::DonorId.eq(parse_id("filter.donorId", donor_id)?));
-        }
-        if let Some(year) = filter.tax_year {
-            query = query.filter(receipt::Column::TaxYear.eq(year));
-        }
-        if let Some(kind) = filter.kind {
-            query = query.filter(receipt::Column::Kind.eq(entity::enums::ReceiptKind::from(kind)));
-        }
-        if let Some(status) = filter.status {
-            query = query
-                .filter(receipt::Column::Status.eq(entity::enums::ReceiptStatus::from(status)));
-        }
-        Ok(query
-            .order_by_desc(receipt::Column::IssuedAt)
-            .order_by_desc(receipt::Column::Id)
-            .limit(first as u64)
-            .all(db(ctx)?)
-            .await?
+        let filter = receipts::ReceiptFilter {
+            donor_id: filter
+                .donor_id
+                .as_ref()
+                .map(|id| parse_id("filter.donorId", id))
+                .transpose()?,
+            tax_year: filter.tax_year,
+            kind: filter.kind.map(Into::into),
+            status: filter.status.map(Into::into),
+        };
+        Ok(receipts::list_receipts(db(ctx)?, &filter, first as u64)
+            .await
+            .gql()?
             .into_iter()
             .map(Receipt)
             .collect())
@@ -290,10 +281,9 @@ impl ReceiptQuery {
         ctx: &Context<'_>,
         #[graphql(desc = "The receipt number.")] number: String,
     ) -> Result<Option<Receipt>> {
-        Ok(receipt::Entity::find()
-            .filter(receipt::Column::Number.eq(number.trim()))
-            .one(db(ctx)?)
-            .await?
+        Ok(receipts::find_receipt_by_number(db(ctx)?, &number)
+            .await
+            .gql()?
             .map(Receipt))
     }
 

@@ -4,17 +4,14 @@
 
 use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
 use chrono::{DateTime, NaiveDate, Utc};
-use serde_json::json;
 
 use super::access::requires_role;
-use super::context::{actor, config, db};
-use super::errors::{GqlResultExt, bad_input};
+use super::context::{actor, config, db, processor};
+use super::errors::GqlResultExt;
 use super::money::MoneyAmount;
 use super::tokens::Role;
-use crate::domain::audit;
-use crate::domain::reconciliation::{self, PayoutReport, ReconcileRange, ReconciliationReport};
-use crate::stripe::StripeClient;
-use crate::stripe::reconcile::{ApplySettings, ReconcileRun, reconcile_with_stripe};
+use crate::domain::books;
+use crate::domain::reconciliation::{self, PayoutReport, ReconcileRun, ReconciliationReport};
 
 /// What kind of disagreement between Stripe and the books a finding is.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -212,14 +209,6 @@ pub struct AppliedReconciliation {
     pub after: Reconciliation,
 }
 
-fn range(ctx: &Context<'_>, from: NaiveDate, to: NaiveDate) -> Result<ReconcileRange> {
-    ReconcileRange::new(&config(ctx)?.org, from, to).gql()
-}
-
-fn stripe_client(ctx: &Context<'_>) -> Result<StripeClient> {
-    StripeClient::from_config(config(ctx)?).map_err(|e| bad_input("stripe", e))
-}
-
 #[derive(Default)]
 pub struct ReconciliationQuery;
 
@@ -235,8 +224,7 @@ impl ReconciliationQuery {
         #[graphql(desc = "The first day, in the organization's time zone.")] from: NaiveDate,
         #[graphql(desc = "The last day, included.")] to: NaiveDate,
     ) -> Result<Reconciliation> {
-        let range = range(ctx, from, to)?;
-        let run = reconcile_with_stripe(db(ctx)?, &stripe_client(ctx)?, range, None)
+        let run = books::reconciliation(db(ctx)?, processor(ctx)?, config(ctx)?, from, to)
             .await
             .gql()?;
         Ok(reconciliation_of(&run.report))
@@ -259,42 +247,22 @@ impl ReconciliationMutation {
         #[graphql(desc = "The first day, in the organization's time zone.")] from: NaiveDate,
         #[graphql(desc = "The last day, included.")] to: NaiveDate,
     ) -> Result<AppliedReconciliation> {
-        let range = range(ctx, from, to)?;
-        let config = config(ctx)?;
-        let policy = config.club_policy();
-        let db = db(ctx)?;
-        let settings = ApplySettings {
-            org: &config.org,
-            org_currency: config.org_currency,
-            policy: &policy,
-        };
         let ReconcileRun {
             report,
             applied,
             fees_recorded,
             after,
-        } = reconcile_with_stripe(db, &stripe_client(ctx)?, range, Some(settings))
-            .await
-            .gql()?;
-        let after = after.unwrap_or_else(|| report.clone());
-        audit::record(
-            db,
+        } = books::apply_reconciliation(
+            db(ctx)?,
+            processor(ctx)?,
+            config(ctx)?,
             &actor(ctx)?,
-            "applyReconciliation",
-            "reconciliation",
-            Some(format!("{from}..{to}")),
-            json!({
-                "applied": applied
-                    .iter()
-                    .map(|a| json!({ "object": a.object_id, "outcome": a.outcome }))
-                    .collect::<Vec<_>>(),
-                "fees_recorded": fees_recorded,
-                "differences_before": report.findings.len(),
-                "differences_after": after.findings.len(),
-            }),
+            from,
+            to,
         )
         .await
         .gql()?;
+        let after = after.unwrap_or_else(|| report.clone());
         Ok(AppliedReconciliation {
             before: reconciliation_of(&report),
             applied: applied

@@ -5,17 +5,14 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 use entity::stripe_event;
-use serde_json::json;
 
 use super::access::requires_role;
-use super::context::{actor, config, db, parse_id};
+use super::context::{actor, config, db, parse_id, processor};
 use super::errors::{GqlResultExt, bad_input};
 use super::paging::{Page, PageArgs, page};
 use super::tokens::Role;
-use crate::domain::payments::{self, EventOutcome, StripeEventFilter as DomainFilter};
-use crate::domain::{DomainError, audit};
-use crate::stripe::StripeClient;
-use crate::stripe::webhook::{ReprocessError, reprocess};
+use crate::domain::books;
+use crate::domain::payments::{self, StripeEventFilter as DomainFilter};
 
 /// How the processing of a Stripe event ended.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -176,32 +173,10 @@ impl StripeEventMutation {
         #[graphql(desc = "The event's id in this service.")] id: ID,
     ) -> Result<ReprocessedStripeEvent> {
         let id = parse_id("id", &id)?;
-        let db = db(ctx)?;
-        let config = config(ctx)?;
-        let stored = payments::stored_event(db, id).await.gql()?;
-        let stripe = StripeClient::from_config(config).map_err(|e| bad_input("stripe", e))?;
-        let outcome = match reprocess(db, config, &stripe, &stored).await {
-            Ok(outcome) => outcome,
-            Err(ReprocessError::Domain(error)) => return Err(error).gql(),
-            Err(other) => return Err(DomainError::Payment(other.to_string())).gql(),
-        };
-        let processed = matches!(outcome, EventOutcome::Recorded { .. });
-        let after = payments::stored_event(db, id).await.gql()?;
-        audit::record(
-            db,
-            &actor(ctx)?,
-            "stripe_event.reprocessed",
-            "stripe_event",
-            Some(id.to_string()),
-            json!({
-                "stripeEventId": after.event_id,
-                "before": stored.status.as_str(),
-                "after": after.status.as_str(),
-                "processed": processed,
-            }),
-        )
-        .await
-        .gql()?;
+        let (after, processed) =
+            books::reprocess_event(db(ctx)?, processor(ctx)?, config(ctx)?, &actor(ctx)?, id)
+                .await
+                .gql()?;
         Ok(ReprocessedStripeEvent {
             event: StripeEvent(after),
             processed,

@@ -3,37 +3,14 @@
 //! metadata (on the session and on its payment intent or subscription) so every later
 //! event can be recorded on its own, whatever order they arrive in.
 
-use entity::Money;
 use entity::enums::TributeKind;
 use serde_json::Value;
 use url::Url;
 
 use super::client::{StripeClient, StripeFailure};
 use super::events::keys;
-use crate::domain::gifts::Tribute;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Frequency {
-    Once,
-    Monthly,
-}
-
-/// Everything a donor chose on the donation page, already checked.
-#[derive(Debug, Clone)]
-pub struct Donation {
-    pub frequency: Frequency,
-    pub amount: Money,
-    pub fund_code: String,
-    pub fund_name: String,
-    pub appeal_code: Option<String>,
-    pub tribute: Option<Tribute>,
-    pub name: String,
-    pub email: String,
-    /// "en", "es", "fr", "ar".
-    pub language: String,
-    pub email_consent: bool,
-    pub anonymous: bool,
-}
+pub use crate::domain::donations::{Donation, Frequency};
 
 /// A session Stripe created: where to send the donor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,6 +140,8 @@ pub async fn create_checkout_session(
 
 #[cfg(test)]
 mod tests {
+    use entity::Money;
+
     use super::*;
 
     fn donation(frequency: Frequency) -> Donation {

@@ -5,6 +5,7 @@ pub mod checkout;
 pub mod client;
 pub mod events;
 pub mod lookups;
+pub mod processor;
 pub mod reconcile;
 pub mod refunds;
 pub mod signature;

@@ -18,11 +18,8 @@ use serde_json::{Value, json};
 
 use super::client::{StripeClient, StripeFailure, api_version};
 use super::events;
-use entity::Currency;
 
-use crate::config::Organization;
 use crate::domain::DomainError;
-use crate::domain::club::ClubPolicy;
 use crate::domain::payments::{self, EventOutcome, PaymentEffect};
 use crate::domain::reconciliation::{
     self, BalanceEntry, ChargeState, ProcessorCharge, ProcessorDispute, ProcessorInvoice,
@@ -329,32 +326,7 @@ async fn fetch_ledger(
     Ok((ledger, objects))
 }
 
-/// What applying did about one finding.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AppliedRepair {
-    /// The Stripe object the repair was built from.
-    pub object_id: String,
-    /// What the payment path said, or why nothing was recorded.
-    pub outcome: String,
-}
-
-/// One reconciliation: the report, and when applied, what was recorded and the report
-/// after it.
-#[derive(Debug, Clone)]
-pub struct ReconcileRun {
-    pub report: ReconciliationReport,
-    pub applied: Vec<AppliedRepair>,
-    pub fees_recorded: usize,
-    /// The books against the same Stripe listing after applying.
-    pub after: Option<ReconciliationReport>,
-}
-
-/// What applying needs besides the database and Stripe.
-pub struct ApplySettings<'a> {
-    pub org: &'a Organization,
-    pub org_currency: Currency,
-    pub policy: &'a ClubPolicy,
-}
+pub use crate::domain::reconciliation::{AppliedRepair, ApplySettings, ReconcileRun};
 
 /// Lists Stripe's objects for the range and compares them with the books; with
 /// `apply`, records what is missing and the fees Stripe reported, then compares again.

@@ -26,7 +26,7 @@ use url::{Origin, Url};
 use super::donate::{FieldError, escape};
 use super::i18n::Lang;
 use crate::config::{Budget, CheckoutSettings};
-use crate::stripe::checkout::Donation;
+use crate::domain::donations::Donation;
 
 /// The field only robots fill in: hidden from sight, labelled for screen readers.
 pub const HONEYPOT_FIELD: &str = "website";
@@ -125,7 +125,10 @@ impl CheckoutGuard {
             return Err(TokenProblem::Forged);
         };
         let lower_hex = |text: &str, len: usize| {
-            text.len() == len && text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+            text.len() == len
+                && text
+                    .trim_start_matches(|c: char| matches!(c, '0'..='9' | 'a'..='f'))
+                    .is_empty()
         };
         let Some(issued_at) = issued
             .parse::<i64>()

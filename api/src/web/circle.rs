@@ -148,17 +148,18 @@ pub async fn roster_csv(state: web::Data<AppState>, request: HttpRequest) -> Htt
     if !identity.role.allows(StaffRole::Staff) {
         return HttpResponse::Forbidden().body("the roster needs a staff token\n");
     }
-    match club::circle_roster(&state.db).await {
-        Ok(roster) => HttpResponse::Ok()
+    let roster = club::circle_roster(&state.db).await.and_then(|roster| {
+        club::circle_roster_csv(&roster.map(|(_, members)| members).unwrap_or_default())
+    });
+    match roster {
+        Ok(csv) => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .insert_header((
                 header::CONTENT_DISPOSITION,
                 "attachment; filename=\"circle-of-friends.csv\"",
             ))
             .insert_header(("Cache-Control", "no-store"))
-            .body(club::circle_roster_csv(
-                &roster.map(|(_, members)| members).unwrap_or_default(),
-            )),
+            .body(csv),
         Err(error) => {
             tracing::error!(%error, "cannot read the Circle");
             HttpResponse::ServiceUnavailable().finish()

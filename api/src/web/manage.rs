@@ -9,20 +9,17 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::Utc;
 use entity::enums::{PledgeSource, PledgeStatus};
-use entity::{Currency, MoneyError, donor, format_minor, pledge};
+use entity::{Currency, MoneyError, format_minor, pledge};
 use mailer::links::{ManageTokenError, manage_token_donor, verify_manage_token};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
 
 use super::amounts::{ambiguous_amount_message, amount_for_input, read_amount};
 use super::donate::escape;
 use super::i18n::Lang;
 use super::simple_page;
-use crate::domain::pledge_actions::PledgeAction;
+use crate::domain::pledge_actions::{self, PledgeAction};
 use crate::domain::{Actor, DomainError, donors};
 use crate::server::AppState;
-use crate::stripe::StripeClient;
-use crate::stripe::subscriptions::{billing_portal_url, change_pledge};
 
 /// The page's words in one language.
 struct Words {
@@ -353,12 +350,7 @@ async fn render(
     notice: Option<&str>,
 ) -> HttpResponse {
     let text = words(lang);
-    let pledges = pledge::Entity::find()
-        .filter(pledge::Column::DonorId.eq(donor_id))
-        .order_by_asc(pledge::Column::StartsOn)
-        .order_by_asc(pledge::Column::Id)
-        .all(&state.db)
-        .await;
+    let pledges = pledge_actions::pledges_of_donor(&state.db, donor_id).await;
     let pledges = match pledges {
         Ok(pledges) => pledges,
         Err(error) => return unavailable(lang, error),
@@ -459,9 +451,11 @@ pub async fn change(
             .unwrap_or_default()
     };
     // A pledge of someone else is answered as if it did not exist.
-    let pledge = match pledge::Entity::find_by_id(pledge_id).one(&state.db).await {
-        Ok(Some(pledge)) if pledge.donor_id == donor_id => pledge,
-        Ok(_) => return message_page(StatusCode::NOT_FOUND, lang, text.invalid),
+    let pledge = match pledge_actions::find_pledge(&state.db, pledge_id).await {
+        Ok(pledge) if pledge.donor_id == donor_id => pledge,
+        Ok(_) | Err(DomainError::NotFound { .. }) => {
+            return message_page(StatusCode::NOT_FOUND, lang, text.invalid);
+        }
         Err(error) => return unavailable(lang, error),
     };
     let refuse = |notice: &'static str| refuse(&state, lang, &token, donor_id, notice);
@@ -484,9 +478,10 @@ pub async fn change(
         }
         _ => return refuse(text.cannot_change).await,
     };
-    let outcome = change_pledge(
+    let outcome = pledge_actions::change_pledge(
         &state.db,
-        &state.config,
+        &state.processor,
+        &state.config.club_policy(),
         &donor_actor(donor_id),
         pledge.id,
         action,
@@ -523,17 +518,7 @@ pub async fn update_card(
         Ok(id) => id,
         Err(page) => return *page,
     };
-    let customer = match donor::Entity::find_by_id(donor_id).one(&state.db).await {
-        Ok(found) => found.and_then(|d| d.stripe_customer_id),
-        Err(error) => return unavailable(lang, error),
-    };
     let refuse = |notice: &'static str| refuse(&state, lang, &token, donor_id, notice);
-    let Some(customer) = customer else {
-        return refuse(text.no_card).await;
-    };
-    let Ok(client) = StripeClient::from_config(&state.config) else {
-        return refuse(text.try_later).await;
-    };
     let return_url = state
         .config
         .public_url
@@ -549,11 +534,21 @@ pub async fn update_card(
         Utc::now().timestamp() / 60,
         u64::from_be_bytes(return_to[..8].try_into().unwrap_or_default())
     );
-    match billing_portal_url(&client, &customer, &return_url, &key).await {
-        Ok(url) => see_other(url),
-        Err(error) => {
+    let portal = pledge_actions::billing_portal_url(
+        &state.db,
+        &state.processor,
+        donor_id,
+        &return_url,
+        &key,
+    )
+    .await;
+    match portal {
+        Ok(Some(url)) => see_other(url),
+        Ok(None) => refuse(text.no_card).await,
+        Err(DomainError::Payment(error)) => {
             tracing::warn!(%error, donor_id, "cannot open the billing portal");
             refuse(text.try_later).await
         }
+        Err(error) => unavailable(lang, error),
     }
 }

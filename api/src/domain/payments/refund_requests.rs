@@ -433,8 +433,8 @@ async fn send(
         }
     };
     let request = row.update(&txn).await?;
-    audit::record(
-        &txn,
+    audit::record_and_commit(
+        txn,
         actor,
         "gift.refund_requested",
         "gift",
@@ -448,7 +448,6 @@ async fn send(
         }),
     )
     .await?;
-    txn.commit().await?;
     match outcome {
         Ok(_) => Ok(GiftRefunded {
             gift: find_gift(db, request.gift_id).await?,

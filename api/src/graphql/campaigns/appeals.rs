@@ -1,22 +1,19 @@
-//! Campaigns and their appeals. Everyone on staff may read them; staff create and
-//! change them.
+//! Appeals within a campaign: reading and changing them, previewing one donor's email,
+//! the letter and tribute mail-merge files, and sending.
 
-use async_graphql::{
-    Context, Enum, ID, InputObject, Json, MaybeUndefined, Object, Result, SimpleObject,
-};
-use chrono::{DateTime, NaiveDate, Utc};
-use entity::{appeal, campaign};
+use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
+use entity::appeal;
 
-use super::access::requires_role;
-use super::context::{actor, config, db, parse_id};
-use super::errors::{GqlResultExt, bad_input};
-use super::money::{MoneyAmount, MoneyInput};
-use super::tokens::Role;
-use crate::domain::appeal_breakdown;
+use super::super::access::requires_role;
+use super::super::context::{actor, config, db, parse_id};
+use super::super::errors::{GqlResultExt, bad_input};
+use super::super::money::MoneyAmount;
+use super::super::tokens::Role;
+use super::results::AppealResultsView;
+use super::{GivingProgress, change, change_try};
 use crate::domain::appeal_sends::{self, LinkSettings, PersonalAppeal};
-use crate::domain::campaigns::{
-    self, AppealChanges, AppealDetails, AskRule, CampaignChanges, CampaignDetails, GivingTotals,
-};
+use crate::domain::campaigns::{self, AppealChanges, AppealDetails, AskRule};
 use crate::domain::tributes;
 
 /// How an appeal reaches its audience.
@@ -33,97 +30,6 @@ pub enum AppealChannel {
     Event,
     /// Anything else.
     Other,
-}
-
-/// Money raised and who gave it, net of refunds.
-#[derive(SimpleObject)]
-pub struct GivingProgress {
-    /// Raised so far: succeeded and partially refunded gifts, net of refunds.
-    pub raised: MoneyAmount,
-    /// How many gifts.
-    pub gifts: i64,
-    /// How many different donors gave.
-    pub donors: i64,
-    /// Whole percent of the goal reached, rounded down (0 when there is no goal).
-    pub percent_of_goal: i64,
-}
-
-impl GivingProgress {
-    fn new(totals: GivingTotals, goal_minor: i64, currency: &str) -> Self {
-        GivingProgress {
-            raised: MoneyAmount::from_columns(totals.raised_minor, currency),
-            gifts: totals.gifts,
-            donors: totals.donors,
-            percent_of_goal: totals.percent_of(goal_minor),
-        }
-    }
-}
-
-/// A fundraising effort with a goal, dates and a default fund.
-pub struct Campaign(pub campaign::Model);
-
-/// A fundraising effort with a goal, dates and a default fund.
-#[Object]
-impl Campaign {
-    /// The campaign's id.
-    async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
-    }
-
-    /// Its name ("Spring 2026 Appeal").
-    async fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    /// What it is for.
-    async fn description(&self) -> Option<&str> {
-        self.0.description.as_deref()
-    }
-
-    /// What it means to raise.
-    async fn goal(&self) -> MoneyAmount {
-        MoneyAmount::from_columns(self.0.goal_minor, &self.0.currency)
-    }
-
-    /// The first day.
-    async fn starts_on(&self) -> NaiveDate {
-        self.0.starts_on
-    }
-
-    /// The last day, if set.
-    async fn ends_on(&self) -> Option<NaiveDate> {
-        self.0.ends_on
-    }
-
-    /// The id of the fund gifts go to unless they say otherwise.
-    async fn default_fund_id(&self) -> ID {
-        ID(self.0.default_fund_id.to_string())
-    }
-
-    /// What the gifts attributed to the campaign have raised, across all its appeals.
-    async fn progress(&self, ctx: &Context<'_>) -> Result<GivingProgress> {
-        let totals = campaigns::giving_totals(db(ctx)?, Some(self.0.id), None)
-            .await
-            .gql()?;
-        Ok(GivingProgress::new(
-            totals,
-            self.0.goal_minor,
-            &self.0.currency,
-        ))
-    }
-
-    /// The campaign's appeals, in the order they were made.
-    async fn appeals(&self, ctx: &Context<'_>) -> Result<Vec<Appeal>> {
-        let appeals = campaigns::campaign_appeals(db(ctx)?, self.0.id)
-            .await
-            .gql()?;
-        Ok(appeals.into_iter().map(Appeal).collect())
-    }
-
-    /// When it last changed.
-    async fn updated_at(&self) -> DateTime<Utc> {
-        self.0.updated_at
-    }
 }
 
 /// How each donor's personal ask amount is computed.
@@ -243,175 +149,11 @@ impl Appeal {
     }
 }
 
-/// How an appeal did.
-pub struct AppealResultsView(campaigns::AppealResults, String, i64);
-
-/// How an appeal did. Money is net of refunds; gifts count when succeeded or partly refunded.
-#[Object(name = "AppealResults")]
-impl AppealResultsView {
-    /// Donors it was sent to (for email appeals, the messages queued).
-    async fn recipients(&self) -> i64 {
-        self.0.recipients
-    }
-
-    /// Gifts attributed to it.
-    async fn gifts(&self) -> i64 {
-        self.0.totals.gifts
-    }
-
-    /// Different donors who gave through it.
-    async fn donors(&self) -> i64 {
-        self.0.totals.donors
-    }
-
-    /// Money raised, net of refunds.
-    async fn raised(&self) -> MoneyAmount {
-        MoneyAmount::from_columns(self.0.totals.raised_minor, &self.1)
-    }
-
-    /// Donors who gave as a percentage of recipients; null without recipients.
-    async fn response_rate_percent(&self) -> Option<f64> {
-        self.0.response_rate()
-    }
-
-    /// Raised divided by gifts; null without gifts.
-    async fn average_gift(&self) -> Option<MoneyAmount> {
-        self.0
-            .average_gift_minor()
-            .map(|m| MoneyAmount::from_columns(m, &self.1))
-    }
-
-    /// Pledges started from it.
-    async fn pledges(&self) -> i64 {
-        self.0.pledges
-    }
-
-    /// Donors with a pledge from it who are now in a giving-club tier.
-    async fn new_club_members(&self) -> i64 {
-        self.0.new_club_members
-    }
-
-    /// Of those, the ones in the Circle (the tier marked `isCircle`, or a tier above it).
-    async fn new_circle_members(&self) -> i64 {
-        self.0.new_circle_members
-    }
-
-    /// What it cost.
-    async fn cost(&self) -> Option<MoneyAmount> {
-        self.0
-            .cost_minor
-            .map(|c| MoneyAmount::from_columns(c, &self.1))
-    }
-
-    /// Cost divided by money raised (0.25 is 25 cents per dollar); null without a cost
-    /// or without money raised.
-    async fn cost_per_dollar_raised(&self) -> Option<f64> {
-        self.0.cost_per_dollar_raised()
-    }
-
-    /// The same by segment rule: one row per alternative of the appeal's segment (the
-    /// rules of its top-level `any`, or of the one `any` inside a top-level `all`; any
-    /// other segment is one row, the whole rule). A recipient belongs to the rows of the
-    /// alternatives they matched when the appeal was queued (for an appeal never sent by
-    /// email, such as a letter, those they match now); gifts count in their donor's
-    /// rows. A donor matching several alternatives counts in each, so rows may add up to
-    /// more than the totals. Empty when the appeal has no segment.
-    async fn by_segment_rule(&self, ctx: &Context<'_>) -> Result<Vec<SegmentRuleResults>> {
-        let rows = appeal_breakdown::results_by_segment_rule(db(ctx)?, &config(ctx)?.org, self.2)
-            .await
-            .gql()?;
-        Ok(rows
-            .into_iter()
-            .map(|row| SegmentRuleResults(row, self.1.clone()))
-            .collect())
-    }
-}
-
-/// How the recipients who matched one rule of the appeal's segment did.
-pub struct SegmentRuleResults(appeal_breakdown::RuleResults, String);
-
-/// How the recipients who matched one rule of the appeal's segment did. Money is net of
-/// refunds.
-#[Object]
-impl SegmentRuleResults {
-    /// The rule's place among the segment's alternatives, from 0.
-    async fn index(&self) -> i64 {
-        i64::try_from(self.0.index).unwrap_or(i64::MAX)
-    }
-
-    /// The rule, as JSON with a `kind`.
-    async fn rule(&self) -> Result<Json<serde_json::Value>> {
-        Ok(Json(serde_json::to_value(&self.0.rule)?))
-    }
-
-    /// Recipients who matched it.
-    async fn recipients(&self) -> i64 {
-        self.0.recipients
-    }
-
-    /// Gifts attributed to the appeal from those donors.
-    async fn gifts(&self) -> i64 {
-        self.0.gifts
-    }
-
-    /// How many of those donors gave.
-    async fn donors(&self) -> i64 {
-        self.0.donors
-    }
-
-    /// Money they gave through the appeal, net of refunds.
-    async fn raised(&self) -> MoneyAmount {
-        MoneyAmount::from_columns(self.0.raised_minor, &self.1)
-    }
-
-    /// Donors who gave as a percentage of its recipients; null without recipients.
-    async fn response_rate_percent(&self) -> Option<f64> {
-        (self.0.recipients > 0).then(|| self.0.donors as f64 * 100.0 / self.0.recipients as f64)
-    }
-}
-
 #[derive(Default)]
-pub struct CampaignQuery;
+pub struct AppealQuery;
 
 #[Object]
-impl CampaignQuery {
-    /// One campaign.
-    #[graphql(directive = requires_role::apply(Role::Viewer))]
-    async fn campaign(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The campaign's id.")] id: ID,
-    ) -> Result<Option<Campaign>> {
-        let id = parse_id("id", &id)?;
-        Ok(campaigns::find_campaign(db(ctx)?, id)
-            .await
-            .gql()?
-            .map(Campaign))
-    }
-
-    /// Every campaign, the most recently started first.
-    #[graphql(directive = requires_role::apply(Role::Viewer))]
-    async fn campaigns(&self, ctx: &Context<'_>) -> Result<Vec<Campaign>> {
-        let all = campaigns::list_campaigns(db(ctx)?).await.gql()?;
-        Ok(all.into_iter().map(Campaign).collect())
-    }
-
-    /// How an appeal did.
-    #[graphql(directive = requires_role::apply(Role::Viewer))]
-    async fn appeal_results(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The appeal's id.")] id: ID,
-    ) -> Result<AppealResultsView> {
-        let id = parse_id("id", &id)?;
-        let appeal = campaigns::find_appeal(db(ctx)?, id)
-            .await
-            .gql()?
-            .ok_or_else(|| bad_input("id", "no such appeal"))?;
-        let results = campaigns::appeal_results(db(ctx)?, id).await.gql()?;
-        Ok(AppealResultsView(results, appeal.currency, id))
-    }
-
+impl AppealQuery {
     /// One appeal.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn appeal(
@@ -425,40 +167,6 @@ impl CampaignQuery {
             .gql()?
             .map(Appeal))
     }
-}
-
-/// A new campaign.
-#[derive(InputObject)]
-pub struct CreateCampaignInput {
-    /// Its name; unique.
-    pub name: String,
-    /// What it is for.
-    pub description: Option<String>,
-    /// What it means to raise.
-    pub goal: MoneyInput,
-    /// The first day.
-    pub starts_on: NaiveDate,
-    /// The last day.
-    pub ends_on: Option<NaiveDate>,
-    /// The fund gifts go to unless they say otherwise.
-    pub default_fund_id: ID,
-}
-
-/// Changes to a campaign. Leave a field out to keep it.
-#[derive(InputObject, Default)]
-pub struct UpdateCampaignInput {
-    /// Its name.
-    pub name: Option<String>,
-    /// What it is for; null clears it.
-    pub description: MaybeUndefined<String>,
-    /// What it means to raise.
-    pub goal: Option<MoneyInput>,
-    /// The first day.
-    pub starts_on: Option<NaiveDate>,
-    /// The last day; null clears it.
-    pub ends_on: MaybeUndefined<NaiveDate>,
-    /// The fund gifts go to unless they say otherwise.
-    pub default_fund_id: Option<ID>,
 }
 
 /// A new appeal within a campaign.
@@ -509,75 +217,11 @@ pub struct UpdateAppealInput {
     pub scheduled_at: MaybeUndefined<DateTime<Utc>>,
 }
 
-fn change<T>(value: MaybeUndefined<T>) -> Option<Option<T>> {
-    match value {
-        MaybeUndefined::Undefined => None,
-        MaybeUndefined::Null => Some(None),
-        MaybeUndefined::Value(v) => Some(Some(v)),
-    }
-}
-
-fn change_try<T, U>(
-    value: MaybeUndefined<T>,
-    parse: impl FnOnce(T) -> Result<U>,
-) -> Result<Option<Option<U>>> {
-    change(value)
-        .map(|inner| inner.map(parse).transpose())
-        .transpose()
-}
-
 #[derive(Default)]
-pub struct CampaignMutation;
+pub struct AppealMutation;
 
 #[Object]
-impl CampaignMutation {
-    /// Starts a campaign.
-    #[graphql(directive = requires_role::apply(Role::Staff))]
-    async fn create_campaign(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The campaign.")] input: CreateCampaignInput,
-    ) -> Result<Campaign> {
-        let details = CampaignDetails {
-            name: input.name,
-            description: input.description,
-            goal: input.goal.parse(ctx, "goal")?,
-            starts_on: input.starts_on,
-            ends_on: input.ends_on,
-            default_fund_id: parse_id("defaultFundId", &input.default_fund_id)?,
-        };
-        campaigns::create_campaign(db(ctx)?, &actor(ctx)?, details)
-            .await
-            .gql()
-            .map(Campaign)
-    }
-
-    /// Changes a campaign.
-    #[graphql(directive = requires_role::apply(Role::Staff))]
-    async fn update_campaign(
-        &self,
-        ctx: &Context<'_>,
-        #[graphql(desc = "The campaign's id.")] id: ID,
-        #[graphql(desc = "The fields to change.")] input: UpdateCampaignInput,
-    ) -> Result<Campaign> {
-        let id = parse_id("id", &id)?;
-        let changes = CampaignChanges {
-            name: input.name,
-            description: change(input.description),
-            goal: input.goal.map(|g| g.parse(ctx, "goal")).transpose()?,
-            starts_on: input.starts_on,
-            ends_on: change(input.ends_on),
-            default_fund_id: input
-                .default_fund_id
-                .map(|f| parse_id("defaultFundId", &f))
-                .transpose()?,
-        };
-        campaigns::update_campaign(db(ctx)?, &actor(ctx)?, id, changes)
-            .await
-            .gql()
-            .map(Campaign)
-    }
-
+impl AppealMutation {
     /// Adds an appeal to a campaign.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_appeal(
@@ -664,7 +308,7 @@ impl AppealPreview {
     }
 
     /// The donor's language, in which it is written.
-    async fn language(&self) -> super::donors::Language {
+    async fn language(&self) -> super::super::donors::Language {
         self.0.language.into()
     }
 

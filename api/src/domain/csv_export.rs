@@ -1,0 +1,126 @@
+//! The one way this service writes CSV for staff: the `csv` crate does the quoting, and
+//! every cell that a spreadsheet would read as a formula is neutralized first, because
+//! donors type the names and addresses these files carry.
+
+use std::borrow::Cow;
+
+use super::DomainError;
+
+/// The leading characters that make a spreadsheet evaluate a cell (or, for tab and
+/// carriage return, that some spreadsheets strip before checking for one).
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A cell as a spreadsheet will show it: text that could start a formula gets a leading
+/// `'`, which spreadsheets read as "this is text".
+pub fn neutralize(text: &str) -> Cow<'_, str> {
+    if text.starts_with(FORMULA_STARTS) {
+        Cow::Owned(format!("'{text}"))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+/// A CSV file being written in memory: a header, then rows, lines ending in CRLF.
+pub struct CsvFile {
+    writer: csv::Writer<Vec<u8>>,
+}
+
+impl CsvFile {
+    /// A file whose first line names its columns.
+    pub fn with_header(columns: &[&str]) -> Result<Self, DomainError> {
+        let mut file = CsvFile {
+            writer: csv::WriterBuilder::new()
+                .terminator(csv::Terminator::CRLF)
+                .from_writer(Vec::new()),
+        };
+        file.row(columns.iter().copied())?;
+        Ok(file)
+    }
+
+    /// One row, each cell neutralized.
+    pub fn row<I, S>(&mut self, cells: I) -> Result<(), DomainError>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let cells: Vec<S> = cells.into_iter().collect();
+        self.writer
+            .write_record(
+                cells
+                    .iter()
+                    .map(|cell| neutralize(cell.as_ref()).into_owned()),
+            )
+            .map_err(unexpected)
+    }
+
+    /// The whole file as text.
+    pub fn finish(self) -> Result<String, DomainError> {
+        let bytes = self
+            .writer
+            .into_inner()
+            .map_err(|error| unexpected(error.into_error()))?;
+        String::from_utf8(bytes).map_err(unexpected)
+    }
+}
+
+fn unexpected(error: impl std::error::Error + Send + Sync + 'static) -> DomainError {
+    DomainError::Unexpected(anyhow::Error::new(error))
+}
+
+#[cfg(test)]
+// A test that cannot write its file should stop where it failed.
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn one_cell(text: &str) -> String {
+        let mut file = CsvFile::with_header(&["cell"]).expect("a header");
+        file.row([text]).expect("a row");
+        file.finish().expect("a file")
+    }
+
+    #[test]
+    fn a_leading_equals_sign_is_written_as_text() {
+        assert_eq!(one_cell("=HYPERLINK(1)"), "cell\r\n'=HYPERLINK(1)\r\n");
+    }
+
+    #[test]
+    fn a_leading_plus_sign_is_written_as_text() {
+        assert_eq!(one_cell("+1 555 0100"), "cell\r\n'+1 555 0100\r\n");
+    }
+
+    #[test]
+    fn a_leading_minus_sign_is_written_as_text() {
+        assert_eq!(one_cell("-2+3"), "cell\r\n'-2+3\r\n");
+    }
+
+    #[test]
+    fn a_leading_at_sign_is_written_as_text() {
+        assert_eq!(one_cell("@SUM(A1)"), "cell\r\n'@SUM(A1)\r\n");
+    }
+
+    #[test]
+    fn a_leading_tab_is_written_as_text() {
+        assert_eq!(one_cell("\t=1+1"), "cell\r\n'\t=1+1\r\n");
+    }
+
+    #[test]
+    fn a_leading_carriage_return_is_written_as_text() {
+        assert_eq!(one_cell("\r=1+1"), "cell\r\n\"'\r=1+1\"\r\n");
+    }
+
+    #[test]
+    fn a_sign_inside_the_text_is_left_alone() {
+        assert_eq!(one_cell("Ana-María"), "cell\r\nAna-María\r\n");
+    }
+
+    #[test]
+    fn commas_and_quotes_are_quoted() {
+        let mut file = CsvFile::with_header(&["name", "note"]).expect("a header");
+        file.row(["López, Ana", "say \"hi\""]).expect("a row");
+        assert_eq!(
+            file.finish().expect("a file"),
+            "name,note\r\n\"López, Ana\",\"say \"\"hi\"\"\"\r\n"
+        );
+    }
+}

@@ -1,0 +1,351 @@
+//! Corrections: voiding, re-issuing and re-sending a receipt, and what a refund, a
+//! corrected gift or a reversed payment does to the receipts that stand.
+
+use chrono::Utc;
+use entity::enums::{ReceiptKind, ReceiptStatus};
+use entity::{Currency, donor, gift, outbox as outbox_row, receipt};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, Set,
+};
+use serde_json::json;
+
+use super::super::receipt_document::GiftLine;
+use super::super::{Actor, DomainError, audit, gifts};
+use super::issue::{find_donor, gift_line, issue, queue_email};
+use super::lookup::find_by_number;
+use super::numbering::tax_year;
+use super::statements::statement_lines;
+use crate::config::Organization;
+
+/// Voids an issued receipt in the caller's transaction. A void receipt stays on file,
+/// unchanged but for its status, and is never sent again.
+pub(super) async fn void(
+    txn: &DatabaseTransaction,
+    receipt: &receipt::Model,
+    reason: &str,
+) -> Result<receipt::Model, DomainError> {
+    if receipt.status == ReceiptStatus::Void {
+        return Err(DomainError::Conflict {
+            field: Some("number".to_owned()),
+            message: format!("receipt {} is already void", receipt.number),
+        });
+    }
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(DomainError::validation(
+            "reason",
+            "say why the receipt is voided",
+        ));
+    }
+    let mut active: receipt::ActiveModel = receipt.clone().into();
+    active.status = Set(ReceiptStatus::Void);
+    active.voided_at = Set(Some(Utc::now()));
+    active.void_reason = Set(Some(reason.to_owned()));
+    Ok(active.update(txn).await?)
+}
+
+pub(super) async fn tell_donor_voided(
+    txn: &DatabaseTransaction,
+    donor: &donor::Model,
+    voided: &receipt::Model,
+    replacement: Option<&receipt::Model>,
+) -> Result<(), DomainError> {
+    queue_email(
+        txn,
+        donor,
+        mailer::templates::receipt_voided::KIND,
+        format!("receipt_voided:{}", voided.id),
+        json!({ "receipt_id": voided.id, "replacement_receipt_id": replacement.map(|r| r.id) }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Re-creates a receipt's content from its gift (or the donor's gifts of its year) as
+/// they stand now, with the donor's current name and address.
+pub(super) async fn reissue_in(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    voided: &receipt::Model,
+) -> Result<Option<receipt::Model>, DomainError> {
+    let donor = find_donor(txn, voided.donor_id).await?;
+    match (voided.kind, voided.gift_id) {
+        (ReceiptKind::Gift, Some(gift_id)) => {
+            let gift = gift::Entity::find_by_id(gift_id)
+                .one(txn)
+                .await?
+                .ok_or_else(|| DomainError::not_found("gift", gift_id))?;
+            if gifts::net_minor(&gift) <= 0 {
+                return Ok(None);
+            }
+            let line = gift_line(txn, &gift).await?;
+            Ok(Some(
+                issue(
+                    txn,
+                    org,
+                    &donor,
+                    ReceiptKind::Gift,
+                    Some(&gift),
+                    voided.tax_year,
+                    vec![line],
+                    Some(voided),
+                )
+                .await?,
+            ))
+        }
+        _ => {
+            let lines = statement_lines(txn, org, donor.id, voided.tax_year).await?;
+            if lines.iter().map(GiftLine::net_minor).sum::<i64>() <= 0 {
+                return Ok(None);
+            }
+            Ok(Some(
+                issue(
+                    txn,
+                    org,
+                    &donor,
+                    ReceiptKind::YearEndStatement,
+                    None,
+                    voided.tax_year,
+                    lines,
+                    Some(voided),
+                )
+                .await?,
+            ))
+        }
+    }
+}
+
+/// Voids a receipt (staff, with a reason) and tells the donor.
+pub async fn void_receipt(
+    db: &DatabaseConnection,
+    number: &str,
+    reason: &str,
+    actor: &Actor,
+) -> Result<receipt::Model, DomainError> {
+    let txn = crate::db::begin_write(db).await?;
+    let receipt = find_by_number(&txn, number).await?;
+    let voided = void(&txn, &receipt, reason).await?;
+    let donor = find_donor(&txn, voided.donor_id).await?;
+    tell_donor_voided(&txn, &donor, &voided, None).await?;
+    audit::record_and_commit(
+        txn,
+        actor,
+        "void",
+        "receipt",
+        Some(voided.number.clone()),
+        json!({ "reason": reason.trim() }),
+    )
+    .await?;
+    Ok(voided)
+}
+
+/// Corrects a receipt: voids it and issues a new number that points back to it, with
+/// the gift and donor details as they are now. Both the notice and the new receipt are
+/// emailed.
+pub async fn reissue_receipt(
+    db: &DatabaseConnection,
+    org: &Organization,
+    number: &str,
+    reason: &str,
+    actor: &Actor,
+) -> Result<receipt::Model, DomainError> {
+    let txn = crate::db::begin_write(db).await?;
+    let receipt = find_by_number(&txn, number).await?;
+    let voided = void(&txn, &receipt, reason).await?;
+    let replacement = reissue_in(&txn, org, &voided).await?.ok_or_else(|| {
+        DomainError::validation(
+            "number",
+            "nothing remains to acknowledge after refunds; void it instead",
+        )
+    })?;
+    let donor = find_donor(&txn, voided.donor_id).await?;
+    tell_donor_voided(&txn, &donor, &voided, Some(&replacement)).await?;
+    audit::record_and_commit(
+        txn,
+        actor,
+        "reissue",
+        "receipt",
+        Some(voided.number.clone()),
+        json!({ "reason": reason.trim(), "replacement": replacement.number }),
+    )
+    .await?;
+    Ok(replacement)
+}
+
+/// Queues the stored receipt to the donor again, exactly as issued.
+pub async fn resend_receipt(
+    db: &DatabaseConnection,
+    number: &str,
+    actor: &Actor,
+) -> Result<outbox_row::Model, DomainError> {
+    let txn = crate::db::begin_write(db).await?;
+    let receipt = find_by_number(&txn, number).await?;
+    if receipt.status == ReceiptStatus::Void {
+        return Err(DomainError::validation(
+            "number",
+            format!("receipt {} is void and cannot be sent", receipt.number),
+        ));
+    }
+    let donor = find_donor(&txn, receipt.donor_id).await?;
+    let prefix = format!("receipt:{}:resend:", receipt.id);
+    let earlier = outbox_row::Entity::find()
+        .filter(outbox_row::Column::IdempotencyKey.starts_with(&prefix))
+        .count(&txn)
+        .await?;
+    let queued = queue_email(
+        &txn,
+        &donor,
+        "receipt",
+        format!("{prefix}{}", earlier + 1),
+        json!({ "receipt_id": receipt.id }),
+    )
+    .await?
+    .ok_or_else(|| DomainError::validation("number", "the donor has no usable email address"))?;
+    audit::record(
+        &txn,
+        actor,
+        "resend",
+        "receipt",
+        Some(receipt.number.clone()),
+        json!({ "outbox_id": queued.id() }),
+    )
+    .await?;
+    let message = outbox_row::Entity::find_by_id(queued.id())
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DomainError::not_found("outbox message", queued.id()))?;
+    txn.commit().await?;
+    Ok(message)
+}
+
+/// What a refund or a correction did to the donor's receipts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefundOutcome {
+    /// The gift had no valid receipt or statement to change.
+    NothingIssued,
+    /// Refunded in full: the receipt is void and the donor told.
+    Voided { voided: Box<receipt::Model> },
+    /// Refunded in part: the receipt is void and a new one states the net gift.
+    Reissued {
+        voided: Box<receipt::Model>,
+        replacement: Box<receipt::Model>,
+    },
+}
+
+/// After a refund: a full refund voids the gift's receipt and tells the donor; a
+/// partial refund voids it and issues a new one for the net gift. A year-end statement
+/// already issued for that year is corrected the same way. Call it in the transaction
+/// that changed the gift's refunded amount.
+pub async fn on_refund(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    gift: &gift::Model,
+) -> Result<RefundOutcome, DomainError> {
+    let reason = if gift.refunded_minor >= gift.amount_minor {
+        "the gift was refunded in full".to_owned()
+    } else {
+        format!(
+            "the gift was refunded in part ({})",
+            entity::format_minor(gift.refunded_minor, Currency::parse(&gift.currency)?)
+        )
+    };
+    correct_receipts(txn, org, gift, &reason).await
+}
+
+/// After staff correct a receipted gift (its amount, date, fund, method, tribute or
+/// benefits): its receipt, and any statement for that year, are voided and re-issued
+/// with the gift as it is now. Call it in the transaction that changed the gift.
+pub async fn on_gift_corrected(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    gift: &gift::Model,
+) -> Result<RefundOutcome, DomainError> {
+    correct_receipts(txn, org, gift, "the gift's details were corrected").await
+}
+
+/// After the donor's bank reverses a payment for good (a lost dispute): the gift's
+/// receipt is voided without a replacement, and the year's statement is re-issued
+/// without the gift.
+pub async fn on_payment_reversed(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    gift: &gift::Model,
+) -> Result<RefundOutcome, DomainError> {
+    let reason = "the payment was reversed by the donor's bank";
+    let donor = find_donor(txn, gift.donor_id).await?;
+    correct_statement(txn, org, gift, &donor, reason).await?;
+    let Some(current) = valid_gift_receipt(txn, gift.id).await? else {
+        return Ok(RefundOutcome::NothingIssued);
+    };
+    let voided = void(txn, &current, reason).await?;
+    tell_donor_voided(txn, &donor, &voided, None).await?;
+    Ok(RefundOutcome::Voided {
+        voided: Box::new(voided),
+    })
+}
+
+pub(super) async fn valid_gift_receipt(
+    txn: &DatabaseTransaction,
+    gift_id: i64,
+) -> Result<Option<receipt::Model>, DomainError> {
+    Ok(receipt::Entity::find()
+        .filter(receipt::Column::GiftId.eq(gift_id))
+        .filter(receipt::Column::Kind.eq(ReceiptKind::Gift))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .one(txn)
+        .await?)
+}
+
+pub(super) async fn correct_statement(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    gift: &gift::Model,
+    donor: &donor::Model,
+    reason: &str,
+) -> Result<(), DomainError> {
+    let statement = receipt::Entity::find()
+        .filter(receipt::Column::DonorId.eq(gift.donor_id))
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .filter(receipt::Column::TaxYear.eq(tax_year(org, gift.received_at)))
+        .one(txn)
+        .await?;
+    if let Some(statement) = statement {
+        let voided = void(txn, &statement, reason).await?;
+        let replacement = reissue_in(txn, org, &voided).await?;
+        tell_donor_voided(txn, donor, &voided, replacement.as_ref()).await?;
+    }
+    Ok(())
+}
+
+/// Voids the gift's receipt and the year's statement and re-issues each with the gift
+/// as it is now; a receipt with nothing left to acknowledge is voided only.
+pub(super) async fn correct_receipts(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    gift: &gift::Model,
+    reason: &str,
+) -> Result<RefundOutcome, DomainError> {
+    let donor = find_donor(txn, gift.donor_id).await?;
+    correct_statement(txn, org, gift, &donor, reason).await?;
+    let Some(current) = valid_gift_receipt(txn, gift.id).await? else {
+        return Ok(RefundOutcome::NothingIssued);
+    };
+    let voided = void(txn, &current, reason).await?;
+    match reissue_in(txn, org, &voided).await? {
+        None => {
+            tell_donor_voided(txn, &donor, &voided, None).await?;
+            Ok(RefundOutcome::Voided {
+                voided: Box::new(voided),
+            })
+        }
+        Some(replacement) => {
+            tell_donor_voided(txn, &donor, &voided, Some(&replacement)).await?;
+            Ok(RefundOutcome::Reissued {
+                voided: Box::new(voided),
+                replacement: Box::new(replacement),
+            })
+        }
+    }
+}

@@ -1,0 +1,104 @@
+//! Finding receipts: by number or id, listed by filter, and the gifts still waiting
+//! for a written acknowledgment.
+
+use entity::enums::{ReceiptKind, ReceiptStatus};
+use entity::{gift, receipt};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::super::{DomainError, gifts};
+
+/// A receipt by its number.
+pub async fn find_by_number(
+    db: &impl ConnectionTrait,
+    number: &str,
+) -> Result<receipt::Model, DomainError> {
+    receipt::Entity::find()
+        .filter(receipt::Column::Number.eq(number.trim()))
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("receipt", number))
+}
+
+/// A receipt by its number, or `None` when no receipt has it.
+pub async fn find_receipt_by_number(
+    db: &impl ConnectionTrait,
+    number: &str,
+) -> Result<Option<receipt::Model>, DomainError> {
+    Ok(receipt::Entity::find()
+        .filter(receipt::Column::Number.eq(number.trim()))
+        .one(db)
+        .await?)
+}
+
+/// A receipt by its id, or `None`.
+pub async fn find_receipt(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<Option<receipt::Model>, DomainError> {
+    Ok(receipt::Entity::find_by_id(id).one(db).await?)
+}
+
+/// Which receipts to list; parts combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct ReceiptFilter {
+    pub donor_id: Option<i64>,
+    pub tax_year: Option<i32>,
+    pub kind: Option<ReceiptKind>,
+    pub status: Option<ReceiptStatus>,
+}
+
+/// Receipts and statements, newest first, at most `limit`.
+pub async fn list_receipts(
+    db: &impl ConnectionTrait,
+    filter: &ReceiptFilter,
+    limit: u64,
+) -> Result<Vec<receipt::Model>, DomainError> {
+    let mut query = receipt::Entity::find();
+    if let Some(donor_id) = filter.donor_id {
+        query = query.filter(receipt::Column::DonorId.eq(donor_id));
+    }
+    if let Some(year) = filter.tax_year {
+        query = query.filter(receipt::Column::TaxYear.eq(year));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(receipt::Column::Kind.eq(kind));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(receipt::Column::Status.eq(status));
+    }
+    Ok(query
+        .order_by_desc(receipt::Column::IssuedAt)
+        .order_by_desc(receipt::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// Gifts of at least `minimum_minor` that succeeded (or were refunded only in part) and
+/// have no valid receipt of their own, oldest first.
+pub async fn gifts_missing_acknowledgment(
+    db: &impl ConnectionTrait,
+    minimum_minor: i64,
+    limit: u64,
+) -> Result<Vec<gift::Model>, DomainError> {
+    let valid_receipt = Query::select()
+        .expr(Expr::val(1))
+        .from(receipt::Entity)
+        .and_where(
+            Expr::col((receipt::Entity, receipt::Column::GiftId))
+                .equals((gift::Entity, gift::Column::Id)),
+        )
+        .and_where(receipt::Column::Kind.eq(ReceiptKind::Gift))
+        .and_where(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .to_owned();
+    Ok(gift::Entity::find()
+        .filter(gifts::counted())
+        .filter(gifts::net_amount().gte(minimum_minor))
+        .filter(Expr::exists(valid_receipt).not())
+        .order_by_asc(gift::Column::ReceivedAt)
+        .order_by_asc(gift::Column::Id)
+        .limit(limit)
+        .all(db)
+        .await?)
+}

@@ -1,0 +1,73 @@
+//! Numbering: the tax year a moment falls in, and the next receipt number of a
+//! year, taken inside the issuing transaction so numbers have no gaps.
+
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+
+use super::super::DomainError;
+use crate::config::Organization;
+
+/// Single gifts of this much (in cents) need a written acknowledgment of their own, so
+/// they are receipted even as installments.
+pub const WRITTEN_ACKNOWLEDGMENT_MINOR: i64 = 25_000;
+
+/// The tax year a moment falls in: the organization's calendar year.
+pub fn tax_year(org: &Organization, at: DateTime<Utc>) -> i32 {
+    at.with_timezone(&org.timezone).year()
+}
+
+/// The first moment of a tax year and of the next, in UTC.
+pub fn tax_year_bounds(
+    org: &Organization,
+    year: i32,
+) -> Result<(DateTime<Utc>, DateTime<Utc>), DomainError> {
+    let start = |y: i32| {
+        org.timezone
+            .with_ymd_and_hms(y, 1, 1, 0, 0, 0)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| DomainError::validation("year", format!("{y} is not a usable year")))
+    };
+    Ok((start(year)?, start(year + 1)?))
+}
+
+pub(super) fn placeholder(backend: DbBackend, n: usize) -> String {
+    match backend {
+        DbBackend::Postgres => format!("${n}"),
+        _ => "?".to_owned(),
+    }
+}
+
+/// Takes the next receipt number of a tax year. The counter row is updated inside the
+/// caller's transaction, so the number is used if and only if that transaction commits:
+/// numbers have no gaps, and concurrent issuers wait for each other.
+pub async fn next_receipt_number(
+    txn: &DatabaseTransaction,
+    year: i32,
+) -> Result<(i32, String), DomainError> {
+    let backend = txn.get_database_backend();
+    txn.execute_raw(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO receipt_counters (tax_year, last_sequence) VALUES ({}, 0) \
+             ON CONFLICT (tax_year) DO NOTHING",
+            placeholder(backend, 1)
+        ),
+        [year.into()],
+    ))
+    .await?;
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "UPDATE receipt_counters SET last_sequence = last_sequence + 1 \
+                 WHERE tax_year = {} RETURNING last_sequence",
+                placeholder(backend, 1)
+            ),
+            [year.into()],
+        ))
+        .await?
+        .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("no receipt counter for {year}")))?;
+    let sequence: i32 = row.try_get_by_index(0)?;
+    Ok((sequence, format!("{year}-{sequence:06}")))
+}

@@ -1,0 +1,173 @@
+//! Year-end statements: one per donor and tax year, listing every gift that counts,
+//! net of refunds.
+
+use chrono::Utc;
+use entity::enums::{ReceiptKind, ReceiptStatus};
+use entity::{donor, fund, gift, receipt};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+};
+use serde_json::json;
+
+use super::super::receipt_document::GiftLine;
+use super::super::{Actor, DomainError, audit, gifts};
+use super::issue::{find_donor, issue, line_for};
+use super::numbering::{tax_year, tax_year_bounds};
+use crate::config::Organization;
+
+/// The donor's gifts of a tax year that still count, net of refunds, oldest first.
+pub(super) async fn statement_lines(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    donor_id: i64,
+    year: i32,
+) -> Result<Vec<GiftLine>, DomainError> {
+    let (start, end) = tax_year_bounds(org, year)?;
+    let gifts = gift::Entity::find()
+        .filter(gift::Column::DonorId.eq(donor_id))
+        .filter(gift::Column::ReceivedAt.gte(start))
+        .filter(gift::Column::ReceivedAt.lt(end))
+        .filter(gifts::counted())
+        .order_by_asc(gift::Column::ReceivedAt)
+        .order_by_asc(gift::Column::Id)
+        .all(db)
+        .await?;
+    let funds: std::collections::HashMap<i64, String> = fund::Entity::find()
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|f| (f.id, f.name))
+        .collect();
+    Ok(gifts
+        .iter()
+        .filter(|g| gifts::net_minor(g) > 0)
+        .map(|g| line_for(g, funds.get(&g.fund_id).cloned().unwrap_or_default()))
+        .collect())
+}
+
+/// Issues one donor's year-end statement in the caller's transaction, unless one is
+/// already valid or nothing remains to state.
+pub async fn issue_year_end_statement(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    donor: &donor::Model,
+    year: i32,
+) -> Result<Option<receipt::Model>, DomainError> {
+    let existing = receipt::Entity::find()
+        .filter(receipt::Column::DonorId.eq(donor.id))
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .filter(receipt::Column::TaxYear.eq(year))
+        .count(txn)
+        .await?;
+    if existing > 0 {
+        return Ok(None);
+    }
+    let lines = statement_lines(txn, org, donor.id, year).await?;
+    if lines.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        issue(
+            txn,
+            org,
+            donor,
+            ReceiptKind::YearEndStatement,
+            None,
+            year,
+            lines,
+            None,
+        )
+        .await?,
+    ))
+}
+
+/// What a run of year-end statements did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StatementRun {
+    /// Statements issued now.
+    pub issued: u64,
+    /// Donors who already had a valid statement for the year.
+    pub already_issued: u64,
+}
+
+/// Issues the year-end statement of every donor who gave in `year` and has none yet, one
+/// donor per transaction. Running it again issues nothing new.
+pub async fn issue_year_end_statements(
+    db: &DatabaseConnection,
+    org: &Organization,
+    year: i32,
+    actor: &Actor,
+) -> Result<StatementRun, DomainError> {
+    let current = tax_year(org, Utc::now());
+    if !(2000..=current).contains(&year) {
+        return Err(DomainError::validation(
+            "year",
+            format!("must be a year from 2000 to {current}"),
+        ));
+    }
+    let (start, end) = tax_year_bounds(org, year)?;
+    let donors: Vec<i64> = gift::Entity::find()
+        .select_only()
+        .column(gift::Column::DonorId)
+        .distinct()
+        .filter(gift::Column::ReceivedAt.gte(start))
+        .filter(gift::Column::ReceivedAt.lt(end))
+        .filter(gifts::counted())
+        .into_tuple()
+        .all(db)
+        .await?;
+    // Donors whose statement stands are skipped without a transaction each; the check
+    // inside the transaction still guards against a run going on at the same time.
+    let already: std::collections::HashSet<i64> = receipt::Entity::find()
+        .select_only()
+        .column(receipt::Column::DonorId)
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .filter(receipt::Column::TaxYear.eq(year))
+        .into_tuple()
+        .all(db)
+        .await?
+        .into_iter()
+        .collect();
+    let mut run = StatementRun::default();
+    let mut donors = donors;
+    donors.sort_unstable();
+    for donor_id in donors {
+        if already.contains(&donor_id) {
+            run.already_issued += 1;
+            continue;
+        }
+        let txn = crate::db::begin_write(db).await?;
+        let donor = find_donor(&txn, donor_id).await?;
+        match issue_year_end_statement(&txn, org, &donor, year).await {
+            Ok(Some(_)) => {
+                txn.commit().await?;
+                run.issued += 1;
+            }
+            Ok(None) => {
+                txn.rollback().await?;
+                run.already_issued += 1;
+            }
+            // Another run issued this donor's statement at the same moment.
+            Err(DomainError::Conflict { .. }) => {
+                txn.rollback().await?;
+                run.already_issued += 1;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+    let txn = db.begin().await?;
+    audit::record(
+        &txn,
+        actor,
+        "issue_year_end_statements",
+        "receipt",
+        Some(year.to_string()),
+        json!({ "issued": run.issued, "already_issued": run.already_issued }),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(run)
+}
