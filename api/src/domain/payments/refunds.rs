@@ -3,6 +3,7 @@
 #[allow(unused_imports)]
 use super::*;
 use entity::stripe_dispute;
+use sea_orm::sea_query::OnConflict;
 
 /// The gift a charge paid for: by charge id, then by payment intent or invoice. The
 /// charge id is remembered on the gift once found.
@@ -196,12 +197,18 @@ async fn record_dispute_state(
     let now = Utc::now();
     let closes = !opened;
     let lost = closes && notice.status == "lost";
-    let existing = stripe_dispute::Entity::find_by_id(notice.dispute_id.clone())
-        .one(txn)
-        .await?;
-    match existing {
+    let find = async || {
+        stripe_dispute::Entity::find_by_id(notice.dispute_id.clone())
+            .one(txn)
+            .await
+    };
+    let existing = match find().await? {
+        Some(dispute) => dispute,
         None => {
-            stripe_dispute::Entity::insert(stripe_dispute::ActiveModel {
+            // Two notices of a new dispute delivered at once both find no row: the
+            // second waits for the first's insert, inserts nothing, and then reads the
+            // first's row as any later notice does.
+            let inserted = stripe_dispute::Entity::insert(stripe_dispute::ActiveModel {
                 dispute_id: Set(notice.dispute_id.clone()),
                 gift_id: Set(gift.id),
                 status: Set(notice.status.clone()),
@@ -209,12 +216,27 @@ async fn record_dispute_state(
                 created_at: Set(now),
                 updated_at: Set(now),
             })
-            .exec(txn)
+            .on_conflict(
+                OnConflict::column(stripe_dispute::Column::DisputeId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
             .await?;
-            Ok(lost)
+            if inserted > 0 {
+                return Ok(lost);
+            }
+            find().await?.ok_or_else(|| {
+                DomainError::Unexpected(anyhow::anyhow!(
+                    "dispute {} was neither inserted nor found",
+                    notice.dispute_id
+                ))
+            })?
         }
-        Some(dispute) if dispute.closed => Ok(false),
-        Some(dispute) => {
+    };
+    match existing {
+        dispute if dispute.closed => Ok(false),
+        dispute => {
             let mut row: stripe_dispute::ActiveModel = dispute.into();
             row.status = Set(notice.status.clone());
             row.closed = Set(closes);
