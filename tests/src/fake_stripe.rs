@@ -386,6 +386,38 @@ impl FakeStripe {
         self.add("balance_transactions", transaction);
     }
 
+    /// Makes a refund fail after it was made, as Stripe does when the card it goes back
+    /// to is closed: its amount is the charge's again. Answers the refund as Stripe's
+    /// `charge.refund.updated` and `refund.failed` events then carry it.
+    pub fn fail_refund(&self, id: &str) -> Value {
+        let mut store = self.store.lock().expect("the fake's store");
+        let refund = store
+            .lists
+            .get_mut("refunds")
+            .and_then(|refunds| refunds.iter_mut().find(|r| r["id"].as_str() == Some(id)))
+            .expect("the fake holds the refund");
+        refund["status"] = json!("failed");
+        refund["failure_reason"] = json!("expired_or_canceled_card");
+        let refund = refund.clone();
+        let amount = refund["amount"].as_i64().unwrap_or(0);
+        if let Some(charge) = store.lists.get_mut("charges").and_then(|charges| {
+            charges
+                .iter_mut()
+                .find(|c| c["id"].as_str() == id_of(&refund["charge"]))
+        }) {
+            let refunded = charge["amount_refunded"].as_i64().unwrap_or(0) - amount;
+            charge["amount_refunded"] = json!(refunded.max(0));
+            charge["refunded"] = json!(false);
+        }
+        refund
+    }
+
+    /// A charge as the fake holds it now.
+    pub fn charge(&self, id: &str) -> Value {
+        let store = self.store.lock().expect("the fake's store");
+        store.find(id).cloned().expect("the fake holds the charge")
+    }
+
     /// The list requests the fake answered for an endpoint, in order, as query strings.
     pub async fn list_requests(&self, list: &str) -> Vec<String> {
         let path = format!("/v1/{list}");
