@@ -127,8 +127,8 @@ fn stale_state(pledge: &pledge::Model, subscription: &Subscription) -> Option<St
     })
 }
 
-/// Whether an invoice's news of `at` (a payment, a failure) is older than the
-/// subscription state the pledge holds, which then already accounts for it.
+/// Whether an invoice's failure of `at` is older than the subscription state the
+/// pledge holds, which then already accounts for it.
 pub(super) fn state_is_newer_than(pledge: &pledge::Model, at: DateTime<Utc>) -> bool {
     pledge.stripe_state_at.is_some_and(|applied| applied > at)
 }
@@ -253,11 +253,7 @@ pub(super) async fn record_installment(
             }
         },
     };
-    // A payment makes a past-due pledge current again, unless the subscription's state
-    // the pledge holds is newer than the payment (an older invoice paid late).
-    let pledge = if pledge.status == PledgeStatus::PastDue
-        && !state_is_newer_than(&pledge, payment.paid_at)
-    {
+    let pledge = if pledge.status == PledgeStatus::PastDue {
         let mut row: pledge::ActiveModel = pledge.into();
         row.status = Set(PledgeStatus::Active);
         row.past_due_since = Set(None);
