@@ -658,6 +658,7 @@ pub async fn seed_bench(
                 cancelled_at: Set(None),
                 cancel_reason: Set(None),
                 installments_skipped: Set(0),
+                stripe_state_at: Set(None),
                 created_at: Set(at),
                 updated_at: Set(at),
             }
@@ -747,6 +748,7 @@ pub async fn seed_bench(
                 idempotency_key: Set(None),
                 notes: Set(None),
                 processor_fee_minor: Set(None),
+                refunds_as_of: Set(None),
                 created_at: Set(g.received_at),
                 updated_at: Set(g.received_at),
             }

@@ -48,6 +48,9 @@ pub struct Model {
     /// Stripe's fee on the gift, in minor units, from its balance transaction; `None`
     /// until reconciliation has seen it, and for gifts not paid through Stripe.
     pub processor_fee_minor: Option<i64>,
+    /// Stripe's time of the refunded total the gift shows, for card gifts: a refund that
+    /// fails later is taken off only if that total counted it.
+    pub refunds_as_of: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

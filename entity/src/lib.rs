@@ -25,6 +25,7 @@ pub mod refund_request;
 pub mod segment;
 pub mod stripe_dispute;
 pub mod stripe_event;
+pub mod stripe_refund_failure;
 pub mod tier_membership;
 
 pub use email::{EmailAddress, EmailError};

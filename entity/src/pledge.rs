@@ -30,6 +30,9 @@ pub struct Model {
     pub cancel_reason: Option<String>,
     /// Installments that fell due while the pledge was paused, over all its pauses.
     pub installments_skipped: i32,
+    /// Stripe's time of the subscription state last applied to a card pledge: an older
+    /// state arriving later changes nothing.
+    pub stripe_state_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

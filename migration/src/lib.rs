@@ -20,6 +20,8 @@ mod m20261130_030001_refund_requests;
 mod m20261130_030002_pledge_change_requests;
 mod m20261130_040001_donor_link_version;
 mod m20261130_050001_circle_tier;
+mod m20261130_110001_pledge_stripe_state_at;
+mod m20261130_110002_stripe_refund_failures;
 
 pub struct Migrator;
 
@@ -41,6 +43,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_020001_stripe_disputes::Migration),
             Box::new(m20261130_040001_donor_link_version::Migration),
             Box::new(m20261130_050001_circle_tier::Migration),
+            Box::new(m20261130_110001_pledge_stripe_state_at::Migration),
+            Box::new(m20261130_110002_stripe_refund_failures::Migration),
         ]
     }
 }

@@ -1,10 +1,14 @@
 //! A fake Stripe API that holds objects and lists them as Stripe does: newest first,
-//! a page at a time (`limit`, `has_more`, `starting_after`), filtered by the list
+//! a page at a time (`limit`, from 1 to 100, `has_more`, `starting_after` and
+//! `ending_before`), filtered by the list
 //! parameters the service sends (`created[…]`, `arrival_date[…]`, `status`,
 //! `payment_intent`, `subscription`, `charge`, `payout`), with `expand[]=data.<field>`
 //! replacing an id by its object. An invoice's `payments` is an includable field in the
 //! pinned API version: it is left out unless asked for. The page size is small so that
 //! tests follow several pages.
+//!
+//! A list can be made to answer 429 once (`rate_limit_once`), as Stripe does when
+//! requests come too fast.
 //!
 //! Refunds are created as Stripe creates them: once per `Idempotency-Key` (the same key
 //! answers the first refund again), against the charge or the payment intent's charge,
@@ -45,6 +49,8 @@ struct Store {
     refund_keys: HashMap<String, String>,
     /// The payout each balance transaction was paid out in.
     paid_out_in: HashMap<String, String>,
+    /// Lists whose next request is refused as too many requests.
+    rate_limited: std::collections::HashSet<String>,
 }
 
 impl Store {
@@ -108,10 +114,12 @@ fn list_page(store: &Store, list: &str, request: &Request) -> ResponseTemplate {
     let mut expand = Vec::new();
     let mut limit = 10;
     let mut after = None;
+    let mut before = None;
     for (key, value) in request.url.query_pairs() {
         match key.as_ref() {
-            "limit" => limit = value.parse().unwrap_or(10),
+            "limit" => limit = value.parse().unwrap_or(0),
             "starting_after" => after = Some(value.into_owned()),
+            "ending_before" => before = Some(value.into_owned()),
             "expand[]" => expand.push(value.trim_start_matches("data.").to_owned()),
             _ => filters.push((key.into_owned(), value.into_owned())),
         }
@@ -130,24 +138,32 @@ fn list_page(store: &Store, list: &str, request: &Request) -> ResponseTemplate {
     objects.sort_by_key(|(index, object)| {
         std::cmp::Reverse((object["created"].as_i64().unwrap_or(0), *index))
     });
-    let start = match &after {
-        Some(after) => match objects
+    if !(1..=100).contains(&limit) {
+        return refused(
+            format!("Invalid limit: must be between 1 and 100 (got {limit})"),
+            "limit",
+        );
+    }
+    let position = |id: &str| {
+        objects
             .iter()
-            .position(|(_, object)| object["id"].as_str() == Some(after.as_str()))
-        {
-            Some(position) => position + 1,
-            None => {
-                return ResponseTemplate::new(400).set_body_json(json!({ "error": {
-                    "type": "invalid_request_error",
-                    "message": format!("No such object: '{after}'"),
-                    "param": "starting_after",
-                } }));
-            }
-        },
-        None => 0,
+            .position(|(_, object)| object["id"].as_str() == Some(id))
     };
-    let take = limit.clamp(1, page_size);
-    let page: Vec<Value> = objects
+    let take = limit.min(page_size);
+    // A page continues after `starting_after`, or ends just before `ending_before`
+    // (the newer objects, read backwards).
+    let (start, end) = match (&after, &before) {
+        (Some(after), _) => match position(after) {
+            Some(at) => (at + 1, objects.len()),
+            None => return refused(format!("No such object: '{after}'"), "starting_after"),
+        },
+        (None, Some(before)) => match position(before) {
+            Some(at) => (at.saturating_sub(take), at),
+            None => return refused(format!("No such object: '{before}'"), "ending_before"),
+        },
+        (None, None) => (0, objects.len()),
+    };
+    let page: Vec<Value> = objects[..end]
         .iter()
         .skip(start)
         .take(take)
@@ -171,7 +187,10 @@ fn list_page(store: &Store, list: &str, request: &Request) -> ResponseTemplate {
             object
         })
         .collect();
-    let has_more = start + page.len() < objects.len();
+    let has_more = match before {
+        Some(_) => start > 0,
+        None => start + page.len() < objects.len(),
+    };
     ResponseTemplate::new(200).set_body_json(json!({
         "object": "list",
         "url": format!("/v1/{list}"),
@@ -287,7 +306,14 @@ impl FakeStripe {
             ))
             .respond_with(move |request: &Request| {
                 let list = request.url.path().trim_start_matches("/v1/").to_owned();
-                let store = lists.lock().expect("the fake's store");
+                let mut store = lists.lock().expect("the fake's store");
+                if store.rate_limited.remove(&list) {
+                    return ResponseTemplate::new(429).set_body_json(json!({ "error": {
+                        "type": "invalid_request_error",
+                        "code": "rate_limit",
+                        "message": "Too many requests hit the API too quickly.",
+                    } }));
+                }
                 list_page(&store, &list, request)
             })
             .mount(&server)
@@ -384,6 +410,48 @@ impl FakeStripe {
             .paid_out_in
             .insert(id, payout.to_owned());
         self.add("balance_transactions", transaction);
+    }
+
+    /// Makes a refund fail after it was made, as Stripe does when the card it goes back
+    /// to is closed: its amount is the charge's again. Answers the refund as Stripe's
+    /// `charge.refund.updated` and `refund.failed` events then carry it.
+    pub fn fail_refund(&self, id: &str) -> Value {
+        let mut store = self.store.lock().expect("the fake's store");
+        let refund = store
+            .lists
+            .get_mut("refunds")
+            .and_then(|refunds| refunds.iter_mut().find(|r| r["id"].as_str() == Some(id)))
+            .expect("the fake holds the refund");
+        refund["status"] = json!("failed");
+        refund["failure_reason"] = json!("expired_or_canceled_card");
+        let refund = refund.clone();
+        let amount = refund["amount"].as_i64().unwrap_or(0);
+        if let Some(charge) = store.lists.get_mut("charges").and_then(|charges| {
+            charges
+                .iter_mut()
+                .find(|c| c["id"].as_str() == id_of(&refund["charge"]))
+        }) {
+            let refunded = charge["amount_refunded"].as_i64().unwrap_or(0) - amount;
+            charge["amount_refunded"] = json!(refunded.max(0));
+            charge["refunded"] = json!(false);
+        }
+        refund
+    }
+
+    /// Answers the next request of a list (`charges`, say) with 429, as Stripe does
+    /// when requests come too fast; the one after is answered as usual.
+    pub fn rate_limit_once(&self, list: &str) {
+        self.store
+            .lock()
+            .expect("the fake's store")
+            .rate_limited
+            .insert(list.to_owned());
+    }
+
+    /// A charge as the fake holds it now.
+    pub fn charge(&self, id: &str) -> Value {
+        let store = self.store.lock().expect("the fake's store");
+        store.find(id).cloned().expect("the fake holds the charge")
     }
 
     /// The list requests the fake answered for an endpoint, in order, as query strings.

@@ -138,6 +138,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 idempotency_key: Set(None),
                 notes: Set(None),
                 processor_fee_minor: Set(None),
+                refunds_as_of: Set(None),
                 created_at: Set(received),
                 updated_at: Set(received),
             }
@@ -172,6 +173,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 cancelled_at: Set(None),
                 cancel_reason: Set(None),
                 installments_skipped: Set(0),
+                stripe_state_at: Set(None),
                 created_at: Set(created),
                 updated_at: Set(created),
             });

@@ -411,6 +411,7 @@ mod tests {
             cancelled_at: None,
             cancel_reason: None,
             installments_skipped: 0,
+            stripe_state_at: None,
             created_at: at,
             updated_at: at,
         }

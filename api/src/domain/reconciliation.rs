@@ -995,6 +995,7 @@ mod tests {
             idempotency_key: None,
             notes: None,
             processor_fee_minor: None,
+            refunds_as_of: None,
             created_at: now,
             updated_at: now,
         }

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use crate::domain::gifts::Tribute;
 use crate::domain::payments::{
-    ChargeRefund, CheckoutPayment, Designation, DisputeNotice, InstallmentFailure,
+    ChargeRefund, CheckoutPayment, Designation, DisputeNotice, FailedRefund, InstallmentFailure,
     InstallmentPayment, PayerDetails, PaymentEffect, ProcessorEvent, ProcessorRefund, Subscription,
 };
 use crate::domain::text::{MAX_NAME, clean_line};
@@ -70,6 +70,16 @@ fn timestamp(value: Option<&Value>) -> Option<DateTime<Utc>> {
     value
         .and_then(Value::as_i64)
         .and_then(|secs| Utc.timestamp_opt(secs, 0).single())
+}
+
+/// When Stripe made an object (its `created`).
+pub fn created_at(object: &Value) -> Option<DateTime<Utc>> {
+    timestamp(object.get("created"))
+}
+
+/// Stripe's time of an event.
+fn event_time(payload: &Value) -> DateTime<Utc> {
+    timestamp(payload.get("created")).unwrap_or_else(Utc::now)
 }
 
 fn money(amount: Option<&Value>, currency: Option<&str>) -> Result<Money, UnreadableEvent> {
@@ -156,8 +166,13 @@ pub fn checkout_payment(session: &Value) -> Result<CheckoutPayment, UnreadableEv
     })
 }
 
-/// A checkout session in subscription mode, read as the start of its subscription.
-pub fn checkout_subscription(session: &Value) -> Result<Subscription, UnreadableEvent> {
+/// A checkout session in subscription mode, read as the start of its subscription, as
+/// it stood at `as_of` (the time of the event that carried it). The session does not
+/// say how often the subscription bills.
+pub fn checkout_subscription(
+    session: &Value,
+    as_of: DateTime<Utc>,
+) -> Result<Subscription, UnreadableEvent> {
     let metadata = session.get("metadata").unwrap_or(empty());
     let details = session.get("customer_details").unwrap_or(empty());
     let email = text(details, "email").or_else(|| text(session, "customer_email"));
@@ -166,9 +181,10 @@ pub fn checkout_subscription(session: &Value) -> Result<Subscription, Unreadable
             .ok_or_else(|| UnreadableEvent("no subscription".into()))?
             .to_owned(),
         installment: money(session.get("amount_total"), text(session, "currency"))?,
-        // The donation page starts monthly subscriptions only.
-        frequency: PledgeFrequency::Monthly,
+        frequency: None,
         status: PledgeStatus::Active,
+        as_of,
+        first_state: false,
         started_at: timestamp(session.get("created")).unwrap_or_else(Utc::now),
         cancelled_at: None,
         cancel_reason: None,
@@ -205,8 +221,9 @@ fn pledge_status(status: &str) -> PledgeStatus {
     }
 }
 
-/// A subscription object.
-pub fn subscription(object: &Value) -> Result<Subscription, UnreadableEvent> {
+/// A subscription object, as it stood at `as_of`: the time of the event that carried
+/// it, or the moment it was asked of the API.
+pub fn subscription(object: &Value, as_of: DateTime<Utc>) -> Result<Subscription, UnreadableEvent> {
     let metadata = object.get("metadata").unwrap_or(empty());
     let item = object
         .pointer("/items/data/0")
@@ -232,8 +249,10 @@ pub fn subscription(object: &Value) -> Result<Subscription, UnreadableEvent> {
     Ok(Subscription {
         subscription_id: required(object, "id")?.to_owned(),
         installment: money(Some(&Value::from(unit.saturating_mul(quantity))), currency)?,
-        frequency: frequency(price)?,
+        frequency: Some(frequency(price)?),
         status,
+        as_of,
+        first_state: false,
         started_at: timestamp(object.get("start_date"))
             .or_else(|| timestamp(object.get("created")))
             .unwrap_or_else(Utc::now),
@@ -368,7 +387,7 @@ pub fn parse_event(body: &[u8]) -> Result<ProcessorEvent, UnreadableEvent> {
             .get("livemode")
             .and_then(Value::as_bool)
             .unwrap_or(false),
-        created_at: timestamp(payload.get("created")).unwrap_or_else(Utc::now),
+        created_at: event_time(&payload),
         event_type,
         effect,
         payload,
@@ -383,7 +402,10 @@ fn read_effect(
     Ok(match event_type {
         "checkout.session.completed" => {
             if text(object, "mode") == Some("subscription") {
-                PaymentEffect::SubscriptionCheckoutCompleted(checkout_subscription(object)?)
+                PaymentEffect::SubscriptionCheckoutCompleted(checkout_subscription(
+                    object,
+                    event_time(payload),
+                )?)
             } else {
                 PaymentEffect::CheckoutCompleted(checkout_payment(object)?)
             }
@@ -403,14 +425,15 @@ fn read_effect(
                 subscription_id: invoice_subscription_id(object)
                     .unwrap_or_default()
                     .to_owned(),
-                failed_at: timestamp(payload.get("created")).unwrap_or_else(Utc::now),
+                failed_at: event_time(payload),
                 subscription: None,
             })
         }
         "customer.subscription.created"
         | "customer.subscription.updated"
         | "customer.subscription.deleted" => {
-            let mut parsed = subscription(object)?;
+            let mut parsed = subscription(object, event_time(payload))?;
+            parsed.first_state = event_type == "customer.subscription.created";
             if event_type == "customer.subscription.deleted" {
                 parsed.status = PledgeStatus::Cancelled;
             }
@@ -424,6 +447,8 @@ fn read_effect(
                 .get("amount_refunded")
                 .and_then(Value::as_i64)
                 .ok_or_else(|| UnreadableEvent("no amount_refunded".into()))?,
+            as_of: event_time(payload),
+            listed_at: None,
             // In the pinned version a charge's refunds are left out unless expanded,
             // which a webhook never is; the edge lists them when they are needed.
             refunds: object
@@ -432,6 +457,25 @@ fn read_effect(
                 .map(|refunds| refunds.iter().filter_map(processor_refund).collect())
                 .unwrap_or_default(),
         }),
+        // A refund that fails after it was made (a closed card, say). Stripe tells it
+        // twice: `charge.refund.updated` and `refund.failed`; other updates of a refund
+        // change nothing here.
+        "charge.refund.updated" | "refund.failed" => {
+            let refund = processor_refund(object)
+                .ok_or_else(|| UnreadableEvent("a refund without id or amount".into()))?;
+            if !refund.failed() {
+                return Ok(PaymentEffect::Unhandled);
+            }
+            PaymentEffect::RefundFailed(FailedRefund {
+                charge_id: id_of(object, "charge")
+                    .ok_or_else(|| UnreadableEvent("refund has no charge".into()))?
+                    .to_owned(),
+                payment_intent_id: id_of(object, "payment_intent").map(str::to_owned),
+                refund_created_at: created_at(object).unwrap_or_else(|| event_time(payload)),
+                failed_at: event_time(payload),
+                refund,
+            })
+        }
         "charge.dispute.created" | "charge.dispute.closed" => {
             let notice = DisputeNotice {
                 dispute_id: required(object, "id")?.to_owned(),
@@ -471,21 +515,33 @@ mod tests {
     }
 
     fn subscription_every(interval: &str, count: i64) -> Result<Subscription, UnreadableEvent> {
-        subscription(&json!({
-            "id": "sub_1", "status": "active", "start_date": 1_764_000_000,
-            "items": { "data": [{ "quantity": 1, "price": {
-                "unit_amount": 50_000, "currency": "usd",
-                "recurring": { "interval": interval, "interval_count": count }
-            } }] }
-        }))
+        subscription(
+            &json!({
+                "id": "sub_1", "status": "active", "start_date": 1_764_000_000,
+                "items": { "data": [{ "quantity": 1, "price": {
+                    "unit_amount": 50_000, "currency": "usd",
+                    "recurring": { "interval": interval, "interval_count": count }
+                } }] }
+            }),
+            Utc::now(),
+        )
     }
 
     #[test]
     fn a_subscription_s_price_schedule_becomes_the_pledge_frequency() {
         let frequency = |interval, count| subscription_every(interval, count).map(|s| s.frequency);
-        assert_eq!(frequency("month", 1).ok(), Some(PledgeFrequency::Monthly));
-        assert_eq!(frequency("month", 3).ok(), Some(PledgeFrequency::Quarterly));
-        assert_eq!(frequency("year", 1).ok(), Some(PledgeFrequency::Yearly));
+        assert_eq!(
+            frequency("month", 1).ok().flatten(),
+            Some(PledgeFrequency::Monthly)
+        );
+        assert_eq!(
+            frequency("month", 3).ok().flatten(),
+            Some(PledgeFrequency::Quarterly)
+        );
+        assert_eq!(
+            frequency("year", 1).ok().flatten(),
+            Some(PledgeFrequency::Yearly)
+        );
         let weekly = frequency("week", 1).err().map(|e| e.0).unwrap_or_default();
         assert!(weekly.contains("every 1 week"), "{weekly}");
         assert!(frequency("month", 2).is_err());

@@ -8,6 +8,7 @@
 //! Stripe answering "no such object" leaves the event as it is; Stripe unreachable is
 //! an error, so the webhook answers 5xx and Stripe delivers the event again.
 
+use chrono::{DateTime, SubsecRound, Utc};
 use sea_orm::DatabaseConnection;
 use serde_json::Value;
 
@@ -75,15 +76,17 @@ pub async fn complete_event(
         }
         PaymentEffect::SubscriptionCheckoutCompleted(from_session) => {
             // The session does not say how often the subscription bills: its
-            // subscription does.
+            // subscription does, as it stands now.
+            let asked = asked_at();
             if !payments::pledge_exists(db, &from_session.subscription_id).await?
                 && let Some(object) =
                     optional(stripe.retrieve_subscription(&from_session.subscription_id)).await?
-                && let Ok(billed) = events::subscription(&object)
+                && let Ok(billed) = events::subscription(&object, asked)
             {
                 from_session.frequency = billed.frequency;
                 from_session.installment = billed.installment;
                 from_session.status = billed.status;
+                from_session.as_of = billed.as_of;
                 from_session.started_at = billed.started_at;
                 from_session.cancelled_at = billed.cancelled_at;
                 from_session.cancel_reason = billed.cancel_reason;
@@ -113,9 +116,11 @@ pub async fn complete_event(
                 .await?;
             if worth_listing {
                 let params = [("charge", refund.charge_id.clone())];
+                let asked = asked_at();
                 let listed = reconcile::list_all(stripe, "/refunds", &params);
                 if let Some(listed) = optional_list(listed).await? {
                     refund.refunds = listed.iter().filter_map(events::processor_refund).collect();
+                    refund.listed_at = Some(asked);
                 }
             }
         }
@@ -146,9 +151,10 @@ async fn pledge_source(
     subscription_id: &str,
 ) -> Result<Option<Subscription>, LookupError> {
     let session = checkout_of_subscription(stripe, subscription_id).await?;
+    let asked = asked_at();
     let billed = optional(stripe.retrieve_subscription(subscription_id))
         .await?
-        .and_then(|object| events::subscription(&object).ok());
+        .and_then(|object| events::subscription(&object, asked).ok());
     let mut source = match (billed, session) {
         (Some(mut billed), Some(session)) => {
             billed.payer = session.payer;
@@ -174,10 +180,18 @@ async fn checkout_of_subscription(
     let Some(list) = optional(listed).await? else {
         return Ok(None);
     };
-    Ok(
-        events::first_of_list(&list)
-            .and_then(|session| events::checkout_subscription(session).ok()),
-    )
+    // What a session says of its subscription is as old as the session.
+    Ok(events::first_of_list(&list).and_then(|session| {
+        events::checkout_subscription(session, events::created_at(session)?).ok()
+    }))
+}
+
+/// Stripe's time of a subscription state read through its API: the moment it was asked
+/// for, in whole seconds as Stripe stamps its events. The state that comes back is at
+/// least that new, so an event made before it, delivered later, does not overwrite it;
+/// an event of the same second is applied over it, as it may be the newer.
+fn asked_at() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(0)
 }
 
 async fn fill_email_from_customer(

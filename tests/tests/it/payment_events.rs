@@ -2,15 +2,16 @@
 //! is the first, a dispute's own history, and the organization's one currency.
 
 use entity::enums::{GiftStatus, ReceiptKind, StripeEventStatus};
-use entity::{gift, receipt, stripe_event};
+use entity::{gift, receipt, stripe_dispute, stripe_event};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use wiremock::MockServer;
 
 use tests::on_both_backends;
 use tests::stripe::{
-    OLD_WEBHOOK_SECRET, SECRET_KEY, WEBHOOK_SECRET, customer, dispute, event, first_invoice,
-    mount_fake_stripe, paid_invoice, payment_session, subscription, subscription_session,
+    OLD_WEBHOOK_SECRET, SECRET_KEY, WEBHOOK_SECRET, charge, customer, dispute, event,
+    first_invoice, mount_fake_stripe, paid_invoice, payment_session, subscription,
+    subscription_session,
 };
 use tests::support::{Backend, TestApp, spawn_app_with};
 
@@ -216,7 +217,66 @@ async fn the_donation_page_asks_stripe_in_the_organization_s_currency(backend: B
     assert_eq!(form["line_items[0][price_data][unit_amount]"], "5000");
 }
 
+async fn two_notices_of_a_new_dispute_at_once_record_one_dispute(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    // Several charges, each disputed by two notices delivered at the same moment, so
+    // that both notices of one dispute look for its row before either has made it.
+    let rounds = 6;
+    for n in 0..rounds {
+        let session = format!("cs_race{n}");
+        let intent = format!("pi_{session}");
+        let charge_id = format!("ch_race{n}");
+        let email = format!("race{n}@example.org");
+        app.deliver(&event(
+            &format!("evt_paid{n}"),
+            "checkout.session.completed",
+            payment_session(&session, &email, 20_000, true),
+        ))
+        .await;
+        // The gift knows its charge already (from a small refund), so neither notice
+        // has anything to write before the dispute itself.
+        app.deliver(&event(
+            &format!("evt_refund{n}"),
+            "charge.refunded",
+            charge(&charge_id, &intent, 20_000, 1_000),
+        ))
+        .await;
+        let dispute_id = format!("dp_race{n}");
+        let opened = event(
+            &format!("evt_open{n}"),
+            "charge.dispute.created",
+            dispute(&dispute_id, &charge_id, &intent, "needs_response"),
+        );
+        let lost = event(
+            &format!("evt_lost{n}"),
+            "charge.dispute.closed",
+            dispute(&dispute_id, &charge_id, &intent, "lost"),
+        );
+
+        let (first, second) = tokio::join!(app.deliver(&opened), app.deliver(&lost));
+
+        assert!(
+            first.status().is_success() && second.status().is_success(),
+            "round {n}: {} and {}",
+            first.status(),
+            second.status()
+        );
+    }
+    let disputes = stripe_dispute::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(disputes.len(), rounds);
+    assert!(
+        disputes.iter().all(|d| d.closed && d.status == "lost"),
+        "{disputes:?}"
+    );
+    let gifts = gifts(&app).await;
+    assert!(
+        gifts.iter().all(|g| g.status == GiftStatus::Disputed),
+        "{gifts:?}"
+    );
+}
+
 on_both_backends!(
+    two_notices_of_a_new_dispute_at_once_record_one_dispute,
     a_later_installment_recorded_first_leaves_the_receipt_and_tribute_with_the_first,
     a_dispute_opened_after_it_closed_leaves_the_gift_as_the_close_said,
     a_second_dispute_of_a_charge_keeps_the_gift_disputed_until_it_closes,

@@ -179,6 +179,74 @@ async fn books_that_match_stripe_report_nothing(backend: Backend) {
     );
 }
 
+async fn a_listing_stripe_rate_limits_once_is_asked_again_and_the_report_is_whole(
+    backend: Backend,
+) {
+    let (app, stripe) = app_with_fake_stripe(backend).await;
+    for (name, amount) in [("ana", 5_000), ("ben", 2_500), ("cy", 1_000)] {
+        one_off_in_both(&app, &stripe, name, amount).await;
+    }
+    stripe.rate_limit_once("charges");
+
+    let report = reconciliation(&app).await;
+
+    assert_eq!(report["matches"], true, "{report}");
+    assert_eq!(report["chargesSeen"], 3);
+    // The refused first page, asked again after a short wait, then the second page.
+    let charge_pages = stripe.list_requests("charges").await;
+    assert_eq!(charge_pages.len(), 3, "{charge_pages:?}");
+    assert_eq!(
+        charge_pages[0], charge_pages[1],
+        "the same page asked again"
+    );
+    assert!(
+        charge_pages[2].contains("starting_after="),
+        "{charge_pages:?}"
+    );
+}
+
+/// The ids of a list page the fake answers, and whether it says there are more.
+async fn fake_page(stripe: &FakeStripe, query: &str) -> (u16, Vec<String>, bool) {
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/charges?{query}", stripe.uri()))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    let ids = body["data"]
+        .as_array()
+        .map(|data| {
+            data.iter()
+                .filter_map(|o| o["id"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    (status, ids, body["has_more"] == true)
+}
+
+async fn the_fake_lists_pages_both_ways_and_refuses_a_limit_stripe_refuses(backend: Backend) {
+    let (app, stripe) = app_with_fake_stripe(backend).await;
+    for (name, amount) in [("ana", 5_000), ("ben", 2_500), ("cy", 1_000)] {
+        one_off_in_both(&app, &stripe, name, amount).await;
+    }
+
+    let (_, first, more) = fake_page(&stripe, "limit=100").await;
+    assert_eq!(first.len(), 2, "the fake's pages hold two");
+    assert!(more);
+    let (_, rest, more) =
+        fake_page(&stripe, &format!("limit=100&starting_after={}", first[1])).await;
+    assert_eq!(rest.len(), 1);
+    assert!(!more);
+    let (_, back, more) = fake_page(&stripe, &format!("limit=1&ending_before={}", rest[0])).await;
+    assert_eq!(back, [first[1].clone()]);
+    assert!(more, "the first charge is newer still");
+    for limit in ["0", "101"] {
+        let (status, _, _) = fake_page(&stripe, &format!("limit={limit}")).await;
+        assert_eq!(status, 400, "limit={limit}");
+    }
+}
+
 async fn a_charge_with_no_gift_is_reported_and_applying_records_it_once(backend: Backend) {
     let (app, stripe) = app_with_fake_stripe(backend).await;
     one_off_in_both(&app, &stripe, "ana", 5_000).await;
@@ -455,6 +523,8 @@ async fn reconciliation_is_for_staff_and_applying_for_admins(backend: Backend) {
 }
 
 on_both_backends!(
+    a_listing_stripe_rate_limits_once_is_asked_again_and_the_report_is_whole,
+    the_fake_lists_pages_both_ways_and_refuses_a_limit_stripe_refuses,
     books_that_match_stripe_report_nothing,
     a_charge_with_no_gift_is_reported_and_applying_records_it_once,
     a_refund_stripe_has_that_the_books_lack_is_reported_and_recorded,

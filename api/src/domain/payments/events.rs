@@ -2,7 +2,8 @@
 //! effects. Every event ends in one status: applied, duplicate (its effect was
 //! recorded before, by another event), waiting (it names a payment or subscription
 //! not recorded yet: it is kept and applied the moment that arrives), ignored (a type
-//! the service does not use) or failed (with its reason). A waiting or failed event is
+//! the service does not use, or a subscription state older than the one its pledge
+//! already holds) or failed (with its reason). A waiting or failed event is
 //! tried again when Stripe delivers it again or staff reprocess it; an applied one
 //! never changes again.
 

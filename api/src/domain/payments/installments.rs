@@ -13,22 +13,29 @@ pub(super) async fn pledge_for_subscription(
         .await?)
 }
 
-/// Creates the pledge for a subscription, or brings its status up to date, and
-/// re-evaluates the donor's club membership.
+/// A pledge after a subscription's state reached it.
+pub(super) struct PledgeSynced {
+    pub(super) pledge: pledge::Model,
+    /// Why the state changed nothing: the pledge holds a newer one, or is cancelled.
+    pub(super) stale: Option<String>,
+}
+
+/// Creates the pledge for a subscription, or brings it up to date, and re-evaluates
+/// the donor's club membership.
 pub(super) async fn sync_pledge(
     txn: &DatabaseTransaction,
     club: &ClubChange<'_>,
     subscription: &Subscription,
-) -> Result<pledge::Model, DomainError> {
-    let pledge = create_or_update_pledge(txn, subscription).await?;
-    club.evaluate(txn, pledge.donor_id).await?;
-    Ok(pledge)
+) -> Result<PledgeSynced, DomainError> {
+    let synced = create_or_update_pledge(txn, subscription).await?;
+    club.evaluate(txn, synced.pledge.donor_id).await?;
+    Ok(synced)
 }
 
 pub(super) async fn create_or_update_pledge(
     txn: &DatabaseTransaction,
     subscription: &Subscription,
-) -> Result<pledge::Model, DomainError> {
+) -> Result<PledgeSynced, DomainError> {
     if let Some(existing) = pledge_for_subscription(txn, &subscription.subscription_id).await? {
         return update_pledge_status(txn, existing, subscription).await;
     }
@@ -41,7 +48,9 @@ pub(super) async fn create_or_update_pledge(
         source: Set(PledgeSource::StripeSubscription),
         installment_minor: Set(subscription.installment.amount_minor()),
         currency: Set(subscription.installment.currency().code().to_owned()),
-        frequency: Set(subscription.frequency),
+        // Only a checkout session leaves it unsaid, and the donation page starts
+        // monthly subscriptions only.
+        frequency: Set(subscription.frequency.unwrap_or(PledgeFrequency::Monthly)),
         starts_on: Set(subscription.started_at.date_naive()),
         status: Set(subscription.status),
         fund_id: Set(fund_id),
@@ -51,6 +60,7 @@ pub(super) async fn create_or_update_pledge(
         past_due_since: Set((subscription.status == PledgeStatus::PastDue).then_some(now)),
         cancelled_at: Set(subscription.cancelled_at),
         cancel_reason: Set(subscription.cancel_reason.clone()),
+        stripe_state_at: Set(Some(subscription.as_of)),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -79,7 +89,10 @@ pub(super) async fn create_or_update_pledge(
             if created.status == PledgeStatus::Cancelled {
                 queue_cancellation_email(txn, &created).await?;
             }
-            Ok(created)
+            Ok(PledgeSynced {
+                pledge: created,
+                stale: None,
+            })
         }
         Err(error) if is_unique_violation(&error) => {
             savepoint.rollback().await?;
@@ -92,26 +105,66 @@ pub(super) async fn create_or_update_pledge(
     }
 }
 
+/// Why a subscription's state must not reach a pledge, if it must not: the pledge is
+/// cancelled, which is final, or it took a newer state of the subscription before.
+/// Events arrive in any order, so only the processor's own time of each state says
+/// which is newer; in the same second, the state the subscription was created with
+/// yields to any other. A cancellation is never older than what it ends.
+fn stale_state(pledge: &pledge::Model, subscription: &Subscription) -> Option<String> {
+    if pledge.status == PledgeStatus::Cancelled {
+        return Some(format!("pledge {} is cancelled, which is final", pledge.id));
+    }
+    let applied = pledge.stripe_state_at?;
+    let older =
+        subscription.as_of < applied || (subscription.as_of == applied && subscription.first_state);
+    (older && subscription.status != PledgeStatus::Cancelled).then(|| {
+        format!(
+            "the subscription's state of {} is older than the one pledge {} took, of {}",
+            subscription.as_of.to_rfc3339(),
+            pledge.id,
+            applied.to_rfc3339()
+        )
+    })
+}
+
+/// Whether an invoice's failure of `at` is older than the subscription state the
+/// pledge holds, which then already accounts for it.
+pub(super) fn state_is_newer_than(pledge: &pledge::Model, at: DateTime<Utc>) -> bool {
+    pledge.stripe_state_at.is_some_and(|applied| applied > at)
+}
+
 pub(super) async fn update_pledge_status(
     txn: &DatabaseTransaction,
     existing: pledge::Model,
     subscription: &Subscription,
-) -> Result<pledge::Model, DomainError> {
-    // A cancelled pledge stays cancelled: a late "updated" event cannot revive it.
-    if existing.status == PledgeStatus::Cancelled {
-        return Ok(existing);
+) -> Result<PledgeSynced, DomainError> {
+    if let Some(reason) = stale_state(&existing, subscription) {
+        return Ok(PledgeSynced {
+            pledge: existing,
+            stale: Some(reason),
+        });
     }
     let installment = subscription.installment.amount_minor();
     let amount_changed = existing.installment_minor != installment
         && existing.currency == subscription.installment.currency().code();
-    if existing.status == subscription.status && !amount_changed {
-        return Ok(existing);
+    let frequency = subscription.frequency.unwrap_or(existing.frequency);
+    let frequency_changed = existing.frequency != frequency;
+    let as_of = Ord::max(existing.stripe_state_at, Some(subscription.as_of));
+    let status_changed = existing.status != subscription.status;
+    if !status_changed && !amount_changed && !frequency_changed && as_of == existing.stripe_state_at
+    {
+        return Ok(PledgeSynced {
+            pledge: existing,
+            stale: None,
+        });
     }
     let now = Utc::now();
-    let status_changed = existing.status != subscription.status;
     let resumed = existing.status == PledgeStatus::Paused && status_changed;
     let skipped = installments_skipped_when_resumed(&existing, now.date_naive());
     let mut row: pledge::ActiveModel = existing.into();
+    // Even a state that changes nothing is the newest: an older one must not follow it.
+    row.stripe_state_at = Set(as_of);
+    row.updated_at = Set(now);
     if resumed {
         row.paused_at = Set(None);
         row.installments_skipped = Set(skipped);
@@ -119,9 +172,14 @@ pub(super) async fn update_pledge_status(
     if amount_changed {
         row.installment_minor = Set(installment);
     }
+    if frequency_changed {
+        row.frequency = Set(frequency);
+    }
     if !status_changed {
-        row.updated_at = Set(now);
-        return Ok(row.update(txn).await?);
+        return Ok(PledgeSynced {
+            pledge: row.update(txn).await?,
+            stale: None,
+        });
     }
     row.status = Set(subscription.status);
     match subscription.status {
@@ -134,12 +192,14 @@ pub(super) async fn update_pledge_status(
         PledgeStatus::Paused => row.paused_at = Set(Some(now)),
         PledgeStatus::Completed => {}
     }
-    row.updated_at = Set(now);
     let pledge = row.update(txn).await?;
     if pledge.status == PledgeStatus::Cancelled {
         queue_cancellation_email(txn, &pledge).await?;
     }
-    Ok(pledge)
+    Ok(PledgeSynced {
+        pledge,
+        stale: None,
+    })
 }
 
 /// Tells the donor their pledge was cancelled, once per pledge whatever the order of
@@ -184,7 +244,7 @@ pub(super) async fn record_installment(
     let pledge = match pledge_for_subscription(txn, &payment.subscription_id).await? {
         Some(pledge) => pledge,
         None => match payment.subscription.as_deref() {
-            Some(subscription) => sync_pledge(txn, club, subscription).await?,
+            Some(subscription) => sync_pledge(txn, club, subscription).await?.pledge,
             None => {
                 return Ok(Settled::Waiting {
                     on: payment.subscription_id.clone(),
@@ -263,7 +323,7 @@ pub(super) async fn mark_past_due(
     let pledge = match pledge_for_subscription(txn, &failure.subscription_id).await? {
         Some(pledge) => pledge,
         None => match failure.subscription.as_deref() {
-            Some(subscription) => sync_pledge(txn, club, subscription).await?,
+            Some(subscription) => sync_pledge(txn, club, subscription).await?.pledge,
             None => {
                 return Ok(Settled::Waiting {
                     on: failure.subscription_id.clone(),
@@ -275,15 +335,11 @@ pub(super) async fn mark_past_due(
             }
         },
     };
-    // A failure notice for an invoice since paid (a retry that worked) is stale.
-    if let Some(paid) = gift_for_invoice(txn, &failure.invoice_id).await? {
-        return Ok(Settled::Applied(format!(
-            "invoice {} was paid since (gift {}); pledge {} stays {}",
-            failure.invoice_id, paid.id, pledge.id, pledge.status
-        )));
-    }
-    // An installment paid after this failure already made the pledge current again; a
-    // late failure notice must not undo that. Only an active pledge falls behind.
+    // A failure notice for an invoice since paid (a retry that worked) is stale for the
+    // pledge's status, and so is one older than an installment paid after it (which
+    // made the pledge current again) or than the subscription state the pledge holds
+    // (which already says what the failure did). Only an active pledge falls behind.
+    let retried = gift_for_invoice(txn, &failure.invoice_id).await?;
     let paid_since = gift::Entity::find()
         .filter(gift::Column::PledgeId.eq(pledge.id))
         .filter(gift::Column::ReceivedAt.gt(failure.failed_at))
@@ -291,7 +347,11 @@ pub(super) async fn mark_past_due(
         .await?
         .is_some();
     let id = pledge.id;
-    let pledge = if pledge.status == PledgeStatus::Active && !paid_since {
+    let pledge = if pledge.status == PledgeStatus::Active
+        && retried.is_none()
+        && !paid_since
+        && !state_is_newer_than(&pledge, failure.failed_at)
+    {
         let mut row: pledge::ActiveModel = pledge.into();
         row.status = Set(PledgeStatus::PastDue);
         row.past_due_since = Set(Some(failure.failed_at));
@@ -303,7 +363,9 @@ pub(super) async fn mark_past_due(
         pledge
     };
     // The donor is told of the failed payment once, whatever order the pledge's other
-    // news arrived in (its cancellation after the last failed retry, say).
+    // news arrived in (its cancellation after the last failed retry, or the retry's
+    // payment, say): told in the order things happened, the donor hears of it, so in
+    // any other order too.
     queue_pledge_email(
         txn,
         "payment_failed",
@@ -312,6 +374,12 @@ pub(super) async fn mark_past_due(
         serde_json::json!({ "invoice_id": failure.invoice_id }),
     )
     .await?;
+    if let Some(paid) = retried {
+        return Ok(Settled::Applied(format!(
+            "invoice {} was paid since (gift {}); pledge {id} stays {}",
+            failure.invoice_id, paid.id, pledge.status
+        )));
+    }
     Ok(Settled::Applied(format!(
         "invoice {} failed; pledge {id} is {}",
         failure.invoice_id, pledge.status

@@ -24,13 +24,13 @@ use installments::{gift_for_invoice, mark_past_due, record_installment, sync_ple
 pub use payers::find_or_create_donor;
 use payers::update_payer_links;
 pub(crate) use refund_requests::record_offline_refund;
-use refund_requests::settle_refund_requests;
 pub use refund_requests::{
     GiftRefunded, ProcessorRefund, RefundAsk, RefundFailure, RefundProcessor, refund_gift,
     refundable_minor, refunds_awaiting_confirmation,
 };
+use refund_requests::{fail_refund_request, settle_refund_requests};
 pub use refunds::status_after_refund;
-use refunds::{apply_dispute, apply_refund};
+use refunds::{apply_dispute, apply_refund, apply_refund_failure};
 
 use chrono::{DateTime, Utc};
 use entity::enums::{
@@ -84,13 +84,21 @@ pub struct CheckoutPayment {
     pub designation: Designation,
 }
 
-/// A monthly gift's subscription as the processor describes it.
+/// A monthly gift's subscription as the processor describes it at one moment.
 #[derive(Debug, Clone)]
 pub struct Subscription {
     pub subscription_id: String,
     pub installment: Money,
-    pub frequency: PledgeFrequency,
+    /// How often it bills; `None` when the source does not say (a checkout session).
+    pub frequency: Option<PledgeFrequency>,
     pub status: PledgeStatus,
+    /// The processor's time of this state: the event's time for a state an event
+    /// carries, the moment it was asked for a state read through its API. A pledge
+    /// never takes a state older than the one it last took.
+    pub as_of: DateTime<Utc>,
+    /// The subscription's state as it was created: no other state of it is older, so
+    /// it yields to a state of the same second.
+    pub first_state: bool,
     pub started_at: DateTime<Utc>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
@@ -129,15 +137,31 @@ pub struct InstallmentFailure {
     pub subscription: Option<Box<Subscription>>,
 }
 
-/// A charge's refunded total, which only grows, with the charge's refunds when the
-/// event carries them or the edge listed them.
+/// A charge's refunded total, which only grows but for refunds that fail, with the
+/// charge's refunds when the event carries them or the edge listed them.
 #[derive(Debug, Clone)]
 pub struct ChargeRefund {
     pub charge_id: String,
     pub payment_intent_id: Option<String>,
     pub invoice_id: Option<String>,
     pub amount_refunded_minor: i64,
+    /// The processor's time of the total: the event's time.
+    pub as_of: DateTime<Utc>,
     pub refunds: Vec<ProcessorRefund>,
+    /// When the edge listed `refunds` through the processor's API, if it did.
+    pub listed_at: Option<DateTime<Utc>>,
+}
+
+/// A refund the processor made and then could not complete (the card was closed, say):
+/// its money is back with the charge.
+#[derive(Debug, Clone)]
+pub struct FailedRefund {
+    pub refund: ProcessorRefund,
+    pub charge_id: String,
+    pub payment_intent_id: Option<String>,
+    /// When the processor made the refund, and when it said it failed.
+    pub refund_created_at: DateTime<Utc>,
+    pub failed_at: DateTime<Utc>,
 }
 
 /// A chargeback on a charge.
@@ -161,6 +185,7 @@ pub enum PaymentEffect {
     InstallmentFailed(InstallmentFailure),
     SubscriptionChanged(Subscription),
     ChargeRefunded(ChargeRefund),
+    RefundFailed(FailedRefund),
     DisputeOpened(DisputeNotice),
     DisputeClosed(DisputeNotice),
     /// Recorded and acknowledged; changes nothing.
@@ -181,6 +206,7 @@ impl PaymentEffect {
             PaymentEffect::InstallmentPaid(payment) => Some(payment.amount),
             PaymentEffect::InstallmentFailed(_)
             | PaymentEffect::ChargeRefunded(_)
+            | PaymentEffect::RefundFailed(_)
             | PaymentEffect::DisputeOpened(_)
             | PaymentEffect::DisputeClosed(_)
             | PaymentEffect::Unhandled
@@ -265,17 +291,22 @@ pub(super) async fn apply_effect(
         }
         PaymentEffect::SubscriptionCheckoutCompleted(subscription)
         | PaymentEffect::SubscriptionChanged(subscription) => {
-            let pledge = sync_pledge(txn, club, &subscription).await?;
-            Ok(Settled::Applied(format!(
-                "pledge {} is {}",
-                pledge.id, pledge.status
-            )))
+            let synced = sync_pledge(txn, club, &subscription).await?;
+            let pledge = synced.pledge;
+            Ok(match synced.stale {
+                Some(reason) => Settled::Ignored(format!(
+                    "ignored: stale: {reason}; pledge {} stays {}",
+                    pledge.id, pledge.status
+                )),
+                None => Settled::Applied(format!("pledge {} is {}", pledge.id, pledge.status)),
+            })
         }
         PaymentEffect::InstallmentPaid(payment) => {
             record_installment(txn, org, club, payment).await
         }
         PaymentEffect::InstallmentFailed(failure) => mark_past_due(txn, club, failure).await,
         PaymentEffect::ChargeRefunded(refund) => apply_refund(txn, org, refund).await,
+        PaymentEffect::RefundFailed(failure) => apply_refund_failure(txn, org, failure).await,
         PaymentEffect::DisputeOpened(notice) => apply_dispute(txn, org, notice, true).await,
         PaymentEffect::DisputeClosed(notice) => apply_dispute(txn, org, notice, false).await,
         PaymentEffect::Unhandled => Ok(Settled::Ignored("ignored: unhandled type".to_owned())),

@@ -515,6 +515,35 @@ pub(super) async fn settle_refund_requests(
     Ok(())
 }
 
+/// Fails the request a refund answered, when the processor says the refund failed
+/// after it was made: confirmed or not, it no longer holds or counts anything, so what
+/// is left to refund is right again.
+pub(super) async fn fail_refund_request(
+    txn: &impl ConnectionTrait,
+    gift_id: i64,
+    refund: &ProcessorRefund,
+) -> Result<(), DomainError> {
+    let requests = refund_request::Entity::find()
+        .filter(refund_request::Column::GiftId.eq(gift_id))
+        .filter(refund_request::Column::Status.ne(RefundRequestStatus::Failed))
+        .all(txn)
+        .await?;
+    let answered = requests.into_iter().filter(|request| {
+        request.stripe_refund_id.as_deref() == Some(refund.refund_id.as_str())
+            || refund.request_id.as_deref() == Some(request.request_id.as_str())
+    });
+    for request in answered {
+        let mut row: refund_request::ActiveModel = request.into();
+        row.status = Set(RefundRequestStatus::Failed);
+        row.stripe_refund_id = Set(Some(refund.refund_id.clone()));
+        row.processor_status = Set(Some(refund.status.clone()));
+        row.failure = Set(Some(format!("the refund is {}", refund.status)));
+        row.updated_at = Set(Utc::now());
+        row.update(txn).await?;
+    }
+    Ok(())
+}
+
 /// Whether a charge's gift has refunds waiting for the processor's confirmation, so
 /// its refunds are worth listing when its `charge.refunded` event arrives.
 pub async fn refunds_awaiting_confirmation(

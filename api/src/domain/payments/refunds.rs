@@ -2,7 +2,8 @@
 
 #[allow(unused_imports)]
 use super::*;
-use entity::stripe_dispute;
+use entity::{stripe_dispute, stripe_refund_failure};
+use sea_orm::sea_query::OnConflict;
 
 /// The gift a charge paid for: by charge id, then by payment intent or invoice. The
 /// charge id is remembered on the gift once found.
@@ -82,18 +83,27 @@ pub(super) async fn apply_refund(
     };
     // The charge's refunds, listed after the event was sent, may count more than the
     // event's own total; either way the refunded total only grows, and an older,
-    // smaller total arriving late changes nothing.
+    // smaller total arriving late changes nothing. A refund known to have failed is
+    // not counted: not from a list, nor from a total made while it still stood.
+    let failures = refund_failures(txn, gift.id).await?;
     let listed: i64 = refund
         .refunds
         .iter()
-        .filter(|r| !r.failed())
+        .filter(|r| !r.failed() && !failures.iter().any(|f| f.refund_id == r.refund_id))
         .map(|r| r.amount_minor)
         .sum();
-    let refunded = Ord::clamp(
-        Ord::max(refund.amount_refunded_minor, listed),
-        0,
-        gift.amount_minor,
-    );
+    let still_counted: i64 = failures
+        .iter()
+        .filter(|f| counted_at(f, refund.as_of))
+        .map(|f| f.amount_minor)
+        .sum();
+    let total = refund.amount_refunded_minor - still_counted;
+    let (refunded, as_of) = if listed > total {
+        (listed, refund.listed_at.unwrap_or(refund.as_of))
+    } else {
+        (total, refund.as_of)
+    };
+    let refunded = Ord::clamp(refunded, 0, gift.amount_minor);
     let confirmed = Ord::max(refunded, gift.refunded_minor);
     settle_refund_requests(txn, gift.id, &refund.refunds, confirmed).await?;
     if refunded <= gift.refunded_minor {
@@ -109,6 +119,7 @@ pub(super) async fn apply_refund(
     let status = status_after_refund(gift.status, gift.amount_minor, refunded);
     let mut row: gift::ActiveModel = gift.into();
     row.refunded_minor = Set(refunded);
+    row.refunds_as_of = Set(Some(as_of));
     row.status = Set(status);
     row.updated_at = Set(Utc::now());
     let gift = row.update(txn).await?;
@@ -117,6 +128,114 @@ pub(super) async fn apply_refund(
     }
     Ok(Settled::Applied(format!(
         "gift {id} is {status} ({refunded} refunded)"
+    )))
+}
+
+async fn refund_failures(
+    txn: &DatabaseTransaction,
+    gift_id: i64,
+) -> Result<Vec<stripe_refund_failure::Model>, DomainError> {
+    Ok(stripe_refund_failure::Entity::find()
+        .filter(stripe_refund_failure::Column::GiftId.eq(gift_id))
+        .all(txn)
+        .await?)
+}
+
+/// Whether the charge's refunded total as it stood at `at` counted a refund that
+/// failed: it did from the refund's making until its failure. Stripe's times are whole
+/// seconds; a total of the second the refund failed in is taken as made before the
+/// failure, which comes after the refund's own `charge.refunded`.
+fn counted_at(failure: &stripe_refund_failure::Model, at: DateTime<Utc>) -> bool {
+    failure.refund_created_at <= at && at <= failure.failed_at
+}
+
+/// The status a gift had before any refund, from which a changed refunded amount
+/// reckons its status again.
+fn status_before_refunds(status: GiftStatus) -> GiftStatus {
+    match status {
+        GiftStatus::Refunded | GiftStatus::PartiallyRefunded => GiftStatus::Succeeded,
+        other => other,
+    }
+}
+
+/// A refund that failed after it was made: its amount is no longer refunded, if the
+/// gift counted it, and the request it answered is failed, so what is left to refund
+/// is right again. Recorded once per refund, so a failure told twice (Stripe sends
+/// `charge.refund.updated` and `refund.failed`) or before the charge's own
+/// `charge.refunded` leaves the same books.
+pub(super) async fn apply_refund_failure(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    failure: FailedRefund,
+) -> Result<Settled, DomainError> {
+    let refund_id = failure.refund.refund_id.clone();
+    let Some(gift) = gift_for_charge(
+        txn,
+        &failure.charge_id,
+        failure.payment_intent_id.as_deref(),
+        None,
+    )
+    .await?
+    else {
+        return Ok(Settled::Waiting {
+            on: failure
+                .payment_intent_id
+                .unwrap_or(failure.charge_id.clone()),
+            reason: format!(
+                "no gift yet for charge {} of failed refund {refund_id}",
+                failure.charge_id
+            ),
+        });
+    };
+    fail_refund_request(txn, gift.id, &failure.refund).await?;
+    let failed = stripe_refund_failure::Model {
+        refund_id: refund_id.clone(),
+        gift_id: gift.id,
+        amount_minor: Ord::max(failure.refund.amount_minor, 0),
+        refund_created_at: failure.refund_created_at,
+        failed_at: failure.failed_at,
+        created_at: Utc::now(),
+    };
+    let inserted = stripe_refund_failure::Entity::insert(stripe_refund_failure::ActiveModel::from(
+        failed.clone(),
+    ))
+    .on_conflict(
+        OnConflict::column(stripe_refund_failure::Column::RefundId)
+            .do_nothing()
+            .to_owned(),
+    )
+    .exec_without_returning(txn)
+    .await?;
+    if inserted == 0 {
+        return Ok(Settled::Duplicate(format!(
+            "refund {refund_id} of gift {} is already known to have failed",
+            gift.id
+        )));
+    }
+    let id = gift.id;
+    if !gift.refunds_as_of.is_some_and(|at| counted_at(&failed, at)) {
+        return Ok(Settled::Applied(format!(
+            "refund {refund_id} failed; gift {id} did not count it"
+        )));
+    }
+    let refunded = Ord::max(gift.refunded_minor - failed.amount_minor, 0);
+    let pending = gift.status == GiftStatus::Pending;
+    let status = status_after_refund(
+        status_before_refunds(gift.status),
+        gift.amount_minor,
+        refunded,
+    );
+    let mut row: gift::ActiveModel = gift.into();
+    row.refunded_minor = Set(refunded);
+    row.refunds_as_of = Set(Some(failure.failed_at));
+    row.status = Set(status);
+    row.updated_at = Set(Utc::now());
+    let gift = row.update(txn).await?;
+    if !pending {
+        receipts::on_refund_failed(txn, org, &gift).await?;
+    }
+    Ok(Settled::Applied(format!(
+        "refund {refund_id} failed; gift {id} is {status} ({refunded} refunded)"
     )))
 }
 
@@ -196,12 +315,18 @@ async fn record_dispute_state(
     let now = Utc::now();
     let closes = !opened;
     let lost = closes && notice.status == "lost";
-    let existing = stripe_dispute::Entity::find_by_id(notice.dispute_id.clone())
-        .one(txn)
-        .await?;
-    match existing {
+    let find = async || {
+        stripe_dispute::Entity::find_by_id(notice.dispute_id.clone())
+            .one(txn)
+            .await
+    };
+    let existing = match find().await? {
+        Some(dispute) => dispute,
         None => {
-            stripe_dispute::Entity::insert(stripe_dispute::ActiveModel {
+            // Two notices of a new dispute delivered at once both find no row: the
+            // second waits for the first's insert, inserts nothing, and then reads the
+            // first's row as any later notice does.
+            let inserted = stripe_dispute::Entity::insert(stripe_dispute::ActiveModel {
                 dispute_id: Set(notice.dispute_id.clone()),
                 gift_id: Set(gift.id),
                 status: Set(notice.status.clone()),
@@ -209,12 +334,27 @@ async fn record_dispute_state(
                 created_at: Set(now),
                 updated_at: Set(now),
             })
-            .exec(txn)
+            .on_conflict(
+                OnConflict::column(stripe_dispute::Column::DisputeId)
+                    .do_nothing()
+                    .to_owned(),
+            )
+            .exec_without_returning(txn)
             .await?;
-            Ok(lost)
+            if inserted > 0 {
+                return Ok(lost);
+            }
+            find().await?.ok_or_else(|| {
+                DomainError::Unexpected(anyhow::anyhow!(
+                    "dispute {} was neither inserted nor found",
+                    notice.dispute_id
+                ))
+            })?
         }
-        Some(dispute) if dispute.closed => Ok(false),
-        Some(dispute) => {
+    };
+    match existing {
+        dispute if dispute.closed => Ok(false),
+        dispute => {
             let mut row: stripe_dispute::ActiveModel = dispute.into();
             row.status = Set(notice.status.clone());
             row.closed = Set(closes);

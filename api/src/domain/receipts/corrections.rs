@@ -2,11 +2,11 @@
 //! corrected gift or a reversed payment does to the receipts that stand.
 
 use chrono::Utc;
-use entity::enums::{ReceiptKind, ReceiptStatus};
+use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
 use entity::{Currency, donor, gift, outbox as outbox_row, receipt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 
@@ -251,6 +251,43 @@ pub async fn on_refund(
         )
     };
     correct_receipts(txn, org, gift, &reason).await
+}
+
+/// After a refund of a gift fails and its money is the organization's again: its
+/// receipt is voided and re-issued for what the gift now counts; a receipt voided when
+/// the refund took everything is re-issued from the voided one.
+pub async fn on_refund_failed(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    gift: &gift::Model,
+) -> Result<RefundOutcome, DomainError> {
+    let reason = "a refund of the gift failed";
+    if valid_gift_receipt(txn, gift.id).await?.is_some() {
+        return correct_receipts(txn, org, gift, reason).await;
+    }
+    let donor = find_donor(txn, gift.donor_id).await?;
+    correct_statement(txn, org, gift, &donor, reason).await?;
+    // A receipt voided because the bank reversed the payment stays void.
+    if gift.status == GiftStatus::Disputed {
+        return Ok(RefundOutcome::NothingIssued);
+    }
+    let last_voided = receipt::Entity::find()
+        .filter(receipt::Column::GiftId.eq(gift.id))
+        .filter(receipt::Column::Kind.eq(ReceiptKind::Gift))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Void))
+        .order_by_desc(receipt::Column::Id)
+        .one(txn)
+        .await?;
+    let Some(voided) = last_voided else {
+        return Ok(RefundOutcome::NothingIssued);
+    };
+    match reissue_in(txn, org, &voided).await? {
+        Some(replacement) => Ok(RefundOutcome::Reissued {
+            voided: Box::new(voided),
+            replacement: Box::new(replacement),
+        }),
+        None => Ok(RefundOutcome::NothingIssued),
+    }
 }
 
 /// After staff correct a receipted gift (its amount, date, fund, method, tribute or
