@@ -3,12 +3,14 @@
 //! as ignored with its reason; a cancellation is final.
 
 use entity::enums::{PledgeFrequency, PledgeStatus, StripeEventStatus};
-use entity::{outbox, pledge, stripe_event};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use entity::{gift, outbox, pledge, stripe_event};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use tests::on_both_backends;
-use tests::stripe::{StripeObjects, customer, event, subscription, subscription_session};
+use tests::stripe::{
+    StripeObjects, customer, event, first_invoice, paid_invoice, subscription, subscription_session,
+};
 use tests::support::{Backend, TestApp};
 
 use crate::checkout::app_with_stripe_objects;
@@ -195,7 +197,71 @@ async fn a_cancelled_subscription_stays_cancelled_whatever_comes_later(backend: 
     assert_eq!(cancellation_emails.len(), 1);
 }
 
+/// A paid invoice of the subscription, paid `seconds_ago`.
+fn invoice_paid(tag: &str, invoice: &str, email: &str, seconds_ago: i64, first: bool) -> Value {
+    let mut paid = if first {
+        first_invoice(invoice, &format!("sub_{tag}"), email, 4_200)
+    } else {
+        paid_invoice(invoice, &format!("sub_{tag}"), email, 4_200)
+    };
+    paid["customer"] = json!(format!("cus_{tag}"));
+    paid["status_transitions"]["paid_at"] = json!(chrono::Utc::now().timestamp() - seconds_ago);
+    paid
+}
+
+async fn a_late_installment_paid_before_a_newer_past_due_does_not_make_the_pledge_current(
+    backend: Backend,
+) {
+    let (app, _stripe, objects) = app_with_stripe_objects(backend).await;
+    let email = "teodora@example.org";
+    let session = monthly_checkout(&objects, "teo", email, 4_200);
+    deliver(
+        &app,
+        "evt_checkout",
+        "checkout.session.completed",
+        session,
+        300,
+    )
+    .await;
+    let first = invoice_paid("teo", "in_teo_1", email, 290, true);
+    deliver(&app, "evt_first", "invoice.paid", first, 290).await;
+    let past_due = state("teo", email, 4_200, 1, "past_due");
+    deliver(
+        &app,
+        "evt_past_due",
+        "customer.subscription.updated",
+        past_due,
+        60,
+    )
+    .await;
+
+    // Last month's installment, paid before the subscription fell behind, arrives late.
+    let late = invoice_paid("teo", "in_teo_2", email, 200, false);
+    deliver(&app, "evt_late_paid", "invoice.paid", late, 200).await;
+    let pledge = the_pledge(&app).await;
+    assert_eq!(
+        pledge.status,
+        PledgeStatus::PastDue,
+        "the late payment is older"
+    );
+    assert_eq!(
+        gift::Entity::find()
+            .filter(gift::Column::PledgeId.eq(pledge.id))
+            .count(&app.db)
+            .await
+            .unwrap(),
+        2,
+        "the late installment is still recorded"
+    );
+
+    // The retry paid after the subscription fell behind brings it back.
+    let retry = invoice_paid("teo", "in_teo_3", email, 10, false);
+    deliver(&app, "evt_retry_paid", "invoice.paid", retry, 10).await;
+    assert_eq!(the_pledge(&app).await.status, PledgeStatus::Active);
+}
+
 on_both_backends!(
+    a_late_installment_paid_before_a_newer_past_due_does_not_make_the_pledge_current,
     a_late_subscription_created_does_not_undo_a_newer_past_due,
     a_late_update_with_an_old_amount_does_not_undo_a_newer_amount,
     a_cancelled_subscription_stays_cancelled_whatever_comes_later,

@@ -57,7 +57,9 @@ pub(super) async fn create_or_update_pledge(
         appeal_id: Set(appeal_id),
         campaign_id: Set(campaign_id),
         stripe_subscription_id: Set(Some(subscription.subscription_id.clone())),
-        past_due_since: Set((subscription.status == PledgeStatus::PastDue).then_some(now)),
+        past_due_since: Set(
+            (subscription.status == PledgeStatus::PastDue).then_some(subscription.as_of)
+        ),
         cancelled_at: Set(subscription.cancelled_at),
         cancel_reason: Set(subscription.cancel_reason.clone()),
         stripe_state_at: Set(Some(subscription.as_of)),
@@ -183,7 +185,8 @@ pub(super) async fn update_pledge_status(
     }
     row.status = Set(subscription.status);
     match subscription.status {
-        PledgeStatus::PastDue => row.past_due_since = Set(Some(now)),
+        // The processor's time of the state, so a payment can be told from before or after.
+        PledgeStatus::PastDue => row.past_due_since = Set(Some(subscription.as_of)),
         PledgeStatus::Active => row.past_due_since = Set(None),
         PledgeStatus::Cancelled => {
             row.cancelled_at = Set(Some(subscription.cancelled_at.unwrap_or(now)));
@@ -253,7 +256,13 @@ pub(super) async fn record_installment(
             }
         },
     };
-    let pledge = if pledge.status == PledgeStatus::PastDue {
+    // A payment makes a past-due pledge current only when it was made after the pledge
+    // fell behind: an older installment delivered late says nothing of today.
+    let pledge = if pledge.status == PledgeStatus::PastDue
+        && pledge
+            .past_due_since
+            .is_none_or(|since| payment.paid_at >= since)
+    {
         let mut row: pledge::ActiveModel = pledge.into();
         row.status = Set(PledgeStatus::Active);
         row.past_due_since = Set(None);
