@@ -6,6 +6,7 @@
 
 pub mod browser;
 pub mod fake_stripe;
+pub mod pdf;
 pub mod seed;
 pub mod smtp;
 pub mod stripe;

@@ -1,14 +1,24 @@
 //! The words and layout of a receipt or year-end statement, in the donor's language: the
 //! plain text, the HTML and the PDF letter (letterhead, donor address block, table of
-//! gifts, signature line). Rendered once, at issue, and stored.
+//! gifts, signature line). Rendered once, at issue, and stored, so the bytes issued are
+//! the bytes sent and downloaded.
+//!
+//! In an Arabic document, amounts, numbers and names carry Unicode isolate marks, so
+//! "2026-000003" or "$50.00" keep their order inside right-to-left sentences: the PDF
+//! orders text by them, the HTML turns them into `<bdi>`, and the plain text drops them.
 
 use chrono::{DateTime, Datelike, Utc};
 use entity::enums::{Language, PaymentMethod, ReceiptKind, TributeKind};
 use entity::{Currency, format_minor};
 use mailer::templates::escape;
-use pdf_writer::{Content, Finish, Name, Pdf, Rect, Ref, Str};
 
 use crate::config::Organization;
+
+mod pdf;
+mod typeset;
+
+pub use typeset::TypesetError;
+use typeset::without_direction_marks;
 
 /// Gifts with benefits above this amount (in cents) carry the quid-pro-quo disclosure.
 pub const QUID_PRO_QUO_THRESHOLD_MINOR: i64 = 7_500;
@@ -291,6 +301,54 @@ fn date_in(org: &Organization, language: Language, at: DateTime<Utc>) -> String 
     }
 }
 
+/// Starts a stretch that reads left to right whatever surrounds it (an amount, a number).
+const LEFT_TO_RIGHT_ISOLATE: char = '\u{2066}';
+/// Starts a stretch that reads in the direction of its own first letter (a name).
+const FIRST_STRONG_ISOLATE: char = '\u{2068}';
+const POP_DIRECTIONAL_ISOLATE: char = '\u{2069}';
+
+/// How values are set inside the sentences of a document in `language`: in a
+/// right-to-left language each is isolated, as `<bdi>` does in HTML; elsewhere they are
+/// left as they are.
+#[derive(Clone, Copy)]
+struct Isolation {
+    right_to_left: bool,
+}
+
+impl Isolation {
+    fn of(language: Language) -> Self {
+        Isolation {
+            right_to_left: language == Language::Arabic,
+        }
+    }
+
+    fn wrap(self, open: char, text: &str) -> String {
+        if self.right_to_left {
+            format!("{open}{text}{POP_DIRECTIONAL_ISOLATE}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// An amount, a receipt number, an EIN: digits and signs that read left to right.
+    fn ltr(self, text: &str) -> String {
+        self.wrap(LEFT_TO_RIGHT_ISOLATE, text)
+    }
+
+    /// A name or description typed by people, in whatever script.
+    fn name(self, text: &str) -> String {
+        self.wrap(FIRST_STRONG_ISOLATE, text)
+    }
+}
+
+/// Escaped HTML text in which isolated stretches become `<bdi>` elements.
+fn html_text(text: &str) -> String {
+    escape(text)
+        .replace(LEFT_TO_RIGHT_ISOLATE, "<bdi dir=\"ltr\">")
+        .replace(FIRST_STRONG_ISOLATE, "<bdi>")
+        .replace(POP_DIRECTIONAL_ISOLATE, "</bdi>")
+}
+
 /// The document's parts as sentences, shared by the text, HTML and PDF.
 struct Parts {
     title: String,
@@ -308,15 +366,22 @@ struct Parts {
 
 fn parts(doc: &Document<'_>, language: Language) -> Parts {
     let w = words(language);
-    let money = |minor: i64| format_minor(minor, doc.currency);
+    let iso = Isolation::of(language);
+    let money = |minor: i64| iso.ltr(&format_minor(minor, doc.currency));
     let date = |at: DateTime<Utc>| date_in(doc.org, language, at);
+    let org = iso.name(&doc.org.legal_name);
     let net: i64 = doc.lines.iter().map(GiftLine::net_minor).sum();
     let benefits_total: i64 = doc.lines.iter().map(|l| l.benefits_minor).sum();
     let deductible: i64 = doc.lines.iter().map(GiftLine::deductible_minor).sum();
     let title = match doc.kind {
-        ReceiptKind::Gift => format!("{} {}", w.receipt, doc.number),
+        ReceiptKind::Gift => format!("{} {}", w.receipt, iso.ltr(&doc.number)),
         ReceiptKind::YearEndStatement => {
-            format!("{} {} — {}", w.statement, doc.tax_year, doc.number)
+            format!(
+                "{} {} — {}",
+                w.statement,
+                doc.tax_year,
+                iso.ltr(&doc.number)
+            )
         }
     };
     let intro = match (doc.kind, doc.lines.first()) {
@@ -325,7 +390,7 @@ fn parts(doc: &Document<'_>, language: Language) -> Parts {
             .replace("{amount}", &money(line.net_minor()))
             .replace("{date}", &date(line.received_at))
             .replace("{method}", method_name(language, line.method))
-            .replace("{fund}", &line.fund),
+            .replace("{fund}", &iso.name(&line.fund)),
         _ => w.thanks_year.replace("{year}", &doc.tax_year.to_string()),
     };
     let tributes = doc
@@ -337,7 +402,7 @@ fn parts(doc: &Document<'_>, language: Language) -> Parts {
                 TributeKind::InHonorOf => w.in_honor,
                 TributeKind::InMemoryOf => w.in_memory,
             };
-            format!("{lead} {name}.")
+            format!("{lead} {}.", iso.name(name))
         })
         .collect();
     let rows = doc
@@ -372,7 +437,7 @@ fn parts(doc: &Document<'_>, language: Language) -> Parts {
                     .replace("{date}", &date(line.received_at))
                     .replace(
                         "{description}",
-                        line.benefits_description.as_deref().unwrap_or("—"),
+                        &iso.name(line.benefits_description.as_deref().unwrap_or("—")),
                     )
                     .replace("{value}", &money(line.benefits_minor)),
             );
@@ -383,7 +448,7 @@ fn parts(doc: &Document<'_>, language: Language) -> Parts {
             .iter()
             .any(|l| l.benefits_minor > 0 && l.amount_minor > QUID_PRO_QUO_THRESHOLD_MINOR)
         {
-            acknowledgment.push(w.quid_pro_quo.replace("{org}", &doc.org.legal_name));
+            acknowledgment.push(w.quid_pro_quo.replace("{org}", &org));
         }
     }
     Parts {
@@ -392,7 +457,7 @@ fn parts(doc: &Document<'_>, language: Language) -> Parts {
         replaces: doc
             .replaces
             .as_ref()
-            .map(|number| format!("{} {number}.", w.replaces)),
+            .map(|number| format!("{} {}.", w.replaces, iso.ltr(number))),
         intro,
         tributes,
         rows,
@@ -400,29 +465,25 @@ fn parts(doc: &Document<'_>, language: Language) -> Parts {
         acknowledgment,
         exempt: w
             .exempt
-            .replace("{org}", &doc.org.legal_name)
-            .replace("{ein}", &doc.org.ein),
+            .replace("501(c)(3)", &iso.ltr("501(c)(3)"))
+            .replace("{org}", &org)
+            .replace("{ein}", &iso.ltr(&doc.org.ein)),
         sample: doc.org.issues_samples().then(|| w.sample.to_owned()),
-        signature: format!("{}, {}", w.signature, doc.org.legal_name),
+        signature: format!("{}, {org}", w.signature),
     }
 }
 
-/// Renders the document in its language. The PDF uses the standard PDF fonts, which
-/// cover Latin scripts; an Arabic donor's PDF is in English, next to Arabic text and HTML.
-pub fn render(doc: &Document<'_>) -> Rendered {
+/// Renders the document in its language, the PDF included (typeset with the fonts
+/// compiled into the service, Arabic right to left).
+pub fn render(doc: &Document<'_>) -> Result<Rendered, TypesetError> {
     let p = parts(doc, doc.language);
-    let pdf_parts = if doc.language == Language::Arabic {
-        parts(doc, Language::English)
-    } else {
-        parts(doc, doc.language)
-    };
-    Rendered {
+    Ok(Rendered {
         text: render_text(doc, &p),
         html: render_html(doc, &p),
-        pdf: render_pdf(doc, &pdf_parts),
+        pdf: pdf::render(doc, &p)?,
         amount_minor: doc.lines.iter().map(GiftLine::net_minor).sum(),
         deductible_minor: doc.lines.iter().map(GiftLine::deductible_minor).sum(),
-    }
+    })
 }
 
 fn render_text(doc: &Document<'_>, p: &Parts) -> String {
@@ -474,7 +535,8 @@ fn render_text(doc: &Document<'_>, p: &Parts) -> String {
     out.push_str("\n\n____________________________\n");
     out.push_str(&p.signature);
     out.push('\n');
-    out
+    // Plain text has no markup to isolate with; mail readers order it by its letters.
+    without_direction_marks(&out)
 }
 
 fn render_html(doc: &Document<'_>, p: &Parts) -> String {
@@ -486,7 +548,7 @@ fn render_html(doc: &Document<'_>, p: &Parts) -> String {
     let cell = |tag: &str, text: &str| {
         format!(
             "<{tag} style=\"padding: 4px 8px; border-bottom: 1px solid #ccc;\">{}</{tag}>",
-            escape(text)
+            html_text(text)
         )
     };
     let header: String = words(doc.language)
@@ -508,14 +570,14 @@ fn render_html(doc: &Document<'_>, p: &Parts) -> String {
     let paragraphs = |items: &[String]| -> String {
         items
             .iter()
-            .map(|s| format!("<p>{}</p>", escape(s)))
+            .map(|s| format!("<p>{}</p>", html_text(s)))
             .collect()
     };
     format!(
         "<div class=\"receipt\" lang=\"{lang}\" dir=\"{dir}\">\n{sample}\
-         <div class=\"letterhead\"><strong>{org}</strong><br>EIN {ein}<br>{org_address}</div>\n\
+         <div class=\"letterhead\"><strong><bdi>{org}</bdi></strong><br>EIN <bdi dir=\"ltr\">{ein}</bdi><br><bdi dir=\"ltr\">{org_address}</bdi></div>\n\
          <h2>{title}</h2>\n<p>{issued}</p>\n{replaces}\
-         <p class=\"donor\">{donor}{donor_address}</p>\n\
+         <p class=\"donor\"><bdi>{donor}</bdi>{donor_address}</p>\n\
          <p>{intro}</p>\n{tributes}\
          <table style=\"border-collapse: collapse;\">\n<thead><tr>{header}</tr></thead>\n<tbody>{rows}</tbody>\n<tfoot><tr>{totals}</tr></tfoot>\n</table>\n\
          {acknowledgment}\n<p>{exempt}</p>\n<p>____________________________<br>{signature}</p>\n</div>",
@@ -532,12 +594,12 @@ fn render_html(doc: &Document<'_>, p: &Parts) -> String {
         org = escape(&doc.org.legal_name),
         ein = escape(&doc.org.ein),
         org_address = escape(&doc.org.address),
-        title = escape(&p.title),
-        issued = escape(&p.issued),
+        title = html_text(&p.title),
+        issued = html_text(&p.issued),
         replaces = p
             .replaces
             .as_ref()
-            .map(|r| format!("<p>{}</p>\n", escape(r)))
+            .map(|r| format!("<p>{}</p>\n", html_text(r)))
             .unwrap_or_default(),
         donor = escape(&doc.donor_name),
         donor_address = doc
@@ -545,260 +607,102 @@ fn render_html(doc: &Document<'_>, p: &Parts) -> String {
             .as_ref()
             .map(|a| {
                 a.lines()
-                    .map(|line| format!("<br>{}", escape(line)))
+                    .map(|line| format!("<br><bdi dir=\"ltr\">{}</bdi>", escape(line)))
                     .collect::<String>()
             })
             .unwrap_or_default(),
-        intro = escape(&p.intro),
+        intro = html_text(&p.intro),
         tributes = paragraphs(&p.tributes),
         acknowledgment = paragraphs(&p.acknowledgment),
-        exempt = escape(&p.exempt),
-        signature = escape(&p.signature),
+        exempt = html_text(&p.exempt),
+        signature = html_text(&p.signature),
     )
 }
 
-/// Text in the standard fonts' WinAnsi encoding: Latin-1 passes through, typographic
-/// dashes and quotes map to their WinAnsi codes, anything else becomes "?".
-fn win_ansi(text: &str) -> Vec<u8> {
-    text.chars()
-        .map(|c| match c {
-            '—' => 0x97,
-            '–' => 0x96,
-            '’' => 0x92,
-            '‘' => 0x91,
-            '“' => 0x93,
-            '”' => 0x94,
-            '€' => 0x80,
-            c if (c as u32) < 0x80 || (0xA0..=0xFF).contains(&(c as u32)) => c as u32 as u8,
-            _ => b'?',
-        })
-        .collect()
-}
-
-/// Splits text into lines of at most `width` characters at spaces.
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = Vec::new();
-    let mut line = String::new();
-    for word in text.split_whitespace() {
-        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
-            lines.push(std::mem::take(&mut line));
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        lines.push(line);
-    }
-    lines
-}
-
-const PAGE_WIDTH: f32 = 612.0;
-const PAGE_HEIGHT: f32 = 792.0;
-const MARGIN: f32 = 64.0;
-const REGULAR: Name<'static> = Name(b"F1");
-const BOLD: Name<'static> = Name(b"F2");
-
-/// Pages of a letter, written top to bottom.
-struct Letter {
-    pages: Vec<Content>,
-    y: f32,
-}
-
-impl Letter {
-    fn new() -> Self {
-        Letter {
-            pages: vec![Content::new()],
-            y: PAGE_HEIGHT - MARGIN,
-        }
-    }
-
-    fn page(&mut self) -> &mut Content {
-        if self.pages.is_empty() {
-            self.pages.push(Content::new());
-        }
-        let last = self.pages.len() - 1;
-        &mut self.pages[last]
-    }
-
-    fn room(&mut self, height: f32) {
-        if self.y - height < MARGIN {
-            self.pages.push(Content::new());
-            self.y = PAGE_HEIGHT - MARGIN;
-        }
-    }
-
-    fn text_at(&mut self, x: f32, font: Name<'static>, size: f32, text: &str) {
-        let y = self.y;
-        let bytes = win_ansi(text);
-        self.page()
-            .begin_text()
-            .set_font(font, size)
-            .next_line(x, y)
-            .show(Str(&bytes))
-            .end_text();
-    }
-
-    fn line(&mut self, font: Name<'static>, size: f32, text: &str) {
-        self.room(size * 1.4);
-        self.text_at(MARGIN, font, size, text);
-        self.y -= size * 1.4;
-    }
-
-    fn paragraph(&mut self, size: f32, text: &str) {
-        for line in wrap(text, 92) {
-            self.line(REGULAR, size, &line);
-        }
-        self.y -= size * 0.6;
-    }
-
-    /// A bold warning in large type, between rules.
-    fn warning(&mut self, text: &str) {
-        self.gap(4.0);
-        self.rule(MARGIN, PAGE_WIDTH - MARGIN);
-        self.gap(10.0);
-        for line in wrap(text, 64) {
-            self.line(BOLD, 13.0, &line);
-        }
-        self.rule(MARGIN, PAGE_WIDTH - MARGIN);
-        self.gap(14.0);
-    }
-
-    fn rule(&mut self, from: f32, to: f32) {
-        let y = self.y + 4.0;
-        self.page()
-            .set_line_width(0.6)
-            .move_to(from, y)
-            .line_to(to, y)
-            .stroke();
-    }
-
-    fn gap(&mut self, height: f32) {
-        self.y -= height;
-    }
-}
-
-fn render_pdf(doc: &Document<'_>, p: &Parts) -> Vec<u8> {
-    let mut letter = Letter::new();
-    if let Some(sample) = &p.sample {
-        letter.warning(sample);
-    }
-    // Letterhead.
-    letter.line(BOLD, 16.0, &doc.org.legal_name);
-    letter.line(REGULAR, 9.0, &doc.org.address);
-    letter.line(REGULAR, 9.0, &format!("EIN {}", doc.org.ein));
-    letter.rule(MARGIN, PAGE_WIDTH - MARGIN);
-    letter.gap(18.0);
-    // Donor address block.
-    letter.line(REGULAR, 11.0, &doc.donor_name);
-    if let Some(address) = &doc.donor_address {
-        for line in address.lines() {
-            letter.line(REGULAR, 11.0, line);
-        }
-    }
-    letter.gap(18.0);
-    letter.line(BOLD, 13.0, &p.title);
-    letter.line(REGULAR, 10.0, &p.issued);
-    if let Some(replaces) = &p.replaces {
-        letter.line(REGULAR, 10.0, replaces);
-    }
-    letter.gap(8.0);
-    letter.paragraph(10.0, &p.intro);
-    for tribute in &p.tributes {
-        letter.paragraph(10.0, tribute);
-    }
-    // Table of gifts.
-    let columns = [MARGIN, 150.0, 290.0, 370.0, 440.0, 510.0];
-    let header = words(if doc.language == Language::Arabic {
-        Language::English
-    } else {
-        doc.language
-    })
-    .columns;
-    letter.room(30.0);
-    for (x, title) in columns.iter().zip(header) {
-        letter.text_at(*x, BOLD, 9.0, title);
-    }
-    letter.gap(4.0);
-    letter.rule(MARGIN, PAGE_WIDTH - MARGIN);
-    letter.gap(10.0);
-    for row in &p.rows {
-        letter.room(14.0);
-        for (x, value) in columns.iter().zip(row) {
-            let shown: String = value.chars().take(24).collect();
-            letter.text_at(*x, REGULAR, 9.0, &shown);
-        }
-        letter.gap(13.0);
-    }
-    letter.rule(MARGIN, PAGE_WIDTH - MARGIN);
-    letter.gap(6.0);
-    for (x, value) in columns.iter().zip(&p.totals) {
-        letter.text_at(*x, BOLD, 9.0, value);
-    }
-    letter.gap(24.0);
-    for sentence in &p.acknowledgment {
-        letter.paragraph(10.0, sentence);
-    }
-    letter.paragraph(9.0, &p.exempt);
-    if let Some(sample) = &p.sample {
-        letter.warning(sample);
-    }
-    // Signature line.
-    letter.room(60.0);
-    letter.gap(30.0);
-    letter.rule(MARGIN, MARGIN + 200.0);
-    letter.gap(6.0);
-    letter.line(REGULAR, 10.0, &p.signature);
-
-    let mut pdf = Pdf::new();
-    let catalog = Ref::new(1);
-    let tree = Ref::new(2);
-    let regular = Ref::new(3);
-    let bold = Ref::new(4);
-    let first_page = 5;
-    let page_ids: Vec<Ref> = (0..letter.pages.len())
-        .map(|i| Ref::new(first_page + 2 * i as i32))
-        .collect();
-    pdf.catalog(catalog).pages(tree);
-    pdf.pages(tree)
-        .kids(page_ids.iter().copied())
-        .count(page_ids.len() as i32);
-    pdf.type1_font(regular)
-        .base_font(Name(b"Helvetica"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-    pdf.type1_font(bold)
-        .base_font(Name(b"Helvetica-Bold"))
-        .encoding_predefined(Name(b"WinAnsiEncoding"));
-    for (content, page_id) in letter.pages.into_iter().zip(page_ids) {
-        let content_id = Ref::new(page_id.get() + 1);
-        let mut page = pdf.page(page_id);
-        page.media_box(Rect::new(0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT))
-            .parent(tree)
-            .contents(content_id);
-        page.resources()
-            .fonts()
-            .pair(REGULAR, regular)
-            .pair(BOLD, bold);
-        page.finish();
-        pdf.stream(content_id, &content.finish());
-    }
-    pdf.finish()
-}
-
 #[cfg(test)]
+// Test data that does not parse should stop the test where it happened.
+#[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use entity::enums::PaymentMethod;
 
-    #[test]
-    fn latin_text_keeps_its_accents_in_the_pdf_encoding() {
-        assert_eq!(win_ansi("Núñez — ok"), b"N\xfa\xf1ez \x97 ok".to_vec());
-        assert_eq!(win_ansi("عزيز"), b"????".to_vec());
+    fn document<'a>(org: &'a Organization, language: Language) -> Document<'a> {
+        Document {
+            org,
+            language,
+            kind: ReceiptKind::Gift,
+            number: "2026-000003".to_owned(),
+            tax_year: 2026,
+            issued_at: DateTime::parse_from_rfc3339("2026-03-15T12:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+            donor_name: "ليلى حداد".to_owned(),
+            donor_address: Some("2130 W. 6th Street\nLos Angeles, CA 90057".to_owned()),
+            currency: Currency::parse("USD").unwrap(),
+            lines: vec![GiftLine {
+                received_at: DateTime::parse_from_rfc3339("2026-03-14T18:00:00Z")
+                    .unwrap()
+                    .with_timezone(&Utc),
+                amount_minor: 5_000,
+                refunded_minor: 0,
+                benefits_minor: 0,
+                benefits_description: None,
+                method: PaymentMethod::Card,
+                fund: "Santa Ana Deportation Defense Fund".to_owned(),
+                tribute: None,
+            }],
+            replaces: None,
+        }
+    }
+
+    fn organization() -> Organization {
+        crate::config::Config::defaults_with_database("sqlite::memory:")
+            .unwrap()
+            .org
     }
 
     #[test]
-    fn long_sentences_wrap_at_spaces() {
-        let lines = wrap("one two three four five", 9);
-        assert_eq!(lines, ["one two", "three", "four five"]);
+    fn arabic_html_isolates_numbers_amounts_and_addresses() {
+        let org = organization();
+
+        let html = render(&document(&org, Language::Arabic)).unwrap().html;
+
+        assert!(
+            html.contains("إيصال <bdi dir=\"ltr\">2026-000003</bdi>"),
+            "{html}"
+        );
+        assert!(html.contains("<bdi dir=\"ltr\">$50.00</bdi>"), "{html}");
+        assert!(
+            html.contains("<bdi>Santa Ana Deportation Defense Fund</bdi>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<br><bdi dir=\"ltr\">2130 W. 6th Street</bdi>"),
+            "{html}"
+        );
+        assert!(html.contains("<bdi>ليلى حداد</bdi>"), "{html}");
+    }
+
+    #[test]
+    fn the_plain_text_carries_no_direction_marks() {
+        let org = organization();
+
+        let text = render(&document(&org, Language::Arabic)).unwrap().text;
+
+        assert!(text.contains("إيصال 2026-000003"), "{text}");
+        assert!(
+            !text.contains(['\u{2066}', '\u{2068}', '\u{2069}']),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn english_html_has_no_isolates_inside_its_sentences() {
+        let org = organization();
+
+        let html = render(&document(&org, Language::English)).unwrap().html;
+
+        assert!(html.contains("Receipt 2026-000003"), "{html}");
+        assert!(html.contains("Thank you for your gift of $50.00"), "{html}");
     }
 }

@@ -45,7 +45,8 @@ pub fn text(context: Context<'_>, body: &str) -> String {
 }
 
 /// The HTML part: `body_html` (already escaped) inside a document in the donor's
-/// language and direction, with the footer.
+/// language and direction, with the footer. The organization's name and postal address
+/// are isolated, so inside Arabic a street number stays before its street.
 pub fn html(context: Context<'_>, title: &str, body_html: &str) -> String {
     let lang = context.language.as_str();
     let dir = if is_rtl(context.language) {
@@ -63,11 +64,47 @@ pub fn html(context: Context<'_>, title: &str, body_html: &str) -> String {
          <title>{title}</title>\n</head>\n\
          <body style=\"font-family: Georgia, serif; color: #222; text-align: {align};\">\n\
          <div style=\"max-width: 640px; margin: 0 auto;\">\n{body_html}\n\
-         <hr>\n<p style=\"font-size: 12px; color: #666;\">{note} {name}.<br>{name}<br>{address}</p>\n\
+         <hr>\n<p style=\"font-size: 12px; color: #666;\">{note} <bdi>{name}</bdi>.<br><bdi>{name}</bdi><br><bdi dir=\"ltr\">{address}</bdi></p>\n\
          </div>\n</body>\n</html>\n",
         title = escape(title),
         note = escape(footer_note(context.language)),
         name = escape(&context.org.legal_name),
         address = escape(&context.org.address),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{
+        Organization, PLACEHOLDER_ADDRESS, PLACEHOLDER_EIN, PLACEHOLDER_LEGAL_NAME,
+    };
+
+    #[test]
+    fn the_footer_keeps_the_address_numbers_in_place_inside_arabic() {
+        let org = Organization {
+            legal_name: PLACEHOLDER_LEGAL_NAME.to_owned(),
+            ein: PLACEHOLDER_EIN.to_owned(),
+            address: PLACEHOLDER_ADDRESS.to_owned(),
+            timezone: chrono_tz::America::Los_Angeles,
+            tribute_notifications_per_day: 3,
+        };
+        let context = Context {
+            org: &org,
+            language: Language::Arabic,
+            to_name: None,
+            links: None,
+        };
+
+        let html = html(context, "إيصال", "<p>شكراً</p>");
+
+        assert!(
+            html.contains("<bdi dir=\"ltr\">1458 Howard Street, San Francisco, CA 94103</bdi>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<bdi>Immigrant Legal Defense Fund</bdi>"),
+            "{html}"
+        );
+    }
 }

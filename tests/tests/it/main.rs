@@ -25,6 +25,7 @@ mod metrics;
 mod migrations;
 mod outbox;
 mod payment_events;
+mod receipt_pdfs;
 mod receipts;
 mod reconciliation;
 mod refund_failures;

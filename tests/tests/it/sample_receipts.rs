@@ -11,6 +11,7 @@ use entity::receipt;
 
 use crate::mailer::{add_donor, gift_of, give, organization};
 use tests::on_both_backends;
+use tests::pdf::pdf_text;
 use tests::support::{Backend, TestApp, spawn_app, spawn_app_with};
 
 const MARK: &str = "SAMPLE — NOT A TAX RECEIPT";
@@ -30,58 +31,6 @@ fn named_organization() -> Organization {
     })
     .unwrap();
     config.org
-}
-
-/// The text a PDF shows: its literal `(...)` and hex `<...>` strings, one per line, read
-/// from the uncompressed content streams as WinAnsi (Latin-1, with the dashes and
-/// quotes the documents use).
-pub fn pdf_text(pdf: &[u8]) -> String {
-    let winansi = |byte: u8| match byte {
-        0x97 => '—',
-        0x96 => '–',
-        0x92 => '’',
-        0x91 => '‘',
-        0x93 => '“',
-        0x94 => '”',
-        0x80 => '€',
-        other => char::from(other),
-    };
-    let mut lines = Vec::new();
-    let mut i = 0;
-    while i < pdf.len() {
-        match pdf[i] {
-            b'(' => {
-                let mut text = String::new();
-                i += 1;
-                while i < pdf.len() && pdf[i] != b')' {
-                    if pdf[i] == b'\\' && i + 1 < pdf.len() {
-                        i += 1;
-                    }
-                    text.push(winansi(pdf[i]));
-                    i += 1;
-                }
-                lines.push(text);
-            }
-            b'<' if pdf.get(i + 1) != Some(&b'<') && pdf.get(i.wrapping_sub(1)) != Some(&b'<') => {
-                let end = pdf[i..].iter().position(|b| *b == b'>').map(|e| i + e);
-                if let Some(end) = end {
-                    let hex =
-                        String::from_utf8_lossy(&pdf[i + 1..end]).replace(char::is_whitespace, "");
-                    if hex.chars().all(|c| c.is_ascii_hexdigit()) {
-                        let text: String = (0..hex.len() / 2)
-                            .filter_map(|n| u8::from_str_radix(&hex[2 * n..2 * n + 2], 16).ok())
-                            .map(winansi)
-                            .collect();
-                        lines.push(text);
-                    }
-                    i = end;
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    lines.join("\n")
 }
 
 fn assert_marked(receipt: &receipt::Model) {

@@ -208,7 +208,10 @@ pub(super) async fn issue(
         currency,
         lines,
         replaces: replaces.map(|r| r.number.clone()),
-    });
+    })
+    .map_err(|error| {
+        DomainError::Unexpected(anyhow::Error::new(error).context("typesetting the receipt PDF"))
+    })?;
     let receipt = receipt::ActiveModel {
         number: Set(number),
         tax_year: Set(year),

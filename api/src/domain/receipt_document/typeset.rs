@@ -1,0 +1,762 @@
+//! A small typesetter for printed letters: text shaped (rustybuzz) with the Noto fonts kept
+//! in `api/fonts` (Latin and Vietnamese in Noto Sans, Arabic in Noto Naskh Arabic), put in
+//! the Unicode bidirectional order, wrapped to a width, and flowed onto US Letter pages
+//! with krilla, which embeds only the glyphs a document uses.
+//!
+//! Text may carry the Unicode isolate marks (U+2066 to U+2069) around numbers and names,
+//! as `<bdi>` does in HTML: they order the text and are never drawn.
+
+use std::ops::Range;
+use std::sync::LazyLock;
+
+use krilla::Document;
+use krilla::color::rgb;
+use krilla::geom::{PathBuilder, Point};
+use krilla::metadata::Metadata;
+use krilla::num::NormalizedF32;
+use krilla::page::PageSettings;
+use krilla::paint::{Fill, Paint, Stroke};
+use krilla::surface::Surface;
+use krilla::text::{Font, GlyphId, KrillaGlyph};
+use unicode_bidi::{BidiInfo, Level};
+
+static NOTO_SANS: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fonts/NotoSans-Regular.ttf"
+));
+static NOTO_SANS_BOLD: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fonts/NotoSans-Bold.ttf"
+));
+static NOTO_NASKH_ARABIC: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fonts/NotoNaskhArabic-Regular.ttf"
+));
+static NOTO_NASKH_ARABIC_BOLD: &[u8] = include_bytes!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/fonts/NotoNaskhArabic-Bold.ttf"
+));
+
+/// US Letter, in points.
+pub const PAGE_WIDTH: f32 = 612.0;
+pub const PAGE_HEIGHT: f32 = 792.0;
+pub const MARGIN: f32 = 56.0;
+/// The width between the margins.
+pub const MEASURE: f32 = PAGE_WIDTH - 2.0 * MARGIN;
+
+/// Why a letter could not be typeset.
+#[derive(Debug, thiserror::Error)]
+pub enum TypesetError {
+    #[error("a font compiled into the service could not be read")]
+    Font,
+    #[error("the PDF could not be written: {0:?}")]
+    Pdf(krilla::error::KrillaError),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Weight {
+    Regular,
+    Bold,
+}
+
+/// The direction a letter reads in: it decides where lines start and the order of table
+/// columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    LeftToRight,
+    RightToLeft,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Where reading starts: left, or right in a right-to-left letter.
+    Start,
+    /// Where it ends; amounts line up there.
+    End,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Arabic,
+}
+
+struct Face {
+    pdf: Font,
+    shaper: rustybuzz::Face<'static>,
+    units_per_em: f32,
+}
+
+impl Face {
+    fn load(data: &'static [u8]) -> Option<Face> {
+        let shaper = rustybuzz::Face::from_slice(data, 0)?;
+        Some(Face {
+            pdf: Font::new(data.into(), 0)?,
+            units_per_em: shaper.units_per_em() as f32,
+            shaper,
+        })
+    }
+
+    fn covers(&self, c: char) -> bool {
+        self.shaper.glyph_index(c).is_some()
+    }
+}
+
+struct Fonts {
+    latin: [Face; 2],
+    arabic: [Face; 2],
+}
+
+static FONTS: LazyLock<Option<Fonts>> = LazyLock::new(|| {
+    Some(Fonts {
+        latin: [Face::load(NOTO_SANS)?, Face::load(NOTO_SANS_BOLD)?],
+        arabic: [
+            Face::load(NOTO_NASKH_ARABIC)?,
+            Face::load(NOTO_NASKH_ARABIC_BOLD)?,
+        ],
+    })
+});
+
+impl Fonts {
+    fn face(&self, script: Script, weight: Weight) -> &Face {
+        let faces = match script {
+            Script::Latin => &self.latin,
+            Script::Arabic => &self.arabic,
+        };
+        match weight {
+            Weight::Regular => &faces[0],
+            Weight::Bold => &faces[1],
+        }
+    }
+
+    /// The font a character is drawn in: Arabic letters in the Arabic font, everything
+    /// else in Noto Sans unless only the Arabic font has it.
+    fn script_of(&self, c: char) -> Script {
+        let arabic = matches!(
+            u32::from(c),
+            0x0600..=0x06FF | 0x0750..=0x077F | 0x08A0..=0x08FF | 0xFB50..=0xFDFF | 0xFE70..=0xFEFF
+        );
+        if arabic || (!self.latin[0].covers(c) && self.arabic[0].covers(c)) {
+            Script::Arabic
+        } else {
+            Script::Latin
+        }
+    }
+}
+
+/// Marks that steer the bidirectional order and have no glyph of their own.
+fn is_direction_mark(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Text without its direction marks, for where no bidirectional order applies.
+pub fn without_direction_marks(text: &str) -> String {
+    text.chars().filter(|c| !is_direction_mark(*c)).collect()
+}
+
+/// A run of glyphs in one font and one direction, ready to draw.
+#[derive(Clone)]
+struct Piece {
+    script: Script,
+    text: String,
+    glyphs: Vec<KrillaGlyph>,
+    /// Width in ems.
+    advance: f32,
+}
+
+/// One line of text, shaped, its pieces in visual order (left to right).
+#[derive(Clone)]
+pub struct Line {
+    pieces: Vec<Piece>,
+    weight: Weight,
+    size: f32,
+    width: f32,
+}
+
+fn shape(face: &Face, text: &str, rtl: bool) -> (Vec<KrillaGlyph>, f32) {
+    let mut buffer = rustybuzz::UnicodeBuffer::new();
+    buffer.push_str(text);
+    buffer.guess_segment_properties();
+    buffer.set_direction(if rtl {
+        rustybuzz::Direction::RightToLeft
+    } else {
+        rustybuzz::Direction::LeftToRight
+    });
+    // A mark keeps its own cluster, so each glyph stands for its own letters and a text
+    // extractor reads the marks where they belong.
+    buffer.set_cluster_level(rustybuzz::BufferClusterLevel::MonotoneCharacters);
+    let output = rustybuzz::shape(&face.shaper, &[], buffer);
+    let em = face.units_per_em;
+    let mut clusters: Vec<usize> = output
+        .glyph_infos()
+        .iter()
+        .map(|i| i.cluster as usize)
+        .collect();
+    clusters.sort_unstable();
+    clusters.dedup();
+    // A glyph stands for the text from its cluster to the next cluster in logical order.
+    let end_of = |start: usize| {
+        clusters
+            .iter()
+            .find(|c| **c > start)
+            .copied()
+            .unwrap_or(text.len())
+    };
+    let mut advance = 0.0;
+    let glyphs = output
+        .glyph_infos()
+        .iter()
+        .zip(output.glyph_positions())
+        .map(|(info, pos)| {
+            let start = info.cluster as usize;
+            advance += pos.x_advance as f32 / em;
+            KrillaGlyph::new(
+                GlyphId::new(info.glyph_id),
+                pos.x_advance as f32 / em,
+                pos.x_offset as f32 / em,
+                pos.y_offset as f32 / em,
+                pos.y_advance as f32 / em,
+                start..end_of(start),
+                None,
+            )
+        })
+        .collect();
+    (glyphs, advance)
+}
+
+/// Shapes one line. The bidirectional algorithm orders its runs (a Latin name or an
+/// isolated number inside Arabic keeps reading left to right), then each run is cut where
+/// the font changes and shaped in its own direction. With no `base`, the line takes the
+/// direction of its first letter.
+fn shape_line(
+    fonts: &Fonts,
+    text: &str,
+    base: Option<Direction>,
+    weight: Weight,
+    size: f32,
+) -> Line {
+    let level = base.map(|direction| match direction {
+        Direction::LeftToRight => Level::ltr(),
+        Direction::RightToLeft => Level::rtl(),
+    });
+    let info = BidiInfo::new(text, level);
+    let mut pieces = Vec::new();
+    for paragraph in &info.paragraphs {
+        let (levels, runs) = info.visual_runs(paragraph, paragraph.range.clone());
+        for run in runs {
+            let rtl = levels[run.start].is_rtl();
+            let mut segments: Vec<(Script, Range<usize>)> = Vec::new();
+            let mut open = false;
+            for (offset, c) in text[run.clone()].char_indices() {
+                if is_direction_mark(c) {
+                    open = false;
+                    continue;
+                }
+                let at = run.start + offset;
+                let script = fonts.script_of(c);
+                match segments.last_mut() {
+                    Some((last, range)) if open && *last == script => range.end = at + c.len_utf8(),
+                    _ => segments.push((script, at..at + c.len_utf8())),
+                }
+                open = true;
+            }
+            if rtl {
+                segments.reverse();
+            }
+            for (script, range) in segments {
+                let piece_text = &text[range];
+                let (glyphs, advance) = shape(fonts.face(script, weight), piece_text, rtl);
+                pieces.push(Piece {
+                    script,
+                    text: piece_text.to_owned(),
+                    glyphs,
+                    advance,
+                });
+            }
+        }
+    }
+    let width = pieces.iter().map(|p| p.advance).sum::<f32>() * size;
+    Line {
+        pieces,
+        weight,
+        size,
+        width,
+    }
+}
+
+/// Cuts text into lines no wider than `width`, at spaces; a word wider than a whole line
+/// is cut between letters rather than left to run into its neighbour.
+fn wrap(
+    fonts: &Fonts,
+    text: &str,
+    width: f32,
+    base: Option<Direction>,
+    weight: Weight,
+    size: f32,
+) -> Vec<Line> {
+    let measure = |s: &str| shape_line(fonts, s, base, weight, size).width;
+    let space = measure(" ");
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let mut line_width = 0.0;
+    for word in text.split_whitespace() {
+        let mut word = word.to_owned();
+        let mut word_width = measure(&word);
+        loop {
+            let needed = if line.is_empty() {
+                word_width
+            } else {
+                line_width + space + word_width
+            };
+            if needed <= width {
+                if !line.is_empty() {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                line_width = needed;
+                break;
+            }
+            if !line.is_empty() {
+                lines.push(std::mem::take(&mut line));
+                line_width = 0.0;
+                continue;
+            }
+            let mut fit = String::new();
+            for c in word.chars() {
+                let mut longer = fit.clone();
+                longer.push(c);
+                if !fit.is_empty() && measure(&longer) > width {
+                    break;
+                }
+                fit = longer;
+            }
+            let rest = word[fit.len()..].to_owned();
+            if rest.is_empty() {
+                line = fit;
+                line_width = word_width;
+                break;
+            }
+            lines.push(fit);
+            word = rest;
+            word_width = measure(&word);
+        }
+    }
+    if !line.is_empty() {
+        lines.push(line);
+    }
+    lines
+        .iter()
+        .map(|l| shape_line(fonts, l, base, weight, size))
+        .collect()
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Color(u8, u8, u8);
+
+const BLACK: Color = Color(0, 0, 0);
+const WARNING_RED: Color = Color(176, 0, 32);
+
+enum Mark {
+    Text {
+        x: f32,
+        baseline: f32,
+        line: Line,
+        color: Color,
+    },
+    Rule {
+        from: f32,
+        to: f32,
+        y: f32,
+        width: f32,
+        color: Color,
+    },
+}
+
+/// One column of a table: its share of the width and where its cells align.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub share: f32,
+    pub align: Align,
+}
+
+fn line_height(size: f32) -> f32 {
+    size * 1.5
+}
+
+/// A letter written top to bottom, page after page.
+pub struct Letter {
+    fonts: &'static Fonts,
+    direction: Direction,
+    pages: Vec<Vec<Mark>>,
+    /// From the top of the page to the top of the next line.
+    y: f32,
+}
+
+impl Letter {
+    pub fn new(direction: Direction) -> Result<Self, TypesetError> {
+        let fonts = FONTS.as_ref().ok_or(TypesetError::Font)?;
+        Ok(Letter {
+            fonts,
+            direction,
+            pages: vec![Vec::new()],
+            y: MARGIN,
+        })
+    }
+
+    fn marks(&mut self) -> &mut Vec<Mark> {
+        if self.pages.is_empty() {
+            self.pages.push(Vec::new());
+        }
+        let last = self.pages.len() - 1;
+        &mut self.pages[last]
+    }
+
+    /// Starts a new page unless `height` fits on this one; says whether it did.
+    fn room(&mut self, height: f32) -> bool {
+        if self.y + height > PAGE_HEIGHT - MARGIN && self.y > MARGIN {
+            self.pages.push(Vec::new());
+            self.y = MARGIN;
+            return true;
+        }
+        false
+    }
+
+    pub fn gap(&mut self, height: f32) {
+        self.y += height;
+    }
+
+    /// Where a line of `width` starts inside `[left, right]`.
+    fn x_for(&self, left: f32, right: f32, width: f32, align: Align) -> f32 {
+        let at_left = matches!(
+            (self.direction, align),
+            (Direction::LeftToRight, Align::Start) | (Direction::RightToLeft, Align::End)
+        );
+        if at_left { left } else { right - width }
+    }
+
+    fn put(&mut self, x: f32, line: Line, color: Color) {
+        let baseline = self.y + line.size * 1.1;
+        self.marks().push(Mark::Text {
+            x,
+            baseline,
+            line,
+            color,
+        });
+    }
+
+    fn lines(&mut self, lines: Vec<Line>, size: f32, color: Color) {
+        for line in lines {
+            self.room(line_height(size));
+            let x = self.x_for(MARGIN, PAGE_WIDTH - MARGIN, line.width, Align::Start);
+            self.put(x, line, color);
+            self.y += line_height(size);
+        }
+    }
+
+    /// A paragraph in the letter's direction, wrapped to the page's width; each line
+    /// break in `text` starts a new line.
+    pub fn paragraph(&mut self, text: &str, weight: Weight, size: f32) {
+        for source in text.lines() {
+            let lines = wrap(
+                self.fonts,
+                source,
+                MEASURE,
+                Some(self.direction),
+                weight,
+                size,
+            );
+            self.lines(lines, size, BLACK);
+        }
+    }
+
+    /// Lines that read in their own direction (a name, an address in Latin letters inside
+    /// an Arabic letter), set where the letter's lines start.
+    pub fn isolated(&mut self, text: &str, weight: Weight, size: f32) {
+        for source in text.lines() {
+            let lines = wrap(self.fonts, source, MEASURE, None, weight, size);
+            self.lines(lines, size, BLACK);
+        }
+    }
+
+    /// A rule across the page, or `length` long from where lines start.
+    pub fn rule(&mut self, length: Option<f32>) {
+        let length = length.unwrap_or(MEASURE);
+        let (from, to) = match self.direction {
+            Direction::LeftToRight => (MARGIN, MARGIN + length),
+            Direction::RightToLeft => (PAGE_WIDTH - MARGIN - length, PAGE_WIDTH - MARGIN),
+        };
+        let y = self.y;
+        self.marks().push(Mark::Rule {
+            from,
+            to,
+            y,
+            width: 0.6,
+            color: BLACK,
+        });
+    }
+
+    fn heavy_rule(&mut self) {
+        let y = self.y;
+        self.marks().push(Mark::Rule {
+            from: MARGIN,
+            to: PAGE_WIDTH - MARGIN,
+            y,
+            width: 2.0,
+            color: WARNING_RED,
+        });
+    }
+
+    /// A warning in bold red between two heavy rules, kept on one page.
+    pub fn warning(&mut self, text: &str) {
+        let size = 12.0;
+        let lines = wrap(
+            self.fonts,
+            text,
+            MEASURE,
+            Some(self.direction),
+            Weight::Bold,
+            size,
+        );
+        self.room(lines.len() as f32 * line_height(size) + 16.0);
+        self.heavy_rule();
+        self.gap(6.0);
+        self.lines(lines, size, WARNING_RED);
+        self.gap(4.0);
+        self.heavy_rule();
+        self.gap(14.0);
+    }
+
+    /// A table whose cells wrap within their columns, so no cell runs into the next; the
+    /// header repeats on each page the table continues on. Columns are given in reading
+    /// order and laid right to left in a right-to-left letter.
+    pub fn table(
+        &mut self,
+        columns: &[Column],
+        header: &[String],
+        rows: &[Vec<String>],
+        footer: &[String],
+        size: f32,
+    ) {
+        let padding = 4.0;
+        let total: f32 = columns.iter().map(|c| c.share).sum();
+        let mut edges = Vec::with_capacity(columns.len());
+        let mut start = 0.0;
+        for column in columns {
+            let width = MEASURE * column.share / total;
+            edges.push(match self.direction {
+                Direction::LeftToRight => (MARGIN + start, MARGIN + start + width),
+                Direction::RightToLeft => (
+                    PAGE_WIDTH - MARGIN - start - width,
+                    PAGE_WIDTH - MARGIN - start,
+                ),
+            });
+            start += width;
+        }
+        let fonts = self.fonts;
+        let direction = self.direction;
+        let layout = |cells: &[String], weight: Weight| -> Vec<Vec<Line>> {
+            cells
+                .iter()
+                .zip(&edges)
+                .map(|(cell, (left, right))| {
+                    let width = right - left - 2.0 * padding;
+                    wrap(fonts, cell, width, Some(direction), weight, size)
+                })
+                .collect()
+        };
+        let height = |cells: &[Vec<Line>]| {
+            cells.iter().map(Vec::len).max().unwrap_or(0).max(1) as f32 * line_height(size)
+        };
+        let draw_row = |letter: &mut Letter, cells: Vec<Vec<Line>>| {
+            let top = letter.y;
+            let row_height = height(&cells);
+            for ((lines, (left, right)), column) in cells.into_iter().zip(&edges).zip(columns) {
+                letter.y = top;
+                for line in lines {
+                    let x = letter.x_for(left + padding, right - padding, line.width, column.align);
+                    letter.put(x, line, BLACK);
+                    letter.y += line_height(size);
+                }
+            }
+            letter.y = top + row_height;
+        };
+        let head = layout(header, Weight::Bold);
+        let draw_head = |letter: &mut Letter| {
+            draw_row(letter, head.clone());
+            letter.gap(3.0);
+            letter.rule(None);
+            letter.gap(4.0);
+        };
+        self.room(height(&head) + 2.0 * line_height(size) + 8.0);
+        draw_head(self);
+        for row in rows {
+            let cells = layout(row, Weight::Regular);
+            if self.room(height(&cells)) {
+                draw_head(self);
+            }
+            draw_row(self, cells);
+        }
+        let foot = layout(footer, Weight::Bold);
+        self.room(height(&foot) + 8.0);
+        self.gap(3.0);
+        self.rule(None);
+        self.gap(4.0);
+        draw_row(self, foot);
+    }
+
+    /// Writes the pages as a PDF, with the used glyphs of each font embedded.
+    pub fn finish(self, metadata: Metadata) -> Result<Vec<u8>, TypesetError> {
+        let mut document = Document::new();
+        document.set_metadata(metadata);
+        for marks in &self.pages {
+            let settings =
+                PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT).ok_or(TypesetError::Font)?;
+            let mut page = document.start_page_with(settings);
+            let mut surface = page.surface();
+            for mark in marks {
+                draw(&mut surface, self.fonts, mark);
+            }
+            surface.finish();
+            page.finish();
+        }
+        document.finish().map_err(TypesetError::Pdf)
+    }
+}
+
+fn paint(color: Color) -> Paint {
+    rgb::Color::new(color.0, color.1, color.2).into()
+}
+
+fn draw(surface: &mut Surface<'_>, fonts: &Fonts, mark: &Mark) {
+    match mark {
+        Mark::Text {
+            x,
+            baseline,
+            line,
+            color,
+        } => {
+            surface.set_stroke(None);
+            surface.set_fill(Some(Fill {
+                paint: paint(*color),
+                opacity: NormalizedF32::ONE,
+                rule: Default::default(),
+            }));
+            let mut at = *x;
+            for piece in &line.pieces {
+                let face = fonts.face(piece.script, line.weight);
+                surface.draw_glyphs(
+                    Point::from_xy(at, *baseline),
+                    &piece.glyphs,
+                    face.pdf.clone(),
+                    &piece.text,
+                    line.size,
+                    false,
+                );
+                at += piece.advance * line.size;
+            }
+        }
+        Mark::Rule {
+            from,
+            to,
+            y,
+            width,
+            color,
+        } => {
+            let mut path = PathBuilder::new();
+            path.move_to(*from, *y);
+            path.line_to(*to, *y);
+            if let Some(path) = path.finish() {
+                surface.set_fill(None);
+                surface.set_stroke(Some(Stroke {
+                    paint: paint(*color),
+                    width: *width,
+                    ..Default::default()
+                }));
+                surface.draw_path(&path);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+// A font that does not load is a broken build: the test should stop there.
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn fonts() -> &'static Fonts {
+        FONTS.as_ref().expect("the bundled fonts load")
+    }
+
+    fn visual(line: &Line) -> Vec<&str> {
+        line.pieces.iter().map(|p| p.text.as_str()).collect()
+    }
+
+    #[test]
+    fn an_isolated_receipt_number_inside_arabic_keeps_its_digits_in_order() {
+        let line = shape_line(
+            fonts(),
+            "إيصال \u{2066}2026-000003\u{2069}",
+            Some(Direction::RightToLeft),
+            Weight::Regular,
+            10.0,
+        );
+
+        assert_eq!(visual(&line), ["2026-000003", " ", "إيصال"]);
+    }
+
+    #[test]
+    fn a_latin_name_inside_arabic_reads_left_to_right_in_its_own_font() {
+        let line = shape_line(
+            fonts(),
+            "لصندوق Santa Ana",
+            Some(Direction::RightToLeft),
+            Weight::Regular,
+            10.0,
+        );
+
+        assert_eq!(line.pieces.len(), 3);
+        assert_eq!(line.pieces[0].text, "Santa Ana");
+        assert_eq!(line.pieces[0].script, Script::Latin);
+        assert_eq!(line.pieces[2].text, "لصندوق");
+        assert_eq!(line.pieces[2].script, Script::Arabic);
+    }
+
+    #[test]
+    fn a_fund_name_wraps_within_a_narrow_column() {
+        let lines = wrap(
+            fonts(),
+            "Santa Ana Deportation Defense Fund",
+            90.0,
+            Some(Direction::LeftToRight),
+            Weight::Regular,
+            9.0,
+        );
+
+        assert!(lines.len() > 1);
+        assert!(lines.iter().all(|l| l.width <= 90.0));
+        let lines: Vec<String> = lines
+            .iter()
+            .map(|l| l.pieces.iter().map(|p| p.text.as_str()).collect())
+            .collect();
+        assert_eq!(lines.join(" "), "Santa Ana Deportation Defense Fund");
+    }
+
+    #[test]
+    fn a_word_wider_than_its_column_is_cut_between_letters() {
+        let lines = wrap(
+            fonts(),
+            "Nguyễn-Thị-Minh-Foundation-Trust",
+            40.0,
+            Some(Direction::LeftToRight),
+            Weight::Bold,
+            9.0,
+        );
+
+        assert!(lines.len() > 2);
+        assert!(lines.iter().all(|l| l.width <= 40.0));
+    }
+}
