@@ -547,6 +547,7 @@ mod tests {
     // Test setup: a failed step should stop the test where it happened.
     #[allow(clippy::expect_used, clippy::panic)]
     mod with_a_database {
+        use entity::Currency;
         use entity::enums::{AppealChannel, DonorKind, GiftStatus, Language, PaymentMethod};
         use entity::{appeal, audit_log, campaign, giving_tier, outbox, tier_membership};
         use sea_orm::{DatabaseConnection, PaginatorTrait};
@@ -959,6 +960,48 @@ mod tests {
                     let counted = count_pledges(db, &filter).await.expect("count");
                     assert_eq!(counted, expected.len() as u64, "{filter:?}");
                 }
+                test.close().await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn a_pledge_may_start_366_days_back_and_not_a_day_more() {
+            for test in each_backend().await {
+                let db = &test.db;
+                let fund = general_fund(db).await;
+                let giver = donor(db, "dee@example.org").await;
+                let starting = |days_back| NewEnvelopePledge {
+                    starts_on: Utc::now().date_naive() - chrono::Duration::days(days_back),
+                    ..envelope(giver.id, fund.id, 1_000)
+                };
+                let oldest = create(db, starting(366)).await.expect("366 days back");
+                assert_eq!(
+                    oldest.starts_on,
+                    Utc::now().date_naive() - chrono::Duration::days(366)
+                );
+                assert_eq!(refused_field(create(db, starting(367)).await), "startsOn");
+                test.close().await;
+            }
+        }
+
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn an_envelope_pledge_is_kept_in_the_currency_it_was_made_in() {
+            for test in each_backend().await {
+                let db = &test.db;
+                let fund = general_fund(db).await;
+                let giver = donor(db, "eve@example.org").await;
+                let new = NewEnvelopePledge {
+                    installment: Money::new(4_200, Currency::Cad).expect("an amount"),
+                    ..envelope(giver.id, fund.id, 4_200)
+                };
+                let pledge = create(db, new).await.expect("the pledge is recorded");
+                let stored = pledge::Entity::find_by_id(pledge.id)
+                    .one(db)
+                    .await
+                    .expect("pledges")
+                    .expect("the pledge");
+                assert_eq!(stored.currency, "CAD");
+                assert_eq!(stored.installment_minor, 4_200);
                 test.close().await;
             }
         }
