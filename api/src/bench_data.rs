@@ -814,6 +814,7 @@ pub async fn seed_bench(
                     currency: Set("USD".into()),
                     content_html: Set(None),
                     content_pdf: Set(None),
+                    document: Set(None),
                     issued_at: Set(g.received_at),
                     voided_at: Set(void.then(|| g.received_at + chrono::Duration::days(3))),
                     void_reason: Set(void.then(|| "the gift was refunded".to_owned())),

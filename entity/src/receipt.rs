@@ -28,7 +28,11 @@ pub struct Model {
     pub currency: String,
     pub content_text: String,
     pub content_html: Option<String>,
+    /// The PDF letter, typeset once from `document` after issue and never again.
     pub content_pdf: Option<Vec<u8>>,
+    /// What the document states, frozen at issue (the mailer's `documents::Document`);
+    /// absent on receipts issued before it was kept.
+    pub document: Option<Json>,
     pub issued_at: DateTimeUtc,
     pub voided_at: Option<DateTimeUtc>,
     pub void_reason: Option<String>,

@@ -1,8 +1,10 @@
 //! Everything about email: the outbox that other code writes messages into (inside its
 //! own transaction), the templates that render each kind of message in the donor's
-//! language, the transports, and the worker that delivers them.
+//! language, the receipts' documents (text, HTML and the typeset PDF they attach), the
+//! transports, and the worker that delivers them.
 
 pub mod config;
+pub mod documents;
 pub mod links;
 pub mod outbox;
 pub mod templates;

@@ -113,3 +113,15 @@ pub fn overlapping_words(words: &[Word]) -> Vec<(Word, Word)> {
     }
     found
 }
+
+/// A receipt's PDF as the service hands it out: typeset from its frozen document by the
+/// first reader, then the stored bytes.
+pub async fn receipt_pdf(
+    db: &sea_orm::DatabaseConnection,
+    receipt: &entity::receipt::Model,
+) -> Vec<u8> {
+    api::domain::receipts::receipt_pdf(db, receipt)
+        .await
+        .unwrap()
+        .expect("the receipt has a PDF")
+}

@@ -33,6 +33,19 @@ impl Received {
         String::from_utf8_lossy(&self.data).into_owned()
     }
 
+    /// The decoded bytes of the first base64 part of this content type (an attachment).
+    pub fn attachment(&self, content_type: &str) -> Option<Vec<u8>> {
+        use base64::Engine;
+        let text = self.text();
+        let part = &text[text.find(&format!("Content-Type: {content_type}"))?..];
+        let body = &part[part.find("\r\n\r\n")? + 4..];
+        let end = body.find("\r\n--").unwrap_or(body.len());
+        let encoded: String = body[..end].chars().filter(|c| !c.is_whitespace()).collect();
+        base64::engine::general_purpose::STANDARD
+            .decode(encoded)
+            .ok()
+    }
+
     /// The value of a top-level header (unfolded), if present.
     pub fn header(&self, name: &str) -> Option<String> {
         let text = self.text();

@@ -26,7 +26,6 @@ pub mod payments;
 pub mod pledge_actions;
 pub mod pledges;
 pub mod processor;
-pub mod receipt_document;
 pub mod receipts;
 pub mod reconciliation;
 pub mod segments;

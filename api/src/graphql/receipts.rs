@@ -160,7 +160,7 @@ impl Receipt {
         if !(1..=720).contains(&hours) {
             return Err(bad_input("hours", "must be from 1 to 720"));
         }
-        if self.0.content_pdf.is_none() {
+        if !mailer::documents::has_pdf(&self.0) {
             return Ok(None);
         }
         let config = config(ctx)?;

@@ -69,8 +69,8 @@ pub async fn download(
             StatusCode::GONE,
             "this receipt was voided; a corrected one was sent to you",
         ),
-        Ok(receipt) => match receipt.content_pdf {
-            Some(pdf) => HttpResponse::Ok()
+        Ok(receipt) => match receipts::receipt_pdf(&state.db, &receipt).await {
+            Ok(Some(pdf)) => HttpResponse::Ok()
                 .content_type("application/pdf")
                 .insert_header((
                     header::CONTENT_DISPOSITION,
@@ -78,18 +78,21 @@ pub async fn download(
                 ))
                 .insert_header((header::CACHE_CONTROL, "private, no-store"))
                 .body(pdf),
-            None => plain(StatusCode::NOT_FOUND, "this receipt has no PDF"),
+            Ok(None) => plain(StatusCode::NOT_FOUND, "this receipt has no PDF"),
+            Err(error) => failed(error),
         },
         Err(DomainError::NotFound { .. }) => plain(StatusCode::NOT_FOUND, "no such receipt"),
-        Err(error) => {
-            tracing::error!(
-                error = format!("{:#}", anyhow::Error::from(error)),
-                "receipt download failed"
-            );
-            plain(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "the receipt could not be loaded; try again",
-            )
-        }
+        Err(error) => failed(error),
     }
+}
+
+fn failed(error: DomainError) -> HttpResponse {
+    tracing::error!(
+        error = format!("{:#}", anyhow::Error::from(error)),
+        "receipt download failed"
+    );
+    plain(
+        actix_web::http::StatusCode::INTERNAL_SERVER_ERROR,
+        "the receipt could not be loaded; try again",
+    )
 }

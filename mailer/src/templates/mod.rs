@@ -50,6 +50,8 @@ pub enum RenderError {
     BadPayload { kind: String, reason: String },
     #[error("{0} no longer exists")]
     Missing(String),
+    #[error("the receipt's PDF could not be typeset: {0}")]
+    Pdf(String),
     #[error(transparent)]
     Database(#[from] DbErr),
 }

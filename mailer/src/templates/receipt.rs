@@ -1,10 +1,13 @@
 //! A receipt or year-end statement. The receipt's content was frozen when it was issued;
-//! this template only wraps it with a greeting and attaches the stored PDF, so every
-//! send (and every resend) carries the same document byte for byte.
+//! this template only wraps it with a greeting and attaches the stored PDF (typesetting
+//! it first from the frozen document if nobody has yet), so every send (and every
+//! resend) carries the same document byte for byte.
 
 use entity::enums::{Language, ReceiptKind, ReceiptStatus};
 use entity::receipt;
 use sea_orm::{ConnectionTrait, EntityTrait};
+
+use crate::documents::{PdfError, stored_pdf};
 
 use super::{
     Attachment, Context, RenderError, Rendered, donor_link_version, escape, layout, payload_id,
@@ -78,6 +81,12 @@ pub async fn render(
     let version = donor_link_version(db, receipt.donor_id)
         .await?
         .ok_or_else(|| RenderError::Missing(format!("donor {}", receipt.donor_id)))?;
+    let mut receipt = receipt;
+    receipt.content_pdf = match stored_pdf(db, &receipt).await {
+        Ok(pdf) => pdf,
+        Err(PdfError::Database(error)) => return Err(RenderError::Database(error)),
+        Err(error) => return Err(RenderError::Pdf(error.to_string())),
+    };
     Ok(render_receipt(context, &receipt, version))
 }
 

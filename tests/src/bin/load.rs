@@ -629,7 +629,7 @@ struct WebhookRows {
     event_payload: Value,
     receipt_text: String,
     receipt_html: Option<String>,
-    receipt_pdf: Option<Vec<u8>>,
+    receipt_document: Option<Value>,
     outbox_payload: Value,
 }
 
@@ -641,7 +641,7 @@ async fn webhook_rows(
     let receipt = db
         .query_one_raw(Statement::from_string(
             backend,
-            "SELECT content_text, content_html, content_pdf FROM receipts ORDER BY id DESC LIMIT 1",
+            "SELECT content_text, content_html, document FROM receipts ORDER BY id DESC LIMIT 1",
         ))
         .await?
         .context("no receipt")?;
@@ -656,7 +656,7 @@ async fn webhook_rows(
         event_payload,
         receipt_text: receipt.try_get_by_index(0)?,
         receipt_html: receipt.try_get_by_index(1)?,
-        receipt_pdf: receipt.try_get_by_index(2)?,
+        receipt_document: receipt.try_get_by_index(2)?,
         outbox_payload: outbox.try_get_by_index(0)?,
     })
 }
@@ -717,7 +717,7 @@ async fn insert_paid_gift(
             backend,
             "INSERT INTO receipts (number, tax_year, sequence, kind, status, donor_id, gift_id, language,
                donor_name, donor_address, amount_minor, deductible_minor, currency, content_text,
-               content_html, content_pdf, issued_at)
+               content_html, document, issued_at)
              VALUES ($1, $2, $3, 'gift', 'issued', $4, $5, 'en', 'Load Donor', '1 Main St', 2500, 2500, 'USD',
                $6, $7, $8, $9) RETURNING id",
             vec![
@@ -728,7 +728,7 @@ async fn insert_paid_gift(
                 gift_id.into(),
                 rows.receipt_text.clone().into(),
                 rows.receipt_html.clone().into(),
-                rows.receipt_pdf.clone().into(),
+                rows.receipt_document.clone().into(),
                 now.into(),
             ],
         ))

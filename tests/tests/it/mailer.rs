@@ -9,10 +9,11 @@ use api::db::begin_write;
 use api::domain::gifts::{NewGift, record_gift};
 use chrono::{TimeZone, Utc};
 use entity::enums::{DonorKind, GiftStatus, Language, OutboxStatus, PaymentMethod, StaffRole};
-use entity::{Money, donor, outbox};
+use entity::{Money, donor, fund, outbox, receipt};
 use mailer::Worker;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
+use tests::pdf::{pdf_text, receipt_pdf};
 
 use tests::on_both_backends;
 use tests::smtp::{Behavior, SmtpServer};
@@ -476,7 +477,70 @@ async fn a_stopping_worker_hands_back_what_it_has_not_started(backend: Backend) 
     );
 }
 
+async fn a_receipt_pdf_is_typeset_after_issue_and_sent_and_downloaded_byte_for_byte(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    let donor = add_donor(
+        &app,
+        "Nguyễn Thị Minh",
+        "minh@example.org",
+        Language::French,
+    )
+    .await;
+
+    let receipt = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
+
+    // Issuing fixes what the receipt states; the PDF is typeset outside the transaction.
+    assert_eq!(receipt.content_pdf, None);
+    assert!(receipt.document.is_some());
+    let report = worker_for(&app, &smtp.url(), quick(10, 5))
+        .drain()
+        .await
+        .unwrap();
+    assert_eq!(report.sent, 1);
+    let sent = smtp.received()[0].attachment("application/pdf").unwrap();
+    assert!(sent.starts_with(b"%PDF-"));
+    assert!(pdf_text(&sent).contains("Nguyễn Thị Minh"));
+    let stored = receipt::Entity::find_by_id(receipt.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.content_pdf.as_deref(), Some(sent.as_slice()));
+    assert_eq!(receipt_pdf(&app.db, &receipt).await, sent);
+}
+
+async fn a_receipt_pdf_states_what_was_issued_whatever_changed_since(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let receipt = give(&app, gift_of(donor.id, 5_000)).await.receipt.unwrap();
+    let general = fund::Entity::find_by_id(1)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut renamed = fund::ActiveModel::from(general.clone());
+    renamed.name = Set("Renamed Fund".to_owned());
+    renamed.update(&app.db).await.unwrap();
+    let mut moved = donor::ActiveModel::from(donor);
+    moved.display_name = Set("Ana Ruiz-Ortega".to_owned());
+    moved.address_line1 = Set(Some("9 Elsewhere Road".to_owned()));
+    moved.update(&app.db).await.unwrap();
+
+    let text = pdf_text(&receipt_pdf(&app.db, &receipt).await);
+
+    assert!(text.contains(&general.name), "{text}");
+    assert!(text.contains("2130 W. 6th Street"), "{text}");
+    assert!(!text.contains("Renamed Fund"), "{text}");
+    assert!(!text.contains("Ruiz-Ortega"), "{text}");
+    assert!(!text.contains("Elsewhere"), "{text}");
+}
+
 on_both_backends!(
+    a_receipt_pdf_is_typeset_after_issue_and_sent_and_downloaded_byte_for_byte,
+    a_receipt_pdf_states_what_was_issued_whatever_changed_since,
     a_stopping_worker_hands_back_what_it_has_not_started,
     the_per_minute_limit_holds_the_rest_back,
     a_receipt_arrives_with_its_headers_both_parts_and_the_pdf,

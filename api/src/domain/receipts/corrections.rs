@@ -10,13 +10,13 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::super::receipt_document::GiftLine;
 use super::super::{Actor, DomainError, audit, gifts};
 use super::issue::{find_donor, gift_line, issue, queue_email};
 use super::lookup::find_by_number;
 use super::numbering::tax_year;
 use super::statements::statement_lines;
 use crate::config::Organization;
+use mailer::documents::GiftLine;
 
 /// Voids an issued receipt in the caller's transaction. A void receipt stays on file,
 /// unchanged but for its status, and is never sent again.

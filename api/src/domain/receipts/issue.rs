@@ -3,6 +3,7 @@
 use chrono::Utc;
 use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
 use entity::{Currency, EmailAddress, donor, fund, gift, receipt};
+use mailer::documents::{self, Document, GiftLine, Letterhead};
 use mailer::outbox::{self, Enqueued, NewMessage};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
@@ -11,7 +12,6 @@ use sea_orm::{
 use serde_json::json;
 
 use super::super::DomainError;
-use super::super::receipt_document::{self, Document, GiftLine};
 use super::numbering::{WRITTEN_ACKNOWLEDGMENT_MINOR, next_receipt_number, placeholder, tax_year};
 use crate::config::Organization;
 
@@ -170,7 +170,9 @@ pub async fn issue_gift_receipt(
     .await
 }
 
-/// Numbers, renders, stores and queues a receipt or statement.
+/// Numbers, renders, stores and queues a receipt or statement. The document it states is
+/// stored with it; its PDF is typeset later, outside this transaction
+/// (`documents::stored_pdf`).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn issue(
     txn: &DatabaseTransaction,
@@ -196,8 +198,8 @@ pub(super) async fn issue(
     let (sequence, number) = next_receipt_number(txn, year).await?;
     let now = Utc::now();
     let address = postal_address(donor);
-    let rendered = receipt_document::render(&Document {
-        org,
+    let document = Document {
+        letterhead: Letterhead::from(org),
         language: donor.language,
         kind,
         number: number.clone(),
@@ -208,9 +210,10 @@ pub(super) async fn issue(
         currency,
         lines,
         replaces: replaces.map(|r| r.number.clone()),
-    })
-    .map_err(|error| {
-        DomainError::Unexpected(anyhow::Error::new(error).context("typesetting the receipt PDF"))
+    };
+    let rendered = documents::render(&document);
+    let stored = document.to_json().map_err(|error| {
+        DomainError::Unexpected(anyhow::Error::new(error).context("storing the receipt's document"))
     })?;
     let receipt = receipt::ActiveModel {
         number: Set(number),
@@ -229,7 +232,8 @@ pub(super) async fn issue(
         currency: Set(currency.code().to_owned()),
         content_text: Set(rendered.text),
         content_html: Set(Some(rendered.html)),
-        content_pdf: Set(Some(rendered.pdf)),
+        content_pdf: Set(None),
+        document: Set(Some(stored)),
         issued_at: Set(now),
         ..Default::default()
     }

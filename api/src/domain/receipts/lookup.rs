@@ -31,6 +31,21 @@ pub async fn find_receipt_by_number(
         .await?)
 }
 
+/// The receipt's PDF, the bytes that were (or will be) sent: typeset from its frozen
+/// document by the first reader and stored. `None` for an old receipt that has none.
+pub async fn receipt_pdf(
+    db: &impl ConnectionTrait,
+    receipt: &receipt::Model,
+) -> Result<Option<Vec<u8>>, DomainError> {
+    mailer::documents::stored_pdf(db, receipt)
+        .await
+        .map_err(|error| {
+            DomainError::Unexpected(
+                anyhow::Error::new(error).context("typesetting the receipt PDF"),
+            )
+        })
+}
+
 /// A receipt by its id, or `None`.
 pub async fn find_receipt(
     db: &impl ConnectionTrait,

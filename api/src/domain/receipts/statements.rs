@@ -10,11 +10,11 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::super::receipt_document::GiftLine;
 use super::super::{Actor, DomainError, audit, gifts};
 use super::issue::{find_donor, issue, line_for};
 use super::numbering::{tax_year, tax_year_bounds};
 use crate::config::Organization;
+use mailer::documents::GiftLine;
 
 /// The donor's gifts of a tax year that still count, net of refunds, oldest first.
 pub(super) async fn statement_lines(

@@ -1,7 +1,13 @@
 //! The words and layout of a receipt or year-end statement, in the donor's language: the
 //! plain text, the HTML and the PDF letter (letterhead, donor address block, table of
-//! gifts, signature line). Rendered once, at issue, and stored, so the bytes issued are
-//! the bytes sent and downloaded.
+//! gifts, signature line).
+//!
+//! A document is frozen when it is issued: what it states (`Document`) is stored with the
+//! receipt as JSON beside its text and HTML, in the issuing transaction. The PDF, the
+//! costly part, is typeset from that stored statement later, once, by whoever needs it
+//! first (the mailer before the first send, or a download), and stored; every later
+//! reader gets those stored bytes (`stored_pdf`), so what was sent and what is
+//! downloaded stay byte-identical.
 //!
 //! In an Arabic document, amounts, numbers and names carry Unicode isolate marks, so
 //! "2026-000003" or "$50.00" keep their order inside right-to-left sentences: the PDF
@@ -10,12 +16,16 @@
 use chrono::{DateTime, Datelike, Utc};
 use entity::enums::{Language, PaymentMethod, ReceiptKind, TributeKind};
 use entity::{Currency, format_minor};
-use mailer::templates::escape;
+use serde::{Deserialize, Serialize};
 
 use crate::config::Organization;
+use crate::templates::escape;
 
 mod pdf;
+mod stored;
 mod typeset;
+
+pub use stored::{PdfError, has_pdf, stored_pdf};
 
 pub use typeset::TypesetError;
 use typeset::without_direction_marks;
@@ -24,7 +34,7 @@ use typeset::without_direction_marks;
 pub const QUID_PRO_QUO_THRESHOLD_MINOR: i64 = 7_500;
 
 /// One gift as the document lists it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GiftLine {
     pub received_at: DateTime<Utc>,
     pub amount_minor: i64,
@@ -48,10 +58,41 @@ impl GiftLine {
     }
 }
 
+/// The organization as a document states it, fixed at issue: a later change of name,
+/// address or time zone does not change a document already issued.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Letterhead {
+    pub legal_name: String,
+    pub ein: String,
+    pub address: String,
+    /// The IANA name of the zone dates are shown in.
+    pub timezone: String,
+    /// Issued before the organization's identity was set: a sample, not a tax receipt.
+    pub sample: bool,
+}
+
+impl From<&Organization> for Letterhead {
+    fn from(org: &Organization) -> Self {
+        Letterhead {
+            legal_name: org.legal_name.clone(),
+            ein: org.ein.clone(),
+            address: org.address.clone(),
+            timezone: org.timezone.name().to_owned(),
+            sample: org.issues_samples(),
+        }
+    }
+}
+
+impl Letterhead {
+    fn timezone(&self) -> chrono_tz::Tz {
+        self.timezone.parse().unwrap_or(chrono_tz::UTC)
+    }
+}
+
 /// Everything a document states.
-#[derive(Debug, Clone)]
-pub struct Document<'a> {
-    pub org: &'a Organization,
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Document {
+    pub letterhead: Letterhead,
     pub language: Language,
     pub kind: ReceiptKind,
     pub number: String,
@@ -70,7 +111,6 @@ pub struct Document<'a> {
 pub struct Rendered {
     pub text: String,
     pub html: String,
-    pub pdf: Vec<u8>,
     pub amount_minor: i64,
     pub deductible_minor: i64,
 }
@@ -289,8 +329,8 @@ fn method_name(language: Language, method: PaymentMethod) -> &'static str {
     }
 }
 
-fn date_in(org: &Organization, language: Language, at: DateTime<Utc>) -> String {
-    let local = at.with_timezone(&org.timezone);
+fn date_in(letterhead: &Letterhead, language: Language, at: DateTime<Utc>) -> String {
+    let local = at.with_timezone(&letterhead.timezone());
     let month = words(language).months[local.month0() as usize];
     match language {
         Language::English => format!("{month} {}, {}", local.day(), local.year()),
@@ -364,12 +404,12 @@ struct Parts {
     signature: String,
 }
 
-fn parts(doc: &Document<'_>, language: Language) -> Parts {
+fn parts(doc: &Document, language: Language) -> Parts {
     let w = words(language);
     let iso = Isolation::of(language);
     let money = |minor: i64| iso.ltr(&format_minor(minor, doc.currency));
-    let date = |at: DateTime<Utc>| date_in(doc.org, language, at);
-    let org = iso.name(&doc.org.legal_name);
+    let date = |at: DateTime<Utc>| date_in(&doc.letterhead, language, at);
+    let org = iso.name(&doc.letterhead.legal_name);
     let net: i64 = doc.lines.iter().map(GiftLine::net_minor).sum();
     let benefits_total: i64 = doc.lines.iter().map(|l| l.benefits_minor).sum();
     let deductible: i64 = doc.lines.iter().map(GiftLine::deductible_minor).sum();
@@ -467,26 +507,44 @@ fn parts(doc: &Document<'_>, language: Language) -> Parts {
             .exempt
             .replace("501(c)(3)", &iso.ltr("501(c)(3)"))
             .replace("{org}", &org)
-            .replace("{ein}", &iso.ltr(&doc.org.ein)),
-        sample: doc.org.issues_samples().then(|| w.sample.to_owned()),
+            .replace("{ein}", &iso.ltr(&doc.letterhead.ein)),
+        sample: doc.letterhead.sample.then(|| w.sample.to_owned()),
         signature: format!("{}, {org}", w.signature),
     }
 }
 
-/// Renders the document in its language, the PDF included (typeset with the fonts
-/// compiled into the service, Arabic right to left).
-pub fn render(doc: &Document<'_>) -> Result<Rendered, TypesetError> {
+/// Renders the document's text and HTML in its language, with its totals: cheap enough
+/// for the transaction that issues it.
+pub fn render(doc: &Document) -> Rendered {
     let p = parts(doc, doc.language);
-    Ok(Rendered {
+    Rendered {
         text: render_text(doc, &p),
         html: render_html(doc, &p),
-        pdf: pdf::render(doc, &p)?,
         amount_minor: doc.lines.iter().map(GiftLine::net_minor).sum(),
         deductible_minor: doc.lines.iter().map(GiftLine::deductible_minor).sum(),
-    })
+    }
 }
 
-fn render_text(doc: &Document<'_>, p: &Parts) -> String {
+/// Typesets the document's PDF letter in its language, with the fonts compiled into the
+/// service, Arabic right to left. Costly: done once per document, outside the issuing
+/// transaction (see `stored_pdf`).
+pub fn render_pdf(doc: &Document) -> Result<Vec<u8>, TypesetError> {
+    pdf::render(doc, &parts(doc, doc.language))
+}
+
+impl Document {
+    /// The stored form, kept with the receipt.
+    pub fn to_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::to_value(self)
+    }
+
+    /// Reads a stored document back.
+    pub fn from_json(value: &serde_json::Value) -> Result<Document, serde_json::Error> {
+        Document::deserialize(value)
+    }
+}
+
+fn render_text(doc: &Document, p: &Parts) -> String {
     let mut out = p
         .sample
         .as_ref()
@@ -494,7 +552,7 @@ fn render_text(doc: &Document<'_>, p: &Parts) -> String {
         .unwrap_or_default();
     out.push_str(&format!(
         "{}\nEIN {}\n{}\n\n{}\n{}\n",
-        doc.org.legal_name, doc.org.ein, doc.org.address, p.title, p.issued
+        doc.letterhead.legal_name, doc.letterhead.ein, doc.letterhead.address, p.title, p.issued
     ));
     if let Some(replaces) = &p.replaces {
         out.push_str(replaces);
@@ -539,7 +597,7 @@ fn render_text(doc: &Document<'_>, p: &Parts) -> String {
     without_direction_marks(&out)
 }
 
-fn render_html(doc: &Document<'_>, p: &Parts) -> String {
+fn render_html(doc: &Document, p: &Parts) -> String {
     let dir = if doc.language == Language::Arabic {
         "rtl"
     } else {
@@ -591,9 +649,9 @@ fn render_html(doc: &Document<'_>, p: &Parts) -> String {
                 escape(sample)
             ))
             .unwrap_or_default(),
-        org = escape(&doc.org.legal_name),
-        ein = escape(&doc.org.ein),
-        org_address = escape(&doc.org.address),
+        org = escape(&doc.letterhead.legal_name),
+        ein = escape(&doc.letterhead.ein),
+        org_address = escape(&doc.letterhead.address),
         title = html_text(&p.title),
         issued = html_text(&p.issued),
         replaces = p
@@ -626,9 +684,15 @@ mod tests {
     use super::*;
     use entity::enums::PaymentMethod;
 
-    fn document<'a>(org: &'a Organization, language: Language) -> Document<'a> {
+    fn document(language: Language) -> Document {
         Document {
-            org,
+            letterhead: Letterhead {
+                legal_name: "Immigrant Legal Defense Fund".to_owned(),
+                ein: "12-3456789".to_owned(),
+                address: "1458 Howard Street, San Francisco, CA 94103".to_owned(),
+                timezone: "America/Los_Angeles".to_owned(),
+                sample: false,
+            },
             language,
             kind: ReceiptKind::Gift,
             number: "2026-000003".to_owned(),
@@ -655,17 +719,9 @@ mod tests {
         }
     }
 
-    fn organization() -> Organization {
-        crate::config::Config::defaults_with_database("sqlite::memory:")
-            .unwrap()
-            .org
-    }
-
     #[test]
     fn arabic_html_isolates_numbers_amounts_and_addresses() {
-        let org = organization();
-
-        let html = render(&document(&org, Language::Arabic)).unwrap().html;
+        let html = render(&document(Language::Arabic)).html;
 
         assert!(
             html.contains("إيصال <bdi dir=\"ltr\">2026-000003</bdi>"),
@@ -685,9 +741,7 @@ mod tests {
 
     #[test]
     fn the_plain_text_carries_no_direction_marks() {
-        let org = organization();
-
-        let text = render(&document(&org, Language::Arabic)).unwrap().text;
+        let text = render(&document(Language::Arabic)).text;
 
         assert!(text.contains("إيصال 2026-000003"), "{text}");
         assert!(
@@ -698,11 +752,30 @@ mod tests {
 
     #[test]
     fn english_html_has_no_isolates_inside_its_sentences() {
-        let org = organization();
-
-        let html = render(&document(&org, Language::English)).unwrap().html;
+        let html = render(&document(Language::English)).html;
 
         assert!(html.contains("Receipt 2026-000003"), "{html}");
         assert!(html.contains("Thank you for your gift of $50.00"), "{html}");
+    }
+
+    #[test]
+    fn a_document_reads_back_as_it_was_stored() {
+        let document = document(Language::Arabic);
+
+        let stored = document.to_json().unwrap();
+
+        assert_eq!(Document::from_json(&stored).unwrap(), document);
+    }
+
+    #[test]
+    fn dates_are_shown_in_the_letterhead_time_zone() {
+        let mut document = document(Language::English);
+        document.issued_at = DateTime::parse_from_rfc3339("2027-01-01T05:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+
+        let text = render(&document).text;
+
+        assert!(text.contains("Issued December 31, 2026"), "{text}");
     }
 }

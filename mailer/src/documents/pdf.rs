@@ -46,7 +46,7 @@ fn direction(language: Language) -> Direction {
     }
 }
 
-pub(super) fn render(doc: &Document<'_>, p: &Parts) -> Result<Vec<u8>, TypesetError> {
+pub(super) fn render(doc: &Document, p: &Parts) -> Result<Vec<u8>, TypesetError> {
     let direction = direction(doc.language);
     let mut letter = Letter::new(direction)?;
     if let Some(sample) = &p.sample {
@@ -54,9 +54,9 @@ pub(super) fn render(doc: &Document<'_>, p: &Parts) -> Result<Vec<u8>, TypesetEr
     }
     // Letterhead: names and addresses read in their own direction, so a street number
     // stays before its street inside an Arabic letter.
-    letter.isolated(&doc.org.legal_name, Weight::Bold, 16.0);
-    letter.isolated(&doc.org.address, Weight::Regular, 9.0);
-    letter.isolated(&format!("EIN {}", doc.org.ein), Weight::Regular, 9.0);
+    letter.isolated(&doc.letterhead.legal_name, Weight::Bold, 16.0);
+    letter.isolated(&doc.letterhead.address, Weight::Regular, 9.0);
+    letter.isolated(&format!("EIN {}", doc.letterhead.ein), Weight::Regular, 9.0);
     letter.gap(2.0);
     letter.rule(None);
     letter.gap(18.0);

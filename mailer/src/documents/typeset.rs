@@ -1,5 +1,5 @@
 //! A small typesetter for printed letters: text shaped (rustybuzz) with the Noto fonts kept
-//! in `api/fonts` (Latin and Vietnamese in Noto Sans, Arabic in Noto Naskh Arabic), put in
+//! in `mailer/fonts` (Latin and Vietnamese in Noto Sans, Arabic in Noto Naskh Arabic), put in
 //! the Unicode bidirectional order, wrapped to a width, and flowed onto US Letter pages
 //! with krilla, which embeds only the glyphs a document uses.
 //!

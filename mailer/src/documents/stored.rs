@@ -1,0 +1,59 @@
+//! A receipt's PDF: typeset from its frozen document the first time anyone needs it (the
+//! mailer before the first send, or a download), stored, and never typeset again, so
+//! every reader gets the same bytes.
+
+use entity::receipt;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+
+use super::{Document, TypesetError, render_pdf};
+
+/// Why a receipt's PDF could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    #[error("the receipt's stored document could not be read: {0}")]
+    Document(#[from] serde_json::Error),
+    #[error(transparent)]
+    Typeset(#[from] TypesetError),
+    #[error("the typesetting task stopped: {0}")]
+    Task(#[from] tokio::task::JoinError),
+    #[error(transparent)]
+    Database(#[from] sea_orm::DbErr),
+}
+
+/// Whether the receipt has a PDF, stored or still to be typeset from its document.
+pub fn has_pdf(receipt: &receipt::Model) -> bool {
+    receipt.content_pdf.is_some() || receipt.document.is_some()
+}
+
+/// The receipt's PDF as stored, typeset and stored first if nobody has yet. `None` for a
+/// receipt issued before documents were kept and without a PDF.
+pub async fn stored_pdf(
+    db: &impl ConnectionTrait,
+    receipt: &receipt::Model,
+) -> Result<Option<Vec<u8>>, PdfError> {
+    if let Some(pdf) = &receipt.content_pdf {
+        return Ok(Some(pdf.clone()));
+    }
+    let Some(document) = &receipt.document else {
+        return Ok(None);
+    };
+    let document = Document::from_json(document)?;
+    // Typesetting takes milliseconds of CPU: off the async workers.
+    let pdf = tokio::task::spawn_blocking(move || render_pdf(&document)).await??;
+    // Two readers may typeset at once; only the first to store wins, and both answer
+    // with what is stored.
+    receipt::Entity::update_many()
+        .col_expr(receipt::Column::ContentPdf, Expr::value(pdf))
+        .filter(receipt::Column::Id.eq(receipt.id))
+        .filter(receipt::Column::ContentPdf.is_null())
+        .exec(db)
+        .await?;
+    Ok(receipt::Entity::find_by_id(receipt.id)
+        .select_only()
+        .column(receipt::Column::ContentPdf)
+        .into_tuple::<Option<Vec<u8>>>()
+        .one(db)
+        .await?
+        .flatten())
+}
