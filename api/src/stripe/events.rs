@@ -362,6 +362,20 @@ fn installment(invoice: &Value) -> Result<InstallmentPayment, UnreadableEvent> {
     })
 }
 
+/// The id and type of a verified event body, read without building the rest, so a
+/// redelivery can be answered before the event is parsed in full.
+pub fn event_identity(body: &[u8]) -> Option<(String, String)> {
+    #[derive(serde::Deserialize)]
+    struct Identity {
+        id: String,
+        #[serde(rename = "type")]
+        event_type: String,
+    }
+    serde_json::from_slice::<Identity>(body)
+        .ok()
+        .map(|identity| (identity.id, identity.event_type))
+}
+
 /// Reads a verified event body. An event of a type the service does not handle, or
 /// one with nothing to record (an invoice without a subscription), becomes `Unhandled`.
 pub fn parse_event(body: &[u8]) -> Result<ProcessorEvent, UnreadableEvent> {

@@ -34,6 +34,18 @@ pub async fn receive(
         state.metrics.stripe_event("unknown", "refused");
         return HttpResponse::BadRequest().json(json!({ "error": error.to_string() }));
     }
+    // A redelivery of an event settled before is a read: answered before the event is
+    // parsed, and without a write turn.
+    if let Some((event_id, event_type)) = events::event_identity(&body) {
+        match payments::settled_status(&state.db, &event_id).await {
+            Ok(Some(status)) => return already_recorded(&state, &event_type, status),
+            Ok(None) => {}
+            Err(error) => {
+                state.metrics.stripe_event(&event_type, "retry");
+                return failed(&event_id, error);
+            }
+        }
+    }
     let mut event = match events::parse_event(&body) {
         Ok(event) => event,
         Err(error) => {
@@ -77,18 +89,21 @@ pub async fn receive(
             HttpResponse::Ok()
                 .json(json!({ "received": true, "status": status, "outcome": summary }))
         }
-        Ok(EventOutcome::AlreadyRecorded(status)) => {
-            state
-                .metrics
-                .stripe_event(&event_type, StripeEventStatus::Duplicate.as_str());
-            HttpResponse::Ok()
-                .json(json!({ "received": true, "status": status, "outcome": "already recorded" }))
-        }
+        Ok(EventOutcome::AlreadyRecorded(status)) => already_recorded(&state, &event_type, status),
         Err(error) => {
             state.metrics.stripe_event(&event_type, "retry");
             failed(&event_id, error)
         }
     }
+}
+
+/// The answer to a delivery of an event recorded before: 200, so Stripe stops sending it.
+fn already_recorded(state: &AppState, event_type: &str, status: StripeEventStatus) -> HttpResponse {
+    state
+        .metrics
+        .stripe_event(event_type, StripeEventStatus::Duplicate.as_str());
+    HttpResponse::Ok()
+        .json(json!({ "received": true, "status": status, "outcome": "already recorded" }))
 }
 
 /// Processes a stored event again from its payload: what a redelivery would do.

@@ -1,6 +1,9 @@
 //! Rules of Stripe's events that hold whatever order they arrive in: which installment
 //! is the first, a dispute's own history, and the organization's one currency.
 
+use std::time::Duration;
+
+use api::db::begin_write;
 use entity::enums::{GiftStatus, ReceiptKind, StripeEventStatus};
 use entity::{gift, receipt, stripe_dispute, stripe_event};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
@@ -275,7 +278,34 @@ async fn two_notices_of_a_new_dispute_at_once_record_one_dispute(backend: Backen
     );
 }
 
+async fn a_redelivered_event_is_answered_while_another_write_holds_the_database(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    let paid = event(
+        "evt_paid",
+        "checkout.session.completed",
+        payment_session("cs_paid", "rosa@example.org", 5_000, true),
+    );
+    assert_eq!(app.deliver(&paid).await.status(), 200);
+
+    // A long write elsewhere: a redelivery is a read and must not wait for its turn.
+    let writing = begin_write(&app.db).await.unwrap();
+    let replay = tokio::time::timeout(Duration::from_secs(60), app.deliver(&paid))
+        .await
+        .expect("the redelivery was answered without waiting for the write");
+    writing.rollback().await.unwrap();
+
+    assert_eq!(replay.status(), 200);
+    let body: serde_json::Value = replay.json().await.unwrap();
+    assert_eq!(body["outcome"], "already recorded", "{body}");
+    assert_eq!(gifts(&app).await.len(), 1);
+    assert_eq!(
+        stored_event(&app, "evt_paid").await.status,
+        StripeEventStatus::Applied
+    );
+}
+
 on_both_backends!(
+    a_redelivered_event_is_answered_while_another_write_holds_the_database,
     two_notices_of_a_new_dispute_at_once_record_one_dispute,
     a_later_installment_recorded_first_leaves_the_receipt_and_tribute_with_the_first,
     a_dispute_opened_after_it_closed_leaves_the_gift_as_the_close_said,

@@ -68,6 +68,23 @@ fn is_final(status: StripeEventStatus) -> bool {
     )
 }
 
+/// The status of an event already recorded for good, read without taking a write turn:
+/// a redelivery of it needs nothing more. `None` when the event is new, or waiting or
+/// failed and so to be tried again.
+pub async fn settled_status(
+    db: &impl ConnectionTrait,
+    event_id: &str,
+) -> Result<Option<StripeEventStatus>, DomainError> {
+    let status = stripe_event::Entity::find()
+        .select_only()
+        .column(stripe_event::Column::Status)
+        .filter(stripe_event::Column::EventId.eq(event_id))
+        .into_tuple::<StripeEventStatus>()
+        .one(db)
+        .await?;
+    Ok(status.filter(|status| is_final(*status)))
+}
+
 /// Records a processor event exactly once, with all its effects, in one transaction.
 /// An event stored as waiting or failed is tried again. Money in another currency than
 /// `org_currency` fails the event, with its reason.
