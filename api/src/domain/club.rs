@@ -14,7 +14,7 @@ use mailer::outbox::{self, NewMessage};
 use sea_orm::sea_query::LockType;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -494,14 +494,41 @@ pub async fn current_members(
     db: &impl ConnectionTrait,
     tier_id: Option<i64>,
 ) -> Result<Vec<tier_membership::Model>, DomainError> {
-    let mut query = tier_membership::Entity::find()
+    Ok(current_members_query(tier_id).all(db).await?)
+}
+
+/// How many current members there are; only one tier's when `tier_id` is given.
+pub async fn count_current_members(
+    db: &impl ConnectionTrait,
+    tier_id: Option<i64>,
+) -> Result<u64, DomainError> {
+    Ok(current_members_query(tier_id).count(db).await?)
+}
+
+/// One page of `current_members`: `limit` memberships from the `offset`-th, in the same
+/// order.
+pub async fn current_members_page(
+    db: &impl ConnectionTrait,
+    tier_id: Option<i64>,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<tier_membership::Model>, DomainError> {
+    Ok(current_members_query(tier_id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+fn current_members_query(tier_id: Option<i64>) -> sea_orm::Select<tier_membership::Entity> {
+    let query = tier_membership::Entity::find()
         .filter(tier_membership::Column::LeftAt.is_null())
         .order_by_asc(tier_membership::Column::JoinedAt)
         .order_by_asc(tier_membership::Column::Id);
-    if let Some(tier_id) = tier_id {
-        query = query.filter(tier_membership::Column::TierId.eq(tier_id));
+    match tier_id {
+        Some(tier_id) => query.filter(tier_membership::Column::TierId.eq(tier_id)),
+        None => query,
     }
-    Ok(query.all(db).await?)
 }
 
 /// Memberships that began in `[from, to)`.

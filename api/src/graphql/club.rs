@@ -11,6 +11,7 @@ use super::donors::Donor;
 use super::errors::{GqlResultExt, bad_input};
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
+use super::paging::{Page, PageArgs, page};
 use super::pledges::Pledge;
 use super::tiers::Tier;
 use super::tokens::Role;
@@ -111,9 +112,17 @@ async fn with_donors_and_tiers(
     ctx: &Context<'_>,
     rows: Vec<tier_membership::Model>,
 ) -> Result<Vec<ClubMembership>> {
+    let wants_donor = ctx.look_ahead().field("donor").exists();
+    with_donors_and_tiers_loaded(ctx, rows, wants_donor).await
+}
+
+async fn with_donors_and_tiers_loaded(
+    ctx: &Context<'_>,
+    rows: Vec<tier_membership::Model>,
+    wants_donor: bool,
+) -> Result<Vec<ClubMembership>> {
     let loaders = loaders(ctx)?;
-    let lookahead = ctx.look_ahead();
-    if lookahead.field("donor").exists() {
+    if wants_donor {
         loaders
             .donors
             .load_many(rows.iter().map(|m| m.donor_id))
@@ -128,15 +137,38 @@ async fn with_donors_and_tiers(
 
 #[Object]
 impl GivingClub {
-    /// Current members, oldest membership first; only one tier's when `tier` is given.
+    /// Current members, oldest membership first, a page at a time (at most 100); only
+    /// one tier's when `tier` is given.
     async fn members(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Only members of this tier.")] tier: Option<ID>,
-    ) -> Result<Vec<ClubMembership>> {
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ClubMembership>> {
+        let args = PageArgs::new(after, before, first, last);
+        args.check()?;
         let tier = tier.map(|id| parse_id("tier", &id)).transpose()?;
-        let rows = club::current_members(db(ctx)?, tier).await.gql()?;
-        with_donors_and_tiers(ctx, rows).await
+        let db = db(ctx)?;
+        let total = club::count_current_members(db, tier).await.gql()?;
+        let window = args.window(total);
+        let rows = if window.limit == 0 {
+            Vec::new()
+        } else {
+            club::current_members_page(db, tier, window.offset, window.limit)
+                .await
+                .gql()?
+        };
+        let wants_donor = ctx
+            .look_ahead()
+            .field("edges")
+            .field("node")
+            .field("donor")
+            .exists();
+        let nodes = with_donors_and_tiers_loaded(ctx, rows, wants_donor).await?;
+        Ok(page(window, total, nodes))
     }
 
     /// Memberships that began at or after `from` and before `to`.

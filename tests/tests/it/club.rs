@@ -622,7 +622,7 @@ async fn club_emails_speak_english_by_default(backend: Backend) {
     assert_eq!(mail.subject, "Welcome to the Circle of Friends");
 }
 
-const GIVING_CLUB: &str = "query($from: DateTime!, $to: DateTime!) { givingClub { members { donor { displayName } tier { name } joinedAt annualPledgeTotal { amountMinor formatted } } joinedBetween(from: $from, to: $to) { donor { displayName } } leftBetween(from: $from, to: $to) { donor { displayName } leaveReason } monthlyRecurringRevenue { amountMinor formatted } annualPledgeTotal { amountMinor } } }";
+const GIVING_CLUB: &str = "query($from: DateTime!, $to: DateTime!) { givingClub { members(first: 1) { totalCount edges { node { donor { displayName } tier { name } joinedAt annualPledgeTotal { amountMinor formatted } } } pageInfo { hasNextPage endCursor } } joinedBetween(from: $from, to: $to) { donor { displayName } } leftBetween(from: $from, to: $to) { donor { displayName } leaveReason } monthlyRecurringRevenue { amountMinor formatted } annualPledgeTotal { amountMinor } } }";
 
 fn window() -> Value {
     json!({
@@ -644,11 +644,30 @@ async fn staff_see_the_club_its_movements_and_its_recurring_income(backend: Back
     ok(&app, &token, "mutation($input: PledgeChangeInput!) { cancelPledge(input: $input, reason: \"moved away\") { requestedOfProcessor } }", json!({ "input": { "id": pledge.to_string() } })).await;
 
     let data = ok(&app, &viewer, GIVING_CLUB, window()).await["givingClub"].clone();
-    let members = data["members"].as_array().unwrap();
-    assert_eq!(members.len(), 2);
-    assert_eq!(members[0]["donor"]["displayName"], "Pia Novak");
-    assert_eq!(members[0]["tier"]["name"], "Circle of Friends");
-    assert_eq!(members[0]["annualPledgeTotal"]["formatted"], "$504.00");
+    let members = data["members"]["edges"].as_array().unwrap();
+    assert_eq!(data["members"]["totalCount"], 2);
+    assert_eq!(data["members"]["pageInfo"]["hasNextPage"], true);
+    assert_eq!(members.len(), 1);
+    assert_eq!(members[0]["node"]["donor"]["displayName"], "Pia Novak");
+    assert_eq!(members[0]["node"]["tier"]["name"], "Circle of Friends");
+    assert_eq!(
+        members[0]["node"]["annualPledgeTotal"]["formatted"],
+        "$504.00"
+    );
+    let next = ok(
+        &app,
+        &viewer,
+        "query($after: String!) { givingClub { members(first: 5, after: $after) { edges { node { donor { displayName } } } pageInfo { hasNextPage } } } }",
+        json!({ "after": data["members"]["pageInfo"]["endCursor"] }),
+    )
+    .await;
+    let rest = next["givingClub"]["members"]["edges"].as_array().unwrap();
+    assert_eq!(rest.len(), 1);
+    assert_ne!(rest[0]["node"]["donor"]["displayName"], "Pia Novak");
+    assert_eq!(
+        next["givingClub"]["members"]["pageInfo"]["hasNextPage"],
+        false
+    );
     assert_eq!(data["joinedBetween"].as_array().unwrap().len(), 2);
     assert_eq!(data["leftBetween"].as_array().unwrap().len(), 0);
     // $42 + $30 a month, and $600 a year spread over its months.
