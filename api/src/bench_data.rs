@@ -624,6 +624,7 @@ pub async fn seed_bench(
                 email_suppressed_reason: Set(None),
                 notes: Set(None),
                 link_version: Set(0),
+                external_id: Set(None),
                 created_at: Set(d.created_at),
                 updated_at: Set(d.created_at),
             }
@@ -749,6 +750,7 @@ pub async fn seed_bench(
                 notes: Set(None),
                 processor_fee_minor: Set(None),
                 refunds_as_of: Set(None),
+                external_id: Set(None),
                 created_at: Set(g.received_at),
                 updated_at: Set(g.received_at),
             }

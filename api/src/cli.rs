@@ -1,4 +1,4 @@
-//! The `api` command line: serve, migrate, tokens, demo data, backups.
+//! The `api` command line: serve, migrate, tokens, demo data, imports, backups.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -10,6 +10,7 @@ use migration::{Migrator, MigratorTrait};
 
 use crate::config::{Config, LogFormat};
 use crate::domain::appeal_sends;
+use crate::domain::imports::{self, ImportOptions};
 use crate::domain::reconciliation::ReconcileRange;
 use crate::domain::{Actor, club, receipts, tokens};
 use crate::server::{Application, shutdown_signal};
@@ -101,10 +102,51 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Import a donor list or a gift history from a CSV file (the columns are the
+    /// exports'; see the README's template). All or nothing unless --skip-bad-rows; a
+    /// row whose external_id was imported before is left alone.
+    Import {
+        #[command(subcommand)]
+        what: ImportWhat,
+    },
     /// Check the database without changing it: integrity (SQLite), migrations, and
     /// how many donors, gifts and receipts it holds. Fails when the database is
     /// damaged or lacks migrations.
     CheckDatabase,
+}
+
+#[derive(Subcommand)]
+enum ImportWhat {
+    /// Donors: matched by external_id, then by email; others are added.
+    Donors {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        options: ImportFlags,
+    },
+    /// Gifts: each names its donor by donor_external_id or donor_email. Not receipted
+    /// unless --issue-receipts or the row's issue_receipt says so.
+    Gifts {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        #[command(flatten)]
+        options: ImportFlags,
+        /// Issue (and email) a receipt for each imported succeeded gift whose row does
+        /// not say otherwise. A history was receipted by the system it comes from.
+        #[arg(long)]
+        issue_receipts: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct ImportFlags {
+    /// Check every row and report what would happen; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Import the good rows and report the bad ones (without it, one bad row changes
+    /// nothing).
+    #[arg(long)]
+    skip_bad_rows: bool,
 }
 
 #[derive(Subcommand)]
@@ -353,6 +395,47 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             eprintln!("Restored {}.", file.display());
             Ok(())
         }
+        Command::Import { what } => {
+            let (file, flags, issue_receipts) = match &what {
+                ImportWhat::Donors { file, options } => (file, options, false),
+                ImportWhat::Gifts {
+                    file,
+                    options,
+                    issue_receipts,
+                } => (file, options, *issue_receipts),
+            };
+            let bytes = read_import_file(file)?;
+            let options = ImportOptions {
+                dry_run: flags.dry_run,
+                skip_bad_rows: flags.skip_bad_rows,
+                issue_receipts,
+            };
+            let db = migrated_database(&config).await?;
+            let report = match what {
+                ImportWhat::Donors { .. } => {
+                    imports::donors::import_donors(&db, &Actor::cli(), &bytes, options).await?
+                }
+                ImportWhat::Gifts { .. } => {
+                    imports::gifts::import_gifts(
+                        &db,
+                        &config.org,
+                        config.org_currency,
+                        &Actor::cli(),
+                        &bytes,
+                        options,
+                    )
+                    .await?
+                }
+            };
+            println!("{report}");
+            if !report.applied && !report.errors.is_empty() {
+                anyhow::bail!(
+                    "{} problems; nothing was imported (fix them, or pass --skip-bad-rows)",
+                    report.errors.len()
+                );
+            }
+            Ok(())
+        }
         Command::CheckDatabase => {
             let check = backup::check(&config.database_url).await?;
             print!("{check}");
@@ -369,6 +452,22 @@ async fn execute(command: Command, config: Config) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// The bytes of an import file, refused before reading when it is larger than an
+/// import reads.
+fn read_import_file(file: &std::path::Path) -> anyhow::Result<Vec<u8>> {
+    let size = std::fs::metadata(file)
+        .with_context(|| format!("cannot read {}", file.display()))?
+        .len();
+    if size > imports::MAX_IMPORT_BYTES as u64 {
+        anyhow::bail!(
+            "{} is {size} bytes; an import reads at most {} (split it)",
+            file.display(),
+            imports::MAX_IMPORT_BYTES
+        );
+    }
+    std::fs::read(file).with_context(|| format!("cannot read {}", file.display()))
 }
 
 /// Fails, saying what to do, unless the database is sound and fully migrated.

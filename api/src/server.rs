@@ -65,6 +65,7 @@ routes! {
     get "/donate/cancelled" => pages::donate::cancelled,
     post "/webhooks/stripe" => crate::stripe::webhook::receive,
     get "/receipts/{file}" => pages::receipts::download,
+    get "/exports/{file}" => pages::exports::download,
     get "/appeals/unsubscribe" => pages::unsubscribe::confirm,
     post "/appeals/unsubscribe" => pages::unsubscribe::unsubscribe,
     get "/circle" => pages::circle::show,

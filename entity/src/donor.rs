@@ -40,6 +40,9 @@ pub struct Model {
     pub notes: Option<String>,
     /// Signs every link the donor is sent; raising it refuses all earlier links.
     pub link_version: i64,
+    /// The donor's id in the system they were imported from; unique.
+    #[sea_orm(unique)]
+    pub external_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

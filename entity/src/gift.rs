@@ -51,6 +51,9 @@ pub struct Model {
     /// Stripe's time of the refunded total the gift shows, for card gifts: a refund that
     /// fails later is taken off only if that total counted it.
     pub refunds_as_of: Option<DateTimeUtc>,
+    /// The gift's id in the system it was imported from; unique.
+    #[sea_orm(unique)]
+    pub external_id: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -77,11 +77,50 @@ fn verifies(mac: Option<HmacSha256>, signature: &[u8]) -> bool {
     mac.is_some_and(|mac| mac.verify_slice(signature).is_ok())
 }
 
+/// The MAC of an expiring link to `subject` ("receipt:2026-000001", "export:42").
+fn expiring_mac(key: &str, subject: &str, expires: i64, version: i64) -> Option<HmacSha256> {
+    hmac_of(key, &versioned(format!("{subject}:{expires}"), version))
+}
+
 fn mac(key: &str, number: &str, expires: i64, version: i64) -> Option<HmacSha256> {
-    hmac_of(
-        key,
-        &versioned(format!("receipt:{number}:{expires}"), version),
-    )
+    expiring_mac(key, &format!("receipt:{number}"), expires, version)
+}
+
+/// Whether `signature` is right for an expiring link to `subject` and it has not
+/// expired: it opens until the last second of `expires`.
+fn expiring_link_verifies(
+    key: &str,
+    subject: &str,
+    expires: i64,
+    signature: &str,
+    version: i64,
+    now: DateTime<Utc>,
+) -> bool {
+    if expires < now.timestamp() {
+        return false;
+    }
+    let Some(bytes) = parse_signature(signature) else {
+        return false;
+    };
+    verifies(expiring_mac(key, subject, expires, version), &bytes)
+}
+
+/// The signature of a staff link to `subject` (such as `export:42`) valid until
+/// `expires` (Unix seconds). Signed like a receipt link, with its own subject, so
+/// neither kind of link can be turned into the other.
+pub fn staff_link_signature(key: &str, subject: &str, expires: i64) -> String {
+    hex_of(expiring_mac(key, subject, expires, 0))
+}
+
+/// Whether a staff link's signature is right for `subject` and it has not expired.
+pub fn staff_link_is_valid(
+    key: &str,
+    subject: &str,
+    expires: i64,
+    signature: &str,
+    now: DateTime<Utc>,
+) -> bool {
+    expiring_link_verifies(key, subject, expires, signature, 0, now)
 }
 
 /// The signature for receipt `number` valid until `expires` (Unix seconds), for a
@@ -100,13 +139,14 @@ pub fn is_valid(
     version: i64,
     now: DateTime<Utc>,
 ) -> bool {
-    if expires < now.timestamp() {
-        return false;
-    }
-    let Some(bytes) = parse_signature(signature) else {
-        return false;
-    };
-    verifies(mac(key, number, expires, version), &bytes)
+    expiring_link_verifies(
+        key,
+        &format!("receipt:{number}"),
+        expires,
+        signature,
+        version,
+        now,
+    )
 }
 
 /// The path, relative to the public URL, of a signed link.

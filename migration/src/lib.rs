@@ -23,6 +23,7 @@ mod m20261130_050001_circle_tier;
 mod m20261130_110001_pledge_stripe_state_at;
 mod m20261130_110002_stripe_refund_failures;
 mod m20261201_000001_receipt_document;
+mod m20261201_030001_external_ids;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_110001_pledge_stripe_state_at::Migration),
             Box::new(m20261130_110002_stripe_refund_failures::Migration),
             Box::new(m20261201_000001_receipt_document::Migration),
+            Box::new(m20261201_030001_external_ids::Migration),
         ]
     }
 }

@@ -97,6 +97,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
             email_suppressed_reason: Set(None),
             notes: Set(None),
             link_version: Set(0),
+            external_id: Set(None),
             created_at: Set(created),
             updated_at: Set(created),
         }
@@ -139,6 +140,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
                 notes: Set(None),
                 processor_fee_minor: Set(None),
                 refunds_as_of: Set(None),
+                external_id: Set(None),
                 created_at: Set(received),
                 updated_at: Set(received),
             }

@@ -18,7 +18,21 @@ pub async fn record(
     entity_id: Option<String>,
     changes: Value,
 ) -> Result<(), DomainError> {
-    audit_log::ActiveModel {
+    record_entry(db, actor, action, entity, entity_id, changes).await?;
+    Ok(())
+}
+
+/// Records one change in the caller's transaction and answers the entry, for a change
+/// that is identified by its audit entry (an export asked for).
+pub async fn record_entry(
+    db: &impl ConnectionTrait,
+    actor: &Actor,
+    action: &str,
+    entity: &str,
+    entity_id: Option<String>,
+    changes: Value,
+) -> Result<audit_log::Model, DomainError> {
+    Ok(audit_log::ActiveModel {
         occurred_at: Set(Utc::now()),
         actor: Set(actor.name.clone()),
         actor_token_id: Set(actor.token_id),
@@ -29,8 +43,7 @@ pub async fn record(
         ..Default::default()
     }
     .insert(db)
-    .await?;
-    Ok(())
+    .await?)
 }
 
 /// Records one change in `txn` and commits it: the audited write every staff change

@@ -367,6 +367,7 @@ mod tests {
             email_suppressed_reason: None,
             notes: None,
             link_version: 0,
+            external_id: None,
             created_at: now,
             updated_at: now,
         }

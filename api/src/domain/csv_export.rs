@@ -1,6 +1,8 @@
 //! The one way this service writes CSV for staff: the `csv` crate does the quoting, and
 //! every cell that a spreadsheet would read as a formula is neutralized first, because
-//! donors type the names and addresses these files carry.
+//! donors type the names and addresses these files carry. A large file is written in
+//! parts (a header, then rows a page at a time) so it can be streamed; imports undo the
+//! neutralization with [`restore`], so a file exported here reads back as it was.
 
 use std::borrow::Cow;
 
@@ -20,6 +22,15 @@ pub fn neutralize(text: &str) -> Cow<'_, str> {
     }
 }
 
+/// A cell read back from a file this service wrote: the `'` that [`neutralize`] put in
+/// front of a formula start is taken off again. Any other text is left as it is.
+pub fn restore(text: &str) -> &str {
+    match text.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) => rest,
+        _ => text,
+    }
+}
+
 /// A CSV file being written in memory: a header, then rows, lines ending in CRLF.
 pub struct CsvFile {
     writer: csv::Writer<Vec<u8>>,
@@ -28,13 +39,19 @@ pub struct CsvFile {
 impl CsvFile {
     /// A file whose first line names its columns.
     pub fn with_header(columns: &[&str]) -> Result<Self, DomainError> {
-        let mut file = CsvFile {
+        let mut file = CsvFile::continuation();
+        file.row(columns.iter().copied())?;
+        Ok(file)
+    }
+
+    /// More rows of a file whose header was written before: one part of a file
+    /// streamed a page at a time.
+    pub fn continuation() -> Self {
+        CsvFile {
             writer: csv::WriterBuilder::new()
                 .terminator(csv::Terminator::CRLF)
                 .from_writer(Vec::new()),
-        };
-        file.row(columns.iter().copied())?;
-        Ok(file)
+        }
     }
 
     /// One row, each cell neutralized.
@@ -51,6 +68,13 @@ impl CsvFile {
                     .map(|cell| neutralize(cell.as_ref()).into_owned()),
             )
             .map_err(unexpected)
+    }
+
+    /// The bytes written so far, for a part of a streamed file.
+    pub fn into_bytes(self) -> Result<Vec<u8>, DomainError> {
+        self.writer
+            .into_inner()
+            .map_err(|error| unexpected(error.into_error()))
     }
 
     /// The whole file as text.
@@ -112,6 +136,27 @@ mod tests {
     #[test]
     fn a_sign_inside_the_text_is_left_alone() {
         assert_eq!(one_cell("Ana-María"), "cell\r\nAna-María\r\n");
+    }
+
+    #[test]
+    fn a_neutralized_cell_reads_back_as_it_was_typed() {
+        for typed in [
+            "=HYPERLINK(1)",
+            "+1 555 0100",
+            "-2",
+            "@x",
+            "'quoted'",
+            "Ana",
+        ] {
+            assert_eq!(restore(&neutralize(typed)), typed);
+        }
+    }
+
+    #[test]
+    fn a_continuation_has_no_header() {
+        let mut part = CsvFile::continuation();
+        part.row(["=1", "Ana"]).expect("a row");
+        assert_eq!(part.into_bytes().expect("bytes"), b"'=1,Ana\r\n");
     }
 
     #[test]

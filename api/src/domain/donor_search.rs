@@ -8,6 +8,7 @@ use sea_orm::sea_query::{
     Alias, Expr, ExprTrait, Func, PostgresQueryBuilder, Query, SelectStatement, SqliteQueryBuilder,
 };
 use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
+use serde::{Deserialize, Serialize};
 
 use super::donors::fold_accents;
 use super::{DomainError, gifts};
@@ -16,7 +17,7 @@ use super::{DomainError, gifts};
 pub const TOTALS_CURRENCY: &str = "USD";
 
 /// What to look for; every part is optional and parts combine with AND.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct DonorFilter {
     /// Part of a name or email, any case, accents ignored.
     pub text: Option<String>,
@@ -255,6 +256,32 @@ pub async fn search_donors(
         "SELECT d.* {} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}",
         from_and_where(filter, with_totals, &mut binder)
     );
+    Ok(donor::Entity::find()
+        .from_raw_sql(Statement::from_sql_and_values(
+            binder.backend,
+            sql,
+            binder.values,
+        ))
+        .all(db)
+        .await?)
+}
+
+/// The next `limit` matching donors after the donor with id `after`, in id order: how
+/// an export reads every match a page at a time, each page found through the primary
+/// key however deep it is (an offset would read all the pages before it again).
+pub async fn donors_after(
+    db: &impl ConnectionTrait,
+    filter: &DonorFilter,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<donor::Model>, DomainError> {
+    let mut binder = Binder {
+        backend: db.get_database_backend(),
+        values: Vec::new(),
+    };
+    let from_and_where = from_and_where(filter, filter.needs_totals(), &mut binder);
+    let p = binder.bind(after);
+    let sql = format!("SELECT d.* {from_and_where} AND d.id > {p} ORDER BY d.id LIMIT {limit}");
     Ok(donor::Entity::find()
         .from_raw_sql(Statement::from_sql_and_values(
             binder.backend,

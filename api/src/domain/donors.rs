@@ -150,11 +150,13 @@ async fn ensure_email_free(
     Ok(())
 }
 
-/// Records a new donor and the audit entry for it.
-pub async fn create_donor(
-    db: &DatabaseConnection,
-    actor: &Actor,
+/// Checks a new donor's details and inserts the donor in the caller's transaction:
+/// the one way a donor row is made from typed details (staff, imports). An email
+/// another donor has is a conflict.
+pub async fn insert_donor(
+    txn: &impl ConnectionTrait,
     new: NewDonor,
+    external_id: Option<String>,
 ) -> Result<donor::Model, DomainError> {
     let display_name = clean_name("displayName", &new.display_name)?;
     let email = clean_email(new.email)?;
@@ -163,13 +165,13 @@ pub async fn create_donor(
     let phone = clean_optional("phone", new.phone)?;
     let country = clean_country(new.address.country)?;
     let notes = new.notes.and_then(text::non_blank);
+    let external_id = clean_optional("externalId", external_id)?;
 
-    let txn = begin_write(db).await?;
     if let Some(email) = &email {
-        ensure_email_free(&txn, email, None).await?;
+        ensure_email_free(txn, email, None).await?;
     }
     let now = Utc::now();
-    let donor = donor::ActiveModel {
+    Ok(donor::ActiveModel {
         kind: Set(new.kind),
         search_text: Set(search_text(&display_name, email.as_deref())),
         display_name: Set(display_name),
@@ -187,13 +189,36 @@ pub async fn create_donor(
         email_consent: Set(new.email_consent),
         anonymous: Set(new.anonymous),
         notes: Set(notes),
+        external_id: Set(external_id),
         created_at: Set(now),
         updated_at: Set(now),
         link_version: Set(0),
         ..Default::default()
     }
-    .insert(&txn)
-    .await?;
+    .insert(txn)
+    .await?)
+}
+
+/// The donor with this email, compared as the service stores emails (normalized,
+/// any capitalisation).
+pub async fn find_by_email(
+    db: &impl ConnectionTrait,
+    email: &EmailAddress,
+) -> Result<Option<donor::Model>, DomainError> {
+    Ok(donor::Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(donor::Column::Email))).eq(email.as_str()))
+        .one(db)
+        .await?)
+}
+
+/// Records a new donor and the audit entry for it.
+pub async fn create_donor(
+    db: &DatabaseConnection,
+    actor: &Actor,
+    new: NewDonor,
+) -> Result<donor::Model, DomainError> {
+    let txn = begin_write(db).await?;
+    let donor = insert_donor(&*txn, new, None).await?;
     audit::record_and_commit(
         txn,
         actor,

@@ -74,6 +74,16 @@ const CONSTRAINTS: &[(&[&str], &str, &str)] = &[
         "a donor with this email already exists",
     ),
     (
+        &["ux_donors_external_id", "donors.external_id"],
+        "externalId",
+        "another donor already has this external id",
+    ),
+    (
+        &["ux_gifts_external_id", "gifts.external_id"],
+        "externalId",
+        "another gift already has this external id",
+    ),
+    (
         &["donors.stripe_customer_id", "donors_stripe_customer_id_key"],
         "stripeCustomerId",
         "another donor already has this Stripe customer",

@@ -9,11 +9,13 @@ use sea_orm::{
     QuerySelect,
 };
 
+use serde::{Deserialize, Serialize};
+
 use super::DomainError;
 use super::offline_gifts::find_appeal_by_code;
 
 /// What to look for; parts combine with AND.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct GiftFilter {
     pub donor_id: Option<i64>,
     pub received_from: Option<DateTime<Utc>>,
@@ -103,6 +105,26 @@ pub async fn search_gifts(
         .order_by_desc(gift::Column::ReceivedAt)
         .order_by_desc(gift::Column::Id)
         .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?)
+}
+
+/// The next `limit` matching gifts after the gift with id `after`, in id order: how an
+/// export reads every match a page at a time through the primary key.
+pub async fn gifts_after(
+    db: &impl ConnectionTrait,
+    filter: &GiftFilter,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<gift::Model>, DomainError> {
+    let Some(condition) = condition(db, filter).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(gift::Entity::find()
+        .filter(condition)
+        .filter(gift::Column::Id.gt(after))
+        .order_by_asc(gift::Column::Id)
         .limit(limit)
         .all(db)
         .await?)

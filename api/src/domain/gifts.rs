@@ -122,6 +122,12 @@ pub struct NewGift {
     /// For an installment, whether it is its pledge's first, when the processor says
     /// so; otherwise the first recorded counts as the first.
     pub first_installment: Option<bool>,
+    /// The gift's id in the system it was imported from.
+    pub external_id: Option<String>,
+    /// Whether a succeeded gift is acknowledged now (receipt, receipt email, tribute
+    /// notification). Only history imports turn it off: their donors were thanked by the
+    /// system the history comes from.
+    pub acknowledge: bool,
 }
 
 impl NewGift {
@@ -155,6 +161,8 @@ impl NewGift {
             idempotency_key: None,
             notes: None,
             first_installment: None,
+            external_id: None,
+            acknowledge: true,
         }
     }
 }
@@ -256,6 +264,7 @@ pub async fn record_gift(
         stripe_charge_id: Set(new.stripe_charge_id),
         idempotency_key: Set(new.idempotency_key),
         notes: Set(new.notes),
+        external_id: Set(new.external_id),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -263,7 +272,7 @@ pub async fn record_gift(
     .insert(txn)
     .await?;
 
-    let receipt = if gift.status == GiftStatus::Succeeded {
+    let receipt = if gift.status == GiftStatus::Succeeded && new.acknowledge {
         let receipt =
             receipts::acknowledge_gift(txn, org, &gift, &donor, new.first_installment).await?;
         tributes::notify_honoree(txn, org, &gift, &donor).await?;

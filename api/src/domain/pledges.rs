@@ -316,7 +316,7 @@ pub async fn create_envelope_pledge(
 }
 
 /// What to look for among pledges.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct PledgeFilter {
     pub donor_id: Option<i64>,
     pub statuses: Vec<PledgeStatus>,
@@ -352,6 +352,23 @@ pub async fn count_pledges(
     Ok(pledge::Entity::find()
         .filter(pledge_condition(filter))
         .count(db)
+        .await?)
+}
+
+/// The next `limit` matching pledges after the pledge with id `after`, in id order: how
+/// an export reads every match a page at a time through the primary key.
+pub async fn pledges_after(
+    db: &impl ConnectionTrait,
+    filter: &PledgeFilter,
+    after: i64,
+    limit: u64,
+) -> Result<Vec<pledge::Model>, DomainError> {
+    Ok(pledge::Entity::find()
+        .filter(pledge_condition(filter))
+        .filter(pledge::Column::Id.gt(after))
+        .order_by_asc(pledge::Column::Id)
+        .limit(limit)
+        .all(db)
         .await?)
 }
 

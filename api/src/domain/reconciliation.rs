@@ -996,6 +996,7 @@ mod tests {
             notes: None,
             processor_fee_minor: None,
             refunds_as_of: None,
+            external_id: None,
             created_at: now,
             updated_at: now,
         }

@@ -400,7 +400,8 @@ pub struct DonorFilter {
 }
 
 impl DonorFilter {
-    fn parse(self, names_only: bool) -> Result<SearchFilter> {
+    /// The domain's filter; `names_only` for searchers who see emails masked.
+    pub fn parse(self, names_only: bool) -> Result<SearchFilter> {
         let id = |field: &str, id: Option<ID>| id.map(|id| parse_id(field, &id)).transpose();
         Ok(SearchFilter {
             text: self.search,

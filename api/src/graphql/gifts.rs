@@ -365,7 +365,8 @@ pub struct GiftFilter {
 }
 
 impl GiftFilter {
-    fn parse(self) -> Result<SearchFilter> {
+    /// The domain's filter, each id checked.
+    pub fn parse(self) -> Result<SearchFilter> {
         let id = |field: &str, id: Option<ID>| id.map(|id| parse_id(field, &id)).transpose();
         Ok(SearchFilter {
             donor_id: id("filter.donorId", self.donor_id)?,

@@ -12,9 +12,11 @@ pub mod context;
 pub mod donors;
 pub mod error_codes;
 pub mod errors;
+pub mod exports;
 pub mod funds;
 pub mod gifts;
 pub mod guards;
+pub mod imports;
 pub mod loaders;
 pub mod money;
 pub mod outbox;
@@ -80,6 +82,8 @@ pub struct Mutation(
     reconciliation::ReconciliationMutation,
     stripe_events::StripeEventMutation,
     checkout_choices::CheckoutChoicesMutation,
+    exports::ExportMutation,
+    imports::ImportMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;

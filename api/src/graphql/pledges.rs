@@ -225,6 +225,30 @@ pub struct PledgeFilter {
     pub frequency: Option<PledgeFrequency>,
 }
 
+impl PledgeFilter {
+    /// The domain's filter, each id checked.
+    pub fn parse(self) -> Result<SearchFilter> {
+        Ok(SearchFilter {
+            donor_id: self
+                .donor_id
+                .map(|id| parse_id("filter.donorId", &id))
+                .transpose()?,
+            statuses: self
+                .statuses
+                .unwrap_or_default()
+                .into_iter()
+                .map(Into::into)
+                .collect(),
+            source: self.source.map(Into::into),
+            fund_id: self
+                .fund_id
+                .map(|id| parse_id("filter.fundId", &id))
+                .transpose()?,
+            frequency: self.frequency.map(Into::into),
+        })
+    }
+}
+
 #[derive(Default)]
 pub struct PledgeQuery;
 
@@ -243,25 +267,7 @@ impl PledgeQuery {
     ) -> Result<Page<Pledge>> {
         let args = PageArgs::new(after, before, first, last);
         args.check()?;
-        let filter = filter.unwrap_or_default();
-        let filter = SearchFilter {
-            donor_id: filter
-                .donor_id
-                .map(|id| parse_id("filter.donorId", &id))
-                .transpose()?,
-            statuses: filter
-                .statuses
-                .unwrap_or_default()
-                .into_iter()
-                .map(Into::into)
-                .collect(),
-            source: filter.source.map(Into::into),
-            fund_id: filter
-                .fund_id
-                .map(|id| parse_id("filter.fundId", &id))
-                .transpose()?,
-            frequency: filter.frequency.map(Into::into),
-        };
+        let filter = filter.unwrap_or_default().parse()?;
         let db = db(ctx)?;
         let total = pledges::count_pledges(db, &filter).await.gql()?;
         let window = args.window(total);

@@ -5,6 +5,7 @@ pub mod checkout_guard;
 pub mod circle;
 pub mod console;
 pub mod donate;
+pub mod exports;
 pub mod headers;
 pub mod i18n;
 pub mod manage;
