@@ -22,6 +22,7 @@ mod m20261130_040001_donor_link_version;
 mod m20261130_050001_circle_tier;
 mod m20261130_110001_pledge_stripe_state_at;
 mod m20261130_110002_stripe_refund_failures;
+mod m20261201_040001_donor_aliases;
 
 pub struct Migrator;
 
@@ -45,6 +46,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_050001_circle_tier::Migration),
             Box::new(m20261130_110001_pledge_stripe_state_at::Migration),
             Box::new(m20261130_110002_stripe_refund_failures::Migration),
+            Box::new(m20261201_040001_donor_aliases::Migration),
         ]
     }
 }

@@ -13,6 +13,7 @@ pub mod club;
 pub mod csv_export;
 pub mod currency;
 pub mod donations;
+pub mod donor_aliases;
 pub mod donor_search;
 pub mod donors;
 pub mod errors;
