@@ -16,6 +16,7 @@ pub mod donations;
 pub mod donor_aliases;
 pub mod donor_search;
 pub mod donors;
+pub mod duplicates;
 pub mod errors;
 pub mod funds;
 pub mod gift_search;
