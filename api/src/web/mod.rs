@@ -8,6 +8,7 @@ pub mod donate;
 pub mod headers;
 pub mod i18n;
 pub mod manage;
+pub mod privacy;
 pub mod receipts;
 pub mod unsubscribe;
 
