@@ -797,3 +797,36 @@ mod link_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_data_export_token_opens_only_its_donor_until_it_expires_and_is_no_manage_token() {
+        let key = "k".repeat(32);
+        let now = Utc::now();
+        let token = data_export_token(&key, 7, 0, now + chrono::Duration::hours(1));
+        assert_eq!(data_export_token_donor(&token), Some(7));
+        assert_eq!(verify_data_export_token(&key, &token, 0, now), Ok(7));
+        assert_eq!(
+            verify_data_export_token(&key, &token, 1, now),
+            Err(ManageTokenError::Invalid)
+        );
+        assert_eq!(
+            verify_data_export_token(&key, &token.replacen('7', "8", 1), 0, now),
+            Err(ManageTokenError::Invalid)
+        );
+        assert_eq!(
+            verify_data_export_token(&key, &token, 0, now + chrono::Duration::hours(2)),
+            Err(ManageTokenError::Expired)
+        );
+        // Signed for another purpose: a self-service token of the same shape opens nothing.
+        let manage = manage_token(&key, 7, 0, now + chrono::Duration::hours(1));
+        assert_eq!(
+            verify_data_export_token(&key, &manage, 0, now),
+            Err(ManageTokenError::Invalid)
+        );
+        assert!(verify_manage_token(&key, &token, 0, now).is_err());
+    }
+}
