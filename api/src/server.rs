@@ -73,6 +73,7 @@ routes! {
     post "/manage/{token}/pledges/{id}" => pages::manage::change,
     post "/manage/{token}/card" => pages::manage::update_card,
     get "/circle/roster.csv" => pages::circle::roster_csv,
+    get "/privacy/exports/{token}" => pages::privacy::download,
     get "/metrics" => crate::metrics::scrape,
 }
 

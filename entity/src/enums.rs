@@ -42,6 +42,11 @@ string_enum!(
 );
 
 string_enum!(
+    /// What a donor alias is: another email, or another Stripe customer.
+    DonorAliasKind { Email = "email", StripeCustomer = "stripe_customer" }
+);
+
+string_enum!(
     /// The language a donor reads; receipts, emails and pages follow it.
     Language { English = "en", Spanish = "es", French = "fr", Arabic = "ar" }
 );

@@ -13,6 +13,7 @@ pub mod campaign;
 pub mod checkout_choices;
 pub mod created_checkout_session;
 pub mod donor;
+pub mod donor_alias;
 pub mod fund;
 pub mod gift;
 pub mod giving_tier;

@@ -24,6 +24,7 @@ mod m20261130_110001_pledge_stripe_state_at;
 mod m20261130_110002_stripe_refund_failures;
 mod m20261201_000001_receipt_document;
 mod m20261201_030001_external_ids;
+mod m20261201_040001_donor_aliases;
 
 pub struct Migrator;
 
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_110002_stripe_refund_failures::Migration),
             Box::new(m20261201_000001_receipt_document::Migration),
             Box::new(m20261201_030001_external_ids::Migration),
+            Box::new(m20261201_040001_donor_aliases::Migration),
         ]
     }
 }

@@ -1,7 +1,7 @@
 //! Donors: one row per real person or organization.
 
 use chrono::Utc;
-use entity::enums::{DonorKind, Language};
+use entity::enums::{DonorAliasKind, DonorKind, Language};
 use entity::{EmailAddress, donor};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
@@ -11,6 +11,7 @@ use sea_orm::{
 use serde_json::{Map, Value, json};
 
 use super::audit::changed_fields;
+use super::donor_aliases::donor_with_alias;
 use super::text;
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
@@ -141,7 +142,8 @@ async fn ensure_email_free(
     if let Some(id) = except {
         query = query.filter(donor::Column::Id.ne(id));
     }
-    if query.one(db).await?.is_some() {
+    let alias_owner = donor_with_alias(db, DonorAliasKind::Email, email).await?;
+    if query.one(db).await?.is_some() || alias_owner.is_some_and(|owner| Some(owner) != except) {
         return Err(DomainError::conflict(
             Some("email"),
             "a donor with this email already exists",

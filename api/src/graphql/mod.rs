@@ -10,6 +10,7 @@ pub mod checkout_choices;
 pub mod club;
 pub mod context;
 pub mod donors;
+pub mod duplicates;
 pub mod error_codes;
 pub mod errors;
 pub mod exports;
@@ -22,6 +23,7 @@ pub mod money;
 pub mod outbox;
 pub mod paging;
 pub mod pledges;
+pub mod privacy;
 pub mod receipts;
 pub mod reconciliation;
 pub mod schema_file;
@@ -61,6 +63,8 @@ pub struct Query(
     reconciliation::ReconciliationQuery,
     stripe_events::StripeEventQuery,
     checkout_choices::CheckoutChoicesQuery,
+    duplicates::DuplicateQuery,
+    privacy::PrivacyQuery,
 );
 
 /// Everything staff can change. Every mutation is recorded in the audit log.
@@ -84,6 +88,8 @@ pub struct Mutation(
     checkout_choices::CheckoutChoicesMutation,
     exports::ExportMutation,
     imports::ImportMutation,
+    duplicates::DuplicateMutation,
+    privacy::PrivacyMutation,
 );
 
 pub type StaffSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -9,6 +9,7 @@ pub mod exports;
 pub mod headers;
 pub mod i18n;
 pub mod manage;
+pub mod privacy;
 pub mod receipts;
 pub mod unsubscribe;
 

@@ -2,6 +2,8 @@
 
 #[allow(unused_imports)]
 use super::*;
+use crate::domain::donor_aliases::donor_with_alias;
+use entity::enums::DonorAliasKind;
 
 /// Finds the donor with this email (any case) or creates one, and links the
 /// processor's customer. Never makes two donors for one email: a concurrent insert of
@@ -84,12 +86,22 @@ pub(super) async fn find_payer(
         if found.is_some() {
             return Ok(found);
         }
+        // An email of a donor record that was merged into another.
+        if let Some(id) = donor_with_alias(txn, DonorAliasKind::Email, email.as_str()).await? {
+            return Ok(donor::Entity::find_by_id(id).one(txn).await?);
+        }
     }
     if let Some(customer) = customer_id {
-        return Ok(donor::Entity::find()
+        let found = donor::Entity::find()
             .filter(donor::Column::StripeCustomerId.eq(customer))
             .one(txn)
-            .await?);
+            .await?;
+        if found.is_some() {
+            return Ok(found);
+        }
+        if let Some(id) = donor_with_alias(txn, DonorAliasKind::StripeCustomer, customer).await? {
+            return Ok(donor::Entity::find_by_id(id).one(txn).await?);
+        }
     }
     Ok(None)
 }
