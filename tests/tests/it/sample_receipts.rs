@@ -102,7 +102,7 @@ async fn a_sample_receipt_email_says_so_in_both_parts_and_its_pdf(backend: Backe
         links: None,
     };
 
-    let email = mailer::templates::receipt::render_receipt(context, &receipt, 0);
+    let email = mailer::templates::receipt::render_receipt(context, &receipt, 0).unwrap();
 
     assert!(email.text.contains(MARK), "{}", email.text);
     assert!(email.html.contains(MARK), "{}", email.html);
