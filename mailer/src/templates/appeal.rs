@@ -119,19 +119,7 @@ mod tests {
     use entity::enums::Language;
 
     use super::*;
-    use crate::config::{
-        Organization, PLACEHOLDER_ADDRESS, PLACEHOLDER_EIN, PLACEHOLDER_LEGAL_NAME,
-    };
-
-    fn organization() -> Organization {
-        Organization {
-            legal_name: PLACEHOLDER_LEGAL_NAME.to_owned(),
-            ein: PLACEHOLDER_EIN.to_owned(),
-            address: PLACEHOLDER_ADDRESS.to_owned(),
-            timezone: chrono_tz::America::Los_Angeles,
-            tribute_notifications_per_day: 3,
-        }
-    }
+    use crate::templates::placeholder_organization as organization;
 
     #[test]
     fn an_arabic_appeal_speaks_arabic_around_the_message_and_links_in_arabic()

@@ -86,24 +86,12 @@ mod tests {
     use askama::Template;
 
     use super::*;
-    use crate::config::{
-        Organization, PLACEHOLDER_ADDRESS, PLACEHOLDER_EIN, PLACEHOLDER_LEGAL_NAME,
-    };
+    use crate::templates::placeholder_organization as organization;
 
     #[derive(Template)]
     #[template(path = "email/base.html")]
     struct Page<'a> {
         frame: &'a Frame,
-    }
-
-    fn organization() -> Organization {
-        Organization {
-            legal_name: PLACEHOLDER_LEGAL_NAME.to_owned(),
-            ein: PLACEHOLDER_EIN.to_owned(),
-            address: PLACEHOLDER_ADDRESS.to_owned(),
-            timezone: chrono_tz::America::Los_Angeles,
-            tribute_notifications_per_day: 3,
-        }
     }
 
     #[test]

@@ -207,6 +207,19 @@ pub(crate) fn payload_id(
         })
 }
 
+/// The organization as the defaults leave it, for the templates' tests.
+#[cfg(test)]
+pub(crate) fn placeholder_organization() -> Organization {
+    use crate::config::{PLACEHOLDER_ADDRESS, PLACEHOLDER_EIN, PLACEHOLDER_LEGAL_NAME};
+    Organization {
+        legal_name: PLACEHOLDER_LEGAL_NAME.to_owned(),
+        ein: PLACEHOLDER_EIN.to_owned(),
+        address: PLACEHOLDER_ADDRESS.to_owned(),
+        timezone: chrono_tz::America::Los_Angeles,
+        tribute_notifications_per_day: 3,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
