@@ -39,7 +39,9 @@ impl Currency {
         }
     }
 
-    fn symbol(self) -> &'static str {
+    /// The sign written with an amount: `$` for every dollar, so a dollar other than
+    /// the US dollar is written with its code as well.
+    pub fn symbol(self) -> &'static str {
         match self {
             Currency::Usd | Currency::Cad | Currency::Mxn => "$",
             Currency::Eur => "€",
@@ -121,6 +123,17 @@ impl NumberStyle {
         decimal_mark: ',',
         group_mark: '.',
     };
+
+    /// How a donor reading `language` writes numbers.
+    pub fn of(language: crate::enums::Language) -> NumberStyle {
+        use crate::enums::Language;
+        match language {
+            Language::English => NumberStyle::ENGLISH,
+            Language::Spanish => NumberStyle::SPANISH,
+            Language::French => NumberStyle::FRENCH,
+            Language::Arabic => NumberStyle::ARABIC,
+        }
+    }
 
     /// Writes minor units the way this style reads them back: `1.000,50`.
     pub fn format_minor(self, amount_minor: i64) -> String {

@@ -9,8 +9,12 @@
 //! unsubscribe and personal donate links) is also signed with the donor's link version
 //! (`donors.link_version`): when staff revoke a donor's links the version goes up and
 //! every earlier link stops verifying.
+//!
+//! Every link in an email carries the donor's language as `lang` ([`with_language`]),
+//! so the page it opens speaks that language. `lang` is outside every signature.
 
 use chrono::{DateTime, Utc};
+use entity::enums::Language;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use url::Url;
@@ -409,6 +413,39 @@ pub fn verify_appeal_donate_token(
         donor_id,
         ask_minor,
     })
+}
+
+/// `url` with `language` as its `lang` parameter (in place of one it had), so the page
+/// it opens is in that language. Other parameters keep their order and spelling; text
+/// that is not a URL is returned as it was.
+pub fn with_language(url: &str, language: Language) -> String {
+    let Ok(mut parsed) = Url::parse(url) else {
+        return url.to_owned();
+    };
+    let code = language.as_str();
+    if !parsed.query_pairs().any(|(name, _)| name == "lang") {
+        let separator = match parsed.query() {
+            Some("") | None => "",
+            Some(_) => "&",
+        };
+        let query = format!(
+            "{}{separator}lang={code}",
+            parsed.query().unwrap_or_default()
+        );
+        parsed.set_query(Some(&query));
+        return parsed.into();
+    }
+    let kept: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(name, _)| name != "lang")
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    parsed
+        .query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("lang", code);
+    parsed.into()
 }
 
 #[cfg(test)]
@@ -835,6 +872,33 @@ mod link_tests {
             appeal_donate_token("key", &donate(68, 5_000, 1, NOW)),
             "68.5000.1790000000.1499d5385e75051fce47ca32a5241764a373adfa49efce444d31bad95f45e784"
         );
+    }
+
+    #[test]
+    fn a_link_carries_the_donors_language_once() {
+        assert_eq!(
+            with_language(
+                "https://give.example.org/appeals/unsubscribe?donor=3&signature=ab",
+                Language::Arabic
+            ),
+            "https://give.example.org/appeals/unsubscribe?donor=3&signature=ab&lang=ar"
+        );
+        assert_eq!(
+            with_language("https://give.example.org/manage/3.9.ab", Language::French),
+            "https://give.example.org/manage/3.9.ab?lang=fr"
+        );
+        assert_eq!(
+            with_language(
+                "https://give.example.org/donate?lang=en&appeal=FALL",
+                Language::Spanish
+            ),
+            "https://give.example.org/donate?appeal=FALL&lang=es"
+        );
+        assert_eq!(
+            with_language("https://give.example.org/donate?lang=es", Language::Spanish),
+            "https://give.example.org/donate?lang=es"
+        );
+        assert_eq!(with_language("not a link", Language::Arabic), "not a link");
     }
 }
 

@@ -213,10 +213,11 @@ fn personalize(
             expires: (Utc::now() + links.donate_link_valid_for).timestamp(),
         },
     );
+    // Both links carry the donor's language, so the pages open in it.
     let donate_url = links
         .public_url
         .join(&format!("donate?appeal={}&t={token}", appeal.source_code))
-        .map(String::from)
+        .map(|url| mailer::links::with_language(url.as_str(), recipient.language))
         .unwrap_or_default();
     let unsubscribe_url = links
         .public_url
@@ -225,7 +226,7 @@ fn personalize(
             recipient.id,
             recipient.link_version,
         ))
-        .map(String::from)
+        .map(|url| mailer::links::with_language(url.as_str(), recipient.language))
         .unwrap_or_default();
     let invitation = circle.filter(|_| rule.invite_to_circle && !recipient.in_circle);
     let first_name = recipient
@@ -407,6 +408,8 @@ async fn queue_appeal(
                 "body": p.body,
                 "donateUrl": p.donate_url,
                 "clubMonthlyAsk": p.club_monthly_ask_minor.map(|m| money(m, currency)),
+                "clubMonthlyAskMinor": p.club_monthly_ask_minor,
+                "currency": currency.code(),
                 "circleName": p.circle_name,
                 "unsubscribeUrl": p.unsubscribe_url,
             });

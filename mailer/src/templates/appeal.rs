@@ -1,12 +1,15 @@
 //! An email appeal to one donor. The message and subject arrive already merged for the
 //! donor (first name, last gift, ask amount, personal donate link); this template adds
 //! the club invitation and the unsubscribe line in the donor's language, and the
-//! `List-Unsubscribe` headers that let mail clients unsubscribe in one click.
+//! `List-Unsubscribe` headers that let mail clients unsubscribe in one click. Every link
+//! carries the donor's language, also in messages queued before links did.
 
-use entity::enums::Language;
 use serde::Deserialize;
 
-use super::{CIRCLE_OF_FRIENDS, Context, RenderError, Rendered, escape, layout, tier_name};
+use super::layout::Link;
+use super::words::Words;
+use super::{CIRCLE_OF_FRIENDS, Context, RenderError, Rendered};
+use crate::links;
 
 pub const KIND: &str = "appeal";
 
@@ -21,6 +24,13 @@ pub struct AppealPayload {
     /// The monthly amount that brings the donor into the Circle ("$42"), when the
     /// appeal invites donors not yet in it.
     pub club_monthly_ask: Option<String>,
+    /// The same amount in minor units with its currency, so it is written the way the
+    /// donor's language writes amounts; messages queued before it was written down
+    /// show `club_monthly_ask` as it was.
+    #[serde(default)]
+    pub club_monthly_ask_minor: Option<i64>,
+    #[serde(default)]
+    pub currency: Option<String>,
     /// The name of the Circle the invitation is to; messages queued before it was
     /// written down are about the Circle of Friends.
     #[serde(default)]
@@ -28,41 +38,23 @@ pub struct AppealPayload {
     pub unsubscribe_url: String,
 }
 
-fn club_invitation(language: Language, monthly: &str, circle: &str) -> String {
-    let circle = tier_name(language, circle);
-    match language {
-        Language::Spanish => format!(
-            "Únase a nuestro Club de Donantes Mensuales: con {monthly} al mes entra en nuestro {circle}."
-        ),
-        Language::French => format!(
-            "Rejoignez notre Club des donateurs mensuels : avec {monthly} par mois, vous entrez dans notre {circle}."
-        ),
-        Language::Arabic => {
-            format!("انضم إلى نادي العطاء الشهري: بمبلغ {monthly} شهريًا تصبح عضوًا في {circle}.")
-        }
-        Language::English => {
-            format!("Join our Monthly Giving Club: {monthly} a month brings you into our {circle}.")
-        }
-    }
+/// What the templates in `templates/email/appeal/` show.
+struct Mail {
+    subject: String,
+    /// The message's paragraphs, each as its lines.
+    paragraphs: Vec<Vec<String>>,
+    /// The message as written, for the plain-text part.
+    body: String,
+    donate: Link,
+    invitation: Option<String>,
 }
 
-fn give_line(language: Language) -> &'static str {
-    match language {
-        Language::Spanish => "Done hoy:",
-        Language::French => "Faites un don aujourd'hui :",
-        Language::Arabic => "تبرع اليوم:",
-        Language::English => "Donate today:",
-    }
-}
-
-fn unsubscribe_line(language: Language) -> &'static str {
-    match language {
-        Language::Spanish => "Para no recibir más llamamientos (seguirá recibiendo sus recibos):",
-        Language::French => "Pour ne plus recevoir d'appels (vous recevrez toujours vos reçus) :",
-        Language::Arabic => "لإيقاف رسائل المناشدة (ستستمر في تلقي إيصالاتك):",
-        Language::English => "To stop receiving appeals (you will still get your receipts):",
-    }
-}
+email_templates!(
+    Mail,
+    "email/appeal/subject.txt",
+    "email/appeal/html.html",
+    "email/appeal/text.txt"
+);
 
 /// Renders an appeal from its payload.
 pub fn render(context: Context<'_>, payload: &serde_json::Value) -> Result<Rendered, RenderError> {
@@ -71,57 +63,122 @@ pub fn render(context: Context<'_>, payload: &serde_json::Value) -> Result<Rende
             kind: KIND.to_owned(),
             reason: e.to_string(),
         })?;
-    let invitation = appeal.club_monthly_ask.as_deref().map(|monthly| {
+    let words = Words::new(context.language);
+    let monthly = match (appeal.club_monthly_ask_minor, appeal.currency.as_deref()) {
+        (Some(minor), Some(currency)) if appeal.club_monthly_ask.is_some() => {
+            Some(words.stored_amount(minor, currency))
+        }
+        _ => appeal.club_monthly_ask.clone(),
+    };
+    let invitation = monthly.map(|monthly| {
         let circle = appeal.circle_name.as_deref().unwrap_or(CIRCLE_OF_FRIENDS);
-        club_invitation(context.language, monthly, circle)
+        words.with(
+            "appeal-club-invitation",
+            &[("monthly", &monthly), ("circle", words.tier_name(circle))],
+        )
     });
-    let mut text_body = format!(
-        "{}\n\n{} {}\n",
-        appeal.body.trim_end(),
-        give_line(context.language),
-        appeal.donate_url
-    );
-    if let Some(invitation) = &invitation {
-        text_body.push_str(&format!("\n{invitation}\n"));
-    }
-    text_body.push_str(&format!(
-        "\n{} {}\n",
-        unsubscribe_line(context.language),
-        appeal.unsubscribe_url
-    ));
-    let mut html_body: String = appeal
+    let paragraphs = appeal
         .body
         .split("\n\n")
-        .filter(|p| !p.trim().is_empty())
-        .map(|p| format!("<p>{}</p>\n", escape(p.trim()).replace('\n', "<br>")))
+        .map(str::trim)
+        .filter(|paragraph| !paragraph.is_empty())
+        .map(|paragraph| paragraph.lines().map(str::to_owned).collect())
         .collect();
-    html_body.push_str(&format!(
-        "<p><a href=\"{url}\">{give} {url}</a></p>\n",
-        url = escape(&appeal.donate_url),
-        give = escape(give_line(context.language)),
-    ));
-    if let Some(invitation) = &invitation {
-        html_body.push_str(&format!("<p>{}</p>\n", escape(invitation)));
-    }
-    html_body.push_str(&format!(
-        "<p style=\"font-size: 12px;\">{} <a href=\"{url}\">{url}</a></p>\n",
-        escape(unsubscribe_line(context.language)),
-        url = escape(&appeal.unsubscribe_url),
-    ));
-    Ok(Rendered {
-        text: layout::text(context, &text_body),
-        html: layout::html(context, &appeal.subject, &html_body),
+    let unsubscribe_url = links::with_language(&appeal.unsubscribe_url, context.language);
+    let mail = Mail {
+        paragraphs,
+        body: appeal.body.trim_end().to_owned(),
+        donate: Link::new(context, words.get("appeal-give"), &appeal.donate_url),
+        invitation,
         subject: appeal.subject,
-        attachments: Vec::new(),
-        headers: vec![
+    };
+    let mut rendered = compose(context, &mail, |frame| {
+        // The message greets the donor itself.
+        frame.greeting = None;
+        frame.unsubscribe = Some(Link::new(
+            context,
+            words.get("unsubscribe-line"),
+            &unsubscribe_url,
+        ));
+    })?;
+    rendered.headers = vec![
+        (
+            "List-Unsubscribe".to_owned(),
+            format!("<{unsubscribe_url}>"),
+        ),
+        (
+            "List-Unsubscribe-Post".to_owned(),
+            "List-Unsubscribe=One-Click".to_owned(),
+        ),
+    ];
+    Ok(rendered)
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::enums::Language;
+
+    use super::*;
+    use crate::templates::placeholder_organization as organization;
+
+    #[test]
+    fn an_arabic_appeal_speaks_arabic_around_the_message_and_links_in_arabic()
+    -> Result<(), RenderError> {
+        let org = organization();
+        let context = Context {
+            org: &org,
+            language: Language::Arabic,
+            to_name: Some("ليلى حداد"),
+            links: None,
+        };
+        let payload = serde_json::json!({
+            "appealId": 7,
+            "subject": "ليلى، قفي معنا",
+            "body": "مرحبًا ليلى،\n\nسطر أول\nسطر ثانٍ <b>",
+            "donateUrl": "https://give.example.org/donate?appeal=FALL&t=1.2.3.ab",
+            "clubMonthlyAsk": "$42.00",
+            "clubMonthlyAskMinor": 4_200,
+            "currency": "USD",
+            "unsubscribeUrl": "https://give.example.org/appeals/unsubscribe?donor=3&signature=ab",
+        });
+
+        let email = render(context, &payload)?;
+
+        assert_eq!(email.subject, "ليلى، قفي معنا");
+        assert!(
+            email
+                .text
+                .starts_with("مرحبًا ليلى،\n\nسطر أول\nسطر ثانٍ <b>\n\nللتبرع اليوم: https://give.example.org/donate?appeal=FALL&t=1.2.3.ab&lang=ar\n"),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.text.contains(
+                "عضوية دائرة الأصدقاء متاحة عبر نادي العطاء الشهري بمبلغ 42,00\u{a0}$ شهريًا."
+            ),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.text.ends_with(
+                "لإيقاف رسائل المناشدة (سيستمر وصول إيصالاتك): https://give.example.org/appeals/unsubscribe?donor=3&signature=ab&lang=ar\n"
+            ),
+            "{}",
+            email.text
+        );
+        assert!(
+            email.html.contains("<p>سطر أول<br>سطر ثانٍ &#60;b&#62;</p>"),
+            "{}",
+            email.html
+        );
+        assert_eq!(
+            email.headers[0],
             (
                 "List-Unsubscribe".to_owned(),
-                format!("<{}>", appeal.unsubscribe_url),
-            ),
-            (
-                "List-Unsubscribe-Post".to_owned(),
-                "List-Unsubscribe=One-Click".to_owned(),
-            ),
-        ],
-    })
+                "<https://give.example.org/appeals/unsubscribe?donor=3&signature=ab&lang=ar>"
+                    .to_owned()
+            )
+        );
+        Ok(())
+    }
 }

@@ -1,12 +1,28 @@
 //! Welcome to the Monthly Giving Club, sent when a donor's new pledge begins.
 
-use entity::enums::Language;
 use sea_orm::ConnectionTrait;
 
-use super::club_mail::{finish, load_pledge, manage_url, pledge_words};
+use super::club_mail::{load_pledge, manage_url, pledge_words};
+use super::layout::Link;
+use super::words::Words;
 use super::{Context, RenderError, Rendered};
 
 pub const KIND: &str = "club_welcome";
+
+/// What the templates in `templates/email/club_welcome/` show.
+struct Mail {
+    subject: String,
+    thanks: String,
+    steady: String,
+    manage: Option<Link>,
+}
+
+email_templates!(
+    Mail,
+    "email/club_welcome/subject.txt",
+    "email/club_welcome/html.html",
+    "email/club_welcome/text.txt"
+);
 
 /// Payload: `{ "pledge_id": 12, "donor_id": 3 }`.
 pub async fn render(
@@ -15,45 +31,19 @@ pub async fn render(
     payload: &serde_json::Value,
 ) -> Result<Rendered, RenderError> {
     let pledge = load_pledge(db, KIND, payload).await?;
-    let words = pledge_words(&pledge, context.language);
-    let org = &context.org.legal_name;
-    let (subject, paragraphs, label) = match context.language {
-        Language::Spanish => (
-            "Bienvenido/a al Club de Donantes Mensuales".to_owned(),
-            vec![
-                format!("Gracias por su compromiso de {words} con {org}."),
-                "Su apoyo constante nos permite planificar y defender a más familias.".to_owned(),
-            ],
-            "Consultar o cambiar su compromiso",
-        ),
-        Language::French => (
-            "Bienvenue au Club des donateurs mensuels".to_owned(),
-            vec![
-                format!("Merci de votre engagement de {words} envers {org}."),
-                "Votre soutien régulier nous permet de prévoir et de défendre plus de familles."
-                    .to_owned(),
-            ],
-            "Voir ou modifier votre engagement",
-        ),
-        Language::Arabic => (
-            "أهلًا بك في نادي التبرع الشهري".to_owned(),
-            vec![
-                format!("شكرًا لتعهّدك بمبلغ {words} لصالح {org}."),
-                "دعمك المنتظم يتيح لنا التخطيط مسبقًا والوقوف إلى جانب مزيد من العائلات.".to_owned(),
-            ],
-            "عرض تعهّدك أو تغييره",
-        ),
-        Language::English => (
-            "Welcome to the Monthly Giving Club".to_owned(),
-            vec![
-                format!("Thank you for pledging {words} to {org}."),
-                "Steady support lets us plan ahead and stand with more families.".to_owned(),
-            ],
-            "See or change your pledge",
-        ),
-    };
-    let link = manage_url(db, context, payload)
+    let words = Words::new(context.language);
+    let pledged = pledge_words(&pledge, words);
+    let manage = manage_url(db, context, payload)
         .await?
-        .map(|url| (label, url));
-    Ok(finish(context, subject, &paragraphs, link))
+        .map(|url| Link::new(context, words.get("club-welcome-link"), &url));
+    let mail = Mail {
+        subject: words.get("club-welcome-subject"),
+        thanks: words.with(
+            "club-welcome-thanks",
+            &[("pledge", &pledged), ("org", &context.org.legal_name)],
+        ),
+        steady: words.get("club-welcome-steady"),
+        manage,
+    };
+    compose(context, &mail, |_| {})
 }

@@ -1,94 +1,102 @@
-//! The frame every email shares: language and direction, a greeting, the organization's
-//! name and postal address in the footer.
+//! The frame every email shares, filled into `templates/email/base.html` and
+//! `base.txt`: language and direction, a greeting, the organization's name and postal
+//! address in the footer, and for appeals the unsubscribe line.
 
 use entity::enums::Language;
 
-use super::{Context, escape};
+use super::Context;
+use super::words::Words;
+use crate::links;
 
 /// Whether a language is written right to left.
 pub fn is_rtl(language: Language) -> bool {
     language == Language::Arabic
 }
 
-/// "Dear María," in the donor's language; a generic greeting without a name.
+/// "Dear María," in the donor's language; a generic greeting without a name. No
+/// language's greeting assumes the donor's gender.
 pub fn greeting(context: Context<'_>) -> String {
-    match (context.language, context.to_name) {
-        (Language::Spanish, Some(name)) => format!("Estimado/a {name}:"),
-        (Language::Spanish, None) => "Estimado/a donante:".to_owned(),
-        (Language::French, Some(name)) => format!("Bonjour {name},"),
-        (Language::French, None) => "Chère donatrice, cher donateur,".to_owned(),
-        (Language::Arabic, Some(name)) => format!("عزيزنا {name}،"),
-        (Language::Arabic, None) => "عزيزنا المتبرع،".to_owned(),
-        (Language::English, Some(name)) => format!("Dear {name},"),
-        (Language::English, None) => "Dear friend,".to_owned(),
+    let words = Words::new(context.language);
+    match context.to_name {
+        Some(name) => words.with("greeting-named", &[("name", name)]),
+        None => words.get("greeting-unnamed"),
     }
 }
 
-fn footer_note(language: Language) -> &'static str {
-    match language {
-        Language::Spanish => "Recibe este mensaje porque apoya a",
-        Language::French => "Vous recevez ce message parce que vous soutenez",
-        Language::Arabic => "تصلك هذه الرسالة لأنك تدعم",
-        Language::English => "You receive this message because you support",
+/// A link with the words it is shown with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    pub label: String,
+    /// The address, carrying the donor's language so the page opens in it.
+    pub url: String,
+    /// The link as a line of the plain-text part: "See your pledges: https://…".
+    pub text_line: String,
+}
+
+impl Link {
+    pub fn new(context: Context<'_>, label: String, url: &str) -> Link {
+        let url = links::with_language(url, context.language);
+        let text_line =
+            Words::new(context.language).with("link-line", &[("label", &label), ("url", &url)]);
+        Link {
+            label,
+            url,
+            text_line,
+        }
     }
 }
 
-/// The plain-text part: body, then the footer with the postal address.
-pub fn text(context: Context<'_>, body: &str) -> String {
-    format!(
-        "{body}\n\n--\n{note} {name}.\n{name}\n{address}\n",
-        body = body.trim_end(),
-        note = footer_note(context.language),
-        name = context.org.legal_name,
-        address = context.org.address,
-    )
+/// What the base layouts show around a message's body.
+#[derive(Debug, Clone)]
+pub struct Frame {
+    pub lang: &'static str,
+    pub dir: &'static str,
+    pub align: &'static str,
+    pub title: String,
+    /// Most messages open with a greeting; an appeal's text brings its own.
+    pub greeting: Option<String>,
+    pub footer_why: String,
+    pub org_name: String,
+    pub address: String,
+    /// The unsubscribe line appeals end with.
+    pub unsubscribe: Option<Link>,
 }
 
-/// The HTML part: `body_html` (already escaped) inside a document in the donor's
-/// language and direction, with the footer. The organization's name and postal address
-/// are isolated, so inside Arabic a street number stays before its street.
-pub fn html(context: Context<'_>, title: &str, body_html: &str) -> String {
-    let lang = context.language.as_str();
-    let dir = if is_rtl(context.language) {
-        "rtl"
-    } else {
-        "ltr"
-    };
-    let align = if is_rtl(context.language) {
-        "right"
-    } else {
-        "left"
-    };
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\" dir=\"{dir}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <title>{title}</title>\n</head>\n\
-         <body style=\"font-family: Georgia, serif; color: #222; text-align: {align};\">\n\
-         <div style=\"max-width: 640px; margin: 0 auto;\">\n{body_html}\n\
-         <hr>\n<p style=\"font-size: 12px; color: #666;\">{note} <bdi>{name}</bdi>.<br><bdi>{name}</bdi><br><bdi dir=\"ltr\">{address}</bdi></p>\n\
-         </div>\n</body>\n</html>\n",
-        title = escape(title),
-        note = escape(footer_note(context.language)),
-        name = escape(&context.org.legal_name),
-        address = escape(&context.org.address),
-    )
+impl Frame {
+    /// The frame of a message titled `title` that opens with a greeting.
+    pub fn new(context: Context<'_>, title: &str) -> Frame {
+        let words = Words::new(context.language);
+        let rtl = is_rtl(context.language);
+        Frame {
+            lang: context.language.as_str(),
+            dir: if rtl { "rtl" } else { "ltr" },
+            align: if rtl { "right" } else { "left" },
+            title: title.to_owned(),
+            greeting: Some(greeting(context)),
+            footer_why: words.with("footer-why", &[("org", &context.org.legal_name)]),
+            org_name: context.org.legal_name.clone(),
+            address: context.org.address.clone(),
+            unsubscribe: None,
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use askama::Template;
+
     use super::*;
-    use crate::config::{
-        Organization, PLACEHOLDER_ADDRESS, PLACEHOLDER_EIN, PLACEHOLDER_LEGAL_NAME,
-    };
+    use crate::templates::placeholder_organization as organization;
+
+    #[derive(Template)]
+    #[template(path = "email/base.html")]
+    struct Page<'a> {
+        frame: &'a Frame,
+    }
 
     #[test]
-    fn the_footer_keeps_the_address_numbers_in_place_inside_arabic() {
-        let org = Organization {
-            legal_name: PLACEHOLDER_LEGAL_NAME.to_owned(),
-            ein: PLACEHOLDER_EIN.to_owned(),
-            address: PLACEHOLDER_ADDRESS.to_owned(),
-            timezone: chrono_tz::America::Los_Angeles,
-            tribute_notifications_per_day: 3,
-        };
+    fn the_footer_keeps_the_address_numbers_in_place_inside_arabic() -> askama::Result<()> {
+        let org = organization();
         let context = Context {
             org: &org,
             language: Language::Arabic,
@@ -96,8 +104,12 @@ mod tests {
             links: None,
         };
 
-        let html = html(context, "إيصال", "<p>شكراً</p>");
+        let html = Page {
+            frame: &Frame::new(context, "إيصال"),
+        }
+        .render()?;
 
+        assert!(html.contains("<html lang=\"ar\" dir=\"rtl\">"), "{html}");
         assert!(
             html.contains("<bdi dir=\"ltr\">1458 Howard Street, San Francisco, CA 94103</bdi>"),
             "{html}"
@@ -106,5 +118,52 @@ mod tests {
             html.contains("<bdi>Immigrant Legal Defense Fund</bdi>"),
             "{html}"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn no_greeting_assumes_the_donors_gender() {
+        let org = organization();
+        let greet = |language, to_name| {
+            greeting(Context {
+                org: &org,
+                language,
+                to_name,
+                links: None,
+            })
+        };
+        // The masculine "عزيزنا" (our dear, to a man) was every Arabic donor's greeting.
+        assert_eq!(
+            greet(Language::Arabic, Some("ليلى حداد")),
+            "مرحبًا ليلى حداد،"
+        );
+        assert_eq!(greet(Language::Arabic, None), "تحية طيبة،");
+        assert!(!greet(Language::Arabic, Some("ليلى")).contains("عزيز"));
+        assert_eq!(greet(Language::Spanish, Some("Ana")), "Estimado/a Ana:");
+        assert_eq!(
+            greet(Language::French, None),
+            "Chère donatrice, cher donateur,"
+        );
+    }
+
+    #[test]
+    fn markup_in_a_donors_name_is_escaped() -> askama::Result<()> {
+        let org = organization();
+        let context = Context {
+            org: &org,
+            language: Language::English,
+            to_name: Some("<script>alert('x')</script> & \"y\""),
+            links: None,
+        };
+
+        let html = Page {
+            frame: &Frame::new(context, "Hello"),
+        }
+        .render()?;
+
+        assert!(!html.contains("<script>"), "{html}");
+        // askama writes the characters it escapes as numeric references.
+        assert!(html.contains("&#60;script&#62;"), "{html}");
+        Ok(())
     }
 }

@@ -1,8 +1,58 @@
 //! One module per email kind, each rendering a subject, an HTML part and a plain-text
-//! part in the donor's language from the message's payload. Donor-supplied text is
-//! escaped in HTML; every message ends with the organization's postal address.
+//! part in the donor's language from the message's payload. The parts are askama
+//! templates in `mailer/templates/email/<kind>/` (`subject.txt`, `html.html`,
+//! `text.txt`) that extend the shared `base.html` and `base.txt`; the words are Fluent
+//! messages in `mailer/locales/<language>/` (see [`words`]). askama escapes every value
+//! in the HTML part; every message ends with the organization's postal address.
 //!
-//! To add a kind: a module with `KIND` and `render`, and one arm in [`render`].
+//! To add a kind: its three templates, a module with `KIND`, its words in every
+//! language, `email_templates!` and `render`, and one arm in [`render`].
+
+/// Declares a kind's three templates over its `$mail` (the values its templates show)
+/// and `compose`, which renders them: the subject first, since the HTML part's title
+/// is the subject. `adjust` changes the shared frame, as an appeal does to drop the
+/// greeting and add the unsubscribe line.
+macro_rules! email_templates {
+    ($mail:ty, $subject:tt, $html:tt, $text:tt) => {
+        #[derive(askama::Template)]
+        #[template(path = $subject)]
+        struct Subject<'a> {
+            m: &'a $mail,
+        }
+
+        #[derive(askama::Template)]
+        #[template(path = $html)]
+        struct Html<'a> {
+            frame: &'a $crate::templates::layout::Frame,
+            m: &'a $mail,
+        }
+
+        #[derive(askama::Template)]
+        #[template(path = $text)]
+        struct Text<'a> {
+            frame: &'a $crate::templates::layout::Frame,
+            m: &'a $mail,
+        }
+
+        fn compose(
+            context: $crate::templates::Context<'_>,
+            m: &$mail,
+            adjust: impl FnOnce(&mut $crate::templates::layout::Frame),
+        ) -> Result<$crate::templates::Rendered, $crate::templates::RenderError> {
+            use askama::Template as _;
+            let subject = Subject { m }.render()?;
+            let mut frame = $crate::templates::layout::Frame::new(context, &subject);
+            adjust(&mut frame);
+            Ok($crate::templates::Rendered {
+                html: Html { frame: &frame, m }.render()?,
+                text: Text { frame: &frame, m }.render()?,
+                subject,
+                attachments: Vec::new(),
+                headers: Vec::new(),
+            })
+        }
+    };
+}
 
 pub mod appeal;
 pub mod club_mail;
@@ -14,6 +64,7 @@ pub mod receipt;
 pub mod receipt_voided;
 pub mod tier_welcome;
 pub mod tribute;
+pub mod words;
 
 use entity::enums::Language;
 use entity::outbox;
@@ -54,6 +105,8 @@ pub enum RenderError {
     Pdf(String),
     #[error(transparent)]
     Database(#[from] DbErr),
+    #[error("a template failed: {0}")]
+    Template(#[from] askama::Error),
 }
 
 /// What every template may use.
@@ -101,18 +154,16 @@ pub const CIRCLE_OF_FRIENDS: &str = "Circle of Friends";
 /// started with has a name in each language; a name staff give a tier is shown as they
 /// wrote it.
 pub fn tier_name(language: Language, name: &str) -> &str {
-    if name != CIRCLE_OF_FRIENDS {
-        return name;
-    }
-    match language {
-        Language::English => name,
-        Language::Spanish => "Círculo de Amigos",
-        Language::French => "Cercle des amis",
-        Language::Arabic => "دائرة الأصدقاء",
+    if name == CIRCLE_OF_FRIENDS {
+        words::circle_of_friends(language)
+    } else {
+        name
     }
 }
 
-/// Escapes text for HTML element content and attribute values.
+/// Escapes text for HTML element content and attribute values. The email templates do
+/// not use it (askama escapes what they show); it serves pages and documents outside
+/// the mailer that still assemble HTML themselves.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -156,6 +207,19 @@ pub(crate) fn payload_id(
             kind: kind.to_owned(),
             reason: format!("{field} must be an integer"),
         })
+}
+
+/// The organization as the defaults leave it, for the templates' tests.
+#[cfg(test)]
+pub(crate) fn placeholder_organization() -> Organization {
+    use crate::config::{PLACEHOLDER_ADDRESS, PLACEHOLDER_EIN, PLACEHOLDER_LEGAL_NAME};
+    Organization {
+        legal_name: PLACEHOLDER_LEGAL_NAME.to_owned(),
+        ein: PLACEHOLDER_EIN.to_owned(),
+        address: PLACEHOLDER_ADDRESS.to_owned(),
+        timezone: chrono_tz::America::Los_Angeles,
+        tribute_notifications_per_day: 3,
+    }
 }
 
 #[cfg(test)]

@@ -1,12 +1,28 @@
 //! A pledge installment's card payment failed: asks the donor to update their card.
 
-use entity::enums::Language;
 use sea_orm::ConnectionTrait;
 
-use super::club_mail::{finish, load_pledge, manage_url, pledge_words};
+use super::club_mail::{load_pledge, manage_url, pledge_words};
+use super::layout::Link;
+use super::words::Words;
 use super::{Context, RenderError, Rendered};
 
 pub const KIND: &str = "payment_failed";
+
+/// What the templates in `templates/email/payment_failed/` show.
+struct Mail {
+    subject: String,
+    failed: String,
+    retry: String,
+    manage: Option<Link>,
+}
+
+email_templates!(
+    Mail,
+    "email/payment_failed/subject.txt",
+    "email/payment_failed/html.html",
+    "email/payment_failed/text.txt"
+);
 
 /// Payload: `{ "pledge_id": 12, "donor_id": 3, "invoice_id": "in_..." }`.
 pub async fn render(
@@ -15,45 +31,16 @@ pub async fn render(
     payload: &serde_json::Value,
 ) -> Result<Rendered, RenderError> {
     let pledge = load_pledge(db, KIND, payload).await?;
-    let words = pledge_words(&pledge, context.language);
-    let (subject, paragraphs, label) = match context.language {
-        Language::Spanish => (
-            "No pudimos procesar su donación mensual".to_owned(),
-            vec![
-                format!("El cobro de su compromiso de {words} no se pudo completar."),
-                "Puede actualizar su tarjeta con el enlace de abajo; volveremos a intentarlo."
-                    .to_owned(),
-            ],
-            "Actualizar su tarjeta",
-        ),
-        Language::French => (
-            "Nous n’avons pas pu traiter votre don mensuel".to_owned(),
-            vec![
-                format!("Le paiement de votre engagement de {words} n’a pas abouti."),
-                "Vous pouvez mettre à jour votre carte avec le lien ci-dessous ; nous réessaierons."
-                    .to_owned(),
-            ],
-            "Mettre à jour votre carte",
-        ),
-        Language::Arabic => (
-            "تعذّرت معالجة تبرعك الشهري".to_owned(),
-            vec![
-                format!("لم تكتمل دفعة تعهّدك بمبلغ {words}."),
-                "يمكنك تحديث بطاقتك من الرابط أدناه، وسنحاول مرة أخرى.".to_owned(),
-            ],
-            "تحديث بطاقتك",
-        ),
-        Language::English => (
-            "We could not process your monthly gift".to_owned(),
-            vec![
-                format!("The payment for your pledge of {words} did not go through."),
-                "You can update your card with the link below; we will try again.".to_owned(),
-            ],
-            "Update your card",
-        ),
-    };
-    let link = manage_url(db, context, payload)
+    let words = Words::new(context.language);
+    let pledged = pledge_words(&pledge, words);
+    let manage = manage_url(db, context, payload)
         .await?
-        .map(|url| (label, url));
-    Ok(finish(context, subject, &paragraphs, link))
+        .map(|url| Link::new(context, words.get("payment-failed-link"), &url));
+    let mail = Mail {
+        subject: words.get("payment-failed-subject"),
+        failed: words.with("payment-failed-body", &[("pledge", &pledged)]),
+        retry: words.get("payment-failed-retry"),
+        manage,
+    };
+    compose(context, &mail, |_| {})
 }

@@ -3,63 +3,33 @@
 //! it first from the frozen document if nobody has yet), so every send (and every
 //! resend) carries the same document byte for byte.
 
-use entity::enums::{Language, ReceiptKind, ReceiptStatus};
+use entity::enums::{ReceiptKind, ReceiptStatus};
 use entity::receipt;
 use sea_orm::{ConnectionTrait, EntityTrait};
 
+use super::layout::Link;
+use super::words::Words;
+use super::{Attachment, Context, RenderError, Rendered, donor_link_version, payload_id};
 use crate::documents::{PdfError, stored_pdf};
-
-use super::{
-    Attachment, Context, RenderError, Rendered, donor_link_version, escape, layout, payload_id,
-};
 
 pub const KIND: &str = "receipt";
 
-struct Words {
-    gift_subject: &'static str,
-    statement_subject: &'static str,
-    gift_intro: &'static str,
-    statement_intro: &'static str,
-    file_prefix: &'static str,
-    download: &'static str,
+/// What the templates in `templates/email/receipt/` show.
+struct Mail {
+    subject: String,
+    intro: String,
+    download: Option<Link>,
+    /// The document as issued: its HTML, shown as it was frozen, when it has one.
+    document_html: Option<String>,
+    document_text: String,
 }
 
-fn words(language: Language) -> Words {
-    match language {
-        Language::Spanish => Words {
-            gift_subject: "Su recibo {number} de {org}",
-            statement_subject: "Su resumen de donaciones de {year} ({number}) de {org}",
-            gift_intro: "Gracias por su donación. Su recibo para fines fiscales está a continuación y adjunto en PDF.",
-            statement_intro: "Gracias por su generosidad este año. Su resumen anual de donaciones para fines fiscales está a continuación y adjunto en PDF.",
-            file_prefix: "recibo",
-            download: "Descargue el PDF (enlace válido por 30 días):",
-        },
-        Language::French => Words {
-            gift_subject: "Votre reçu {number} de {org}",
-            statement_subject: "Votre relevé de dons {year} ({number}) de {org}",
-            gift_intro: "Merci pour votre don. Votre reçu fiscal figure ci-dessous et en pièce jointe (PDF).",
-            statement_intro: "Merci pour votre générosité cette année. Votre relevé annuel de dons figure ci-dessous et en pièce jointe (PDF).",
-            file_prefix: "recu",
-            download: "Téléchargez le PDF (lien valable 30 jours) :",
-        },
-        Language::Arabic => Words {
-            gift_subject: "إيصالك {number} من {org}",
-            statement_subject: "كشف تبرعاتك لعام {year} ({number}) من {org}",
-            gift_intro: "شكراً لتبرعك. تجد إيصالك الضريبي أدناه وفي الملف المرفق (PDF).",
-            statement_intro: "شكراً لكرمك هذا العام. تجد كشف تبرعاتك السنوي أدناه وفي الملف المرفق (PDF).",
-            file_prefix: "receipt",
-            download: "نزّل ملف PDF (الرابط صالح لمدة 30 يوماً):",
-        },
-        Language::English => Words {
-            gift_subject: "Your receipt {number} from {org}",
-            statement_subject: "Your {year} giving statement ({number}) from {org}",
-            gift_intro: "Thank you for your gift. Your receipt for tax purposes is below and attached as a PDF.",
-            statement_intro: "Thank you for your generosity this year. Your year-end giving statement for tax purposes is below and attached as a PDF.",
-            file_prefix: "receipt",
-            download: "Download the PDF (link valid for 30 days):",
-        },
-    }
-}
+email_templates!(
+    Mail,
+    "email/receipt/subject.txt",
+    "email/receipt/html.html",
+    "email/receipt/text.txt"
+);
 
 /// Payload: `{ "receipt_id": 42 }`.
 pub async fn render(
@@ -87,71 +57,55 @@ pub async fn render(
         Err(PdfError::Database(error)) => return Err(RenderError::Database(error)),
         Err(error) => return Err(RenderError::Pdf(error.to_string())),
     };
-    Ok(render_receipt(context, &receipt, version))
+    render_receipt(context, &receipt, version)
 }
 
 /// The message for an issued receipt, its link signed with the donor's link `version`.
-pub fn render_receipt(context: Context<'_>, receipt: &receipt::Model, version: i64) -> Rendered {
-    let words = words(context.language);
+pub fn render_receipt(
+    context: Context<'_>,
+    receipt: &receipt::Model,
+    version: i64,
+) -> Result<Rendered, RenderError> {
+    let words = Words::new(context.language);
+    let number = receipt.number.as_str();
+    let org = context.org.legal_name.as_str();
     let (subject, intro) = match receipt.kind {
-        ReceiptKind::Gift => (words.gift_subject, words.gift_intro),
-        ReceiptKind::YearEndStatement => (words.statement_subject, words.statement_intro),
+        ReceiptKind::Gift => (
+            words.with("receipt-gift-subject", &[("number", number), ("org", org)]),
+            words.get("receipt-gift-intro"),
+        ),
+        ReceiptKind::YearEndStatement => (
+            words.with(
+                "receipt-statement-subject",
+                &[
+                    ("year", &receipt.tax_year.to_string()),
+                    ("number", number),
+                    ("org", org),
+                ],
+            ),
+            words.get("receipt-statement-intro"),
+        ),
     };
-    let subject = subject
-        .replace("{number}", &receipt.number)
-        .replace("{year}", &receipt.tax_year.to_string())
-        .replace("{org}", &context.org.legal_name);
-    let greeting = layout::greeting(context);
-    let link = context
+    let download = context
         .links
-        .and_then(|links| links.url_for(&receipt.number, version));
-    let text = layout::text(
-        context,
-        &format!(
-            "{greeting}\n\n{intro}\n{}\n\n{}",
-            link.as_ref()
-                .map(|url| format!("{} {url}", words.download))
-                .unwrap_or_default(),
-            receipt.content_text
-        ),
-    );
-    let link_html = link
-        .as_ref()
-        .map(|url| {
-            format!(
-                "<p><a href=\"{}\">{}</a></p>\n",
-                escape(url),
-                escape(words.download.trim_end_matches([':', ' ']))
-            )
-        })
-        .unwrap_or_default();
-    let document = match &receipt.content_html {
-        Some(html) => html.clone(),
-        None => format!("<pre>{}</pre>", escape(&receipt.content_text)),
+        .and_then(|links| links.url_for(number, version))
+        .map(|url| Link::new(context, words.get("receipt-download-link"), &url));
+    let mail = Mail {
+        subject,
+        intro,
+        download,
+        document_html: receipt.content_html.clone(),
+        document_text: receipt.content_text.clone(),
     };
-    let html = layout::html(
-        context,
-        &subject,
-        &format!(
-            "<p>{}</p>\n<p>{}</p>\n{link_html}{document}",
-            escape(&greeting),
-            escape(intro)
-        ),
-    );
-    let attachments = receipt
+    let mut rendered = compose(context, &mail, |_| {})?;
+    rendered.attachments = receipt
         .content_pdf
         .iter()
         .map(|pdf| Attachment {
-            filename: format!("{}-{}.pdf", words.file_prefix, receipt.number),
+            filename: format!("{}-{number}.pdf", words.get("receipt-file-prefix")),
             content_type: "application/pdf".to_owned(),
             bytes: pdf.clone(),
         })
         .collect();
-    Rendered {
-        subject,
-        text,
-        html,
-        attachments,
-        headers: Vec::new(),
-    }
+    Ok(rendered)
 }

@@ -1,10 +1,10 @@
 //! Tells the person a gift honors about it, in the donor's language. The amount appears
 //! only when the donor allowed it (the domain leaves it out of the payload otherwise).
 
-use entity::enums::Language;
 use serde::Deserialize;
 
-use super::{Context, RenderError, Rendered, escape, layout};
+use super::words::Words;
+use super::{Context, RenderError, Rendered};
 
 pub const KIND: &str = "tribute_notification";
 
@@ -22,76 +22,20 @@ pub struct TributePayload {
     pub amount: Option<String>,
 }
 
-struct Words {
+/// What the templates in `templates/email/tribute/` show.
+struct Mail {
     subject: String,
     gift: String,
     amount: Option<String>,
-    closing: &'static str,
+    closing: String,
 }
 
-fn words(language: Language, p: &TributePayload, org: &str) -> Words {
-    let memory = p.tribute_kind == "in_memory_of";
-    let honoree = p.honoree.as_str();
-    let amount = p.amount.as_deref();
-    match language {
-        Language::Spanish => {
-            let who = p.donor_name.as_deref().unwrap_or("Una persona amiga");
-            let tribute = if memory {
-                "en memoria de"
-            } else {
-                "en honor de"
-            };
-            Words {
-                subject: format!("Una donación {tribute} {honoree}"),
-                gift: format!("{who} ha hecho una donación a {org} {tribute} {honoree}."),
-                amount: amount.map(|a| format!("El monto de la donación es {a}.")),
-                closing: "Con gratitud, le compartimos este gesto de cariño.",
-            }
-        }
-        Language::French => {
-            let who = p.donor_name.as_deref().unwrap_or("Une personne amie");
-            let tribute = if memory {
-                "à la mémoire de"
-            } else {
-                "en l'honneur de"
-            };
-            Words {
-                subject: format!("Un don {tribute} {honoree}"),
-                gift: format!("{who} a fait un don à {org} {tribute} {honoree}."),
-                amount: amount.map(|a| format!("Le montant du don est de {a}.")),
-                closing: "Avec gratitude, nous tenions à vous faire part de ce geste.",
-            }
-        }
-        Language::Arabic => {
-            let who = p.donor_name.as_deref().unwrap_or("أحد الأصدقاء");
-            let tribute = if memory {
-                "تخليدًا لذكرى"
-            } else {
-                "تكريمًا لـ"
-            };
-            Words {
-                subject: format!("تبرع {tribute} {honoree}"),
-                gift: format!("قدّم {who} تبرعًا إلى {org} {tribute} {honoree}."),
-                amount: amount.map(|a| format!("قيمة التبرع {a}.")),
-                closing: "بكل امتنان، أردنا أن نشارككم هذه اللفتة.",
-            }
-        }
-        Language::English => {
-            let who = p.donor_name.as_deref().unwrap_or("A friend");
-            let tribute = if memory {
-                "in memory of"
-            } else {
-                "in honor of"
-            };
-            Words {
-                subject: format!("A gift {tribute} {honoree}"),
-                gift: format!("{who} has made a gift to {org} {tribute} {honoree}."),
-                amount: amount.map(|a| format!("The gift is {a}.")),
-                closing: "With gratitude, we wanted you to know of this kindness.",
-            }
-        }
-    }
-}
+email_templates!(
+    Mail,
+    "email/tribute/subject.txt",
+    "email/tribute/html.html",
+    "email/tribute/text.txt"
+);
 
 /// Renders a tribute notification from its payload.
 pub fn render(context: Context<'_>, payload: &serde_json::Value) -> Result<Rendered, RenderError> {
@@ -100,22 +44,33 @@ pub fn render(context: Context<'_>, payload: &serde_json::Value) -> Result<Rende
             kind: KIND.to_owned(),
             reason: e.to_string(),
         })?;
-    let w = words(context.language, &tribute, &context.org.legal_name);
-    let greeting = layout::greeting(context);
-    let mut paragraphs = vec![w.gift];
-    paragraphs.extend(w.amount);
-    paragraphs.push(w.closing.to_owned());
-    let mut text = format!("{greeting}\n");
-    let mut html = format!("<p>{}</p>\n", escape(&greeting));
-    for paragraph in &paragraphs {
-        text.push_str(&format!("\n{paragraph}\n"));
-        html.push_str(&format!("<p>{}</p>\n", escape(paragraph)));
-    }
-    Ok(Rendered {
-        text: layout::text(context, &text),
-        html: layout::html(context, &w.subject, &html),
-        subject: w.subject,
-        attachments: Vec::new(),
-        headers: Vec::new(),
-    })
+    let words = Words::new(context.language);
+    let kind = if tribute.tribute_kind == "in_memory_of" {
+        "memory"
+    } else {
+        "honor"
+    };
+    let who = tribute
+        .donor_name
+        .clone()
+        .unwrap_or_else(|| words.get("tribute-anonymous"));
+    let honoree = tribute.honoree.as_str();
+    let mail = Mail {
+        subject: words.with("tribute-subject", &[("kind", kind), ("honoree", honoree)]),
+        gift: words.with(
+            "tribute-gift",
+            &[
+                ("kind", kind),
+                ("who", &who),
+                ("org", &context.org.legal_name),
+                ("honoree", honoree),
+            ],
+        ),
+        amount: tribute
+            .amount
+            .as_deref()
+            .map(|amount| words.with("tribute-amount", &[("amount", amount)])),
+        closing: words.get("tribute-closing"),
+    };
+    compose(context, &mail, |_| {})
 }

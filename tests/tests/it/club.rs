@@ -438,7 +438,7 @@ async fn a_new_card_pledge_is_welcomed_once_to_the_club_and_once_to_the_circle(b
     let mail = rendered(&app, &club[0]).await;
     // The checkout's donor reads Spanish; the email shows the pledge as it stands.
     assert_eq!(mail.subject, "Bienvenido/a al Club de Donantes Mensuales");
-    assert!(mail.text.contains("$60.00 al mes"), "{}", mail.text);
+    assert!(mail.text.contains("$60,00 al mes"), "{}", mail.text);
     assert!(
         mail.text.contains("https://give.example.org/manage/"),
         "{}",
@@ -536,7 +536,7 @@ async fn a_failed_payment_asks_once_for_a_new_card_and_a_cancellation_offers_a_w
     assert_eq!(mail.subject, "Su compromiso de donación fue cancelado");
     assert!(
         mail.text
-            .contains("Volver a donar: https://give.example.org/donate"),
+            .contains("Volver a donar: https://give.example.org/donate?lang=es"),
         "{}",
         mail.text
     );
@@ -562,8 +562,9 @@ async fn club_emails_speak_spanish_to_spanish_readers(backend: Backend) {
     envelope_pledge(&app, &token, nora, 5_000, "MONTHLY", None).await;
     let mail = rendered(&app, &messages(&app, "club_welcome").await[0]).await;
     assert_eq!(mail.subject, "Bienvenido/a al Club de Donantes Mensuales");
-    assert!(mail.text.contains("$50.00 al mes"), "{}", mail.text);
-    assert!(mail.html.contains("Nora &lt;b&gt;Ruiz&lt;/b&gt;"));
+    assert!(mail.text.contains("$50,00 al mes"), "{}", mail.text);
+    assert!(mail.html.contains("Nora &#60;b&#62;Ruiz&#60;/b&#62;"));
+    assert!(!mail.html.contains("<b>"));
     let mail = rendered(&app, &messages(&app, "tier_welcome").await[0]).await;
     assert_eq!(mail.subject, "Bienvenido/a a Circle of Friends");
 }
@@ -578,7 +579,11 @@ async fn club_emails_speak_french_and_arabic_and_link_to_a_page_in_that_language
     let welcomes = messages(&app, "club_welcome").await;
     let french = rendered(&app, &welcomes[0]).await;
     assert_eq!(french.subject, "Bienvenue au Club des donateurs mensuels");
-    assert!(french.text.contains("$50.00 par mois"), "{}", french.text);
+    assert!(
+        french.text.contains("50,00\u{a0}$ par mois"),
+        "{}",
+        french.text
+    );
     let link = french
         .text
         .lines()
@@ -592,7 +597,11 @@ async fn club_emails_speak_french_and_arabic_and_link_to_a_page_in_that_language
 
     let arabic = rendered(&app, &welcomes[1]).await;
     assert_eq!(arabic.subject, "أهلًا بك في نادي التبرع الشهري");
-    assert!(arabic.text.contains("$20.00 شهريًا"), "{}", arabic.text);
+    assert!(
+        arabic.text.contains("20,00\u{a0}$ شهريًا"),
+        "{}",
+        arabic.text
+    );
     let link = arabic
         .text
         .lines()

@@ -517,7 +517,7 @@ async fn the_receipt_email_carries_a_working_download_link(backend: Backend) {
         links: Some(&links),
     };
 
-    let email = mailer::templates::receipt::render_receipt(context, &issued, 0);
+    let email = mailer::templates::receipt::render_receipt(context, &issued, 0).unwrap();
 
     assert!(email.subject.starts_with("Su recibo 2026-000001"));
     let line = email
@@ -526,6 +526,8 @@ async fn the_receipt_email_carries_a_working_download_link(backend: Backend) {
         .find(|line| line.starts_with("Descargue el PDF"))
         .unwrap();
     let url = line.rsplit(' ').next().unwrap();
+    // The link carries the donor's language, and the download still opens.
+    assert!(url.ends_with("&lang=es"), "{url}");
     let path = &url[url.find("/receipts/").unwrap()..];
     let response = app.get(path).await;
     assert_eq!(response.status(), 200);

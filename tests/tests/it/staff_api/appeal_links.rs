@@ -236,7 +236,13 @@ async fn a_tampered_donate_link_prefills_nothing_and_still_names_the_appeal(back
     )
     .await;
     let link = donate_path(&app, &staff, &appeal, ana).await;
-    let token = link.split("&t=").nth(1).unwrap().to_owned();
+    // The token is the `t` parameter; the donor's language follows it.
+    let token = link
+        .split("&t=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .unwrap()
+        .to_owned();
 
     let mut altered_signature = token.clone();
     let last = altered_signature.pop().unwrap();

@@ -813,7 +813,87 @@ async fn appeal_results_by_segment_rule_match_a_hand_checked_example(backend: Ba
     );
 }
 
+/// An Arabic reader's appeal opens its pages in Arabic: the personal donate link, the
+/// unsubscribe link and the `List-Unsubscribe` header all carry `lang=ar`, and the
+/// header's link still unsubscribes in one click.
+async fn an_arabic_donors_appeal_links_open_in_arabic_and_still_unsubscribe(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let layla = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "ليلى حداد", "firstName": "ليلى", "email": "layla@example.org", "emailConsent": true, "language": "ARABIC" }),
+    )
+    .await;
+    let appeal = email_appeal(&app, &staff, "FALL-AR").await;
+    ok(&app, &staff, SEND, json!({ "id": appeal.to_string() })).await;
+    let queued = appeal_messages(&app, appeal).await;
+    assert_eq!(queued.len(), 1);
+    let org = Config::defaults_with_database("sqlite::memory:")
+        .unwrap()
+        .org;
+
+    let email = mailer::templates::render(&app.db, &org, None, &queued[0])
+        .await
+        .unwrap();
+
+    assert!(email.html.contains("<html lang=\"ar\" dir=\"rtl\">"));
+    let links: Vec<&str> = email
+        .text
+        .split_whitespace()
+        .filter(|word| word.starts_with("http"))
+        .collect();
+    assert!(
+        links.iter().any(|l| l.contains("/donate?appeal=FALL-AR&")),
+        "{links:?}"
+    );
+    assert!(
+        links.iter().any(|l| l.contains("/appeals/unsubscribe?")),
+        "{links:?}"
+    );
+    for link in &links {
+        assert!(link.ends_with("&lang=ar"), "{link} in {}", email.text);
+    }
+    assert_eq!(
+        email.html.matches("&#38;lang=ar\"").count(),
+        2,
+        "the donate and unsubscribe links in {}",
+        email.html
+    );
+    let header = email
+        .headers
+        .iter()
+        .find(|(name, _)| name == "List-Unsubscribe")
+        .map(|(_, value)| value.clone())
+        .unwrap();
+    assert!(header.ends_with("&lang=ar>"), "{header}");
+    assert!(email.headers.contains(&(
+        "List-Unsubscribe-Post".to_owned(),
+        "List-Unsubscribe=One-Click".to_owned()
+    )));
+
+    // A mail client's one-click POST to the header's link unsubscribes her.
+    let link = path_of(header.trim_start_matches('<').trim_end_matches('>'));
+    let page = app.client.get(app.url(&link)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let done = app
+        .client
+        .post(app.url(&link))
+        .body("List-Unsubscribe=One-Click")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), 200);
+    let unsubscribed = donor::Entity::find_by_id(layla)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(unsubscribed.appeals_unsubscribed_at.is_some());
+}
+
 on_both_backends!(
+    an_arabic_donors_appeal_links_open_in_arabic_and_still_unsubscribe,
     appeal_results_by_segment_rule_match_a_hand_checked_example,
     a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before,
     an_appeal_queued_before_the_donor_opted_out_is_skipped_and_receipts_still_go,

@@ -1,0 +1,229 @@
+//! The words of every email, read from the Fluent files in `mailer/locales/{en,es,fr,ar}`
+//! (compiled into the binary), and amounts written the way each language writes them.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use entity::enums::{Language, PledgeFrequency};
+use entity::{Currency, NumberStyle};
+use fluent_bundle::FluentValue;
+use fluent_templates::{LanguageIdentifier, Loader, langid, static_loader};
+
+static_loader! {
+    static LOCALES = {
+        locales: "./locales",
+        fallback_language: "en",
+        // Fluent would wrap every value in invisible isolation marks; plain-text parts
+        // and subjects carry them into search, copy and paste. The HTML part sets the
+        // direction of the whole message instead.
+        customise: |bundle| bundle.set_use_isolating(false),
+    };
+}
+
+fn identifier(language: Language) -> LanguageIdentifier {
+    match language {
+        Language::English => langid!("en"),
+        Language::Spanish => langid!("es"),
+        Language::French => langid!("fr"),
+        Language::Arabic => langid!("ar"),
+    }
+}
+
+/// The messages of one language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Words {
+    language: Language,
+}
+
+impl Words {
+    pub fn new(language: Language) -> Self {
+        Words { language }
+    }
+
+    pub fn language(self) -> Language {
+        self.language
+    }
+
+    /// The message `id`, which takes no values.
+    pub fn get(self, id: &str) -> String {
+        LOCALES.lookup(&identifier(self.language), id)
+    }
+
+    /// The message `id` with its values filled in.
+    pub fn with(self, id: &str, values: &[(&'static str, &str)]) -> String {
+        let args: HashMap<Cow<'static, str>, FluentValue<'_>> = values
+            .iter()
+            .map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(*value)))
+            .collect();
+        LOCALES.lookup_with_args(&identifier(self.language), id, &args)
+    }
+
+    /// An amount in minor units as this language writes it: `$1,250.00`, `$1.250,00`,
+    /// `1 250,00 $`.
+    pub fn amount(self, amount_minor: i64, currency: Currency) -> String {
+        let number = NumberStyle::of(self.language).format_minor(amount_minor.abs());
+        let sign = if amount_minor < 0 { "-" } else { "" };
+        let code = match currency {
+            Currency::Cad | Currency::Mxn => currency.code(),
+            Currency::Usd | Currency::Eur | Currency::Gbp => "none",
+        };
+        self.with(
+            "amount",
+            &[
+                ("sign", sign),
+                ("symbol", currency.symbol()),
+                ("number", &number),
+                ("code", code),
+            ],
+        )
+    }
+
+    /// An amount stored with its currency's code; a code the service does not know
+    /// (which the database does not hold) is shown as stored.
+    pub fn stored_amount(self, amount_minor: i64, currency: &str) -> String {
+        match Currency::parse(currency) {
+            Ok(currency) => self.amount(amount_minor, currency),
+            Err(_) => format!("{amount_minor} {currency}"),
+        }
+    }
+
+    /// A pledge's installment and how often it comes: "$42.00 a month".
+    pub fn pledge(self, amount: &str, frequency: PledgeFrequency) -> String {
+        self.with(
+            "pledge-amount",
+            &[("amount", amount), ("frequency", frequency.as_str())],
+        )
+    }
+
+    /// A tier's name as a donor reading this language sees it (see
+    /// [`super::tier_name`]).
+    pub fn tier_name(self, name: &str) -> &str {
+        super::tier_name(self.language, name)
+    }
+}
+
+/// The Circle of Friends' name in each language, read once.
+pub(crate) fn circle_of_friends(language: Language) -> &'static str {
+    static NAMES: LazyLock<[String; 4]> = LazyLock::new(|| {
+        [
+            Language::English,
+            Language::Spanish,
+            Language::French,
+            Language::Arabic,
+        ]
+        .map(|language| Words::new(language).get("tier-circle-of-friends"))
+    });
+    let index = match language {
+        Language::English => 0,
+        Language::Spanish => 1,
+        Language::French => 2,
+        Language::Arabic => 3,
+    };
+    NAMES[index].as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+    use std::path::Path;
+
+    use fluent_syntax::ast::Entry;
+
+    use super::*;
+
+    const LANGUAGES: [&str; 4] = ["en", "es", "fr", "ar"];
+
+    type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+    /// The ids of the messages and terms in one language's files.
+    fn message_ids(language: &str) -> Result<BTreeSet<String>, Box<dyn std::error::Error>> {
+        let folder = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("locales")
+            .join(language);
+        let mut ids = BTreeSet::new();
+        for file in std::fs::read_dir(&folder)? {
+            let path = file?.path();
+            if path.extension().is_none_or(|extension| extension != "ftl") {
+                continue;
+            }
+            let source = std::fs::read_to_string(&path)?;
+            let resource = fluent_syntax::parser::parse(source.as_str())
+                .map_err(|(_, errors)| format!("{}: {errors:?}", path.display()))?;
+            for entry in resource.body {
+                match entry {
+                    Entry::Message(message) => ids.insert(message.id.name.to_owned()),
+                    Entry::Term(term) => ids.insert(format!("-{}", term.id.name)),
+                    _ => false,
+                };
+            }
+        }
+        Ok(ids)
+    }
+
+    #[test]
+    fn every_message_exists_in_every_language() -> TestResult {
+        let english = message_ids("en")?;
+        assert!(!english.is_empty());
+        for language in &LANGUAGES[1..] {
+            let other = message_ids(language)?;
+            let missing: Vec<_> = english.difference(&other).collect();
+            let extra: Vec<_> = other.difference(&english).collect();
+            assert!(missing.is_empty(), "{language} lacks {missing:?}");
+            assert!(
+                extra.is_empty(),
+                "{language} has, but English lacks, {extra:?}"
+            );
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn every_language_is_read_from_its_own_folder() {
+        let mut seen = BTreeSet::new();
+        for language in [
+            Language::English,
+            Language::Spanish,
+            Language::French,
+            Language::Arabic,
+        ] {
+            let line = LOCALES.lookup_no_default_fallback::<&str>(
+                &identifier(language),
+                "unsubscribe-line",
+                None,
+            );
+            assert!(line.is_some(), "{language:?}");
+            seen.insert(line);
+        }
+        assert_eq!(seen.len(), 4, "{seen:?}");
+    }
+
+    #[test]
+    fn amounts_are_written_the_way_each_language_writes_them() {
+        let amount = |language| Words::new(language).amount(125_050, Currency::Usd);
+        assert_eq!(amount(Language::English), "$1,250.50");
+        assert_eq!(amount(Language::Spanish), "$1.250,50");
+        assert_eq!(amount(Language::French), "1\u{202F}250,50\u{A0}$");
+        assert_eq!(amount(Language::Arabic), "1.250,50\u{A0}$");
+        assert_eq!(
+            Words::new(Language::English).amount(-2_500, Currency::Cad),
+            "-$25.00 CAD"
+        );
+    }
+
+    #[test]
+    fn a_pledge_reads_with_its_frequency() {
+        let words = Words::new(Language::Spanish);
+        assert_eq!(
+            words.pledge("$42,00", PledgeFrequency::Quarterly),
+            "$42,00 cada trimestre"
+        );
+    }
+
+    #[test]
+    fn the_circle_has_a_name_in_each_language_and_other_tiers_keep_theirs() {
+        let arabic = Words::new(Language::Arabic);
+        assert_eq!(arabic.tier_name("Circle of Friends"), "دائرة الأصدقاء");
+        assert_eq!(arabic.tier_name("Guardians"), "Guardians");
+    }
+}
