@@ -1,7 +1,9 @@
 //! A real headless Chromium driven over the W3C WebDriver protocol (through Debian's
 //! `chromedriver`), with just the commands the end-to-end tests use. Without a browser
 //! installed the tests are skipped with a visible line, except under `CI=true`, where
-//! a missing browser is a failure.
+//! a missing browser is a failure. The same goes for axe-core, the accessibility checker
+//! run inside that browser: its `axe.min.js` is read from `AXE_CORE_JS`, by default where
+//! `.ci/run` installs it from npm.
 
 use std::io::Write;
 use std::net::TcpListener;
@@ -54,6 +56,35 @@ pub fn browser_available() -> bool {
         "\n*** chromium or chromedriver is not installed: the browser tests were SKIPPED. Install Debian's chromium and chromium-driver to run them. ***\n"
     );
     false
+}
+
+/// Where `.ci/run` installs axe-core (`npm install --prefix ~/.cache/giving/npm axe-core@4`).
+fn default_axe_path() -> Option<std::path::PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    Some(std::path::Path::new(&home).join(".cache/giving/npm/node_modules/axe-core/axe.min.js"))
+}
+
+/// axe-core's script, from `AXE_CORE_JS` or its default place; `None` (and a visible
+/// line) when it is not installed, which fails under `CI=true`.
+pub fn axe_source() -> Option<String> {
+    let path = std::env::var_os("AXE_CORE_JS")
+        .map(std::path::PathBuf::from)
+        .or_else(default_axe_path)?;
+    if let Ok(source) = std::fs::read_to_string(&path) {
+        return Some(source);
+    }
+    let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        !in_ci,
+        "axe-core is not at {} and CI=true: the accessibility tests are required in CI",
+        path.display()
+    );
+    let _ = writeln!(
+        std::io::stderr(),
+        "\n*** axe-core is not at {}: the accessibility tests were SKIPPED. Run `npm install --prefix ~/.cache/giving/npm axe-core@4` or set AXE_CORE_JS. ***\n",
+        path.display()
+    );
+    None
 }
 
 /// A WebDriver session in a headless Chromium; the driver stops when this is dropped.
@@ -215,6 +246,66 @@ impl Browser {
             Some(json!({ "script": script, "args": [] })),
         )
         .await
+    }
+
+    /// Runs an asynchronous script, which ends by calling its last argument with its value.
+    pub async fn script_async(&self, script: &str) -> Value {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/async",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// Makes the window `width` CSS pixels wide (and tall enough to see a screenful).
+    pub async fn set_window_width(&self, width: u32) {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": 900 })),
+        )
+        .await;
+    }
+
+    /// The page as a PNG, written to `path`.
+    pub async fn save_screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let encoded = self
+            .command(reqwest::Method::GET, "/screenshot", None)
+            .await;
+        let png = base64::engine::general_purpose::STANDARD
+            .decode(encoded.as_str().unwrap_or_default())
+            .expect("a base64 screenshot");
+        if let Some(folder) = path.parent() {
+            std::fs::create_dir_all(folder).expect("the screenshots' folder");
+        }
+        std::fs::write(path, png).expect("the screenshot is written");
+    }
+
+    /// Runs axe-core (its source given) on the current page and returns its violations,
+    /// each as "rule (impact): help, at selectors".
+    pub async fn axe_violations(&self, axe_source: &str) -> Vec<String> {
+        let loaded = self
+            .script(&format!("{axe_source}\n;return typeof window.axe;"))
+            .await;
+        assert_eq!(loaded, "object", "axe-core did not load");
+        let found = self
+            .script_async(
+                "const done = arguments[arguments.length - 1];\
+                 window.axe.run(document, { resultTypes: ['violations'] })\
+                 .then(r => done(r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.help + ', at ' + v.nodes.map(n => n.target.join(' ')).join('; '))))\
+                 .catch(e => done(['axe-core failed: ' + e]));",
+            )
+            .await;
+        found
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("axe-core answered {found}")])
     }
 
     /// Presses keys on the keyboard, as a person would (no element targeted).

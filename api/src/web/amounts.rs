@@ -3,31 +3,34 @@
 
 use entity::{Currency, Money, MoneyError, NumberStyle};
 
-use super::i18n::Lang;
+use entity::enums::Language;
+use fluent_templates::fluent_bundle::FluentValue;
+
+use super::i18n::Words;
 
 /// How the page's language writes an amount.
-pub fn number_style(lang: Lang) -> NumberStyle {
-    match lang {
-        Lang::En => NumberStyle::ENGLISH,
-        Lang::Es => NumberStyle::SPANISH,
-        Lang::Fr => NumberStyle::FRENCH,
-        Lang::Ar => NumberStyle::ARABIC,
+pub fn number_style(language: Language) -> NumberStyle {
+    match language {
+        Language::English => NumberStyle::ENGLISH,
+        Language::Spanish => NumberStyle::SPANISH,
+        Language::French => NumberStyle::FRENCH,
+        Language::Arabic => NumberStyle::ARABIC,
     }
 }
 
 /// Reads an amount a donor typed on a page in `lang`.
-pub fn read_amount(typed: &str, lang: Lang, currency: Currency) -> Result<Money, MoneyError> {
+pub fn read_amount(typed: &str, lang: Language, currency: Currency) -> Result<Money, MoneyError> {
     Money::parse_typed(typed, currency, number_style(lang))
 }
 
 /// An amount written for a form field on a page in `lang`: `42,00` in French.
-pub fn amount_for_input(minor: i64, lang: Lang) -> String {
+pub fn amount_for_input(minor: i64, lang: Language) -> String {
     number_style(lang).format_minor(minor)
 }
 
 /// An amount in a sentence on a page in `lang`, without cents when it has none:
 /// `1,000` in English, `1.000` in Spanish, `500,50` in French.
-pub fn whole_amount(minor: i64, lang: Lang) -> String {
+pub fn whole_amount(minor: i64, lang: Language) -> String {
     let style = number_style(lang);
     let written = style.format_minor(minor);
     if minor % 100 == 0 {
@@ -41,57 +44,85 @@ pub fn whole_amount(minor: i64, lang: Lang) -> String {
 }
 
 /// The example an amount field shows: `25.50`, or `25,50` where a comma marks cents.
-pub fn amount_placeholder(lang: Lang) -> String {
+pub fn amount_placeholder(lang: Language) -> String {
     amount_for_input(2_550, lang)
 }
 
 /// What to tell a donor whose amount could be a thousand or a one (`1,000` on a French
 /// page): how this language writes a thousand, and cents.
-pub fn ambiguous_amount_message(lang: Lang) -> &'static str {
-    match lang {
-        Lang::En => {
-            "That amount can be read two ways. Write a thousand dollars as 1,000 and cents after a point, as in 25.50."
-        }
-        Lang::Es => {
-            "Ese monto se puede leer de dos maneras. Escriba mil dólares como 1.000 y los centavos después de una coma, como en 25,50."
-        }
-        Lang::Fr => {
-            "Ce montant peut se lire de deux façons. Écrivez mille dollars 1\u{202F}000 et les cents après une virgule, comme dans 25,50."
-        }
-        Lang::Ar => {
-            "يمكن قراءة هذا المبلغ بطريقتين. اكتب ألف دولار هكذا 1.000 والسنتات بعد الفاصلة، مثل 25,50."
-        }
-    }
+pub fn ambiguous_amount_message(language: Language) -> String {
+    let thousand = amount_for_input(100_000, language);
+    let thousand = thousand
+        .get(..thousand.len().saturating_sub(3))
+        .unwrap_or_default()
+        .to_owned();
+    Words(language).with(
+        "amount-ambiguous",
+        &[
+            ("thousand", FluentValue::from(thousand)),
+            ("example", FluentValue::from(amount_placeholder(language))),
+        ],
+    )
+}
+
+/// An amount of money in a sentence or a list, the way `language` writes it: `$1,000.00`,
+/// `1 000,00 $`.
+pub fn money(language: Language, minor: i64, currency: Currency) -> String {
+    Words(language).with(
+        "money",
+        &[
+            (
+                "amount",
+                FluentValue::from(amount_for_input(minor, language)),
+            ),
+            ("currency", FluentValue::from(currency.code())),
+        ],
+    )
+}
+
+/// An amount in a sentence without cents when it has none: `$500`, `500 $`.
+pub fn whole_money(language: Language, minor: i64, currency: Currency) -> String {
+    Words(language).with(
+        "money",
+        &[
+            ("amount", FluentValue::from(whole_amount(minor, language))),
+            ("currency", FluentValue::from(currency.code())),
+        ],
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::web::i18n::LANGUAGES;
 
     #[test]
     fn a_whole_amount_in_a_sentence_has_no_cents() {
-        assert_eq!(whole_amount(50_000, Lang::En), "500");
-        assert_eq!(whole_amount(100_000, Lang::En), "1,000");
-        assert_eq!(whole_amount(100_000, Lang::Es), "1.000");
-        assert_eq!(whole_amount(50_050, Lang::Fr), "500,50");
+        assert_eq!(whole_amount(50_000, Language::English), "500");
+        assert_eq!(whole_amount(100_000, Language::English), "1,000");
+        assert_eq!(whole_amount(100_000, Language::Spanish), "1.000");
+        assert_eq!(whole_amount(50_050, Language::French), "500,50");
     }
 
     #[test]
     fn each_page_reads_and_shows_its_own_format() {
         let read = |typed, lang| read_amount(typed, lang, Currency::Usd).map(Money::amount_minor);
-        assert_eq!(read("25,50", Lang::Fr), Ok(2_550));
-        assert_eq!(read("1.000,50", Lang::Es), Ok(100_050));
-        assert_eq!(read("1,000", Lang::En), Ok(100_000));
+        assert_eq!(read("25,50", Language::French), Ok(2_550));
+        assert_eq!(read("1.000,50", Language::Spanish), Ok(100_050));
+        assert_eq!(read("1,000", Language::English), Ok(100_000));
         assert!(matches!(
-            read("1,000", Lang::Fr),
+            read("1,000", Language::French),
             Err(MoneyError::Ambiguous(_))
         ));
-        assert_eq!(amount_placeholder(Lang::En), "25.50");
-        assert_eq!(amount_placeholder(Lang::Ar), "25,50");
-        assert_eq!(amount_for_input(100_000, Lang::Fr), "1\u{202F}000,00");
-        for lang in Lang::ALL {
+        assert_eq!(amount_placeholder(Language::English), "25.50");
+        assert_eq!(amount_placeholder(Language::Arabic), "25,50");
+        assert_eq!(
+            amount_for_input(100_000, Language::French),
+            "1\u{202F}000,00"
+        );
+        for lang in LANGUAGES {
             let example = amount_for_input(100_000, lang);
-            let whole = &example[..example.len() - 3];
+            let whole = example.get(..example.len() - 3).unwrap_or_default();
             assert!(ambiguous_amount_message(lang).contains(whole), "{lang:?}");
             assert!(ambiguous_amount_message(lang).contains(&amount_placeholder(lang)));
         }

@@ -7,7 +7,6 @@
 //! The budgets live in this process's memory, bounded in size; each process of a
 //! deployment keeps its own.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -17,14 +16,18 @@ use std::time::{Duration, Instant};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
-use entity::{Currency, format_minor};
+use entity::Currency;
+use entity::enums::Language;
+use fluent_templates::fluent_bundle::FluentValue;
 use hmac::{Hmac, Mac};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 use url::{Origin, Url};
 
-use super::donate::{FieldError, escape};
-use super::i18n::Lang;
+use super::amounts::money;
+use super::donate::FieldError;
+use super::i18n::Words;
+use super::page::{Layout, MessagePage, respond};
 use crate::config::{Budget, CheckoutSettings};
 use crate::domain::donations::Donation;
 
@@ -212,14 +215,10 @@ impl CheckoutGuard {
     }
 
     /// The minimum gift, as a field error on the amount when the donation is below it.
-    pub fn below_minimum(&self, donation: &Donation, lang: Lang) -> Option<FieldError> {
+    pub fn below_minimum(&self, donation: &Donation, lang: Language) -> Option<FieldError> {
         (donation.amount.amount_minor() < self.settings.min_gift_minor).then(|| FieldError {
             field: "amount",
-            message: Cow::Owned(
-                words(lang)
-                    .below_minimum
-                    .replace("{minimum}", &self.minimum_text()),
-            ),
+            message: self.with_minimum(lang, "guard-below-minimum"),
         })
     }
 
@@ -228,8 +227,10 @@ impl CheckoutGuard {
         CheckoutGuard { currency, ..self }
     }
 
-    fn minimum_text(&self) -> String {
-        format_minor(self.settings.min_gift_minor, self.currency)
+    /// The message `id` with the smallest gift written in `lang`.
+    fn with_minimum(&self, lang: Language, id: &str) -> String {
+        let minimum = money(lang, self.settings.min_gift_minor, self.currency);
+        Words(lang).with(id, &[("minimum", FluentValue::from(minimum))])
     }
 
     /// Takes one Checkout Session from every budget that applies, or none when any is
@@ -279,72 +280,61 @@ impl CheckoutGuard {
         Ok(())
     }
 
-    /// The hidden field and the minimum, for the form.
-    pub fn form_markup(&self, lang: Lang) -> FormMarkup {
-        let w = words(lang);
-        let honeypot = if self.settings.honeypot {
-            format!(
-                "<div class=\"sr-only\"><label for=\"{HONEYPOT_FIELD}\">{}</label>\
-<input type=\"text\" id=\"{HONEYPOT_FIELD}\" name=\"{HONEYPOT_FIELD}\" value=\"\" tabindex=\"-1\" autocomplete=\"off\"></div>",
-                escape(w.honeypot_label)
-            )
-        } else {
-            String::new()
-        };
-        FormMarkup {
-            honeypot,
-            minimum: format!(
-                "<p class=\"hint\" id=\"amount-minimum\">{}</p>",
-                escape(&w.minimum_hint.replace("{minimum}", &self.minimum_text()))
-            ),
+    /// The hidden field's label (when the page has one) and the minimum, for the form.
+    pub fn form_words(&self, lang: Language) -> FormWords {
+        FormWords {
+            honeypot_label: self
+                .settings
+                .honeypot
+                .then(|| Words(lang).get("guard-honeypot-label")),
+            minimum_hint: self.with_minimum(lang, "guard-minimum-hint"),
         }
     }
 }
 
-/// Markup the form shows for the guard.
-pub struct FormMarkup {
-    pub honeypot: String,
-    pub minimum: String,
+/// What the form says for the guard.
+pub struct FormWords {
+    /// The label of the field only robots fill in; none when the page has no such field.
+    pub honeypot_label: Option<String>,
+    pub minimum_hint: String,
 }
 
 /// What the donor is told when the form token failed, above the form shown again.
-pub fn form_token_notice(lang: Lang) -> &'static str {
-    words(lang).form_expired
+pub fn form_token_notice(lang: Language) -> String {
+    Words(lang).get("guard-form-expired")
+}
+
+/// A page that leads back to the donation form.
+fn back_to_form(lang: Language, title_id: &str, text: String) -> MessagePage {
+    let t = Words(lang);
+    MessagePage::new(Layout::new(lang, t.get(title_id), "/donate", &[]), text).with_link(
+        format!("/donate?lang={}", lang.as_str()),
+        t.get("guard-back-to-form"),
+    )
 }
 
 /// The page for a post from another site, or one that filled the hidden field:
 /// nothing was created, and the way back is the donation page.
-pub fn refused_page(lang: Lang) -> HttpResponse {
-    let w = words(lang);
-    super::simple_page(
+pub fn refused_page(lang: Language) -> HttpResponse {
+    let text = Words(lang).get("guard-refused-body");
+    respond(
         StatusCode::FORBIDDEN,
-        lang,
-        w.refused_title,
-        &format!(
-            "<p>{}</p><p><a href=\"/donate?lang={}\">{}</a></p>",
-            escape(w.refused_body),
-            lang.code(),
-            escape(w.back_to_form)
-        ),
+        &back_to_form(lang, "guard-refused-title", text),
     )
 }
 
 /// The polite page for a donor over a budget: 429, with `Retry-After`.
-pub fn over_budget_page(lang: Lang, wait: Duration) -> HttpResponse {
-    let w = words(lang);
+pub fn over_budget_page(lang: Language, wait: Duration) -> HttpResponse {
     let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     let seconds = seconds.max(1);
     let minutes = seconds.div_ceil(60);
-    let mut response = super::simple_page(
+    let text = Words(lang).with(
+        "guard-busy-body",
+        &[("minutes", FluentValue::from(minutes))],
+    );
+    let mut response = respond(
         StatusCode::TOO_MANY_REQUESTS,
-        lang,
-        w.busy_title,
-        &format!(
-            "<p role=\"status\">{}</p><p><a href=\"/donate?lang={}\">{}</a></p>",
-            escape(&w.busy_body.replace("{minutes}", &minutes.to_string())),
-            lang.code(),
-            escape(w.back_to_form)
-        ),
+        &back_to_form(lang, "guard-busy-title", text).with_role("status"),
     );
     if let Ok(value) = HeaderValue::from_str(&seconds.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -448,76 +438,6 @@ impl<K: Eq + Hash + Copy> Limiter<K> {
         self.next_free.insert(key, next);
     }
 }
-
-/// The guard's words in each language of the page.
-struct Words {
-    honeypot_label: &'static str,
-    minimum_hint: &'static str,
-    below_minimum: &'static str,
-    form_expired: &'static str,
-    refused_title: &'static str,
-    refused_body: &'static str,
-    back_to_form: &'static str,
-    busy_title: &'static str,
-    busy_body: &'static str,
-}
-
-fn words(lang: Lang) -> &'static Words {
-    match lang {
-        Lang::En => &EN,
-        Lang::Es => &ES,
-        Lang::Fr => &FR,
-        Lang::Ar => &AR,
-    }
-}
-
-static EN: Words = Words {
-    honeypot_label: "Leave this field empty",
-    minimum_hint: "The smallest gift this page takes is {minimum}.",
-    below_minimum: "The amount must be at least {minimum}.",
-    form_expired: "For your security, this form expired. Please check your gift and send it again; nothing was charged.",
-    refused_title: "We could not accept this form",
-    refused_body: "Please open our donation page and send your gift from there. Nothing was charged.",
-    back_to_form: "Go to the donation page",
-    busy_title: "Please wait a moment",
-    busy_body: "To protect donors from card fraud, we accept only a few gifts from one place in a short time. Please try again in about {minutes} min. Nothing was charged.",
-};
-
-static ES: Words = Words {
-    honeypot_label: "Deje este campo vacío",
-    minimum_hint: "La donación mínima en esta página es de {minimum}.",
-    below_minimum: "La cantidad debe ser de al menos {minimum}.",
-    form_expired: "Por su seguridad, este formulario caducó. Revise su donación y envíela de nuevo; no se hizo ningún cargo.",
-    refused_title: "No pudimos aceptar este formulario",
-    refused_body: "Abra nuestra página de donaciones y envíe su donación desde allí. No se hizo ningún cargo.",
-    back_to_form: "Ir a la página de donaciones",
-    busy_title: "Espere un momento, por favor",
-    busy_body: "Para proteger a los donantes del fraude con tarjetas, aceptamos pocas donaciones desde un mismo lugar en poco tiempo. Inténtelo de nuevo en unos {minutes} min. No se hizo ningún cargo.",
-};
-
-static FR: Words = Words {
-    honeypot_label: "Laissez ce champ vide",
-    minimum_hint: "Le don minimum sur cette page est de {minimum}.",
-    below_minimum: "Le montant doit être d'au moins {minimum}.",
-    form_expired: "Pour votre sécurité, ce formulaire a expiré. Vérifiez votre don et envoyez-le à nouveau ; rien n'a été débité.",
-    refused_title: "Nous n'avons pas pu accepter ce formulaire",
-    refused_body: "Ouvrez notre page de dons et envoyez votre don depuis celle-ci. Rien n'a été débité.",
-    back_to_form: "Aller à la page de dons",
-    busy_title: "Veuillez patienter un instant",
-    busy_body: "Pour protéger les donateurs contre la fraude à la carte, nous n'acceptons que quelques dons depuis un même endroit en peu de temps. Réessayez dans environ {minutes} min. Rien n'a été débité.",
-};
-
-static AR: Words = Words {
-    honeypot_label: "اترك هذا الحقل فارغاً",
-    minimum_hint: "أقل تبرع تقبله هذه الصفحة هو {minimum}.",
-    below_minimum: "يجب ألا يقل المبلغ عن {minimum}.",
-    form_expired: "حرصاً على أمانك، انتهت صلاحية هذا النموذج. يرجى مراجعة تبرعك وإرساله مجدداً؛ لم يُخصم أي مبلغ.",
-    refused_title: "تعذّر قبول هذا النموذج",
-    refused_body: "يرجى فتح صفحة التبرع لدينا وإرسال تبرعك منها. لم يُخصم أي مبلغ.",
-    back_to_form: "الذهاب إلى صفحة التبرع",
-    busy_title: "يرجى الانتظار قليلاً",
-    busy_body: "لحماية المتبرعين من احتيال البطاقات، لا نقبل إلا عدداً قليلاً من التبرعات من المكان نفسه في وقت قصير. يرجى المحاولة مجدداً بعد نحو {minutes} دقيقة. لم يُخصم أي مبلغ.",
-};
 
 #[cfg(test)]
 mod tests {
@@ -746,12 +666,17 @@ mod tests {
     }
 
     #[test]
-    fn every_language_has_every_placeholder() {
-        for lang in Lang::ALL {
-            let w = words(lang);
-            assert!(w.minimum_hint.contains("{minimum}"), "{lang:?}");
-            assert!(w.below_minimum.contains("{minimum}"), "{lang:?}");
-            assert!(w.busy_body.contains("{minutes}"), "{lang:?}");
+    fn every_language_says_the_minimum_and_the_wait() {
+        let guard = guard();
+        for lang in crate::web::i18n::LANGUAGES {
+            let words = guard.form_words(lang);
+            let minimum = money(lang, guard.min_gift_minor(), Currency::Usd);
+            assert!(words.minimum_hint.contains(&minimum), "{lang:?}");
+            let wait = Words(lang).with("guard-busy-body", &[("minutes", FluentValue::from(7))]);
+            assert!(wait.contains('7'), "{lang:?}: {wait}");
         }
+        let one =
+            Words(Language::English).with("guard-busy-body", &[("minutes", FluentValue::from(1))]);
+        assert!(one.contains("about a minute"), "{one}");
     }
 }

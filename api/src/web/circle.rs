@@ -6,73 +6,59 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::enums::StaffRole;
+use askama::Template;
+use entity::enums::{Language, StaffRole};
+use fluent_templates::fluent_bundle::FluentValue;
 
-use super::amounts::whole_amount;
-use super::donate::escape;
-use super::i18n::{Lang, tier_name};
-use super::simple_page;
+use super::amounts::whole_money;
+use super::i18n::{Words, negotiate, tier_name};
+use super::page::{Layout, message, respond};
 use crate::domain::tiers::Circle;
 use crate::domain::{club, tokens};
 use crate::server::AppState;
 
-struct Words {
+/// The recognition page: the Circle's members, and the way to join them.
+#[derive(Template)]
+#[template(path = "circle.html")]
+struct CirclePage {
+    layout: Layout,
+    t: Words,
     intro: String,
-    empty: &'static str,
+    names: Vec<String>,
+    /// Where joining starts: the donation page with the monthly choice made.
+    join_href: String,
+    join: String,
 }
 
-/// What the page says about `circle`: its threshold comes from the tier.
-fn words(lang: Lang, circle: &Circle) -> Words {
-    let yearly = whole_amount(circle.tier.threshold_minor, lang);
-    match lang {
-        Lang::Es => Words {
-            intro: format!(
-                "Gracias a quienes sostienen nuestro trabajo con un compromiso de ${yearly} o más al año."
-            ),
-            empty: "Pronto daremos aquí las gracias a nuestros primeros miembros.",
-        },
-        Lang::Fr => Words {
-            intro: format!(
-                "Merci aux amis qui soutiennent notre travail par un engagement de {yearly} $ ou plus par an."
-            ),
-            empty: "Nous remercierons bientôt ici nos premiers membres.",
-        },
-        Lang::Ar => Words {
-            intro: format!(
-                "شكرًا للأصدقاء الذين يدعمون عملنا بتعهّد قدره {yearly} دولار أو أكثر في السنة."
-            ),
-            empty: "سنشكر هنا قريبًا أول أعضائنا.",
-        },
-        Lang::En => Words {
-            intro: format!(
-                "Thank you to the friends who sustain our work with a pledge of ${yearly} or more a year."
-            ),
-            empty: "We will soon thank our first members here.",
-        },
-    }
-}
-
-/// The page's title when there is no Circle to name.
-fn untitled(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Es => "El Círculo",
-        Lang::Fr => "Le Cercle",
-        Lang::Ar => "الدائرة",
-        Lang::En => "The Circle",
-    }
-}
-
-fn unavailable(lang: Lang) -> &'static str {
-    match lang {
-        Lang::Es => "Esta página no está disponible en este momento.",
-        Lang::Fr => "Cette page n’est pas disponible pour le moment.",
-        Lang::Ar => "هذه الصفحة غير متاحة الآن.",
-        Lang::En => "This page is not available right now.",
+fn circle_page(
+    language: Language,
+    circle: &Circle,
+    names: Vec<String>,
+    state: &AppState,
+) -> CirclePage {
+    let t = Words(language);
+    let currency = state.config.org_currency;
+    let name = tier_name(language, &circle.tier.name).to_owned();
+    let yearly = whole_money(language, circle.tier.threshold_minor, currency);
+    let monthly = whole_money(language, circle.monthly_minor(), currency);
+    CirclePage {
+        layout: Layout::new(language, name.clone(), "/circle", &[]),
+        t,
+        intro: t.with("circle-intro", &[("yearly", FluentValue::from(yearly))]),
+        names,
+        join_href: format!("/donate?lang={}&frequency=monthly", language.as_str()),
+        join: t.with(
+            "circle-join",
+            &[
+                ("monthly", FluentValue::from(monthly)),
+                ("circle", FluentValue::from(name)),
+            ],
+        ),
     }
 }
 
 /// `GET /circle?lang=es`: the names of the Circle's members who did not ask to stay
-/// anonymous, in English, Spanish, French or Arabic.
+/// anonymous, in English, Spanish, French or Arabic, and an invitation to join.
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let query: Vec<(String, String)> =
         url::form_urlencoded::parse(request.query_string().as_bytes())
@@ -82,43 +68,27 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
         .iter()
         .find(|(k, _)| k == "lang")
         .map(|(_, v)| v.as_str());
-    let lang = Lang::negotiate(asked, &request);
+    let lang = negotiate(asked, &request);
+    let unavailable = |status| {
+        message(
+            status,
+            lang,
+            "circle-untitled",
+            ("/circle", &[]),
+            Words(lang).get("circle-unavailable"),
+        )
+    };
     let roll = match club::circle_public_names(&state.db).await {
         Ok(roll) => roll,
         Err(error) => {
             tracing::error!(%error, "cannot read the Circle");
-            return simple_page(
-                StatusCode::SERVICE_UNAVAILABLE,
-                lang,
-                untitled(lang),
-                &format!("<p>{}</p>", escape(unavailable(lang))),
-            );
+            return unavailable(StatusCode::SERVICE_UNAVAILABLE);
         }
     };
     let Some((circle, names)) = roll else {
-        return simple_page(
-            StatusCode::NOT_FOUND,
-            lang,
-            untitled(lang),
-            &format!("<p>{}</p>", escape(unavailable(lang))),
-        );
+        return unavailable(StatusCode::NOT_FOUND);
     };
-    let text = words(lang, &circle);
-    let names: Vec<String> = names
-        .iter()
-        .map(|name| format!("<li>{}</li>", escape(name)))
-        .collect();
-    let list = if names.is_empty() {
-        format!("<p>{}</p>", escape(text.empty))
-    } else {
-        format!("<ul class=\"circle\">\n{}\n</ul>", names.join("\n"))
-    };
-    simple_page(
-        StatusCode::OK,
-        lang,
-        tier_name(lang, &circle.tier.name),
-        &format!("<p>{}</p>\n{list}", escape(&text.intro)),
-    )
+    respond(StatusCode::OK, &circle_page(lang, &circle, names, &state))
 }
 
 /// `GET /circle/roster.csv` with `Authorization: Bearer <staff token>`: the Circle's

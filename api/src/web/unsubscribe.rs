@@ -4,38 +4,87 @@
 //! `List-Unsubscribe-Post`, stops appeal email. Receipts keep coming.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use entity::enums::Language;
 use serde::Deserialize;
 
+use super::i18n::{Words, negotiate};
+use super::page::{Layout, message, respond};
 use crate::domain::{DomainError, appeal_sends, donors};
 use crate::server::AppState;
-use mailer::templates::escape;
 
 #[derive(Deserialize)]
 pub struct UnsubscribeQuery {
     /// Read with the links' strict parser, so a link has one spelling.
     donor: String,
     signature: String,
+    /// The page's language, when the link names one; otherwise the browser's.
+    lang: Option<String>,
 }
 
 impl UnsubscribeQuery {
     fn donor_id(&self) -> Option<i64> {
         mailer::links::parse_number(&self.donor)
     }
+
+    fn language(&self, request: &HttpRequest) -> Language {
+        negotiate(self.lang.as_deref(), request)
+    }
 }
 
-fn page(status: StatusCode, body: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(format!(
-            "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>Appeal email</title></head>\n<body>\n{body}\n</body>\n</html>\n"
-        ))
+/// The question before anything changes, with the button that unsubscribes.
+#[derive(Template)]
+#[template(path = "unsubscribe.html")]
+struct ConfirmPage {
+    layout: Layout,
+    t: Words,
+    action: String,
 }
+
+impl UnsubscribeQuery {
+    /// A page that says one thing about the reader's appeal email, with links to the
+    /// same link in the other languages.
+    fn said(
+        &self,
+        status: StatusCode,
+        language: Language,
+        title_id: &str,
+        text_id: &str,
+    ) -> HttpResponse {
+        message(
+            status,
+            language,
+            title_id,
+            (PATH, &self.kept()),
+            Words(language).get(text_id),
+        )
+    }
+
+    /// The link's own pairs, which a link to it in another language keeps.
+    fn kept(&self) -> [(&str, &str); 2] {
+        [("donor", &self.donor), ("signature", &self.signature)]
+    }
+}
+
+const PATH: &str = "/appeals/unsubscribe";
 
 /// The donor a genuine link names, checked against the donor's current link version
 /// (a donor who no longer exists is checked at version 0, so their genuine link is told
 /// so); otherwise the page to show.
-async fn signed(state: &AppState, query: &UnsubscribeQuery) -> Result<i64, HttpResponse> {
+async fn signed(
+    state: &AppState,
+    query: &UnsubscribeQuery,
+    language: Language,
+) -> Result<i64, HttpResponse> {
+    let refused = || {
+        query.said(
+            StatusCode::FORBIDDEN,
+            language,
+            "unsubscribe-title",
+            "unsubscribe-invalid",
+        )
+    };
     let (Some(donor_id), Some(key)) = (query.donor_id(), &state.config.download_link_key) else {
         return Err(refused());
     };
@@ -43,9 +92,11 @@ async fn signed(state: &AppState, query: &UnsubscribeQuery) -> Result<i64, HttpR
         Ok(version) => version.unwrap_or(0),
         Err(error) => {
             tracing::error!(%error, "cannot read a donor's link version");
-            return Err(page(
+            return Err(query.said(
                 StatusCode::SERVICE_UNAVAILABLE,
-                "<p>Something went wrong. Please try again later.</p>",
+                language,
+                "unsubscribe-title",
+                "page-error",
             ));
         }
     };
@@ -56,59 +107,66 @@ async fn signed(state: &AppState, query: &UnsubscribeQuery) -> Result<i64, HttpR
     }
 }
 
-fn refused() -> HttpResponse {
-    page(
-        StatusCode::FORBIDDEN,
-        "<p>This unsubscribe link is not valid. Reply to any of our emails and we will stop them.</p>",
-    )
-}
-
 /// The confirmation page.
 pub async fn confirm(
     state: web::Data<AppState>,
+    request: HttpRequest,
     query: web::Query<UnsubscribeQuery>,
 ) -> HttpResponse {
-    let donor_id = match signed(&state, &query).await {
+    let language = query.language(&request);
+    let donor_id = match signed(&state, &query, language).await {
         Ok(donor_id) => donor_id,
         Err(page) => return page,
     };
-    page(
+    let mut action = url::form_urlencoded::Serializer::new(String::new());
+    action
+        .append_pair("donor", &donor_id.to_string())
+        .append_pair("signature", &query.signature)
+        .append_pair("lang", language.as_str());
+    let t = Words(language);
+    let title = t.get("unsubscribe-confirm-title");
+    respond(
         StatusCode::OK,
-        &format!(
-            "<h1>Stop appeal emails?</h1>\n<p>You will no longer receive fundraising appeals from us. \
-             Your gift receipts and year-end statements will still be sent.</p>\n\
-             <form method=\"post\" action=\"/appeals/unsubscribe?donor={}&amp;signature={}\">\n\
-             <button type=\"submit\">Unsubscribe</button>\n</form>",
-            donor_id,
-            escape(&query.signature)
-        ),
+        &ConfirmPage {
+            layout: Layout::new(language, title, PATH, &query.kept()).private(),
+            t,
+            action: format!("{PATH}?{}", action.finish()),
+        },
     )
 }
 
 /// Unsubscribes the donor from appeals.
 pub async fn unsubscribe(
     state: web::Data<AppState>,
+    request: HttpRequest,
     query: web::Query<UnsubscribeQuery>,
 ) -> HttpResponse {
-    let donor_id = match signed(&state, &query).await {
+    let language = query.language(&request);
+    let donor_id = match signed(&state, &query, language).await {
         Ok(donor_id) => donor_id,
         Err(page) => return page,
     };
     match appeal_sends::unsubscribe_from_appeals(&state.db, donor_id).await {
-        Ok(()) => page(
+        Ok(()) => query.said(
             StatusCode::OK,
-            "<h1>You are unsubscribed</h1>\n<p>We will send no more appeals. Receipts for your gifts will still reach you.</p>",
+            language,
+            "unsubscribe-done-title",
+            "unsubscribe-done-body",
         ),
         // A genuine link to a donor since deleted or merged away.
-        Err(DomainError::NotFound { .. }) => page(
+        Err(DomainError::NotFound { .. }) => query.said(
             StatusCode::NOT_FOUND,
-            "<p>We have no record of this address any more, so no appeals will reach it.</p>",
+            language,
+            "unsubscribe-title",
+            "unsubscribe-gone",
         ),
         Err(error) => {
             tracing::error!(%error, donor = donor_id, "cannot unsubscribe from appeals");
-            page(
+            query.said(
                 StatusCode::INTERNAL_SERVER_ERROR,
-                "<p>Something went wrong. Please try again later.</p>",
+                language,
+                "unsubscribe-title",
+                "page-error",
             )
         }
     }

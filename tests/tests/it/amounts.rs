@@ -17,7 +17,7 @@ use tests::support::{Backend, TestApp, spawn_app_with};
 
 /// A server for donations typed in each language: the checkout's budgets are off, since
 /// one test posts many donations from one address and one email.
-async fn donation_app(backend: Backend) -> (TestApp, MockServer) {
+pub async fn donation_app(backend: Backend) -> (TestApp, MockServer) {
     let stripe = MockServer::start().await;
     tests::stripe::mount_fake_stripe(&stripe).await;
     let app = spawn_app_with(
@@ -53,7 +53,7 @@ async fn donate(app: &TestApp, lang: &str, typed: &str) -> reqwest::Response {
     post_donation(app, &form).await
 }
 
-async fn unit_amounts_sent(stripe: &MockServer) -> Vec<String> {
+pub async fn unit_amounts_sent(stripe: &MockServer) -> Vec<String> {
     stripe
         .received_requests()
         .await

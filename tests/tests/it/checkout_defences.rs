@@ -235,7 +235,7 @@ async fn a_gift_below_the_minimum_names_the_amount_and_the_page_states_it(backen
             "{page}"
         );
         assert!(page.contains("aria-describedby=\"amount-error\""));
-        assert!(page.contains("<a href=\"#amount-25\">"));
+        assert!(page.contains("<a href=\"#amount_other\">"));
     }
     assert_eq!(sessions_created(&stripe).await, 0);
     let mut form = valid_form();
@@ -245,7 +245,7 @@ async fn a_gift_below_the_minimum_names_the_amount_and_the_page_states_it(backen
 
     let (other, _stripe) = app_behind_proxy(backend, &[("MIN_GIFT", "10")]).await;
     let spanish = other.get("/donate?lang=es").await.text().await.unwrap();
-    assert!(spanish.contains("La donación mínima en esta página es de $10.00."));
+    assert!(spanish.contains("La donación mínima en esta página es de $10,00."));
 }
 
 async fn one_address_gets_three_checkouts_then_a_polite_page_in_its_language(backend: Backend) {

@@ -135,13 +135,13 @@ async fn the_circle_follows_its_tier_through_a_new_name_and_threshold(backend: B
     assert!(donate.contains("id=\"amount-60\""), "{donate}");
     assert!(!donate.contains("id=\"amount-42\""), "{donate}");
     assert!(
-        donate.contains("$60 a month joins the Amigos Club ($720 or more a year)"),
+        donate.contains("$60 a month joins the Amigos Club, for gifts of $720 or more a year."),
         "{donate}"
     );
     assert!(!donate.contains("$500"));
     let spanish = page(&app, "/donate?lang=es").await;
     assert!(
-        spanish.contains("$60 al mes le une al Amigos Club ($720 o más al año)"),
+        spanish.contains("$60 al mes le une al Amigos Club, para donaciones de $720 o más al año."),
         "{spanish}"
     );
 
@@ -211,7 +211,9 @@ async fn marking_another_tier_as_the_circle_moves_the_circle(backend: Backend) {
     // $100,000 a year is $83.34 a month, offered as $84.
     let donate = page(&app, "/donate").await;
     assert!(donate.contains("id=\"amount-84\""), "{donate}");
-    assert!(donate.contains("$84 a month joins the Inner Circle ($1,000 or more a year)"));
+    assert!(
+        donate.contains("$84 a month joins the Inner Circle, for gifts of $1,000 or more a year.")
+    );
 
     ok(
         &app,

@@ -1,11 +1,13 @@
 //! The donation page in a real headless Chromium: filled in English and Spanish, and
-//! used with the keyboard alone, ending on the (fake) Stripe Checkout page.
+//! used with the keyboard alone, ending on the (fake) Stripe Checkout page; and every
+//! donor-facing page, in every language, on a phone and on a desktop, screenshotted and
+//! checked with axe-core.
 
 use serde_json::json;
 use wiremock::matchers::{method, path, path_regex};
 use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
-use tests::browser::{Browser, browser_available, keys};
+use tests::browser::{Browser, axe_source, browser_available, keys};
 use tests::on_both_backends;
 use tests::stripe::{SECRET_KEY, WEBHOOK_SECRET};
 use tests::support::{Backend, TestApp, spawn_app_with};
@@ -157,7 +159,73 @@ async fn the_form_works_with_the_keyboard_alone(backend: Backend) {
     browser.quit().await;
 }
 
+/// Every page a donor reaches, by name and address (without its language).
+async fn donor_pages(app: &TestApp) -> Vec<(&'static str, String)> {
+    let token = crate::staff_api::staff_token(app).await;
+    let donor = crate::staff_api::create_donor(
+        app,
+        &token,
+        json!({ "displayName": "Layla Haddad", "email": "layla@example.org", "emailConsent": true }),
+    )
+    .await;
+    crate::club::envelope_pledge(app, &token, donor, 4_200, "MONTHLY", None).await;
+    let manage = mailer::links::manage_token(
+        crate::club::CLUB_LINK_KEY,
+        donor,
+        0,
+        chrono::Utc::now() + chrono::Duration::days(7),
+    );
+    let unsubscribe = mailer::links::unsubscribe_path(crate::club::CLUB_LINK_KEY, donor, 0);
+    vec![
+        ("donate", "/donate?".to_owned()),
+        ("circle", "/circle?".to_owned()),
+        ("manage", format!("/manage/{manage}?")),
+        ("unsubscribe", format!("/{unsubscribe}&")),
+    ]
+}
+
+/// Each page in English, Spanish, French and Arabic at 360 px and 1280 px: a screenshot
+/// under the target directory (to look at, not committed), and not one axe-core
+/// violation.
+async fn every_page_in_every_language_passes_axe_on_a_phone_and_a_desktop(backend: Backend) {
+    if !browser_available() {
+        return;
+    }
+    let Some(axe) = axe_source() else {
+        return;
+    };
+    let (app, _stripe) = crate::club::club_app(backend).await;
+    let pages = donor_pages(&app).await;
+    let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("page-screenshots");
+    let browser = Browser::start().await;
+    let mut violations = Vec::new();
+    for width in [360, 1280] {
+        browser.set_window_width(width).await;
+        for (name, address) in &pages {
+            for lang in ["en", "es", "fr", "ar"] {
+                browser
+                    .goto(&app.url(&format!("{address}lang={lang}")))
+                    .await;
+                let source = browser.page_source().await;
+                assert!(
+                    source.contains(&format!("lang=\"{lang}\"")),
+                    "{name} {lang}"
+                );
+                browser
+                    .save_screenshot(&shots.join(format!("{name}-{lang}-{width}.png")))
+                    .await;
+                for found in browser.axe_violations(&axe).await {
+                    violations.push(format!("{name} {lang} {width}px: {found}"));
+                }
+            }
+        }
+    }
+    browser.quit().await;
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
 on_both_backends!(
     a_donor_fills_the_form_in_english_and_in_spanish_and_reaches_checkout,
     the_form_works_with_the_keyboard_alone,
+    every_page_in_every_language_passes_axe_on_a_phone_and_a_desktop,
 );

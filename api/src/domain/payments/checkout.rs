@@ -137,6 +137,15 @@ pub struct AppealProgress {
     /// Succeeded gifts to the campaign, less refunds, in minor units.
     pub raised_minor: i64,
     pub currency: String,
+    /// The campaign's last day, when it has one.
+    pub ends_on: Option<chrono::NaiveDate>,
+}
+
+impl AppealProgress {
+    /// Whether the campaign is over on `today`: its last day has passed.
+    pub fn has_ended(&self, today: chrono::NaiveDate) -> bool {
+        self.ends_on.is_some_and(|last| last < today)
+    }
 }
 
 /// The appeal with this source code (any case), and how its campaign is doing.
@@ -172,6 +181,7 @@ pub async fn appeal_progress(
         goal_minor: campaign.goal_minor,
         raised_minor: raised.unwrap_or(0),
         currency: campaign.currency,
+        ends_on: campaign.ends_on,
     }))
 }
 

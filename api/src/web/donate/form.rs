@@ -1,13 +1,14 @@
 //! The donation form as the donor typed it, and its checking into a `Donation`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 
 use entity::enums::TributeKind;
 use entity::{Currency, EmailAddress};
 use sha2::{Digest, Sha256};
 
-use super::super::i18n::{Lang, Text};
+use entity::enums::Language;
+
+use super::super::i18n::Words;
 use crate::domain::donations::{Donation, Frequency};
 use crate::domain::gifts::Tribute;
 use crate::domain::text;
@@ -37,6 +38,13 @@ pub struct DonationForm {
 }
 
 impl DonationForm {
+    /// Whether the gift's amount is the one in "Other": chosen, or typed there. A typed
+    /// amount wins over a checked preset, since typing cannot check "Other" without a
+    /// script, and the amount a donor typed is the one they mean.
+    pub fn amount_is_other(&self) -> bool {
+        self.amount == "other" || !self.amount_other.is_empty()
+    }
+
     pub(super) fn from_pairs(pairs: &HashMap<String, String>) -> Self {
         let get = |key: &str| {
             pairs
@@ -69,7 +77,7 @@ impl DonationForm {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldError {
     pub field: &'static str,
-    pub message: Cow<'static, str>,
+    pub message: String,
 }
 
 /// A name the page accepts: one line, no control character, at most
@@ -83,38 +91,33 @@ fn one_line(name: &str) -> bool {
 pub fn validate(
     form: &DonationForm,
     funds: &[(String, String)],
-    text: &Text,
-    lang: Lang,
+    lang: Language,
     currency: Currency,
 ) -> Result<Donation, Vec<FieldError>> {
+    let t = Words(lang);
     let mut errors = Vec::new();
-    let mut error = |field, message: &'static str| {
-        errors.push(FieldError {
-            field,
-            message: Cow::Borrowed(message),
-        })
-    };
+    let mut error = |field, message: String| errors.push(FieldError { field, message });
     let frequency = match form.frequency.as_str() {
         "once" => Some(Frequency::Once),
         "monthly" => Some(Frequency::Monthly),
         _ => {
-            error("frequency", text.err_frequency);
+            error("frequency", t.get("donate-err-frequency"));
             None
         }
     };
-    let typed = if form.amount == "other" || form.amount.is_empty() {
+    let typed = if form.amount_is_other() || form.amount.is_empty() {
         form.amount_other.as_str()
     } else {
         form.amount.as_str()
     };
     let amount = if typed.is_empty() {
-        error("amount", text.err_amount);
+        error("amount", t.get("donate-err-amount"));
         None
     } else {
         match super::super::amounts::read_amount(typed, lang, currency) {
             Ok(money) if (100..=MAX_WEB_GIFT_MINOR).contains(&money.amount_minor()) => Some(money),
             Ok(_) | Err(entity::MoneyError::NotPositive | entity::MoneyError::TooLarge) => {
-                error("amount", text.err_amount_range);
+                error("amount", t.get("donate-err-amount-range"));
                 None
             }
             Err(entity::MoneyError::Ambiguous(_)) => {
@@ -125,31 +128,31 @@ pub fn validate(
                 None
             }
             Err(_) => {
-                error("amount", text.err_amount);
+                error("amount", t.get("donate-err-amount"));
                 None
             }
         }
     };
     let fund = funds.iter().find(|(code, _)| *code == form.fund);
     if fund.is_none() {
-        error("fund", text.err_fund);
+        error("fund", t.get("donate-err-fund"));
     }
     let tribute_kind = match form.tribute_kind.as_str() {
         "" | "none" => None,
         "in_honor_of" => Some(TributeKind::InHonorOf),
         "in_memory_of" => Some(TributeKind::InMemoryOf),
         _ => {
-            error("tribute_kind", text.err_tribute_kind);
+            error("tribute_kind", t.get("donate-err-tribute-kind"));
             None
         }
     };
     let mut tribute = None;
     if let Some(kind) = tribute_kind {
         if form.tribute_name.is_empty() || !one_line(&form.tribute_name) {
-            error("tribute_name", text.err_tribute_name);
+            error("tribute_name", t.get("donate-err-tribute-name"));
         }
         if !one_line(&form.notify_name) {
-            error("notify_name", text.err_notify_name);
+            error("notify_name", t.get("donate-err-notify-name"));
         }
         let notify_email = if form.notify_email.is_empty() {
             None
@@ -157,7 +160,7 @@ pub fn validate(
             match EmailAddress::parse(&form.notify_email) {
                 Ok(email) => Some(email.as_str().to_owned()),
                 Err(_) => {
-                    error("notify_email", text.err_notify_email);
+                    error("notify_email", t.get("donate-err-notify-email"));
                     None
                 }
             }
@@ -172,12 +175,12 @@ pub fn validate(
         });
     }
     if form.name.is_empty() || !one_line(&form.name) {
-        error("name", text.err_name);
+        error("name", t.get("donate-err-name"));
     }
     let email = match EmailAddress::parse(&form.email) {
         Ok(email) => Some(email),
         Err(_) => {
-            error("email", text.err_email);
+            error("email", t.get("donate-err-email"));
             None
         }
     };
@@ -192,7 +195,7 @@ pub fn validate(
                 tribute,
                 name: form.name.clone(),
                 email: email.as_str().to_owned(),
-                language: lang.code().to_owned(),
+                language: lang.as_str().to_owned(),
                 email_consent: form.email_consent,
                 anonymous: form.anonymous,
             })
@@ -233,14 +236,29 @@ mod tests {
         let errors = validate(
             &DonationForm::default(),
             &funds,
-            Lang::En.text(),
-            Lang::En,
+            Language::English,
             Currency::Usd,
         )
         .err()
         .unwrap_or_default();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
         assert_eq!(fields, ["frequency", "amount", "fund", "name", "email"]);
+    }
+
+    #[test]
+    fn an_amount_typed_in_other_wins_over_a_checked_preset() {
+        let funds = vec![("GENERAL".to_owned(), "General".to_owned())];
+        let form = DonationForm {
+            frequency: "once".to_owned(),
+            amount: "25".to_owned(),
+            amount_other: "500".to_owned(),
+            fund: "GENERAL".to_owned(),
+            name: "Rosa".to_owned(),
+            email: "rosa@example.org".to_owned(),
+            ..DonationForm::default()
+        };
+        let donation = validate(&form, &funds, Language::English, Currency::Usd);
+        assert_eq!(donation.map(|d| d.amount.amount_minor()).ok(), Some(50_000));
     }
 
     #[test]
@@ -257,7 +275,7 @@ mod tests {
             email: "rosa@example.org".to_owned(),
             ..DonationForm::default()
         };
-        let errors = validate(&form, &funds, Lang::En.text(), Lang::En, Currency::Usd)
+        let errors = validate(&form, &funds, Language::English, Currency::Usd)
             .err()
             .unwrap_or_default();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();
@@ -268,7 +286,7 @@ mod tests {
             name: "Rosa".to_owned(),
             ..form
         };
-        let errors = validate(&long, &funds, Lang::En.text(), Lang::En, Currency::Usd)
+        let errors = validate(&long, &funds, Language::English, Currency::Usd)
             .err()
             .unwrap_or_default();
         let fields: Vec<_> = errors.iter().map(|e| e.field).collect();

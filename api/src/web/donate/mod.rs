@@ -1,8 +1,8 @@
 //! The donation pages: `GET /donate` (the form), `POST /donate` (checked, then a 303 to
 //! Stripe Checkout), `GET /donate/thanks` and `GET /donate/cancelled`. Server-rendered
-//! HTML that works without JavaScript; every donor-supplied text is escaped. What the
-//! donor typed is read in `form`, the HTML is written in `page`, and the handlers here
-//! tie them to the domain.
+//! HTML that works without JavaScript, from the askama templates in `api/templates/`,
+//! which escape every donor-supplied text. What the donor typed is read in `form`, what
+//! the page shows is worked out in `page`, and the handlers here tie them to the domain.
 
 mod form;
 mod page;
@@ -13,9 +13,11 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self};
 use actix_web::{HttpRequest, HttpResponse, web};
 use entity::Currency;
+use entity::enums::Language;
 
 use super::checkout_guard::{self, Refusal};
-use super::i18n::Lang;
+use super::i18n::{Words, negotiate};
+use super::page::{Layout, MessagePage, message, respond};
 use crate::domain::appeal_sends::{self, LinkDonor};
 use crate::domain::donations::{self, CheckoutOutcome};
 use crate::domain::funds;
@@ -25,8 +27,7 @@ use crate::server::AppState;
 
 pub use self::form::FieldError;
 use self::form::{DonationForm, idempotency_key, validate};
-pub use self::page::escape;
-use self::page::{FormView, html, language_links, page, presets, render_form, suggested_amount};
+use self::page::{FormView, donate_page, presets, suggested_amount};
 
 fn query_map(request: &HttpRequest) -> HashMap<String, String> {
     url::form_urlencoded::parse(request.query_string().as_bytes())
@@ -34,7 +35,10 @@ fn query_map(request: &HttpRequest) -> HashMap<String, String> {
         .collect()
 }
 
-async fn active_funds(state: &AppState) -> Result<Vec<(String, String)>, HttpResponse> {
+async fn active_funds(
+    state: &AppState,
+    lang: Language,
+) -> Result<Vec<(String, String)>, HttpResponse> {
     funds::list_funds(&state.db, false)
         .await
         .map(|list| list.into_iter().map(|f| (f.code, f.name)).collect())
@@ -43,8 +47,13 @@ async fn active_funds(state: &AppState) -> Result<Vec<(String, String)>, HttpRes
                 error = format!("{:#}", anyhow::Error::from(error)),
                 "cannot list funds"
             );
-            HttpResponse::ServiceUnavailable()
-                .body("The donation page is unavailable; please try again shortly.")
+            message(
+                StatusCode::SERVICE_UNAVAILABLE,
+                lang,
+                "donate-title",
+                ("/donate", &[]),
+                Words(lang).get("donate-page-unavailable"),
+            )
         })
 }
 
@@ -104,8 +113,8 @@ async fn appeal_for(state: &AppState, code: &str) -> Option<AppealProgress> {
 /// `GET /donate`
 pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let query = query_map(&request);
-    let lang = Lang::negotiate(query.get("lang").map(String::as_str), &request);
-    let funds = match active_funds(&state).await {
+    let lang = negotiate(query.get("lang").map(String::as_str), &request);
+    let funds = match active_funds(&state, lang).await {
         Ok(funds) => funds,
         Err(response) => return response,
     };
@@ -138,7 +147,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             .map(|a| a.source_code.clone())
             .unwrap_or_default(),
         attempt: state.checkout_guard.issue_form_token(),
-        lang: lang.code().into(),
+        lang: lang.as_str().into(),
         amount,
         amount_other,
         name: donor.as_ref().map(|d| d.name.clone()).unwrap_or_default(),
@@ -148,9 +157,9 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             .unwrap_or_default(),
         ..DonationForm::default()
     };
-    html(
+    respond(
         StatusCode::OK,
-        render_form(&FormView {
+        &donate_page(&FormView {
             lang,
             form: &form,
             errors: &[],
@@ -159,6 +168,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             notice: None,
             guard: &state.checkout_guard,
             circle: circle.as_ref(),
+            currency: state.config.org_currency,
         }),
     )
 }
@@ -171,7 +181,7 @@ pub async fn submit(
 ) -> HttpResponse {
     let pairs: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let mut form = DonationForm::from_pairs(&pairs);
-    let lang = Lang::negotiate(Some(form.lang.as_str()).filter(|l| !l.is_empty()), &request);
+    let lang = negotiate(Some(form.lang.as_str()).filter(|l| !l.is_empty()), &request);
     let guard = &state.checkout_guard;
     let screened = guard.screen(
         &request,
@@ -191,7 +201,7 @@ pub async fn submit(
             return checkout_guard::refused_page(lang);
         }
     }
-    let funds = match active_funds(&state).await {
+    let funds = match active_funds(&state, lang).await {
         Ok(funds) => funds,
         Err(response) => return response,
     };
@@ -200,29 +210,33 @@ pub async fn submit(
         form.appeal.clear();
     }
     let circle = circle_for_page(&state).await;
-    let view = |errors: &[FieldError], notice: Option<&'static str>| {
-        render_form(&FormView {
-            lang,
-            form: &form,
-            errors,
-            funds: &funds,
-            appeal: appeal.as_ref(),
-            notice,
-            guard,
-            circle: circle.as_ref(),
-        })
+    let view = |status, errors: &[FieldError], notice: Option<String>| {
+        respond(
+            status,
+            &donate_page(&FormView {
+                lang,
+                form: &form,
+                errors,
+                funds: &funds,
+                appeal: appeal.as_ref(),
+                notice,
+                guard,
+                circle: circle.as_ref(),
+                currency: state.config.org_currency,
+            }),
+        )
     };
     if screened.is_err() {
         let notice = checkout_guard::form_token_notice(lang);
-        return html(StatusCode::FORBIDDEN, view(&[], Some(notice)));
+        return view(StatusCode::FORBIDDEN, &[], Some(notice));
     }
-    let validated = validate(&form, &funds, lang.text(), lang, state.config.org_currency);
+    let validated = validate(&form, &funds, lang, state.config.org_currency);
     let donation = match validated.and_then(|d| match guard.below_minimum(&d, lang) {
         Some(error) => Err(vec![error]),
         None => Ok(d),
     }) {
         Ok(donation) => donation,
-        Err(errors) => return html(StatusCode::UNPROCESSABLE_ENTITY, view(&errors, None)),
+        Err(errors) => return view(StatusCode::UNPROCESSABLE_ENTITY, &errors, None),
     };
     if let Err(wait) = guard.take_checkout_budget(guard.client_address(&request), &donation.email) {
         tracing::info!(
@@ -248,9 +262,10 @@ pub async fn submit(
             .finish(),
         Err(error) => {
             tracing::error!(%error, "cannot create a Checkout Session");
-            html(
+            view(
                 StatusCode::SERVICE_UNAVAILABLE,
-                view(&[], Some(lang.text().unavailable)),
+                &[],
+                Some(Words(lang).get("donate-unavailable")),
             )
         }
     }
@@ -261,37 +276,44 @@ pub async fn submit(
 /// sessions this service created.
 pub async fn thanks(state: web::Data<AppState>, request: HttpRequest) -> HttpResponse {
     let query = query_map(&request);
-    let lang = Lang::negotiate(query.get("lang").map(String::as_str), &request);
-    let t = lang.text();
+    let lang = negotiate(query.get("lang").map(String::as_str), &request);
+    let t = Words(lang);
     let session_id = query.get("session_id").cloned().unwrap_or_default();
     let outcome = donations::checkout_outcome(&state.db, &state.processor, &session_id).await;
-    let message = match outcome {
-        CheckoutOutcome::Paid => t.thanks_paid,
-        CheckoutOutcome::Processing => t.thanks_processing,
-        CheckoutOutcome::Failed => t.thanks_failed,
-        CheckoutOutcome::Unknown => t.thanks_unknown,
+    let said = match outcome {
+        CheckoutOutcome::Paid => "donate-thanks-paid",
+        CheckoutOutcome::Processing => "donate-thanks-processing",
+        CheckoutOutcome::Failed => "donate-thanks-failed",
+        CheckoutOutcome::Unknown => "donate-thanks-unknown",
     };
-    let body = format!(
-        "{}<h1>{}</h1><p role=\"status\">{}</p>",
-        language_links(lang, "/donate/thanks", &[("session_id", &session_id)]),
-        escape(t.thanks_title),
-        escape(message)
+    let layout = Layout::new(
+        lang,
+        t.get("donate-thanks-title"),
+        "/donate/thanks",
+        &[("session_id", &session_id)],
     );
-    html(StatusCode::OK, page(lang, t.thanks_title, &body))
+    respond(
+        StatusCode::OK,
+        &MessagePage::new(layout, t.get(said)).with_role("status"),
+    )
 }
 
 /// `GET /donate/cancelled`
 pub async fn cancelled(request: HttpRequest) -> HttpResponse {
     let query = query_map(&request);
-    let lang = Lang::negotiate(query.get("lang").map(String::as_str), &request);
-    let t = lang.text();
-    let body = format!(
-        "{}<h1>{}</h1><p>{}</p><p><a href=\"/donate?lang={}\">{}</a></p>",
-        language_links(lang, "/donate/cancelled", &[]),
-        escape(t.cancelled_title),
-        escape(t.cancelled_body),
-        lang.code(),
-        escape(t.try_again)
+    let lang = negotiate(query.get("lang").map(String::as_str), &request);
+    let t = Words(lang);
+    let layout = Layout::new(
+        lang,
+        t.get("donate-cancelled-title"),
+        "/donate/cancelled",
+        &[],
     );
-    html(StatusCode::OK, page(lang, t.cancelled_title, &body))
+    respond(
+        StatusCode::OK,
+        &MessagePage::new(layout, t.get("donate-cancelled-body")).with_link(
+            format!("/donate?lang={}", lang.as_str()),
+            t.get("donate-try-again"),
+        ),
+    )
 }
