@@ -907,6 +907,71 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_data_export_token_opens_through_its_last_second_and_not_after() {
+        let key = "k".repeat(32);
+        let expires = Utc::now() + chrono::Duration::hours(1);
+        let token = data_export_token(&key, 7, 0, expires);
+
+        assert_eq!(verify_data_export_token(&key, &token, 0, expires), Ok(7));
+        assert_eq!(
+            verify_data_export_token(&key, &token, 0, expires + chrono::Duration::seconds(1)),
+            Err(ManageTokenError::Expired)
+        );
+    }
+
+    #[test]
+    fn a_staff_link_opens_only_its_subject_until_it_expires() {
+        let key = "k".repeat(32);
+        let now = Utc::now();
+        let expires = now.timestamp() + 3_600;
+        let signature = staff_link_signature(&key, "export:42", expires);
+
+        assert_eq!(signature.len(), 64);
+        assert!(signature.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(signature, staff_link_signature(&key, "export:43", expires));
+        assert_ne!(
+            signature,
+            staff_link_signature(&"j".repeat(32), "export:42", expires)
+        );
+        assert!(staff_link_is_valid(
+            &key,
+            "export:42",
+            expires,
+            &signature,
+            now
+        ));
+        assert!(!staff_link_is_valid(
+            &key,
+            "export:43",
+            expires,
+            &signature,
+            now
+        ));
+        assert!(!staff_link_is_valid(
+            &key,
+            "export:42",
+            expires + 1,
+            &signature,
+            now
+        ));
+        assert!(!staff_link_is_valid(
+            &key,
+            "export:42",
+            expires,
+            &signature,
+            now + chrono::Duration::hours(2)
+        ));
+        // A receipt link's signature for the same number is not a staff link's.
+        assert!(!staff_link_is_valid(
+            &key,
+            "export:42",
+            expires,
+            &super::signature(&key, "export:42", expires, 0),
+            now
+        ));
+    }
+
+    #[test]
     fn a_data_export_token_opens_only_its_donor_until_it_expires_and_is_no_manage_token() {
         let key = "k".repeat(32);
         let now = Utc::now();
