@@ -13,11 +13,13 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{ImportOptions, ImportReport, RowError, Table, parse_choice, parse_flag, read_table};
+use super::{
+    ImportOptions, ImportReport, RowError, Table, finish, parse_choice, parse_flag, read_table,
+};
 use crate::db::begin_write;
 use crate::domain::donors::{self, NewDonor, PostalAddress};
 use crate::domain::exports::DONOR_COLUMNS;
-use crate::domain::{Actor, DomainError, audit};
+use crate::domain::{Actor, DomainError};
 
 /// Columns exports write that an import reads past.
 const IGNORED: &[&str] = &["id", "created_at"];
@@ -192,23 +194,7 @@ pub async fn import_donors(
             }
         }
     }
-    report.errors.sort_by_key(|e| e.row);
-    report.skipped = if options.skip_bad_rows {
-        report.errors.len()
-    } else {
-        0
-    };
-    if options.dry_run || (!report.errors.is_empty() && !options.skip_bad_rows) {
-        txn.rollback().await?;
-        return Ok(report);
-    }
-    report.applied = true;
-    audit::record_and_commit(
-        txn,
-        actor,
-        "importDonors",
-        "import",
-        None,
+    finish(txn, actor, "importDonors", &options, report, |report| {
         json!({
             "rows": report.rows,
             "created": report.created,
@@ -216,8 +202,7 @@ pub async fn import_donors(
             "alreadyImported": report.already_imported,
             "skipped": report.skipped,
             "errors": report.errors,
-        }),
-    )
-    .await?;
-    Ok(report)
+        })
+    })
+    .await
 }

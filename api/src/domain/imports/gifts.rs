@@ -17,12 +17,14 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::{ImportOptions, ImportReport, RowError, Table, parse_choice, parse_flag, read_table};
+use super::{
+    ImportOptions, ImportReport, RowError, Table, finish, parse_choice, parse_flag, read_table,
+};
 use crate::config::Organization;
 use crate::db::begin_write;
 use crate::domain::exports::GIFT_COLUMNS;
 use crate::domain::gifts::{Benefits, NewGift, Tribute, record_gift};
-use crate::domain::{Actor, DomainError, audit, donors};
+use crate::domain::{Actor, DomainError, donors};
 
 /// Columns exports write that an import reads past, and the one only imports read.
 const IGNORED: &[&str] = &["id", "donor_name", "campaign", "pledge_id"];
@@ -441,23 +443,7 @@ pub async fn import_gifts(
             }
         }
     }
-    report.errors.sort_by_key(|e| e.row);
-    report.skipped = if options.skip_bad_rows {
-        report.errors.len()
-    } else {
-        0
-    };
-    if options.dry_run || (!report.errors.is_empty() && !options.skip_bad_rows) {
-        txn.rollback().await?;
-        return Ok(report);
-    }
-    report.applied = true;
-    audit::record_and_commit(
-        txn,
-        actor,
-        "importGifts",
-        "import",
-        None,
+    finish(txn, actor, "importGifts", &options, report, |report| {
         json!({
             "rows": report.rows,
             "created": report.created,
@@ -465,8 +451,7 @@ pub async fn import_gifts(
             "receiptsIssued": report.receipts_issued,
             "skipped": report.skipped,
             "errors": report.errors,
-        }),
-    )
-    .await?;
-    Ok(report)
+        })
+    })
+    .await
 }

@@ -331,6 +331,33 @@ fn parse_choice<T>(
     })
 }
 
+/// Ends an import in its one transaction: a dry run, or a file with a bad row that staff
+/// did not choose to skip, changes nothing; otherwise the rows are committed with one
+/// audit entry, `details` of the settled report.
+pub(super) async fn finish(
+    txn: crate::db::WriteTransaction,
+    actor: &super::Actor,
+    action: &str,
+    options: &ImportOptions,
+    mut report: ImportReport,
+    details: impl FnOnce(&ImportReport) -> serde_json::Value,
+) -> Result<ImportReport, DomainError> {
+    report.errors.sort_by_key(|e| e.row);
+    report.skipped = if options.skip_bad_rows {
+        report.errors.len()
+    } else {
+        0
+    };
+    if options.dry_run || (!report.errors.is_empty() && !options.skip_bad_rows) {
+        txn.rollback().await?;
+        return Ok(report);
+    }
+    report.applied = true;
+    let changes = details(&report);
+    super::audit::record_and_commit(txn, actor, action, "import", None, changes).await?;
+    Ok(report)
+}
+
 #[cfg(test)]
 #[allow(clippy::expect_used, clippy::unwrap_used)]
 mod tests {
