@@ -18,6 +18,9 @@ pub struct Model {
     /// Whether this tier is the Circle: recognized on the public roll, and offered on the
     /// donation page and in appeals. At most one tier is.
     pub is_circle: bool,
+    /// Whether every installment of a member's pledge gets its own receipt, rather than
+    /// the first one and the year-end statement.
+    pub receipt_every_installment: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -15,11 +15,9 @@
 
 use std::collections::{HashMap, HashSet};
 
-use entity::{appeal, donor, gift};
-use sea_orm::sea_query::Condition;
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect, Statement,
-};
+use entity::{appeal, donor, gift, outbox};
+use sea_orm::sea_query::{Alias, Condition, Expr, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect};
 
 use super::segments::{self, SegmentRule};
 use super::{DomainError, gifts};
@@ -110,21 +108,18 @@ async fn queued_recipients(
     appeal_id: i64,
 ) -> Result<Vec<(i64, Option<Vec<usize>>)>, DomainError> {
     let backend = db.get_database_backend();
-    let (rules, placeholder) = match backend {
-        DbBackend::Postgres => ("CAST(payload AS jsonb) ->> 'segmentRules'", "$1"),
-        _ => ("json_extract(payload, '$.segmentRules')", "?"),
+    let rules = match backend {
+        DbBackend::Postgres => Expr::cust("CAST(payload AS jsonb) ->> 'segmentRules'"),
+        _ => Expr::cust("json_extract(payload, '$.segmentRules')"),
     };
-    let sql = format!(
-        "SELECT donor_id, {rules} AS rules FROM outbox \
-         WHERE idempotency_key LIKE {placeholder} AND donor_id IS NOT NULL"
-    );
-    let rows = db
-        .query_all_raw(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [format!("appeal:{appeal_id}:%").into()],
-        ))
-        .await?;
+    let query = Query::select()
+        .column(outbox::Column::DonorId)
+        .expr_as(rules, Alias::new("rules"))
+        .from(outbox::Entity)
+        .and_where(outbox::Column::IdempotencyKey.like(format!("appeal:{appeal_id}:%")))
+        .and_where(outbox::Column::DonorId.is_not_null())
+        .to_owned();
+    let rows = db.query_all_raw(backend.build(&query)).await?;
     let mut found = Vec::with_capacity(rows.len());
     for row in rows {
         let donor_id: i64 = row.try_get("", "donor_id")?;

@@ -3,11 +3,13 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::Language;
-use entity::{donor, gift};
+use entity::enums::PledgeStatus;
+use entity::{donor, gift, pledge, tier_membership};
 use sea_orm::sea_query::{
-    Alias, Expr, ExprTrait, Func, PostgresQueryBuilder, Query, SelectStatement, SqliteQueryBuilder,
+    Alias, Asterisk, Expr, ExprTrait, Func, FunctionCall, JoinType, LikeExpr, Order, Query,
+    SelectStatement, SimpleExpr,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, Statement, Value};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait};
 use serde::{Deserialize, Serialize};
 
 use super::donors::fold_accents;
@@ -45,22 +47,6 @@ pub enum DonorOrder {
     LifetimeGiving,
 }
 
-/// Collects bound values and writes the placeholder each backend expects.
-struct Binder {
-    backend: DbBackend,
-    values: Vec<Value>,
-}
-
-impl Binder {
-    fn bind(&mut self, value: impl Into<Value>) -> String {
-        self.values.push(value.into());
-        match self.backend {
-            DbBackend::Postgres => format!("${}", self.values.len()),
-            _ => "?".to_owned(),
-        }
-    }
-}
-
 /// The gifts of a donor's history that count toward their giving totals (lifetime
 /// giving, this year's and last year's): counted gifts in the totals currency, in the
 /// history's order. The same rule as the search's lifetime giving.
@@ -75,19 +61,23 @@ pub fn net_total<'a>(given: impl IntoIterator<Item = &'a gift::Model>) -> i64 {
     given.into_iter().map(gifts::net_minor).sum()
 }
 
-/// A subquery written out for `backend`, its values inlined (they are ours, never
-/// the searcher's text).
-fn subquery_sql(query: &SelectStatement, backend: DbBackend) -> String {
-    match backend {
-        DbBackend::Postgres => query.to_string(PostgresQueryBuilder),
-        _ => query.to_string(SqliteQueryBuilder),
-    }
+/// `length(text)` in characters, on both databases.
+fn length(text: impl Into<SimpleExpr>) -> FunctionCall {
+    Func::cust(Alias::new("length")).arg(text)
+}
+
+fn d() -> Alias {
+    Alias::new("d")
+}
+
+fn a() -> Alias {
+    Alias::new("a")
 }
 
 /// Each donor's lifetime giving and last gift: their counted gifts, net of refunds, in
 /// the totals currency.
-fn giving_totals(backend: DbBackend) -> String {
-    let query = Query::select()
+fn giving_totals() -> SelectStatement {
+    Query::select()
         .column(gift::Column::DonorId)
         .expr_as(Func::sum(gifts::net_amount()), Alias::new("lifetime_minor"))
         .expr_as(
@@ -98,23 +88,53 @@ fn giving_totals(backend: DbBackend) -> String {
         .and_where(gifts::counted())
         .and_where(gift::Column::Currency.eq(TOTALS_CURRENCY))
         .group_by_col(gift::Column::DonorId)
-        .to_owned();
-    subquery_sql(&query, backend)
+        .to_owned()
 }
 
 /// Whether the donor `d` has a counted gift to the fund.
-fn gave_to_fund(fund_id: i64, backend: DbBackend) -> String {
-    let query = Query::select()
-        .expr(Expr::val(1))
-        .from(gift::Entity)
-        .and_where(
-            Expr::col((gift::Entity, gift::Column::DonorId))
-                .equals((Alias::new("d"), Alias::new("id"))),
-        )
-        .and_where(gift::Column::FundId.eq(fund_id))
-        .and_where(gifts::counted())
-        .to_owned();
-    format!("EXISTS ({})", subquery_sql(&query, backend))
+fn gave_to_fund(fund_id: i64) -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(gift::Entity)
+            .and_where(
+                Expr::col((gift::Entity, gift::Column::DonorId)).equals((d(), donor::Column::Id)),
+            )
+            .and_where(gift::Column::FundId.eq(fund_id))
+            .and_where(gifts::counted())
+            .to_owned(),
+    )
+}
+
+/// Whether the donor `d` is currently in the tier.
+fn in_tier(tier_id: i64) -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(tier_membership::Entity)
+            .and_where(
+                Expr::col((tier_membership::Entity, tier_membership::Column::DonorId))
+                    .equals((d(), donor::Column::Id)),
+            )
+            .and_where(tier_membership::Column::LeftAt.is_null())
+            .and_where(tier_membership::Column::TierId.eq(tier_id))
+            .to_owned(),
+    )
+}
+
+/// Whether the donor `d` has an active pledge.
+fn has_active_pledge() -> SimpleExpr {
+    Expr::exists(
+        Query::select()
+            .expr(Expr::val(1))
+            .from(pledge::Entity)
+            .and_where(
+                Expr::col((pledge::Entity, pledge::Column::DonorId))
+                    .equals((d(), donor::Column::Id)),
+            )
+            .and_where(pledge::Column::Status.eq(PledgeStatus::Active))
+            .to_owned(),
+    )
 }
 
 /// Escapes LIKE wildcards in user text.
@@ -136,68 +156,76 @@ impl DonorFilter {
     }
 }
 
-/// The FROM and WHERE clauses. Each donor's giving totals are joined only when a filter
-/// or the order needs them: they aggregate every counted gift.
-fn from_and_where(filter: &DonorFilter, with_totals: bool, binder: &mut Binder) -> String {
-    let mut sql = if with_totals {
-        format!(
-            "FROM donors d LEFT JOIN ({}) a ON a.donor_id = d.id WHERE 1 = 1",
-            giving_totals(binder.backend)
-        )
-    } else {
-        "FROM donors d WHERE 1 = 1".to_owned()
+/// The donors `d` that match, with each one's giving totals `a` joined only when a
+/// filter or the order needs them (they aggregate every counted gift).
+fn matching(filter: &DonorFilter, with_totals: bool) -> SelectStatement {
+    let mut query = Query::select();
+    query.from_as(donor::Entity, d());
+    if with_totals {
+        query.join_subquery(
+            JoinType::LeftJoin,
+            giving_totals(),
+            a(),
+            Expr::col((a(), gift::Column::DonorId)).equals((d(), donor::Column::Id)),
+        );
+    }
+    let lifetime = || {
+        Func::coalesce([
+            Expr::col((a(), Alias::new("lifetime_minor"))),
+            Expr::val(0).into(),
+        ])
     };
+    let last_gift_at = || Expr::col((a(), Alias::new("last_gift_at")));
     if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
-        let p = binder.bind(like_pattern(text));
+        let search_text = Expr::col((d(), donor::Column::SearchText));
         // The search text is the name, then a space and the email when there is one.
-        let searched = if filter.text_in_names_only {
-            "substr(d.search_text, 1, length(d.search_text) - COALESCE(length(d.email) + 1, 0))"
+        let searched: SimpleExpr = if filter.text_in_names_only {
+            let email_part = Func::coalesce([
+                Expr::expr(length(Expr::col((d(), donor::Column::Email)))).add(1),
+                Expr::val(0).into(),
+            ]);
+            Func::cust(Alias::new("substr"))
+                .arg(search_text.clone())
+                .arg(1)
+                .arg(Expr::expr(length(search_text)).sub(email_part))
+                .into()
         } else {
-            "d.search_text"
+            search_text.into()
         };
-        sql.push_str(&format!(" AND {searched} LIKE {p} ESCAPE '\\'"));
+        query.and_where(searched.like(LikeExpr::new(like_pattern(text)).escape('\\')));
     }
     if let Some(tier_id) = filter.tier_id {
-        let p = binder.bind(tier_id);
-        sql.push_str(&format!(
-            " AND EXISTS (SELECT 1 FROM tier_memberships tm WHERE tm.donor_id = d.id \
-             AND tm.left_at IS NULL AND tm.tier_id = {p})"
-        ));
+        query.and_where(in_tier(tier_id));
     }
     if let Some(fund_id) = filter.fund_id {
-        sql.push_str(&format!(" AND {}", gave_to_fund(fund_id, binder.backend)));
+        query.and_where(gave_to_fund(fund_id));
     }
     if let Some(min) = filter.lifetime_min_minor {
-        let p = binder.bind(min);
-        sql.push_str(&format!(" AND COALESCE(a.lifetime_minor, 0) >= {p}"));
+        query.and_where(Expr::expr(lifetime()).gte(min));
     }
     if let Some(max) = filter.lifetime_max_minor {
-        let p = binder.bind(max);
-        sql.push_str(&format!(" AND COALESCE(a.lifetime_minor, 0) <= {p}"));
+        query.and_where(Expr::expr(lifetime()).lte(max));
     }
     if let Some(from) = filter.last_gift_from {
-        let p = binder.bind(from);
-        sql.push_str(&format!(" AND a.last_gift_at >= {p}"));
+        query.and_where(last_gift_at().gte(from));
     }
     if let Some(to) = filter.last_gift_to {
-        let p = binder.bind(to);
-        sql.push_str(&format!(" AND a.last_gift_at < {p}"));
+        query.and_where(last_gift_at().lt(to));
     }
     if let Some(has) = filter.has_active_pledge {
-        sql.push_str(&format!(
-            " AND {}EXISTS (SELECT 1 FROM pledges p WHERE p.donor_id = d.id AND p.status = 'active')",
-            if has { "" } else { "NOT " }
-        ));
+        query.and_where(if has {
+            has_active_pledge()
+        } else {
+            has_active_pledge().not()
+        });
     }
     if let Some(language) = filter.language {
-        let p = binder.bind(language.as_str());
-        sql.push_str(&format!(" AND d.language = {p}"));
+        query.and_where(Expr::col((d(), donor::Column::Language)).eq(language.as_str()));
     }
     if let Some(consent) = filter.email_consent {
-        let p = binder.bind(consent);
-        sql.push_str(&format!(" AND d.email_consent = {p}"));
+        query.and_where(Expr::col((d(), donor::Column::EmailConsent)).eq(consent));
     }
-    sql
+    query
 }
 
 /// How many donors match.
@@ -205,20 +233,11 @@ pub async fn count_donors(
     db: &impl ConnectionTrait,
     filter: &DonorFilter,
 ) -> Result<u64, DomainError> {
-    let mut binder = Binder {
-        backend: db.get_database_backend(),
-        values: Vec::new(),
-    };
-    let sql = format!(
-        "SELECT COUNT(*) AS n {}",
-        from_and_where(filter, filter.needs_totals(), &mut binder)
-    );
+    let query = matching(filter, filter.needs_totals())
+        .expr(Expr::col(Asterisk).count())
+        .to_owned();
     let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            binder.backend,
-            sql,
-            binder.values,
-        ))
+        .query_one_raw(db.get_database_backend().build(&query))
         .await?;
     let count: i64 = match row {
         Some(row) => row.try_get_by_index(0)?,
@@ -236,32 +255,46 @@ pub async fn search_donors(
     offset: u64,
     limit: u64,
 ) -> Result<Vec<donor::Model>, DomainError> {
-    let mut binder = Binder {
-        backend: db.get_database_backend(),
-        values: Vec::new(),
-    };
-    let direction = if descending { "DESC" } else { "ASC" };
-    // Donors who never gave sort last either way, the same on both databases.
-    let order_by = match order {
-        DonorOrder::Name => format!("LOWER(d.display_name) {direction}, d.id {direction}"),
-        DonorOrder::LastGift => format!(
-            "CASE WHEN a.last_gift_at IS NULL THEN 1 ELSE 0 END, a.last_gift_at {direction}, d.id {direction}"
-        ),
-        DonorOrder::LifetimeGiving => {
-            format!("COALESCE(a.lifetime_minor, 0) {direction}, d.id {direction}")
-        }
-    };
+    let direction = if descending { Order::Desc } else { Order::Asc };
     let with_totals = filter.needs_totals() || order != DonorOrder::Name;
-    let sql = format!(
-        "SELECT d.* {} ORDER BY {order_by} LIMIT {limit} OFFSET {offset}",
-        from_and_where(filter, with_totals, &mut binder)
-    );
+    let mut query = matching(filter, with_totals);
+    query.column((d(), Asterisk));
+    match order {
+        DonorOrder::Name => {
+            query.order_by_expr(
+                Func::lower(Expr::col((d(), donor::Column::DisplayName))).into(),
+                direction.clone(),
+            );
+        }
+        DonorOrder::LastGift => {
+            let last_gift_at = Expr::col((a(), Alias::new("last_gift_at")));
+            // Donors who never gave sort last either way, the same on both databases.
+            query
+                .order_by_expr(
+                    Expr::case(last_gift_at.clone().is_null(), 1)
+                        .finally(0)
+                        .into(),
+                    Order::Asc,
+                )
+                .order_by_expr(last_gift_at.into(), direction.clone());
+        }
+        DonorOrder::LifetimeGiving => {
+            query.order_by_expr(
+                Func::coalesce([
+                    Expr::col((a(), Alias::new("lifetime_minor"))),
+                    Expr::val(0).into(),
+                ])
+                .into(),
+                direction.clone(),
+            );
+        }
+    }
+    query
+        .order_by((d(), donor::Column::Id), direction)
+        .limit(limit)
+        .offset(offset);
     Ok(donor::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            binder.backend,
-            sql,
-            binder.values,
-        ))
+        .from_raw_sql(db.get_database_backend().build(&query))
         .all(db)
         .await?)
 }
@@ -275,19 +308,14 @@ pub async fn donors_after(
     after: i64,
     limit: u64,
 ) -> Result<Vec<donor::Model>, DomainError> {
-    let mut binder = Binder {
-        backend: db.get_database_backend(),
-        values: Vec::new(),
-    };
-    let from_and_where = from_and_where(filter, filter.needs_totals(), &mut binder);
-    let p = binder.bind(after);
-    let sql = format!("SELECT d.* {from_and_where} AND d.id > {p} ORDER BY d.id LIMIT {limit}");
+    let query = matching(filter, filter.needs_totals())
+        .column((d(), Asterisk))
+        .and_where(Expr::col((d(), donor::Column::Id)).gt(after))
+        .order_by((d(), donor::Column::Id), Order::Asc)
+        .limit(limit)
+        .to_owned();
     Ok(donor::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            binder.backend,
-            sql,
-            binder.values,
-        ))
+        .from_raw_sql(db.get_database_backend().build(&query))
         .all(db)
         .await?)
 }

@@ -310,6 +310,7 @@ mod tests {
             benefits: None,
             benefits_value_minor: 0,
             is_circle,
+            receipt_every_installment: false,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

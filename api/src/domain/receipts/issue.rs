@@ -2,17 +2,18 @@
 
 use chrono::Utc;
 use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
-use entity::{Currency, EmailAddress, donor, fund, gift, receipt};
+use entity::{Currency, EmailAddress, donor, fund, gift, giving_tier, receipt, tier_membership};
 use mailer::documents::{self, Document, GiftLine, Letterhead};
 use mailer::outbox::{self, Enqueued, NewMessage};
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, Set, Statement,
+    PaginatorTrait, QueryFilter, Set,
 };
 use serde_json::json;
 
 use super::super::DomainError;
-use super::numbering::{WRITTEN_ACKNOWLEDGMENT_MINOR, next_receipt_number, placeholder, tax_year};
+use super::numbering::{WRITTEN_ACKNOWLEDGMENT_MINOR, next_receipt_number, tax_year};
 use crate::config::Organization;
 
 /// The donor's postal address as one block of lines, as it stands now.
@@ -53,18 +54,22 @@ pub async fn installment_policy(
     db: &impl ConnectionTrait,
     donor_id: i64,
 ) -> Result<InstallmentReceipts, DomainError> {
-    let backend = db.get_database_backend();
-    let row = db
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "SELECT t.receipt_every_installment FROM tier_memberships m \
-                 JOIN giving_tiers t ON t.id = m.tier_id \
-                 WHERE m.donor_id = {} AND m.left_at IS NULL",
-                placeholder(backend, 1)
-            ),
-            [donor_id.into()],
+    let query = Query::select()
+        .column((
+            giving_tier::Entity,
+            giving_tier::Column::ReceiptEveryInstallment,
         ))
+        .from(tier_membership::Entity)
+        .inner_join(
+            giving_tier::Entity,
+            Expr::col((giving_tier::Entity, giving_tier::Column::Id))
+                .equals((tier_membership::Entity, tier_membership::Column::TierId)),
+        )
+        .and_where(tier_membership::Column::DonorId.eq(donor_id))
+        .and_where(tier_membership::Column::LeftAt.is_null())
+        .to_owned();
+    let row = db
+        .query_one_raw(db.get_database_backend().build(&query))
         .await?;
     let every = match row {
         Some(row) => row.try_get_by_index::<bool>(0)?,

@@ -2,7 +2,9 @@
 //! year, taken inside the issuing transaction so numbers have no gaps.
 
 use chrono::{DateTime, Datelike, TimeZone, Utc};
-use sea_orm::{ConnectionTrait, DatabaseTransaction, DbBackend, Statement};
+use entity::receipt_counter;
+use sea_orm::sea_query::{Expr, ExprTrait, Query};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, Set};
 
 use super::super::DomainError;
 use crate::config::Organization;
@@ -31,13 +33,6 @@ pub fn tax_year_bounds(
     Ok((start(year)?, start(year + 1)?))
 }
 
-pub(super) fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => "?".to_owned(),
-    }
-}
-
 /// Takes the next receipt number of a tax year. The counter row is updated inside the
 /// caller's transaction, so the number is used if and only if that transaction commits:
 /// numbers have no gaps, and concurrent issuers wait for each other.
@@ -45,27 +40,24 @@ pub async fn next_receipt_number(
     txn: &DatabaseTransaction,
     year: i32,
 ) -> Result<(i32, String), DomainError> {
-    let backend = txn.get_database_backend();
-    txn.execute_raw(Statement::from_sql_and_values(
-        backend,
-        format!(
-            "INSERT INTO receipt_counters (tax_year, last_sequence) VALUES ({}, 0) \
-             ON CONFLICT (tax_year) DO NOTHING",
-            placeholder(backend, 1)
-        ),
-        [year.into()],
-    ))
+    receipt_counter::Entity::insert(receipt_counter::ActiveModel {
+        tax_year: Set(year),
+        last_sequence: Set(0),
+    })
+    .on_conflict_do_nothing_on([receipt_counter::Column::TaxYear])
+    .exec_without_returning(txn)
     .await?;
+    let take = Query::update()
+        .table(receipt_counter::Entity)
+        .value(
+            receipt_counter::Column::LastSequence,
+            Expr::col(receipt_counter::Column::LastSequence).add(1),
+        )
+        .and_where(receipt_counter::Column::TaxYear.eq(year))
+        .returning_col(receipt_counter::Column::LastSequence)
+        .to_owned();
     let row = txn
-        .query_one_raw(Statement::from_sql_and_values(
-            backend,
-            format!(
-                "UPDATE receipt_counters SET last_sequence = last_sequence + 1 \
-                 WHERE tax_year = {} RETURNING last_sequence",
-                placeholder(backend, 1)
-            ),
-            [year.into()],
-        ))
+        .query_one_raw(txn.get_database_backend().build(&take))
         .await?
         .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("no receipt counter for {year}")))?;
     let sequence: i32 = row.try_get_by_index(0)?;
