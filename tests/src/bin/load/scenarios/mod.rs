@@ -4,6 +4,7 @@
 pub mod graphql;
 pub mod mail;
 pub mod pages;
+pub mod runs;
 pub mod webhooks;
 
 use std::path::PathBuf;
@@ -43,6 +44,12 @@ pub enum PathName {
     Replays,
     /// Mail: the outbox drained to SMTP.
     Mail,
+    /// Every gift exported as CSV and downloaded.
+    Export,
+    /// Last year's year-end statements issued, typeset and mailed.
+    Statements,
+    /// An email appeal built and queued for every donor who agreed to email.
+    Appeal,
 }
 
 /// Which paths this run measures: all of them unless `--paths` names some.
@@ -193,6 +200,24 @@ impl Service {
             },
             _ => false,
         }
+    }
+
+    /// The `data` of a query that must succeed.
+    pub async fn graphql_data(&self, query: &str, variables: Value) -> anyhow::Result<Value> {
+        let body: Value = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .bearer_auth(&self.token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        if let Some(errors) = body.get("errors") {
+            anyhow::bail!("GraphQL errors: {errors}");
+        }
+        Ok(body["data"].clone())
     }
 }
 
