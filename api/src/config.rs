@@ -75,6 +75,10 @@ pub struct Config {
     pub graphql_burst: u32,
     /// The largest staff API answer sent, in bytes.
     pub graphql_max_response_bytes: usize,
+    /// How long a verified staff token and the donation page's funds, Circle and appeal
+    /// are kept in memory; a change made by another process is seen within it (see
+    /// `read_cache`).
+    pub read_cache_lifetime: Duration,
     /// How long shutdown waits for requests in flight.
     pub shutdown_timeout: Duration,
     /// How the mailer worker paces itself.
@@ -140,6 +144,7 @@ const SETTINGS: &[(&str, Option<&str>)] = &[
     ("GRAPHQL_RATE_PER_MINUTE", Some("300")),
     ("GRAPHQL_BURST", Some("60")),
     ("GRAPHQL_MAX_RESPONSE_BYTES", Some("8388608")),
+    ("READ_CACHE_SECS", Some("5")),
     ("SHUTDOWN_TIMEOUT_SECS", Some("30")),
     ("CLUB_GRACE_DAYS", Some("30")),
     ("DONATE_LINK_DAYS", Some("90")),
@@ -285,6 +290,7 @@ impl Config {
         let graphql_max_response_bytes =
             usize::try_from(whole("GRAPHQL_MAX_RESPONSE_BYTES", 1_024..=1_073_741_824)?)
                 .unwrap_or(usize::MAX);
+        let read_cache_lifetime = Duration::from_secs(whole("READ_CACHE_SECS", 0..=60)?);
 
         Ok(Config {
             database_url: DatabaseUrl::new(database_url),
@@ -308,6 +314,7 @@ impl Config {
             graphql_rate_per_minute,
             graphql_burst,
             graphql_max_response_bytes,
+            read_cache_lifetime,
             shutdown_timeout: Duration::from_secs(shutdown_secs),
             mailer,
             download_link_key,

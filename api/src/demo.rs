@@ -449,6 +449,9 @@ pub async fn seed_demo(db: &DatabaseConnection) -> Result<DemoSummary, DomainErr
         }
     }
     txn.commit().await?;
+    for entity in ["fund", "giving_tier", "campaign"] {
+        crate::read_cache::entity_changed(entity);
+    }
     Ok(summary)
 }
 

@@ -10,6 +10,7 @@ pub mod demo;
 pub mod domain;
 pub mod graphql;
 pub mod metrics;
+pub mod read_cache;
 pub mod server;
 pub mod stripe;
 pub mod telemetry;

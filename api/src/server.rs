@@ -39,6 +39,10 @@ pub struct AppState {
     pub checkout_guard: pages::checkout_guard::CheckoutGuard,
     /// This process's counters and histograms for `/metrics`.
     pub metrics: crate::metrics::Metrics,
+    /// Staff tokens found valid lately (see `read_cache`).
+    pub verified_tokens: tokens::VerifiedTokens,
+    /// The donation page's funds, Circle and appeals (see `read_cache`).
+    pub page_reads: pages::donate::PageReads,
 }
 
 /// Declares every route once: `ROUTES` lists them (method and path pattern) for
@@ -131,8 +135,10 @@ impl Application {
             schema: build_schema(db.clone(), config.clone(), processor.clone()),
             token_budgets: TokenBudgets::new(config.graphql_rate_per_minute, config.graphql_burst),
             db: db.clone(),
-            config,
             metrics: crate::metrics::Metrics::new().context("cannot set up /metrics")?,
+            verified_tokens: tokens::VerifiedTokens::new(config.read_cache_lifetime),
+            page_reads: pages::donate::PageReads::new(config.read_cache_lifetime),
+            config,
             processor,
         });
         let server = HttpServer::new(move || {
@@ -273,7 +279,7 @@ async fn authenticate(
     else {
         return Ok(None);
     };
-    tokens::authenticate(&state.db, presented)
+    tokens::authenticate(&state.db, &state.verified_tokens, presented)
         .await
         .map_err(|error| {
             tracing::error!(

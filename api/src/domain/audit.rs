@@ -58,6 +58,7 @@ pub async fn record_and_commit(
 ) -> Result<(), DomainError> {
     record(&txn, actor, action, entity, entity_id, changes).await?;
     txn.commit().await?;
+    crate::read_cache::entity_changed(entity);
     Ok(())
 }
 

@@ -8,13 +8,13 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use entity::enums::PledgeStatus;
+use entity::enums::{PledgeFrequency, PledgeStatus};
 use entity::{Currency, EmailAddress, donor, format_minor, giving_tier, pledge, tier_membership};
 use mailer::outbox::{self, NewMessage};
-use sea_orm::sea_query::LockType;
+use sea_orm::sea_query::{Alias, Expr, Func, LockType, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -589,22 +589,78 @@ pub async fn club_totals(
 ) -> Result<ClubTotals, DomainError> {
     let now = Utc::now();
     let today = now.date_naive();
-    let pledges = pledge::Entity::find()
+    let counting = pledge::Entity::find()
         .filter(pledge::Column::Currency.eq(currency.code()))
-        .filter(pledge::Column::Status.is_in([PledgeStatus::Active, PledgeStatus::PastDue]))
-        .all(db)
+        .filter(pledges_counting(policy, now));
+    // A pledge without an end commits a full year of installments, so both figures are
+    // the same sum, taken by the database; only the few pledges with a set number of
+    // installments are read, to count what remains of each.
+    let open_ended: Option<i64> = counting
+        .clone()
+        .select_only()
+        .column_as(yearly_installments_total(), "yearly")
+        .filter(pledge::Column::InstallmentsTotal.is_null())
+        .into_tuple()
+        .one(db)
         .await?;
-    let mut yearly_rate: i64 = 0;
-    let mut annual: i64 = 0;
-    for pledge in pledges.iter().filter(|p| pledge_counts(p, policy, now)) {
+    let open_ended = open_ended.unwrap_or(0);
+    let mut yearly_rate = open_ended;
+    let mut annual = open_ended;
+    for pledge in counting
+        .filter(pledge::Column::InstallmentsTotal.is_not_null())
+        .all(db)
+        .await?
+    {
         let per_year = i64::from(12 / months_between_installments(pledge.frequency));
         yearly_rate = yearly_rate.saturating_add(pledge.installment_minor.saturating_mul(per_year));
-        annual = annual.saturating_add(annual_commitment(pledge, today));
+        annual = annual.saturating_add(annual_commitment(&pledge, today));
     }
     Ok(ClubTotals {
         monthly_recurring_minor: yearly_rate / 12,
         annual_pledge_total_minor: annual,
     })
+}
+
+/// In SQL, the pledges that count toward a tier at `now`: `pledge_counts` for many rows.
+fn pledges_counting(policy: &ClubPolicy, now: DateTime<Utc>) -> Condition {
+    Condition::any()
+        .add(pledge::Column::Status.eq(PledgeStatus::Active))
+        .add(
+            Condition::all()
+                .add(pledge::Column::Status.eq(PledgeStatus::PastDue))
+                .add(
+                    Condition::any()
+                        .add(pledge::Column::PastDueSince.is_null())
+                        .add(pledge::Column::PastDueSince.gt(now - policy.grace)),
+                ),
+        )
+}
+
+/// In SQL, the pledges' installments over a year summed, 0 when there are none, as a
+/// 64-bit integer on both databases.
+fn yearly_installments_total() -> SimpleExpr {
+    let per_year = |frequency| Expr::val(i64::from(12 / months_between_installments(frequency)));
+    let frequency = pledge::Column::Frequency;
+    let per_year: SimpleExpr = Expr::case(
+        frequency.eq(PledgeFrequency::Monthly),
+        per_year(PledgeFrequency::Monthly),
+    )
+    .case(
+        frequency.eq(PledgeFrequency::Quarterly),
+        per_year(PledgeFrequency::Quarterly),
+    )
+    .finally(per_year(PledgeFrequency::Yearly))
+    .into();
+    let yearly = {
+        // Imported here only: its `eq`, `max` and `min` would shadow others in this file.
+        use sea_orm::sea_query::ExprTrait;
+        Expr::col(pledge::Column::InstallmentMinor).mul(per_year)
+    };
+    Func::cast_as(
+        Func::coalesce([SimpleExpr::from(Func::sum(yearly)), Expr::val(0)]),
+        Alias::new("BIGINT"),
+    )
+    .into()
 }
 
 /// One member of the Circle, with their tier and donor record.

@@ -232,6 +232,7 @@ pub async fn create_tier(
     )
     .await?;
     txn.commit().await?;
+    crate::read_cache::entity_changed("giving_tier");
     Ok(tier)
 }
 
@@ -294,6 +295,7 @@ pub async fn update_tier(
         evaluate_all_members(&txn, policy, &format!("updateTier {id} by {}", actor.name)).await?;
     }
     txn.commit().await?;
+    crate::read_cache::entity_changed("giving_tier");
     Ok(tier)
 }
 

@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
+use crate::read_cache::{self, Expiring};
 
 /// Every token starts with this, so a leaked one is easy to recognise in a scan.
 const TOKEN_PREFIX: &str = "gvt_";
@@ -93,16 +94,33 @@ pub async fn create_token(
     })
 }
 
+/// Tokens found valid lately, by hash, so that a request does not look its token up
+/// every time. Revoking a token in this process forgets them all at once; a revocation by
+/// another process (the command line) is seen within the cache's lifetime.
+pub struct VerifiedTokens(Expiring<String, StaffIdentity>);
+
+impl VerifiedTokens {
+    pub fn new(lifetime: std::time::Duration) -> Self {
+        VerifiedTokens(Expiring::new(&read_cache::TOKENS, lifetime))
+    }
+}
+
 /// Finds the identity behind a presented token; `None` for an unknown or revoked one.
 pub async fn authenticate(
     db: &DatabaseConnection,
+    verified: &VerifiedTokens,
     presented: &str,
 ) -> Result<Option<StaffIdentity>, DomainError> {
     if !presented.starts_with(TOKEN_PREFIX) || presented.len() > 200 {
         return Ok(None);
     }
+    let hash = hash_token(presented);
+    let ticket = match verified.0.fresh(&hash, std::time::Instant::now()) {
+        Ok(identity) => return Ok(Some(identity)),
+        Err(ticket) => ticket,
+    };
     let Some(token) = api_token::Entity::find()
-        .filter(api_token::Column::TokenHash.eq(hash_token(presented)))
+        .filter(api_token::Column::TokenHash.eq(hash.as_str()))
         .filter(api_token::Column::RevokedAt.is_null())
         .one(db)
         .await?
@@ -122,11 +140,13 @@ pub async fn authenticate(
             .exec(db)
             .await?;
     }
-    Ok(Some(StaffIdentity {
+    let identity = StaffIdentity {
         token_id: token.id,
         name: token.name,
         role: token.role,
-    }))
+    };
+    verified.0.keep(hash, identity.clone(), ticket);
+    Ok(Some(identity))
 }
 
 pub async fn revoke_token(

@@ -101,7 +101,7 @@ pub async fn roster_csv(state: web::Data<AppState>, request: HttpRequest) -> Htt
         .and_then(|value| value.strip_prefix("Bearer "))
         .map(str::trim);
     let identity = match presented {
-        Some(token) => match tokens::authenticate(&state.db, token).await {
+        Some(token) => match tokens::authenticate(&state.db, &state.verified_tokens, token).await {
             Ok(identity) => identity,
             Err(error) => {
                 tracing::error!(%error, "token check failed");

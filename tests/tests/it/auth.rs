@@ -1,11 +1,12 @@
 use api::domain::{Actor, tokens};
 use entity::api_token;
 use entity::enums::StaffRole;
-use sea_orm::EntityTrait;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::{Value, json};
 
 use tests::on_both_backends;
-use tests::support::{Backend, error_codes, spawn_app};
+use tests::support::{Backend, TestApp, error_codes, spawn_app, spawn_app_with};
 
 const VIEWER_QUERY: &str = "{ viewer { name role } }";
 
@@ -91,6 +92,62 @@ async fn a_revoked_token_is_401(backend: Backend) {
 
     let again = tokens::revoke_token(&app.db, created.id, &Actor::cli()).await;
     assert!(again.is_err(), "revoking twice is refused");
+}
+
+async fn a_token_revoked_through_the_api_is_refused_at_once(backend: Backend) {
+    // A cache lifetime far longer than the test: only the eviction can refuse it.
+    let app = spawn_app_with(backend, &[("READ_CACHE_SECS", "60")]).await;
+    let admin = app.token(StaffRole::Admin).await;
+    let created = tokens::create_token(&app.db, "temp", StaffRole::Staff, &Actor::cli())
+        .await
+        .unwrap();
+    app.graphql(&created.secret, VIEWER_QUERY, json!({})).await;
+
+    let body = app
+        .graphql(
+            &admin,
+            "mutation($id: ID!) { revokeToken(id: $id) { id } }",
+            json!({ "id": created.id.to_string() }),
+        )
+        .await;
+    assert!(body.get("errors").is_none(), "{body}");
+
+    assert_unauthenticated(
+        app.post_graphql(Some(&created.secret), VIEWER_QUERY, json!({}))
+            .await,
+    )
+    .await;
+}
+
+/// What another process sharing the database (the command line) does to a token: it
+/// sends this server no word of it.
+async fn revoke_elsewhere(app: &TestApp, token_id: i64) {
+    api_token::Entity::update_many()
+        .col_expr(
+            api_token::Column::RevokedAt,
+            Expr::value(chrono::Utc::now()),
+        )
+        .filter(api_token::Column::Id.eq(token_id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+}
+
+/// Within a lifetime a revocation made elsewhere is not seen: that bound is a unit test of
+/// `read_cache` with the clock passed in (a copy is fresh until its lifetime has passed).
+async fn a_revocation_by_another_process_is_seen_within_the_cache_lifetime(backend: Backend) {
+    // With no lifetime, the server checks the database on every request.
+    let app = spawn_app_with(backend, &[("READ_CACHE_SECS", "0")]).await;
+    let created = tokens::create_token(&app.db, "temp", StaffRole::Staff, &Actor::cli())
+        .await
+        .unwrap();
+    app.graphql(&created.secret, VIEWER_QUERY, json!({})).await;
+    revoke_elsewhere(&app, created.id).await;
+    assert_unauthenticated(
+        app.post_graphql(Some(&created.secret), VIEWER_QUERY, json!({}))
+            .await,
+    )
+    .await;
 }
 
 async fn a_token_needs_a_name(backend: Backend) {
@@ -183,6 +240,8 @@ on_both_backends!(
     graphql_with_an_unknown_or_malformed_token_is_401,
     a_created_token_works_and_is_stored_only_as_a_hash,
     a_revoked_token_is_401,
+    a_token_revoked_through_the_api_is_refused_at_once,
+    a_revocation_by_another_process_is_seen_within_the_cache_lifetime,
     a_token_needs_a_name,
     viewers_see_donor_contact_details_masked,
     bad_ids_and_unknown_donors_get_coded_errors,

@@ -1396,7 +1396,77 @@ async fn a_donor_changes_a_card_pledge_through_stripe_and_updates_the_card_in_th
     );
 }
 
+/// Sets a pledge's status and, for a past-due one, since when.
+async fn pledge_state(
+    app: &TestApp,
+    id: i64,
+    status: PledgeStatus,
+    since: Option<chrono::DateTime<Utc>>,
+) {
+    let row = pledge::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut row: pledge::ActiveModel = row.into();
+    row.status = Set(status);
+    row.past_due_since = Set(since);
+    row.update(&app.db).await.unwrap();
+}
+
+async fn the_club_totals_count_each_pledge_as_its_donor_s_tier_does(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let token = staff_token(&app).await;
+    let ana = donor_named(&app, &token, "Ana Ruiz").await;
+    let ben = donor_named(&app, &token, "Ben Okafor").await;
+    envelope_pledge(&app, &token, ana, 4_200, "MONTHLY", None).await;
+    let quarterly = envelope_pledge(&app, &token, ana, 10_000, "QUARTERLY", None).await;
+    let lapsed = envelope_pledge(&app, &token, ben, 60_000, "YEARLY", None).await;
+    let three_left = envelope_pledge(&app, &token, ben, 1_000, "MONTHLY", Some(3)).await;
+    let never_paid = envelope_pledge(&app, &token, ben, 7_000, "MONTHLY", None).await;
+    let now = Utc::now();
+    pledge_state(
+        &app,
+        quarterly,
+        PledgeStatus::PastDue,
+        Some(now - Duration::days(3)),
+    )
+    .await;
+    pledge_state(
+        &app,
+        lapsed,
+        PledgeStatus::PastDue,
+        Some(now - Duration::days(45)),
+    )
+    .await;
+    pledge_state(&app, never_paid, PledgeStatus::PastDue, None).await;
+    pledge_state(&app, three_left, PledgeStatus::Active, None).await;
+
+    let policy = ClubPolicy::default();
+    let totals = club::club_totals(&app.db, entity::Currency::Usd, &policy)
+        .await
+        .unwrap();
+
+    // The same figures pledge by pledge, by the rules a donor's tier follows.
+    let today = now.date_naive();
+    let (mut yearly, mut annual) = (0, 0);
+    for pledge in pledge::Entity::find().all(&app.db).await.unwrap() {
+        if club::pledge_counts(&pledge, &policy, now) {
+            let per_year = 12 / api::domain::pledges::months_between_installments(pledge.frequency);
+            yearly += pledge.installment_minor * i64::from(per_year);
+            annual += club::annual_commitment(&pledge, today);
+        }
+    }
+    assert_eq!(totals.monthly_recurring_minor, yearly / 12);
+    assert_eq!(totals.annual_pledge_total_minor, annual);
+    // $42, $70 and $10 a month and $100 a quarter; the yearly pledge past its grace is out,
+    // and the three-installment pledge commits only what remains of it.
+    assert_eq!(yearly, (4_200 + 7_000 + 1_000) * 12 + 10_000 * 4);
+    assert!(annual < yearly && annual >= (4_200 + 7_000) * 12 + 10_000 * 4);
+}
+
 on_both_backends!(
+    the_club_totals_count_each_pledge_as_its_donor_s_tier_does,
     a_42_dollar_monthly_pledge_joins_the_circle_and_41_does_not,
     two_25_dollar_monthly_pledges_together_qualify,
     a_six_month_100_dollar_pledge_counts_600_and_a_yearly_500_pledge_qualifies,

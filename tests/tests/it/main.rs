@@ -26,6 +26,7 @@ mod mailer;
 mod metrics;
 mod migrations;
 mod outbox;
+mod page_reads;
 mod pages;
 mod payment_events;
 mod receipt_pdfs;

@@ -6,6 +6,7 @@
 
 mod form;
 mod page;
+mod reads;
 
 use std::collections::HashMap;
 
@@ -20,14 +21,14 @@ use super::i18n::{Words, negotiate};
 use super::page::{Layout, MessagePage, message, respond};
 use crate::domain::appeal_sends::{self, LinkDonor};
 use crate::domain::donations::{self, CheckoutOutcome};
-use crate::domain::funds;
-use crate::domain::payments::{self, AppealProgress};
-use crate::domain::tiers::{self, Circle};
+use crate::domain::payments::AppealProgress;
+use crate::domain::tiers::Circle;
 use crate::server::AppState;
 
 pub use self::form::FieldError;
 use self::form::{DonationForm, idempotency_key, validate};
 use self::page::{FormView, donate_page, presets, suggested_amount};
+pub use self::reads::PageReads;
 
 fn query_map(request: &HttpRequest) -> HashMap<String, String> {
     url::form_urlencoded::parse(request.query_string().as_bytes())
@@ -39,9 +40,10 @@ async fn active_funds(
     state: &AppState,
     lang: Language,
 ) -> Result<Vec<(String, String)>, HttpResponse> {
-    funds::list_funds(&state.db, false)
+    state
+        .page_reads
+        .active_funds(&state.db)
         .await
-        .map(|list| list.into_iter().map(|f| (f.code, f.name)).collect())
         .map_err(|error| {
             tracing::error!(
                 error = format!("{:#}", anyhow::Error::from(error)),
@@ -86,7 +88,7 @@ async fn link_donor(state: &AppState, source_code: &str, token: &str) -> Option<
 /// an error page.
 /// The Circle, when it is kept in the organization's currency, the one the page asks in.
 async fn circle_for_page(state: &AppState) -> Option<Circle> {
-    match tiers::circle(&state.db).await {
+    match state.page_reads.circle(&state.db).await {
         Ok(found) => found.filter(|circle| {
             Currency::parse(&circle.tier.currency) == Ok(state.config.org_currency)
         }),
@@ -101,7 +103,7 @@ async fn appeal_for(state: &AppState, code: &str) -> Option<AppealProgress> {
     if code.is_empty() {
         return None;
     }
-    match payments::appeal_progress(&state.db, code).await {
+    match state.page_reads.appeal(&state.db, code).await {
         Ok(found) => found,
         Err(error) => {
             tracing::warn!(error = %error, "cannot read appeal progress");
