@@ -161,24 +161,6 @@ pub fn tier_name(language: Language, name: &str) -> &str {
     }
 }
 
-/// Escapes text for HTML element content and attribute values. The email templates do
-/// not use it (askama escapes what they show); it serves pages and documents outside
-/// the mailer that still assemble HTML themselves.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 /// The version a donor's links are signed with now (see [`crate::links`]); `None`
 /// when the donor no longer exists.
 pub(crate) async fn donor_link_version(
@@ -219,18 +201,5 @@ pub(crate) fn placeholder_organization() -> Organization {
         address: PLACEHOLDER_ADDRESS.to_owned(),
         timezone: chrono_tz::America::Los_Angeles,
         tribute_notifications_per_day: 3,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markup_in_donor_text_is_escaped() {
-        assert_eq!(
-            escape("<script>alert('x')</script> & \"y\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
-        );
     }
 }

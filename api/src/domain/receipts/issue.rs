@@ -211,7 +211,9 @@ pub(super) async fn issue(
         lines,
         replaces: replaces.map(|r| r.number.clone()),
     };
-    let rendered = documents::render(&document);
+    let rendered = documents::render(&document).map_err(|error| {
+        DomainError::Unexpected(anyhow::Error::new(error).context("rendering the receipt"))
+    })?;
     let stored = document.to_json().map_err(|error| {
         DomainError::Unexpected(anyhow::Error::new(error).context("storing the receipt's document"))
     })?;
