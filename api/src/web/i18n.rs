@@ -205,6 +205,39 @@ mod tests {
         assert_eq!(money(Language::French, "42,00"), "42,00 $");
     }
 
+    /// Arabic addresses the reader in the plural, as the emails do, so no donor is
+    /// addressed as a man by default: no masculine singular imperative ("اختر", "اكتب")
+    /// and no "he" for the person a gift honors.
+    #[test]
+    fn arabic_page_words_address_every_donor_alike() {
+        let source = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("locales/ar/pages.ftl"),
+        )
+        .unwrap_or_default();
+        let masculine = [
+            "اختر ",
+            "اكتب ",
+            "اترك ",
+            "حاول ",
+            "اجعل ",
+            "راسلنا",
+            "ستدفع",
+            "أخبروه",
+            "المُكرَّم",
+            "تبرّع للدفاع",
+            "تبرّع تكريماً",
+        ];
+        let found: Vec<&str> = masculine
+            .iter()
+            .copied()
+            .filter(|word| source.contains(word))
+            .collect();
+        assert!(
+            found.is_empty(),
+            "masculine forms in ar/pages.ftl: {found:?}"
+        );
+    }
+
     #[test]
     fn a_language_code_reads_by_its_primary_subtag() {
         assert_eq!(parse_language("es-MX"), Some(Language::Spanish));

@@ -610,7 +610,7 @@ async fn club_emails_speak_french_and_arabic_and_link_to_a_page_in_that_language
         .to_owned();
     let page = app.get(&link).await.text().await.unwrap();
     assert!(page.contains("dir=\"rtl\""));
-    assert!(page.contains("تعهّداتك بالتبرع"));
+    assert!(page.contains("تعهّداتكم بالتبرع"));
     let circle = rendered(&app, &messages(&app, "tier_welcome").await[0]).await;
     assert_eq!(circle.subject, "Bienvenue dans le Circle of Friends");
 }
