@@ -18,6 +18,9 @@ pub struct Model {
     /// Whether this tier is the Circle: recognized on the public roll, and offered on the
     /// donation page and in appeals. At most one tier is.
     pub is_circle: bool,
+    /// The texts above in the languages other than the default (see `Translations`).
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub translations: Option<crate::Translations>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

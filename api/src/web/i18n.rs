@@ -133,8 +133,8 @@ impl Words {
 }
 
 /// A tier's name as a page in `language` writes it, the same as in email.
-pub fn tier_name(language: Language, name: &str) -> &str {
-    mailer::templates::tier_name(language, name)
+pub fn tier_name(language: Language, tier: &entity::giving_tier::Model) -> &str {
+    mailer::templates::tier_name(language, tier)
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Issuing a gift receipt: whether a gift gets one, the frozen document, and its email.
 
 use chrono::Utc;
-use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
+use entity::enums::{GiftStatus, Language, ReceiptKind, ReceiptStatus};
 use entity::{Currency, EmailAddress, donor, fund, gift, receipt};
 use mailer::documents::{self, Document, GiftLine, Letterhead};
 use mailer::outbox::{self, Enqueued, NewMessage};
@@ -123,14 +123,16 @@ pub async fn acknowledge_gift(
     }
 }
 
+/// The gift as its receipt lists it, its fund named in the receipt's `language`.
 pub(super) async fn gift_line(
     db: &impl ConnectionTrait,
     gift: &gift::Model,
+    language: Language,
 ) -> Result<GiftLine, DomainError> {
     let fund = fund::Entity::find_by_id(gift.fund_id)
         .one(db)
         .await?
-        .map(|f| f.name)
+        .map(|f| crate::domain::funds::name_in(&f, language).to_owned())
         .unwrap_or_default();
     Ok(line_for(gift, fund))
 }
@@ -156,7 +158,7 @@ pub async fn issue_gift_receipt(
     gift: &gift::Model,
     donor: &donor::Model,
 ) -> Result<receipt::Model, DomainError> {
-    let line = gift_line(txn, gift).await?;
+    let line = gift_line(txn, gift, donor.language).await?;
     issue(
         txn,
         org,

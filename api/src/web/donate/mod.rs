@@ -41,7 +41,11 @@ async fn active_funds(
 ) -> Result<Vec<(String, String)>, HttpResponse> {
     funds::list_funds(&state.db, false)
         .await
-        .map(|list| list.into_iter().map(|f| (f.code, f.name)).collect())
+        .map(|list| {
+            list.iter()
+                .map(|f| (f.code.clone(), funds::name_in(f, lang).to_owned()))
+                .collect()
+        })
         .map_err(|error| {
             tracing::error!(
                 error = format!("{:#}", anyhow::Error::from(error)),
