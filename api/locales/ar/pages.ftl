@@ -119,7 +119,7 @@ month-10 = أكتوبر
 month-11 = نوفمبر
 month-12 = ديسمبر
 date-long = { $day } { $month } { $year }
-amount-ambiguous = يمكن قراءة هذا المبلغ بطريقتين. اكتب ألف دولار هكذا { $thousand } والسنتات بعد الفاصلة، مثل { $example }.
+amount-ambiguous = يمكن قراءة هذا المبلغ بطريقتين. اكتبوا ألف دولار هكذا { $thousand } والسنتات بعد الفاصلة، مثل { $example }.
 
 ## donate, more
 
