@@ -18,6 +18,9 @@ pub struct Model {
     pub segment_id: Option<i64>,
     pub subject: Option<String>,
     pub message: Option<String>,
+    /// The texts above in the languages other than the default (see `Translations`).
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub translations: Option<crate::Translations>,
     /// How each donor's personal ask amount is computed.
     pub ask_rule: Option<Json>,
     pub cost_minor: Option<i64>,

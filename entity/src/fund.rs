@@ -14,6 +14,9 @@ pub struct Model {
     pub description: Option<String>,
     /// Restricted funds may only be spent on their program.
     pub restricted: bool,
+    /// The texts above in the languages other than the default (see `Translations`).
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub translations: Option<crate::Translations>,
     /// Archived funds keep their gifts but take no new ones.
     pub archived_at: Option<DateTimeUtc>,
     pub created_at: DateTimeUtc,

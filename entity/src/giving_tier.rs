@@ -21,6 +21,9 @@ pub struct Model {
     /// Whether every installment of a member's pledge gets its own receipt, rather than
     /// the first one and the year-end statement.
     pub receipt_every_installment: bool,
+    /// The texts above in the languages other than the default (see `Translations`).
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub translations: Option<crate::Translations>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -5,6 +5,7 @@
 pub mod email;
 pub mod enums;
 pub mod money;
+pub mod translations;
 
 pub mod api_token;
 pub mod appeal;
@@ -31,3 +32,4 @@ pub mod tier_membership;
 
 pub use email::{EmailAddress, EmailError};
 pub use money::{Currency, MAX_AMOUNT_MINOR, Money, MoneyError, NumberStyle, format_minor};
+pub use translations::{DEFAULT_LANGUAGE, TranslatedField, Translations, localized};

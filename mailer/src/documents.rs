@@ -14,12 +14,12 @@
 //! orders text by them, the HTML turns them into `<bdi>`, and the plain text drops them.
 
 use chrono::{DateTime, Datelike, Utc};
+use entity::Currency;
 use entity::enums::{Language, PaymentMethod, ReceiptKind, TributeKind};
-use entity::{Currency, format_minor};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Organization;
-use crate::templates::escape;
+use crate::templates::words::Words;
 
 mod pdf;
 mod stored;
@@ -115,230 +115,30 @@ pub struct Rendered {
     pub deductible_minor: i64,
 }
 
-struct Words {
-    receipt: &'static str,
-    statement: &'static str,
-    issued: &'static str,
-    replaces: &'static str,
-    thanks_one: &'static str,
-    thanks_year: &'static str,
-    columns: [&'static str; 6],
-    total: &'static str,
-    no_benefits: &'static str,
-    benefits: &'static str,
-    deductible: &'static str,
-    quid_pro_quo: &'static str,
-    in_honor: &'static str,
-    in_memory: &'static str,
-    exempt: &'static str,
-    /// The mark on a document issued before the organization's identity was set.
-    sample: &'static str,
-    signature: &'static str,
-    months: [&'static str; 12],
-}
-
-fn words(language: Language) -> Words {
-    match language {
-        Language::Spanish => Words {
-            receipt: "Recibo",
-            statement: "Resumen anual de donaciones",
-            issued: "Emitido el",
-            replaces: "Este recibo reemplaza el recibo anulado",
-            thanks_one: "Gracias por su donación de {amount} del {date} ({method}) al fondo {fund}.",
-            thanks_year: "Gracias por sus donaciones de {year}. Este resumen enumera cada donación, con los reembolsos descontados.",
-            columns: [
-                "Fecha",
-                "Fondo",
-                "Forma de pago",
-                "Monto",
-                "Beneficios",
-                "Deducible",
-            ],
-            total: "Total",
-            no_benefits: "No se proporcionaron bienes ni servicios a cambio de esta contribución.",
-            benefits: "A cambio de su contribución del {date} recibió: {description}, con un valor estimado de buena fe de {value}.",
-            deductible: "El monto deducible para fines del impuesto federal sobre la renta es {amount}.",
-            quid_pro_quo: "El monto de su contribución deducible para fines del impuesto federal sobre la renta se limita al exceso del dinero aportado sobre el valor de los bienes o servicios proporcionados por {org}.",
-            in_honor: "En honor de",
-            in_memory: "En memoria de",
-            exempt: "{org} es una organización exenta de impuestos según la sección 501(c)(3) del Código de Rentas Internas. EIN {ein}.",
-            sample: "MUESTRA — NO ES UN RECIBO FISCAL. El nombre legal, el EIN y la dirección de la organización aún no están configurados: este documento muestra datos de ejemplo y no sirve para fines fiscales.",
-            signature: "Dirección de Desarrollo",
-            months: [
-                "enero",
-                "febrero",
-                "marzo",
-                "abril",
-                "mayo",
-                "junio",
-                "julio",
-                "agosto",
-                "septiembre",
-                "octubre",
-                "noviembre",
-                "diciembre",
-            ],
-        },
-        Language::French => Words {
-            receipt: "Reçu",
-            statement: "Relevé annuel des dons",
-            issued: "Émis le",
-            replaces: "Ce reçu remplace le reçu annulé",
-            thanks_one: "Merci pour votre don de {amount} du {date} ({method}) au fonds {fund}.",
-            thanks_year: "Merci pour vos dons de {year}. Ce relevé énumère chaque don, remboursements déduits.",
-            columns: [
-                "Date",
-                "Fonds",
-                "Paiement",
-                "Montant",
-                "Avantages",
-                "Déductible",
-            ],
-            total: "Total",
-            no_benefits: "Aucun bien ni service n'a été fourni en échange de cette contribution.",
-            benefits: "En échange de votre contribution du {date}, vous avez reçu : {description}, d'une valeur estimée de bonne foi de {value}.",
-            deductible: "Le montant déductible de l'impôt fédéral sur le revenu est de {amount}.",
-            quid_pro_quo: "Le montant déductible de votre contribution est limité à l'excédent de la somme versée sur la valeur des biens ou services fournis par {org}.",
-            in_honor: "En l'honneur de",
-            in_memory: "En mémoire de",
-            exempt: "{org} est une organisation exonérée d'impôt au titre de la section 501(c)(3) de l'Internal Revenue Code. EIN {ein}.",
-            sample: "SPÉCIMEN — CE N'EST PAS UN REÇU FISCAL. Le nom légal, l'EIN et l'adresse de l'organisation ne sont pas encore configurés : ce document montre des valeurs d'exemple et ne peut pas servir aux impôts.",
-            signature: "Direction du développement",
-            months: [
-                "janvier",
-                "février",
-                "mars",
-                "avril",
-                "mai",
-                "juin",
-                "juillet",
-                "août",
-                "septembre",
-                "octobre",
-                "novembre",
-                "décembre",
-            ],
-        },
-        Language::Arabic => Words {
-            receipt: "إيصال",
-            statement: "كشف التبرعات السنوي",
-            issued: "صدر في",
-            replaces: "يحل هذا الإيصال محل الإيصال الملغى",
-            thanks_one: "شكراً لتبرعك بمبلغ {amount} بتاريخ {date} ({method}) لصندوق {fund}.",
-            thanks_year: "شكراً لتبرعاتك في عام {year}. يسرد هذا الكشف كل تبرع بعد خصم المبالغ المستردة.",
-            columns: [
-                "التاريخ",
-                "الصندوق",
-                "طريقة الدفع",
-                "المبلغ",
-                "المزايا",
-                "القابل للخصم",
-            ],
-            total: "المجموع",
-            no_benefits: "لم تُقدَّم أي سلع أو خدمات مقابل هذا التبرع.",
-            benefits: "مقابل تبرعك بتاريخ {date} حصلت على: {description}، بقيمة تقديرية بحسن نية قدرها {value}.",
-            deductible: "المبلغ القابل للخصم لأغراض ضريبة الدخل الفيدرالية هو {amount}.",
-            quid_pro_quo: "يقتصر المبلغ القابل للخصم من تبرعك على ما يزيد عن قيمة السلع أو الخدمات التي قدمتها {org}.",
-            in_honor: "تكريماً لـ",
-            in_memory: "إحياءً لذكرى",
-            exempt: "{org} منظمة معفاة من الضرائب بموجب القسم 501(c)(3) من قانون الإيرادات الداخلية. الرقم الضريبي {ein}.",
-            sample: "نموذج — ليس إيصالاً ضريبياً. لم يُضبط بعد الاسم القانوني للمنظمة ورقمها الضريبي وعنوانها: يعرض هذا المستند بيانات تجريبية ولا يصلح للأغراض الضريبية.",
-            signature: "إدارة التنمية",
-            months: [
-                "يناير",
-                "فبراير",
-                "مارس",
-                "أبريل",
-                "مايو",
-                "يونيو",
-                "يوليو",
-                "أغسطس",
-                "سبتمبر",
-                "أكتوبر",
-                "نوفمبر",
-                "ديسمبر",
-            ],
-        },
-        Language::English => Words {
-            receipt: "Receipt",
-            statement: "Year-end giving statement",
-            issued: "Issued",
-            replaces: "This receipt replaces voided receipt",
-            thanks_one: "Thank you for your gift of {amount} on {date} by {method} to the {fund}.",
-            thanks_year: "Thank you for your gifts in {year}. This statement lists every gift, net of refunds.",
-            columns: ["Date", "Fund", "Method", "Amount", "Benefits", "Deductible"],
-            total: "Total",
-            no_benefits: "No goods or services were provided in exchange for this contribution.",
-            benefits: "In exchange for your contribution on {date} you received {description}, with a good-faith estimated value of {value}.",
-            deductible: "The amount deductible for federal income tax purposes is {amount}.",
-            quid_pro_quo: "The amount of your contribution that is deductible for federal income tax purposes is limited to the excess of the money contributed over the value of goods or services provided by {org}.",
-            in_honor: "In honor of",
-            in_memory: "In memory of",
-            exempt: "{org} is a tax-exempt organization under section 501(c)(3) of the Internal Revenue Code. EIN {ein}.",
-            sample: "SAMPLE — NOT A TAX RECEIPT. The organization's legal name, EIN and address are not configured yet: this document shows placeholders and cannot be used for taxes.",
-            signature: "Development Director",
-            months: [
-                "January",
-                "February",
-                "March",
-                "April",
-                "May",
-                "June",
-                "July",
-                "August",
-                "September",
-                "October",
-                "November",
-                "December",
-            ],
-        },
+fn method_key(method: PaymentMethod) -> &'static str {
+    match method {
+        PaymentMethod::Card => "card",
+        PaymentMethod::Bank => "bank",
+        PaymentMethod::Check => "check",
+        PaymentMethod::Cash => "cash",
+        PaymentMethod::Stock => "stock",
+        PaymentMethod::Daf => "daf",
+        PaymentMethod::Wire => "wire",
     }
 }
 
-fn method_name(language: Language, method: PaymentMethod) -> &'static str {
-    use PaymentMethod::*;
-    match (language, method) {
-        (Language::Spanish, Card) => "tarjeta",
-        (Language::Spanish, Bank) => "transferencia bancaria",
-        (Language::Spanish, Check) => "cheque",
-        (Language::Spanish, Cash) => "efectivo",
-        (Language::Spanish, Stock) => "acciones",
-        (Language::Spanish, Daf) => "fondo asesorado por donantes",
-        (Language::Spanish, Wire) => "giro bancario",
-        (Language::French, Card) => "carte",
-        (Language::French, Bank) => "virement bancaire",
-        (Language::French, Check) => "chèque",
-        (Language::French, Cash) => "espèces",
-        (Language::French, Stock) => "actions",
-        (Language::French, Daf) => "fonds orienté par le donateur",
-        (Language::French, Wire) => "virement",
-        (Language::Arabic, Card) => "بطاقة",
-        (Language::Arabic, Bank) => "تحويل مصرفي",
-        (Language::Arabic, Check) => "شيك",
-        (Language::Arabic, Cash) => "نقداً",
-        (Language::Arabic, Stock) => "أسهم",
-        (Language::Arabic, Daf) => "صندوق يوجهه المتبرع",
-        (Language::Arabic, Wire) => "حوالة",
-        (Language::English, Card) => "card",
-        (Language::English, Bank) => "bank transfer",
-        (Language::English, Check) => "check",
-        (Language::English, Cash) => "cash",
-        (Language::English, Stock) => "stock",
-        (Language::English, Daf) => "donor-advised fund",
-        (Language::English, Wire) => "wire transfer",
-    }
-}
-
-fn date_in(letterhead: &Letterhead, language: Language, at: DateTime<Utc>) -> String {
+/// A date as the document's language writes it, in the letterhead's time zone.
+fn date_in(letterhead: &Letterhead, words: Words, at: DateTime<Utc>) -> String {
     let local = at.with_timezone(&letterhead.timezone());
-    let month = words(language).months[local.month0() as usize];
-    match language {
-        Language::English => format!("{month} {}, {}", local.day(), local.year()),
-        Language::Spanish => format!("{} de {month} de {}", local.day(), local.year()),
-        Language::French | Language::Arabic => {
-            format!("{} {month} {}", local.day(), local.year())
-        }
-    }
+    let month = words.get(&format!("document-month-{}", local.month()));
+    words.with(
+        "document-date",
+        &[
+            ("day", &local.day().to_string()),
+            ("month", &month),
+            ("year", &local.year().to_string()),
+        ],
+    )
 }
 
 /// Starts a stretch that reads left to right whatever surrounds it (an amount, a number).
@@ -381,12 +181,48 @@ impl Isolation {
     }
 }
 
-/// Escaped HTML text in which isolated stretches become `<bdi>` elements.
-fn html_text(text: &str) -> String {
-    escape(text)
-        .replace(LEFT_TO_RIGHT_ISOLATE, "<bdi dir=\"ltr\">")
-        .replace(FIRST_STRONG_ISOLATE, "<bdi>")
-        .replace(POP_DIRECTIONAL_ISOLATE, "</bdi>")
+/// A stretch of a sentence as the HTML shows it: plain text, or a value isolated from
+/// the text around it (`<bdi>`), left to right or in the direction of its own letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    LeftToRight(String),
+    OwnDirection(String),
+}
+
+/// Splits a sentence at its isolate marks, for the template to set each isolated value
+/// in a `<bdi>`; askama escapes every piece.
+fn pieces(text: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut open: Option<char> = None;
+    let flush = |open: Option<char>, current: &mut String, pieces: &mut Vec<Piece>| {
+        if current.is_empty() {
+            return;
+        }
+        let text = std::mem::take(current);
+        pieces.push(match open {
+            Some(LEFT_TO_RIGHT_ISOLATE) => Piece::LeftToRight(text),
+            Some(_) => Piece::OwnDirection(text),
+            None => Piece::Text(text),
+        });
+    };
+    for c in text.chars() {
+        match c {
+            LEFT_TO_RIGHT_ISOLATE | FIRST_STRONG_ISOLATE if open.is_none() => {
+                flush(open, &mut current, &mut pieces);
+                open = Some(c);
+            }
+            POP_DIRECTIONAL_ISOLATE if open.is_some() => {
+                flush(open, &mut current, &mut pieces);
+                open = None;
+            }
+            LEFT_TO_RIGHT_ISOLATE | FIRST_STRONG_ISOLATE | POP_DIRECTIONAL_ISOLATE => {}
+            _ => current.push(c),
+        }
+    }
+    flush(open, &mut current, &mut pieces);
+    pieces
 }
 
 /// The document's parts as sentences, shared by the text, HTML and PDF.
@@ -396,6 +232,7 @@ struct Parts {
     replaces: Option<String>,
     intro: String,
     tributes: Vec<String>,
+    columns: [String; 6],
     rows: Vec<[String; 6]>,
     totals: [String; 6],
     acknowledgment: Vec<String>,
@@ -405,46 +242,61 @@ struct Parts {
 }
 
 fn parts(doc: &Document, language: Language) -> Parts {
-    let w = words(language);
+    let w = Words::new(language);
     let iso = Isolation::of(language);
-    let money = |minor: i64| iso.ltr(&format_minor(minor, doc.currency));
-    let date = |at: DateTime<Utc>| date_in(&doc.letterhead, language, at);
+    // Amounts are written the way the document's language writes them.
+    let money = |minor: i64| iso.ltr(&w.amount(minor, doc.currency));
+    let date = |at: DateTime<Utc>| date_in(&doc.letterhead, w, at);
+    let method = |m: PaymentMethod| w.with("document-method", &[("method", method_key(m))]);
     let org = iso.name(&doc.letterhead.legal_name);
     let net: i64 = doc.lines.iter().map(GiftLine::net_minor).sum();
     let benefits_total: i64 = doc.lines.iter().map(|l| l.benefits_minor).sum();
     let deductible: i64 = doc.lines.iter().map(GiftLine::deductible_minor).sum();
+    let number = iso.ltr(&doc.number);
+    let year = doc.tax_year.to_string();
     let title = match doc.kind {
-        ReceiptKind::Gift => format!("{} {}", w.receipt, iso.ltr(&doc.number)),
-        ReceiptKind::YearEndStatement => {
-            format!(
-                "{} {} — {}",
-                w.statement,
-                doc.tax_year,
-                iso.ltr(&doc.number)
-            )
-        }
+        ReceiptKind::Gift => w.with("document-receipt", &[("number", &number)]),
+        ReceiptKind::YearEndStatement => w.with(
+            "document-statement",
+            &[("year", &year), ("number", &number)],
+        ),
     };
     let intro = match (doc.kind, doc.lines.first()) {
-        (ReceiptKind::Gift, Some(line)) => w
-            .thanks_one
-            .replace("{amount}", &money(line.net_minor()))
-            .replace("{date}", &date(line.received_at))
-            .replace("{method}", method_name(language, line.method))
-            .replace("{fund}", &iso.name(&line.fund)),
-        _ => w.thanks_year.replace("{year}", &doc.tax_year.to_string()),
+        (ReceiptKind::Gift, Some(line)) => w.with(
+            "document-thanks-one",
+            &[
+                ("amount", &money(line.net_minor())),
+                ("date", &date(line.received_at)),
+                ("method", &method(line.method)),
+                ("fund", &iso.name(&line.fund)),
+            ],
+        ),
+        _ => w.with("document-thanks-year", &[("year", &year)]),
     };
     let tributes = doc
         .lines
         .iter()
         .filter_map(|line| line.tribute.as_ref())
         .map(|(kind, name)| {
-            let lead = match kind {
-                TributeKind::InHonorOf => w.in_honor,
-                TributeKind::InMemoryOf => w.in_memory,
+            let kind = match kind {
+                TributeKind::InHonorOf => "honor",
+                TributeKind::InMemoryOf => "memory",
             };
-            format!("{lead} {}.", iso.name(name))
+            w.with(
+                "document-tribute",
+                &[("kind", kind), ("name", &iso.name(name))],
+            )
         })
         .collect();
+    let columns = [
+        "document-column-date",
+        "document-column-fund",
+        "document-column-method",
+        "document-column-amount",
+        "document-column-benefits",
+        "document-column-deductible",
+    ]
+    .map(|id| w.get(id));
     let rows = doc
         .lines
         .iter()
@@ -452,7 +304,7 @@ fn parts(doc: &Document, language: Language) -> Parts {
             [
                 date(line.received_at),
                 line.fund.clone(),
-                method_name(language, line.method).to_owned(),
+                method(line.method),
                 money(line.net_minor()),
                 money(line.benefits_minor),
                 money(line.deductible_minor()),
@@ -460,7 +312,7 @@ fn parts(doc: &Document, language: Language) -> Parts {
         })
         .collect();
     let totals = [
-        w.total.to_owned(),
+        w.get("document-total"),
         String::new(),
         String::new(),
         money(net),
@@ -469,60 +321,66 @@ fn parts(doc: &Document, language: Language) -> Parts {
     ];
     let mut acknowledgment = Vec::new();
     if benefits_total == 0 {
-        acknowledgment.push(w.no_benefits.to_owned());
+        acknowledgment.push(w.get("document-no-benefits"));
     } else {
         for line in doc.lines.iter().filter(|l| l.benefits_minor > 0) {
-            acknowledgment.push(
-                w.benefits
-                    .replace("{date}", &date(line.received_at))
-                    .replace(
-                        "{description}",
+            acknowledgment.push(w.with(
+                "document-benefits",
+                &[
+                    ("date", &date(line.received_at)),
+                    (
+                        "description",
                         &iso.name(line.benefits_description.as_deref().unwrap_or("—")),
-                    )
-                    .replace("{value}", &money(line.benefits_minor)),
-            );
+                    ),
+                    ("value", &money(line.benefits_minor)),
+                ],
+            ));
         }
-        acknowledgment.push(w.deductible.replace("{amount}", &money(deductible)));
+        acknowledgment.push(w.with("document-deductible", &[("amount", &money(deductible))]));
         if doc
             .lines
             .iter()
             .any(|l| l.benefits_minor > 0 && l.amount_minor > QUID_PRO_QUO_THRESHOLD_MINOR)
         {
-            acknowledgment.push(w.quid_pro_quo.replace("{org}", &org));
+            acknowledgment.push(w.with("document-quid-pro-quo", &[("org", &org)]));
         }
     }
     Parts {
         title,
-        issued: format!("{} {}", w.issued, date(doc.issued_at)),
+        issued: w.with("document-issued", &[("date", &date(doc.issued_at))]),
         replaces: doc
             .replaces
             .as_ref()
-            .map(|number| format!("{} {}.", w.replaces, iso.ltr(number))),
+            .map(|number| w.with("document-replaces", &[("number", &iso.ltr(number))])),
         intro,
         tributes,
+        columns,
         rows,
         totals,
         acknowledgment,
-        exempt: w
-            .exempt
-            .replace("501(c)(3)", &iso.ltr("501(c)(3)"))
-            .replace("{org}", &org)
-            .replace("{ein}", &iso.ltr(&doc.letterhead.ein)),
-        sample: doc.letterhead.sample.then(|| w.sample.to_owned()),
-        signature: format!("{}, {org}", w.signature),
+        exempt: w.with(
+            "document-exempt",
+            &[
+                ("org", &org),
+                ("section", &iso.ltr("501(c)(3)")),
+                ("ein", &iso.ltr(&doc.letterhead.ein)),
+            ],
+        ),
+        sample: doc.letterhead.sample.then(|| w.get("document-sample")),
+        signature: w.with("document-signature", &[("org", &org)]),
     }
 }
 
 /// Renders the document's text and HTML in its language, with its totals: cheap enough
 /// for the transaction that issues it.
-pub fn render(doc: &Document) -> Rendered {
+pub fn render(doc: &Document) -> Result<Rendered, askama::Error> {
     let p = parts(doc, doc.language);
-    Rendered {
-        text: render_text(doc, &p),
-        html: render_html(doc, &p),
+    Ok(Rendered {
+        text: render_text(doc, &p)?,
+        html: render_html(doc, &p)?,
         amount_minor: doc.lines.iter().map(GiftLine::net_minor).sum(),
         deductible_minor: doc.lines.iter().map(GiftLine::deductible_minor).sum(),
-    }
+    })
 }
 
 /// Typesets the document's PDF letter in its language, with the fonts compiled into the
@@ -544,137 +402,69 @@ impl Document {
     }
 }
 
-fn render_text(doc: &Document, p: &Parts) -> String {
-    let mut out = p
-        .sample
-        .as_ref()
-        .map(|sample| format!("*** {sample} ***\n\n"))
-        .unwrap_or_default();
-    out.push_str(&format!(
-        "{}\nEIN {}\n{}\n\n{}\n{}\n",
-        doc.letterhead.legal_name, doc.letterhead.ein, doc.letterhead.address, p.title, p.issued
-    ));
-    if let Some(replaces) = &p.replaces {
-        out.push_str(replaces);
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(&doc.donor_name);
-    out.push('\n');
-    if let Some(address) = &doc.donor_address {
-        out.push_str(address);
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(&p.intro);
-    out.push('\n');
-    for tribute in &p.tributes {
-        out.push_str(tribute);
-        out.push('\n');
-    }
-    out.push('\n');
-    let header = words(doc.language).columns.join(" | ");
-    out.push_str(&header);
-    out.push('\n');
-    for row in p.rows.iter().chain(std::iter::once(&p.totals)) {
-        out.push_str(&row.join(" | "));
-        out.push('\n');
-    }
-    out.push('\n');
-    for sentence in &p.acknowledgment {
-        out.push_str(sentence);
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(&p.exempt);
-    if let Some(sample) = &p.sample {
-        out.push_str(&format!("\n\n*** {sample} ***"));
-    }
-    out.push_str("\n\n____________________________\n");
-    out.push_str(&p.signature);
-    out.push('\n');
-    // Plain text has no markup to isolate with; mail readers order it by its letters.
-    without_direction_marks(&out)
+/// The plain-text document (`templates/document/receipt.txt`).
+#[derive(askama::Template)]
+#[template(path = "document/receipt.txt", escape = "none")]
+struct TextDocument<'a> {
+    doc: &'a Document,
+    p: &'a Parts,
 }
 
-fn render_html(doc: &Document, p: &Parts) -> String {
-    let dir = if doc.language == Language::Arabic {
-        "rtl"
-    } else {
-        "ltr"
-    };
-    let cell = |tag: &str, text: &str| {
-        format!(
-            "<{tag} style=\"padding: 4px 8px; border-bottom: 1px solid #ccc;\">{}</{tag}>",
-            html_text(text)
-        )
-    };
-    let header: String = words(doc.language)
-        .columns
-        .iter()
-        .map(|c| cell("th", c))
-        .collect();
-    let rows: String = p
-        .rows
-        .iter()
-        .map(|row| {
-            format!(
-                "<tr>{}</tr>",
-                row.iter().map(|c| cell("td", c)).collect::<String>()
-            )
-        })
-        .collect();
-    let totals: String = p.totals.iter().map(|c| cell("th", c)).collect();
-    let paragraphs = |items: &[String]| -> String {
-        items
-            .iter()
-            .map(|s| format!("<p>{}</p>", html_text(s)))
-            .collect()
-    };
-    format!(
-        "<div class=\"receipt\" lang=\"{lang}\" dir=\"{dir}\">\n{sample}\
-         <div class=\"letterhead\"><strong><bdi>{org}</bdi></strong><br>EIN <bdi dir=\"ltr\">{ein}</bdi><br><bdi dir=\"ltr\">{org_address}</bdi></div>\n\
-         <h2>{title}</h2>\n<p>{issued}</p>\n{replaces}\
-         <p class=\"donor\"><bdi>{donor}</bdi>{donor_address}</p>\n\
-         <p>{intro}</p>\n{tributes}\
-         <table style=\"border-collapse: collapse;\">\n<thead><tr>{header}</tr></thead>\n<tbody>{rows}</tbody>\n<tfoot><tr>{totals}</tr></tfoot>\n</table>\n\
-         {acknowledgment}\n<p>{exempt}</p>\n<p>____________________________<br>{signature}</p>\n</div>",
-        lang = doc.language.as_str(),
-        sample = p
-            .sample
-            .as_ref()
-            .map(|sample| format!(
-                "<p class=\"sample\" style=\"border: 3px solid #b00020; color: #b00020; \
-                 padding: 8px; font-weight: bold;\">{}</p>\n",
-                escape(sample)
-            ))
-            .unwrap_or_default(),
-        org = escape(&doc.letterhead.legal_name),
-        ein = escape(&doc.letterhead.ein),
-        org_address = escape(&doc.letterhead.address),
-        title = html_text(&p.title),
-        issued = html_text(&p.issued),
-        replaces = p
-            .replaces
-            .as_ref()
-            .map(|r| format!("<p>{}</p>\n", html_text(r)))
-            .unwrap_or_default(),
-        donor = escape(&doc.donor_name),
-        donor_address = doc
-            .donor_address
-            .as_ref()
-            .map(|a| {
-                a.lines()
-                    .map(|line| format!("<br><bdi dir=\"ltr\">{}</bdi>", escape(line)))
-                    .collect::<String>()
-            })
-            .unwrap_or_default(),
-        intro = html_text(&p.intro),
-        tributes = paragraphs(&p.tributes),
-        acknowledgment = paragraphs(&p.acknowledgment),
-        exempt = html_text(&p.exempt),
-        signature = html_text(&p.signature),
-    )
+fn render_text(doc: &Document, p: &Parts) -> Result<String, askama::Error> {
+    use askama::Template as _;
+    let text = TextDocument { doc, p }.render()?;
+    // Plain text has no markup to isolate with; mail readers order it by its letters.
+    Ok(without_direction_marks(&text))
+}
+
+/// A sentence of the HTML document, as pieces.
+type Sentence = Vec<Piece>;
+
+/// The HTML document (`templates/document/receipt.html`): every sentence split into
+/// pieces so isolated values sit in `<bdi>`; askama escapes the text.
+#[derive(askama::Template)]
+#[template(path = "document/receipt.html")]
+struct HtmlDocument<'a> {
+    doc: &'a Document,
+    dir: &'static str,
+    sample: Option<&'a str>,
+    title: Sentence,
+    issued: Sentence,
+    replaces: Option<Sentence>,
+    intro: Sentence,
+    tributes: Vec<Sentence>,
+    columns: Vec<Sentence>,
+    rows: Vec<Vec<Sentence>>,
+    totals: Vec<Sentence>,
+    acknowledgment: Vec<Sentence>,
+    exempt: Sentence,
+    signature: Sentence,
+}
+
+fn render_html(doc: &Document, p: &Parts) -> Result<String, askama::Error> {
+    use askama::Template as _;
+    let all = |items: &[String]| items.iter().map(|s| pieces(s)).collect::<Vec<_>>();
+    HtmlDocument {
+        doc,
+        dir: if doc.language == Language::Arabic {
+            "rtl"
+        } else {
+            "ltr"
+        },
+        sample: p.sample.as_deref(),
+        title: pieces(&p.title),
+        issued: pieces(&p.issued),
+        replaces: p.replaces.as_deref().map(pieces),
+        intro: pieces(&p.intro),
+        tributes: all(&p.tributes),
+        columns: all(&p.columns),
+        rows: p.rows.iter().map(|row| all(row)).collect(),
+        totals: all(&p.totals),
+        acknowledgment: all(&p.acknowledgment),
+        exempt: pieces(&p.exempt),
+        signature: pieces(&p.signature),
+    }
+    .render()
 }
 
 #[cfg(test)]
@@ -721,13 +511,16 @@ mod tests {
 
     #[test]
     fn arabic_html_isolates_numbers_amounts_and_addresses() {
-        let html = render(&document(Language::Arabic)).html;
+        let html = render(&document(Language::Arabic)).unwrap().html;
 
         assert!(
             html.contains("إيصال <bdi dir=\"ltr\">2026-000003</bdi>"),
             "{html}"
         );
-        assert!(html.contains("<bdi dir=\"ltr\">$50.00</bdi>"), "{html}");
+        assert!(
+            html.contains("<bdi dir=\"ltr\">50,00\u{a0}$</bdi>"),
+            "{html}"
+        );
         assert!(
             html.contains("<bdi>Santa Ana Deportation Defense Fund</bdi>"),
             "{html}"
@@ -740,8 +533,38 @@ mod tests {
     }
 
     #[test]
+    fn isolated_values_become_pieces_and_markup_stays_text() {
+        let sentence = "\u{2066}$5\u{2069} <b> \u{2068}Ana & Co\u{2069}";
+
+        assert_eq!(
+            pieces(sentence),
+            vec![
+                Piece::LeftToRight("$5".to_owned()),
+                Piece::Text(" <b> ".to_owned()),
+                Piece::OwnDirection("Ana & Co".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn markup_in_a_donors_name_or_fund_is_escaped() {
+        let mut document = document(Language::Spanish);
+        document.donor_name = "<script>x</script>".to_owned();
+        document.lines[0].fund = "A & B <i>".to_owned();
+
+        let html = render(&document).unwrap().html;
+
+        assert!(
+            html.contains("&#60;script&#62;x&#60;/script&#62;"),
+            "{html}"
+        );
+        assert!(html.contains("A &#38; B &#60;i&#62;"), "{html}");
+        assert!(!html.contains("<script>"), "{html}");
+    }
+
+    #[test]
     fn the_plain_text_carries_no_direction_marks() {
-        let text = render(&document(Language::Arabic)).text;
+        let text = render(&document(Language::Arabic)).unwrap().text;
 
         assert!(text.contains("إيصال 2026-000003"), "{text}");
         assert!(
@@ -752,7 +575,7 @@ mod tests {
 
     #[test]
     fn english_html_has_no_isolates_inside_its_sentences() {
-        let html = render(&document(Language::English)).html;
+        let html = render(&document(Language::English)).unwrap().html;
 
         assert!(html.contains("Receipt 2026-000003"), "{html}");
         assert!(html.contains("Thank you for your gift of $50.00"), "{html}");
@@ -774,7 +597,7 @@ mod tests {
             .unwrap()
             .with_timezone(&Utc);
 
-        let text = render(&document).text;
+        let text = render(&document).unwrap().text;
 
         assert!(text.contains("Issued December 31, 2026"), "{text}");
     }

@@ -25,6 +25,7 @@ mod m20261130_110002_stripe_refund_failures;
 mod m20261201_000001_receipt_document;
 mod m20261201_030001_external_ids;
 mod m20261201_040001_donor_aliases;
+mod m20261202_300001_translations;
 
 pub struct Migrator;
 
@@ -51,6 +52,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000001_receipt_document::Migration),
             Box::new(m20261201_030001_external_ids::Migration),
             Box::new(m20261201_040001_donor_aliases::Migration),
+            Box::new(m20261202_300001_translations::Migration),
         ]
     }
 }

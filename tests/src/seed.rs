@@ -52,6 +52,7 @@ pub async fn seed(db: &DatabaseConnection, plan: SeedPlan) -> Seeded {
             code: Set(format!("PROGRAM-{n}")),
             description: Set(None),
             restricted: Set(true),
+            translations: Set(None),
             archived_at: Set(None),
             created_at: Set(created),
             updated_at: Set(created),

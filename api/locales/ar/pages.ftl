@@ -2,59 +2,59 @@
 
 ## donate
 
-donate-title = تبرّع للدفاع عن المهاجرين
-donate-intro = تبرعك يدفع أتعاب محامين يقفون إلى جانب المهاجرين المهددين بالترحيل.
+donate-title = تبرّعوا للدفاع عن المهاجرين
+donate-intro = تبرعكم يدفع أتعاب محامين يقفون إلى جانب المهاجرين المهددين بالترحيل.
 donate-frequency = عدد المرات
 donate-once = مرة واحدة
 donate-monthly = شهرياً
 donate-amount = المبلغ (بالدولار الأمريكي)
 donate-other-amount = مبلغ آخر
-donate-fund = وجهة تبرعك
-donate-tribute = تبرّع تكريماً لشخص أو إحياءً لذكراه (اختياري)
+donate-fund = وجهة تبرعكم
+donate-tribute = التبرع تكريماً لشخص أو إحياءً لذكراه (اختياري)
 donate-tribute-none = بدون إهداء
 donate-in-honor = تكريماً لـ
 donate-in-memory = إحياءً لذكرى
-donate-tribute-name = اسم الشخص المُكرَّم
+donate-tribute-name = اسم من يُهدى إليه التبرع
 donate-notify-name = من نُبلغ؟ (الاسم)
 donate-notify-email = البريد الإلكتروني لمن نُبلغه
-donate-tribute-show-amount = أخبروه بقيمة تبرعي
-donate-about-you = معلوماتك
-donate-name = اسمك
-donate-email = بريدك الإلكتروني
+donate-tribute-show-amount = اذكروا قيمة تبرعي في الإبلاغ
+donate-about-you = معلوماتكم
+donate-name = الاسم
+donate-email = البريد الإلكتروني
 donate-consent = أرسلوا لي الأخبار والنداءات بالبريد الإلكتروني
-donate-anonymous = اجعل تبرعي مجهول الاسم
+donate-anonymous = لا تذكروا اسمي مع تبرعي
 donate-submit = المتابعة إلى الدفع الآمن
-donate-secure = ستدفع على صفحة Stripe الآمنة. لا نرى رقم بطاقتك أبداً.
+donate-secure = يتم الدفع على صفحة Stripe الآمنة. لا نرى رقم البطاقة أبداً.
 donate-errors-heading = يرجى تصحيح ما يلي:
-donate-err-frequency = اختر مرة واحدة أو شهرياً.
-donate-err-amount = اختر مبلغاً أو اكتبه، مثل 25 أو 25,50.
+donate-err-frequency = اختاروا مرة واحدة أو شهرياً.
+donate-err-amount = اختاروا مبلغاً أو اكتبوه، مثل 25 أو 25,50.
 donate-err-amount-range = يجب أن يكون المبلغ بين 1,00 و100.000,00 دولار.
-donate-err-fund = اختر وجهة تبرعك.
-donate-err-tribute-kind = اختر التكريم أو إحياء الذكرى.
-donate-err-tribute-name = اكتب اسم الشخص الذي يكرّمه تبرعك.
-donate-err-notify-name = اكتب اسم الشخص المراد إبلاغه في سطر واحد، بحد أقصى 200 حرف.
-donate-err-notify-email = اكتب بريداً إلكترونياً صحيحاً للشخص المراد إبلاغه، أو اتركه فارغاً.
-donate-err-name = اكتب اسمك.
-donate-err-email = اكتب بريداً إلكترونياً صحيحاً، مثل name@example.org.
+donate-err-fund = اختاروا وجهة تبرعكم.
+donate-err-tribute-kind = اختاروا التكريم أو إحياء الذكرى.
+donate-err-tribute-name = اكتبوا اسم من يُهدى إليه تبرعكم.
+donate-err-notify-name = اكتبوا اسم الشخص المراد إبلاغه في سطر واحد، بحد أقصى 200 حرف.
+donate-err-notify-email = اكتبوا بريداً إلكترونياً صحيحاً للشخص المراد إبلاغه، أو اتركوه فارغاً.
+donate-err-name = اكتبوا اسمكم.
+donate-err-email = اكتبوا بريداً إلكترونياً صحيحاً، مثل name@example.org.
 donate-unavailable = تعذّر الاتصال بمعالج الدفع، ولم يُخصم أي مبلغ. يرجى المحاولة بعد قليل.
 donate-raised = تم جمعه
 donate-goal = الهدف
 donate-thanks-title = شكراً لكم
-donate-thanks-paid = وصلنا تبرعك. سيصلك الإيصال بالبريد الإلكتروني.
-donate-thanks-processing = ما زالت عملية الدفع قيد المعالجة. سنرسل إيصالك فور اكتمالها.
+donate-thanks-paid = وصلنا تبرعكم. سيصلكم الإيصال بالبريد الإلكتروني.
+donate-thanks-processing = ما زالت عملية الدفع قيد المعالجة. سنرسل إيصالكم فور اكتمالها.
 donate-thanks-failed = لم تكتمل عملية الدفع، ولم يُخصم أي مبلغ.
-donate-thanks-unknown = نتحقق من تبرعك مع معالج الدفع. سيصلك الإيصال بالبريد الإلكتروني.
-donate-cancelled-title = لم يكتمل تبرعك
-donate-cancelled-body = لم يُخصم أي مبلغ. يمكنك المحاولة مجدداً متى شئت.
-donate-try-again = حاول مجدداً
+donate-thanks-unknown = نتحقق من تبرعكم مع معالج الدفع. سيصلكم الإيصال بالبريد الإلكتروني.
+donate-cancelled-title = لم يكتمل تبرعكم
+donate-cancelled-body = لم يُخصم أي مبلغ. يمكنكم المحاولة مجدداً متى شئتم.
+donate-try-again = حاولوا مجدداً
 donate-required = مطلوب
 
 ## manage
 
-manage-title = تعهّداتك بالتبرع
+manage-title = تعهّداتكم بالتبرع
 manage-invalid = هذا الرابط غير صالح. يُرجى استخدام أحدث رابط أرسلناه إليك بالبريد الإلكتروني.
-manage-expired = انتهت صلاحية هذا الرابط. ستحمل رسالتنا القادمة رابطًا جديدًا، أو راسلنا.
-manage-none = ليست لديك تعهّدات بالتبرع.
+manage-expired = انتهت صلاحية هذا الرابط. ستحمل رسالتنا القادمة رابطًا جديدًا، أو راسلونا.
+manage-none = ليست لديكم تعهّدات بالتبرع.
 manage-unavailable = هذه الصفحة غير متاحة الآن. يُرجى المحاولة بعد بضع دقائق.
 manage-month = شهريًا
 manage-quarter = كل ثلاثة أشهر
@@ -72,22 +72,22 @@ manage-resume = استئناف
 manage-confirm-cancel = نعم، أريد إلغاء هذا التعهّد
 manage-cancel = إلغاء التعهّد
 manage-update-card = تحديث بطاقتي
-manage-done-here = تمّ. جرى تحديث تعهّدك. شكرًا لكم.
+manage-done-here = تمّ. جرى تحديث تعهّدكم. شكرًا لكم.
 manage-done-at-processor = شكرًا لكم. أُرسل التغيير إلى معالج البطاقات لدينا وسيظهر هنا خلال بضع دقائق.
 manage-bad-amount = يُرجى كتابة المبلغ الجديد بالدولار، مثل 42 أو 42,50.
 manage-needs-confirmation = للإلغاء، يُرجى تحديد المربع الذي يؤكد ذلك.
 manage-cannot-change = لا يمكن تغيير هذا التعهّد بهذه الطريقة الآن.
-manage-no-card = لا توجد لدينا بطاقة مسجّلة باسمك.
+manage-no-card = لا توجد لدينا بطاقة مسجّلة باسمكم.
 manage-try-later = تعذّر الوصول إلى معالج البطاقات لدينا. يُرجى المحاولة بعد بضع دقائق.
 
 ## guard
 
-guard-honeypot-label = اترك هذا الحقل فارغاً
+guard-honeypot-label = اتركوا هذا الحقل فارغاً
 guard-minimum-hint = أقل تبرع تقبله هذه الصفحة هو { $minimum }.
 guard-below-minimum = يجب ألا يقل المبلغ عن { $minimum }.
-guard-form-expired = حرصاً على أمانك، انتهت صلاحية هذا النموذج. يرجى مراجعة تبرعك وإرساله مجدداً؛ لم يُخصم أي مبلغ.
+guard-form-expired = حرصاً على أمانكم، انتهت صلاحية هذا النموذج. يرجى مراجعة تبرعكم وإرساله مجدداً؛ لم يُخصم أي مبلغ.
 guard-refused-title = تعذّر قبول هذا النموذج
-guard-refused-body = يرجى فتح صفحة التبرع لدينا وإرسال تبرعك منها. لم يُخصم أي مبلغ.
+guard-refused-body = يرجى فتح صفحة التبرع لدينا وإرسال تبرعكم منها. لم يُخصم أي مبلغ.
 guard-back-to-form = الذهاب إلى صفحة التبرع
 guard-busy-title = يرجى الانتظار قليلاً
 guard-busy-body = لحماية المتبرعين من احتيال البطاقات، لا نقبل إلا عدداً قليلاً من التبرعات من المكان نفسه في وقت قصير. يرجى المحاولة مجدداً بعد { $minutes ->
@@ -119,12 +119,12 @@ month-10 = أكتوبر
 month-11 = نوفمبر
 month-12 = ديسمبر
 date-long = { $day } { $month } { $year }
-amount-ambiguous = يمكن قراءة هذا المبلغ بطريقتين. اكتب ألف دولار هكذا { $thousand } والسنتات بعد الفاصلة، مثل { $example }.
+amount-ambiguous = يمكن قراءة هذا المبلغ بطريقتين. اكتبوا ألف دولار هكذا { $thousand } والسنتات بعد الفاصلة، مثل { $example }.
 
 ## donate, more
 
 donate-page-unavailable = صفحة التبرع غير متاحة الآن؛ يرجى المحاولة بعد قليل.
-donate-circle-note = { $monthly } شهرياً تضمّك إلى { $circle }، لمن يتبرع بـ{ $yearly } أو أكثر سنوياً.
+donate-circle-note = { $monthly } شهرياً تضمّكم إلى { $circle }، لمن يتبرع بـ{ $yearly } أو أكثر سنوياً.
 donate-campaign-ended = انتهت حملة { $campaign }: جُمع { $raised } من هدف قدره { $goal }. شكراً لكل من تبرّع.
 
 ## circle

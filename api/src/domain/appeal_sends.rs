@@ -5,7 +5,10 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{AppealChannel, Language, OutboxStatus};
-use entity::{Currency, appeal, donor, format_minor, gift, outbox, tier_membership};
+use entity::{
+    Currency, DEFAULT_LANGUAGE, TranslatedField, appeal, donor, format_minor, gift, outbox,
+    tier_membership,
+};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Order, Query, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
@@ -51,6 +54,9 @@ pub struct PersonalAppeal {
     pub to_address: String,
     pub to_name: String,
     pub language: Language,
+    /// The language the subject and message are written in: the donor's when the
+    /// appeal has both in it, otherwise the default language's.
+    pub content_language: Language,
     pub subject: String,
     pub body: String,
     pub ask_minor: i64,
@@ -194,6 +200,27 @@ fn money(minor: i64, currency: Currency) -> String {
     format_minor(minor, currency)
 }
 
+/// The appeal's subject and message for a reader of `language`, with the language they
+/// are written in: both from the reader's language when staff wrote both in it,
+/// otherwise both the appeal's own (never a subject in one language over a message in
+/// another).
+fn appeal_text(appeal: &appeal::Model, language: Language) -> (&str, &str, Language) {
+    let translated = appeal.translations.as_ref().and_then(|t| {
+        Some((
+            t.get(language, TranslatedField::Subject)?,
+            t.get(language, TranslatedField::Message)?,
+        ))
+    });
+    match translated {
+        Some((subject, message)) if language != DEFAULT_LANGUAGE => (subject, message, language),
+        _ => (
+            appeal.subject.as_deref().unwrap_or_default(),
+            appeal.message.as_deref().unwrap_or_default(),
+            DEFAULT_LANGUAGE,
+        ),
+    }
+}
+
 fn personalize(
     appeal: &appeal::Model,
     rule: AskRule,
@@ -233,28 +260,35 @@ fn personalize(
         .first_name
         .clone()
         .unwrap_or_else(|| recipient.display_name.clone());
+    // Amounts are written the way the donor's language writes them ("60,00 $").
+    let words = mailer::templates::words::Words::new(recipient.language);
     let last_gift = recipient
         .last_gift_minor
-        .map(|m| money(m, currency))
+        .map(|m| words.amount(m, currency))
         .unwrap_or_default();
+    let ask_amount = words.amount(ask_minor, currency);
     let merge = |text: &str| {
         text.replace("{first_name}", &first_name)
             .replace("{last_gift}", &last_gift)
-            .replace("{ask_amount}", &money(ask_minor, currency))
+            .replace("{ask_amount}", &ask_amount)
             .replace("{donate_link}", &donate_url)
     };
+    let (subject, message, content_language) = appeal_text(appeal, recipient.language);
     PersonalAppeal {
         donor_id: recipient.id,
         to_address: recipient.email,
         to_name: recipient.display_name,
         language: recipient.language,
-        subject: merge(appeal.subject.as_deref().unwrap_or_default()),
-        body: merge(appeal.message.as_deref().unwrap_or_default()),
+        content_language,
+        subject: merge(subject),
+        body: merge(message),
         ask_minor,
         last_gift_minor: recipient.last_gift_minor,
         donate_url,
         club_monthly_ask_minor: invitation.map(Circle::monthly_minor),
-        circle_name: invitation.map(|circle| circle.tier.name.clone()),
+        circle_name: invitation.map(|circle| {
+            mailer::templates::tier_name(recipient.language, &circle.tier).to_owned()
+        }),
         unsubscribe_url,
     }
 }
@@ -406,6 +440,7 @@ async fn queue_appeal(
                 "appealId": appeal.id,
                 "subject": p.subject,
                 "body": p.body,
+                "contentLanguage": p.content_language.as_str(),
                 "donateUrl": p.donate_url,
                 "clubMonthlyAsk": p.club_monthly_ask_minor.map(|m| money(m, currency)),
                 "clubMonthlyAskMinor": p.club_monthly_ask_minor,

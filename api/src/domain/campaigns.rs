@@ -13,6 +13,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::translations::{self, APPEAL_FIELDS, TranslationChange};
 use super::{Actor, DomainError, audit};
 use super::{gifts, text};
 use crate::db::begin_write;
@@ -318,6 +319,8 @@ pub struct AppealDetails {
     pub ask_rule: Option<AskRule>,
     pub cost_minor: Option<i64>,
     pub scheduled_at: Option<chrono::DateTime<Utc>>,
+    /// Its subject and message in other languages.
+    pub translations: Vec<TranslationChange>,
 }
 
 /// Changes to an appeal; `None` leaves a field alone.
@@ -332,6 +335,8 @@ pub struct AppealChanges {
     pub ask_rule: Option<Option<AskRule>>,
     pub cost_minor: Option<Option<i64>>,
     pub scheduled_at: Option<Option<chrono::DateTime<Utc>>>,
+    /// Texts to set or remove in other languages; the others stay.
+    pub translations: Vec<TranslationChange>,
 }
 
 /// Source codes are printed on reply envelopes and typed back in: letters, digits and
@@ -402,6 +407,7 @@ fn appeal_snapshot(a: &appeal::Model) -> Value {
         "segmentId": a.segment_id,
         "subject": a.subject,
         "message": a.message,
+        "translations": a.translations,
         "askRule": a.ask_rule,
         "costMinor": a.cost_minor,
         "scheduledAt": a.scheduled_at,
@@ -421,6 +427,7 @@ pub async fn create_appeal(
     let name = text::required_text("name", &details.name, 200)?;
     let code = clean_source_code(&details.source_code)?;
     check_cost(details.cost_minor)?;
+    let appeal_translations = translations::apply(None, details.translations, APPEAL_FIELDS)?;
     let txn = begin_write(db).await?;
     let parent = campaign::Entity::find_by_id(details.campaign_id)
         .one(&txn)
@@ -437,6 +444,7 @@ pub async fn create_appeal(
         segment_id: Set(details.segment_id),
         subject: Set(details.subject.and_then(text::non_blank)),
         message: Set(details.message.and_then(text::non_blank)),
+        translations: Set(appeal_translations),
         ask_rule: Set(ask_rule_json(details.ask_rule)?),
         cost_minor: Set(details.cost_minor),
         currency: Set(parent.currency.clone()),
@@ -508,6 +516,13 @@ pub async fn update_appeal(
     }
     if let Some(message) = changes.message {
         active.message = Set(message.and_then(text::non_blank));
+    }
+    if !changes.translations.is_empty() {
+        active.translations = Set(translations::apply(
+            before.translations.clone(),
+            changes.translations,
+            APPEAL_FIELDS,
+        )?);
     }
     if let Some(rule) = changes.ask_rule {
         active.ask_rule = Set(ask_rule_json(rule)?);

@@ -1,7 +1,8 @@
 //! Funds: the designations gifts go to.
 
 use chrono::Utc;
-use entity::fund;
+use entity::enums::Language;
+use entity::{TranslatedField, fund};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     QueryOrder, Set,
@@ -10,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::audit::changed_fields;
 use super::text;
+use super::translations::{self, FUND_FIELDS, TranslationChange};
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -27,6 +29,17 @@ pub async fn list_funds(
     Ok(query.all(db).await?)
 }
 
+/// The fund's name as a reader of `language` sees it: staff's translation, otherwise
+/// the fund's own name.
+pub fn name_in(fund: &fund::Model, language: Language) -> &str {
+    entity::localized(
+        fund.translations.as_ref(),
+        language,
+        TranslatedField::Name,
+        &fund.name,
+    )
+}
+
 /// A fund as staff describe it.
 #[derive(Debug, Clone)]
 pub struct FundDetails {
@@ -34,6 +47,8 @@ pub struct FundDetails {
     pub code: String,
     pub description: Option<String>,
     pub restricted: bool,
+    /// Its name and description in other languages.
+    pub translations: Vec<TranslationChange>,
 }
 
 /// Changes to a fund; `None` leaves a field alone.
@@ -43,6 +58,8 @@ pub struct FundChanges {
     pub code: Option<String>,
     pub description: Option<Option<String>>,
     pub restricted: Option<bool>,
+    /// Texts to set or remove in other languages; the others stay.
+    pub translations: Vec<TranslationChange>,
 }
 
 fn clean_fund_name(name: &str) -> Result<String, DomainError> {
@@ -82,6 +99,7 @@ fn fund_snapshot(fund: &fund::Model) -> Value {
         "code": fund.code,
         "description": fund.description,
         "restricted": fund.restricted,
+        "translations": fund.translations,
         "archivedAt": fund.archived_at.map(|at| at.to_rfc3339()),
     })
 }
@@ -118,6 +136,7 @@ pub async fn create_fund(
 ) -> Result<fund::Model, DomainError> {
     let name = clean_fund_name(&details.name)?;
     let code = clean_fund_code(&details.code)?;
+    let fund_translations = translations::apply(None, details.translations, FUND_FIELDS)?;
     let txn = begin_write(db).await?;
     ensure_fund_unique(&txn, Some(&name), Some(&code), None).await?;
     let now = Utc::now();
@@ -126,6 +145,7 @@ pub async fn create_fund(
         code: Set(code),
         description: Set(details.description.and_then(text::non_blank)),
         restricted: Set(details.restricted),
+        translations: Set(fund_translations),
         archived_at: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
@@ -197,6 +217,10 @@ pub async fn update_fund(
     }
     if let Some(restricted) = changes.restricted {
         updated.restricted = restricted;
+    }
+    if !changes.translations.is_empty() {
+        updated.translations =
+            translations::apply(updated.translations, changes.translations, FUND_FIELDS)?;
     }
     save_fund(txn, actor, "updateFund", current, updated).await
 }

@@ -38,6 +38,7 @@ pub mod segments;
 pub mod text;
 pub mod tiers;
 pub mod tokens;
+pub mod translations;
 pub mod tributes;
 
 pub use errors::DomainError;

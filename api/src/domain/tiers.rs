@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use super::audit::changed_fields;
 use super::club::{ClubPolicy, evaluate_all_members};
 use super::text;
+use super::translations::{self, TIER_FIELDS, TranslationChange};
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -82,6 +83,8 @@ pub struct TierDetails {
     pub benefits_value_minor: i64,
     /// Make this tier the Circle, in place of the tier that was.
     pub is_circle: bool,
+    /// Its name and benefits in other languages.
+    pub translations: Vec<TranslationChange>,
 }
 
 /// Changes to a tier; `None` leaves a field alone.
@@ -94,6 +97,8 @@ pub struct TierChanges {
     /// `Some(true)` makes this tier the Circle in place of the tier that was;
     /// `Some(false)` leaves the club without a Circle when this tier was it.
     pub is_circle: Option<bool>,
+    /// Texts to set or remove in other languages; the others stay.
+    pub translations: Vec<TranslationChange>,
 }
 
 fn clean_tier_name(name: &str) -> Result<String, DomainError> {
@@ -134,6 +139,7 @@ fn tier_snapshot(tier: &giving_tier::Model) -> Value {
         "benefits": tier.benefits,
         "benefitsValueMinor": tier.benefits_value_minor,
         "isCircle": tier.is_circle,
+        "translations": tier.translations,
     })
 }
 
@@ -197,6 +203,7 @@ pub async fn create_tier(
         details.benefits_value_minor,
         details.threshold.amount_minor(),
     )?;
+    let tier_translations = translations::apply(None, details.translations, TIER_FIELDS)?;
     let txn = begin_write(db).await?;
     ensure_name_free(&txn, &name, None).await?;
     if details.is_circle {
@@ -210,6 +217,7 @@ pub async fn create_tier(
         benefits: Set(details.benefits.and_then(text::non_blank)),
         benefits_value_minor: Set(details.benefits_value_minor),
         is_circle: Set(details.is_circle),
+        translations: Set(tier_translations),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
@@ -268,6 +276,10 @@ pub async fn update_tier(
     if let Some(is_circle) = changes.is_circle {
         updated.is_circle = is_circle;
     }
+    if !changes.translations.is_empty() {
+        updated.translations =
+            translations::apply(updated.translations, changes.translations, TIER_FIELDS)?;
+    }
     check_benefits_value(updated.benefits_value_minor, updated.threshold_minor)?;
     let diff = changed_fields(&tier_snapshot(&current), &tier_snapshot(&updated));
     if diff.as_object().is_none_or(serde_json::Map::is_empty) {
@@ -313,6 +325,7 @@ mod tests {
             benefits_value_minor: 0,
             is_circle,
             receipt_every_installment: false,
+            translations: None,
             created_at: Utc::now(),
             updated_at: Utc::now(),
         }

@@ -126,6 +126,9 @@ pub async fn notify_honoree(
                 "honoree": honoree,
                 "donorName": donor_name(gift, donor),
                 "amount": amount_text(gift),
+                // The template writes the amount the way the reader's language does.
+                "amountMinor": gift.tribute_show_amount.then_some(gift.amount_minor),
+                "currency": gift.currency,
                 "receivedOn": gift.received_at.with_timezone(&org.timezone).date_naive(),
             }),
             not_before: None,

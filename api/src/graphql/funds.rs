@@ -8,6 +8,7 @@ use super::access::requires_role;
 use super::context::{actor, db, parse_id};
 use super::errors::GqlResultExt;
 use super::tokens::Role;
+use super::translations::{self, Translation, TranslationInput};
 use crate::domain::funds::{self, FundChanges, FundDetails};
 
 /// A designation a gift goes to: the General fund or a restricted program.
@@ -34,6 +35,12 @@ impl Fund {
     /// What the fund pays for.
     async fn description(&self) -> Option<&str> {
         self.0.description.as_deref()
+    }
+
+    /// Its name and description in the other languages donors read; a language with
+    /// no text shows donors the English one.
+    async fn translations(&self) -> Vec<Translation> {
+        translations::listed(self.0.translations.as_ref())
     }
 
     /// Whether gifts to this fund may only be spent on its program.
@@ -77,6 +84,8 @@ pub struct CreateFundInput {
     /// Whether gifts to it may only be spent on its program.
     #[graphql(default = true)]
     pub restricted: bool,
+    /// Its name and description in Spanish, French or Arabic.
+    pub translations: Option<Vec<TranslationInput>>,
 }
 
 /// Changes to a fund. Leave a field out to keep it.
@@ -90,6 +99,8 @@ pub struct UpdateFundInput {
     pub description: MaybeUndefined<String>,
     /// Whether gifts to it are restricted.
     pub restricted: Option<bool>,
+    /// Texts to set or remove in Spanish, French or Arabic; the others stay.
+    pub translations: Option<Vec<TranslationInput>>,
 }
 
 #[derive(Default)]
@@ -109,6 +120,7 @@ impl FundMutation {
             code: input.code,
             description: input.description,
             restricted: input.restricted,
+            translations: translations::changes(input.translations),
         };
         funds::create_fund(db(ctx)?, &actor(ctx)?, details)
             .await
@@ -116,7 +128,8 @@ impl FundMutation {
             .map(Fund)
     }
 
-    /// Changes a fund's name, code, description or restriction (admins only).
+    /// Changes a fund's name, code, description, restriction or translations (admins
+    /// only).
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn update_fund(
         &self,
@@ -134,6 +147,7 @@ impl FundMutation {
                 MaybeUndefined::Value(v) => Some(Some(v)),
             },
             restricted: input.restricted,
+            translations: translations::changes(input.translations),
         };
         funds::update_fund(db(ctx)?, &actor(ctx)?, id, changes)
             .await

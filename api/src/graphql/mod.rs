@@ -33,6 +33,7 @@ pub mod stripe_events;
 pub mod tiers;
 pub mod token_budget;
 pub mod tokens;
+pub mod translations;
 
 use std::sync::Arc;
 

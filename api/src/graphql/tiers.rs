@@ -9,6 +9,7 @@ use super::context::{actor, config, db, parse_id};
 use super::errors::GqlResultExt;
 use super::money::{MoneyAmount, MoneyInput};
 use super::tokens::Role;
+use super::translations::{self, Translation, TranslationInput};
 use crate::domain::tiers::{self, TierChanges, TierDetails};
 
 /// A level of the Monthly Giving Club, reached by annual pledge total.
@@ -35,6 +36,12 @@ impl Tier {
     /// What members receive.
     async fn benefits(&self) -> Option<&str> {
         self.0.benefits.as_deref()
+    }
+
+    /// Its name and benefits in the other languages donors read; a language with no
+    /// text shows donors the English one.
+    async fn translations(&self) -> Vec<Translation> {
+        translations::listed(self.0.translations.as_ref())
     }
 
     /// Good-faith value of the benefits, for receipts.
@@ -84,6 +91,8 @@ pub struct CreateTierInput {
     /// Make it the Circle, in place of the tier that is the Circle now.
     #[graphql(default = false)]
     pub is_circle: bool,
+    /// Its name and benefits in Spanish, French or Arabic.
+    pub translations: Option<Vec<TranslationInput>>,
 }
 
 /// Changes to a tier. Leave a field out to keep it.
@@ -100,6 +109,8 @@ pub struct UpdateTierInput {
     /// True makes it the Circle, in place of the tier that is the Circle now; false on
     /// the Circle leaves the club without one (the recognition page is then empty).
     pub is_circle: Option<bool>,
+    /// Texts to set or remove in Spanish, French or Arabic; the others stay.
+    pub translations: Option<Vec<TranslationInput>>,
 }
 
 #[derive(Default)]
@@ -120,6 +131,7 @@ impl TierMutation {
             benefits: input.benefits,
             benefits_value_minor: input.benefits_value_minor,
             is_circle: input.is_circle,
+            translations: translations::changes(input.translations),
         };
         tiers::create_tier(db(ctx)?, &actor(ctx)?, &config(ctx)?.club_policy(), details)
             .await
@@ -149,6 +161,7 @@ impl TierMutation {
             },
             benefits_value_minor: input.benefits_value_minor,
             is_circle: input.is_circle,
+            translations: translations::changes(input.translations),
         };
         tiers::update_tier(
             db(ctx)?,

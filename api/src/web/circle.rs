@@ -38,7 +38,7 @@ fn circle_page(
 ) -> CirclePage {
     let t = Words(language);
     let currency = state.config.org_currency;
-    let name = tier_name(language, &circle.tier.name).to_owned();
+    let name = tier_name(language, &circle.tier).to_owned();
     let yearly = whole_money(language, circle.tier.threshold_minor, currency);
     let monthly = whole_money(language, circle.monthly_minor(), currency);
     CirclePage {

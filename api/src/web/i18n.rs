@@ -133,8 +133,8 @@ impl Words {
 }
 
 /// A tier's name as a page in `language` writes it, the same as in email.
-pub fn tier_name(language: Language, name: &str) -> &str {
-    mailer::templates::tier_name(language, name)
+pub fn tier_name(language: Language, tier: &entity::giving_tier::Model) -> &str {
+    mailer::templates::tier_name(language, tier)
 }
 
 #[cfg(test)]
@@ -203,6 +203,39 @@ mod tests {
         };
         assert_eq!(money(Language::English, "42.00"), "$42.00");
         assert_eq!(money(Language::French, "42,00"), "42,00 $");
+    }
+
+    /// Arabic addresses the reader in the plural, as the emails do, so no donor is
+    /// addressed as a man by default: no masculine singular imperative ("اختر", "اكتب")
+    /// and no "he" for the person a gift honors.
+    #[test]
+    fn arabic_page_words_address_every_donor_alike() {
+        let source = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("locales/ar/pages.ftl"),
+        )
+        .unwrap_or_default();
+        let masculine = [
+            "اختر ",
+            "اكتب ",
+            "اترك ",
+            "حاول ",
+            "اجعل ",
+            "راسلنا",
+            "ستدفع",
+            "أخبروه",
+            "المُكرَّم",
+            "تبرّع للدفاع",
+            "تبرّع تكريماً",
+        ];
+        let found: Vec<&str> = masculine
+            .iter()
+            .copied()
+            .filter(|word| source.contains(word))
+            .collect();
+        assert!(
+            found.is_empty(),
+            "masculine forms in ar/pages.ftl: {found:?}"
+        );
     }
 
     #[test]

@@ -8,7 +8,7 @@ use krilla::metadata::{self, Metadata};
 use super::typeset::{
     Align, Column, Direction, Letter, TypesetError, Weight, without_direction_marks,
 };
-use super::{Document, Parts, words};
+use super::{Document, Parts};
 
 /// Date, fund, method, amount, benefits, deductible: the fund gets the most room, the
 /// amounts line up at the end of their columns.
@@ -76,11 +76,7 @@ pub(super) fn render(doc: &Document, p: &Parts) -> Result<Vec<u8>, TypesetError>
         letter.paragraph(tribute, Weight::Regular, 10.0);
     }
     letter.gap(10.0);
-    let header: Vec<String> = words(doc.language)
-        .columns
-        .iter()
-        .map(|c| (*c).to_owned())
-        .collect();
+    let header: Vec<String> = p.columns.to_vec();
     let rows: Vec<Vec<String>> = p.rows.iter().map(|row| row.to_vec()).collect();
     letter.table(&COLUMNS, &header, &rows, &p.totals, 9.0);
     letter.gap(18.0);

@@ -20,6 +20,11 @@ pub struct AppealPayload {
     pub appeal_id: i64,
     pub subject: String,
     pub body: String,
+    /// The language the subject and body are written in, when it is not the donor's
+    /// (the appeal has no text in the donor's language); messages queued before it was
+    /// written down are taken to be in the donor's.
+    #[serde(default)]
+    pub content_language: Option<String>,
     pub donate_url: String,
     /// The monthly amount that brings the donor into the Circle ("$42"), when the
     /// appeal invites donors not yet in it.
@@ -45,6 +50,9 @@ struct Mail {
     paragraphs: Vec<Vec<String>>,
     /// The message as written, for the plain-text part.
     body: String,
+    /// The message's `lang` and `dir` when it is not in the donor's language, so it is
+    /// read and spoken in its own.
+    body_language: Option<(&'static str, &'static str)>,
     donate: Link,
     invitation: Option<String>,
 }
@@ -85,7 +93,21 @@ pub fn render(context: Context<'_>, payload: &serde_json::Value) -> Result<Rende
         .map(|paragraph| paragraph.lines().map(str::to_owned).collect())
         .collect();
     let unsubscribe_url = links::with_language(&appeal.unsubscribe_url, context.language);
+    let body_language = appeal
+        .content_language
+        .as_deref()
+        .and_then(entity::enums::Language::parse)
+        .filter(|language| *language != context.language)
+        .map(|language| {
+            let dir = if language == entity::enums::Language::Arabic {
+                "rtl"
+            } else {
+                "ltr"
+            };
+            (language.as_str(), dir)
+        });
     let mail = Mail {
+        body_language,
         paragraphs,
         body: appeal.body.trim_end().to_owned(),
         donate: Link::new(context, words.get("appeal-give"), &appeal.donate_url),

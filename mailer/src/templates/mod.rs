@@ -150,33 +150,40 @@ pub async fn render(
 /// each language.
 pub const CIRCLE_OF_FRIENDS: &str = "Circle of Friends";
 
-/// A tier's name as a donor reading `language` sees it: the tier the organization
-/// started with has a name in each language; a name staff give a tier is shown as they
-/// wrote it.
-pub fn tier_name(language: Language, name: &str) -> &str {
+/// A tier's name as a donor reading `language` sees it: the name staff wrote in that
+/// language; failing that, for the tier the organization started with, its name in each
+/// language; otherwise the tier's own name.
+pub fn tier_name(language: Language, tier: &entity::giving_tier::Model) -> &str {
+    match tier
+        .translations
+        .as_ref()
+        .and_then(|t| t.get(language, entity::TranslatedField::Name))
+    {
+        Some(name) => name,
+        None => built_in_tier_name(language, &tier.name),
+    }
+}
+
+/// What a tier's members receive, as a donor reading `language` sees it: staff's text
+/// in that language, otherwise the tier's own.
+pub fn tier_benefits(language: Language, tier: &entity::giving_tier::Model) -> Option<&str> {
+    let own = tier.benefits.as_deref()?;
+    Some(entity::localized(
+        tier.translations.as_ref(),
+        language,
+        entity::TranslatedField::Benefits,
+        own,
+    ))
+}
+
+/// The tier the organization started with reads differently in each language; any
+/// other name is shown as staff wrote it.
+pub(crate) fn built_in_tier_name(language: Language, name: &str) -> &str {
     if name == CIRCLE_OF_FRIENDS {
         words::circle_of_friends(language)
     } else {
         name
     }
-}
-
-/// Escapes text for HTML element content and attribute values. The email templates do
-/// not use it (askama escapes what they show); it serves pages and documents outside
-/// the mailer that still assemble HTML themselves.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
 }
 
 /// The version a donor's links are signed with now (see [`crate::links`]); `None`
@@ -219,18 +226,5 @@ pub(crate) fn placeholder_organization() -> Organization {
         address: PLACEHOLDER_ADDRESS.to_owned(),
         timezone: chrono_tz::America::Los_Angeles,
         tribute_notifications_per_day: 3,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn markup_in_donor_text_is_escaped() {
-        assert_eq!(
-            escape("<script>alert('x')</script> & \"y\""),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;y&quot;"
-        );
     }
 }

@@ -42,14 +42,14 @@ pub async fn render(
         .await?
         .ok_or_else(|| RenderError::Missing(format!("tier {}", membership.tier_id)))?;
     let words = Words::new(context.language);
-    let name = tier.name.as_str();
+    let name = super::tier_name(context.language, &tier);
     let manage = manage_url(db, context, payload)
         .await?
         .map(|url| Link::new(context, words.get("tier-welcome-link"), &url));
     let mail = Mail {
         subject: words.with("tier-welcome-subject", &[("tier", name)]),
         welcome: words.with("tier-welcome-body", &[("tier", name)]),
-        benefits: tier.benefits,
+        benefits: super::tier_benefits(context.language, &tier).map(str::to_owned),
         manage,
     };
     compose(context, &mail, |_| {})

@@ -96,10 +96,10 @@ impl Words {
         )
     }
 
-    /// A tier's name as a donor reading this language sees it (see
-    /// [`super::tier_name`]).
+    /// A tier's name, as a message queued with it states it, as a donor reading this
+    /// language sees it (see [`super::tier_name`] for a tier at hand).
     pub fn tier_name(self, name: &str) -> &str {
-        super::tier_name(self.language, name)
+        super::built_in_tier_name(self.language, name)
     }
 }
 

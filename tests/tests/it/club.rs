@@ -452,7 +452,7 @@ async fn a_new_card_pledge_is_welcomed_once_to_the_club_and_once_to_the_circle(b
         "a raise inside the Circle is not a new entry"
     );
     let mail = rendered(&app, &circle[0]).await;
-    assert_eq!(mail.subject, "Bienvenido/a a Circle of Friends");
+    assert_eq!(mail.subject, "Bienvenido/a a Círculo de Amigos");
 }
 
 async fn a_second_circle_welcome_comes_only_with_a_new_entry(backend: Backend) {
@@ -566,7 +566,7 @@ async fn club_emails_speak_spanish_to_spanish_readers(backend: Backend) {
     assert!(mail.html.contains("Nora &#60;b&#62;Ruiz&#60;/b&#62;"));
     assert!(!mail.html.contains("<b>"));
     let mail = rendered(&app, &messages(&app, "tier_welcome").await[0]).await;
-    assert_eq!(mail.subject, "Bienvenido/a a Circle of Friends");
+    assert_eq!(mail.subject, "Bienvenido/a a Círculo de Amigos");
 }
 
 async fn club_emails_speak_french_and_arabic_and_link_to_a_page_in_that_language(backend: Backend) {
@@ -610,9 +610,9 @@ async fn club_emails_speak_french_and_arabic_and_link_to_a_page_in_that_language
         .to_owned();
     let page = app.get(&link).await.text().await.unwrap();
     assert!(page.contains("dir=\"rtl\""));
-    assert!(page.contains("تعهّداتك بالتبرع"));
+    assert!(page.contains("تعهّداتكم بالتبرع"));
     let circle = rendered(&app, &messages(&app, "tier_welcome").await[0]).await;
-    assert_eq!(circle.subject, "Bienvenue dans le Circle of Friends");
+    assert_eq!(circle.subject, "Bienvenue dans le Cercle des amis");
 }
 
 async fn club_emails_speak_english_by_default(backend: Backend) {

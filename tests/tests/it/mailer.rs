@@ -133,7 +133,7 @@ async fn a_receipt_arrives_with_its_headers_both_parts_and_the_pdf(backend: Back
     assert!(text.contains("application/pdf"));
     assert!(text.contains(&format!("receipt-{}.pdf", receipt.number)));
     // The donor's name is escaped in HTML, and the footer carries the postal address.
-    assert!(text.contains("Maria &lt;b&gt;Lopez&lt;/b&gt;"));
+    assert!(text.contains("Maria &#60;b&#62;Lopez&#60;/b&#62;"));
     assert!(!text.contains("<b>Lopez</b></p>"));
     assert!(text.contains("1458 Howard Street"));
 

@@ -40,3 +40,4 @@ mod staff_entries;
 mod startup;
 mod stripe_requests;
 mod subscription_states;
+mod translations;

@@ -112,7 +112,7 @@ async fn a_spanish_donor_gets_a_spanish_receipt(backend: Backend) {
     let text = &receipt.content_text;
     assert_eq!(receipt.language, Language::Spanish);
     assert!(text.contains("Recibo 2026-000001"));
-    assert!(text.contains("Gracias por su donación de $50.00 del 14 de marzo de 2026 (tarjeta)"));
+    assert!(text.contains("Gracias por su donación de $50,00 del 14 de marzo de 2026 (tarjeta)"));
     assert!(
         text.contains("No se proporcionaron bienes ni servicios a cambio de esta contribución.")
     );

@@ -79,7 +79,7 @@ pub(super) async fn reissue_in(
             if gifts::net_minor(&gift) <= 0 {
                 return Ok(None);
             }
-            let line = gift_line(txn, &gift).await?;
+            let line = gift_line(txn, &gift, donor.language).await?;
             Ok(Some(
                 issue(
                     txn,
@@ -95,7 +95,7 @@ pub(super) async fn reissue_in(
             ))
         }
         _ => {
-            let lines = statement_lines(txn, org, donor.id, voided.tax_year).await?;
+            let lines = statement_lines(txn, org, &donor, voided.tax_year).await?;
             if lines.iter().map(GiftLine::net_minor).sum::<i64>() <= 0 {
                 return Ok(None);
             }

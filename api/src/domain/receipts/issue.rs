@@ -1,7 +1,7 @@
 //! Issuing a gift receipt: whether a gift gets one, the frozen document, and its email.
 
 use chrono::Utc;
-use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
+use entity::enums::{GiftStatus, Language, ReceiptKind, ReceiptStatus};
 use entity::{Currency, EmailAddress, donor, fund, gift, giving_tier, receipt, tier_membership};
 use mailer::documents::{self, Document, GiftLine, Letterhead};
 use mailer::outbox::{self, Enqueued, NewMessage};
@@ -128,14 +128,16 @@ pub async fn acknowledge_gift(
     }
 }
 
+/// The gift as its receipt lists it, its fund named in the receipt's `language`.
 pub(super) async fn gift_line(
     db: &impl ConnectionTrait,
     gift: &gift::Model,
+    language: Language,
 ) -> Result<GiftLine, DomainError> {
     let fund = fund::Entity::find_by_id(gift.fund_id)
         .one(db)
         .await?
-        .map(|f| f.name)
+        .map(|f| crate::domain::funds::name_in(&f, language).to_owned())
         .unwrap_or_default();
     Ok(line_for(gift, fund))
 }
@@ -161,7 +163,7 @@ pub async fn issue_gift_receipt(
     gift: &gift::Model,
     donor: &donor::Model,
 ) -> Result<receipt::Model, DomainError> {
-    let line = gift_line(txn, gift).await?;
+    let line = gift_line(txn, gift, donor.language).await?;
     issue(
         txn,
         org,
@@ -216,7 +218,9 @@ pub(super) async fn issue(
         lines,
         replaces: replaces.map(|r| r.number.clone()),
     };
-    let rendered = documents::render(&document);
+    let rendered = documents::render(&document).map_err(|error| {
+        DomainError::Unexpected(anyhow::Error::new(error).context("rendering the receipt"))
+    })?;
     let stored = document.to_json().map_err(|error| {
         DomainError::Unexpected(anyhow::Error::new(error).context("storing the receipt's document"))
     })?;

@@ -16,16 +16,17 @@ use super::numbering::{tax_year, tax_year_bounds};
 use crate::config::Organization;
 use mailer::documents::GiftLine;
 
-/// The donor's gifts of a tax year that still count, net of refunds, oldest first.
+/// The donor's gifts of a tax year that still count, net of refunds, oldest first, each
+/// fund named in the donor's language.
 pub(super) async fn statement_lines(
     db: &impl ConnectionTrait,
     org: &Organization,
-    donor_id: i64,
+    donor: &donor::Model,
     year: i32,
 ) -> Result<Vec<GiftLine>, DomainError> {
     let (start, end) = tax_year_bounds(org, year)?;
     let gifts = gift::Entity::find()
-        .filter(gift::Column::DonorId.eq(donor_id))
+        .filter(gift::Column::DonorId.eq(donor.id))
         .filter(gift::Column::ReceivedAt.gte(start))
         .filter(gift::Column::ReceivedAt.lt(end))
         .filter(gifts::counted())
@@ -37,7 +38,12 @@ pub(super) async fn statement_lines(
         .all(db)
         .await?
         .into_iter()
-        .map(|f| (f.id, f.name))
+        .map(|f| {
+            (
+                f.id,
+                crate::domain::funds::name_in(&f, donor.language).to_owned(),
+            )
+        })
         .collect();
     Ok(gifts
         .iter()
@@ -64,7 +70,7 @@ pub async fn issue_year_end_statement(
     if existing > 0 {
         return Ok(None);
     }
-    let lines = statement_lines(txn, org, donor.id, year).await?;
+    let lines = statement_lines(txn, org, donor, year).await?;
     if lines.is_empty() {
         return Ok(None);
     }

@@ -10,6 +10,7 @@ use super::super::context::{actor, config, db, parse_id};
 use super::super::errors::{GqlResultExt, bad_input};
 use super::super::money::MoneyAmount;
 use super::super::tokens::Role;
+use super::super::translations::{self, Translation, TranslationInput};
 use super::results::AppealResultsView;
 use super::{GivingProgress, change, change_try};
 use crate::domain::appeal_sends::{self, LinkSettings, PersonalAppeal};
@@ -98,6 +99,12 @@ impl Appeal {
     /// The message, with merge fields.
     async fn message(&self) -> Option<&str> {
         self.0.message.as_deref()
+    }
+
+    /// Its subject and message in the other languages donors read. A donor whose
+    /// language has both gets them; any other donor gets the English ones.
+    async fn translations(&self) -> Vec<Translation> {
+        translations::listed(self.0.translations.as_ref())
     }
 
     /// How each donor's personal ask is computed.
@@ -192,6 +199,8 @@ pub struct CreateAppealInput {
     pub cost_minor: Option<i64>,
     /// When it is to be sent.
     pub scheduled_at: Option<DateTime<Utc>>,
+    /// Its subject and message in Spanish, French or Arabic.
+    pub translations: Option<Vec<TranslationInput>>,
 }
 
 /// Changes to an appeal. Leave a field out to keep it; null clears it.
@@ -215,6 +224,9 @@ pub struct UpdateAppealInput {
     pub cost_minor: MaybeUndefined<i64>,
     /// When it is to be sent.
     pub scheduled_at: MaybeUndefined<DateTime<Utc>>,
+    /// Subjects and messages to set or remove in Spanish, French or Arabic; the others
+    /// stay.
+    pub translations: Option<Vec<TranslationInput>>,
 }
 
 #[derive(Default)]
@@ -246,6 +258,7 @@ impl AppealMutation {
             ask_rule: input.ask_rule.map(AskAmountRule::parse).transpose()?,
             cost_minor: input.cost_minor,
             scheduled_at: input.scheduled_at,
+            translations: translations::changes(input.translations),
         };
         campaigns::create_appeal(db(ctx)?, &actor(ctx)?, details)
             .await
@@ -277,6 +290,7 @@ impl AppealMutation {
             ask_rule: change_try(input.ask_rule, AskAmountRule::parse)?,
             cost_minor: change(input.cost_minor),
             scheduled_at: change(input.scheduled_at),
+            translations: translations::changes(input.translations),
         };
         campaigns::update_appeal(db(ctx)?, &actor(ctx)?, id, changes)
             .await
@@ -310,6 +324,18 @@ impl AppealPreview {
     /// The donor's language, in which it is written.
     async fn language(&self) -> super::super::donors::Language {
         self.0.language.into()
+    }
+
+    /// The language the subject and message are written in: the donor's when the
+    /// appeal has both in it, otherwise English.
+    async fn content_language(&self) -> super::super::donors::Language {
+        self.0.content_language.into()
+    }
+
+    /// True when the appeal has no subject and message in the donor's language, so the
+    /// donor would get the English ones inside an email otherwise in their language.
+    async fn fell_back(&self) -> bool {
+        self.0.content_language != self.0.language
     }
 
     /// The subject, merged.

@@ -44,6 +44,11 @@ async fn active_funds(
         .page_reads
         .active_funds(&state.db)
         .await
+        .map(|list| {
+            list.iter()
+                .map(|f| (f.code.clone(), funds::name_in(f, lang).to_owned()))
+                .collect()
+        })
         .map_err(|error| {
             tracing::error!(
                 error = format!("{:#}", anyhow::Error::from(error)),

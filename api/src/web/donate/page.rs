@@ -124,7 +124,7 @@ fn circle_note(language: Language, circle: &Circle, currency: Currency) -> Strin
             ),
             (
                 "circle",
-                FluentValue::from(tier_name(language, &circle.tier.name).to_owned()),
+                FluentValue::from(tier_name(language, &circle.tier).to_owned()),
             ),
             (
                 "yearly",

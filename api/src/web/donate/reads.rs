@@ -9,10 +9,11 @@ use crate::domain::payments::{self, AppealProgress};
 use crate::domain::tiers::{self, Circle};
 use crate::domain::{DomainError, funds};
 use crate::read_cache::{APPEALS, Expiring, FUNDS_AND_TIERS};
+use entity::fund;
 use sea_orm::DatabaseConnection;
 
 pub struct PageReads {
-    funds: Expiring<(), Vec<(String, String)>>,
+    funds: Expiring<(), Vec<fund::Model>>,
     circle: Expiring<(), Option<Circle>>,
     appeals: Expiring<String, Option<AppealProgress>>,
 }
@@ -26,16 +27,13 @@ impl PageReads {
         }
     }
 
-    /// The funds a donor can choose, as (code, name), by name.
+    /// The funds a donor can choose, by name.
     pub async fn active_funds(
         &self,
         db: &DatabaseConnection,
-    ) -> Result<Vec<(String, String)>, DomainError> {
+    ) -> Result<Vec<fund::Model>, DomainError> {
         self.funds
-            .get_or_read((), || async {
-                let list = funds::list_funds(db, false).await?;
-                Ok(list.into_iter().map(|f| (f.code, f.name)).collect())
-            })
+            .get_or_read((), || funds::list_funds(db, false))
             .await
     }
 

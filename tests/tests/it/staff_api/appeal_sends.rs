@@ -134,7 +134,7 @@ async fn an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_uns
     assert_eq!(
         preview["body"],
         format!(
-            "Dear Ana,\n\nYour gift of $60.00 kept a family together. Will you give $75.00 today? {donate_url}"
+            "Dear Ana,\n\nYour gift of $60,00 kept a family together. Will you give $75,00 today? {donate_url}"
         )
     );
     let eli_preview = ok(

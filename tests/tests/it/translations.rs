@@ -1,0 +1,353 @@
+//! Content in the donor's language: staff write a fund's, a tier's and an appeal's
+//! texts in Spanish, French or Arabic, and the donation page, the recognition page,
+//! receipts (text, HTML and PDF), welcome and appeal emails use them, falling back to
+//! the English text where staff wrote none.
+
+use entity::receipt;
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use serde_json::{Value, json};
+
+use crate::club::{club_app, envelope_pledge, messages, rendered};
+use crate::staff_api::{
+    admin_token, check_gift, create_donor, fails, ok, record_gift, staff_token,
+};
+use tests::on_both_backends;
+use tests::pdf::{pdf_flowing_text, receipt_pdf};
+use tests::support::{Backend, TestApp};
+
+const SANTA_ANA: &str = "Santa Ana Deportation Defense Fund";
+const SANTA_ANA_ES: &str = "Fondo de Defensa contra Deportaciones de Santa Ana";
+const SANTA_ANA_AR: &str = "صندوق سانتا آنا للدفاع ضد الترحيل";
+
+const CREATE_FUND: &str = "mutation($input: CreateFundInput!) { createFund(input: $input) { id name translations { language field text } } }";
+const UPDATE_FUND: &str = "mutation($id: ID!, $input: UpdateFundInput!) { updateFund(id: $id, input: $input) { id translations { language field text } } }";
+const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { language contentLanguage fellBack subject body } }";
+
+/// The Santa Ana fund, named in Spanish and Arabic but not in French.
+async fn santa_ana(app: &TestApp, admin: &str) -> String {
+    let created = ok(
+        app,
+        admin,
+        CREATE_FUND,
+        json!({ "input": {
+            "name": SANTA_ANA,
+            "code": "SANTA-ANA",
+            "translations": [
+                { "language": "SPANISH", "field": "NAME", "text": SANTA_ANA_ES },
+                { "language": "ARABIC", "field": "NAME", "text": SANTA_ANA_AR },
+            ],
+        } }),
+    )
+    .await["createFund"]
+        .clone();
+    assert_eq!(
+        created["translations"],
+        json!([
+            { "language": "ARABIC", "field": "NAME", "text": SANTA_ANA_AR },
+            { "language": "SPANISH", "field": "NAME", "text": SANTA_ANA_ES },
+        ])
+    );
+    created["id"].as_str().unwrap().to_owned()
+}
+
+async fn page(app: &TestApp, path: &str) -> String {
+    app.get(path).await.text().await.unwrap()
+}
+
+async fn a_spanish_donation_page_names_the_funds_in_spanish(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let admin = admin_token(&app).await;
+    santa_ana(&app, &admin).await;
+    ok(
+        &app,
+        &admin,
+        UPDATE_FUND,
+        json!({ "id": "1", "input": { "translations": [
+            { "language": "SPANISH", "field": "NAME", "text": "Fondo General" },
+        ] } }),
+    )
+    .await;
+
+    let spanish = page(&app, "/donate?lang=es").await;
+    let french = page(&app, "/donate?lang=fr").await;
+
+    assert!(
+        spanish.contains(&format!(">{SANTA_ANA_ES}</option>")),
+        "{spanish}"
+    );
+    assert!(spanish.contains(">Fondo General</option>"), "{spanish}");
+    assert!(!spanish.contains(SANTA_ANA), "{spanish}");
+    // No French name: the French page falls back to the English one.
+    assert!(
+        french.contains(&format!(">{SANTA_ANA}</option>")),
+        "{french}"
+    );
+    assert!(french.contains(">General Fund</option>"), "{french}");
+}
+
+async fn staff_cannot_translate_a_fund_into_english_or_give_it_a_subject(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let admin = admin_token(&app).await;
+
+    for translation in [
+        json!({ "language": "ENGLISH", "field": "NAME", "text": "General" }),
+        json!({ "language": "SPANISH", "field": "SUBJECT", "text": "Hola" }),
+    ] {
+        let (code, field) = fails(
+            &app,
+            &admin,
+            UPDATE_FUND,
+            json!({ "id": "1", "input": { "translations": [translation] } }),
+        )
+        .await;
+        assert_eq!(
+            (code.as_str(), field.as_str()),
+            ("BAD_USER_INPUT", "translations")
+        );
+    }
+}
+
+async fn a_receipt_names_the_fund_in_the_donors_language(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let admin = admin_token(&app).await;
+    let staff = staff_token(&app).await;
+    let fund = santa_ana(&app, &admin).await;
+    let ana = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ana García", "email": "ana@example.org", "language": "SPANISH" }),
+    )
+    .await;
+    let claire = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Claire Dubois", "email": "claire@example.org", "language": "FRENCH" }),
+    )
+    .await;
+
+    for donor in [ana, claire] {
+        record_gift(&app, &staff, check_gift(donor, json!({ "fundId": fund }))).await;
+    }
+
+    let receipt_of = |donor: i64| {
+        receipt::Entity::find()
+            .filter(receipt::Column::DonorId.eq(donor))
+            .one(&app.db)
+    };
+    let spanish = receipt_of(ana).await.unwrap().unwrap();
+    let pdf = pdf_flowing_text(&receipt_pdf(&app.db, &spanish).await);
+    assert!(
+        spanish.content_text.contains(SANTA_ANA_ES),
+        "{}",
+        spanish.content_text
+    );
+    let html = spanish.content_html.clone().unwrap_or_default();
+    assert!(html.contains(SANTA_ANA_ES), "{html}");
+    assert!(pdf.contains(SANTA_ANA_ES), "{pdf}");
+    assert!(
+        !spanish.content_text.contains(SANTA_ANA),
+        "{}",
+        spanish.content_text
+    );
+    let french = receipt_of(claire).await.unwrap().unwrap();
+    assert!(
+        french.content_text.contains(SANTA_ANA),
+        "{}",
+        french.content_text
+    );
+}
+
+async fn an_appeal(app: &TestApp, staff: &str, translations: Value) -> String {
+    let campaign = ok(
+        app,
+        staff,
+        "mutation { createCampaign(input: { name: \"Fall 2026\", goal: { amountMinor: 500000 }, startsOn: \"2026-09-01\", defaultFundId: \"1\" }) { id } }",
+        json!({}),
+    )
+    .await["createCampaign"]["id"]
+        .clone();
+    ok(
+        app,
+        staff,
+        "mutation($input: CreateAppealInput!) { createAppeal(input: $input) { id translations { language field } } }",
+        json!({ "input": {
+            "campaignId": campaign,
+            "name": "Fall email",
+            "channel": "EMAIL",
+            "sourceCode": "FALL26-EMAIL",
+            "subject": "{first_name}, stand with families this fall",
+            "message": "Dear {first_name},\n\nWill you give {ask_amount} today? {donate_link}",
+            "translations": translations,
+        } }),
+    )
+    .await["createAppeal"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn an_arabic_appeal_email_takes_its_subject_and_body_from_the_arabic_text(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let staff = staff_token(&app).await;
+    let layla = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "ليلى حداد", "firstName": "ليلى", "email": "layla@example.org", "emailConsent": true, "language": "ARABIC" }),
+    )
+    .await;
+    let appeal = an_appeal(
+        &app,
+        &staff,
+        json!([
+            { "language": "ARABIC", "field": "SUBJECT", "text": "{first_name}، قفوا مع العائلات هذا الخريف" },
+            { "language": "ARABIC", "field": "MESSAGE", "text": "مرحباً {first_name}،\n\nهل تتبرعون بمبلغ {ask_amount} اليوم؟ {donate_link}" },
+        ]),
+    )
+    .await;
+
+    let preview = ok(
+        &app,
+        &staff,
+        PREVIEW,
+        json!({ "id": appeal, "donor": layla.to_string() }),
+    )
+    .await["appealPreview"]
+        .clone();
+    assert_eq!(preview["contentLanguage"], "ARABIC");
+    assert_eq!(preview["fellBack"], false);
+    assert_eq!(preview["subject"], "ليلى، قفوا مع العائلات هذا الخريف");
+
+    ok(
+        &app,
+        &staff,
+        "mutation($id: ID!) { sendAppeal(id: $id) { queued } }",
+        json!({ "id": appeal }),
+    )
+    .await;
+    let queued = messages(&app, "appeal").await;
+    assert_eq!(queued.len(), 1);
+    let email = rendered(&app, &queued[0]).await;
+
+    assert_eq!(email.subject, "ليلى، قفوا مع العائلات هذا الخريف");
+    // The ask is written as Arabic writes amounts, not as English does.
+    assert!(
+        email.text.starts_with("مرحباً ليلى،\n\nهل تتبرعون بمبلغ 50,00\u{a0}$ اليوم؟ https://give.example.org/donate?appeal=FALL26-EMAIL&"),
+        "{}",
+        email.text
+    );
+    assert!(!email.text.contains("Dear"), "{}", email.text);
+    assert!(!email.html.contains("lang=\"en\""), "{}", email.html);
+}
+
+async fn an_appeal_without_the_donors_language_says_it_falls_back_to_english(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let staff = staff_token(&app).await;
+    let ana = create_donor(
+        &app,
+        &staff,
+        json!({ "displayName": "Ana García", "firstName": "Ana", "email": "ana@example.org", "emailConsent": true, "language": "SPANISH" }),
+    )
+    .await;
+    // An Arabic text, and a Spanish subject without its message: Ana reads English.
+    let appeal = an_appeal(
+        &app,
+        &staff,
+        json!([
+            { "language": "ARABIC", "field": "SUBJECT", "text": "قفوا معنا" },
+            { "language": "ARABIC", "field": "MESSAGE", "text": "رسالة" },
+            { "language": "SPANISH", "field": "SUBJECT", "text": "Hola" },
+        ]),
+    )
+    .await;
+
+    let preview = ok(
+        &app,
+        &staff,
+        PREVIEW,
+        json!({ "id": appeal, "donor": ana.to_string() }),
+    )
+    .await["appealPreview"]
+        .clone();
+
+    assert_eq!(preview["language"], "SPANISH");
+    assert_eq!(preview["contentLanguage"], "ENGLISH");
+    assert_eq!(preview["fellBack"], true);
+    assert_eq!(preview["subject"], "Ana, stand with families this fall");
+    ok(
+        &app,
+        &staff,
+        "mutation($id: ID!) { sendAppeal(id: $id) { queued } }",
+        json!({ "id": appeal }),
+    )
+    .await;
+    let email = rendered(&app, &messages(&app, "appeal").await[0]).await;
+    // The English message is marked as English inside the Spanish email.
+    assert!(
+        email.html.contains("<div lang=\"en\" dir=\"ltr\">"),
+        "{}",
+        email.html
+    );
+}
+
+async fn the_circle_page_and_welcome_speak_the_tiers_translated_name_and_benefits(
+    backend: Backend,
+) {
+    let (app, _stripe) = club_app(backend).await;
+    let admin = admin_token(&app).await;
+    let tiers = ok(&app, &admin, "{ tiers { id isCircle } }", json!({})).await["tiers"].clone();
+    let circle = tiers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["isCircle"] == true)
+        .unwrap()["id"]
+        .clone();
+    ok(
+        &app,
+        &admin,
+        "mutation($id: ID!, $input: UpdateTierInput!) { updateTier(id: $id, input: $input) { id } }",
+        json!({ "id": circle, "input": {
+            "benefits": "Invitations to our spring gathering",
+            "translations": [
+                { "language": "SPANISH", "field": "NAME", "text": "Círculo de Amistad" },
+                { "language": "SPANISH", "field": "BENEFITS", "text": "Invitaciones a nuestro encuentro de primavera" },
+            ],
+        } }),
+    )
+    .await;
+    let luis = create_donor(
+        &app,
+        &admin,
+        json!({ "displayName": "Luis Pérez", "email": "luis@example.org", "language": "SPANISH" }),
+    )
+    .await;
+    envelope_pledge(&app, &admin, luis, 5_000, "MONTHLY", None).await;
+
+    let spanish = page(&app, "/circle?lang=es").await;
+    let welcome = rendered(&app, &messages(&app, "tier_welcome").await[0]).await;
+
+    assert!(spanish.contains("Círculo de Amistad"), "{spanish}");
+    assert_eq!(welcome.subject, "Bienvenido/a a Círculo de Amistad");
+    assert!(
+        welcome
+            .text
+            .contains("Invitaciones a nuestro encuentro de primavera"),
+        "{}",
+        welcome.text
+    );
+    // French has no text of its own: the built-in French name of the Circle.
+    assert!(
+        page(&app, "/circle?lang=fr")
+            .await
+            .contains("Cercle des amis")
+    );
+}
+
+on_both_backends!(
+    a_spanish_donation_page_names_the_funds_in_spanish,
+    staff_cannot_translate_a_fund_into_english_or_give_it_a_subject,
+    a_receipt_names_the_fund_in_the_donors_language,
+    an_arabic_appeal_email_takes_its_subject_and_body_from_the_arabic_text,
+    an_appeal_without_the_donors_language_says_it_falls_back_to_english,
+    the_circle_page_and_welcome_speak_the_tiers_translated_name_and_benefits,
+);
