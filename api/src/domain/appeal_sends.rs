@@ -11,14 +11,15 @@ use entity::{
 };
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, OnConflict, Order, Query, SimpleExpr};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
-    QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 use url::Url;
 
 use super::campaigns::AskRule;
 use super::csv_export::CsvFile;
+use super::merge_fields::{self, MergeField};
 use super::segments::{self, SegmentRule};
 use super::tiers::{self, Circle};
 use super::{Actor, DomainError, appeal_breakdown, audit, gifts};
@@ -130,6 +131,76 @@ fn in_circle(circle: Option<&Circle>) -> SimpleExpr {
         .into()
 }
 
+/// Why a donor would not receive an email appeal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotReceiving {
+    /// No email address on file.
+    NoEmailAddress,
+    /// Did not agree to email.
+    NoEmailConsent,
+    /// Unsubscribed from appeals.
+    UnsubscribedFromAppeals,
+    /// Their address bounced or complained, so email to it is suppressed.
+    EmailSuppressed,
+    /// Not in the appeal's segment.
+    OutsideSegment,
+}
+
+impl NotReceiving {
+    /// The reason, for staff.
+    pub fn message(self) -> &'static str {
+        match self {
+            NotReceiving::NoEmailAddress => "the donor has no email address",
+            NotReceiving::NoEmailConsent => "the donor has not agreed to email",
+            NotReceiving::UnsubscribedFromAppeals => "the donor unsubscribed from appeals",
+            NotReceiving::EmailSuppressed => {
+                "email to the donor's address is suppressed after a bounce or complaint"
+            }
+            NotReceiving::OutsideSegment => "the donor is not in the appeal's segment",
+        }
+    }
+}
+
+/// What a donor needs to receive any appeal email, each with the reason given when they
+/// do not, in the order staff are told.
+fn email_conditions() -> [(NotReceiving, Condition); 4] {
+    [
+        (
+            NotReceiving::NoEmailAddress,
+            Condition::all().add(donor::Column::Email.is_not_null()),
+        ),
+        (
+            NotReceiving::NoEmailConsent,
+            Condition::all().add(donor::Column::EmailConsent.eq(true)),
+        ),
+        (
+            NotReceiving::UnsubscribedFromAppeals,
+            Condition::all().add(donor::Column::AppealsUnsubscribedAt.is_null()),
+        ),
+        (
+            NotReceiving::EmailSuppressed,
+            Condition::all().add(donor::Column::EmailSuppressedAt.is_null()),
+        ),
+    ]
+}
+
+/// The appeal's segment as a condition (everyone when it has none).
+async fn segment_condition(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    appeal: &appeal::Model,
+) -> Result<Condition, DomainError> {
+    let Some(segment_id) = appeal.segment_id else {
+        return Ok(Condition::all());
+    };
+    let saved = entity::segment::Entity::find_by_id(segment_id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::validation("segmentId", "the segment no longer exists"))?;
+    let rule: SegmentRule = segments::saved_rule(&saved)?;
+    segments::condition(org, &rule)
+}
+
 /// Who an email appeal reaches: the segment (everyone when it has none), narrowed to
 /// donors who may receive appeal email.
 pub(crate) async fn email_audience(
@@ -137,20 +208,34 @@ pub(crate) async fn email_audience(
     org: &Organization,
     appeal: &appeal::Model,
 ) -> Result<Condition, DomainError> {
-    let mut audience = Condition::all()
-        .add(donor::Column::EmailConsent.eq(true))
-        .add(donor::Column::Email.is_not_null())
-        .add(donor::Column::AppealsUnsubscribedAt.is_null())
-        .add(donor::Column::EmailSuppressedAt.is_null());
-    if let Some(segment_id) = appeal.segment_id {
-        let saved = entity::segment::Entity::find_by_id(segment_id)
-            .one(db)
-            .await?
-            .ok_or_else(|| DomainError::validation("segmentId", "the segment no longer exists"))?;
-        let rule: SegmentRule = segments::saved_rule(&saved)?;
-        audience = audience.add(segments::condition(org, &rule)?);
+    let audience = email_conditions()
+        .into_iter()
+        .fold(Condition::all(), |all, (_, condition)| all.add(condition));
+    Ok(audience.add(segment_condition(db, org, appeal).await?))
+}
+
+/// The first reason a donor is outside an email appeal's audience.
+async fn why_not_receiving(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    appeal: &appeal::Model,
+    donor_id: i64,
+) -> Result<NotReceiving, DomainError> {
+    let checks = email_conditions().into_iter().chain([(
+        NotReceiving::OutsideSegment,
+        segment_condition(db, org, appeal).await?,
+    )]);
+    for (reason, condition) in checks {
+        let meets = donor::Entity::find()
+            .filter(donor::Column::Id.eq(donor_id))
+            .filter(condition)
+            .count(db)
+            .await?;
+        if meets == 0 {
+            return Ok(reason);
+        }
     }
-    Ok(audience)
+    Ok(NotReceiving::OutsideSegment)
 }
 
 async fn recipients(
@@ -268,10 +353,15 @@ fn personalize(
         .unwrap_or_default();
     let ask_amount = words.amount(ask_minor, currency);
     let merge = |text: &str| {
-        text.replace("{first_name}", &first_name)
-            .replace("{last_gift}", &last_gift)
-            .replace("{ask_amount}", &ask_amount)
-            .replace("{donate_link}", &donate_url)
+        merge_fields::merge(text, |field| {
+            match field {
+                MergeField::FirstName => &first_name,
+                MergeField::LastGift => &last_gift,
+                MergeField::AskAmount => &ask_amount,
+                MergeField::DonateLink => &donate_url,
+            }
+            .clone()
+        })
     };
     let (subject, message, content_language) = appeal_text(appeal, recipient.language);
     PersonalAppeal {
@@ -341,19 +431,26 @@ async fn personal_appeals(
         .collect())
 }
 
-/// One donor's appeal as it would be sent, or `None` when the donor would not get one.
+/// One donor's appeal as it would be sent, or why the donor would not get one.
 pub async fn preview_for_donor(
     db: &impl ConnectionTrait,
     org: &Organization,
     links: LinkSettings<'_>,
     appeal_id: i64,
     donor_id: i64,
-) -> Result<Option<PersonalAppeal>, DomainError> {
+) -> Result<Result<PersonalAppeal, NotReceiving>, DomainError> {
     let appeal = load_email_appeal(db, appeal_id).await?;
-    Ok(personal_appeals(db, org, links, &appeal, Some(donor_id))
+    if donor::Entity::find_by_id(donor_id).one(db).await?.is_none() {
+        return Err(DomainError::not_found("donor", donor_id));
+    }
+    let found = personal_appeals(db, org, links, &appeal, Some(donor_id))
         .await?
         .into_iter()
-        .next())
+        .next();
+    match found {
+        Some(personal) => Ok(Ok(personal)),
+        None => Ok(Err(why_not_receiving(db, org, &appeal, donor_id).await?)),
+    }
 }
 
 /// What sending an appeal did.

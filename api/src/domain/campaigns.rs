@@ -4,7 +4,7 @@
 
 use chrono::{NaiveDate, Utc};
 use entity::enums::AppealChannel;
-use entity::{Money, appeal, campaign, fund, gift, segment};
+use entity::{Money, TranslatedField, appeal, campaign, fund, gift, segment};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
@@ -13,6 +13,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::merge_fields::check_merge_fields;
 use super::translations::{self, APPEAL_FIELDS, TranslationChange};
 use super::{Actor, DomainError, audit};
 use super::{gifts, text};
@@ -209,13 +210,22 @@ pub async fn find_campaign(
     Ok(campaign::Entity::find_by_id(id).one(db).await?)
 }
 
-/// Campaigns, the most recently started first.
-pub async fn list_campaigns(
+/// How many campaigns there are.
+pub async fn count_campaigns(db: &impl ConnectionTrait) -> Result<u64, DomainError> {
+    Ok(campaign::Entity::find().count(db).await?)
+}
+
+/// Campaigns, the most recently started first, `limit` of them from `offset`.
+pub async fn campaigns_page(
     db: &impl ConnectionTrait,
+    offset: u64,
+    limit: u64,
 ) -> Result<Vec<campaign::Model>, DomainError> {
     Ok(campaign::Entity::find()
         .order_by_desc(campaign::Column::StartsOn)
         .order_by_desc(campaign::Column::Id)
+        .offset(offset)
+        .limit(limit)
         .all(db)
         .await?)
 }
@@ -419,6 +429,20 @@ fn ask_rule_json(rule: Option<AskRule>) -> Result<Option<Value>, DomainError> {
         .transpose()
 }
 
+/// The merge fields of an appeal's subject and message in other languages are checked
+/// like the English ones.
+fn check_translated_merge_fields(changes: &[TranslationChange]) -> Result<(), DomainError> {
+    changes
+        .iter()
+        .filter(|change| {
+            matches!(
+                change.field,
+                TranslatedField::Subject | TranslatedField::Message
+            )
+        })
+        .try_for_each(|change| check_merge_fields("translations", change.text.as_deref()))
+}
+
 pub async fn create_appeal(
     db: &DatabaseConnection,
     actor: &Actor,
@@ -427,6 +451,9 @@ pub async fn create_appeal(
     let name = text::required_text("name", &details.name, 200)?;
     let code = clean_source_code(&details.source_code)?;
     check_cost(details.cost_minor)?;
+    check_merge_fields("subject", details.subject.as_deref())?;
+    check_merge_fields("message", details.message.as_deref())?;
+    check_translated_merge_fields(&details.translations)?;
     let appeal_translations = translations::apply(None, details.translations, APPEAL_FIELDS)?;
     let txn = begin_write(db).await?;
     let parent = campaign::Entity::find_by_id(details.campaign_id)
@@ -487,6 +514,12 @@ pub async fn update_appeal(
     if let Some(cost) = changes.cost_minor {
         check_cost(cost)?;
     }
+    if let Some(subject) = &changes.subject {
+        check_merge_fields("subject", subject.as_deref())?;
+    }
+    if let Some(message) = &changes.message {
+        check_merge_fields("message", message.as_deref())?;
+    }
     let txn = begin_write(db).await?;
     let before = appeal::Entity::find_by_id(id)
         .one(&txn)
@@ -518,6 +551,7 @@ pub async fn update_appeal(
         active.message = Set(message.and_then(text::non_blank));
     }
     if !changes.translations.is_empty() {
+        check_translated_merge_fields(&changes.translations)?;
         active.translations = Set(translations::apply(
             before.translations.clone(),
             changes.translations,
@@ -581,10 +615,16 @@ pub struct AppealResults {
     pub cost_minor: Option<i64>,
 }
 
+/// `part` as a percentage of `whole`, to one decimal place as people read it (66.7);
+/// `None` when `whole` is zero.
+pub fn rounded_percent(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| (part as f64 * 1000.0 / whole as f64).round() / 10.0)
+}
+
 impl AppealResults {
-    /// Donors who gave, as a percentage of recipients.
+    /// Donors who gave, as a percentage of recipients, to one decimal place.
     pub fn response_rate(&self) -> Option<f64> {
-        (self.recipients > 0).then(|| self.totals.donors as f64 * 100.0 / self.recipients as f64)
+        rounded_percent(self.totals.donors, self.recipients)
     }
 
     /// Raised divided by gifts, rounded down to the minor unit.
@@ -592,11 +632,11 @@ impl AppealResults {
         (self.totals.gifts > 0).then(|| self.totals.raised_minor / self.totals.gifts)
     }
 
-    /// What each dollar raised cost (0.25 is 25 cents per dollar).
+    /// What each dollar raised cost, to the cent (0.25 is 25 cents per dollar).
     pub fn cost_per_dollar_raised(&self) -> Option<f64> {
         match self.cost_minor {
             Some(cost) if self.totals.raised_minor > 0 => {
-                Some(cost as f64 / self.totals.raised_minor as f64)
+                Some((cost as f64 * 100.0 / self.totals.raised_minor as f64).round() / 100.0)
             }
             _ => None,
         }

@@ -142,14 +142,21 @@ async fn ensure_email_free(
     if let Some(id) = except {
         query = query.filter(donor::Column::Id.ne(id));
     }
-    let alias_owner = donor_with_alias(db, DonorAliasKind::Email, email).await?;
-    if query.one(db).await?.is_some() || alias_owner.is_some_and(|owner| Some(owner) != except) {
-        return Err(DomainError::conflict(
-            Some("email"),
+    let alias_owner = donor_with_alias(db, DonorAliasKind::Email, email)
+        .await?
+        .filter(|owner| Some(*owner) != except);
+    let holder = match query.one(db).await? {
+        Some(found) => Some(found.id),
+        None => alias_owner,
+    };
+    match holder {
+        Some(existing) => Err(DomainError::conflict_with(
+            "email",
             "a donor with this email already exists",
-        ));
+            existing,
+        )),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Checks a new donor's details and inserts the donor in the caller's transaction:

@@ -18,6 +18,9 @@ pub enum DomainError {
     Conflict {
         field: Option<String>,
         message: String,
+        /// The id of the record already holding the value, when telling it helps
+        /// (the donor who has the email).
+        existing_id: Option<i64>,
     },
     /// The payment processor refused or could not be reached.
     #[error("payment processor: {0}")]
@@ -46,6 +49,16 @@ impl DomainError {
         DomainError::Conflict {
             field: field.map(str::to_owned),
             message: message.into(),
+            existing_id: None,
+        }
+    }
+
+    /// A conflict with a record that already exists, whose id the caller is told.
+    pub fn conflict_with(field: &str, message: impl Into<String>, existing_id: i64) -> Self {
+        DomainError::Conflict {
+            field: Some(field.to_owned()),
+            message: message.into(),
+            existing_id: Some(existing_id),
         }
     }
 }
@@ -324,7 +337,7 @@ mod tests {
                 .expect("the first fund");
             let refused = add_fund(&test_db.db, "Bail Fund", "BAIL-2").await;
             match refused {
-                Err(DomainError::Conflict { field, message }) => {
+                Err(DomainError::Conflict { field, message, .. }) => {
                     assert_eq!(field.as_deref(), Some("name"));
                     assert_eq!(message, "a fund with this name already exists");
                 }

@@ -129,6 +129,14 @@ async fn ensure_fund_unique(
     Ok(())
 }
 
+/// One fund by id, archived or not.
+pub async fn find_fund(db: &impl ConnectionTrait, id: i64) -> Result<fund::Model, DomainError> {
+    fund::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("fund", id))
+}
+
 pub async fn create_fund(
     db: &DatabaseConnection,
     actor: &Actor,

@@ -1,9 +1,11 @@
-//! Finding gifts: by date, fund, campaign, appeal code, method, status and amount,
-//! newest first (ties broken by id, so paging is stable).
+//! Finding gifts: by date, fund, campaign, appeal code, method, status, amount and a
+//! searched text (the check number, or words of the notes), newest first (ties broken
+//! by id, so paging is stable).
 
 use chrono::{DateTime, Utc};
 use entity::enums::{GiftStatus, PaymentMethod};
 use entity::gift;
+use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
     QuerySelect,
@@ -28,6 +30,12 @@ pub struct GiftFilter {
     pub statuses: Vec<GiftStatus>,
     pub amount_min_minor: Option<i64>,
     pub amount_max_minor: Option<i64>,
+    /// A check number (exactly), or, with `text_in_notes`, part of the notes (any case).
+    #[serde(default)]
+    pub text: Option<String>,
+    /// Search the notes too: only for those who may read them.
+    #[serde(default)]
+    pub text_in_notes: bool,
 }
 
 async fn condition(
@@ -75,6 +83,26 @@ async fn condition(
     }
     if let Some(max) = filter.amount_max_minor {
         condition = condition.add(gift::Column::AmountMinor.lte(max));
+    }
+    if let Some(text) = filter
+        .text
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+    {
+        let mut either = Condition::any().add(gift::Column::CheckNumber.eq(text));
+        if filter.text_in_notes {
+            let escaped = text
+                .to_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            either = either.add(
+                Expr::expr(Func::lower(Expr::col(gift::Column::Notes)))
+                    .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            );
+        }
+        condition = condition.add(either);
     }
     Ok(Some(condition))
 }

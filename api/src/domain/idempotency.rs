@@ -67,7 +67,7 @@ mod tests {
         let replay = json!({ "id": 4, "amount": 5000, "reason": "asked" });
         assert_eq!(first_difference(&first, &replay).as_deref(), Some("amount"));
         match ensure_same_request(&first, &replay, |field| format!("another {field}")) {
-            Err(DomainError::Conflict { field, message }) => {
+            Err(DomainError::Conflict { field, message, .. }) => {
                 assert_eq!(field.as_deref(), Some("amount"));
                 assert_eq!(message, "another amount");
             }

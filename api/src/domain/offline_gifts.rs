@@ -2,7 +2,7 @@
 //! corrections and refunds staff make to them. Recording goes through `record_gift`,
 //! so the receipt is issued in the same transaction.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::{GiftStatus, PaymentMethod, PledgeStatus};
 use entity::{Money, appeal, audit_log, fund, gift, pledge};
 use sea_orm::{
@@ -54,6 +54,16 @@ pub struct OfflineGift {
 pub struct RecordedOfflineGift {
     pub gift: gift::Model,
     pub replayed: bool,
+}
+
+/// When a gift known only by its day (a check's date) was received: noon that day in the
+/// organization's time zone, so it falls on that day and in that tax year wherever it is
+/// shown, and no daylight-saving change can move it.
+pub fn received_on(org: &Organization, day: NaiveDate) -> Result<DateTime<Utc>, DomainError> {
+    day.and_hms_opt(12, 0, 0)
+        .and_then(|noon| noon.and_local_timezone(org.timezone).earliest())
+        .map(|at| at.with_timezone(&Utc))
+        .ok_or_else(|| DomainError::validation("receivedOn", format!("{day} is not a usable day")))
 }
 
 /// Finds an appeal by its source code (stored upper case).

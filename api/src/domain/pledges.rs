@@ -323,6 +323,21 @@ pub struct PledgeFilter {
     pub source: Option<PledgeSource>,
     pub fund_id: Option<i64>,
     pub frequency: Option<PledgeFrequency>,
+    /// Starting on or after this day.
+    #[serde(default)]
+    pub starts_from: Option<NaiveDate>,
+    /// Starting on or before this day.
+    #[serde(default)]
+    pub starts_to: Option<NaiveDate>,
+    /// An installment of at least this many minor units.
+    #[serde(default)]
+    pub installment_min_minor: Option<i64>,
+    /// An installment of at most this many minor units.
+    #[serde(default)]
+    pub installment_max_minor: Option<i64>,
+    /// Brought in by this appeal.
+    #[serde(default)]
+    pub appeal_id: Option<i64>,
 }
 
 fn pledge_condition(filter: &PledgeFilter) -> Condition {
@@ -341,6 +356,21 @@ fn pledge_condition(filter: &PledgeFilter) -> Condition {
     }
     if let Some(frequency) = filter.frequency {
         condition = condition.add(pledge::Column::Frequency.eq(frequency));
+    }
+    if let Some(from) = filter.starts_from {
+        condition = condition.add(pledge::Column::StartsOn.gte(from));
+    }
+    if let Some(to) = filter.starts_to {
+        condition = condition.add(pledge::Column::StartsOn.lte(to));
+    }
+    if let Some(min) = filter.installment_min_minor {
+        condition = condition.add(pledge::Column::InstallmentMinor.gte(min));
+    }
+    if let Some(max) = filter.installment_max_minor {
+        condition = condition.add(pledge::Column::InstallmentMinor.lte(max));
+    }
+    if let Some(id) = filter.appeal_id {
+        condition = condition.add(pledge::Column::AppealId.eq(id));
     }
     condition
 }

@@ -60,6 +60,10 @@ pub enum SegmentRule {
     ActivePledge { has: bool },
     /// Has a pledge whose payments are past due.
     PledgePastDue,
+    /// Has a pledge in this status (`active`, `paused`, `past_due`, `cancelled`,
+    /// `completed`).
+    #[serde(rename = "pledgeStatus")]
+    PledgeInStatus { status: PledgeStatus },
     /// Gave to a fund.
     #[serde(rename_all = "camelCase")]
     GaveToFund { fund_id: i64 },
@@ -85,18 +89,32 @@ const MAX_DEPTH: usize = 8;
 pub const MAX_RULES: usize = 200;
 
 impl SegmentRule {
-    /// Reads a rule typed by staff or stored in `segments.rule`.
+    /// Reads a rule stored in `segments.rule`.
     pub fn parse(value: &Value) -> Result<Self, DomainError> {
-        let rule: SegmentRule = serde_json::from_value(value.clone())
-            .map_err(|error| DomainError::validation("rule", error.to_string()))?;
-        if rule.size() > MAX_RULES {
+        Self::parse_at(value, "rule")
+    }
+
+    /// Reads a rule typed by staff as JSON; a refusal names the part of it at fault,
+    /// starting from `root` (`ruleJson.rules[1].year`).
+    pub fn parse_at(value: &Value, root: &str) -> Result<Self, DomainError> {
+        let rule: SegmentRule = serde_json::from_value(value.clone()).map_err(|error| {
+            explain_refusal(value, root.to_owned())
+                .unwrap_or_else(|| DomainError::validation(root, error.to_string()))
+        })?;
+        rule.checked(root)
+    }
+
+    /// Checks a rule built in code or from typed input: its size, nesting, ranges.
+    /// A refusal names `root`.
+    pub fn checked(self, root: &str) -> Result<Self, DomainError> {
+        if self.size() > MAX_RULES {
             return Err(DomainError::validation(
-                "rule",
+                root,
                 format!("holds more than {MAX_RULES} conditions"),
             ));
         }
-        rule.check(0)?;
-        Ok(rule)
+        self.check(0, root)?;
+        Ok(self)
     }
 
     /// How many conditions, all/any/not included, the rule holds.
@@ -110,14 +128,14 @@ impl SegmentRule {
         }
     }
 
-    fn check(&self, depth: usize) -> Result<(), DomainError> {
+    fn check(&self, depth: usize, root: &str) -> Result<(), DomainError> {
         if depth > MAX_DEPTH {
-            return Err(DomainError::validation("rule", "is nested too deeply"));
+            return Err(DomainError::validation(root, "is nested too deeply"));
         }
         let range = |from: &NaiveDate, to: &NaiveDate| {
             if to < from {
                 Err(DomainError::validation(
-                    "rule",
+                    root,
                     "a range ends before it starts",
                 ))
             } else {
@@ -125,12 +143,9 @@ impl SegmentRule {
             }
         };
         let amounts = |min: &Option<i64>, max: &Option<i64>| match (min, max) {
-            (None, None) => Err(DomainError::validation(
-                "rule",
-                "a giving range needs an end",
-            )),
+            (None, None) => Err(DomainError::validation(root, "a giving range needs an end")),
             (Some(a), Some(b)) if b < a => Err(DomainError::validation(
-                "rule",
+                root,
                 "a giving range ends below its start",
             )),
             _ => Ok(()),
@@ -139,18 +154,16 @@ impl SegmentRule {
             SegmentRule::All { rules } | SegmentRule::Any { rules } => {
                 if rules.is_empty() {
                     return Err(DomainError::validation(
-                        "rule",
+                        root,
                         "all/any needs at least one rule",
                     ));
                 }
-                rules.iter().try_for_each(|r| r.check(depth + 1))
+                rules.iter().try_for_each(|r| r.check(depth + 1, root))
             }
-            SegmentRule::Not { rule } => rule.check(depth + 1),
-            SegmentRule::SpeaksLanguage { language } => {
-                Language::parse(language).map(|_| ()).ok_or_else(|| {
-                    DomainError::validation("rule", format!("no language {language:?}"))
-                })
-            }
+            SegmentRule::Not { rule } => rule.check(depth + 1, root),
+            SegmentRule::SpeaksLanguage { language } => Language::parse(language)
+                .map(|_| ())
+                .ok_or_else(|| DomainError::validation(root, format!("no language {language:?}"))),
             SegmentRule::GaveBetween { from, to }
             | SegmentRule::DidNotGiveBetween { from, to }
             | SegmentRule::FirstGiftBetween { from, to } => range(from, to),
@@ -170,6 +183,50 @@ impl SegmentRule {
     fn to_json(&self) -> Result<Value, DomainError> {
         serde_json::to_value(self).map_err(|e| DomainError::Unexpected(e.into()))
     }
+}
+
+/// Finds the innermost part of a JSON rule that does not read, and says what it lacks.
+fn explain_refusal(value: &Value, path: String) -> Option<DomainError> {
+    let kind = value.get("kind").and_then(Value::as_str);
+    let inner = match kind {
+        Some("all" | "any") => value
+            .get("rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+            .find_map(|(i, rule)| explain_refusal(rule, format!("{path}.rules[{i}]"))),
+        Some("not") => value
+            .get("rule")
+            .and_then(|rule| explain_refusal(rule, format!("{path}.rule"))),
+        _ => None,
+    };
+    if inner.is_some() {
+        return inner;
+    }
+    let error = serde_json::from_value::<SegmentRule>(value.clone()).err()?;
+    let message = error.to_string();
+    let quoted = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split('`').next())
+            .map(str::to_owned)
+    };
+    let kind = kind.unwrap_or("rule");
+    Some(if let Some(name) = quoted("missing field `") {
+        let reason = if name == "kind" {
+            "every rule needs a `kind`".to_owned()
+        } else {
+            format!("a `{kind}` rule needs `{name}`")
+        };
+        DomainError::validation(format!("{path}.{name}"), reason)
+    } else if quoted("unknown variant `").is_some() {
+        DomainError::validation(format!("{path}.kind"), message)
+    } else if let Some(name) = quoted("unknown field `") {
+        DomainError::validation(format!("{path}.{name}"), message)
+    } else {
+        DomainError::validation(path, message)
+    })
 }
 
 /// The first moment of a day in the organization's time zone, in UTC.
@@ -351,6 +408,13 @@ pub fn condition(org: &Organization, rule: &SegmentRule) -> Result<Condition, Do
                 .and_where(pledge::Column::Status.eq(PledgeStatus::PastDue))
                 .to_owned(),
         ),
+        SegmentRule::PledgeInStatus { status } => donor_in(
+            Query::select()
+                .column(pledge::Column::DonorId)
+                .from(pledge::Entity)
+                .and_where(pledge::Column::Status.eq(*status))
+                .to_owned(),
+        ),
         SegmentRule::GaveToFund { fund_id } => donor_in(
             givers()
                 .and_where(gift::Column::FundId.eq(*fund_id))
@@ -394,15 +458,41 @@ pub async fn preview(
     rule: &SegmentRule,
     first: u64,
 ) -> Result<(u64, Vec<donor::Model>), DomainError> {
-    let cond = condition(org, rule)?;
-    let count = donor::Entity::find().filter(cond.clone()).count(db).await?;
-    let donors = donor::Entity::find()
-        .filter(cond)
-        .order_by_asc(donor::Column::Id)
-        .limit(first)
-        .all(db)
-        .await?;
+    let count = count_members(db, org, rule).await?;
+    let donors = members_page(db, org, rule, 0, first).await?;
     Ok((count, donors))
+}
+
+/// How many donors a rule matches now.
+pub async fn count_members(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    rule: &SegmentRule,
+) -> Result<u64, DomainError> {
+    Ok(donor::Entity::find()
+        .filter(condition(org, rule)?)
+        .count(db)
+        .await?)
+}
+
+/// The donors a rule matches, by id, `limit` of them from `offset`.
+pub async fn members_page(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    rule: &SegmentRule,
+    offset: u64,
+    limit: u64,
+) -> Result<Vec<donor::Model>, DomainError> {
+    if limit == 0 {
+        return Ok(Vec::new());
+    }
+    Ok(donor::Entity::find()
+        .filter(condition(org, rule)?)
+        .order_by_asc(donor::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(db)
+        .await?)
 }
 
 /// A segment as staff describe it.
@@ -506,6 +596,17 @@ pub async fn list_segments(db: &impl ConnectionTrait) -> Result<Vec<segment::Mod
         .order_by_asc(segment::Column::Name)
         .all(db)
         .await?)
+}
+
+/// One saved segment.
+pub async fn find_segment(
+    db: &impl ConnectionTrait,
+    id: i64,
+) -> Result<segment::Model, DomainError> {
+    segment::Entity::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found("segment", id))
 }
 
 /// A saved segment's rule.

@@ -14,7 +14,7 @@ use crate::domain::audit::{self, AuditFilter as SearchFilter};
 /// One change: who made it, what it changed, and when.
 pub struct AuditEntry(pub audit_log::Model);
 
-/// One change: who made it, what it changed, and when (admins only).
+/// One change: who made it, what it changed, and when (admins only). Role: admin.
 #[Object(directive = requires_role::apply(Role::Admin))]
 impl AuditEntry {
     /// The entry's id.
@@ -75,7 +75,7 @@ pub struct AuditQuery;
 
 #[Object]
 impl AuditQuery {
-    /// The audit log, newest first (admins only).
+    /// The audit log, newest first (admins only). Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn audit_log(
         &self,

@@ -143,6 +143,7 @@ pub struct CheckoutChoicesQuery;
 impl CheckoutChoicesQuery {
     /// Checkouts under an existing donor's email whose choices (name, language, email
     /// consent, anonymity) differ from the donor's, oldest first, a page at a time.
+    /// Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn donors_to_review(
         &self,
@@ -184,7 +185,7 @@ pub struct CheckoutChoicesMutation;
 impl CheckoutChoicesMutation {
     /// Applies what a checkout said to its donor, where it still differs; recorded in
     /// the audit log as a change to the donor. Accepting again changes nothing;
-    /// accepting dismissed choices is a `CONFLICT`.
+    /// accepting dismissed choices is a `CONFLICT`. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn accept_checkout_choices(
         &self,
@@ -200,6 +201,7 @@ impl CheckoutChoicesMutation {
 
     /// Leaves what a checkout said aside: the donor keeps their own choices.
     /// Dismissing again changes nothing; dismissing accepted choices is a `CONFLICT`.
+    /// Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn dismiss_checkout_choices(
         &self,

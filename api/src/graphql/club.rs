@@ -219,7 +219,7 @@ pub struct ClubQuery;
 
 #[Object]
 impl ClubQuery {
-    /// The Monthly Giving Club: members, movements and recurring income.
+    /// The Monthly Giving Club: members, movements and recurring income. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn giving_club(
         &self,
@@ -241,18 +241,36 @@ impl ClubQuery {
     /// name, with each member's donor record and contact details for event invitations,
     /// anonymous members included; empty when no tier is the Circle. Staff only; also
     /// at `GET /circle/roster.csv`.
+    /// A page at a time (at most 100), with `totalCount`. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
-    async fn circle_roster(&self, ctx: &Context<'_>) -> Result<Vec<ClubMembership>> {
-        let roster = club::circle_roster(db(ctx)?).await.gql()?;
-        Ok(roster
+    async fn circle_roster(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ClubMembership>> {
+        let args = PageArgs::new(after, before, first, last);
+        args.check()?;
+        let roster = club::circle_roster(db(ctx)?)
+            .await
+            .gql()?
             .map(|(_, members)| members)
-            .unwrap_or_default()
+            .unwrap_or_default();
+        let total = roster.len() as u64;
+        let window = args.window(total);
+        let nodes = roster
             .into_iter()
+            .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
+            .take(usize::try_from(window.limit).unwrap_or(0))
             .map(|member| ClubMembership(member.membership))
-            .collect())
+            .collect();
+        Ok(page(window, total, nodes))
     }
 
     /// A donor's giving-club history: every tier they entered and left, oldest first.
+    /// Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn tier_history(
         &self,
@@ -327,7 +345,7 @@ pub struct ClubMutation;
 
 #[Object]
 impl ClubMutation {
-    /// Pauses a pledge: no installments are expected while it is paused.
+    /// Pauses a pledge: no installments are expected while it is paused. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn pause_pledge(
         &self,
@@ -337,7 +355,7 @@ impl ClubMutation {
         apply(ctx, input, PledgeAction::Pause).await
     }
 
-    /// Resumes a paused pledge.
+    /// Resumes a paused pledge. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn resume_pledge(
         &self,
@@ -347,7 +365,7 @@ impl ClubMutation {
         apply(ctx, input, PledgeAction::Resume).await
     }
 
-    /// Cancels a pledge for good; the donor is thanked and offered a way back.
+    /// Cancels a pledge for good; the donor is thanked and offered a way back. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn cancel_pledge(
         &self,
@@ -361,7 +379,7 @@ impl ClubMutation {
         apply(ctx, input, PledgeAction::Cancel { reason }).await
     }
 
-    /// Changes a pledge's installment amount.
+    /// Changes a pledge's installment amount. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn change_pledge_amount(
         &self,

@@ -144,7 +144,7 @@ impl Donor {
         self.0.country.as_deref()
     }
 
-    /// Staff notes about the donor (staff and admins only).
+    /// Staff notes about the donor (staff and admins only). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
@@ -517,7 +517,7 @@ pub struct DonorMutation;
 
 #[Object]
 impl DonorMutation {
-    /// Records a new donor.
+    /// Records a new donor. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_donor(
         &self,
@@ -554,7 +554,7 @@ impl DonorMutation {
     /// Revokes every signed link the donor was sent until now: their self-service page,
     /// receipt downloads, appeal unsubscribe and personal donate links all stop opening
     /// (the donor sees a page saying the link is no longer valid). Links sent afterwards
-    /// work. Audited.
+    /// work. Audited. Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn revoke_donor_links(
         &self,
@@ -568,7 +568,7 @@ impl DonorMutation {
             .map(Donor)
     }
 
-    /// Changes a donor's contact details, language, consent or anonymity.
+    /// Changes a donor's contact details, language, consent or anonymity. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn update_donor(
         &self,
@@ -607,7 +607,7 @@ pub struct DonorQuery;
 
 #[Object]
 impl DonorQuery {
-    /// One donor by id.
+    /// One donor by id. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn donor(
         &self,
@@ -618,7 +618,7 @@ impl DonorQuery {
         donors::find_donor(db(ctx)?, id).await.gql().map(Donor)
     }
 
-    /// Donors matching a filter, in a stable order, a page at a time.
+    /// Donors matching a filter, in a stable order, a page at a time. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     #[allow(clippy::too_many_arguments)]
     async fn donors(

@@ -32,6 +32,7 @@ pub enum DuplicateReason {
 pub struct PossibleDuplicate(DuplicatePair);
 
 /// Two donor records that may be one person, the older record first (staff only).
+/// Role: staff.
 #[Object(directive = requires_role::apply(Role::Staff))]
 impl PossibleDuplicate {
     /// The older record (the lower id).
@@ -66,7 +67,7 @@ pub struct DuplicateQuery;
 impl DuplicateQuery {
     /// Pairs of donor records that may be one person, with the reasons, by the older
     /// record's id, a page at a time. Staff only. A name, phone or email shared by more
-    /// than ten donors is taken as a placeholder and pairs nobody.
+    /// than ten donors is taken as a placeholder and pairs nobody. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn possible_duplicates(
         &self,
@@ -170,6 +171,7 @@ impl DuplicateMutation {
     /// donor; the merged record's email and Stripe customer keep reaching it; the tier
     /// is evaluated again on the combined pledges; issued receipts stay issued as
     /// printed. One transaction, audited. With `dryRun` it only answers what would move.
+    /// Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn merge_donors(
         &self,

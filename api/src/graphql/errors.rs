@@ -39,12 +39,20 @@ impl ErrorExtensions for DomainError {
         match self {
             DomainError::NotFound { .. } => coded(self.to_string(), NOT_FOUND),
             DomainError::Validation { field, reason } => bad_input(field, reason),
-            DomainError::Conflict { field, message } => {
+            DomainError::Conflict {
+                field,
+                message,
+                existing_id,
+            } => {
                 let field = field.clone();
+                let existing_id = *existing_id;
                 Error::new(message.clone()).extend_with(move |_, extensions| {
                     extensions.set("code", CONFLICT);
                     if let Some(field) = &field {
                         extensions.set("field", field.as_str());
+                    }
+                    if let Some(id) = existing_id {
+                        extensions.set("existingId", id.to_string());
                     }
                 })
             }

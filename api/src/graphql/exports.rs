@@ -70,7 +70,7 @@ impl ExportMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Which gifts; all of them when left out.")] filter: Option<GiftFilter>,
     ) -> Result<ExportLink> {
-        let filter = filter.unwrap_or_default().parse()?;
+        let filter = filter.unwrap_or_default().parse(ctx)?;
         export(ctx, ExportRequest::Gifts(filter)).await
     }
 
@@ -82,7 +82,7 @@ impl ExportMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Which pledges; all of them when left out.")] filter: Option<PledgeFilter>,
     ) -> Result<ExportLink> {
-        let filter = filter.unwrap_or_default().parse()?;
+        let filter = filter.unwrap_or_default().parse(ctx)?;
         export(ctx, ExportRequest::Pledges(filter)).await
     }
 }

@@ -59,7 +59,18 @@ pub struct FundQuery;
 
 #[Object]
 impl FundQuery {
-    /// The funds gifts can be designated to, by name.
+    /// One fund by id, archived or not; `NOT_FOUND` when there is none. Role: viewer.
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
+    async fn fund(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The fund's id.")] id: ID,
+    ) -> Result<Fund> {
+        let id = parse_id("id", &id)?;
+        funds::find_fund(db(ctx)?, id).await.gql().map(Fund)
+    }
+
+    /// The funds gifts can be designated to, by name. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn funds(
         &self,
@@ -108,7 +119,7 @@ pub struct FundMutation;
 
 #[Object]
 impl FundMutation {
-    /// Adds a fund (admins only).
+    /// Adds a fund (admins only). Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn create_fund(
         &self,
@@ -129,7 +140,7 @@ impl FundMutation {
     }
 
     /// Changes a fund's name, code, description, restriction or translations (admins
-    /// only).
+    /// only). Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn update_fund(
         &self,
@@ -155,7 +166,7 @@ impl FundMutation {
             .map(Fund)
     }
 
-    /// Stops a fund taking new gifts; its gifts stay (admins only).
+    /// Stops a fund taking new gifts; its gifts stay (admins only). Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn archive_fund(
         &self,

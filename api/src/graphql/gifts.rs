@@ -2,7 +2,7 @@
 //! wires) here, correct them and refund them; card gifts come from the payment processor.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use entity::enums::StaffRole;
 use entity::{gift, receipt};
 
@@ -262,7 +262,7 @@ impl Gift {
         self.0.anonymous
     }
 
-    /// Staff notes (staff and admins only).
+    /// Staff notes (staff and admins only). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn notes(&self) -> Option<&str> {
         self.0.notes.as_deref()
@@ -283,7 +283,7 @@ impl Gift {
 pub struct ReceiptSummary(pub receipt::Model);
 
 /// A receipt or year-end statement as listed on a donor: its number and standing.
-/// Receipts are staff-only, however they are reached.
+/// Receipts are staff-only, however they are reached. Role: staff.
 #[Object(directive = requires_role::apply(Role::Staff))]
 impl ReceiptSummary {
     /// The receipt's id.
@@ -301,14 +301,14 @@ impl ReceiptSummary {
         self.0.tax_year
     }
 
-    /// "gift" for one gift, "year_end_statement" for a consolidated statement.
-    async fn kind(&self) -> &str {
-        self.0.kind.as_str()
+    /// A receipt for one gift, or a consolidated year-end statement.
+    async fn kind(&self) -> super::receipts::ReceiptKind {
+        self.0.kind.into()
     }
 
-    /// "issued", or "void" once corrected.
-    async fn status(&self) -> &str {
-        self.0.status.as_str()
+    /// Issued, or void once corrected.
+    async fn status(&self) -> super::receipts::ReceiptStatus {
+        self.0.status.into()
     }
 
     /// The gift it acknowledges, for a gift receipt.
@@ -358,15 +358,23 @@ pub struct GiftFilter {
     pub methods: Option<Vec<PaymentMethod>>,
     /// In any of these statuses.
     pub statuses: Option<Vec<GiftStatus>>,
-    /// At least this many minor units.
-    pub amount_min: Option<i64>,
-    /// At most this many minor units.
-    pub amount_max: Option<i64>,
+    /// At least this much.
+    pub amount_min: Option<MoneyInput>,
+    /// At most this much.
+    pub amount_max: Option<MoneyInput>,
+    /// A check number (exactly), or part of the gift's notes (any case; notes are
+    /// searched for staff and admins only, as only they read them).
+    pub search: Option<String>,
 }
 
 impl GiftFilter {
-    /// The domain's filter, each id checked.
-    pub fn parse(self) -> Result<SearchFilter> {
+    /// The domain's filter, each id and amount checked.
+    pub fn parse(self, ctx: &Context<'_>) -> Result<SearchFilter> {
+        let minor = |field: &str, money: Option<MoneyInput>| {
+            money
+                .map(|m| m.parse(ctx, field).map(|m| m.amount_minor()))
+                .transpose()
+        };
         let id = |field: &str, id: Option<ID>| id.map(|id| parse_id(field, &id)).transpose();
         Ok(SearchFilter {
             donor_id: id("filter.donorId", self.donor_id)?,
@@ -388,8 +396,10 @@ impl GiftFilter {
                 .into_iter()
                 .map(Into::into)
                 .collect(),
-            amount_min_minor: self.amount_min,
-            amount_max_minor: self.amount_max,
+            amount_min_minor: minor("filter.amountMin", self.amount_min)?,
+            amount_max_minor: minor("filter.amountMax", self.amount_max)?,
+            text: self.search,
+            text_in_notes: staff(ctx)?.role.allows(StaffRole::Staff),
         })
     }
 }
@@ -399,7 +409,7 @@ pub struct GiftQuery;
 
 #[Object]
 impl GiftQuery {
-    /// One gift by id.
+    /// One gift by id. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn gift(
         &self,
@@ -411,7 +421,7 @@ impl GiftQuery {
         Ok(Gift(gift))
     }
 
-    /// Gifts matching a filter, newest first, a page at a time.
+    /// Gifts matching a filter, newest first, a page at a time. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn gifts(
         &self,
@@ -424,7 +434,7 @@ impl GiftQuery {
     ) -> Result<Page<Gift>> {
         let args = PageArgs::new(after, before, first, last);
         args.check()?;
-        let filter = filter.unwrap_or_default().parse()?;
+        let filter = filter.unwrap_or_default().parse(ctx)?;
         let db = db(ctx)?;
         let total = gift_search::count_gifts(db, &filter).await.gql()?;
         let window = args.window(total);
@@ -486,8 +496,11 @@ pub struct RecordOfflineGiftInput {
     pub method: PaymentMethod,
     /// The fund it is designated to.
     pub fund_id: ID,
-    /// When it was given (the check's date or the day it arrived).
-    pub received_at: DateTime<Utc>,
+    /// When it was given, as a moment; or give `receivedOn`.
+    pub received_at: Option<DateTime<Utc>>,
+    /// The day it was given (the check's date or the day it arrived), in the
+    /// organization's time zone; recorded as noon that day. Give this or `receivedAt`.
+    pub received_on: Option<NaiveDate>,
     /// The check number; required for checks.
     pub check_number: Option<String>,
     /// The appeal source code printed on the reply envelope ("SCOMM11-LETTER"), any case.
@@ -573,7 +586,7 @@ pub struct GiftMutation;
 #[Object]
 impl GiftMutation {
     /// Records a check, cash, stock, DAF or wire gift typed in by staff, issues its
-    /// receipt and queues the receipt email, all at once.
+    /// receipt and queues the receipt email, all at once. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn record_offline_gift(
         &self,
@@ -585,7 +598,22 @@ impl GiftMutation {
             amount: input.amount.parse(ctx, "amount")?,
             method: input.method.into(),
             fund_id: parse_id("fundId", &input.fund_id)?,
-            received_at: input.received_at,
+            received_at: match (input.received_at, input.received_on) {
+                (Some(at), None) => at,
+                (None, Some(day)) => offline_gifts::received_on(&config(ctx)?.org, day).gql()?,
+                (Some(_), Some(_)) => {
+                    return Err(bad_input(
+                        "receivedOn",
+                        "give either `receivedAt` or `receivedOn`, not both",
+                    ));
+                }
+                (None, None) => {
+                    return Err(bad_input(
+                        "receivedOn",
+                        "when the gift was given is needed: `receivedOn` or `receivedAt`",
+                    ));
+                }
+            },
             check_number: input.check_number,
             appeal_code: input.appeal_code,
             pledge_id: input
@@ -616,6 +644,7 @@ impl GiftMutation {
     }
 
     /// Corrects an offline gift: amount, fund, date, check number, appeal or benefits.
+    /// Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn adjust_gift(
         &self,
@@ -655,6 +684,7 @@ impl GiftMutation {
     /// when the processor confirms it. What is left to refund counts the refunds already
     /// asked and not yet confirmed. Sent again with the same idempotency key, the same
     /// request answers the first refund, and a request that differs is a conflict.
+    /// Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn refund_gift(
         &self,

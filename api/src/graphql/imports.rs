@@ -131,8 +131,8 @@ impl ImportMutation {
     }
 
     /// Imports a gift history: each row names its donor by donor_external_id or
-    /// donor_email; rows whose external_id was imported before are left alone. Role:
-    /// staff. Audited.
+    /// donor_email; rows whose external_id was imported before are left alone.
+    /// Role: staff. Audited.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn import_gifts(
         &self,

@@ -29,7 +29,7 @@ pub enum OutboxStatus {
 /// An email in the outbox.
 pub struct OutboxMessage(pub outbox::Model);
 
-/// An email in the outbox (staff only, however it is reached).
+/// An email in the outbox (staff only, however it is reached). Role: staff.
 #[Object(directive = requires_role::apply(Role::Staff))]
 impl OutboxMessage {
     /// The message's id.
@@ -109,7 +109,7 @@ pub struct OutboxQuery;
 
 #[Object]
 impl OutboxQuery {
-    /// Emails, newest first (staff).
+    /// Emails, newest first (staff). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn outbox(
         &self,
@@ -147,7 +147,7 @@ pub struct OutboxMutation;
 #[Object]
 impl OutboxMutation {
     /// Puts a failed or dead message back in the queue, due now, with its attempts
-    /// reset (staff).
+    /// reset (staff). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn retry_message(
         &self,

@@ -223,11 +223,26 @@ pub struct PledgeFilter {
     pub fund_id: Option<ID>,
     /// With this frequency.
     pub frequency: Option<PledgeFrequency>,
+    /// Starting on or after this day.
+    pub starts_from: Option<NaiveDate>,
+    /// Starting on or before this day.
+    pub starts_to: Option<NaiveDate>,
+    /// An installment of at least this much.
+    pub installment_min: Option<MoneyInput>,
+    /// An installment of at most this much.
+    pub installment_max: Option<MoneyInput>,
+    /// Brought in by this appeal.
+    pub appeal_id: Option<ID>,
 }
 
 impl PledgeFilter {
-    /// The domain's filter, each id checked.
-    pub fn parse(self) -> Result<SearchFilter> {
+    /// The domain's filter, each id and amount checked.
+    pub fn parse(self, ctx: &Context<'_>) -> Result<SearchFilter> {
+        let minor = |field: &str, money: Option<MoneyInput>| {
+            money
+                .map(|m| m.parse(ctx, field).map(|m| m.amount_minor()))
+                .transpose()
+        };
         Ok(SearchFilter {
             donor_id: self
                 .donor_id
@@ -245,6 +260,14 @@ impl PledgeFilter {
                 .map(|id| parse_id("filter.fundId", &id))
                 .transpose()?,
             frequency: self.frequency.map(Into::into),
+            starts_from: self.starts_from,
+            starts_to: self.starts_to,
+            installment_min_minor: minor("filter.installmentMin", self.installment_min)?,
+            installment_max_minor: minor("filter.installmentMax", self.installment_max)?,
+            appeal_id: self
+                .appeal_id
+                .map(|id| parse_id("filter.appealId", &id))
+                .transpose()?,
         })
     }
 }
@@ -254,7 +277,21 @@ pub struct PledgeQuery;
 
 #[Object]
 impl PledgeQuery {
-    /// Pledges matching a filter, newest first, a page at a time.
+    /// One pledge by id; `NOT_FOUND` when there is none. Role: viewer.
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
+    async fn pledge(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The pledge's id.")] id: ID,
+    ) -> Result<Pledge> {
+        let id = parse_id("id", &id)?;
+        crate::domain::pledge_actions::find_pledge(db(ctx)?, id)
+            .await
+            .gql()
+            .map(Pledge)
+    }
+
+    /// Pledges matching a filter, newest first, a page at a time. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn pledges(
         &self,
@@ -267,7 +304,7 @@ impl PledgeQuery {
     ) -> Result<Page<Pledge>> {
         let args = PageArgs::new(after, before, first, last);
         args.check()?;
-        let filter = filter.unwrap_or_default().parse()?;
+        let filter = filter.unwrap_or_default().parse(ctx)?;
         let db = db(ctx)?;
         let total = pledges::count_pledges(db, &filter).await.gql()?;
         let window = args.window(total);
@@ -307,7 +344,7 @@ pub struct PledgeMutation;
 #[Object]
 impl PledgeMutation {
     /// Records an envelope pledge paid by check. Installments are recorded with
-    /// `recordOfflineGift` and its `pledgeId`.
+    /// `recordOfflineGift` and its `pledgeId`. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_pledge(
         &self,

@@ -29,7 +29,7 @@ impl PrivacyQuery {
     /// donor record, other emails, gifts, pledges, receipts (without their PDFs), tier
     /// history, checkout choices, emails sent or queued and the audit entries about
     /// them. Admins only; every link made is audited. Revoking the donor's links
-    /// (`revokeDonorLinks`) also revokes it.
+    /// (`revokeDonorLinks`) also revokes it. Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn donor_data_export(
         &self,
@@ -104,7 +104,7 @@ impl PrivacyMutation {
     /// in the outbox and the contents of the audit entries about them. Gifts, pledges,
     /// tier history and every receipt stay, receipts exactly as issued (with the name
     /// and address they were issued to, as tax law requires). A donor with a running
-    /// pledge is refused. Audited with the reason.
+    /// pledge is refused. Audited with the reason. Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn erase_donor(
         &self,

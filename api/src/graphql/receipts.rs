@@ -3,14 +3,15 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Duration, Utc};
-use entity::{Currency, format_minor, gift, receipt};
+use entity::{gift, receipt};
 
 use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
+use super::money::MoneyAmount;
 use super::outbox::OutboxMessage;
 use super::tokens::Role;
-use crate::domain::{donors, gifts, receipts};
+use crate::domain::{DomainError, donors, gifts, receipts};
 
 /// A receipt for one gift, or a year-end statement consolidating a tax year.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -32,16 +33,10 @@ pub enum ReceiptStatus {
     Void,
 }
 
-fn money(minor: i64, currency: &str) -> String {
-    Currency::parse(currency)
-        .map(|c| format_minor(minor, c))
-        .unwrap_or_else(|_| format!("{minor} {currency}"))
-}
-
 /// A receipt as issued. Its content never changes; a correction is a new receipt.
 pub struct Receipt(pub receipt::Model);
 
-/// A receipt as issued (staff only, however it is reached).
+/// A receipt as issued (staff only, however it is reached). Role: staff.
 #[Object(directive = requires_role::apply(Role::Staff))]
 impl Receipt {
     /// The receipt's id.
@@ -105,29 +100,14 @@ impl Receipt {
         self.0.donor_address.as_deref()
     }
 
-    /// The amount acknowledged (net of refunds), in minor units.
-    async fn amount_minor(&self) -> i64 {
-        self.0.amount_minor
+    /// The amount acknowledged (net of refunds).
+    async fn amount(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.amount_minor, &self.0.currency)
     }
 
-    /// The deductible amount: the amount less the value of benefits, in minor units.
-    async fn deductible_minor(&self) -> i64 {
-        self.0.deductible_minor
-    }
-
-    /// The ISO currency code.
-    async fn currency(&self) -> &str {
-        &self.0.currency
-    }
-
-    /// The amount, formatted ("$1,250.00").
-    async fn amount(&self) -> String {
-        money(self.0.amount_minor, &self.0.currency)
-    }
-
-    /// The deductible amount, formatted.
-    async fn deductible(&self) -> String {
-        money(self.0.deductible_minor, &self.0.currency)
+    /// The deductible amount: the amount less the value of benefits.
+    async fn deductible(&self) -> MoneyAmount {
+        MoneyAmount::from_columns(self.0.deductible_minor, &self.0.currency)
     }
 
     /// When it was issued.
@@ -207,10 +187,8 @@ pub struct UnacknowledgedGift {
     pub gift_id: ID,
     /// The donor's id.
     pub donor_id: ID,
-    /// The gift, net of refunds, in minor units.
-    pub net_amount_minor: i64,
-    /// The gift, net of refunds, formatted.
-    pub net_amount: String,
+    /// The gift, net of refunds.
+    pub net_amount: MoneyAmount,
     /// When the money was given.
     pub received_at: DateTime<Utc>,
 }
@@ -221,8 +199,7 @@ impl From<gift::Model> for UnacknowledgedGift {
         UnacknowledgedGift {
             gift_id: ID(gift.id.to_string()),
             donor_id: ID(gift.donor_id.to_string()),
-            net_amount_minor: net,
-            net_amount: money(net, &gift.currency),
+            net_amount: MoneyAmount::from_columns(net, &gift.currency),
             received_at: gift.received_at,
         }
     }
@@ -244,7 +221,7 @@ pub struct ReceiptQuery;
 
 #[Object]
 impl ReceiptQuery {
-    /// Receipts and statements, newest first (staff).
+    /// Receipts and statements, newest first (staff). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn receipts(
         &self,
@@ -274,21 +251,25 @@ impl ReceiptQuery {
             .collect())
     }
 
-    /// One receipt by its number ("2026-000123"), with its PDF link (staff).
+    /// One receipt by its number ("2026-000123"), with its PDF link; `NOT_FOUND` when
+    /// there is none with this number. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn receipt(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The receipt number.")] number: String,
-    ) -> Result<Option<Receipt>> {
-        Ok(receipts::find_receipt_by_number(db(ctx)?, &number)
+    ) -> Result<Receipt> {
+        receipts::find_receipt_by_number(db(ctx)?, &number)
             .await
-            .gql()?
-            .map(Receipt))
+            .and_then(|found| {
+                found.ok_or_else(|| DomainError::not_found("receipt", number.clone()))
+            })
+            .gql()
+            .map(Receipt)
     }
 
     /// Gifts of $250 or more (net of refunds) without a valid receipt of their own,
-    /// oldest first: each needs a written acknowledgment (staff).
+    /// oldest first: each needs a written acknowledgment (staff). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn gifts_missing_acknowledgment(
         &self,
@@ -316,7 +297,7 @@ pub struct ReceiptMutation;
 
 #[Object]
 impl ReceiptMutation {
-    /// Emails a receipt to the donor again, exactly as issued (staff).
+    /// Emails a receipt to the donor again, exactly as issued (staff). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn resend_receipt(
         &self,
@@ -330,7 +311,7 @@ impl ReceiptMutation {
     }
 
     /// Voids a receipt without replacing it, and tells the donor (admins only; to
-    /// correct a receipt, use `reissueReceipt`).
+    /// correct a receipt, use `reissueReceipt`). Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn void_receipt(
         &self,
@@ -345,7 +326,7 @@ impl ReceiptMutation {
     }
 
     /// Corrects a receipt: voids it and issues a new number that points back, from the
-    /// gift and donor as they are now; the donor gets both (staff).
+    /// gift and donor as they are now; the donor gets both (staff). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn reissue_receipt(
         &self,
@@ -361,7 +342,7 @@ impl ReceiptMutation {
     }
 
     /// Issues the year-end statement of every donor who gave in `year` and has none yet
-    /// (admins only). Running it again issues nothing new.
+    /// (admins only). Running it again issues nothing new. Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn issue_year_end_statements(
         &self,

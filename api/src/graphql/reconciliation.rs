@@ -216,7 +216,7 @@ pub struct ReconciliationQuery;
 impl ReconciliationQuery {
     /// Stripe's charges, refunds, disputes and paid invoices for a range of days,
     /// compared with the gifts to the cent, and the payouts that arrived in it tied to
-    /// their gifts (staff). Asks Stripe's API, every page; changes nothing.
+    /// their gifts (staff). Asks Stripe's API, every page; changes nothing. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn reconciliation(
         &self,
@@ -239,7 +239,7 @@ impl ReconciliationMutation {
     /// Reconciles a range of days with Stripe and records what the books lack, as
     /// Stripe's events would have (a missing one-off gift from its checkout session, a
     /// missing installment from its invoice, a missing refund or dispute), and Stripe's
-    /// fee on each gift (admin). Running it twice records nothing more.
+    /// fee on each gift (admin). Running it twice records nothing more. Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn apply_reconciliation(
         &self,

@@ -34,4 +34,45 @@ mod tests {
              `UPDATE_SCHEMA=1 cargo test -p api the_committed_schema_file` and commit it"
         );
     }
+
+    /// Staff read the role a field needs in its description, not only in the directive.
+    #[test]
+    fn every_field_with_a_role_names_it_in_its_description() {
+        use async_graphql::parser::parse_schema;
+        use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+
+        let document = parse_schema(sdl()).expect("the SDL parses");
+        let mut missing = Vec::new();
+        for definition in document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let TypeKind::Object(object) = &ty.node.kind else {
+                continue;
+            };
+            for field in &object.fields {
+                let field = &field.node;
+                let Some(role) = field.directives.iter().find_map(|d| {
+                    (d.node.name.node == "requiresRole").then(|| {
+                        d.node
+                            .arguments
+                            .iter()
+                            .map(|(_, value)| value.node.to_string().to_lowercase())
+                            .collect::<String>()
+                    })
+                }) else {
+                    continue;
+                };
+                let description = field
+                    .description
+                    .as_ref()
+                    .map(|d| d.node.as_str())
+                    .unwrap_or_default();
+                if !description.contains(&format!("Role: {role}.")) {
+                    missing.push(format!("{}.{}", ty.node.name.node, field.name.node));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no `Role: …` in {missing:?}");
+    }
 }

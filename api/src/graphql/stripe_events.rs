@@ -105,7 +105,7 @@ pub struct StripeEventQuery;
 
 #[Object]
 impl StripeEventQuery {
-    /// Stripe events the service received, newest first, a page at a time.
+    /// Stripe events the service received, newest first, a page at a time. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn stripe_events(
         &self,
@@ -165,7 +165,7 @@ pub struct StripeEventMutation;
 impl StripeEventMutation {
     /// Processes a stored Stripe event again, as a redelivery would: a waiting or failed
     /// event is tried again (after its cause is mended); an event that has ended is
-    /// left as it is.
+    /// left as it is. Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn reprocess_stripe_event(
         &self,

@@ -68,7 +68,7 @@ pub struct TierQuery;
 
 #[Object]
 impl TierQuery {
-    /// The giving-club tiers, lowest threshold first.
+    /// The giving-club tiers, lowest threshold first. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn tiers(&self, ctx: &Context<'_>) -> Result<Vec<Tier>> {
         let tiers = tiers::list_tiers(db(ctx)?).await.gql()?;
@@ -118,7 +118,7 @@ pub struct TierMutation;
 
 #[Object]
 impl TierMutation {
-    /// Adds a giving-club tier (admins only).
+    /// Adds a giving-club tier (admins only). Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn create_tier(
         &self,
@@ -139,7 +139,7 @@ impl TierMutation {
             .map(Tier)
     }
 
-    /// Changes a giving-club tier (admins only).
+    /// Changes a giving-club tier (admins only). Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn update_tier(
         &self,

@@ -80,7 +80,7 @@ pub struct TokenMutation;
 
 #[Object]
 impl TokenMutation {
-    /// Creates a staff API token (admins only). The secret is returned once.
+    /// Creates a staff API token (admins only). The secret is returned once. Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn create_token(
         &self,
@@ -102,6 +102,7 @@ impl TokenMutation {
     }
 
     /// Revokes a token at once (admins only): requests with it get 401 from then on.
+    /// Role: admin.
     #[graphql(directive = requires_role::apply(Role::Admin))]
     async fn revoke_token(
         &self,

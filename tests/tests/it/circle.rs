@@ -10,7 +10,7 @@ use tests::on_both_backends;
 use tests::support::{Backend, TestApp};
 
 const TIERS: &str = "{ tiers { id name isCircle threshold { amountMinor } } }";
-const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { clubMonthlyAsk { amountMinor formatted } } }";
+const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { ... on AppealPreview { clubMonthlyAsk { amountMinor formatted } } } }";
 const RESULTS: &str =
     "query($id: ID!) { appealResults(id: $id) { pledges newClubMembers newCircleMembers } }";
 

@@ -961,15 +961,16 @@ async fn the_circle_page_thanks_members_by_name_and_hides_the_anonymous(backend:
     let roster = ok(
         &app,
         &token,
-        "{ circleRoster { donor { displayName email } tier { name } } }",
+        "{ circleRoster(first: 100) { totalCount edges { node { donor { displayName email } tier { name } } } } }",
         json!({}),
     )
     .await;
-    let names: Vec<&str> = roster["circleRoster"]
+    assert_eq!(roster["circleRoster"]["totalCount"], 2);
+    let names: Vec<&str> = roster["circleRoster"]["edges"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| m["donor"]["displayName"].as_str().unwrap())
+        .map(|m| m["node"]["donor"]["displayName"].as_str().unwrap())
         .collect();
     assert_eq!(names.len(), 2);
     assert!(names.contains(&"Yusuf Secret"));

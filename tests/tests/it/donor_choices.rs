@@ -213,8 +213,17 @@ async fn a_strangers_monthly_checkout_does_not_name_an_anonymous_donor_on_the_ci
     let donor = donor_row(&app, yusuf).await;
     assert!(donor.anonymous);
     assert!(!donor.email_consent);
-    let roster = ok(&app, &token, "{ circleRoster { donor { id } } }", json!({})).await;
-    assert_eq!(roster["circleRoster"][0]["donor"]["id"], yusuf.to_string());
+    let roster = ok(
+        &app,
+        &token,
+        "{ circleRoster { edges { node { donor { id } } } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        roster["circleRoster"]["edges"][0]["node"]["donor"]["id"],
+        yusuf.to_string()
+    );
     let page = app.get("/circle").await.text().await.unwrap();
     assert!(!page.contains("Yusuf"), "{page}");
     let installment = gift::Entity::find().one(&app.db).await.unwrap().unwrap();

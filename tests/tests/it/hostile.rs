@@ -410,7 +410,7 @@ async fn random_segment_rules_are_answered_or_refused_as_bad_input(backend: Back
         let preview = app
             .graphql(
                 &staff,
-                "query($rule: JSON!) { segmentPreview(rule: $rule, first: 5) { count } }",
+                "query($rule: JSON!) { segmentPreview(ruleJson: $rule, first: 5) { count } }",
                 json!({ "rule": rule }),
             )
             .await;
@@ -423,7 +423,7 @@ async fn random_segment_rules_are_answered_or_refused_as_bad_input(backend: Back
         let created = app
             .graphql(
                 &staff,
-                "mutation($name: String!, $rule: JSON!) { createSegment(input: { name: $name, rule: $rule }) { id } }",
+                "mutation($name: String!, $rule: JSON!) { createSegment(input: { name: $name, ruleJson: $rule }) { id } }",
                 json!({ "name": format!("Sweep {n}"), "rule": rule }),
             )
             .await;

@@ -182,13 +182,13 @@ async fn a_segment_rule_with_3000_alternatives_is_bad_user_input(backend: Backen
     let body = app
         .graphql(
             &token,
-            "mutation($rule: JSON!) { createSegment(input: { name: \"Huge\", rule: $rule }) { id } }",
+            "mutation($rule: JSON!) { createSegment(input: { name: \"Huge\", ruleJson: $rule }) { id } }",
             json!({ "rule": rule }),
         )
         .await;
 
     assert_eq!(tests::error_codes(&body), vec!["BAD_USER_INPUT"], "{body}");
-    assert_eq!(body["errors"][0]["extensions"]["field"], "rule");
+    assert_eq!(body["errors"][0]["extensions"]["field"], "ruleJson");
 }
 
 on_both_backends!(

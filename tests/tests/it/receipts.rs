@@ -255,7 +255,7 @@ async fn only_admins_void_a_receipt_outright(backend: Backend) {
     let missing = app
         .graphql(
             &staff,
-            "{ giftsMissingAcknowledgment { giftId netAmount } }",
+            "{ giftsMissingAcknowledgment { giftId netAmount { amountMinor formatted } } }",
             json!({}),
         )
         .await;
@@ -263,7 +263,10 @@ async fn only_admins_void_a_receipt_outright(backend: Backend) {
         .as_array()
         .unwrap();
     assert_eq!(list.len(), 1, "{missing}");
-    assert_eq!(list[0]["netAmount"], "$300.00");
+    assert_eq!(
+        list[0]["netAmount"],
+        json!({ "amountMinor": 30_000, "formatted": "$300.00" })
+    );
     let resend = app
         .graphql(
             &staff,
@@ -422,13 +425,15 @@ async fn year_end_statements_run_twice_issue_each_donor_one(backend: Backend) {
     assert_eq!(sam_statement.amount_minor, 6_000);
     assert!(!sam_statement.content_text.contains("$999.00"));
     let listed = app
-        .graphql(&staff, "{ receipts(filter: {kind: YEAR_END_STATEMENT, taxYear: 2026}) { number donorName amount } }", json!({}))
+        .graphql(&staff, "{ receipts(filter: {kind: YEAR_END_STATEMENT, taxYear: 2026}) { number donorName amount { amountMinor } deductible { amountMinor } } }", json!({}))
         .await;
-    assert_eq!(
-        listed["data"]["receipts"].as_array().unwrap().len(),
-        2,
-        "{listed}"
-    );
+    let listed = listed["data"]["receipts"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    let sam_listed = listed
+        .iter()
+        .find(|r| r["number"] == sam_statement.number.as_str())
+        .unwrap();
+    assert_eq!(sam_listed["amount"]["amountMinor"], 6_000);
 }
 
 const LINK_KEY: &str = "a-download-link-key-of-at-least-32-characters";

@@ -62,7 +62,7 @@ impl RowError {
                 column: Some(column_of(&field)),
                 reason,
             },
-            DomainError::Conflict { field, message } => RowError {
+            DomainError::Conflict { field, message, .. } => RowError {
                 row,
                 column: field.as_deref().map(column_of),
                 reason: message,

@@ -29,6 +29,7 @@ pub(super) async fn void(
         return Err(DomainError::Conflict {
             field: Some("number".to_owned()),
             message: format!("receipt {} is already void", receipt.number),
+            existing_id: None,
         });
     }
     let reason = reason.trim();

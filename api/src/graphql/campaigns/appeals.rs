@@ -1,18 +1,21 @@
 //! Appeals within a campaign: reading and changing them, previewing one donor's email,
 //! the letter and tribute mail-merge files, and sending.
 
-use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
+use async_graphql::{
+    Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject, Union,
+};
 use chrono::{DateTime, Utc};
 use entity::appeal;
 
 use super::super::access::requires_role;
 use super::super::context::{actor, config, db, parse_id};
 use super::super::errors::{GqlResultExt, bad_input};
-use super::super::money::MoneyAmount;
+use super::super::money::{MoneyAmount, MoneyInput};
 use super::super::tokens::Role;
 use super::super::translations::{self, Translation, TranslationInput};
 use super::results::AppealResultsView;
 use super::{GivingProgress, change, change_try};
+use crate::domain::DomainError;
 use crate::domain::appeal_sends::{self, LinkSettings, PersonalAppeal};
 use crate::domain::campaigns::{self, AppealChanges, AppealDetails, AskRule};
 use crate::domain::tributes;
@@ -161,18 +164,19 @@ pub struct AppealQuery;
 
 #[Object]
 impl AppealQuery {
-    /// One appeal.
+    /// One appeal; `NOT_FOUND` when there is none with this id. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn appeal(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The appeal's id.")] id: ID,
-    ) -> Result<Option<Appeal>> {
+    ) -> Result<Appeal> {
         let id = parse_id("id", &id)?;
-        Ok(campaigns::find_appeal(db(ctx)?, id)
+        campaigns::find_appeal(db(ctx)?, id)
             .await
-            .gql()?
-            .map(Appeal))
+            .and_then(|found| found.ok_or_else(|| DomainError::not_found("appeal", id)))
+            .gql()
+            .map(Appeal)
     }
 }
 
@@ -195,8 +199,8 @@ pub struct CreateAppealInput {
     pub message: Option<String>,
     /// How each donor's personal ask is computed.
     pub ask_rule: Option<AskAmountRule>,
-    /// What it costs to make and send, in minor units of the campaign's currency.
-    pub cost_minor: Option<i64>,
+    /// What it costs to make and send, in the campaign's currency.
+    pub cost: Option<MoneyInput>,
     /// When it is to be sent.
     pub scheduled_at: Option<DateTime<Utc>>,
     /// Its subject and message in Spanish, French or Arabic.
@@ -220,8 +224,8 @@ pub struct UpdateAppealInput {
     pub message: MaybeUndefined<String>,
     /// How each donor's personal ask is computed.
     pub ask_rule: MaybeUndefined<AskAmountRule>,
-    /// What it costs, in minor units.
-    pub cost_minor: MaybeUndefined<i64>,
+    /// What it costs to make and send.
+    pub cost: MaybeUndefined<MoneyInput>,
     /// When it is to be sent.
     pub scheduled_at: MaybeUndefined<DateTime<Utc>>,
     /// Subjects and messages to set or remove in Spanish, French or Arabic; the others
@@ -234,16 +238,13 @@ pub struct AppealMutation;
 
 #[Object]
 impl AppealMutation {
-    /// Adds an appeal to a campaign.
+    /// Adds an appeal to a campaign. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_appeal(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The appeal.")] input: CreateAppealInput,
     ) -> Result<Appeal> {
-        if input.cost_minor.is_some_and(|c| c < 0) {
-            return Err(bad_input("costMinor", "cannot be negative"));
-        }
         let details = AppealDetails {
             campaign_id: parse_id("campaignId", &input.campaign_id)?,
             name: input.name,
@@ -256,7 +257,10 @@ impl AppealMutation {
             subject: input.subject,
             message: input.message,
             ask_rule: input.ask_rule.map(AskAmountRule::parse).transpose()?,
-            cost_minor: input.cost_minor,
+            cost_minor: input
+                .cost
+                .map(|c| c.parse(ctx, "cost").map(|m| m.amount_minor()))
+                .transpose()?,
             scheduled_at: input.scheduled_at,
             translations: translations::changes(input.translations),
         };
@@ -266,7 +270,7 @@ impl AppealMutation {
             .map(Appeal)
     }
 
-    /// Changes an appeal.
+    /// Changes an appeal. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn update_appeal(
         &self,
@@ -275,11 +279,6 @@ impl AppealMutation {
         #[graphql(desc = "The fields to change.")] input: UpdateAppealInput,
     ) -> Result<Appeal> {
         let id = parse_id("id", &id)?;
-        if let MaybeUndefined::Value(c) = input.cost_minor
-            && c < 0
-        {
-            return Err(bad_input("costMinor", "cannot be negative"));
-        }
         let changes = AppealChanges {
             name: input.name,
             channel: input.channel.map(Into::into),
@@ -288,7 +287,9 @@ impl AppealMutation {
             subject: change(input.subject),
             message: change(input.message),
             ask_rule: change_try(input.ask_rule, AskAmountRule::parse)?,
-            cost_minor: change(input.cost_minor),
+            cost_minor: change_try(input.cost, |c| {
+                c.parse(ctx, "cost").map(|m| m.amount_minor())
+            })?,
             scheduled_at: change(input.scheduled_at),
             translations: translations::changes(input.translations),
         };
@@ -378,6 +379,43 @@ impl AppealPreview {
     }
 }
 
+/// Why a donor would not receive an email appeal.
+#[derive(Enum, Copy, Clone, Eq, PartialEq)]
+#[graphql(remote = "crate::domain::appeal_sends::NotReceiving")]
+pub enum AppealExclusionReason {
+    /// No email address on file.
+    NoEmailAddress,
+    /// The donor has not agreed to email.
+    NoEmailConsent,
+    /// The donor unsubscribed from appeals.
+    UnsubscribedFromAppeals,
+    /// Email to the donor's address is suppressed after a bounce or complaint.
+    EmailSuppressed,
+    /// The donor is not in the appeal's segment.
+    OutsideSegment,
+}
+
+/// A donor an email appeal would not reach, and why (the first reason that applies, in
+/// the order of `AppealExclusionReason`).
+#[derive(SimpleObject)]
+pub struct AppealNotReceived {
+    /// The donor's id.
+    pub donor_id: ID,
+    /// Why, for code.
+    pub reason: AppealExclusionReason,
+    /// Why, for people.
+    pub message: String,
+}
+
+/// One donor's email appeal as it would be sent, or why the donor would not receive it.
+#[derive(Union)]
+pub enum AppealPreviewResult {
+    /// The donor would receive this message.
+    Email(AppealPreview),
+    /// The donor would not receive the appeal.
+    NotReceived(AppealNotReceived),
+}
+
 /// What sending an appeal did.
 #[derive(SimpleObject)]
 pub struct SendAppealPayload {
@@ -394,7 +432,7 @@ pub struct AppealSendQuery;
 impl AppealSendQuery {
     /// The mail-merge CSV for a letter appeal: donor id, name, postal address,
     /// salutation, personal ask amount and the reply code for the envelope, one row per
-    /// donor in its segment with a postal address.
+    /// donor in its segment with a postal address. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn appeal_letter_csv(
         &self,
@@ -412,7 +450,7 @@ impl AppealSendQuery {
     /// post and no email. Columns: gift_id, received_on (the organization's time zone),
     /// tribute, honoree, notify_name, notify_address, donor_name (empty when the gift is
     /// anonymous), language (the donor's, for the letter), amount (empty unless the donor
-    /// allowed it).
+    /// allowed it). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn tribute_letter_csv(
         &self,
@@ -425,33 +463,44 @@ impl AppealSendQuery {
             .gql()
     }
 
-    /// One donor's email appeal as it would be sent; null when the donor would not
-    /// receive it (outside the segment, no consent, unsubscribed or bouncing).
+    /// One donor's email appeal as it would be sent (`AppealPreview`), or why the donor
+    /// would not receive it (`AppealNotReceived`: no address, no consent, unsubscribed,
+    /// suppressed, or outside the segment). `NOT_FOUND` when the appeal or donor does not
+    /// exist. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn appeal_preview(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The appeal's id.")] id: ID,
         #[graphql(desc = "The donor's id.")] donor_id: ID,
-    ) -> Result<Option<AppealPreview>> {
+    ) -> Result<AppealPreviewResult> {
         let id = parse_id("id", &id)?;
-        let donor_id = parse_id("donorId", &donor_id)?;
+        let donor = parse_id("donorId", &donor_id)?;
         let config = config(ctx)?;
         let preview = appeal_sends::preview_for_donor(
             db(ctx)?,
             &config.org,
             link_settings(config)?,
             id,
-            donor_id,
+            donor,
         )
         .await
         .gql()?;
-        let currency = campaigns::find_appeal(db(ctx)?, id)
-            .await
-            .gql()?
-            .map(|a| a.currency)
-            .unwrap_or_default();
-        Ok(preview.map(|p| AppealPreview(p, currency)))
+        Ok(match preview {
+            Ok(personal) => {
+                let currency = campaigns::find_appeal(db(ctx)?, id)
+                    .await
+                    .gql()?
+                    .map(|a| a.currency)
+                    .unwrap_or_default();
+                AppealPreviewResult::Email(AppealPreview(personal, currency))
+            }
+            Err(reason) => AppealPreviewResult::NotReceived(AppealNotReceived {
+                donor_id,
+                reason: reason.into(),
+                message: reason.message().to_owned(),
+            }),
+        })
     }
 }
 
@@ -463,7 +512,7 @@ impl AppealSendMutation {
     /// Queues an email appeal for every donor it reaches now; with a future `notBefore`,
     /// schedules it instead (`scheduledAt`), and the server queues it when that time
     /// comes, for the donors it reaches then (`queued` is 0 until then). Sending again
-    /// queues only donors not queued before; the mailer sends at its own pace.
+    /// queues only donors not queued before; the mailer sends at its own pace. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn send_appeal(
         &self,

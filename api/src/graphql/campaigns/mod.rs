@@ -15,7 +15,9 @@ use super::access::requires_role;
 use super::context::{actor, db, parse_id};
 use super::errors::GqlResultExt;
 use super::money::{MoneyAmount, MoneyInput};
+use super::paging::{Page, PageArgs, page};
 use super::tokens::Role;
+use crate::domain::DomainError;
 use crate::domain::campaigns::{self, CampaignChanges, CampaignDetails, GivingTotals};
 
 /// Money raised and who gave it, net of refunds.
@@ -114,25 +116,45 @@ pub struct CampaignQuery;
 
 #[Object]
 impl CampaignQuery {
-    /// One campaign.
+    /// One campaign; `NOT_FOUND` when there is none with this id. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn campaign(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The campaign's id.")] id: ID,
-    ) -> Result<Option<Campaign>> {
+    ) -> Result<Campaign> {
         let id = parse_id("id", &id)?;
-        Ok(campaigns::find_campaign(db(ctx)?, id)
+        campaigns::find_campaign(db(ctx)?, id)
             .await
-            .gql()?
-            .map(Campaign))
+            .and_then(|found| found.ok_or_else(|| DomainError::not_found("campaign", id)))
+            .gql()
+            .map(Campaign)
     }
 
-    /// Every campaign, the most recently started first.
+    /// Campaigns, the most recently started first, a page at a time (at most 100), with
+    /// `totalCount`. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
-    async fn campaigns(&self, ctx: &Context<'_>) -> Result<Vec<Campaign>> {
-        let all = campaigns::list_campaigns(db(ctx)?).await.gql()?;
-        Ok(all.into_iter().map(Campaign).collect())
+    async fn campaigns(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Campaign>> {
+        let args = PageArgs::new(after, before, first, last);
+        args.check()?;
+        let db = db(ctx)?;
+        let total = campaigns::count_campaigns(db).await.gql()?;
+        let window = args.window(total);
+        let rows = campaigns::campaigns_page(db, window.offset, window.limit)
+            .await
+            .gql()?;
+        Ok(page(
+            window,
+            total,
+            rows.into_iter().map(Campaign).collect(),
+        ))
     }
 }
 
@@ -192,7 +214,7 @@ pub struct CampaignMutation;
 
 #[Object]
 impl CampaignMutation {
-    /// Starts a campaign.
+    /// Starts a campaign. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn create_campaign(
         &self,
@@ -213,7 +235,7 @@ impl CampaignMutation {
             .map(Campaign)
     }
 
-    /// Changes a campaign.
+    /// Changes a campaign. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn update_campaign(
         &self,

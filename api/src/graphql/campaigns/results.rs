@@ -41,7 +41,8 @@ impl AppealResultsView {
         MoneyAmount::from_columns(self.0.totals.raised_minor, &self.1)
     }
 
-    /// Donors who gave as a percentage of recipients; null without recipients.
+    /// Donors who gave as a percentage of recipients, to one decimal place (66.7); null
+    /// without recipients.
     async fn response_rate_percent(&self) -> Option<f64> {
         self.0.response_rate()
     }
@@ -136,9 +137,10 @@ impl SegmentRuleResults {
         MoneyAmount::from_columns(self.0.raised_minor, &self.1)
     }
 
-    /// Donors who gave as a percentage of its recipients; null without recipients.
+    /// Donors who gave as a percentage of its recipients, to one decimal place; null
+    /// without recipients.
     async fn response_rate_percent(&self) -> Option<f64> {
-        (self.0.recipients > 0).then(|| self.0.donors as f64 * 100.0 / self.0.recipients as f64)
+        campaigns::rounded_percent(self.0.donors, self.0.recipients)
     }
 }
 #[derive(Default)]
@@ -146,7 +148,7 @@ pub struct AppealResultsQuery;
 
 #[Object]
 impl AppealResultsQuery {
-    /// How an appeal did.
+    /// How an appeal did. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn appeal_results(
         &self,

@@ -90,7 +90,7 @@ async fn donate_path(app: &TestApp, staff: &str, appeal: &str, donor: i64) -> St
     let preview = ok(
         app,
         staff,
-        "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { donateUrl body } }",
+        "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { ... on AppealPreview { donateUrl body } } }",
         json!({ "id": appeal, "donor": donor.to_string() }),
     )
     .await["appealPreview"]

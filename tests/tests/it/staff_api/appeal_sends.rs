@@ -16,7 +16,7 @@ use tests::support::{Backend, spawn_app};
 
 use super::*;
 
-const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { toAddress language subject body askAmount { amountMinor } lastGift { amountMinor } clubMonthlyAsk { amountMinor formatted } donateUrl unsubscribeUrl } }";
+const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { __typename ... on AppealPreview { toAddress language subject body askAmount { amountMinor } lastGift { amountMinor } clubMonthlyAsk { amountMinor formatted } donateUrl unsubscribeUrl } ... on AppealNotReceived { donorId reason message } } }";
 const SEND: &str = "mutation($id: ID!) { sendAppeal(id: $id) { recipients queued } }";
 
 async fn mark(app: &TestApp, id: i64, change: impl FnOnce(&mut donor::ActiveModel)) {
@@ -148,7 +148,11 @@ async fn an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_uns
         eli_preview["appealPreview"]["askAmount"]["amountMinor"],
         5_000
     );
-    for skipped in [ben, carla, dora] {
+    for (skipped, reason) in [
+        (ben, "UNSUBSCRIBED_FROM_APPEALS"),
+        (carla, "NO_EMAIL_CONSENT"),
+        (dora, "EMAIL_SUPPRESSED"),
+    ] {
         let none = ok(
             &app,
             &staff,
@@ -156,7 +160,11 @@ async fn an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_uns
             json!({ "id": appeal, "donor": skipped.to_string() }),
         )
         .await;
-        assert_eq!(none["appealPreview"], json!(null), "donor {skipped}");
+        let why = &none["appealPreview"];
+        assert_eq!(why["__typename"], "AppealNotReceived", "donor {skipped}");
+        assert_eq!(why["donorId"], skipped.to_string());
+        assert_eq!(why["reason"], reason, "donor {skipped}");
+        assert!(!why["message"].as_str().unwrap().is_empty());
     }
 
     let first = ok(&app, &staff, SEND, json!({ "id": appeal })).await;
@@ -255,7 +263,10 @@ async fn an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_uns
         json!({ "id": appeal, "donor": ana.to_string() }),
     )
     .await;
-    assert_eq!(after["appealPreview"], json!(null));
+    assert_eq!(
+        after["appealPreview"]["reason"],
+        "UNSUBSCRIBED_FROM_APPEALS"
+    );
     // A receipt still goes out for her next gift.
     let receipts_before = outbox::Entity::find()
         .filter(outbox::Column::Kind.eq("receipt"))
@@ -397,7 +408,7 @@ async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
     let appeal = ok(
         &app,
         &staff,
-        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Email\", channel: EMAIL, sourceCode: \"FALL-E\", subject: \"Stand with us\", message: \"Dear {first_name}\", costMinor: 5000 }) { id } }",
+        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Email\", channel: EMAIL, sourceCode: \"FALL-E\", subject: \"Stand with us\", message: \"Dear {first_name}\", cost: { amountMinor: 5000 } }) { id } }",
         json!({ "c": campaign }),
     )
     .await["createAppeal"]["id"]
@@ -462,8 +473,7 @@ async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
     assert_eq!(results["gifts"], 3);
     assert_eq!(results["donors"], 2);
     assert_eq!(results["raised"]["amountMinor"], 20_000);
-    let rate = results["responseRatePercent"].as_f64().unwrap();
-    assert!((rate - 66.666).abs() < 0.01, "{rate}");
+    assert_eq!(results["responseRatePercent"], 66.7);
     assert_eq!(results["averageGift"]["amountMinor"], 6_666);
     assert_eq!(results["pledges"], 1);
     assert_eq!(results["newClubMembers"], 1);
@@ -740,7 +750,7 @@ async fn appeal_results_by_segment_rule_match_a_hand_checked_example(backend: Ba
     let segment = ok(
         &app,
         &staff,
-        "mutation($rule: JSON!) { createSegment(input: { name: \"Spanish or LYBUNT\", rule: $rule }) { id donorCount } }",
+        "mutation($rule: JSON!) { createSegment(input: { name: \"Spanish or LYBUNT\", ruleJson: $rule }) { id donorCount } }",
         json!({ "rule": { "kind": "any", "rules": [
             { "kind": "speaksLanguage", "language": "es" },
             { "kind": "lybunt", "year": 2026 },

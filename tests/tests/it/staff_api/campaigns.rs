@@ -57,7 +57,7 @@ async fn staff_build_a_campaign_and_its_appeals(backend: Backend) {
             "channel": "EMAIL",
             "sourceCode": " scomm26-email ",
             "askRule": { "stepMinor": 2_500, "minimumMinor": 5_000, "inviteToCircle": true },
-            "costMinor": 15_000,
+            "cost": { "amountMinor": 15_000 },
         } }),
     )
     .await["createAppeal"]
@@ -72,7 +72,7 @@ async fn staff_build_a_campaign_and_its_appeals(backend: Backend) {
         &app,
         &staff,
         UPDATE_APPEAL,
-        json!({ "id": appeal["id"], "input": { "message": "Dear {first_name}", "costMinor": null, "askRule": null } }),
+        json!({ "id": appeal["id"], "input": { "message": "Dear {first_name}", "cost": null, "askRule": null } }),
     )
     .await;
     assert_eq!(changed["updateAppeal"]["message"], "Dear {first_name}");
@@ -81,13 +81,13 @@ async fn staff_build_a_campaign_and_its_appeals(backend: Backend) {
     let listed = ok(
         &app,
         &staff,
-        "{ campaigns { name appeals { sourceCode } } }",
+        "{ campaigns(first: 10) { totalCount edges { node { name appeals { sourceCode } } } } }",
         json!({}),
     )
     .await;
     assert_eq!(
         listed["campaigns"],
-        json!([{ "name": "Spring 2026 Appeal", "appeals": [{ "sourceCode": "SCOMM26-EMAIL" }] }])
+        json!({ "totalCount": 1, "edges": [{ "node": { "name": "Spring 2026 Appeal", "appeals": [{ "sourceCode": "SCOMM26-EMAIL" }] } }] })
     );
     for action in [
         "createCampaign",
@@ -153,9 +153,9 @@ async fn a_refused_campaign_or_appeal_names_the_field(backend: Backend) {
             "sourceCode",
         ),
         (
-            json!({ "sourceCode": "X1", "costMinor": -1 }),
+            json!({ "sourceCode": "X1", "cost": { "amountMinor": -1 } }),
             "BAD_USER_INPUT",
-            "costMinor",
+            "cost",
         ),
         (
             json!({ "sourceCode": "X2", "campaignId": "999" }),
@@ -250,8 +250,16 @@ async fn campaign_progress_counts_attributed_gifts_net_of_refunds(backend: Backe
             { "sourceCode": "SPRING-LETTER", "progress": { "raised": { "amountMinor": 25_000 }, "gifts": 1, "donors": 1 } },
         ])
     );
-    let missing = ok(&app, &staff, PROGRESS, json!({ "id": "999" })).await;
-    assert_eq!(missing["campaign"], json!(null));
+    let (code, _) = fails(&app, &staff, PROGRESS, json!({ "id": "999" })).await;
+    assert_eq!(code, "NOT_FOUND");
+    let (code, _) = fails(
+        &app,
+        &staff,
+        "query { appeal(id: \"999\") { id } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(code, "NOT_FOUND");
 }
 
 on_both_backends!(

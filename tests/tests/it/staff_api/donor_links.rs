@@ -197,7 +197,7 @@ async fn previewed_expiry(app: &TestApp, staff: &str, appeal: &str, donor_id: i6
     let url = ok(
         app,
         staff,
-        "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { donateUrl } }",
+        "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { ... on AppealPreview { donateUrl } } }",
         json!({ "id": appeal, "donor": donor_id.to_string() }),
     )
     .await["appealPreview"]["donateUrl"]

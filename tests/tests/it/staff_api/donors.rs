@@ -62,7 +62,7 @@ async fn staff_creates_a_donor_and_the_audit_log_records_it(backend: Backend) {
 async fn a_refused_donor_names_the_field_and_changes_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
-    create_donor(
+    let ana = create_donor(
         &app,
         &token,
         json!({ "displayName": "Ana García", "email": "ana@example.org" }),
@@ -103,6 +103,18 @@ async fn a_refused_donor_names_the_field_and_changes_nothing(backend: Backend) {
             "{input}"
         );
     }
+    // The conflict names the donor who has the email, so staff can open them.
+    let body = app
+        .graphql(
+            &token,
+            CREATE_DONOR,
+            json!({ "input": { "displayName": "X", "email": "Ana@Example.org" } }),
+        )
+        .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["existingId"],
+        ana.to_string()
+    );
     assert_eq!(count(&app, donor::Entity).await, 1);
     assert_eq!(audit_entries(&app, "createDonor").await.len(), 1);
 }
@@ -445,7 +457,7 @@ async fn a_donor_shows_totals_tier_pledges_gifts_and_receipts(backend: Backend) 
         thisYearGiving { amountMinor } currentTier { name }
         activePledges { installment { formatted } frequency annualPledgeTotal { amountMinor } }
         gifts(first: 1) { totalCount pageInfo { hasNextPage } edges { node { amount { amountMinor } } } }
-        receipts { number status amount { amountMinor } }
+        receipts { number kind status amount { amountMinor } }
     } } } }";
     let maria = &ok(
         &app,
@@ -469,6 +481,8 @@ async fn a_donor_shows_totals_tier_pledges_gifts_and_receipts(backend: Backend) 
         50_000
     );
     assert_eq!(maria["receipts"].as_array().unwrap().len(), 2);
+    assert_eq!(maria["receipts"][0]["kind"], "GIFT");
+    assert_eq!(maria["receipts"][0]["status"], "ISSUED");
     assert_eq!(maria["currentTier"], Value::Null);
     let chloe = &ok(
         &app,

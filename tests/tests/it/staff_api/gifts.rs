@@ -598,7 +598,7 @@ async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
     // 1: $25 check in January; 2: $100 cash to REPRESENT LA in February from the appeal;
     // 3: $500 wire in March from José, later refunded.
     record_gift(&app, &token, check_gift(donor, json!({ "checkNumber": "1", "amount": { "amountMinor": 2_500 }, "receivedAt": "2026-01-10T17:00:00Z" }))).await;
-    record_gift(&app, &token, check_gift(donor, json!({ "checkNumber": "2", "method": "CASH", "fundId": fund, "appealCode": "SCOMM11-LETTER", "amount": { "amountMinor": 10_000 }, "receivedAt": "2026-02-10T17:00:00Z" }))).await;
+    record_gift(&app, &token, check_gift(donor, json!({ "checkNumber": "2", "method": "CASH", "fundId": fund, "appealCode": "SCOMM11-LETTER", "amount": { "amountMinor": 10_000 }, "receivedAt": "2026-02-10T17:00:00Z", "notes": "Matched 100% by Acme_Corp" }))).await;
     let wire = record_gift(&app, &token, check_gift(other, json!({ "checkNumber": "3", "method": "WIRE", "amount": { "amountMinor": 50_000 }, "receivedAt": "2026-03-10T17:00:00Z" }))).await;
     ok(&app, &token, REFUND, json!({ "id": wire["gift"]["id"] })).await;
 
@@ -620,8 +620,18 @@ async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
         (json!({ "methods": ["CHECK", "WIRE"] }), vec!["3", "1"]),
         (json!({ "statuses": ["REFUNDED"] }), vec!["3"]),
         (json!({ "statuses": ["SUCCEEDED"] }), vec!["2", "1"]),
-        (json!({ "amountMin": 10_000 }), vec!["3", "2"]),
-        (json!({ "amountMax": 10_000 }), vec!["2", "1"]),
+        (
+            json!({ "amountMin": { "amountMinor": 10_000 } }),
+            vec!["3", "2"],
+        ),
+        (json!({ "search": "3" }), vec!["3"]),
+        (json!({ "search": " acme_corp " }), vec!["2"]),
+        (json!({ "search": "100%" }), vec!["2"]),
+        (json!({ "search": "acme%" }), vec![]),
+        (
+            json!({ "amountMax": { "amountMinor": 10_000 } }),
+            vec!["2", "1"],
+        ),
         (json!({ "donorId": other.to_string() }), vec!["3"]),
     ] {
         let data = ok(&app, &token, GIFT_IDS, json!({ "filter": filter })).await;
@@ -637,6 +647,16 @@ async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
             expected.len()
         );
     }
+    // Viewers cannot read notes, so their search does not look in them.
+    let viewer = app.token(entity::enums::StaffRole::Viewer).await;
+    let data = ok(
+        &app,
+        &viewer,
+        GIFT_IDS,
+        json!({ "filter": { "search": "acme" } }),
+    )
+    .await;
+    assert_eq!(data["gifts"]["totalCount"], 0);
 }
 
 const PLEDGE_INSTALLMENTS: &str = "query($filter: PledgeFilter, $last: Int) { pledges(filter: $filter, last: $last) { totalCount edges { node { installment { amountMinor } } } } }";
@@ -700,6 +720,16 @@ async fn each_pledge_filter_finds_the_right_pledges(backend: Backend) {
         (json!({ "source": "ENVELOPE" }), vec![3_000, 2_000, 1_000]),
         (json!({ "fundId": fund }), vec![2_000]),
         (json!({ "frequency": "YEARLY" }), vec![3_000]),
+        (
+            json!({ "installmentMin": { "amountMinor": 2_000 }, "installmentMax": { "amountMinor": 3_000 } }),
+            vec![3_000, 2_000],
+        ),
+        (
+            json!({ "startsFrom": start }),
+            vec![4_000, 3_000, 2_000, 1_000],
+        ),
+        (json!({ "startsTo": "2000-01-01" }), vec![]),
+        (json!({ "appealId": "1" }), vec![]),
     ] {
         let data = ok(
             &app,

@@ -2,13 +2,16 @@
 //! validation errors, roles, batched loading and the audit log.
 
 mod appeal_links;
+mod appeal_messages;
 mod appeal_sends;
 mod batching;
 mod campaigns;
+mod conventions;
 mod donor_links;
 mod donors;
 mod gifts;
 mod limits;
+mod lookups;
 mod merge;
 mod office;
 mod privacy;
