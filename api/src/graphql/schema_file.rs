@@ -41,7 +41,10 @@ mod tests {
         use async_graphql::parser::parse_schema;
         use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
 
-        let document = parse_schema(sdl()).expect("the SDL parses");
+        let document = match parse_schema(sdl()) {
+            Ok(document) => document,
+            Err(error) => panic!("the SDL does not parse: {error}"),
+        };
         let mut missing = Vec::new();
         for definition in document.definitions {
             let TypeSystemDefinition::Type(ty) = definition else {
