@@ -6,9 +6,10 @@ use entity::EmailAddress;
 use entity::enums::{Language, OutboxStatus};
 use entity::outbox;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Set, Statement,
+    UpdateMany,
 };
 
 /// An email to queue.
@@ -164,17 +165,11 @@ pub enum Outcome {
     },
 }
 
-/// Records the outcome of a claimed message, if `worker` still holds its lease (a
-/// worker whose lease ran out and was taken over records nothing).
-pub async fn record_outcome(
-    db: &impl ConnectionTrait,
-    id: i64,
-    worker: &str,
-    outcome: &Outcome,
-) -> Result<bool, DbErr> {
-    let now = Utc::now();
-    let mut update = outbox::Entity::update_many()
-        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
+/// An update of messages `worker` still holds: its lease ends whatever the outcome. A
+/// worker whose lease ran out and was taken over changes nothing.
+fn leased_by(ids: impl IntoIterator<Item = i64>, worker: &str) -> UpdateMany<outbox::Entity> {
+    outbox::Entity::update_many()
+        .col_expr(outbox::Column::UpdatedAt, Expr::value(Utc::now()))
         .col_expr(
             outbox::Column::LeasedBy,
             Expr::value(Option::<String>::None),
@@ -183,21 +178,58 @@ pub async fn record_outcome(
             outbox::Column::LeaseExpiresAt,
             Expr::value(Option::<DateTime<Utc>>::None),
         )
-        .filter(outbox::Column::Id.eq(id))
+        .filter(outbox::Column::Id.is_in(ids))
         .filter(outbox::Column::Status.eq(OutboxStatus::Sending.as_str()))
-        .filter(outbox::Column::LeasedBy.eq(worker));
-    update = match outcome {
-        Outcome::Sent { message_id } => update
-            .col_expr(
-                outbox::Column::Status,
-                Expr::value(OutboxStatus::Sent.as_str()),
+        .filter(outbox::Column::LeasedBy.eq(worker))
+}
+
+/// Marks messages sent, each with its own Message-ID, in one statement.
+async fn mark_sent(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    sent: &[(i64, &str)],
+) -> Result<u64, DbErr> {
+    if sent.is_empty() {
+        return Ok(0);
+    }
+    let message_ids = sent
+        .iter()
+        .fold(CaseStatement::new(), |case, (id, message_id)| {
+            case.case(
+                outbox::Column::Id.eq(*id),
+                Expr::value((*message_id).to_owned()),
             )
-            .col_expr(outbox::Column::MessageId, Expr::value(message_id.clone()))
-            .col_expr(outbox::Column::SentAt, Expr::value(now))
-            .col_expr(
-                outbox::Column::LastError,
-                Expr::value(Option::<String>::None),
-            ),
+        })
+        .finally(Expr::col(outbox::Column::MessageId));
+    let marked = leased_by(sent.iter().map(|(id, _)| *id), worker)
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(OutboxStatus::Sent.as_str()),
+        )
+        .col_expr(outbox::Column::MessageId, message_ids.into())
+        .col_expr(outbox::Column::SentAt, Expr::value(Utc::now()))
+        .col_expr(
+            outbox::Column::LastError,
+            Expr::value(Option::<String>::None),
+        )
+        .exec(db)
+        .await?;
+    Ok(marked.rows_affected)
+}
+
+/// Records the outcome of a claimed message, if `worker` still holds its lease (a
+/// worker whose lease ran out and was taken over records nothing).
+pub async fn record_outcome(
+    db: &impl ConnectionTrait,
+    id: i64,
+    worker: &str,
+    outcome: &Outcome,
+) -> Result<bool, DbErr> {
+    let update = leased_by([id], worker);
+    let update = match outcome {
+        Outcome::Sent { message_id } => {
+            return Ok(mark_sent(db, worker, &[(id, message_id.as_str())]).await? == 1);
+        }
         Outcome::Retry { reason, retry_at } => update
             .col_expr(
                 outbox::Column::Status,
@@ -228,6 +260,32 @@ pub async fn record_outcome(
             .col_expr(outbox::Column::LastError, Expr::value(reason.clone())),
     };
     Ok(update.exec(db).await?.rows_affected == 1)
+}
+
+/// Records the outcomes of a worker's batch: the messages sent in one statement, the
+/// rest (retries and failures, which are rare) one by one, each only where `worker`
+/// still holds the lease. Returns how many were recorded.
+pub async fn record_outcomes(
+    db: &impl ConnectionTrait,
+    worker: &str,
+    outcomes: &[(i64, Outcome)],
+) -> Result<usize, DbErr> {
+    let sent: Vec<(i64, &str)> = outcomes
+        .iter()
+        .filter_map(|(id, outcome)| match outcome {
+            Outcome::Sent { message_id } => Some((*id, message_id.as_str())),
+            _ => None,
+        })
+        .collect();
+    let mut recorded = usize::try_from(mark_sent(db, worker, &sent).await?).unwrap_or(usize::MAX);
+    for (id, outcome) in outcomes {
+        if !matches!(outcome, Outcome::Sent { .. })
+            && record_outcome(db, *id, worker, outcome).await?
+        {
+            recorded += 1;
+        }
+    }
+    Ok(recorded)
 }
 
 /// Puts a failed or dead message back in the queue, due now, with a fresh count of
@@ -262,29 +320,16 @@ pub async fn release(db: &impl ConnectionTrait, ids: &[i64], worker: &str) -> Re
     if ids.is_empty() {
         return Ok(0);
     }
-    let now = Utc::now();
-    let result = outbox::Entity::update_many()
+    let result = leased_by(ids.iter().copied(), worker)
         .col_expr(
             outbox::Column::Status,
             Expr::value(OutboxStatus::Pending.as_str()),
         )
         .col_expr(
-            outbox::Column::LeasedBy,
-            Expr::value(Option::<String>::None),
-        )
-        .col_expr(
-            outbox::Column::LeaseExpiresAt,
-            Expr::value(Option::<DateTime<Utc>>::None),
-        )
-        .col_expr(
             outbox::Column::Attempts,
             Expr::col(outbox::Column::Attempts).sub(1),
         )
-        .col_expr(outbox::Column::NextAttemptAt, Expr::value(now))
-        .col_expr(outbox::Column::UpdatedAt, Expr::value(now))
-        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
-        .filter(outbox::Column::Status.eq(OutboxStatus::Sending.as_str()))
-        .filter(outbox::Column::LeasedBy.eq(worker))
+        .col_expr(outbox::Column::NextAttemptAt, Expr::value(Utc::now()))
         .exec(db)
         .await?;
     Ok(result.rows_affected)

@@ -1,6 +1,7 @@
 //! The worker: claims due messages in batches, renders and delivers each, and records
-//! what happened. `send_due_batch` does one round, so tests and tools can drain the
-//! queue deterministically; `run` repeats it until asked to stop.
+//! what happened to the batch (the messages sent in one statement). `send_due_batch`
+//! does one round, so tests and tools can drain the queue deterministically; `run`
+//! repeats it until asked to stop.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::Mutex;
@@ -162,38 +163,77 @@ impl Worker {
         )
         .await?;
         report.claimed = claimed.len();
+        // What the batch's messages need from the database is read once for all of them;
+        // if that fails, each message reads its own (and a failure there is a retry).
+        let prefetched = templates::Prefetched::read(&self.db, &claimed)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "cannot read ahead for a batch of messages");
+                templates::Prefetched::default()
+            });
+        let prefetched = &prefetched;
         // Up to SMTP_CONNECTIONS messages are in flight at once, one per pooled
         // connection: delivery time is mostly waiting for the server.
         let mut results = futures_util::stream::iter(claimed)
-            .map(|message| async move { self.deliver_claimed(&message, stop).await })
+            .map(|message| async move {
+                let outcome = if *stop.borrow() {
+                    None
+                } else {
+                    Some(self.deliver_claimed(&message, prefetched).await)
+                };
+                (message.id, outcome)
+            })
             .buffer_unordered(SMTP_CONNECTIONS as usize);
-        while let Some(result) = results.next().await {
-            match result? {
-                None => report.released += 1,
-                Some(Outcome::Sent { .. }) => report.sent += 1,
-                Some(Outcome::Retry { .. }) => report.retried += 1,
-                Some(Outcome::Failed { .. }) => report.failed += 1,
-                Some(Outcome::Dead { .. }) => report.dead += 1,
-                Some(Outcome::Skipped { .. }) => report.skipped += 1,
+        let mut outcomes = Vec::new();
+        let mut unsent = Vec::new();
+        let mut failure = None;
+        while let Some((id, outcome)) = results.next().await {
+            match outcome {
+                None => unsent.push(id),
+                Some(Err(error)) => failure = Some(error),
+                Some(Ok(outcome)) => {
+                    match outcome {
+                        Outcome::Sent { .. } => report.sent += 1,
+                        Outcome::Retry { .. } => report.retried += 1,
+                        Outcome::Failed { .. } => report.failed += 1,
+                        Outcome::Dead { .. } => report.dead += 1,
+                        Outcome::Skipped { .. } => report.skipped += 1,
+                    }
+                    outcomes.push((id, outcome));
+                }
             }
         }
-        Ok(report)
+        // What was sent is recorded in one statement for the batch; a worker that dies
+        // before this line sends those messages again when their lease runs out (at
+        // least once, never lost).
+        let recorded = outbox::record_outcomes(&self.db, &self.id, &outcomes).await?;
+        if recorded < outcomes.len() {
+            tracing::warn!(
+                lost = outcomes.len() - recorded,
+                "the lease on some messages ran out before their outcome was recorded"
+            );
+        }
+        outbox::release(&self.db, &unsent, &self.id).await?;
+        report.released = unsent.len();
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(report),
+        }
     }
 
-    /// Delivers one claimed message and records the outcome; once `stop` is set, hands
-    /// the message back unsent instead (`None`).
+    /// Renders and delivers one claimed message, and says what happened; the outcome is
+    /// recorded with the rest of its batch.
     async fn deliver_claimed(
         &self,
         message: &outbox_row::Model,
-        stop: &watch::Receiver<bool>,
-    ) -> Result<Option<Outcome>, DbErr> {
-        if *stop.borrow() {
-            outbox::release(&self.db, &[message.id], &self.id).await?;
-            return Ok(None);
-        }
+        prefetched: &templates::Prefetched,
+    ) -> Result<Outcome, DbErr> {
         // A message that cannot be built must not stop the worker: a panic while
         // rendering or building it fails that message for good, and the batch goes on.
-        let outcome = match AssertUnwindSafe(self.attempt(message)).catch_unwind().await {
+        let outcome = match AssertUnwindSafe(self.attempt(message, prefetched))
+            .catch_unwind()
+            .await
+        {
             Ok(outcome) => outcome?,
             Err(panic) => {
                 let reason = format!(
@@ -207,26 +247,25 @@ impl Worker {
         if matches!(outcome, Outcome::Sent { .. }) {
             self.count_sent();
         }
-        if !outbox::record_outcome(&self.db, message.id, &self.id, &outcome).await? {
-            tracing::warn!(
-                message = message.id,
-                "the lease on this message ran out before its outcome was recorded"
-            );
-        }
-        Ok(Some(outcome))
+        Ok(outcome)
     }
 
     /// Renders and delivers one claimed message, and says what happened.
-    async fn attempt(&self, message: &outbox_row::Model) -> Result<Outcome, DbErr> {
+    async fn attempt(
+        &self,
+        message: &outbox_row::Model,
+        prefetched: &templates::Prefetched,
+    ) -> Result<Outcome, DbErr> {
         if let Some(reason) = appeal_no_longer_wanted(&self.db, message).await? {
             tracing::info!(message = message.id, %reason, "appeal skipped");
             return Ok(Outcome::Skipped { reason });
         }
-        let rendered = match templates::render(
+        let rendered = match templates::render_prefetched(
             &self.db,
             &self.mail.org,
             self.mail.download_links.as_ref(),
             message,
+            prefetched,
         )
         .await
         {

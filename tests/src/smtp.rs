@@ -16,6 +16,8 @@ pub enum Behavior {
     AcceptAfter(std::time::Duration),
     /// 451: try again later.
     RefuseTemporarily,
+    /// 451 for messages to this one recipient; the rest are accepted.
+    RefuseTemporarilyTo(&'static str),
     /// 550: no such mailbox.
     RejectPermanently,
 }
@@ -84,7 +86,11 @@ impl Handler for Connection {
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
         let mut state = self.state.lock().unwrap();
         match state.behavior {
-            Behavior::Accept | Behavior::AcceptAfter(_) => {
+            Behavior::RefuseTemporarilyTo(address) if to.iter().any(|t| t == address) => {
+                state.refused += 1;
+                Response::custom(451, "4.3.0 Mailbox busy, try again later".to_owned())
+            }
+            Behavior::Accept | Behavior::AcceptAfter(_) | Behavior::RefuseTemporarilyTo(_) => {
                 self.from = from.to_owned();
                 self.to = to.to_vec();
                 self.data.clear();

@@ -6,8 +6,9 @@
 //! Text may carry the Unicode isolate marks (U+2066 to U+2069) around numbers and names,
 //! as `<bdi>` does in HTML: they order the text and are never drawn.
 
+use std::collections::HashMap;
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock, Mutex};
 
 use krilla::Document;
 use krilla::color::rgb;
@@ -81,10 +82,16 @@ enum Script {
     Arabic,
 }
 
+/// A font, parsed once per process for shaping and for the PDF.
 struct Face {
     pdf: Font,
     shaper: rustybuzz::Face<'static>,
     units_per_em: f32,
+    /// Shaping plans by direction and script. Compiling a plan reads the font's feature
+    /// lists, which costs more than shaping a short line with it; a plan depends only on
+    /// the font, direction, script and language (never set here), so the same text
+    /// shapes to the same glyphs with a kept plan as with a fresh one.
+    plans: Mutex<HashMap<(rustybuzz::Direction, rustybuzz::Script), Arc<rustybuzz::ShapePlan>>>,
 }
 
 impl Face {
@@ -94,11 +101,34 @@ impl Face {
             pdf: Font::new(data.into(), 0)?,
             units_per_em: shaper.units_per_em() as f32,
             shaper,
+            plans: Mutex::new(HashMap::new()),
         })
     }
 
     fn covers(&self, c: char) -> bool {
         self.shaper.glyph_index(c).is_some()
+    }
+
+    /// The plan for a buffer whose direction and script are set.
+    fn plan(&self, buffer: &rustybuzz::UnicodeBuffer) -> Arc<rustybuzz::ShapePlan> {
+        let direction = buffer.direction();
+        let script = buffer.script();
+        let key = (direction, script);
+        let compile = || {
+            // As `rustybuzz::shape` would make it: no script when none was found.
+            let known = (script != rustybuzz::script::UNKNOWN).then_some(script);
+            Arc::new(rustybuzz::ShapePlan::new(
+                &self.shaper,
+                direction,
+                known,
+                None,
+                &[],
+            ))
+        };
+        let Ok(mut plans) = self.plans.lock() else {
+            return compile();
+        };
+        plans.entry(key).or_insert_with(compile).clone()
     }
 }
 
@@ -188,7 +218,8 @@ fn shape(face: &Face, text: &str, rtl: bool) -> (Vec<KrillaGlyph>, f32) {
     // A mark keeps its own cluster, so each glyph stands for its own letters and a text
     // extractor reads the marks where they belong.
     buffer.set_cluster_level(rustybuzz::BufferClusterLevel::MonotoneCharacters);
-    let output = rustybuzz::shape(&face.shaper, &[], buffer);
+    let plan = face.plan(&buffer);
+    let output = rustybuzz::shape_with_plan(&face.shaper, &plan, buffer);
     let em = face.units_per_em;
     let mut clusters: Vec<usize> = output
         .glyph_infos()
@@ -693,6 +724,55 @@ mod tests {
 
     fn visual(line: &Line) -> Vec<&str> {
         line.pieces.iter().map(|p| p.text.as_str()).collect()
+    }
+
+    #[test]
+    fn a_kept_shaping_plan_gives_the_glyphs_a_fresh_one_gives() {
+        let fonts = fonts();
+        let cases = [
+            (
+                Script::Latin,
+                "Nguyễn Thị Minh, 2026-000003: $1,250.00",
+                false,
+            ),
+            (Script::Arabic, "إيصال التبرع لصندوق الدفاع", true),
+            (Script::Latin, "2026", true),
+        ];
+        for (script, text, rtl) in cases {
+            for weight in [Weight::Regular, Weight::Bold] {
+                let face = fonts.face(script, weight);
+                let fresh = {
+                    let mut buffer = rustybuzz::UnicodeBuffer::new();
+                    buffer.push_str(text);
+                    buffer.guess_segment_properties();
+                    buffer.set_direction(if rtl {
+                        rustybuzz::Direction::RightToLeft
+                    } else {
+                        rustybuzz::Direction::LeftToRight
+                    });
+                    buffer.set_cluster_level(rustybuzz::BufferClusterLevel::MonotoneCharacters);
+                    rustybuzz::shape(&face.shaper, &[], buffer)
+                };
+                let expected: Vec<(u32, i32)> = fresh
+                    .glyph_infos()
+                    .iter()
+                    .zip(fresh.glyph_positions())
+                    .map(|(info, pos)| (info.glyph_id, pos.x_advance))
+                    .collect();
+                // Twice: the first call compiles the plan, the second reuses it.
+                for _ in 0..2 {
+                    let (glyphs, _) = shape(face, text, rtl);
+                    let kept: Vec<(u32, i32)> = glyphs
+                        .iter()
+                        .map(|g| {
+                            let em = face.units_per_em;
+                            (g.glyph_id.to_u32(), (g.x_advance * em).round() as i32)
+                        })
+                        .collect();
+                    assert_eq!(kept, expected, "{text}");
+                }
+            }
+        }
     }
 
     #[test]

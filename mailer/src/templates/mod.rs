@@ -66,9 +66,12 @@ pub mod tier_welcome;
 pub mod tribute;
 pub mod words;
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use entity::enums::Language;
-use entity::outbox;
-use sea_orm::{ConnectionTrait, DbErr};
+use entity::{donor, outbox};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
 use crate::config::Organization;
 
@@ -120,12 +123,79 @@ pub struct Context<'a> {
     pub links: Option<&'a crate::links::DownloadLinks>,
 }
 
+/// What rendering a batch of messages reads from the database, read for the whole batch
+/// at once: the receipts its receipt emails name, and their donors' link versions. Each
+/// message takes its receipt out when it renders.
+#[derive(Debug, Default)]
+pub struct Prefetched {
+    receipts: Mutex<HashMap<i64, entity::receipt::Model>>,
+    link_versions: HashMap<i64, i64>,
+}
+
+impl Prefetched {
+    /// Reads what `messages` will need, in one statement per table.
+    pub async fn read(
+        db: &impl ConnectionTrait,
+        messages: &[outbox::Model],
+    ) -> Result<Prefetched, DbErr> {
+        let ids: Vec<i64> = messages
+            .iter()
+            .filter(|m| m.kind == receipt::KIND)
+            .filter_map(|m| m.payload.get("receipt_id")?.as_i64())
+            .collect();
+        if ids.is_empty() {
+            return Ok(Prefetched::default());
+        }
+        let receipts = entity::receipt::Entity::find()
+            .filter(entity::receipt::Column::Id.is_in(ids))
+            .all(db)
+            .await?;
+        let mut donors: Vec<i64> = receipts.iter().map(|r| r.donor_id).collect();
+        donors.sort_unstable();
+        donors.dedup();
+        let link_versions = donor::Entity::find()
+            .select_only()
+            .column(donor::Column::Id)
+            .column(donor::Column::LinkVersion)
+            .filter(donor::Column::Id.is_in(donors))
+            .into_tuple::<(i64, i64)>()
+            .all(db)
+            .await?
+            .into_iter()
+            .collect();
+        Ok(Prefetched {
+            receipts: Mutex::new(receipts.into_iter().map(|r| (r.id, r)).collect()),
+            link_versions,
+        })
+    }
+
+    /// The receipt read for the batch, handed to the one message that names it.
+    fn take_receipt(&self, id: i64) -> Option<entity::receipt::Model> {
+        self.receipts.lock().ok()?.remove(&id)
+    }
+
+    fn link_version(&self, donor_id: i64) -> Option<i64> {
+        self.link_versions.get(&donor_id).copied()
+    }
+}
+
 /// Renders a queued message with the template its kind names.
 pub async fn render(
     db: &impl ConnectionTrait,
     org: &Organization,
     links: Option<&crate::links::DownloadLinks>,
     message: &outbox::Model,
+) -> Result<Rendered, RenderError> {
+    render_prefetched(db, org, links, message, &Prefetched::default()).await
+}
+
+/// [`render`], with what was read for its batch; anything not there is read now.
+pub async fn render_prefetched(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    links: Option<&crate::links::DownloadLinks>,
+    message: &outbox::Model,
+    prefetched: &Prefetched,
 ) -> Result<Rendered, RenderError> {
     let context = Context {
         org,
@@ -134,7 +204,9 @@ pub async fn render(
         to_name: message.to_name.as_deref(),
     };
     match message.kind.as_str() {
-        receipt::KIND => receipt::render(db, context, &message.payload).await,
+        receipt::KIND => {
+            receipt::render_prefetched(db, context, &message.payload, prefetched).await
+        }
         appeal::KIND => appeal::render(context, &message.payload),
         receipt_voided::KIND => receipt_voided::render(db, context, &message.payload).await,
         club_welcome::KIND => club_welcome::render(db, context, &message.payload).await,

@@ -9,7 +9,9 @@ use sea_orm::{ConnectionTrait, EntityTrait};
 
 use super::layout::Link;
 use super::words::Words;
-use super::{Attachment, Context, RenderError, Rendered, donor_link_version, payload_id};
+use super::{
+    Attachment, Context, Prefetched, RenderError, Rendered, donor_link_version, payload_id,
+};
 use crate::documents::{PdfError, stored_pdf};
 
 pub const KIND: &str = "receipt";
@@ -37,26 +39,45 @@ pub async fn render(
     context: Context<'_>,
     payload: &serde_json::Value,
 ) -> Result<Rendered, RenderError> {
+    render_prefetched(db, context, payload, &Prefetched::default()).await
+}
+
+/// [`render`], the receipt and its donor's link version taken from `prefetched` when its
+/// batch read them.
+pub async fn render_prefetched(
+    db: &impl ConnectionTrait,
+    context: Context<'_>,
+    payload: &serde_json::Value,
+    prefetched: &Prefetched,
+) -> Result<Rendered, RenderError> {
     let id = payload_id(KIND, payload, "receipt_id")?;
-    let receipt = receipt::Entity::find_by_id(id)
-        .one(db)
-        .await?
-        .ok_or_else(|| RenderError::Missing(format!("receipt {id}")))?;
+    let receipt = match prefetched.take_receipt(id) {
+        Some(receipt) => receipt,
+        None => receipt::Entity::find_by_id(id)
+            .one(db)
+            .await?
+            .ok_or_else(|| RenderError::Missing(format!("receipt {id}")))?,
+    };
     if receipt.status == ReceiptStatus::Void {
         return Err(RenderError::Missing(format!(
             "receipt {} as issued (it was voided before it was sent)",
             receipt.number
         )));
     }
-    let version = donor_link_version(db, receipt.donor_id)
-        .await?
-        .ok_or_else(|| RenderError::Missing(format!("donor {}", receipt.donor_id)))?;
-    let mut receipt = receipt;
-    receipt.content_pdf = match stored_pdf(db, &receipt).await {
-        Ok(pdf) => pdf,
-        Err(PdfError::Database(error)) => return Err(RenderError::Database(error)),
-        Err(error) => return Err(RenderError::Pdf(error.to_string())),
+    let version = match prefetched.link_version(receipt.donor_id) {
+        Some(version) => version,
+        None => donor_link_version(db, receipt.donor_id)
+            .await?
+            .ok_or_else(|| RenderError::Missing(format!("donor {}", receipt.donor_id)))?,
     };
+    let mut receipt = receipt;
+    if receipt.content_pdf.is_none() {
+        receipt.content_pdf = match stored_pdf(db, &receipt).await {
+            Ok(pdf) => pdf,
+            Err(PdfError::Database(error)) => return Err(RenderError::Database(error)),
+            Err(error) => return Err(RenderError::Pdf(error.to_string())),
+        };
+    }
     render_receipt(context, &receipt, version)
 }
 

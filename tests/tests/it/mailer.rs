@@ -264,6 +264,91 @@ async fn two_racing_workers_send_each_message_once(backend: Backend) {
     assert!(unsent.is_empty());
 }
 
+/// Gives `count` donors a receipt each, to `donorN@example.org`.
+async fn receipts_for_donors(app: &TestApp, count: i64) {
+    for i in 0..count {
+        let donor = add_donor(
+            app,
+            &format!("Donor {i}"),
+            &format!("donor{i}@example.org"),
+            Language::English,
+        )
+        .await;
+        give(app, gift_of(donor.id, 1_000 + i)).await;
+    }
+}
+
+async fn two_workers_claiming_at_once_never_share_a_message(backend: Backend) {
+    let app = spawn_app(backend).await;
+    receipts_for_donors(&app, 12).await;
+    let lease = Duration::from_secs(3600);
+
+    let (a, b) = tokio::join!(
+        mailer::outbox::claim_due(&app.db, "worker-a", 8, lease),
+        mailer::outbox::claim_due(&app.db, "worker-b", 8, lease),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+
+    assert_eq!(a.len() + b.len(), 12);
+    let a_ids: HashSet<i64> = a.iter().map(|m| m.id).collect();
+    let b_ids: HashSet<i64> = b.iter().map(|m| m.id).collect();
+    assert!(a_ids.is_disjoint(&b_ids), "{a_ids:?} {b_ids:?}");
+    assert!(a.iter().all(|m| m.leased_by.as_deref() == Some("worker-a")));
+    assert!(b.iter().all(|m| m.leased_by.as_deref() == Some("worker-b")));
+    // Nothing is left for a third worker while both leases hold.
+    let third = mailer::outbox::claim_due(&app.db, "worker-c", 8, lease)
+        .await
+        .unwrap();
+    assert!(third.is_empty());
+}
+
+async fn a_failed_send_in_a_batch_retries_only_that_message(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    receipts_for_donors(&app, 5).await;
+    smtp.set_behavior(Behavior::RefuseTemporarilyTo("donor2@example.org"));
+    let worker = worker_for(&app, &smtp.url(), quick(10, 5));
+
+    let first = worker.send_due_batch().await.unwrap();
+
+    assert_eq!((first.claimed, first.sent, first.retried), (5, 4, 1));
+    let rows = outbox::Entity::find().all(&app.db).await.unwrap();
+    for row in &rows {
+        assert_eq!(row.attempts, 1);
+        assert!(row.leased_by.is_none());
+        if row.to_address == "donor2@example.org" {
+            assert_eq!(row.status, OutboxStatus::Pending);
+            assert!(row.last_error.as_deref().unwrap().contains("451"));
+            assert!(row.message_id.is_none());
+        } else {
+            assert_eq!(row.status, OutboxStatus::Sent);
+            assert!(row.sent_at.is_some());
+            // Each message sent in the batch keeps the Message-ID it went out with.
+            let received = smtp
+                .received()
+                .into_iter()
+                .find(|m| m.to == [row.to_address.clone()])
+                .unwrap();
+            assert_eq!(received.header("Message-ID"), row.message_id);
+        }
+    }
+
+    smtp.set_behavior(Behavior::Accept);
+    let second = worker.send_due_batch().await.unwrap();
+
+    assert_eq!((second.claimed, second.sent), (1, 1));
+    let received: Vec<String> = smtp.received().iter().map(|m| m.to[0].clone()).collect();
+    assert_eq!(received.len(), 5);
+    assert_eq!(received.iter().collect::<HashSet<_>>().len(), 5);
+    let retried = outbox::Entity::find()
+        .filter(outbox::Column::ToAddress.eq("donor2@example.org"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((retried.status, retried.attempts), (OutboxStatus::Sent, 2));
+}
+
 async fn a_worker_that_dies_mid_batch_loses_nothing(backend: Backend) {
     let app = spawn_app(backend).await;
     let smtp = SmtpServer::start();
@@ -548,6 +633,8 @@ on_both_backends!(
     a_permanent_refusal_fails_the_message_and_suppresses_the_address,
     an_unreachable_server_is_retried_until_the_message_is_dead,
     two_racing_workers_send_each_message_once,
+    two_workers_claiming_at_once_never_share_a_message,
+    a_failed_send_in_a_batch_retries_only_that_message,
     a_worker_that_dies_mid_batch_loses_nothing,
     staff_see_failed_mail_and_can_retry_it,
     without_smtp_messages_are_written_as_eml_files,
