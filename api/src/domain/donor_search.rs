@@ -169,12 +169,8 @@ fn matching(filter: &DonorFilter, with_totals: bool) -> SelectStatement {
             Expr::col((a(), gift::Column::DonorId)).equals((d(), donor::Column::Id)),
         );
     }
-    let lifetime = || {
-        Func::coalesce([
-            Expr::col((a(), Alias::new("lifetime_minor"))),
-            Expr::val(0).into(),
-        ])
-    };
+    let lifetime =
+        || Func::coalesce([Expr::col((a(), Alias::new("lifetime_minor"))), Expr::val(0)]);
     let last_gift_at = || Expr::col((a(), Alias::new("last_gift_at")));
     if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
         let search_text = Expr::col((d(), donor::Column::SearchText));
@@ -182,7 +178,7 @@ fn matching(filter: &DonorFilter, with_totals: bool) -> SelectStatement {
         let searched: SimpleExpr = if filter.text_in_names_only {
             let email_part = Func::coalesce([
                 Expr::expr(length(Expr::col((d(), donor::Column::Email)))).add(1),
-                Expr::val(0).into(),
+                Expr::val(0),
             ]);
             Func::cust(Alias::new("substr"))
                 .arg(search_text.clone())
@@ -190,7 +186,7 @@ fn matching(filter: &DonorFilter, with_totals: bool) -> SelectStatement {
                 .arg(Expr::expr(length(search_text)).sub(email_part))
                 .into()
         } else {
-            search_text.into()
+            search_text
         };
         query.and_where(searched.like(LikeExpr::new(like_pattern(text)).escape('\\')));
     }
@@ -276,15 +272,12 @@ pub async fn search_donors(
                         .into(),
                     Order::Asc,
                 )
-                .order_by_expr(last_gift_at.into(), direction.clone());
+                .order_by_expr(last_gift_at, direction.clone());
         }
         DonorOrder::LifetimeGiving => {
             query.order_by_expr(
-                Func::coalesce([
-                    Expr::col((a(), Alias::new("lifetime_minor"))),
-                    Expr::val(0).into(),
-                ])
-                .into(),
+                Func::coalesce([Expr::col((a(), Alias::new("lifetime_minor"))), Expr::val(0)])
+                    .into(),
                 direction.clone(),
             );
         }

@@ -123,7 +123,11 @@ async fn an_export_link_streams_the_matching_donors_with_formulas_neutralized(ba
     // An altered link, or another export's number, opens nothing.
     // The signature's first character changed to another one.
     let at = path.find("signature=").unwrap() + "signature=".len();
-    let other = if path[at..].starts_with('0') { "1" } else { "0" };
+    let other = if path[at..].starts_with('0') {
+        "1"
+    } else {
+        "0"
+    };
     let forged = format!("{}{other}{}", &path[..at], &path[at + 1..]);
     let tampered = path.replacen(".csv", "1.csv", 1);
     for bad in [

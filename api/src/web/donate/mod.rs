@@ -21,6 +21,7 @@ use super::i18n::{Words, negotiate};
 use super::page::{Layout, MessagePage, message, respond};
 use crate::domain::appeal_sends::{self, LinkDonor};
 use crate::domain::donations::{self, CheckoutOutcome};
+use crate::domain::funds;
 use crate::domain::payments::AppealProgress;
 use crate::domain::tiers::Circle;
 use crate::server::AppState;
