@@ -5,11 +5,11 @@ use chrono::{DateTime, Utc};
 use entity::EmailAddress;
 use entity::enums::{Language, OutboxStatus};
 use entity::outbox;
-use sea_orm::sea_query::OnConflict;
-use sea_orm::sea_query::{CaseStatement, Expr, ExprTrait};
+use sea_orm::sea_query::{
+    CaseStatement, Condition, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query,
+};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Set, Statement,
-    UpdateMany,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Set, UpdateMany,
 };
 
 /// An email to queue.
@@ -99,43 +99,54 @@ pub async fn claim_due(
     let now = Utc::now();
     let lease_expires_at =
         now + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::hours(1));
-    let p = |n: usize| placeholder(backend, n);
-    let lock = match backend {
-        DbBackend::Postgres => " FOR UPDATE SKIP LOCKED",
-        _ => "",
-    };
-    let sql = format!(
-        "UPDATE outbox SET status = 'sending', leased_by = {worker}, lease_expires_at = {lease}, \
-         attempts = attempts + 1, updated_at = {now} \
-         WHERE id IN (SELECT id FROM outbox \
-           WHERE (status = 'pending' AND next_attempt_at <= {now}) \
-              OR (status = 'sending' AND lease_expires_at <= {now}) \
-           ORDER BY next_attempt_at, id LIMIT {batch_size}{lock}) \
-         RETURNING *",
-        worker = p(1),
-        lease = p(2),
-        now = p(3),
-    );
+    let mut due = Query::select();
+    due.column(outbox::Column::Id)
+        .from(outbox::Entity)
+        .cond_where(
+            Condition::any()
+                .add(
+                    outbox::Column::Status
+                        .eq(OutboxStatus::Pending.as_str())
+                        .and(outbox::Column::NextAttemptAt.lte(now)),
+                )
+                .add(
+                    outbox::Column::Status
+                        .eq(OutboxStatus::Sending.as_str())
+                        .and(outbox::Column::LeaseExpiresAt.lte(now)),
+                ),
+        )
+        .order_by(outbox::Column::NextAttemptAt, Order::Asc)
+        .order_by(outbox::Column::Id, Order::Asc)
+        .limit(u64::from(batch_size));
+    if backend == DbBackend::Postgres {
+        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let claim = Query::update()
+        .table(outbox::Entity)
+        .values([
+            (
+                outbox::Column::Status,
+                Expr::val(OutboxStatus::Sending.as_str()),
+            ),
+            (outbox::Column::LeasedBy, Expr::val(worker)),
+            (outbox::Column::LeaseExpiresAt, Expr::val(lease_expires_at)),
+            (
+                outbox::Column::Attempts,
+                Expr::col(outbox::Column::Attempts).add(1),
+            ),
+            (outbox::Column::UpdatedAt, Expr::val(now)),
+        ])
+        .and_where(outbox::Column::Id.in_subquery(due))
+        .returning_all()
+        .to_owned();
     outbox::Entity::find()
-        .from_raw_sql(Statement::from_sql_and_values(
-            backend,
-            sql,
-            [worker.into(), lease_expires_at.into(), now.into()],
-        ))
+        .from_raw_sql(backend.build(&claim))
         .all(db)
         .await
         .map(|mut claimed| {
             claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
             claimed
         })
-}
-
-/// The n-th bound value, numbered so that one value can be used twice.
-fn placeholder(backend: DbBackend, n: usize) -> String {
-    match backend {
-        DbBackend::Postgres => format!("${n}"),
-        _ => format!("?{n}"),
-    }
 }
 
 /// What became of one delivery attempt.
