@@ -240,7 +240,13 @@ async fn marking_another_tier_as_the_circle_moves_the_circle(backend: Backend) {
 /// Circle's monthly amount on its donation page; a Circle kept in another currency is
 /// not offered, since the page asks in the organization's.
 async fn the_donation_page_offers_the_circle_in_the_organization_s_currency(backend: Backend) {
-    let app = tests::spawn_app_with(backend, &[("ORG_CURRENCY", "CAD")]).await;
+    // The tier's currency is changed behind the service's back below, so the page's
+    // reads are not kept between requests.
+    let app = tests::spawn_app_with(
+        backend,
+        &[("ORG_CURRENCY", "CAD"), ("READ_CACHE_SECS", "0")],
+    )
+    .await;
     let page = |app: &TestApp| {
         let url = format!("{}/donate", app.address);
         let client = app.client.clone();

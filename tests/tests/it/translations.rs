@@ -21,7 +21,7 @@ const SANTA_ANA_AR: &str = "صندوق سانتا آنا للدفاع ضد ال�
 
 const CREATE_FUND: &str = "mutation($input: CreateFundInput!) { createFund(input: $input) { id name translations { language field text } } }";
 const UPDATE_FUND: &str = "mutation($id: ID!, $input: UpdateFundInput!) { updateFund(id: $id, input: $input) { id translations { language field text } } }";
-const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { language contentLanguage fellBack subject body } }";
+const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { ... on AppealPreview { language contentLanguage fellBack subject body } } }";
 
 /// The Santa Ana fund, named in Spanish and Arabic but not in French.
 async fn santa_ana(app: &TestApp, admin: &str) -> String {
