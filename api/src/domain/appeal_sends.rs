@@ -711,16 +711,6 @@ struct LetterRow {
     last_gift_minor: Option<i64>,
 }
 
-/// The salutation that opens a letter, in the donor's language.
-pub fn salutation(language: Language, name: &str) -> String {
-    match language {
-        Language::Spanish => format!("Estimado/a {name}:"),
-        Language::French => format!("Bonjour {name},"),
-        Language::Arabic => format!("عزيزنا {name}،"),
-        Language::English => format!("Dear {name},"),
-    }
-}
-
 /// The mail-merge file for a letter appeal: one row per donor in its segment (everyone
 /// when it has none) with a postal address, with the salutation, the personal ask and
 /// the reply code to print on the envelope (the appeal's source code, which staff type
@@ -785,6 +775,8 @@ pub async fn letter_csv(
     for row in rows {
         let language = Language::parse(&row.language).unwrap_or(Language::English);
         let first = row.first_name.as_deref().unwrap_or(&row.display_name);
+        // The letter's greeting and amount as the email's are written, in its language.
+        let words = mailer::templates::words::Words::new(language);
         let fields = [
             row.id.to_string(),
             row.display_name.clone(),
@@ -794,8 +786,8 @@ pub async fn letter_csv(
             row.region.unwrap_or_default(),
             row.postal_code.unwrap_or_default(),
             row.country.unwrap_or_default(),
-            salutation(language, first),
-            money(rule.one_time_ask(row.last_gift_minor), currency),
+            words.with("greeting-named", &[("name", first)]),
+            words.amount(rule.one_time_ask(row.last_gift_minor), currency),
             appeal.source_code.clone(),
         ];
         csv.row(fields)?;

@@ -46,6 +46,11 @@ receipt-download-link = لتنزيل ملف PDF (الرابط صالح لمدة 
 receipt-voided-subject = تم إلغاء الإيصال { $number }
 receipt-voided-body = تم إلغاء الإيصال { $number } بمبلغ { $amount }. السبب: { $reason }.
 receipt-voided-replaced = يحل محله الإيصال { $replacement } الذي نرسله إليك بشكل منفصل.
+receipt-void-reason-refunded-in-full = تم رد مبلغ تبرعك بالكامل
+receipt-void-reason-refunded-in-part = تم رد { $amount } من تبرعك إليك
+receipt-void-reason-refund-failed = تعذّر إتمام رد مبلغ من تبرعك، لذا يُحتسب التبرع من جديد
+receipt-void-reason-gift-corrected = تم تصحيح تفاصيل تبرعك
+receipt-void-reason-payment-reversed = ألغى مصرفك عملية الدفع
 
 ## الترحيب في نادي التبرع الشهري
 

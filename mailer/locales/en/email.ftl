@@ -48,6 +48,11 @@ receipt-download-link = Download the PDF (link valid for 30 days)
 receipt-voided-subject = Receipt { $number } has been voided
 receipt-voided-body = Receipt { $number } for { $amount } has been voided. Reason: { $reason }.
 receipt-voided-replaced = It is replaced by receipt { $replacement }, which we are sending separately.
+receipt-void-reason-refunded-in-full = your gift was refunded in full
+receipt-void-reason-refunded-in-part = { $amount } of your gift was refunded to you
+receipt-void-reason-refund-failed = a refund of your gift did not go through, so the gift counts again
+receipt-void-reason-gift-corrected = the details of your gift were corrected
+receipt-void-reason-payment-reversed = your bank reversed the payment
 
 ## Welcome to the Monthly Giving Club
 

@@ -44,6 +44,11 @@ receipt-download-link = Descargue el PDF (enlace válido por 30 días)
 receipt-voided-subject = El recibo { $number } ha sido anulado
 receipt-voided-body = El recibo { $number } por { $amount } ha sido anulado. Motivo: { $reason }.
 receipt-voided-replaced = Lo reemplaza el recibo { $replacement }, que le enviamos por separado.
+receipt-void-reason-refunded-in-full = su donación fue reembolsada en su totalidad
+receipt-void-reason-refunded-in-part = se le reembolsaron { $amount } de su donación
+receipt-void-reason-refund-failed = un reembolso de su donación no se completó, así que la donación vuelve a contar
+receipt-void-reason-gift-corrected = se corrigieron los datos de su donación
+receipt-void-reason-payment-reversed = su banco revirtió el pago
 
 ## Bienvenida al Club de Donantes Mensuales
 

@@ -45,6 +45,11 @@ receipt-download-link = Téléchargez le PDF (lien valable 30 jours)
 receipt-voided-subject = Le reçu { $number } a été annulé
 receipt-voided-body = Le reçu { $number } de { $amount } a été annulé. Motif : { $reason }.
 receipt-voided-replaced = Il est remplacé par le reçu { $replacement }, envoyé séparément.
+receipt-void-reason-refunded-in-full = votre don vous a été remboursé en totalité
+receipt-void-reason-refunded-in-part = { $amount } de votre don vous ont été remboursés
+receipt-void-reason-refund-failed = un remboursement de votre don n’a pas abouti, le don compte donc de nouveau
+receipt-void-reason-gift-corrected = les détails de votre don ont été corrigés
+receipt-void-reason-payment-reversed = votre banque a annulé le paiement
 
 ## Bienvenue au Club des donateurs mensuels
 

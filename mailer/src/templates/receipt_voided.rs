@@ -1,13 +1,89 @@
 //! Tells a donor that a receipt no longer stands: the gift was refunded in full, or the
 //! receipt was corrected and a new one follows.
 
+use entity::enums::Language;
 use entity::receipt;
 use sea_orm::{ConnectionTrait, EntityTrait};
+use serde::{Deserialize, Serialize};
 
 use super::words::Words;
 use super::{Context, RenderError, Rendered, payload_id};
 
 pub const KIND: &str = "receipt_voided";
+
+/// Why a receipt no longer stands. The service's own reasons travel to the mailer as
+/// codes, so each donor reads them in their language; staff's reasons are their words.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "code", rename_all = "snake_case")]
+pub enum VoidReason {
+    /// Typed by staff when voiding or correcting a receipt, shown as written.
+    Staff {
+        text: String,
+    },
+    RefundedInFull,
+    /// `refunded_minor` is everything refunded so far, in the gift's currency.
+    RefundedInPart {
+        refunded_minor: i64,
+        currency: String,
+    },
+    /// A refund failed, so the money counts as given again.
+    RefundFailed,
+    /// Staff corrected the gift's amount, date, fund, method, tribute or benefits.
+    GiftCorrected,
+    /// The donor's bank reversed the payment for good (a lost dispute).
+    PaymentReversed,
+}
+
+impl VoidReason {
+    /// As the receipt's record keeps it for staff, in English.
+    pub fn recorded(&self) -> String {
+        match self {
+            VoidReason::Staff { text } => text.trim().to_owned(),
+            VoidReason::RefundedInFull => "the gift was refunded in full".to_owned(),
+            VoidReason::RefundedInPart {
+                refunded_minor,
+                currency,
+            } => format!(
+                "the gift was refunded in part ({})",
+                Words::new(Language::English).stored_amount(*refunded_minor, currency)
+            ),
+            VoidReason::RefundFailed => "a refund of the gift failed".to_owned(),
+            VoidReason::GiftCorrected => "the gift's details were corrected".to_owned(),
+            VoidReason::PaymentReversed => {
+                "the payment was reversed by the donor's bank".to_owned()
+            }
+        }
+    }
+
+    /// As the donor reads it, addressed to them, in `words`' language.
+    pub fn said(&self, words: Words) -> String {
+        match self {
+            VoidReason::Staff { text } => text.trim().to_owned(),
+            VoidReason::RefundedInFull => words.get("receipt-void-reason-refunded-in-full"),
+            VoidReason::RefundedInPart {
+                refunded_minor,
+                currency,
+            } => words.with(
+                "receipt-void-reason-refunded-in-part",
+                &[("amount", &words.stored_amount(*refunded_minor, currency))],
+            ),
+            VoidReason::RefundFailed => words.get("receipt-void-reason-refund-failed"),
+            VoidReason::GiftCorrected => words.get("receipt-void-reason-gift-corrected"),
+            VoidReason::PaymentReversed => words.get("receipt-void-reason-payment-reversed"),
+        }
+    }
+
+    /// The reason a queued notice carries; a notice queued without one (before reasons
+    /// were coded) shows what the receipt's record says.
+    fn of_notice(payload: &serde_json::Value, recorded: Option<&str>) -> VoidReason {
+        payload
+            .get("reason")
+            .and_then(|reason| serde_json::from_value(reason.clone()).ok())
+            .unwrap_or_else(|| VoidReason::Staff {
+                text: recorded.unwrap_or_default().to_owned(),
+            })
+    }
+}
 
 /// What the templates in `templates/email/receipt_voided/` show.
 struct Mail {
@@ -24,8 +100,9 @@ email_templates!(
     "email/receipt_voided/text.txt"
 );
 
-/// Payload: `{ "receipt_id": 42, "replacement_receipt_id": 43 }` (the replacement is
-/// absent when nothing replaces the receipt, as after a full refund).
+/// Payload: `{ "receipt_id": 42, "replacement_receipt_id": 43, "reason": { "code":
+/// "refunded_in_full" } }` (the replacement is absent when nothing replaces the receipt,
+/// as after a full refund; the reason is a [`VoidReason`]).
 pub async fn render(
     db: &impl ConnectionTrait,
     context: Context<'_>,
@@ -53,11 +130,116 @@ pub async fn render(
             &[
                 ("number", number),
                 ("amount", &amount),
-                ("reason", voided.void_reason.as_deref().unwrap_or("")),
+                (
+                    "reason",
+                    &VoidReason::of_notice(payload, voided.void_reason.as_deref()).said(words),
+                ),
             ],
         ),
         replaced: replacement
             .map(|r| words.with("receipt-voided-replaced", &[("replacement", &r.number)])),
     };
     compose(context, &mail, |_| {})
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn part() -> VoidReason {
+        VoidReason::RefundedInPart {
+            refunded_minor: 125_050,
+            currency: "USD".to_owned(),
+        }
+    }
+
+    #[test]
+    fn a_reason_travels_as_its_code_and_comes_back_whole() {
+        let value = serde_json::to_value(part()).unwrap();
+        assert_eq!(
+            value,
+            json!({ "code": "refunded_in_part", "refunded_minor": 125_050, "currency": "USD" })
+        );
+        assert_eq!(serde_json::from_value::<VoidReason>(value).unwrap(), part());
+        assert_eq!(
+            serde_json::to_value(VoidReason::PaymentReversed).unwrap(),
+            json!({ "code": "payment_reversed" })
+        );
+    }
+
+    #[test]
+    fn staff_keep_the_reason_in_english_and_each_donor_reads_it_in_their_language() {
+        let spanish = Words::new(Language::Spanish);
+        let arabic = Words::new(Language::Arabic);
+        let cases = [
+            (
+                VoidReason::RefundedInFull,
+                "the gift was refunded in full",
+                "su donación fue reembolsada en su totalidad",
+            ),
+            (
+                part(),
+                "the gift was refunded in part ($1,250.50)",
+                "se le reembolsaron $1.250,50 de su donación",
+            ),
+            (
+                VoidReason::RefundFailed,
+                "a refund of the gift failed",
+                "un reembolso de su donación no se completó, así que la donación vuelve a contar",
+            ),
+            (
+                VoidReason::GiftCorrected,
+                "the gift's details were corrected",
+                "se corrigieron los datos de su donación",
+            ),
+            (
+                VoidReason::PaymentReversed,
+                "the payment was reversed by the donor's bank",
+                "su banco revirtió el pago",
+            ),
+            (
+                VoidReason::Staff {
+                    text: "  nombre mal escrito ".to_owned(),
+                },
+                "nombre mal escrito",
+                "nombre mal escrito",
+            ),
+        ];
+        for (reason, recorded, said) in cases {
+            assert_eq!(reason.recorded(), recorded);
+            assert_eq!(reason.said(spanish), said);
+        }
+        assert_eq!(part().said(arabic), "تم رد 1.250,50\u{a0}$ من تبرعك إليك");
+        assert_eq!(
+            part().said(Words::new(Language::English)),
+            "$1,250.50 of your gift was refunded to you"
+        );
+    }
+
+    #[test]
+    fn a_notice_queued_without_a_code_shows_the_receipts_record() {
+        let recorded = Some("the gift was refunded in full");
+        assert_eq!(
+            VoidReason::of_notice(&json!({ "receipt_id": 1 }), recorded),
+            VoidReason::Staff {
+                text: "the gift was refunded in full".to_owned()
+            }
+        );
+        assert_eq!(
+            VoidReason::of_notice(&json!({ "reason": { "code": "no_such_code" } }), recorded),
+            VoidReason::Staff {
+                text: "the gift was refunded in full".to_owned()
+            }
+        );
+        assert_eq!(
+            VoidReason::of_notice(
+                &json!({ "reason": { "code": "refunded_in_full" } }),
+                Some("anything")
+            ),
+            VoidReason::RefundedInFull
+        );
+    }
 }

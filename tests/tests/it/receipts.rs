@@ -242,6 +242,24 @@ async fn only_admins_void_a_receipt_outright(backend: Backend) {
         .graphql(&admin, query, json!({ "n": original.number, "r": "  " }))
         .await;
     assert_eq!(tests::error_codes(&blank), vec!["BAD_USER_INPUT"]);
+    // The donor reads the reason in an email: one line, of a length a person writes.
+    for hostile in [
+        "entered twice\r\nBcc: everyone@example.org".to_owned(),
+        "x".repeat(501),
+    ] {
+        let refused = app
+            .graphql(&admin, query, json!({ "n": original.number, "r": hostile }))
+            .await;
+        assert_eq!(tests::error_codes(&refused), vec!["BAD_USER_INPUT"]);
+        assert_eq!(refused["errors"][0]["extensions"]["field"], "reason");
+    }
+    let still = entity::receipt::Entity::find()
+        .filter(entity::receipt::Column::Number.eq(original.number.clone()))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.status, ReceiptStatus::Issued);
     let voided = app
         .graphql(
             &admin,
@@ -425,9 +443,10 @@ async fn year_end_statements_run_twice_issue_each_donor_one(backend: Backend) {
     assert_eq!(sam_statement.amount_minor, 6_000);
     assert!(!sam_statement.content_text.contains("$999.00"));
     let listed = app
-        .graphql(&staff, "{ receipts(filter: {kind: YEAR_END_STATEMENT, taxYear: 2026}) { number donorName amount { amountMinor } deductible { amountMinor } } }", json!({}))
+        .graphql(&staff, "{ receipts(filter: {kind: YEAR_END_STATEMENT, taxYear: 2026}) { totalCount nodes { number donorName amount { amountMinor } deductible { amountMinor } } } }", json!({}))
         .await;
-    let listed = listed["data"]["receipts"].as_array().unwrap();
+    assert_eq!(listed["data"]["receipts"]["totalCount"], 2, "{listed}");
+    let listed = listed["data"]["receipts"]["nodes"].as_array().unwrap();
     assert_eq!(listed.len(), 2);
     let sam_listed = listed
         .iter()

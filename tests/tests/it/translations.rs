@@ -77,6 +77,15 @@ async fn a_spanish_donation_page_names_the_funds_in_spanish(backend: Backend) {
     );
     assert!(spanish.contains(">Fondo General</option>"), "{spanish}");
     assert!(!spanish.contains(SANTA_ANA), "{spanish}");
+    // Listed in the order of the names the reader sees, not of the English ones.
+    assert!(
+        spanish.find(SANTA_ANA_ES) < spanish.find(">Fondo General<"),
+        "{spanish}"
+    );
+    assert!(
+        french.find(">General Fund<") < french.find(SANTA_ANA),
+        "{french}"
+    );
     // No French name: the French page falls back to the English one.
     assert!(
         french.contains(&format!(">{SANTA_ANA}</option>")),
@@ -343,6 +352,103 @@ async fn the_circle_page_and_welcome_speak_the_tiers_translated_name_and_benefit
     );
 }
 
+const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput) { refundGift(id: $id, amount: $amount) { gift { status } } }";
+const VOID: &str =
+    "mutation($n: String!, $r: String!) { voidReceipt(number: $n, reason: $r) { voidReason } }";
+
+/// A receipt voided by the service (a refund) tells the donor why in the donor's
+/// language, with the amount written their way; the receipt's record for staff keeps
+/// the English reason, and a reason staff typed reaches the donor as they wrote it.
+async fn a_voided_receipt_says_why_in_the_donors_language(backend: Backend) {
+    let (app, _stripe) = club_app(backend).await;
+    let staff = staff_token(&app).await;
+    let mut gifts = Vec::new();
+    for (name, email, language) in [
+        ("Ana García", "ana@example.org", "SPANISH"),
+        ("ليلى حداد", "layla@example.org", "ARABIC"),
+        ("Claire Dubois", "claire@example.org", "FRENCH"),
+    ] {
+        let donor = create_donor(
+            &app,
+            &staff,
+            json!({ "displayName": name, "email": email, "language": language }),
+        )
+        .await;
+        let gift = record_gift(&app, &staff, check_gift(donor, json!({}))).await;
+        gifts.push((donor, gift["gift"]["id"].clone()));
+    }
+    ok(
+        &app,
+        &staff,
+        REFUND,
+        json!({ "id": gifts[0].1, "amount": { "amountMinor": 10_000 } }),
+    )
+    .await;
+    ok(&app, &staff, REFUND, json!({ "id": gifts[1].1 })).await;
+    let claire_receipt = receipt::Entity::find()
+        .filter(receipt::Column::DonorId.eq(gifts[2].0))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .number;
+    ok(
+        &app,
+        &admin_token(&app).await,
+        VOID,
+        json!({ "n": claire_receipt, "r": "reçu envoyé à la mauvaise adresse" }),
+    )
+    .await;
+
+    let notices = messages(&app, "receipt_voided").await;
+    assert_eq!(notices.len(), 3);
+    let spanish = rendered(&app, &notices[0]).await;
+    assert!(
+        spanish
+            .text
+            .contains("Motivo: se le reembolsaron $100,00 de su donación."),
+        "{}",
+        spanish.text
+    );
+    let arabic = rendered(&app, &notices[1]).await;
+    assert!(
+        arabic.text.contains("السبب: تم رد مبلغ تبرعك بالكامل."),
+        "{}",
+        arabic.text
+    );
+    let french = rendered(&app, &notices[2]).await;
+    assert!(
+        french
+            .text
+            .contains("Motif : reçu envoyé à la mauvaise adresse."),
+        "{}",
+        french.text
+    );
+    for notice in [&spanish, &arabic, &french] {
+        assert!(!notice.text.contains("refunded"), "{}", notice.text);
+        assert!(!notice.html.contains("refunded"), "{}", notice.html);
+    }
+
+    let recorded = receipt::Entity::find()
+        .filter(receipt::Column::VoidReason.is_not_null())
+        .all(&app.db)
+        .await
+        .unwrap();
+    let mut reasons: Vec<_> = recorded
+        .iter()
+        .filter_map(|r| r.void_reason.clone())
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        [
+            "reçu envoyé à la mauvaise adresse",
+            "the gift was refunded in full",
+            "the gift was refunded in part ($100.00)",
+        ]
+    );
+}
+
 on_both_backends!(
     a_spanish_donation_page_names_the_funds_in_spanish,
     staff_cannot_translate_a_fund_into_english_or_give_it_a_subject,
@@ -350,4 +456,5 @@ on_both_backends!(
     an_arabic_appeal_email_takes_its_subject_and_body_from_the_arabic_text,
     an_appeal_without_the_donors_language_says_it_falls_back_to_english,
     the_circle_page_and_welcome_speak_the_tiers_translated_name_and_benefits,
+    a_voided_receipt_says_why_in_the_donors_language,
 );

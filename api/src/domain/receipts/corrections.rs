@@ -17,13 +17,14 @@ use super::numbering::tax_year;
 use super::statements::statement_lines;
 use crate::config::Organization;
 use mailer::documents::GiftLine;
+pub use mailer::templates::receipt_voided::VoidReason;
 
 /// Voids an issued receipt in the caller's transaction. A void receipt stays on file,
 /// unchanged but for its status, and is never sent again.
 pub(super) async fn void(
     txn: &DatabaseTransaction,
     receipt: &receipt::Model,
-    reason: &str,
+    reason: &VoidReason,
 ) -> Result<receipt::Model, DomainError> {
     if receipt.status == ReceiptStatus::Void {
         return Err(DomainError::Conflict {
@@ -32,17 +33,10 @@ pub(super) async fn void(
             existing_id: None,
         });
     }
-    let reason = reason.trim();
-    if reason.is_empty() {
-        return Err(DomainError::validation(
-            "reason",
-            "say why the receipt is voided",
-        ));
-    }
     let mut active: receipt::ActiveModel = receipt.clone().into();
     active.status = Set(ReceiptStatus::Void);
     active.voided_at = Set(Some(Utc::now()));
-    active.void_reason = Set(Some(reason.to_owned()));
+    active.void_reason = Set(Some(reason.recorded()));
     Ok(active.update(txn).await?)
 }
 
@@ -51,13 +45,18 @@ pub(super) async fn tell_donor_voided(
     donor: &donor::Model,
     voided: &receipt::Model,
     replacement: Option<&receipt::Model>,
+    reason: &VoidReason,
 ) -> Result<(), DomainError> {
     queue_email(
         txn,
         donor,
         mailer::templates::receipt_voided::KIND,
         format!("receipt_voided:{}", voided.id),
-        json!({ "receipt_id": voided.id, "replacement_receipt_id": replacement.map(|r| r.id) }),
+        json!({
+            "receipt_id": voided.id,
+            "replacement_receipt_id": replacement.map(|r| r.id),
+            "reason": reason,
+        }),
     )
     .await?;
     Ok(())
@@ -117,6 +116,17 @@ pub(super) async fn reissue_in(
     }
 }
 
+/// The longest reason staff may give; it is read in an email, one line.
+const MAX_REASON: usize = 500;
+
+/// A reason typed by staff: one line the donor will read, naming `reason` when it is
+/// missing, too long or carries a control character.
+fn staff_reason(text: &str) -> Result<VoidReason, DomainError> {
+    Ok(VoidReason::Staff {
+        text: super::super::text::required_line("reason", text, MAX_REASON)?,
+    })
+}
+
 /// Voids a receipt (staff, with a reason) and tells the donor.
 pub async fn void_receipt(
     db: &DatabaseConnection,
@@ -126,16 +136,17 @@ pub async fn void_receipt(
 ) -> Result<receipt::Model, DomainError> {
     let txn = crate::db::begin_write(db).await?;
     let receipt = find_by_number(&txn, number).await?;
-    let voided = void(&txn, &receipt, reason).await?;
+    let reason = staff_reason(reason)?;
+    let voided = void(&txn, &receipt, &reason).await?;
     let donor = find_donor(&txn, voided.donor_id).await?;
-    tell_donor_voided(&txn, &donor, &voided, None).await?;
+    tell_donor_voided(&txn, &donor, &voided, None, &reason).await?;
     audit::record_and_commit(
         txn,
         actor,
         "void",
         "receipt",
         Some(voided.number.clone()),
-        json!({ "reason": reason.trim() }),
+        json!({ "reason": reason.recorded() }),
     )
     .await?;
     Ok(voided)
@@ -153,7 +164,8 @@ pub async fn reissue_receipt(
 ) -> Result<receipt::Model, DomainError> {
     let txn = crate::db::begin_write(db).await?;
     let receipt = find_by_number(&txn, number).await?;
-    let voided = void(&txn, &receipt, reason).await?;
+    let reason = staff_reason(reason)?;
+    let voided = void(&txn, &receipt, &reason).await?;
     let replacement = reissue_in(&txn, org, &voided).await?.ok_or_else(|| {
         DomainError::validation(
             "number",
@@ -161,14 +173,14 @@ pub async fn reissue_receipt(
         )
     })?;
     let donor = find_donor(&txn, voided.donor_id).await?;
-    tell_donor_voided(&txn, &donor, &voided, Some(&replacement)).await?;
+    tell_donor_voided(&txn, &donor, &voided, Some(&replacement), &reason).await?;
     audit::record_and_commit(
         txn,
         actor,
         "reissue",
         "receipt",
         Some(voided.number.clone()),
-        json!({ "reason": reason.trim(), "replacement": replacement.number }),
+        json!({ "reason": reason.recorded(), "replacement": replacement.number }),
     )
     .await?;
     Ok(replacement)
@@ -244,12 +256,12 @@ pub async fn on_refund(
     gift: &gift::Model,
 ) -> Result<RefundOutcome, DomainError> {
     let reason = if gift.refunded_minor >= gift.amount_minor {
-        "the gift was refunded in full".to_owned()
+        VoidReason::RefundedInFull
     } else {
-        format!(
-            "the gift was refunded in part ({})",
-            entity::format_minor(gift.refunded_minor, Currency::parse(&gift.currency)?)
-        )
+        VoidReason::RefundedInPart {
+            refunded_minor: gift.refunded_minor,
+            currency: Currency::parse(&gift.currency)?.code().to_owned(),
+        }
     };
     correct_receipts(txn, org, gift, &reason).await
 }
@@ -262,12 +274,12 @@ pub async fn on_refund_failed(
     org: &Organization,
     gift: &gift::Model,
 ) -> Result<RefundOutcome, DomainError> {
-    let reason = "a refund of the gift failed";
+    let reason = VoidReason::RefundFailed;
     if valid_gift_receipt(txn, gift.id).await?.is_some() {
-        return correct_receipts(txn, org, gift, reason).await;
+        return correct_receipts(txn, org, gift, &reason).await;
     }
     let donor = find_donor(txn, gift.donor_id).await?;
-    correct_statement(txn, org, gift, &donor, reason).await?;
+    correct_statement(txn, org, gift, &donor, &reason).await?;
     // A receipt voided because the bank reversed the payment stays void.
     if gift.status == GiftStatus::Disputed {
         return Ok(RefundOutcome::NothingIssued);
@@ -299,7 +311,7 @@ pub async fn on_gift_corrected(
     org: &Organization,
     gift: &gift::Model,
 ) -> Result<RefundOutcome, DomainError> {
-    correct_receipts(txn, org, gift, "the gift's details were corrected").await
+    correct_receipts(txn, org, gift, &VoidReason::GiftCorrected).await
 }
 
 /// After the donor's bank reverses a payment for good (a lost dispute): the gift's
@@ -310,14 +322,14 @@ pub async fn on_payment_reversed(
     org: &Organization,
     gift: &gift::Model,
 ) -> Result<RefundOutcome, DomainError> {
-    let reason = "the payment was reversed by the donor's bank";
+    let reason = VoidReason::PaymentReversed;
     let donor = find_donor(txn, gift.donor_id).await?;
-    correct_statement(txn, org, gift, &donor, reason).await?;
+    correct_statement(txn, org, gift, &donor, &reason).await?;
     let Some(current) = valid_gift_receipt(txn, gift.id).await? else {
         return Ok(RefundOutcome::NothingIssued);
     };
-    let voided = void(txn, &current, reason).await?;
-    tell_donor_voided(txn, &donor, &voided, None).await?;
+    let voided = void(txn, &current, &reason).await?;
+    tell_donor_voided(txn, &donor, &voided, None, &reason).await?;
     Ok(RefundOutcome::Voided {
         voided: Box::new(voided),
     })
@@ -340,7 +352,7 @@ pub(super) async fn correct_statement(
     org: &Organization,
     gift: &gift::Model,
     donor: &donor::Model,
-    reason: &str,
+    reason: &VoidReason,
 ) -> Result<(), DomainError> {
     let statement = receipt::Entity::find()
         .filter(receipt::Column::DonorId.eq(gift.donor_id))
@@ -352,7 +364,7 @@ pub(super) async fn correct_statement(
     if let Some(statement) = statement {
         let voided = void(txn, &statement, reason).await?;
         let replacement = reissue_in(txn, org, &voided).await?;
-        tell_donor_voided(txn, donor, &voided, replacement.as_ref()).await?;
+        tell_donor_voided(txn, donor, &voided, replacement.as_ref(), reason).await?;
     }
     Ok(())
 }
@@ -363,7 +375,7 @@ pub(super) async fn correct_receipts(
     txn: &DatabaseTransaction,
     org: &Organization,
     gift: &gift::Model,
-    reason: &str,
+    reason: &VoidReason,
 ) -> Result<RefundOutcome, DomainError> {
     let donor = find_donor(txn, gift.donor_id).await?;
     correct_statement(txn, org, gift, &donor, reason).await?;
@@ -373,13 +385,13 @@ pub(super) async fn correct_receipts(
     let voided = void(txn, &current, reason).await?;
     match reissue_in(txn, org, &voided).await? {
         None => {
-            tell_donor_voided(txn, &donor, &voided, None).await?;
+            tell_donor_voided(txn, &donor, &voided, None, reason).await?;
             Ok(RefundOutcome::Voided {
                 voided: Box::new(voided),
             })
         }
         Some(replacement) => {
-            tell_donor_voided(txn, &donor, &voided, Some(&replacement)).await?;
+            tell_donor_voided(txn, &donor, &voided, Some(&replacement), reason).await?;
             Ok(RefundOutcome::Reissued {
                 voided: Box::new(voided),
                 replacement: Box::new(replacement),

@@ -46,9 +46,13 @@ async fn active_funds(
         .active_funds(&state.db)
         .await
         .map(|list| {
-            list.iter()
+            let mut named: Vec<(String, String)> = list
+                .iter()
                 .map(|f| (f.code.clone(), funds::name_in(f, lang).to_owned()))
-                .collect()
+                .collect();
+            // In the order of the names this reader sees.
+            named.sort_by_cached_key(|(_, name)| name.to_lowercase());
+            named
         })
         .map_err(|error| {
             tracing::error!(

@@ -372,7 +372,7 @@ async fn a_letter_appeal_exports_a_mail_merge_csv(backend: Backend) {
         csv,
         format!(
             "donor_id,name,address_line1,address_line2,city,region,postal_code,country,salutation,ask_amount,reply_code\r\n\
-             {ana},Ana García,\"1 Main St, Apt 2\",,Santa Ana,CA,92701,US,Estimado/a Ana:,$150.00,FALL26-LETTER\r\n\
+             {ana},Ana García,\"1 Main St, Apt 2\",,Santa Ana,CA,92701,US,Estimado/a Ana:,\"$150,00\",FALL26-LETTER\r\n\
              {ben},'=Ben Ortiz,9 Elm St,,Tustin,,92780,US,\"Dear =Ben Ortiz,\",$35.00,FALL26-LETTER\r\n"
         )
     );
