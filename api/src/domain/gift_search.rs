@@ -1,6 +1,6 @@
 //! Finding gifts: by date, fund, campaign, appeal code, method, status, amount and a
-//! searched text (the check number, or words of the notes), newest first (ties broken
-//! by id, so paging is stable).
+//! searched text (the check number, or words of the notes), newest, oldest, largest or
+//! smallest first (ties broken by id, so paging is stable), a page at a time by key.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{GiftStatus, PaymentMethod};
@@ -12,8 +12,10 @@ use sea_orm::{
 };
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 
 use super::DomainError;
+use super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, time_value};
 use super::offline_gifts::find_appeal_by_code;
 
 /// What to look for; parts combine with AND.
@@ -118,24 +120,61 @@ pub async fn count_gifts(
     }
 }
 
-/// One page of matching gifts, newest first.
-pub async fn search_gifts(
+/// The orders gifts are listed in; gifts that tie are ordered by id the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GiftOrder {
+    #[default]
+    Newest,
+    Oldest,
+    Largest,
+    Smallest,
+}
+
+impl GiftOrder {
+    pub fn ordering(self) -> Ordering<gift::Column> {
+        use gift::Column::{AmountMinor, Id, ReceivedAt};
+        match self {
+            GiftOrder::Newest => Ordering::by("gifts-newest", ReceivedAt, KeyKind::Time, Id, true),
+            GiftOrder::Oldest => Ordering::by("gifts-oldest", ReceivedAt, KeyKind::Time, Id, false),
+            GiftOrder::Largest => {
+                Ordering::by("gifts-largest", AmountMinor, KeyKind::Integer, Id, true)
+            }
+            GiftOrder::Smallest => {
+                Ordering::by("gifts-smallest", AmountMinor, KeyKind::Integer, Id, false)
+            }
+        }
+    }
+
+    /// A gift's place in this order, as its cursor carries it.
+    pub fn key(self, gift: &gift::Model) -> Key {
+        let first = match self {
+            GiftOrder::Newest | GiftOrder::Oldest => time_value(gift.received_at),
+            GiftOrder::Largest | GiftOrder::Smallest => Json::from(gift.amount_minor),
+        };
+        vec![first, Json::from(gift.id)]
+    }
+}
+
+/// One page of matching gifts in `order`.
+pub async fn page_gifts(
     db: &impl ConnectionTrait,
     filter: &GiftFilter,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<gift::Model>, DomainError> {
+    order: GiftOrder,
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<KeyedPage<gift::Model>, DomainError> {
     let Some(condition) = condition(db, filter).await? else {
-        return Ok(Vec::new());
+        return Ok(KeyedPage::empty());
     };
-    Ok(gift::Entity::find()
-        .filter(condition)
-        .order_by_desc(gift::Column::ReceivedAt)
-        .order_by_desc(gift::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?)
+    order
+        .ordering()
+        .page(
+            db,
+            gift::Entity::find().filter(condition),
+            request,
+            size_when_unsaid,
+        )
+        .await
 }
 
 /// The next `limit` matching gifts after the gift with id `after`, in id order: how an

@@ -25,6 +25,7 @@ pub mod gift_search;
 pub mod gifts;
 pub mod idempotency;
 pub mod imports;
+pub mod keyset;
 pub mod merge_fields;
 pub mod offline_gifts;
 pub mod outbox_messages;

@@ -4,11 +4,12 @@
 use entity::enums::OutboxStatus;
 use entity::outbox;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
+    Select,
 };
 use serde_json::json;
 
+use super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, time_value};
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -20,12 +21,7 @@ pub struct MessageFilter {
     pub kind: Option<String>,
 }
 
-/// Messages, newest first, at most `limit`.
-pub async fn list_messages(
-    db: &impl ConnectionTrait,
-    filter: &MessageFilter,
-    limit: u64,
-) -> Result<Vec<outbox::Model>, DomainError> {
+fn matching(filter: &MessageFilter) -> Select<outbox::Entity> {
     let mut query = outbox::Entity::find();
     if let Some(status) = filter.status {
         query = query.filter(outbox::Column::Status.eq(status.as_str()));
@@ -36,12 +32,38 @@ pub async fn list_messages(
     if let Some(kind) = &filter.kind {
         query = query.filter(outbox::Column::Kind.eq(kind.trim()));
     }
-    Ok(query
-        .order_by_desc(outbox::Column::CreatedAt)
-        .order_by_desc(outbox::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    query
+}
+
+/// How many messages match.
+pub async fn count_messages(
+    db: &impl ConnectionTrait,
+    filter: &MessageFilter,
+) -> Result<u64, DomainError> {
+    Ok(matching(filter).count(db).await?)
+}
+
+/// Messages are listed newest queued first, ties by id.
+pub fn newest_messages() -> Ordering<outbox::Column> {
+    use outbox::Column::{CreatedAt, Id};
+    Ordering::by("outbox-newest", CreatedAt, KeyKind::Time, Id, true)
+}
+
+/// A message's place in [`newest_messages`], as its cursor carries it.
+pub fn message_key(message: &outbox::Model) -> Key {
+    vec![time_value(message.created_at), message.id.into()]
+}
+
+/// One page of matching messages, newest first.
+pub async fn page_messages(
+    db: &impl ConnectionTrait,
+    filter: &MessageFilter,
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<KeyedPage<outbox::Model>, DomainError> {
+    newest_messages()
+        .page(db, matching(filter), request, size_when_unsaid)
+        .await
 }
 
 /// Puts a failed or dead message back in the queue, due now, with its attempts reset,

@@ -14,6 +14,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
+use super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, time_value};
 use super::offline_gifts::find_appeal_by_code;
 use super::{Actor, DomainError, audit, gifts};
 use crate::db::begin_write;
@@ -402,21 +403,74 @@ pub async fn pledges_after(
         .await?)
 }
 
-/// One page of matching pledges, newest first.
-pub async fn search_pledges(
+/// The orders pledges are listed in; pledges that tie are ordered by id the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PledgeOrder {
+    /// Newest made first.
+    #[default]
+    Newest,
+    Oldest,
+    /// Largest installment first.
+    Largest,
+    Smallest,
+}
+
+impl PledgeOrder {
+    pub fn ordering(self) -> Ordering<pledge::Column> {
+        use pledge::Column::{CreatedAt, Id, InstallmentMinor};
+        match self {
+            PledgeOrder::Newest => {
+                Ordering::by("pledges-newest", CreatedAt, KeyKind::Time, Id, true)
+            }
+            PledgeOrder::Oldest => {
+                Ordering::by("pledges-oldest", CreatedAt, KeyKind::Time, Id, false)
+            }
+            PledgeOrder::Largest => Ordering::by(
+                "pledges-largest",
+                InstallmentMinor,
+                KeyKind::Integer,
+                Id,
+                true,
+            ),
+            PledgeOrder::Smallest => Ordering::by(
+                "pledges-smallest",
+                InstallmentMinor,
+                KeyKind::Integer,
+                Id,
+                false,
+            ),
+        }
+    }
+
+    /// A pledge's place in this order, as its cursor carries it.
+    pub fn key(self, pledge: &pledge::Model) -> Key {
+        let first = match self {
+            PledgeOrder::Newest | PledgeOrder::Oldest => time_value(pledge.created_at),
+            PledgeOrder::Largest | PledgeOrder::Smallest => {
+                serde_json::Value::from(pledge.installment_minor)
+            }
+        };
+        vec![first, serde_json::Value::from(pledge.id)]
+    }
+}
+
+/// One page of matching pledges in `order`.
+pub async fn page_pledges(
     db: &impl ConnectionTrait,
     filter: &PledgeFilter,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<pledge::Model>, DomainError> {
-    Ok(pledge::Entity::find()
-        .filter(pledge_condition(filter))
-        .order_by_desc(pledge::Column::CreatedAt)
-        .order_by_desc(pledge::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?)
+    order: PledgeOrder,
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<KeyedPage<pledge::Model>, DomainError> {
+    order
+        .ordering()
+        .page(
+            db,
+            pledge::Entity::find().filter(pledge_condition(filter)),
+            request,
+            size_when_unsaid,
+        )
+        .await
 }
 
 #[cfg(test)]
@@ -955,13 +1009,54 @@ mod tests {
                 };
                 let all = PledgeFilter::default();
                 assert_eq!(count_pledges(db, &all).await.expect("count"), 3);
+                let page = |request: PageRequest, order: PledgeOrder| {
+                    let all = &all;
+                    async move {
+                        page_pledges(db, all, order, &request, 10)
+                            .await
+                            .expect("page")
+                    }
+                };
+                let newest = page(PageRequest::default(), PledgeOrder::Newest).await;
+                assert_eq!(ids(newest.rows), vec![b1.id, a2.id, a1.id]);
+                assert!(!newest.has_previous && !newest.has_next);
+                let second = page(
+                    PageRequest {
+                        after: Some(PledgeOrder::Newest.key(&b1)),
+                        first: Some(1),
+                        ..Default::default()
+                    },
+                    PledgeOrder::Newest,
+                )
+                .await;
+                assert_eq!(ids(second.rows), vec![a2.id]);
+                assert!(second.has_previous && second.has_next);
+                let last = page(
+                    PageRequest {
+                        last: Some(2),
+                        ..Default::default()
+                    },
+                    PledgeOrder::Newest,
+                )
+                .await;
+                assert_eq!(ids(last.rows), vec![a2.id, a1.id]);
+                assert!(last.has_previous && !last.has_next);
+                let before = page(
+                    PageRequest {
+                        before: Some(PledgeOrder::Smallest.key(&a2)),
+                        last: Some(1),
+                        ..Default::default()
+                    },
+                    PledgeOrder::Smallest,
+                )
+                .await;
+                assert_eq!(ids(before.rows), vec![b1.id], "$20 comes before $30");
+                assert!(before.has_previous && before.has_next);
                 assert_eq!(
-                    ids(search_pledges(db, &all, 0, 10).await.expect("page")),
-                    vec![b1.id, a2.id, a1.id]
-                );
-                assert_eq!(
-                    ids(search_pledges(db, &all, 1, 1).await.expect("page")),
-                    vec![a2.id]
+                    ids(page(PageRequest::default(), PledgeOrder::Largest)
+                        .await
+                        .rows),
+                    vec![a2.id, b1.id, a1.id]
                 );
                 let filters = [
                     (
@@ -1002,7 +1097,16 @@ mod tests {
                     ),
                 ];
                 for (filter, expected) in filters {
-                    let found = ids(search_pledges(db, &filter, 0, 10).await.expect("page"));
+                    let found = ids(page_pledges(
+                        db,
+                        &filter,
+                        PledgeOrder::Newest,
+                        &PageRequest::default(),
+                        10,
+                    )
+                    .await
+                    .expect("page")
+                    .rows);
                     assert_eq!(found, expected, "{filter:?}");
                     let counted = count_pledges(db, &filter).await.expect("count");
                     assert_eq!(counted, expected.len() as u64, "{filter:?}");

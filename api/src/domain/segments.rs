@@ -8,11 +8,12 @@ use entity::{donor, gift, pledge, segment, tier_membership};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, SortKey};
 use super::{Actor, DomainError, audit};
 use super::{gifts, text};
 use crate::config::Organization;
@@ -459,7 +460,11 @@ pub async fn preview(
     first: u64,
 ) -> Result<(u64, Vec<donor::Model>), DomainError> {
     let count = count_members(db, org, rule).await?;
-    let donors = members_page(db, org, rule, 0, first).await?;
+    let request = PageRequest {
+        first: Some(first),
+        ..Default::default()
+    };
+    let donors = members_page(db, org, rule, &request, first).await?.rows;
     Ok((count, donors))
 }
 
@@ -475,24 +480,39 @@ pub async fn count_members(
         .await?)
 }
 
-/// The donors a rule matches, by id, `limit` of them from `offset`.
+/// A segment's members are listed by id.
+pub fn members_by_id() -> Ordering<donor::Column> {
+    Ordering::new(
+        "segment-members",
+        vec![SortKey {
+            column: donor::Column::Id,
+            kind: KeyKind::Integer,
+            descending: false,
+        }],
+    )
+}
+
+/// A member's place in [`members_by_id`], as its cursor carries it.
+pub fn member_key(donor: &donor::Model) -> Key {
+    vec![donor.id.into()]
+}
+
+/// One page of the donors a rule matches, by id.
 pub async fn members_page(
     db: &impl ConnectionTrait,
     org: &Organization,
     rule: &SegmentRule,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<donor::Model>, DomainError> {
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    Ok(donor::Entity::find()
-        .filter(condition(org, rule)?)
-        .order_by_asc(donor::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?)
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<KeyedPage<donor::Model>, DomainError> {
+    members_by_id()
+        .page(
+            db,
+            donor::Entity::find().filter(condition(org, rule)?),
+            request,
+            size_when_unsaid,
+        )
+        .await
 }
 
 /// A segment as staff describe it.

@@ -8,16 +8,16 @@ use entity::{gift, receipt};
 
 use super::access::requires_role;
 use super::context::{actor, config, db, parse_id, processor};
-use super::donors::{Donor, mask_email, mask_tail};
+use super::donors::{Donor, OrderDirection, mask_email, mask_tail};
 use super::errors::{GqlResultExt, bad_input};
 use super::funds::Fund;
 use super::guards::staff;
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
 use super::pledges::Pledge;
 use super::tokens::Role;
-use crate::domain::gift_search::{self, GiftFilter as SearchFilter};
+use crate::domain::gift_search::{self, GiftFilter as SearchFilter, GiftOrder};
 use crate::domain::gifts::{self, Benefits, Tribute as DomainTribute};
 use crate::domain::offline_gifts::{self, GiftAdjustment, OfflineGift};
 use crate::domain::payments::{RefundAsk, refund_gift};
@@ -404,6 +404,42 @@ impl GiftFilter {
     }
 }
 
+/// What gifts can be ordered by.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum GiftOrderField {
+    /// When the gift was received.
+    #[default]
+    ReceivedAt,
+    /// The amount given, before refunds.
+    Amount,
+}
+
+/// The order of a gift list. Gifts that tie are ordered by id the same way, so paging
+/// never skips or repeats.
+#[derive(InputObject, Clone, Copy)]
+pub struct GiftOrderBy {
+    /// What to order by.
+    #[graphql(default)]
+    pub field: GiftOrderField,
+    /// Which way: latest or largest first unless told.
+    #[graphql(default_with = "OrderDirection::Desc")]
+    pub direction: OrderDirection,
+}
+
+impl GiftOrderBy {
+    fn order(by: Option<GiftOrderBy>) -> GiftOrder {
+        let Some(by) = by else {
+            return GiftOrder::Newest;
+        };
+        match (by.field, by.direction) {
+            (GiftOrderField::ReceivedAt, OrderDirection::Desc) => GiftOrder::Newest,
+            (GiftOrderField::ReceivedAt, OrderDirection::Asc) => GiftOrder::Oldest,
+            (GiftOrderField::Amount, OrderDirection::Desc) => GiftOrder::Largest,
+            (GiftOrderField::Amount, OrderDirection::Asc) => GiftOrder::Smallest,
+        }
+    }
+}
+
 #[derive(Default)]
 pub struct GiftQuery;
 
@@ -421,31 +457,33 @@ impl GiftQuery {
         Ok(Gift(gift))
     }
 
-    /// Gifts matching a filter, newest first, a page at a time. Role: viewer.
+    /// Gifts matching a filter, newest first unless told, a page at a time. Cursors
+    /// name a gift by its place in the order, so a deep page costs what the first does
+    /// and gifts recorded meanwhile never shift the pages. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
+    #[allow(clippy::too_many_arguments)]
     async fn gifts(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Which gifts.")] filter: Option<GiftFilter>,
+        #[graphql(desc = "In what order (newest first unless told).")] order_by: Option<
+            GiftOrderBy,
+        >,
         #[graphql(desc = "Items after this cursor.")] after: Option<String>,
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<Gift>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        let order = GiftOrderBy::order(order_by);
+        let name = order.ordering().name;
+        let request = PageArgs::new(after, before, first, last).keyed(name)?;
         let filter = filter.unwrap_or_default().parse(ctx)?;
         let db = db(ctx)?;
         let total = gift_search::count_gifts(db, &filter).await.gql()?;
-        let window = args.window(total);
-        let gifts = if window.limit == 0 {
-            Vec::new()
-        } else {
-            gift_search::search_gifts(db, &filter, window.offset, window.limit)
-                .await
-                .gql()?
-        };
-        Ok(page(window, total, gifts.into_iter().map(Gift).collect()))
+        let rows = gift_search::page_gifts(db, &filter, order, &request, DEFAULT_PAGE_SIZE as u64)
+            .await
+            .gql()?;
+        Ok(keyed_page(rows, total, name, |g| order.key(g), Gift))
     }
 }
 

@@ -6,7 +6,8 @@ use entity::outbox;
 
 use super::access::requires_role;
 use super::context::{actor, db, parse_id};
-use super::errors::{GqlResultExt, bad_input};
+use super::errors::GqlResultExt;
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
 use super::tokens::Role;
 use crate::domain::outbox_messages;
 
@@ -109,17 +110,20 @@ pub struct OutboxQuery;
 
 #[Object]
 impl OutboxQuery {
-    /// Emails, newest first (staff). Role: staff.
+    /// Emails, newest queued first, a page at a time by key (staff). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
+    #[allow(clippy::too_many_arguments)]
     async fn outbox(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Which messages to list.")] filter: Option<OutboxFilter>,
-        #[graphql(desc = "At most this many (1 to 500).", default = 50)] first: i32,
-    ) -> Result<Vec<OutboxMessage>> {
-        if !(1..=500).contains(&first) {
-            return Err(bad_input("first", "must be from 1 to 500"));
-        }
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<OutboxMessage>> {
+        let name = outbox_messages::newest_messages().name;
+        let request = PageArgs::new(after, before, first, last).keyed(name)?;
         let filter = filter.unwrap_or_default();
         let filter = outbox_messages::MessageFilter {
             status: filter.status.map(Into::into),
@@ -130,14 +134,18 @@ impl OutboxQuery {
                 .transpose()?,
             kind: filter.kind,
         };
-        Ok(
-            outbox_messages::list_messages(db(ctx)?, &filter, first as u64)
-                .await
-                .gql()?
-                .into_iter()
-                .map(OutboxMessage)
-                .collect(),
-        )
+        let db = db(ctx)?;
+        let total = outbox_messages::count_messages(db, &filter).await.gql()?;
+        let rows = outbox_messages::page_messages(db, &filter, &request, DEFAULT_PAGE_SIZE as u64)
+            .await
+            .gql()?;
+        Ok(keyed_page(
+            rows,
+            total,
+            name,
+            outbox_messages::message_key,
+            OutboxMessage,
+        ))
     }
 }
 

@@ -1,10 +1,14 @@
-//! Relay cursor paging over an ordered, counted result. A cursor is the row's position
-//! in the stable order; `first`/`after` page forwards, `last`/`before` backwards.
+//! Relay cursor paging over an ordered, counted result; `first`/`after` page forwards,
+//! `last`/`before` backwards. Lists that grow without bound (gifts, pledges) are read by
+//! key: a cursor carries the row's sort values (see `domain::keyset`). Short lists use
+//! the row's position in their stable order.
 
-use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields};
+use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields, OpaqueCursor};
 use async_graphql::{OutputType, SimpleObject};
+use serde::{Deserialize, Serialize};
 
 use super::errors::bad_input;
+use crate::domain::keyset::{Key, KeyedPage, PageRequest};
 
 /// The most rows one page may hold.
 pub const MAX_PAGE_SIZE: i32 = 100;
@@ -18,7 +22,14 @@ pub struct ConnectionTotals {
     pub total_count: u64,
 }
 
-pub type Page<Node> = Connection<usize, Node, ConnectionTotals, EmptyFields>;
+pub type Page<Node> = Connection<String, Node, ConnectionTotals, EmptyFields>;
+
+/// What a keyed list's cursor carries: the order it was taken in and the row's values.
+#[derive(Serialize, Deserialize)]
+struct KeyCursor {
+    order: String,
+    key: Key,
+}
 
 /// The paging arguments, checked.
 #[derive(Debug, Clone, Default)]
@@ -53,8 +64,7 @@ impl PageArgs {
         }
     }
 
-    /// Checks the arguments before any query runs.
-    pub fn check(&self) -> async_graphql::Result<()> {
+    fn check_sizes(&self) -> async_graphql::Result<()> {
         for (field, value) in [("first", self.first), ("last", self.last)] {
             if let Some(n) = value
                 && !(0..=MAX_PAGE_SIZE).contains(&n)
@@ -65,6 +75,36 @@ impl PageArgs {
                 ));
             }
         }
+        Ok(())
+    }
+
+    /// Checks the arguments of a keyed list taken in `order`, and reads its cursors.
+    pub fn keyed(&self, order: &str) -> async_graphql::Result<PageRequest> {
+        self.check_sizes()?;
+        let key = |field: &str, cursor: &Option<String>| -> async_graphql::Result<Option<Key>> {
+            let Some(cursor) = cursor else {
+                return Ok(None);
+            };
+            match OpaqueCursor::<KeyCursor>::decode_cursor(cursor) {
+                Ok(decoded) if decoded.0.order == order => Ok(Some(decoded.0.key)),
+                _ => Err(bad_input(
+                    field,
+                    "is not a cursor from this list in this order",
+                )),
+            }
+        };
+        let size = |n: Option<i32>| n.map(|n| u64::try_from(n).unwrap_or(0));
+        Ok(PageRequest {
+            after: key("after", &self.after)?,
+            before: key("before", &self.before)?,
+            first: size(self.first),
+            last: size(self.last),
+        })
+    }
+
+    /// Checks the arguments before any query runs.
+    pub fn check(&self) -> async_graphql::Result<()> {
+        self.check_sizes()?;
         for (field, value) in [("after", &self.after), ("before", &self.before)] {
             if let Some(cursor) = value {
                 usize::decode_cursor(cursor)
@@ -115,12 +155,37 @@ pub fn page<Node: OutputType>(window: Window, total: u64, nodes: Vec<Node>) -> P
         nodes
             .into_iter()
             .enumerate()
-            .map(|(i, node)| Edge::new(start + i, node)),
+            .map(|(i, node)| Edge::new((start + i).encode_cursor(), node)),
     );
     connection
 }
 
+/// Builds the connection for a keyed list's page taken in `order`; `key` gives a row's
+/// place in it.
+pub fn keyed_page<Row, Node: OutputType>(
+    rows: KeyedPage<Row>,
+    total: u64,
+    order: &str,
+    key: impl Fn(&Row) -> Key,
+    node: impl Fn(Row) -> Node,
+) -> Page<Node> {
+    let mut connection = Connection::with_additional_fields(
+        rows.has_previous,
+        rows.has_next,
+        ConnectionTotals { total_count: total },
+    );
+    connection.edges.extend(rows.rows.into_iter().map(|row| {
+        let cursor = OpaqueCursor(KeyCursor {
+            order: order.to_owned(),
+            key: key(&row),
+        });
+        Edge::new(cursor.encode_cursor(), node(row))
+    }));
+    connection
+}
+
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -136,6 +201,42 @@ mod tests {
             first,
             last,
         )
+    }
+
+    #[test]
+    fn a_keyed_cursor_is_read_back_only_in_its_own_order() {
+        let rows = KeyedPage {
+            rows: vec![7_i64],
+            has_previous: false,
+            has_next: true,
+        };
+        let connection: Page<i64> = keyed_page(
+            rows,
+            1,
+            "gifts-newest",
+            |id| vec![serde_json::json!(id)],
+            |id| id,
+        );
+        assert!(connection.has_next_page && !connection.has_previous_page);
+        let cursor = connection.edges[0].cursor.clone();
+        let args = PageArgs::new(Some(cursor.clone()), None, Some(5), None);
+        let request = args.keyed("gifts-newest").unwrap();
+        assert_eq!(request.after, Some(vec![serde_json::json!(7)]));
+        assert_eq!(request.first, Some(5));
+        assert!(args.keyed("gifts-largest").is_err());
+        let before = PageArgs::new(None, Some(cursor), None, Some(3));
+        assert_eq!(
+            before.keyed("gifts-newest").unwrap().before,
+            Some(vec![serde_json::json!(7)])
+        );
+        for refused in [
+            PageArgs::new(Some("3".into()), None, None, None),
+            PageArgs::new(None, Some("bm90IGpzb24".into()), None, None),
+            PageArgs::new(None, None, Some(101), None),
+            PageArgs::new(None, None, None, Some(-1)),
+        ] {
+            assert!(refused.keyed("gifts-newest").is_err());
+        }
     }
 
     #[test]

@@ -6,14 +6,14 @@ use entity::pledge;
 
 use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
-use super::donors::Donor;
+use super::donors::{Donor, OrderDirection};
 use super::errors::GqlResultExt;
 use super::funds::Fund;
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
 use super::tokens::Role;
-use crate::domain::pledges::{self, NewEnvelopePledge, PledgeFilter as SearchFilter};
+use crate::domain::pledges::{self, NewEnvelopePledge, PledgeFilter as SearchFilter, PledgeOrder};
 
 /// How often installments fall due.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -291,31 +291,68 @@ impl PledgeQuery {
             .map(Pledge)
     }
 
-    /// Pledges matching a filter, newest first, a page at a time. Role: viewer.
+    /// Pledges matching a filter, newest first unless told, a page at a time, by key
+    /// like `gifts`. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
+    #[allow(clippy::too_many_arguments)]
     async fn pledges(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Which pledges.")] filter: Option<PledgeFilter>,
+        #[graphql(desc = "In what order (newest first unless told).")] order_by: Option<
+            PledgeOrderBy,
+        >,
         #[graphql(desc = "Items after this cursor.")] after: Option<String>,
         #[graphql(desc = "Items before this cursor.")] before: Option<String>,
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<Pledge>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        let order = PledgeOrderBy::order(order_by);
+        let name = order.ordering().name;
+        let request = PageArgs::new(after, before, first, last).keyed(name)?;
         let filter = filter.unwrap_or_default().parse(ctx)?;
         let db = db(ctx)?;
         let total = pledges::count_pledges(db, &filter).await.gql()?;
-        let window = args.window(total);
-        let rows = if window.limit == 0 {
-            Vec::new()
-        } else {
-            pledges::search_pledges(db, &filter, window.offset, window.limit)
-                .await
-                .gql()?
+        let rows = pledges::page_pledges(db, &filter, order, &request, DEFAULT_PAGE_SIZE as u64)
+            .await
+            .gql()?;
+        Ok(keyed_page(rows, total, name, |p| order.key(p), Pledge))
+    }
+}
+
+/// What pledges can be ordered by.
+#[derive(Enum, Copy, Clone, Eq, PartialEq, Default)]
+pub enum PledgeOrderField {
+    /// When the pledge was made.
+    #[default]
+    CreatedAt,
+    /// The installment's amount.
+    Installment,
+}
+
+/// The order of a pledge list. Pledges that tie are ordered by id the same way, so
+/// paging never skips or repeats.
+#[derive(InputObject, Clone, Copy)]
+pub struct PledgeOrderBy {
+    /// What to order by.
+    #[graphql(default)]
+    pub field: PledgeOrderField,
+    /// Which way: newest or largest first unless told.
+    #[graphql(default_with = "OrderDirection::Desc")]
+    pub direction: OrderDirection,
+}
+
+impl PledgeOrderBy {
+    fn order(by: Option<PledgeOrderBy>) -> PledgeOrder {
+        let Some(by) = by else {
+            return PledgeOrder::Newest;
         };
-        Ok(page(window, total, rows.into_iter().map(Pledge).collect()))
+        match (by.field, by.direction) {
+            (PledgeOrderField::CreatedAt, OrderDirection::Desc) => PledgeOrder::Newest,
+            (PledgeOrderField::CreatedAt, OrderDirection::Asc) => PledgeOrder::Oldest,
+            (PledgeOrderField::Installment, OrderDirection::Desc) => PledgeOrder::Largest,
+            (PledgeOrderField::Installment, OrderDirection::Asc) => PledgeOrder::Smallest,
+        }
     }
 }
 

@@ -10,6 +10,7 @@ use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::money::MoneyAmount;
 use super::outbox::OutboxMessage;
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
 use super::tokens::Role;
 use crate::domain::{DomainError, donors, gifts, receipts};
 
@@ -221,17 +222,21 @@ pub struct ReceiptQuery;
 
 #[Object]
 impl ReceiptQuery {
-    /// Receipts and statements, newest first (staff). Role: staff.
+    /// Receipts and statements, newest issued first, a page at a time by key (staff).
+    /// Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
+    #[allow(clippy::too_many_arguments)]
     async fn receipts(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Which receipts to list.")] filter: Option<ReceiptFilter>,
-        #[graphql(desc = "At most this many (1 to 500).", default = 50)] first: i32,
-    ) -> Result<Vec<Receipt>> {
-        if !(1..=500).contains(&first) {
-            return Err(bad_input("first", "must be from 1 to 500"));
-        }
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Receipt>> {
+        let name = receipts::newest_receipts().name;
+        let request = PageArgs::new(after, before, first, last).keyed(name)?;
         let filter = filter.unwrap_or_default();
         let filter = receipts::ReceiptFilter {
             donor_id: filter
@@ -243,12 +248,18 @@ impl ReceiptQuery {
             kind: filter.kind.map(Into::into),
             status: filter.status.map(Into::into),
         };
-        Ok(receipts::list_receipts(db(ctx)?, &filter, first as u64)
+        let db = db(ctx)?;
+        let total = receipts::count_receipts(db, &filter).await.gql()?;
+        let rows = receipts::page_receipts(db, &filter, &request, DEFAULT_PAGE_SIZE as u64)
             .await
-            .gql()?
-            .into_iter()
-            .map(Receipt)
-            .collect())
+            .gql()?;
+        Ok(keyed_page(
+            rows,
+            total,
+            name,
+            receipts::receipt_key,
+            Receipt,
+        ))
     }
 
     /// One receipt by its number ("2026-000123"), with its PDF link; `NOT_FOUND` when

@@ -21,7 +21,7 @@ use super::context::{actor, config, db, parse_id};
 use super::donors::{Donor, Language};
 use super::errors::{GqlResultExt, bad_input};
 use super::money::MoneyInput;
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
 use super::pledges::PledgeStatus;
 use super::tokens::Role;
 use crate::domain::segments::{self, SegmentDetails, SegmentRule};
@@ -309,7 +309,7 @@ impl Segment {
             .gql()
     }
 
-    /// The donors it matches now, by id, a page at a time (at most 100), with
+    /// The donors it matches now, by id, a page at a time (at most 100) by key, with
     /// `totalCount`.
     async fn members(
         &self,
@@ -319,16 +319,15 @@ impl Segment {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<Donor>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        let name = segments::members_by_id().name;
+        let request = PageArgs::new(after, before, first, last).keyed(name)?;
         let rule = segments::saved_rule(&self.0).gql()?;
         let (db, org) = (db(ctx)?, &config(ctx)?.org);
         let total = segments::count_members(db, org, &rule).await.gql()?;
-        let window = args.window(total);
-        let donors = segments::members_page(db, org, &rule, window.offset, window.limit)
+        let donors = segments::members_page(db, org, &rule, &request, DEFAULT_PAGE_SIZE as u64)
             .await
             .gql()?;
-        Ok(page(window, total, donors.into_iter().map(Donor).collect()))
+        Ok(keyed_page(donors, total, name, segments::member_key, Donor))
     }
 
     /// When it last changed.

@@ -426,11 +426,11 @@ async fn staff_see_failed_mail_and_can_retry_it(backend: Backend) {
     let listed = app
         .graphql(
             &staff,
-            "{ outbox(filter: {status: FAILED}) { id kind status lastError attempts } }",
+            "{ outbox(filter: {status: FAILED}) { nodes { id kind status lastError attempts } } }",
             json!({}),
         )
         .await;
-    let failed = &listed["data"]["outbox"];
+    let failed = &listed["data"]["outbox"]["nodes"];
     assert_eq!(failed.as_array().unwrap().len(), 1, "{listed}");
     assert!(failed[0]["lastError"].as_str().unwrap().contains("550"));
     let id = failed[0]["id"].as_str().unwrap().to_owned();

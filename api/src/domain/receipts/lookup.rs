@@ -4,8 +4,12 @@
 use entity::enums::{ReceiptKind, ReceiptStatus};
 use entity::{gift, receipt};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Select,
+};
 
+use super::super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, time_value};
 use super::super::{DomainError, gifts};
 
 /// A receipt by its number.
@@ -63,12 +67,7 @@ pub struct ReceiptFilter {
     pub status: Option<ReceiptStatus>,
 }
 
-/// Receipts and statements, newest first, at most `limit`.
-pub async fn list_receipts(
-    db: &impl ConnectionTrait,
-    filter: &ReceiptFilter,
-    limit: u64,
-) -> Result<Vec<receipt::Model>, DomainError> {
+fn matching(filter: &ReceiptFilter) -> Select<receipt::Entity> {
     let mut query = receipt::Entity::find();
     if let Some(donor_id) = filter.donor_id {
         query = query.filter(receipt::Column::DonorId.eq(donor_id));
@@ -82,12 +81,38 @@ pub async fn list_receipts(
     if let Some(status) = filter.status {
         query = query.filter(receipt::Column::Status.eq(status));
     }
-    Ok(query
-        .order_by_desc(receipt::Column::IssuedAt)
-        .order_by_desc(receipt::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+    query
+}
+
+/// How many receipts match.
+pub async fn count_receipts(
+    db: &impl ConnectionTrait,
+    filter: &ReceiptFilter,
+) -> Result<u64, DomainError> {
+    Ok(matching(filter).count(db).await?)
+}
+
+/// Receipts are listed newest issued first, ties by id.
+pub fn newest_receipts() -> Ordering<receipt::Column> {
+    use receipt::Column::{Id, IssuedAt};
+    Ordering::by("receipts-newest", IssuedAt, KeyKind::Time, Id, true)
+}
+
+/// A receipt's place in [`newest_receipts`], as its cursor carries it.
+pub fn receipt_key(receipt: &receipt::Model) -> Key {
+    vec![time_value(receipt.issued_at), receipt.id.into()]
+}
+
+/// One page of matching receipts, newest first.
+pub async fn page_receipts(
+    db: &impl ConnectionTrait,
+    filter: &ReceiptFilter,
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<KeyedPage<receipt::Model>, DomainError> {
+    newest_receipts()
+        .page(db, matching(filter), request, size_when_unsaid)
+        .await
 }
 
 /// Gifts of at least `minimum_minor` that succeeded (or were refunded only in part) and

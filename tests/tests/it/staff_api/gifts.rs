@@ -756,6 +756,106 @@ async fn each_pledge_filter_finds_the_right_pledges(backend: Backend) {
     );
 }
 
+const GIFT_PAGE: &str = "query($first: Int, $last: Int, $after: String, $before: String, $order: GiftOrderBy) { gifts(first: $first, last: $last, after: $after, before: $before, orderBy: $order) { totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } edges { node { checkNumber } } } }";
+
+fn check_numbers(page: &Value) -> Vec<String> {
+    page["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["checkNumber"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Gifts are paged by key: a gift recorded between two pages neither repeats a gift
+/// nor hides one from the pages still to come, every order pages both ways, and a
+/// cursor is refused in an order it was not taken in.
+async fn gifts_page_by_key_in_each_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let donor = create_donor(&app, &staff, json!({ "displayName": "Ana" })).await;
+    // Check n arrives on March n with n × $10, but check 3 is the largest.
+    for (n, amount) in [(1, 1_000), (2, 2_000), (3, 9_000), (4, 4_000), (5, 5_000)] {
+        record_gift(
+            &app,
+            &staff,
+            check_gift(
+                donor,
+                json!({ "checkNumber": format!("{n}"), "amount": { "amountMinor": amount },
+                        "receivedAt": format!("2026-03-0{n}T18:00:00Z") }),
+            ),
+        )
+        .await;
+    }
+    let page = |vars: Value| {
+        let app = &app;
+        let staff = &staff;
+        async move { ok(app, staff, GIFT_PAGE, vars).await["gifts"].clone() }
+    };
+
+    let first = page(json!({ "first": 2 })).await;
+    assert_eq!(check_numbers(&first), ["5", "4"]);
+    assert_eq!(first["totalCount"], 5);
+    assert_eq!(first["pageInfo"]["hasNextPage"], true);
+    assert_eq!(first["pageInfo"]["hasPreviousPage"], false);
+    // A newer gift arrives between the pages: with positions, check 4 would come again.
+    record_gift(
+        &app,
+        &staff,
+        check_gift(
+            donor,
+            json!({ "checkNumber": "6", "receivedAt": "2026-03-09T18:00:00Z" }),
+        ),
+    )
+    .await;
+    let second = page(json!({ "first": 2, "after": first["pageInfo"]["endCursor"] })).await;
+    assert_eq!(check_numbers(&second), ["3", "2"]);
+    assert_eq!(second["totalCount"], 6);
+    assert_eq!(second["pageInfo"]["hasPreviousPage"], true);
+    assert_eq!(second["pageInfo"]["hasNextPage"], true);
+    let third = page(json!({ "first": 2, "after": second["pageInfo"]["endCursor"] })).await;
+    assert_eq!(check_numbers(&third), ["1"]);
+    assert_eq!(third["pageInfo"]["hasNextPage"], false);
+    // Backwards from the second page's start: the newest two.
+    let back = page(json!({ "last": 2, "before": second["pageInfo"]["startCursor"] })).await;
+    assert_eq!(check_numbers(&back), ["5", "4"]);
+    assert_eq!(
+        back["pageInfo"]["hasPreviousPage"], true,
+        "check 6 is before them"
+    );
+    assert_eq!(back["pageInfo"]["hasNextPage"], true);
+
+    let largest = json!({ "field": "AMOUNT" });
+    let by_amount = page(json!({ "first": 3, "order": largest })).await;
+    assert_eq!(
+        check_numbers(&by_amount),
+        ["6", "3", "5"],
+        "check 6 is $250"
+    );
+    let smallest = json!({ "field": "AMOUNT", "direction": "ASC" });
+    let cheapest = page(json!({ "last": 2, "order": smallest })).await;
+    assert_eq!(check_numbers(&cheapest), ["3", "6"]);
+    let oldest = json!({ "field": "RECEIVED_AT", "direction": "ASC" });
+    let from_the_start = page(json!({ "first": 2, "order": oldest })).await;
+    assert_eq!(check_numbers(&from_the_start), ["1", "2"]);
+
+    // A cursor taken newest first means nothing by amount, nor does a made-up one.
+    for (order, cursor) in [
+        (largest.clone(), first["pageInfo"]["endCursor"].clone()),
+        (largest, json!("5")),
+        (oldest, json!("not a cursor")),
+    ] {
+        let (code, field) = fails(
+            &app,
+            &staff,
+            GIFT_PAGE,
+            json!({ "first": 2, "after": cursor, "order": order }),
+        )
+        .await;
+        assert_eq!((code.as_str(), field.as_str()), ("BAD_USER_INPUT", "after"));
+    }
+}
+
 on_both_backends!(
     a_check_from_a_reply_envelope_is_recorded_with_its_receipt,
     the_same_idempotency_key_twice_records_one_gift,
@@ -768,4 +868,5 @@ on_both_backends!(
     corrections_and_refunds_keep_the_receipt_true,
     each_gift_filter_finds_the_right_gifts,
     each_pledge_filter_finds_the_right_pledges,
+    gifts_page_by_key_in_each_order,
 );
