@@ -67,7 +67,7 @@ async fn run(backend: Backend) {
     let body = app
         .graphql(
             &token,
-            "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Bench email\", channel: EMAIL, sourceCode: \"BENCH-EMAIL\", subject: \"{first_name}, will you stand with families?\", message: \"Dear {first_name},\\n\\nYour gift of {last_gift} kept a family together. Will you give {ask_amount} today? {donate_link}\", askRule: { stepMinor: 2500, minimumMinor: 5000, inviteToCircle: true } }) { id } }",
+            "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Bench email\", channel: EMAIL, sourceCode: \"BENCH-EMAIL\", subject: \"{first_name}, will you stand with families?\", message: \"Dear {first_name},\\n\\nYour gift of {last_gift} kept a family together. Will you give {ask_amount} today? {donate_link}\", askRule: { step: { amountMinor: 2500 }, minimum: { amountMinor: 5000 }, inviteToCircle: true } }) { id } }",
             json!({ "c": campaign }),
         )
         .await;

@@ -281,13 +281,13 @@ impl AskRule {
     ) -> Result<Self, DomainError> {
         if step_minor <= 0 {
             return Err(DomainError::validation(
-                "askRule.stepMinor",
+                "askRule.step",
                 "must be more than zero",
             ));
         }
         if minimum_minor <= 0 {
             return Err(DomainError::validation(
-                "askRule.minimumMinor",
+                "askRule.minimum",
                 "must be more than zero",
             ));
         }

@@ -2,18 +2,21 @@
 //! ordering by name, last gift or lifetime giving.
 
 use chrono::{DateTime, Utc};
+use entity::enums::DonorAliasKind;
 use entity::enums::Language;
 use entity::enums::PledgeStatus;
-use entity::{donor, gift, pledge, tier_membership};
+use entity::{donor, donor_alias, gift, pledge, tier_membership};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, FunctionCall, JoinType, LikeExpr, Order, Query,
-    SelectStatement, SimpleExpr,
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, FunctionCall, JoinType, LikeExpr, Order,
+    Query, SelectStatement, SimpleExpr,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
 use serde::{Deserialize, Serialize};
 
 use super::donors::fold_accents;
+use super::segments::{self, SegmentRule};
 use super::{DomainError, gifts};
+use chrono_tz::Tz;
 
 /// The currency giving totals are kept in.
 pub const TOTALS_CURRENCY: &str = "USD";
@@ -37,6 +40,39 @@ pub struct DonorFilter {
     pub has_active_pledge: Option<bool>,
     pub language: Option<Language>,
     pub email_consent: Option<bool>,
+    /// Donors a saved segment's rule matches at the time of the search.
+    #[serde(default)]
+    pub segment: Option<SegmentScope>,
+}
+
+/// A segment's rule with the time zone its days are read in, so that a filter kept for
+/// later (an export) matches as it would have at once.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SegmentScope {
+    pub rule: SegmentRule,
+    /// The IANA name of the zone ("America/Los_Angeles").
+    pub zone: String,
+}
+
+impl SegmentScope {
+    pub fn new(rule: SegmentRule, zone: Tz) -> Self {
+        SegmentScope {
+            rule,
+            zone: zone.name().to_owned(),
+        }
+    }
+
+    /// The ids of the donors the rule matches.
+    fn members(&self) -> Result<SelectStatement, DomainError> {
+        let zone: Tz = self.zone.parse().map_err(|_| {
+            DomainError::validation("filter.segmentId", "the segment's time zone is unknown")
+        })?;
+        Ok(donor::Entity::find()
+            .select_only()
+            .column(donor::Column::Id)
+            .filter(segments::condition_in(zone, &self.rule)?)
+            .into_query())
+    }
 }
 
 /// How to order donors. Ties are broken by id, so every order is stable.
@@ -158,7 +194,7 @@ impl DonorFilter {
 
 /// The donors `d` that match, with each one's giving totals `a` joined only when a
 /// filter or the order needs them (they aggregate every counted gift).
-fn matching(filter: &DonorFilter, with_totals: bool) -> SelectStatement {
+fn matching(filter: &DonorFilter, with_totals: bool) -> Result<SelectStatement, DomainError> {
     let mut query = Query::select();
     query.from_as(donor::Entity, d());
     if with_totals {
@@ -188,7 +224,23 @@ fn matching(filter: &DonorFilter, with_totals: bool) -> SelectStatement {
         } else {
             search_text
         };
-        query.and_where(searched.like(LikeExpr::new(like_pattern(text)).escape('\\')));
+        let pattern = || LikeExpr::new(like_pattern(text)).escape('\\');
+        let mut found = Condition::any().add(searched.like(pattern()));
+        if !filter.text_in_names_only {
+            // The other emails a donor is known by (kept when records merge), stored
+            // lower-cased.
+            found = found.add(
+                Expr::col((d(), donor::Column::Id)).in_subquery(
+                    Query::select()
+                        .column(donor_alias::Column::DonorId)
+                        .from(donor_alias::Entity)
+                        .and_where(donor_alias::Column::Kind.eq(DonorAliasKind::Email))
+                        .and_where(Expr::col(donor_alias::Column::Value).like(pattern()))
+                        .to_owned(),
+                ),
+            );
+        }
+        query.cond_where(found);
     }
     if let Some(tier_id) = filter.tier_id {
         query.and_where(in_tier(tier_id));
@@ -221,7 +273,10 @@ fn matching(filter: &DonorFilter, with_totals: bool) -> SelectStatement {
     if let Some(consent) = filter.email_consent {
         query.and_where(Expr::col((d(), donor::Column::EmailConsent)).eq(consent));
     }
-    query
+    if let Some(scope) = &filter.segment {
+        query.and_where(Expr::col((d(), donor::Column::Id)).in_subquery(scope.members()?));
+    }
+    Ok(query)
 }
 
 /// How many donors match.
@@ -229,7 +284,7 @@ pub async fn count_donors(
     db: &impl ConnectionTrait,
     filter: &DonorFilter,
 ) -> Result<u64, DomainError> {
-    let query = matching(filter, filter.needs_totals())
+    let query = matching(filter, filter.needs_totals())?
         .expr(Expr::col(Asterisk).count())
         .to_owned();
     let row = db
@@ -253,7 +308,7 @@ pub async fn search_donors(
 ) -> Result<Vec<donor::Model>, DomainError> {
     let direction = if descending { Order::Desc } else { Order::Asc };
     let with_totals = filter.needs_totals() || order != DonorOrder::Name;
-    let mut query = matching(filter, with_totals);
+    let mut query = matching(filter, with_totals)?;
     query.column((d(), Asterisk));
     match order {
         DonorOrder::Name => {
@@ -301,7 +356,7 @@ pub async fn donors_after(
     after: i64,
     limit: u64,
 ) -> Result<Vec<donor::Model>, DomainError> {
-    let query = matching(filter, filter.needs_totals())
+    let query = matching(filter, filter.needs_totals())?
         .column((d(), Asterisk))
         .and_where(Expr::col((d(), donor::Column::Id)).gt(after))
         .order_by((d(), donor::Column::Id), Order::Asc)

@@ -69,3 +69,20 @@ impl Actor {
         }
     }
 }
+
+/// One row of `E` by its id; `NOT_FOUND` naming `what` when there is none.
+pub async fn find_by_id<E>(
+    db: &impl sea_orm::ConnectionTrait,
+    what: &'static str,
+    id: i64,
+) -> Result<E::Model, DomainError>
+where
+    E: sea_orm::EntityTrait,
+    E::Model: Sync,
+    <E::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i64>,
+{
+    E::find_by_id(id)
+        .one(db)
+        .await?
+        .ok_or_else(|| DomainError::not_found(what, id))
+}

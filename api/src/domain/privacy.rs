@@ -3,16 +3,18 @@
 //!
 //! Erasure removes contact details and notes wherever they are kept (the donor row,
 //! aliases, the checkout choices, outbox messages, the tribute contact on gifts, and
-//! the audit entries about the donor), and keeps gifts and pledges (the books),
+//! the audit entries about the donor, and the personal fields of the Stripe events
+//! about their payments), and keeps gifts and pledges (the books),
 //! tier history and every receipt exactly as issued: a receipt's frozen name and
 //! address are what the tax authority may ask to see.
 
 use chrono::{DateTime, Utc};
 use entity::enums::{OutboxStatus, PledgeStatus};
 use entity::{
-    audit_log, checkout_choices, donor, donor_alias, gift, outbox, pledge, receipt, tier_membership,
+    audit_log, checkout_choices, donor, donor_alias, gift, outbox, pledge, receipt, stripe_event,
+    tier_membership,
 };
-use sea_orm::sea_query::{Expr, ExprTrait, LockType};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func, LikeExpr, LockType};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -140,6 +142,128 @@ pub struct ErasureCounts {
     pub outbox_messages: u64,
     pub gifts_with_tribute_contact: u64,
     pub audit_entries_redacted: u64,
+    pub stripe_events_redacted: u64,
+}
+
+/// Whether a key of a Stripe object holds a person's details: a name, an email, a
+/// phone, an address (billing, shipping, the checkout's customer details), or what
+/// the donation page wrote in the metadata about the donor or the person honored.
+fn is_personal(key: &str) -> bool {
+    const PERSONAL: [&str; 9] = [
+        "name",
+        "email",
+        "phone",
+        "address",
+        "shipping",
+        "billing_details",
+        "customer_details",
+        "tribute",
+        "notes",
+    ];
+    let key = key.to_ascii_lowercase();
+    PERSONAL.iter().any(|part| key.contains(part))
+}
+
+/// Blanks every personal field of a Stripe payload, at any depth, keeping its ids,
+/// amounts, dates and states (what the books and reconciliation read). Answers
+/// whether anything was blanked.
+pub fn redact_personal(value: &mut Value) -> bool {
+    let mut changed = false;
+    match value {
+        Value::Object(fields) => {
+            for (key, field) in fields.iter_mut() {
+                if is_personal(key) {
+                    if !Value::is_null(field) {
+                        *field = Value::Null;
+                        changed = true;
+                    }
+                } else {
+                    changed |= redact_personal(field);
+                }
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                changed |= redact_personal(item);
+            }
+        }
+        _ => {}
+    }
+    changed
+}
+
+/// The Stripe identifiers and email addresses by which events speak of the donor.
+async fn stripe_traces(
+    db: &impl ConnectionTrait,
+    donor: &donor::Model,
+    addresses: &[String],
+) -> Result<Vec<String>, DomainError> {
+    let mut traces: Vec<String> = donor.stripe_customer_id.iter().cloned().collect();
+    traces.extend(addresses.iter().cloned());
+    for given in gift::Entity::find()
+        .filter(gift::Column::DonorId.eq(donor.id))
+        .all(db)
+        .await?
+    {
+        traces.extend(
+            [
+                given.stripe_checkout_session_id,
+                given.stripe_payment_intent_id,
+                given.stripe_invoice_id,
+                given.stripe_charge_id,
+            ]
+            .into_iter()
+            .flatten(),
+        );
+    }
+    for pledged in pledge::Entity::find()
+        .filter(pledge::Column::DonorId.eq(donor.id))
+        .all(db)
+        .await?
+    {
+        traces.extend(pledged.stripe_subscription_id);
+    }
+    traces.retain(|trace| trace.len() >= 6);
+    traces.sort();
+    traces.dedup();
+    Ok(traces)
+}
+
+/// Blanks the personal fields of every stored Stripe event that names one of
+/// `traces`; answers how many events changed.
+async fn redact_stripe_events(
+    db: &impl ConnectionTrait,
+    traces: &[String],
+) -> Result<u64, DomainError> {
+    let mut changed = 0;
+    for chunk in traces.chunks(100) {
+        let mut naming = sea_orm::Condition::any();
+        for trace in chunk {
+            let escaped = trace
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
+            naming = naming.add(
+                Expr::expr(Func::cast_as(
+                    Expr::col(stripe_event::Column::Payload),
+                    Alias::new("TEXT"),
+                ))
+                .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
+            );
+        }
+        for event in stripe_event::Entity::find().filter(naming).all(db).await? {
+            let mut payload = event.payload.clone();
+            if redact_personal(&mut payload) {
+                stripe_event::Entity::update_many()
+                    .col_expr(stripe_event::Column::Payload, Expr::value(payload))
+                    .filter(stripe_event::Column::Id.eq(event.id))
+                    .exec(db)
+                    .await?;
+                changed += 1;
+            }
+        }
+    }
+    Ok(changed)
 }
 
 /// Erases a donor's contact details and notes, keeping their gifts, pledges, tier
@@ -235,6 +359,9 @@ pub async fn erase_donor(
         .filter(gift::Column::DonorId.eq(donor_id))
         .exec(&*txn)
         .await?;
+    // Stripe's events about her payments keep their ids and amounts, not her details.
+    let traces = stripe_traces(&*txn, &found, &addresses).await?;
+    counts.stripe_events_redacted = redact_stripe_events(&*txn, &traces).await?;
     // The audit entries about the donor held their details as staff typed them; the
     // entries stay (who did what, when), their contents go.
     counts.audit_entries_redacted = audit_log::Entity::update_many()
@@ -294,9 +421,50 @@ pub async fn erase_donor(
                 "outboxMessages": counts.outbox_messages,
                 "giftsWithTributeContact": counts.gifts_with_tribute_contact,
                 "auditEntriesRedacted": counts.audit_entries_redacted,
+                "stripeEventsRedacted": counts.stripe_events_redacted,
             },
         }),
     )
     .await?;
     Ok((erased, counts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkout_keeps_its_ids_and_amounts_and_loses_the_donor() {
+        let mut payload = json!({
+            "id": "evt_1",
+            "data": { "object": {
+                "id": "cs_1",
+                "amount_total": 5_000,
+                "customer": "cus_1",
+                "customer_email": "ana@example.org",
+                "customer_details": { "email": "ana@example.org", "name": "Ana", "address": { "city": "Oakland" } },
+                "metadata": { "fund": "GENERAL", "language": "es", "donor_email": "ana@example.org", "donor_name": "Ana", "tribute_name": "Mina" },
+                "payment_intent": "pi_1",
+                "charges": [{ "amount": 5_000, "billing_details": { "name": "Ana" } }],
+            } },
+        });
+        assert!(redact_personal(&mut payload));
+        let object = &payload["data"]["object"];
+        for (field, kept) in [
+            ("id", json!("cs_1")),
+            ("amount_total", json!(5_000)),
+            ("customer", json!("cus_1")),
+            ("payment_intent", json!("pi_1")),
+        ] {
+            assert_eq!(object[field], kept, "{field}");
+        }
+        assert_eq!(object["metadata"]["fund"], json!("GENERAL"));
+        assert_eq!(object["metadata"]["language"], json!("es"));
+        assert_eq!(object["charges"][0]["amount"], json!(5_000));
+        let text = payload.to_string();
+        for personal in ["ana@example.org", "Ana", "Mina", "Oakland"] {
+            assert!(!text.contains(personal), "{personal} in {text}");
+        }
+        assert!(!redact_personal(&mut payload), "nothing is left to blank");
+    }
 }

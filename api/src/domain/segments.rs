@@ -18,6 +18,7 @@ use super::{Actor, DomainError, audit};
 use super::{gifts, text};
 use crate::config::Organization;
 use crate::db::begin_write;
+use chrono_tz::Tz;
 
 /// An audience rule. Dates are days in the organization's time zone, both ends
 /// included; amounts are minor units, net of refunds.
@@ -231,9 +232,8 @@ fn explain_refusal(value: &Value, path: String) -> Option<DomainError> {
 }
 
 /// The first moment of a day in the organization's time zone, in UTC.
-fn start_of_day(org: &Organization, day: NaiveDate) -> Result<DateTime<Utc>, DomainError> {
-    org.timezone
-        .with_ymd_and_hms(day.year(), day.month(), day.day(), 0, 0, 0)
+fn start_of_day(zone: Tz, day: NaiveDate) -> Result<DateTime<Utc>, DomainError> {
+    zone.with_ymd_and_hms(day.year(), day.month(), day.day(), 0, 0, 0)
         .earliest()
         .map(|t| t.with_timezone(&Utc))
         .ok_or_else(|| DomainError::validation("rule", format!("{day} is not a usable day")))
@@ -241,14 +241,14 @@ fn start_of_day(org: &Organization, day: NaiveDate) -> Result<DateTime<Utc>, Dom
 
 /// `[from, to]` in local days as a half-open UTC range.
 fn day_bounds(
-    org: &Organization,
+    zone: Tz,
     from: NaiveDate,
     to: NaiveDate,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>), DomainError> {
     let next = to
         .succ_opt()
         .ok_or_else(|| DomainError::validation("rule", "a range ends too late"))?;
-    Ok((start_of_day(org, from)?, start_of_day(org, next)?))
+    Ok((start_of_day(zone, from)?, start_of_day(zone, next)?))
 }
 
 fn year_days(year: i32) -> Result<(NaiveDate, NaiveDate), DomainError> {
@@ -318,29 +318,34 @@ fn giving_range(
     }
 }
 
-/// The rule as a SQL condition on `donors`.
+/// The rule as a SQL condition on `donors`, its days in the organization's time zone.
 pub fn condition(org: &Organization, rule: &SegmentRule) -> Result<Condition, DomainError> {
+    condition_in(org.timezone, rule)
+}
+
+/// The rule as a SQL condition on `donors`, its days in `zone`.
+pub fn condition_in(zone: Tz, rule: &SegmentRule) -> Result<Condition, DomainError> {
     Ok(match rule {
         SegmentRule::All { rules } => rules.iter().try_fold(Condition::all(), |c, r| {
-            Ok::<_, DomainError>(c.add(condition(org, r)?))
+            Ok::<_, DomainError>(c.add(condition_in(zone, r)?))
         })?,
         SegmentRule::Any { rules } => rules.iter().try_fold(Condition::any(), |c, r| {
-            Ok::<_, DomainError>(c.add(condition(org, r)?))
+            Ok::<_, DomainError>(c.add(condition_in(zone, r)?))
         })?,
-        SegmentRule::Not { rule } => condition(org, rule)?.not(),
+        SegmentRule::Not { rule } => condition_in(zone, rule)?.not(),
         SegmentRule::GaveBetween { from, to } => {
-            let (start, end) = day_bounds(org, *from, *to)?;
+            let (start, end) = day_bounds(zone, *from, *to)?;
             donor_in(givers_between(start, end))
         }
         SegmentRule::DidNotGiveBetween { from, to } => {
-            let (start, end) = day_bounds(org, *from, *to)?;
+            let (start, end) = day_bounds(zone, *from, *to)?;
             donor_not_in(givers_between(start, end))
         }
         SegmentRule::Lybunt { year } => {
             let (last_from, last_to) = year_days(year - 1)?;
             let (this_from, this_to) = year_days(*year)?;
-            condition(
-                org,
+            condition_in(
+                zone,
                 &SegmentRule::All {
                     rules: vec![
                         SegmentRule::GaveBetween {
@@ -358,8 +363,8 @@ pub fn condition(org: &Organization, rule: &SegmentRule) -> Result<Condition, Do
         SegmentRule::Sybunt { year } => {
             let (last_from, _) = year_days(year - 1)?;
             let (_, this_to) = year_days(*year)?;
-            let before_last = start_of_day(org, last_from)?;
-            let (start, end) = day_bounds(org, last_from, this_to)?;
+            let before_last = start_of_day(zone, last_from)?;
+            let (start, end) = day_bounds(zone, last_from, this_to)?;
             Condition::all()
                 .add(donor_in(
                     givers()
@@ -378,7 +383,7 @@ pub fn condition(org: &Organization, rule: &SegmentRule) -> Result<Condition, Do
             max_minor,
         } => {
             let (from, to) = year_days(*year)?;
-            giving_range(Some(day_bounds(org, from, to)?), *min_minor, *max_minor)
+            giving_range(Some(day_bounds(zone, from, to)?), *min_minor, *max_minor)
         }
         SegmentRule::InTier { tier_id } => donor_in(
             Query::select()
@@ -427,7 +432,7 @@ pub fn condition(org: &Organization, rule: &SegmentRule) -> Result<Condition, Do
                 .to_owned(),
         ),
         SegmentRule::FirstGiftBetween { from, to } => {
-            let (start, end) = day_bounds(org, *from, *to)?;
+            let (start, end) = day_bounds(zone, *from, *to)?;
             let mut first = givers();
             first
                 .group_by_col(gift::Column::DonorId)

@@ -2,7 +2,7 @@
 //! the donor's own choices. A payment never rewrites a donor; staff accept what the
 //! checkout said (it is then applied to the donor) or dismiss it.
 
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::access::requires_role;
@@ -178,6 +178,20 @@ impl CheckoutChoicesQuery {
     }
 }
 
+/// The checkout choices to apply to the donor.
+#[derive(InputObject)]
+pub struct AcceptCheckoutChoicesInput {
+    /// The id from `donorsToReview`.
+    pub id: ID,
+}
+
+/// The checkout choices to leave aside.
+#[derive(InputObject)]
+pub struct DismissCheckoutChoicesInput {
+    /// The id from `donorsToReview`.
+    pub id: ID,
+}
+
 #[derive(Default)]
 pub struct CheckoutChoicesMutation;
 
@@ -190,8 +204,10 @@ impl CheckoutChoicesMutation {
     async fn accept_checkout_choices(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The id from `donorsToReview`.")] id: ID,
+        #[graphql(desc = "The checkout choices to apply to the donor.")]
+        input: AcceptCheckoutChoicesInput,
     ) -> Result<DonorToReview> {
+        let AcceptCheckoutChoicesInput { id } = input;
         let id = parse_id("id", &id)?;
         checkout_choices::accept_checkout_choices(db(ctx)?, &actor(ctx)?, id)
             .await
@@ -206,8 +222,10 @@ impl CheckoutChoicesMutation {
     async fn dismiss_checkout_choices(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The id from `donorsToReview`.")] id: ID,
+        #[graphql(desc = "The checkout choices to leave aside.")]
+        input: DismissCheckoutChoicesInput,
     ) -> Result<DonorToReview> {
+        let DismissCheckoutChoicesInput { id } = input;
         let id = parse_id("id", &id)?;
         checkout_choices::dismiss_checkout_choices(db(ctx)?, &actor(ctx)?, id)
             .await

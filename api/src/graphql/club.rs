@@ -297,6 +297,30 @@ pub struct PledgeChangeInput {
     pub idempotency_key: Option<String>,
 }
 
+/// A pledge to cancel.
+#[derive(InputObject)]
+pub struct CancelPledgeInput {
+    /// The pledge's id.
+    pub id: ID,
+    /// A key of your choosing: the same change sent again with it answers the first
+    /// change; another change with it is a conflict naming the field that differs.
+    pub idempotency_key: Option<String>,
+    /// Why, for the record.
+    pub reason: Option<String>,
+}
+
+/// A pledge's new installment amount.
+#[derive(InputObject)]
+pub struct ChangePledgeAmountInput {
+    /// The pledge's id.
+    pub id: ID,
+    /// A key of your choosing: the same change sent again with it answers the first
+    /// change; another change with it is a conflict naming the field that differs.
+    pub idempotency_key: Option<String>,
+    /// The new installment amount.
+    pub amount: MoneyInput,
+}
+
 /// What a pledge action did.
 pub struct PledgeChange {
     pledge: Pledge,
@@ -370,13 +394,21 @@ impl ClubMutation {
     async fn cancel_pledge(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Which pledge.")] input: PledgeChangeInput,
-        #[graphql(desc = "Why, for the record.")] reason: Option<String>,
+        #[graphql(desc = "Which pledge, and why.")] input: CancelPledgeInput,
     ) -> Result<PledgeChange> {
+        let CancelPledgeInput {
+            id,
+            idempotency_key,
+            reason,
+        } = input;
         let reason = reason
             .map(|r| r.trim().to_owned())
             .filter(|r| !r.is_empty());
-        apply(ctx, input, PledgeAction::Cancel { reason }).await
+        let pledge = PledgeChangeInput {
+            id,
+            idempotency_key,
+        };
+        apply(ctx, pledge, PledgeAction::Cancel { reason }).await
     }
 
     /// Changes a pledge's installment amount. Role: staff.
@@ -384,10 +416,18 @@ impl ClubMutation {
     async fn change_pledge_amount(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Which pledge.")] input: PledgeChangeInput,
-        #[graphql(desc = "The new installment amount.")] amount: MoneyInput,
+        #[graphql(desc = "Which pledge, and its new amount.")] input: ChangePledgeAmountInput,
     ) -> Result<PledgeChange> {
+        let ChangePledgeAmountInput {
+            id,
+            idempotency_key,
+            amount,
+        } = input;
         let amount = amount.parse(ctx, "amount")?;
-        apply(ctx, input, PledgeAction::ChangeAmount(amount)).await
+        let pledge = PledgeChangeInput {
+            id,
+            idempotency_key,
+        };
+        apply(ctx, pledge, PledgeAction::ChangeAmount(amount)).await
     }
 }

@@ -11,14 +11,17 @@ use super::errors::{GqlResultExt, bad_input};
 use super::gifts::{Gift, ReceiptSummary};
 use super::guards::staff;
 use super::loaders::{loaders, prefetch_for_donors};
-use super::money::MoneyAmount;
+use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{Page, PageArgs, page};
 use super::pledges::Pledge;
 use super::tiers::Tier;
 use super::tokens::Role;
-use crate::domain::donor_search::{self, DonorFilter as SearchFilter, DonorOrder, TOTALS_CURRENCY};
+use crate::domain::donor_search::{
+    self, DonorFilter as SearchFilter, DonorOrder, SegmentScope, TOTALS_CURRENCY,
+};
 use crate::domain::donors::{self, DonorChanges, NewDonor, PostalAddress};
 use crate::domain::receipts::tax_year;
+use crate::domain::segments;
 
 /// A person or organization that gives.
 pub struct Donor(pub donor::Model);
@@ -383,10 +386,10 @@ pub struct DonorFilter {
     pub tier_id: Option<ID>,
     /// Donors who have given to this fund.
     pub fund_id: Option<ID>,
-    /// Lifetime giving of at least this many cents (USD).
-    pub lifetime_giving_min: Option<i64>,
-    /// Lifetime giving of at most this many cents (USD).
-    pub lifetime_giving_max: Option<i64>,
+    /// Lifetime giving (net of refunds) of at least this much.
+    pub lifetime_giving_min: Option<MoneyInput>,
+    /// Lifetime giving (net of refunds) of at most this much.
+    pub lifetime_giving_max: Option<MoneyInput>,
     /// Last gift on or after this moment.
     pub last_gift_from: Option<DateTime<Utc>>,
     /// Last gift before this moment.
@@ -397,24 +400,44 @@ pub struct DonorFilter {
     pub language: Option<Language>,
     /// Donors who did (true) or did not (false) consent to email updates.
     pub email_consent: Option<bool>,
+    /// Donors this saved segment matches now (`segment(id) { members }` lists the same).
+    pub segment_id: Option<ID>,
 }
 
 impl DonorFilter {
     /// The domain's filter; `names_only` for searchers who see emails masked.
-    pub fn parse(self, names_only: bool) -> Result<SearchFilter> {
+    pub async fn parse(self, ctx: &Context<'_>, names_only: bool) -> Result<SearchFilter> {
         let id = |field: &str, id: Option<ID>| id.map(|id| parse_id(field, &id)).transpose();
+        let amount = |field: &str, money: Option<MoneyInput>| {
+            money
+                .map(|m| m.parse(ctx, field).map(|m| m.amount_minor()))
+                .transpose()
+        };
+        let segment = match id("filter.segmentId", self.segment_id)? {
+            Some(segment_id) => {
+                let saved = segments::find_segment(db(ctx)?, segment_id)
+                    .await
+                    .map_err(|_| {
+                        bad_input("filter.segmentId", "there is no segment with this id")
+                    })?;
+                let rule = segments::saved_rule(&saved).gql()?;
+                Some(SegmentScope::new(rule, config(ctx)?.org.timezone))
+            }
+            None => None,
+        };
         Ok(SearchFilter {
             text: self.search,
             text_in_names_only: names_only,
             tier_id: id("filter.tierId", self.tier_id)?,
             fund_id: id("filter.fundId", self.fund_id)?,
-            lifetime_min_minor: self.lifetime_giving_min,
-            lifetime_max_minor: self.lifetime_giving_max,
+            lifetime_min_minor: amount("filter.lifetimeGivingMin", self.lifetime_giving_min)?,
+            lifetime_max_minor: amount("filter.lifetimeGivingMax", self.lifetime_giving_max)?,
             last_gift_from: self.last_gift_from,
             last_gift_to: self.last_gift_to,
             has_active_pledge: self.has_active_pledge,
             language: self.language.map(Into::into),
             email_consent: self.email_consent,
+            segment,
         })
     }
 }
@@ -512,6 +535,13 @@ fn change(value: MaybeUndefined<String>) -> Option<Option<String>> {
     }
 }
 
+/// The donor whose signed links stop working.
+#[derive(InputObject)]
+pub struct RevokeDonorLinksInput {
+    /// The donor whose links stop working.
+    pub donor_id: ID,
+}
+
 #[derive(Default)]
 pub struct DonorMutation;
 
@@ -559,8 +589,10 @@ impl DonorMutation {
     async fn revoke_donor_links(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The donor whose links stop working.")] donor_id: ID,
+        #[graphql(desc = "The donor whose signed links stop working.")]
+        input: RevokeDonorLinksInput,
     ) -> Result<Donor> {
+        let RevokeDonorLinksInput { donor_id } = input;
         let id = parse_id("donorId", &donor_id)?;
         donors::revoke_donor_links(db(ctx)?, &actor(ctx)?, id)
             .await
@@ -633,7 +665,10 @@ impl DonorQuery {
     ) -> Result<Page<Donor>> {
         let args = PageArgs::new(after, before, first, last);
         args.check()?;
-        let filter = filter.unwrap_or_default().parse(Donor::masked(ctx)?)?;
+        let filter = filter
+            .unwrap_or_default()
+            .parse(ctx, Donor::masked(ctx)?)
+            .await?;
         let order_by = order_by.unwrap_or_default();
         let order = match order_by.field {
             DonorOrderField::Name => DonorOrder::Name,

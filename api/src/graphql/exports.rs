@@ -58,7 +58,7 @@ impl ExportMutation {
         ctx: &Context<'_>,
         #[graphql(desc = "Which donors; all of them when left out.")] filter: Option<DonorFilter>,
     ) -> Result<ExportLink> {
-        let filter = filter.unwrap_or_default().parse(false)?;
+        let filter = filter.unwrap_or_default().parse(ctx, false).await?;
         export(ctx, ExportRequest::Donors(filter)).await
     }
 

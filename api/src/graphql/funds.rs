@@ -114,6 +114,13 @@ pub struct UpdateFundInput {
     pub translations: Option<Vec<TranslationInput>>,
 }
 
+/// The fund to archive.
+#[derive(InputObject)]
+pub struct ArchiveFundInput {
+    /// The fund's id.
+    pub id: ID,
+}
+
 #[derive(Default)]
 pub struct FundMutation;
 
@@ -171,8 +178,9 @@ impl FundMutation {
     async fn archive_fund(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The fund's id.")] id: ID,
+        #[graphql(desc = "The fund to archive.")] input: ArchiveFundInput,
     ) -> Result<Fund> {
+        let ArchiveFundInput { id } = input;
         let id = parse_id("id", &id)?;
         funds::archive_fund(db(ctx)?, &actor(ctx)?, id)
             .await

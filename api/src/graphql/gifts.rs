@@ -2,12 +2,13 @@
 //! wires) here, correct them and refund them; card gifts come from the payment processor.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::enums::StaffRole;
 use entity::{gift, receipt};
 
 use super::access::requires_role;
 use super::context::{actor, config, db, parse_id, processor};
+use super::date::Date;
 use super::donors::{Donor, OrderDirection, mask_email, mask_tail};
 use super::errors::{GqlResultExt, bad_input};
 use super::funds::Fund;
@@ -508,18 +509,18 @@ pub struct TributeInput {
 /// Goods or services the donor received in return.
 #[derive(InputObject)]
 pub struct BenefitsInput {
-    /// Their fair market value, in the gift's currency's minor units.
-    pub value_minor: i64,
+    /// Their fair market value.
+    pub value: MoneyInput,
     /// What they were ("dinner at the spring gala").
     pub description: String,
 }
 
 impl BenefitsInput {
-    fn parse(self) -> Benefits {
-        Benefits {
-            value_minor: self.value_minor,
+    fn parse(self, ctx: &Context<'_>) -> Result<Benefits> {
+        Ok(Benefits {
+            value_minor: self.value.parse(ctx, "benefitsValue")?.amount_minor(),
             description: self.description,
-        }
+        })
     }
 }
 
@@ -538,7 +539,7 @@ pub struct RecordOfflineGiftInput {
     pub received_at: Option<DateTime<Utc>>,
     /// The day it was given (the check's date or the day it arrived), in the
     /// organization's time zone; recorded as noon that day. Give this or `receivedAt`.
-    pub received_on: Option<NaiveDate>,
+    pub received_on: Option<Date>,
     /// The check number; required for checks.
     pub check_number: Option<String>,
     /// The appeal source code printed on the reply envelope ("SCOMM11-LETTER"), any case.
@@ -618,6 +619,21 @@ pub struct CardRefund {
     pub status: String,
 }
 
+/// The gift to refund, how much and why.
+#[derive(InputObject)]
+pub struct RefundGiftInput {
+    /// The gift's id.
+    pub id: ID,
+    /// How much to refund; the whole remaining amount if left out.
+    pub amount: Option<MoneyInput>,
+    /// Why, for an offline gift's notes.
+    pub reason: Option<String>,
+    /// A key of your choosing: the same request sent again with it refunds once and
+    /// answers the first refund; another request with it is a conflict naming the field
+    /// that differs.
+    pub idempotency_key: Option<String>,
+}
+
 #[derive(Default)]
 pub struct GiftMutation;
 
@@ -638,7 +654,7 @@ impl GiftMutation {
             fund_id: parse_id("fundId", &input.fund_id)?,
             received_at: match (input.received_at, input.received_on) {
                 (Some(at), None) => at,
-                (None, Some(day)) => offline_gifts::received_on(&config(ctx)?.org, day).gql()?,
+                (None, Some(day)) => offline_gifts::received_on(&config(ctx)?.org, day.0).gql()?,
                 (Some(_), Some(_)) => {
                     return Err(bad_input(
                         "receivedOn",
@@ -666,7 +682,7 @@ impl GiftMutation {
                 notify_address: t.notify_address,
                 show_amount: t.show_amount,
             }),
-            benefits: input.benefits.map(BenefitsInput::parse),
+            benefits: input.benefits.map(|b| b.parse(ctx)).transpose()?,
             anonymous: input.anonymous,
             notes: input.notes,
             idempotency_key: input.idempotency_key,
@@ -700,7 +716,11 @@ impl GiftMutation {
             received_at: input.received_at,
             check_number: change(input.check_number),
             appeal_code: change(input.appeal_code),
-            benefits: change(input.benefits).map(|b| b.map(BenefitsInput::parse)),
+            benefits: match input.benefits {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(None),
+                MaybeUndefined::Value(b) => Some(Some(b.parse(ctx)?)),
+            },
             anonymous: input.anonymous,
             notes: change(input.notes),
         };
@@ -727,15 +747,14 @@ impl GiftMutation {
     async fn refund_gift(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The gift's id.")] id: ID,
-        #[graphql(desc = "How much to refund; the whole remaining amount if left out.")]
-        amount: Option<MoneyInput>,
-        #[graphql(desc = "Why, for an offline gift's notes.")] reason: Option<String>,
-        #[graphql(
-            desc = "A key of your choosing: the same request sent again with it refunds once and answers the first refund; another request with it is a conflict naming the field that differs."
-        )]
-        idempotency_key: Option<String>,
+        #[graphql(desc = "The gift to refund, how much and why.")] input: RefundGiftInput,
     ) -> Result<GiftRefund> {
+        let RefundGiftInput {
+            id,
+            amount,
+            reason,
+            idempotency_key,
+        } = input;
         let id = parse_id("id", &id)?;
         let amount = amount.map(|a| a.parse(ctx, "amount")).transpose()?;
         if reason.as_ref().is_some_and(|r| r.chars().count() > 500) {

@@ -9,6 +9,7 @@ pub mod campaigns;
 pub mod checkout_choices;
 pub mod club;
 pub mod context;
+pub mod date;
 pub mod donors;
 pub mod duplicates;
 pub mod error_codes;

@@ -110,6 +110,20 @@ pub struct OutboxQuery;
 
 #[Object]
 impl OutboxQuery {
+    /// One email by id; `NOT_FOUND` when there is none (staff). Role: staff.
+    #[graphql(directive = requires_role::apply(Role::Staff))]
+    async fn outbox_message(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The message's id.")] id: ID,
+    ) -> Result<OutboxMessage> {
+        let id = parse_id("id", &id)?;
+        crate::domain::find_by_id::<outbox::Entity>(db(ctx)?, "outbox message", id)
+            .await
+            .gql()
+            .map(OutboxMessage)
+    }
+
     /// Emails, newest queued first, a page at a time by key (staff). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     #[allow(clippy::too_many_arguments)]
@@ -149,6 +163,13 @@ impl OutboxQuery {
     }
 }
 
+/// The failed message to queue again.
+#[derive(InputObject)]
+pub struct RetryMessageInput {
+    /// The message's id.
+    pub id: ID,
+}
+
 #[derive(Default)]
 pub struct OutboxMutation;
 
@@ -160,8 +181,9 @@ impl OutboxMutation {
     async fn retry_message(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The message's id.")] id: ID,
+        #[graphql(desc = "The failed message to queue again.")] input: RetryMessageInput,
     ) -> Result<OutboxMessage> {
+        let RetryMessageInput { id } = input;
         let id = parse_id("id", &id)?;
         let after = outbox_messages::retry_message(db(ctx)?, &actor(ctx)?, id)
             .await

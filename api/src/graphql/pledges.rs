@@ -6,6 +6,7 @@ use entity::pledge;
 
 use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
+use super::date::Date;
 use super::donors::{Donor, OrderDirection};
 use super::errors::GqlResultExt;
 use super::funds::Fund;
@@ -89,13 +90,13 @@ impl Pledge {
     }
 
     /// The first installment's date.
-    async fn starts_on(&self) -> NaiveDate {
-        self.0.starts_on
+    async fn starts_on(&self) -> Date {
+        Date(self.0.starts_on)
     }
 
     /// The last installment's date, when the pledge has a term.
-    async fn ends_on(&self) -> Option<NaiveDate> {
-        self.0.ends_on
+    async fn ends_on(&self) -> Option<Date> {
+        self.0.ends_on.map(Date)
     }
 
     /// How many installments were promised; null for an open-ended pledge.
@@ -205,8 +206,8 @@ impl PledgeFulfilment {
 
     /// The next date an installment falls due; null when none is expected (paused,
     /// cancelled, completed, or past its last installment).
-    async fn next_expected_on(&self) -> Option<NaiveDate> {
-        self.figures.next_expected_on
+    async fn next_expected_on(&self) -> Option<Date> {
+        self.figures.next_expected_on.map(Date)
     }
 }
 
@@ -224,9 +225,9 @@ pub struct PledgeFilter {
     /// With this frequency.
     pub frequency: Option<PledgeFrequency>,
     /// Starting on or after this day.
-    pub starts_from: Option<NaiveDate>,
+    pub starts_from: Option<Date>,
     /// Starting on or before this day.
-    pub starts_to: Option<NaiveDate>,
+    pub starts_to: Option<Date>,
     /// An installment of at least this much.
     pub installment_min: Option<MoneyInput>,
     /// An installment of at most this much.
@@ -260,8 +261,8 @@ impl PledgeFilter {
                 .map(|id| parse_id("filter.fundId", &id))
                 .transpose()?,
             frequency: self.frequency.map(Into::into),
-            starts_from: self.starts_from,
-            starts_to: self.starts_to,
+            starts_from: self.starts_from.map(|d| d.0),
+            starts_to: self.starts_to.map(|d| d.0),
             installment_min_minor: minor("filter.installmentMin", self.installment_min)?,
             installment_max_minor: minor("filter.installmentMax", self.installment_max)?,
             appeal_id: self
@@ -366,7 +367,7 @@ pub struct CreatePledgeInput {
     /// How often installments fall due.
     pub frequency: PledgeFrequency,
     /// The first installment's date.
-    pub starts_on: NaiveDate,
+    pub starts_on: Date,
     /// How many installments; leave out for an open-ended pledge.
     pub installments: Option<i32>,
     /// The fund installments go to.
@@ -392,7 +393,7 @@ impl PledgeMutation {
             donor_id: parse_id("donorId", &input.donor_id)?,
             installment: input.installment.parse(ctx, "installment")?,
             frequency: input.frequency.into(),
-            starts_on: input.starts_on,
+            starts_on: input.starts_on.0,
             installments_total: input.installments,
             fund_id: parse_id("fundId", &input.fund_id)?,
             appeal_code: input.appeal_code,

@@ -92,6 +92,10 @@ pub struct EraseDonorResult {
     pub tribute_contacts_removed: u64,
     /// Audit entries about the donor whose contents were removed.
     pub audit_entries_redacted: u64,
+    /// Stored Stripe events about the donor's payments whose personal fields (names,
+    /// emails, phones, addresses, the page's metadata about the donor) were blanked;
+    /// their ids, amounts and dates stay for the books.
+    pub stripe_events_redacted: u64,
 }
 
 #[derive(Default)]
@@ -122,6 +126,7 @@ impl PrivacyMutation {
             outbox_messages_removed: counts.outbox_messages,
             tribute_contacts_removed: counts.gifts_with_tribute_contact,
             audit_entries_redacted: counts.audit_entries_redacted,
+            stripe_events_redacted: counts.stripe_events_redacted,
         })
     }
 }

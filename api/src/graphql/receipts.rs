@@ -303,6 +303,38 @@ impl ReceiptQuery {
     }
 }
 
+/// The receipt to send again.
+#[derive(InputObject)]
+pub struct ResendReceiptInput {
+    /// The receipt number.
+    pub number: String,
+}
+
+/// The receipt to void, and why.
+#[derive(InputObject)]
+pub struct VoidReceiptInput {
+    /// The receipt number.
+    pub number: String,
+    /// Why, for the donor and the audit log.
+    pub reason: String,
+}
+
+/// The receipt to correct, and what was corrected.
+#[derive(InputObject)]
+pub struct ReissueReceiptInput {
+    /// The receipt number to replace.
+    pub number: String,
+    /// What was corrected, for the donor and the audit log.
+    pub reason: String,
+}
+
+/// The tax year to issue statements for.
+#[derive(InputObject)]
+pub struct IssueYearEndStatementsInput {
+    /// The tax year.
+    pub year: i32,
+}
+
 #[derive(Default)]
 pub struct ReceiptMutation;
 
@@ -313,8 +345,9 @@ impl ReceiptMutation {
     async fn resend_receipt(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The receipt number.")] number: String,
+        #[graphql(desc = "The receipt to send again.")] input: ResendReceiptInput,
     ) -> Result<OutboxMessage> {
+        let ResendReceiptInput { number } = input;
         let message = receipts::resend_receipt(db(ctx)?, &number, &actor(ctx)?)
             .await
             .gql()?;
@@ -327,9 +360,9 @@ impl ReceiptMutation {
     async fn void_receipt(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The receipt number.")] number: String,
-        #[graphql(desc = "Why, for the donor and the audit log.")] reason: String,
+        #[graphql(desc = "The receipt to void, and why.")] input: VoidReceiptInput,
     ) -> Result<Receipt> {
+        let VoidReceiptInput { number, reason } = input;
         let voided = receipts::void_receipt(db(ctx)?, &number, &reason, &actor(ctx)?)
             .await
             .gql()?;
@@ -342,9 +375,10 @@ impl ReceiptMutation {
     async fn reissue_receipt(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The receipt number to replace.")] number: String,
-        #[graphql(desc = "What was corrected, for the donor and the audit log.")] reason: String,
+        #[graphql(desc = "The receipt to correct, and what was corrected.")]
+        input: ReissueReceiptInput,
     ) -> Result<Receipt> {
+        let ReissueReceiptInput { number, reason } = input;
         let org = &config(ctx)?.org;
         let replacement = receipts::reissue_receipt(db(ctx)?, org, &number, &reason, &actor(ctx)?)
             .await
@@ -358,8 +392,10 @@ impl ReceiptMutation {
     async fn issue_year_end_statements(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The tax year.")] year: i32,
+        #[graphql(desc = "The tax year to issue statements for.")]
+        input: IssueYearEndStatementsInput,
     ) -> Result<StatementRun> {
+        let IssueYearEndStatementsInput { year } = input;
         let org = &config(ctx)?.org;
         let run = receipts::issue_year_end_statements(db(ctx)?, org, year, &actor(ctx)?)
             .await

@@ -2,11 +2,12 @@
 //! against the gifts, to the cent, and each payout tied to the gifts in it; and, for
 //! admins, recording what the books lack as Stripe's events would have.
 
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use chrono::{DateTime, Utc};
 
 use super::access::requires_role;
 use super::context::{actor, config, db, processor};
+use super::date::Date;
 use super::errors::GqlResultExt;
 use super::money::MoneyAmount;
 use super::tokens::Role;
@@ -102,9 +103,9 @@ pub struct PayoutReconciliation {
 #[derive(SimpleObject)]
 pub struct Reconciliation {
     /// The first day (the organization's time zone).
-    pub from: NaiveDate,
+    pub from: Date,
     /// The last day, included.
-    pub to: NaiveDate,
+    pub to: Date,
     /// Stripe charges made in the range.
     pub charges_seen: i32,
     /// Stripe refunds made in the range.
@@ -156,8 +157,8 @@ fn payout(report: &PayoutReport) -> PayoutReconciliation {
 
 fn reconciliation_of(report: &ReconciliationReport) -> Reconciliation {
     Reconciliation {
-        from: report.range.from_day,
-        to: report.range.to_day,
+        from: Date(report.range.from_day),
+        to: Date(report.range.to_day),
         charges_seen: count(report.charges_seen),
         refunds_seen: count(report.refunds_seen),
         disputes_seen: count(report.disputes_seen),
@@ -221,14 +222,23 @@ impl ReconciliationQuery {
     async fn reconciliation(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The first day, in the organization's time zone.")] from: NaiveDate,
-        #[graphql(desc = "The last day, included.")] to: NaiveDate,
+        #[graphql(desc = "The first day, in the organization's time zone.")] from: Date,
+        #[graphql(desc = "The last day, included.")] to: Date,
     ) -> Result<Reconciliation> {
-        let run = books::reconciliation(db(ctx)?, processor(ctx)?, config(ctx)?, from, to)
+        let run = books::reconciliation(db(ctx)?, processor(ctx)?, config(ctx)?, from.0, to.0)
             .await
             .gql()?;
         Ok(reconciliation_of(&run.report))
     }
+}
+
+/// The days to reconcile.
+#[derive(InputObject)]
+pub struct ApplyReconciliationInput {
+    /// The first day, in the organization's time zone.
+    pub from: Date,
+    /// The last day, included.
+    pub to: Date,
 }
 
 #[derive(Default)]
@@ -244,9 +254,9 @@ impl ReconciliationMutation {
     async fn apply_reconciliation(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The first day, in the organization's time zone.")] from: NaiveDate,
-        #[graphql(desc = "The last day, included.")] to: NaiveDate,
+        #[graphql(desc = "The days to reconcile.")] input: ApplyReconciliationInput,
     ) -> Result<AppliedReconciliation> {
+        let ApplyReconciliationInput { from, to } = input;
         let ReconcileRun {
             report,
             applied,
@@ -257,8 +267,8 @@ impl ReconciliationMutation {
             processor(ctx)?,
             config(ctx)?,
             &actor(ctx)?,
-            from,
-            to,
+            from.0,
+            to.0,
         )
         .await
         .gql()?;

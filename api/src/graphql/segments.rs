@@ -12,12 +12,13 @@
 //! (`consented`), `hasPostalAddress`.
 
 use async_graphql::{Context, ID, InputObject, Json, Object, OneofObject, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::segment;
 use serde_json::Value;
 
 use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
+use super::date::Date;
 use super::donors::{Donor, Language};
 use super::errors::{GqlResultExt, bad_input};
 use super::money::MoneyInput;
@@ -76,9 +77,9 @@ pub enum SegmentRuleInput {
 #[derive(InputObject)]
 pub struct DayRangeInput {
     /// The first day.
-    pub from: NaiveDate,
+    pub from: Date,
     /// The last day.
-    pub to: NaiveDate,
+    pub to: Date,
 }
 
 /// LYBUNT ("last year but unfortunately not this"): gave in `year - 1`, not in `year`.
@@ -203,16 +204,16 @@ impl SegmentRuleInput {
                 rule: Box::new(rule.into_rule(ctx, &format!("{path}.not"))?),
             },
             SegmentRuleInput::GaveBetween(r) => SegmentRule::GaveBetween {
-                from: r.from,
-                to: r.to,
+                from: r.from.0,
+                to: r.to.0,
             },
             SegmentRuleInput::DidNotGiveBetween(r) => SegmentRule::DidNotGiveBetween {
-                from: r.from,
-                to: r.to,
+                from: r.from.0,
+                to: r.to.0,
             },
             SegmentRuleInput::FirstGiftBetween(r) => SegmentRule::FirstGiftBetween {
-                from: r.from,
-                to: r.to,
+                from: r.from.0,
+                to: r.to.0,
             },
             SegmentRuleInput::Lybunt(r) => SegmentRule::Lybunt { year: r.year },
             SegmentRuleInput::Sybunt(r) => SegmentRule::Sybunt { year: r.year },

@@ -105,6 +105,21 @@ pub struct StripeEventQuery;
 
 #[Object]
 impl StripeEventQuery {
+    /// One Stripe event the service received, by its id in this service; `NOT_FOUND`
+    /// when there is none. Role: staff.
+    #[graphql(directive = requires_role::apply(Role::Staff))]
+    async fn stripe_event(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The event's id in this service.")] id: ID,
+    ) -> Result<StripeEvent> {
+        let id = parse_id("id", &id)?;
+        crate::domain::find_by_id::<stripe_event::Entity>(db(ctx)?, "Stripe event", id)
+            .await
+            .gql()
+            .map(StripeEvent)
+    }
+
     /// Stripe events the service received, newest first, a page at a time. Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn stripe_events(
@@ -158,6 +173,13 @@ pub struct ReprocessedStripeEvent {
     pub processed: bool,
 }
 
+/// The Stripe event to process again.
+#[derive(InputObject)]
+pub struct ReprocessStripeEventInput {
+    /// The event's id in this service.
+    pub id: ID,
+}
+
 #[derive(Default)]
 pub struct StripeEventMutation;
 
@@ -170,8 +192,9 @@ impl StripeEventMutation {
     async fn reprocess_stripe_event(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The event's id in this service.")] id: ID,
+        #[graphql(desc = "The Stripe event to process again.")] input: ReprocessStripeEventInput,
     ) -> Result<ReprocessedStripeEvent> {
+        let ReprocessStripeEventInput { id } = input;
         let id = parse_id("id", &id)?;
         let (after, processed) =
             books::reprocess_event(db(ctx)?, processor(ctx)?, config(ctx)?, &actor(ctx)?, id)

@@ -68,6 +68,20 @@ pub struct TierQuery;
 
 #[Object]
 impl TierQuery {
+    /// One giving-club tier by id; `NOT_FOUND` when there is none. Role: viewer.
+    #[graphql(directive = requires_role::apply(Role::Viewer))]
+    async fn tier(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "The tier's id.")] id: ID,
+    ) -> Result<Tier> {
+        let id = parse_id("id", &id)?;
+        crate::domain::find_by_id::<giving_tier::Entity>(db(ctx)?, "tier", id)
+            .await
+            .gql()
+            .map(Tier)
+    }
+
     /// The giving-club tiers, lowest threshold first. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn tiers(&self, ctx: &Context<'_>) -> Result<Vec<Tier>> {
@@ -85,9 +99,8 @@ pub struct CreateTierInput {
     pub threshold: MoneyInput,
     /// What members receive.
     pub benefits: Option<String>,
-    /// Good-faith value of the benefits, in minor units.
-    #[graphql(default = 0)]
-    pub benefits_value_minor: i64,
+    /// Good-faith value of the benefits; none when left out.
+    pub benefits_value: Option<MoneyInput>,
     /// Make it the Circle, in place of the tier that is the Circle now.
     #[graphql(default = false)]
     pub is_circle: bool,
@@ -104,8 +117,8 @@ pub struct UpdateTierInput {
     pub threshold: Option<MoneyInput>,
     /// What members receive; null clears it.
     pub benefits: MaybeUndefined<String>,
-    /// Good-faith value of the benefits, in minor units.
-    pub benefits_value_minor: Option<i64>,
+    /// Good-faith value of the benefits; null makes it none.
+    pub benefits_value: MaybeUndefined<MoneyInput>,
     /// True makes it the Circle, in place of the tier that is the Circle now; false on
     /// the Circle leaves the club without one (the recognition page is then empty).
     pub is_circle: Option<bool>,
@@ -129,7 +142,11 @@ impl TierMutation {
             name: input.name,
             threshold: input.threshold.parse(ctx, "threshold")?,
             benefits: input.benefits,
-            benefits_value_minor: input.benefits_value_minor,
+            benefits_value_minor: input
+                .benefits_value
+                .map(|v| v.parse(ctx, "benefitsValue"))
+                .transpose()?
+                .map_or(0, |v| v.amount_minor()),
             is_circle: input.is_circle,
             translations: translations::changes(input.translations),
         };
@@ -159,7 +176,11 @@ impl TierMutation {
                 MaybeUndefined::Null => Some(None),
                 MaybeUndefined::Value(v) => Some(Some(v)),
             },
-            benefits_value_minor: input.benefits_value_minor,
+            benefits_value_minor: match input.benefits_value {
+                MaybeUndefined::Undefined => None,
+                MaybeUndefined::Null => Some(0),
+                MaybeUndefined::Value(v) => Some(v.parse(ctx, "benefitsValue")?.amount_minor()),
+            },
             is_circle: input.is_circle,
             translations: translations::changes(input.translations),
         };

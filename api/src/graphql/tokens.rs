@@ -1,6 +1,6 @@
 //! Tokens: who is asking, and (for admins) creating and revoking tokens.
 
-use async_graphql::{Context, Enum, ID, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use entity::enums::StaffRole;
 
 use super::access::requires_role;
@@ -75,6 +75,22 @@ impl TokenQuery {
     }
 }
 
+/// A staff API token to create.
+#[derive(InputObject)]
+pub struct CreateTokenInput {
+    /// Who or what uses the token, for the audit log.
+    pub name: String,
+    /// What the token may do.
+    pub role: Role,
+}
+
+/// The token to revoke.
+#[derive(InputObject)]
+pub struct RevokeTokenInput {
+    /// The token's id.
+    pub id: ID,
+}
+
 #[derive(Default)]
 pub struct TokenMutation;
 
@@ -85,9 +101,9 @@ impl TokenMutation {
     async fn create_token(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "Who or what uses the token, for the audit log.")] name: String,
-        #[graphql(desc = "What the token may do.")] role: Role,
+        #[graphql(desc = "A staff API token to create.")] input: CreateTokenInput,
     ) -> Result<CreatedToken> {
+        let CreateTokenInput { name, role } = input;
         let created = tokens::create_token(db(ctx)?, &name, role.into(), &actor(ctx)?)
             .await
             .gql()?;
@@ -107,8 +123,9 @@ impl TokenMutation {
     async fn revoke_token(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The token's id.")] id: ID,
+        #[graphql(desc = "The token to revoke.")] input: RevokeTokenInput,
     ) -> Result<ApiToken> {
+        let RevokeTokenInput { id } = input;
         let id = parse_id("id", &id)?;
         let token = tokens::revoke_token(db(ctx)?, id, &actor(ctx)?)
             .await

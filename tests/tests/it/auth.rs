@@ -106,7 +106,7 @@ async fn a_token_revoked_through_the_api_is_refused_at_once(backend: Backend) {
     let body = app
         .graphql(
             &admin,
-            "mutation($id: ID!) { revokeToken(id: $id) { id } }",
+            "mutation($id: ID!) { revokeToken(input: { id: $id }) { id } }",
             json!({ "id": created.id.to_string() }),
         )
         .await;

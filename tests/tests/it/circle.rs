@@ -49,7 +49,7 @@ async fn inviting_appeal(app: &TestApp, token: &str, code: &str) -> Value {
             "sourceCode": code,
             "subject": "{first_name}, join us",
             "message": "Dear {first_name}, {donate_link}",
-            "askRule": { "stepMinor": 2_500, "minimumMinor": 5_000, "inviteToCircle": true },
+            "askRule": { "step": { "amountMinor": 2_500 }, "minimum": { "amountMinor": 5_000 }, "inviteToCircle": true },
         } }),
     )
     .await["createAppeal"]["id"]
@@ -166,7 +166,7 @@ async fn the_circle_follows_its_tier_through_a_new_name_and_threshold(backend: B
     ok(
         &app,
         &admin,
-        "mutation($id: ID!) { sendAppeal(id: $id) { queued } }",
+        "mutation($id: ID!) { sendAppeal(input: { id: $id }) { queued } }",
         json!({ "id": appeal }),
     )
     .await;

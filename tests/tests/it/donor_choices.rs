@@ -16,8 +16,10 @@ use tests::support::{Backend, TestApp};
 
 const TO_REVIEW: &str = "query($status: CheckoutChoicesStatus) { donorsToReview(first: 10, status: $status) { totalCount edges { node { id status differences donor { id displayName } gift { id } pledge { id } checkout { displayName language emailConsent anonymous } reviewedBy } } } }";
 
-const ACCEPT: &str = "mutation($id: ID!) { acceptCheckoutChoices(id: $id) { id status } }";
-const DISMISS: &str = "mutation($id: ID!) { dismissCheckoutChoices(id: $id) { id status } }";
+const ACCEPT: &str =
+    "mutation($id: ID!) { acceptCheckoutChoices(input: { id: $id }) { id status } }";
+const DISMISS: &str =
+    "mutation($id: ID!) { dismissCheckoutChoices(input: { id: $id }) { id status } }";
 
 /// A donor who keeps to themselves: no appeals, not named, reads Arabic.
 async fn private_donor(app: &TestApp, token: &str) -> i64 {

@@ -438,7 +438,7 @@ async fn staff_see_failed_mail_and_can_retry_it(backend: Backend) {
     let refused = app
         .graphql(
             &viewer,
-            "mutation($id: ID!) { retryMessage(id: $id) { status } }",
+            "mutation($id: ID!) { retryMessage(input: { id: $id }) { status } }",
             json!({ "id": id }),
         )
         .await;
@@ -447,7 +447,7 @@ async fn staff_see_failed_mail_and_can_retry_it(backend: Backend) {
     let retried = app
         .graphql(
             &staff,
-            "mutation($id: ID!) { retryMessage(id: $id) { status attempts } }",
+            "mutation($id: ID!) { retryMessage(input: { id: $id }) { status attempts } }",
             json!({ "id": id }),
         )
         .await;
@@ -462,7 +462,7 @@ async fn staff_see_failed_mail_and_can_retry_it(backend: Backend) {
     let again = app
         .graphql(
             &staff,
-            "mutation($id: ID!) { retryMessage(id: $id) { status } }",
+            "mutation($id: ID!) { retryMessage(input: { id: $id }) { status } }",
             json!({ "id": id }),
         )
         .await;

@@ -177,7 +177,7 @@ async fn staff_reissue_a_receipt_under_a_new_number_that_points_back(backend: Ba
     let body = app
         .graphql(
             &staff,
-            "mutation($n: String!) { reissueReceipt(number: $n, reason: \"name misspelled\") { number status replaces { number status voidReason } } }",
+            "mutation($n: String!) { reissueReceipt(input: { number: $n, reason: \"name misspelled\" }) { number status replaces { number status voidReason } } }",
             json!({ "n": original.number }),
         )
         .await;
@@ -209,7 +209,7 @@ async fn staff_reissue_a_receipt_under_a_new_number_that_points_back(backend: Ba
     let again = app
         .graphql(
             &staff,
-            "mutation($n: String!) { reissueReceipt(number: $n, reason: \"again\") { number } }",
+            "mutation($n: String!) { reissueReceipt(input: { number: $n, reason: \"again\" }) { number } }",
             json!({ "n": original.number }),
         )
         .await;
@@ -228,7 +228,7 @@ async fn only_admins_void_a_receipt_outright(backend: Backend) {
     let original = give(&app, gift_of(donor.id, 30_000)).await.receipt.unwrap();
     let staff = app.token(StaffRole::Staff).await;
     let admin = app.token(StaffRole::Admin).await;
-    let query = "mutation($n: String!, $r: String!) { voidReceipt(number: $n, reason: $r) { status voidReason } }";
+    let query = "mutation($n: String!, $r: String!) { voidReceipt(input: { number: $n, reason: $r }) { status voidReason } }";
 
     let refused = app
         .graphql(
@@ -288,7 +288,7 @@ async fn only_admins_void_a_receipt_outright(backend: Backend) {
     let resend = app
         .graphql(
             &staff,
-            "mutation($n: String!) { resendReceipt(number: $n) { id } }",
+            "mutation($n: String!) { resendReceipt(input: { number: $n }) { id } }",
             json!({ "n": original.number }),
         )
         .await;
@@ -304,7 +304,7 @@ async fn a_resent_receipt_carries_the_same_stored_document(backend: Backend) {
     let body = app
         .graphql(
             &staff,
-            "mutation($n: String!) { resendReceipt(number: $n) { idempotencyKey status } }",
+            "mutation($n: String!) { resendReceipt(input: { number: $n }) { idempotencyKey status } }",
             json!({ "n": original.number }),
         )
         .await;
@@ -401,7 +401,7 @@ async fn year_end_statements_run_twice_issue_each_donor_one(backend: Backend) {
     active.update(&app.db).await.unwrap();
     let admin = app.token(StaffRole::Admin).await;
     let staff = app.token(StaffRole::Staff).await;
-    let run = "mutation { issueYearEndStatements(year: 2026) { issued alreadyIssued } }";
+    let run = "mutation { issueYearEndStatements(input: { year: 2026 }) { issued alreadyIssued } }";
     let year = Utc::now().year();
     assert!(year >= 2026);
 

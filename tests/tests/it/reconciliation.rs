@@ -20,7 +20,7 @@ use tests::stripe::{
 use tests::support::{Backend, TestApp, spawn_app_with, test_config};
 
 const RECONCILIATION: &str = r#"
-query($from: NaiveDate!, $to: NaiveDate!) {
+query($from: Date!, $to: Date!) {
   reconciliation(from: $from, to: $to) {
     chargesSeen refundsSeen disputesSeen invoicesSeen giftsSeen matches
     findings { kind stripeObjectId giftId stripeAmount { amountMinor } booksAmount { amountMinor }
@@ -33,8 +33,8 @@ query($from: NaiveDate!, $to: NaiveDate!) {
 }"#;
 
 const APPLY: &str = r#"
-mutation($from: NaiveDate!, $to: NaiveDate!) {
-  applyReconciliation(from: $from, to: $to) {
+mutation($from: Date!, $to: Date!) {
+  applyReconciliation(input: { from: $from, to: $to }) {
     applied { stripeObjectId outcome }
     feesRecorded
     before { matches findings { kind } }

@@ -15,7 +15,7 @@ use tests::support::{Backend, TestApp, spawn_app_with};
 
 use crate::staff_api::{ok, staff_token};
 
-const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput) { refundGift(id: $id, amount: $amount) { processorRefund { stripeRefundId amount { amountMinor } } } }";
+const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput) { refundGift(input: { id: $id, amount: $amount }) { processorRefund { stripeRefundId amount { amountMinor } } } }";
 
 /// Every order of `0..n`.
 fn permutations(n: usize) -> Vec<Vec<usize>> {

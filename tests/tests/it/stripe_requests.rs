@@ -37,8 +37,8 @@ async fn change_amount(app: &TestApp, token: &str, pledge: i64, amount: i64) {
     ok(
         app,
         token,
-        &format!("mutation($input: PledgeChangeInput!) {{ changePledgeAmount(input: $input, amount: {{ amountMinor: {amount} }}) {{ requestedOfProcessor }} }}"),
-        json!({ "input": { "id": pledge.to_string() } }),
+        "mutation($input: ChangePledgeAmountInput!) { changePledgeAmount(input: $input) { requestedOfProcessor } }",
+        json!({ "input": { "id": pledge.to_string(), "amount": { "amountMinor": amount } } }),
     )
     .await;
 }

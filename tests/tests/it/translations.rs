@@ -229,7 +229,7 @@ async fn an_arabic_appeal_email_takes_its_subject_and_body_from_the_arabic_text(
     ok(
         &app,
         &staff,
-        "mutation($id: ID!) { sendAppeal(id: $id) { queued } }",
+        "mutation($id: ID!) { sendAppeal(input: { id: $id }) { queued } }",
         json!({ "id": appeal }),
     )
     .await;
@@ -285,7 +285,7 @@ async fn an_appeal_without_the_donors_language_says_it_falls_back_to_english(bac
     ok(
         &app,
         &staff,
-        "mutation($id: ID!) { sendAppeal(id: $id) { queued } }",
+        "mutation($id: ID!) { sendAppeal(input: { id: $id }) { queued } }",
         json!({ "id": appeal }),
     )
     .await;
@@ -352,9 +352,8 @@ async fn the_circle_page_and_welcome_speak_the_tiers_translated_name_and_benefit
     );
 }
 
-const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput) { refundGift(id: $id, amount: $amount) { gift { status } } }";
-const VOID: &str =
-    "mutation($n: String!, $r: String!) { voidReceipt(number: $n, reason: $r) { voidReason } }";
+const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput) { refundGift(input: { id: $id, amount: $amount }) { gift { status } } }";
+const VOID: &str = "mutation($n: String!, $r: String!) { voidReceipt(input: { number: $n, reason: $r }) { voidReason } }";
 
 /// A receipt voided by the service (a refund) tells the donor why in the donor's
 /// language, with the amount written their way; the receipt's record for staff keeps

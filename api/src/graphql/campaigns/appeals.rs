@@ -37,22 +37,40 @@ pub enum AppealChannel {
 }
 
 /// How each donor's personal ask amount is computed.
-#[derive(SimpleObject, InputObject, Clone, Copy)]
-#[graphql(input_name = "AskRuleInput")]
+#[derive(SimpleObject, Clone)]
 pub struct AskAmountRule {
-    /// The last gift is rounded up to the next multiple of this, in minor units.
-    pub step_minor: i64,
-    /// The smallest ask, and the ask for donors with no gift yet, in minor units.
-    pub minimum_minor: i64,
+    /// The last gift is rounded up to the next multiple of this.
+    pub step: MoneyAmount,
+    /// The smallest ask, and the ask for donors with no gift yet.
+    pub minimum: MoneyAmount,
+    /// Also invite donors not yet in the Circle (the tier marked `isCircle`) to the
+    /// monthly amount that would bring them in.
+    pub invite_to_circle: bool,
+}
+
+/// How each donor's personal ask amount is computed.
+#[derive(InputObject, Clone)]
+pub struct AskRuleInput {
+    /// The last gift is rounded up to the next multiple of this.
+    pub step: MoneyInput,
+    /// The smallest ask, and the ask for donors with no gift yet.
+    pub minimum: MoneyInput,
     /// Also invite donors not yet in the Circle (the tier marked `isCircle`) to the
     /// monthly amount that would bring them in.
     #[graphql(default = false)]
     pub invite_to_circle: bool,
 }
 
-impl AskAmountRule {
-    fn parse(self) -> Result<AskRule> {
-        AskRule::new(self.step_minor, self.minimum_minor, self.invite_to_circle).gql()
+impl AskRuleInput {
+    fn parse(self, ctx: &Context<'_>) -> Result<AskRule> {
+        let step = self.step.parse(ctx, "askRule.step")?;
+        let minimum = self.minimum.parse(ctx, "askRule.minimum")?;
+        AskRule::new(
+            step.amount_minor(),
+            minimum.amount_minor(),
+            self.invite_to_circle,
+        )
+        .gql()
     }
 }
 
@@ -117,8 +135,8 @@ impl Appeal {
         };
         let rule = AskRule::from_json(value).gql()?;
         Ok(Some(AskAmountRule {
-            step_minor: rule.step_minor,
-            minimum_minor: rule.minimum_minor,
+            step: MoneyAmount::from_columns(rule.step_minor, &self.0.currency),
+            minimum: MoneyAmount::from_columns(rule.minimum_minor, &self.0.currency),
             invite_to_circle: rule.invite_to_circle,
         }))
     }
@@ -198,7 +216,7 @@ pub struct CreateAppealInput {
     /// The message, with merge fields.
     pub message: Option<String>,
     /// How each donor's personal ask is computed.
-    pub ask_rule: Option<AskAmountRule>,
+    pub ask_rule: Option<AskRuleInput>,
     /// What it costs to make and send, in the campaign's currency.
     pub cost: Option<MoneyInput>,
     /// When it is to be sent.
@@ -223,7 +241,7 @@ pub struct UpdateAppealInput {
     /// The message, with merge fields.
     pub message: MaybeUndefined<String>,
     /// How each donor's personal ask is computed.
-    pub ask_rule: MaybeUndefined<AskAmountRule>,
+    pub ask_rule: MaybeUndefined<AskRuleInput>,
     /// What it costs to make and send.
     pub cost: MaybeUndefined<MoneyInput>,
     /// When it is to be sent.
@@ -256,7 +274,7 @@ impl AppealMutation {
                 .transpose()?,
             subject: input.subject,
             message: input.message,
-            ask_rule: input.ask_rule.map(AskAmountRule::parse).transpose()?,
+            ask_rule: input.ask_rule.map(|r| r.parse(ctx)).transpose()?,
             cost_minor: input
                 .cost
                 .map(|c| c.parse(ctx, "cost").map(|m| m.amount_minor()))
@@ -286,7 +304,7 @@ impl AppealMutation {
             segment_id: change_try(input.segment_id, |s| parse_id("segmentId", &s))?,
             subject: change(input.subject),
             message: change(input.message),
-            ask_rule: change_try(input.ask_rule, AskAmountRule::parse)?,
+            ask_rule: change_try(input.ask_rule, |r| r.parse(ctx))?,
             cost_minor: change_try(input.cost, |c| {
                 c.parse(ctx, "cost").map(|m| m.amount_minor())
             })?,
@@ -504,6 +522,15 @@ impl AppealSendQuery {
     }
 }
 
+/// The email appeal to queue, and when.
+#[derive(InputObject)]
+pub struct SendAppealInput {
+    /// The appeal's id.
+    pub id: ID,
+    /// Send no earlier than this (a scheduled appeal).
+    pub not_before: Option<DateTime<Utc>>,
+}
+
 #[derive(Default)]
 pub struct AppealSendMutation;
 
@@ -517,11 +544,9 @@ impl AppealSendMutation {
     async fn send_appeal(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The appeal's id.")] id: ID,
-        #[graphql(desc = "Send no earlier than this (a scheduled appeal).")] not_before: Option<
-            DateTime<Utc>,
-        >,
+        #[graphql(desc = "The email appeal to queue, and when.")] input: SendAppealInput,
     ) -> Result<SendAppealPayload> {
+        let SendAppealInput { id, not_before } = input;
         let id = parse_id("id", &id)?;
         let config = config(ctx)?;
         let outcome = appeal_sends::send_appeal(

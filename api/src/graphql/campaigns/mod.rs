@@ -6,13 +6,14 @@ mod appeals;
 mod results;
 
 use async_graphql::{Context, ID, InputObject, MaybeUndefined, Object, Result, SimpleObject};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use entity::campaign;
 
 pub use self::appeals::{Appeal, AppealMutation, AppealQuery, AppealSendMutation, AppealSendQuery};
 pub use self::results::AppealResultsQuery;
 use super::access::requires_role;
 use super::context::{actor, db, parse_id};
+use super::date::Date;
 use super::errors::GqlResultExt;
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{Page, PageArgs, page};
@@ -71,13 +72,13 @@ impl Campaign {
     }
 
     /// The first day.
-    async fn starts_on(&self) -> NaiveDate {
-        self.0.starts_on
+    async fn starts_on(&self) -> Date {
+        Date(self.0.starts_on)
     }
 
     /// The last day, if set.
-    async fn ends_on(&self) -> Option<NaiveDate> {
-        self.0.ends_on
+    async fn ends_on(&self) -> Option<Date> {
+        self.0.ends_on.map(Date)
     }
 
     /// The id of the fund gifts go to unless they say otherwise.
@@ -168,9 +169,9 @@ pub struct CreateCampaignInput {
     /// What it means to raise.
     pub goal: MoneyInput,
     /// The first day.
-    pub starts_on: NaiveDate,
+    pub starts_on: Date,
     /// The last day.
-    pub ends_on: Option<NaiveDate>,
+    pub ends_on: Option<Date>,
     /// The fund gifts go to unless they say otherwise.
     pub default_fund_id: ID,
 }
@@ -185,9 +186,9 @@ pub struct UpdateCampaignInput {
     /// What it means to raise.
     pub goal: Option<MoneyInput>,
     /// The first day.
-    pub starts_on: Option<NaiveDate>,
+    pub starts_on: Option<Date>,
     /// The last day; null clears it.
-    pub ends_on: MaybeUndefined<NaiveDate>,
+    pub ends_on: MaybeUndefined<Date>,
     /// The fund gifts go to unless they say otherwise.
     pub default_fund_id: Option<ID>,
 }
@@ -225,8 +226,8 @@ impl CampaignMutation {
             name: input.name,
             description: input.description,
             goal: input.goal.parse(ctx, "goal")?,
-            starts_on: input.starts_on,
-            ends_on: input.ends_on,
+            starts_on: input.starts_on.0,
+            ends_on: input.ends_on.map(|d| d.0),
             default_fund_id: parse_id("defaultFundId", &input.default_fund_id)?,
         };
         campaigns::create_campaign(db(ctx)?, &actor(ctx)?, details)
@@ -248,8 +249,8 @@ impl CampaignMutation {
             name: input.name,
             description: change(input.description),
             goal: input.goal.map(|g| g.parse(ctx, "goal")).transpose()?,
-            starts_on: input.starts_on,
-            ends_on: change(input.ends_on),
+            starts_on: input.starts_on.map(|d| d.0),
+            ends_on: change(input.ends_on.map_value(|d| d.0)),
             default_fund_id: input
                 .default_fund_id
                 .map(|f| parse_id("defaultFundId", &f))

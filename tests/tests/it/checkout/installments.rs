@@ -282,7 +282,7 @@ async fn staff_refund_an_installment_gift_through_stripe(backend: Backend) {
     let body = app
         .graphql(
             &token,
-            "mutation($id: ID!) { refundGift(id: $id) { processorRefund { amount { amountMinor } } } }",
+            "mutation($id: ID!) { refundGift(input: { id: $id }) { processorRefund { amount { amountMinor } } } }",
             json!({ "id": gifts[1].id.to_string() }),
         )
         .await;

@@ -313,7 +313,7 @@ async fn different_events_for_one_new_email_at_once_make_one_donor(backend: Back
 
 const STRIPE_EVENTS: &str = "query($filter: StripeEventFilter) { stripeEvents(filter: $filter, first: 10) { totalCount edges { node { id stripeEventId eventType outcome reason } } } }";
 
-const REPROCESS: &str = "mutation($id: ID!) { reprocessStripeEvent(id: $id) { processed event { outcome reason summary } } }";
+const REPROCESS: &str = "mutation($id: ID!) { reprocessStripeEvent(input: { id: $id }) { processed event { outcome reason summary } } }";
 
 async fn staff_see_a_failed_event_and_an_admin_mends_it_once(backend: Backend) {
     let (app, _stripe, objects) = app_with_stripe_objects(backend).await;

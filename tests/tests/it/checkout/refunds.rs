@@ -23,7 +23,7 @@ async fn partial_and_full_refunds_follow_the_charge(backend: Backend) {
         .mount(&stripe)
         .await;
     let token = app.token(entity::enums::StaffRole::Staff).await;
-    let mutation = "mutation($id: ID!, $amount: MoneyInput) { refundGift(id: $id, amount: $amount) { gift { status } processorRefund { stripeRefundId amount { amountMinor } status } } }";
+    let mutation = "mutation($id: ID!, $amount: MoneyInput) { refundGift(input: { id: $id, amount: $amount }) { gift { status } processorRefund { stripeRefundId amount { amountMinor } status } } }";
     let vars = json!({ "id": gift_id.to_string(), "amount": { "amountMinor": 3_000 } });
     let first = app.graphql(&token, mutation, vars.clone()).await;
     let refund = &first["data"]["refundGift"];
@@ -87,7 +87,7 @@ async fn refunding_more_than_remains_is_refused_without_calling_stripe(backend: 
     let body = app
         .graphql(
             &token,
-            "mutation($id: ID!) { refundGift(id: $id, amount: { amountMinor: 1100 }) { gift { id } } }",
+            "mutation($id: ID!) { refundGift(input: { id: $id, amount: { amountMinor: 1100 } }) { gift { id } } }",
             json!({ "id": gift_id.to_string() }),
         )
         .await;

@@ -20,7 +20,7 @@ async fn staff_see_the_club_its_movements_and_its_recurring_income(backend: Back
     envelope_pledge(&app, &token, raul, 3_000, "MONTHLY", None).await;
     envelope_pledge(&app, &token, raul, 60_000, "YEARLY", None).await;
     let pledge = envelope_pledge(&app, &token, raul, 1_000, "MONTHLY", None).await;
-    ok(&app, &token, "mutation($input: PledgeChangeInput!) { cancelPledge(input: $input, reason: \"moved away\") { requestedOfProcessor } }", json!({ "input": { "id": pledge.to_string() } })).await;
+    ok(&app, &token, "mutation($input: CancelPledgeInput!) { cancelPledge(input: $input) { requestedOfProcessor } }", json!({ "input": { "id": pledge.to_string(), "reason": "moved away" } })).await;
 
     let data = ok(&app, &viewer, GIVING_CLUB, window()).await["givingClub"].clone();
     let members = data["members"]["edges"].as_array().unwrap();
@@ -75,21 +75,17 @@ async fn change(
     pledge: i64,
     amount: Option<i64>,
 ) -> Value {
-    let query = if let Some(amount) = amount {
-        format!(
-            "mutation($input: PledgeChangeInput!) {{ {action}(input: $input, amount: {{ amountMinor: {amount} }}) {{ requestedOfProcessor pledge {{ status installment {{ amountMinor }} }} }} }}"
-        )
-    } else {
-        CHANGE.replace("%ACTION%", action)
+    let mut input = json!({ "id": pledge.to_string() });
+    let kind = match (action, amount) {
+        (_, Some(amount)) => {
+            input["amount"] = json!({ "amountMinor": amount });
+            "ChangePledgeAmountInput"
+        }
+        ("cancelPledge", None) => "CancelPledgeInput",
+        _ => "PledgeChangeInput",
     };
-    ok(
-        app,
-        token,
-        &query,
-        json!({ "input": { "id": pledge.to_string() } }),
-    )
-    .await[action]
-        .clone()
+    let query = CHANGE.replace("%ACTION%", action).replace("%INPUT%", kind);
+    ok(app, token, &query, json!({ "input": input })).await[action].clone()
 }
 
 async fn staff_pause_resume_change_and_cancel_an_envelope_pledge_with_audit(backend: Backend) {
@@ -105,7 +101,9 @@ async fn staff_pause_resume_change_and_cancel_an_envelope_pledge_with_audit(back
     let (code, field) = crate::staff_api::fails(
         &app,
         &token,
-        &CHANGE.replace("%ACTION%", "pausePledge"),
+        &CHANGE
+            .replace("%ACTION%", "pausePledge")
+            .replace("%INPUT%", "PledgeChangeInput"),
         json!({ "input": { "id": pledge.to_string() } }),
     )
     .await;

@@ -59,7 +59,7 @@ async fn fall_appeal(app: &TestApp, staff: &str) -> String {
     ok(
         app,
         staff,
-        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Fall email\", channel: EMAIL, sourceCode: \"FALL-E\", subject: \"Stand with us\", message: \"Dear {first_name}, give {ask_amount}: {donate_link}\", askRule: { stepMinor: 2500, minimumMinor: 5000 } }) { id } }",
+        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Fall email\", channel: EMAIL, sourceCode: \"FALL-E\", subject: \"Stand with us\", message: \"Dear {first_name}, give {ask_amount}: {donate_link}\", askRule: { step: { amountMinor: 2500 }, minimum: { amountMinor: 5000 } } }) { id } }",
         json!({ "c": campaign }),
     )
     .await["createAppeal"]["id"]

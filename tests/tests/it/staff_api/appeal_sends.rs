@@ -17,7 +17,7 @@ use tests::support::{Backend, spawn_app};
 use super::*;
 
 const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { __typename ... on AppealPreview { toAddress language subject body askAmount { amountMinor } lastGift { amountMinor } clubMonthlyAsk { amountMinor formatted } donateUrl unsubscribeUrl } ... on AppealNotReceived { donorId reason message } } }";
-const SEND: &str = "mutation($id: ID!) { sendAppeal(id: $id) { recipients queued } }";
+const SEND: &str = "mutation($id: ID!) { sendAppeal(input: { id: $id }) { recipients queued } }";
 
 async fn mark(app: &TestApp, id: i64, change: impl FnOnce(&mut donor::ActiveModel)) {
     let found = donor::Entity::find_by_id(id)
@@ -104,7 +104,7 @@ async fn an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_uns
             "sourceCode": "FALL26-EMAIL",
             "subject": "{first_name}, will you stand with families this fall?",
             "message": "Dear {first_name},\n\nYour gift of {last_gift} kept a family together. Will you give {ask_amount} today? {donate_link}",
-            "askRule": { "stepMinor": 2_500, "minimumMinor": 5_000, "inviteToCircle": true },
+            "askRule": { "step": { "amountMinor": 2_500 }, "minimum": { "amountMinor": 5_000 }, "inviteToCircle": true },
         } }),
     )
     .await["createAppeal"]["id"]
@@ -353,7 +353,7 @@ async fn a_letter_appeal_exports_a_mail_merge_csv(backend: Backend) {
     let appeal = ok(
         &app,
         &staff,
-        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Letter\", channel: LETTER, sourceCode: \"fall26-letter\", askRule: { stepMinor: 5000, minimumMinor: 3500 } }) { id } }",
+        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Letter\", channel: LETTER, sourceCode: \"fall26-letter\", askRule: { step: { amountMinor: 5000 }, minimum: { amountMinor: 3500 } } }) { id } }",
         json!({ "c": campaign }),
     )
     .await["createAppeal"]["id"]
@@ -541,7 +541,7 @@ async fn a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before(backend
     let scheduled = ok(
         &app,
         &staff,
-        "mutation($id: ID!, $at: DateTime!) { sendAppeal(id: $id, notBefore: $at) { recipients queued } }",
+        "mutation($id: ID!, $at: DateTime!) { sendAppeal(input: { id: $id, notBefore: $at }) { recipients queued } }",
         json!({ "id": due.to_string(), "at": soon }),
     )
     .await;

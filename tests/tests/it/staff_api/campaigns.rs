@@ -8,9 +8,9 @@ use super::*;
 
 const CREATE_CAMPAIGN: &str = "mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id name goal { amountMinor formatted } startsOn endsOn defaultFundId } }";
 const UPDATE_CAMPAIGN: &str = "mutation($id: ID!, $input: UpdateCampaignInput!) { updateCampaign(id: $id, input: $input) { id name description endsOn } }";
-const CREATE_APPEAL: &str = "mutation($input: CreateAppealInput!) { createAppeal(input: $input) { id sourceCode channel askRule { stepMinor minimumMinor inviteToCircle } cost { amountMinor } } }";
-const UPDATE_APPEAL: &str = "mutation($id: ID!, $input: UpdateAppealInput!) { updateAppeal(id: $id, input: $input) { id sourceCode message cost { amountMinor } askRule { stepMinor } } }";
-const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput) { refundGift(id: $id, amount: $amount) { gift { status } } }";
+const CREATE_APPEAL: &str = "mutation($input: CreateAppealInput!) { createAppeal(input: $input) { id sourceCode channel askRule { step { amountMinor } minimum { amountMinor } inviteToCircle } cost { amountMinor } } }";
+const UPDATE_APPEAL: &str = "mutation($id: ID!, $input: UpdateAppealInput!) { updateAppeal(id: $id, input: $input) { id sourceCode message cost { amountMinor } askRule { step { amountMinor } } } }";
+const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput) { refundGift(input: { id: $id, amount: $amount }) { gift { status } } }";
 const PROGRESS: &str = "query($id: ID!) { campaign(id: $id) { name progress { raised { amountMinor } gifts donors percentOfGoal } appeals { sourceCode progress { raised { amountMinor } gifts donors } } } }";
 
 async fn create_spring_campaign(app: &TestApp, token: &str) -> serde_json::Value {
@@ -56,7 +56,7 @@ async fn staff_build_a_campaign_and_its_appeals(backend: Backend) {
             "name": "Spring email",
             "channel": "EMAIL",
             "sourceCode": " scomm26-email ",
-            "askRule": { "stepMinor": 2_500, "minimumMinor": 5_000, "inviteToCircle": true },
+            "askRule": { "step": { "amountMinor": 2_500 }, "minimum": { "amountMinor": 5_000 }, "inviteToCircle": true },
             "cost": { "amountMinor": 15_000 },
         } }),
     )
@@ -66,7 +66,7 @@ async fn staff_build_a_campaign_and_its_appeals(backend: Backend) {
     assert_eq!(appeal["channel"], "EMAIL");
     assert_eq!(
         appeal["askRule"],
-        json!({ "stepMinor": 2_500, "minimumMinor": 5_000, "inviteToCircle": true })
+        json!({ "step": { "amountMinor": 2_500 }, "minimum": { "amountMinor": 5_000 }, "inviteToCircle": true })
     );
     let changed = ok(
         &app,
@@ -168,9 +168,9 @@ async fn a_refused_campaign_or_appeal_names_the_field(backend: Backend) {
             "segmentId",
         ),
         (
-            json!({ "sourceCode": "X4", "askRule": { "stepMinor": 0, "minimumMinor": 100 } }),
+            json!({ "sourceCode": "X4", "askRule": { "step": { "amountMinor": 0 }, "minimum": { "amountMinor": 100 } } }),
             "BAD_USER_INPUT",
-            "askRule.stepMinor",
+            "askRule.step",
         ),
     ] {
         let mut input = appeal.clone();

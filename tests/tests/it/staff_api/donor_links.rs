@@ -106,7 +106,7 @@ async fn revoking_a_donors_links_refuses_every_earlier_link_and_not_later_ones(b
     let before = links_at(ana.id, &receipt.number, 0);
     all_open(&app, &before).await;
 
-    let revoke = "mutation($id: ID!) { revokeDonorLinks(donorId: $id) { id } }";
+    let revoke = "mutation($id: ID!) { revokeDonorLinks(input: { donorId: $id }) { id } }";
     let variables = json!({ "id": ana.id.to_string() });
     let (code, _) = fails(&app, &staff, revoke, variables.clone()).await;
     assert_eq!(code, "FORBIDDEN", "admins only");

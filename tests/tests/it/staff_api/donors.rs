@@ -321,11 +321,11 @@ async fn each_donor_filter_finds_the_right_donors(backend: Backend) {
         (json!({ "tierId": "1" }), vec!["Chloé Martin"]),
         (json!({ "fundId": program }), vec!["José Núñez"]),
         (
-            json!({ "lifetimeGivingMin": 50_000 }),
+            json!({ "lifetimeGivingMin": { "amountMinor": 50_000 } }),
             vec!["Amal Haddad", "María López"],
         ),
         (
-            json!({ "lifetimeGivingMax": 60_000 }),
+            json!({ "lifetimeGivingMax": { "amountMinor": 60_000 } }),
             vec![
                 "Chloé Martin",
                 "José Núñez",
@@ -334,7 +334,7 @@ async fn each_donor_filter_finds_the_right_donors(backend: Backend) {
             ],
         ),
         (
-            json!({ "lifetimeGivingMin": 1, "lifetimeGivingMax": 60_000 }),
+            json!({ "lifetimeGivingMin": { "amountMinor": 1 }, "lifetimeGivingMax": { "amountMinor": 60_000 } }),
             vec!["José Núñez", "María López"],
         ),
         (

@@ -59,7 +59,7 @@ async fn a_check_from_a_reply_envelope_is_recorded_with_its_receipt(backend: Bac
         check_gift(donor, json!({
             "appealCode": "scomm11-letter",
             "tribute": { "kind": "IN_MEMORY_OF", "name": "Rosa López", "notifyEmail": "familia@example.org" },
-            "benefits": { "valueMinor": 4_000, "description": "two gala tickets" },
+            "benefits": { "value": { "amountMinor": 4_000 }, "description": "two gala tickets" },
         })),
     )
     .await;
@@ -164,11 +164,11 @@ async fn a_refused_offline_gift_names_the_field_and_changes_nothing(backend: Bac
         (json!({ "donorId": "x" }), "donorId"),
         (json!({ "appealCode": "NOPE-2026" }), "appealCode"),
         (
-            json!({ "benefits": { "valueMinor": 30_000, "description": "a trip" } }),
+            json!({ "benefits": { "value": { "amountMinor": 30_000 }, "description": "a trip" } }),
             "benefitsValue",
         ),
         (
-            json!({ "benefits": { "valueMinor": 1_000, "description": " " } }),
+            json!({ "benefits": { "value": { "amountMinor": 1_000 }, "description": " " } }),
             "benefitsDescription",
         ),
         (
@@ -284,7 +284,7 @@ async fn a_refused_pledge_names_the_field_and_changes_nothing(backend: Backend) 
 }
 
 const ADJUST: &str = "mutation($id: ID!, $input: AdjustGiftInput!) { adjustGift(id: $id, input: $input) { id amount { amountMinor } fund { code } checkNumber appealCode anonymous } }";
-const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput, $reason: String) { refundGift(id: $id, amount: $amount, reason: $reason) { gift { id status refunded { amountMinor } netAmount { amountMinor } } processorRefund { stripeRefundId } } }";
+const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput, $reason: String) { refundGift(input: { id: $id, amount: $amount, reason: $reason }) { gift { id status refunded { amountMinor } netAmount { amountMinor } } processorRefund { stripeRefundId } } }";
 
 async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -471,7 +471,7 @@ async fn a_refused_correction_changes_nothing(backend: Backend) {
             "receivedAt",
         ),
         (
-            json!({ "benefits": { "valueMinor": 99_999, "description": "a car" } }),
+            json!({ "benefits": { "value": { "amountMinor": 99_999 }, "description": "a car" } }),
             "BAD_USER_INPUT",
             "benefitsValue",
         ),

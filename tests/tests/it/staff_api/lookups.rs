@@ -50,18 +50,21 @@ async fn a_pledge_a_fund_and_a_receipt_are_found_by_id_or_not_found(backend: Bac
         "{ appeal(id: \"999999\") { id } }",
         "{ donor(id: \"999999\") { id } }",
         "{ gift(id: \"999999\") { id } }",
+        "{ tier(id: \"999999\") { id } }",
     ] {
         let (code, _) = fails(&app, &viewer, query, json!({})).await;
         assert_eq!(code, "NOT_FOUND", "{query}");
     }
-    let (code, _) = fails(
-        &app,
-        &staff,
+    for query in [
         "{ receipt(number: \"2026-999999\") { number } }",
-        json!({}),
-    )
-    .await;
-    assert_eq!(code, "NOT_FOUND");
+        "{ outboxMessage(id: \"999999\") { id } }",
+        "{ stripeEvent(id: \"999999\") { id } }",
+    ] {
+        let (code, _) = fails(&app, &staff, query, json!({})).await;
+        assert_eq!(code, "NOT_FOUND", "{query}");
+    }
+    let tier = ok(&app, &viewer, "{ tier(id: \"1\") { id name } }", json!({})).await;
+    assert_eq!(tier["tier"]["id"], "1");
 }
 
 const CAMPAIGNS: &str = "query($after: String) { campaigns(first: 2, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { name } } } }";

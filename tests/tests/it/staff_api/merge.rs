@@ -246,6 +246,18 @@ async fn merging_moves_a_card_pledge_and_a_receipt_and_the_combined_pledges_reac
         )
         .await;
     assert_eq!(error_codes(&body), ["CONFLICT"]);
+
+    // Staff searching the merged email find Rosa; a viewer, who sees emails masked,
+    // searches names only and does not.
+    let search = "query($s: String!) { donors(filter: { search: $s }) { nodes { id } } }";
+    let found = ok(&app, &staff, search, json!({ "s": "Vega@GMAIL" })).await;
+    assert_eq!(
+        found["donors"]["nodes"],
+        json!([{ "id": kept.to_string() }])
+    );
+    let viewer = app.token(entity::enums::StaffRole::Viewer).await;
+    let masked = ok(&app, &viewer, search, json!({ "s": "vega@gmail" })).await;
+    assert_eq!(masked["donors"]["nodes"], json!([]));
 }
 
 /// The reverse: a donor in the Circle alone is merged into one who is not; the kept

@@ -10,7 +10,8 @@ use super::*;
 
 const CREATE_FUND: &str = "mutation($input: CreateFundInput!) { createFund(input: $input) { id name code restricted archivedAt } }";
 const UPDATE_FUND: &str = "mutation($id: ID!, $input: UpdateFundInput!) { updateFund(id: $id, input: $input) { id name code description restricted } }";
-const ARCHIVE_FUND: &str = "mutation($id: ID!) { archiveFund(id: $id) { id archivedAt } }";
+const ARCHIVE_FUND: &str =
+    "mutation($id: ID!) { archiveFund(input: { id: $id }) { id archivedAt } }";
 
 async fn admins_create_rename_and_archive_funds(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -157,7 +158,7 @@ const UPDATE_TIER: &str = "mutation($id: ID!, $input: UpdateTierInput!) { update
 async fn admins_add_and_change_tiers(backend: Backend) {
     let app = spawn_app(backend).await;
     let admin = admin_token(&app).await;
-    let created = ok(&app, &admin, CREATE_TIER, json!({ "input": { "name": "Defenders Circle", "threshold": { "amountMinor": 120_000 }, "benefits": "Annual briefing with our attorneys", "benefitsValueMinor": 2_500 } })).await["createTier"].clone();
+    let created = ok(&app, &admin, CREATE_TIER, json!({ "input": { "name": "Defenders Circle", "threshold": { "amountMinor": 120_000 }, "benefits": "Annual briefing with our attorneys", "benefitsValue": { "amountMinor": 2_500 } } })).await["createTier"].clone();
     assert_eq!(created["threshold"]["formatted"], "$1,200.00");
     let updated = ok(
         &app,
@@ -206,12 +207,12 @@ async fn a_refused_tier_change_names_the_field_and_changes_nothing(backend: Back
             "threshold.currency",
         ),
         (
-            json!({ "name": "X", "threshold": { "amountMinor": 100 }, "benefitsValueMinor": 101 }),
+            json!({ "name": "X", "threshold": { "amountMinor": 100 }, "benefitsValue": { "amountMinor": 101 } }),
             "BAD_USER_INPUT",
             "benefitsValue",
         ),
         (
-            json!({ "name": "X", "threshold": { "amountMinor": 100 }, "benefitsValueMinor": -1 }),
+            json!({ "name": "X", "threshold": { "amountMinor": 100 }, "benefitsValue": { "amountMinor": -1 } }),
             "BAD_USER_INPUT",
             "benefitsValue",
         ),
@@ -236,7 +237,7 @@ async fn a_refused_tier_change_names_the_field_and_changes_nothing(backend: Back
             "threshold",
         ),
         (
-            json!({ "id": "1", "input": { "benefitsValueMinor": 60_000 } }),
+            json!({ "id": "1", "input": { "benefitsValue": { "amountMinor": 60_000 } } }),
             "BAD_USER_INPUT",
             "benefitsValue",
         ),

@@ -3,7 +3,7 @@
 //! the gift totals while the contact details go from everywhere they were.
 
 use entity::enums::ReceiptStatus;
-use entity::{donor, gift, outbox, receipt};
+use entity::{donor, gift, outbox, receipt, stripe_event};
 use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
 use serde_json::{Value, json};
 use tests::on_both_backends;
@@ -230,8 +230,65 @@ async fn a_donor_with_a_running_pledge_is_not_erased(backend: Backend) {
     assert_eq!(row.display_name, "Omar Haddad");
 }
 
+/// A donor who gave by card: the stored Stripe events about her checkout keep their
+/// ids and amounts and lose her name and email; another donor's events are untouched.
+async fn an_erased_card_donor_leaves_no_details_in_the_stripe_events(backend: Backend) {
+    use tests::stripe::{event, payment_session};
+    let (app, _stripe) = crate::checkout::app_with_fake_stripe(backend).await;
+    let admin = admin_token(&app).await;
+    for (id, session, email, amount) in [
+        ("evt_erased", "cs_erased", "omar@example.org", 20_000),
+        ("evt_kept", "cs_kept", "nadia@example.org", 5_000),
+    ] {
+        let paid = event(
+            id,
+            "checkout.session.completed",
+            payment_session(session, email, amount, true),
+        );
+        assert_eq!(app.deliver(&paid).await.status(), 200);
+    }
+    let omar = donor::Entity::find()
+        .filter(donor::Column::Email.eq("omar@example.org"))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+
+    let erased = ok(
+        &app,
+        &admin,
+        "mutation($input: EraseDonorInput!) { eraseDonor(input: $input) { stripeEventsRedacted } }",
+        json!({ "input": { "id": omar.id.to_string(), "reason": "asked by phone" } }),
+    )
+    .await;
+    assert_eq!(erased["eraseDonor"]["stripeEventsRedacted"], json!(1));
+
+    let stored = |id: &'static str| {
+        stripe_event::Entity::find()
+            .filter(stripe_event::Column::EventId.eq(id))
+            .one(&app.db)
+    };
+    let payload = stored("evt_erased").await.unwrap().unwrap().payload;
+    let text = payload.to_string();
+    for personal in ["omar@example.org", "María López"] {
+        assert!(!text.contains(personal), "{personal} in {text}");
+    }
+    let object = &payload["data"]["object"];
+    assert_eq!(object["id"], json!("cs_erased"), "{text}");
+    assert_eq!(object["amount_total"], json!(20_000));
+    assert_eq!(object["payment_intent"], json!("pi_cs_erased"));
+    let other = stored("evt_kept")
+        .await
+        .unwrap()
+        .unwrap()
+        .payload
+        .to_string();
+    assert!(other.contains("nadia@example.org"), "{other}");
+}
+
 on_both_backends!(
     an_admin_gives_a_donor_everything_held_about_them_through_a_signed_link,
     an_erased_donor_is_gone_everywhere_but_the_receipts_and_totals_remain,
     a_donor_with_a_running_pledge_is_not_erased,
+    an_erased_card_donor_leaves_no_details_in_the_stripe_events,
 );

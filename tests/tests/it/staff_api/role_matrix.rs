@@ -133,7 +133,7 @@ fn literal(ty: &Value, types: &BTreeMap<String, Value>, depth: usize) -> String 
                 (_, "Float") => "1.0".to_owned(),
                 (_, "Boolean") => "false".to_owned(),
                 (_, "DateTime") => "\"2026-01-01T00:00:00Z\"".to_owned(),
-                (_, "NaiveDate") => "\"2026-01-01\"".to_owned(),
+                (_, "Date") => "\"2026-01-01\"".to_owned(),
                 (Some("ENUM"), _) => definition["enumValues"][0]["name"]
                     .as_str()
                     .unwrap()

@@ -31,7 +31,7 @@ async fn attempt(app: &TestApp, admin: &str, mutation: &str, n: usize) -> (Strin
     let token = ok(
         app,
         admin,
-        "mutation($name: String!) { createToken(name: $name, role: VIEWER) { token { id } } }",
+        "mutation($name: String!) { createToken(input: { name: $name, role: VIEWER }) { token { id } } }",
         json!({ "name": format!("token {mutation} {n}") }),
     )
     .await["createToken"]["token"]["id"]
@@ -52,7 +52,7 @@ async fn attempt(app: &TestApp, admin: &str, mutation: &str, n: usize) -> (Strin
             json!({ "id": gift }),
         ),
         "refundGift" => (
-            "mutation($id: ID!) { refundGift(id: $id, amount: { amountMinor: 100 }) { gift { id } } }",
+            "mutation($id: ID!) { refundGift(input: { id: $id, amount: { amountMinor: 100 } }) { gift { id } } }",
             json!({ "id": gift }),
         ),
         "createPledge" => (
@@ -68,7 +68,7 @@ async fn attempt(app: &TestApp, admin: &str, mutation: &str, n: usize) -> (Strin
             json!({ "id": fund }),
         ),
         "archiveFund" => (
-            "mutation($id: ID!) { archiveFund(id: $id) { id } }",
+            "mutation($id: ID!) { archiveFund(input: { id: $id }) { id } }",
             json!({ "id": fund }),
         ),
         "createTier" => (
@@ -76,15 +76,15 @@ async fn attempt(app: &TestApp, admin: &str, mutation: &str, n: usize) -> (Strin
             json!({ "name": name }),
         ),
         "updateTier" => (
-            "mutation($n: Int!) { updateTier(id: \"1\", input: { benefitsValueMinor: $n }) { id } }",
+            "mutation($n: Int!) { updateTier(id: \"1\", input: { benefitsValue: { amountMinor: $n } }) { id } }",
             json!({ "n": n }),
         ),
         "createToken" => (
-            "mutation($name: String!) { createToken(name: $name, role: STAFF) { secret } }",
+            "mutation($name: String!) { createToken(input: { name: $name, role: STAFF }) { secret } }",
             json!({ "name": name }),
         ),
         "revokeToken" => (
-            "mutation($id: ID!) { revokeToken(id: $id) { id } }",
+            "mutation($id: ID!) { revokeToken(input: { id: $id }) { id } }",
             json!({ "id": token }),
         ),
         other => panic!("no attempt for {other}"),

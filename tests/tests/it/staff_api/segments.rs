@@ -407,7 +407,8 @@ async fn a_typed_rule_reaches_the_donors_its_json_form_does(backend: Backend) {
 
 const MEMBERS: &str = "query($id: ID!, $after: String) { segment(id: $id) { name members(first: 10, after: $after) { totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } } }";
 
-/// A segment of 25 donors is listed whole, ten at a time; a missing segment is NOT_FOUND.
+/// A segment of 25 donors is listed whole, ten at a time, and filters the donor list;
+/// a missing segment is NOT_FOUND.
 async fn a_segment_lists_every_member_page_by_page(backend: Backend) {
     let app = spawn_app(backend).await;
     let staff = staff_token(&app).await;
@@ -455,6 +456,44 @@ async fn a_segment_lists_every_member_page_by_page(backend: Backend) {
     assert_eq!(seen, expected);
     let (code, _) = fails(&app, &staff, MEMBERS, json!({ "id": "999999" })).await;
     assert_eq!(code, "NOT_FOUND");
+
+    // The donor list takes the segment as a filter, with the others.
+    let by_segment = "query($filter: DonorFilter) { donors(first: 100, filter: $filter) { totalCount nodes { id displayName } } }";
+    let listed = ok(
+        &app,
+        &staff,
+        by_segment,
+        json!({ "filter": { "segmentId": segment } }),
+    )
+    .await;
+    let mut ids: Vec<String> = listed["donors"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    ids.sort_by_key(|id| id.parse::<i64>().unwrap());
+    assert_eq!(ids, expected);
+    let narrowed = ok(
+        &app,
+        &staff,
+        by_segment,
+        json!({ "filter": { "segmentId": segment, "search": "Donor 7" } }),
+    )
+    .await;
+    assert_eq!(narrowed["donors"]["totalCount"], 1);
+    assert_eq!(narrowed["donors"]["nodes"][0]["displayName"], "Donor 7");
+    let (code, field) = fails(
+        &app,
+        &staff,
+        by_segment,
+        json!({ "filter": { "segmentId": "999999" } }),
+    )
+    .await;
+    assert_eq!(
+        (code.as_str(), field.as_str()),
+        ("BAD_USER_INPUT", "filter.segmentId")
+    );
 }
 
 on_both_backends!(

@@ -111,7 +111,7 @@ async fn year_end_statements(bench: &mut Bench) -> anyhow::Result<()> {
     let data = bench
         .service
         .graphql_data(
-            "mutation($year: Int!) { issueYearEndStatements(year: $year) { issued alreadyIssued } }",
+            "mutation($year: Int!) { issueYearEndStatements(input: { year: $year }) { issued alreadyIssued } }",
             json!({ "year": year }),
         )
         .await?;
@@ -153,7 +153,7 @@ async fn email_appeal(bench: &mut Bench) -> anyhow::Result<()> {
         .clone();
     let appeal = service
         .graphql_data(
-            "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Load email\", channel: EMAIL, sourceCode: \"LOAD-EMAIL\", subject: \"{first_name}, will you stand with families?\", message: \"Dear {first_name},\\n\\nYour gift of {last_gift} kept a family together. Will you give {ask_amount} today? {donate_link}\", askRule: { stepMinor: 2500, minimumMinor: 5000, inviteToCircle: true } }) { id } }",
+            "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Load email\", channel: EMAIL, sourceCode: \"LOAD-EMAIL\", subject: \"{first_name}, will you stand with families?\", message: \"Dear {first_name},\\n\\nYour gift of {last_gift} kept a family together. Will you give {ask_amount} today? {donate_link}\", askRule: { step: { amountMinor: 2500 }, minimum: { amountMinor: 5000 }, inviteToCircle: true } }) { id } }",
             json!({ "c": campaign }),
         )
         .await?["createAppeal"]["id"]
@@ -161,7 +161,7 @@ async fn email_appeal(bench: &mut Bench) -> anyhow::Result<()> {
     let started = Instant::now();
     let data = service
         .graphql_data(
-            "mutation($id: ID!) { sendAppeal(id: $id) { recipients queued } }",
+            "mutation($id: ID!) { sendAppeal(input: { id: $id }) { recipients queued } }",
             json!({ "id": appeal }),
         )
         .await?;
