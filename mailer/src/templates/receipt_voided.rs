@@ -100,6 +100,16 @@ email_templates!(
     "email/receipt_voided/text.txt"
 );
 
+/// The receipt that replaces the voided one, when the notice names one.
+fn replacement_id(payload: &serde_json::Value) -> Result<Option<i64>, RenderError> {
+    match payload.get("replacement_receipt_id") {
+        Some(value) if !value.is_null() => {
+            payload_id(KIND, payload, "replacement_receipt_id").map(Some)
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Payload: `{ "receipt_id": 42, "replacement_receipt_id": 43, "reason": { "code":
 /// "refunded_in_full" } }` (the replacement is absent when nothing replaces the receipt,
 /// as after a full refund; the reason is a [`VoidReason`]).
@@ -113,12 +123,9 @@ pub async fn render(
         .one(db)
         .await?
         .ok_or_else(|| RenderError::Missing(format!("receipt {id}")))?;
-    let replacement = match payload.get("replacement_receipt_id") {
-        Some(value) if !value.is_null() => {
-            let replacement_id = payload_id(KIND, payload, "replacement_receipt_id")?;
-            receipt::Entity::find_by_id(replacement_id).one(db).await?
-        }
-        _ => None,
+    let replacement = match replacement_id(payload)? {
+        Some(replacement_id) => receipt::Entity::find_by_id(replacement_id).one(db).await?,
+        None => None,
     };
     let words = Words::new(context.language);
     let amount = words.stored_amount(voided.amount_minor, &voided.currency);
@@ -217,6 +224,20 @@ mod tests {
             part().said(Words::new(Language::English)),
             "$1,250.50 of your gift was refunded to you"
         );
+    }
+
+    #[test]
+    fn a_notice_names_its_replacement_only_when_there_is_one() {
+        assert_eq!(replacement_id(&json!({ "receipt_id": 42 })).unwrap(), None);
+        assert_eq!(
+            replacement_id(&json!({ "receipt_id": 42, "replacement_receipt_id": null })).unwrap(),
+            None
+        );
+        assert_eq!(
+            replacement_id(&json!({ "receipt_id": 42, "replacement_receipt_id": 43 })).unwrap(),
+            Some(43)
+        );
+        assert!(replacement_id(&json!({ "replacement_receipt_id": "43" })).is_err());
     }
 
     #[test]
