@@ -16,6 +16,7 @@ use super::paging::{Page, PageArgs, page};
 use super::pledges::Pledge;
 use super::tiers::Tier;
 use super::tokens::Role;
+use crate::domain::DomainError;
 use crate::domain::donor_search::{
     self, DonorFilter as SearchFilter, DonorOrder, SegmentScope, TOTALS_CURRENCY,
 };
@@ -415,11 +416,15 @@ impl DonorFilter {
         };
         let segment = match id("filter.segmentId", self.segment_id)? {
             Some(segment_id) => {
-                let saved = segments::find_segment(db(ctx)?, segment_id)
-                    .await
-                    .map_err(|_| {
-                        bad_input("filter.segmentId", "there is no segment with this id")
-                    })?;
+                let saved = match segments::find_segment(db(ctx)?, segment_id).await {
+                    Err(DomainError::NotFound { .. }) => {
+                        return Err(bad_input(
+                            "filter.segmentId",
+                            "there is no segment with this id",
+                        ));
+                    }
+                    found => found.gql()?,
+                };
                 let rule = segments::saved_rule(&saved).gql()?;
                 Some(SegmentScope::new(rule, config(ctx)?.org.timezone))
             }

@@ -3,21 +3,32 @@
 
 use super::*;
 
-async fn a_monthly_gift_records_one_installment_per_invoice(backend: Backend) {
-    let (app, _stripe) = app_with_fake_stripe(backend).await;
-    let email = "rosa@example.org";
+/// A monthly gift's checkout and its subscription, as Stripe delivers them.
+async fn monthly_signup(
+    app: &TestApp,
+    session: &str,
+    subscription_id: &str,
+    email: &str,
+    amount: i64,
+) {
     app.deliver(&event(
         "evt_session",
         "checkout.session.completed",
-        subscription_session("cs_monthly", "sub_rosa", email, 4_200),
+        subscription_session(session, subscription_id, email, amount),
     ))
     .await;
     app.deliver(&event(
         "evt_sub",
         "customer.subscription.created",
-        subscription("sub_rosa", email, 4_200, "active"),
+        subscription(subscription_id, email, amount, "active"),
     ))
     .await;
+}
+
+async fn a_monthly_gift_records_one_installment_per_invoice(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    let email = "rosa@example.org";
+    monthly_signup(&app, "cs_monthly", "sub_rosa", email, 4_200).await;
     for n in 1..=3 {
         let mut invoice = if n == 1 {
             first_invoice("in_1", "sub_rosa", email, 4_200)
@@ -87,18 +98,7 @@ async fn an_invoice_before_its_checkout_still_makes_one_donor_and_one_pledge(bac
         ))
         .await;
     assert_eq!(response.status(), 200);
-    app.deliver(&event(
-        "evt_session",
-        "checkout.session.completed",
-        subscription_session("cs_omar", "sub_omar", email, 2_500),
-    ))
-    .await;
-    app.deliver(&event(
-        "evt_sub",
-        "customer.subscription.created",
-        subscription("sub_omar", email, 2_500, "active"),
-    ))
-    .await;
+    monthly_signup(&app, "cs_omar", "sub_omar", email, 2_500).await;
 
     assert_eq!(count_donors(&app).await, 1);
     assert_eq!(pledge::Entity::find().count(&app.db).await.unwrap(), 1);
