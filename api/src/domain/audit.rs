@@ -6,6 +6,7 @@ use entity::audit_log;
 use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
 use serde_json::{Map, Value, json};
 
+use super::keyset::{CountedPage, Ordering, PageRequest};
 use super::{Actor, DomainError};
 use crate::db::WriteTransaction;
 
@@ -97,32 +98,27 @@ fn audit_condition(filter: &AuditFilter) -> sea_orm::Condition {
     condition
 }
 
-pub async fn count_entries(
-    db: &impl ConnectionTrait,
-    filter: &AuditFilter,
-) -> Result<u64, DomainError> {
-    use sea_orm::{EntityTrait, PaginatorTrait, QueryFilter};
-    Ok(audit_log::Entity::find()
-        .filter(audit_condition(filter))
-        .count(db)
-        .await?)
+/// Entries are listed newest first: by id, which grows with each entry.
+pub fn newest_entries() -> Ordering<audit_log::Column> {
+    Ordering::by_id("audit-newest", audit_log::Column::Id, true)
 }
 
-/// One page of audit entries, newest first.
-pub async fn list_entries(
+/// One page of matching entries, newest first, and how many match.
+pub async fn page_entries(
     db: &impl ConnectionTrait,
     filter: &AuditFilter,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<audit_log::Model>, DomainError> {
-    use sea_orm::{EntityTrait, QueryFilter, QueryOrder, QuerySelect};
-    Ok(audit_log::Entity::find()
-        .filter(audit_condition(filter))
-        .order_by_desc(audit_log::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?)
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<audit_log::Model>, DomainError> {
+    use sea_orm::{EntityTrait, QueryFilter};
+    newest_entries()
+        .page_counted(
+            db,
+            audit_log::Entity::find().filter(audit_condition(filter)),
+            request,
+            size_when_unsaid,
+        )
+        .await
 }
 
 /// `{ field: { from, to } }` for each field whose value differs.

@@ -13,6 +13,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
 use super::merge_fields::check_merge_fields;
 use super::translations::{self, APPEAL_FIELDS, TranslationChange};
 use super::{Actor, DomainError, audit};
@@ -211,23 +212,21 @@ pub async fn find_campaign(
 }
 
 /// How many campaigns there are.
-pub async fn count_campaigns(db: &impl ConnectionTrait) -> Result<u64, DomainError> {
-    Ok(campaign::Entity::find().count(db).await?)
+/// Campaigns are listed the most recently started first, ties by id.
+pub fn newest_campaigns() -> Ordering<campaign::Column> {
+    use campaign::Column::{Id, StartsOn};
+    Ordering::by("campaigns-newest", StartsOn, KeyKind::Date, Id, true)
 }
 
-/// Campaigns, the most recently started first, `limit` of them from `offset`.
-pub async fn campaigns_page(
+/// One page of campaigns in [`newest_campaigns`], and how many there are.
+pub async fn page_campaigns(
     db: &impl ConnectionTrait,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<campaign::Model>, DomainError> {
-    Ok(campaign::Entity::find()
-        .order_by_desc(campaign::Column::StartsOn)
-        .order_by_desc(campaign::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?)
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<campaign::Model>, DomainError> {
+    newest_campaigns()
+        .page_counted(db, campaign::Entity::find(), request, size_when_unsaid)
+        .await
 }
 
 /// What gifts to a campaign (or, with `appeal_id`, to one of its appeals) have raised.

@@ -10,11 +10,12 @@ use entity::enums::{CheckoutChoicesStatus, Language};
 use entity::{donor, gift, pledge};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
 };
 
 use super::donors::{self, DonorChanges};
+use super::keyset::{CountedPage, KeyedPage, Ordering, PageRequest};
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -151,32 +152,40 @@ impl DonorToReview {
     }
 }
 
-pub async fn count_donors_to_review(
-    db: &impl ConnectionTrait,
-    status: CheckoutChoicesStatus,
-) -> Result<u64, DomainError> {
-    Ok(checkout_choices::Entity::find()
-        .filter(checkout_choices::Column::Status.eq(status))
-        .count(db)
-        .await?)
+/// Checkout choices to review are listed oldest first, by id.
+pub fn oldest_to_review() -> Ordering<checkout_choices::Column> {
+    Ordering::by_id(
+        "donors-to-review-oldest",
+        checkout_choices::Column::Id,
+        false,
+    )
 }
 
-/// Checkout choices in this status, oldest first, with their donors, gifts and pledges
-/// loaded in one query each.
-pub async fn list_donors_to_review(
+/// One page of the checkout choices in this status, oldest first, with their donors,
+/// gifts and pledges loaded in one query each; and how many are in this status.
+pub async fn page_donors_to_review(
     db: &impl ConnectionTrait,
     status: CheckoutChoicesStatus,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<DonorToReview>, DomainError> {
-    let rows = checkout_choices::Entity::find()
-        .filter(checkout_choices::Column::Status.eq(status))
-        .order_by_asc(checkout_choices::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<DonorToReview>, DomainError> {
+    let found = oldest_to_review()
+        .page_counted(
+            db,
+            checkout_choices::Entity::find().filter(checkout_choices::Column::Status.eq(status)),
+            request,
+            size_when_unsaid,
+        )
         .await?;
-    with_records(db, rows).await
+    let rows = with_records(db, found.page.rows).await?;
+    Ok(CountedPage {
+        page: KeyedPage {
+            rows,
+            has_previous: found.page.has_previous,
+            has_next: found.page.has_next,
+        },
+        total: found.total,
+    })
 }
 
 async fn with_records(

@@ -14,12 +14,13 @@ use mailer::outbox::{self, NewMessage};
 use sea_orm::sea_query::{Alias, Expr, Func, LockType, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 use serde_json::json;
 
 use super::DomainError;
 use super::csv_export::CsvFile;
+use super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
 use super::pledges::{installments_due_between, months_between_installments};
 use super::tiers::Circle;
 use crate::db::begin_write;
@@ -489,89 +490,80 @@ async fn queue_tier_welcome(
     .await
 }
 
-/// Current members, optionally of one tier, by when they joined.
-pub async fn current_members(
-    db: &impl ConnectionTrait,
-    tier_id: Option<i64>,
-) -> Result<Vec<tier_membership::Model>, DomainError> {
-    Ok(current_members_query(tier_id).all(db).await?)
+/// Memberships listed by when they began, ties by id.
+pub fn by_joining() -> Ordering<tier_membership::Column> {
+    use tier_membership::Column::{Id, JoinedAt};
+    Ordering::by("memberships-joined", JoinedAt, KeyKind::Time, Id, false)
 }
 
-/// How many current members there are; only one tier's when `tier_id` is given.
-pub async fn count_current_members(
-    db: &impl ConnectionTrait,
-    tier_id: Option<i64>,
-) -> Result<u64, DomainError> {
-    Ok(current_members_query(tier_id).count(db).await?)
+/// Memberships listed by when they ended, ties by id.
+pub fn by_leaving() -> Ordering<tier_membership::Column> {
+    use tier_membership::Column::{Id, LeftAt};
+    Ordering::by("memberships-left", LeftAt, KeyKind::Time, Id, false)
 }
 
-/// One page of `current_members`: `limit` memberships from the `offset`-th, in the same
-/// order.
-pub async fn current_members_page(
+/// One page of current members, by when they joined; only one tier's when `tier_id`
+/// is given. With how many there are.
+pub async fn page_current_members(
     db: &impl ConnectionTrait,
     tier_id: Option<i64>,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<tier_membership::Model>, DomainError> {
-    Ok(current_members_query(tier_id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?)
-}
-
-fn current_members_query(tier_id: Option<i64>) -> sea_orm::Select<tier_membership::Entity> {
-    let query = tier_membership::Entity::find()
-        .filter(tier_membership::Column::LeftAt.is_null())
-        .order_by_asc(tier_membership::Column::JoinedAt)
-        .order_by_asc(tier_membership::Column::Id);
-    match tier_id {
-        Some(tier_id) => query.filter(tier_membership::Column::TierId.eq(tier_id)),
-        None => query,
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<tier_membership::Model>, DomainError> {
+    let mut query =
+        tier_membership::Entity::find().filter(tier_membership::Column::LeftAt.is_null());
+    if let Some(tier_id) = tier_id {
+        query = query.filter(tier_membership::Column::TierId.eq(tier_id));
     }
+    by_joining()
+        .page_counted(db, query, request, size_when_unsaid)
+        .await
 }
 
-/// Memberships that began in `[from, to)`.
-pub async fn joined_between(
+/// One page of the memberships that began in `[from, to)`, by when they began.
+pub async fn page_joined_between(
     db: &impl ConnectionTrait,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<tier_membership::Model>, DomainError> {
-    Ok(tier_membership::Entity::find()
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<tier_membership::Model>, DomainError> {
+    let query = tier_membership::Entity::find()
         .filter(tier_membership::Column::JoinedAt.gte(from))
-        .filter(tier_membership::Column::JoinedAt.lt(to))
-        .order_by_asc(tier_membership::Column::JoinedAt)
-        .order_by_asc(tier_membership::Column::Id)
-        .all(db)
-        .await?)
+        .filter(tier_membership::Column::JoinedAt.lt(to));
+    by_joining()
+        .page_counted(db, query, request, size_when_unsaid)
+        .await
 }
 
-/// Memberships that ended in `[from, to)`.
-pub async fn left_between(
+/// One page of the memberships that ended in `[from, to)`, by when they ended.
+pub async fn page_left_between(
     db: &impl ConnectionTrait,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-) -> Result<Vec<tier_membership::Model>, DomainError> {
-    Ok(tier_membership::Entity::find()
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<tier_membership::Model>, DomainError> {
+    let query = tier_membership::Entity::find()
         .filter(tier_membership::Column::LeftAt.gte(from))
-        .filter(tier_membership::Column::LeftAt.lt(to))
-        .order_by_asc(tier_membership::Column::LeftAt)
-        .order_by_asc(tier_membership::Column::Id)
-        .all(db)
-        .await?)
+        .filter(tier_membership::Column::LeftAt.lt(to));
+    by_leaving()
+        .page_counted(db, query, request, size_when_unsaid)
+        .await
 }
 
-/// A donor's tier history, oldest first.
-pub async fn tier_history(
+/// One page of a donor's tier history, oldest first.
+pub async fn page_tier_history(
     db: &impl ConnectionTrait,
     donor_id: i64,
-) -> Result<Vec<tier_membership::Model>, DomainError> {
-    Ok(tier_membership::Entity::find()
-        .filter(tier_membership::Column::DonorId.eq(donor_id))
-        .order_by_asc(tier_membership::Column::JoinedAt)
-        .order_by_asc(tier_membership::Column::Id)
-        .all(db)
-        .await?)
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<tier_membership::Model>, DomainError> {
+    let query =
+        tier_membership::Entity::find().filter(tier_membership::Column::DonorId.eq(donor_id));
+    by_joining()
+        .page_counted(db, query, request, size_when_unsaid)
+        .await
 }
 
 /// The club's recurring income in one currency, in minor units: what the pledges that
@@ -672,6 +664,22 @@ pub struct CircleMember {
 }
 
 impl CircleMember {
+    /// The member's place on the roster: by last name (the whole name when there is
+    /// none), then the whole name, then the donor and the membership.
+    pub fn place(&self) -> (String, String, i64, i64) {
+        let sort = self
+            .donor
+            .last_name
+            .as_deref()
+            .unwrap_or(&self.donor.display_name);
+        (
+            sort.to_lowercase(),
+            self.donor.display_name.to_lowercase(),
+            self.donor.id,
+            self.membership.id,
+        )
+    }
+
     /// Whether the public roll names this member: only when the donor's own record
     /// says they are not anonymous. A checkout never changes that record for an
     /// existing donor (see `checkout_choices`), so nobody typing a donor's email can
@@ -728,21 +736,7 @@ pub async fn circle_roster(
             })
         })
         .collect();
-    roster.sort_by(|a, b| {
-        let key = |m: &CircleMember| {
-            let sort = m
-                .donor
-                .last_name
-                .clone()
-                .unwrap_or_else(|| m.donor.display_name.clone());
-            (
-                sort.to_lowercase(),
-                m.donor.display_name.to_lowercase(),
-                m.donor.id,
-            )
-        };
-        key(a).cmp(&key(b))
-    });
+    roster.sort_by_cached_key(CircleMember::place);
     Ok(Some((circle, roster)))
 }
 

@@ -10,10 +10,14 @@ use sea_orm::sea_query::{
     Alias, Asterisk, Condition, Expr, ExprTrait, Func, FunctionCall, JoinType, LikeExpr, Order,
     Query, SelectStatement, SimpleExpr,
 };
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, QueryTrait};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
+    QueryTrait,
+};
 use serde::{Deserialize, Serialize};
 
 use super::donors::fold_accents;
+use super::keyset::{ExprKey, ExprOrdering, Key, KeyKind, KeyedPage, PageRequest};
 use super::segments::{self, SegmentRule};
 use super::{DomainError, gifts};
 use chrono_tz::Tz;
@@ -297,54 +301,87 @@ pub async fn count_donors(
     Ok(u64::try_from(count).unwrap_or(0))
 }
 
-/// One page of matching donors, `offset` rows in, at most `limit` long.
-pub async fn search_donors(
+impl DonorOrder {
+    /// This order, ascending or descending, as a keyed order over the search's rows:
+    /// the donor `d` and their giving totals `a`.
+    pub fn ordering(self, descending: bool) -> ExprOrdering {
+        let key = |expr: SimpleExpr, kind: KeyKind, descending: bool| ExprKey {
+            expr,
+            kind,
+            descending,
+        };
+        let id = key(
+            Expr::col((d(), donor::Column::Id)),
+            KeyKind::Integer,
+            descending,
+        );
+        let name = match (self, descending) {
+            (DonorOrder::Name, false) => "donors-name",
+            (DonorOrder::Name, true) => "donors-name-desc",
+            (DonorOrder::LastGift, false) => "donors-last-gift",
+            (DonorOrder::LastGift, true) => "donors-last-gift-desc",
+            (DonorOrder::LifetimeGiving, false) => "donors-lifetime",
+            (DonorOrder::LifetimeGiving, true) => "donors-lifetime-desc",
+        };
+        let mut keys = Vec::with_capacity(3);
+        match self {
+            DonorOrder::Name => keys.push(key(
+                Func::lower(Expr::col((d(), donor::Column::DisplayName))).into(),
+                KeyKind::Text,
+                descending,
+            )),
+            DonorOrder::LastGift => {
+                let last_gift_at = Expr::col((a(), Alias::new("last_gift_at")));
+                // Donors who never gave come last either way, in id order among
+                // themselves; the date stands in for their missing last gift.
+                keys.push(key(
+                    Func::cast_as(
+                        Expr::case(last_gift_at.clone().is_null(), 1).finally(0),
+                        Alias::new("BIGINT"),
+                    )
+                    .into(),
+                    KeyKind::Integer,
+                    false,
+                ));
+                keys.push(key(
+                    Func::coalesce([last_gift_at, Expr::val(DateTime::<Utc>::UNIX_EPOCH)]).into(),
+                    KeyKind::Time,
+                    descending,
+                ));
+            }
+            DonorOrder::LifetimeGiving => keys.push(key(
+                Func::cast_as(
+                    Func::coalesce([Expr::col((a(), Alias::new("lifetime_minor"))), Expr::val(0)]),
+                    Alias::new("BIGINT"),
+                )
+                .into(),
+                KeyKind::Integer,
+                descending,
+            )),
+        }
+        keys.push(id);
+        ExprOrdering { name, keys }
+    }
+}
+
+/// One page of matching donors in `ordering` (from [`DonorOrder::ordering`]), each with
+/// its place in it.
+pub async fn page_donors(
     db: &impl ConnectionTrait,
     filter: &DonorFilter,
     order: DonorOrder,
-    descending: bool,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<donor::Model>, DomainError> {
-    let direction = if descending { Order::Desc } else { Order::Asc };
+    ordering: &ExprOrdering,
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<KeyedPage<(donor::Model, Key)>, DomainError> {
     let with_totals = filter.needs_totals() || order != DonorOrder::Name;
     let mut query = matching(filter, with_totals)?;
     query.column((d(), Asterisk));
-    match order {
-        DonorOrder::Name => {
-            query.order_by_expr(
-                Func::lower(Expr::col((d(), donor::Column::DisplayName))).into(),
-                direction.clone(),
-            );
-        }
-        DonorOrder::LastGift => {
-            let last_gift_at = Expr::col((a(), Alias::new("last_gift_at")));
-            // Donors who never gave sort last either way, the same on both databases.
-            query
-                .order_by_expr(
-                    Expr::case(last_gift_at.clone().is_null(), 1)
-                        .finally(0)
-                        .into(),
-                    Order::Asc,
-                )
-                .order_by_expr(last_gift_at, direction.clone());
-        }
-        DonorOrder::LifetimeGiving => {
-            query.order_by_expr(
-                Func::coalesce([Expr::col((a(), Alias::new("lifetime_minor"))), Expr::val(0)])
-                    .into(),
-                direction.clone(),
-            );
-        }
-    }
-    query
-        .order_by((d(), donor::Column::Id), direction)
-        .limit(limit)
-        .offset(offset);
-    Ok(donor::Entity::find()
-        .from_raw_sql(db.get_database_backend().build(&query))
-        .all(db)
-        .await?)
+    ordering
+        .page(db, query, request, size_when_unsaid, |row| {
+            Ok(donor::Model::from_query_result(row, "")?)
+        })
+        .await
 }
 
 /// The next `limit` matching donors after the donor with id `after`, in id order: how

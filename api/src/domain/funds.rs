@@ -10,6 +10,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 
 use super::audit::changed_fields;
+use super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
 use super::text;
 use super::translations::{self, FUND_FIELDS, TranslationChange};
 use super::{Actor, DomainError, audit};
@@ -27,6 +28,29 @@ pub async fn list_funds(
         query = query.filter(fund::Column::ArchivedAt.is_null());
     }
     Ok(query.all(db).await?)
+}
+
+/// Funds are listed by name, ties by id.
+pub fn funds_by_name() -> Ordering<fund::Column> {
+    use fund::Column::{Id, Name};
+    Ordering::by("funds-by-name", Name, KeyKind::Text, Id, false)
+}
+
+/// One page of the funds in [`funds_by_name`] (archived ones too when asked), and how
+/// many there are.
+pub async fn page_funds(
+    db: &impl ConnectionTrait,
+    include_archived: bool,
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<fund::Model>, DomainError> {
+    let mut query = fund::Entity::find();
+    if !include_archived {
+        query = query.filter(fund::Column::ArchivedAt.is_null());
+    }
+    funds_by_name()
+        .page_counted(db, query, request, size_when_unsaid)
+        .await
 }
 
 /// The fund's name as a reader of `language` sees it: staff's translation, otherwise

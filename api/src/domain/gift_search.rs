@@ -12,10 +12,9 @@ use sea_orm::{
 };
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value as Json;
 
 use super::DomainError;
-use super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, time_value};
+use super::keyset::{KeyKind, KeyedPage, Ordering, PageRequest};
 use super::offline_gifts::find_appeal_by_code;
 
 /// What to look for; parts combine with AND.
@@ -143,15 +142,6 @@ impl GiftOrder {
                 Ordering::by("gifts-smallest", AmountMinor, KeyKind::Integer, Id, false)
             }
         }
-    }
-
-    /// A gift's place in this order, as its cursor carries it.
-    pub fn key(self, gift: &gift::Model) -> Key {
-        let first = match self {
-            GiftOrder::Newest | GiftOrder::Oldest => time_value(gift.received_at),
-            GiftOrder::Largest | GiftOrder::Smallest => Json::from(gift.amount_minor),
-        };
-        vec![first, Json::from(gift.id)]
     }
 }
 

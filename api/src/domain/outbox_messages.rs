@@ -9,7 +9,7 @@ use sea_orm::{
 };
 use serde_json::json;
 
-use super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, time_value};
+use super::keyset::{KeyKind, KeyedPage, Ordering, PageRequest};
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
@@ -47,11 +47,6 @@ pub async fn count_messages(
 pub fn newest_messages() -> Ordering<outbox::Column> {
     use outbox::Column::{CreatedAt, Id};
     Ordering::by("outbox-newest", CreatedAt, KeyKind::Time, Id, true)
-}
-
-/// A message's place in [`newest_messages`], as its cursor carries it.
-pub fn message_key(message: &outbox::Model) -> Key {
-    vec![time_value(message.created_at), message.id.into()]
 }
 
 /// One page of matching messages, newest first.

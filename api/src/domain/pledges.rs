@@ -14,7 +14,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
-use super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, time_value};
+use super::keyset::{KeyKind, KeyedPage, Ordering, PageRequest};
 use super::offline_gifts::find_appeal_by_code;
 use super::{Actor, DomainError, audit, gifts};
 use crate::db::begin_write;
@@ -440,17 +440,6 @@ impl PledgeOrder {
                 false,
             ),
         }
-    }
-
-    /// A pledge's place in this order, as its cursor carries it.
-    pub fn key(self, pledge: &pledge::Model) -> Key {
-        let first = match self {
-            PledgeOrder::Newest | PledgeOrder::Oldest => time_value(pledge.created_at),
-            PledgeOrder::Largest | PledgeOrder::Smallest => {
-                serde_json::Value::from(pledge.installment_minor)
-            }
-        };
-        vec![first, serde_json::Value::from(pledge.id)]
     }
 }
 
@@ -1022,7 +1011,7 @@ mod tests {
                 assert!(!newest.has_previous && !newest.has_next);
                 let second = page(
                     PageRequest {
-                        after: Some(PledgeOrder::Newest.key(&b1)),
+                        after: Some(PledgeOrder::Newest.ordering().key(&b1)),
                         first: Some(1),
                         ..Default::default()
                     },
@@ -1043,7 +1032,7 @@ mod tests {
                 assert!(last.has_previous && !last.has_next);
                 let before = page(
                     PageRequest {
-                        before: Some(PledgeOrder::Smallest.key(&a2)),
+                        before: Some(PledgeOrder::Smallest.ordering().key(&a2)),
                         last: Some(1),
                         ..Default::default()
                     },

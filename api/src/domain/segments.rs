@@ -8,12 +8,12 @@ use entity::{donor, gift, pledge, segment, tier_membership};
 use sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    PaginatorTrait, QueryFilter, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, SortKey};
+use super::keyset::{CountedPage, KeyKind, KeyedPage, Ordering, PageRequest};
 use super::{Actor, DomainError, audit};
 use super::{gifts, text};
 use crate::config::Organization;
@@ -487,19 +487,7 @@ pub async fn count_members(
 
 /// A segment's members are listed by id.
 pub fn members_by_id() -> Ordering<donor::Column> {
-    Ordering::new(
-        "segment-members",
-        vec![SortKey {
-            column: donor::Column::Id,
-            kind: KeyKind::Integer,
-            descending: false,
-        }],
-    )
-}
-
-/// A member's place in [`members_by_id`], as its cursor carries it.
-pub fn member_key(donor: &donor::Model) -> Key {
-    vec![donor.id.into()]
+    Ordering::by_id("segment-members", donor::Column::Id, false)
 }
 
 /// One page of the donors a rule matches, by id.
@@ -615,12 +603,21 @@ pub async fn update_segment(
     Ok(after)
 }
 
-/// Saved segments by name.
-pub async fn list_segments(db: &impl ConnectionTrait) -> Result<Vec<segment::Model>, DomainError> {
-    Ok(segment::Entity::find()
-        .order_by_asc(segment::Column::Name)
-        .all(db)
-        .await?)
+/// Saved segments are listed by name, ties by id.
+pub fn segments_by_name() -> Ordering<segment::Column> {
+    use segment::Column::{Id, Name};
+    Ordering::by("segments-by-name", Name, KeyKind::Text, Id, false)
+}
+
+/// One page of the saved segments in [`segments_by_name`], and how many there are.
+pub async fn page_segments(
+    db: &impl ConnectionTrait,
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<segment::Model>, DomainError> {
+    segments_by_name()
+        .page_counted(db, segment::Entity::find(), request, size_when_unsaid)
+        .await
 }
 
 /// One saved segment.

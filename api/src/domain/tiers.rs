@@ -5,24 +5,39 @@ use chrono::Utc;
 use entity::{Money, giving_tier};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction,
-    EntityTrait, QueryFilter, QueryOrder, Set,
+    EntityTrait, QueryFilter, Set,
 };
 use serde_json::{Value, json};
 
 use super::audit::changed_fields;
 use super::club::{ClubPolicy, evaluate_all_members};
+use super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
 use super::text;
 use super::translations::{self, TIER_FIELDS, TranslationChange};
 use super::{Actor, DomainError, audit};
 use crate::db::begin_write;
 
-/// Tiers from the lowest threshold up.
-pub async fn list_tiers(db: &impl ConnectionTrait) -> Result<Vec<giving_tier::Model>, DomainError> {
-    Ok(giving_tier::Entity::find()
-        .order_by_asc(giving_tier::Column::ThresholdMinor)
-        .order_by_asc(giving_tier::Column::Id)
-        .all(db)
-        .await?)
+/// Tiers are listed lowest threshold first, ties by id.
+pub fn tiers_by_threshold() -> Ordering<giving_tier::Column> {
+    use giving_tier::Column::{Id, ThresholdMinor};
+    Ordering::by(
+        "tiers-by-threshold",
+        ThresholdMinor,
+        KeyKind::Integer,
+        Id,
+        false,
+    )
+}
+
+/// One page of the tiers in [`tiers_by_threshold`], and how many there are.
+pub async fn page_tiers(
+    db: &impl ConnectionTrait,
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<giving_tier::Model>, DomainError> {
+    tiers_by_threshold()
+        .page_counted(db, giving_tier::Entity::find(), request, size_when_unsaid)
+        .await
 }
 
 /// The Circle: the tier marked as the Circle, which the public roll thanks, the

@@ -24,7 +24,8 @@ pub const DIRECTIVE: &str = "requiresRole";
 )]
 pub fn requires_role(role: Role) {}
 
-/// The role a field needs: the stronger of its own and its type's.
+/// The role a field needs: the stronger of its own and its type's; a field that
+/// returns a connection needs what the connection's items need.
 pub fn required_role(registry: &Registry, field: &FieldName) -> StaffRole {
     let Some(meta_field) = registry
         .types
@@ -34,14 +35,28 @@ pub fn required_role(registry: &Registry, field: &FieldName) -> StaffRole {
         return StaffRole::Viewer;
     };
     let own = declared(&meta_field.directive_invocations);
-    let returned = MetaTypeName::concrete_typename(&meta_field.ty);
-    match registry.types.get(returned) {
-        Some(MetaType::Object {
-            directive_invocations,
-            ..
-        }) => stronger(own, declared(directive_invocations)),
-        _ => own,
+    let Some(MetaType::Object {
+        directive_invocations,
+        fields,
+        ..
+    }) = registry
+        .types
+        .get(MetaTypeName::concrete_typename(&meta_field.ty))
+    else {
+        return own;
+    };
+    let mut needed = stronger(own, declared(directive_invocations));
+    if let Some(MetaType::Object {
+        directive_invocations,
+        ..
+    }) = fields.get("nodes").and_then(|nodes| {
+        registry
+            .types
+            .get(MetaTypeName::concrete_typename(&nodes.ty))
+    }) {
+        needed = stronger(needed, declared(directive_invocations));
     }
+    needed
 }
 
 fn declared(invocations: &[MetaDirectiveInvocation]) -> StaffRole {

@@ -7,7 +7,7 @@ use entity::audit_log;
 use super::access::requires_role;
 use super::context::db;
 use super::errors::GqlResultExt;
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page};
 use super::tokens::Role;
 use crate::domain::audit::{self, AuditFilter as SearchFilter};
 
@@ -86,8 +86,8 @@ impl AuditQuery {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<AuditEntry>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        let order = audit::newest_entries();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
         let filter = filter.unwrap_or_default();
         let filter = SearchFilter {
             actor: filter.actor,
@@ -97,20 +97,9 @@ impl AuditQuery {
             from: filter.from,
             to: filter.to,
         };
-        let db = db(ctx)?;
-        let total = audit::count_entries(db, &filter).await.gql()?;
-        let window = args.window(total);
-        let rows = if window.limit == 0 {
-            Vec::new()
-        } else {
-            audit::list_entries(db, &filter, window.offset, window.limit)
-                .await
-                .gql()?
-        };
-        Ok(page(
-            window,
-            total,
-            rows.into_iter().map(AuditEntry).collect(),
-        ))
+        let rows = audit::page_entries(db(ctx)?, &filter, &request, DEFAULT_PAGE_SIZE as u64)
+            .await
+            .gql()?;
+        Ok(counted_page(&order, rows, AuditEntry))
     }
 }

@@ -10,7 +10,7 @@ use super::context::{actor, db, parse_id};
 use super::donors::{Donor, Language};
 use super::errors::GqlResultExt;
 use super::gifts::Gift;
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
 use super::pledges::Pledge;
 use super::tokens::Role;
 use crate::domain::checkout_choices::{
@@ -155,25 +155,23 @@ impl CheckoutChoicesQuery {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<DonorToReview>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        let order = checkout_choices::oldest_to_review();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
         let status = status.unwrap_or_default().into();
-        let db = db(ctx)?;
-        let total = checkout_choices::count_donors_to_review(db, status)
-            .await
-            .gql()?;
-        let window = args.window(total);
-        let rows = if window.limit == 0 {
-            Vec::new()
-        } else {
-            checkout_choices::list_donors_to_review(db, status, window.offset, window.limit)
-                .await
-                .gql()?
-        };
-        Ok(page(
-            window,
-            total,
-            rows.into_iter().map(DonorToReview).collect(),
+        let found = checkout_choices::page_donors_to_review(
+            db(ctx)?,
+            status,
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+        )
+        .await
+        .gql()?;
+        Ok(keyed_page(
+            found.page,
+            found.total,
+            order.name,
+            |review| order.key(&review.choices),
+            DonorToReview,
         ))
     }
 }

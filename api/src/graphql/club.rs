@@ -11,11 +11,12 @@ use super::donors::Donor;
 use super::errors::{GqlResultExt, bad_input};
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page, placed_page};
 use super::pledges::Pledge;
 use super::tiers::Tier;
 use super::tokens::Role;
 use crate::domain::club;
+use crate::domain::keyset::{CountedPage, Ordering, page_in_memory};
 use crate::domain::pledge_actions::{PledgeAction, change_pledge};
 
 /// A donor's time in a giving-club tier: when and why they joined, and when and why
@@ -106,21 +107,18 @@ impl GivingClub {
     }
 }
 
-/// Loads the donors and tiers of a list of memberships in one statement each, so that
-/// their fields find them in the request's cache however long the list is.
-async fn with_donors_and_tiers(
+/// The connection for a page of memberships read in `order`, their donors (when the
+/// query asks for them) and tiers loaded in one statement each, so that their fields
+/// find them in the request's cache however long the page is.
+async fn membership_page(
     ctx: &Context<'_>,
-    rows: Vec<tier_membership::Model>,
-) -> Result<Vec<ClubMembership>> {
-    let wants_donor = ctx.look_ahead().field("donor").exists();
-    with_donors_and_tiers_loaded(ctx, rows, wants_donor).await
-}
-
-async fn with_donors_and_tiers_loaded(
-    ctx: &Context<'_>,
-    rows: Vec<tier_membership::Model>,
-    wants_donor: bool,
-) -> Result<Vec<ClubMembership>> {
+    order: &Ordering<tier_membership::Column>,
+    found: CountedPage<tier_membership::Model>,
+) -> Result<Page<ClubMembership>> {
+    let asked = ctx.look_ahead();
+    let wants_donor = asked.field("edges").field("node").field("donor").exists()
+        || asked.field("nodes").field("donor").exists();
+    let rows = &found.page.rows;
     let loaders = loaders(ctx)?;
     if wants_donor {
         loaders
@@ -132,7 +130,7 @@ async fn with_donors_and_tiers_loaded(
         .tiers
         .load_many(rows.iter().map(|m| m.tier_id))
         .await?;
-    Ok(rows.into_iter().map(ClubMembership).collect())
+    Ok(counted_page(order, found, ClubMembership))
 }
 
 #[Object]
@@ -148,49 +146,56 @@ impl GivingClub {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<ClubMembership>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        let order = club::by_joining();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
         let tier = tier.map(|id| parse_id("tier", &id)).transpose()?;
-        let db = db(ctx)?;
-        let total = club::count_current_members(db, tier).await.gql()?;
-        let window = args.window(total);
-        let rows = if window.limit == 0 {
-            Vec::new()
-        } else {
-            club::current_members_page(db, tier, window.offset, window.limit)
-                .await
-                .gql()?
-        };
-        let wants_donor = ctx
-            .look_ahead()
-            .field("edges")
-            .field("node")
-            .field("donor")
-            .exists();
-        let nodes = with_donors_and_tiers_loaded(ctx, rows, wants_donor).await?;
-        Ok(page(window, total, nodes))
+        let found = club::page_current_members(db(ctx)?, tier, &request, DEFAULT_PAGE_SIZE as u64)
+            .await
+            .gql()?;
+        membership_page(ctx, &order, found).await
     }
 
-    /// Memberships that began at or after `from` and before `to`.
+    /// Memberships that began at or after `from` and before `to`, by when they began,
+    /// a page at a time (at most 100), with `totalCount`.
+    #[allow(clippy::too_many_arguments)]
     async fn joined_between(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "From this instant.")] from: DateTime<Utc>,
         #[graphql(desc = "Until just before this instant.")] to: DateTime<Utc>,
-    ) -> Result<Vec<ClubMembership>> {
-        let rows = club::joined_between(db(ctx)?, from, to).await.gql()?;
-        with_donors_and_tiers(ctx, rows).await
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ClubMembership>> {
+        let order = club::by_joining();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
+        let found =
+            club::page_joined_between(db(ctx)?, from, to, &request, DEFAULT_PAGE_SIZE as u64)
+                .await
+                .gql()?;
+        membership_page(ctx, &order, found).await
     }
 
-    /// Memberships that ended at or after `from` and before `to`.
+    /// Memberships that ended at or after `from` and before `to`, by when they ended,
+    /// a page at a time (at most 100), with `totalCount`.
+    #[allow(clippy::too_many_arguments)]
     async fn left_between(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "From this instant.")] from: DateTime<Utc>,
         #[graphql(desc = "Until just before this instant.")] to: DateTime<Utc>,
-    ) -> Result<Vec<ClubMembership>> {
-        let rows = club::left_between(db(ctx)?, from, to).await.gql()?;
-        with_donors_and_tiers(ctx, rows).await
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ClubMembership>> {
+        let order = club::by_leaving();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
+        let found = club::page_left_between(db(ctx)?, from, to, &request, DEFAULT_PAGE_SIZE as u64)
+            .await
+            .gql()?;
+        membership_page(ctx, &order, found).await
     }
 
     /// What the pledges that count now bring in a month on average (yearly and
@@ -251,22 +256,24 @@ impl ClubQuery {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<ClubMembership>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        const ORDER: &str = "circle-roster";
+        let request = PageArgs::new(after, before, first, last).keyed(ORDER)?;
         let roster = club::circle_roster(db(ctx)?)
             .await
             .gql()?
             .map(|(_, members)| members)
             .unwrap_or_default();
         let total = roster.len() as u64;
-        let window = args.window(total);
-        let nodes = roster
-            .into_iter()
-            .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(window.limit).unwrap_or(0))
-            .map(|member| ClubMembership(member.membership))
-            .collect();
-        Ok(page(window, total, nodes))
+        let rows = page_in_memory(
+            roster,
+            club::CircleMember::place,
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+        )
+        .gql()?;
+        Ok(placed_page(rows, total, ORDER, |member| {
+            ClubMembership(member.membership)
+        }))
     }
 
     /// A donor's giving-club history: every tier they entered and left, oldest first.
@@ -276,15 +283,28 @@ impl ClubQuery {
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "The donor's id.")] donor_id: ID,
-    ) -> Result<Vec<ClubMembership>> {
-        donor_tier_history(ctx, parse_id("donorId", &donor_id)?).await
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ClubMembership>> {
+        let donor_id = parse_id("donorId", &donor_id)?;
+        donor_tier_history(ctx, donor_id, PageArgs::new(after, before, first, last)).await
     }
 }
 
-/// A donor's memberships, oldest first.
-pub async fn donor_tier_history(ctx: &Context<'_>, donor_id: i64) -> Result<Vec<ClubMembership>> {
-    let rows = club::tier_history(db(ctx)?, donor_id).await.gql()?;
-    Ok(rows.into_iter().map(ClubMembership).collect())
+/// A page of a donor's memberships, oldest first.
+pub async fn donor_tier_history(
+    ctx: &Context<'_>,
+    donor_id: i64,
+    args: PageArgs,
+) -> Result<Page<ClubMembership>> {
+    let order = club::by_joining();
+    let request = args.keyed(order.name)?;
+    let found = club::page_tier_history(db(ctx)?, donor_id, &request, DEFAULT_PAGE_SIZE as u64)
+        .await
+        .gql()?;
+    membership_page(ctx, &order, found).await
 }
 
 /// A change to a pledge.

@@ -1,6 +1,8 @@
 //! Donors: one row per real person or organization.
 
 use async_graphql::{Context, Enum, ID, InputObject, MaybeUndefined, Object, Result};
+use std::cmp::Reverse;
+
 use chrono::{DateTime, Utc};
 use entity::donor;
 use entity::enums::StaffRole;
@@ -12,7 +14,7 @@ use super::gifts::{Gift, ReceiptSummary};
 use super::guards::staff;
 use super::loaders::{loaders, prefetch_for_donors};
 use super::money::{MoneyAmount, MoneyInput};
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, placed_page};
 use super::pledges::Pledge;
 use super::tiers::Tier;
 use super::tokens::Role;
@@ -21,6 +23,7 @@ use crate::domain::donor_search::{
     self, DonorFilter as SearchFilter, DonorOrder, SegmentScope, TOTALS_CURRENCY,
 };
 use crate::domain::donors::{self, DonorChanges, NewDonor, PostalAddress};
+use crate::domain::keyset::page_in_memory;
 use crate::domain::receipts::tax_year;
 use crate::domain::segments;
 
@@ -226,9 +229,18 @@ impl Donor {
         Ok(loaders.tiers.load_one(membership.tier_id).await?.map(Tier))
     }
 
-    /// The donor's giving-club history: every tier entered and left, oldest first.
-    async fn tier_history(&self, ctx: &Context<'_>) -> Result<Vec<super::club::ClubMembership>> {
-        super::club::donor_tier_history(ctx, self.0.id).await
+    /// The donor's giving-club history: every tier entered and left, oldest first, a
+    /// page at a time.
+    async fn tier_history(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<super::club::ClubMembership>> {
+        let args = PageArgs::new(after, before, first, last);
+        super::club::donor_tier_history(ctx, self.0.id, args).await
     }
 
     /// The donor's active pledges.
@@ -268,29 +280,49 @@ impl Donor {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<Gift>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        const ORDER: &str = "donor-gifts-newest";
+        let request = PageArgs::new(after, before, first, last).keyed(ORDER)?;
         let history = self.history(ctx).await?;
-        let total = history.len() as u64;
-        let window = args.window(total);
-        let nodes = history
-            .iter()
-            .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(window.limit).unwrap_or(0))
-            .cloned()
-            .map(Gift)
-            .collect();
-        Ok(page(window, total, nodes))
+        let rows = page_in_memory(
+            history.to_vec(),
+            |gift| (Reverse(gift.received_at), Reverse(gift.id)),
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+        )
+        .gql()?;
+        Ok(placed_page(rows, history.len() as u64, ORDER, Gift))
     }
 
-    /// The donor's receipts and year-end statements, newest first.
-    async fn receipts(&self, ctx: &Context<'_>) -> Result<Vec<ReceiptSummary>> {
+    /// The donor's receipts and year-end statements, newest first, a page at a time.
+    /// Staff only, as every receipt.
+    async fn receipts(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<ReceiptSummary>> {
+        const ORDER: &str = "donor-receipts-newest";
+        let request = PageArgs::new(after, before, first, last).keyed(ORDER)?;
         let receipts = loaders(ctx)?
             .receipts_by_donor
             .load_one(self.0.id)
             .await?
             .unwrap_or_default();
-        Ok(receipts.iter().cloned().map(ReceiptSummary).collect())
+        let rows = page_in_memory(
+            receipts.to_vec(),
+            |receipt| (Reverse(receipt.issued_at), Reverse(receipt.id)),
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+        )
+        .gql()?;
+        Ok(placed_page(
+            rows,
+            receipts.len() as u64,
+            ORDER,
+            ReceiptSummary,
+        ))
     }
 }
 
@@ -498,6 +530,8 @@ pub struct CreateDonorInput {
 /// Changes to a donor. Leave a field out to keep it; set a nullable one to null to clear it.
 #[derive(InputObject, Default)]
 pub struct UpdateDonorInput {
+    /// The donor's id.
+    pub id: ID,
     /// A person or an organization.
     pub kind: Option<DonorKind>,
     /// How the donor is addressed.
@@ -610,10 +644,9 @@ impl DonorMutation {
     async fn update_donor(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The donor's id.")] id: ID,
-        #[graphql(desc = "The fields to change.")] input: UpdateDonorInput,
+        #[graphql(desc = "The donor and the fields to change.")] input: UpdateDonorInput,
     ) -> Result<Donor> {
-        let id = parse_id("id", &id)?;
+        let id = parse_id("id", &input.id)?;
         let changes = DonorChanges {
             kind: input.kind.map(Into::into),
             display_name: input.display_name,
@@ -668,39 +701,34 @@ impl DonorQuery {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<Donor>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
-        let filter = filter
-            .unwrap_or_default()
-            .parse(ctx, Donor::masked(ctx)?)
-            .await?;
         let order_by = order_by.unwrap_or_default();
         let order = match order_by.field {
             DonorOrderField::Name => DonorOrder::Name,
             DonorOrderField::LastGift => DonorOrder::LastGift,
             DonorOrderField::LifetimeGiving => DonorOrder::LifetimeGiving,
         };
+        let ordering = order.ordering(order_by.direction == OrderDirection::Desc);
+        let request = PageArgs::new(after, before, first, last).keyed(ordering.name)?;
+        let filter = filter
+            .unwrap_or_default()
+            .parse(ctx, Donor::masked(ctx)?)
+            .await?;
         let db = db(ctx)?;
         let total = donor_search::count_donors(db, &filter).await.gql()?;
-        let window = args.window(total);
-        let donors = if window.limit == 0 {
-            Vec::new()
-        } else {
-            donor_search::search_donors(
-                db,
-                &filter,
-                order,
-                order_by.direction == OrderDirection::Desc,
-                window.offset,
-                window.limit,
-            )
-            .await
-            .gql()?
-        };
-        let ids: Vec<i64> = donors.iter().map(|d| d.id).collect();
+        let rows = donor_search::page_donors(
+            db,
+            &filter,
+            order,
+            &ordering,
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+        )
+        .await
+        .gql()?;
+        let ids: Vec<i64> = rows.rows.iter().map(|(d, _)| d.id).collect();
         let node = ctx.look_ahead().field("edges").field("node");
         prefetch_for_donors(loaders(ctx)?, node, &ids).await?;
-        Ok(page(window, total, donors.into_iter().map(Donor).collect()))
+        Ok(placed_page(rows, total, ordering.name, Donor))
     }
 }
 

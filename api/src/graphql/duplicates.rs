@@ -7,11 +7,12 @@ use super::context::{actor, config, db, parse_id};
 use super::donors::Donor;
 use super::errors::{GqlResultExt, NOT_FOUND, coded};
 use super::loaders::loaders;
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, placed_page};
 use super::tokens::Role;
 use crate::domain::club::MembershipChange;
 use crate::domain::donor_merge::{self, MergeCounts};
 use crate::domain::duplicates::{self, DuplicatePair};
+use crate::domain::keyset::page_in_memory;
 
 /// Why two donor records may be one person.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -77,18 +78,18 @@ impl DuplicateQuery {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<PossibleDuplicate>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        const ORDER: &str = "duplicates-by-id";
+        let request = PageArgs::new(after, before, first, last).keyed(ORDER)?;
         let pairs = duplicates::possible_duplicates(db(ctx)?).await.gql()?;
         let total = pairs.len() as u64;
-        let window = args.window(total);
-        let nodes = pairs
-            .into_iter()
-            .skip(usize::try_from(window.offset).unwrap_or(usize::MAX))
-            .take(usize::try_from(window.limit).unwrap_or(0))
-            .map(PossibleDuplicate)
-            .collect();
-        Ok(page(window, total, nodes))
+        let rows = page_in_memory(
+            pairs,
+            |pair| (pair.first_id, pair.second_id),
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+        )
+        .gql()?;
+        Ok(placed_page(rows, total, ORDER, PossibleDuplicate))
     }
 }
 

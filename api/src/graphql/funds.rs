@@ -7,6 +7,7 @@ use entity::fund;
 use super::access::requires_role;
 use super::context::{actor, db, parse_id};
 use super::errors::GqlResultExt;
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page};
 use super::tokens::Role;
 use super::translations::{self, Translation, TranslationInput};
 use crate::domain::funds::{self, FundChanges, FundDetails};
@@ -70,16 +71,30 @@ impl FundQuery {
         funds::find_fund(db(ctx)?, id).await.gql().map(Fund)
     }
 
-    /// The funds gifts can be designated to, by name. Role: viewer.
+    /// The funds gifts can be designated to, by name, a page at a time (at most 100),
+    /// with `totalCount`. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
     async fn funds(
         &self,
         ctx: &Context<'_>,
         #[graphql(desc = "Include funds that no longer take gifts.", default = false)]
         include_archived: bool,
-    ) -> Result<Vec<Fund>> {
-        let funds = funds::list_funds(db(ctx)?, include_archived).await.gql()?;
-        Ok(funds.into_iter().map(Fund).collect())
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Fund>> {
+        let order = funds::funds_by_name();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
+        let found = funds::page_funds(
+            db(ctx)?,
+            include_archived,
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+        )
+        .await
+        .gql()?;
+        Ok(counted_page(&order, found, Fund))
     }
 }
 
@@ -102,6 +117,8 @@ pub struct CreateFundInput {
 /// Changes to a fund. Leave a field out to keep it.
 #[derive(InputObject, Default)]
 pub struct UpdateFundInput {
+    /// The fund's id.
+    pub id: ID,
     /// Its name.
     pub name: Option<String>,
     /// Its code.
@@ -152,10 +169,9 @@ impl FundMutation {
     async fn update_fund(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The fund's id.")] id: ID,
-        #[graphql(desc = "The fields to change.")] input: UpdateFundInput,
+        #[graphql(desc = "The fund and the fields to change.")] input: UpdateFundInput,
     ) -> Result<Fund> {
-        let id = parse_id("id", &id)?;
+        let id = parse_id("id", &input.id)?;
         let changes = FundChanges {
             name: input.name,
             code: input.code,

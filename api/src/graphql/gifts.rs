@@ -15,7 +15,7 @@ use super::funds::Fund;
 use super::guards::staff;
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
-use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, ordered_page};
 use super::pledges::Pledge;
 use super::tokens::Role;
 use crate::domain::gift_search::{self, GiftFilter as SearchFilter, GiftOrder};
@@ -484,7 +484,7 @@ impl GiftQuery {
         let rows = gift_search::page_gifts(db, &filter, order, &request, DEFAULT_PAGE_SIZE as u64)
             .await
             .gql()?;
-        Ok(keyed_page(rows, total, name, |g| order.key(g), Gift))
+        Ok(ordered_page(&order.ordering(), rows, total, Gift))
     }
 }
 
@@ -572,6 +572,8 @@ pub struct RecordOfflineGiftPayload {
 /// Corrections to an offline gift. Leave a field out to keep it.
 #[derive(InputObject, Default)]
 pub struct AdjustGiftInput {
+    /// The gift's id.
+    pub id: ID,
     /// The corrected amount (same currency).
     pub amount: Option<MoneyInput>,
     /// The fund it is designated to.
@@ -703,10 +705,9 @@ impl GiftMutation {
     async fn adjust_gift(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The gift's id.")] id: ID,
-        #[graphql(desc = "The corrections.")] input: AdjustGiftInput,
+        #[graphql(desc = "The gift and the corrections.")] input: AdjustGiftInput,
     ) -> Result<Gift> {
-        let id = parse_id("id", &id)?;
+        let id = parse_id("id", &input.id)?;
         let adjustment = GiftAdjustment {
             amount: input.amount.map(|a| a.parse(ctx, "amount")).transpose()?,
             fund_id: input

@@ -7,7 +7,7 @@ use entity::outbox;
 use super::access::requires_role;
 use super::context::{actor, db, parse_id};
 use super::errors::GqlResultExt;
-use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, ordered_page};
 use super::tokens::Role;
 use crate::domain::outbox_messages;
 
@@ -153,11 +153,10 @@ impl OutboxQuery {
         let rows = outbox_messages::page_messages(db, &filter, &request, DEFAULT_PAGE_SIZE as u64)
             .await
             .gql()?;
-        Ok(keyed_page(
+        Ok(ordered_page(
+            &outbox_messages::newest_messages(),
             rows,
             total,
-            name,
-            outbox_messages::message_key,
             OutboxMessage,
         ))
     }

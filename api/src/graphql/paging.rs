@@ -1,14 +1,15 @@
 //! Relay cursor paging over an ordered, counted result; `first`/`after` page forwards,
-//! `last`/`before` backwards. Lists that grow without bound (gifts, pledges) are read by
-//! key: a cursor carries the row's sort values (see `domain::keyset`). Short lists use
-//! the row's position in their stable order.
+//! `last`/`before` backwards. Every list is read by key: a cursor carries the row's
+//! sort values (see `domain::keyset`), never its position.
 
 use async_graphql::connection::{Connection, CursorType, Edge, EmptyFields, OpaqueCursor};
 use async_graphql::{OutputType, SimpleObject};
 use serde::{Deserialize, Serialize};
 
 use super::errors::bad_input;
-use crate::domain::keyset::{Key, KeyedPage, PageRequest};
+use sea_orm::{EntityTrait, ModelTrait};
+
+use crate::domain::keyset::{CountedPage, Key, KeyedPage, Ordering, PageRequest};
 
 /// The most rows one page may hold.
 pub const MAX_PAGE_SIZE: i32 = 100;
@@ -38,15 +39,6 @@ pub struct PageArgs {
     pub before: Option<String>,
     pub first: Option<i32>,
     pub last: Option<i32>,
-}
-
-/// Which rows of the ordered result a page covers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Window {
-    pub offset: u64,
-    pub limit: u64,
-    pub has_previous: bool,
-    pub has_next: bool,
 }
 
 impl PageArgs {
@@ -101,63 +93,47 @@ impl PageArgs {
             last: size(self.last),
         })
     }
-
-    /// Checks the arguments before any query runs.
-    pub fn check(&self) -> async_graphql::Result<()> {
-        self.check_sizes()?;
-        for (field, value) in [("after", &self.after), ("before", &self.before)] {
-            if let Some(cursor) = value {
-                usize::decode_cursor(cursor)
-                    .map_err(|_| bad_input(field, "is not a cursor from this list"))?;
-            }
-        }
-        Ok(())
-    }
-
-    /// The window over `total` rows. Call `check` first.
-    pub fn window(&self, total: u64) -> Window {
-        let decode = |c: &Option<String>| c.as_deref().and_then(|c| usize::decode_cursor(c).ok());
-        let total = usize::try_from(total).unwrap_or(usize::MAX);
-        let mut start = decode(&self.after)
-            .map_or(0, |a| a.saturating_add(1))
-            .min(total);
-        let mut end = decode(&self.before).map_or(total, |b| b.min(total));
-        if start > end {
-            start = end;
-        }
-        let size = |n: i32| usize::try_from(n).unwrap_or(0);
-        match (self.first, self.last) {
-            (Some(first), _) => end = end.min(start + size(first)),
-            (None, Some(last)) => start = start.max(end.saturating_sub(size(last))),
-            (None, None) => end = end.min(start + size(DEFAULT_PAGE_SIZE)),
-        }
-        if let (Some(_), Some(last)) = (self.first, self.last) {
-            start = start.max(end.saturating_sub(size(last)));
-        }
-        Window {
-            offset: start as u64,
-            limit: (end - start) as u64,
-            has_previous: start > 0,
-            has_next: end < total,
-        }
-    }
 }
 
-/// Builds the connection for a window's rows.
-pub fn page<Node: OutputType>(window: Window, total: u64, nodes: Vec<Node>) -> Page<Node> {
-    let mut connection = Connection::with_additional_fields(
-        window.has_previous,
-        window.has_next,
-        ConnectionTotals { total_count: total },
-    );
-    let start = usize::try_from(window.offset).unwrap_or(usize::MAX);
-    connection.edges.extend(
-        nodes
-            .into_iter()
-            .enumerate()
-            .map(|(i, node)| Edge::new((start + i).encode_cursor(), node)),
-    );
-    connection
+/// Builds the connection for a page of a list read in `ordering`.
+pub fn ordered_page<M, Node: OutputType>(
+    ordering: &Ordering<<M::Entity as EntityTrait>::Column>,
+    rows: KeyedPage<M>,
+    total: u64,
+    node: impl Fn(M) -> Node,
+) -> Page<Node>
+where
+    M: ModelTrait,
+{
+    keyed_page(rows, total, ordering.name, |row| ordering.key(row), node)
+}
+
+/// Builds the connection for a page of a list counted and read in `ordering`.
+pub fn counted_page<M, Node: OutputType>(
+    ordering: &Ordering<<M::Entity as EntityTrait>::Column>,
+    counted: CountedPage<M>,
+    node: impl Fn(M) -> Node,
+) -> Page<Node>
+where
+    M: ModelTrait,
+{
+    ordered_page(ordering, counted.page, counted.total, node)
+}
+
+/// Builds the connection for a page whose rows come with their places in `order`.
+pub fn placed_page<Row, Node: OutputType>(
+    rows: KeyedPage<(Row, Key)>,
+    total: u64,
+    order: &str,
+    node: impl Fn(Row) -> Node,
+) -> Page<Node> {
+    keyed_page(
+        rows,
+        total,
+        order,
+        |(_, key)| key.clone(),
+        |(row, _)| node(row),
+    )
 }
 
 /// Builds the connection for a keyed list's page taken in `order`; `key` gives a row's
@@ -188,20 +164,6 @@ pub fn keyed_page<Row, Node: OutputType>(
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-
-    fn args(
-        after: Option<usize>,
-        before: Option<usize>,
-        first: Option<i32>,
-        last: Option<i32>,
-    ) -> PageArgs {
-        PageArgs::new(
-            after.map(|a| a.to_string()),
-            before.map(|b| b.to_string()),
-            first,
-            last,
-        )
-    }
 
     #[test]
     fn a_keyed_cursor_is_read_back_only_in_its_own_order() {
@@ -237,45 +199,5 @@ mod tests {
         ] {
             assert!(refused.keyed("gifts-newest").is_err());
         }
-    }
-
-    #[test]
-    fn pages_forwards_and_backwards() {
-        assert_eq!(
-            args(None, None, Some(10), None).window(25),
-            Window {
-                offset: 0,
-                limit: 10,
-                has_previous: false,
-                has_next: true
-            }
-        );
-        assert_eq!(
-            args(Some(19), None, Some(10), None).window(25),
-            Window {
-                offset: 20,
-                limit: 5,
-                has_previous: true,
-                has_next: false
-            }
-        );
-        assert_eq!(
-            args(None, None, None, Some(10)).window(25),
-            Window {
-                offset: 15,
-                limit: 10,
-                has_previous: true,
-                has_next: false
-            }
-        );
-        assert_eq!(
-            args(None, Some(15), None, Some(10)).window(25),
-            Window {
-                offset: 5,
-                limit: 10,
-                has_previous: true,
-                has_next: true
-            }
-        );
     }
 }

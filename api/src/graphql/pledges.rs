@@ -12,7 +12,7 @@ use super::errors::GqlResultExt;
 use super::funds::Fund;
 use super::loaders::loaders;
 use super::money::{MoneyAmount, MoneyInput};
-use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, ordered_page};
 use super::tokens::Role;
 use crate::domain::pledges::{self, NewEnvelopePledge, PledgeFilter as SearchFilter, PledgeOrder};
 
@@ -317,7 +317,7 @@ impl PledgeQuery {
         let rows = pledges::page_pledges(db, &filter, order, &request, DEFAULT_PAGE_SIZE as u64)
             .await
             .gql()?;
-        Ok(keyed_page(rows, total, name, |p| order.key(p), Pledge))
+        Ok(ordered_page(&order.ordering(), rows, total, Pledge))
     }
 }
 

@@ -10,8 +10,9 @@ use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::money::MoneyAmount;
 use super::outbox::OutboxMessage;
-use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page, ordered_page};
 use super::tokens::Role;
+use crate::domain::gift_search::GiftOrder;
 use crate::domain::{DomainError, donors, gifts, receipts};
 
 /// A receipt for one gift, or a year-end statement consolidating a tax year.
@@ -253,11 +254,10 @@ impl ReceiptQuery {
         let rows = receipts::page_receipts(db, &filter, &request, DEFAULT_PAGE_SIZE as u64)
             .await
             .gql()?;
-        Ok(keyed_page(
+        Ok(ordered_page(
+            &receipts::newest_receipts(),
             rows,
             total,
-            name,
-            receipts::receipt_key,
             Receipt,
         ))
     }
@@ -280,26 +280,28 @@ impl ReceiptQuery {
     }
 
     /// Gifts of $250 or more (net of refunds) without a valid receipt of their own,
-    /// oldest first: each needs a written acknowledgment (staff). Role: staff.
+    /// oldest first, a page at a time (at most 100), with `totalCount`: each needs a
+    /// written acknowledgment (staff). Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
     async fn gifts_missing_acknowledgment(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "At most this many (1 to 500).", default = 100)] first: i32,
-    ) -> Result<Vec<UnacknowledgedGift>> {
-        if !(1..=500).contains(&first) {
-            return Err(bad_input("first", "must be from 1 to 500"));
-        }
-        Ok(receipts::gifts_missing_acknowledgment(
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<UnacknowledgedGift>> {
+        let order = GiftOrder::Oldest.ordering();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
+        let found = receipts::gifts_missing_acknowledgment(
             db(ctx)?,
             receipts::WRITTEN_ACKNOWLEDGMENT_MINOR,
-            first as u64,
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
         )
         .await
-        .gql()?
-        .into_iter()
-        .map(UnacknowledgedGift::from)
-        .collect())
+        .gql()?;
+        Ok(counted_page(&order, found, UnacknowledgedGift::from))
     }
 }
 

@@ -22,7 +22,7 @@ use super::date::Date;
 use super::donors::{Donor, Language};
 use super::errors::{GqlResultExt, bad_input};
 use super::money::MoneyInput;
-use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, keyed_page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page, ordered_page};
 use super::pledges::PledgeStatus;
 use super::tokens::Role;
 use crate::domain::segments::{self, SegmentDetails, SegmentRule};
@@ -328,7 +328,12 @@ impl Segment {
         let donors = segments::members_page(db, org, &rule, &request, DEFAULT_PAGE_SIZE as u64)
             .await
             .gql()?;
-        Ok(keyed_page(donors, total, name, segments::member_key, Donor))
+        Ok(ordered_page(
+            &segments::members_by_id(),
+            donors,
+            total,
+            Donor,
+        ))
     }
 
     /// When it last changed.
@@ -352,11 +357,23 @@ pub struct SegmentQuery;
 
 #[Object]
 impl SegmentQuery {
-    /// Saved segments by name. Role: staff.
+    /// Saved segments by name, a page at a time (at most 100), with `totalCount`.
+    /// Role: staff.
     #[graphql(directive = requires_role::apply(Role::Staff))]
-    async fn segments(&self, ctx: &Context<'_>) -> Result<Vec<Segment>> {
-        let all = segments::list_segments(db(ctx)?).await.gql()?;
-        Ok(all.into_iter().map(Segment).collect())
+    async fn segments(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Segment>> {
+        let order = segments::segments_by_name();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
+        let found = segments::page_segments(db(ctx)?, &request, DEFAULT_PAGE_SIZE as u64)
+            .await
+            .gql()?;
+        Ok(counted_page(&order, found, Segment))
     }
 
     /// One saved segment; `NOT_FOUND` when there is none with this id. Role: staff.

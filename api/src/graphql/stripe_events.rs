@@ -9,7 +9,7 @@ use entity::stripe_event;
 use super::access::requires_role;
 use super::context::{actor, config, db, parse_id, processor};
 use super::errors::{GqlResultExt, bad_input};
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page};
 use super::tokens::Role;
 use crate::domain::books;
 use crate::domain::payments::{self, StripeEventFilter as DomainFilter};
@@ -131,8 +131,8 @@ impl StripeEventQuery {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<StripeEvent>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
+        let order = payments::newest_stripe_events();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
         let filter = filter.unwrap_or_default();
         if let (Some(from), Some(to)) = (filter.from, filter.to)
             && from > to
@@ -145,21 +145,11 @@ impl StripeEventQuery {
             from: filter.from,
             to: filter.to,
         };
-        let db = db(ctx)?;
-        let total = payments::count_stripe_events(db, &filter).await.gql()?;
-        let window = args.window(total);
-        let rows = if window.limit == 0 {
-            Vec::new()
-        } else {
-            payments::list_stripe_events(db, &filter, window.offset, window.limit)
+        let rows =
+            payments::page_stripe_events(db(ctx)?, &filter, &request, DEFAULT_PAGE_SIZE as u64)
                 .await
-                .gql()?
-        };
-        Ok(page(
-            window,
-            total,
-            rows.into_iter().map(StripeEvent).collect(),
-        ))
+                .gql()?;
+        Ok(counted_page(&order, rows, StripeEvent))
     }
 }
 

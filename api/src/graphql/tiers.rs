@@ -8,6 +8,7 @@ use super::access::requires_role;
 use super::context::{actor, config, db, parse_id};
 use super::errors::GqlResultExt;
 use super::money::{MoneyAmount, MoneyInput};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page};
 use super::tokens::Role;
 use super::translations::{self, Translation, TranslationInput};
 use crate::domain::tiers::{self, TierChanges, TierDetails};
@@ -82,11 +83,23 @@ impl TierQuery {
             .map(Tier)
     }
 
-    /// The giving-club tiers, lowest threshold first. Role: viewer.
+    /// The giving-club tiers, lowest threshold first, a page at a time (at most 100),
+    /// with `totalCount`. Role: viewer.
     #[graphql(directive = requires_role::apply(Role::Viewer))]
-    async fn tiers(&self, ctx: &Context<'_>) -> Result<Vec<Tier>> {
-        let tiers = tiers::list_tiers(db(ctx)?).await.gql()?;
-        Ok(tiers.into_iter().map(Tier).collect())
+    async fn tiers(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(desc = "Items after this cursor.")] after: Option<String>,
+        #[graphql(desc = "Items before this cursor.")] before: Option<String>,
+        #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
+        #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
+    ) -> Result<Page<Tier>> {
+        let order = tiers::tiers_by_threshold();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
+        let found = tiers::page_tiers(db(ctx)?, &request, DEFAULT_PAGE_SIZE as u64)
+            .await
+            .gql()?;
+        Ok(counted_page(&order, found, Tier))
     }
 }
 
@@ -111,6 +124,8 @@ pub struct CreateTierInput {
 /// Changes to a tier. Leave a field out to keep it.
 #[derive(InputObject, Default)]
 pub struct UpdateTierInput {
+    /// The tier's id.
+    pub id: ID,
     /// Its name.
     pub name: Option<String>,
     /// The annual pledge total that reaches it.
@@ -161,10 +176,9 @@ impl TierMutation {
     async fn update_tier(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The tier's id.")] id: ID,
-        #[graphql(desc = "The fields to change.")] input: UpdateTierInput,
+        #[graphql(desc = "The tier and the fields to change.")] input: UpdateTierInput,
     ) -> Result<Tier> {
-        let id = parse_id("id", &id)?;
+        let id = parse_id("id", &input.id)?;
         let changes = TierChanges {
             name: input.name,
             threshold: input

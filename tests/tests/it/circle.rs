@@ -9,13 +9,13 @@ use crate::staff_api::{admin_token, create_donor, fails, ok};
 use tests::on_both_backends;
 use tests::support::{Backend, TestApp};
 
-const TIERS: &str = "{ tiers { id name isCircle threshold { amountMinor } } }";
+const TIERS: &str = "{ tiers { nodes { id name isCircle threshold { amountMinor } } } }";
 const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { ... on AppealPreview { clubMonthlyAsk { amountMinor formatted } } } }";
 const RESULTS: &str =
     "query($id: ID!) { appealResults(id: $id) { pledges newClubMembers newCircleMembers } }";
 
 async fn tiers(app: &TestApp, token: &str) -> Vec<Value> {
-    ok(app, token, TIERS, json!({})).await["tiers"]
+    ok(app, token, TIERS, json!({})).await["tiers"]["nodes"]
         .as_array()
         .unwrap()
         .clone()
@@ -94,7 +94,7 @@ async fn the_circle_follows_its_tier_through_a_new_name_and_threshold(backend: B
     let renamed = ok(
         &app,
         &admin,
-        "mutation($id: ID!) { updateTier(id: $id, input: { name: \"Amigos Club\", threshold: { amountMinor: 72000 } }) { name isCircle threshold { amountMinor } } }",
+        "mutation($id: ID!) { updateTier(input: { id: $id, name: \"Amigos Club\", threshold: { amountMinor: 72000 } }) { name isCircle threshold { amountMinor } } }",
         json!({ "id": circle }),
     )
     .await["updateTier"]
@@ -218,7 +218,7 @@ async fn marking_another_tier_as_the_circle_moves_the_circle(backend: Backend) {
     ok(
         &app,
         &admin,
-        "mutation($id: ID!) { updateTier(id: $id, input: { isCircle: true }) { isCircle } }",
+        "mutation($id: ID!) { updateTier(input: { id: $id, isCircle: true }) { isCircle } }",
         json!({ "id": before }),
     )
     .await;
@@ -228,7 +228,7 @@ async fn marking_another_tier_as_the_circle_moves_the_circle(backend: Backend) {
     let (code, _) = fails(
         &app,
         &staff,
-        "mutation($id: ID!) { updateTier(id: $id, input: { isCircle: true }) { isCircle } }",
+        "mutation($id: ID!) { updateTier(input: { id: $id, isCircle: true }) { isCircle } }",
         json!({ "id": after }),
     )
     .await;

@@ -41,9 +41,15 @@ async fn seed_demo_is_realistic_and_idempotent(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let members = api::domain::club::current_members(&app.db, Some(circle.id))
+    let all = api::domain::keyset::PageRequest {
+        first: Some(10_000),
+        ..Default::default()
+    };
+    let found = api::domain::club::page_current_members(&app.db, Some(circle.id), &all, 0)
         .await
         .unwrap();
+    assert_eq!(found.total, first.circle_members as u64);
+    let members = found.page.rows;
     assert_eq!(members.len(), first.circle_members);
     for member in &members {
         let total = api::domain::club::annual_pledge_total(

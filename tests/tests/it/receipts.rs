@@ -273,11 +273,15 @@ async fn only_admins_void_a_receipt_outright(backend: Backend) {
     let missing = app
         .graphql(
             &staff,
-            "{ giftsMissingAcknowledgment { giftId netAmount { amountMinor formatted } } }",
+            "{ giftsMissingAcknowledgment { totalCount nodes { giftId netAmount { amountMinor formatted } } } }",
             json!({}),
         )
         .await;
-    let list = missing["data"]["giftsMissingAcknowledgment"]
+    assert_eq!(
+        missing["data"]["giftsMissingAcknowledgment"]["totalCount"],
+        1
+    );
+    let list = missing["data"]["giftsMissingAcknowledgment"]["nodes"]
         .as_array()
         .unwrap();
     assert_eq!(list.len(), 1, "{missing}");

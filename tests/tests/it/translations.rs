@@ -20,7 +20,7 @@ const SANTA_ANA_ES: &str = "Fondo de Defensa contra Deportaciones de Santa Ana";
 const SANTA_ANA_AR: &str = "صندوق سانتا آنا للدفاع ضد الترحيل";
 
 const CREATE_FUND: &str = "mutation($input: CreateFundInput!) { createFund(input: $input) { id name translations { language field text } } }";
-const UPDATE_FUND: &str = "mutation($id: ID!, $input: UpdateFundInput!) { updateFund(id: $id, input: $input) { id translations { language field text } } }";
+const UPDATE_FUND: &str = "mutation($input: UpdateFundInput!) { updateFund(input: $input) { id translations { language field text } } }";
 const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { ... on AppealPreview { language contentLanguage fellBack subject body } } }";
 
 /// The Santa Ana fund, named in Spanish and Arabic but not in French.
@@ -62,7 +62,7 @@ async fn a_spanish_donation_page_names_the_funds_in_spanish(backend: Backend) {
         &app,
         &admin,
         UPDATE_FUND,
-        json!({ "id": "1", "input": { "translations": [
+        json!({ "input": { "id": "1", "translations": [
             { "language": "SPANISH", "field": "NAME", "text": "Fondo General" },
         ] } }),
     )
@@ -106,7 +106,7 @@ async fn staff_cannot_translate_a_fund_into_english_or_give_it_a_subject(backend
             &app,
             &admin,
             UPDATE_FUND,
-            json!({ "id": "1", "input": { "translations": [translation] } }),
+            json!({ "input": { "id": "1", "translations": [translation] } }),
         )
         .await;
         assert_eq!(
@@ -303,7 +303,14 @@ async fn the_circle_page_and_welcome_speak_the_tiers_translated_name_and_benefit
 ) {
     let (app, _stripe) = club_app(backend).await;
     let admin = admin_token(&app).await;
-    let tiers = ok(&app, &admin, "{ tiers { id isCircle } }", json!({})).await["tiers"].clone();
+    let tiers = ok(
+        &app,
+        &admin,
+        "{ tiers { nodes { id isCircle } } }",
+        json!({}),
+    )
+    .await["tiers"]["nodes"]
+        .clone();
     let circle = tiers
         .as_array()
         .unwrap()
@@ -314,8 +321,8 @@ async fn the_circle_page_and_welcome_speak_the_tiers_translated_name_and_benefit
     ok(
         &app,
         &admin,
-        "mutation($id: ID!, $input: UpdateTierInput!) { updateTier(id: $id, input: $input) { id } }",
-        json!({ "id": circle, "input": {
+        "mutation($input: UpdateTierInput!) { updateTier(input: $input) { id } }",
+        json!({ "input": { "id": circle,
             "benefits": "Invitations to our spring gathering",
             "translations": [
                 { "language": "SPANISH", "field": "NAME", "text": "Círculo de Amistad" },

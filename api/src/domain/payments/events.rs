@@ -16,6 +16,7 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
 };
 
+use super::super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
 use super::{
     ClubChange, ClubPolicy, Currency, DomainError, Organization, ProcessorEvent, apply_effect,
     begin_write, is_unique_violation, refused_currency,
@@ -307,26 +308,26 @@ fn filtered(filter: &StripeEventFilter) -> sea_orm::Select<stripe_event::Entity>
     query
 }
 
-/// How many stored events match.
-pub async fn count_stripe_events(
-    db: &impl ConnectionTrait,
-    filter: &StripeEventFilter,
-) -> Result<u64, DomainError> {
-    Ok(filtered(filter).count(db).await?)
+/// Stored events are listed newest first by Stripe's time, ties by id.
+pub fn newest_stripe_events() -> Ordering<stripe_event::Column> {
+    use stripe_event::Column::{Id, StripeCreatedAt};
+    Ordering::by(
+        "stripe-events-newest",
+        StripeCreatedAt,
+        KeyKind::Time,
+        Id,
+        true,
+    )
 }
 
-/// Stored events that match, newest first.
-pub async fn list_stripe_events(
+/// One page of the stored events that match, newest first, and how many match.
+pub async fn page_stripe_events(
     db: &impl ConnectionTrait,
     filter: &StripeEventFilter,
-    offset: u64,
-    limit: u64,
-) -> Result<Vec<stripe_event::Model>, DomainError> {
-    Ok(filtered(filter)
-        .order_by_desc(stripe_event::Column::StripeCreatedAt)
-        .order_by_desc(stripe_event::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(db)
-        .await?)
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<stripe_event::Model>, DomainError> {
+    newest_stripe_events()
+        .page_counted(db, filtered(filter), request, size_when_unsaid)
+        .await
 }

@@ -4,12 +4,10 @@
 use entity::enums::{ReceiptKind, ReceiptStatus};
 use entity::{gift, receipt};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
-use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, Select,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Select};
 
-use super::super::keyset::{Key, KeyKind, KeyedPage, Ordering, PageRequest, time_value};
+use super::super::gift_search::GiftOrder;
+use super::super::keyset::{CountedPage, KeyKind, KeyedPage, Ordering, PageRequest};
 use super::super::{DomainError, gifts};
 
 /// A receipt by its number.
@@ -98,11 +96,6 @@ pub fn newest_receipts() -> Ordering<receipt::Column> {
     Ordering::by("receipts-newest", IssuedAt, KeyKind::Time, Id, true)
 }
 
-/// A receipt's place in [`newest_receipts`], as its cursor carries it.
-pub fn receipt_key(receipt: &receipt::Model) -> Key {
-    vec![time_value(receipt.issued_at), receipt.id.into()]
-}
-
 /// One page of matching receipts, newest first.
 pub async fn page_receipts(
     db: &impl ConnectionTrait,
@@ -115,13 +108,15 @@ pub async fn page_receipts(
         .await
 }
 
-/// Gifts of at least `minimum_minor` that succeeded (or were refunded only in part) and
-/// have no valid receipt of their own, oldest first.
+/// One page of the gifts of at least `minimum_minor` that succeeded (or were refunded
+/// only in part) and have no valid receipt of their own, oldest first; and how many
+/// there are.
 pub async fn gifts_missing_acknowledgment(
     db: &impl ConnectionTrait,
     minimum_minor: i64,
-    limit: u64,
-) -> Result<Vec<gift::Model>, DomainError> {
+    request: &PageRequest,
+    size_when_unsaid: u64,
+) -> Result<CountedPage<gift::Model>, DomainError> {
     let valid_receipt = Query::select()
         .expr(Expr::val(1))
         .from(receipt::Entity)
@@ -132,13 +127,12 @@ pub async fn gifts_missing_acknowledgment(
         .and_where(receipt::Column::Kind.eq(ReceiptKind::Gift))
         .and_where(receipt::Column::Status.eq(ReceiptStatus::Issued))
         .to_owned();
-    Ok(gift::Entity::find()
+    let query = gift::Entity::find()
         .filter(gifts::counted())
         .filter(gifts::net_amount().gte(minimum_minor))
-        .filter(Expr::exists(valid_receipt).not())
-        .order_by_asc(gift::Column::ReceivedAt)
-        .order_by_asc(gift::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
+        .filter(Expr::exists(valid_receipt).not());
+    GiftOrder::Oldest
+        .ordering()
+        .page_counted(db, query, request, size_when_unsaid)
+        .await
 }

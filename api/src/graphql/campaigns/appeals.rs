@@ -228,6 +228,8 @@ pub struct CreateAppealInput {
 /// Changes to an appeal. Leave a field out to keep it; null clears it.
 #[derive(InputObject, Default)]
 pub struct UpdateAppealInput {
+    /// The appeal's id.
+    pub id: ID,
     /// Its name.
     pub name: Option<String>,
     /// How it reaches donors.
@@ -293,10 +295,9 @@ impl AppealMutation {
     async fn update_appeal(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The appeal's id.")] id: ID,
-        #[graphql(desc = "The fields to change.")] input: UpdateAppealInput,
+        #[graphql(desc = "The appeal and the fields to change.")] input: UpdateAppealInput,
     ) -> Result<Appeal> {
-        let id = parse_id("id", &id)?;
+        let id = parse_id("id", &input.id)?;
         let changes = AppealChanges {
             name: input.name,
             channel: input.channel.map(Into::into),

@@ -16,7 +16,7 @@ use super::context::{actor, db, parse_id};
 use super::date::Date;
 use super::errors::GqlResultExt;
 use super::money::{MoneyAmount, MoneyInput};
-use super::paging::{Page, PageArgs, page};
+use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page};
 use super::tokens::Role;
 use crate::domain::DomainError;
 use crate::domain::campaigns::{self, CampaignChanges, CampaignDetails, GivingTotals};
@@ -143,19 +143,12 @@ impl CampaignQuery {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<Campaign>> {
-        let args = PageArgs::new(after, before, first, last);
-        args.check()?;
-        let db = db(ctx)?;
-        let total = campaigns::count_campaigns(db).await.gql()?;
-        let window = args.window(total);
-        let rows = campaigns::campaigns_page(db, window.offset, window.limit)
+        let order = campaigns::newest_campaigns();
+        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
+        let rows = campaigns::page_campaigns(db(ctx)?, &request, DEFAULT_PAGE_SIZE as u64)
             .await
             .gql()?;
-        Ok(page(
-            window,
-            total,
-            rows.into_iter().map(Campaign).collect(),
-        ))
+        Ok(counted_page(&order, rows, Campaign))
     }
 }
 
@@ -179,6 +172,8 @@ pub struct CreateCampaignInput {
 /// Changes to a campaign. Leave a field out to keep it.
 #[derive(InputObject, Default)]
 pub struct UpdateCampaignInput {
+    /// The campaign's id.
+    pub id: ID,
     /// Its name.
     pub name: Option<String>,
     /// What it is for; null clears it.
@@ -241,10 +236,9 @@ impl CampaignMutation {
     async fn update_campaign(
         &self,
         ctx: &Context<'_>,
-        #[graphql(desc = "The campaign's id.")] id: ID,
-        #[graphql(desc = "The fields to change.")] input: UpdateCampaignInput,
+        #[graphql(desc = "The campaign and the fields to change.")] input: UpdateCampaignInput,
     ) -> Result<Campaign> {
-        let id = parse_id("id", &id)?;
+        let id = parse_id("id", &input.id)?;
         let changes = CampaignChanges {
             name: input.name,
             description: change(input.description),

@@ -379,8 +379,8 @@ async fn raising_a_threshold_moves_members_out_in_the_same_change(backend: Backe
     ok(
         &app,
         &admin,
-        "mutation($input: UpdateTierInput!) { updateTier(id: \"1\", input: $input) { id } }",
-        json!({ "input": { "threshold": { "amountMinor": 60_000 } } }),
+        "mutation($input: UpdateTierInput!) { updateTier(input: $input) { id } }",
+        json!({ "input": { "id": "1", "threshold": { "amountMinor": 60_000 } } }),
     )
     .await;
     let rows = history(&app, jo).await;
@@ -394,7 +394,7 @@ async fn raising_a_threshold_moves_members_out_in_the_same_change(backend: Backe
     );
 }
 
-const GIVING_CLUB: &str = "query($from: DateTime!, $to: DateTime!) { givingClub { members(first: 1) { totalCount edges { node { donor { displayName } tier { name } joinedAt annualPledgeTotal { amountMinor formatted } } } pageInfo { hasNextPage endCursor } } joinedBetween(from: $from, to: $to) { donor { displayName } } leftBetween(from: $from, to: $to) { donor { displayName } leaveReason } monthlyRecurringRevenue { amountMinor formatted } annualPledgeTotal { amountMinor } } }";
+const GIVING_CLUB: &str = "query($from: DateTime!, $to: DateTime!) { givingClub { members(first: 1) { totalCount edges { node { donor { displayName } tier { name } joinedAt annualPledgeTotal { amountMinor formatted } } } pageInfo { hasNextPage endCursor } } joinedBetween(from: $from, to: $to) { totalCount nodes { donor { displayName } } } leftBetween(from: $from, to: $to) { totalCount nodes { donor { displayName } leaveReason } } monthlyRecurringRevenue { amountMinor formatted } annualPledgeTotal { amountMinor } } }";
 
 const CHANGE: &str = "mutation($input: %INPUT%!) { %ACTION%(input: $input) { requestedOfProcessor pledge { status installment { amountMinor } } } }";
 

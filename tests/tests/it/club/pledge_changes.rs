@@ -47,8 +47,9 @@ async fn staff_see_the_club_its_movements_and_its_recurring_income(backend: Back
         next["givingClub"]["members"]["pageInfo"]["hasNextPage"],
         false
     );
-    assert_eq!(data["joinedBetween"].as_array().unwrap().len(), 2);
-    assert_eq!(data["leftBetween"].as_array().unwrap().len(), 0);
+    assert_eq!(data["joinedBetween"]["nodes"].as_array().unwrap().len(), 2);
+    assert_eq!(data["joinedBetween"]["totalCount"], 2);
+    assert_eq!(data["leftBetween"]["nodes"].as_array().unwrap().len(), 0);
     // $42 + $30 a month, and $600 a year spread over its months.
     assert_eq!(data["monthlyRecurringRevenue"]["amountMinor"], 12_200);
     assert_eq!(
@@ -56,8 +57,8 @@ async fn staff_see_the_club_its_movements_and_its_recurring_income(backend: Back
         50_400 + 36_000 + 60_000
     );
 
-    let history = ok(&app, &viewer, "query($id: ID!) { donor(id: $id) { tierHistory { tier { name } joinReason leftAt cause } } }", json!({ "id": pia.to_string() })).await;
-    let rows = history["donor"]["tierHistory"].as_array().unwrap();
+    let history = ok(&app, &viewer, "query($id: ID!) { donor(id: $id) { tierHistory { nodes { tier { name } joinReason leftAt cause } } } }", json!({ "id": pia.to_string() })).await;
+    let rows = history["donor"]["tierHistory"]["nodes"].as_array().unwrap();
     assert_eq!(rows.len(), 1);
     assert!(rows[0]["leftAt"].is_null());
     assert!(

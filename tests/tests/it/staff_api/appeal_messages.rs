@@ -9,7 +9,8 @@ use tests::support::{Backend, spawn_app};
 use super::*;
 
 const CREATE: &str = "mutation($input: CreateAppealInput!) { createAppeal(input: $input) { id } }";
-const UPDATE: &str = "mutation($id: ID!, $input: UpdateAppealInput!) { updateAppeal(id: $id, input: $input) { id message } }";
+const UPDATE: &str =
+    "mutation($input: UpdateAppealInput!) { updateAppeal(input: $input) { id message } }";
 const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { __typename ... on AppealPreview { body } ... on AppealNotReceived { reason message } } }";
 
 async fn campaign(app: &TestApp, staff: &str) -> serde_json::Value {
@@ -59,7 +60,7 @@ async fn misspelled_merge_fields_are_refused_by_name_at_create_and_update(backen
         &app,
         &staff,
         UPDATE,
-        json!({ "id": appeal, "input": { "subject": "{First_Name}, spring is here" } }),
+        json!({ "input": { "id": appeal, "subject": "{First_Name}, spring is here" } }),
     )
     .await;
     assert_eq!(
@@ -70,7 +71,7 @@ async fn misspelled_merge_fields_are_refused_by_name_at_create_and_update(backen
         &app,
         &staff,
         UPDATE,
-        json!({ "id": appeal, "input": { "message": "Hola {first_name} {}" } }),
+        json!({ "input": { "id": appeal, "message": "Hola {first_name} {}" } }),
     )
     .await;
     assert_eq!(changed["updateAppeal"]["message"], "Hola {first_name} {}");

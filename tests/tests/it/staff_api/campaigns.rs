@@ -7,9 +7,9 @@ use tests::support::{Backend, spawn_app};
 use super::*;
 
 const CREATE_CAMPAIGN: &str = "mutation($input: CreateCampaignInput!) { createCampaign(input: $input) { id name goal { amountMinor formatted } startsOn endsOn defaultFundId } }";
-const UPDATE_CAMPAIGN: &str = "mutation($id: ID!, $input: UpdateCampaignInput!) { updateCampaign(id: $id, input: $input) { id name description endsOn } }";
+const UPDATE_CAMPAIGN: &str = "mutation($input: UpdateCampaignInput!) { updateCampaign(input: $input) { id name description endsOn } }";
 const CREATE_APPEAL: &str = "mutation($input: CreateAppealInput!) { createAppeal(input: $input) { id sourceCode channel askRule { step { amountMinor } minimum { amountMinor } inviteToCircle } cost { amountMinor } } }";
-const UPDATE_APPEAL: &str = "mutation($id: ID!, $input: UpdateAppealInput!) { updateAppeal(id: $id, input: $input) { id sourceCode message cost { amountMinor } askRule { step { amountMinor } } } }";
+const UPDATE_APPEAL: &str = "mutation($input: UpdateAppealInput!) { updateAppeal(input: $input) { id sourceCode message cost { amountMinor } askRule { step { amountMinor } } } }";
 const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput) { refundGift(input: { id: $id, amount: $amount }) { gift { status } } }";
 const PROGRESS: &str = "query($id: ID!) { campaign(id: $id) { name progress { raised { amountMinor } gifts donors percentOfGoal } appeals { sourceCode progress { raised { amountMinor } gifts donors } } } }";
 
@@ -41,7 +41,7 @@ async fn staff_build_a_campaign_and_its_appeals(backend: Backend) {
         &app,
         &staff,
         UPDATE_CAMPAIGN,
-        json!({ "id": id, "input": { "description": null, "endsOn": "2026-07-31" } }),
+        json!({ "input": { "id": id, "description": null, "endsOn": "2026-07-31" } }),
     )
     .await;
     assert_eq!(updated["updateCampaign"]["description"], json!(null));
@@ -72,7 +72,7 @@ async fn staff_build_a_campaign_and_its_appeals(backend: Backend) {
         &app,
         &staff,
         UPDATE_APPEAL,
-        json!({ "id": appeal["id"], "input": { "message": "Dear {first_name}", "cost": null, "askRule": null } }),
+        json!({ "input": { "id": appeal["id"], "message": "Dear {first_name}", "cost": null, "askRule": null } }),
     )
     .await;
     assert_eq!(changed["updateAppeal"]["message"], "Dear {first_name}");

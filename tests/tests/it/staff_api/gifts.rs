@@ -283,7 +283,7 @@ async fn a_refused_pledge_names_the_field_and_changes_nothing(backend: Backend) 
     assert_eq!(count(&app, pledge::Entity).await, 0);
 }
 
-const ADJUST: &str = "mutation($id: ID!, $input: AdjustGiftInput!) { adjustGift(id: $id, input: $input) { id amount { amountMinor } fund { code } checkNumber appealCode anonymous } }";
+const ADJUST: &str = "mutation($input: AdjustGiftInput!) { adjustGift(input: $input) { id amount { amountMinor } fund { code } checkNumber appealCode anonymous } }";
 const REFUND: &str = "mutation($id: ID!, $amount: MoneyInput, $reason: String) { refundGift(input: { id: $id, amount: $amount, reason: $reason }) { gift { id status refunded { amountMinor } netAmount { amountMinor } } processorRefund { stripeRefundId } } }";
 
 async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
@@ -295,7 +295,7 @@ async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
     let donor = create_donor(&app, &token, json!({ "displayName": "Chloé Martin" })).await;
     let id = record_gift(&app, &token, check_gift(donor, json!({}))).await["gift"]["id"].clone();
 
-    let adjusted = ok(&app, &token, ADJUST, json!({ "id": id, "input": {
+    let adjusted = ok(&app, &token, ADJUST, json!({ "input": { "id": id,
         "amount": { "amountMinor": 30_000 }, "fundId": fund, "checkNumber": "2001", "appealCode": "Scomm11-Letter", "anonymous": true } })).await;
     assert_eq!(
         adjusted["adjustGift"],
@@ -338,7 +338,7 @@ async fn staff_correct_and_refund_an_offline_gift(backend: Backend) {
         &app,
         &token,
         ADJUST,
-        json!({ "id": id, "input": { "amount": { "amountMinor": 5_000 } } }),
+        json!({ "input": { "id": id, "amount": { "amountMinor": 5_000 } } }),
     )
     .await;
     assert_eq!(
@@ -382,7 +382,7 @@ async fn corrections_and_refunds_keep_the_receipt_true(backend: Backend) {
         &app,
         &token,
         ADJUST,
-        json!({ "id": id, "input": { "anonymous": true } }),
+        json!({ "input": { "id": id, "anonymous": true } }),
     )
     .await;
     assert_eq!(valid_receipts(&app).await, vec![first.clone()]);
@@ -392,7 +392,7 @@ async fn corrections_and_refunds_keep_the_receipt_true(backend: Backend) {
         &app,
         &token,
         ADJUST,
-        json!({ "id": id, "input": { "amount": { "amountMinor": 30_000 } } }),
+        json!({ "input": { "id": id, "amount": { "amountMinor": 30_000 } } }),
     )
     .await;
     let second = valid_receipts(&app).await.remove(0);
@@ -476,8 +476,13 @@ async fn a_refused_correction_changes_nothing(backend: Backend) {
             "benefitsValue",
         ),
     ] {
-        let (got_code, got_field) =
-            fails(&app, &token, ADJUST, json!({ "id": id, "input": input })).await;
+        let (got_code, got_field) = fails(
+            &app,
+            &token,
+            ADJUST,
+            json!({ "input": with_id(json!(id), &input) }),
+        )
+        .await;
         assert_eq!(
             (got_code.as_str(), got_field.as_str()),
             (code, field),
@@ -546,7 +551,7 @@ async fn a_card_gift_is_changed_only_through_the_processor(backend: Backend) {
         .graphql(
             &token,
             ADJUST,
-            json!({ "id": card.id.to_string(), "input": { "anonymous": true } }),
+            json!({ "input": { "id": card.id.to_string(), "anonymous": true } }),
         )
         .await;
     assert_eq!(tests::support::error_codes(&body), ["CONFLICT"]);

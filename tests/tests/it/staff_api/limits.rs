@@ -135,7 +135,9 @@ async fn aliases_and_repeated_fields_are_capped(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
     let aliased = |n: usize| {
-        let fields: Vec<String> = (0..n).map(|i| format!("t{i}: tiers {{ name }}")).collect();
+        let fields: Vec<String> = (0..n)
+            .map(|i| format!("t{i}: tiers {{ nodes {{ name }} }}"))
+            .collect();
         format!("{{ {} }}", fields.join(" "))
     };
     ok(&app, &token, &aliased(5), json!({})).await;

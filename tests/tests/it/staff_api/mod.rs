@@ -14,6 +14,7 @@ mod limits;
 mod lookups;
 mod merge;
 mod office;
+mod paging;
 mod privacy;
 mod role_matrix;
 mod roles;
@@ -37,6 +38,15 @@ pub async fn ok(app: &TestApp, token: &str, query: &str, variables: Value) -> Va
 }
 
 /// Runs a request that must fail; returns the first error's code and field.
+/// An update's input: `fields` with the record's `id` among them.
+pub fn with_id(id: Value, fields: &Value) -> Value {
+    let mut input = fields.clone();
+    if let Some(object) = input.as_object_mut() {
+        object.insert("id".into(), id);
+    }
+    input
+}
+
 pub async fn fails(app: &TestApp, token: &str, query: &str, variables: Value) -> (String, String) {
     let body = app.graphql(token, query, variables).await;
     let codes = error_codes(&body);

@@ -9,7 +9,7 @@ use tests::support::{Backend, spawn_app};
 use super::*;
 
 const CREATE_FUND: &str = "mutation($input: CreateFundInput!) { createFund(input: $input) { id name code restricted archivedAt } }";
-const UPDATE_FUND: &str = "mutation($id: ID!, $input: UpdateFundInput!) { updateFund(id: $id, input: $input) { id name code description restricted } }";
+const UPDATE_FUND: &str = "mutation($input: UpdateFundInput!) { updateFund(input: $input) { id name code description restricted } }";
 const ARCHIVE_FUND: &str =
     "mutation($id: ID!) { archiveFund(input: { id: $id }) { id archivedAt } }";
 
@@ -21,7 +21,7 @@ async fn admins_create_rename_and_archive_funds(backend: Backend) {
     assert_eq!(created["code"], "SANTA-ANA-DDF");
     assert_eq!(created["restricted"], true);
     let id = created["id"].clone();
-    let updated = ok(&app, &admin, UPDATE_FUND, json!({ "id": id, "input": { "description": "Defense for Santa Ana residents", "name": "Santa Ana Defense Fund" } })).await;
+    let updated = ok(&app, &admin, UPDATE_FUND, json!({ "input": { "id": id, "description": "Defense for Santa Ana residents", "name": "Santa Ana Defense Fund" } })).await;
     assert_eq!(updated["updateFund"]["name"], "Santa Ana Defense Fund");
     let archived = ok(&app, &admin, ARCHIVE_FUND, json!({ "id": id })).await;
     assert!(archived["archiveFund"]["archivedAt"].is_string());
@@ -41,12 +41,16 @@ async fn admins_create_rename_and_archive_funds(backend: Backend) {
     let listed = ok(
         &app,
         &staff,
-        "{ open: funds { code } all: funds(includeArchived: true) { code } }",
+        "{ open: funds { totalCount nodes { code } } all: funds(includeArchived: true) { totalCount nodes { code } } }",
         json!({}),
     )
     .await;
-    assert_eq!(listed["open"], json!([{ "code": "GENERAL" }]));
-    assert_eq!(listed["all"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        listed["open"],
+        json!({ "totalCount": 1, "nodes": [{ "code": "GENERAL" }] })
+    );
+    assert_eq!(listed["all"]["totalCount"], 2);
+    assert_eq!(listed["all"]["nodes"].as_array().unwrap().len(), 2);
     let actions: Vec<String> = ["createFund", "updateFund", "archiveFund"]
         .iter()
         .map(|a| a.to_string())
@@ -99,27 +103,27 @@ async fn a_refused_fund_change_names_the_field_and_changes_nothing(backend: Back
     }
     for (vars, code, field) in [
         (
-            json!({ "id": id, "input": { "name": "General Fund" } }),
+            json!({ "input": { "id": id, "name": "General Fund" } }),
             "CONFLICT",
             "name",
         ),
         (
-            json!({ "id": id, "input": { "code": "GENERAL" } }),
+            json!({ "input": { "id": id, "code": "GENERAL" } }),
             "CONFLICT",
             "code",
         ),
         (
-            json!({ "id": id, "input": { "code": "" } }),
+            json!({ "input": { "id": id, "code": "" } }),
             "BAD_USER_INPUT",
             "code",
         ),
         (
-            json!({ "id": "1", "input": { "code": "UNRESTRICTED" } }),
+            json!({ "input": { "id": "1", "code": "UNRESTRICTED" } }),
             "BAD_USER_INPUT",
             "code",
         ),
         (
-            json!({ "id": "999", "input": { "name": "X" } }),
+            json!({ "input": { "id": "999", "name": "X" } }),
             "NOT_FOUND",
             "",
         ),
@@ -153,7 +157,7 @@ async fn a_refused_fund_change_names_the_field_and_changes_nothing(backend: Back
 }
 
 const CREATE_TIER: &str = "mutation($input: CreateTierInput!) { createTier(input: $input) { id name threshold { amountMinor formatted } benefitsValue { amountMinor } } }";
-const UPDATE_TIER: &str = "mutation($id: ID!, $input: UpdateTierInput!) { updateTier(id: $id, input: $input) { id name threshold { amountMinor } benefits } }";
+const UPDATE_TIER: &str = "mutation($input: UpdateTierInput!) { updateTier(input: $input) { id name threshold { amountMinor } benefits } }";
 
 async fn admins_add_and_change_tiers(backend: Backend) {
     let app = spawn_app(backend).await;
@@ -164,14 +168,14 @@ async fn admins_add_and_change_tiers(backend: Backend) {
         &app,
         &admin,
         UPDATE_TIER,
-        json!({ "id": "1", "input": { "threshold": { "amountMinor": 48_000 }, "benefits": null } }),
+        json!({ "input": { "id": "1", "threshold": { "amountMinor": 48_000 }, "benefits": null } }),
     )
     .await;
     assert_eq!(updated["updateTier"]["threshold"]["amountMinor"], 48_000);
     assert_eq!(updated["updateTier"]["benefits"], serde_json::Value::Null);
-    let tiers = ok(&app, &admin, "{ tiers { name } }", json!({})).await;
+    let tiers = ok(&app, &admin, "{ tiers { nodes { name } } }", json!({})).await;
     assert_eq!(
-        tiers["tiers"],
+        tiers["tiers"]["nodes"],
         json!([{ "name": "Circle of Friends" }, { "name": "Defenders Circle" }])
     );
     let entry = &audit_entries(&app, "updateTier").await[0];
@@ -227,22 +231,22 @@ async fn a_refused_tier_change_names_the_field_and_changes_nothing(backend: Back
     }
     for (vars, code, field) in [
         (
-            json!({ "id": "1", "input": { "name": "" } }),
+            json!({ "input": { "id": "1", "name": "" } }),
             "BAD_USER_INPUT",
             "name",
         ),
         (
-            json!({ "id": "1", "input": { "threshold": { "amountMinor": -5 } } }),
+            json!({ "input": { "id": "1", "threshold": { "amountMinor": -5 } } }),
             "BAD_USER_INPUT",
             "threshold",
         ),
         (
-            json!({ "id": "1", "input": { "benefitsValue": { "amountMinor": 60_000 } } }),
+            json!({ "input": { "id": "1", "benefitsValue": { "amountMinor": 60_000 } } }),
             "BAD_USER_INPUT",
             "benefitsValue",
         ),
         (
-            json!({ "id": "77", "input": { "name": "X" } }),
+            json!({ "input": { "id": "77", "name": "X" } }),
             "NOT_FOUND",
             "",
         ),

@@ -2,9 +2,9 @@
 //! introspection: for each object type reachable from `Query` or `Mutation`, and each of
 //! its fields, a request that reaches the field is built and sent as a viewer, as staff
 //! and as an admin. The role each field needs is read from the schema's `@requiresRole`
-//! (on the field or on the type it returns). A role that may see every field on the way
-//! gets no FORBIDDEN; any other gets FORBIDDEN and no data at all. Fields added later are
-//! walked without any change here.
+//! (on the field, on the type it returns, or on a connection's items). A role that may
+//! see every field on the way gets no FORBIDDEN; any other gets FORBIDDEN and no data at
+//! all. Fields added later are walked without any change here.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 
@@ -97,17 +97,20 @@ fn declared_roles() -> Declared {
 }
 
 impl Declared {
-    /// What a field needs: its own role and the role of the type it returns.
+    /// What a field needs: its own role and the role of the type it returns; for a
+    /// connection, also the role of its items (the type its `nodes` returns).
     fn needed(&self, parent: &str, field: &str) -> StaffRole {
         let key = (parent.to_owned(), field.to_owned());
         let own = self.fields.get(&key).copied().unwrap_or(StaffRole::Viewer);
-        let returned = self
+        let role_of_type = |ty: &String| self.types.get(ty).copied().unwrap_or(StaffRole::Viewer);
+        let Some(returned) = self.returns.get(&key) else {
+            return own;
+        };
+        let items = self
             .returns
-            .get(&key)
-            .and_then(|ty| self.types.get(ty))
-            .copied()
-            .unwrap_or(StaffRole::Viewer);
-        stronger(own, returned)
+            .get(&(returned.clone(), "nodes".to_owned()))
+            .map_or(StaffRole::Viewer, role_of_type);
+        stronger(stronger(own, role_of_type(returned)), items)
     }
 }
 

@@ -240,8 +240,8 @@ async fn segments_are_saved_by_name_and_bad_rules_name_the_field(backend: Backen
         json!({ "kind": "lybunt", "year": 2026 })
     );
     assert_eq!(created["createSegment"]["donorCount"], 0);
-    let listed = ok(&app, &staff, "{ segments { name } }", json!({})).await;
-    assert_eq!(listed["segments"], json!([{ "name": "Lapsed" }]));
+    let listed = ok(&app, &staff, "{ segments { nodes { name } } }", json!({})).await;
+    assert_eq!(listed["segments"]["nodes"], json!([{ "name": "Lapsed" }]));
     for (rule, named) in [
         (json!({ "kind": "lybunt" }), "ruleJson.year"),
         (
