@@ -238,11 +238,21 @@ async fn why_not_receiving(
     Ok(NotReceiving::OutsideSegment)
 }
 
+/// Which of an appeal's recipients to read.
+#[derive(Debug, Clone, Copy)]
+enum Reading {
+    /// Only this donor, if the appeal reaches them.
+    Donor(i64),
+    /// The next [`BATCH`] by id after this donor id.
+    After(i64),
+}
+
+/// The audience's donors with an email address, as `reading` says, by id.
 async fn recipients(
     db: &impl ConnectionTrait,
     audience: Condition,
     circle: Option<&Circle>,
-    donor_id: Option<i64>,
+    reading: Reading,
 ) -> Result<Vec<Recipient>, DomainError> {
     let mut query = donor::Entity::find()
         .select_only()
@@ -257,10 +267,12 @@ async fn recipients(
         .column_as(last_gift_minor(), "last_gift_minor")
         .column_as(in_circle(circle), "in_circle")
         .filter(audience)
+        .filter(donor::Column::Email.is_not_null())
         .order_by_asc(donor::Column::Id);
-    if let Some(id) = donor_id {
-        query = query.filter(donor::Column::Id.eq(id));
-    }
+    query = match reading {
+        Reading::Donor(id) => query.filter(donor::Column::Id.eq(id)),
+        Reading::After(id) => query.filter(donor::Column::Id.gt(id)).limit(BATCH as u64),
+    };
     let rows: Vec<RecipientRow> = query.into_tuple().all(db).await?;
     Ok(rows
         .into_iter()
@@ -409,26 +421,55 @@ async fn load_email_appeal(
     Ok(found)
 }
 
-async fn personal_appeals(
-    db: &impl ConnectionTrait,
-    org: &Organization,
-    links: LinkSettings<'_>,
-    appeal: &appeal::Model,
-    donor_id: Option<i64>,
-) -> Result<Vec<PersonalAppeal>, DomainError> {
-    let rule = appeal
-        .ask_rule
-        .as_ref()
-        .map(AskRule::from_json)
-        .transpose()?
-        .unwrap_or(DEFAULT_ASK);
-    let circle = tiers::circle(db).await?;
-    let audience = email_audience(db, org, appeal).await?;
-    let found = recipients(db, audience, circle.as_ref(), donor_id).await?;
-    Ok(found
-        .into_iter()
-        .map(|r| personalize(appeal, rule, circle.as_ref(), links, r))
-        .collect())
+/// What every donor's copy of an appeal is made from.
+struct Making {
+    rule: AskRule,
+    circle: Option<Circle>,
+    audience: Condition,
+}
+
+impl Making {
+    async fn of(
+        db: &impl ConnectionTrait,
+        org: &Organization,
+        appeal: &appeal::Model,
+    ) -> Result<Self, DomainError> {
+        let rule = appeal
+            .ask_rule
+            .as_ref()
+            .map(AskRule::from_json)
+            .transpose()?
+            .unwrap_or(DEFAULT_ASK);
+        Ok(Making {
+            rule,
+            circle: tiers::circle(db).await?,
+            audience: email_audience(db, org, appeal).await?,
+        })
+    }
+
+    /// The personal copies for the recipients `reading` names.
+    async fn personal(
+        &self,
+        db: &impl ConnectionTrait,
+        links: LinkSettings<'_>,
+        appeal: &appeal::Model,
+        reading: Reading,
+    ) -> Result<Vec<PersonalAppeal>, DomainError> {
+        let found = recipients(db, self.audience.clone(), self.circle.as_ref(), reading).await?;
+        Ok(found
+            .into_iter()
+            .map(|r| personalize(appeal, self.rule, self.circle.as_ref(), links, r))
+            .collect())
+    }
+
+    /// How many donors the appeal reaches.
+    async fn count(&self, db: &impl ConnectionTrait) -> Result<u64, DomainError> {
+        Ok(donor::Entity::find()
+            .filter(self.audience.clone())
+            .filter(donor::Column::Email.is_not_null())
+            .count(db)
+            .await?)
+    }
 }
 
 /// One donor's appeal as it would be sent, or why the donor would not get one.
@@ -443,7 +484,9 @@ pub async fn preview_for_donor(
     if donor::Entity::find_by_id(donor_id).one(db).await?.is_none() {
         return Err(DomainError::not_found("donor", donor_id));
     }
-    let found = personal_appeals(db, org, links, &appeal, Some(donor_id))
+    let found = Making::of(db, org, &appeal)
+        .await?
+        .personal(db, links, &appeal, Reading::Donor(donor_id))
         .await?
         .into_iter()
         .next();
@@ -476,7 +519,7 @@ pub async fn send_appeal(
 ) -> Result<SendOutcome, DomainError> {
     let now = Utc::now();
     match not_before {
-        Some(at) if at > now => schedule_appeal(db, org, links, actor, appeal_id, at).await,
+        Some(at) if at > now => schedule_appeal(db, org, actor, appeal_id, at).await,
         _ => queue_appeal(db, org, links, actor, appeal_id).await,
     }
 }
@@ -484,16 +527,13 @@ pub async fn send_appeal(
 async fn schedule_appeal(
     db: &DatabaseConnection,
     org: &Organization,
-    links: LinkSettings<'_>,
     actor: &Actor,
     appeal_id: i64,
     at: DateTime<Utc>,
 ) -> Result<SendOutcome, DomainError> {
     let txn = begin_write(db).await?;
     let appeal = load_email_appeal(&txn, appeal_id).await?;
-    let recipients = personal_appeals(&txn, org, links, &appeal, None)
-        .await?
-        .len() as u64;
+    let recipients = Making::of(&txn, org, &appeal).await?.count(&txn).await?;
     let mut active: appeal::ActiveModel = appeal.clone().into();
     active.scheduled_at = Set(Some(at));
     active.sent_at = Set(None);
@@ -515,6 +555,8 @@ async fn schedule_appeal(
 }
 
 /// Queues the appeal for every donor it reaches, in one transaction, and marks it sent.
+/// The personal copies are made and written a batch of donors at a time, so the memory
+/// a send takes does not grow with the audience.
 async fn queue_appeal(
     db: &DatabaseConnection,
     org: &Organization,
@@ -524,14 +566,23 @@ async fn queue_appeal(
 ) -> Result<SendOutcome, DomainError> {
     let txn = begin_write(db).await?;
     let appeal = load_email_appeal(&txn, appeal_id).await?;
-    let personal = personal_appeals(&txn, org, links, &appeal, None).await?;
-    let audience = email_audience(&txn, org, &appeal).await?;
-    let matched = appeal_breakdown::matched_alternatives(&txn, org, &appeal, audience).await?;
+    let making = Making::of(&txn, org, &appeal).await?;
+    let matched =
+        appeal_breakdown::matched_alternatives(&txn, org, &appeal, making.audience.clone()).await?;
     let currency = Currency::parse(&appeal.currency).unwrap_or(Currency::Usd);
     let now = Utc::now();
-    let recipients = personal.len() as u64;
+    let mut recipients = 0;
     let mut queued = 0;
-    for chunk in personal.chunks(BATCH) {
+    let mut after = 0;
+    loop {
+        let chunk = making
+            .personal(&txn, links, &appeal, Reading::After(after))
+            .await?;
+        let Some(last) = chunk.last() else {
+            break;
+        };
+        after = last.donor_id;
+        recipients += chunk.len() as u64;
         let rows = chunk.iter().map(|p| {
             let mut payload = json!({
                 "appealId": appeal.id,
@@ -573,6 +624,9 @@ async fn queue_appeal(
             )
             .exec_without_returning(&txn)
             .await?;
+        if chunk.len() < BATCH {
+            break;
+        }
     }
     let mut active: appeal::ActiveModel = appeal.clone().into();
     active.sent_at = Set(Some(now));

@@ -553,7 +553,7 @@ async fn a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before(backend
     ok(
         &app,
         &staff,
-        "mutation($id: ID!, $at: DateTime!) { updateAppeal(id: $id, input: { scheduledAt: $at }) { scheduledAt } }",
+        "mutation($id: ID!, $at: DateTime!) { updateAppeal(input: { id: $id, scheduledAt: $at }) { scheduledAt } }",
         json!({ "id": later.to_string(), "at": next_week }),
     )
     .await;
@@ -902,7 +902,61 @@ async fn an_arabic_donors_appeal_links_open_in_arabic_and_still_unsubscribe(back
     assert!(unsubscribed.appeals_unsubscribed_at.is_some());
 }
 
+/// An audience larger than one batch of personal copies: each consenting donor gets
+/// exactly one, counted alike when the appeal is scheduled, sent and sent again.
+async fn an_appeal_to_more_donors_than_one_batch_reaches_each_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let staff = staff_token(&app).await;
+    let seeded = tests::seed::seed(
+        &app.db,
+        tests::seed::SeedPlan {
+            donors: 1_003,
+            gifts_per_donor: 0,
+            funds: 0,
+            pledge_every: 0,
+        },
+    )
+    .await;
+    // The seed gives every other donor email consent.
+    let consenting: std::collections::BTreeSet<i64> = seeded
+        .donor_ids
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| (i + 1) % 2 == 0)
+        .map(|(_, id)| *id)
+        .collect();
+    assert_eq!(consenting.len(), 501);
+    let appeal = email_appeal(&app, &staff, "BATCHES").await;
+    let scheduled = ok(
+        &app,
+        &staff,
+        "mutation($id: ID!, $at: DateTime!) { sendAppeal(input: { id: $id, notBefore: $at }) { recipients queued } }",
+        json!({ "id": appeal.to_string(), "at": Utc::now() + chrono::Duration::days(7) }),
+    )
+    .await;
+    assert_eq!(
+        scheduled["sendAppeal"],
+        json!({ "recipients": 501, "queued": 0 })
+    );
+    let sent = ok(&app, &staff, SEND, json!({ "id": appeal.to_string() })).await;
+    assert_eq!(
+        sent["sendAppeal"],
+        json!({ "recipients": 501, "queued": 501 })
+    );
+    let messages = appeal_messages(&app, appeal).await;
+    let reached: std::collections::BTreeSet<i64> =
+        messages.iter().filter_map(|m| m.donor_id).collect();
+    assert_eq!(messages.len(), 501);
+    assert_eq!(reached, consenting);
+    let again = ok(&app, &staff, SEND, json!({ "id": appeal.to_string() })).await;
+    assert_eq!(
+        again["sendAppeal"],
+        json!({ "recipients": 501, "queued": 0 })
+    );
+}
+
 on_both_backends!(
+    an_appeal_to_more_donors_than_one_batch_reaches_each_once,
     an_arabic_donors_appeal_links_open_in_arabic_and_still_unsubscribe,
     appeal_results_by_segment_rule_match_a_hand_checked_example,
     a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before,
