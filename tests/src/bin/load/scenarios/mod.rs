@@ -44,7 +44,7 @@ pub enum PathName {
     Replays,
     /// Mail: the outbox drained to SMTP.
     Mail,
-    /// Every gift exported as CSV and downloaded.
+    /// Every donor, gift and pledge exported as CSV and downloaded.
     Export,
     /// Last year's year-end statements issued, typeset and mailed.
     Statements,

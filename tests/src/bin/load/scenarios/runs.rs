@@ -1,5 +1,5 @@
 //! The runs staff start once and wait for, timed from start to end: exporting every
-//! gift as CSV, the year-end statements of last year's donors (PDFs typeset and mailed),
+//! donor, gift and pledge as CSV, the year-end statements of last year's donors (PDFs typeset and mailed),
 //! and building and queueing an email appeal to every donor who agreed to email.
 
 use std::time::{Duration, Instant};
@@ -20,7 +20,9 @@ const STATEMENTS_GOAL_PER_SECOND: f64 = 100_000.0 / 60.0;
 /// Each selected run, in an order where one's mail does not slow the next one's clock.
 pub async fn run(bench: &mut Bench) -> anyhow::Result<()> {
     if bench.paths.runs(PathName::Export) {
-        export_gifts(bench).await?;
+        for list in [Exported::Donors, Exported::Gifts, Exported::Pledges] {
+            export(bench, list).await?;
+        }
     }
     if bench.paths.runs(PathName::Statements) {
         year_end_statements(bench).await?;
@@ -39,17 +41,62 @@ fn once(done: usize, seconds: f64) -> Figures {
     figures
 }
 
-/// `exportGifts` with no filter, then the CSV downloaded through its signed link, beside
+/// A list staff export whole.
+#[derive(Clone, Copy)]
+enum Exported {
+    Donors,
+    Gifts,
+    Pledges,
+}
+
+impl Exported {
+    fn noun(self) -> &'static str {
+        match self {
+            Exported::Donors => "donors",
+            Exported::Gifts => "gifts",
+            Exported::Pledges => "pledges",
+        }
+    }
+
+    fn mutation(self) -> &'static str {
+        match self {
+            Exported::Donors => "exportDonors",
+            Exported::Gifts => "exportGifts",
+            Exported::Pledges => "exportPledges",
+        }
+    }
+
+    /// The rows the export reads, page by page by id, with what it needs of each
+    /// row's donor.
+    fn by_hand(self) -> &'static str {
+        match self {
+            Exported::Donors => "SELECT d.* FROM donors d WHERE d.id > $1 ORDER BY d.id LIMIT 500",
+            Exported::Gifts => {
+                "SELECT g.*, d.external_id, d.email, d.display_name
+                 FROM gifts g JOIN donors d ON d.id = g.donor_id
+                 WHERE g.id > $1 ORDER BY g.id LIMIT 500"
+            }
+            Exported::Pledges => {
+                "SELECT p.*, d.external_id, d.email, d.display_name
+                 FROM pledges p JOIN donors d ON d.id = p.donor_id
+                 WHERE p.id > $1 ORDER BY p.id LIMIT 500"
+            }
+        }
+    }
+}
+
+/// An export with no filter, then the CSV downloaded through its signed link, beside
 /// the same rows read through hand-written SQL on the same kind of pool.
-async fn export_gifts(bench: &mut Bench) -> anyhow::Result<()> {
+async fn export(bench: &mut Bench, list: Exported) -> anyhow::Result<()> {
+    let mutation = list.mutation();
     let started = Instant::now();
     let data = bench
         .service
-        .graphql_data("mutation { exportGifts { url } }", json!({}))
+        .graphql_data(&format!("mutation {{ {mutation} {{ url }} }}"), json!({}))
         .await?;
-    let url = data["exportGifts"]["url"]
+    let url = data[mutation]["url"]
         .as_str()
-        .ok_or_else(|| anyhow::anyhow!("exportGifts gave no url: {data}"))?
+        .ok_or_else(|| anyhow::anyhow!("{mutation} gave no url: {data}"))?
         .to_owned();
     let body = bench
         .service
@@ -68,11 +115,12 @@ async fn export_gifts(bench: &mut Bench) -> anyhow::Result<()> {
         .saturating_sub(1);
 
     let started = Instant::now();
-    let read = gift_rows_by_hand(&bench.db).await?;
+    let read = rows_by_hand(&bench.db, list.by_hand()).await?;
     let limit_seconds = started.elapsed().as_secs_f64();
     bench.record(
         &format!(
-            "export all gifts: {rows} rows, {:.1} MB CSV in {seconds:.1} s",
+            "export all {}: {rows} rows, {:.1} MB CSV in {seconds:.1} s",
+            list.noun(),
             body.len() as f64 / 1e6
         ),
         "rows/s",
@@ -179,9 +227,9 @@ async fn email_appeal(bench: &mut Bench) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Every gift with its donor's external id, email and name, read page by page by id as
-/// the export reads them; how many.
-async fn gift_rows_by_hand(db: &sea_orm::DatabaseConnection) -> anyhow::Result<usize> {
+/// The rows `query` reads, page by page by id (its `$1`) as the export reads them;
+/// how many.
+async fn rows_by_hand(db: &sea_orm::DatabaseConnection, query: &str) -> anyhow::Result<usize> {
     use sea_orm::ConnectionTrait;
     let mut after: i64 = 0;
     let mut read = 0;
@@ -189,9 +237,7 @@ async fn gift_rows_by_hand(db: &sea_orm::DatabaseConnection) -> anyhow::Result<u
         let page = db
             .query_all_raw(crate::sql::sql(
                 db.get_database_backend(),
-                "SELECT g.*, d.external_id, d.email, d.display_name
-                 FROM gifts g JOIN donors d ON d.id = g.donor_id
-                 WHERE g.id > $1 ORDER BY g.id LIMIT 500",
+                query,
                 vec![after.into()],
             ))
             .await?;
