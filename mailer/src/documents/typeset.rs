@@ -54,7 +54,7 @@ pub enum TypesetError {
     Pdf(krilla::error::KrillaError),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Weight {
     Regular,
     Bold,
@@ -62,7 +62,7 @@ pub enum Weight {
 
 /// The direction a letter reads in: it decides where lines start and the order of table
 /// columns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
     LeftToRight,
     RightToLeft,
@@ -132,19 +132,9 @@ impl Face {
     }
 }
 
-/// A word's width in ems, by its text, weight and the line's base direction.
-type WidthKey = (String, Weight, Option<Direction>);
-
-/// How many word widths the process keeps before it forgets them all and starts again.
-const KEPT_WIDTHS: usize = 50_000;
-
 struct Fonts {
     latin: [Face; 2],
     arabic: [Face; 2],
-    /// Widths of the words wrapped so far. Letters repeat most of their words (the
-    /// organization's name, the fund, the thanks), and a word shapes to the same width
-    /// alone each time, so one measurement serves every letter.
-    widths: Mutex<HashMap<WidthKey, f32>>,
 }
 
 static FONTS: LazyLock<Option<Fonts>> = LazyLock::new(|| {
@@ -154,29 +144,10 @@ static FONTS: LazyLock<Option<Fonts>> = LazyLock::new(|| {
             Face::load(NOTO_NASKH_ARABIC)?,
             Face::load(NOTO_NASKH_ARABIC_BOLD)?,
         ],
-        widths: Mutex::new(HashMap::new()),
     })
 });
 
 impl Fonts {
-    /// The width of `text` set alone on a line, in ems: what [`shape_line`] gives at
-    /// size 1, kept for the next letter.
-    fn width_in_ems(&self, text: &str, base: Option<Direction>, weight: Weight) -> f32 {
-        let key = (text.to_owned(), weight, base);
-        if let Some(width) = self.widths.lock().ok().and_then(|w| w.get(&key).copied()) {
-            return width;
-        }
-        // Shaped outside the lock, so letters typeset at once do not wait on each other.
-        let width = shape_line(self, text, base, weight, 1.0).width;
-        if let Ok(mut widths) = self.widths.lock() {
-            if widths.len() >= KEPT_WIDTHS {
-                widths.clear();
-            }
-            widths.insert(key, width);
-        }
-        width
-    }
-
     fn face(&self, script: Script, weight: Weight) -> &Face {
         let faces = match script {
             Script::Latin => &self.latin,
@@ -357,7 +328,7 @@ fn wrap(
     weight: Weight,
     size: f32,
 ) -> Vec<Line> {
-    let measure = |s: &str| fonts.width_in_ems(s, base, weight) * size;
+    let measure = |s: &str| shape_line(fonts, s, base, weight, size).width;
     let space = measure(" ");
     let mut lines: Vec<String> = Vec::new();
     let mut line = String::new();
@@ -753,48 +724,6 @@ mod tests {
 
     fn visual(line: &Line) -> Vec<&str> {
         line.pieces.iter().map(|p| p.text.as_str()).collect()
-    }
-
-    #[test]
-    fn a_kept_word_width_is_the_width_the_word_shapes_to() {
-        let fonts = fonts();
-        let words = [
-            "Santa",
-            "Nguyễn",
-            "$1,250.75",
-            "التبرع",
-            "2026-000003",
-            "Fund.",
-        ];
-        for word in words {
-            for weight in [Weight::Regular, Weight::Bold] {
-                for base in [
-                    None,
-                    Some(Direction::LeftToRight),
-                    Some(Direction::RightToLeft),
-                ] {
-                    let fresh = shape_line(fonts, word, base, weight, 1.0).width;
-                    assert!(fresh > 0.0, "{word}");
-                    assert_eq!(fonts.width_in_ems(word, base, weight), fresh, "{word}");
-                    assert_eq!(fonts.width_in_ems(word, base, weight), fresh, "{word}");
-                }
-            }
-        }
-        // Bold is wider than regular: the weight is part of what is kept.
-        assert!(
-            fonts.width_in_ems("Santa", None, Weight::Bold)
-                > fonts.width_in_ems("Santa", None, Weight::Regular)
-        );
-    }
-
-    #[test]
-    fn the_kept_word_widths_stay_within_their_bound() {
-        let fonts = fonts();
-        for n in 0..KEPT_WIDTHS + 10 {
-            fonts.width_in_ems(&format!("w{n}"), None, Weight::Regular);
-        }
-        let kept = fonts.widths.lock().map(|w| w.len()).unwrap_or(0);
-        assert!((1..=KEPT_WIDTHS).contains(&kept), "{kept}");
     }
 
     #[test]
