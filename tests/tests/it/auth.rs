@@ -233,6 +233,13 @@ async fn the_console_loads_without_a_token_and_without_outside_scripts(backend: 
         !html.contains("http://") && !html.contains("https://"),
         "no outside assets"
     );
+    // The query the console opens with runs as it stands, for the lowest role.
+    let opening = "<textarea id=\"query\" spellcheck=\"false\">";
+    let start = html.find(opening).unwrap() + opening.len();
+    let sample = &html[start..start + html[start..].find("</textarea>").unwrap()];
+    let viewer = app.token(StaffRole::Viewer).await;
+    let body = app.graphql(&viewer, sample, json!({})).await;
+    assert!(body.get("errors").is_none(), "{sample}\n{body}");
 }
 
 on_both_backends!(
