@@ -193,15 +193,6 @@ impl<M> KeyedPage<M> {
             has_next: false,
         }
     }
-
-    /// The same page with each row changed by `f`.
-    pub fn map<N>(self, f: impl FnMut(M) -> N) -> KeyedPage<N> {
-        KeyedPage {
-            rows: self.rows.into_iter().map(f).collect(),
-            has_previous: self.has_previous,
-            has_next: self.has_next,
-        }
-    }
 }
 
 /// A page of a list and how many rows the whole list holds.
