@@ -10,7 +10,10 @@ use entity::enums::{
     ReceiptStatus, StaffRole, TributeKind,
 };
 use entity::{gift, outbox, pledge, receipt};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
+    QueryFilter, Set,
+};
 use serde_json::json;
 
 use crate::mailer::{add_donor, gift_of, give, organization};
@@ -459,6 +462,100 @@ async fn year_end_statements_run_twice_issue_each_donor_one(backend: Backend) {
     assert_eq!(sam_listed["amount"]["amountMinor"], 6_000);
 }
 
+/// Every receipt number of a tax year, in order.
+async fn sequences(app: &TestApp, year: i32) -> Vec<i32> {
+    let mut numbers: Vec<i32> = receipt::Entity::find()
+        .filter(receipt::Column::TaxYear.eq(year))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.sequence)
+        .collect();
+    numbers.sort_unstable();
+    numbers
+}
+
+async fn a_statement_the_database_refuses_stops_the_run_without_a_gap(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // More donors than one transaction issues, so the run takes several batches.
+    let mut donors = Vec::new();
+    for n in 0..120 {
+        let donor = add_donor(
+            &app,
+            &format!("Donor {n:03}"),
+            &format!("donor{n}@example.org"),
+            Language::English,
+        )
+        .await;
+        give(&app, gift_of(donor.id, 5_000 + n)).await;
+        donors.push(donor);
+    }
+    // The database refuses the statement of the 60th donor, in the second batch.
+    let refused = donors[59].id;
+    let refuse = match app.db.get_database_backend() {
+        DbBackend::Sqlite => vec![format!(
+            "CREATE TRIGGER refuse_statement BEFORE INSERT ON receipts \
+             WHEN NEW.donor_id = {refused} AND NEW.kind = 'year_end_statement' \
+             BEGIN SELECT RAISE(ABORT, 'statement refused'); END"
+        )],
+        _ => vec![
+            "CREATE FUNCTION refuse_statement() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'statement refused'; END $$"
+                .to_owned(),
+            format!(
+                "CREATE TRIGGER refuse_statement BEFORE INSERT ON receipts FOR EACH ROW \
+                 WHEN (NEW.donor_id = {refused} AND NEW.kind = 'year_end_statement') \
+                 EXECUTE FUNCTION refuse_statement()"
+            ),
+        ],
+    };
+    for sql in refuse {
+        app.db.execute_unprepared(&sql).await.unwrap();
+    }
+    let admin = app.token(StaffRole::Admin).await;
+    let run = "mutation { issueYearEndStatements(input: { year: 2026 }) { issued alreadyIssued } }";
+
+    let failed = app.graphql(&admin, run, json!({})).await;
+
+    assert!(failed["errors"].is_array(), "{failed}");
+    let issued = receipt::Entity::find()
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .all(&app.db)
+        .await
+        .unwrap();
+    // The donors before the refused one have their statements, one each; the refused
+    // batch was issued again one donor at a time up to the refused donor.
+    let mut stated: Vec<i64> = issued.iter().map(|r| r.donor_id).collect();
+    stated.sort_unstable();
+    let before: Vec<i64> = donors[..59].iter().map(|d| d.id).collect();
+    assert_eq!(stated, before);
+    assert_eq!(
+        sequences(&app, 2026).await,
+        (1..=120 + 59).collect::<Vec<_>>()
+    );
+
+    let allow = match app.db.get_database_backend() {
+        DbBackend::Sqlite => "DROP TRIGGER refuse_statement",
+        _ => "DROP TRIGGER refuse_statement ON receipts",
+    };
+    app.db.execute_unprepared(allow).await.unwrap();
+    let again = app.graphql(&admin, run, json!({})).await;
+
+    assert_eq!(
+        again["data"]["issueYearEndStatements"],
+        json!({ "issued": 61, "alreadyIssued": 59 }),
+        "{again}"
+    );
+    assert_eq!(sequences(&app, 2026).await, (1..=240).collect::<Vec<_>>());
+    let per_donor = receipt::Entity::find()
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(per_donor, 120);
+}
+
 const LINK_KEY: &str = "a-download-link-key-of-at-least-32-characters";
 
 async fn a_donor_downloads_a_receipt_through_a_signed_link(backend: Backend) {
@@ -578,5 +675,6 @@ on_both_backends!(
     a_resent_receipt_carries_the_same_stored_document,
     a_full_refund_voids_the_receipt_and_a_partial_one_reissues_it,
     year_end_statements_run_twice_issue_each_donor_one,
+    a_statement_the_database_refuses_stops_the_run_without_a_gap,
     a_donor_downloads_a_receipt_through_a_signed_link,
 );
