@@ -1,0 +1,6 @@
+mod socket;
+pub mod tls;
+
+pub use socket::{
+    connect_tcp, connect_uds, BufferedSocket, Socket, SocketIntoBox, WithSocket, WriteBuffer,
+};
