@@ -7,8 +7,8 @@ use entity::enums::Language;
 use entity::enums::PledgeStatus;
 use entity::{donor, donor_alias, gift, pledge, tier_membership};
 use sea_orm::sea_query::{
-    Alias, Asterisk, Expr, ExprTrait, Func, FunctionCall, JoinType, LikeExpr, Order, Query,
-    SelectStatement, SimpleExpr, UnionType,
+    Alias, Asterisk, Condition, Expr, ExprTrait, Func, FunctionCall, JoinType, LikeExpr, Order,
+    Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
@@ -229,29 +229,22 @@ fn matching(filter: &DonorFilter, with_totals: bool) -> Result<SelectStatement, 
             search_text
         };
         let pattern = || LikeExpr::new(like_pattern(text)).escape('\\');
-        if filter.text_in_names_only {
-            query.and_where(searched.like(pattern()));
-        } else {
-            // The donors whose search text matches, and those known by another email
-            // that matches (kept when records merge, stored lower-cased), as one list of
-            // ids: an `OR` between the two would keep PostgreSQL from answering the
-            // first from its trigram index.
-            let mut by_text = Query::select()
-                .column((donor::Entity, donor::Column::Id))
-                .from(donor::Entity)
-                .and_where(Expr::col((donor::Entity, donor::Column::SearchText)).like(pattern()))
-                .to_owned();
-            let by_alias = Query::select()
-                .column(donor_alias::Column::DonorId)
-                .from(donor_alias::Entity)
-                .and_where(donor_alias::Column::Kind.eq(DonorAliasKind::Email))
-                .and_where(Expr::col(donor_alias::Column::Value).like(pattern()))
-                .to_owned();
-            query.and_where(
-                Expr::col((d(), donor::Column::Id))
-                    .in_subquery(by_text.union(UnionType::Distinct, by_alias).to_owned()),
+        let mut found = Condition::any().add(searched.like(pattern()));
+        if !filter.text_in_names_only {
+            // The other emails a donor is known by (kept when records merge), stored
+            // lower-cased.
+            found = found.add(
+                Expr::col((d(), donor::Column::Id)).in_subquery(
+                    Query::select()
+                        .column(donor_alias::Column::DonorId)
+                        .from(donor_alias::Entity)
+                        .and_where(donor_alias::Column::Kind.eq(DonorAliasKind::Email))
+                        .and_where(Expr::col(donor_alias::Column::Value).like(pattern()))
+                        .to_owned(),
+                ),
             );
         }
+        query.cond_where(found);
     }
     if let Some(tier_id) = filter.tier_id {
         query.and_where(in_tier(tier_id));
