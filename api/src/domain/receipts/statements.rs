@@ -117,6 +117,10 @@ async fn issue_batch(
         .order_by_asc(donor::Column::Id)
         .all(&*txn)
         .await?;
+    if found.len() != donors.len() {
+        // A donor of the list is gone: one by one, that donor's lookup says which.
+        return Err(DomainError::not_found("donor", "of the batch"));
+    }
     let mut run = StatementRun::default();
     for donor in &found {
         match issue_year_end_statement(&txn, org, donor, year).await? {
