@@ -125,8 +125,9 @@ pub struct NewGift {
     /// The gift's id in the system it was imported from.
     pub external_id: Option<String>,
     /// Whether a succeeded gift is acknowledged now (receipt, receipt email, tribute
-    /// notification). Only history imports turn it off: their donors were thanked by the
-    /// system the history comes from.
+    /// notification). History imports turn it off, as their donors were thanked by the
+    /// system the history comes from; a processor event turns it off to acknowledge the
+    /// gift with `acknowledge_recorded_gift` after the rest of the event is written.
     pub acknowledge: bool,
 }
 
@@ -272,13 +273,28 @@ pub async fn record_gift(
     .insert(txn)
     .await?;
 
-    let receipt = if gift.status == GiftStatus::Succeeded && new.acknowledge {
-        let receipt =
-            receipts::acknowledge_gift(txn, org, &gift, &donor, new.first_installment).await?;
-        tributes::notify_honoree(txn, org, &gift, &donor).await?;
-        receipt
+    let receipt = if new.acknowledge {
+        acknowledge_recorded_gift(txn, org, &gift, &donor, new.first_installment).await?
     } else {
         None
     };
     Ok(RecordedGift { gift, receipt })
+}
+
+/// Acknowledges a recorded gift once it has succeeded: the tribute notification, then
+/// its receipt and receipt email as `receipts::acknowledge_gift` decides. The receipt
+/// comes last because numbering it holds the tax year's receipt counter until the
+/// transaction ends, and every other issuer waits for it.
+pub async fn acknowledge_recorded_gift(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    gift: &gift::Model,
+    donor: &donor::Model,
+    first_installment: Option<bool>,
+) -> Result<Option<receipt::Model>, DomainError> {
+    if gift.status != GiftStatus::Succeeded {
+        return Ok(None);
+    }
+    tributes::notify_honoree(txn, org, gift, donor).await?;
+    receipts::acknowledge_gift(txn, org, gift, donor, first_installment).await
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use api::db::begin_write;
 use entity::enums::{GiftStatus, ReceiptKind, StripeEventStatus};
 use entity::{gift, receipt, stripe_dispute, stripe_event};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::json;
 use wiremock::MockServer;
 
@@ -304,7 +304,84 @@ async fn a_redelivered_event_is_answered_while_another_write_holds_the_database(
     );
 }
 
+/// Makes the database refuse to number a receipt while any event's outcome is still
+/// unwritten: the receipt counter is held from numbering until commit, so an event's
+/// receipt comes after every other write of it.
+async fn refuse_numbering_before_the_event_is_written(app: &TestApp) {
+    let refuse = match app.db.get_database_backend() {
+        DbBackend::Sqlite => vec![
+            "CREATE TRIGGER number_last BEFORE UPDATE ON receipt_counters \
+             WHEN EXISTS (SELECT 1 FROM stripe_events WHERE outcome = 'processing') \
+             BEGIN SELECT RAISE(ABORT, 'numbered before the event was written'); END"
+                .to_owned(),
+        ],
+        _ => vec![
+            "CREATE FUNCTION number_last() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF EXISTS (SELECT 1 FROM stripe_events WHERE outcome = 'processing') THEN \
+             RAISE EXCEPTION 'numbered before the event was written'; END IF; \
+             RETURN NEW; END $$"
+                .to_owned(),
+            "CREATE TRIGGER number_last BEFORE UPDATE ON receipt_counters FOR EACH ROW \
+             EXECUTE FUNCTION number_last()"
+                .to_owned(),
+        ],
+    };
+    for sql in refuse {
+        app.db.execute_unprepared(&sql).await.unwrap();
+    }
+}
+
+async fn a_paid_event_s_receipt_is_numbered_after_the_rest_of_the_event(backend: Backend) {
+    let (app, _stripe, objects) = app_with_stripe_objects(backend).await;
+    let email = "amara@example.org";
+    let mut stripe_subscription = subscription("sub_amara", email, 4_200, "active");
+    stripe_subscription["customer"] = json!("cus_amara");
+    objects.put(stripe_subscription);
+    objects.put(customer("cus_amara", email, "Amara Okafor"));
+    refuse_numbering_before_the_event_is_written(&app).await;
+    let checkout = event(
+        "evt_checkout",
+        "checkout.session.completed",
+        payment_session("cs_amara", email, 7_500, true),
+    );
+    let installment = event(
+        "evt_installment",
+        "invoice.paid",
+        first_invoice("in_amara_1", "sub_amara", email, 4_200),
+    );
+
+    for paid in [&checkout, &installment] {
+        let response = app.deliver(paid).await;
+        assert_eq!(response.status(), 200);
+    }
+
+    for id in ["evt_checkout", "evt_installment"] {
+        assert_eq!(
+            stored_event(&app, id).await.status,
+            StripeEventStatus::Applied
+        );
+    }
+    let gifts = gifts(&app).await;
+    assert_eq!(gifts.len(), 2);
+    let mut receipts = receipt::Entity::find()
+        .filter(receipt::Column::Kind.eq(ReceiptKind::Gift))
+        .order_by_asc(receipt::Column::Sequence)
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(
+        receipts.iter().map(|r| r.sequence).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    receipts.sort_by_key(|r| r.gift_id);
+    assert_eq!(
+        receipts.iter().map(|r| r.gift_id).collect::<Vec<_>>(),
+        gifts.iter().map(|g| Some(g.id)).collect::<Vec<_>>()
+    );
+}
+
 on_both_backends!(
+    a_paid_event_s_receipt_is_numbered_after_the_rest_of_the_event,
     a_redelivered_event_is_answered_while_another_write_holds_the_database,
     two_notices_of_a_new_dispute_at_once_record_one_dispute,
     a_later_installment_recorded_first_leaves_the_receipt_and_tribute_with_the_first,

@@ -12,14 +12,15 @@ use entity::enums::StripeEventStatus;
 use entity::{gift, pledge, stripe_event};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
+    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    TransactionTrait,
 };
 
 use super::super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
 use super::{
-    ClubChange, ClubPolicy, Currency, DomainError, Organization, ProcessorEvent, apply_effect,
-    begin_write, is_unique_violation, refused_currency,
+    ClubChange, ClubPolicy, Currency, DomainError, Organization, ProcessorEvent, acknowledge_last,
+    apply_effect, begin_write, is_unique_violation, refused_currency,
 };
 
 /// How applying an event's effects ended.
@@ -45,6 +46,17 @@ impl Settled {
             Settled::Waiting { .. } => StripeEventStatus::Waiting,
             Settled::Ignored(_) => StripeEventStatus::Ignored,
             Settled::Failed(_) => StripeEventStatus::Failed,
+        }
+    }
+
+    /// The outcome as the event's row states it.
+    fn summary(&self) -> String {
+        match self {
+            Settled::Applied(text) | Settled::Duplicate(text) | Settled::Ignored(text) => {
+                text.clone()
+            }
+            Settled::Waiting { reason, .. } => format!("waiting: {reason}"),
+            Settled::Failed(reason) => format!("failed: {reason}"),
         }
     }
 }
@@ -138,40 +150,42 @@ pub async fn record_processor_event(
         policy,
         cause: format!("stripe event {}", event.id),
     };
+    let mut recorded = Vec::new();
     let applied = match refused_currency(&event.effect, org_currency) {
         Some(refusal) => Ok(refusal),
-        None => apply_effect(&effects, org, &club, event.effect).await,
+        None => apply_effect(&effects, org, &club, &mut recorded, event.effect).await,
     };
     let settled = match applied {
-        Ok(settled) => {
-            if matches!(settled, Settled::Waiting { .. } | Settled::Failed(_)) {
-                effects.rollback().await?;
-            } else {
-                effects.commit().await?;
-            }
-            settled
-        }
+        Ok(settled) => settled,
         Err(DomainError::Validation { field, reason }) => {
-            effects.rollback().await?;
             Settled::Failed(format!("{field}: {reason}"))
         }
         Err(error) => return Err(error),
     };
-    let status = settled.status();
-    let (summary, reason, waiting_for) = match settled {
-        Settled::Applied(text) | Settled::Duplicate(text) | Settled::Ignored(text) => {
-            (text, None, None)
+    let settled = if matches!(settled, Settled::Waiting { .. } | Settled::Failed(_)) {
+        effects.rollback().await?;
+        write_outcome(&txn, row, &settled).await?;
+        settled
+    } else {
+        // The outcome is written before the gifts are acknowledged, so that the
+        // receipt's number is the last thing the event takes.
+        write_outcome(&effects, row.clone(), &settled).await?;
+        match acknowledge_last(&effects, org, recorded).await {
+            Ok(()) => {
+                effects.commit().await?;
+                settled
+            }
+            Err(DomainError::Validation { field, reason }) => {
+                effects.rollback().await?;
+                let failed = Settled::Failed(format!("{field}: {reason}"));
+                write_outcome(&txn, row, &failed).await?;
+                failed
+            }
+            Err(error) => return Err(error),
         }
-        Settled::Waiting { on, reason } => (format!("waiting: {reason}"), Some(reason), Some(on)),
-        Settled::Failed(reason) => (format!("failed: {reason}"), Some(reason), None),
     };
-    let mut update: stripe_event::ActiveModel = row.into();
-    update.outcome = Set(summary.clone());
-    update.status = Set(status);
-    update.reason = Set(reason);
-    update.waiting_for = Set(waiting_for);
-    update.processed_at = Set(Utc::now());
-    update.update(&txn).await?;
+    let status = settled.status();
+    let summary = settled.summary();
     match txn.commit().await {
         Ok(()) => Ok(EventOutcome::Recorded { status, summary }),
         Err(error) if is_unique_violation(&error) => {
@@ -179,6 +193,27 @@ pub async fn record_processor_event(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// Writes what an event came to on its stored row.
+async fn write_outcome(
+    txn: &DatabaseTransaction,
+    row: stripe_event::Model,
+    settled: &Settled,
+) -> Result<(), DomainError> {
+    let (reason, waiting_for) = match settled {
+        Settled::Applied(_) | Settled::Duplicate(_) | Settled::Ignored(_) => (None, None),
+        Settled::Waiting { on, reason } => (Some(reason.clone()), Some(on.clone())),
+        Settled::Failed(reason) => (Some(reason.clone()), None),
+    };
+    let mut update: stripe_event::ActiveModel = row.into();
+    update.outcome = Set(settled.summary());
+    update.status = Set(settled.status());
+    update.reason = Set(reason);
+    update.waiting_for = Set(waiting_for);
+    update.processed_at = Set(Utc::now());
+    update.update(txn).await?;
+    Ok(())
 }
 
 /// Waiting events whose payment or subscription has now been recorded, oldest first:

@@ -236,6 +236,7 @@ pub(super) async fn record_installment(
     txn: &DatabaseTransaction,
     org: &Organization,
     club: &ClubChange<'_>,
+    recorded: &mut Vec<Unacknowledged>,
     payment: InstallmentPayment,
 ) -> Result<Settled, DomainError> {
     if let Some(existing) = gift_for_invoice(txn, &payment.invoice_id).await? {
@@ -310,7 +311,7 @@ pub(super) async fn record_installment(
     new.stripe_payment_intent_id = payment.payment_intent_id.clone();
     new.stripe_charge_id = payment.charge_id.clone();
     let invoice_id = payment.invoice_id.clone();
-    let (gift, created) = record_gift_once(txn, org, new, async |txn| {
+    let (gift, created) = record_gift_once(txn, org, recorded, new, async |txn| {
         gift_for_invoice(txn, &invoice_id).await
     })
     .await?;

@@ -46,7 +46,7 @@ use sea_orm::{
 use super::checkout_choices::{DonorChoices, MadeByCheckout, keep_checkout_choices};
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::currency::is_org_currency;
-use super::gifts::{NewGift, Tribute, record_gift};
+use super::gifts::{NewGift, Tribute, acknowledge_recorded_gift, record_gift};
 use super::pledges::installments_skipped_when_resumed;
 use super::{DomainError, donors, receipts, tributes};
 use crate::config::Organization;
@@ -268,10 +268,40 @@ pub(super) fn refused_currency(effect: &PaymentEffect, org_currency: Currency) -
     })
 }
 
+/// A gift an event recorded, to be acknowledged once everything else the event
+/// changes is written (`acknowledge_last`).
+pub(super) struct Unacknowledged {
+    gift: gift::Model,
+    first_installment: Option<bool>,
+}
+
+/// Acknowledges the gifts an event recorded: their tribute notifications, receipts and
+/// receipt emails. Called last in the event's transaction, after its outcome is written:
+/// a receipt's number holds the tax year's counter row until commit, and every other
+/// delivery that issues a receipt waits for that row.
+pub(super) async fn acknowledge_last(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    recorded: Vec<Unacknowledged>,
+) -> Result<(), DomainError> {
+    for Unacknowledged {
+        gift,
+        first_installment,
+    } in recorded
+    {
+        let donor = donors::find_donor(txn, gift.donor_id).await?;
+        acknowledge_recorded_gift(txn, org, &gift, &donor, first_installment).await?;
+    }
+    Ok(())
+}
+
+/// Applies an event's effect in the caller's transaction. Gifts it records are left in
+/// `recorded`, for `acknowledge_last`.
 pub(super) async fn apply_effect(
     txn: &DatabaseTransaction,
     org: &Organization,
     club: &ClubChange<'_>,
+    recorded: &mut Vec<Unacknowledged>,
     effect: PaymentEffect,
 ) -> Result<Settled, DomainError> {
     match effect {
@@ -281,13 +311,13 @@ pub(super) async fn apply_effect(
             } else {
                 GiftStatus::Pending
             };
-            record_checkout_gift(txn, org, payment, status).await
+            record_checkout_gift(txn, org, recorded, payment, status).await
         }
         PaymentEffect::DelayedPaymentSucceeded(payment) => {
-            settle_checkout_gift(txn, org, payment, GiftStatus::Succeeded).await
+            settle_checkout_gift(txn, org, recorded, payment, GiftStatus::Succeeded).await
         }
         PaymentEffect::DelayedPaymentFailed(payment) => {
-            settle_checkout_gift(txn, org, payment, GiftStatus::Failed).await
+            settle_checkout_gift(txn, org, recorded, payment, GiftStatus::Failed).await
         }
         PaymentEffect::SubscriptionCheckoutCompleted(subscription)
         | PaymentEffect::SubscriptionChanged(subscription) => {
@@ -302,7 +332,7 @@ pub(super) async fn apply_effect(
             })
         }
         PaymentEffect::InstallmentPaid(payment) => {
-            record_installment(txn, org, club, payment).await
+            record_installment(txn, org, club, recorded, payment).await
         }
         PaymentEffect::InstallmentFailed(failure) => mark_past_due(txn, club, failure).await,
         PaymentEffect::ChargeRefunded(refund) => apply_refund(txn, org, refund).await,
@@ -370,18 +400,26 @@ pub(super) async fn general_fund(txn: &DatabaseTransaction) -> Result<i64, Domai
 }
 
 /// Records a gift unless one with the same processor id exists already; a concurrent
-/// insert of the same gift loses on the unique index and finds the winner's gift.
+/// insert of the same gift loses on the unique index and finds the winner's gift. A
+/// new gift is left in `recorded`, to be acknowledged last.
 pub(super) async fn record_gift_once(
     txn: &DatabaseTransaction,
     org: &Organization,
-    new: NewGift,
+    recorded: &mut Vec<Unacknowledged>,
+    mut new: NewGift,
     existing: impl AsyncFnOnce(&DatabaseTransaction) -> Result<Option<gift::Model>, DomainError>,
 ) -> Result<(gift::Model, bool), DomainError> {
+    let first_installment = new.first_installment;
+    new.acknowledge = false;
     let savepoint = txn.begin().await?;
     match record_gift(&savepoint, org, new).await {
-        Ok(recorded) => {
+        Ok(made) => {
             savepoint.commit().await?;
-            Ok((recorded.gift, true))
+            recorded.push(Unacknowledged {
+                gift: made.gift.clone(),
+                first_installment,
+            });
+            Ok((made.gift, true))
         }
         Err(DomainError::Conflict { .. }) => {
             savepoint.rollback().await?;
