@@ -35,18 +35,32 @@ pub fn tax_year_bounds(
 
 /// Takes the next receipt number of a tax year. The counter row is updated inside the
 /// caller's transaction, so the number is used if and only if that transaction commits:
-/// numbers have no gaps, and concurrent issuers wait for each other.
+/// numbers have no gaps, and concurrent issuers wait for each other. The year's row is
+/// made by its first receipt; after that one statement takes the number.
 pub async fn next_receipt_number(
     txn: &DatabaseTransaction,
     year: i32,
 ) -> Result<(i32, String), DomainError> {
-    receipt_counter::Entity::insert(receipt_counter::ActiveModel {
-        tax_year: Set(year),
-        last_sequence: Set(0),
-    })
-    .on_conflict_do_nothing_on([receipt_counter::Column::TaxYear])
-    .exec_without_returning(txn)
-    .await?;
+    let sequence = match take_next(txn, year).await? {
+        Some(sequence) => sequence,
+        None => {
+            receipt_counter::Entity::insert(receipt_counter::ActiveModel {
+                tax_year: Set(year),
+                last_sequence: Set(0),
+            })
+            .on_conflict_do_nothing_on([receipt_counter::Column::TaxYear])
+            .exec_without_returning(txn)
+            .await?;
+            take_next(txn, year).await?.ok_or_else(|| {
+                DomainError::Unexpected(anyhow::anyhow!("no receipt counter for {year}"))
+            })?
+        }
+    };
+    Ok((sequence, format!("{year}-{sequence:06}")))
+}
+
+/// Adds one to the year's counter and returns it; `None` when the year has no counter.
+async fn take_next(txn: &DatabaseTransaction, year: i32) -> Result<Option<i32>, DomainError> {
     let take = Query::update()
         .table(receipt_counter::Entity)
         .value(
@@ -58,8 +72,9 @@ pub async fn next_receipt_number(
         .to_owned();
     let row = txn
         .query_one_raw(txn.get_database_backend().build(&take))
-        .await?
-        .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("no receipt counter for {year}")))?;
-    let sequence: i32 = row.try_get_by_index(0)?;
-    Ok((sequence, format!("{year}-{sequence:06}")))
+        .await?;
+    Ok(match row {
+        Some(row) => Some(row.try_get_by_index(0)?),
+        None => None,
+    })
 }
