@@ -6,10 +6,11 @@ use entity::EmailAddress;
 use entity::enums::{Language, OutboxStatus};
 use entity::outbox;
 use sea_orm::sea_query::{
-    CaseStatement, Condition, Expr, ExprTrait, LockBehavior, LockType, OnConflict, Order, Query,
+    CaseStatement, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, Query,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Set, UpdateMany,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Set, TryInsertResult,
+    UpdateMany,
 };
 
 /// An email to queue.
@@ -64,23 +65,20 @@ pub async fn enqueue(db: &impl ConnectionTrait, message: NewMessage) -> Result<E
         updated_at: Set(now),
         ..Default::default()
     })
-    .on_conflict(
-        OnConflict::column(outbox::Column::IdempotencyKey)
-            .do_nothing()
-            .to_owned(),
-    )
-    .exec_without_returning(db)
+    .on_conflict_do_nothing_on([outbox::Column::IdempotencyKey])
+    .exec(db)
     .await?;
-    let existing = outbox::Entity::find()
-        .filter(outbox::Column::IdempotencyKey.eq(&key))
-        .one(db)
-        .await?
-        .ok_or_else(|| DbErr::RecordNotFound(format!("outbox message {key}")))?;
-    Ok(if inserted == 1 {
-        Enqueued::Queued(existing.id)
-    } else {
-        Enqueued::AlreadyQueued(existing.id)
-    })
+    match inserted {
+        TryInsertResult::Inserted(made) => Ok(Enqueued::Queued(made.last_insert_id)),
+        TryInsertResult::Conflicted | TryInsertResult::Empty => {
+            let existing = outbox::Entity::find()
+                .filter(outbox::Column::IdempotencyKey.eq(&key))
+                .one(db)
+                .await?
+                .ok_or_else(|| DbErr::RecordNotFound(format!("outbox message {key}")))?;
+            Ok(Enqueued::AlreadyQueued(existing.id))
+        }
+    }
 }
 
 /// Claims up to `batch_size` due messages for `worker` until `lease` has passed: pending
