@@ -510,6 +510,24 @@ async fn an_api_whose_database_goes_away_answers_5xx_then_recovers_and_loses_not
     admin.close().await.unwrap();
 }
 
+/// Every API process's log in `dir`, for a failure message.
+fn api_logs(dir: &std::path::Path) -> String {
+    let mut logs: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|path| path.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    logs.iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).unwrap_or_default();
+            format!("--- {}\n{text}", path.display())
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn restarting_the_apis_one_at_a_time_under_load_loses_and_fails_nothing() {
     if !postgres_available().await {
@@ -612,7 +630,8 @@ async fn restarting_the_apis_one_at_a_time_under_load_loses_and_fails_nothing() 
 
     assert!(
         failed.is_empty(),
-        "requests answered with an error: {failed:?}"
+        "requests answered with an error: {failed:?}\n{}",
+        api_logs(dir.path())
     );
     let db = Database::connect(database.url.as_str()).await.unwrap();
     let gifts = gift::Entity::find().all(&db).await.unwrap();
