@@ -17,7 +17,8 @@ async fn spawn_counting_app(backend: Backend) -> (TestApp, Arc<AtomicUsize>) {
     spawn_counting_app_with(backend, &[]).await
 }
 
-/// The same, with settings of the test's own.
+/// The same, with settings of the test's own. The counter counts every statement but
+/// the staff token check.
 pub(super) async fn spawn_counting_app_with(
     backend: Backend,
     overrides: &[(&str, &str)],
@@ -29,6 +30,11 @@ pub(super) async fn spawn_counting_app_with(
     let statements = Arc::new(AtomicUsize::new(0));
     let counter = statements.clone();
     db.set_metric_callback(move |info| {
+        // The token check is left out: whether a request looks its token up depends on a
+        // cache that other tests in this process can clear at any moment.
+        if info.statement.sql.contains("api_tokens") {
+            return;
+        }
         counter.fetch_add(1, Ordering::SeqCst);
         if std::env::var("SHOW_SQL").is_ok() {
             eprintln!(
