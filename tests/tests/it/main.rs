@@ -29,6 +29,7 @@ mod outbox;
 mod page_reads;
 mod pages;
 mod payment_events;
+mod pool;
 mod receipt_pdfs;
 mod receipts;
 mod reconciliation;

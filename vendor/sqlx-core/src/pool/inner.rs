@@ -33,6 +33,9 @@ pub(crate) struct PoolInner<DB: Database> {
     pub(super) options: PoolOptions<DB>,
     pub(crate) acquire_time_level: Option<Level>,
     pub(crate) acquire_slow_level: Option<Level>,
+    /// Where connections are opened: see [`home_runtime`].
+    #[cfg(feature = "_rt-tokio")]
+    home: Option<tokio::runtime::Handle>,
 }
 
 impl<DB: Database> PoolInner<DB> {
@@ -62,6 +65,8 @@ impl<DB: Database> PoolInner<DB> {
             acquire_time_level: private_level_filter_to_trace_level(options.acquire_time_level),
             acquire_slow_level: private_level_filter_to_trace_level(options.acquire_slow_level),
             options,
+            #[cfg(feature = "_rt-tokio")]
+            home: home_runtime(),
         };
 
         let pool = Arc::new(pool);
@@ -347,7 +352,7 @@ impl<DB: Database> PoolInner<DB> {
 
             // result here is `Result<Result<C, Error>, TimeoutError>`
             // if this block does not return, sleep for the backoff timeout and try again
-            match crate::rt::timeout(timeout, connect_options.connect()).await {
+            match crate::rt::timeout(timeout, self.open(connect_options)).await {
                 // successfully established connection
                 Ok(Ok(mut raw)) => {
                     // See comment on `PoolOptions::after_connect`
@@ -394,6 +399,24 @@ impl<DB: Database> PoolInner<DB> {
             crate::rt::sleep(backoff).await;
             backoff = cmp::min(backoff * 2, max_backoff);
         }
+    }
+
+    /// Opens one connection, on the pool's home runtime when it has one.
+    async fn open(
+        &self,
+        options: Arc<<DB::Connection as Connection>::Options>,
+    ) -> Result<DB::Connection, Error> {
+        #[cfg(feature = "_rt-tokio")]
+        if let Some(home) = &self.home {
+            let mut task = AbortOnDrop(home.spawn(async move { options.connect().await }));
+            return match (&mut task.0).await {
+                Ok(opened) => opened,
+                Err(_) => Err(Error::Io(std::io::Error::other(
+                    "the runtime that created the pool has stopped",
+                ))),
+            };
+        }
+        options.connect().await
     }
 
     /// Try to maintain `min_connections`, returning any errors (including `PoolTimedOut`).
@@ -502,6 +525,34 @@ async fn check_idle_conn<DB: Database>(
 
     // No need to re-connect; connection is alive or we don't care
     Ok(conn.into_live())
+}
+
+/// The runtime that creates a pool opens its connections, when it is a multi-thread
+/// Tokio runtime.
+///
+/// A connection's socket stays registered with the I/O driver of the runtime that
+/// opened it. A server such as actix-web runs each worker on its own runtime and
+/// shares one pool between them: a connection opened by one worker and in use by
+/// another fails ("A Tokio 1.x context was found, but it is being shutdown") once the
+/// first worker has stopped, as each worker does on its own during a graceful
+/// shutdown. The runtime that made the pool outlives its workers. A current-thread
+/// runtime drives I/O only while its own thread waits in it, so it is not a home:
+/// there connections are opened where they are first needed, as before.
+#[cfg(feature = "_rt-tokio")]
+fn home_runtime() -> Option<tokio::runtime::Handle> {
+    let current = tokio::runtime::Handle::try_current().ok()?;
+    (current.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread).then_some(current)
+}
+
+/// A task that stops when the one waiting for it stops waiting (a connect timeout).
+#[cfg(feature = "_rt-tokio")]
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+#[cfg(feature = "_rt-tokio")]
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 fn spawn_maintenance_tasks<DB: Database>(pool: &Arc<PoolInner<DB>>) {
