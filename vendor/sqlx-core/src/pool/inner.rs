@@ -411,9 +411,9 @@ impl<DB: Database> PoolInner<DB> {
             let mut task = AbortOnDrop(home.spawn(async move { options.connect().await }));
             return match (&mut task.0).await {
                 Ok(opened) => opened,
-                Err(_) => Err(Error::Io(std::io::Error::other(
-                    "the runtime that created the pool has stopped",
-                ))),
+                Err(stopped) => Err(Error::Io(std::io::Error::other(format!(
+                    "opening a connection on the pool's runtime did not finish: {stopped}"
+                )))),
             };
         }
         options.connect().await
