@@ -135,6 +135,7 @@ impl Face {
 struct Fonts {
     latin: [Face; 2],
     arabic: [Face; 2],
+    lines: Mutex<ShapedLines>,
 }
 
 static FONTS: LazyLock<Option<Fonts>> = LazyLock::new(|| {
@@ -144,6 +145,7 @@ static FONTS: LazyLock<Option<Fonts>> = LazyLock::new(|| {
             Face::load(NOTO_NASKH_ARABIC)?,
             Face::load(NOTO_NASKH_ARABIC_BOLD)?,
         ],
+        lines: Mutex::new(ShapedLines::default()),
     })
 });
 
@@ -200,7 +202,7 @@ struct Piece {
 /// One line of text, shaped, its pieces in visual order (left to right).
 #[derive(Clone)]
 pub struct Line {
-    pieces: Vec<Piece>,
+    pieces: Arc<[Piece]>,
     weight: Weight,
     size: f32,
     width: f32,
@@ -258,10 +260,81 @@ fn shape(face: &Face, text: &str, rtl: bool) -> (Vec<KrillaGlyph>, f32) {
     (glyphs, advance)
 }
 
-/// Shapes one line. The bidirectional algorithm orders its runs (a Latin name or an
-/// isolated number inside Arabic keeps reading left to right), then each run is cut where
-/// the font changes and shaped in its own direction. With no `base`, the line takes the
-/// direction of its first letter.
+/// A line's pieces in visual order and its width in ems.
+type Shaped = (Arc<[Piece]>, f32);
+
+/// One generation of kept lines: a map for each direction a line may be given (none,
+/// left to right, right to left) and each weight, so a lookup needs no key built.
+#[derive(Default)]
+struct Generation {
+    maps: [HashMap<String, Shaped>; 6],
+    len: usize,
+}
+
+/// Lines already shaped, kept for the next letter. Every letter repeats most of its
+/// words and lines (the fixed paragraphs in its language, fund names, dates, amounts),
+/// and shaping is most of the cost of typesetting one. A line's pieces depend only on
+/// its text, the direction it is given and its weight (never on its size), so a kept
+/// line is the line shaping would give again.
+///
+/// Bounded: a generation holds at most `GENERATION` lines; when it is full it becomes
+/// the previous one and the one before is dropped. A line found in the previous
+/// generation is moved into the current one, so lines every letter uses stay kept while
+/// names and addresses seen once fall away.
+#[derive(Default)]
+struct ShapedLines {
+    current: Generation,
+    previous: Generation,
+}
+
+impl ShapedLines {
+    const GENERATION: usize = 1024;
+    /// Longer texts are shaped each time: at most a few per letter, and they would make
+    /// the bound on memory loose.
+    const LONGEST: usize = 256;
+
+    fn slot(base: Option<Direction>, weight: Weight) -> usize {
+        let direction = match base {
+            None => 0,
+            Some(Direction::LeftToRight) => 1,
+            Some(Direction::RightToLeft) => 2,
+        };
+        let weight = match weight {
+            Weight::Regular => 0,
+            Weight::Bold => 1,
+        };
+        direction * 2 + weight
+    }
+
+    fn get(&mut self, slot: usize, text: &str) -> Option<Shaped> {
+        if let Some(shaped) = self.current.maps[slot].get(text) {
+            return Some(shaped.clone());
+        }
+        let (text, shaped) = self.previous.maps[slot].remove_entry(text)?;
+        self.previous.len -= 1;
+        self.insert(slot, text, shaped.clone());
+        Some(shaped)
+    }
+
+    fn insert(&mut self, slot: usize, text: String, shaped: Shaped) {
+        if text.len() > Self::LONGEST {
+            return;
+        }
+        if self.current.len >= Self::GENERATION {
+            self.previous = std::mem::take(&mut self.current);
+        }
+        if self.current.maps[slot].insert(text, shaped).is_none() {
+            self.current.len += 1;
+        }
+    }
+
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.current.len + self.previous.len
+    }
+}
+
+/// Shapes one line, or takes it from the lines already shaped.
 fn shape_line(
     fonts: &Fonts,
     text: &str,
@@ -269,6 +342,32 @@ fn shape_line(
     weight: Weight,
     size: f32,
 ) -> Line {
+    let slot = ShapedLines::slot(base, weight);
+    let kept = fonts
+        .lines
+        .lock()
+        .ok()
+        .and_then(|mut lines| lines.get(slot, text));
+    let (pieces, ems) = kept.unwrap_or_else(|| {
+        let shaped = shape_line_afresh(fonts, text, base, weight);
+        if let Ok(mut lines) = fonts.lines.lock() {
+            lines.insert(slot, text.to_owned(), shaped.clone());
+        }
+        shaped
+    });
+    Line {
+        pieces,
+        weight,
+        size,
+        width: ems * size,
+    }
+}
+
+/// Shapes one line. The bidirectional algorithm orders its runs (a Latin name or an
+/// isolated number inside Arabic keeps reading left to right), then each run is cut where
+/// the font changes and shaped in its own direction. With no `base`, the line takes the
+/// direction of its first letter.
+fn shape_line_afresh(fonts: &Fonts, text: &str, base: Option<Direction>, weight: Weight) -> Shaped {
     let level = base.map(|direction| match direction {
         Direction::LeftToRight => Level::ltr(),
         Direction::RightToLeft => Level::rtl(),
@@ -309,13 +408,8 @@ fn shape_line(
             }
         }
     }
-    let width = pieces.iter().map(|p| p.advance).sum::<f32>() * size;
-    Line {
-        pieces,
-        weight,
-        size,
-        width,
-    }
+    let ems = pieces.iter().map(|p| p.advance).sum::<f32>();
+    (pieces.into(), ems)
 }
 
 /// Cuts text into lines no wider than `width`, at spaces; a word wider than a whole line
@@ -676,7 +770,7 @@ fn draw(surface: &mut Surface<'_>, fonts: &Fonts, mark: &Mark) {
                 rule: Default::default(),
             }));
             let mut at = *x;
-            for piece in &line.pieces {
+            for piece in line.pieces.iter() {
                 let face = fonts.face(piece.script, line.weight);
                 surface.draw_glyphs(
                     Point::from_xy(at, *baseline),
@@ -773,6 +867,164 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A piece as drawn: its text, its font, its glyphs with their advances (as bits, so
+    /// equal means the same), and its width.
+    type Drawn = (String, Script, Vec<(u32, u32)>, u32);
+
+    /// What a line draws.
+    fn drawn(pieces: &[Piece]) -> Vec<Drawn> {
+        pieces
+            .iter()
+            .map(|p| {
+                let glyphs = p
+                    .glyphs
+                    .iter()
+                    .map(|g| (g.glyph_id.to_u32(), g.x_advance.to_bits()))
+                    .collect();
+                (p.text.clone(), p.script, glyphs, p.advance.to_bits())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_kept_line_is_the_line_shaping_gives_afresh() {
+        let fonts = fonts();
+        let texts = [
+            "Santa Ana",
+            "لصندوق Santa Ana",
+            "إيصال \u{2066}2026-000003\u{2069}",
+            "Total: $1,250.00",
+        ];
+        let bases = [
+            None,
+            Some(Direction::LeftToRight),
+            Some(Direction::RightToLeft),
+        ];
+        // Every text in every direction and weight, twice: the second time the line is
+        // kept, and a kept line given for another direction or weight would differ.
+        for round in 0..2 {
+            for text in texts {
+                for base in bases {
+                    for weight in [Weight::Regular, Weight::Bold] {
+                        let (pieces, ems) = shape_line_afresh(fonts, text, base, weight);
+                        for size in [9.0, 12.0] {
+                            let line = shape_line(fonts, text, base, weight, size);
+                            let case = format!("{text:?} {base:?} {weight:?} round {round}");
+                            assert_eq!(drawn(&line.pieces), drawn(&pieces), "{case}");
+                            assert_eq!(line.width.to_bits(), (ems * size).to_bits(), "{case}");
+                            assert_eq!(line.size, size, "{case}");
+                            assert_eq!(line.weight, weight, "{case}");
+                        }
+                    }
+                }
+            }
+        }
+        let regular = shape_line(fonts, "Santa Ana", None, Weight::Regular, 10.0);
+        let bold = shape_line(fonts, "Santa Ana", None, Weight::Bold, 10.0);
+        assert_ne!(regular.width, bold.width);
+    }
+
+    fn shaped(text: &str) -> Shaped {
+        let piece = Piece {
+            script: Script::Latin,
+            text: text.to_owned(),
+            glyphs: Vec::new(),
+            advance: text.len() as f32,
+        };
+        (vec![piece].into(), text.len() as f32)
+    }
+
+    fn kept(lines: &mut ShapedLines, slot: usize, text: &str) -> Option<String> {
+        lines
+            .get(slot, text)
+            .map(|(pieces, _)| pieces[0].text.clone())
+    }
+
+    #[test]
+    fn each_direction_and_weight_keeps_its_own_lines() {
+        let mut slots = Vec::new();
+        for base in [
+            None,
+            Some(Direction::LeftToRight),
+            Some(Direction::RightToLeft),
+        ] {
+            for weight in [Weight::Regular, Weight::Bold] {
+                slots.push(ShapedLines::slot(base, weight));
+            }
+        }
+        let mut distinct = slots.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct, [0, 1, 2, 3, 4, 5], "{slots:?}");
+
+        let mut lines = ShapedLines::default();
+        lines.insert(slots[0], "Gift".to_owned(), shaped("regular, no direction"));
+        assert_eq!(
+            kept(&mut lines, slots[0], "Gift").as_deref(),
+            Some("regular, no direction")
+        );
+        for slot in &slots[1..] {
+            assert_eq!(kept(&mut lines, *slot, "Gift"), None);
+        }
+    }
+
+    #[test]
+    fn kept_lines_are_bounded_and_lines_in_use_stay() {
+        let generation = ShapedLines::GENERATION;
+        let mut lines = ShapedLines::default();
+        lines.insert(0, "hot".to_owned(), shaped("hot"));
+        lines.insert(0, "hot".to_owned(), shaped("hot"));
+        assert_eq!(lines.len(), 1, "the same line kept twice counts once");
+
+        for n in 0..3 * generation {
+            let name = format!("donor {n}");
+            lines.insert(0, name.clone(), shaped(&name));
+            assert!(lines.len() <= 2 * generation, "{} kept", lines.len());
+            if n % 100 == 0 {
+                assert_eq!(
+                    kept(&mut lines, 0, "hot").as_deref(),
+                    Some("hot"),
+                    "after {n}"
+                );
+            }
+        }
+        assert_eq!(kept(&mut lines, 0, "hot").as_deref(), Some("hot"));
+        assert_eq!(kept(&mut lines, 0, "donor 0"), None, "seen once, long ago");
+        let last = format!("donor {}", 3 * generation - 1);
+        assert_eq!(kept(&mut lines, 0, &last), Some(last.clone()));
+    }
+
+    #[test]
+    fn a_line_moved_from_the_previous_generation_is_counted_once() {
+        let generation = ShapedLines::GENERATION;
+        let mut lines = ShapedLines::default();
+        for n in 0..generation {
+            lines.insert(1, format!("{n}"), shaped("old"));
+        }
+        lines.insert(1, "new".to_owned(), shaped("new"));
+        assert_eq!(lines.len(), generation + 1);
+        assert_eq!(lines.current.len, 1);
+
+        assert_eq!(kept(&mut lines, 1, "0").as_deref(), Some("old"));
+        assert_eq!(lines.len(), generation + 1);
+        assert_eq!(lines.current.len, 2);
+        assert_eq!(lines.previous.len, generation - 1);
+        assert_eq!(kept(&mut lines, 1, "0").as_deref(), Some("old"));
+        assert_eq!(lines.len(), generation + 1);
+    }
+
+    #[test]
+    fn only_lines_up_to_the_longest_kept_are_kept() {
+        let mut lines = ShapedLines::default();
+        let longest = "a".repeat(ShapedLines::LONGEST);
+        let longer = "a".repeat(ShapedLines::LONGEST + 1);
+        lines.insert(2, longest.clone(), shaped("longest"));
+        lines.insert(2, longer.clone(), shaped("longer"));
+        assert_eq!(kept(&mut lines, 2, &longest).as_deref(), Some("longest"));
+        assert_eq!(kept(&mut lines, 2, &longer), None);
+        assert_eq!(lines.len(), 1);
     }
 
     #[test]
