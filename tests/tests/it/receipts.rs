@@ -16,7 +16,10 @@ use sea_orm::{
 };
 use serde_json::json;
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+
 use crate::mailer::{add_donor, gift_of, give, organization};
+use crate::staff_api::batching::spawn_counting_app_with;
 use tests::on_both_backends;
 use tests::pdf::{pdf_text, receipt_pdf};
 use tests::support::{Backend, TestApp, spawn_app, spawn_app_with};
@@ -556,6 +559,76 @@ async fn a_statement_the_database_refuses_stops_the_run_without_a_gap(backend: B
     assert_eq!(per_donor, 120);
 }
 
+/// Donors numbered `numbers`, in English and Spanish by turns, each with two gifts this
+/// year: 50.00 plus the donor's number in cents, and 10.00.
+async fn add_givers(app: &TestApp, numbers: std::ops::Range<i64>) {
+    for n in numbers {
+        let language = [Language::English, Language::Spanish][(n % 2) as usize];
+        let donor = add_donor(
+            app,
+            &format!("Donor {n:03}"),
+            &format!("donor{n}@example.org"),
+            language,
+        )
+        .await;
+        give(app, gift_of(donor.id, 5_000 + n)).await;
+        give(app, gift_of(donor.id, 1_000)).await;
+    }
+}
+
+/// The SQL statements one run of year-end statements takes.
+async fn statements_for_a_run(app: &TestApp, statements: &AtomicUsize, token: &str) -> usize {
+    let run = "mutation { issueYearEndStatements(input: { year: 2026 }) { issued alreadyIssued } }";
+    let before = statements.load(Ordering::SeqCst);
+    let body = app.graphql(token, run, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    statements.load(Ordering::SeqCst) - before
+}
+
+async fn a_batch_of_statements_reads_its_donors_gifts_once(backend: Backend) {
+    let (app, statements) = spawn_counting_app_with(backend, &[]).await;
+    let admin = app.token(StaffRole::Admin).await;
+    add_givers(&app, 0..10).await;
+    let ten = statements_for_a_run(&app, &statements, &admin).await;
+    add_givers(&app, 10..50).await;
+    // The first ten are stated already and skipped before any transaction: both runs
+    // take one batch, and differ only by 30 statements' own writes.
+    let forty = statements_for_a_run(&app, &statements, &admin).await;
+
+    // Each statement takes its number, inserts itself and queues its email; what the
+    // batch reads (the donors, their statements, their gifts, the funds) is read once.
+    let per_statement = (forty - ten) as f64 / 30.0;
+    assert!(
+        per_statement <= 3.0,
+        "10 statements took {ten} SQL statements, 40 took {forty}: {per_statement} each"
+    );
+    let stated = receipt::Entity::find()
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stated.len(), 50);
+    for statement in stated {
+        let n: i64 = statement.donor_name["Donor ".len()..].parse().unwrap();
+        assert_eq!(
+            statement.amount_minor,
+            6_000 + n,
+            "{}",
+            statement.donor_name
+        );
+        let heading = if n % 2 == 0 {
+            "Year-end giving statement 2026"
+        } else {
+            "Resumen anual de donaciones 2026"
+        };
+        assert!(
+            statement.content_text.contains(heading),
+            "{}",
+            statement.content_text
+        );
+    }
+}
+
 const LINK_KEY: &str = "a-download-link-key-of-at-least-32-characters";
 
 async fn a_donor_downloads_a_receipt_through_a_signed_link(backend: Backend) {
@@ -676,5 +749,6 @@ on_both_backends!(
     a_full_refund_voids_the_receipt_and_a_partial_one_reissues_it,
     year_end_statements_run_twice_issue_each_donor_one,
     a_statement_the_database_refuses_stops_the_run_without_a_gap,
+    a_batch_of_statements_reads_its_donors_gifts_once,
     a_donor_downloads_a_receipt_through_a_signed_link,
 );

@@ -1,12 +1,14 @@
 //! Year-end statements: one per donor and tax year, listing every gift that counts,
 //! net of refunds.
 
+use std::collections::HashSet;
+
 use chrono::Utc;
-use entity::enums::{ReceiptKind, ReceiptStatus};
+use entity::enums::{Language, ReceiptKind, ReceiptStatus};
 use entity::{donor, fund, gift, receipt};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
 };
 use serde_json::json;
 
@@ -24,31 +26,66 @@ pub(super) async fn statement_lines(
     donor: &donor::Model,
     year: i32,
 ) -> Result<Vec<GiftLine>, DomainError> {
+    let gifts = counted_gifts(db, org, &[donor.id], year).await?;
+    let funds = fund::Entity::find().all(db).await?;
+    Ok(lines_of(&gifts, &funds, donor.language))
+}
+
+/// The gifts of a tax year that count, of the given donors, by donor, each donor's oldest
+/// first.
+async fn counted_gifts(
+    db: &impl ConnectionTrait,
+    org: &Organization,
+    donors: &[i64],
+    year: i32,
+) -> Result<Vec<gift::Model>, DomainError> {
     let (start, end) = tax_year_bounds(org, year)?;
-    let gifts = gift::Entity::find()
-        .filter(gift::Column::DonorId.eq(donor.id))
+    Ok(gift::Entity::find()
+        .filter(gift::Column::DonorId.is_in(donors.iter().copied()))
         .filter(gift::Column::ReceivedAt.gte(start))
         .filter(gift::Column::ReceivedAt.lt(end))
         .filter(gifts::counted())
+        .order_by_asc(gift::Column::DonorId)
         .order_by_asc(gift::Column::ReceivedAt)
         .order_by_asc(gift::Column::Id)
         .all(db)
-        .await?;
-    let funds: std::collections::HashMap<i64, String> = fund::Entity::find()
+        .await?)
+}
+
+/// A statement's lines from one donor's counted gifts of the year, in their order: the
+/// gifts with something left after refunds, each fund named in the donor's language.
+fn lines_of(gifts: &[gift::Model], funds: &[fund::Model], language: Language) -> Vec<GiftLine> {
+    let name_of = |fund_id: i64| {
+        funds
+            .iter()
+            .find(|f| f.id == fund_id)
+            .map(|f| crate::domain::funds::name_in(f, language).to_owned())
+            .unwrap_or_default()
+    };
+    gifts
+        .iter()
+        .filter(|g| gifts::net_minor(g) > 0)
+        .map(|g| line_for(g, name_of(g.fund_id)))
+        .collect()
+}
+
+/// Whether the donors already have a valid statement for the year: those who do.
+async fn stated_donors(
+    db: &impl ConnectionTrait,
+    donors: &[i64],
+    year: i32,
+) -> Result<HashSet<i64>, DomainError> {
+    Ok(receipt::Entity::find()
+        .select_only()
+        .column(receipt::Column::DonorId)
+        .filter(receipt::Column::DonorId.is_in(donors.iter().copied()))
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .filter(receipt::Column::TaxYear.eq(year))
+        .into_tuple()
         .all(db)
         .await?
         .into_iter()
-        .map(|f| {
-            (
-                f.id,
-                crate::domain::funds::name_in(&f, donor.language).to_owned(),
-            )
-        })
-        .collect();
-    Ok(gifts
-        .iter()
-        .filter(|g| gifts::net_minor(g) > 0)
-        .map(|g| line_for(g, funds.get(&g.fund_id).cloned().unwrap_or_default()))
         .collect())
 }
 
@@ -60,17 +97,21 @@ pub async fn issue_year_end_statement(
     donor: &donor::Model,
     year: i32,
 ) -> Result<Option<receipt::Model>, DomainError> {
-    let existing = receipt::Entity::find()
-        .filter(receipt::Column::DonorId.eq(donor.id))
-        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
-        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
-        .filter(receipt::Column::TaxYear.eq(year))
-        .count(txn)
-        .await?;
-    if existing > 0 {
+    if !stated_donors(txn, &[donor.id], year).await?.is_empty() {
         return Ok(None);
     }
     let lines = statement_lines(txn, org, donor, year).await?;
+    issue_with_lines(txn, org, donor, year, lines).await
+}
+
+/// Issues the statement with these lines, unless there are none.
+async fn issue_with_lines(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    donor: &donor::Model,
+    year: i32,
+    lines: Vec<GiftLine>,
+) -> Result<Option<receipt::Model>, DomainError> {
     if lines.is_empty() {
         return Ok(None);
     }
@@ -104,7 +145,8 @@ pub struct StatementRun {
 const STATEMENTS_PER_TRANSACTION: usize = 50;
 
 /// Issues the statements of `donors` in one transaction: all of them or, on any error,
-/// none.
+/// none. What the batch needs to read (its donors, which of them are stated already,
+/// their gifts, the funds) is read once for all of them.
 async fn issue_batch(
     db: &DatabaseConnection,
     org: &Organization,
@@ -121,9 +163,21 @@ async fn issue_batch(
         // A donor of the list is gone: one by one, that donor's lookup says which.
         return Err(DomainError::not_found("donor", "of the batch"));
     }
+    let stated = stated_donors(&*txn, donors, year).await?;
+    let gifts = counted_gifts(&*txn, org, donors, year).await?;
+    let funds = fund::Entity::find().all(&*txn).await?;
     let mut run = StatementRun::default();
     for donor in &found {
-        match issue_year_end_statement(&txn, org, donor, year).await? {
+        let issued = if stated.contains(&donor.id) {
+            None
+        } else {
+            // Both lists are in donor order; this donor's gifts are one run of `gifts`.
+            let first = gifts.partition_point(|g| g.donor_id < donor.id);
+            let last = gifts.partition_point(|g| g.donor_id <= donor.id);
+            let lines = lines_of(&gifts[first..last], &funds, donor.language);
+            issue_with_lines(&txn, org, donor, year, lines).await?
+        };
+        match issued {
             Some(_) => run.issued += 1,
             None => run.already_issued += 1,
         }
@@ -190,7 +244,7 @@ pub async fn issue_year_end_statements(
         .await?;
     // Donors whose statement stands are skipped without a transaction each; the check
     // inside the transaction still guards against a run going on at the same time.
-    let already: std::collections::HashSet<i64> = receipt::Entity::find()
+    let already: HashSet<i64> = receipt::Entity::find()
         .select_only()
         .column(receipt::Column::DonorId)
         .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))

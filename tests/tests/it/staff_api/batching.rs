@@ -19,7 +19,7 @@ async fn spawn_counting_app(backend: Backend) -> (TestApp, Arc<AtomicUsize>) {
 
 /// The same, with settings of the test's own. The counter counts every statement but
 /// the staff token check.
-pub(super) async fn spawn_counting_app_with(
+pub(crate) async fn spawn_counting_app_with(
     backend: Backend,
     overrides: &[(&str, &str)],
 ) -> (TestApp, Arc<AtomicUsize>) {

@@ -4,7 +4,7 @@
 mod appeal_links;
 mod appeal_messages;
 mod appeal_sends;
-mod batching;
+pub(crate) mod batching;
 mod campaigns;
 mod conventions;
 mod donor_links;
