@@ -288,7 +288,7 @@ struct ShapedLines {
 }
 
 impl ShapedLines {
-    const GENERATION: usize = 1024;
+    const GENERATION: usize = 512;
     /// Longer texts are shaped each time: at most a few per letter, and they would make
     /// the bound on memory loose.
     const LONGEST: usize = 256;
