@@ -1027,6 +1027,48 @@ mod tests {
         assert_eq!(lines.len(), 1);
     }
 
+    /// The page content streams of a PDF, inflated: the drawing operators as text.
+    fn drawing(pdf: &[u8]) -> String {
+        use std::io::Read;
+        let mut drawn = String::new();
+        let mut rest = pdf;
+        while let Some(start) = rest.windows(7).position(|w| w == b"stream\n") {
+            let body = &rest[start + 7..];
+            let end = body
+                .windows(9)
+                .position(|w| w == b"endstream")
+                .unwrap_or(body.len());
+            let mut inflated = Vec::new();
+            let read = flate2::read::ZlibDecoder::new(&body[..end]).read_to_end(&mut inflated);
+            if let (Ok(_), Ok(text)) = (read, String::from_utf8(inflated)) {
+                drawn.push_str(&text);
+            }
+            rest = &body[(end + b"endstream".len()).min(body.len())..];
+        }
+        drawn
+    }
+
+    #[test]
+    fn a_warning_is_set_between_two_heavy_red_rules() {
+        let mut letter = Letter::new(Direction::LeftToRight).expect("the bundled fonts load");
+        letter.rule(None);
+        letter.warning("This receipt replaces receipt 2026-000001.");
+        let pdf = letter
+            .finish(Metadata::new())
+            .expect("the letter is written");
+
+        let drawn = drawing(&pdf);
+        // The plain rule: black, thin. The warning's two rules: red, heavy, across the page.
+        let thin_black = "0 0 0 RG 0.6 w 56 56 m 556 56 l";
+        let heavy_red = "0.6901961 0 0.1254902 RG 2 w 56";
+        assert_eq!(drawn.matches(thin_black).count(), 1, "{drawn}");
+        assert_eq!(drawn.matches(heavy_red).count(), 2, "{drawn}");
+        assert_eq!(drawn.matches(" RG ").count(), 3, "{drawn}");
+        assert_eq!(drawn.matches("556 ").count(), 3, "{drawn}");
+        // The warning's text is red too.
+        assert!(drawn.contains("0.6901961 0 0.1254902 rg\nBT"), "{drawn}");
+    }
+
     #[test]
     fn an_isolated_receipt_number_inside_arabic_keeps_its_digits_in_order() {
         let line = shape_line(
