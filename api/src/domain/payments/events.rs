@@ -366,3 +366,48 @@ pub async fn page_stripe_events(
         .page_counted(db, filtered(filter), request, size_when_unsaid)
         .await
 }
+
+#[cfg(test)]
+// A failed step should stop the test where it happened.
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::domain::payments::PaymentEffect;
+
+    /// The most an event's future may take. Each async call keeps the future of the
+    /// call it awaits inside its own, and in a debug build each level's poll also holds
+    /// copies of them on the stack: a refund found by reconciliation went from the
+    /// request through the event and the gift to voiding and re-issuing its receipt and
+    /// the year's statement, 17 KiB inline, and overflowed a server worker's stack. Each
+    /// effect and each acknowledgment is now boxed where it starts (`apply_effect`).
+    const LARGEST_EVENT_FUTURE: usize = 8 * 1024;
+
+    #[test]
+    fn an_events_future_stays_small_whatever_it_corrects() {
+        let db = DatabaseConnection::default();
+        let org = mailer::config::Organization {
+            legal_name: String::new(),
+            ein: String::new(),
+            address: String::new(),
+            timezone: chrono_tz::UTC,
+            tribute_notifications_per_day: 0,
+        };
+        let event = ProcessorEvent {
+            id: String::new(),
+            event_type: String::new(),
+            livemode: false,
+            created_at: Utc::now(),
+            payload: serde_json::Value::Null,
+            effect: PaymentEffect::Unhandled,
+        };
+        let policy = ClubPolicy::default();
+        let currency = Currency::parse("USD").expect("a currency");
+        let future = record_processor_event(&db, &org, currency, &policy, event);
+        let size = std::mem::size_of_val(&future);
+        drop(future);
+        assert!(
+            size <= LARGEST_EVENT_FUTURE,
+            "recording an event takes a future of {size} bytes, more than {LARGEST_EVENT_FUTURE}"
+        );
+    }
+}

@@ -278,7 +278,8 @@ pub(super) struct Unacknowledged {
 /// Acknowledges the gifts an event recorded: their tribute notifications, receipts and
 /// receipt emails. Called last in the event's transaction, after its outcome is written:
 /// a receipt's number holds the tax year's counter row until commit, and every other
-/// delivery that issues a receipt waits for that row.
+/// delivery that issues a receipt waits for that row. Each gift's acknowledgment is a
+/// future of its own on the heap, as each effect is (`apply_effect`).
 pub(super) async fn acknowledge_last(
     txn: &DatabaseTransaction,
     org: &Organization,
@@ -290,13 +291,23 @@ pub(super) async fn acknowledge_last(
     } in recorded
     {
         let donor = donors::find_donor(txn, gift.donor_id).await?;
-        acknowledge_recorded_gift(txn, org, &gift, &donor, first_installment).await?;
+        Box::pin(acknowledge_recorded_gift(
+            txn,
+            org,
+            &gift,
+            &donor,
+            first_installment,
+        ))
+        .await?;
     }
     Ok(())
 }
 
 /// Applies an event's effect in the caller's transaction. Gifts it records are left in
-/// `recorded`, for `acknowledge_last`.
+/// `recorded`, for `acknowledge_last`. Each effect runs in a future of its own on the
+/// heap: they differ widely in size (a refund voids and re-issues receipts and the
+/// year's statement), and an event's future, and the stack that polls it, hold only
+/// the one it runs.
 pub(super) async fn apply_effect(
     txn: &DatabaseTransaction,
     org: &Organization,
@@ -311,17 +322,31 @@ pub(super) async fn apply_effect(
             } else {
                 GiftStatus::Pending
             };
-            record_checkout_gift(txn, org, recorded, payment, status).await
+            Box::pin(record_checkout_gift(txn, org, recorded, payment, status)).await
         }
         PaymentEffect::DelayedPaymentSucceeded(payment) => {
-            settle_checkout_gift(txn, org, recorded, payment, GiftStatus::Succeeded).await
+            Box::pin(settle_checkout_gift(
+                txn,
+                org,
+                recorded,
+                payment,
+                GiftStatus::Succeeded,
+            ))
+            .await
         }
         PaymentEffect::DelayedPaymentFailed(payment) => {
-            settle_checkout_gift(txn, org, recorded, payment, GiftStatus::Failed).await
+            Box::pin(settle_checkout_gift(
+                txn,
+                org,
+                recorded,
+                payment,
+                GiftStatus::Failed,
+            ))
+            .await
         }
         PaymentEffect::SubscriptionCheckoutCompleted(subscription)
         | PaymentEffect::SubscriptionChanged(subscription) => {
-            let synced = sync_pledge(txn, club, &subscription).await?;
+            let synced = Box::pin(sync_pledge(txn, club, &subscription)).await?;
             let pledge = synced.pledge;
             Ok(match synced.stale {
                 Some(reason) => Settled::Ignored(format!(
@@ -332,21 +357,26 @@ pub(super) async fn apply_effect(
             })
         }
         PaymentEffect::InstallmentPaid(payment) => {
-            record_installment(txn, org, club, recorded, payment).await
+            Box::pin(record_installment(txn, org, club, recorded, payment)).await
         }
-        PaymentEffect::InstallmentFailed(failure) => mark_past_due(txn, club, failure).await,
-        PaymentEffect::ChargeRefunded(refund) => apply_refund(txn, org, refund).await,
-        PaymentEffect::RefundFailed(failure) => apply_refund_failure(txn, org, failure).await,
-        PaymentEffect::DisputeOpened(notice) => apply_dispute(txn, org, notice, true).await,
-        PaymentEffect::DisputeClosed(notice) => apply_dispute(txn, org, notice, false).await,
+        PaymentEffect::InstallmentFailed(failure) => {
+            Box::pin(mark_past_due(txn, club, failure)).await
+        }
+        PaymentEffect::ChargeRefunded(refund) => Box::pin(apply_refund(txn, org, refund)).await,
+        PaymentEffect::RefundFailed(failure) => {
+            Box::pin(apply_refund_failure(txn, org, failure)).await
+        }
+        PaymentEffect::DisputeOpened(notice) => {
+            Box::pin(apply_dispute(txn, org, notice, true)).await
+        }
+        PaymentEffect::DisputeClosed(notice) => {
+            Box::pin(apply_dispute(txn, org, notice, false)).await
+        }
         PaymentEffect::Unhandled => Ok(Settled::Ignored("ignored: unhandled type".to_owned())),
         PaymentEffect::Unreadable(reason) => Ok(Settled::Failed(format!("unreadable: {reason}"))),
     }
 }
 
-/// The fund and appeal a designation names. An unknown or archived fund falls back to
-/// the appeal's campaign default, then to the General fund, so a paid gift is never
-/// refused for its designation.
 pub(super) async fn resolve_designation(
     txn: &DatabaseTransaction,
     designation: &Designation,
