@@ -26,6 +26,7 @@ mod m20261201_000001_receipt_document;
 mod m20261201_030001_external_ids;
 mod m20261201_040001_donor_aliases;
 mod m20261202_300001_translations;
+mod m20261203_010001_receipt_pdf_storage;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_030001_external_ids::Migration),
             Box::new(m20261201_040001_donor_aliases::Migration),
             Box::new(m20261202_300001_translations::Migration),
+            Box::new(m20261203_010001_receipt_pdf_storage::Migration),
         ]
     }
 }

@@ -91,7 +91,24 @@ async fn migrating_twice_changes_nothing(backend: Backend) {
     db.close().await.unwrap();
 }
 
+async fn receipt_pdfs_are_stored_without_compressing_them_again(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let db = Database::connect(database.url.as_str()).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    if backend == Backend::Postgres {
+        let storage = "SELECT COUNT(*) FROM pg_attribute \
+             WHERE attrelid = 'receipts'::regclass AND attname = 'content_pdf' AND attstorage = 'e'";
+        assert_eq!(count(&db, storage).await, 1);
+        Migrator::down(&db, Some(1)).await.unwrap();
+        assert_eq!(count(&db, storage).await, 0);
+        Migrator::up(&db, None).await.unwrap();
+        assert_eq!(count(&db, storage).await, 1);
+    }
+    db.close().await.unwrap();
+}
+
 on_both_backends!(
     migrations_go_up_down_and_up_again,
-    migrating_twice_changes_nothing
+    migrating_twice_changes_nothing,
+    receipt_pdfs_are_stored_without_compressing_them_again
 );
