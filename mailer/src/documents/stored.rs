@@ -2,9 +2,13 @@
 //! mailer before the first send, or a download), stored, and never typeset again, so
 //! every reader gets the same bytes.
 
+use entity::enums::ReceiptStatus;
 use entity::receipt;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+};
 
 use super::{Document, TypesetError, render_pdf};
 
@@ -59,4 +63,60 @@ pub async fn stored_pdf(
         .one(db)
         .await?
         .flatten())
+}
+
+/// Typesets the PDFs that issued `receipts` still lack and stores them in one
+/// transaction: a batch of sends commits its documents once, not once each. Each
+/// receipt stored here gets its PDF filled in. One that another reader stored first,
+/// or whose document cannot be typeset, is left without: `stored_pdf` then reads what
+/// is stored, or says what is wrong with that receipt alone.
+pub async fn store_pdfs(
+    db: &DatabaseConnection,
+    receipts: &mut [receipt::Model],
+) -> Result<(), DbErr> {
+    let typesetting = receipts
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.content_pdf.is_none() && r.status == ReceiptStatus::Issued)
+        .filter_map(|(index, r)| Some((index, r.document.clone()?)))
+        .map(|(index, document)| {
+            // Typesetting takes milliseconds of CPU: off the async workers, all at once.
+            tokio::task::spawn_blocking(move || {
+                let pdf = render_pdf(&Document::from_json(&document).ok()?).ok()?;
+                Some((index, pdf))
+            })
+        })
+        .collect::<Vec<_>>();
+    let mut typeset = Vec::with_capacity(typesetting.len());
+    for task in typesetting {
+        if let Ok(Some(done)) = task.await {
+            typeset.push(done);
+        }
+    }
+    if typeset.is_empty() {
+        return Ok(());
+    }
+    let txn = db
+        .begin_with_options(TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        })
+        .await?;
+    let mut stored = Vec::with_capacity(typeset.len());
+    for (index, pdf) in typeset {
+        let done = receipt::Entity::update_many()
+            .col_expr(receipt::Column::ContentPdf, Expr::value(pdf.clone()))
+            .filter(receipt::Column::Id.eq(receipts[index].id))
+            .filter(receipt::Column::ContentPdf.is_null())
+            .exec(&txn)
+            .await?;
+        if done.rows_affected == 1 {
+            stored.push((index, pdf));
+        }
+    }
+    txn.commit().await?;
+    for (index, pdf) in stored {
+        receipts[index].content_pdf = Some(pdf);
+    }
+    Ok(())
 }

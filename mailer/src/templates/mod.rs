@@ -124,8 +124,9 @@ pub struct Context<'a> {
 }
 
 /// What rendering a batch of messages reads from the database, read for the whole batch
-/// at once: the receipts its receipt emails name, and their donors' link versions. Each
-/// message takes its receipt out when it renders.
+/// at once: the receipts its receipt emails name, with their PDFs (typeset and stored
+/// together when not stored yet), and their donors' link versions. Each message takes
+/// its receipt out when it renders.
 #[derive(Debug, Default)]
 pub struct Prefetched {
     receipts: Mutex<HashMap<i64, entity::receipt::Model>>,
@@ -133,9 +134,10 @@ pub struct Prefetched {
 }
 
 impl Prefetched {
-    /// Reads what `messages` will need, in one statement per table.
+    /// Reads what `messages` will need, in one statement per table, and stores the PDFs
+    /// their receipts lack in one transaction.
     pub async fn read(
-        db: &impl ConnectionTrait,
+        db: &sea_orm::DatabaseConnection,
         messages: &[outbox::Model],
     ) -> Result<Prefetched, DbErr> {
         let ids: Vec<i64> = messages
@@ -146,10 +148,14 @@ impl Prefetched {
         if ids.is_empty() {
             return Ok(Prefetched::default());
         }
-        let receipts = entity::receipt::Entity::find()
+        let mut receipts = entity::receipt::Entity::find()
             .filter(entity::receipt::Column::Id.is_in(ids))
             .all(db)
             .await?;
+        if let Err(error) = crate::documents::store_pdfs(db, &mut receipts).await {
+            // Each message then typesets and stores its own.
+            tracing::warn!(%error, "cannot store a batch's receipt PDFs together");
+        }
         let mut donors: Vec<i64> = receipts.iter().map(|r| r.donor_id).collect();
         donors.sort_unstable();
         donors.dedup();

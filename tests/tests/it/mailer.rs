@@ -597,6 +597,53 @@ async fn a_receipt_pdf_is_typeset_after_issue_and_sent_and_downloaded_byte_for_b
     assert_eq!(receipt_pdf(&app.db, &receipt).await, sent);
 }
 
+async fn a_batch_of_receipts_each_carries_its_own_pdf(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    let names = [
+        "Ana Ruiz",
+        "Bilal Haddad",
+        "Chen Wei",
+        "Dilnoza Karimova",
+        "Émile Roy",
+    ];
+    let mut receipts = Vec::new();
+    for (n, name) in names.iter().enumerate() {
+        let email = format!("donor{n}@example.org");
+        let donor = add_donor(&app, name, &email, Language::English).await;
+        let amount = 1_000 * (n as i64 + 1);
+        receipts.push(give(&app, gift_of(donor.id, amount)).await.receipt.unwrap());
+    }
+    // One PDF is stored before the batch reaches it (a download): it is sent as stored.
+    let downloaded = receipt_pdf(&app.db, &receipts[2]).await;
+
+    let report = worker_for(&app, &smtp.url(), quick(10, 5))
+        .drain()
+        .await
+        .unwrap();
+
+    assert_eq!(report.sent, names.len());
+    let received = smtp.received();
+    for (n, receipt) in receipts.iter().enumerate() {
+        let to = format!("donor{n}@example.org");
+        let message = received
+            .iter()
+            .find(|m| m.to.iter().any(|address| address.contains(&to)))
+            .unwrap_or_else(|| panic!("nothing was sent to {to}"));
+        let sent = message.attachment("application/pdf").unwrap();
+        let text = pdf_text(&sent);
+        assert!(text.contains(names[n]), "{to} got: {text}");
+        assert!(text.contains(&receipt.number), "{to} got: {text}");
+        let stored = receipt::Entity::find_by_id(receipt.id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored.content_pdf.as_deref(), Some(sent.as_slice()), "{to}");
+    }
+    assert_eq!(receipt_pdf(&app.db, &receipts[2]).await, downloaded);
+}
+
 async fn a_receipt_pdf_states_what_was_issued_whatever_changed_since(backend: Backend) {
     let app = spawn_app(backend).await;
     let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
@@ -625,6 +672,7 @@ async fn a_receipt_pdf_states_what_was_issued_whatever_changed_since(backend: Ba
 
 on_both_backends!(
     a_receipt_pdf_is_typeset_after_issue_and_sent_and_downloaded_byte_for_byte,
+    a_batch_of_receipts_each_carries_its_own_pdf,
     a_receipt_pdf_states_what_was_issued_whatever_changed_since,
     a_stopping_worker_hands_back_what_it_has_not_started,
     the_per_minute_limit_holds_the_rest_back,
