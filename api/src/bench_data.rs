@@ -780,7 +780,7 @@ pub async fn seed_bench(
                 let counter = counters.entry(year).or_insert(0);
                 *counter += 1;
                 let sequence = *counter;
-                let number = format!("{year}-{sequence:06}");
+                let number = crate::domain::receipts::receipt_number(year, sequence);
                 let d = &donors[g.donor];
                 let amount = money_text(g.amount_minor, "USD");
                 let void = g.status == GiftStatus::Refunded;

@@ -81,6 +81,42 @@ pub async fn enqueue(db: &impl ConnectionTrait, message: NewMessage) -> Result<E
     }
 }
 
+/// Queues messages in one statement, skipping any whose idempotency key is queued
+/// already; returns how many were queued now. Call it with the transaction of the change
+/// that causes the emails.
+pub async fn enqueue_many(
+    db: &impl ConnectionTrait,
+    messages: Vec<NewMessage>,
+) -> Result<u64, DbErr> {
+    if messages.is_empty() {
+        return Ok(0);
+    }
+    let now = Utc::now();
+    let rows = messages.into_iter().map(|message| outbox::ActiveModel {
+        idempotency_key: Set(message.idempotency_key),
+        kind: Set(message.kind),
+        donor_id: Set(message.donor_id),
+        to_address: Set(message.to_address.into()),
+        to_name: Set(message.to_name),
+        language: Set(message.language),
+        payload: Set(message.payload),
+        status: Set(OutboxStatus::Pending),
+        attempts: Set(0),
+        next_attempt_at: Set(message.not_before.unwrap_or(now)),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    });
+    match outbox::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([outbox::Column::IdempotencyKey])
+        .exec_without_returning(db)
+        .await?
+    {
+        TryInsertResult::Inserted(count) => Ok(count),
+        TryInsertResult::Conflicted | TryInsertResult::Empty => Ok(0),
+    }
+}
+
 /// Claims up to `batch_size` due messages for `worker` until `lease` has passed: pending
 /// messages whose time has come, and messages whose previous worker's lease expired
 /// (it died mid-batch). Each claim counts as an attempt. On PostgreSQL the candidate

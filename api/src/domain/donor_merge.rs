@@ -7,7 +7,7 @@
 //! they were printed.
 
 use chrono::Utc;
-use entity::enums::{DonorAliasKind, ReceiptKind, ReceiptStatus};
+use entity::enums::DonorAliasKind;
 use entity::{
     audit_log, checkout_choices, donor, donor_alias, gift, outbox, pledge, receipt, tier_membership,
 };
@@ -111,12 +111,10 @@ async fn ensure_one_statement_per_year(
     merge_id: i64,
 ) -> Result<(), DomainError> {
     let years = |donor_id: i64| {
-        receipt::Entity::find()
+        super::receipts::valid_statements()
             .select_only()
             .column(receipt::Column::TaxYear)
             .filter(receipt::Column::DonorId.eq(donor_id))
-            .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
-            .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
             .into_tuple::<i32>()
             .all(conn)
     };

@@ -11,10 +11,10 @@ use sea_orm::{
 use serde_json::json;
 
 use super::super::{Actor, DomainError, audit, gifts};
-use super::issue::{find_donor, gift_line, issue, queue_email};
+use super::issue::{Draft, find_donor, gift_line, issue, queue_email};
 use super::lookup::find_by_number;
 use super::numbering::tax_year;
-use super::statements::statement_lines;
+use super::statements::{statement_lines, valid_statements_of};
 use crate::config::Organization;
 use mailer::documents::GiftLine;
 pub use mailer::templates::receipt_voided::VoidReason;
@@ -80,38 +80,30 @@ pub(super) async fn reissue_in(
                 return Ok(None);
             }
             let line = gift_line(txn, &gift, donor.language).await?;
-            Ok(Some(
-                issue(
-                    txn,
-                    org,
-                    &donor,
-                    ReceiptKind::Gift,
-                    Some(&gift),
-                    voided.tax_year,
-                    vec![line],
-                    Some(voided),
-                )
-                .await?,
-            ))
+            let draft = Draft {
+                donor: &donor,
+                kind: ReceiptKind::Gift,
+                gift: Some(&gift),
+                year: voided.tax_year,
+                lines: vec![line],
+                replaces: Some(voided),
+            };
+            Ok(Some(issue(txn, org, draft).await?))
         }
         _ => {
             let lines = statement_lines(txn, org, &donor, voided.tax_year).await?;
             if lines.iter().map(GiftLine::net_minor).sum::<i64>() <= 0 {
                 return Ok(None);
             }
-            Ok(Some(
-                issue(
-                    txn,
-                    org,
-                    &donor,
-                    ReceiptKind::YearEndStatement,
-                    None,
-                    voided.tax_year,
-                    lines,
-                    Some(voided),
-                )
-                .await?,
-            ))
+            let draft = Draft {
+                donor: &donor,
+                kind: ReceiptKind::YearEndStatement,
+                gift: None,
+                year: voided.tax_year,
+                lines,
+                replaces: Some(voided),
+            };
+            Ok(Some(issue(txn, org, draft).await?))
         }
     }
 }
@@ -263,7 +255,7 @@ pub async fn on_refund(
             currency: Currency::parse(&gift.currency)?.code().to_owned(),
         }
     };
-    correct_receipts(txn, org, gift, &reason).await
+    Box::pin(correct_receipts(txn, org, gift, &reason)).await
 }
 
 /// After a refund of a gift fails and its money is the organization's again: its
@@ -276,10 +268,10 @@ pub async fn on_refund_failed(
 ) -> Result<RefundOutcome, DomainError> {
     let reason = VoidReason::RefundFailed;
     if valid_gift_receipt(txn, gift.id).await?.is_some() {
-        return correct_receipts(txn, org, gift, &reason).await;
+        return Box::pin(correct_receipts(txn, org, gift, &reason)).await;
     }
     let donor = find_donor(txn, gift.donor_id).await?;
-    correct_statement(txn, org, gift, &donor, &reason).await?;
+    Box::pin(correct_statement(txn, org, gift, &donor, &reason)).await?;
     // A receipt voided because the bank reversed the payment stays void.
     if gift.status == GiftStatus::Disputed {
         return Ok(RefundOutcome::NothingIssued);
@@ -294,7 +286,7 @@ pub async fn on_refund_failed(
     let Some(voided) = last_voided else {
         return Ok(RefundOutcome::NothingIssued);
     };
-    match reissue_in(txn, org, &voided).await? {
+    match Box::pin(reissue_in(txn, org, &voided)).await? {
         Some(replacement) => Ok(RefundOutcome::Reissued {
             voided: Box::new(voided),
             replacement: Box::new(replacement),
@@ -311,7 +303,7 @@ pub async fn on_gift_corrected(
     org: &Organization,
     gift: &gift::Model,
 ) -> Result<RefundOutcome, DomainError> {
-    correct_receipts(txn, org, gift, &VoidReason::GiftCorrected).await
+    Box::pin(correct_receipts(txn, org, gift, &VoidReason::GiftCorrected)).await
 }
 
 /// After the donor's bank reverses a payment for good (a lost dispute): the gift's
@@ -324,7 +316,7 @@ pub async fn on_payment_reversed(
 ) -> Result<RefundOutcome, DomainError> {
     let reason = VoidReason::PaymentReversed;
     let donor = find_donor(txn, gift.donor_id).await?;
-    correct_statement(txn, org, gift, &donor, &reason).await?;
+    Box::pin(correct_statement(txn, org, gift, &donor, &reason)).await?;
     let Some(current) = valid_gift_receipt(txn, gift.id).await? else {
         return Ok(RefundOutcome::NothingIssued);
     };
@@ -354,11 +346,8 @@ pub(super) async fn correct_statement(
     donor: &donor::Model,
     reason: &VoidReason,
 ) -> Result<(), DomainError> {
-    let statement = receipt::Entity::find()
+    let statement = valid_statements_of(tax_year(org, gift.received_at))
         .filter(receipt::Column::DonorId.eq(gift.donor_id))
-        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
-        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
-        .filter(receipt::Column::TaxYear.eq(tax_year(org, gift.received_at)))
         .one(txn)
         .await?;
     if let Some(statement) = statement {

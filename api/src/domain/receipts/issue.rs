@@ -1,6 +1,6 @@
 //! Issuing a gift receipt: whether a gift gets one, the frozen document, and its email.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use entity::enums::{GiftStatus, Language, ReceiptKind, ReceiptStatus};
 use entity::{Currency, EmailAddress, donor, fund, gift, giving_tier, receipt, tier_membership};
 use mailer::documents::{self, Document, GiftLine, Letterhead};
@@ -8,12 +8,15 @@ use mailer::outbox::{self, Enqueued, NewMessage};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, Set,
+    PaginatorTrait, QueryFilter, QueryOrder, Set,
 };
 use serde_json::json;
 
 use super::super::DomainError;
-use super::numbering::{WRITTEN_ACKNOWLEDGMENT_MINOR, next_receipt_number, tax_year};
+use super::numbering::{
+    WRITTEN_ACKNOWLEDGMENT_MINOR, next_receipt_number, next_receipt_sequences, receipt_number,
+    tax_year,
+};
 use crate::config::Organization;
 
 /// The donor's postal address as one block of lines, as it stands now.
@@ -167,96 +170,218 @@ pub async fn issue_gift_receipt(
     issue(
         txn,
         org,
-        donor,
-        ReceiptKind::Gift,
-        Some(gift),
-        tax_year(org, gift.received_at),
-        vec![line],
-        None,
+        Draft {
+            donor,
+            kind: ReceiptKind::Gift,
+            gift: Some(gift),
+            year: tax_year(org, gift.received_at),
+            lines: vec![line],
+            replaces: None,
+        },
     )
     .await
 }
 
-/// Numbers, renders, stores and queues a receipt or statement. The document it states is
-/// stored with it; its PDF is typeset later, outside this transaction
-/// (`documents::stored_pdf`).
-#[allow(clippy::too_many_arguments)]
-pub(super) async fn issue(
-    txn: &DatabaseTransaction,
-    org: &Organization,
-    donor: &donor::Model,
-    kind: ReceiptKind,
-    gift: Option<&gift::Model>,
-    year: i32,
-    lines: Vec<GiftLine>,
-    replaces: Option<&receipt::Model>,
-) -> Result<receipt::Model, DomainError> {
-    let currency_code = gift
-        .map(|g| g.currency.clone())
-        .unwrap_or_else(|| "USD".to_owned());
-    let currency = Currency::parse(&currency_code)?;
-    let net: i64 = lines.iter().map(GiftLine::net_minor).sum();
-    if net <= 0 {
-        return Err(DomainError::validation(
-            "amount",
-            "nothing remains to acknowledge after refunds",
-        ));
+/// What a receipt states before it has a number: its donor, kind, gift (for a gift
+/// receipt), tax year, lines, and the receipt it replaces.
+pub(super) struct Draft<'a> {
+    pub donor: &'a donor::Model,
+    pub kind: ReceiptKind,
+    pub gift: Option<&'a gift::Model>,
+    pub year: i32,
+    pub lines: Vec<GiftLine>,
+    pub replaces: Option<&'a receipt::Model>,
+}
+
+impl Draft<'_> {
+    /// The currency it is stated in, refusing a draft with nothing left to acknowledge:
+    /// checked before a number is taken.
+    fn checked_currency(&self) -> Result<Currency, DomainError> {
+        let code = self.gift.map_or("USD", |g| g.currency.as_str());
+        let currency = Currency::parse(code)?;
+        let net: i64 = self.lines.iter().map(GiftLine::net_minor).sum();
+        if net <= 0 {
+            return Err(DomainError::validation(
+                "amount",
+                "nothing remains to acknowledge after refunds",
+            ));
+        }
+        Ok(currency)
     }
-    let (sequence, number) = next_receipt_number(txn, year).await?;
-    let now = Utc::now();
-    let address = postal_address(donor);
-    let document = Document {
-        letterhead: Letterhead::from(org),
-        language: donor.language,
-        kind,
-        number: number.clone(),
-        tax_year: year,
-        issued_at: now,
-        donor_name: donor.display_name.clone(),
-        donor_address: address.clone(),
-        currency,
-        lines,
-        replaces: replaces.map(|r| r.number.clone()),
-    };
-    let rendered = documents::render(&document).map_err(|error| {
-        DomainError::Unexpected(anyhow::Error::new(error).context("rendering the receipt"))
-    })?;
-    let stored = document.to_json().map_err(|error| {
-        DomainError::Unexpected(anyhow::Error::new(error).context("storing the receipt's document"))
-    })?;
-    let receipt = receipt::ActiveModel {
-        number: Set(number),
-        tax_year: Set(year),
-        sequence: Set(sequence),
-        kind: Set(kind),
-        status: Set(ReceiptStatus::Issued),
-        donor_id: Set(donor.id),
-        gift_id: Set(gift.map(|g| g.id)),
-        replaces_receipt_id: Set(replaces.map(|r| r.id)),
-        language: Set(donor.language),
-        donor_name: Set(donor.display_name.clone()),
-        donor_address: Set(address),
-        amount_minor: Set(rendered.amount_minor),
-        deductible_minor: Set(rendered.deductible_minor),
-        currency: Set(currency.code().to_owned()),
-        content_text: Set(rendered.text),
-        content_html: Set(Some(rendered.html)),
-        content_pdf: Set(None),
-        document: Set(Some(stored)),
-        issued_at: Set(now),
-        ..Default::default()
+
+    /// The receipt's row under its number: the document it states, rendered and stored
+    /// with it. Its PDF is typeset later, outside the transaction
+    /// (`documents::stored_pdf`).
+    fn numbered(
+        self,
+        org: &Organization,
+        currency: Currency,
+        sequence: i32,
+        now: DateTime<Utc>,
+    ) -> Result<receipt::ActiveModel, DomainError> {
+        let number = receipt_number(self.year, sequence);
+        let address = postal_address(self.donor);
+        let document = Document {
+            letterhead: Letterhead::from(org),
+            language: self.donor.language,
+            kind: self.kind,
+            number: number.clone(),
+            tax_year: self.year,
+            issued_at: now,
+            donor_name: self.donor.display_name.clone(),
+            donor_address: address.clone(),
+            currency,
+            lines: self.lines,
+            replaces: self.replaces.map(|r| r.number.clone()),
+        };
+        let rendered = documents::render(&document).map_err(|error| {
+            DomainError::Unexpected(anyhow::Error::new(error).context("rendering the receipt"))
+        })?;
+        let stored = document.to_json().map_err(|error| {
+            DomainError::Unexpected(
+                anyhow::Error::new(error).context("storing the receipt's document"),
+            )
+        })?;
+        Ok(receipt::ActiveModel {
+            number: Set(number),
+            tax_year: Set(self.year),
+            sequence: Set(sequence),
+            kind: Set(self.kind),
+            status: Set(ReceiptStatus::Issued),
+            donor_id: Set(self.donor.id),
+            gift_id: Set(self.gift.map(|g| g.id)),
+            replaces_receipt_id: Set(self.replaces.map(|r| r.id)),
+            language: Set(self.donor.language),
+            donor_name: Set(self.donor.display_name.clone()),
+            donor_address: Set(address),
+            amount_minor: Set(rendered.amount_minor),
+            deductible_minor: Set(rendered.deductible_minor),
+            currency: Set(currency.code().to_owned()),
+            content_text: Set(rendered.text),
+            content_html: Set(Some(rendered.html)),
+            content_pdf: Set(None),
+            document: Set(Some(stored)),
+            issued_at: Set(now),
+            ..Default::default()
+        })
     }
-    .insert(txn)
-    .await?;
-    queue_email(
-        txn,
+}
+
+/// The email that sends a newly issued receipt.
+fn receipt_email(donor: &donor::Model, receipt: &receipt::Model) -> Option<NewMessage> {
+    email_to(
         donor,
         "receipt",
         format!("receipt:{}", receipt.id),
         json!({ "receipt_id": receipt.id }),
     )
-    .await?;
+}
+
+/// Numbers, renders, stores and queues a receipt or statement, in the caller's
+/// transaction.
+pub(super) async fn issue(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    draft: Draft<'_>,
+) -> Result<receipt::Model, DomainError> {
+    let currency = draft.checked_currency()?;
+    let (sequence, _) = next_receipt_number(txn, draft.year).await?;
+    let donor = draft.donor;
+    let receipt = draft
+        .numbered(org, currency, sequence, Utc::now())?
+        .insert(txn)
+        .await?;
+    if let Some(message) = receipt_email(donor, &receipt) {
+        outbox::enqueue(txn, message).await?;
+    }
     Ok(receipt)
+}
+
+/// Issues drafts of one tax year together, in the caller's transaction and in the
+/// order given: one turn of the year's counter numbers them all, one insert stores
+/// them and one queues their emails. Like the transaction, it is all of them or none,
+/// so the numbers stay gapless. Returns them in number order.
+pub(super) async fn issue_together(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    year: i32,
+    drafts: Vec<Draft<'_>>,
+) -> Result<Vec<receipt::Model>, DomainError> {
+    let checked = drafts
+        .into_iter()
+        .map(|draft| {
+            if draft.year != year {
+                return Err(DomainError::Unexpected(anyhow::anyhow!(
+                    "a receipt of {} issued with those of {year}",
+                    draft.year
+                )));
+            }
+            Ok((draft.checked_currency()?, draft))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let Ok(count) = i32::try_from(checked.len()) else {
+        return Err(DomainError::Unexpected(anyhow::anyhow!(
+            "{} receipts issued at once",
+            checked.len()
+        )));
+    };
+    if count == 0 {
+        return Ok(Vec::new());
+    }
+    let sequences = next_receipt_sequences(txn, year, count).await?;
+    let now = Utc::now();
+    let mut donors = Vec::with_capacity(checked.len());
+    let mut rows = Vec::with_capacity(checked.len());
+    for ((currency, draft), sequence) in checked.into_iter().zip(sequences.clone()) {
+        donors.push(draft.donor);
+        rows.push(draft.numbered(org, currency, sequence, now)?);
+    }
+    receipt::Entity::insert_many(rows)
+        .exec_without_returning(txn)
+        .await?;
+    let issued = receipt::Entity::find()
+        .filter(receipt::Column::TaxYear.eq(year))
+        .filter(receipt::Column::Sequence.between(*sequences.start(), *sequences.end()))
+        .order_by_asc(receipt::Column::Sequence)
+        .all(txn)
+        .await?;
+    if issued.len() != donors.len() {
+        return Err(DomainError::Unexpected(anyhow::anyhow!(
+            "{} receipts of {year} issued, {} found under their numbers",
+            donors.len(),
+            issued.len()
+        )));
+    }
+    let messages: Vec<NewMessage> = donors
+        .iter()
+        .zip(&issued)
+        .filter_map(|(donor, receipt)| receipt_email(donor, receipt))
+        .collect();
+    outbox::enqueue_many(txn, messages).await?;
+    Ok(issued)
+}
+
+/// The email of `kind` to the donor, when the donor has a usable address.
+fn email_to(
+    donor: &donor::Model,
+    kind: &str,
+    key: String,
+    payload: serde_json::Value,
+) -> Option<NewMessage> {
+    let email = donor
+        .email
+        .as_deref()
+        .and_then(|e| EmailAddress::parse(e).ok())?;
+    Some(NewMessage {
+        idempotency_key: key,
+        kind: kind.to_owned(),
+        donor_id: Some(donor.id),
+        to_address: email,
+        to_name: Some(donor.display_name.clone()),
+        language: donor.language,
+        payload,
+        not_before: None,
+    })
 }
 
 /// Queues an email to the donor, when the donor has a usable address.
@@ -267,29 +392,10 @@ pub(super) async fn queue_email(
     key: String,
     payload: serde_json::Value,
 ) -> Result<Option<Enqueued>, DomainError> {
-    let Some(email) = donor
-        .email
-        .as_deref()
-        .and_then(|e| EmailAddress::parse(e).ok())
-    else {
-        return Ok(None);
-    };
-    Ok(Some(
-        outbox::enqueue(
-            txn,
-            NewMessage {
-                idempotency_key: key,
-                kind: kind.to_owned(),
-                donor_id: Some(donor.id),
-                to_address: email,
-                to_name: Some(donor.display_name.clone()),
-                language: donor.language,
-                payload,
-                not_before: None,
-            },
-        )
-        .await?,
-    ))
+    match email_to(donor, kind, key, payload) {
+        Some(message) => Ok(Some(outbox::enqueue(txn, message).await?)),
+        None => Ok(None),
+    }
 }
 
 pub(super) async fn find_donor(

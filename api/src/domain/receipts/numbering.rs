@@ -1,6 +1,8 @@
 //! Numbering: the tax year a moment falls in, and the next receipt number of a
 //! year, taken inside the issuing transaction so numbers have no gaps.
 
+use std::ops::RangeInclusive;
+
 use chrono::{DateTime, Datelike, TimeZone, Utc};
 use entity::receipt_counter;
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -33,6 +35,11 @@ pub fn tax_year_bounds(
     Ok((start(year)?, start(year + 1)?))
 }
 
+/// A receipt's number: its tax year and its place in that year, "2026-000042".
+pub fn receipt_number(year: i32, sequence: i32) -> String {
+    format!("{year}-{sequence:06}")
+}
+
 /// Takes the next receipt number of a tax year. The counter row is updated inside the
 /// caller's transaction, so the number is used if and only if that transaction commits:
 /// numbers have no gaps, and concurrent issuers wait for each other. The year's row is
@@ -41,8 +48,25 @@ pub async fn next_receipt_number(
     txn: &DatabaseTransaction,
     year: i32,
 ) -> Result<(i32, String), DomainError> {
-    let sequence = match take_next(txn, year).await? {
-        Some(sequence) => sequence,
+    let sequence = *next_receipt_sequences(txn, year, 1).await?.start();
+    Ok((sequence, receipt_number(year, sequence)))
+}
+
+/// Takes the next `count` receipt sequences of a tax year at once, in one turn of the
+/// year's counter: like `next_receipt_number`, they are used if and only if the caller's
+/// transaction commits, so a batch that commits whole leaves no gap.
+pub async fn next_receipt_sequences(
+    txn: &DatabaseTransaction,
+    year: i32,
+    count: i32,
+) -> Result<RangeInclusive<i32>, DomainError> {
+    if count < 1 {
+        return Err(DomainError::Unexpected(anyhow::anyhow!(
+            "{count} receipt numbers asked of {year}"
+        )));
+    }
+    let last = match take_next(txn, year, count).await? {
+        Some(last) => last,
         None => {
             receipt_counter::Entity::insert(receipt_counter::ActiveModel {
                 tax_year: Set(year),
@@ -51,21 +75,26 @@ pub async fn next_receipt_number(
             .on_conflict_do_nothing_on([receipt_counter::Column::TaxYear])
             .exec_without_returning(txn)
             .await?;
-            take_next(txn, year).await?.ok_or_else(|| {
+            take_next(txn, year, count).await?.ok_or_else(|| {
                 DomainError::Unexpected(anyhow::anyhow!("no receipt counter for {year}"))
             })?
         }
     };
-    Ok((sequence, format!("{year}-{sequence:06}")))
+    Ok(last - count + 1..=last)
 }
 
-/// Adds one to the year's counter and returns it; `None` when the year has no counter.
-async fn take_next(txn: &DatabaseTransaction, year: i32) -> Result<Option<i32>, DomainError> {
+/// Adds `count` to the year's counter and returns its new value, the last sequence
+/// taken; `None` when the year has no counter.
+async fn take_next(
+    txn: &DatabaseTransaction,
+    year: i32,
+    count: i32,
+) -> Result<Option<i32>, DomainError> {
     let take = Query::update()
         .table(receipt_counter::Entity)
         .value(
             receipt_counter::Column::LastSequence,
-            Expr::col(receipt_counter::Column::LastSequence).add(1),
+            Expr::col(receipt_counter::Column::LastSequence).add(count),
         )
         .and_where(receipt_counter::Column::TaxYear.eq(year))
         .returning_col(receipt_counter::Column::LastSequence)
@@ -77,4 +106,77 @@ async fn take_next(txn: &DatabaseTransaction, year: i32) -> Result<Option<i32>, 
         Some(row) => Some(row.try_get_by_index(0)?),
         None => None,
     })
+}
+
+#[cfg(test)]
+// A failed step should stop the test where it happened.
+#[allow(clippy::expect_used)]
+mod tests {
+    use sea_orm::TransactionTrait;
+
+    use super::*;
+    use crate::db::testing::each_backend;
+
+    #[test]
+    fn a_number_is_its_year_and_its_place_in_six_digits() {
+        assert_eq!(receipt_number(2026, 42), "2026-000042");
+        assert_eq!(receipt_number(2027, 1), "2027-000001");
+        assert_eq!(receipt_number(2026, 1_234_567), "2026-1234567");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sequences_taken_together_follow_on_without_a_gap() {
+        for test in each_backend().await {
+            let db = &test.db;
+            let txn = db.begin().await.expect("a transaction");
+            assert_eq!(
+                next_receipt_number(&txn, 2026).await.expect("a number"),
+                (1, "2026-000001".to_owned())
+            );
+            assert_eq!(
+                next_receipt_sequences(&txn, 2026, 5)
+                    .await
+                    .expect("five numbers"),
+                2..=6
+            );
+            // Each year counts on its own.
+            assert_eq!(
+                next_receipt_sequences(&txn, 2025, 3)
+                    .await
+                    .expect("three numbers"),
+                1..=3
+            );
+            assert_eq!(
+                next_receipt_number(&txn, 2026).await.expect("a number"),
+                (7, "2026-000007".to_owned())
+            );
+            txn.commit().await.expect("committed");
+
+            // Numbers taken by a transaction that does not commit are taken again.
+            let txn = db.begin().await.expect("a transaction");
+            assert_eq!(
+                next_receipt_sequences(&txn, 2026, 50)
+                    .await
+                    .expect("fifty numbers"),
+                8..=57
+            );
+            txn.rollback().await.expect("rolled back");
+            let txn = db.begin().await.expect("a transaction");
+            assert_eq!(
+                next_receipt_sequences(&txn, 2026, 2)
+                    .await
+                    .expect("two numbers"),
+                8..=9
+            );
+            for nothing in [0, -1] {
+                assert!(next_receipt_sequences(&txn, 2026, nothing).await.is_err());
+            }
+            assert_eq!(
+                next_receipt_number(&txn, 2026).await.expect("a number"),
+                (10, "2026-000010".to_owned())
+            );
+            txn.commit().await.expect("committed");
+            test.close().await;
+        }
+    }
 }

@@ -8,12 +8,12 @@ use entity::enums::{Language, ReceiptKind, ReceiptStatus};
 use entity::{donor, fund, gift, receipt};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, TransactionTrait,
+    QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
 };
 use serde_json::json;
 
 use super::super::{Actor, DomainError, audit, gifts};
-use super::issue::{find_donor, issue, line_for};
+use super::issue::{Draft, find_donor, issue, issue_together, line_for};
 use super::numbering::{tax_year, tax_year_bounds};
 use crate::config::Organization;
 use mailer::documents::GiftLine;
@@ -31,6 +31,29 @@ pub(super) async fn statement_lines(
     Ok(lines_of(&gifts, &funds, donor.language))
 }
 
+/// The year-end statements that stand: issued and not void, of any tax year. The one
+/// place that says which receipts are a donor's valid statement.
+pub fn valid_statements() -> Select<receipt::Entity> {
+    receipt::Entity::find()
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
+}
+
+/// The year-end statements of `year` that stand.
+pub fn valid_statements_of(year: i32) -> Select<receipt::Entity> {
+    valid_statements().filter(receipt::Column::TaxYear.eq(year))
+}
+
+/// The gifts received in tax year `year` that count: what a statement of that year
+/// states.
+fn counted_gifts_of(org: &Organization, year: i32) -> Result<Select<gift::Entity>, DomainError> {
+    let (start, end) = tax_year_bounds(org, year)?;
+    Ok(gift::Entity::find()
+        .filter(gift::Column::ReceivedAt.gte(start))
+        .filter(gift::Column::ReceivedAt.lt(end))
+        .filter(gifts::counted()))
+}
+
 /// The gifts of a tax year that count, of the given donors, by donor, each donor's oldest
 /// first.
 async fn counted_gifts(
@@ -39,12 +62,8 @@ async fn counted_gifts(
     donors: &[i64],
     year: i32,
 ) -> Result<Vec<gift::Model>, DomainError> {
-    let (start, end) = tax_year_bounds(org, year)?;
-    Ok(gift::Entity::find()
+    Ok(counted_gifts_of(org, year)?
         .filter(gift::Column::DonorId.is_in(donors.iter().copied()))
-        .filter(gift::Column::ReceivedAt.gte(start))
-        .filter(gift::Column::ReceivedAt.lt(end))
-        .filter(gifts::counted())
         .order_by_asc(gift::Column::DonorId)
         .order_by_asc(gift::Column::ReceivedAt)
         .order_by_asc(gift::Column::Id)
@@ -75,13 +94,10 @@ async fn stated_donors(
     donors: &[i64],
     year: i32,
 ) -> Result<HashSet<i64>, DomainError> {
-    Ok(receipt::Entity::find()
+    Ok(valid_statements_of(year)
         .select_only()
         .column(receipt::Column::DonorId)
         .filter(receipt::Column::DonorId.is_in(donors.iter().copied()))
-        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
-        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
-        .filter(receipt::Column::TaxYear.eq(year))
         .into_tuple()
         .all(db)
         .await?
@@ -101,33 +117,22 @@ pub async fn issue_year_end_statement(
         return Ok(None);
     }
     let lines = statement_lines(txn, org, donor, year).await?;
-    issue_with_lines(txn, org, donor, year, lines).await
+    match statement_draft(donor, year, lines) {
+        Some(draft) => Ok(Some(issue(txn, org, draft).await?)),
+        None => Ok(None),
+    }
 }
 
-/// Issues the statement with these lines, unless there are none.
-async fn issue_with_lines(
-    txn: &DatabaseTransaction,
-    org: &Organization,
-    donor: &donor::Model,
-    year: i32,
-    lines: Vec<GiftLine>,
-) -> Result<Option<receipt::Model>, DomainError> {
-    if lines.is_empty() {
-        return Ok(None);
-    }
-    Ok(Some(
-        issue(
-            txn,
-            org,
-            donor,
-            ReceiptKind::YearEndStatement,
-            None,
-            year,
-            lines,
-            None,
-        )
-        .await?,
-    ))
+/// The donor's statement of the year with these lines, unless there are none.
+fn statement_draft(donor: &donor::Model, year: i32, lines: Vec<GiftLine>) -> Option<Draft<'_>> {
+    (!lines.is_empty()).then_some(Draft {
+        donor,
+        kind: ReceiptKind::YearEndStatement,
+        gift: None,
+        year,
+        lines,
+        replaces: None,
+    })
 }
 
 /// What a run of year-end statements did.
@@ -146,7 +151,8 @@ const STATEMENTS_PER_TRANSACTION: usize = 50;
 
 /// Issues the statements of `donors` in one transaction: all of them or, on any error,
 /// none. What the batch needs to read (its donors, which of them are stated already,
-/// their gifts, the funds) is read once for all of them.
+/// their gifts, the funds) is read once for all of them, and its statements are
+/// numbered, stored and queued together.
 async fn issue_batch(
     db: &DatabaseConnection,
     org: &Organization,
@@ -166,24 +172,23 @@ async fn issue_batch(
     let stated = stated_donors(&*txn, donors, year).await?;
     let gifts = counted_gifts(&*txn, org, donors, year).await?;
     let funds = fund::Entity::find().all(&*txn).await?;
-    let mut run = StatementRun::default();
-    for donor in &found {
-        let issued = if stated.contains(&donor.id) {
-            None
-        } else {
+    let drafts: Vec<Draft<'_>> = found
+        .iter()
+        .filter(|donor| !stated.contains(&donor.id))
+        .filter_map(|donor| {
             // Both lists are in donor order; this donor's gifts are one run of `gifts`.
             let first = gifts.partition_point(|g| g.donor_id < donor.id);
             let last = gifts.partition_point(|g| g.donor_id <= donor.id);
             let lines = lines_of(&gifts[first..last], &funds, donor.language);
-            issue_with_lines(&txn, org, donor, year, lines).await?
-        };
-        match issued {
-            Some(_) => run.issued += 1,
-            None => run.already_issued += 1,
-        }
-    }
+            statement_draft(donor, year, lines)
+        })
+        .collect();
+    let issued = issue_together(&txn, org, year, drafts).await?.len() as u64;
     txn.commit().await?;
-    Ok(run)
+    Ok(StatementRun {
+        issued,
+        already_issued: found.len() as u64 - issued,
+    })
 }
 
 /// Issues one donor's statement in a transaction of its own.
@@ -231,25 +236,18 @@ pub async fn issue_year_end_statements(
             format!("must be a year from 2000 to {current}"),
         ));
     }
-    let (start, end) = tax_year_bounds(org, year)?;
-    let donors: Vec<i64> = gift::Entity::find()
+    let donors: Vec<i64> = counted_gifts_of(org, year)?
         .select_only()
         .column(gift::Column::DonorId)
         .distinct()
-        .filter(gift::Column::ReceivedAt.gte(start))
-        .filter(gift::Column::ReceivedAt.lt(end))
-        .filter(gifts::counted())
         .into_tuple()
         .all(db)
         .await?;
     // Donors whose statement stands are skipped without a transaction each; the check
     // inside the transaction still guards against a run going on at the same time.
-    let already: HashSet<i64> = receipt::Entity::find()
+    let already: HashSet<i64> = valid_statements_of(year)
         .select_only()
         .column(receipt::Column::DonorId)
-        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
-        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
-        .filter(receipt::Column::TaxYear.eq(year))
         .into_tuple()
         .all(db)
         .await?
