@@ -4,6 +4,7 @@
 
 use entity::enums::ReceiptStatus;
 use entity::receipt;
+use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
@@ -74,25 +75,27 @@ pub async fn store_pdfs(
     db: &DatabaseConnection,
     receipts: &mut [receipt::Model],
 ) -> Result<(), DbErr> {
-    let typesetting = receipts
+    let documents: Vec<(usize, serde_json::Value)> = receipts
         .iter()
         .enumerate()
         .filter(|(_, r)| r.content_pdf.is_none() && r.status == ReceiptStatus::Issued)
         .filter_map(|(index, r)| Some((index, r.document.clone()?)))
+        .collect();
+    // Typesetting takes milliseconds of CPU: off the async workers, as many at once as
+    // there are processors, so the batch neither waits on one core nor keeps a thread
+    // (and its memory) per message.
+    let parallel = std::thread::available_parallelism().map_or(1, usize::from);
+    let typeset: Vec<(usize, Vec<u8>)> = futures_util::stream::iter(documents)
         .map(|(index, document)| {
-            // Typesetting takes milliseconds of CPU: off the async workers, all at once.
             tokio::task::spawn_blocking(move || {
                 let pdf = render_pdf(&Document::from_json(&document).ok()?).ok()?;
                 Some((index, pdf))
             })
         })
-        .collect::<Vec<_>>();
-    let mut typeset = Vec::with_capacity(typesetting.len());
-    for task in typesetting {
-        if let Ok(Some(done)) = task.await {
-            typeset.push(done);
-        }
-    }
+        .buffer_unordered(parallel)
+        .filter_map(|done| std::future::ready(done.ok().flatten()))
+        .collect()
+        .await;
     if typeset.is_empty() {
         return Ok(());
     }
