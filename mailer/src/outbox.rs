@@ -45,12 +45,10 @@ impl Enqueued {
     }
 }
 
-/// Queues a message, or does nothing if one with the same idempotency key exists.
-/// Call it with the transaction of the change that causes the email.
-pub async fn enqueue(db: &impl ConnectionTrait, message: NewMessage) -> Result<Enqueued, DbErr> {
-    let now = Utc::now();
-    let key = message.idempotency_key.clone();
-    let inserted = outbox::Entity::insert(outbox::ActiveModel {
+/// The outbox row of a message queued at `now`: pending, never tried, due at once or at
+/// its `not_before`.
+fn pending(message: NewMessage, now: chrono::DateTime<Utc>) -> outbox::ActiveModel {
+    outbox::ActiveModel {
         idempotency_key: Set(message.idempotency_key),
         kind: Set(message.kind),
         donor_id: Set(message.donor_id),
@@ -64,10 +62,17 @@ pub async fn enqueue(db: &impl ConnectionTrait, message: NewMessage) -> Result<E
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    })
-    .on_conflict_do_nothing_on([outbox::Column::IdempotencyKey])
-    .exec(db)
-    .await?;
+    }
+}
+
+/// Queues a message, or does nothing if one with the same idempotency key exists.
+/// Call it with the transaction of the change that causes the email.
+pub async fn enqueue(db: &impl ConnectionTrait, message: NewMessage) -> Result<Enqueued, DbErr> {
+    let key = message.idempotency_key.clone();
+    let inserted = outbox::Entity::insert(pending(message, Utc::now()))
+        .on_conflict_do_nothing_on([outbox::Column::IdempotencyKey])
+        .exec(db)
+        .await?;
     match inserted {
         TryInsertResult::Inserted(made) => Ok(Enqueued::Queued(made.last_insert_id)),
         TryInsertResult::Conflicted | TryInsertResult::Empty => {
@@ -92,21 +97,7 @@ pub async fn enqueue_many(
         return Ok(0);
     }
     let now = Utc::now();
-    let rows = messages.into_iter().map(|message| outbox::ActiveModel {
-        idempotency_key: Set(message.idempotency_key),
-        kind: Set(message.kind),
-        donor_id: Set(message.donor_id),
-        to_address: Set(message.to_address.into()),
-        to_name: Set(message.to_name),
-        language: Set(message.language),
-        payload: Set(message.payload),
-        status: Set(OutboxStatus::Pending),
-        attempts: Set(0),
-        next_attempt_at: Set(message.not_before.unwrap_or(now)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    });
+    let rows = messages.into_iter().map(|message| pending(message, now));
     match outbox::Entity::insert_many(rows)
         .on_conflict_do_nothing_on([outbox::Column::IdempotencyKey])
         .exec_without_returning(db)
