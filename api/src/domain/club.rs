@@ -9,8 +9,8 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use entity::enums::{PledgeFrequency, PledgeStatus};
-use entity::{Currency, EmailAddress, donor, format_minor, giving_tier, pledge, tier_membership};
-use mailer::outbox::{self, NewMessage};
+use entity::{Currency, donor, format_minor, giving_tier, pledge, tier_membership};
+use mailer::outbox;
 use sea_orm::sea_query::{Alias, Expr, Func, LockType, SimpleExpr};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
@@ -450,27 +450,9 @@ async fn queue_donor_email(
         .one(txn)
         .await?
         .ok_or_else(|| DomainError::not_found("donor", donor_id))?;
-    let Some(email) = donor
-        .email
-        .as_deref()
-        .and_then(|e| EmailAddress::parse(e).ok())
-    else {
-        return Ok(());
-    };
-    outbox::enqueue(
-        txn,
-        NewMessage {
-            idempotency_key: key,
-            kind: kind.to_owned(),
-            donor_id: Some(donor.id),
-            to_address: email,
-            to_name: Some(donor.display_name.clone()),
-            language: donor.language,
-            payload,
-            not_before: None,
-        },
-    )
-    .await?;
+    if let Some(message) = super::donors::email_to(&donor, kind, key, payload) {
+        outbox::enqueue(txn, message).await?;
+    }
     Ok(())
 }
 

@@ -23,6 +23,29 @@ pub async fn find_donor(db: &impl ConnectionTrait, id: i64) -> Result<donor::Mod
         .ok_or_else(|| DomainError::not_found("donor", id))
 }
 
+/// The email of `kind` to the donor, when the donor has a usable address.
+pub fn email_to(
+    donor: &donor::Model,
+    kind: &str,
+    key: String,
+    payload: serde_json::Value,
+) -> Option<mailer::outbox::NewMessage> {
+    let email = donor
+        .email
+        .as_deref()
+        .and_then(|e| EmailAddress::parse(e).ok())?;
+    Some(mailer::outbox::NewMessage {
+        idempotency_key: key,
+        kind: kind.to_owned(),
+        donor_id: Some(donor.id),
+        to_address: email,
+        to_name: Some(donor.display_name.clone()),
+        language: donor.language,
+        payload,
+        not_before: None,
+    })
+}
+
 /// Name and email folded for search: lower case, accents removed ("José" finds "jose").
 pub fn search_text(display_name: &str, email: Option<&str>) -> String {
     let mut text = fold_accents(&display_name.to_lowercase());

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use entity::enums::{GiftStatus, Language, ReceiptKind, ReceiptStatus};
-use entity::{Currency, EmailAddress, donor, fund, gift, giving_tier, receipt, tier_membership};
+use entity::{Currency, donor, fund, gift, giving_tier, receipt, tier_membership};
 use mailer::documents::{self, Document, GiftLine, Letterhead};
 use mailer::outbox::{self, Enqueued, NewMessage};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
@@ -13,6 +13,7 @@ use sea_orm::{
 use serde_json::json;
 
 use super::super::DomainError;
+use super::super::donors::email_to;
 use super::numbering::{
     WRITTEN_ACKNOWLEDGMENT_MINOR, next_receipt_number, next_receipt_sequences, receipt_number,
     tax_year,
@@ -359,29 +360,6 @@ pub(super) async fn issue_together(
         .collect();
     outbox::enqueue_many(txn, messages).await?;
     Ok(issued)
-}
-
-/// The email of `kind` to the donor, when the donor has a usable address.
-fn email_to(
-    donor: &donor::Model,
-    kind: &str,
-    key: String,
-    payload: serde_json::Value,
-) -> Option<NewMessage> {
-    let email = donor
-        .email
-        .as_deref()
-        .and_then(|e| EmailAddress::parse(e).ok())?;
-    Some(NewMessage {
-        idempotency_key: key,
-        kind: kind.to_owned(),
-        donor_id: Some(donor.id),
-        to_address: email,
-        to_name: Some(donor.display_name.clone()),
-        language: donor.language,
-        payload,
-        not_before: None,
-    })
 }
 
 /// Queues an email to the donor, when the donor has a usable address.
