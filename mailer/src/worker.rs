@@ -39,6 +39,14 @@ pub struct BatchReport {
     pub rate_limited: bool,
 }
 
+/// Messages claimed for this worker, with what they need read ahead.
+struct ClaimedBatch {
+    messages: Vec<outbox_row::Model>,
+    prefetched: templates::Prefetched,
+    /// Nothing was claimed because the per-minute limit was reached.
+    rate_limited: bool,
+}
+
 /// Counts messages sent in the current minute.
 #[derive(Debug)]
 struct RateWindow {
@@ -121,14 +129,44 @@ impl Worker {
     }
 
     /// [`Worker::drain`], stopping early once `stop` turns true: the messages in flight
-    /// are finished and the rest of their batch handed back.
+    /// are finished and the rest handed back.
+    ///
+    /// While one batch is delivered, the next is claimed and read ahead (its receipts'
+    /// PDFs typeset and stored), so the processors typeset while the connections wait
+    /// on the SMTP server. The batch read ahead counts against the per-minute limit as
+    /// if the one in flight were all sent.
     pub async fn drain_until(&self, stop: &watch::Receiver<bool>) -> Result<BatchReport, DbErr> {
         let mut total = BatchReport::default();
+        if *stop.borrow() {
+            return Ok(total);
+        }
+        let mut batch = self.claim_batch(0).await?;
         loop {
-            if *stop.borrow() {
+            if batch.messages.is_empty() {
+                total.rate_limited |= batch.rate_limited;
                 return Ok(total);
             }
-            let report = self.send_batch_until(stop).await?;
+            if *stop.borrow() {
+                total.claimed += batch.messages.len();
+                total.released += self.hand_back(&batch).await?;
+                return Ok(total);
+            }
+            let in_flight = u32::try_from(batch.messages.len()).unwrap_or(u32::MAX);
+            let (delivered, ahead) = tokio::join!(
+                self.deliver_batch(&batch, stop),
+                self.claim_batch(in_flight)
+            );
+            let report = match delivered {
+                Ok(report) => report,
+                Err(error) => {
+                    if let Ok(ahead) = &ahead
+                        && let Err(release) = self.hand_back(ahead).await
+                    {
+                        tracing::warn!(%release, "cannot hand back a batch read ahead");
+                    }
+                    return Err(error);
+                }
+            };
             total.claimed += report.claimed;
             total.sent += report.sent;
             total.retried += report.retried;
@@ -136,9 +174,11 @@ impl Worker {
             total.dead += report.dead;
             total.skipped += report.skipped;
             total.released += report.released;
-            total.rate_limited |= report.rate_limited;
-            if report.claimed == 0 || report.rate_limited {
-                return Ok(total);
+            batch = ahead?;
+            // Nothing more was due (or allowed) when this batch started: look again now
+            // that it is done.
+            if batch.messages.is_empty() {
+                batch = self.claim_batch(0).await?;
             }
         }
     }
@@ -149,37 +189,78 @@ impl Worker {
         &self,
         stop: &watch::Receiver<bool>,
     ) -> Result<BatchReport, DbErr> {
-        let mut report = BatchReport::default();
-        let (budget, _) = self.budget();
-        if budget == 0 {
-            report.rate_limited = true;
-            return Ok(report);
+        let batch = self.claim_batch(0).await?;
+        if batch.messages.is_empty() {
+            return Ok(BatchReport {
+                rate_limited: batch.rate_limited,
+                ..BatchReport::default()
+            });
         }
-        let claimed = outbox::claim_due(
+        self.deliver_batch(&batch, stop).await
+    }
+
+    /// Claims as many due messages as the batch size and the per-minute limit allow,
+    /// `in_flight` messages being sent meanwhile, and reads what they need ahead.
+    async fn claim_batch(&self, in_flight: u32) -> Result<ClaimedBatch, DbErr> {
+        let budget = self.budget().0.saturating_sub(in_flight);
+        if budget == 0 {
+            return Ok(ClaimedBatch {
+                messages: Vec::new(),
+                prefetched: templates::Prefetched::default(),
+                rate_limited: true,
+            });
+        }
+        let messages = outbox::claim_due(
             &self.db,
             &self.id,
             self.settings.batch_size.min(budget),
             self.settings.lease,
         )
         .await?;
-        report.claimed = claimed.len();
         // What the batch's messages need from the database is read once for all of them;
         // if that fails, each message reads its own (and a failure there is a retry).
-        let prefetched = templates::Prefetched::read(&self.db, &claimed)
+        let prefetched = templates::Prefetched::read(&self.db, &messages)
             .await
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, "cannot read ahead for a batch of messages");
                 templates::Prefetched::default()
             });
-        let prefetched = &prefetched;
+        Ok(ClaimedBatch {
+            messages,
+            prefetched,
+            rate_limited: false,
+        })
+    }
+
+    /// Hands a claimed batch back unsent, for this or another worker to claim again.
+    async fn hand_back(&self, batch: &ClaimedBatch) -> Result<usize, DbErr> {
+        let ids: Vec<i64> = batch.messages.iter().map(|m| m.id).collect();
+        outbox::release(&self.db, &ids, &self.id).await?;
+        Ok(ids.len())
+    }
+
+    /// Delivers a claimed batch and records what happened to it, handing back unsent
+    /// whatever has not started once `stop` turns true.
+    async fn deliver_batch(
+        &self,
+        batch: &ClaimedBatch,
+        stop: &watch::Receiver<bool>,
+    ) -> Result<BatchReport, DbErr> {
+        let mut report = BatchReport {
+            claimed: batch.messages.len(),
+            ..BatchReport::default()
+        };
+        let prefetched = &batch.prefetched;
         // Up to SMTP_CONNECTIONS messages are in flight at once, one per pooled
         // connection: delivery time is mostly waiting for the server.
-        let mut results = futures_util::stream::iter(claimed)
-            .map(|message| async move {
+        let messages = &batch.messages;
+        let mut results = futures_util::stream::iter(0..messages.len())
+            .map(|index| async move {
+                let message = &messages[index];
                 let outcome = if *stop.borrow() {
                     None
                 } else {
-                    Some(self.deliver_claimed(&message, prefetched).await)
+                    Some(self.deliver_claimed(message, prefetched).await)
                 };
                 (message.id, outcome)
             })
@@ -333,25 +414,22 @@ impl Worker {
         }
     }
 
-    /// Sends due messages until `stop` turns true; the message being sent when it does is
-    /// finished, and the rest of its batch is handed back for other workers.
+    /// Sends due messages until `stop` turns true; the messages being sent when it does
+    /// are finished, and the rest handed back for other workers.
     pub async fn run(&self, mut stop: watch::Receiver<bool>) {
         tracing::info!(worker = %self.id, "mailer worker started");
         while !*stop.borrow() {
-            let pause = match self.send_batch_until(&stop).await {
+            let pause = match self.drain_until(&stop).await {
                 Ok(report) if report.rate_limited => self.budget().1,
-                Ok(report) if report.claimed > 0 => Duration::ZERO,
                 Ok(_) => self.settings.poll_interval,
                 Err(error) => {
                     tracing::error!(%error, "mailer cannot reach the database");
                     self.settings.poll_interval
                 }
             };
-            if pause > Duration::ZERO {
-                tokio::select! {
-                    _ = tokio::time::sleep(pause) => {}
-                    _ = stop.changed() => {}
-                }
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
             }
         }
         tracing::info!(worker = %self.id, "mailer worker stopped");

@@ -562,6 +562,72 @@ async fn a_stopping_worker_hands_back_what_it_has_not_started(backend: Backend) 
     );
 }
 
+async fn outbox_rows_in(app: &TestApp, status: OutboxStatus) -> Vec<outbox::Model> {
+    outbox::Entity::find()
+        .filter(outbox::Column::Status.eq(status))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+/// While a batch is delivered the next one is claimed and its PDFs typeset; a worker
+/// stopped then finishes the batch in flight and hands back the one read ahead.
+async fn a_worker_stopped_mid_batch_hands_back_the_batch_it_read_ahead(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    smtp.set_behavior(Behavior::AcceptAfter(Duration::from_secs(4)));
+    receipts_for_donors(&app, 6).await;
+    let worker = worker_for(&app, &smtp.url(), quick(2, 5));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let watcher = async {
+        // Two messages in flight and two more claimed: the next batch is read ahead.
+        let deadline = std::time::Instant::now() + Duration::from_secs(120);
+        while outbox_rows_in(&app, OutboxStatus::Sending).await.len() < 4 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no batch was claimed while another was delivered"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.send(true).unwrap();
+    };
+
+    let (report, ()) = tokio::join!(worker.drain_until(&stopped), watcher);
+
+    let report = report.unwrap();
+    assert_eq!(report.released, 2, "{report:?}");
+    assert_eq!(report.claimed, report.sent + 2, "{report:?}");
+    assert!(report.sent == 2 || report.sent == 4, "{report:?}");
+    assert!(outbox_rows_in(&app, OutboxStatus::Sending).await.is_empty());
+    assert_eq!(
+        outbox_rows_in(&app, OutboxStatus::Sent).await.len(),
+        report.sent
+    );
+    let waiting = outbox_rows_in(&app, OutboxStatus::Pending).await;
+    assert_eq!(waiting.len(), 6 - report.sent);
+    assert!(
+        waiting
+            .iter()
+            .all(|m| m.attempts == 0 && m.leased_by.is_none())
+    );
+    // The batch read ahead had its PDFs typeset and stored before it was handed back.
+    let stored = receipt::Entity::find()
+        .filter(receipt::Column::ContentPdf.is_not_null())
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), report.sent + 2);
+    // Another worker sends the rest, each once.
+    smtp.set_behavior(Behavior::Accept);
+    let rest = worker_for(&app, &smtp.url(), quick(2, 5))
+        .drain()
+        .await
+        .unwrap();
+    assert_eq!(rest.sent, 6 - report.sent);
+    let recipients: HashSet<String> = smtp.received().iter().map(|m| m.to[0].clone()).collect();
+    assert_eq!((smtp.received().len(), recipients.len()), (6, 6));
+}
+
 async fn a_receipt_pdf_is_typeset_after_issue_and_sent_and_downloaded_byte_for_byte(
     backend: Backend,
 ) {
@@ -675,6 +741,7 @@ on_both_backends!(
     a_batch_of_receipts_each_carries_its_own_pdf,
     a_receipt_pdf_states_what_was_issued_whatever_changed_since,
     a_stopping_worker_hands_back_what_it_has_not_started,
+    a_worker_stopped_mid_batch_hands_back_the_batch_it_read_ahead,
     the_per_minute_limit_holds_the_rest_back,
     a_receipt_arrives_with_its_headers_both_parts_and_the_pdf,
     a_refusing_server_is_retried_until_it_recovers,
