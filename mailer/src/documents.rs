@@ -25,7 +25,7 @@ mod pdf;
 mod stored;
 mod typeset;
 
-pub use stored::{PdfError, has_pdf, store_pdfs, stored_pdf};
+pub use stored::{PdfError, has_pdf, store_typeset, stored_pdf, typeset_missing};
 
 pub use typeset::TypesetError;
 use typeset::without_direction_marks;

@@ -131,10 +131,11 @@ impl Worker {
     /// [`Worker::drain`], stopping early once `stop` turns true: the messages in flight
     /// are finished and the rest handed back.
     ///
-    /// While one batch is delivered, the next is claimed and read ahead (its receipts'
-    /// PDFs typeset and stored), so the processors typeset while the connections wait
-    /// on the SMTP server. The batch read ahead counts against the per-minute limit as
-    /// if the one in flight were all sent.
+    /// While one batch's PDFs are stored and its messages delivered, the next batch is
+    /// claimed and read ahead (its receipts' PDFs typeset), so the processors typeset
+    /// while the database writes and the connections wait on the SMTP server. The batch
+    /// read ahead counts against the per-minute limit as if the one in flight were all
+    /// sent.
     pub async fn drain_until(&self, stop: &watch::Receiver<bool>) -> Result<BatchReport, DbErr> {
         let mut total = BatchReport::default();
         if *stop.borrow() {
@@ -232,8 +233,10 @@ impl Worker {
         })
     }
 
-    /// Hands a claimed batch back unsent, for this or another worker to claim again.
+    /// Hands a claimed batch back unsent, for this or another worker to claim again; the
+    /// PDFs typeset for it are stored first, so that work is not done twice.
     async fn hand_back(&self, batch: &ClaimedBatch) -> Result<usize, DbErr> {
+        batch.prefetched.store(&self.db).await;
         let ids: Vec<i64> = batch.messages.iter().map(|m| m.id).collect();
         outbox::release(&self.db, &ids, &self.id).await?;
         Ok(ids.len())
@@ -251,6 +254,7 @@ impl Worker {
             ..BatchReport::default()
         };
         let prefetched = &batch.prefetched;
+        prefetched.store(&self.db).await;
         // Up to SMTP_CONNECTIONS messages are in flight at once, one per pooled
         // connection: delivery time is mostly waiting for the server.
         let messages = &batch.messages;

@@ -66,38 +66,41 @@ pub async fn stored_pdf(
         .flatten())
 }
 
-/// Typesets the PDFs that issued `receipts` still lack and stores them in one
-/// transaction: a batch of sends commits its documents once, not once each. Each
-/// receipt stored here gets its PDF filled in. One that another reader stored first,
-/// or whose document cannot be typeset, is left without: `stored_pdf` then reads what
-/// is stored, or says what is wrong with that receipt alone.
-pub async fn store_pdfs(
-    db: &DatabaseConnection,
-    receipts: &mut [receipt::Model],
-) -> Result<(), DbErr> {
-    let documents: Vec<(usize, serde_json::Value)> = receipts
+/// The PDFs that issued `receipts` lack, typeset from their documents, each beside its
+/// receipt's id. A document that cannot be typeset is left out.
+pub async fn typeset_missing(receipts: &[receipt::Model]) -> Vec<(i64, Vec<u8>)> {
+    let documents: Vec<(i64, serde_json::Value)> = receipts
         .iter()
-        .enumerate()
-        .filter(|(_, r)| r.content_pdf.is_none() && r.status == ReceiptStatus::Issued)
-        .filter_map(|(index, r)| Some((index, r.document.clone()?)))
+        .filter(|r| r.content_pdf.is_none() && r.status == ReceiptStatus::Issued)
+        .filter_map(|r| Some((r.id, r.document.clone()?)))
         .collect();
     // Typesetting takes milliseconds of CPU: off the async workers, as many at once as
     // there are processors, so the batch neither waits on one core nor keeps a thread
     // (and its memory) per message.
     let parallel = std::thread::available_parallelism().map_or(1, usize::from);
-    let typeset: Vec<(usize, Vec<u8>)> = futures_util::stream::iter(documents)
-        .map(|(index, document)| {
+    futures_util::stream::iter(documents)
+        .map(|(id, document)| {
             tokio::task::spawn_blocking(move || {
                 let pdf = render_pdf(&Document::from_json(&document).ok()?).ok()?;
-                Some((index, pdf))
+                Some((id, pdf))
             })
         })
         .buffer_unordered(parallel)
         .filter_map(|done| std::future::ready(done.ok().flatten()))
         .collect()
-        .await;
+        .await
+}
+
+/// Stores `typeset` PDFs (from [`typeset_missing`]) in one transaction: a batch of
+/// sends commits its documents once, not once each. Returns those it stored. A receipt
+/// whose PDF someone stored first is left out: the one stored is the one every reader
+/// gets, and `stored_pdf` reads it.
+pub async fn store_typeset(
+    db: &DatabaseConnection,
+    typeset: Vec<(i64, Vec<u8>)>,
+) -> Result<Vec<(i64, Vec<u8>)>, DbErr> {
     if typeset.is_empty() {
-        return Ok(());
+        return Ok(typeset);
     }
     let txn = db
         .begin_with_options(TransactionOptions {
@@ -106,20 +109,17 @@ pub async fn store_pdfs(
         })
         .await?;
     let mut stored = Vec::with_capacity(typeset.len());
-    for (index, pdf) in typeset {
+    for (id, pdf) in typeset {
         let done = receipt::Entity::update_many()
             .col_expr(receipt::Column::ContentPdf, Expr::value(pdf.clone()))
-            .filter(receipt::Column::Id.eq(receipts[index].id))
+            .filter(receipt::Column::Id.eq(id))
             .filter(receipt::Column::ContentPdf.is_null())
             .exec(&txn)
             .await?;
         if done.rows_affected == 1 {
-            stored.push((index, pdf));
+            stored.push((id, pdf));
         }
     }
     txn.commit().await?;
-    for (index, pdf) in stored {
-        receipts[index].content_pdf = Some(pdf);
-    }
-    Ok(())
+    Ok(stored)
 }

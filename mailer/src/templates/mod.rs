@@ -124,18 +124,20 @@ pub struct Context<'a> {
 }
 
 /// What rendering a batch of messages reads from the database, read for the whole batch
-/// at once: the receipts its receipt emails name, with their PDFs (typeset and stored
-/// together when not stored yet), and their donors' link versions. Each message takes
-/// its receipt out when it renders.
+/// at once: the receipts its receipt emails name, the PDFs they lack (typeset when
+/// read, stored together by [`Prefetched::store`]), and their donors' link versions.
+/// Each message takes its receipt out when it renders.
 #[derive(Debug, Default)]
 pub struct Prefetched {
     receipts: Mutex<HashMap<i64, entity::receipt::Model>>,
     link_versions: HashMap<i64, i64>,
+    /// PDFs typeset for receipts that had none, not stored yet.
+    typeset: Mutex<Vec<(i64, Vec<u8>)>>,
 }
 
 impl Prefetched {
-    /// Reads what `messages` will need, in one statement per table, and stores the PDFs
-    /// their receipts lack in one transaction.
+    /// Reads what `messages` will need, in one statement per table, and typesets the
+    /// PDFs their receipts lack.
     pub async fn read(
         db: &sea_orm::DatabaseConnection,
         messages: &[outbox::Model],
@@ -148,14 +150,11 @@ impl Prefetched {
         if ids.is_empty() {
             return Ok(Prefetched::default());
         }
-        let mut receipts = entity::receipt::Entity::find()
+        let receipts = entity::receipt::Entity::find()
             .filter(entity::receipt::Column::Id.is_in(ids))
             .all(db)
             .await?;
-        if let Err(error) = crate::documents::store_pdfs(db, &mut receipts).await {
-            // Each message then typesets and stores its own.
-            tracing::warn!(%error, "cannot store a batch's receipt PDFs together");
-        }
+        let typeset = crate::documents::typeset_missing(&receipts).await;
         let mut donors: Vec<i64> = receipts.iter().map(|r| r.donor_id).collect();
         donors.sort_unstable();
         donors.dedup();
@@ -172,7 +171,34 @@ impl Prefetched {
         Ok(Prefetched {
             receipts: Mutex::new(receipts.into_iter().map(|r| (r.id, r)).collect()),
             link_versions,
+            typeset: Mutex::new(typeset),
         })
+    }
+
+    /// Stores the PDFs [`Prefetched::read`] typeset, in one transaction, before any
+    /// message of the batch renders: each receipt stored then carries its PDF. If that
+    /// fails, or someone stored a receipt's PDF first, the message reads what is stored
+    /// (or typesets and stores its own).
+    pub async fn store(&self, db: &sea_orm::DatabaseConnection) {
+        let typeset = match self.typeset.lock() {
+            Ok(mut typeset) => std::mem::take(&mut *typeset),
+            Err(_) => return,
+        };
+        let stored = match crate::documents::store_typeset(db, typeset).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(%error, "cannot store a batch's receipt PDFs together");
+                return;
+            }
+        };
+        let Ok(mut receipts) = self.receipts.lock() else {
+            return;
+        };
+        for (id, pdf) in stored {
+            if let Some(receipt) = receipts.get_mut(&id) {
+                receipt.content_pdf = Some(pdf);
+            }
+        }
     }
 
     /// The receipt read for the batch, handed to the one message that names it.

@@ -710,6 +710,57 @@ async fn a_batch_of_receipts_each_carries_its_own_pdf(backend: Backend) {
     assert_eq!(receipt_pdf(&app.db, &receipts[2]).await, downloaded);
 }
 
+/// A batch typesets its PDFs when it is read ahead and stores them just before it is
+/// sent; a PDF someone stored in between (a download) is the one its message carries.
+async fn a_pdf_stored_while_its_batch_waits_is_the_one_sent(backend: Backend) {
+    let app = spawn_app(backend).await;
+    receipts_for_donors(&app, 3).await;
+    let messages = outbox::Entity::find().all(&app.db).await.unwrap();
+    let receipts = receipt::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!((messages.len(), receipts.len()), (3, 3));
+
+    let prefetched = mailer::templates::Prefetched::read(&app.db, &messages)
+        .await
+        .unwrap();
+    // Read ahead, nothing is stored yet.
+    let unstored = receipt::Entity::find()
+        .filter(receipt::Column::ContentPdf.is_null())
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(unstored.len(), 3);
+    let downloaded = receipt_pdf(&app.db, &receipts[1]).await;
+    prefetched.store(&app.db).await;
+
+    for message in &messages {
+        let rendered = mailer::templates::render_prefetched(
+            &app.db,
+            &organization(),
+            None,
+            message,
+            &prefetched,
+        )
+        .await
+        .unwrap();
+        let id = message.payload["receipt_id"].as_i64().unwrap();
+        let stored = receipt::Entity::find_by_id(id)
+            .one(&app.db)
+            .await
+            .unwrap()
+            .unwrap()
+            .content_pdf
+            .unwrap();
+        assert_eq!(rendered.attachments.len(), 1);
+        assert_eq!(rendered.attachments[0].bytes, stored, "receipt {id}");
+        if id == receipts[1].id {
+            assert_eq!(stored, downloaded);
+        }
+        let text = pdf_text(&stored);
+        let receipt = receipts.iter().find(|r| r.id == id).unwrap();
+        assert!(text.contains(&receipt.number), "{text}");
+    }
+}
+
 async fn a_receipt_pdf_states_what_was_issued_whatever_changed_since(backend: Backend) {
     let app = spawn_app(backend).await;
     let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
@@ -739,6 +790,7 @@ async fn a_receipt_pdf_states_what_was_issued_whatever_changed_since(backend: Ba
 on_both_backends!(
     a_receipt_pdf_is_typeset_after_issue_and_sent_and_downloaded_byte_for_byte,
     a_batch_of_receipts_each_carries_its_own_pdf,
+    a_pdf_stored_while_its_batch_waits_is_the_one_sent,
     a_receipt_pdf_states_what_was_issued_whatever_changed_since,
     a_stopping_worker_hands_back_what_it_has_not_started,
     a_worker_stopped_mid_batch_hands_back_the_batch_it_read_ahead,
