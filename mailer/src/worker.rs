@@ -242,8 +242,9 @@ impl Worker {
         Ok(ids.len())
     }
 
-    /// Delivers a claimed batch and records what happened to it, handing back unsent
-    /// whatever has not started once `stop` turns true.
+    /// Stores the PDFs typeset for a claimed batch, delivers its messages and records
+    /// what happened to them, handing back unsent whatever has not started once `stop`
+    /// turns true.
     async fn deliver_batch(
         &self,
         batch: &ClaimedBatch,
