@@ -1,6 +1,7 @@
 //! The processes around a run: the server and the static page as children of this
 //! executable (so their memory can be read from /proc), and the fake Stripe API.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -31,8 +32,10 @@ pub async fn serve_static(page: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A child process killed when dropped.
-pub struct ChildProcess(Child);
+/// A child process killed when dropped. Under a prefix command, the server in its process
+/// group is asked to stop instead (the pattern matches its command line), and the prefix
+/// command is left to write what it kept.
+pub struct ChildProcess(Child, Option<String>);
 
 impl ChildProcess {
     pub fn pid(&self) -> u32 {
@@ -61,6 +64,13 @@ pub fn memory_mib(pid: u32) -> (Option<f64>, Option<f64>) {
 
 impl Drop for ChildProcess {
     fn drop(&mut self) {
+        if let Some(pattern) = &self.1 {
+            let group = self.0.id().to_string();
+            let _ = Command::new("pkill")
+                .args(["-TERM", "-g", &group, "-f", pattern])
+                .status();
+            let _ = self.0.wait();
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -85,7 +95,9 @@ pub async fn wait_until_ready(client: &reqwest::Client, url: &str) -> anyhow::Re
     bail!("{url} did not answer within a minute")
 }
 
-/// Re-runs this executable with `args` and `env`; output goes to `log`.
+/// Re-runs this executable with `args` and `env`; output goes to `log`. With
+/// `LOAD_SERVER_PREFIX` set (say `heaptrack -o /tmp/server`), the server runs under that
+/// command instead, and the memory figures are then the prefix command's own.
 pub fn spawn_child(
     args: &[&str],
     env: &[(&str, String)],
@@ -93,7 +105,17 @@ pub fn spawn_child(
 ) -> anyhow::Result<ChildProcess> {
     let exe = std::env::current_exe()?;
     let output = std::fs::File::create(log)?;
-    let mut command = Command::new(exe);
+    let prefix = std::env::var("LOAD_SERVER_PREFIX").unwrap_or_default();
+    let mut prefix = prefix.split_whitespace().filter(|_| args == ["--serve"]);
+    let prefixed = prefix.next().map(|program| {
+        let mut command = Command::new(program);
+        command.args(prefix).arg(&exe).process_group(0);
+        command
+    });
+    let under_prefix = prefixed
+        .is_some()
+        .then(|| format!("^{} {}", exe.display(), args.join(" ")));
+    let mut command = prefixed.unwrap_or_else(|| Command::new(exe));
     command
         .args(args)
         .env_remove("CONFIG_FILE")
@@ -103,7 +125,7 @@ pub fn spawn_child(
     for (key, value) in env {
         command.env(key, value);
     }
-    Ok(ChildProcess(command.spawn()?))
+    Ok(ChildProcess(command.spawn()?, under_prefix))
 }
 
 /// The fake Stripe API: creates Checkout Sessions at once.
