@@ -25,7 +25,9 @@ mod pdf;
 mod stored;
 mod typeset;
 
-pub use stored::{PdfError, has_pdf, store_typeset, stored_pdf, typeset_missing};
+pub use stored::{
+    PdfError, has_pdf, receipts_without_pdfs, store_typeset, stored_pdf, typeset_missing,
+};
 
 pub use typeset::TypesetError;
 use typeset::without_direction_marks;

@@ -7,8 +7,9 @@ use entity::receipt;
 use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait,
+    ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
+    Iterable, QueryFilter, QueryResult, QuerySelect, SqliteTransactionMode, TransactionOptions,
+    TransactionTrait,
 };
 
 use super::{Document, TypesetError, render_pdf};
@@ -32,13 +33,17 @@ pub fn has_pdf(receipt: &receipt::Model) -> bool {
 }
 
 /// The receipt's PDF as stored, typeset and stored first if nobody has yet. `None` for a
-/// receipt issued before documents were kept and without a PDF.
+/// receipt issued before documents were kept and without a PDF. `receipt` may have been
+/// read without its PDF's bytes ([`receipts_without_pdfs`]): what is stored is read then.
 pub async fn stored_pdf(
     db: &impl ConnectionTrait,
     receipt: &receipt::Model,
 ) -> Result<Option<Vec<u8>>, PdfError> {
     if let Some(pdf) = &receipt.content_pdf {
         return Ok(Some(pdf.clone()));
+    }
+    if let Some(pdf) = read_stored(db, receipt.id).await? {
+        return Ok(Some(pdf));
     }
     let Some(document) = &receipt.document else {
         return Ok(None);
@@ -57,7 +62,12 @@ pub async fn stored_pdf(
     if stored.rows_affected == 1 {
         return Ok(Some(pdf));
     }
-    Ok(receipt::Entity::find_by_id(receipt.id)
+    Ok(read_stored(db, receipt.id).await?)
+}
+
+/// The PDF stored for receipt `id`, if any.
+async fn read_stored(db: &impl ConnectionTrait, id: i64) -> Result<Option<Vec<u8>>, DbErr> {
+    Ok(receipt::Entity::find_by_id(id)
         .select_only()
         .column(receipt::Column::ContentPdf)
         .into_tuple::<Option<Vec<u8>>>()
@@ -66,11 +76,42 @@ pub async fn stored_pdf(
         .flatten())
 }
 
+/// The receipts `ids` without their PDFs' bytes (`content_pdf` left empty), each with
+/// whether a PDF is stored for it: a batch of messages reads its receipts ahead this way
+/// and each message reads its own stored PDF when it is sent, so a batch never holds
+/// every stored PDF at once.
+pub async fn receipts_without_pdfs(
+    db: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<Vec<(receipt::Model, bool)>, DbErr> {
+    struct Row(receipt::Model, bool);
+    impl FromQueryResult for Row {
+        fn from_query_result(row: &QueryResult, pre: &str) -> Result<Self, DbErr> {
+            Ok(Row(
+                receipt::Model::from_query_result(row, pre)?,
+                row.try_get(pre, "pdf_stored")?,
+            ))
+        }
+    }
+    let rows = receipt::Entity::find()
+        .select_only()
+        .columns(receipt::Column::iter().filter(|c| !matches!(c, receipt::Column::ContentPdf)))
+        .column_as(Expr::value(Option::<Vec<u8>>::None), "content_pdf")
+        .column_as(receipt::Column::ContentPdf.is_not_null(), "pdf_stored")
+        .filter(receipt::Column::Id.is_in(ids))
+        .into_model::<Row>()
+        .all(db)
+        .await?;
+    Ok(rows.into_iter().map(|Row(r, stored)| (r, stored)).collect())
+}
+
 /// The PDFs that issued `receipts` lack, typeset from their documents, each beside its
 /// receipt's id. A document that cannot be typeset is left out.
-pub async fn typeset_missing(receipts: &[receipt::Model]) -> Vec<(i64, Vec<u8>)> {
+pub async fn typeset_missing<'a>(
+    receipts: impl IntoIterator<Item = &'a receipt::Model>,
+) -> Vec<(i64, Vec<u8>)> {
     let documents: Vec<(i64, serde_json::Value)> = receipts
-        .iter()
+        .into_iter()
         .filter(|r| r.content_pdf.is_none() && r.status == ReceiptStatus::Issued)
         .filter_map(|r| Some((r.id, r.document.clone()?)))
         .collect();

@@ -150,11 +150,14 @@ impl Prefetched {
         if ids.is_empty() {
             return Ok(Prefetched::default());
         }
-        let receipts = entity::receipt::Entity::find()
-            .filter(entity::receipt::Column::Id.is_in(ids))
-            .all(db)
-            .await?;
-        let typeset = crate::documents::typeset_missing(&receipts).await;
+        // Stored PDFs stay in the database until their message is sent: a batch holds
+        // only the PDFs it typesets.
+        let read = crate::documents::receipts_without_pdfs(db, ids).await?;
+        let typeset = crate::documents::typeset_missing(
+            read.iter().filter(|(_, stored)| !stored).map(|(r, _)| r),
+        )
+        .await;
+        let receipts: Vec<entity::receipt::Model> = read.into_iter().map(|(r, _)| r).collect();
         let mut donors: Vec<i64> = receipts.iter().map(|r| r.donor_id).collect();
         donors.sort_unstable();
         donors.dedup();
@@ -199,6 +202,26 @@ impl Prefetched {
                 receipt.content_pdf = Some(pdf);
             }
         }
+    }
+
+    /// How many PDFs the batch holds in memory, and their bytes: those typeset and not
+    /// stored yet, and those stored with its receipts.
+    pub fn pdfs_held(&self) -> (usize, usize) {
+        let mut held = (0, 0);
+        let mut count = |pdf: &[u8]| {
+            held.0 += 1;
+            held.1 += pdf.len();
+        };
+        if let Ok(typeset) = self.typeset.lock() {
+            typeset.iter().for_each(|(_, pdf)| count(pdf));
+        }
+        if let Ok(receipts) = self.receipts.lock() {
+            receipts
+                .values()
+                .filter_map(|r| r.content_pdf.as_deref())
+                .for_each(&mut count);
+        }
+        held
     }
 
     /// The receipt read for the batch, handed to the one message that names it.

@@ -802,6 +802,70 @@ async fn a_pdf_stored_while_its_batch_waits_is_the_one_sent(backend: Backend) {
     }
 }
 
+async fn a_batch_holds_no_stored_pdf_until_its_message_is_sent(backend: Backend) {
+    let app = spawn_app(backend).await;
+    receipts_for_donors(&app, 3).await;
+    let messages = outbox::Entity::find().all(&app.db).await.unwrap();
+    let receipts = receipt::Entity::find().all(&app.db).await.unwrap();
+    // Two receipts already have their PDFs stored (a second send of their email, or a
+    // download first): one as typeset, one with bytes no typesetter would make now.
+    let typeset = receipt_pdf(&app.db, &receipts[0]).await;
+    let mut earlier = receipt_pdf(&app.db, &receipts[1]).await;
+    earlier.extend_from_slice(b"\n% stored by an earlier release\n");
+    receipt::Entity::update_many()
+        .col_expr(
+            receipt::Column::ContentPdf,
+            sea_orm::sea_query::Expr::value(earlier.clone()),
+        )
+        .filter(receipt::Column::Id.eq(receipts[1].id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+
+    let prefetched = mailer::templates::Prefetched::read(&app.db, &messages)
+        .await
+        .unwrap();
+    let held = prefetched.pdfs_held();
+    prefetched.store(&app.db).await;
+    // Only the receipt without a PDF was typeset (and is now stored); the stored ones
+    // are not held.
+    let unstored = receipt::Entity::find_by_id(receipts[2].id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .content_pdf
+        .expect("the batch stored the PDF it typeset");
+    assert_eq!(held, (1, unstored.len()));
+
+    for message in &messages {
+        let rendered = mailer::templates::render_prefetched(
+            &app.db,
+            &organization(),
+            None,
+            message,
+            &prefetched,
+        )
+        .await
+        .unwrap();
+        let id = message.payload["receipt_id"].as_i64().unwrap();
+        let expected = if id == receipts[0].id {
+            &typeset
+        } else if id == receipts[1].id {
+            &earlier
+        } else {
+            &unstored
+        };
+        assert_eq!(rendered.attachments.len(), 1);
+        assert!(
+            &rendered.attachments[0].bytes == expected,
+            "receipt {id}: sent {} bytes, stored {}",
+            rendered.attachments[0].bytes.len(),
+            expected.len()
+        );
+    }
+}
+
 async fn a_receipt_pdf_states_what_was_issued_whatever_changed_since(backend: Backend) {
     let app = spawn_app(backend).await;
     let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
@@ -832,6 +896,7 @@ on_both_backends!(
     a_receipt_pdf_is_typeset_after_issue_and_sent_and_downloaded_byte_for_byte,
     a_batch_of_receipts_each_carries_its_own_pdf,
     a_pdf_stored_while_its_batch_waits_is_the_one_sent,
+    a_batch_holds_no_stored_pdf_until_its_message_is_sent,
     a_receipt_pdf_states_what_was_issued_whatever_changed_since,
     a_stopping_worker_hands_back_what_it_has_not_started,
     a_worker_stopped_mid_batch_hands_back_the_batch_it_read_ahead,
