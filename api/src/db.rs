@@ -29,6 +29,18 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
         .max_connections(if url.is_sqlite() { 8 } else { 20 })
+        // A connection keeps the largest message it ever sent or read (a batch of
+        // year-end statements is megabytes) until it is closed; given back to the pool,
+        // it returns to the driver's default buffers, so twenty pooled connections do
+        // not each hold the largest batch they served.
+        .map_sqlx_postgres_pool_opts(|pool| {
+            pool.after_release(|connection, _| {
+                Box::pin(async move {
+                    sea_orm::sqlx::Connection::shrink_buffers(connection);
+                    Ok(true)
+                })
+            })
+        })
         .map_sqlx_sqlite_opts(|sqlite| {
             sqlite
                 .create_if_missing(true)
