@@ -53,15 +53,12 @@ pub async fn stored_pdf(
     let pdf = tokio::task::spawn_blocking(move || render_pdf(&document)).await??;
     // Two readers may typeset at once; only the first to store wins, and both answer
     // with what is stored.
-    let stored = receipt::Entity::update_many()
-        .col_expr(receipt::Column::ContentPdf, Expr::value(pdf.clone()))
+    receipt::Entity::update_many()
+        .col_expr(receipt::Column::ContentPdf, Expr::value(pdf))
         .filter(receipt::Column::Id.eq(receipt.id))
         .filter(receipt::Column::ContentPdf.is_null())
         .exec(db)
         .await?;
-    if stored.rows_affected == 1 {
-        return Ok(Some(pdf));
-    }
     Ok(read_stored(db, receipt.id).await?)
 }
 
