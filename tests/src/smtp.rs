@@ -66,6 +66,8 @@ struct State {
     behavior: Behavior,
     received: Vec<Received>,
     refused: usize,
+    /// Messages whose data began, accepted or not yet.
+    started: usize,
 }
 
 /// The running server.
@@ -91,6 +93,7 @@ impl Handler for Connection {
                 Response::custom(451, "4.3.0 Mailbox busy, try again later".to_owned())
             }
             Behavior::Accept | Behavior::AcceptAfter(_) | Behavior::RefuseTemporarilyTo(_) => {
+                state.started += 1;
                 self.from = from.to_owned();
                 self.to = to.to_vec();
                 self.data.clear();
@@ -173,6 +176,7 @@ impl SmtpServer {
             behavior: Behavior::Accept,
             received: Vec::new(),
             refused: 0,
+            started: 0,
         }));
         let shared = state.clone();
         std::thread::spawn(move || {
@@ -207,5 +211,11 @@ impl SmtpServer {
     /// How many messages it refused.
     pub fn refused(&self) -> usize {
         self.state.lock().unwrap().refused
+    }
+
+    /// How many messages a client began to send (their data started), whether or not
+    /// they were accepted yet.
+    pub fn started_count(&self) -> usize {
+        self.state.lock().unwrap().started
     }
 }

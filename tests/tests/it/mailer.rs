@@ -580,9 +580,12 @@ async fn a_worker_stopped_mid_batch_hands_back_the_batch_it_read_ahead(backend: 
     let worker = worker_for(&app, &smtp.url(), quick(2, 5));
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let watcher = async {
-        // Two messages in flight and two more claimed: the next batch is read ahead.
+        // Two messages in flight (their data started at the server, which answers
+        // after four seconds) and two more claimed: the next batch is read ahead.
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
-        while outbox_rows_in(&app, OutboxStatus::Sending).await.len() < 4 {
+        while smtp.started_count() < 2
+            || outbox_rows_in(&app, OutboxStatus::Sending).await.len() < 4
+        {
             assert!(
                 std::time::Instant::now() < deadline,
                 "no batch was claimed while another was delivered"
