@@ -715,6 +715,50 @@ async fn a_batch_of_receipts_each_carries_its_own_pdf(backend: Backend) {
 
 /// A batch typesets its PDFs when it is read ahead and stores them just before it is
 /// sent; a PDF someone stored in between (a download) is the one its message carries.
+/// Renders a receipt message of a batch read ahead: its receipt's id and the one PDF it
+/// carries.
+async fn pdf_sent(
+    app: &TestApp,
+    message: &outbox::Model,
+    prefetched: &mailer::templates::Prefetched,
+) -> (i64, Vec<u8>) {
+    let rendered =
+        mailer::templates::render_prefetched(&app.db, &organization(), None, message, prefetched)
+            .await
+            .unwrap();
+    assert_eq!(rendered.attachments.len(), 1);
+    let id = message.payload["receipt_id"].as_i64().unwrap();
+    (id, rendered.attachments[0].bytes.clone())
+}
+
+/// The PDF stored for receipt `id`.
+async fn stored_pdf_of(app: &TestApp, id: i64) -> Vec<u8> {
+    receipt::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+        .content_pdf
+        .expect("a PDF is stored")
+}
+
+/// Stores for `receipt` a PDF that is not byte for byte what the typesetter makes (as
+/// one stored by another reader, or by an earlier release, would be), and returns it.
+async fn store_pdf_unlike_ours(app: &TestApp, receipt: &receipt::Model, mark: &str) -> Vec<u8> {
+    let mut pdf = receipt_pdf(&app.db, receipt).await;
+    pdf.extend_from_slice(format!("\n% {mark}\n").as_bytes());
+    receipt::Entity::update_many()
+        .col_expr(
+            receipt::Column::ContentPdf,
+            sea_orm::sea_query::Expr::value(pdf.clone()),
+        )
+        .filter(receipt::Column::Id.eq(receipt.id))
+        .exec(&app.db)
+        .await
+        .unwrap();
+    pdf
+}
+
 async fn a_pdf_stored_while_its_batch_waits_is_the_one_sent(backend: Backend) {
     let app = spawn_app(backend).await;
     receipts_for_donors(&app, 4).await;
@@ -752,17 +796,7 @@ async fn a_pdf_stored_while_its_batch_waits_is_the_one_sent(backend: Backend) {
     assert_eq!(unstored().await.len(), 4);
     // A PDF stored meanwhile by someone else, and not byte for byte what this batch
     // typeset (as one stored by an earlier release of the typesetter would be).
-    let mut downloaded = receipt_pdf(&app.db, &receipts[1]).await;
-    downloaded.extend_from_slice(b"\n% stored by another reader\n");
-    receipt::Entity::update_many()
-        .col_expr(
-            receipt::Column::ContentPdf,
-            sea_orm::sea_query::Expr::value(downloaded.clone()),
-        )
-        .filter(receipt::Column::Id.eq(receipts[1].id))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    let downloaded = store_pdf_unlike_ours(&app, &receipts[1], "stored by another reader").await;
     prefetched.store(&app.db).await;
     // Stored together before any message renders: all but the voided one.
     assert_eq!(unstored().await, vec![voided]);
@@ -771,28 +805,12 @@ async fn a_pdf_stored_while_its_batch_waits_is_the_one_sent(backend: Backend) {
         .iter()
         .filter(|m| m.payload["receipt_id"] != voided)
     {
-        let rendered = mailer::templates::render_prefetched(
-            &app.db,
-            &organization(),
-            None,
-            message,
-            &prefetched,
-        )
-        .await
-        .unwrap();
-        let id = message.payload["receipt_id"].as_i64().unwrap();
-        let stored = receipt::Entity::find_by_id(id)
-            .one(&app.db)
-            .await
-            .unwrap()
-            .unwrap()
-            .content_pdf
-            .unwrap();
-        assert_eq!(rendered.attachments.len(), 1);
+        let (id, sent) = pdf_sent(&app, message, &prefetched).await;
+        let stored = stored_pdf_of(&app, id).await;
         assert!(
-            rendered.attachments[0].bytes == stored,
+            sent == stored,
             "receipt {id}: sent {} bytes, stored {} bytes, another reader's {}",
-            rendered.attachments[0].bytes.len(),
+            sent.len(),
             stored.len(),
             downloaded.len()
         );
@@ -813,17 +831,7 @@ async fn a_batch_holds_no_stored_pdf_until_its_message_is_sent(backend: Backend)
     // Two receipts already have their PDFs stored (a second send of their email, or a
     // download first): one as typeset, one with bytes no typesetter would make now.
     let typeset = receipt_pdf(&app.db, &receipts[0]).await;
-    let mut earlier = receipt_pdf(&app.db, &receipts[1]).await;
-    earlier.extend_from_slice(b"\n% stored by an earlier release\n");
-    receipt::Entity::update_many()
-        .col_expr(
-            receipt::Column::ContentPdf,
-            sea_orm::sea_query::Expr::value(earlier.clone()),
-        )
-        .filter(receipt::Column::Id.eq(receipts[1].id))
-        .exec(&app.db)
-        .await
-        .unwrap();
+    let earlier = store_pdf_unlike_ours(&app, &receipts[1], "stored by an earlier release").await;
 
     let prefetched = mailer::templates::Prefetched::read(&app.db, &messages)
         .await
@@ -832,26 +840,11 @@ async fn a_batch_holds_no_stored_pdf_until_its_message_is_sent(backend: Backend)
     prefetched.store(&app.db).await;
     // Only the receipt without a PDF was typeset (and is now stored); the stored ones
     // are not held.
-    let unstored = receipt::Entity::find_by_id(receipts[2].id)
-        .one(&app.db)
-        .await
-        .unwrap()
-        .unwrap()
-        .content_pdf
-        .expect("the batch stored the PDF it typeset");
+    let unstored = stored_pdf_of(&app, receipts[2].id).await;
     assert_eq!(held, (1, unstored.len()));
 
     for message in &messages {
-        let rendered = mailer::templates::render_prefetched(
-            &app.db,
-            &organization(),
-            None,
-            message,
-            &prefetched,
-        )
-        .await
-        .unwrap();
-        let id = message.payload["receipt_id"].as_i64().unwrap();
+        let (id, sent) = pdf_sent(&app, message, &prefetched).await;
         let expected = if id == receipts[0].id {
             &typeset
         } else if id == receipts[1].id {
@@ -859,11 +852,10 @@ async fn a_batch_holds_no_stored_pdf_until_its_message_is_sent(backend: Backend)
         } else {
             &unstored
         };
-        assert_eq!(rendered.attachments.len(), 1);
         assert!(
-            &rendered.attachments[0].bytes == expected,
+            &sent == expected,
             "receipt {id}: sent {} bytes, stored {}",
-            rendered.attachments[0].bytes.len(),
+            sent.len(),
             expected.len()
         );
     }
