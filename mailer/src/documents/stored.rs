@@ -103,13 +103,16 @@ pub async fn receipts_without_pdfs(
 }
 
 /// The PDFs that issued `receipts` lack, typeset from their documents, each beside its
-/// receipt's id. A document that cannot be typeset is left out.
-pub async fn typeset_missing<'a>(
-    receipts: impl IntoIterator<Item = &'a receipt::Model>,
-) -> Vec<(i64, Vec<u8>)> {
+/// receipt's id. Each receipt comes with whether a PDF is stored for it (its bytes may not
+/// have been read, [`receipts_without_pdfs`]). A document that cannot be typeset is left
+/// out.
+pub async fn typeset_missing(receipts: &[(receipt::Model, bool)]) -> Vec<(i64, Vec<u8>)> {
     let documents: Vec<(i64, serde_json::Value)> = receipts
-        .into_iter()
-        .filter(|r| r.content_pdf.is_none() && r.status == ReceiptStatus::Issued)
+        .iter()
+        .filter(|(r, stored)| {
+            !stored && r.content_pdf.is_none() && r.status == ReceiptStatus::Issued
+        })
+        .map(|(r, _)| r)
         .filter_map(|r| Some((r.id, r.document.clone()?)))
         .collect();
     // Typesetting takes milliseconds of CPU: off the async workers, as many at once as

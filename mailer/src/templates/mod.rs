@@ -153,10 +153,7 @@ impl Prefetched {
         // Stored PDFs stay in the database until their message is sent: a batch holds
         // only the PDFs it typesets.
         let read = crate::documents::receipts_without_pdfs(db, ids).await?;
-        let typeset = crate::documents::typeset_missing(
-            read.iter().filter(|(_, stored)| !stored).map(|(r, _)| r),
-        )
-        .await;
+        let typeset = crate::documents::typeset_missing(&read).await;
         let receipts: Vec<entity::receipt::Model> = read.into_iter().map(|(r, _)| r).collect();
         let mut donors: Vec<i64> = receipts.iter().map(|r| r.donor_id).collect();
         donors.sort_unstable();

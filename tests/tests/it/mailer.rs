@@ -713,8 +713,6 @@ async fn a_batch_of_receipts_each_carries_its_own_pdf(backend: Backend) {
     assert_eq!(receipt_pdf(&app.db, &receipts[2]).await, downloaded);
 }
 
-/// A batch typesets its PDFs when it is read ahead and stores them just before it is
-/// sent; a PDF someone stored in between (a download) is the one its message carries.
 /// Renders a receipt message of a batch read ahead: its receipt's id and the one PDF it
 /// carries.
 async fn pdf_sent(
@@ -759,6 +757,8 @@ async fn store_pdf_unlike_ours(app: &TestApp, receipt: &receipt::Model, mark: &s
     pdf
 }
 
+/// A batch typesets its PDFs when it is read ahead and stores them just before it is
+/// sent; a PDF someone stored in between (a download) is the one its message carries.
 async fn a_pdf_stored_while_its_batch_waits_is_the_one_sent(backend: Backend) {
     let app = spawn_app(backend).await;
     receipts_for_donors(&app, 4).await;
