@@ -6,7 +6,7 @@ use entity::EmailAddress;
 use entity::enums::{Language, OutboxStatus};
 use entity::outbox;
 use sea_orm::sea_query::{
-    CaseStatement, Condition, Expr, ExprTrait, LockBehavior, LockType, Order, Query,
+    CaseStatement, Expr, ExprTrait, LockBehavior, LockType, Order, Query, SimpleExpr,
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Set, TryInsertResult,
@@ -108,70 +108,99 @@ pub async fn enqueue_many(
     }
 }
 
-/// Claims up to `batch_size` due messages for `worker` until `lease` has passed: pending
-/// messages whose time has come, and messages whose previous worker's lease expired
-/// (it died mid-batch). Each claim counts as an attempt. On PostgreSQL the candidate
-/// rows are locked with `FOR UPDATE SKIP LOCKED`, so workers on several machines never
-/// claim the same message; on SQLite the single `UPDATE … RETURNING` statement holds the
-/// database's only write lock and is atomic on its own.
+/// Claims up to `batch_size` due messages for `worker` until `lease` has passed: first
+/// messages whose previous worker's lease expired (it died mid-batch), then pending
+/// messages whose time has come, each kind in the order of `(next_attempt_at, id)`. Each
+/// claim counts as an attempt. On PostgreSQL the candidate rows are locked with
+/// `FOR UPDATE SKIP LOCKED`, so workers on several machines never claim the same message;
+/// on SQLite each `UPDATE … RETURNING` statement holds the database's only write lock and
+/// is atomic on its own. Each kind is claimed by its own statement so that both read
+/// their batch off `ix_outbox_claim` in order: one statement for both would sort every due
+/// message for each batch.
 pub async fn claim_due(
     db: &impl ConnectionTrait,
     worker: &str,
     batch_size: u32,
     lease: std::time::Duration,
 ) -> Result<Vec<outbox::Model>, DbErr> {
-    let backend = db.get_database_backend();
     let now = Utc::now();
     let lease_expires_at =
         now + chrono::Duration::from_std(lease).unwrap_or_else(|_| chrono::Duration::hours(1));
-    let mut due = Query::select();
-    due.column(outbox::Column::Id)
-        .from(outbox::Entity)
-        .cond_where(
-            Condition::any()
-                .add(
-                    outbox::Column::Status
-                        .eq(OutboxStatus::Pending.as_str())
-                        .and(outbox::Column::NextAttemptAt.lte(now)),
-                )
-                .add(
-                    outbox::Column::Status
-                        .eq(OutboxStatus::Sending.as_str())
-                        .and(outbox::Column::LeaseExpiresAt.lte(now)),
-                ),
-        )
-        .order_by(outbox::Column::NextAttemptAt, Order::Asc)
-        .order_by(outbox::Column::Id, Order::Asc)
-        .limit(u64::from(batch_size));
-    if backend == DbBackend::Postgres {
-        due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    let claim = |status: OutboxStatus, due: SimpleExpr, limit: u32| Claim {
+        worker,
+        now,
+        lease_expires_at,
+        status,
+        due,
+        limit,
+    };
+    let expired = outbox::Column::LeaseExpiresAt.lte(now);
+    let mut claimed = claim(OutboxStatus::Sending, expired, batch_size)
+        .run(db)
+        .await?;
+    let left = batch_size.saturating_sub(u32::try_from(claimed.len()).unwrap_or(u32::MAX));
+    if left > 0 {
+        let time_has_come = outbox::Column::NextAttemptAt.lte(now);
+        claimed.extend(
+            claim(OutboxStatus::Pending, time_has_come, left)
+                .run(db)
+                .await?,
+        );
     }
-    let claim = Query::update()
-        .table(outbox::Entity)
-        .values([
-            (
-                outbox::Column::Status,
-                Expr::val(OutboxStatus::Sending.as_str()),
-            ),
-            (outbox::Column::LeasedBy, Expr::val(worker)),
-            (outbox::Column::LeaseExpiresAt, Expr::val(lease_expires_at)),
-            (
-                outbox::Column::Attempts,
-                Expr::col(outbox::Column::Attempts).add(1),
-            ),
-            (outbox::Column::UpdatedAt, Expr::val(now)),
-        ])
-        .and_where(outbox::Column::Id.in_subquery(due))
-        .returning_all()
-        .to_owned();
-    outbox::Entity::find()
-        .from_raw_sql(backend.build(&claim))
-        .all(db)
-        .await
-        .map(|mut claimed| {
-            claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
-            claimed
-        })
+    claimed.sort_by_key(|m| (m.next_attempt_at, m.id));
+    Ok(claimed)
+}
+
+/// One claiming statement: up to `limit` messages in `status` for which `due` holds.
+struct Claim<'a> {
+    worker: &'a str,
+    now: DateTime<Utc>,
+    lease_expires_at: DateTime<Utc>,
+    status: OutboxStatus,
+    due: SimpleExpr,
+    limit: u32,
+}
+
+impl Claim<'_> {
+    async fn run(self, db: &impl ConnectionTrait) -> Result<Vec<outbox::Model>, DbErr> {
+        let backend = db.get_database_backend();
+        let mut due = Query::select();
+        due.column(outbox::Column::Id)
+            .from(outbox::Entity)
+            .and_where(outbox::Column::Status.eq(self.status.as_str()))
+            .and_where(self.due)
+            .order_by(outbox::Column::NextAttemptAt, Order::Asc)
+            .order_by(outbox::Column::Id, Order::Asc)
+            .limit(u64::from(self.limit));
+        if backend == DbBackend::Postgres {
+            due.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        let claim = Query::update()
+            .table(outbox::Entity)
+            .values([
+                (
+                    outbox::Column::Status,
+                    Expr::val(OutboxStatus::Sending.as_str()),
+                ),
+                (outbox::Column::LeasedBy, Expr::val(self.worker)),
+                (
+                    outbox::Column::LeaseExpiresAt,
+                    Expr::val(self.lease_expires_at),
+                ),
+                (
+                    outbox::Column::Attempts,
+                    Expr::col(outbox::Column::Attempts).add(1),
+                ),
+                (outbox::Column::UpdatedAt, Expr::val(self.now)),
+            ])
+            .and_where(outbox::Column::Id.in_subquery(due))
+            .returning_all()
+            .to_owned();
+        outbox::Entity::find()
+            .from_raw_sql(backend.build(&claim))
+            .all(db)
+            .await
+    }
 }
 
 /// What became of one delivery attempt.

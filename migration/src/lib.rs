@@ -27,6 +27,7 @@ mod m20261201_030001_external_ids;
 mod m20261201_040001_donor_aliases;
 mod m20261202_300001_translations;
 mod m20261203_010001_receipt_pdf_storage;
+mod m20261204_010001_outbox_claim_order;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_040001_donor_aliases::Migration),
             Box::new(m20261202_300001_translations::Migration),
             Box::new(m20261203_010001_receipt_pdf_storage::Migration),
+            Box::new(m20261204_010001_outbox_claim_order::Migration),
         ]
     }
 }

@@ -302,6 +302,76 @@ async fn two_workers_claiming_at_once_never_share_a_message(backend: Backend) {
     assert!(third.is_empty());
 }
 
+/// A claim takes the messages whose worker died (their lease ran out) before pending
+/// ones, then pending messages whose time has come in the order of `(next_attempt_at,
+/// id)`, never more than its batch, and never a message due later or leased to a live
+/// worker.
+async fn a_claim_takes_orphaned_messages_first_then_due_ones_in_order(backend: Backend) {
+    let app = spawn_app(backend).await;
+    receipts_for_donors(&app, 6).await;
+    let mut ids: Vec<i64> = outbox_rows_in(&app, OutboxStatus::Pending)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    ids.sort_unstable();
+    let now = Utc::now();
+    let hours = |h: i64| now + chrono::Duration::hours(h);
+    let set = |id: i64,
+               status: OutboxStatus,
+               next: chrono::DateTime<Utc>,
+               lease: Option<(&'static str, chrono::DateTime<Utc>)>| {
+        let db = app.db.clone();
+        async move {
+            outbox::ActiveModel {
+                id: Set(id),
+                status: Set(status),
+                next_attempt_at: Set(next),
+                leased_by: Set(lease.map(|(worker, _)| worker.to_owned())),
+                lease_expires_at: Set(lease.map(|(_, until)| until)),
+                ..Default::default()
+            }
+            .update(&db)
+            .await
+            .unwrap();
+        }
+    };
+    set(ids[0], OutboxStatus::Pending, hours(-2), None).await;
+    set(ids[1], OutboxStatus::Pending, hours(-1), None).await;
+    set(ids[2], OutboxStatus::Pending, hours(-1), None).await;
+    set(ids[3], OutboxStatus::Pending, hours(1), None).await;
+    set(
+        ids[4],
+        OutboxStatus::Sending,
+        hours(-3),
+        Some(("live-worker", hours(1))),
+    )
+    .await;
+    set(
+        ids[5],
+        OutboxStatus::Sending,
+        hours(0),
+        Some(("dead-worker", hours(-1))),
+    )
+    .await;
+    let claim =
+        |batch: u32| mailer::outbox::claim_due(&app.db, "worker", batch, Duration::from_secs(60));
+
+    let first = claim(3).await.unwrap();
+    let second = claim(3).await.unwrap();
+    let third = claim(3).await.unwrap();
+
+    let claimed_ids = |batch: &[outbox::Model]| batch.iter().map(|m| m.id).collect::<Vec<_>>();
+    assert_eq!(claimed_ids(&first), [ids[0], ids[1], ids[5]]);
+    assert_eq!(claimed_ids(&second), [ids[2]]);
+    assert!(third.is_empty());
+    for message in first.iter().chain(&second) {
+        assert_eq!(message.status, OutboxStatus::Sending);
+        assert_eq!(message.leased_by.as_deref(), Some("worker"));
+        assert_eq!(message.attempts, 1);
+    }
+}
+
 async fn a_failed_send_in_a_batch_retries_only_that_message(backend: Backend) {
     let app = spawn_app(backend).await;
     let smtp = SmtpServer::start();
@@ -902,6 +972,7 @@ on_both_backends!(
     an_unreachable_server_is_retried_until_the_message_is_dead,
     two_racing_workers_send_each_message_once,
     two_workers_claiming_at_once_never_share_a_message,
+    a_claim_takes_orphaned_messages_first_then_due_ones_in_order,
     a_failed_send_in_a_batch_retries_only_that_message,
     a_worker_that_dies_mid_batch_loses_nothing,
     staff_see_failed_mail_and_can_retry_it,
