@@ -99,7 +99,7 @@ async fn receipt_pdfs_are_stored_without_compressing_them_again(backend: Backend
         let storage = "SELECT COUNT(*) FROM pg_attribute \
              WHERE attrelid = 'receipts'::regclass AND attname = 'content_pdf' AND attstorage = 'e'";
         assert_eq!(count(&db, storage).await, 1);
-        Migrator::down(&db, Some(1)).await.unwrap();
+        down_to_before(&db, "m20261203_010001_receipt_pdf_storage").await;
         assert_eq!(count(&db, storage).await, 0);
         Migrator::up(&db, None).await.unwrap();
         assert_eq!(count(&db, storage).await, 1);
@@ -107,8 +107,45 @@ async fn receipt_pdfs_are_stored_without_compressing_them_again(backend: Backend
     db.close().await.unwrap();
 }
 
+/// Rolls back `name` and every migration after it.
+async fn down_to_before(db: &sea_orm::DatabaseConnection, name: &str) {
+    let after = Migrator::migrations()
+        .iter()
+        .rev()
+        .position(|m| m.name() == name)
+        .expect("the migration exists");
+    let steps = u32::try_from(after + 1).unwrap();
+    Migrator::down(db, Some(steps)).await.unwrap();
+}
+
+/// The mailer's claim reads off `ix_outbox_claim`, which replaced `ix_outbox_due`; the
+/// migration goes down and up again on both databases.
+async fn the_outbox_claim_index_replaces_the_due_index(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let db = Database::connect(database.url.as_str()).await.unwrap();
+    let index = |name: &str| match backend {
+        Backend::Sqlite => {
+            format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = '{name}'")
+        }
+        Backend::Postgres => format!("SELECT COUNT(*) FROM pg_indexes WHERE indexname = '{name}'"),
+    };
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(count(&db, &index("ix_outbox_claim")).await, 1);
+    assert_eq!(count(&db, &index("ix_outbox_due")).await, 0);
+
+    down_to_before(&db, "m20261204_010001_outbox_claim_order").await;
+    assert_eq!(count(&db, &index("ix_outbox_claim")).await, 0);
+    assert_eq!(count(&db, &index("ix_outbox_due")).await, 1);
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(count(&db, &index("ix_outbox_claim")).await, 1);
+    assert_eq!(count(&db, &index("ix_outbox_due")).await, 0);
+    db.close().await.unwrap();
+}
+
 on_both_backends!(
     migrations_go_up_down_and_up_again,
     migrating_twice_changes_nothing,
-    receipt_pdfs_are_stored_without_compressing_them_again
+    receipt_pdfs_are_stored_without_compressing_them_again,
+    the_outbox_claim_index_replaces_the_due_index
 );
