@@ -11,7 +11,10 @@ use chrono::{TimeZone, Utc};
 use entity::enums::{DonorKind, GiftStatus, Language, OutboxStatus, PaymentMethod, StaffRole};
 use entity::{Money, donor, fund, outbox, receipt};
 use mailer::Worker;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
+};
 use serde_json::json;
 use tests::pdf::{pdf_text, receipt_pdf};
 
@@ -300,6 +303,75 @@ async fn two_workers_claiming_at_once_never_share_a_message(backend: Backend) {
         .await
         .unwrap();
     assert!(third.is_empty());
+}
+
+/// A claim made while another worker is still writing one of the due messages (its
+/// transaction open) passes over that message and takes the others at once; it never
+/// takes the message afterwards and undoes what the other worker recorded. On SQLite the
+/// claim waits for the other writer, then finds the message no longer pending.
+async fn a_claim_passes_over_a_message_another_worker_is_writing(backend: Backend) {
+    let app = spawn_app(backend).await;
+    receipts_for_donors(&app, 3).await;
+    let mut ids: Vec<i64> = outbox_rows_in(&app, OutboxStatus::Pending)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    ids.sort_unstable();
+    let other_worker = app.db.begin().await.unwrap();
+    outbox::Entity::update_many()
+        .col_expr(
+            outbox::Column::Status,
+            Expr::value(OutboxStatus::Sent.as_str()),
+        )
+        .filter(outbox::Column::Id.eq(ids[0]))
+        .exec(&other_worker)
+        .await
+        .unwrap();
+
+    let db = app.db.clone();
+    let claim = tokio::spawn(async move {
+        mailer::outbox::claim_due(&db, "worker-b", 10, Duration::from_secs(60)).await
+    });
+    if backend == Backend::Postgres {
+        // The claim either finishes without waiting, or waits for the other worker's row
+        // lock; the other worker commits only once one or the other is seen.
+        let mut seen = false;
+        for _ in 0..600 {
+            if claim.is_finished() || lock_waiters(&app.db).await > 0 {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(seen, "the claim neither finished nor waited on a lock");
+    }
+    other_worker.commit().await.unwrap();
+    let claimed = claim.await.unwrap().unwrap();
+
+    let claimed_ids: Vec<i64> = claimed.iter().map(|m| m.id).collect();
+    assert_eq!(claimed_ids, [ids[1], ids[2]]);
+    let held = outbox::Entity::find_by_id(ids[0])
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(held.status, OutboxStatus::Sent);
+    assert_eq!(held.leased_by, None);
+}
+
+/// How many sessions of the test's PostgreSQL database wait on a lock.
+async fn lock_waiters(db: &sea_orm::DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS waiting FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    row.try_get("", "waiting").unwrap()
 }
 
 /// A claim takes the messages whose worker died (their lease ran out) before pending
@@ -972,6 +1044,7 @@ on_both_backends!(
     an_unreachable_server_is_retried_until_the_message_is_dead,
     two_racing_workers_send_each_message_once,
     two_workers_claiming_at_once_never_share_a_message,
+    a_claim_passes_over_a_message_another_worker_is_writing,
     a_claim_takes_orphaned_messages_first_then_due_ones_in_order,
     a_failed_send_in_a_batch_retries_only_that_message,
     a_worker_that_dies_mid_batch_loses_nothing,
