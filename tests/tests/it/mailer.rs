@@ -311,13 +311,7 @@ async fn two_workers_claiming_at_once_never_share_a_message(backend: Backend) {
 /// claim waits for the other writer, then finds the message no longer pending.
 async fn a_claim_passes_over_a_message_another_worker_is_writing(backend: Backend) {
     let app = spawn_app(backend).await;
-    receipts_for_donors(&app, 3).await;
-    let mut ids: Vec<i64> = outbox_rows_in(&app, OutboxStatus::Pending)
-        .await
-        .iter()
-        .map(|m| m.id)
-        .collect();
-    ids.sort_unstable();
+    let ids = pending_receipt_emails(&app, 3).await;
     let other_worker = app.db.begin().await.unwrap();
     outbox::Entity::update_many()
         .col_expr(
@@ -380,13 +374,7 @@ async fn lock_waiters(db: &sea_orm::DatabaseConnection) -> i64 {
 /// worker.
 async fn a_claim_takes_orphaned_messages_first_then_due_ones_in_order(backend: Backend) {
     let app = spawn_app(backend).await;
-    receipts_for_donors(&app, 6).await;
-    let mut ids: Vec<i64> = outbox_rows_in(&app, OutboxStatus::Pending)
-        .await
-        .iter()
-        .map(|m| m.id)
-        .collect();
-    ids.sort_unstable();
+    let ids = pending_receipt_emails(&app, 6).await;
     let now = Utc::now();
     let hours = |h: i64| now + chrono::Duration::hours(h);
     let set = |id: i64,
@@ -702,6 +690,18 @@ async fn a_stopping_worker_hands_back_what_it_has_not_started(backend: Backend) 
             .sent,
         3
     );
+}
+
+/// Receipts for `donors` new donors, and the ids of their pending emails in order.
+async fn pending_receipt_emails(app: &TestApp, donors: i64) -> Vec<i64> {
+    receipts_for_donors(app, donors).await;
+    let mut ids: Vec<i64> = outbox_rows_in(app, OutboxStatus::Pending)
+        .await
+        .iter()
+        .map(|m| m.id)
+        .collect();
+    ids.sort_unstable();
+    ids
 }
 
 async fn outbox_rows_in(app: &TestApp, status: OutboxStatus) -> Vec<outbox::Model> {
