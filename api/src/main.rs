@@ -1,6 +1,11 @@
 use std::process::ExitCode;
 
+fn main() -> ExitCode {
+    mailer::memory::bound_allocator_arenas();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn run() -> ExitCode {
     api::cli::run().await
 }

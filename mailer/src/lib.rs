@@ -6,6 +6,7 @@
 pub mod config;
 pub mod documents;
 pub mod links;
+pub mod memory;
 pub mod outbox;
 pub mod templates;
 pub mod transport;

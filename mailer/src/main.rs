@@ -119,8 +119,13 @@ fn stop_on_signal(stop: watch::Sender<bool>) -> std::io::Result<()> {
     Ok(())
 }
 
+fn main() -> ExitCode {
+    mailer::memory::bound_allocator_arenas();
+    run()
+}
+
 #[tokio::main]
-async fn main() -> ExitCode {
+async fn run() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -179,6 +179,11 @@ async fn a_mailer_asked_to_stop_finishes_what_it_sends_and_hands_back_the_rest(b
             );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        #[cfg(all(target_os = "linux", target_env = "gnu"))]
+        assert!(
+            mailer::memory::arenas_of(child.id()).as_deref() == Some("2"),
+            "the mailer runs with two allocator arenas"
+        );
 
         signal_child(&child, signal);
         let code = wait_for_exit(&mut child, Duration::from_secs(10));

@@ -89,6 +89,10 @@ impl Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if args.serve {
+        // The server runs as `api serve` does.
+        mailer::memory::bound_allocator_arenas();
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
