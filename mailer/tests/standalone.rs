@@ -180,8 +180,9 @@ async fn a_mailer_asked_to_stop_finishes_what_it_sends_and_hands_back_the_rest(b
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         #[cfg(all(target_os = "linux", target_env = "gnu"))]
-        assert!(
-            mailer::memory::arenas_of(child.id()).as_deref() == Some("2"),
+        assert_eq!(
+            mailer::memory::arenas_of(child.id()).as_deref(),
+            Some("2"),
             "the mailer runs with two allocator arenas"
         );
 
