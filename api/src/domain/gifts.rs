@@ -196,6 +196,27 @@ pub async fn record_gift(
         .ok_or_else(|| {
             DomainError::validation("fundId", format!("no fund has id {}", new.fund_id))
         })?;
+    record_gift_for(txn, org, new, &donor, &fund).await
+}
+
+/// [`record_gift`], for a caller that has read the gift's donor and fund in its own
+/// transaction: they are not read again.
+pub async fn record_gift_for(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    new: NewGift,
+    donor: &donor::Model,
+    fund: &fund::Model,
+) -> Result<RecordedGift, DomainError> {
+    if (new.donor_id, new.fund_id) != (donor.id, fund.id) {
+        return Err(DomainError::Unexpected(anyhow::anyhow!(
+            "a gift for donor {} and fund {} recorded with donor {} and fund {}",
+            new.donor_id,
+            new.fund_id,
+            donor.id,
+            fund.id
+        )));
+    }
     if fund.archived_at.is_some() {
         return Err(DomainError::validation(
             "fundId",
@@ -274,7 +295,7 @@ pub async fn record_gift(
     .await?;
 
     let receipt = if new.acknowledge {
-        acknowledge_recorded_gift(txn, org, &gift, &donor, new.first_installment).await?
+        acknowledge_recorded_gift(txn, org, &gift, donor, fund, new.first_installment).await?
     } else {
         None
     };
@@ -290,11 +311,12 @@ pub async fn acknowledge_recorded_gift(
     org: &Organization,
     gift: &gift::Model,
     donor: &donor::Model,
+    fund: &fund::Model,
     first_installment: Option<bool>,
 ) -> Result<Option<receipt::Model>, DomainError> {
     if gift.status != GiftStatus::Succeeded {
         return Ok(None);
     }
     tributes::notify_honoree(txn, org, gift, donor).await?;
-    receipts::acknowledge_gift(txn, org, gift, donor, first_installment).await
+    receipts::acknowledge_gift(txn, org, gift, donor, fund, first_installment).await
 }

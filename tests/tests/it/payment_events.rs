@@ -21,6 +21,7 @@ use tests::support::{Backend, TestApp, spawn_app_with};
 use crate::checkout::{
     app_with_fake_stripe, app_with_stripe_objects, mount_checkout, post_donation, valid_form,
 };
+use crate::staff_api::batching::spawn_recording_app_with;
 
 async fn gifts(app: &TestApp) -> Vec<gift::Model> {
     gift::Entity::find()
@@ -380,7 +381,78 @@ async fn a_paid_event_s_receipt_is_numbered_after_the_rest_of_the_event(backend:
     );
 }
 
+/// The `SELECT`s among `statements` that read a row of `table` by its id.
+fn reads_by_id(statements: &[String], table: &str) -> usize {
+    let by_id = format!("FROM \"{table}\" WHERE \"{table}\".\"id\" =");
+    statements
+        .iter()
+        .filter(|sql| sql.starts_with("SELECT") && sql.contains(&by_id))
+        .count()
+}
+
+async fn a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once(backend: Backend) {
+    let stripe = MockServer::start().await;
+    let objects = mount_fake_stripe(&stripe).await;
+    let (app, statements) = spawn_recording_app_with(
+        backend,
+        &[
+            ("STRIPE_SECRET_KEY", SECRET_KEY),
+            ("STRIPE_API_BASE", &stripe.uri()),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    )
+    .await;
+    let email = "noor@example.org";
+    let mut stripe_subscription = subscription("sub_noor", email, 4_200, "active");
+    stripe_subscription["customer"] = json!("cus_noor");
+    objects.put(stripe_subscription);
+    objects.put(customer("cus_noor", email, "Noor Haddad"));
+    let checkout = event(
+        "evt_noor_checkout",
+        "checkout.session.completed",
+        payment_session("cs_noor", email, 7_500, true),
+    );
+    // The first installment also starts the pledge, which reads and writes more.
+    let first = event(
+        "evt_noor_first",
+        "invoice.paid",
+        first_invoice("in_noor_1", "sub_noor", email, 4_200),
+    );
+    let second = event(
+        "evt_noor_second",
+        "invoice.paid",
+        paid_invoice("in_noor_2", "sub_noor", email, 30_000),
+    );
+
+    for (paid, counted) in [(&checkout, true), (&first, false), (&second, true)] {
+        statements.lock().unwrap().clear();
+        let response = app.deliver(paid).await;
+        assert_eq!(response.status(), 200);
+        let body: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "applied", "{body}");
+
+        let ran = statements.lock().unwrap().clone();
+        for table in ["donors", "funds"] {
+            let reads = reads_by_id(&ran, table);
+            assert!(
+                !counted || reads <= 1,
+                "{}: {table} {reads} times: {ran:#?}",
+                paid["id"]
+            );
+        }
+    }
+    // The checkout's gift, the first installment and the second, large enough to be
+    // receipted on its own.
+    let receipts = receipt::Entity::find()
+        .filter(receipt::Column::Kind.eq(ReceiptKind::Gift))
+        .all(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(receipts.len(), 3);
+}
+
 on_both_backends!(
+    a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once,
     a_paid_event_s_receipt_is_numbered_after_the_rest_of_the_event,
     a_redelivered_event_is_answered_while_another_write_holds_the_database,
     two_notices_of_a_new_dispute_at_once_record_one_dispute,

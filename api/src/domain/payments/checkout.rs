@@ -28,13 +28,13 @@ pub(super) async fn record_checkout_gift(
         )));
     }
     let donor = find_or_create_donor(txn, &payment.payer).await?;
-    let (fund_id, appeal_id, campaign_id) = resolve_designation(txn, &payment.designation).await?;
+    let (fund, appeal_id, campaign_id) = resolve_designation(txn, &payment.designation).await?;
     let mut new = NewGift::new(
         donor.id,
         payment.amount,
         PaymentMethod::Card,
         status,
-        fund_id,
+        fund.id,
         payment.created_at,
     );
     new.appeal_id = appeal_id;
@@ -45,7 +45,7 @@ pub(super) async fn record_checkout_gift(
     new.stripe_checkout_session_id = Some(payment.session_id.clone());
     new.stripe_payment_intent_id = payment.payment_intent_id.clone();
     let session_id = payment.session_id.clone();
-    let (gift, created) = record_gift_once(txn, org, recorded, new, async |txn| {
+    let (gift, created) = record_gift_once(txn, org, recorded, new, (&donor, &fund), async |txn| {
         gift_for_session(txn, &session_id).await
     })
     .await?;
@@ -101,6 +101,7 @@ pub(super) async fn settle_checkout_gift(
             .await?
             .ok_or_else(|| DomainError::not_found("gift", existing.id))?;
         let donor = donors::find_donor(txn, gift.donor_id).await?;
+        let fund = funds::find_fund(txn, gift.fund_id).await?;
         // A refund reported while the payment was pending is applied after the
         // receipt, as if it had arrived after the payment: the receipt is for what was
         // paid, then corrected.
@@ -108,7 +109,7 @@ pub(super) async fn settle_checkout_gift(
             refunded_minor: 0,
             ..gift.clone()
         };
-        receipts::issue_gift_receipt(txn, org, &as_paid, &donor).await?;
+        receipts::issue_gift_receipt(txn, org, &as_paid, &donor, &fund).await?;
         tributes::notify_honoree(txn, org, &as_paid, &donor).await?;
         if gift.refunded_minor > 0 {
             let refunded = gift.refunded_minor;

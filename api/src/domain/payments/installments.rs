@@ -40,7 +40,7 @@ pub(super) async fn create_or_update_pledge(
         return update_pledge_status(txn, existing, subscription).await;
     }
     let donor = find_or_create_donor(txn, &subscription.payer).await?;
-    let (fund_id, appeal_id, campaign_id) =
+    let (fund, appeal_id, campaign_id) =
         resolve_designation(txn, &subscription.designation).await?;
     let now = Utc::now();
     let candidate = pledge::ActiveModel {
@@ -53,7 +53,7 @@ pub(super) async fn create_or_update_pledge(
         frequency: Set(subscription.frequency.unwrap_or(PledgeFrequency::Monthly)),
         starts_on: Set(subscription.started_at.date_naive()),
         status: Set(subscription.status),
-        fund_id: Set(fund_id),
+        fund_id: Set(fund.id),
         appeal_id: Set(appeal_id),
         campaign_id: Set(campaign_id),
         stripe_subscription_id: Set(Some(subscription.subscription_id.clone())),
@@ -311,7 +311,8 @@ pub(super) async fn record_installment(
     new.stripe_payment_intent_id = payment.payment_intent_id.clone();
     new.stripe_charge_id = payment.charge_id.clone();
     let invoice_id = payment.invoice_id.clone();
-    let (gift, created) = record_gift_once(txn, org, recorded, new, async |txn| {
+    let fund = funds::find_fund(txn, pledge.fund_id).await?;
+    let (gift, created) = record_gift_once(txn, org, recorded, new, (&donor, &fund), async |txn| {
         gift_for_invoice(txn, &invoice_id).await
     })
     .await?;

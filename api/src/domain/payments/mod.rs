@@ -46,9 +46,9 @@ use sea_orm::{
 use super::checkout_choices::{DonorChoices, MadeByCheckout, keep_checkout_choices};
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::currency::is_org_currency;
-use super::gifts::{NewGift, Tribute, acknowledge_recorded_gift, record_gift};
+use super::gifts::{NewGift, Tribute, acknowledge_recorded_gift, record_gift_for};
 use super::pledges::installments_skipped_when_resumed;
-use super::{DomainError, donors, receipts, tributes};
+use super::{DomainError, donors, funds, receipts, tributes};
 use crate::config::Organization;
 use crate::db::begin_write;
 
@@ -272,6 +272,9 @@ pub(super) fn refused_currency(effect: &PaymentEffect, org_currency: Currency) -
 /// changes is written (`acknowledge_last`).
 pub(super) struct Unacknowledged {
     gift: gift::Model,
+    /// The gift's donor and fund as the event read them.
+    donor: donor::Model,
+    fund: fund::Model,
     first_installment: Option<bool>,
 }
 
@@ -287,15 +290,17 @@ pub(super) async fn acknowledge_last(
 ) -> Result<(), DomainError> {
     for Unacknowledged {
         gift,
+        donor,
+        fund,
         first_installment,
     } in recorded
     {
-        let donor = donors::find_donor(txn, gift.donor_id).await?;
         Box::pin(acknowledge_recorded_gift(
             txn,
             org,
             &gift,
             &donor,
+            &fund,
             first_installment,
         ))
         .await?;
@@ -380,7 +385,7 @@ pub(super) async fn apply_effect(
 pub(super) async fn resolve_designation(
     txn: &DatabaseTransaction,
     designation: &Designation,
-) -> Result<(i64, Option<i64>, Option<i64>), DomainError> {
+) -> Result<(fund::Model, Option<i64>, Option<i64>), DomainError> {
     let appeal = match designation.appeal_code.as_deref() {
         Some(code) => {
             appeal::Entity::find()
@@ -408,45 +413,44 @@ pub(super) async fn resolve_designation(
         }
         None => None,
     };
-    let fund_id = match (named, &campaign) {
-        (Some(fund), _) => fund.id,
-        (None, Some(campaign)) => campaign.default_fund_id,
+    let fund = match (named, &campaign) {
+        (Some(fund), _) => fund,
+        (None, Some(campaign)) => funds::find_fund(txn, campaign.default_fund_id).await?,
         (None, None) => general_fund(txn).await?,
     };
-    Ok((
-        fund_id,
-        appeal.as_ref().map(|a| a.id),
-        campaign.map(|c| c.id),
-    ))
+    Ok((fund, appeal.as_ref().map(|a| a.id), campaign.map(|c| c.id)))
 }
 
-pub(super) async fn general_fund(txn: &DatabaseTransaction) -> Result<i64, DomainError> {
+pub(super) async fn general_fund(txn: &DatabaseTransaction) -> Result<fund::Model, DomainError> {
     fund::Entity::find()
         .filter(fund::Column::Code.eq("GENERAL"))
         .one(txn)
         .await?
-        .map(|f| f.id)
         .ok_or_else(|| DomainError::not_found("fund", "GENERAL"))
 }
 
 /// Records a gift unless one with the same processor id exists already; a concurrent
 /// insert of the same gift loses on the unique index and finds the winner's gift. A
-/// new gift is left in `recorded`, to be acknowledged last.
+/// new gift is left in `recorded`, to be acknowledged last. `(donor, fund)` are those
+/// the event read for it, so they are not read again.
 pub(super) async fn record_gift_once(
     txn: &DatabaseTransaction,
     org: &Organization,
     recorded: &mut Vec<Unacknowledged>,
     mut new: NewGift,
+    (donor, fund): (&donor::Model, &fund::Model),
     existing: impl AsyncFnOnce(&DatabaseTransaction) -> Result<Option<gift::Model>, DomainError>,
 ) -> Result<(gift::Model, bool), DomainError> {
     let first_installment = new.first_installment;
     new.acknowledge = false;
     let savepoint = txn.begin().await?;
-    match record_gift(&savepoint, org, new).await {
+    match record_gift_for(&savepoint, org, new, donor, fund).await {
         Ok(made) => {
             savepoint.commit().await?;
             recorded.push(Unacknowledged {
                 gift: made.gift.clone(),
+                donor: donor.clone(),
+                fund: fund.clone(),
                 first_installment,
             });
             Ok((made.gift, true))

@@ -96,6 +96,7 @@ pub async fn acknowledge_gift(
     org: &Organization,
     gift: &gift::Model,
     donor: &donor::Model,
+    fund: &fund::Model,
     first_installment: Option<bool>,
 ) -> Result<Option<receipt::Model>, DomainError> {
     if gift.status != GiftStatus::Succeeded {
@@ -126,7 +127,7 @@ pub async fn acknowledge_gift(
         }
     };
     if receipt_now {
-        Ok(Some(issue_gift_receipt(txn, org, gift, donor).await?))
+        Ok(Some(issue_gift_receipt(txn, org, gift, donor, fund).await?))
     } else {
         Ok(None)
     }
@@ -144,6 +145,14 @@ pub(super) async fn gift_line(
         .map(|f| crate::domain::funds::name_in(&f, language).to_owned())
         .unwrap_or_default();
     Ok(line_for(gift, fund))
+}
+
+/// [`gift_line`], with the gift's fund already read.
+fn gift_line_in(gift: &gift::Model, fund: &fund::Model, language: Language) -> GiftLine {
+    line_for(
+        gift,
+        crate::domain::funds::name_in(fund, language).to_owned(),
+    )
 }
 
 pub(super) fn line_for(gift: &gift::Model, fund: String) -> GiftLine {
@@ -166,8 +175,19 @@ pub async fn issue_gift_receipt(
     org: &Organization,
     gift: &gift::Model,
     donor: &donor::Model,
+    fund: &fund::Model,
 ) -> Result<receipt::Model, DomainError> {
-    let line = gift_line(txn, gift, donor.language).await?;
+    if (donor.id, fund.id) != (gift.donor_id, gift.fund_id) {
+        return Err(DomainError::Unexpected(anyhow::anyhow!(
+            "gift {} of donor {} and fund {} receipted as of donor {} and fund {}",
+            gift.id,
+            gift.donor_id,
+            gift.fund_id,
+            donor.id,
+            fund.id
+        )));
+    }
+    let line = gift_line_in(gift, fund, donor.language);
     issue(
         txn,
         org,

@@ -1,8 +1,8 @@
 //! Batched loading: a page of donors with their tier, recent gifts and active pledges
 //! costs the same few SQL statements whatever the page size.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use api::server::Application;
 use entity::enums::StaffRole;
@@ -23,36 +23,61 @@ pub(crate) async fn spawn_counting_app_with(
     backend: Backend,
     overrides: &[(&str, &str)],
 ) -> (TestApp, Arc<AtomicUsize>) {
+    let statements = Arc::new(AtomicUsize::new(0));
+    let counter = statements.clone();
+    let app = spawn_observed_app(backend, overrides, move |sql| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        if std::env::var("SHOW_SQL").is_ok() {
+            eprintln!("SQL {}", sql.chars().take(150).collect::<String>());
+        }
+    })
+    .await;
+    (app, statements)
+}
+
+/// Starts the server on a connection that keeps the text of every statement it runs
+/// (but the staff token check), in the order they ran.
+pub(crate) async fn spawn_recording_app_with(
+    backend: Backend,
+    overrides: &[(&str, &str)],
+) -> (TestApp, Arc<Mutex<Vec<String>>>) {
+    let statements = Arc::new(Mutex::new(Vec::new()));
+    let recorder = statements.clone();
+    let app = spawn_observed_app(backend, overrides, move |sql| {
+        recorder.lock().unwrap().push(sql.to_owned());
+    })
+    .await;
+    (app, statements)
+}
+
+/// Starts the server on a connection that hands `observe` every statement it runs but
+/// the staff token check.
+async fn spawn_observed_app(
+    backend: Backend,
+    overrides: &[(&str, &str)],
+    observe: impl Fn(&str) + Send + Sync + 'static,
+) -> TestApp {
     let database = TestDatabase::create(backend).await;
     let config = test_config(&database, overrides);
     let mut db = api::db::connect(&config.database_url).await.unwrap();
     Migrator::up(&db, None).await.unwrap();
-    let statements = Arc::new(AtomicUsize::new(0));
-    let counter = statements.clone();
     db.set_metric_callback(move |info| {
         // The token check is left out: whether a request looks its token up depends on a
         // cache that other tests in this process can clear at any moment.
         if info.statement.sql.contains("api_tokens") {
             return;
         }
-        counter.fetch_add(1, Ordering::SeqCst);
-        if std::env::var("SHOW_SQL").is_ok() {
-            eprintln!(
-                "SQL {}",
-                info.statement.sql.chars().take(150).collect::<String>()
-            );
-        }
+        observe(&info.statement.sql);
     });
     let application = Application::build_with_db(config, db.clone()).unwrap();
     let port = application.port();
     tokio::spawn(application.run_until_stopped());
-    let app = TestApp {
+    TestApp {
         address: format!("http://127.0.0.1:{port}"),
         db,
         client: reqwest::Client::builder().no_proxy().build().unwrap(),
         _database: database,
-    };
-    (app, statements)
+    }
 }
 
 const PAGE: &str = "query($first: Int!) { donors(first: $first, orderBy: { field: LIFETIME_GIVING, direction: DESC }) {
