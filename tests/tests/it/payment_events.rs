@@ -12,8 +12,8 @@ use wiremock::MockServer;
 
 use tests::on_both_backends;
 use tests::stripe::{
-    OLD_WEBHOOK_SECRET, SECRET_KEY, WEBHOOK_SECRET, charge, customer, dispute, event,
-    first_invoice, mount_fake_stripe, paid_invoice, payment_session, subscription,
+    OLD_WEBHOOK_SECRET, SECRET_KEY, StripeObjects, WEBHOOK_SECRET, charge, customer, dispute,
+    event, first_invoice, mount_fake_stripe, paid_invoice, payment_session, subscription,
     subscription_session,
 };
 use tests::support::{Backend, TestApp, spawn_app_with};
@@ -38,6 +38,15 @@ async fn stored_event(app: &TestApp, id: &str) -> stripe_event::Model {
         .await
         .unwrap()
         .unwrap()
+}
+
+/// A monthly subscriber the fake Stripe knows: subscription `sub_{key}` of 42.00 a
+/// month, paid by customer `cus_{key}` with this email and name.
+fn put_subscriber(objects: &StripeObjects, key: &str, email: &str, name: &str) {
+    let mut stripe_subscription = subscription(&format!("sub_{key}"), email, 4_200, "active");
+    stripe_subscription["customer"] = json!(format!("cus_{key}"));
+    objects.put(stripe_subscription);
+    objects.put(customer(&format!("cus_{key}"), email, name));
 }
 
 async fn a_later_installment_recorded_first_leaves_the_receipt_and_tribute_with_the_first(
@@ -335,10 +344,7 @@ async fn refuse_numbering_before_the_event_is_written(app: &TestApp) {
 async fn a_paid_event_s_receipt_is_numbered_after_the_rest_of_the_event(backend: Backend) {
     let (app, _stripe, objects) = app_with_stripe_objects(backend).await;
     let email = "amara@example.org";
-    let mut stripe_subscription = subscription("sub_amara", email, 4_200, "active");
-    stripe_subscription["customer"] = json!("cus_amara");
-    objects.put(stripe_subscription);
-    objects.put(customer("cus_amara", email, "Amara Okafor"));
+    put_subscriber(&objects, "amara", email, "Amara Okafor");
     refuse_numbering_before_the_event_is_written(&app).await;
     let checkout = event(
         "evt_checkout",
@@ -403,10 +409,7 @@ async fn a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once(backend: B
     )
     .await;
     let email = "noor@example.org";
-    let mut stripe_subscription = subscription("sub_noor", email, 4_200, "active");
-    stripe_subscription["customer"] = json!("cus_noor");
-    objects.put(stripe_subscription);
-    objects.put(customer("cus_noor", email, "Noor Haddad"));
+    put_subscriber(&objects, "noor", email, "Noor Haddad");
     let checkout = event(
         "evt_noor_checkout",
         "checkout.session.completed",
