@@ -20,13 +20,9 @@ fn main() {
     let mut args = std::env::args().skip(1);
     let count: usize = args.next().map_or(400, |s| s.parse().unwrap());
     let lines: u32 = args.next().map_or(12, |s| s.parse().unwrap());
-    let language = match args.next().as_deref() {
-        None | Some("en") => Language::English,
-        Some("es") => Language::Spanish,
-        Some("fr") => Language::French,
-        Some("ar") => Language::Arabic,
-        Some(other) => panic!("unknown language {other}: en, es, fr or ar"),
-    };
+    let language = args.next().map_or(Language::English, |code| {
+        Language::parse(&code).expect("a language: en, es, fr or ar")
+    });
     let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
     let document = Document {
         letterhead: Letterhead {
