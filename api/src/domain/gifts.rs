@@ -208,6 +208,23 @@ pub async fn record_gift_for(
     donor: &donor::Model,
     fund: &fund::Model,
 ) -> Result<RecordedGift, DomainError> {
+    let (acknowledge, first_installment) = (new.acknowledge, new.first_installment);
+    let gift = checked_gift_row(new, donor, fund)?.insert(txn).await?;
+    let receipt = if acknowledge {
+        acknowledge_recorded_gift(txn, org, &gift, donor, fund, first_installment).await?
+    } else {
+        None
+    };
+    Ok(RecordedGift { gift, receipt })
+}
+
+/// A new gift's row for its donor and fund, once the gift passes every check; nothing
+/// is written.
+pub fn checked_gift_row(
+    new: NewGift,
+    donor: &donor::Model,
+    fund: &fund::Model,
+) -> Result<gift::ActiveModel, DomainError> {
     if (new.donor_id, new.fund_id) != (donor.id, fund.id) {
         return Err(DomainError::Unexpected(anyhow::anyhow!(
             "a gift for donor {} and fund {} recorded with donor {} and fund {}",
@@ -258,7 +275,7 @@ pub async fn record_gift_for(
 
     let now = Utc::now();
     let tribute = new.tribute.as_ref();
-    let gift = gift::ActiveModel {
+    Ok(gift::ActiveModel {
         donor_id: Set(donor.id),
         amount_minor: Set(new.amount.amount_minor()),
         currency: Set(new.amount.currency().code().to_owned()),
@@ -290,16 +307,7 @@ pub async fn record_gift_for(
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
-    }
-    .insert(txn)
-    .await?;
-
-    let receipt = if new.acknowledge {
-        acknowledge_recorded_gift(txn, org, &gift, donor, fund, new.first_installment).await?
-    } else {
-        None
-    };
-    Ok(RecordedGift { gift, receipt })
+    })
 }
 
 /// Acknowledges a recorded gift once it has succeeded: the tribute notification, then

@@ -16,7 +16,6 @@ pub(super) async fn gift_for_session(
 
 pub(super) async fn record_checkout_gift(
     txn: &DatabaseTransaction,
-    org: &Organization,
     recorded: &mut Vec<Unacknowledged>,
     payment: CheckoutPayment,
     status: GiftStatus,
@@ -45,7 +44,7 @@ pub(super) async fn record_checkout_gift(
     new.stripe_checkout_session_id = Some(payment.session_id.clone());
     new.stripe_payment_intent_id = payment.payment_intent_id.clone();
     let session_id = payment.session_id.clone();
-    let (gift, created) = record_gift_once(txn, org, recorded, new, (&donor, &fund), async |txn| {
+    let (gift, created) = record_gift_once(txn, recorded, new, (&donor, &fund), async |txn| {
         gift_for_session(txn, &session_id).await
     })
     .await?;
@@ -80,7 +79,7 @@ pub(super) async fn settle_checkout_gift(
     status: GiftStatus,
 ) -> Result<Settled, DomainError> {
     let Some(existing) = gift_for_session(txn, &payment.session_id).await? else {
-        return record_checkout_gift(txn, org, recorded, payment, status).await;
+        return record_checkout_gift(txn, recorded, payment, status).await;
     };
     let moved = gift::Entity::update_many()
         .col_expr(gift::Column::Status, Expr::value(status))

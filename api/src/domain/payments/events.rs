@@ -12,9 +12,8 @@ use entity::enums::StripeEventStatus;
 use entity::{gift, pledge, stripe_event};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection,
-    DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    TransactionTrait,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set, TryInsertResult,
 };
 
 use super::super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
@@ -22,6 +21,7 @@ use super::{
     ClubChange, ClubPolicy, Currency, DomainError, Organization, ProcessorEvent, acknowledge_last,
     apply_effect, begin_write, is_unique_violation, refused_currency,
 };
+use crate::db::WriteTransaction;
 
 /// How applying an event's effects ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +101,12 @@ pub async fn settled_status(
 /// Records a processor event exactly once, with all its effects, in one transaction.
 /// An event stored as waiting or failed is tried again. Money in another currency than
 /// `org_currency` fails the event, with its reason.
+///
+/// An event that applies commits its effects and its outcome together. One that must
+/// wait, or fails for a reason in its input (no email and no known customer, say),
+/// keeps none of its effects: its transaction is rolled back, and the event alone is
+/// kept with its outcome in a second one. Anything else fails the delivery, so Stripe
+/// sends it again.
 pub async fn record_processor_event(
     db: &DatabaseConnection,
     org: &Organization,
@@ -108,52 +114,34 @@ pub async fn record_processor_event(
     policy: &ClubPolicy,
     event: ProcessorEvent,
 ) -> Result<EventOutcome, DomainError> {
-    let txn = begin_write(db).await?;
-    let seen = stripe_event::Entity::find()
-        .filter(stripe_event::Column::EventId.eq(event.id.as_str()))
-        .one(&txn)
-        .await?;
-    let row = match seen {
-        Some(row) if is_final(row.status) => return Ok(EventOutcome::AlreadyRecorded(row.status)),
-        Some(row) => row,
-        None => {
-            // The unique event id is the claim: a concurrent delivery of the same event
-            // waits here for this transaction and then fails, and is answered as a replay.
-            let claim = stripe_event::ActiveModel {
-                event_id: Set(event.id.clone()),
-                event_type: Set(event.event_type.clone()),
-                livemode: Set(event.livemode),
-                stripe_created_at: Set(event.created_at),
-                payload: Set(event.payload.clone()),
-                outcome: Set("processing".to_owned()),
-                processed_at: Set(Utc::now()),
-                status: Set(StripeEventStatus::Waiting),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await;
-            match claim {
-                Ok(row) => row,
-                Err(error) if is_unique_violation(&error) => {
-                    return Ok(EventOutcome::AlreadyRecorded(StripeEventStatus::Applied));
-                }
-                Err(error) => return Err(error.into()),
-            }
-        }
+    let ProcessorEvent {
+        id,
+        event_type,
+        livemode,
+        created_at,
+        payload,
+        effect,
+    } = event;
+    let head = EventHead {
+        id: &id,
+        event_type: &event_type,
+        livemode,
+        created_at,
+        payload: &payload,
     };
-
-    // Effects run in a savepoint: input that can never be recorded (no email and no
-    // known customer, say) is kept with the event as failed, with its reason and no
-    // half-made gift; anything else fails the delivery so Stripe sends it again.
-    let effects = txn.begin().await?;
+    let txn = begin_write(db).await?;
+    let row = match claim_event(&txn, &head).await? {
+        Claim::Settled(status) => return Ok(EventOutcome::AlreadyRecorded(status)),
+        Claim::Open(row) => row,
+    };
     let club = ClubChange {
         policy,
-        cause: format!("stripe event {}", event.id),
+        cause: format!("stripe event {id}"),
     };
     let mut recorded = Vec::new();
-    let applied = match refused_currency(&event.effect, org_currency) {
+    let applied = match refused_currency(&effect, org_currency) {
         Some(refusal) => Ok(refusal),
-        None => apply_effect(&effects, org, &club, &mut recorded, event.effect).await,
+        None => apply_effect(&txn, org, &club, &mut recorded, effect).await,
     };
     let settled = match applied {
         Ok(settled) => settled,
@@ -162,32 +150,102 @@ pub async fn record_processor_event(
         }
         Err(error) => return Err(error),
     };
-    let settled = if matches!(settled, Settled::Waiting { .. } | Settled::Failed(_)) {
-        effects.rollback().await?;
-        write_outcome(&txn, row, &settled).await?;
-        settled
-    } else {
-        // The outcome is written before the gifts are acknowledged, so that the
-        // receipt's number is the last thing the event takes.
-        write_outcome(&effects, row.clone(), &settled).await?;
-        match acknowledge_last(&effects, org, recorded).await {
-            Ok(()) => {
-                effects.commit().await?;
-                settled
+    let kept_alone = match settled {
+        Settled::Waiting { .. } | Settled::Failed(_) => settled,
+        settled => {
+            // The outcome is written before the gifts are acknowledged, so that the
+            // receipt's number is the last thing the event takes.
+            write_outcome(&txn, row, &settled).await?;
+            match acknowledge_last(&txn, org, recorded).await {
+                Ok(()) => return commit_event(txn, &settled).await,
+                Err(DomainError::Validation { field, reason }) => {
+                    Settled::Failed(format!("{field}: {reason}"))
+                }
+                Err(error) => return Err(error),
             }
-            Err(DomainError::Validation { field, reason }) => {
-                effects.rollback().await?;
-                let failed = Settled::Failed(format!("{field}: {reason}"));
-                write_outcome(&txn, row, &failed).await?;
-                failed
-            }
-            Err(error) => return Err(error),
         }
     };
-    let status = settled.status();
-    let summary = settled.summary();
+    txn.rollback().await?;
+    let txn = begin_write(db).await?;
+    let row = match claim_event(&txn, &head).await? {
+        Claim::Settled(status) => return Ok(EventOutcome::AlreadyRecorded(status)),
+        Claim::Open(row) => row,
+    };
+    write_outcome(&txn, row, &kept_alone).await?;
+    commit_event(txn, &kept_alone).await
+}
+
+/// What an event's row says of it, for claiming it.
+struct EventHead<'a> {
+    id: &'a str,
+    event_type: &'a str,
+    livemode: bool,
+    created_at: DateTime<Utc>,
+    payload: &'a serde_json::Value,
+}
+
+/// An event's row in the caller's transaction: settled before, or open to be applied.
+enum Claim {
+    Settled(StripeEventStatus),
+    /// The row's id: new, or stored before as waiting or failed.
+    Open(i64),
+}
+
+/// Claims an event in the caller's transaction. The unique event id is the claim: a
+/// concurrent delivery of the same event waits on it until this transaction ends, then
+/// finds the row this one kept (or claims the event itself if this one kept nothing).
+async fn claim_event(
+    txn: &DatabaseTransaction,
+    head: &EventHead<'_>,
+) -> Result<Claim, DomainError> {
+    let claim = stripe_event::ActiveModel {
+        event_id: Set(head.id.to_owned()),
+        event_type: Set(head.event_type.to_owned()),
+        livemode: Set(head.livemode),
+        stripe_created_at: Set(head.created_at),
+        payload: Set(head.payload.clone()),
+        outcome: Set("processing".to_owned()),
+        processed_at: Set(Utc::now()),
+        status: Set(StripeEventStatus::Waiting),
+        ..Default::default()
+    };
+    let inserted = stripe_event::Entity::insert(claim)
+        .on_conflict_do_nothing_on([stripe_event::Column::EventId])
+        .exec(txn)
+        .await?;
+    if let TryInsertResult::Inserted(row) = inserted {
+        return Ok(Claim::Open(row.last_insert_id));
+    }
+    let (row, status) = stripe_event::Entity::find()
+        .select_only()
+        .columns([stripe_event::Column::Id, stripe_event::Column::Status])
+        .filter(stripe_event::Column::EventId.eq(head.id))
+        .into_tuple::<(i64, StripeEventStatus)>()
+        .one(txn)
+        .await?
+        .ok_or_else(|| {
+            DomainError::Unexpected(anyhow::anyhow!(
+                "event {} was neither stored nor found",
+                head.id
+            ))
+        })?;
+    Ok(if is_final(status) {
+        Claim::Settled(status)
+    } else {
+        Claim::Open(row)
+    })
+}
+
+/// Commits an event's transaction and says what it came to.
+async fn commit_event(
+    txn: WriteTransaction,
+    settled: &Settled,
+) -> Result<EventOutcome, DomainError> {
     match txn.commit().await {
-        Ok(()) => Ok(EventOutcome::Recorded { status, summary }),
+        Ok(()) => Ok(EventOutcome::Recorded {
+            status: settled.status(),
+            summary: settled.summary(),
+        }),
         Err(error) if is_unique_violation(&error) => {
             Ok(EventOutcome::AlreadyRecorded(StripeEventStatus::Applied))
         }
@@ -198,7 +256,7 @@ pub async fn record_processor_event(
 /// Writes what an event came to on its stored row.
 async fn write_outcome(
     txn: &DatabaseTransaction,
-    row: stripe_event::Model,
+    row: i64,
     settled: &Settled,
 ) -> Result<(), DomainError> {
     let (reason, waiting_for) = match settled {
@@ -206,13 +264,18 @@ async fn write_outcome(
         Settled::Waiting { on, reason } => (Some(reason.clone()), Some(on.clone())),
         Settled::Failed(reason) => (Some(reason.clone()), None),
     };
-    let mut update: stripe_event::ActiveModel = row.into();
-    update.outcome = Set(settled.summary());
-    update.status = Set(settled.status());
-    update.reason = Set(reason);
-    update.waiting_for = Set(waiting_for);
-    update.processed_at = Set(Utc::now());
-    update.update(txn).await?;
+    stripe_event::Entity::update_many()
+        .col_expr(
+            stripe_event::Column::Outcome,
+            Expr::value(settled.summary()),
+        )
+        .col_expr(stripe_event::Column::Status, Expr::value(settled.status()))
+        .col_expr(stripe_event::Column::Reason, Expr::value(reason))
+        .col_expr(stripe_event::Column::WaitingFor, Expr::value(waiting_for))
+        .col_expr(stripe_event::Column::ProcessedAt, Expr::value(Utc::now()))
+        .filter(stripe_event::Column::Id.eq(row))
+        .exec(txn)
+        .await?;
     Ok(())
 }
 

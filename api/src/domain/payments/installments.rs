@@ -67,10 +67,10 @@ pub(super) async fn create_or_update_pledge(
         updated_at: Set(now),
         ..Default::default()
     };
-    let savepoint = txn.begin().await?;
-    match candidate.insert(&savepoint).await {
-        Ok(created) => {
-            savepoint.commit().await?;
+    // A concurrent insert of the same subscription's pledge wins; this one then does
+    // nothing and brings the winner's pledge up to date.
+    match insert_unless_taken(txn, candidate).await? {
+        Some(created) => {
             keep_checkout_choices(
                 txn,
                 &donor,
@@ -96,14 +96,14 @@ pub(super) async fn create_or_update_pledge(
                 stale: None,
             })
         }
-        Err(error) if is_unique_violation(&error) => {
-            savepoint.rollback().await?;
+        None => {
             let existing = pledge_for_subscription(txn, &subscription.subscription_id)
                 .await?
-                .ok_or_else(|| DomainError::Unexpected(anyhow::Error::new(error)))?;
+                .ok_or_else(|| {
+                    DomainError::conflict(None, "the pledge conflicts with another pledge")
+                })?;
             update_pledge_status(txn, existing, subscription).await
         }
-        Err(error) => Err(error.into()),
     }
 }
 
@@ -234,7 +234,6 @@ pub(super) async fn gift_for_invoice(
 /// One paid invoice: one installment gift, linked to its pledge.
 pub(super) async fn record_installment(
     txn: &DatabaseTransaction,
-    org: &Organization,
     club: &ClubChange<'_>,
     recorded: &mut Vec<Unacknowledged>,
     payment: InstallmentPayment,
@@ -312,7 +311,7 @@ pub(super) async fn record_installment(
     new.stripe_charge_id = payment.charge_id.clone();
     let invoice_id = payment.invoice_id.clone();
     let fund = funds::find_fund(txn, pledge.fund_id).await?;
-    let (gift, created) = record_gift_once(txn, org, recorded, new, (&donor, &fund), async |txn| {
+    let (gift, created) = record_gift_once(txn, recorded, new, (&donor, &fund), async |txn| {
         gift_for_invoice(txn, &invoice_id).await
     })
     .await?;

@@ -37,16 +37,16 @@ use entity::enums::{
     DonorKind, GiftStatus, Language, PaymentMethod, PledgeFrequency, PledgeSource, PledgeStatus,
 };
 use entity::{Currency, EmailAddress, Money, appeal, donor, fund, gift, pledge};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, OnConflict};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbErr,
-    EntityTrait, QueryFilter, QuerySelect, Set, SqlErr, TransactionTrait,
+    EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set, SqlErr,
 };
 
 use super::checkout_choices::{DonorChoices, MadeByCheckout, keep_checkout_choices};
 use super::club::{ClubPolicy, evaluate_membership, queue_pledge_email};
 use super::currency::is_org_currency;
-use super::gifts::{NewGift, Tribute, acknowledge_recorded_gift, record_gift_for};
+use super::gifts::{NewGift, Tribute, acknowledge_recorded_gift, checked_gift_row};
 use super::pledges::installments_skipped_when_resumed;
 use super::{DomainError, donors, funds, receipts, tributes};
 use crate::config::Organization;
@@ -327,7 +327,7 @@ pub(super) async fn apply_effect(
             } else {
                 GiftStatus::Pending
             };
-            Box::pin(record_checkout_gift(txn, org, recorded, payment, status)).await
+            Box::pin(record_checkout_gift(txn, recorded, payment, status)).await
         }
         PaymentEffect::DelayedPaymentSucceeded(payment) => {
             Box::pin(settle_checkout_gift(
@@ -362,7 +362,7 @@ pub(super) async fn apply_effect(
             })
         }
         PaymentEffect::InstallmentPaid(payment) => {
-            Box::pin(record_installment(txn, org, club, recorded, payment)).await
+            Box::pin(record_installment(txn, club, recorded, payment)).await
         }
         PaymentEffect::InstallmentFailed(failure) => {
             Box::pin(mark_past_due(txn, club, failure)).await
@@ -429,39 +429,53 @@ pub(super) async fn general_fund(txn: &DatabaseTransaction) -> Result<fund::Mode
         .ok_or_else(|| DomainError::not_found("fund", "GENERAL"))
 }
 
+/// Inserts a row unless it would take a unique key another row holds (a concurrent
+/// insert of the same key first ends): `None` then, and nothing was written. Nothing
+/// fails, so the caller's transaction goes on without a savepoint.
+pub(super) async fn insert_unless_taken<A>(
+    txn: &DatabaseTransaction,
+    row: A,
+) -> Result<Option<<A::Entity as EntityTrait>::Model>, DbErr>
+where
+    A: ActiveModelTrait,
+    <A::Entity as EntityTrait>::Model: IntoActiveModel<A>,
+{
+    // A conflict returns no row; `exec_with_returning` would call that an error.
+    Ok(<A::Entity as EntityTrait>::insert(row)
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .exec_with_returning_many(txn)
+        .await?
+        .pop())
+}
+
 /// Records a gift unless one with the same processor id exists already; a concurrent
-/// insert of the same gift loses on the unique index and finds the winner's gift. A
-/// new gift is left in `recorded`, to be acknowledged last. `(donor, fund)` are those
-/// the event read for it, so they are not read again.
+/// insert of the same gift finds the winner's gift. The insert does nothing on a
+/// conflict rather than failing, so the transaction goes on without a savepoint. A new
+/// gift is left in `recorded`, to be acknowledged last. `(donor, fund)` are those the
+/// event read for it, so they are not read again.
 pub(super) async fn record_gift_once(
     txn: &DatabaseTransaction,
-    org: &Organization,
     recorded: &mut Vec<Unacknowledged>,
-    mut new: NewGift,
+    new: NewGift,
     (donor, fund): (&donor::Model, &fund::Model),
     existing: impl AsyncFnOnce(&DatabaseTransaction) -> Result<Option<gift::Model>, DomainError>,
 ) -> Result<(gift::Model, bool), DomainError> {
     let first_installment = new.first_installment;
-    new.acknowledge = false;
-    let savepoint = txn.begin().await?;
-    match record_gift_for(&savepoint, org, new, donor, fund).await {
-        Ok(made) => {
-            savepoint.commit().await?;
+    match insert_unless_taken(txn, checked_gift_row(new, donor, fund)?).await? {
+        Some(gift) => {
             recorded.push(Unacknowledged {
-                gift: made.gift.clone(),
+                gift: gift.clone(),
                 donor: donor.clone(),
                 fund: fund.clone(),
                 first_installment,
             });
-            Ok((made.gift, true))
+            Ok((gift, true))
         }
-        Err(DomainError::Conflict { .. }) => {
-            savepoint.rollback().await?;
+        None => {
             let found = existing(txn).await?.ok_or_else(|| {
                 DomainError::conflict(None, "the gift conflicts with another gift")
             })?;
             Ok((found, false))
         }
-        Err(error) => Err(error),
     }
 }

@@ -7,7 +7,7 @@ use entity::enums::DonorAliasKind;
 
 /// Finds the donor with this email (any case) or creates one, and links the
 /// processor's customer. Never makes two donors for one email: a concurrent insert of
-/// the same email loses on the unique index and then finds the winner's row.
+/// the same email does nothing on the unique index and then finds the winner's row.
 ///
 /// A new donor takes the checkout's name, language, consent and anonymity. An existing
 /// donor keeps their own: anyone can type an email, so what the checkout said
@@ -53,20 +53,14 @@ pub async fn find_or_create_donor(
         link_version: Set(0),
         ..Default::default()
     };
-    let savepoint = txn.begin().await?;
-    match candidate.insert(&savepoint).await {
-        Ok(created) => {
-            savepoint.commit().await?;
-            update_payer_links(txn, created, payer).await
-        }
-        Err(error) if is_unique_violation(&error) => {
-            savepoint.rollback().await?;
-            let found = find_payer(txn, Some(&email), None)
-                .await?
-                .ok_or_else(|| DomainError::Unexpected(anyhow::Error::new(error)))?;
+    match insert_unless_taken(txn, candidate).await? {
+        Some(created) => update_payer_links(txn, created, payer).await,
+        None => {
+            let found = find_payer(txn, Some(&email), None).await?.ok_or_else(|| {
+                DomainError::conflict(Some("email"), "the donor conflicts with another donor")
+            })?;
             update_payer_links(txn, found, payer).await
         }
-        Err(error) => Err(error.into()),
     }
 }
 

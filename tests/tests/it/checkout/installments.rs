@@ -324,7 +324,38 @@ async fn an_installment_stripe_cannot_complete_is_refused_so_stripe_sends_it_aga
     assert_eq!(gifts(&app).await.len(), 1);
 }
 
+async fn a_new_subscription_s_events_at_once_make_one_pledge_and_one_welcome(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    let email = "omar@example.org";
+    let mut deliveries = vec![event(
+        "evt_omar_session",
+        "checkout.session.completed",
+        subscription_session("cs_omar", "sub_omar", email, 4_200),
+    )];
+    deliveries.extend((0..5).map(|i| {
+        event(
+            &format!("evt_omar_sub_{i}"),
+            "customer.subscription.created",
+            subscription("sub_omar", email, 4_200, "active"),
+        )
+    }));
+    let responses = futures_util::future::join_all(deliveries.iter().map(|e| app.deliver(e))).await;
+    assert!(responses.iter().all(|r| r.status() == 200));
+
+    let pledges = pledge::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(pledges.len(), 1);
+    assert_eq!(pledges[0].status, PledgeStatus::Active);
+    assert_eq!(count_donors(&app).await, 1);
+    let welcomes = outbox::Entity::find()
+        .filter(outbox::Column::Kind.eq("club_welcome"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(welcomes, 1);
+}
+
 on_both_backends!(
+    a_new_subscription_s_events_at_once_make_one_pledge_and_one_welcome,
     a_monthly_gift_records_one_installment_per_invoice,
     an_invoice_before_its_checkout_still_makes_one_donor_and_one_pledge,
     a_subscription_with_no_known_donor_is_kept_with_its_reason_and_changes_nothing,

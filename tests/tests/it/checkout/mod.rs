@@ -311,6 +311,31 @@ async fn different_events_for_one_new_email_at_once_make_one_donor(backend: Back
     assert_eq!(gifts(&app).await.len(), 6);
 }
 
+async fn different_events_for_one_payment_at_once_record_one_gift(backend: Backend) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    let session = payment_session("cs_both", "ines@example.org", 5_000, true);
+    let deliveries: Vec<_> = (0..6)
+        .map(|i| {
+            let kind = if i % 2 == 0 {
+                "checkout.session.completed"
+            } else {
+                "checkout.session.async_payment_succeeded"
+            };
+            event(&format!("evt_both_{i}"), kind, session.clone())
+        })
+        .collect();
+    let responses = futures_util::future::join_all(deliveries.iter().map(|e| app.deliver(e))).await;
+    assert!(responses.iter().all(|r| r.status() == 200));
+
+    let gifts = gifts(&app).await;
+    assert_eq!(gifts.len(), 1);
+    assert_eq!(gifts[0].status, GiftStatus::Succeeded);
+    assert_eq!(count_receipts(&app).await, 1);
+    assert_eq!(count_outbox(&app).await, 1);
+    assert_eq!(count_donors(&app).await, 1);
+    assert_eq!(count_events(&app).await, 6);
+}
+
 const STRIPE_EVENTS: &str = "query($filter: StripeEventFilter) { stripeEvents(filter: $filter, first: 10) { totalCount edges { node { id stripeEventId eventType outcome reason } } } }";
 
 const REPROCESS: &str = "mutation($id: ID!) { reprocessStripeEvent(input: { id: $id }) { processed event { outcome reason summary } } }";
@@ -415,5 +440,6 @@ on_both_backends!(
     an_event_signed_with_the_secret_being_rotated_out_is_accepted,
     an_unknown_event_type_is_recorded_and_acknowledged,
     different_events_for_one_new_email_at_once_make_one_donor,
+    different_events_for_one_payment_at_once_record_one_gift,
     staff_see_a_failed_event_and_an_admin_mends_it_once,
 );
