@@ -14,7 +14,9 @@ use tests::support::{Backend, TestDatabase};
 
 use crate::Args;
 use crate::driver::Load;
-use crate::processes::{free_port, spawn_child, start_fake_stripe, wait_until_ready};
+use crate::processes::{
+    CpuClock, free_port, local_postmaster, spawn_child, start_fake_stripe, wait_until_ready,
+};
 use crate::report::{BackendReport, METRICS_TOKEN, backend_name, report_path};
 use crate::scenarios::{self, Bench, Service, read_seeded};
 
@@ -83,6 +85,19 @@ pub async fn run_backend(
         .pool_max_idle_per_host(64)
         .build()?;
     wait_until_ready(&client, &format!("{base}/readyz")).await?;
+    // Under a profiler the server is the profiler's child, whose time it does not see.
+    let clock = (!server.under_prefix()).then_some(CpuClock {
+        server_pid: Some(server.pid()),
+        postmaster_pid: local_postmaster(&db).await,
+    });
+    eprintln!(
+        "{name}: processor time read for the server: {}; for the database apart from it: {}",
+        clock.is_some(),
+        clock.and_then(|c| c.postmaster_pid).map_or_else(
+            || "no".to_owned(),
+            |pid| format!("the postmaster {pid} and its children")
+        )
+    );
     let mut bench = Bench {
         name,
         db,
@@ -95,7 +110,7 @@ pub async fn run_backend(
         dir,
         smtp,
         server_pid: server.pid(),
-        load,
+        load: Load { clock, ..load },
         paths: args.selection(),
         rows: Vec::new(),
     };

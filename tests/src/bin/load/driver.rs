@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::processes::{CpuClock, CpuReading};
+
 /// One measured run: throughput, latency percentiles and errors.
 #[derive(Debug, Clone, Default)]
 pub struct Figures {
@@ -17,6 +19,8 @@ pub struct Figures {
     pub p50_ms: Option<f64>,
     pub p95_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// The processor time the service used while these were measured.
+    pub cpu: Option<CpuReading>,
 }
 
 impl Figures {
@@ -35,7 +39,27 @@ impl Figures {
             p50_ms: at(0.50),
             p95_ms: at(0.95),
             p99_ms: at(0.99),
+            cpu: None,
         }
+    }
+
+    /// Microseconds of the server's processor time per item done.
+    pub fn server_us(&self) -> Option<f64> {
+        self.cpu
+            .and_then(|cpu| cpu.server)
+            .map(|time| self.per_item(time))
+    }
+
+    /// Microseconds of the database server's processor time per item done, when it runs
+    /// apart from the server on this machine.
+    pub fn database_us(&self) -> Option<f64> {
+        self.cpu
+            .and_then(|cpu| cpu.database)
+            .map(|time| self.per_item(time))
+    }
+
+    fn per_item(&self, time: Duration) -> f64 {
+        time.as_secs_f64() * 1e6 / self.done.max(1) as f64
     }
 
     pub fn json(&self) -> Value {
@@ -46,6 +70,8 @@ impl Figures {
             "p50_ms": self.p50_ms,
             "p95_ms": self.p95_ms,
             "p99_ms": self.p99_ms,
+            "server_cpu_us_per_item": self.server_us(),
+            "database_cpu_us_per_item": self.database_us(),
         })
     }
 }
@@ -55,10 +81,37 @@ pub struct Load {
     pub concurrency: usize,
     pub warmup: Duration,
     pub duration: Duration,
+    /// Reads the service's processor time around the measured window; `None` for a
+    /// limit, which runs elsewhere.
+    pub clock: Option<CpuClock>,
+}
+
+impl Load {
+    /// The same load without reading processor time, for a limit that runs apart from
+    /// the service and its database.
+    pub fn unmetered(self) -> Load {
+        Load {
+            clock: None,
+            ..self
+        }
+    }
+
+    /// The same load reading only the database server's processor time, for a limit
+    /// that runs against the same database but not through the server.
+    pub fn database_only(self) -> Load {
+        Load {
+            clock: self.clock.map(|clock| CpuClock {
+                server_pid: None,
+                ..clock
+            }),
+            ..self
+        }
+    }
 }
 
 /// Runs `work(i)` from `concurrency` tasks until the time is up; what finishes during the
-/// warm-up is not counted. `work` returns whether the request succeeded.
+/// warm-up is not counted. `work` returns whether the request succeeded. With a clock,
+/// the service's processor time is read when the warm-up ends and when the time is up.
 pub async fn drive<F, Fut>(load: Load, concurrency: usize, work: F) -> Figures
 where
     F: Fn(usize) -> Fut + Send + Sync + 'static,
@@ -69,6 +122,14 @@ where
     let start = Instant::now();
     let measured_from = start + load.warmup;
     let deadline = measured_from + load.duration;
+    let metered = load.clock.map(|clock| {
+        tokio::spawn(async move {
+            tokio::time::sleep_until(measured_from.into()).await;
+            let from = clock.read();
+            tokio::time::sleep_until(deadline.into()).await;
+            clock.read().since(from)
+        })
+    });
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let work = work.clone();
@@ -102,5 +163,9 @@ where
             errors += e;
         }
     }
-    Figures::from_latencies(latencies, errors, load.duration.as_secs_f64())
+    let mut figures = Figures::from_latencies(latencies, errors, load.duration.as_secs_f64());
+    if let Some(metered) = metered {
+        figures.cpu = metered.await.ok();
+    }
+    figures
 }

@@ -112,6 +112,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         concurrency: args.concurrency.max(1),
         warmup: Duration::from_secs(args.warmup),
         duration: Duration::from_secs(args.duration.max(1)),
+        clock: None,
     };
     let mut backends = Vec::new();
     if args.backend != BackendArg::Postgres {

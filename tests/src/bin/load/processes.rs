@@ -42,6 +42,11 @@ impl ChildProcess {
         self.0.id()
     }
 
+    /// Whether it runs under `LOAD_SERVER_PREFIX`'s command.
+    pub fn under_prefix(&self) -> bool {
+        self.1.is_some()
+    }
+
     /// Peak and current resident memory in MiB, from /proc.
     pub fn memory_mib(&self) -> (Option<f64>, Option<f64>) {
         memory_mib(self.pid())
@@ -128,13 +133,15 @@ pub fn spawn_child(
     Ok(ChildProcess(command.spawn()?, under_prefix))
 }
 
-/// The fake Stripe API: creates Checkout Sessions at once.
+/// The fake Stripe API: creates Checkout Sessions at once. Like Stripe, it reads each
+/// request's form whole, so the connection can carry the next request (actix closes a
+/// connection whose request body was left unread).
 pub async fn start_fake_stripe() -> anyhow::Result<(String, actix_web::dev::ServerHandle)> {
     let counter = web::Data::new(AtomicUsize::new(0));
     let server = actix_web::HttpServer::new(move || {
         actix_web::App::new().app_data(counter.clone()).route(
             "/v1/checkout/sessions",
-            web::post().to(|counter: web::Data<AtomicUsize>| async move {
+            web::post().to(|counter: web::Data<AtomicUsize>, _form: web::Bytes| async move {
                 let n = counter.fetch_add(1, Ordering::Relaxed);
                 let id = format!("cs_load_{n}");
                 actix_web::HttpResponse::Ok().json(json!({
@@ -153,7 +160,7 @@ pub async fn start_fake_stripe() -> anyhow::Result<(String, actix_web::dev::Serv
                     "object": "list", "has_more": false, "url": "/v1/invoice_payments",
                     "data": [{ "object": "invoice_payment", "invoice": invoice, "status": "paid",
                                "payment": { "type": "payment_intent",
-                                            "payment_intent": tests::stripe::invoice_payment_intent(&invoice) } }],
+                                            "payment_intent": ::tests::stripe::invoice_payment_intent(&invoice) } }],
                 }))
             }),
         )
@@ -169,4 +176,153 @@ pub async fn start_fake_stripe() -> anyhow::Result<(String, actix_web::dev::Serv
     let handle = server.handle();
     tokio::spawn(server);
     Ok((format!("http://127.0.0.1:{port}"), handle))
+}
+
+/// The processor time the service spends: its server process's, and the database
+/// server's when that runs on this machine (PostgreSQL: the postmaster, every backend
+/// and worker it started, and those it has reaped), read from /proc.
+#[derive(Clone, Copy, Debug)]
+pub struct CpuClock {
+    pub server_pid: Option<u32>,
+    pub postmaster_pid: Option<u32>,
+}
+
+/// Processor time used so far, user and system together.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuReading {
+    pub server: Option<Duration>,
+    pub database: Option<Duration>,
+}
+
+impl CpuReading {
+    /// What was used between `earlier` and this reading.
+    pub fn since(self, earlier: CpuReading) -> CpuReading {
+        CpuReading {
+            server: self
+                .server
+                .zip(earlier.server)
+                .map(|(now, then)| now.saturating_sub(then)),
+            database: self
+                .database
+                .zip(earlier.database)
+                .map(|(now, then)| now.saturating_sub(then)),
+        }
+    }
+}
+
+/// The kernel reports times in `USER_HZ` ticks, 100 a second on Linux.
+const TICKS_PER_SECOND: u64 = 100;
+
+/// A process's parent and its times in ticks (own user, own system, reaped children's
+/// user and system), from `/proc/PID/stat`.
+fn process_times(pid: u32) -> Option<(u32, [u64; 4])> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces; fields follow its end.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let number = |index: usize| fields.get(index)?.parse::<u64>().ok();
+    // After the name: state (0), ppid (1), ... utime (11), stime (12), cutime (13), cstime (14).
+    Some((
+        u32::try_from(number(1)?).ok()?,
+        [number(11)?, number(12)?, number(13)?, number(14)?],
+    ))
+}
+
+fn ticks(count: u64) -> Duration {
+    Duration::from_millis(count * 1000 / TICKS_PER_SECOND)
+}
+
+impl CpuClock {
+    pub fn read(&self) -> CpuReading {
+        CpuReading {
+            server: self
+                .server_pid
+                .and_then(process_times)
+                .map(|(_, [user, system, _, _])| ticks(user + system)),
+            database: self.postmaster_pid.and_then(database_time),
+        }
+    }
+}
+
+/// The postmaster's own and reaped children's time, plus every live child's own.
+fn database_time(postmaster: u32) -> Option<Duration> {
+    let (_, [user, system, children_user, children_system]) = process_times(postmaster)?;
+    let mut total = user + system + children_user + children_system;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some((parent, [user, system, _, _])) = process_times(pid)
+            && parent == postmaster
+        {
+            total += user + system;
+        }
+    }
+    Some(ticks(total))
+}
+
+/// The PostgreSQL postmaster serving `db`, when it runs on this machine: the parent of
+/// the backend that answers.
+pub async fn local_postmaster(db: &sea_orm::DatabaseConnection) -> Option<u32> {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+    if db.get_database_backend() != DbBackend::Postgres {
+        return None;
+    }
+    let row = db
+        .query_one_raw(Statement::from_string(
+            DbBackend::Postgres,
+            "SELECT pg_backend_pid()",
+        ))
+        .await
+        .ok()??;
+    let backend: i32 = row.try_get_by_index(0).ok()?;
+    let (parent, _) = process_times(u32::try_from(backend).ok()?)?;
+    let name = std::fs::read_to_string(format!("/proc/{parent}/comm")).ok()?;
+    (name.trim() == "postgres").then_some(parent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_process_s_parent_and_times_are_read_from_proc() {
+        let (parent, [user, system, _, _]) =
+            process_times(std::process::id()).unwrap_or_else(|| panic!("no /proc/self/stat"));
+        assert_eq!(parent, std::os::unix::process::parent_id());
+        // Spin until the kernel has counted some of this process's time.
+        let started = Instant::now();
+        let mut spun = 0u64;
+        while started.elapsed() < Duration::from_millis(50) {
+            spun = std::hint::black_box(spun.wrapping_add(1));
+        }
+        let (_, [user_after, system_after, _, _]) =
+            process_times(std::process::id()).unwrap_or_else(|| panic!("no /proc/self/stat"));
+        assert!(user_after + system_after > user + system);
+        assert_eq!(process_times(u32::MAX), None);
+    }
+
+    #[test]
+    fn a_reading_since_another_is_the_difference_of_each_part() {
+        let then = CpuReading {
+            server: Some(Duration::from_millis(300)),
+            database: Some(Duration::from_millis(1_000)),
+        };
+        let now = CpuReading {
+            server: Some(Duration::from_millis(1_250)),
+            database: Some(Duration::from_millis(1_400)),
+        };
+        let used = now.since(then);
+        assert_eq!(used.server, Some(Duration::from_millis(950)));
+        assert_eq!(used.database, Some(Duration::from_millis(400)));
+        let without_database = CpuReading {
+            database: None,
+            ..now
+        };
+        assert_eq!(without_database.since(then).database, None);
+        assert_eq!(ticks(250), Duration::from_millis(2_500));
+    }
 }

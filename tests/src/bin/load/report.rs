@@ -47,34 +47,44 @@ pub fn ms(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), |v| format!("{v:.1}"))
 }
 
+/// Microseconds of processor time, whole.
+pub fn us(value: Option<f64>) -> String {
+    value.map_or_else(|| "-".to_owned(), |v| format!("{v:.0}"))
+}
+
 pub fn report_line(backend: &str, scenario: &str, service: &Figures, limit: Option<&Figures>) {
     let ratio = limit.filter(|l| l.per_second > 0.0).map_or_else(
         || "-".to_owned(),
         |l| format!("{:.2}", service.per_second / l.per_second),
     );
     eprintln!(
-        "{backend}: {scenario}: {:.0}/s p50 {} p99 {} errors {}; limit {}/s; ratio {ratio}",
+        "{backend}: {scenario}: {:.0}/s p50 {} p99 {} errors {}; processor µs each: server {}, database {}; limit {}/s (database µs each {}); ratio {ratio}",
         service.per_second,
         ms(service.p50_ms),
         ms(service.p99_ms),
         service.errors,
+        us(service.server_us()),
+        us(service.database_us()),
         limit.map_or_else(|| "-".to_owned(), |l| format!("{:.0}", l.per_second)),
+        us(limit.and_then(Figures::database_us)),
     );
 }
 
 pub fn table(reports: &[BackendReport], args: &Args) -> String {
     let mut out = format!(
-        "{} donors, {} in flight, {} s per scenario after {} s warm-up\n\n",
+        "{} donors, {} in flight, {} s per scenario after {} s warm-up; server and database µs: \
+         processor time per item (user and system, from /proc) of the server process and of \
+         PostgreSQL's processes (SQLite's work is the server's)\n\n",
         args.donors, args.concurrency, args.duration, args.warmup
     );
     out.push_str(
-        "| database | path | service | p50 ms | p95 ms | p99 ms | errors | limit | ratio |\n\
-         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
+        "| database | path | service | p50 ms | p95 ms | p99 ms | errors | server µs | database µs | limit | ratio |\n\
+         | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n",
     );
     for report in reports {
         for row in &report.rows {
             out.push_str(&format!(
-                "| {} | {} | {:.0} {} | {} | {} | {} | {} | {} | {} |\n",
+                "| {} | {} | {:.0} {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
                 row.backend,
                 row.scenario,
                 row.service.per_second,
@@ -83,6 +93,8 @@ pub fn table(reports: &[BackendReport], args: &Args) -> String {
                 ms(row.service.p95_ms),
                 ms(row.service.p99_ms),
                 row.service.errors,
+                us(row.service.server_us()),
+                us(row.service.database_us()),
                 row.limit
                     .as_ref()
                     .map_or_else(|| "-".to_owned(), |l| format!("{:.0}", l.per_second)),

@@ -247,7 +247,7 @@ pub async fn run(bench: &mut Bench) {
         .await;
         let limit_db = bench.db.clone();
         let seeded_limit = bench.seeded.clone();
-        let limit = drive(load, c, move |i| {
+        let limit = drive(load.database_only(), c, move |i| {
             let db = limit_db.clone();
             let seeded = seeded_limit.clone();
             async move { limit_query(&db, &seeded, path, i).await }

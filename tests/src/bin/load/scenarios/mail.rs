@@ -89,6 +89,7 @@ pub async fn measure_mail(
         round += 1;
     }
     let queued_at = Instant::now();
+    let cpu_from = load.clock.map(|clock| clock.read());
     let target = before + queued as usize;
     let limit = load.warmup + load.duration * 6;
     let mut last_count = before;
@@ -122,6 +123,11 @@ pub async fn measure_mail(
     let after_first = delivered - first_count;
     let failed = queued as usize - delivered.min(queued as usize);
     let mut figures = Figures::from_latencies(Vec::new(), failed, seconds);
+    // From queueing to the last delivery: every message's whole work, the wait included.
+    figures.cpu = load
+        .clock
+        .zip(cpu_from)
+        .map(|(clock, then)| clock.read().since(then));
     figures.done = delivered;
     figures.per_second = after_first as f64 / seconds.max(1e-9);
     // Time between deliveries seen at the sink, not a per-message latency.
@@ -156,7 +162,7 @@ pub async fn lettre_limit(smtp: &SmtpServer, load: Load) -> anyhow::Result<Figur
         );
     }
     let shared = Arc::new((tokio::sync::Mutex::new(pool), envelope, message.data));
-    Ok(drive(load, connections, move |_| {
+    Ok(drive(load.unmetered(), connections, move |_| {
         let shared = shared.clone();
         async move {
             let Some(mut connection) = shared.0.lock().await.pop() else {

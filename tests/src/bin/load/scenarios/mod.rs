@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tests::smtp::SmtpServer;
 
 use crate::driver::{Figures, Load};
-use crate::processes::memory_mib;
+use crate::processes::{CpuReading, memory_mib};
 use crate::report::{Row, ms, report_line};
 use crate::sql::{ids, scalar_i64};
 
@@ -78,6 +78,11 @@ pub struct Bench {
 }
 
 impl Bench {
+    /// The service's processor time so far, when it is read; see `Load::clock`.
+    pub fn cpu_now(&self) -> Option<CpuReading> {
+        self.load.clock.map(|clock| clock.read())
+    }
+
     /// Prints one path's figures beside its limit and keeps them for the report.
     pub fn record(
         &mut self,

@@ -37,7 +37,10 @@ pub async fn run(bench: &mut Bench) -> anyhow::Result<()> {
     if get {
         let static_figures = {
             let (client, url) = (client.clone(), format!("{static_base}/donate"));
-            drive(load, c, move |_| fetch_ok(client.get(&url), 200)).await
+            drive(load.unmetered(), c, move |_| {
+                fetch_ok(client.get(&url), 200)
+            })
+            .await
         };
         let page_figures = {
             let (client, url) = (client.clone(), format!("{base}/donate?lang=es"));
@@ -83,7 +86,7 @@ pub async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         };
         let static_post = {
             let (client, url) = (client.clone(), format!("{static_base}/donate"));
-            drive(load, c, move |_| {
+            drive(load.unmetered(), c, move |_| {
                 fetch_ok(client.post(&url).form(&[("amount", "50")]), 200)
             })
             .await

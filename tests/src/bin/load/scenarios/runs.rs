@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::{Bench, PathName};
 use crate::driver::Figures;
+use crate::processes::CpuReading;
 use crate::sql::scalar_i64;
 
 /// How long a run's mail may take to leave before the suite stops waiting.
@@ -38,6 +39,16 @@ fn once(done: usize, seconds: f64) -> Figures {
     let mut figures = Figures::from_latencies(Vec::new(), 0, seconds);
     figures.done = done;
     figures.per_second = done as f64 / seconds.max(1e-9);
+    figures
+}
+
+/// A run's figures with the service's processor time since `cpu_from`.
+fn once_metered(bench: &Bench, cpu_from: Option<CpuReading>, done: usize, seconds: f64) -> Figures {
+    let mut figures = once(done, seconds);
+    figures.cpu = bench
+        .cpu_now()
+        .zip(cpu_from)
+        .map(|(now, then)| now.since(then));
     figures
 }
 
@@ -89,6 +100,7 @@ impl Exported {
 /// the same rows read through hand-written SQL on the same kind of pool.
 async fn export(bench: &mut Bench, list: Exported) -> anyhow::Result<()> {
     let mutation = list.mutation();
+    let cpu_from = bench.cpu_now();
     let started = Instant::now();
     let data = bench
         .service
@@ -117,6 +129,7 @@ async fn export(bench: &mut Bench, list: Exported) -> anyhow::Result<()> {
     let started = Instant::now();
     let read = rows_by_hand(&bench.db, list.by_hand()).await?;
     let limit_seconds = started.elapsed().as_secs_f64();
+    let figures = once_metered(bench, cpu_from, rows, seconds);
     bench.record(
         &format!(
             "export all {}: {rows} rows, {:.1} MB CSV in {seconds:.1} s",
@@ -124,7 +137,7 @@ async fn export(bench: &mut Bench, list: Exported) -> anyhow::Result<()> {
             body.len() as f64 / 1e6
         ),
         "rows/s",
-        once(rows, seconds),
+        figures,
         Some(once(read, limit_seconds)),
         "the same rows read through hand-written SQL, not written as CSV",
     );
@@ -155,6 +168,7 @@ async fn year_end_statements(bench: &mut Bench) -> anyhow::Result<()> {
     outbox_drained(bench).await?;
     let year = Utc::now().year() - 1;
     let sent_before = bench.smtp.received_count();
+    let cpu_from = bench.cpu_now();
     let started = Instant::now();
     let data = bench
         .service
@@ -170,7 +184,7 @@ async fn year_end_statements(bench: &mut Bench) -> anyhow::Result<()> {
     outbox_drained(bench).await?;
     let seconds = started.elapsed().as_secs_f64();
     let mailed = bench.smtp.received_count() - sent_before;
-    let figures = once(issued, seconds);
+    let figures = once_metered(bench, cpu_from, issued, seconds);
     eprintln!(
         "{}: year-end statements {year}: {issued} issued in {issued_in:.1} s, {mailed} mailed with their PDFs after {seconds:.1} s (goal {STATEMENTS_GOAL_PER_SECOND:.0} donors/s)",
         bench.name
@@ -206,6 +220,7 @@ async fn email_appeal(bench: &mut Bench) -> anyhow::Result<()> {
         )
         .await?["createAppeal"]["id"]
         .clone();
+    let cpu_from = bench.cpu_now();
     let started = Instant::now();
     let data = service
         .graphql_data(
@@ -215,12 +230,13 @@ async fn email_appeal(bench: &mut Bench) -> anyhow::Result<()> {
         .await?;
     let seconds = started.elapsed().as_secs_f64();
     let queued = data["sendAppeal"]["queued"].as_u64().unwrap_or_default() as usize;
+    let figures = once_metered(bench, cpu_from, queued, seconds);
     bench.record(
         &format!(
             "email appeal built and queued: {queued} donors in {seconds:.2} s (earlier: 50,000 in 2.0 s SQLite, 7.4 s PostgreSQL)"
         ),
         "donors/s",
-        once(queued, seconds),
+        figures,
         None,
         "none: the issue's earlier figures were 50,000 donors in 2.0 s (SQLite) and 7.4 s (PostgreSQL)",
     );

@@ -233,7 +233,7 @@ pub async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         let template = webhook_rows(&db, sample_event).await?;
         let insert_limit = {
             let (db, template, donors) = (db.clone(), Arc::new(template), seeded.donors);
-            drive(load, c, move |i| {
+            drive(load.database_only(), c, move |i| {
                 let (db, template) = (db.clone(), template.clone());
                 async move {
                     insert_paid_gift(&db, &template, "limit", i, (i as i64 % donors) + 1)
@@ -293,7 +293,7 @@ pub async fn run(bench: &mut Bench) -> anyhow::Result<()> {
         };
         let replay_limit = {
             let db = db.clone();
-            drive(load, c, move |i| {
+            drive(load.database_only(), c, move |i| {
                 let db = db.clone();
                 async move {
                     rows(
