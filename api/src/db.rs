@@ -134,19 +134,7 @@ fn sqlite_write_turns(db: &DatabaseConnection) -> Option<Arc<Mutex<()>>> {
 /// the turn over the moment the previous writer ends. Other processes sharing the file
 /// still wait through the busy handler.
 pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
-    let turn = match sqlite_write_turns(db) {
-        Some(turns) => Some(
-            tokio::time::timeout(WRITE_WAIT, turns.lock_owned())
-                .await
-                .map_err(|_| {
-                    DbErr::Custom(format!(
-                        "waited {} s for another write to the database to end",
-                        WRITE_WAIT.as_secs()
-                    ))
-                })?,
-        ),
-        None => None,
-    };
+    let turn = write_turn(db).await?;
     let txn = db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -154,6 +142,24 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, Db
         })
         .await?;
     Ok(WriteTransaction { txn, _turn: turn })
+}
+
+/// This process's turn to write to a SQLite file, for one statement that writes on its
+/// own (it commits by itself, without `BEGIN` and `COMMIT` around it); `None` on
+/// PostgreSQL, whose writers need no turn. Hold it until the statement has run.
+pub async fn write_turn(db: &DatabaseConnection) -> Result<Option<OwnedMutexGuard<()>>, DbErr> {
+    let Some(turns) = sqlite_write_turns(db) else {
+        return Ok(None);
+    };
+    tokio::time::timeout(WRITE_WAIT, turns.lock_owned())
+        .await
+        .map(Some)
+        .map_err(|_| {
+            DbErr::Custom(format!(
+                "waited {} s for another write to the database to end",
+                WRITE_WAIT.as_secs()
+            ))
+        })
 }
 
 /// Fresh, migrated databases for the domain's unit tests: a SQLite file always, and a

@@ -2,7 +2,11 @@
 
 #[allow(unused_imports)]
 use super::*;
+use std::sync::atomic::{AtomicI64, Ordering};
+
 use entity::created_checkout_session;
+
+use crate::db::write_turn;
 
 pub(super) async fn gift_for_session(
     txn: &DatabaseTransaction,
@@ -203,29 +207,51 @@ pub async fn checkout_gift_status(
 /// expire after a day).
 const CREATED_SESSIONS_KEPT_DAYS: i64 = 3;
 
-/// Remembers a Checkout Session the donation page created, and forgets those past
-/// their use.
+/// How often a process forgets the sessions past their use, at most.
+const FORGET_EVERY_SECS: i64 = 60;
+
+/// When this process last forgot the sessions past their use, in seconds since the
+/// epoch.
+static FORGOTTEN_AT: AtomicI64 = AtomicI64::new(0);
+
+/// Remembers a Checkout Session the donation page created, in one statement that
+/// commits on its own; about once a minute, also forgets those past their use.
 pub async fn remember_created_checkout_session(
     db: &DatabaseConnection,
     session_id: &str,
 ) -> Result<(), DomainError> {
-    let now = Utc::now();
-    let txn = begin_write(db).await?;
-    created_checkout_session::Entity::delete_many()
-        .filter(
-            created_checkout_session::Column::CreatedAt
-                .lt(now - chrono::Duration::days(CREATED_SESSIONS_KEPT_DAYS)),
-        )
-        .exec(&*txn)
-        .await?;
+    remember_session_at(db, session_id, Utc::now(), &FORGOTTEN_AT).await
+}
+
+async fn remember_session_at(
+    db: &DatabaseConnection,
+    session_id: &str,
+    now: DateTime<Utc>,
+    forgotten_at: &AtomicI64,
+) -> Result<(), DomainError> {
+    let _turn = write_turn(db).await?;
+    let last = forgotten_at.load(Ordering::Relaxed);
+    // One of the requests that find the minute over does the forgetting.
+    if now.timestamp() - last >= FORGET_EVERY_SECS
+        && forgotten_at
+            .compare_exchange(last, now.timestamp(), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        created_checkout_session::Entity::delete_many()
+            .filter(
+                created_checkout_session::Column::CreatedAt
+                    .lt(now - chrono::Duration::days(CREATED_SESSIONS_KEPT_DAYS)),
+            )
+            .exec(db)
+            .await?;
+    }
     created_checkout_session::Entity::insert(created_checkout_session::ActiveModel {
         session_id: Set(session_id.to_owned()),
         created_at: Set(now),
     })
     .on_conflict_do_nothing_on([created_checkout_session::Column::SessionId])
-    .exec(&*txn)
+    .exec(db)
     .await?;
-    txn.commit().await?;
     Ok(())
 }
 
@@ -240,4 +266,80 @@ pub async fn created_checkout_session(
             .await?
             .is_some(),
     )
+}
+
+#[cfg(test)]
+// A failed step should stop the test where it happened.
+#[allow(clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::db::testing::each_backend;
+
+    async fn remembered(db: &DatabaseConnection) -> Vec<String> {
+        let mut ids: Vec<String> = created_checkout_session::Entity::find()
+            .all(db)
+            .await
+            .expect("the sessions")
+            .into_iter()
+            .map(|s| s.session_id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn sessions_are_remembered_once_and_forgotten_after_three_days_about_once_a_minute() {
+        for test in each_backend().await {
+            let db = &test.db;
+            let forgotten_at = AtomicI64::new(0);
+            let start = Utc::now();
+            let days = chrono::Duration::days;
+            let secs = chrono::Duration::seconds;
+            remember_session_at(db, "cs_old", start - days(3) - secs(1), &forgotten_at)
+                .await
+                .expect("remembered");
+            remember_session_at(db, "cs_recent", start - days(3) + secs(5), &forgotten_at)
+                .await
+                .expect("remembered");
+            assert_eq!(remembered(db).await, ["cs_old", "cs_recent"]);
+
+            // The first session created now forgets what is over three days old.
+            remember_session_at(db, "cs_new", start, &forgotten_at)
+                .await
+                .expect("remembered");
+            assert_eq!(remembered(db).await, ["cs_new", "cs_recent"]);
+            assert_eq!(forgotten_at.load(Ordering::Relaxed), start.timestamp());
+
+            // Within the minute nothing more is forgotten; a session remembered twice
+            // stays one row.
+            remember_session_at(db, "cs_new", start + secs(59), &forgotten_at)
+                .await
+                .expect("remembered again");
+            remember_session_at(db, "cs_next", start + secs(59), &forgotten_at)
+                .await
+                .expect("remembered");
+            assert_eq!(remembered(db).await, ["cs_new", "cs_next", "cs_recent"]);
+
+            // A minute on, what has since passed three days is forgotten.
+            remember_session_at(db, "cs_later", start + secs(60), &forgotten_at)
+                .await
+                .expect("remembered");
+            assert_eq!(remembered(db).await, ["cs_later", "cs_new", "cs_next"]);
+            assert_eq!(
+                forgotten_at.load(Ordering::Relaxed),
+                (start + secs(60)).timestamp()
+            );
+            assert!(
+                created_checkout_session(db, "cs_next")
+                    .await
+                    .expect("a lookup")
+            );
+            assert!(
+                !created_checkout_session(db, "cs_recent")
+                    .await
+                    .expect("a lookup")
+            );
+            test.close().await;
+        }
+    }
 }
