@@ -63,8 +63,9 @@ fn classify_answer(status: u16, should_retry: Option<bool>, body: &[u8]) -> (Str
                 .map(|message| message.chars().take(500).collect::<String>())
         })
         .unwrap_or_else(|| "no message".into());
-    let transient = should_retry.unwrap_or(status == 409 || status == 429 || status >= 500);
-    let failure = if status == 429 || status >= 500 || status == 409 {
+    let unavailable = status == 409 || status == 429 || status >= 500;
+    let transient = should_retry.unwrap_or(unavailable);
+    let failure = if unavailable {
         StripeFailure::Unavailable(format!("{status}: {message}"))
     } else {
         StripeFailure::Refused { status, message }
