@@ -150,7 +150,6 @@ impl StripeClient {
             url.push_str(query);
         }
         let retry_safe = idempotency_key.is_some() || method == reqwest::Method::GET;
-        let mut backoff = FIRST_BACKOFF;
         let mut attempt = 1;
         loop {
             let mut request = client.http.request(method.clone(), &url);
@@ -175,8 +174,7 @@ impl StripeClient {
                 return Err(failure);
             }
             tracing::info!(%failure, path, attempt, "Stripe request failed; retrying");
-            tokio::time::sleep(backoff).await;
-            backoff *= 2;
+            tokio::time::sleep(backoff_after(attempt)).await;
             attempt += 1;
         }
     }
@@ -294,6 +292,12 @@ async fn answer(
     }))
 }
 
+/// The wait after failed attempt `attempt` (counted from 1) before the next:
+/// `FIRST_BACKOFF`, doubling each time.
+fn backoff_after(attempt: u32) -> Duration {
+    FIRST_BACKOFF * 2u32.pow(attempt.saturating_sub(1))
+}
+
 /// Keeps an id from escaping its path segment.
 fn path_segment(id: &str) -> String {
     id.chars()
@@ -362,6 +366,13 @@ mod tests {
                 .starts_with("Stripe/v1 giving/")
         );
         assert!(default_headers("sk_test\n123").is_err());
+    }
+
+    #[test]
+    fn the_wait_before_a_retry_starts_short_and_doubles() {
+        assert_eq!(backoff_after(1), Duration::from_millis(200));
+        assert_eq!(backoff_after(2), Duration::from_millis(400));
+        assert_eq!(backoff_after(3), Duration::from_millis(800));
     }
 
     #[test]
@@ -515,6 +526,38 @@ mod tests {
         );
         assert!(!head.contains("idempotency-key"), "{head}");
         assert!(body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cancellation_and_a_filtered_list_reach_their_paths() {
+        let (base, seen) = fake_stripe(200, r#"{"id": "sub_1", "data": []}"#, false).await;
+        let client = client_for(&base);
+        let cancelled = client
+            .delete("/subscriptions/sub_1", "cancel-sub_1")
+            .await
+            .expect("an answer");
+        assert_eq!(cancelled["id"], "sub_1");
+        let listed = client
+            .list_by("/checkout/sessions", "subscription", "sub_1&limit=100")
+            .await
+            .expect("an answer");
+        assert_eq!(listed["data"], serde_json::json!([]));
+        let seen = seen.lock().expect("seen");
+        let (head, body) = &seen.requests[0];
+        assert!(
+            head.starts_with("delete /v1/subscriptions/sub_1 http/1.1\r\n"),
+            "{head}"
+        );
+        assert!(head.contains("idempotency-key: cancel-sub_1\r\n"), "{head}");
+        assert!(body.is_empty());
+        let (head, _) = &seen.requests[1];
+        assert!(
+            head.starts_with(
+                "get /v1/checkout/sessions?subscription=sub_1%26limit%3d100 http/1.1\r\n"
+            ),
+            "{head}"
+        );
+        assert!(!head.contains("idempotency-key"), "{head}");
     }
 
     #[tokio::test]

@@ -339,6 +339,16 @@ mod tests {
                     .await
                     .expect("a lookup")
             );
+
+            // The donation page's entry point remembers on the process's own clock.
+            remember_created_checkout_session(db, "cs_from_the_page")
+                .await
+                .expect("remembered");
+            assert!(
+                created_checkout_session(db, "cs_from_the_page")
+                    .await
+                    .expect("a lookup")
+            );
             test.close().await;
         }
     }
