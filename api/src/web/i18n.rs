@@ -12,6 +12,7 @@ use chrono::{Datelike, NaiveDate};
 use entity::enums::Language;
 use fluent_templates::fluent_bundle::FluentValue;
 use fluent_templates::{LanguageIdentifier, Loader, langid};
+use mailer::templates::words::KeptMessages;
 
 fluent_templates::static_loader! {
     static LOCALES = {
@@ -103,18 +104,26 @@ impl Words {
         }
     }
 
-    /// The message `id`.
+    /// The message `id`, which takes no values.
     pub fn get(self, id: &str) -> String {
-        LOCALES.lookup(identifier(self.0), id)
+        static KEPT: KeptMessages = KeptMessages::new();
+        let language = identifier(self.0);
+        KEPT.get(self.0, id, || LOCALES.try_lookup(language, id))
+            .unwrap_or_else(|| LOCALES.lookup(language, id))
     }
 
-    /// The message `id` with its variables.
+    /// The message `id` with its variables: read from the language's own file, which
+    /// defines every message, without Fluent's negotiation of a fallback language
+    /// unless it lacks the message.
     pub fn with(self, id: &str, args: &[(&'static str, FluentValue<'static>)]) -> String {
         let args: HashMap<Cow<'static, str>, FluentValue<'static>> = args
             .iter()
             .map(|(name, value)| (Cow::Borrowed(*name), value.clone()))
             .collect();
-        LOCALES.lookup_with_args(identifier(self.0), id, &args)
+        let language = identifier(self.0);
+        LOCALES
+            .lookup_single_language(language, id, Some(&args))
+            .unwrap_or_else(|_| LOCALES.lookup_with_args(language, id, &args))
     }
 
     /// A date as the language writes it in a sentence: "March 5, 2026", "5 de marzo de
@@ -180,6 +189,30 @@ mod tests {
                 "{language}: missing {missing:?}, not in English {extra:?}"
             );
         }
+    }
+
+    #[test]
+    fn every_message_reads_the_same_kept_as_formatted() {
+        for language in LANGUAGES {
+            for id in message_ids(language.as_str()) {
+                let formatted = LOCALES.lookup(identifier(language), &id);
+                assert_eq!(Words(language).get(&id), formatted, "{language} {id}");
+                assert_eq!(Words(language).get(&id), formatted, "{language} {id}, kept");
+            }
+        }
+        assert_eq!(
+            Words(Language::Arabic).get("no-such-message"),
+            LOCALES.lookup(&AR, "no-such-message")
+        );
+        let args = [("amount", FluentValue::from("42,00"))];
+        assert_eq!(
+            Words(Language::French).with("no-such-message", &args),
+            LOCALES.lookup_with_args(
+                &FR,
+                "no-such-message",
+                &HashMap::from([(Cow::Borrowed("amount"), FluentValue::from("42,00"))])
+            )
+        );
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! (compiled into the binary), and amounts written the way each language writes them.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{LazyLock, RwLock};
 
 use entity::enums::{Language, PledgeFrequency};
 use entity::{Currency, NumberStyle};
@@ -47,16 +47,24 @@ impl Words {
 
     /// The message `id`, which takes no values.
     pub fn get(self, id: &str) -> String {
-        LOCALES.lookup(&identifier(self.language), id)
+        static KEPT: KeptMessages = KeptMessages::new();
+        let language = identifier(self.language);
+        KEPT.get(self.language, id, || LOCALES.try_lookup(&language, id))
+            .unwrap_or_else(|| LOCALES.lookup(&language, id))
     }
 
-    /// The message `id` with its values filled in.
+    /// The message `id` with its values filled in: read from the language's own file,
+    /// which defines every message, without Fluent's negotiation of a fallback language
+    /// unless it lacks the message.
     pub fn with(self, id: &str, values: &[(&'static str, &str)]) -> String {
         let args: HashMap<Cow<'static, str>, FluentValue<'_>> = values
             .iter()
             .map(|(name, value)| (Cow::Borrowed(*name), FluentValue::from(*value)))
             .collect();
-        LOCALES.lookup_with_args(&identifier(self.language), id, &args)
+        let language = identifier(self.language);
+        LOCALES
+            .lookup_single_language(&language, id, Some(&args))
+            .unwrap_or_else(|_| LOCALES.lookup_with_args(&language, id, &args))
     }
 
     /// An amount in minor units as this language writes it: `$1,250.00`, `$1.250,00`,
@@ -103,6 +111,57 @@ impl Words {
     }
 }
 
+/// Messages that take no values, each formatted once per language and then kept. A
+/// page or an email asks for the same few dozen every time, and each Fluent lookup
+/// negotiates the language and formats the pattern anew. Only what `format` finds is
+/// kept, so what is kept is bounded by the messages the files define.
+pub struct KeptMessages([RwLock<BTreeMap<Box<str>, Box<str>>>; 4]);
+
+impl KeptMessages {
+    pub const fn new() -> Self {
+        KeptMessages([const { RwLock::new(BTreeMap::new()) }; 4])
+    }
+
+    /// The message `id` in `language`: the copy kept, or else what `format` makes of it
+    /// (`None` for a message the files lack, which is not kept).
+    pub fn get(
+        &self,
+        language: Language,
+        id: &str,
+        format: impl FnOnce() -> Option<String>,
+    ) -> Option<String> {
+        let kept = &self.0[slot(language)];
+        if let Some(text) = kept
+            .read()
+            .ok()
+            .and_then(|messages| messages.get(id).map(|text| String::from(&**text)))
+        {
+            return Some(text);
+        }
+        let text = format()?;
+        if let Ok(mut messages) = kept.write() {
+            messages.insert(id.into(), text.as_str().into());
+        }
+        Some(text)
+    }
+}
+
+impl Default for KeptMessages {
+    fn default() -> Self {
+        KeptMessages::new()
+    }
+}
+
+/// Where a language's copies sit in a table of four.
+fn slot(language: Language) -> usize {
+    match language {
+        Language::English => 0,
+        Language::Spanish => 1,
+        Language::French => 2,
+        Language::Arabic => 3,
+    }
+}
+
 /// The Circle of Friends' name in each language, read once.
 pub(crate) fn circle_of_friends(language: Language) -> &'static str {
     static NAMES: LazyLock<[String; 4]> = LazyLock::new(|| {
@@ -114,13 +173,7 @@ pub(crate) fn circle_of_friends(language: Language) -> &'static str {
         ]
         .map(|language| Words::new(language).get("tier-circle-of-friends"))
     });
-    let index = match language {
-        Language::English => 0,
-        Language::Spanish => 1,
-        Language::French => 2,
-        Language::Arabic => 3,
-    };
-    NAMES[index].as_str()
+    NAMES[slot(language)].as_str()
 }
 
 #[cfg(test)]
@@ -196,6 +249,67 @@ mod tests {
             seen.insert(line);
         }
         assert_eq!(seen.len(), 4, "{seen:?}");
+    }
+
+    #[test]
+    fn a_message_is_formatted_once_per_language_and_only_a_defined_one_is_kept() {
+        let kept = KeptMessages::new();
+        let formatted = std::cell::Cell::new(0);
+        let format = |text: Option<&str>| {
+            formatted.set(formatted.get() + 1);
+            text.map(str::to_owned)
+        };
+        for _ in 0..2 {
+            assert_eq!(
+                kept.get(Language::French, "thanks", || format(Some("Merci"))),
+                Some("Merci".to_owned())
+            );
+        }
+        assert_eq!(formatted.get(), 1, "the second came from the copy");
+        assert_eq!(
+            kept.get(Language::Spanish, "thanks", || format(Some("Gracias"))),
+            Some("Gracias".to_owned())
+        );
+        assert_eq!(
+            kept.get(Language::Arabic, "thanks", || format(Some("شكراً"))),
+            Some("شكراً".to_owned())
+        );
+        assert_eq!(
+            kept.get(Language::English, "thanks", || format(Some("Thank you"))),
+            Some("Thank you".to_owned())
+        );
+        assert_eq!(formatted.get(), 4, "each language formats its own");
+        for _ in 0..2 {
+            assert_eq!(kept.get(Language::French, "missing", || format(None)), None);
+        }
+        assert_eq!(formatted.get(), 6, "a missing message is not kept");
+    }
+
+    #[test]
+    fn every_message_reads_the_same_kept_as_formatted() -> TestResult {
+        for (code, language) in LANGUAGES.into_iter().zip([
+            Language::English,
+            Language::Spanish,
+            Language::French,
+            Language::Arabic,
+        ]) {
+            for id in message_ids(code)?.iter().filter(|id| !id.starts_with('-')) {
+                let formatted = LOCALES.lookup(&identifier(language), id);
+                let words = Words::new(language);
+                assert_eq!(words.get(id), formatted, "{code} {id}");
+                assert_eq!(words.get(id), formatted, "{code} {id}, kept");
+            }
+        }
+        let french = identifier(Language::French);
+        let unknown = Words::new(Language::French).get("no-such-message");
+        assert_eq!(unknown, LOCALES.lookup(&french, "no-such-message"));
+        let unknown = Words::new(Language::French).with("no-such-message", &[("number", "1")]);
+        let args = HashMap::from([(Cow::Borrowed("number"), FluentValue::from("1"))]);
+        assert_eq!(
+            unknown,
+            LOCALES.lookup_with_args(&french, "no-such-message", &args)
+        );
+        Ok(())
     }
 
     #[test]
