@@ -9,7 +9,7 @@ use super::access::requires_role;
 use super::context::{actor, config, db, parse_id, processor};
 use super::donors::Donor;
 use super::errors::{GqlResultExt, bad_input};
-use super::loaders::loaders;
+use super::loaders::{loaders, nodes_ask_for, prime};
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page, placed_page};
 use super::pledges::Pledge;
@@ -115,21 +115,13 @@ async fn membership_page(
     order: &Ordering<tier_membership::Column>,
     found: CountedPage<tier_membership::Model>,
 ) -> Result<Page<ClubMembership>> {
-    let asked = ctx.look_ahead();
-    let wants_donor = asked.field("edges").field("node").field("donor").exists()
-        || asked.field("nodes").field("donor").exists();
+    let wants_donor = nodes_ask_for(&ctx.look_ahead(), "donor");
     let rows = &found.page.rows;
     let loaders = loaders(ctx)?;
     if wants_donor {
-        loaders
-            .donors
-            .load_many(rows.iter().map(|m| m.donor_id))
-            .await?;
+        prime(&loaders.donors, rows.iter().map(|m| m.donor_id)).await?;
     }
-    loaders
-        .tiers
-        .load_many(rows.iter().map(|m| m.tier_id))
-        .await?;
+    prime(&loaders.tiers, rows.iter().map(|m| m.tier_id)).await?;
     Ok(counted_page(order, found, ClubMembership))
 }
 

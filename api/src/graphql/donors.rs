@@ -685,7 +685,9 @@ impl DonorQuery {
         #[graphql(desc = "The donor's id.")] id: ID,
     ) -> Result<Donor> {
         let id = parse_id("id", &id)?;
-        donors::find_donor(db(ctx)?, id).await.gql().map(Donor)
+        let donor = donors::find_donor(db(ctx)?, id).await.gql()?;
+        prefetch_for_donors(loaders(ctx)?, ctx.look_ahead(), &[donor.id]).await?;
+        Ok(Donor(donor))
     }
 
     /// Donors matching a filter, in a stable order, a page at a time. Role: viewer.

@@ -13,7 +13,7 @@ use super::donors::{Donor, OrderDirection, mask_email, mask_tail};
 use super::errors::{GqlResultExt, bad_input};
 use super::funds::Fund;
 use super::guards::staff;
-use super::loaders::loaders;
+use super::loaders::{loaders, nodes_ask_for, prime};
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, ordered_page};
 use super::pledges::Pledge;
@@ -484,8 +484,23 @@ impl GiftQuery {
         let rows = gift_search::page_gifts(db, &filter, order, &request, DEFAULT_PAGE_SIZE as u64)
             .await
             .gql()?;
+        prefetch_for_gifts(ctx, &rows.rows).await?;
         Ok(ordered_page(&order.ordering(), rows, total, Gift))
     }
+}
+
+/// Loads, in one statement each, the donors and funds a page of gifts asks for, so that
+/// its nodes find them in the request's cache.
+async fn prefetch_for_gifts(ctx: &Context<'_>, rows: &[gift::Model]) -> Result<()> {
+    let page = ctx.look_ahead();
+    let loaders = loaders(ctx)?;
+    if nodes_ask_for(&page, "donor") {
+        prime(&loaders.donors, rows.iter().map(|gift| gift.donor_id)).await?;
+    }
+    if nodes_ask_for(&page, "fund") {
+        prime(&loaders.funds, rows.iter().map(|gift| gift.fund_id)).await?;
+    }
+    Ok(())
 }
 
 /// Whom a gift honors, as typed from the reply envelope.

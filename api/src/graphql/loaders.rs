@@ -197,6 +197,37 @@ impl Loaders {
     }
 }
 
+/// Reads `ids` now, in one statement, and keeps what it finds in the request's cache, so
+/// the fields that ask for them next find them there instead of waiting out a batch's
+/// window. For reads whose keys are already known: the rows of a page, one donor's.
+pub async fn prime<T>(
+    loader: &Cached<T>,
+    ids: impl IntoIterator<Item = i64>,
+) -> async_graphql::Result<HashMap<i64, T::Value>>
+where
+    T: Loader<i64, Error = async_graphql::Error>,
+{
+    let ids: Vec<i64> = ids
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found = loader.loader().load(&ids).await?;
+    loader
+        .feed_many(found.iter().map(|(id, value)| (*id, value.clone())))
+        .await;
+    Ok(found)
+}
+
+/// Whether the nodes of a page ask for `field`, through `edges { node }` or `nodes`.
+pub fn nodes_ask_for(page: &async_graphql::Lookahead<'_>, field: &str) -> bool {
+    page.field("edges").field("node").field(field).exists()
+        || page.field("nodes").field(field).exists()
+}
+
 /// The loaders from the request context.
 pub fn loaders<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<&'a Loaders> {
     ctx.data::<Loaders>()
@@ -226,10 +257,7 @@ pub async fn prefetch_for_donors(
     let mut fund_ids = std::collections::BTreeSet::new();
     let wants_history = HISTORY_FIELDS.iter().any(|f| node.field(f).exists());
     if wants_history {
-        let histories = loaders
-            .gifts_by_donor
-            .load_many(donor_ids.iter().copied())
-            .await?;
+        let histories = prime(&loaders.gifts_by_donor, donor_ids.iter().copied()).await?;
         let wants_gift_funds = HISTORY_FIELDS.iter().any(|f| {
             node.field(f).field("fund").exists()
                 || node
@@ -244,32 +272,162 @@ pub async fn prefetch_for_donors(
         }
     }
     if node.field("currentTier").exists() {
-        let memberships = loaders
-            .open_membership_by_donor
-            .load_many(donor_ids.iter().copied())
-            .await?;
-        loaders
-            .tiers
-            .load_many(memberships.values().flatten().map(|m| m.tier_id))
-            .await?;
+        let memberships =
+            prime(&loaders.open_membership_by_donor, donor_ids.iter().copied()).await?;
+        prime(
+            &loaders.tiers,
+            memberships.values().flatten().map(|m| m.tier_id),
+        )
+        .await?;
     }
     if node.field("activePledges").exists() {
-        let pledges = loaders
-            .active_pledges_by_donor
-            .load_many(donor_ids.iter().copied())
-            .await?;
+        let pledges = prime(&loaders.active_pledges_by_donor, donor_ids.iter().copied()).await?;
         if node.field("activePledges").field("fund").exists() {
             fund_ids.extend(pledges.values().flat_map(|p| p.iter().map(|p| p.fund_id)));
         }
     }
     if node.field("receipts").exists() {
-        loaders
-            .receipts_by_donor
-            .load_many(donor_ids.iter().copied())
-            .await?;
+        prime(&loaders.receipts_by_donor, donor_ids.iter().copied()).await?;
     }
     if !fund_ids.is_empty() {
-        loaders.funds.load_many(fund_ids).await?;
+        prime(&loaders.funds, fund_ids).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+
+    /// Answers every id but 13 with its square, and keeps the ids of each call.
+    #[derive(Default)]
+    struct Squares(Arc<Mutex<Vec<Vec<i64>>>>);
+
+    impl Loader<i64> for Squares {
+        type Value = i64;
+        type Error = async_graphql::Error;
+
+        async fn load(&self, ids: &[i64]) -> LoadResult<i64> {
+            self.0.lock().unwrap().push(ids.to_vec());
+            Ok(ids
+                .iter()
+                .filter(|id| **id != 13)
+                .map(|id| (*id, id * id))
+                .collect())
+        }
+    }
+
+    #[tokio::test]
+    async fn priming_reads_each_id_once_in_one_call_and_keeps_what_it_found() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let loader = cached(Squares(calls.clone()));
+        let found = prime(&loader, [3, 1, 3, 13]).await.unwrap();
+        assert_eq!(found, HashMap::from([(1, 1), (3, 9)]));
+        assert_eq!(*calls.lock().unwrap(), vec![vec![1, 3, 13]]);
+
+        assert_eq!(loader.load_one(3).await.unwrap(), Some(9));
+        assert_eq!(
+            loader.load_many([1, 3]).await.unwrap(),
+            HashMap::from([(1, 1), (3, 9)])
+        );
+        assert_eq!(
+            calls.lock().unwrap().len(),
+            1,
+            "{:?}",
+            calls.lock().unwrap()
+        );
+
+        // What was not found is not kept: asking again reads it.
+        assert_eq!(loader.load_one(13).await.unwrap(), None);
+        assert_eq!(calls.lock().unwrap().len(), 2);
+    }
+
+    /// A page whose every node says which of its fields the page's nodes were asked for.
+    #[derive(async_graphql::SimpleObject)]
+    struct Node {
+        donor: bool,
+        fund: bool,
+        asked: String,
+    }
+
+    #[derive(async_graphql::SimpleObject)]
+    struct Edge {
+        node: Node,
+    }
+
+    #[derive(async_graphql::SimpleObject)]
+    struct Listed {
+        edges: Vec<Edge>,
+        nodes: Vec<Node>,
+    }
+
+    struct Pages;
+
+    #[async_graphql::Object]
+    impl Pages {
+        async fn page(&self, ctx: &async_graphql::Context<'_>) -> Listed {
+            let page = ctx.look_ahead();
+            let asked = ["donor", "fund", "tier"]
+                .into_iter()
+                .filter(|field| nodes_ask_for(&page, field))
+                .collect::<Vec<_>>()
+                .join(",");
+            let node = || Node {
+                donor: true,
+                fund: true,
+                asked: asked.clone(),
+            };
+            Listed {
+                edges: vec![Edge { node: node() }],
+                nodes: vec![node()],
+            }
+        }
+    }
+
+    async fn asked_of(query: &str) -> Vec<String> {
+        let schema = async_graphql::Schema::new(
+            Pages,
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        );
+        let response = schema.execute(query).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let data = response.data.into_json().unwrap();
+        let page = &data["page"];
+        [
+            &page["edges"][0]["node"]["asked"],
+            &page["nodes"][0]["asked"],
+        ]
+        .into_iter()
+        .filter_map(|asked| asked.as_str().map(str::to_owned))
+        .collect()
+    }
+
+    #[tokio::test]
+    async fn a_page_knows_which_fields_its_nodes_ask_for_through_edges_or_nodes() {
+        assert_eq!(
+            asked_of("{ page { edges { node { donor asked } } } }").await,
+            ["donor"]
+        );
+        assert_eq!(
+            asked_of("{ page { nodes { fund asked } } }").await,
+            ["fund"]
+        );
+        assert_eq!(
+            asked_of("{ page { edges { node { asked } } nodes { donor fund } } }").await,
+            ["donor,fund"]
+        );
+        assert_eq!(asked_of("{ page { nodes { asked } } }").await, [""]);
+    }
+
+    #[tokio::test]
+    async fn priming_nothing_reads_nothing() {
+        let calls = Arc::new(Mutex::new(Vec::new()));
+        let loader = cached(Squares(calls.clone()));
+        assert!(prime(&loader, []).await.unwrap().is_empty());
+        assert!(calls.lock().unwrap().is_empty());
+    }
 }

@@ -136,3 +136,115 @@ async fn a_page_of_100_donors_runs_a_small_constant_number_of_statements(backend
 }
 
 on_both_backends!(a_page_of_100_donors_runs_a_small_constant_number_of_statements);
+
+const GIFTS: &str = "query($first: Int!) { gifts(first: $first) {
+    edges { node { amount { formatted } donor { id displayName } fund { name } } }
+    nodes { donor { displayName } } } }";
+
+/// Reads a page of gifts with their donors and funds, and returns the statements it took.
+async fn statements_for_gifts(
+    app: &TestApp,
+    statements: &AtomicUsize,
+    token: &str,
+    size: usize,
+) -> usize {
+    let before = statements.load(Ordering::SeqCst);
+    let body = app.graphql(token, GIFTS, json!({ "first": size })).await;
+    assert!(body.get("errors").is_none(), "{}", body["errors"]);
+    let edges = body["data"]["gifts"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), size);
+    for edge in edges {
+        assert!(edge["node"]["donor"]["displayName"].is_string(), "{edge}");
+        assert!(edge["node"]["fund"]["name"].is_string(), "{edge}");
+    }
+    let donors: std::collections::HashSet<_> = edges
+        .iter()
+        .map(|e| e["node"]["donor"]["id"].clone())
+        .collect();
+    assert!(donors.len() > 1, "the page should span several donors");
+    statements.load(Ordering::SeqCst) - before
+}
+
+async fn a_page_of_gifts_with_their_donors_and_funds_runs_one_statement_per_kind(backend: Backend) {
+    let (app, statements) = spawn_counting_app(backend).await;
+    seed(
+        &app.db,
+        SeedPlan {
+            donors: 60,
+            gifts_per_donor: 3,
+            funds: 4,
+            pledge_every: 3,
+        },
+    )
+    .await;
+    let token = app.token(StaffRole::Staff).await;
+    let ten = statements_for_gifts(&app, &statements, &token, 10).await;
+    let hundred = statements_for_gifts(&app, &statements, &token, 100).await;
+    // The count, the page, the donors, the funds (and, the first time, when the token
+    // was last used).
+    assert!(hundred <= 4, "100 gifts took {hundred} statements");
+    assert!(
+        hundred <= ten,
+        "10 gifts took {ten} statements, 100 took {hundred}"
+    );
+}
+
+on_both_backends!(a_page_of_gifts_with_their_donors_and_funds_runs_one_statement_per_kind);
+
+const ONE_DONOR: &str = "query($id: ID!) { donor(id: $id) { displayName
+    lifetimeGiving { amountMinor } largestGift { amount { amountMinor } } currentTier { name }
+    activePledges { installment { formatted } fund { name } }
+    gifts(first: 20) { totalCount edges { node { amount { amountMinor } fund { name } } } } } }";
+
+async fn one_donor_with_history_tier_and_pledges_runs_one_statement_per_kind(backend: Backend) {
+    let (app, statements) = spawn_counting_app(backend).await;
+    seed(
+        &app.db,
+        SeedPlan {
+            donors: 30,
+            gifts_per_donor: 6,
+            funds: 4,
+            pledge_every: 1,
+        },
+    )
+    .await;
+    let token = app.token(StaffRole::Staff).await;
+    let listed = app
+        .graphql(
+            &token,
+            "{ donors(first: 30) { edges { node { id lifetimeGiving { amountMinor } currentTier { name } } } } }",
+            json!({}),
+        )
+        .await;
+    let edges = listed["data"]["donors"]["edges"].as_array().unwrap();
+    assert_eq!(edges.len(), 30, "{listed}");
+    for edge in edges {
+        let id = edge["node"]["id"].clone();
+        let before = statements.load(Ordering::SeqCst);
+        let body = app.graphql(&token, ONE_DONOR, json!({ "id": id })).await;
+        let taken = statements.load(Ordering::SeqCst) - before;
+        assert!(body.get("errors").is_none(), "{}", body["errors"]);
+        let donor = &body["data"]["donor"];
+        // The donor, its gifts, its open membership, the tier, its pledges, the funds.
+        assert!(taken <= 6, "one donor took {taken} statements");
+        assert_eq!(donor["lifetimeGiving"], edge["node"]["lifetimeGiving"]);
+        assert_eq!(donor["currentTier"], edge["node"]["currentTier"]);
+        let gifts = donor["gifts"]["edges"].as_array().unwrap();
+        assert_eq!(donor["gifts"]["totalCount"], 6);
+        assert_eq!(gifts.len(), 6);
+        assert!(gifts.iter().all(|g| g["node"]["fund"]["name"].is_string()));
+        let largest = gifts
+            .iter()
+            .map(|g| g["node"]["amount"]["amountMinor"].as_i64().unwrap())
+            .max();
+        assert_eq!(
+            donor["largestGift"]["amount"]["amountMinor"].as_i64(),
+            largest,
+            "{donor}"
+        );
+        let pledges = donor["activePledges"].as_array().unwrap();
+        assert!(pledges.iter().all(|p| p["fund"]["name"].is_string()));
+    }
+}
+
+on_both_backends!(one_donor_with_history_tier_and_pledges_runs_one_statement_per_kind);
