@@ -423,6 +423,160 @@ mod tests {
         assert_eq!(asked_of("{ page { nodes { asked } } }").await, [""]);
     }
 
+    /// What a donor's fields ask of the loaders, in shapes of the API's own names.
+    #[derive(async_graphql::SimpleObject)]
+    struct Named {
+        name: String,
+    }
+
+    #[derive(async_graphql::SimpleObject)]
+    struct WithFund {
+        fund: Named,
+    }
+
+    #[derive(async_graphql::SimpleObject)]
+    struct GiftEdge {
+        node: WithFund,
+    }
+
+    #[derive(async_graphql::SimpleObject)]
+    struct Gifts {
+        edges: Vec<GiftEdge>,
+    }
+
+    #[derive(async_graphql::SimpleObject)]
+    struct Probe {
+        lifetime_giving: i32,
+        current_tier: Named,
+        active_pledges: Vec<WithFund>,
+        gifts: Gifts,
+        receipts: i32,
+    }
+
+    /// The statements the last probe ran: prefetching, then every read its fields make.
+    #[derive(Default)]
+    struct Counts(Mutex<Option<(usize, usize)>>);
+
+    struct Prefetching {
+        db: DatabaseConnection,
+        statements: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    #[async_graphql::Object]
+    impl Prefetching {
+        async fn probe(
+            &self,
+            ctx: &async_graphql::Context<'_>,
+            ids: Vec<i64>,
+        ) -> async_graphql::Result<Probe> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let loaders = Loaders::new(&self.db);
+            let before = self.statements.load(SeqCst);
+            prefetch_for_donors(&loaders, ctx.look_ahead(), &ids).await?;
+            let prefetching = self.statements.load(SeqCst) - before;
+            let histories = loaders.gifts_by_donor.load_many(ids.clone()).await?;
+            let memberships = loaders
+                .open_membership_by_donor
+                .load_many(ids.clone())
+                .await?;
+            loaders
+                .tiers
+                .load_many(memberships.values().flatten().map(|m| m.tier_id))
+                .await?;
+            let pledges = loaders
+                .active_pledges_by_donor
+                .load_many(ids.clone())
+                .await?;
+            loaders.receipts_by_donor.load_many(ids.clone()).await?;
+            let mut funds: Vec<i64> = Vec::new();
+            for history in histories.values() {
+                funds.extend(history.iter().map(|gift| gift.fund_id));
+            }
+            for active in pledges.values() {
+                funds.extend(active.iter().map(|pledge| pledge.fund_id));
+            }
+            loaders.funds.load_many(funds).await?;
+            let reading = self.statements.load(SeqCst) - before - prefetching;
+            *ctx.data_unchecked::<Arc<Counts>>().0.lock().unwrap() = Some((prefetching, reading));
+            let named = || Named {
+                name: String::new(),
+            };
+            Ok(Probe {
+                lifetime_giving: 0,
+                current_tier: named(),
+                active_pledges: vec![],
+                gifts: Gifts { edges: vec![] },
+                receipts: 0,
+            })
+        }
+    }
+
+    #[tokio::test]
+    async fn prefetching_donors_leaves_nothing_for_their_fields_to_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = crate::config::DatabaseUrl::new(format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("giving.db").display()
+        ));
+        let mut db = crate::db::connect(&url).await.unwrap();
+        <migration::Migrator as migration::MigratorTrait>::up(&db, None)
+            .await
+            .unwrap();
+        let org = mailer::config::Organization {
+            legal_name: "Giving".into(),
+            ein: "12-3456789".into(),
+            address: String::new(),
+            timezone: chrono_tz::UTC,
+            tribute_notifications_per_day: 0,
+        };
+        let plan = crate::bench_data::BenchPlan {
+            donors: 60,
+            seed: 7,
+            as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+        };
+        crate::bench_data::seed_bench(&db, &org, plan)
+            .await
+            .unwrap();
+        let statements = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let counter = statements.clone();
+        db.set_metric_callback(move |_| {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        });
+        let counts = Arc::new(Counts::default());
+        let schema = async_graphql::Schema::build(
+            Prefetching { db, statements },
+            async_graphql::EmptyMutation,
+            async_graphql::EmptySubscription,
+        )
+        .data(counts.clone())
+        .finish();
+        let ids: Vec<i64> = (1..=60).collect();
+        let probe = |query: &str| {
+            async_graphql::Request::new(query).variables(async_graphql::Variables::from_json(
+                serde_json::json!({ "ids": ids }),
+            ))
+        };
+
+        let everything = "query($ids: [Int!]!) { probe(ids: $ids) { lifetimeGiving
+            currentTier { name } activePledges { fund { name } } receipts
+            gifts { edges { node { fund { name } } } } } }";
+        let response = schema.execute(probe(everything)).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let (prefetching, reading) = counts.0.lock().unwrap().take().unwrap();
+        // Gifts, memberships, tiers, pledges, receipts, funds: one statement each.
+        assert_eq!((prefetching, reading), (6, 0));
+
+        // Asked for nothing the loaders hold, it reads nothing ahead.
+        let response = schema
+            .execute(probe(
+                "query($ids: [Int!]!) { probe(ids: $ids) { receipts } }",
+            ))
+            .await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let (prefetching, _) = counts.0.lock().unwrap().take().unwrap();
+        assert_eq!(prefetching, 1, "receipts only");
+    }
+
     #[tokio::test]
     async fn priming_nothing_reads_nothing() {
         let calls = Arc::new(Mutex::new(Vec::new()));
