@@ -258,14 +258,10 @@ pub async fn prefetch_for_donors(
     let wants_history = HISTORY_FIELDS.iter().any(|f| node.field(f).exists());
     if wants_history {
         let histories = prime(&loaders.gifts_by_donor, donor_ids.iter().copied()).await?;
+        // A list of gifts (`firstGift`, `recentGifts`) or a page of them (`gifts`).
         let wants_gift_funds = HISTORY_FIELDS.iter().any(|f| {
-            node.field(f).field("fund").exists()
-                || node
-                    .field(f)
-                    .field("edges")
-                    .field("node")
-                    .field("fund")
-                    .exists()
+            let gifts = node.field(f);
+            gifts.field("fund").exists() || nodes_ask_for(&gifts, "fund")
         });
         if wants_gift_funds {
             fund_ids.extend(histories.values().flat_map(|h| h.iter().map(|g| g.fund_id)));
