@@ -43,6 +43,8 @@ pub struct AppState {
     pub verified_tokens: tokens::VerifiedTokens,
     /// The donation page's funds, Circle and appeals (see `read_cache`).
     pub page_reads: pages::donate::PageReads,
+    /// Stripe events this process has seen settled, so a redelivery reads nothing.
+    pub settled_events: crate::domain::payments::SettledEvents,
 }
 
 /// Declares every route once: `ROUTES` lists them (method and path pattern) for
@@ -138,6 +140,9 @@ impl Application {
             metrics: crate::metrics::Metrics::new().context("cannot set up /metrics")?,
             verified_tokens: tokens::VerifiedTokens::new(config.read_cache_lifetime),
             page_reads: pages::donate::PageReads::new(config.read_cache_lifetime),
+            settled_events: crate::domain::payments::SettledEvents::new(
+                crate::domain::payments::SETTLED_EVENTS_PER_GENERATION,
+            ),
             config,
             processor,
         });

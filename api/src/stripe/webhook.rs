@@ -35,9 +35,9 @@ pub async fn receive(
         return HttpResponse::BadRequest().json(json!({ "error": error.to_string() }));
     }
     // A redelivery of an event settled before is a read: answered before the event is
-    // parsed, and without a write turn.
+    // parsed, without a write turn, and from memory when this process has seen it settle.
     if let Some((event_id, event_type)) = events::event_identity(&body) {
-        match payments::settled_status(&state.db, &event_id).await {
+        match state.settled_events.status(&state.db, &event_id).await {
             Ok(Some(status)) => return already_recorded(&state, &event_type, status),
             Ok(None) => {}
             Err(error) => {
@@ -83,6 +83,7 @@ pub async fn receive(
         Ok(EventOutcome::Recorded { status, summary }) => {
             tracing::info!(event = %event_id, %status, outcome = %summary, "recorded a Stripe event");
             state.metrics.stripe_event(&event_type, status.as_str());
+            state.settled_events.remember(&event_id, status);
             if status == StripeEventStatus::Applied {
                 apply_waiting_events(&state.db, &state.config, &stripe).await;
             }

@@ -314,6 +314,62 @@ async fn a_redelivered_event_is_answered_while_another_write_holds_the_database(
     );
 }
 
+async fn a_redelivery_of_an_event_this_server_settled_reads_nothing(backend: Backend) {
+    let stripe = MockServer::start().await;
+    mount_fake_stripe(&stripe).await;
+    let (app, statements) = spawn_recording_app_with(
+        backend,
+        &[
+            ("STRIPE_SECRET_KEY", SECRET_KEY),
+            ("STRIPE_API_BASE", &stripe.uri()),
+            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
+        ],
+    )
+    .await;
+    let paid = event(
+        "evt_amal_paid",
+        "checkout.session.completed",
+        payment_session("cs_amal", "amal@example.org", 5_000, true),
+    );
+    let mut euros = payment_session("cs_amal_eur", "amal@example.org", 5_000, true);
+    euros["currency"] = json!("eur");
+    let failed = event("evt_amal_eur", "checkout.session.completed", euros);
+    for delivered in [&paid, &failed] {
+        assert_eq!(
+            app.deliver(delivered).await.status(),
+            200,
+            "{}",
+            delivered["id"]
+        );
+    }
+    assert_eq!(
+        stored_event(&app, "evt_amal_eur").await.status,
+        StripeEventStatus::Failed
+    );
+
+    for _ in 0..2 {
+        statements.lock().unwrap().clear();
+        let replay = app.deliver(&paid).await;
+        assert_eq!(replay.status(), 200);
+        let body: serde_json::Value = replay.json().await.unwrap();
+        assert_eq!(body["outcome"], "already recorded", "{body}");
+        assert_eq!(body["status"], "applied", "{body}");
+        let ran = statements.lock().unwrap().clone();
+        assert!(ran.is_empty(), "a settled event's redelivery ran {ran:#?}");
+    }
+    // A failed event is tried again at each delivery, so each one reads its row.
+    for _ in 0..2 {
+        statements.lock().unwrap().clear();
+        assert_eq!(app.deliver(&failed).await.status(), 200);
+        let ran = statements.lock().unwrap().clone();
+        assert!(
+            ran.iter().any(|sql| sql.contains("stripe_events")),
+            "a failed event's redelivery read nothing: {ran:#?}"
+        );
+    }
+    assert_eq!(gifts(&app).await.len(), 1);
+}
+
 /// Makes the database refuse to number a receipt while any event's outcome is still
 /// unwritten: the receipt counter is held from numbering until commit, so an event's
 /// receipt comes after every other write of it.
@@ -455,6 +511,7 @@ async fn a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once(backend: B
 }
 
 on_both_backends!(
+    a_redelivery_of_an_event_this_server_settled_reads_nothing,
     a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once,
     a_paid_event_s_receipt_is_numbered_after_the_rest_of_the_event,
     a_redelivered_event_is_answered_while_another_write_holds_the_database,

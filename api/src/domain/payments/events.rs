@@ -74,7 +74,7 @@ pub enum EventOutcome {
 
 /// Whether an event in this status is done: a redelivery or reprocessing changes
 /// nothing.
-fn is_final(status: StripeEventStatus) -> bool {
+pub(super) fn is_final(status: StripeEventStatus) -> bool {
     !matches!(
         status,
         StripeEventStatus::Waiting | StripeEventStatus::Failed
@@ -83,8 +83,8 @@ fn is_final(status: StripeEventStatus) -> bool {
 
 /// The status of an event already recorded for good, read without taking a write turn:
 /// a redelivery of it needs nothing more. `None` when the event is new, or waiting or
-/// failed and so to be tried again.
-pub async fn settled_status(
+/// failed and so to be tried again. `SettledEvents` keeps what it finds.
+pub(super) async fn settled_status(
     db: &impl ConnectionTrait,
     event_id: &str,
 ) -> Result<Option<StripeEventStatus>, DomainError> {

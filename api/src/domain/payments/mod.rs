@@ -13,6 +13,7 @@ mod installments;
 mod payers;
 mod refund_requests;
 mod refunds;
+mod settled_events;
 
 pub use checkout::{
     AppealProgress, appeal_progress, checkout_gift_status, created_checkout_session,
@@ -31,6 +32,7 @@ pub use refund_requests::{
 use refund_requests::{fail_refund_request, settle_refund_requests};
 pub use refunds::status_after_refund;
 use refunds::{apply_dispute, apply_refund, apply_refund_failure};
+pub use settled_events::{SETTLED_EVENTS_PER_GENERATION, SettledEvents};
 
 use chrono::{DateTime, Utc};
 use entity::enums::{
