@@ -1,6 +1,7 @@
 //! Rules of Stripe's events that hold whatever order they arrive in: which installment
 //! is the first, a dispute's own history, and the organization's one currency.
 
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use api::db::begin_write;
@@ -314,9 +315,12 @@ async fn a_redelivered_event_is_answered_while_another_write_holds_the_database(
     );
 }
 
-async fn a_redelivery_of_an_event_this_server_settled_reads_nothing(backend: Backend) {
+/// A server on a fake Stripe that records every statement it runs.
+async fn recording_app_with_fake_stripe(
+    backend: Backend,
+) -> (TestApp, Arc<Mutex<Vec<String>>>, MockServer, StripeObjects) {
     let stripe = MockServer::start().await;
-    mount_fake_stripe(&stripe).await;
+    let objects = mount_fake_stripe(&stripe).await;
     let (app, statements) = spawn_recording_app_with(
         backend,
         &[
@@ -326,6 +330,11 @@ async fn a_redelivery_of_an_event_this_server_settled_reads_nothing(backend: Bac
         ],
     )
     .await;
+    (app, statements, stripe, objects)
+}
+
+async fn a_redelivery_of_an_event_this_server_settled_reads_nothing(backend: Backend) {
+    let (app, statements, _stripe, _objects) = recording_app_with_fake_stripe(backend).await;
     let paid = event(
         "evt_amal_paid",
         "checkout.session.completed",
@@ -453,17 +462,7 @@ fn reads_by_id(statements: &[String], table: &str) -> usize {
 }
 
 async fn a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once(backend: Backend) {
-    let stripe = MockServer::start().await;
-    let objects = mount_fake_stripe(&stripe).await;
-    let (app, statements) = spawn_recording_app_with(
-        backend,
-        &[
-            ("STRIPE_SECRET_KEY", SECRET_KEY),
-            ("STRIPE_API_BASE", &stripe.uri()),
-            ("STRIPE_WEBHOOK_SECRET", WEBHOOK_SECRET),
-        ],
-    )
-    .await;
+    let (app, statements, _stripe, objects) = recording_app_with_fake_stripe(backend).await;
     let email = "noor@example.org";
     put_subscriber(&objects, "noor", email, "Noor Haddad");
     let checkout = event(
