@@ -140,9 +140,7 @@ impl Application {
             metrics: crate::metrics::Metrics::new().context("cannot set up /metrics")?,
             verified_tokens: tokens::VerifiedTokens::new(config.read_cache_lifetime),
             page_reads: pages::donate::PageReads::new(config.read_cache_lifetime),
-            settled_events: crate::domain::payments::SettledEvents::new(
-                crate::domain::payments::SETTLED_EVENTS_PER_GENERATION,
-            ),
+            settled_events: crate::domain::payments::SettledEvents::default(),
             config,
             processor,
         });

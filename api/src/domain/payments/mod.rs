@@ -32,7 +32,7 @@ pub use refund_requests::{
 use refund_requests::{fail_refund_request, settle_refund_requests};
 pub use refunds::status_after_refund;
 use refunds::{apply_dispute, apply_refund, apply_refund_failure};
-pub use settled_events::{SETTLED_EVENTS_PER_GENERATION, SettledEvents};
+pub use settled_events::SettledEvents;
 
 use chrono::{DateTime, Utc};
 use entity::enums::{

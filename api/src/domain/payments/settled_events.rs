@@ -19,7 +19,7 @@ use super::events::{is_final, settled_status};
 
 /// How many ids each generation holds by default: far more than the events a small
 /// organization receives in the days Stripe keeps redelivering one.
-pub const SETTLED_EVENTS_PER_GENERATION: usize = 10_000;
+const PER_GENERATION: usize = 10_000;
 
 pub struct SettledEvents {
     per_generation: usize,
@@ -38,6 +38,12 @@ impl Generations {
             self.older = std::mem::take(&mut self.newer);
         }
         self.newer.insert(event_id, status);
+    }
+}
+
+impl Default for SettledEvents {
+    fn default() -> SettledEvents {
+        SettledEvents::new(PER_GENERATION)
     }
 }
 
