@@ -26,7 +26,8 @@ mod stored;
 mod typeset;
 
 pub use stored::{
-    PdfError, has_pdf, receipts_without_pdfs, store_typeset, stored_pdf, typeset_missing,
+    PdfError, has_pdf, receipts_without_pdfs, store_typeset, stored_pdf, stored_pdfs,
+    typeset_missing,
 };
 
 pub use typeset::TypesetError;

@@ -242,9 +242,9 @@ impl Worker {
         Ok(ids.len())
     }
 
-    /// Stores the PDFs typeset for a claimed batch, delivers its messages and records
-    /// what happened to them, handing back unsent whatever has not started once `stop`
-    /// turns true.
+    /// Stores the PDFs typeset for a claimed batch, reads those stored before, delivers
+    /// its messages and records what happened to them, handing back unsent whatever has
+    /// not started once `stop` turns true.
     async fn deliver_batch(
         &self,
         batch: &ClaimedBatch,
@@ -256,6 +256,7 @@ impl Worker {
         };
         let prefetched = &batch.prefetched;
         prefetched.store(&self.db).await;
+        prefetched.read_stored(&self.db).await;
         // Up to SMTP_CONNECTIONS messages are in flight at once, one per pooled
         // connection: delivery time is mostly waiting for the server.
         let messages = &batch.messages;
@@ -377,7 +378,7 @@ impl Worker {
                 .next()
                 .unwrap_or("localhost")
         );
-        let email = match build_message(&self.mail, message, &rendered, &message_id) {
+        let email = match build_message(&self.mail, message, rendered, &message_id) {
             Ok(email) => email,
             Err(reason) => {
                 tracing::error!(message = message.id, %reason, "cannot build message");
@@ -475,11 +476,11 @@ fn header_text<'a>(what: &str, text: &'a str) -> Result<&'a str, String> {
 
 /// Builds the MIME message: From, To, Subject, Date and Message-ID headers; plain text
 /// and HTML alternatives; attachments. Text that cannot be a header refuses the
-/// message, with its reason.
+/// message, with its reason. The rendered parts move into the message, uncopied.
 fn build_message(
     mail: &MailSettings,
     row: &outbox_row::Model,
-    rendered: &Rendered,
+    rendered: Rendered,
     message_id: &str,
 ) -> Result<Message, String> {
     let from_name = (!mail.mail_from_name.is_empty())
@@ -504,7 +505,7 @@ fn build_message(
             .parse()
             .map_err(|e| format!("recipient {} is not an address: {e}", row.to_address))?,
     );
-    let body = MultiPart::alternative_plain_html(rendered.text.clone(), rendered.html.clone());
+    let body = MultiPart::alternative_plain_html(rendered.text, rendered.html);
     let mut builder = Message::builder()
         .from(from)
         .to(to)
@@ -524,13 +525,12 @@ fn build_message(
         builder.multipart(body)
     } else {
         let mut mixed = MultiPart::mixed().multipart(body);
-        for attachment in &rendered.attachments {
+        for attachment in rendered.attachments {
             let content_type = ContentType::parse(&attachment.content_type)
                 .map_err(|e| format!("bad attachment type: {e}"))?;
             let filename = header_text("attachment's name", &attachment.filename)?;
             mixed = mixed.singlepart(
-                LettreAttachment::new(filename.to_owned())
-                    .body(attachment.bytes.clone(), content_type),
+                LettreAttachment::new(filename.to_owned()).body(attachment.bytes, content_type),
             );
         }
         builder.multipart(mixed)

@@ -73,10 +73,27 @@ async fn read_stored(db: &impl ConnectionTrait, id: i64) -> Result<Option<Vec<u8
         .flatten())
 }
 
+/// The PDFs stored for receipts `ids`, each beside its receipt's id, read in one
+/// statement; a receipt with none stored is left out.
+pub async fn stored_pdfs(
+    db: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<Vec<(i64, Vec<u8>)>, DbErr> {
+    receipt::Entity::find()
+        .select_only()
+        .column(receipt::Column::Id)
+        .column(receipt::Column::ContentPdf)
+        .filter(receipt::Column::Id.is_in(ids))
+        .filter(receipt::Column::ContentPdf.is_not_null())
+        .into_tuple::<(i64, Vec<u8>)>()
+        .all(db)
+        .await
+}
+
 /// The receipts `ids` without their PDFs' bytes (`content_pdf` left empty), each with
 /// whether a PDF is stored for it: a batch of messages reads its receipts ahead this way
-/// and each message reads its own stored PDF when it is sent, so a batch never holds
-/// every stored PDF at once.
+/// and reads their stored PDFs ([`stored_pdfs`]) only when it is sent, so the batch read
+/// ahead holds none of them.
 pub async fn receipts_without_pdfs(
     db: &impl ConnectionTrait,
     ids: Vec<i64>,

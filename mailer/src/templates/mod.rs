@@ -69,7 +69,7 @@ pub mod words;
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use entity::enums::Language;
+use entity::enums::{Language, ReceiptStatus};
 use entity::{donor, outbox};
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 
@@ -125,7 +125,8 @@ pub struct Context<'a> {
 
 /// What rendering a batch of messages reads from the database, read for the whole batch
 /// at once: the receipts its receipt emails name, the PDFs they lack (typeset when
-/// read, stored together by [`Prefetched::store`]), and their donors' link versions.
+/// read, stored together by [`Prefetched::store`]), and their donors' link versions;
+/// just before the batch is sent, the PDFs stored earlier ([`Prefetched::read_stored`]).
 /// Each message takes its receipt out when it renders.
 #[derive(Debug, Default)]
 pub struct Prefetched {
@@ -150,8 +151,8 @@ impl Prefetched {
         if ids.is_empty() {
             return Ok(Prefetched::default());
         }
-        // Stored PDFs stay in the database until their message is sent: a batch holds
-        // only the PDFs it typesets.
+        // Stored PDFs stay in the database until their batch is sent (`read_stored`): a
+        // batch read ahead holds only the PDFs it typesets.
         let read = crate::documents::receipts_without_pdfs(db, ids).await?;
         let typeset = crate::documents::typeset_missing(&read).await;
         let receipts: Vec<entity::receipt::Model> = read.into_iter().map(|(r, _)| r).collect();
@@ -197,6 +198,40 @@ impl Prefetched {
         for (id, pdf) in stored {
             if let Some(receipt) = receipts.get_mut(&id) {
                 receipt.content_pdf = Some(pdf);
+            }
+        }
+    }
+
+    /// Reads the PDFs stored for the batch's receipts that it does not hold yet, in one
+    /// statement, just before its messages are sent, so they read nothing one by one.
+    /// Only the batch being sent holds them (the batch read ahead holds only what it
+    /// typeset), and each message takes its receipt's PDF away when it renders. If the
+    /// read fails, each message reads its own.
+    pub async fn read_stored(&self, db: &impl ConnectionTrait) {
+        let wanted: Vec<i64> = match self.receipts.lock() {
+            Ok(receipts) => receipts
+                .values()
+                .filter(|r| r.content_pdf.is_none() && r.status == ReceiptStatus::Issued)
+                .map(|r| r.id)
+                .collect(),
+            Err(_) => return,
+        };
+        if wanted.is_empty() {
+            return;
+        }
+        let stored = match crate::documents::stored_pdfs(db, wanted).await {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read a batch's stored receipt PDFs together");
+                return;
+            }
+        };
+        let Ok(mut receipts) = self.receipts.lock() else {
+            return;
+        };
+        for (id, pdf) in stored {
+            if let Some(receipt) = receipts.get_mut(&id) {
+                receipt.content_pdf.get_or_insert(pdf);
             }
         }
     }

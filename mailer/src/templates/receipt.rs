@@ -78,19 +78,29 @@ pub async fn render_prefetched(
             Err(error) => return Err(RenderError::Pdf(error.to_string())),
         };
     }
-    render_receipt(context, &receipt, version)
+    render_receipt(context, receipt, version)
 }
 
 /// The message for an issued receipt, its link signed with the donor's link `version`.
+/// The receipt's stored text, HTML and PDF move into the message, uncopied.
 pub fn render_receipt(
     context: Context<'_>,
-    receipt: &receipt::Model,
+    receipt: receipt::Model,
     version: i64,
 ) -> Result<Rendered, RenderError> {
+    let receipt::Model {
+        number,
+        kind,
+        tax_year,
+        content_html,
+        content_text,
+        content_pdf,
+        ..
+    } = receipt;
     let words = Words::new(context.language);
-    let number = receipt.number.as_str();
+    let number = number.as_str();
     let org = context.org.legal_name.as_str();
-    let (subject, intro) = match receipt.kind {
+    let (subject, intro) = match kind {
         ReceiptKind::Gift => (
             words.with("receipt-gift-subject", &[("number", number), ("org", org)]),
             words.get("receipt-gift-intro"),
@@ -99,7 +109,7 @@ pub fn render_receipt(
             words.with(
                 "receipt-statement-subject",
                 &[
-                    ("year", &receipt.tax_year.to_string()),
+                    ("year", &tax_year.to_string()),
                     ("number", number),
                     ("org", org),
                 ],
@@ -115,17 +125,16 @@ pub fn render_receipt(
         subject,
         intro,
         download,
-        document_html: receipt.content_html.clone(),
-        document_text: receipt.content_text.clone(),
+        document_html: content_html,
+        document_text: content_text,
     };
     let mut rendered = compose(context, &mail, |_| {})?;
-    rendered.attachments = receipt
-        .content_pdf
-        .iter()
+    rendered.attachments = content_pdf
+        .into_iter()
         .map(|pdf| Attachment {
             filename: format!("{}-{number}.pdf", words.get("receipt-file-prefix")),
             content_type: "application/pdf".to_owned(),
-            bytes: pdf.clone(),
+            bytes: pdf,
         })
         .collect();
     Ok(rendered)

@@ -22,6 +22,8 @@ use tests::on_both_backends;
 use tests::smtp::{Behavior, SmtpServer};
 use tests::support::{Backend, TestApp, spawn_app};
 
+use crate::staff_api::batching::spawn_recording_app_with;
+
 pub fn organization() -> api::config::Organization {
     Config::defaults_with_database("sqlite::memory:")
         .unwrap()
@@ -965,7 +967,7 @@ async fn a_pdf_stored_while_its_batch_waits_is_the_one_sent(backend: Backend) {
     }
 }
 
-async fn a_batch_holds_no_stored_pdf_until_its_message_is_sent(backend: Backend) {
+async fn a_batch_read_ahead_holds_no_stored_pdf(backend: Backend) {
     let app = spawn_app(backend).await;
     receipts_for_donors(&app, 3).await;
     let messages = outbox::Entity::find().all(&app.db).await.unwrap();
@@ -1003,6 +1005,42 @@ async fn a_batch_holds_no_stored_pdf_until_its_message_is_sent(backend: Backend)
     }
 }
 
+/// Just before a batch is sent, the PDFs stored for its receipts are read together: its
+/// messages then read nothing one by one, and each carries exactly the bytes stored.
+async fn a_batch_reads_its_stored_pdfs_in_one_statement_before_it_is_sent(backend: Backend) {
+    let (app, statements) = spawn_recording_app_with(backend, &[]).await;
+    receipts_for_donors(&app, 4).await;
+    let messages = outbox::Entity::find().all(&app.db).await.unwrap();
+    let receipts = receipt::Entity::find().all(&app.db).await.unwrap();
+    // Three PDFs stored earlier (one with bytes no typesetter would make now), one not.
+    let mut expected = std::collections::HashMap::new();
+    expected.insert(receipts[0].id, receipt_pdf(&app.db, &receipts[0]).await);
+    expected.insert(receipts[2].id, receipt_pdf(&app.db, &receipts[2]).await);
+    let earlier = store_pdf_unlike_ours(&app, &receipts[1], "stored by an earlier release").await;
+    expected.insert(receipts[1].id, earlier);
+
+    let prefetched = mailer::templates::Prefetched::read(&app.db, &messages)
+        .await
+        .unwrap();
+    prefetched.store(&app.db).await;
+    expected.insert(receipts[3].id, stored_pdf_of(&app, receipts[3].id).await);
+    statements.lock().unwrap().clear();
+    prefetched.read_stored(&app.db).await;
+    let read = std::mem::take(&mut *statements.lock().unwrap());
+    assert_eq!(read.len(), 1, "{read:?}");
+
+    for message in &messages {
+        let (id, sent) = pdf_sent(&app, message, &prefetched).await;
+        assert!(
+            sent == expected[&id],
+            "receipt {id}: sent {} bytes",
+            sent.len()
+        );
+    }
+    let rendering = statements.lock().unwrap().clone();
+    assert!(rendering.is_empty(), "{rendering:?}");
+}
+
 async fn a_receipt_pdf_states_what_was_issued_whatever_changed_since(backend: Backend) {
     let app = spawn_app(backend).await;
     let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
@@ -1033,7 +1071,8 @@ on_both_backends!(
     a_receipt_pdf_is_typeset_after_issue_and_sent_and_downloaded_byte_for_byte,
     a_batch_of_receipts_each_carries_its_own_pdf,
     a_pdf_stored_while_its_batch_waits_is_the_one_sent,
-    a_batch_holds_no_stored_pdf_until_its_message_is_sent,
+    a_batch_read_ahead_holds_no_stored_pdf,
+    a_batch_reads_its_stored_pdfs_in_one_statement_before_it_is_sent,
     a_receipt_pdf_states_what_was_issued_whatever_changed_since,
     a_stopping_worker_hands_back_what_it_has_not_started,
     a_worker_stopped_mid_batch_hands_back_the_batch_it_read_ahead,

@@ -736,7 +736,7 @@ async fn the_receipt_email_carries_a_working_download_link(backend: Backend) {
         links: Some(&links),
     };
 
-    let email = mailer::templates::receipt::render_receipt(context, &issued, 0).unwrap();
+    let email = mailer::templates::receipt::render_receipt(context, issued.clone(), 0).unwrap();
 
     assert!(email.subject.starts_with("Su recibo 2026-000001"));
     let line = email
