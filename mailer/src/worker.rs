@@ -242,9 +242,10 @@ impl Worker {
         Ok(ids.len())
     }
 
-    /// Stores the PDFs typeset for a claimed batch, reads those stored before, delivers
-    /// its messages and records what happened to them, handing back unsent whatever has
-    /// not started once `stop` turns true.
+    /// Stores the PDFs typeset for a claimed batch, reads those stored before and whether
+    /// its appeals' donors still want them, delivers its messages and records what
+    /// happened to them, handing back unsent whatever has not started once `stop` turns
+    /// true.
     async fn deliver_batch(
         &self,
         batch: &ClaimedBatch,
@@ -256,7 +257,7 @@ impl Worker {
         };
         let prefetched = &batch.prefetched;
         prefetched.store(&self.db).await;
-        prefetched.read_stored(&self.db).await;
+        prefetched.read_before_sending(&self.db).await;
         // Up to SMTP_CONNECTIONS messages are in flight at once, one per pooled
         // connection: delivery time is mostly waiting for the server.
         let messages = &batch.messages;
@@ -343,7 +344,7 @@ impl Worker {
         message: &outbox_row::Model,
         prefetched: &templates::Prefetched,
     ) -> Result<Outcome, DbErr> {
-        if let Some(reason) = appeal_no_longer_wanted(&self.db, message).await? {
+        if let Some(reason) = appeal_no_longer_wanted(&self.db, message, prefetched).await? {
             tracing::info!(message = message.id, %reason, "appeal skipped");
             return Ok(Outcome::Skipped { reason });
         }
@@ -539,11 +540,13 @@ fn build_message(
 }
 
 /// Why an appeal queued earlier must not go now: its donor unsubscribed from appeals,
-/// withdrew consent to email, or their address started refusing mail since it was
-/// queued. Other kinds of email (receipts) always go.
+/// withdrew consent to email, or their address started refusing mail or changed since
+/// it was queued (`templates::appeal::refusal`). The donor is as its batch read it just
+/// before sending, or read now. Other kinds of email (receipts) always go.
 async fn appeal_no_longer_wanted(
     db: &DatabaseConnection,
     message: &outbox_row::Model,
+    prefetched: &templates::Prefetched,
 ) -> Result<Option<String>, DbErr> {
     if message.kind != templates::appeal::KIND {
         return Ok(None);
@@ -551,20 +554,16 @@ async fn appeal_no_longer_wanted(
     let Some(donor_id) = message.donor_id else {
         return Ok(None);
     };
-    let Some(found) = donor::Entity::find_by_id(donor_id).one(db).await? else {
-        return Ok(Some("the donor no longer exists".to_owned()));
+    let found = match prefetched.appeal_recipient(donor_id) {
+        Some(read) => read,
+        None => templates::appeal::recipients(db, vec![donor_id])
+            .await?
+            .remove(&donor_id),
     };
-    Ok(if found.appeals_unsubscribed_at.is_some() {
-        Some("the donor unsubscribed from appeals".to_owned())
-    } else if !found.email_consent {
-        Some("the donor withdrew consent to email".to_owned())
-    } else if found.email_suppressed_at.is_some() {
-        Some("the donor's address refuses mail".to_owned())
-    } else if found.email.as_deref() != Some(message.to_address.as_str()) {
-        Some("the donor's address changed".to_owned())
-    } else {
-        None
-    })
+    Ok(templates::appeal::refusal(
+        found.as_ref(),
+        &message.to_address,
+    ))
 }
 
 /// Marks a donor's address as refusing mail, so appeals skip it (receipts still try).

@@ -4,6 +4,11 @@
 //! `List-Unsubscribe` headers that let mail clients unsubscribe in one click. Every link
 //! carries the donor's language, also in messages queued before links did.
 
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use entity::donor;
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect};
 use serde::Deserialize;
 
 use super::layout::Link;
@@ -12,6 +17,72 @@ use super::{CIRCLE_OF_FRIENDS, Context, RenderError, Rendered};
 use crate::links;
 
 pub const KIND: &str = "appeal";
+
+/// What decides whether a queued appeal may still go to its donor, read just before it
+/// is sent: the donor may have opted out, or their address changed, since it was queued.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recipient {
+    pub appeals_unsubscribed: bool,
+    pub email_consent: bool,
+    pub email_suppressed: bool,
+    pub email: Option<String>,
+}
+
+/// Why an appeal queued for `to_address` must not go now to its donor, `found` as the
+/// donor is now (`None`: the donor no longer exists); `None` when it may go.
+pub fn refusal(found: Option<&Recipient>, to_address: &str) -> Option<String> {
+    let Some(found) = found else {
+        return Some("the donor no longer exists".to_owned());
+    };
+    if found.appeals_unsubscribed {
+        Some("the donor unsubscribed from appeals".to_owned())
+    } else if !found.email_consent {
+        Some("the donor withdrew consent to email".to_owned())
+    } else if found.email_suppressed {
+        Some("the donor's address refuses mail".to_owned())
+    } else if found.email.as_deref() != Some(to_address) {
+        Some("the donor's address changed".to_owned())
+    } else {
+        None
+    }
+}
+
+/// The donors `ids` as they are now, for [`refusal`], in one statement; a donor that no
+/// longer exists is left out.
+pub async fn recipients(
+    db: &impl ConnectionTrait,
+    ids: Vec<i64>,
+) -> Result<HashMap<i64, Recipient>, DbErr> {
+    let rows = donor::Entity::find()
+        .select_only()
+        .column(donor::Column::Id)
+        .column(donor::Column::AppealsUnsubscribedAt)
+        .column(donor::Column::EmailConsent)
+        .column(donor::Column::EmailSuppressedAt)
+        .column(donor::Column::Email)
+        .filter(donor::Column::Id.is_in(ids))
+        .into_tuple::<(
+            i64,
+            Option<DateTime<Utc>>,
+            bool,
+            Option<DateTime<Utc>>,
+            Option<String>,
+        )>()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, unsubscribed, consent, suppressed, email)| {
+            let recipient = Recipient {
+                appeals_unsubscribed: unsubscribed.is_some(),
+                email_consent: consent,
+                email_suppressed: suppressed.is_some(),
+                email,
+            };
+            (id, recipient)
+        })
+        .collect())
+}
 
 /// What the domain queues for each donor.
 #[derive(Debug, Clone, Deserialize)]
@@ -142,6 +213,62 @@ mod tests {
 
     use super::*;
     use crate::templates::placeholder_organization as organization;
+
+    #[test]
+    fn an_appeal_goes_only_to_a_donor_who_still_wants_it_at_that_address() {
+        let willing = Recipient {
+            appeals_unsubscribed: false,
+            email_consent: true,
+            email_suppressed: false,
+            email: Some("ana@example.org".to_owned()),
+        };
+        assert_eq!(refusal(Some(&willing), "ana@example.org"), None);
+        let cases = [
+            (None, "the donor no longer exists"),
+            (
+                Some(Recipient {
+                    appeals_unsubscribed: true,
+                    ..willing.clone()
+                }),
+                "the donor unsubscribed from appeals",
+            ),
+            (
+                Some(Recipient {
+                    email_consent: false,
+                    ..willing.clone()
+                }),
+                "the donor withdrew consent to email",
+            ),
+            (
+                Some(Recipient {
+                    email_suppressed: true,
+                    ..willing.clone()
+                }),
+                "the donor's address refuses mail",
+            ),
+            (
+                Some(Recipient {
+                    email: Some("ana@elsewhere.example.org".to_owned()),
+                    ..willing.clone()
+                }),
+                "the donor's address changed",
+            ),
+            (
+                Some(Recipient {
+                    email: None,
+                    ..willing.clone()
+                }),
+                "the donor's address changed",
+            ),
+        ];
+        for (found, reason) in cases {
+            assert_eq!(
+                refusal(found.as_ref(), "ana@example.org").as_deref(),
+                Some(reason),
+                "{found:?}"
+            );
+        }
+    }
 
     #[test]
     fn an_arabic_appeal_speaks_arabic_around_the_message_and_links_in_arabic()

@@ -126,14 +126,20 @@ pub struct Context<'a> {
 /// What rendering a batch of messages reads from the database, read for the whole batch
 /// at once: the receipts its receipt emails name, the PDFs they lack (typeset when
 /// read, stored together by [`Prefetched::store`]), and their donors' link versions;
-/// just before the batch is sent, the PDFs stored earlier ([`Prefetched::read_stored`]).
-/// Each message takes its receipt out when it renders.
+/// just before the batch is sent ([`Prefetched::read_before_sending`]), the PDFs stored
+/// earlier and whether its appeals' donors still want them. Each message takes its
+/// receipt out when it renders.
 #[derive(Debug, Default)]
 pub struct Prefetched {
     receipts: Mutex<HashMap<i64, entity::receipt::Model>>,
     link_versions: HashMap<i64, i64>,
     /// PDFs typeset for receipts that had none, not stored yet.
     typeset: Mutex<Vec<(i64, Vec<u8>)>>,
+    /// The donors the batch's appeals are addressed to.
+    appeal_donors: Vec<i64>,
+    /// Those donors as they were just before the batch was sent (`None`: no longer
+    /// exists); empty until then.
+    appeal_recipients: Mutex<HashMap<i64, Option<appeal::Recipient>>>,
 }
 
 impl Prefetched {
@@ -143,16 +149,26 @@ impl Prefetched {
         db: &sea_orm::DatabaseConnection,
         messages: &[outbox::Model],
     ) -> Result<Prefetched, DbErr> {
+        let mut appeal_donors: Vec<i64> = messages
+            .iter()
+            .filter(|m| m.kind == appeal::KIND)
+            .filter_map(|m| m.donor_id)
+            .collect();
+        appeal_donors.sort_unstable();
+        appeal_donors.dedup();
         let ids: Vec<i64> = messages
             .iter()
             .filter(|m| m.kind == receipt::KIND)
             .filter_map(|m| m.payload.get("receipt_id")?.as_i64())
             .collect();
         if ids.is_empty() {
-            return Ok(Prefetched::default());
+            return Ok(Prefetched {
+                appeal_donors,
+                ..Prefetched::default()
+            });
         }
-        // Stored PDFs stay in the database until their batch is sent (`read_stored`): a
-        // batch read ahead holds only the PDFs it typesets.
+        // Stored PDFs stay in the database until their batch is sent
+        // (`read_before_sending`): a batch read ahead holds only the PDFs it typesets.
         let read = crate::documents::receipts_without_pdfs(db, ids).await?;
         let typeset = crate::documents::typeset_missing(&read).await;
         let receipts: Vec<entity::receipt::Model> = read.into_iter().map(|(r, _)| r).collect();
@@ -173,6 +189,8 @@ impl Prefetched {
             receipts: Mutex::new(receipts.into_iter().map(|r| (r.id, r)).collect()),
             link_versions,
             typeset: Mutex::new(typeset),
+            appeal_donors,
+            appeal_recipients: Mutex::default(),
         })
     }
 
@@ -202,12 +220,45 @@ impl Prefetched {
         }
     }
 
-    /// Reads the PDFs stored for the batch's receipts that it does not hold yet, in one
-    /// statement, just before its messages are sent, so they read nothing one by one.
-    /// Only the batch being sent holds them (the batch read ahead holds only what it
-    /// typeset), and each message takes its receipt's PDF away when it renders. If the
-    /// read fails, each message reads its own.
-    pub async fn read_stored(&self, db: &impl ConnectionTrait) {
+    /// Reads, just before the batch's messages are sent, what each would otherwise read
+    /// on its own: the PDFs stored for its receipts, and its appeals' donors as they are
+    /// now. One statement each; if one fails, each message reads its own.
+    pub async fn read_before_sending(&self, db: &impl ConnectionTrait) {
+        self.read_stored(db).await;
+        self.read_appeal_recipients(db).await;
+    }
+
+    /// Whether the batch's appeals may still go: their donors as they are now.
+    async fn read_appeal_recipients(&self, db: &impl ConnectionTrait) {
+        if self.appeal_donors.is_empty() {
+            return;
+        }
+        let mut found = match appeal::recipients(db, self.appeal_donors.clone()).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(%error, "cannot read a batch's appeal recipients together");
+                return;
+            }
+        };
+        let Ok(mut recipients) = self.appeal_recipients.lock() else {
+            return;
+        };
+        for id in &self.appeal_donors {
+            recipients.insert(*id, found.remove(id));
+        }
+    }
+
+    /// The donor `id` as the batch read it just before sending (`Some(None)`: no longer
+    /// exists); `None` when the batch did not read it.
+    pub fn appeal_recipient(&self, id: i64) -> Option<Option<appeal::Recipient>> {
+        self.appeal_recipients.lock().ok()?.get(&id).cloned()
+    }
+
+    /// The PDFs stored for the batch's receipts that it does not hold yet, so its
+    /// messages read none one by one. Only the batch being sent holds them (the batch
+    /// read ahead holds only what it typeset), and each message takes its receipt's PDF
+    /// away when it renders.
+    async fn read_stored(&self, db: &impl ConnectionTrait) {
         let wanted: Vec<i64> = match self.receipts.lock() {
             Ok(receipts) => receipts
                 .values()

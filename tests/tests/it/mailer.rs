@@ -1025,7 +1025,7 @@ async fn a_batch_reads_its_stored_pdfs_in_one_statement_before_it_is_sent(backen
     prefetched.store(&app.db).await;
     expected.insert(receipts[3].id, stored_pdf_of(&app, receipts[3].id).await);
     statements.lock().unwrap().clear();
-    prefetched.read_stored(&app.db).await;
+    prefetched.read_before_sending(&app.db).await;
     let read = std::mem::take(&mut *statements.lock().unwrap());
     assert_eq!(read.len(), 1, "{read:?}");
 

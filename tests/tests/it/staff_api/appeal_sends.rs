@@ -612,6 +612,65 @@ async fn a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before(backend
     assert_eq!(appeal_messages(&app, due).await.len(), 1);
 }
 
+/// A batch of appeals reads its donors as they are now in one statement, just before it
+/// is sent, not one by one; those who opted out or moved since are still skipped.
+async fn a_batch_of_appeals_reads_its_donors_in_one_statement(backend: Backend) {
+    use tests::smtp::SmtpServer;
+    let (app, statements) = super::batching::spawn_recording_app_with(backend, &[]).await;
+    let staff = staff_token(&app).await;
+    let mut donors = Vec::new();
+    for name in ["Ana", "Ben", "Cruz", "Dalia", "Eli"] {
+        let email = format!("{}@example.org", name.to_lowercase());
+        let input = json!({ "displayName": name, "email": email, "emailConsent": true });
+        donors.push(create_donor(&app, &staff, input).await);
+    }
+    let appeal = email_appeal(&app, &staff, "BATCH-E").await;
+    let sent = ok(&app, &staff, SEND, json!({ "id": appeal.to_string() })).await;
+    assert_eq!(sent["sendAppeal"], json!({ "recipients": 5, "queued": 5 }));
+    mark(&app, donors[0], |d| {
+        d.appeals_unsubscribed_at = Set(Some(Utc::now()))
+    })
+    .await;
+    mark(&app, donors[1], |d| {
+        d.email = Set(Some("ben@elsewhere.example.org".to_owned()))
+    })
+    .await;
+
+    let smtp = SmtpServer::start();
+    statements.lock().unwrap().clear();
+    let report = crate::mailer::worker_for(
+        &app,
+        &smtp.url(),
+        WorkerSettings {
+            batch_size: 10,
+            lease: Duration::from_secs(300),
+            max_attempts: 3,
+            retry_base: Duration::ZERO,
+            per_minute: 100_000,
+            poll_interval: Duration::from_secs(1),
+        },
+    )
+    .drain()
+    .await
+    .unwrap();
+
+    assert_eq!((report.sent, report.skipped), (3, 2));
+    let donor_reads: Vec<String> = statements
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|sql| sql.contains("FROM \"donors\""))
+        .cloned()
+        .collect();
+    assert_eq!(donor_reads.len(), 1, "{donor_reads:#?}");
+    let mut delivered: Vec<String> = smtp.received().iter().map(|m| m.to[0].clone()).collect();
+    delivered.sort();
+    assert_eq!(
+        delivered,
+        ["cruz@example.org", "dalia@example.org", "eli@example.org"]
+    );
+}
+
 /// Appeals queued before their donor unsubscribed or withdrew consent are skipped by the
 /// worker, not sent; a receipt for the same donor still goes.
 async fn an_appeal_queued_before_the_donor_opted_out_is_skipped_and_receipts_still_go(
@@ -961,6 +1020,7 @@ on_both_backends!(
     appeal_results_by_segment_rule_match_a_hand_checked_example,
     a_scheduled_appeal_is_queued_by_the_job_when_due_and_not_before,
     an_appeal_queued_before_the_donor_opted_out_is_skipped_and_receipts_still_go,
+    a_batch_of_appeals_reads_its_donors_in_one_statement,
     appeal_results_match_a_hand_checked_example,
     a_letter_appeal_exports_a_mail_merge_csv,
     an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_unsubscribe,
