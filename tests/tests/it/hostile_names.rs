@@ -9,7 +9,6 @@ use serde_json::json;
 
 use crate::mailer::{add_donor, gift_of, give, worker_for};
 use api::config::WorkerSettings;
-use std::time::Duration;
 use tests::on_both_backends;
 use tests::smtp::SmtpServer;
 use tests::stripe::{WEBHOOK_SECRET, event, payment_session};
@@ -18,14 +17,7 @@ use tests::support::{Backend, TestApp, spawn_app_with};
 pub const HOSTILE_NAME: &str = "Rosa\r\nBcc: everyone@example.org";
 
 fn settings() -> WorkerSettings {
-    WorkerSettings {
-        batch_size: 10,
-        lease: Duration::from_secs(300),
-        max_attempts: 5,
-        retry_base: Duration::ZERO,
-        per_minute: 100_000,
-        poll_interval: Duration::from_secs(1),
-    }
+    crate::mailer::quick(10, 5)
 }
 
 pub async fn app(backend: Backend) -> TestApp {

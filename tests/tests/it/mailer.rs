@@ -75,7 +75,7 @@ pub async fn give(app: &TestApp, gift: NewGift) -> api::domain::gifts::RecordedG
 }
 
 /// Settings for tests: retries are due at once, so no test waits.
-fn quick(batch_size: u32, max_attempts: u32) -> WorkerSettings {
+pub fn quick(batch_size: u32, max_attempts: u32) -> WorkerSettings {
     WorkerSettings {
         batch_size,
         lease: Duration::from_secs(300),

@@ -1,9 +1,7 @@
 //! Email appeals: personal asks previewed per donor, one message per donor however often
 //! it is sent, only to donors who may receive it, and a working one-click unsubscribe.
 
-use std::time::Duration;
-
-use api::config::{Config, WorkerSettings};
+use api::config::Config;
 use chrono::Utc;
 use entity::{donor, outbox};
 use mailer::Worker;
@@ -195,14 +193,7 @@ async fn an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_uns
         .unwrap()
         .mail_settings();
     mail.mail_dir = dir.path().to_path_buf();
-    let settings = WorkerSettings {
-        batch_size: 10,
-        lease: Duration::from_secs(300),
-        max_attempts: 3,
-        retry_base: Duration::ZERO,
-        per_minute: 100_000,
-        poll_interval: Duration::from_secs(1),
-    };
+    let settings = crate::mailer::quick(10, 3);
     let worker = Worker::new(app.db.clone(), mail, settings).unwrap();
     assert!(worker.drain().await.unwrap().sent >= 2);
     let emails: Vec<String> = std::fs::read_dir(dir.path())
@@ -638,21 +629,10 @@ async fn a_batch_of_appeals_reads_its_donors_in_one_statement(backend: Backend) 
 
     let smtp = SmtpServer::start();
     statements.lock().unwrap().clear();
-    let report = crate::mailer::worker_for(
-        &app,
-        &smtp.url(),
-        WorkerSettings {
-            batch_size: 10,
-            lease: Duration::from_secs(300),
-            max_attempts: 3,
-            retry_base: Duration::ZERO,
-            per_minute: 100_000,
-            poll_interval: Duration::from_secs(1),
-        },
-    )
-    .drain()
-    .await
-    .unwrap();
+    let report = crate::mailer::worker_for(&app, &smtp.url(), crate::mailer::quick(10, 3))
+        .drain()
+        .await
+        .unwrap();
 
     assert_eq!((report.sent, report.skipped), (3, 2));
     let donor_reads: Vec<String> = statements
@@ -710,21 +690,10 @@ async fn an_appeal_queued_before_the_donor_opted_out_is_skipped_and_receipts_sti
     record_gift(&app, &staff, check_gift(ana, json!({}))).await;
 
     let smtp = SmtpServer::start();
-    let report = crate::mailer::worker_for(
-        &app,
-        &smtp.url(),
-        WorkerSettings {
-            batch_size: 10,
-            lease: Duration::from_secs(300),
-            max_attempts: 3,
-            retry_base: Duration::ZERO,
-            per_minute: 100_000,
-            poll_interval: Duration::from_secs(1),
-        },
-    )
-    .drain()
-    .await
-    .unwrap();
+    let report = crate::mailer::worker_for(&app, &smtp.url(), crate::mailer::quick(10, 3))
+        .drain()
+        .await
+        .unwrap();
     assert_eq!((report.sent, report.skipped), (2, 2));
 
     let mut delivered: Vec<(String, bool)> = smtp

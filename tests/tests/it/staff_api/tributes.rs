@@ -2,9 +2,7 @@
 //! the amount unless the donor allowed it, once per gift; a person with only a postal
 //! address is in the tribute-letter export.
 
-use std::time::Duration;
-
-use api::config::{Config, WorkerSettings};
+use api::config::Config;
 use entity::outbox;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use serde_json::json;
@@ -74,21 +72,10 @@ async fn the_person_honored_is_told_without_the_amount_unless_the_donor_allowed_
     assert_eq!(queued.len(), 2);
 
     let smtp = SmtpServer::start();
-    crate::mailer::worker_for(
-        &app,
-        &smtp.url(),
-        WorkerSettings {
-            batch_size: 20,
-            lease: Duration::from_secs(300),
-            max_attempts: 3,
-            retry_base: Duration::ZERO,
-            per_minute: 100_000,
-            poll_interval: Duration::from_secs(1),
-        },
-    )
-    .drain()
-    .await
-    .unwrap();
+    crate::mailer::worker_for(&app, &smtp.url(), crate::mailer::quick(20, 3))
+        .drain()
+        .await
+        .unwrap();
     let mut delivered: Vec<String> = smtp.received().iter().map(|m| m.to[0].clone()).collect();
     delivered.sort();
     assert_eq!(
