@@ -210,14 +210,7 @@ impl Prefetched {
                 return;
             }
         };
-        let Ok(mut receipts) = self.receipts.lock() else {
-            return;
-        };
-        for (id, pdf) in stored {
-            if let Some(receipt) = receipts.get_mut(&id) {
-                receipt.content_pdf = Some(pdf);
-            }
-        }
+        self.hold_pdfs(stored);
     }
 
     /// Reads, just before the batch's messages are sent, what each would otherwise read
@@ -277,12 +270,17 @@ impl Prefetched {
                 return;
             }
         };
+        self.hold_pdfs(stored);
+    }
+
+    /// Gives the batch's receipts the PDFs stored for them, each beside its receipt's id.
+    fn hold_pdfs(&self, stored: Vec<(i64, Vec<u8>)>) {
         let Ok(mut receipts) = self.receipts.lock() else {
             return;
         };
         for (id, pdf) in stored {
             if let Some(receipt) = receipts.get_mut(&id) {
-                receipt.content_pdf.get_or_insert(pdf);
+                receipt.content_pdf = Some(pdf);
             }
         }
     }
