@@ -1,11 +1,9 @@
 use std::process::ExitCode;
 
-fn main() -> ExitCode {
-    mailer::memory::bound_allocator_arenas();
-    run()
-}
+#[global_allocator]
+static ALLOCATOR: mailer::memory::Allocator = mailer::memory::Allocator;
 
 #[tokio::main]
-async fn run() -> ExitCode {
+async fn main() -> ExitCode {
     api::cli::run().await
 }

@@ -119,13 +119,11 @@ fn stop_on_signal(stop: watch::Sender<bool>) -> std::io::Result<()> {
     Ok(())
 }
 
-fn main() -> ExitCode {
-    mailer::memory::bound_allocator_arenas();
-    run()
-}
+#[global_allocator]
+static ALLOCATOR: mailer::memory::Allocator = mailer::memory::Allocator;
 
 #[tokio::main]
-async fn run() -> ExitCode {
+async fn main() -> ExitCode {
     let args = Args::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -87,12 +87,12 @@ impl Args {
     }
 }
 
+// The server runs as `api serve` does, with its allocator.
+#[global_allocator]
+static ALLOCATOR: mailer::memory::Allocator = mailer::memory::Allocator;
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.serve {
-        // The server runs as `api serve` does.
-        mailer::memory::bound_allocator_arenas();
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
