@@ -7,8 +7,13 @@
 //! either wait for one another on a few arenas' locks or keep an arena each: in the load
 //! suite, two arenas cost a quarter to a half of the processor time of a staff query on
 //! SQLite, and sixteen (glibc's default on two cores) held 134 MiB where two held 87 at
-//! the year-end statement run (README, Performance). jemalloc gives each thread a cache
-//! of its own in front of a few shared arenas and returns freed pages to the system
-//! after a few seconds; an operator tunes it with `MALLOC_CONF`.
+//! the year-end statement run (README, Performance).
+//!
+//! jemalloc gives each thread a cache of its own in front of a few shared arenas. Its
+//! settings are built in (`JEMALLOC_SYS_WITH_MALLOC_CONF` in `.cargo/config.toml`): two
+//! arenas, one per core of the machines the service is sized for, where jemalloc's
+//! default is four per core; and freed pages handed back to the system within about a
+//! second rather than ten. An operator's `MALLOC_CONF` overrides them as the program
+//! starts.
 
 pub use tikv_jemallocator::Jemalloc as Allocator;

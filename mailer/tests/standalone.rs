@@ -271,7 +271,8 @@ fn help_and_version_touch_nothing() {
 #[test]
 fn the_mailer_and_its_c_code_allocate_through_jemalloc() {
     // Only a jemalloc that answers to `malloc` itself (so serves SQLite too) reads
-    // MALLOC_CONF and, asked to, prints its statistics at exit; glibc's ignores it.
+    // MALLOC_CONF and, asked to, prints its statistics at exit, the settings built into
+    // it among them; glibc's ignores the variable.
     let output = Command::new(env!("CARGO_BIN_EXE_mailer"))
         .arg("--version")
         .env_clear()
@@ -280,7 +281,14 @@ fn the_mailer_and_its_c_code_allocate_through_jemalloc() {
         .unwrap();
     assert_eq!(output.status.code(), Some(0));
     let said = String::from_utf8_lossy(&output.stderr);
-    assert!(said.contains("Begin jemalloc statistics"), "{said}");
+    for expected in [
+        "Begin jemalloc statistics",
+        "opt.narenas: 2\n",
+        "opt.dirty_decay_ms: 1000 ",
+        "opt.muzzy_decay_ms: 0 ",
+    ] {
+        assert!(said.contains(expected), "{expected}: {said}");
+    }
 }
 
 #[test]
