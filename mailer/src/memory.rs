@@ -5,9 +5,9 @@
 //! the C code in the program too (SQLite's pages and statements), not only Rust's
 //! allocations. glibc's allocator, which served both before, made the server's threads
 //! either wait for one another on a few arenas' locks or keep an arena each: in the load
-//! suite, two arenas cost a quarter to a half of the processor time of a staff query on
-//! SQLite, and sixteen (glibc's default on two cores) held 134 MiB where two held 87 at
-//! the year-end statement run (README, Performance).
+//! suite, a staff query on SQLite took a fifth to three quarters more processor time
+//! with two arenas than with sixteen (glibc's default on two cores), and sixteen held
+//! 134 MiB where two held 87 at the year-end statement run (README, Performance).
 //!
 //! jemalloc gives each thread a cache of its own in front of a few shared arenas. Its
 //! settings are built in (`JEMALLOC_SYS_WITH_MALLOC_CONF` in `.cargo/config.toml`): two
