@@ -1048,6 +1048,71 @@ mod tests {
         drawn
     }
 
+    /// Every stream of a PDF as written, with whether its dictionary says it is deflated.
+    fn streams(pdf: &[u8]) -> Vec<(bool, &[u8])> {
+        let mut found = Vec::new();
+        let mut rest = pdf;
+        while let Some(start) = rest.windows(7).position(|w| w == b"stream\n") {
+            let dictionary = &rest[..start];
+            let dictionary = dictionary
+                .windows(4)
+                .rposition(|w| w == b" obj")
+                .map_or(dictionary, |at| &dictionary[at..]);
+            let deflated = dictionary.windows(12).any(|w| w == b"/FlateDecode");
+            let body = &rest[start + 7..];
+            let end = body
+                .windows(10)
+                .position(|w| w == b"\nendstream")
+                .unwrap_or(body.len());
+            found.push((deflated, &body[..end]));
+            rest = body[end..].get(b"\nendstream".len()..).unwrap_or_default();
+        }
+        found
+    }
+
+    #[test]
+    fn every_stream_is_deflated_at_the_fastest_level_and_inflates_whole() {
+        use std::io::Read;
+        let mut letter = Letter::new(Direction::LeftToRight).expect("the bundled fonts load");
+        letter.paragraph("Thank you, Rosa Martínez.", Weight::Regular, 10.0);
+        letter.warning("Receipt 2026-000003 replaces receipt 2026-000001.");
+        let mut arabic = Letter::new(Direction::RightToLeft).expect("the bundled fonts load");
+        arabic.paragraph("شكرا لكم", Weight::Regular, 10.0);
+        arabic.warning("إيصال \u{2066}2026-000003\u{2069} لصندوق Santa Ana");
+        for letter in [letter, arabic] {
+            let pdf = letter
+                .finish(Metadata::new())
+                .expect("the letter is written");
+            let streams = streams(&pdf);
+            let deflated: Vec<&[u8]> = streams
+                .iter()
+                .filter_map(|(deflated, stream)| deflated.then_some(*stream))
+                .collect();
+            // The page's drawing, and each font's subset and character map; only the
+            // XMP metadata, which readers must find uncompressed, is not deflated.
+            assert!(deflated.len() >= 5, "{} deflated streams", deflated.len());
+            assert!(
+                streams.len() - deflated.len() <= 1,
+                "{} streams",
+                streams.len()
+            );
+            for stream in deflated {
+                // A zlib stream's second byte names the level it was made at: 0x01 for
+                // the fastest, 0x9c for the default (RFC 1950, FLEVEL).
+                let head = &stream[..stream.len().min(8)];
+                assert_eq!(
+                    stream.get(..2),
+                    Some(&[0x78, 0x01][..]),
+                    "a stream of {} bytes begins {head:02x?}",
+                    stream.len()
+                );
+                let mut inflated = Vec::new();
+                let read = flate2::read::ZlibDecoder::new(stream).read_to_end(&mut inflated);
+                assert!(matches!(read, Ok(n) if n > 0), "{read:?}");
+            }
+        }
+    }
+
     #[test]
     fn a_warning_is_set_between_two_heavy_red_rules() {
         let mut letter = Letter::new(Direction::LeftToRight).expect("the bundled fonts load");
