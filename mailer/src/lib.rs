@@ -4,6 +4,7 @@
 //! transports, and the worker that delivers them.
 
 pub mod config;
+pub mod database;
 pub mod documents;
 pub mod links;
 pub mod memory;

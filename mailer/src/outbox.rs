@@ -132,8 +132,7 @@ pub async fn claim_due(
     // suite's statement run after its other paths). Each claim is planned for the rows
     // there are now.
     let txn = db.begin().await?;
-    txn.execute_unprepared("SET LOCAL plan_cache_mode = force_custom_plan")
-        .await?;
+    crate::database::plan_for_each_execution(&txn).await?;
     let claimed = claim_due_on(&txn, worker, batch_size, lease).await?;
     txn.commit().await?;
     Ok(claimed)

@@ -152,7 +152,8 @@ const STATEMENTS_PER_TRANSACTION: usize = 50;
 /// Issues the statements of `donors` in one transaction: all of them or, on any error,
 /// none. What the batch needs to read (its donors, which of them are stated already,
 /// their gifts, the funds) is read once for all of them, and its statements are
-/// numbered, stored and queued together.
+/// numbered, stored and queued together. Each batch's reads are planned for its own
+/// donors: a plan kept for the batch's gifts read every gift of the year by date.
 async fn issue_batch(
     db: &DatabaseConnection,
     org: &Organization,
@@ -160,6 +161,7 @@ async fn issue_batch(
     year: i32,
 ) -> Result<StatementRun, DomainError> {
     let txn = crate::db::begin_write(db).await?;
+    mailer::database::plan_for_each_execution(&*txn).await?;
     let found = donor::Entity::find()
         .filter(donor::Column::Id.is_in(donors.iter().copied()))
         .order_by_asc(donor::Column::Id)
