@@ -1031,19 +1031,12 @@ mod tests {
     fn drawing(pdf: &[u8]) -> String {
         use std::io::Read;
         let mut drawn = String::new();
-        let mut rest = pdf;
-        while let Some(start) = rest.windows(7).position(|w| w == b"stream\n") {
-            let body = &rest[start + 7..];
-            let end = body
-                .windows(9)
-                .position(|w| w == b"endstream")
-                .unwrap_or(body.len());
+        for (_, stream) in streams(pdf) {
             let mut inflated = Vec::new();
-            let read = flate2::read::ZlibDecoder::new(&body[..end]).read_to_end(&mut inflated);
+            let read = flate2::read::ZlibDecoder::new(stream).read_to_end(&mut inflated);
             if let (Ok(_), Ok(text)) = (read, String::from_utf8(inflated)) {
                 drawn.push_str(&text);
             }
-            rest = &body[(end + b"endstream".len()).min(body.len())..];
         }
         drawn
     }
