@@ -1063,9 +1063,129 @@ mod tests {
         found
     }
 
+    /// Each embedded font's `/FontBBox` beside the box of every outline in the font file
+    /// it names, both in PDF units (1,000 to the em): `(written, drawn)`.
+    fn font_boxes(pdf: &[u8]) -> Vec<([f32; 4], [f32; 4])> {
+        use rustybuzz::ttf_parser::{Face, GlyphId, OutlineBuilder};
+        use std::io::Read;
+        struct Ignore;
+        impl OutlineBuilder for Ignore {
+            fn move_to(&mut self, _: f32, _: f32) {}
+            fn line_to(&mut self, _: f32, _: f32) {}
+            fn quad_to(&mut self, _: f32, _: f32, _: f32, _: f32) {}
+            fn curve_to(&mut self, _: f32, _: f32, _: f32, _: f32, _: f32, _: f32) {}
+            fn close(&mut self) {}
+        }
+        let text = String::from_utf8_lossy(pdf);
+        let mut found = Vec::new();
+        for (at, _) in text.match_indices("/FontFile2 ") {
+            let end = at + text[at..].find("endobj").expect("a whole object");
+            let object = &text[text[..at].rfind(" obj").unwrap_or(0)..end];
+            let numbers = &object[object.find("/FontBBox[").expect("a box") + 10..];
+            let numbers: Vec<f32> = numbers[..numbers.find(']').expect("a whole box")]
+                .split_whitespace()
+                .map(|n| n.parse().expect("a number"))
+                .collect();
+            let [left, bottom, right, top] = numbers[..] else {
+                panic!("a box of four numbers: {numbers:?}");
+            };
+            let reference = &text[at + 11..];
+            let file = &reference[..reference.find(' ').expect("a reference")];
+            let object = format!("\n{file} 0 obj");
+            let start = pdf
+                .windows(object.len())
+                .position(|w| w == object.as_bytes())
+                .expect("the font file");
+            let (_, stream) = streams(&pdf[start..])[0];
+            let mut data = Vec::new();
+            flate2::read::ZlibDecoder::new(stream)
+                .read_to_end(&mut data)
+                .expect("the font file inflates");
+            let face = Face::parse(&data, 0).expect("the font file parses");
+            let scale = 1000.0 / f32::from(face.units_per_em());
+            let mut drawn = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
+            for glyph in 0..face.number_of_glyphs() {
+                if let Some(b) = face.outline_glyph(GlyphId(glyph), &mut Ignore) {
+                    drawn[0] = drawn[0].min(f32::from(b.x_min) * scale);
+                    drawn[1] = drawn[1].min(f32::from(b.y_min) * scale);
+                    drawn[2] = drawn[2].max(f32::from(b.x_max) * scale);
+                    drawn[3] = drawn[3].max(f32::from(b.y_max) * scale);
+                }
+            }
+            let written = [
+                left.min(right),
+                bottom.min(top),
+                left.max(right),
+                bottom.max(top),
+            ];
+            found.push((written, drawn));
+        }
+        found
+    }
+
+    #[test]
+    fn each_font_box_bounds_the_outlines_of_its_own_subset() {
+        // The glyphs' boxes are remembered across letters, keyed by font and glyph:
+        // letters typeset one after another in each weight, with different glyphs and
+        // the same glyphs in the other weight, each box bounds exactly its own subset.
+        let letters = [
+            (
+                Direction::LeftToRight,
+                "Thank you, Rosa.",
+                "Receipt 2026-000003",
+            ),
+            (
+                Direction::LeftToRight,
+                "Thank you, Rosa.",
+                "Thank you, Rosa.",
+            ),
+            (
+                Direction::LeftToRight,
+                "Wolfgang Öztürk [$1,250.00]",
+                "ÉÑ {ÿ} — ¿qué? |_|",
+            ),
+            (
+                Direction::LeftToRight,
+                "ÉÑ {ÿ} — ¿qué? |_|",
+                "Wolfgang Öztürk [$1,250.00]",
+            ),
+            (
+                Direction::RightToLeft,
+                "شكرا لكم",
+                "إيصال \u{2066}2026-000003\u{2069}",
+            ),
+            (Direction::RightToLeft, "إيصال لصندوق Santa Ana", "شكرا لكم"),
+        ];
+        for (direction, regular, bold) in letters {
+            let mut letter = Letter::new(direction).expect("the bundled fonts load");
+            letter.paragraph(regular, Weight::Regular, 10.0);
+            letter.paragraph(bold, Weight::Bold, 12.0);
+            let pdf = letter
+                .finish(Metadata::new())
+                .expect("the letter is written");
+            let boxes = font_boxes(&pdf);
+            assert!(
+                boxes.len() >= 2,
+                "{regular} / {bold}: {} fonts",
+                boxes.len()
+            );
+            for (written, drawn) in boxes {
+                let off = written
+                    .iter()
+                    .zip(drawn)
+                    .map(|(w, d)| (w - d).abs())
+                    .fold(0.0, f32::max);
+                assert!(
+                    off < 0.5,
+                    "{regular} / {bold}: /FontBBox {written:?}, outlines {drawn:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn every_stream_is_deflated_at_the_fastest_level_and_inflates_whole() {
-        use std::io::Read;
+        use std::io::{Read, Write};
         let mut letter = Letter::new(Direction::LeftToRight).expect("the bundled fonts load");
         letter.paragraph("Thank you, Rosa Martínez.", Weight::Regular, 10.0);
         letter.warning("Receipt 2026-000003 replaces receipt 2026-000001.");
@@ -1102,6 +1222,13 @@ mod tests {
                 let mut inflated = Vec::new();
                 let read = flate2::read::ZlibDecoder::new(stream).read_to_end(&mut inflated);
                 assert!(matches!(read, Ok(n) if n > 0), "{read:?}");
+                // Each thread's one compressor, reset for every stream, writes the bytes
+                // a fresh encoder writes.
+                let mut fresh =
+                    flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::new(1));
+                fresh.write_all(&inflated).expect("deflated in memory");
+                let fresh = fresh.finish().expect("deflated in memory");
+                assert!(fresh == stream, "a stream of {} bytes", stream.len());
             }
         }
     }

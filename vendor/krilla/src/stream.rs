@@ -27,8 +27,7 @@
 use std::borrow::Cow;
 use std::ops::DerefMut;
 
-use flate2::write::ZlibEncoder;
-use flate2::Compression;
+use flate2::{Compress, Compression, FlushCompress, Status};
 use pdf_writer::{Array, Dict, Name};
 
 use crate::chunk_container::ChunkContainer;
@@ -342,13 +341,47 @@ fn deflate_encode_memoized(data: &[u8]) -> Vec<u8> {
     deflate_encode(data)
 }
 
-pub(crate) fn deflate_encode(data: &[u8]) -> Vec<u8> {
-    use std::io::Write;
+const COMPRESSION_LEVEL: u8 = 1;
 
-    const COMPRESSION_LEVEL: u8 = 1;
-    let mut e = ZlibEncoder::new(Vec::new(), Compression::new(COMPRESSION_LEVEL as u32));
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
+pub(crate) fn deflate_encode(data: &[u8]) -> Vec<u8> {
+    // Each thread keeps one compressor and resets it for every stream: setting one up
+    // (its window and hash table cleared) cost more than deflating a small stream.
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Compress> = std::cell::RefCell::new(
+            Compress::new(Compression::new(COMPRESSION_LEVEL as u32), true),
+        );
+    }
+    COMPRESSOR.with(|compressor| match compressor.try_borrow_mut() {
+        Ok(mut compressor) => deflate_with(&mut compressor, data),
+        Err(_) => deflate_with(
+            &mut Compress::new(Compression::new(COMPRESSION_LEVEL as u32), true),
+            data,
+        ),
+    })
+}
+
+fn deflate_with(compressor: &mut Compress, data: &[u8]) -> Vec<u8> {
+    compressor.reset();
+    let mut output = Vec::with_capacity(data.len() / 2 + 64);
+    // The input goes in without a flush and the stream is finished after it, as
+    // flate2's writer does, so the bytes are those a fresh encoder writes.
+    loop {
+        let consumed = compressor.total_in() as usize;
+        let flush = if consumed < data.len() {
+            FlushCompress::None
+        } else {
+            FlushCompress::Finish
+        };
+        let status = compressor
+            .compress_vec(&data[consumed..], &mut output, flush)
+            .unwrap();
+        if status == Status::StreamEnd {
+            return output;
+        }
+        if output.len() == output.capacity() {
+            output.reserve(output.capacity().max(64));
+        }
+    }
 }
 
 fn hex_encode(data: &[u8]) -> Vec<u8> {

@@ -442,6 +442,7 @@ fn subset_font(font: Font, glyph_remapper: &GlyphRemapper) -> KrillaResult<(Font
         .iter()
         .map(|v| (subsetter::Tag::new(v.0.get()), v.1.get()))
         .collect::<Vec<_>>();
+    let original = font.clone();
     let font = subsetter::subset_with_variations(
         font.font_data().as_ref(),
         font.index(),
@@ -457,8 +458,21 @@ fn subset_font(font: Font, glyph_remapper: &GlyphRemapper) -> KrillaResult<(Font
     })?;
     let global_bbox = font.bbox();
 
+    // A glyph of the subset that the remapper names has the outline of its original
+    // glyph, so its box is read from the process's memo of the original font's boxes.
+    // Glyphs the subsetter added (the parts of composite glyphs) and every glyph of a
+    // font instanced at variation coordinates are drawn from the subset.
+    let remembered = if variation_coordinates.is_empty() {
+        glyph_bboxes(&original, glyph_remapper)
+    } else {
+        Vec::new()
+    };
     for g in 0..font.num_glyphs() {
-        if let Some(path_bbox) = compute_bbox(&font, skrifa::GlyphId::new(g)) {
+        let path_bbox = match remembered.get(g as usize) {
+            Some(remembered) => *remembered,
+            None => compute_bbox(&font, skrifa::GlyphId::new(g)),
+        };
+        if let Some(path_bbox) = path_bbox {
             bbox = bbox
                 .map(|mut r| {
                     r.expand(&path_bbox);
@@ -469,6 +483,28 @@ fn subset_font(font: Font, glyph_remapper: &GlyphRemapper) -> KrillaResult<(Font
     }
 
     Ok((font, bbox.unwrap_or(global_bbox)))
+}
+
+/// The boxes of the glyphs `glyph_remapper` names, in the order of their new ids, each
+/// drawn once per process from the original font and then remembered. The memo holds at
+/// most every glyph of the fonts the process embeds.
+fn glyph_bboxes(font: &Font, glyph_remapper: &GlyphRemapper) -> Vec<Option<Rect>> {
+    static BBOXES: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<(Font, u16), Option<Rect>>>,
+    > = std::sync::OnceLock::new();
+    let memo = BBOXES.get_or_init(Default::default);
+    let mut memo = match memo.lock() {
+        Ok(memo) => memo,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    glyph_remapper
+        .remapped_gids()
+        .map(|old| {
+            *memo
+                .entry((font.clone(), old))
+                .or_insert_with(|| compute_bbox(font, skrifa::GlyphId::new(u32::from(old))))
+        })
+        .collect()
 }
 
 #[cfg_attr(feature = "comemo", comemo::memoize)]
