@@ -1091,10 +1091,10 @@ mod tests {
             };
             let reference = &text[at + 11..];
             let file = &reference[..reference.find(' ').expect("a reference")];
-            let object = format!("\n{file} 0 obj");
+            let opening = format!("\n{file} 0 obj");
             let start = pdf
-                .windows(object.len())
-                .position(|w| w == object.as_bytes())
+                .windows(opening.len())
+                .position(|w| w == opening.as_bytes())
                 .expect("the font file");
             let (_, stream) = streams(&pdf[start..])[0];
             let mut data = Vec::new();

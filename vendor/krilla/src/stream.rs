@@ -347,17 +347,17 @@ pub(crate) fn deflate_encode(data: &[u8]) -> Vec<u8> {
     // Each thread keeps one compressor and resets it for every stream: setting one up
     // (its window and hash table cleared) cost more than deflating a small stream.
     thread_local! {
-        static COMPRESSOR: std::cell::RefCell<Compress> = std::cell::RefCell::new(
-            Compress::new(Compression::new(COMPRESSION_LEVEL as u32), true),
-        );
+        static COMPRESSOR: std::cell::RefCell<Compress> = std::cell::RefCell::new(new_compressor());
     }
     COMPRESSOR.with(|compressor| match compressor.try_borrow_mut() {
         Ok(mut compressor) => deflate_with(&mut compressor, data),
-        Err(_) => deflate_with(
-            &mut Compress::new(Compression::new(COMPRESSION_LEVEL as u32), true),
-            data,
-        ),
+        Err(_) => deflate_with(&mut new_compressor(), data),
     })
+}
+
+/// A zlib compressor (with its header) at [`COMPRESSION_LEVEL`].
+fn new_compressor() -> Compress {
+    Compress::new(Compression::new(COMPRESSION_LEVEL as u32), true)
 }
 
 fn deflate_with(compressor: &mut Compress, data: &[u8]) -> Vec<u8> {
