@@ -82,6 +82,9 @@ enum Script {
     Arabic,
 }
 
+/// The characters a face that draws any digit embeds all of (`Face::embedded`).
+const NUMERALS: &str = "0123456789,.";
+
 /// A font, parsed once per process for shaping and for the PDF.
 struct Face {
     pdf: Font,
@@ -103,6 +106,36 @@ impl Face {
             shaper,
             plans: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The glyphs a letter that draws `drawn` embeds in this face's subset, in ascending
+    /// order of the face's ids, each numeral with the character it stands for. Numbers
+    /// (amounts, dates, receipt numbers) are what differ most between letters, so a face
+    /// that draws any digit embeds all of [`NUMERALS`]: letters that differ only in their
+    /// numbers embed the same subset.
+    fn embedded(&self, mut drawn: Vec<u32>) -> Vec<(GlyphId, Option<String>)> {
+        let numerals: Vec<(u32, char)> = NUMERALS
+            .chars()
+            .filter_map(|c| Some((u32::from(self.shaper.glyph_index(c)?.0), c)))
+            .collect();
+        let draws_a_digit = numerals
+            .iter()
+            .any(|(g, c)| c.is_ascii_digit() && drawn.contains(g));
+        if draws_a_digit {
+            drawn.extend(numerals.iter().map(|(g, _)| *g));
+        }
+        drawn.sort_unstable();
+        drawn.dedup();
+        drawn
+            .into_iter()
+            .map(|g| {
+                let numeral = numerals.iter().find(|(n, _)| *n == g);
+                let text = numeral
+                    .filter(|_| draws_a_digit)
+                    .map(|(_, c)| c.to_string());
+                (GlyphId::new(g), text)
+            })
+            .collect()
     }
 
     fn covers(&self, c: char) -> bool {
@@ -736,6 +769,12 @@ impl Letter {
     pub fn finish(self, metadata: Metadata) -> Result<Vec<u8>, TypesetError> {
         let mut document = Document::new();
         document.set_metadata(metadata);
+        // Each font's glyphs get their ids in ascending order of the font's own ids, so a
+        // letter embeds the same subset for the same glyphs, and a subset made for one
+        // letter is taken from krilla's memo for the next with the same glyphs.
+        for (face, glyphs) in self.glyphs_by_face() {
+            document.reserve_glyphs(face.pdf.clone(), face.embedded(glyphs));
+        }
         for marks in &self.pages {
             let settings =
                 PageSettings::from_wh(PAGE_WIDTH, PAGE_HEIGHT).ok_or(TypesetError::Font)?;
@@ -748,6 +787,32 @@ impl Letter {
             page.finish();
         }
         document.finish().map_err(TypesetError::Pdf)
+    }
+}
+
+impl Letter {
+    /// The glyph ids each face draws, faces in the order they are first drawn.
+    fn glyphs_by_face(&self) -> Vec<(&'static Face, Vec<u32>)> {
+        let mut faces: Vec<(&'static Face, Vec<u32>)> = Vec::new();
+        for mark in self.pages.iter().flatten() {
+            let Mark::Text { line, .. } = mark else {
+                continue;
+            };
+            for piece in line.pieces.iter() {
+                let face = self.fonts.face(piece.script, line.weight);
+                let at = match faces.iter().position(|(f, _)| std::ptr::eq(*f, face)) {
+                    Some(at) => at,
+                    None => {
+                        faces.push((face, Vec::new()));
+                        faces.len() - 1
+                    }
+                };
+                faces[at]
+                    .1
+                    .extend(piece.glyphs.iter().map(|g| g.glyph_id.to_u32()));
+            }
+        }
+        faces
     }
 }
 
@@ -1063,19 +1128,20 @@ mod tests {
         found
     }
 
-    /// Each embedded font's `/FontBBox` beside the box of every outline in the font file
-    /// it names, both in PDF units (1,000 to the em): `(written, drawn)`.
-    fn font_boxes(pdf: &[u8]) -> Vec<([f32; 4], [f32; 4])> {
-        use rustybuzz::ttf_parser::{Face, GlyphId, OutlineBuilder};
+    /// Draws nothing: an outline is read only for its box.
+    struct Ignore;
+    impl rustybuzz::ttf_parser::OutlineBuilder for Ignore {
+        fn move_to(&mut self, _: f32, _: f32) {}
+        fn line_to(&mut self, _: f32, _: f32) {}
+        fn quad_to(&mut self, _: f32, _: f32, _: f32, _: f32) {}
+        fn curve_to(&mut self, _: f32, _: f32, _: f32, _: f32, _: f32, _: f32) {}
+        fn close(&mut self) {}
+    }
+
+    /// Each embedded font's `/FontBBox` (left, bottom, right, top) and its font file,
+    /// inflated.
+    fn embedded_fonts(pdf: &[u8]) -> Vec<([f32; 4], Vec<u8>)> {
         use std::io::Read;
-        struct Ignore;
-        impl OutlineBuilder for Ignore {
-            fn move_to(&mut self, _: f32, _: f32) {}
-            fn line_to(&mut self, _: f32, _: f32) {}
-            fn quad_to(&mut self, _: f32, _: f32, _: f32, _: f32) {}
-            fn curve_to(&mut self, _: f32, _: f32, _: f32, _: f32, _: f32, _: f32) {}
-            fn close(&mut self) {}
-        }
         let text = String::from_utf8_lossy(pdf);
         let mut found = Vec::new();
         for (at, _) in text.match_indices("/FontFile2 ") {
@@ -1101,6 +1167,17 @@ mod tests {
             flate2::read::ZlibDecoder::new(stream)
                 .read_to_end(&mut data)
                 .expect("the font file inflates");
+            found.push(([left, bottom, right, top], data));
+        }
+        found
+    }
+
+    /// Each embedded font's `/FontBBox` beside the box of every outline in the font file
+    /// it names, both in PDF units (1,000 to the em): `(written, drawn)`.
+    fn font_boxes(pdf: &[u8]) -> Vec<([f32; 4], [f32; 4])> {
+        use rustybuzz::ttf_parser::{Face, GlyphId};
+        let mut found = Vec::new();
+        for ([left, bottom, right, top], data) in embedded_fonts(pdf) {
             let face = Face::parse(&data, 0).expect("the font file parses");
             let scale = 1000.0 / f32::from(face.units_per_em());
             let mut drawn = [f32::MAX, f32::MAX, f32::MIN, f32::MIN];
@@ -1121,6 +1198,185 @@ mod tests {
             found.push((written, drawn));
         }
         found
+    }
+
+    #[test]
+    fn the_same_glyphs_embed_the_same_subset_whatever_order_they_are_drawn_in() {
+        use rustybuzz::ttf_parser::GlyphId as Gid;
+        // Typeset one after another, so each letter takes what those before it left in
+        // the memo of subsets if it may: the same letters in another order, other
+        // numbers, then one letter different.
+        let texts = [
+            "Rosa gave $250.",
+            "gave $250 Rosa.",
+            "Rosa gave $1,987.",
+            "Rosa paid $250.",
+        ];
+        let mut programs = Vec::new();
+        for text in texts {
+            let mut letter = Letter::new(Direction::LeftToRight).expect("the bundled fonts load");
+            letter.paragraph(text, Weight::Regular, 10.0);
+            let mut faces = letter.glyphs_by_face();
+            assert_eq!(faces.len(), 1, "{text}: one face drawn");
+            let (face, drawn) = faces.remove(0);
+            assert!(std::ptr::eq(
+                face,
+                letter.fonts.face(Script::Latin, Weight::Regular)
+            ));
+            let embedded = face.embedded(drawn.clone());
+            let pdf = letter
+                .finish(Metadata::new())
+                .expect("the letter is written");
+            let [(_, program)]: [([f32; 4], Vec<u8>); 1] =
+                embedded_fonts(&pdf).try_into().expect("one font embedded");
+            // The subset holds .notdef, then each embedded glyph in ascending order of the
+            // original font's ids, each with its original outline: every glyph drawn, and
+            // every numeral.
+            for g in drawn {
+                assert!(embedded.iter().any(|(e, _)| e.to_u32() == g), "{text}: {g}");
+            }
+            for c in NUMERALS.chars() {
+                let g = face.shaper.glyph_index(c).expect("a numeral");
+                let numeral = (GlyphId::new(u32::from(g.0)), Some(c.to_string()));
+                assert!(embedded.contains(&numeral), "{text}: {c}");
+            }
+            let subset =
+                rustybuzz::ttf_parser::Face::parse(&program, 0).expect("the font file parses");
+            assert_eq!(
+                usize::from(subset.number_of_glyphs()),
+                embedded.len() + 1,
+                "{text}"
+            );
+            for (at, (original_id, _)) in embedded.iter().enumerate() {
+                let new_id = u16::try_from(at + 1).expect("a small subset");
+                let original_id = u16::try_from(original_id.to_u32()).expect("a glyph id");
+                assert_eq!(
+                    subset.outline_glyph(Gid(new_id), &mut Ignore),
+                    face.shaper.outline_glyph(Gid(original_id), &mut Ignore),
+                    "{text}: glyph {new_id} of the subset, {original_id} of the font"
+                );
+            }
+            programs.push(program);
+        }
+        assert!(programs[0] == programs[1], "the same glyphs, another order");
+        assert!(programs[0] == programs[2], "other numbers");
+        assert!(programs[0] != programs[3], "another letter");
+    }
+
+    /// The text a one-font PDF draws, read back through its font's character map
+    /// (`/ToUnicode`), as a reader that copies text does.
+    fn text_read_back(pdf: &[u8]) -> String {
+        use std::io::Read;
+        let text = String::from_utf8_lossy(pdf);
+        let at = text.find("/ToUnicode ").expect("a character map") + 11;
+        let reference = &text[at..at + text[at..].find(' ').expect("a reference")];
+        let opening = format!("\n{reference} 0 obj");
+        let start = text.find(&opening).expect("the character map");
+        let (_, stream) = streams(&pdf[start..])[0];
+        let mut map = String::new();
+        flate2::read::ZlibDecoder::new(stream)
+            .read_to_string(&mut map)
+            .expect("the map inflates");
+        let hex = |h: &str| u32::from_str_radix(h, 16).expect("hex");
+        let mut cids = HashMap::new();
+        for section in map.split("beginbfchar").skip(1) {
+            let section = &section[..section.find("endbfchar").expect("a whole section")];
+            let codes: Vec<&str> = section
+                .split(['<', '>'])
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect();
+            for pair in codes.chunks(2) {
+                let units: Vec<u16> = (0..pair[1].len() / 4)
+                    .map(|i| hex(&pair[1][4 * i..4 * i + 4]) as u16)
+                    .collect();
+                cids.insert(hex(pair[0]), String::from_utf16_lossy(&units));
+            }
+        }
+        // The page's text objects: each glyph run a literal string of two-byte codes.
+        let mut read = String::new();
+        for (_, stream) in streams(pdf) {
+            let mut page = Vec::new();
+            if flate2::read::ZlibDecoder::new(stream)
+                .read_to_end(&mut page)
+                .is_err()
+                || !page.windows(3).any(|w| w == b"BT ")
+            {
+                continue;
+            }
+            let mut bytes = page.iter().copied();
+            while let Some(b) = bytes.next() {
+                if b != b'(' {
+                    continue;
+                }
+                let mut codes = Vec::new();
+                while let Some(b) = bytes.next() {
+                    match b {
+                        b')' => break,
+                        b'\\' => match bytes.next().expect("an escape") {
+                            b'n' => codes.push(b'\n'),
+                            b'r' => codes.push(b'\r'),
+                            b't' => codes.push(b'\t'),
+                            b'b' => codes.push(8),
+                            b'f' => codes.push(12),
+                            d @ b'0'..=b'7' => {
+                                let mut value = u32::from(d - b'0');
+                                for _ in 0..2 {
+                                    let d = bytes.next().expect("three octal digits");
+                                    value = value * 8 + u32::from(d - b'0');
+                                }
+                                codes.push(u8::try_from(value).expect("a byte"));
+                            }
+                            other => codes.push(other),
+                        },
+                        other => codes.push(other),
+                    }
+                }
+                for code in codes.chunks(2) {
+                    let cid = u32::from(code[0]) << 8 | u32::from(code[1]);
+                    read.push_str(cids.get(&cid).map_or("\u{fffd}", String::as_str));
+                }
+            }
+        }
+        read
+    }
+
+    #[test]
+    fn each_letter_reads_back_through_its_own_character_map() {
+        // One after another, so each letter's map may come from the memo of maps: the
+        // same glyphs, other numbers, another letter.
+        for text in [
+            "Rosa gave $250.",
+            "gave $250 Rosa.",
+            "Rosa gave $1,987.",
+            "Rosa paid $250.",
+            "Rosa gave $250.",
+        ] {
+            let mut letter = Letter::new(Direction::LeftToRight).expect("the bundled fonts load");
+            letter.paragraph(text, Weight::Regular, 10.0);
+            let pdf = letter
+                .finish(Metadata::new())
+                .expect("the letter is written");
+            assert_eq!(text_read_back(&pdf), text);
+        }
+    }
+
+    #[test]
+    fn a_face_that_draws_no_digit_embeds_no_numeral() {
+        let fonts = fonts();
+        let face = fonts.face(Script::Latin, Weight::Bold);
+        let drawn: Vec<u32> = "Thank you"
+            .chars()
+            .filter_map(|c| face.shaper.glyph_index(c))
+            .map(|g| u32::from(g.0))
+            .collect();
+        let embedded = face.embedded(drawn.clone());
+        let mut expected = drawn;
+        expected.sort_unstable();
+        expected.dedup();
+        let ids: Vec<u32> = embedded.iter().map(|(g, _)| g.to_u32()).collect();
+        assert_eq!(ids, expected);
+        assert!(embedded.iter().all(|(_, text)| text.is_none()));
     }
 
     #[test]
@@ -1201,14 +1457,18 @@ mod tests {
                 .iter()
                 .filter_map(|(deflated, stream)| deflated.then_some(*stream))
                 .collect();
-            // The page's drawing, and each font's subset and character map; only the
-            // XMP metadata, which readers must find uncompressed, is not deflated.
+            // The page's drawing, and each font's subset and character map are deflated;
+            // only the XMP metadata, which readers must find uncompressed, and each
+            // font's set of glyphs (a few bytes, which deflating would make longer) are
+            // not.
             assert!(deflated.len() >= 5, "{} deflated streams", deflated.len());
-            assert!(
-                streams.len() - deflated.len() <= 1,
-                "{} streams",
-                streams.len()
-            );
+            for (_, stream) in streams.iter().filter(|(deflated, _)| !deflated) {
+                assert!(
+                    stream.starts_with(b"<?xpacket") || stream.len() <= 16,
+                    "a stream of {} bytes is not deflated",
+                    stream.len()
+                );
+            }
             for stream in deflated {
                 // A zlib stream's second byte names the level it was made at: 0x01 for
                 // the fastest, 0x9c for the default (RFC 1950, FLEVEL).

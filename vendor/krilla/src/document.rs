@@ -26,6 +26,7 @@ use crate::page::{Page, PageSettings};
 use crate::pdf::PdfDocument;
 use crate::serialize::{SerializeContext, SerializeSettings};
 use crate::surface::Location;
+use crate::text::{Font, GlyphId};
 
 /// A PDF document.
 pub struct Document {
@@ -89,6 +90,25 @@ impl Document {
     #[cfg(feature = "pdf")]
     pub fn embed_pdf_pages(&mut self, pdf: &PdfDocument, page_indices: &[usize]) {
         self.serializer_context.embed_pdf_pages(pdf, page_indices);
+    }
+
+    /// Gives each of `glyphs` of `font` its id in the font's embedded subset now, in the
+    /// order given, before anything is drawn with it, with the text it stands for when
+    /// that is given (drawing a glyph gives its text otherwise). A document that reserves
+    /// every glyph it will draw, in one order that depends only on the set (ascending,
+    /// say), embeds the same subset for the same set of glyphs whatever order they are
+    /// drawn in, and the subset is then taken from the process's memo of subsets instead
+    /// of being made again. Glyphs drawn as color glyphs are not reserved.
+    pub fn reserve_glyphs(
+        &mut self,
+        font: Font,
+        glyphs: impl IntoIterator<Item = (GlyphId, Option<String>)>,
+    ) {
+        let container = self.serializer_context.register_font_container(font);
+        let mut container = container.borrow_mut();
+        for (glyph, text) in glyphs {
+            container.reserve_cid_glyph(glyph, text);
+        }
     }
 
     /// Set the location that should be assumed for subsequent operations.

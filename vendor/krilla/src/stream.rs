@@ -312,7 +312,20 @@ pub(crate) struct FilterStream<'a> {
     filters: StreamFilters,
 }
 
-impl FilterStream<'_> {
+impl<'a> FilterStream<'a> {
+    /// A stream of `content` already encoded with `filters`.
+    pub(crate) fn from_encoded(content: &'a [u8], filters: StreamFilters) -> Self {
+        FilterStream {
+            content: Cow::Borrowed(content),
+            filters,
+        }
+    }
+
+    /// The encoded content and its filters, the content owned.
+    pub(crate) fn into_parts(self) -> (Vec<u8>, StreamFilters) {
+        (self.content.into_owned(), self.filters)
+    }
+
     pub(crate) fn encoded_data(&self) -> &[u8] {
         &self.content
     }

@@ -284,3 +284,45 @@ pub(crate) mod test_utils {
         FONT_PATH.join("NotoColorEmoji.COLR.subset.ttf")
     );
 }
+
+/// Values kept for the process under their keys, at most `capacity` of them: when full,
+/// the memo is emptied and fills again. Each value is made outside the lock, so two
+/// threads may make the same one at once; the one stored last is kept.
+pub(crate) struct Kept<K, V> {
+    values: std::sync::Mutex<std::collections::HashMap<K, std::sync::Arc<V>>>,
+    capacity: usize,
+}
+
+impl<K: Hash + Eq, V> Kept<K, V> {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Kept {
+            values: std::sync::Mutex::new(std::collections::HashMap::new()),
+            capacity,
+        }
+    }
+
+    fn values(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<K, std::sync::Arc<V>>> {
+        match self.values.lock() {
+            Ok(values) => values,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The value kept under `key`, or the one `make` makes from it, kept then.
+    pub(crate) fn get_or_make<E>(
+        &self,
+        key: K,
+        make: impl FnOnce(&K) -> Result<V, E>,
+    ) -> Result<std::sync::Arc<V>, E> {
+        if let Some(value) = self.values().get(&key) {
+            return Ok(value.clone());
+        }
+        let value = std::sync::Arc::new(make(&key)?);
+        let mut values = self.values();
+        if values.len() >= self.capacity {
+            values.clear();
+        }
+        values.insert(key, value.clone());
+        Ok(value)
+    }
+}

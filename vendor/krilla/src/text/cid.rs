@@ -18,12 +18,12 @@ use crate::configure::ValidationError;
 use crate::error::{KrillaError, KrillaResult};
 use crate::geom::Rect;
 use crate::serialize::SerializeContext;
-use crate::stream::FilterStreamBuilder;
+use crate::stream::{FilterStream, FilterStreamBuilder, StreamFilters};
 use crate::surface::Location;
 use crate::text::outline::OutlineBuilder;
 use crate::text::Font;
 use crate::text::GlyphId;
-use crate::util::{stable_hash128, SliceExt};
+use crate::util::{stable_hash128, Kept, SliceExt};
 
 const SUBSET_TAG_LEN: usize = 6;
 pub(crate) const IDENTITY_H: &str = "Identity-H";
@@ -234,24 +234,14 @@ impl CIDFont {
             sc.register_validation_error(ValidationError::RestrictedLicense(self.font.clone()));
         }
 
-        let (subsetted, global_bbox) = subset_font(self.font.clone(), glyph_remapper)?;
-        let num_glyphs = subsetted.num_glyphs();
-        let subsetted_data = subsetted.font_data().0;
-
-        let font_stream = {
-            let mut data = subsetted_data.as_ref().as_ref();
-
-            // If we have a CFF font, only embed the standalone CFF program.
-            let subsetted_ref = skrifa::FontRef::new(data).map_err(|_| {
-                KrillaError::Font(self.font.clone(), "failed to read font subset".to_string())
-            })?;
-
-            if let Some(cff) = subsetted_ref.data_for_tag(Cff::TAG) {
-                data = cff.as_bytes();
-            }
-
-            FilterStreamBuilder::new_from_binary_data(data).finish(&sc.serialize_settings())
-        };
+        let program = font_program(
+            &self.font,
+            glyph_remapper,
+            sc.serialize_settings().ascii_compatible,
+        )?;
+        let num_glyphs = program.num_glyphs;
+        let global_bbox = program.bbox;
+        let font_stream = FilterStream::from_encoded(&program.encoded, program.filters.clone());
 
         let base_font = base_font_name(&self.font, &self.glyph_remapper);
         let base_font_type0 = if is_cff {
@@ -315,7 +305,7 @@ impl CIDFont {
                 bytes
             };
 
-            let cid_stream = FilterStreamBuilder::new_from_binary_data(&cid_stream_data)
+            let cid_stream = FilterStreamBuilder::new_from_uncompressed(&cid_stream_data)
                 .finish(&sc.serialize_settings());
             let mut cid_set = stream_chunk.stream(cid_set_ref, cid_stream.encoded_data());
             cid_stream.write_filters(cid_set.deref_mut());
@@ -388,10 +378,23 @@ impl CIDFont {
             cmap
         };
 
-        let cmap_stream = cmap.finish();
-        let cmap_stream =
-            FilterStreamBuilder::new_from_content_stream(&cmap_stream, &sc.serialize_settings())
-                .finish(&sc.serialize_settings());
+        // A font's character map recurs from document to document with its subset: its
+        // encoded bytes are kept for the process too, keyed by the map itself.
+        let settings = sc.serialize_settings();
+        let key = (
+            cmap.finish().to_vec(),
+            settings.compress_content_streams,
+            settings.ascii_compatible,
+        );
+        let kept = CMAPS.get_or_make(key, |(map, _, _)| {
+            Ok::<_, std::convert::Infallible>(
+                FilterStreamBuilder::new_from_content_stream(map, &settings)
+                    .finish(&settings)
+                    .into_parts(),
+            )
+        });
+        let Ok(kept) = kept;
+        let cmap_stream = FilterStream::from_encoded(&kept.0, kept.1.clone());
         let mut cmap = stream_chunk.cmap(cmap_ref, cmap_stream.encoded_data());
         cmap_stream.write_filters(cmap.deref_mut().deref_mut());
         cmap.writing_mode(WMode::Horizontal);
@@ -408,6 +411,77 @@ impl CIDFont {
 
         Ok(())
     }
+}
+
+/// A font's subset as it is embedded: its encoded font program, its number of glyphs and
+/// the box of its outlines.
+struct FontProgram {
+    encoded: Vec<u8>,
+    filters: StreamFilters,
+    num_glyphs: u32,
+    bbox: Rect,
+}
+
+/// Subsets kept for the process, keyed by font, the original glyph ids in the order of
+/// their new ids, and whether the stream is ASCII-encoded.
+static PROGRAMS: std::sync::LazyLock<Kept<(Font, Vec<u16>, bool), FontProgram>> =
+    std::sync::LazyLock::new(|| Kept::new(256));
+
+/// Fonts' character maps as encoded, kept for the process, keyed by the map's bytes and
+/// the settings that encode it.
+static CMAPS: std::sync::LazyLock<Kept<(Vec<u8>, bool, bool), (Vec<u8>, StreamFilters)>> =
+    std::sync::LazyLock::new(|| Kept::new(256));
+
+/// The embedded program of `font`'s subset of the glyphs `glyph_remapper` names: made
+/// once for each font and order of glyphs (subset, boxed and deflated), then taken from
+/// the process's memo. A document that reserves its glyphs in ascending order
+/// ([`crate::Document::reserve_glyphs`]) draws the same program for the same set.
+fn font_program(
+    font: &Font,
+    glyph_remapper: &GlyphRemapper,
+    ascii_compatible: bool,
+) -> KrillaResult<Arc<FontProgram>> {
+    let key = (
+        font.clone(),
+        glyph_remapper.remapped_gids().collect(),
+        ascii_compatible,
+    );
+    PROGRAMS.get_or_make(key, |_| {
+        make_font_program(font, glyph_remapper, ascii_compatible)
+    })
+}
+
+fn make_font_program(
+    font: &Font,
+    glyph_remapper: &GlyphRemapper,
+    ascii_compatible: bool,
+) -> KrillaResult<FontProgram> {
+    let (subsetted, bbox) = subset_font(font.clone(), glyph_remapper)?;
+    let num_glyphs = subsetted.num_glyphs();
+    let subsetted_data = subsetted.font_data().0;
+    let mut data = subsetted_data.as_ref().as_ref();
+
+    // If we have a CFF font, only embed the standalone CFF program.
+    let subsetted_ref = skrifa::FontRef::new(data)
+        .map_err(|_| KrillaError::Font(font.clone(), "failed to read font subset".to_string()))?;
+
+    if let Some(cff) = subsetted_ref.data_for_tag(Cff::TAG) {
+        data = cff.as_bytes();
+    }
+
+    let settings = crate::SerializeSettings {
+        ascii_compatible,
+        ..Default::default()
+    };
+    let (encoded, filters) = FilterStreamBuilder::new_from_binary_data(data)
+        .finish(&settings)
+        .into_parts();
+    Ok(FontProgram {
+        encoded,
+        filters,
+        num_glyphs,
+        bbox,
+    })
 }
 
 /// Create a tag for a font subset.

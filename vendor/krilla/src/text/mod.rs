@@ -116,6 +116,26 @@ impl FontContainer {
         }
     }
 
+    /// Gives `glyph` its CID now if it is drawn as an outline, with `text` as what it
+    /// stands for unless it has a text already (see
+    /// [`Document::reserve_glyphs`](crate::Document::reserve_glyphs)).
+    pub(crate) fn reserve_cid_glyph(&mut self, glyph: GlyphId, text: Option<String>) {
+        if !self.cid_cache.contains_key(&glyph.to_u32()) && should_outline(&self.font, glyph) {
+            let cid = self.cid_font.add_glyph(glyph);
+            self.cid_cache.insert(
+                glyph.to_u32(),
+                (self.cid_font.identifier(), PDFGlyph::Cid(cid)),
+            );
+        }
+        if let (Some(text), Some((_, PDFGlyph::Cid(cid)))) =
+            (text, self.cid_cache.get(&glyph.to_u32()))
+        {
+            if self.cid_font.get_codepoints(*cid).is_none() {
+                self.cid_font.set_codepoints(*cid, text, None);
+            }
+        }
+    }
+
     #[inline]
     pub(crate) fn add_glyph(&mut self, glyph: ColoredGlyph) -> (FontIdentifier, PDFGlyph) {
         if let Some(e) = self
