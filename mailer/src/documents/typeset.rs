@@ -1141,7 +1141,6 @@ mod tests {
     /// Each embedded font's `/FontBBox` (left, bottom, right, top) and its font file,
     /// inflated.
     fn embedded_fonts(pdf: &[u8]) -> Vec<([f32; 4], Vec<u8>)> {
-        use std::io::Read;
         let text = String::from_utf8_lossy(pdf);
         let mut found = Vec::new();
         for (at, _) in text.match_indices("/FontFile2 ") {
@@ -1155,21 +1154,28 @@ mod tests {
             let [left, bottom, right, top] = numbers[..] else {
                 panic!("a box of four numbers: {numbers:?}");
             };
-            let reference = &text[at + 11..];
-            let file = &reference[..reference.find(' ').expect("a reference")];
-            let opening = format!("\n{file} 0 obj");
-            let start = pdf
-                .windows(opening.len())
-                .position(|w| w == opening.as_bytes())
-                .expect("the font file");
-            let (_, stream) = streams(&pdf[start..])[0];
-            let mut data = Vec::new();
-            flate2::read::ZlibDecoder::new(stream)
-                .read_to_end(&mut data)
-                .expect("the font file inflates");
+            let data = referenced_stream(pdf, &text[at + "/FontFile2 ".len()..]);
             found.push(([left, bottom, right, top], data));
         }
         found
+    }
+
+    /// The deflated stream of the object `reference` (text that begins with an object
+    /// number, as after a key such as `/FontFile2 `) names, inflated.
+    fn referenced_stream(pdf: &[u8], reference: &str) -> Vec<u8> {
+        use std::io::Read;
+        let number = &reference[..reference.find(' ').expect("a reference")];
+        let opening = format!("\n{number} 0 obj");
+        let start = pdf
+            .windows(opening.len())
+            .position(|w| w == opening.as_bytes())
+            .expect("the object");
+        let (_, stream) = streams(&pdf[start..])[0];
+        let mut data = Vec::new();
+        flate2::read::ZlibDecoder::new(stream)
+            .read_to_end(&mut data)
+            .expect("the stream inflates");
+        data
     }
 
     /// Each embedded font's `/FontBBox` beside the box of every outline in the font file
@@ -1268,15 +1274,8 @@ mod tests {
     fn text_read_back(pdf: &[u8]) -> String {
         use std::io::Read;
         let text = String::from_utf8_lossy(pdf);
-        let at = text.find("/ToUnicode ").expect("a character map") + 11;
-        let reference = &text[at..at + text[at..].find(' ').expect("a reference")];
-        let opening = format!("\n{reference} 0 obj");
-        let start = text.find(&opening).expect("the character map");
-        let (_, stream) = streams(&pdf[start..])[0];
-        let mut map = String::new();
-        flate2::read::ZlibDecoder::new(stream)
-            .read_to_string(&mut map)
-            .expect("the map inflates");
+        let at = text.find("/ToUnicode ").expect("a character map") + "/ToUnicode ".len();
+        let map = String::from_utf8(referenced_stream(pdf, &text[at..])).expect("a text map");
         let hex = |h: &str| u32::from_str_radix(h, 16).expect("hex");
         let mut cids = HashMap::new();
         for section in map.split("beginbfchar").skip(1) {
