@@ -60,13 +60,16 @@ impl CsvFile {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let cells: Vec<S> = cells.into_iter().collect();
+        for cell in cells {
+            match neutralize(cell.as_ref()) {
+                Cow::Borrowed(text) => self.writer.write_field(text),
+                Cow::Owned(text) => self.writer.write_field(text),
+            }
+            .map_err(unexpected)?;
+        }
+        // An empty record after its fields ends the row.
         self.writer
-            .write_record(
-                cells
-                    .iter()
-                    .map(|cell| neutralize(cell.as_ref()).into_owned()),
-            )
+            .write_record(std::iter::empty::<&[u8]>())
             .map_err(unexpected)
     }
 

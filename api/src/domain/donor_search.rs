@@ -384,25 +384,22 @@ pub async fn page_donors(
         .await
 }
 
-/// The next `limit` matching donors after the donor with id `after`, in id order: how
-/// an export reads every match a page at a time, each page found through the primary
-/// key however deep it is (an offset would read all the pages before it again).
-pub async fn donors_after(
-    db: &impl ConnectionTrait,
+/// The given `columns` of the next `limit` matching donors after the donor with id
+/// `after`, in id order: how an export reads every match a page at a time, each page
+/// found through the primary key however deep it is (an offset would read all the
+/// pages before it again).
+pub fn donors_after(
     filter: &DonorFilter,
+    columns: &[donor::Column],
     after: i64,
     limit: u64,
-) -> Result<Vec<donor::Model>, DomainError> {
-    let query = matching(filter, filter.needs_totals())?
-        .column((d(), Asterisk))
+) -> Result<SelectStatement, DomainError> {
+    Ok(matching(filter, filter.needs_totals())?
+        .columns(columns.iter().map(|column| (d(), *column)))
         .and_where(Expr::col((d(), donor::Column::Id)).gt(after))
         .order_by((d(), donor::Column::Id), Order::Asc)
         .limit(limit)
-        .to_owned();
-    Ok(donor::Entity::find()
-        .from_raw_sql(db.get_database_backend().build(&query))
-        .all(db)
-        .await?)
+        .to_owned())
 }
 
 #[cfg(test)]

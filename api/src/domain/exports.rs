@@ -9,14 +9,18 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, SecondsFormat, Utc};
+use chrono::{DateTime, Duration, NaiveDate, SecondsFormat, Utc};
+use entity::enums::{
+    DonorKind, GiftStatus, Language, PaymentMethod, PledgeFrequency, PledgeSource, PledgeStatus,
+    TributeKind,
+};
 use entity::money::NumberStyle;
 use entity::{appeal, audit_log, campaign, donor, fund, gift, pledge};
-use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait};
+use sea_orm::sea_query::{Condition, Expr, ExprTrait, Order, Query, SelectStatement};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, QueryResult, TryGetable};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::batch_reads::rows_by_id;
 use super::csv_export::CsvFile;
 use super::donor_search::{self, DonorFilter};
 use super::gift_search::{self, GiftFilter};
@@ -223,21 +227,11 @@ pub fn file_name(id: i64, request: &ExportRequest) -> String {
     format!("{}-export-{id}.csv", request.noun())
 }
 
-/// The external id an exported donor carries: the one they were imported with, or this
-/// service's own id, so the gifts file can name its donors and a file imported
-/// elsewhere keeps its links.
-pub fn donor_external_id(donor: &donor::Model) -> String {
-    donor
-        .external_id
-        .clone()
-        .unwrap_or_else(|| format!("donor-{}", donor.id))
-}
-
-/// The external id an exported gift carries, as for donors.
-pub fn gift_external_id(gift: &gift::Model) -> String {
-    gift.external_id
-        .clone()
-        .unwrap_or_else(|| format!("gift-{}", gift.id))
+/// The external id an exported record carries: the one it was imported with, or this
+/// service's own id after `prefix` (`donor-12`), so the gifts file can name its donors
+/// and a file imported elsewhere keeps its links.
+fn external_id(prefix: &str, id: i64, imported: Option<String>) -> String {
+    imported.unwrap_or_else(|| format!("{prefix}-{id}"))
 }
 
 /// An amount in minor units as exports write it and imports read it: `1,250.00`.
@@ -247,10 +241,6 @@ pub fn amount_text(amount_minor: i64) -> String {
 
 fn time_text(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-fn text(value: &Option<String>) -> String {
-    value.clone().unwrap_or_default()
 }
 
 /// Names of the small tables a gift or pledge row refers to, read once per file.
@@ -320,40 +310,64 @@ impl ExportCursor {
             let header = CsvFile::with_header(self.request.columns())?;
             return Ok(Some(header.finish()?.into_bytes()));
         };
-        let mut part = CsvFile::continuation();
-        let (rows, last) = match &self.request {
+        let rows = match &self.request {
             ExportRequest::Donors(filter) => {
-                let donors = donor_search::donors_after(db, filter, after, PAGE_ROWS).await?;
-                for donor in &donors {
-                    part.row(donor_row(donor))?;
-                }
-                (donors.len(), donors.last().map(|d| d.id))
+                // One table: the filter and the columns read share one query.
+                let read = donor_search::donors_after(filter, &DONOR_READ, after, PAGE_ROWS)?;
+                db.query_all(&read).await?
             }
-            ExportRequest::Gifts(filter) => {
-                let gifts = gift_search::gifts_after(db, filter, after, PAGE_ROWS).await?;
-                let donors = donors_of(db, gifts.iter().map(|g| g.donor_id)).await?;
-                let names = self.names(db).await?;
-                for gift in &gifts {
-                    part.row(gift_row(gift, donors.get(&gift.donor_id), names))?;
+            ExportRequest::Gifts(filter) => match gift_search::condition(db, filter).await? {
+                Some(condition) => {
+                    let read = page_of(
+                        gift::Entity,
+                        &GIFT_READ,
+                        gift::Column::DonorId,
+                        condition,
+                        after,
+                    );
+                    db.query_all(&read).await?
                 }
-                (gifts.len(), gifts.last().map(|g| g.id))
-            }
+                None => Vec::new(),
+            },
             ExportRequest::Pledges(filter) => {
-                let pledges = pledges::pledges_after(db, filter, after, PAGE_ROWS).await?;
-                let donors = donors_of(db, pledges.iter().map(|p| p.donor_id)).await?;
-                let names = self.names(db).await?;
-                for pledge in &pledges {
-                    part.row(pledge_row(pledge, donors.get(&pledge.donor_id), names))?;
-                }
-                (pledges.len(), pledges.last().map(|p| p.id))
+                let condition = pledges::pledge_condition(filter);
+                let read = page_of(
+                    pledge::Entity,
+                    &PLEDGE_READ,
+                    pledge::Column::DonorId,
+                    condition,
+                    after,
+                );
+                db.query_all(&read).await?
             }
         };
-        if rows < PAGE_ROWS as usize {
+        if rows.len() < PAGE_ROWS as usize {
             self.done = true;
         }
-        self.after = last.or(self.after);
-        if rows == 0 {
+        let Some(last) = rows.last() else {
             return Ok(None);
+        };
+        // Every page query selects the id first.
+        self.after = Some(last.try_get_by_index::<i64>(0)?);
+        let mut part = CsvFile::continuation();
+        match &self.request {
+            ExportRequest::Donors(_) => {
+                for row in &rows {
+                    part.row(donor_row(&mut Cells::of(row))?)?;
+                }
+            }
+            ExportRequest::Gifts(_) => {
+                let names = self.names(db).await?;
+                for row in &rows {
+                    part.row(gift_row(&mut Cells::of(row), names)?)?;
+                }
+            }
+            ExportRequest::Pledges(_) => {
+                let names = self.names(db).await?;
+                for row in &rows {
+                    part.row(pledge_row(&mut Cells::of(row), names)?)?;
+                }
+            }
         }
         Ok(Some(part.into_bytes()?))
     }
@@ -368,110 +382,256 @@ impl ExportCursor {
     }
 }
 
-async fn donors_of(
-    db: &impl ConnectionTrait,
-    ids: impl Iterator<Item = i64>,
-) -> Result<HashMap<i64, donor::Model>, DomainError> {
-    let mut ids: Vec<i64> = ids.collect();
-    ids.sort_unstable();
-    ids.dedup();
-    Ok(rows_by_id::<donor::Entity>(db, donor::Column::Id, &ids)
-        .await?
-        .into_iter()
-        .map(|d| (d.id, d))
-        .collect())
+/// One page of gifts or pledges: `columns` of the next [`PAGE_ROWS`] rows after id
+/// `after` that meet `condition`, in id order (`columns` starts with the id), then the
+/// [`DONOR_NAMED`] columns of each row's donor. The filters name their columns with their
+/// table, so the join leaves them unambiguous.
+fn page_of<E: EntityTrait>(
+    entity: E,
+    columns: &[E::Column],
+    donor_id: E::Column,
+    condition: Condition,
+    after: i64,
+) -> SelectStatement {
+    let id = columns[0];
+    Query::select()
+        .columns(columns.iter().map(|column| (entity, *column)))
+        .columns(DONOR_NAMED.map(|column| (donor::Entity, column)))
+        .from(entity)
+        .left_join(
+            donor::Entity,
+            Expr::col((donor::Entity, donor::Column::Id)).equals((entity, donor_id)),
+        )
+        .cond_where(condition)
+        .and_where(Expr::col((entity, id)).gt(after))
+        .order_by((entity, id), Order::Asc)
+        .limit(PAGE_ROWS)
+        .to_owned()
 }
 
-fn donor_row(donor: &donor::Model) -> Vec<String> {
-    vec![
-        donor.id.to_string(),
-        donor_external_id(donor),
-        donor.kind.as_str().to_owned(),
-        donor.display_name.clone(),
-        text(&donor.first_name),
-        text(&donor.last_name),
-        text(&donor.email),
-        text(&donor.phone),
-        text(&donor.address_line1),
-        text(&donor.address_line2),
-        text(&donor.city),
-        text(&donor.region),
-        text(&donor.postal_code),
-        text(&donor.country),
-        donor.language.as_str().to_owned(),
-        donor.email_consent.to_string(),
-        donor.anonymous.to_string(),
-        text(&donor.notes),
-        time_text(donor.created_at),
-    ]
+/// A row's cells, read in the order its query selected them.
+struct Cells<'a> {
+    row: &'a QueryResult,
+    next: usize,
 }
 
-/// Who a gift or pledge row names: external id, email, name.
-fn donor_columns(donor: Option<&donor::Model>) -> [String; 3] {
-    match donor {
-        Some(donor) => [
-            donor_external_id(donor),
-            text(&donor.email),
-            donor.display_name.clone(),
-        ],
-        None => Default::default(),
+impl<'a> Cells<'a> {
+    fn of(row: &'a QueryResult) -> Self {
+        Cells { row, next: 0 }
+    }
+
+    fn read<T: TryGetable>(&mut self) -> Result<T, DomainError> {
+        let value = self.row.try_get_by_index::<T>(self.next)?;
+        self.next += 1;
+        Ok(value)
+    }
+
+    fn text(&mut self) -> Result<String, DomainError> {
+        Ok(self.read::<Option<String>>()?.unwrap_or_default())
     }
 }
 
-fn gift_row(gift: &gift::Model, donor: Option<&donor::Model>, names: &Names) -> Vec<String> {
-    let [donor_external_id, donor_email, donor_name] = donor_columns(donor);
-    vec![
-        gift.id.to_string(),
-        gift_external_id(gift),
+/// What the donor file reads of each donor, in the order of [`DONOR_COLUMNS`].
+const DONOR_READ: [donor::Column; 19] = {
+    use donor::Column::*;
+    [
+        Id,
+        ExternalId,
+        Kind,
+        DisplayName,
+        FirstName,
+        LastName,
+        Email,
+        Phone,
+        AddressLine1,
+        AddressLine2,
+        City,
+        Region,
+        PostalCode,
+        Country,
+        Language,
+        EmailConsent,
+        Anonymous,
+        Notes,
+        CreatedAt,
+    ]
+};
+
+fn donor_row(cells: &mut Cells) -> Result<[String; 19], DomainError> {
+    let id: i64 = cells.read()?;
+    Ok([
+        id.to_string(),
+        external_id("donor", id, cells.read()?),
+        cells.read::<DonorKind>()?.as_str().to_owned(),
+        cells.read()?,
+        cells.text()?,
+        cells.text()?,
+        cells.text()?,
+        cells.text()?,
+        cells.text()?,
+        cells.text()?,
+        cells.text()?,
+        cells.text()?,
+        cells.text()?,
+        cells.text()?,
+        cells.read::<Language>()?.as_str().to_owned(),
+        cells.read::<bool>()?.to_string(),
+        cells.read::<bool>()?.to_string(),
+        cells.text()?,
+        time_text(cells.read()?),
+    ])
+}
+
+/// What a gift or pledge row reads of its donor, after its own columns: the donor's id,
+/// external id, email and name.
+const DONOR_NAMED: [donor::Column; 4] = [
+    donor::Column::Id,
+    donor::Column::ExternalId,
+    donor::Column::Email,
+    donor::Column::DisplayName,
+];
+
+/// Who a gift or pledge row names: external id, email, name; empty if no donor.
+fn donor_named(cells: &mut Cells) -> Result<[String; 3], DomainError> {
+    let Some(id) = cells.read::<Option<i64>>()? else {
+        return Ok(Default::default());
+    };
+    Ok([
+        external_id("donor", id, cells.read()?),
+        cells.text()?,
+        cells.read()?,
+    ])
+}
+
+/// What the gift file reads of each gift, before its donor's [`DONOR_NAMED`].
+const GIFT_READ: [gift::Column; 19] = {
+    use gift::Column::*;
+    [
+        Id,
+        ExternalId,
+        AmountMinor,
+        Currency,
+        RefundedMinor,
+        Status,
+        Method,
+        FundId,
+        AppealId,
+        CampaignId,
+        PledgeId,
+        ReceivedAt,
+        CheckNumber,
+        Anonymous,
+        TributeKind,
+        TributeName,
+        BenefitsMinor,
+        BenefitsDescription,
+        Notes,
+    ]
+};
+
+fn gift_row(cells: &mut Cells, names: &Names) -> Result<[String; 22], DomainError> {
+    let id: i64 = cells.read()?;
+    let external = external_id("gift", id, cells.read()?);
+    let amount = amount_text(cells.read()?);
+    let currency: String = cells.read()?;
+    let refunded = amount_text(cells.read()?);
+    let status = cells.read::<GiftStatus>()?.as_str();
+    let method = cells.read::<PaymentMethod>()?.as_str();
+    let fund = Names::of(&names.funds, Some(cells.read()?));
+    let appeal = Names::of(&names.appeals, cells.read()?);
+    let campaign = Names::of(&names.campaigns, cells.read()?);
+    let pledge_id = cells.read::<Option<i64>>()?;
+    let received_at = time_text(cells.read()?);
+    let check_number = cells.text()?;
+    let anonymous = cells.read::<bool>()?;
+    let tribute_kind = cells.read::<Option<TributeKind>>()?;
+    let tribute_name = cells.text()?;
+    let benefits = cells.read::<i64>()?;
+    let benefits_description = cells.text()?;
+    let notes = cells.text()?;
+    let [donor_external_id, donor_email, donor_name] = donor_named(cells)?;
+    Ok([
+        id.to_string(),
+        external,
         donor_external_id,
         donor_email,
         donor_name,
-        amount_text(gift.amount_minor),
-        gift.currency.clone(),
-        amount_text(gift.refunded_minor),
-        gift.status.as_str().to_owned(),
-        gift.method.as_str().to_owned(),
-        Names::of(&names.funds, Some(gift.fund_id)),
-        Names::of(&names.appeals, gift.appeal_id),
-        Names::of(&names.campaigns, gift.campaign_id),
-        gift.pledge_id.map(|id| id.to_string()).unwrap_or_default(),
-        time_text(gift.received_at),
-        text(&gift.check_number),
-        gift.anonymous.to_string(),
-        gift.tribute_kind
+        amount,
+        currency,
+        refunded,
+        status.to_owned(),
+        method.to_owned(),
+        fund,
+        appeal,
+        campaign,
+        pledge_id.map(|id| id.to_string()).unwrap_or_default(),
+        received_at,
+        check_number,
+        anonymous.to_string(),
+        tribute_kind
             .map(|k| k.as_str().to_owned())
             .unwrap_or_default(),
-        text(&gift.tribute_name),
-        if gift.benefits_minor > 0 {
-            amount_text(gift.benefits_minor)
+        tribute_name,
+        if benefits > 0 {
+            amount_text(benefits)
         } else {
             String::new()
         },
-        text(&gift.benefits_description),
-        text(&gift.notes),
-    ]
+        benefits_description,
+        notes,
+    ])
 }
 
-fn pledge_row(pledge: &pledge::Model, donor: Option<&donor::Model>, names: &Names) -> Vec<String> {
-    let [donor_external_id, donor_email, donor_name] = donor_columns(donor);
-    vec![
-        pledge.id.to_string(),
+/// What the pledge file reads of each pledge, before its donor's [`DONOR_NAMED`].
+const PLEDGE_READ: [pledge::Column; 12] = {
+    use pledge::Column::*;
+    [
+        Id,
+        Source,
+        Status,
+        InstallmentMinor,
+        Currency,
+        Frequency,
+        StartsOn,
+        EndsOn,
+        InstallmentsTotal,
+        FundId,
+        AppealId,
+        CreatedAt,
+    ]
+};
+
+fn pledge_row(cells: &mut Cells, names: &Names) -> Result<[String; 15], DomainError> {
+    let id: i64 = cells.read()?;
+    let source = cells.read::<PledgeSource>()?.as_str();
+    let status = cells.read::<PledgeStatus>()?.as_str();
+    let installment = amount_text(cells.read()?);
+    let currency: String = cells.read()?;
+    let frequency = cells.read::<PledgeFrequency>()?.as_str();
+    let starts_on = cells.read::<NaiveDate>()?.to_string();
+    let ends_on = cells.read::<Option<NaiveDate>>()?;
+    let installments_total = cells.read::<Option<i32>>()?;
+    let fund = Names::of(&names.funds, Some(cells.read()?));
+    let appeal = Names::of(&names.appeals, cells.read()?);
+    let created_at = time_text(cells.read()?);
+    let [donor_external_id, donor_email, donor_name] = donor_named(cells)?;
+    Ok([
+        id.to_string(),
         donor_external_id,
         donor_email,
         donor_name,
-        pledge.source.as_str().to_owned(),
-        pledge.status.as_str().to_owned(),
-        amount_text(pledge.installment_minor),
-        pledge.currency.clone(),
-        pledge.frequency.as_str().to_owned(),
-        pledge.starts_on.to_string(),
-        pledge.ends_on.map(|d| d.to_string()).unwrap_or_default(),
-        pledge
-            .installments_total
+        source.to_owned(),
+        status.to_owned(),
+        installment,
+        currency,
+        frequency.to_owned(),
+        starts_on,
+        ends_on.map(|d| d.to_string()).unwrap_or_default(),
+        installments_total
             .map(|n| n.to_string())
             .unwrap_or_default(),
-        Names::of(&names.funds, Some(pledge.fund_id)),
-        Names::of(&names.appeals, pledge.appeal_id),
-        time_text(pledge.created_at),
-    ]
+        fund,
+        appeal,
+        created_at,
+    ])
 }

@@ -6,10 +6,7 @@ use chrono::{DateTime, Utc};
 use entity::enums::{GiftStatus, PaymentMethod};
 use entity::gift;
 use sea_orm::sea_query::{Expr, ExprTrait, Func, LikeExpr};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter};
 
 use serde::{Deserialize, Serialize};
 
@@ -39,7 +36,9 @@ pub struct GiftFilter {
     pub text_in_notes: bool,
 }
 
-async fn condition(
+/// What `filter` asks of a gift, its columns named with their table, so the condition
+/// holds in a query that joins other tables too; `None` when no gift can match.
+pub async fn condition(
     db: &impl ConnectionTrait,
     filter: &GiftFilter,
 ) -> Result<Option<Condition>, DomainError> {
@@ -99,7 +98,7 @@ async fn condition(
                 .replace('%', "\\%")
                 .replace('_', "\\_");
             either = either.add(
-                Expr::expr(Func::lower(Expr::col(gift::Column::Notes)))
+                Expr::expr(Func::lower(Expr::col((gift::Entity, gift::Column::Notes))))
                     .like(LikeExpr::new(format!("%{escaped}%")).escape('\\')),
             );
         }
@@ -165,26 +164,6 @@ pub async fn page_gifts(
             size_when_unsaid,
         )
         .await
-}
-
-/// The next `limit` matching gifts after the gift with id `after`, in id order: how an
-/// export reads every match a page at a time through the primary key.
-pub async fn gifts_after(
-    db: &impl ConnectionTrait,
-    filter: &GiftFilter,
-    after: i64,
-    limit: u64,
-) -> Result<Vec<gift::Model>, DomainError> {
-    let Some(condition) = condition(db, filter).await? else {
-        return Ok(Vec::new());
-    };
-    Ok(gift::Entity::find()
-        .filter(condition)
-        .filter(gift::Column::Id.gt(after))
-        .order_by_asc(gift::Column::Id)
-        .limit(limit)
-        .all(db)
-        .await?)
 }
 
 /// One gift by id.

@@ -9,7 +9,7 @@ use entity::{Money, donor, fund, gift, pledge};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    PaginatorTrait, QueryFilter, QuerySelect, Set,
 };
 use serde_json::json;
 
@@ -341,7 +341,9 @@ pub struct PledgeFilter {
     pub appeal_id: Option<i64>,
 }
 
-fn pledge_condition(filter: &PledgeFilter) -> Condition {
+/// What `filter` asks of a pledge, its columns named with their table, so the condition
+/// holds in a query that joins other tables too.
+pub fn pledge_condition(filter: &PledgeFilter) -> Condition {
     let mut condition = Condition::all();
     if let Some(id) = filter.donor_id {
         condition = condition.add(pledge::Column::DonorId.eq(id));
@@ -383,23 +385,6 @@ pub async fn count_pledges(
     Ok(pledge::Entity::find()
         .filter(pledge_condition(filter))
         .count(db)
-        .await?)
-}
-
-/// The next `limit` matching pledges after the pledge with id `after`, in id order: how
-/// an export reads every match a page at a time through the primary key.
-pub async fn pledges_after(
-    db: &impl ConnectionTrait,
-    filter: &PledgeFilter,
-    after: i64,
-    limit: u64,
-) -> Result<Vec<pledge::Model>, DomainError> {
-    Ok(pledge::Entity::find()
-        .filter(pledge_condition(filter))
-        .filter(pledge::Column::Id.gt(after))
-        .order_by_asc(pledge::Column::Id)
-        .limit(limit)
-        .all(db)
         .await?)
 }
 
