@@ -155,6 +155,9 @@ impl Application {
                 .configure(routes)
                 .wrap(from_fn(pages::headers::security_headers))
         })
+        // A response written in more than one piece (a streamed export's last chunk)
+        // would otherwise wait for the client's delayed acknowledgment, about 40 ms.
+        .tcp_nodelay(true)
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(shutdown_timeout)
