@@ -6,8 +6,8 @@ use std::collections::HashMap;
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use entity::enums::{
-    AppealChannel, DonorKind, GiftStatus, Language, PaymentMethod, PledgeFrequency, PledgeSource,
-    PledgeStatus, StaffRole, TributeKind,
+    DonorKind, GiftStatus, Language, PaymentMethod, PledgeFrequency, PledgeSource, PledgeStatus,
+    StaffRole, TributeKind,
 };
 use entity::{appeal, audit_log, campaign, donor, fund, gift, pledge};
 use sea_orm::{
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tests::on_both_backends;
 use tests::support::{Backend, TestApp, error_codes, spawn_app_with};
 
-use crate::staff_api::{admin_token, check_gift, create_donor, ok, staff_token};
+use crate::staff_api::{admin_token, check_gift, create_donor, ok, scomm_appeal, staff_token};
 
 const LINK_KEY: &str = "export-links-are-signed-with-this-key-0123456789";
 
@@ -271,32 +271,7 @@ async fn every_column_of_each_export_says_what_its_record_holds(backend: Backend
     .insert(&app.db)
     .await
     .unwrap();
-    let campaign = campaign::ActiveModel {
-        name: Set("Fight Against S-Comm 2011".into()),
-        goal_minor: Set(5_000_000),
-        currency: Set("USD".into()),
-        starts_on: Set(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
-        default_fund_id: Set(1),
-        created_at: Set(created),
-        updated_at: Set(created),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-    let appeal = appeal::ActiveModel {
-        campaign_id: Set(campaign.id),
-        name: Set("Spring letter".into()),
-        channel: Set(AppealChannel::Letter),
-        source_code: Set("SCOMM11-LETTER".into()),
-        currency: Set("USD".into()),
-        created_at: Set(created),
-        updated_at: Set(created),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
+    let (campaign_id, appeal_id) = scomm_appeal(&app).await;
     let fund = fund::ActiveModel {
         name: Set("Santa Ana Deportation Defense Fund".into()),
         code: Set("SANTA-ANA".into()),
@@ -319,8 +294,8 @@ async fn every_column_of_each_export_says_what_its_record_holds(backend: Backend
         ends_on: Set(Some(NaiveDate::from_ymd_opt(2027, 8, 9).unwrap())),
         installments_total: Set(Some(7)),
         fund_id: Set(fund.id),
-        appeal_id: Set(Some(appeal.id)),
-        campaign_id: Set(Some(campaign.id)),
+        appeal_id: Set(Some(appeal_id)),
+        campaign_id: Set(Some(campaign_id)),
         created_at: Set(created),
         updated_at: Set(created),
         ..Default::default()
@@ -338,8 +313,8 @@ async fn every_column_of_each_export_says_what_its_record_holds(backend: Backend
         method: Set(PaymentMethod::Check),
         status: Set(GiftStatus::PartiallyRefunded),
         fund_id: Set(fund.id),
-        campaign_id: Set(Some(campaign.id)),
-        appeal_id: Set(Some(appeal.id)),
+        campaign_id: Set(Some(campaign_id)),
+        appeal_id: Set(Some(appeal_id)),
         pledge_id: Set(Some(pledge.id)),
         received_at: Set(received),
         check_number: Set(Some("00417".into())),
@@ -403,14 +378,20 @@ async fn every_column_of_each_export_says_what_its_record_holds(backend: Backend
         json!({ "donorId": donor.id.to_string() }),
     )
     .await;
+    // How a gift or pledge names its donor.
+    let named = |mut cells: Vec<(&'static str, String)>| {
+        cells.extend([
+            ("donor_external_id", "CRM-7".to_owned()),
+            ("donor_email", "lucia@example.org".to_owned()),
+            ("donor_name", "Fundación Ríos".to_owned()),
+        ]);
+        cells
+    };
     assert_cells(
         &exported,
-        &[
+        &named(vec![
             ("id", gift.id.to_string()),
             ("external_id", "OLD-GIFT-9".into()),
-            ("donor_external_id", "CRM-7".into()),
-            ("donor_email", "lucia@example.org".into()),
-            ("donor_name", "Fundación Ríos".into()),
             ("amount", "2,500.75".into()),
             ("currency", "USD".into()),
             ("refunded", "10.25".into()),
@@ -428,7 +409,7 @@ async fn every_column_of_each_export_says_what_its_record_holds(backend: Backend
             ("benefits_value", "45.00".into()),
             ("benefits_description", "two gala tickets".into()),
             ("notes", "'=not a formula".into()),
-        ],
+        ]),
     );
 
     let exported = only_row(
@@ -440,11 +421,8 @@ async fn every_column_of_each_export_says_what_its_record_holds(backend: Backend
     .await;
     assert_cells(
         &exported,
-        &[
+        &named(vec![
             ("id", pledge.id.to_string()),
-            ("donor_external_id", "CRM-7".into()),
-            ("donor_email", "lucia@example.org".into()),
-            ("donor_name", "Fundación Ríos".into()),
             ("source", "envelope".into()),
             ("status", "paused".into()),
             ("installment", "1,250.50".into()),
@@ -456,7 +434,7 @@ async fn every_column_of_each_export_says_what_its_record_holds(backend: Backend
             ("fund", fund.name.clone()),
             ("appeal_code", "SCOMM11-LETTER".into()),
             ("created_at", "2025-11-02T03:04:05Z".into()),
-        ],
+        ]),
     );
 }
 

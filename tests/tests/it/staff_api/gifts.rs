@@ -1,47 +1,15 @@
 //! Offline gifts: recording (once, whatever the retries), pledge installments,
 //! corrections and refunds, and finding gifts with every filter.
 
-use chrono::{NaiveDate, Utc};
+use chrono::Utc;
 use entity::enums::{GiftStatus, PaymentMethod};
-use entity::{Money, appeal, campaign, gift, outbox, pledge, receipt};
+use entity::{Money, gift, outbox, pledge, receipt};
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use tests::on_both_backends;
 use tests::support::{Backend, TestApp, spawn_app};
 
 use super::*;
-
-/// The Fight Against S-Comm campaign with its printed-letter appeal.
-async fn scomm_appeal(app: &TestApp) -> (i64, i64) {
-    let now = Utc::now();
-    let campaign = campaign::ActiveModel {
-        name: Set("Fight Against S-Comm 2011".into()),
-        goal_minor: Set(5_000_000),
-        currency: Set("USD".into()),
-        starts_on: Set(NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
-        default_fund_id: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-    let appeal = appeal::ActiveModel {
-        campaign_id: Set(campaign.id),
-        name: Set("Spring letter".into()),
-        channel: Set(entity::enums::AppealChannel::Letter),
-        source_code: Set("SCOMM11-LETTER".into()),
-        currency: Set("USD".into()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
-    (campaign.id, appeal.id)
-}
 
 async fn a_check_from_a_reply_envelope_is_recorded_with_its_receipt(backend: Backend) {
     let app = spawn_app(backend).await;

@@ -22,7 +22,7 @@ mod segments;
 mod tributes;
 
 use entity::enums::StaffRole;
-use sea_orm::{EntityTrait, PaginatorTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, PaginatorTrait, Set};
 use serde_json::{Value, json};
 use tests::support::{TestApp, error_codes};
 
@@ -114,4 +114,36 @@ pub async fn audit_entries(app: &TestApp, action: &str) -> Vec<entity::audit_log
         .all(&app.db)
         .await
         .unwrap()
+}
+
+/// The Fight Against S-Comm campaign with its printed-letter appeal.
+pub async fn scomm_appeal(app: &TestApp) -> (i64, i64) {
+    let now = chrono::Utc::now();
+    let campaign = entity::campaign::ActiveModel {
+        name: Set("Fight Against S-Comm 2011".into()),
+        goal_minor: Set(5_000_000),
+        currency: Set("USD".into()),
+        starts_on: Set(chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap()),
+        default_fund_id: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    let appeal = entity::appeal::ActiveModel {
+        campaign_id: Set(campaign.id),
+        name: Set("Spring letter".into()),
+        channel: Set(entity::enums::AppealChannel::Letter),
+        source_code: Set("SCOMM11-LETTER".into()),
+        currency: Set("USD".into()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    (campaign.id, appeal.id)
 }
