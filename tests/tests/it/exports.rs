@@ -200,6 +200,8 @@ async fn a_gift_export_filters_and_names_each_gifts_donor_and_fund(backend: Back
     assert_eq!(gifts[1]["fund"], "General Fund");
     assert_eq!(gifts[1]["method"], "check");
     assert_eq!(gifts[1]["status"], "succeeded");
+    // A gift that brought no benefits says nothing of them, rather than "0.00".
+    assert_eq!(gifts[1]["benefits_value"], "");
 
     let pledges = rows(
         &download(
