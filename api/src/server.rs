@@ -45,6 +45,9 @@ pub struct AppState {
     pub page_reads: pages::donate::PageReads,
     /// Stripe events this process has seen settled, so a redelivery reads nothing.
     pub settled_events: crate::domain::payments::SettledEvents,
+    /// The Checkout Sessions the donation page created, written together when they
+    /// arrive together.
+    pub created_sessions: crate::domain::payments::CreatedSessions,
 }
 
 /// Declares every route once: `ROUTES` lists them (method and path pattern) for
@@ -141,6 +144,7 @@ impl Application {
             verified_tokens: tokens::VerifiedTokens::new(config.read_cache_lifetime),
             page_reads: pages::donate::PageReads::new(config.read_cache_lifetime),
             settled_events: crate::domain::payments::SettledEvents::default(),
+            created_sessions: crate::domain::payments::CreatedSessions::default(),
             config,
             processor,
         });

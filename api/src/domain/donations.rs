@@ -10,7 +10,7 @@ use url::Url;
 
 use super::DomainError;
 use super::gifts::Tribute;
-use super::payments;
+use super::payments::{self, CreatedSessions};
 use super::processor::PaymentProcessor;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +57,7 @@ pub enum CheckoutOutcome {
 pub async fn start_checkout(
     db: &DatabaseConnection,
     processor: &impl PaymentProcessor,
+    created_sessions: &CreatedSessions,
     donation: &Donation,
     organization: &str,
     public_url: &Url,
@@ -65,7 +66,7 @@ pub async fn start_checkout(
     let started = processor
         .start_checkout(donation, organization, public_url, idempotency_key)
         .await?;
-    if let Err(error) = payments::remember_created_checkout_session(db, &started.id).await {
+    if let Err(error) = created_sessions.remember(db, &started.id).await {
         tracing::warn!(%error, "cannot remember a created Checkout Session");
     }
     Ok(started)

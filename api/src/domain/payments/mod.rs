@@ -8,6 +8,7 @@
 //! submodules record them by concern.
 
 mod checkout;
+mod created_sessions;
 mod events;
 mod installments;
 mod payers;
@@ -15,11 +16,9 @@ mod refund_requests;
 mod refunds;
 mod settled_events;
 
-pub use checkout::{
-    AppealProgress, appeal_progress, checkout_gift_status, created_checkout_session,
-    remember_created_checkout_session,
-};
+pub use checkout::{AppealProgress, appeal_progress, checkout_gift_status};
 use checkout::{record_checkout_gift, settle_checkout_gift};
+pub use created_sessions::{CreatedSessions, created_checkout_session};
 pub use events::*;
 use installments::{gift_for_invoice, mark_past_due, record_installment, sync_pledge};
 pub use payers::find_or_create_donor;

@@ -261,6 +261,7 @@ pub async fn submit(
     let started = donations::start_checkout(
         &state.db,
         &state.processor,
+        &state.created_sessions,
         &donation,
         &state.config.org.legal_name,
         &state.config.public_url,
