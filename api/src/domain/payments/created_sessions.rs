@@ -281,9 +281,14 @@ mod tests {
                 let (sessions, db) = (sessions.clone(), db.clone());
                 tokio::spawn(async move { sessions.remember(&db, "cs_queued").await })
             };
-            while sessions.lock_waiting().is_empty() {
-                tokio::task::yield_now().await;
-            }
+            let queued = async {
+                while sessions.lock_waiting().is_empty() {
+                    tokio::task::yield_now().await;
+                }
+            };
+            tokio::time::timeout(std::time::Duration::from_secs(10), queued)
+                .await
+                .expect("the donation queues its session while the writer is held");
             // That writer takes what is waiting, then its request is dropped before it
             // writes.
             drop(std::mem::take(&mut *sessions.lock_waiting()));
