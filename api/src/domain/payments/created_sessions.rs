@@ -68,7 +68,9 @@ impl CreatedSessions {
             match told.try_recv() {
                 // An earlier writer wrote this session with its own.
                 Ok(written) => return written.map_err(unexpected),
-                // Still waiting: this donation writes everything waiting, its own too.
+                // Still waiting, so still queued (a writer that took it would have told
+                // it or dropped its sender): this donation writes everything waiting,
+                // its own session among them.
                 Err(oneshot::error::TryRecvError::Empty) => {
                     let batch = std::mem::take(&mut *self.lock_waiting());
                     let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
@@ -76,10 +78,7 @@ impl CreatedSessions {
                     for (_, sender) in batch {
                         let _ = sender.send(written.clone());
                     }
-                    return match told.try_recv() {
-                        Ok(written) => written.map_err(unexpected),
-                        Err(_) => Err(unexpected("the session was not written".to_owned())),
-                    };
+                    return written.map_err(unexpected);
                 }
                 // The writer that took it stopped before writing (its request was
                 // dropped): queue it again.
