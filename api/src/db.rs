@@ -239,3 +239,103 @@ pub(crate) mod testing {
         databases
     }
 }
+
+#[cfg(test)]
+// A failed step should stop the test where it happened.
+#[allow(clippy::expect_used)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use chrono::{TimeZone, Utc};
+    use entity::{Translations, fund};
+    use sea_orm::{
+        ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
+        Statement,
+    };
+
+    use super::testing::each_backend;
+
+    /// `vendor/sea-orm` answers `None` for a `NULL` cell of an optional column without
+    /// decoding it; a cell that holds a value, and the model's own optional columns read
+    /// as `Option<Option<T>>`, must still decode as before.
+    #[tokio::test]
+    async fn optional_columns_read_back_as_written_null_or_not() {
+        for test in each_backend().await {
+            let db = &test.db;
+            let at = Utc
+                .with_ymd_and_hms(2026, 3, 14, 15, 9, 26)
+                .single()
+                .expect("a time");
+            let mut texts = BTreeMap::new();
+            texts.insert("name".to_owned(), "Fondo de defensa".to_owned());
+            let mut translations = BTreeMap::new();
+            translations.insert("es".to_owned(), texts);
+            let full = fund::ActiveModel {
+                name: Set("Deportation Defense Fund".to_owned()),
+                code: Set("DDF-TEST".to_owned()),
+                description: Set(Some("Court representation".to_owned())),
+                restricted: Set(true),
+                translations: Set(Some(Translations(translations))),
+                archived_at: Set(Some(at)),
+                created_at: Set(at),
+                updated_at: Set(at),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .expect("a fund with every optional column set");
+            let empty = fund::ActiveModel {
+                name: Set("Know Your Rights".to_owned()),
+                code: Set("KYR".to_owned()),
+                description: Set(None),
+                restricted: Set(false),
+                translations: Set(None),
+                archived_at: Set(None),
+                created_at: Set(at),
+                updated_at: Set(at),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .expect("a fund with every optional column NULL");
+
+            let read = fund::Entity::find()
+                .filter(fund::Column::Id.is_in([full.id, empty.id]))
+                .order_by_asc(fund::Column::Id)
+                .all(db)
+                .await
+                .expect("the funds read back");
+            assert_eq!(read, vec![full.clone(), empty.clone()]);
+            assert!(read[0].translations.is_some() && read[0].archived_at.is_some());
+            assert_eq!(read[1].description, None);
+
+            let row = db
+                .query_one_raw(Statement::from_string(
+                    db.get_database_backend(),
+                    "SELECT NULL AS empty_cell, 'x' AS text_cell, CAST(7 AS BIGINT) AS number_cell",
+                ))
+                .await
+                .expect("the row reads")
+                .expect("one row");
+            assert_eq!(
+                row.try_get::<Option<String>>("", "empty_cell").ok(),
+                Some(None)
+            );
+            assert_eq!(
+                row.try_get::<Option<Option<String>>>("", "empty_cell").ok(),
+                Some(Some(None))
+            );
+            assert_eq!(
+                row.try_get::<Option<String>>("", "text_cell").ok(),
+                Some(Some("x".to_owned()))
+            );
+            assert_eq!(
+                row.try_get::<Option<i64>>("", "number_cell").ok(),
+                Some(Some(7))
+            );
+            assert_eq!(row.try_get::<Option<i64>>("", "absent").ok(), Some(None));
+            assert!(row.try_get::<String>("", "empty_cell").is_err());
+            test.close().await;
+        }
+    }
+}
