@@ -338,4 +338,28 @@ mod tests {
             test.close().await;
         }
     }
+
+    /// SQLite plans a statement that binds its `LIMIT` (every page sea-orm reads) with
+    /// the bound value, and so plans it again at each execution, unless it is built with
+    /// the query planner's stability guarantee (`.cargo/config.toml`): then a statement
+    /// is planned once per pooled connection, whatever is bound.
+    #[tokio::test]
+    async fn sqlite_plans_a_statement_once_whatever_is_bound() {
+        for test in each_backend().await {
+            if test.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
+                let row = test
+                    .db
+                    .query_one_raw(Statement::from_string(
+                        sea_orm::DbBackend::Sqlite,
+                        "SELECT COUNT(*) AS built_with FROM pragma_compile_options \
+                         WHERE compile_options = 'ENABLE_QPSG'",
+                    ))
+                    .await
+                    .expect("the compile options are readable")
+                    .expect("a count");
+                assert_eq!(row.try_get::<i64>("", "built_with").ok(), Some(1));
+            }
+            test.close().await;
+        }
+    }
 }
