@@ -204,15 +204,20 @@ pub(crate) mod testing {
         db
     }
 
-    /// One database per backend this machine offers: SQLite, then PostgreSQL.
-    pub(crate) async fn each_backend() -> Vec<TestDb> {
+    /// A migrated SQLite file, for what only SQLite has.
+    pub(crate) async fn sqlite() -> TestDb {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let sqlite_url = format!("sqlite://{}?mode=rwc", dir.path().join("unit.db").display());
-        let mut databases = vec![TestDb {
+        TestDb {
             db: migrated(&sqlite_url).await,
             postgres: None,
             _dir: dir,
-        }];
+        }
+    }
+
+    /// One database per backend this machine offers: SQLite, then PostgreSQL.
+    pub(crate) async fn each_backend() -> Vec<TestDb> {
+        let mut databases = vec![sqlite().await];
         let admin_url = std::env::var("TEST_POSTGRES_URL")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
         let in_ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
@@ -253,7 +258,7 @@ mod tests {
         Statement,
     };
 
-    use super::testing::each_backend;
+    use super::testing::{each_backend, sqlite};
 
     /// `vendor/sea-orm` answers `None` for a `NULL` cell of an optional column without
     /// decoding it; a cell that holds a value, and the model's own optional columns read
@@ -345,21 +350,18 @@ mod tests {
     /// is planned once per pooled connection, whatever is bound.
     #[tokio::test]
     async fn sqlite_plans_a_statement_once_whatever_is_bound() {
-        for test in each_backend().await {
-            if test.db.get_database_backend() == sea_orm::DbBackend::Sqlite {
-                let row = test
-                    .db
-                    .query_one_raw(Statement::from_string(
-                        sea_orm::DbBackend::Sqlite,
-                        "SELECT COUNT(*) AS built_with FROM pragma_compile_options \
-                         WHERE compile_options = 'ENABLE_QPSG'",
-                    ))
-                    .await
-                    .expect("the compile options are readable")
-                    .expect("a count");
-                assert_eq!(row.try_get::<i64>("", "built_with").ok(), Some(1));
-            }
-            test.close().await;
-        }
+        let test = sqlite().await;
+        let row = test
+            .db
+            .query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT COUNT(*) AS built_with FROM pragma_compile_options \
+                 WHERE compile_options = 'ENABLE_QPSG'",
+            ))
+            .await
+            .expect("the compile options are readable")
+            .expect("a count");
+        assert_eq!(row.try_get::<i64>("", "built_with").ok(), Some(1));
+        test.close().await;
     }
 }
