@@ -34,6 +34,8 @@ pub struct AppState {
     /// One client for the whole process, shared by every request.
     pub processor: Processor,
     pub schema: StaffSchema,
+    /// The staff API's checks of each request before the engine runs it.
+    pub budget: crate::graphql::budget::RequestBudget,
     /// Each API token's budget of requests.
     pub token_budgets: TokenBudgets,
     pub checkout_guard: pages::checkout_guard::CheckoutGuard,
@@ -138,6 +140,7 @@ impl Application {
         let state = web::Data::new(AppState {
             checkout_guard,
             schema: build_schema(db.clone(), config.clone(), processor.clone()),
+            budget: crate::graphql::budget::RequestBudget::new(),
             token_budgets: TokenBudgets::new(config.graphql_rate_per_minute, config.graphql_burst),
             db: db.clone(),
             metrics: crate::metrics::Metrics::new().context("cannot set up /metrics")?,
@@ -357,9 +360,7 @@ async fn graphql(
     };
     let loaders = crate::graphql::loaders::Loaders::new(&state.db);
     let deadline = state.config.graphql_deadline;
-    let run = state
-        .schema
-        .execute(gql_request.data(identity).data(loaders));
+    let run = crate::graphql::execute(&state.schema, &state.budget, gql_request, identity, loaders);
     // Dropping the unfinished request at the deadline cancels its work.
     let Ok(response) = tokio::time::timeout(deadline, run).await else {
         tracing::warn!(

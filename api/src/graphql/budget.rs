@@ -1,25 +1,25 @@
-//! The staff API's budget for one request, checked after the engine's own validation and
-//! before any resolver runs (so before any SQL): what the token's role may see, the
-//! cost of the query (lists count their page size times what each item asks for), how
-//! many aliases it uses and how often it repeats one field. A request over budget is
-//! refused whole with `QUERY_TOO_COSTLY` and the figures.
+//! The staff API's budget for one request, checked before the engine sees the request
+//! (so before any SQL): what the token's role may see, the cost of the query (lists count
+//! their page size times what each item asks for), how many aliases it uses, how often it
+//! repeats one field, how deeply it nests and how many fields it names once each fragment
+//! is spread where it is used. A request over budget is refused whole with
+//! `QUERY_TOO_COSTLY` (or `FORBIDDEN`, or `BAD_USER_INPUT` for the nesting) and the figures.
+//!
+//! The checks run beside the engine rather than as one of its extensions: with any
+//! extension registered, the engine sends every field of every item through the
+//! extensions' chain and a look-up in its type registry.
 
-use std::sync::{Arc, Mutex};
-
-use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextExecute, NextParseQuery, NextPrepareRequest,
-    NextValidation,
-};
 use async_graphql::parser::types::ExecutableDocument;
+use async_graphql::registry::Registry;
 use async_graphql::{
-    ErrorExtensionValues, Request, Response, ServerError, ServerResult, ValidationResult, Value,
-    Variables,
+    ErrorExtensionValues, OutputType, Request, Response, ServerError, Value, Variables,
 };
+use entity::enums::StaffRole;
 
-use super::access;
-use super::errors::{FORBIDDEN, QUERY_TOO_COSTLY, UNAUTHENTICATED};
-use super::shape::{self, DEFAULT_LIST_SIZE};
-use crate::domain::tokens::StaffIdentity;
+use super::errors::{BAD_USER_INPUT, FORBIDDEN, QUERY_TOO_COSTLY};
+use super::parsed::ParsedQueries;
+use super::shape::{self, Bounds, DEFAULT_LIST_SIZE};
+use super::{Mutation, Query};
 
 /// The most a query may cost: a field costs 1, times the length of each list it is in.
 pub const MAX_COST: u64 = 25_000;
@@ -27,21 +27,24 @@ pub const MAX_COST: u64 = 25_000;
 pub const MAX_ALIASES: usize = 10;
 /// The most times one field may be asked for in one selection (aliases included).
 pub const MAX_REPEATS: usize = 5;
+/// How deeply selections may nest, each field's selection, inline fragment and fragment
+/// spread one level; the engine is built with the same recursion limit.
+pub const MAX_NESTING: usize = 32;
+/// The most fields and fragment spreads a request may name, each fragment counted again
+/// wherever it is spread.
+pub const MAX_FIELDS: usize = 25_000;
 
-/// Builds the per-request checks.
-pub struct RequestBudget;
-
-impl ExtensionFactory for RequestBudget {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(Checks::default())
-    }
+/// The checks, with the schema's types as the engine registers them and the documents
+/// of queries seen lately.
+pub struct RequestBudget {
+    registry: Registry,
+    parsed: ParsedQueries,
 }
 
-/// One request's checks; the engine creates one per request.
-#[derive(Default)]
-struct Checks {
-    operation_name: Mutex<Option<String>>,
-    document: Mutex<Option<(ExecutableDocument, Variables)>>,
+impl Default for RequestBudget {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 fn refusal(message: String, code: &'static str) -> ServerError {
@@ -52,29 +55,79 @@ fn refusal(message: String, code: &'static str) -> ServerError {
     error
 }
 
-impl Checks {
-    fn check(&self, ctx: &ExtensionContext<'_>) -> Result<(), ServerError> {
-        let operation_name = self
-            .operation_name
-            .lock()
-            .map_err(|_| refusal("the request could not be checked".into(), QUERY_TOO_COSTLY))?
-            .clone();
-        let stored = self
-            .document
-            .lock()
-            .map_err(|_| refusal("the request could not be checked".into(), QUERY_TOO_COSTLY))?;
-        let Some((document, variables)) = stored.as_ref() else {
+/// The staff schema's types, fields, arguments and directives, registered as the engine
+/// registers them when it builds the schema.
+pub fn staff_registry() -> Registry {
+    let mut registry = Registry {
+        query_type: <Query as OutputType>::type_name().into_owned(),
+        mutation_type: Some(<Mutation as OutputType>::type_name().into_owned()),
+        ..Registry::default()
+    };
+    <Query as OutputType>::create_type_info(&mut registry);
+    <Mutation as OutputType>::create_type_info(&mut registry);
+    registry
+}
+
+impl RequestBudget {
+    pub fn new() -> Self {
+        RequestBudget {
+            registry: staff_registry(),
+            parsed: ParsedQueries::default(),
+        }
+    }
+
+    /// Checks `request` for a token of `role`, and hands it its parsed document so the
+    /// engine does not parse it again. A request that does not parse passes: the engine
+    /// refuses it with its own message.
+    pub fn admit(&self, request: &mut Request, role: StaffRole) -> Result<(), ServerError> {
+        let Some(document) = self.parsed.document(&request.query) else {
             return Ok(());
         };
-        let registry = &ctx.schema_env.registry;
-        let Some(shape) = shape::measure(registry, document, operation_name.as_deref(), variables)
+        self.check(
+            &document,
+            request.operation_name.as_deref(),
+            &request.variables,
+            role,
+        )?;
+        request.set_parsed_query(document);
+        Ok(())
+    }
+
+    fn check(
+        &self,
+        document: &ExecutableDocument,
+        operation_name: Option<&str>,
+        variables: &Variables,
+        role: StaffRole,
+    ) -> Result<(), ServerError> {
+        let bounds = Bounds {
+            depth: MAX_NESTING,
+            fields: MAX_FIELDS,
+        };
+        let registry = &self.registry;
+        let Some(shape) = shape::measure(registry, document, operation_name, variables, bounds)
         else {
             return Ok(());
         };
-        let identity = ctx
-            .data_opt::<StaffIdentity>()
-            .ok_or_else(|| refusal("a valid API token is required".into(), UNAUTHENTICATED))?;
-        access::check_fields(registry, identity.role, &shape.fields)?;
+        if shape.too_deep {
+            return Err(refusal(
+                format!(
+                    "this query is nested too deep: fields, inline fragments and fragment \
+                     spreads may nest at most {MAX_NESTING} levels"
+                ),
+                BAD_USER_INPUT,
+            ));
+        }
+        if shape.too_many_fields {
+            return Err(refusal(
+                format!(
+                    "this query names more than {MAX_FIELDS} fields once each fragment is \
+                     spread where it is used; ask for fewer fields or spread fragments less"
+                ),
+                QUERY_TOO_COSTLY,
+            ));
+        }
+        super::access::check_fields(registry, role, &shape.fields)?;
         if shape.cost > MAX_COST {
             return Err(refusal(
                 format!(
@@ -111,63 +164,270 @@ impl Checks {
     }
 }
 
-#[async_graphql::async_trait::async_trait]
-impl Extension for Checks {
-    async fn prepare_request(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        request: Request,
-        next: NextPrepareRequest<'_>,
-    ) -> ServerResult<Request> {
-        if let Ok(mut name) = self.operation_name.lock() {
-            name.clone_from(&request.operation_name);
-        }
-        next.run(ctx, request).await
+/// A role check that only a resolver can make (a guard) refuses the whole request too:
+/// its data is dropped rather than shown with holes.
+pub fn drop_data_beside_forbidden(response: &mut Response) {
+    let forbidden = response.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|code| *code == Value::from(FORBIDDEN))
+    });
+    if forbidden {
+        response.data = Value::Null;
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use async_graphql::parser::parse_schema;
+    use async_graphql::parser::types::{TypeKind, TypeSystemDefinition};
+    use async_graphql::registry::MetaType;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Each object field as `Type.field(arguments): type @role`.
+    fn described(
+        ty: &str,
+        field: &str,
+        args: impl Iterator<Item = String>,
+        returns: &str,
+        role: Option<String>,
+    ) -> String {
+        let args: Vec<String> = args.collect();
+        format!(
+            "{ty}.{field}({}): {returns} @{}",
+            args.join(","),
+            role.unwrap_or_default()
+        )
     }
 
-    async fn parse_query(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        query: &str,
-        variables: &Variables,
-        next: NextParseQuery<'_>,
-    ) -> ServerResult<ExecutableDocument> {
-        let document = next.run(ctx, query, variables).await?;
-        if let Ok(mut stored) = self.document.lock() {
-            *stored = Some((document.clone(), variables.clone()));
+    #[test]
+    fn the_budget_reads_the_types_the_engine_runs() {
+        let document = parse_schema(super::super::schema_file::sdl()).unwrap();
+        let registry = staff_registry();
+        let mut engine = BTreeSet::new();
+        let mut ours = BTreeSet::new();
+        for definition in document.definitions {
+            let TypeSystemDefinition::Type(ty) = definition else {
+                continue;
+            };
+            let TypeKind::Object(object) = &ty.node.kind else {
+                continue;
+            };
+            let name = ty.node.name.node.as_str();
+            for field in &object.fields {
+                let field = &field.node;
+                let role = field.directives.iter().find_map(|d| {
+                    (d.node.name.node == "requiresRole")
+                        .then(|| d.node.arguments[0].1.node.to_string())
+                });
+                engine.insert(described(
+                    name,
+                    &field.name.node,
+                    field.arguments.iter().map(|a| a.node.name.node.to_string()),
+                    &field.ty.node.to_string(),
+                    role,
+                ));
+            }
+            let Some(MetaType::Object { fields, .. }) = registry.types.get(name) else {
+                panic!("the budget does not know the type {name}");
+            };
+            for field in fields.values() {
+                let role = field
+                    .directive_invocations
+                    .iter()
+                    .find(|d| d.name == "requiresRole")
+                    .and_then(|d| d.args.get("role"))
+                    .map(|role| role.to_string());
+                ours.insert(described(
+                    name,
+                    &field.name,
+                    field.args.keys().cloned(),
+                    &field.ty,
+                    role,
+                ));
+            }
         }
-        Ok(document)
+        assert!(engine.len() > 300, "{}", engine.len());
+        let missing: Vec<_> = engine.difference(&ours).collect();
+        let extra: Vec<_> = ours.difference(&engine).collect();
+        assert!(
+            missing.is_empty() && extra.is_empty(),
+            "{missing:#?} {extra:#?}"
+        );
+        assert_eq!(registry.query_type, "Query");
+        assert_eq!(registry.mutation_type.as_deref(), Some("Mutation"));
     }
 
-    async fn validation(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        next: NextValidation<'_>,
-    ) -> Result<ValidationResult, Vec<ServerError>> {
-        let result = next.run(ctx).await?;
-        self.check(ctx).map_err(|error| vec![error])?;
-        Ok(result)
+    fn admit(role: StaffRole, query: &str, variables: serde_json::Value) -> Result<(), String> {
+        let mut request = Request::new(query).variables(Variables::from_json(variables));
+        RequestBudget::new()
+            .admit(&mut request, role)
+            .map_err(|error| {
+                let code = error
+                    .extensions
+                    .as_ref()
+                    .and_then(|e| e.get("code"))
+                    .map(|c| c.to_string())
+                    .unwrap_or_default();
+                format!("{code} {}", error.message)
+            })
     }
 
-    /// A role check that only a resolver can make (a guard) refuses the whole request
-    /// too: its data is dropped rather than shown with holes.
-    async fn execute(
-        &self,
-        ctx: &ExtensionContext<'_>,
-        operation_name: Option<&str>,
-        next: NextExecute<'_>,
-    ) -> Response {
-        let mut response = next.run(ctx, operation_name).await;
-        let forbidden = response.errors.iter().any(|error| {
-            error
-                .extensions
-                .as_ref()
-                .and_then(|extensions| extensions.get("code"))
-                .is_some_and(|code| *code == Value::from(FORBIDDEN))
-        });
-        if forbidden {
-            response.data = Value::Null;
+    /// `levels` inline fragments, one inside the other.
+    fn nested(levels: usize) -> String {
+        format!(
+            "{{ {} __typename {} }}",
+            "... on Query { ".repeat(levels),
+            "} ".repeat(levels)
+        )
+    }
+
+    #[test]
+    fn nesting_is_walked_to_the_engines_limit_and_no_further() {
+        assert_eq!(
+            admit(StaffRole::Viewer, &nested(MAX_NESTING), json!({})),
+            Ok(())
+        );
+        let refused = admit(StaffRole::Viewer, &nested(MAX_NESTING + 1), json!({})).unwrap_err();
+        assert!(
+            refused.starts_with("\"BAD_USER_INPUT\" this query is nested too deep"),
+            "{refused}"
+        );
+        // Past the limit in the text, the walk still ends at it.
+        let refused = admit(StaffRole::Viewer, &nested(60), json!({})).unwrap_err();
+        assert!(refused.contains("nested too deep"), "{refused}");
+        // Past it through fragments, each spreading the next: the text is flat.
+        let mut chain = String::from("query { ...F0 }\n");
+        for level in 0..5_000 {
+            let next = level + 1;
+            chain.push_str(&format!("fragment F{level} on Query {{ ...F{next} }}\n"));
         }
-        response
+        chain.push_str("fragment F5000 on Query { __typename }\n");
+        let refused = admit(StaffRole::Viewer, &chain, json!({})).unwrap_err();
+        assert!(refused.contains("nested too deep"), "{refused}");
+        // Deeper than the parser goes (64), the engine refuses the text itself.
+        let deepest = nested(100);
+        assert!(async_graphql::parser::parse_query(&deepest).is_err());
+        assert_eq!(admit(StaffRole::Viewer, &deepest, json!({})), Ok(()));
+    }
+
+    /// Thirty fragments, each spreading the next twice: two fields of text, 2^30 once
+    /// spread.
+    fn fragment_bomb(levels: usize) -> String {
+        let mut query = String::from("query { ...F0 }\n");
+        for level in 0..levels {
+            let next = level + 1;
+            query.push_str(&format!(
+                "fragment F{level} on Query {{ ...F{next} ...F{next} }}\n"
+            ));
+        }
+        query.push_str(&format!("fragment F{levels} on Query {{ __typename }}\n"));
+        query
+    }
+
+    #[test]
+    fn fragments_spread_past_the_bound_are_refused_without_being_spread_further() {
+        let refused = admit(StaffRole::Viewer, &fragment_bomb(30), json!({})).unwrap_err();
+        assert!(
+            refused.starts_with(&format!(
+                "\"QUERY_TOO_COSTLY\" this query names more than {MAX_FIELDS} fields"
+            )),
+            "{refused}"
+        );
+        // 2^14 - 1 spreads and 2^13 fields: within the bound.
+        assert_eq!(
+            admit(StaffRole::Viewer, &fragment_bomb(13), json!({})),
+            Ok(())
+        );
+        // 2^13 - 1 + 2^14 + 425 = 25,000 fields and spreads: exactly the bound.
+        let at_bound = fragment_bomb(13).replacen(
+            "query { ...F0 }",
+            &format!("query {{ ...F0 {} }}", "__typename ".repeat(425)),
+            1,
+        );
+        assert_eq!(admit(StaffRole::Viewer, &at_bound, json!({})), Ok(()));
+        let past = at_bound.replacen("__typename", "__typename __typename", 1);
+        let refused = admit(StaffRole::Viewer, &past, json!({})).unwrap_err();
+        assert!(
+            refused.contains("names more than 25000 fields"),
+            "{refused}"
+        );
+        // 2^14 fields and 2^15 - 1 spreads: past it.
+        assert!(admit(StaffRole::Viewer, &fragment_bomb(14), json!({})).is_err());
+    }
+
+    #[test]
+    fn a_field_above_the_role_is_refused_and_names_the_field() {
+        let query = "query($id: ID!) { donor(id: $id) { displayName notes } }";
+        let refused = admit(StaffRole::Viewer, query, json!({ "id": "1" })).unwrap_err();
+        assert!(refused.starts_with("\"FORBIDDEN\""), "{refused}");
+        assert!(refused.contains("Donor.notes (needs staff)"), "{refused}");
+        assert!(!refused.contains("displayName"), "{refused}");
+        let twice = "query($id: ID!) { donor(id: $id) { notes again: notes } }";
+        let refused = admit(StaffRole::Viewer, twice, json!({ "id": "1" })).unwrap_err();
+        assert_eq!(refused.matches("Donor.notes").count(), 1, "{refused}");
+        assert_eq!(admit(StaffRole::Staff, query, json!({ "id": "1" })), Ok(()));
+    }
+
+    #[test]
+    fn cost_aliases_and_repeats_are_refused_just_past_their_limits() {
+        // n donors × (1 + nodes × (1 + 100 gifts × (1 + nodes × (1 + id)))) = 302 n.
+        let nested = "query($n: Int!) { donors(first: $n) { nodes { gifts(first: 100) { nodes { id } } } } }";
+        assert_eq!(admit(StaffRole::Viewer, nested, json!({ "n": 82 })), Ok(()));
+        let refused = admit(StaffRole::Viewer, nested, json!({ "n": 83 })).unwrap_err();
+        assert!(refused.contains("would cost 25066 "), "{refused}");
+        // n donors × (1 + totalCount): exactly the limit, then just past it.
+        let counted = "query($n: Int!) { donors(first: $n) { totalCount } }";
+        let at_limit = MAX_COST / 2;
+        assert_eq!(
+            admit(StaffRole::Viewer, counted, json!({ "n": at_limit })),
+            Ok(())
+        );
+        let refused = admit(StaffRole::Viewer, counted, json!({ "n": at_limit + 1 })).unwrap_err();
+        assert!(refused.contains("would cost 25002 "), "{refused}");
+
+        // Aliases spread over fields, so that none is repeated more than allowed.
+        let aliased = |n: usize| {
+            let fields: Vec<String> = (0..n)
+                .map(|i| match i % 2 {
+                    0 => format!("v{i}: viewer {{ name }}"),
+                    _ => format!("t{i}: tiers {{ nodes {{ name }} }}"),
+                })
+                .collect();
+            format!("{{ {} }}", fields.join(" "))
+        };
+        assert_eq!(
+            admit(StaffRole::Viewer, &aliased(MAX_ALIASES), json!({})),
+            Ok(())
+        );
+        let refused = admit(StaffRole::Viewer, &aliased(MAX_ALIASES + 1), json!({})).unwrap_err();
+        assert!(refused.contains("11 aliases"), "{refused}");
+        let repeated = |n: usize| format!("{{ {} }}", vec!["viewer { name }"; n].join(" "));
+        assert_eq!(
+            admit(StaffRole::Viewer, &repeated(MAX_REPEATS), json!({})),
+            Ok(())
+        );
+        let refused = admit(StaffRole::Viewer, &repeated(MAX_REPEATS + 1), json!({})).unwrap_err();
+        assert!(refused.contains("Query.viewer 6 times"), "{refused}");
+    }
+
+    #[test]
+    fn data_is_dropped_only_beside_a_forbidden_error() {
+        let data = Value::from_json(json!({ "viewer": { "name": "A" } })).unwrap();
+        let coded = |code: &'static str| refusal("no".into(), code);
+        let mut response = Response::new(data.clone());
+        response.errors.push(coded(QUERY_TOO_COSTLY));
+        drop_data_beside_forbidden(&mut response);
+        assert_eq!(response.data, data);
+        response.errors.push(coded(FORBIDDEN));
+        drop_data_beside_forbidden(&mut response);
+        assert_eq!(response.data, Value::Null);
     }
 }

@@ -3,31 +3,16 @@
 //! wrong type, a query too deep or too complex) come without one; they are all faults
 //! in the request, so they get `BAD_USER_INPUT`.
 
-use std::sync::Arc;
-
 use async_graphql::Response;
-use async_graphql::extensions::{Extension, ExtensionContext, ExtensionFactory, NextRequest};
 
 use super::errors::BAD_USER_INPUT;
 
-pub struct EveryErrorHasACode;
-
-impl ExtensionFactory for EveryErrorHasACode {
-    fn create(&self) -> Arc<dyn Extension> {
-        Arc::new(EveryErrorHasACode)
-    }
-}
-
-#[async_graphql::async_trait::async_trait]
-impl Extension for EveryErrorHasACode {
-    async fn request(&self, ctx: &ExtensionContext<'_>, next: NextRequest<'_>) -> Response {
-        let mut response = next.run(ctx).await;
-        for error in &mut response.errors {
-            let extensions = error.extensions.get_or_insert_with(Default::default);
-            if extensions.get("code").is_none() {
-                extensions.set("code", BAD_USER_INPUT);
-            }
+/// Gives `BAD_USER_INPUT` to each error of `response` that has no code.
+pub fn give_every_error_a_code(response: &mut Response) {
+    for error in &mut response.errors {
+        let extensions = error.extensions.get_or_insert_with(Default::default);
+        if extensions.get("code").is_none() {
+            extensions.set("code", BAD_USER_INPUT);
         }
-        response
     }
 }

@@ -23,6 +23,7 @@ pub mod loaders;
 pub mod money;
 pub mod outbox;
 pub mod paging;
+pub mod parsed;
 pub mod pledges;
 pub mod privacy;
 pub mod receipts;
@@ -38,10 +39,11 @@ pub mod translations;
 
 use std::sync::Arc;
 
-use async_graphql::{EmptySubscription, MergedObject, Schema};
+use async_graphql::{EmptySubscription, MergedObject, Request, Response, Schema};
 use sea_orm::DatabaseConnection;
 
 use crate::config::Config;
+use crate::domain::tokens::StaffIdentity;
 use crate::server::Processor;
 
 /// Everything staff can read.
@@ -110,11 +112,28 @@ pub fn build_schema(
         .data(config)
         .data(processor)
         .limit_depth(MAX_DEPTH)
-        .extension(budget::RequestBudget)
-        .extension(error_codes::EveryErrorHasACode);
+        .limit_recursive_depth(budget::MAX_NESTING);
     if introspection {
         builder.finish()
     } else {
         builder.disable_introspection().finish()
     }
+}
+
+/// Runs one staff request: the budget's checks first, then the engine, then what every
+/// answer gets on its way out (a code on each error, no data beside a `FORBIDDEN`).
+pub async fn execute(
+    schema: &StaffSchema,
+    budget: &budget::RequestBudget,
+    mut request: Request,
+    identity: StaffIdentity,
+    loaders: loaders::Loaders,
+) -> Response {
+    if let Err(refusal) = budget.admit(&mut request, identity.role) {
+        return Response::from_errors(vec![refusal]);
+    }
+    let mut response = schema.execute(request.data(identity).data(loaders)).await;
+    budget::drop_data_beside_forbidden(&mut response);
+    error_codes::give_every_error_a_code(&mut response);
+    response
 }

@@ -45,6 +45,24 @@ pub struct Shape {
     pub most_repeated: Option<(FieldName, usize)>,
     /// Every schema field the operation names (introspection fields aside).
     pub fields: Vec<FieldName>,
+    /// Whether selections nest deeper than the walk's bound allows; the walk did not go on.
+    pub too_deep: bool,
+    /// Whether the walk met more fields and fragment spreads than its bound allows (a
+    /// fragment counted again wherever it is spread); it did not go on, and the cost
+    /// is not known.
+    pub too_many_fields: bool,
+}
+
+/// How far `measure` walks: a request past either bound is refused without being
+/// walked further, so a hostile document costs no more to measure than a large one.
+#[derive(Debug, Clone, Copy)]
+pub struct Bounds {
+    /// The deepest nesting of selections: each field's selection, inline fragment and
+    /// fragment spread is one level, as the engine counts its recursion depth.
+    pub depth: usize,
+    /// The most fields and fragment spreads met, a fragment's fields counted again
+    /// wherever it is spread.
+    pub fields: usize,
 }
 
 /// Measures the operation a request runs, or `None` when the document does not name
@@ -54,6 +72,7 @@ pub fn measure(
     document: &ExecutableDocument,
     operation_name: Option<&str>,
     variables: &Variables,
+    bounds: Bounds,
 ) -> Option<Shape> {
     let operation = chosen_operation(&document.operations, operation_name)?;
     let root = match operation.ty {
@@ -76,6 +95,9 @@ pub fn measure(
         variables: values,
         shape: Shape::default(),
         open_fragments: Vec::new(),
+        bounds,
+        depth: 0,
+        walked: 0,
     };
     let cost = walker.selection_set(root, &operation.selection_set.node);
     walker.shape.cost = cost;
@@ -106,9 +128,37 @@ struct Walker<'a> {
     shape: Shape,
     /// Fragments being walked, so that a cycle (which validation refuses anyway) ends.
     open_fragments: Vec<Name>,
+    bounds: Bounds,
+    /// How deeply the selection being walked is nested.
+    depth: usize,
+    /// How many fields and fragment spreads the walk has met.
+    walked: usize,
 }
 
 impl Walker<'_> {
+    /// Counts one more field or fragment spread met; false once past the bound.
+    fn step(&mut self) -> bool {
+        self.walked += 1;
+        if self.walked > self.bounds.fields {
+            self.shape.too_many_fields = true;
+            return false;
+        }
+        true
+    }
+
+    /// Walks one level deeper (a field's selection, an inline fragment, a spread), or
+    /// stops, costing nothing, past the bound.
+    fn nested(&mut self, walk: impl FnOnce(&mut Self) -> u64) -> u64 {
+        if self.depth >= self.bounds.depth {
+            self.shape.too_deep = true;
+            return 0;
+        }
+        self.depth += 1;
+        let cost = walk(self);
+        self.depth -= 1;
+        cost
+    }
+
     /// The cost of a selection on `type_name`; also counts repeats within it.
     fn selection_set(&mut self, type_name: &str, set: &SelectionSet) -> u64 {
         let mut repeats: HashMap<FieldName, usize> = HashMap::new();
@@ -142,16 +192,19 @@ impl Walker<'_> {
                         .type_condition
                         .as_ref()
                         .map_or(type_name, |condition| condition.node.on.node.as_str());
-                    self.selections(on, &fragment.node.selection_set.node, repeats)
+                    self.nested(|walker| {
+                        walker.selections(on, &fragment.node.selection_set.node, repeats)
+                    })
                 }
                 Selection::FragmentSpread(spread) => {
                     let name = &spread.node.fragment_name.node;
                     match self.document.fragments.get(name) {
-                        Some(fragment) if !self.open_fragments.contains(name) => {
+                        Some(fragment) if !self.open_fragments.contains(name) && self.step() => {
                             self.open_fragments.push(name.clone());
                             let on = fragment.node.type_condition.node.on.node.as_str();
-                            let part =
-                                self.selections(on, &fragment.node.selection_set.node, repeats);
+                            let part = self.nested(|walker| {
+                                walker.selections(on, &fragment.node.selection_set.node, repeats)
+                            });
                             self.open_fragments.pop();
                             part
                         }
@@ -172,6 +225,9 @@ impl Walker<'_> {
     ) -> u64 {
         if field.alias.is_some() {
             self.shape.aliases += 1;
+        }
+        if !self.step() {
+            return 1;
         }
         let name = field.name.node.as_str();
         // Introspection is bounded by the size of the schema, not by the data.
@@ -194,7 +250,7 @@ impl Walker<'_> {
             0
         } else {
             let child_type = MetaTypeName::concrete_typename(&meta_field.ty);
-            self.selection_set(child_type, &field.selection_set.node)
+            self.nested(|walker| walker.selection_set(child_type, &field.selection_set.node))
         };
         self.items(parent, meta_field, field)
             .saturating_mul(children.saturating_add(1))

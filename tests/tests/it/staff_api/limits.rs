@@ -102,6 +102,39 @@ async fn a_query_costing_more_than_the_budget_is_refused_before_any_sql_runs(bac
     assert_eq!(ran, 0, "statements beyond the token check ran");
 }
 
+/// Thirty fragments, each spreading the next twice: a kilobyte of text naming one field
+/// 2^30 times once spread, and nested 31 deep, inside the engine's own limits.
+async fn fragments_spreading_into_a_billion_fields_are_refused_at_once(backend: Backend) {
+    let (app, statements) = super::batching::spawn_counting_app_with(backend, &[]).await;
+    let viewer = app.token(StaffRole::Viewer).await;
+    ok(&app, &viewer, "{ __typename }", json!({})).await;
+    let mut query = String::from("query { ...F0 }\n");
+    for level in 0..30 {
+        let next = level + 1;
+        query.push_str(&format!(
+            "fragment F{level} on Query {{ ...F{next} ...F{next} }}\n"
+        ));
+    }
+    query.push_str("fragment F30 on Query { viewer { name } }\n");
+
+    let before = statements.load(Ordering::SeqCst);
+    let body = app.graphql(&viewer, &query, json!({})).await;
+    let ran = statements.load(Ordering::SeqCst) - before;
+
+    assert_eq!(error_codes(&body), ["QUERY_TOO_COSTLY"], "{body}");
+    assert_eq!(body["data"], Value::Null, "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("names more than 25000 fields"),
+        "{body}"
+    );
+    assert_eq!(ran, 0, "statements beyond the token check ran");
+    // The server is still answering.
+    ok(&app, &viewer, "{ viewer { name } }", json!({})).await;
+}
+
 async fn small_pages_fit_the_budget_and_big_ones_name_their_cost(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
@@ -237,6 +270,7 @@ async fn an_answer_larger_than_the_cap_is_not_sent(backend: Backend) {
 
 on_both_backends!(
     a_query_costing_more_than_the_budget_is_refused_before_any_sql_runs,
+    fragments_spreading_into_a_billion_fields_are_refused_at_once,
     small_pages_fit_the_budget_and_big_ones_name_their_cost,
     aliases_and_repeated_fields_are_capped,
     a_token_over_its_budget_gets_429_with_retry_after,
