@@ -5,10 +5,10 @@
 //! `FORBIDDEN` and no data, never a `null` where the schema promises a value.
 
 use async_graphql::registry::{MetaDirectiveInvocation, MetaType, MetaTypeName, Registry};
-use async_graphql::{ErrorExtensionValues, ServerError, TypeDirective, Value};
+use async_graphql::{ServerError, TypeDirective, Value};
 use entity::enums::StaffRole;
 
-use super::errors::FORBIDDEN;
+use super::errors::{FORBIDDEN, refusal};
 use super::shape::FieldName;
 use super::tokens::Role;
 
@@ -103,15 +103,11 @@ pub fn check_fields(
     if refused.is_empty() {
         return Ok(());
     }
-    let mut error = ServerError::new(
+    Err(refusal(
         format!(
             "your token has the {role} role, which may not see {}; nothing was run",
             refused.join(", ")
         ),
-        None,
-    );
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", FORBIDDEN);
-    error.extensions = Some(extensions);
-    Err(error)
+        FORBIDDEN,
+    ))
 }

@@ -11,12 +11,10 @@
 
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::registry::Registry;
-use async_graphql::{
-    ErrorExtensionValues, OutputType, Request, Response, ServerError, Value, Variables,
-};
+use async_graphql::{OutputType, Request, Response, ServerError, Value, Variables};
 use entity::enums::StaffRole;
 
-use super::errors::{BAD_USER_INPUT, FORBIDDEN, QUERY_TOO_COSTLY};
+use super::errors::{BAD_USER_INPUT, FORBIDDEN, QUERY_TOO_COSTLY, refusal};
 use super::parsed::ParsedQueries;
 use super::shape::{self, Bounds, DEFAULT_LIST_SIZE};
 use super::{Mutation, Query};
@@ -45,14 +43,6 @@ impl Default for RequestBudget {
     fn default() -> Self {
         Self::new()
     }
-}
-
-fn refusal(message: String, code: &'static str) -> ServerError {
-    let mut error = ServerError::new(message, None);
-    let mut extensions = ErrorExtensionValues::default();
-    extensions.set("code", code);
-    error.extensions = Some(extensions);
-    error
 }
 
 /// The staff schema's types, fields, arguments and directives, registered as the engine

@@ -1,7 +1,7 @@
 //! Turning domain errors into GraphQL errors with an `extensions.code` clients can
 //! match on. Unexpected errors are logged with their cause chain and shown generically.
 
-use async_graphql::{Error, ErrorExtensions};
+use async_graphql::{Error, ErrorExtensionValues, ErrorExtensions, ServerError};
 
 use crate::domain::DomainError;
 
@@ -23,6 +23,15 @@ pub const RATE_LIMITED: &str = "RATE_LIMITED";
 
 pub fn coded(message: impl Into<String>, code: &'static str) -> Error {
     Error::new(message).extend_with(|_, extensions| extensions.set("code", code))
+}
+
+/// A refusal of a whole request, before it runs, with its code.
+pub fn refusal(message: String, code: &'static str) -> ServerError {
+    let mut error = ServerError::new(message, None);
+    let mut extensions = ErrorExtensionValues::default();
+    extensions.set("code", code);
+    error.extensions = Some(extensions);
+    error
 }
 
 /// A `BAD_USER_INPUT` error naming the input field.
