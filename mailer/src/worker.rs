@@ -4,7 +4,7 @@
 //! repeats it until asked to stop.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -54,7 +54,13 @@ struct RateWindow {
     sent: u32,
 }
 
+/// Claims due messages and sends them. Cheap to share: its state lives behind one
+/// `Arc`, which each message's task holds while it is built and sent.
 pub struct Worker {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     db: DatabaseConnection,
     mail: MailSettings,
     settings: WorkerSettings,
@@ -78,26 +84,28 @@ impl Worker {
             &uuid::Uuid::new_v4().simple().to_string()[..8]
         );
         Ok(Worker {
-            db,
-            mail,
-            settings,
-            transport,
-            id,
-            window: Mutex::new(RateWindow {
-                started: Instant::now(),
-                sent: 0,
+            inner: Arc::new(Inner {
+                db,
+                mail,
+                settings,
+                transport,
+                id,
+                window: Mutex::new(RateWindow {
+                    started: Instant::now(),
+                    sent: 0,
+                }),
             }),
         })
     }
 
     /// The name this worker's leases carry.
     pub fn id(&self) -> &str {
-        &self.id
+        &self.inner.id
     }
 
     /// How many more messages may leave this minute, and when the minute ends.
     fn budget(&self) -> (u32, Duration) {
-        let Ok(mut window) = self.window.lock() else {
+        let Ok(mut window) = self.inner.window.lock() else {
             return (0, Duration::from_secs(1));
         };
         let elapsed = window.started.elapsed();
@@ -106,13 +114,10 @@ impl Worker {
             window.sent = 0;
         }
         let left = Duration::from_secs(60).saturating_sub(window.started.elapsed());
-        (self.settings.per_minute.saturating_sub(window.sent), left)
-    }
-
-    fn count_sent(&self) {
-        if let Ok(mut window) = self.window.lock() {
-            window.sent = window.sent.saturating_add(1);
-        }
+        (
+            self.inner.settings.per_minute.saturating_sub(window.sent),
+            left,
+        )
     }
 
     /// Claims and works through one batch of due messages.
@@ -202,43 +207,43 @@ impl Worker {
 
     /// Claims as many due messages as the batch size and the per-minute limit allow,
     /// `in_flight` messages being sent meanwhile, and reads what they need ahead.
-    async fn claim_batch(&self, in_flight: u32) -> Result<ClaimedBatch, DbErr> {
+    async fn claim_batch(&self, in_flight: u32) -> Result<Arc<ClaimedBatch>, DbErr> {
         let budget = self.budget().0.saturating_sub(in_flight);
         if budget == 0 {
-            return Ok(ClaimedBatch {
+            return Ok(Arc::new(ClaimedBatch {
                 messages: Vec::new(),
                 prefetched: templates::Prefetched::default(),
                 rate_limited: true,
-            });
+            }));
         }
         let messages = outbox::claim_due(
-            &self.db,
-            &self.id,
-            self.settings.batch_size.min(budget),
-            self.settings.lease,
+            &self.inner.db,
+            &self.inner.id,
+            self.inner.settings.batch_size.min(budget),
+            self.inner.settings.lease,
         )
         .await?;
         // What the batch's messages need from the database is read once for all of them;
         // if that fails, each message reads its own (and a failure there is a retry).
-        let prefetched = templates::Prefetched::read(&self.db, &messages)
+        let prefetched = templates::Prefetched::read(&self.inner.db, &messages)
             .await
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, "cannot read ahead for a batch of messages");
                 templates::Prefetched::default()
             });
-        Ok(ClaimedBatch {
+        Ok(Arc::new(ClaimedBatch {
             messages,
             prefetched,
             rate_limited: false,
-        })
+        }))
     }
 
     /// Hands a claimed batch back unsent, for this or another worker to claim again; the
     /// PDFs typeset for it are stored first, so that work is not done twice.
     async fn hand_back(&self, batch: &ClaimedBatch) -> Result<usize, DbErr> {
-        batch.prefetched.store(&self.db).await;
+        batch.prefetched.store(&self.inner.db).await;
         let ids: Vec<i64> = batch.messages.iter().map(|m| m.id).collect();
-        outbox::release(&self.db, &ids, &self.id).await?;
+        outbox::release(&self.inner.db, &ids, &self.inner.id).await?;
         Ok(ids.len())
     }
 
@@ -248,34 +253,51 @@ impl Worker {
     /// true.
     async fn deliver_batch(
         &self,
-        batch: &ClaimedBatch,
+        batch: &Arc<ClaimedBatch>,
         stop: &watch::Receiver<bool>,
     ) -> Result<BatchReport, DbErr> {
         let mut report = BatchReport {
             claimed: batch.messages.len(),
             ..BatchReport::default()
         };
-        let prefetched = &batch.prefetched;
-        prefetched.store(&self.db).await;
-        prefetched.read_before_sending(&self.db).await;
+        batch.prefetched.store(&self.inner.db).await;
+        batch.prefetched.read_before_sending(&self.inner.db).await;
         // Up to SMTP_CONNECTIONS messages are in flight at once, one per pooled
-        // connection: delivery time is mostly waiting for the server.
-        let messages = &batch.messages;
-        let mut results = futures_util::stream::iter(0..messages.len())
-            .map(|index| async move {
-                let message = &messages[index];
-                let outcome = if *stop.borrow() {
-                    None
-                } else {
-                    Some(self.deliver_claimed(message, prefetched).await)
-                };
-                (message.id, outcome)
+        // connection: delivery time is mostly waiting for the server. Each is rendered,
+        // built and sent on a task of its own, so the batch's messages are built on every
+        // processor rather than on the one running this loop.
+        let mut results = futures_util::stream::iter(0..batch.messages.len())
+            .map(|index| {
+                let inner = Arc::clone(&self.inner);
+                let batch = Arc::clone(batch);
+                let stop = stop.clone();
+                async move {
+                    let id = batch.messages[index].id;
+                    let task = tokio::spawn(async move {
+                        if *stop.borrow() {
+                            return None;
+                        }
+                        let message = &batch.messages[index];
+                        Some(inner.deliver_claimed(message, &batch.prefetched).await)
+                    });
+                    (id, task.await)
+                }
             })
             .buffer_unordered(SMTP_CONNECTIONS as usize);
         let mut outcomes = Vec::new();
         let mut unsent = Vec::new();
         let mut failure = None;
-        while let Some((id, outcome)) = results.next().await {
+        while let Some((id, finished)) = results.next().await {
+            let outcome = match finished {
+                Ok(outcome) => outcome,
+                Err(ended) => {
+                    // The task was cancelled or panicked outside the message's own
+                    // guard: whether it was sent is unknown, so the message keeps its
+                    // lease and is sent again when the lease runs out.
+                    tracing::error!(message = id, %ended, "a message's task ended without an outcome");
+                    continue;
+                }
+            };
             match outcome {
                 None => unsent.push(id),
                 Some(Err(error)) => failure = Some(error),
@@ -294,18 +316,47 @@ impl Worker {
         // What was sent is recorded in one statement for the batch; a worker that dies
         // before this line sends those messages again when their lease runs out (at
         // least once, never lost).
-        let recorded = outbox::record_outcomes(&self.db, &self.id, &outcomes).await?;
+        let recorded = outbox::record_outcomes(&self.inner.db, &self.inner.id, &outcomes).await?;
         if recorded < outcomes.len() {
             tracing::warn!(
                 lost = outcomes.len() - recorded,
                 "the lease on some messages ran out before their outcome was recorded"
             );
         }
-        outbox::release(&self.db, &unsent, &self.id).await?;
+        outbox::release(&self.inner.db, &unsent, &self.inner.id).await?;
         report.released = unsent.len();
         match failure {
             Some(error) => Err(error),
             None => Ok(report),
+        }
+    }
+
+    /// Sends due messages until `stop` turns true; the messages being sent when it does
+    /// are finished, and the rest handed back for other workers.
+    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
+        tracing::info!(worker = %self.inner.id, "mailer worker started");
+        while !*stop.borrow() {
+            let pause = match self.drain_until(&stop).await {
+                Ok(report) if report.rate_limited => self.budget().1,
+                Ok(_) => self.inner.settings.poll_interval,
+                Err(error) => {
+                    tracing::error!(%error, "mailer cannot reach the database");
+                    self.inner.settings.poll_interval
+                }
+            };
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = stop.changed() => {}
+            }
+        }
+        tracing::info!(worker = %self.inner.id, "mailer worker stopped");
+    }
+}
+
+impl Inner {
+    fn count_sent(&self) {
+        if let Ok(mut window) = self.window.lock() {
+            window.sent = window.sent.saturating_add(1);
         }
     }
 
@@ -419,27 +470,6 @@ impl Worker {
             retry_at: Utc::now()
                 + chrono::Duration::from_std(delay).unwrap_or_else(|_| chrono::Duration::hours(6)),
         }
-    }
-
-    /// Sends due messages until `stop` turns true; the messages being sent when it does
-    /// are finished, and the rest handed back for other workers.
-    pub async fn run(&self, mut stop: watch::Receiver<bool>) {
-        tracing::info!(worker = %self.id, "mailer worker started");
-        while !*stop.borrow() {
-            let pause = match self.drain_until(&stop).await {
-                Ok(report) if report.rate_limited => self.budget().1,
-                Ok(_) => self.settings.poll_interval,
-                Err(error) => {
-                    tracing::error!(%error, "mailer cannot reach the database");
-                    self.settings.poll_interval
-                }
-            };
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = stop.changed() => {}
-            }
-        }
-        tracing::info!(worker = %self.id, "mailer worker stopped");
     }
 }
 
