@@ -7,12 +7,13 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use chrono::Utc;
 use entity::{donor, outbox as outbox_row};
 use futures_util::{FutureExt, StreamExt};
 use lettre::Message;
-use lettre::message::header::ContentType;
-use lettre::message::{Attachment as LettreAttachment, Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Attachment as LettreAttachment, Body, Mailbox, MultiPart};
 use rand::Rng;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
@@ -561,12 +562,31 @@ fn build_message(
                 .map_err(|e| format!("bad attachment type: {e}"))?;
             let filename = header_text("attachment's name", &attachment.filename)?;
             mixed = mixed.singlepart(
-                LettreAttachment::new(filename.to_owned()).body(attachment.bytes, content_type),
+                LettreAttachment::new(filename.to_owned())
+                    .body(base64_body(&attachment.bytes), content_type),
             );
         }
         builder.multipart(mixed)
     };
     built.map_err(|e| format!("cannot build the message: {e}"))
+}
+
+/// An attachment's bytes as the base64 body lettre makes of bytes (lines of 76
+/// characters, RFC 2045, joined by CRLF, the last one unended), encoded in one pass:
+/// lettre encodes 57 bytes at a time through a formatter and checks each line's text,
+/// and first scans the bytes to choose an encoding, when an attachment is always
+/// base64.
+fn base64_body(bytes: &[u8]) -> Body {
+    const LINE: usize = 76;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(bytes);
+    let mut body = Vec::with_capacity(encoded.len() + encoded.len() / LINE * 2);
+    for (index, line) in encoded.as_bytes().chunks(LINE).enumerate() {
+        if index > 0 {
+            body.extend_from_slice(b"\r\n");
+        }
+        body.extend_from_slice(line);
+    }
+    Body::dangerous_pre_encoded(body, ContentTransferEncoding::Base64)
 }
 
 /// Why an appeal queued earlier must not go now: its donor unsubscribed from appeals,
@@ -653,6 +673,28 @@ mod tests {
                 "{text:?}: {refused:?}"
             );
         }
+    }
+
+    #[test]
+    fn attachments_are_encoded_as_lettre_encodes_bytes() {
+        // Bytes that are not UTF-8, so lettre chooses base64 for them.
+        let bytes: Vec<u8> = (0..20_000u32)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8 | 0x80)
+            .collect();
+        for length in [1, 2, 3, 56, 57, 58, 113, 114, 115, 171, 1_000, 20_000] {
+            let part = &bytes[..length];
+            let ours = base64_body(part);
+            let theirs = Body::new(part.to_vec());
+            assert_eq!(theirs.encoding(), ContentTransferEncoding::Base64);
+            assert_eq!(ours.encoding(), ContentTransferEncoding::Base64);
+            assert_eq!(
+                String::from_utf8_lossy(ours.as_ref()),
+                String::from_utf8_lossy(theirs.as_ref()),
+                "{length} bytes"
+            );
+        }
+        assert_eq!(base64_body(b"%PDF-1.7\n").as_ref(), b"JVBERi0xLjcK");
+        assert!(base64_body(b"").as_ref().is_empty());
     }
 
     #[test]
