@@ -647,6 +647,9 @@ async fn the_per_minute_limit_holds_the_rest_back(backend: Backend) {
 
     assert_eq!(report.sent, 2);
     assert!(report.rate_limited);
+    // One more round within the minute claims nothing and says why.
+    let again = worker.send_due_batch().await.unwrap();
+    assert_eq!((again.claimed, again.rate_limited), (0, true));
     assert_eq!(smtp.received().len(), 2);
     let waiting = outbox::Entity::find()
         .filter(outbox::Column::Status.eq(OutboxStatus::Pending))
