@@ -55,8 +55,8 @@ struct RateWindow {
     sent: u32,
 }
 
-/// Claims due messages and sends them. Cheap to share: its state lives behind one
-/// `Arc`, which each message's task holds while it is built and sent.
+/// Claims due messages and sends them. Its state lives behind one `Arc`, which each
+/// message's task holds while the message is built and sent.
 pub struct Worker {
     inner: Arc<Inner>,
 }
