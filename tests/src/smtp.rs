@@ -1,7 +1,10 @@
 //! A real SMTP server in the test process: the `mailin` crate speaks the protocol, this
 //! module gives it sockets. Each test starts its own on a random port, can make it
-//! refuse mail (temporarily or for good), and reads what it received.
+//! refuse mail (temporarily or for good), and reads what it received. A load run, which
+//! sends hundreds of thousands of messages, keeps only the last few
+//! ([`SmtpServer::start_keeping`]) and counts the rest.
 
+use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
@@ -64,7 +67,11 @@ impl Received {
 #[derive(Debug)]
 struct State {
     behavior: Behavior,
-    received: Vec<Received>,
+    /// The messages accepted, oldest first: all of them, or the last `keep`.
+    received: VecDeque<Received>,
+    keep: usize,
+    /// Every message accepted, kept or not.
+    accepted: usize,
     refused: usize,
     /// Messages whose data began, accepted or not yet.
     started: usize,
@@ -120,7 +127,12 @@ impl Handler for Connection {
         if let Behavior::AcceptAfter(delay) = behavior {
             std::thread::sleep(delay);
         }
-        self.state.lock().unwrap().received.push(Received {
+        let mut state = self.state.lock().unwrap();
+        state.accepted += 1;
+        if state.received.len() == state.keep {
+            state.received.pop_front();
+        }
+        state.received.push_back(Received {
             from: std::mem::take(&mut self.from),
             to: std::mem::take(&mut self.to),
             data: std::mem::take(&mut self.data),
@@ -168,13 +180,21 @@ fn serve_connection(stream: TcpStream, state: Arc<Mutex<State>>) -> std::io::Res
 
 impl SmtpServer {
     /// Starts a server on 127.0.0.1 at a random port; it accepts mail until the test
-    /// process ends.
+    /// process ends, and keeps every message it accepts.
     pub fn start() -> SmtpServer {
+        SmtpServer::start_keeping(usize::MAX)
+    }
+
+    /// [`SmtpServer::start`], keeping only the last `keep` messages (at least one) and
+    /// counting the rest, so that a long run's memory stays what a few messages take.
+    pub fn start_keeping(keep: usize) -> SmtpServer {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the SMTP server");
         let port = listener.local_addr().unwrap().port();
         let state = Arc::new(Mutex::new(State {
             behavior: Behavior::Accept,
-            received: Vec::new(),
+            received: VecDeque::new(),
+            keep: keep.max(1),
+            accepted: 0,
             refused: 0,
             started: 0,
         }));
@@ -199,13 +219,25 @@ impl SmtpServer {
         self.state.lock().unwrap().behavior = behavior;
     }
 
+    /// The messages it kept, oldest first.
     pub fn received(&self) -> Vec<Received> {
-        self.state.lock().unwrap().received.clone()
+        self.state
+            .lock()
+            .unwrap()
+            .received
+            .iter()
+            .cloned()
+            .collect()
     }
 
-    /// How many messages it accepted (without copying them).
+    /// The last message it accepted, if any.
+    pub fn last_received(&self) -> Option<Received> {
+        self.state.lock().unwrap().received.back().cloned()
+    }
+
+    /// How many messages it accepted, kept or not (without copying them).
     pub fn received_count(&self) -> usize {
-        self.state.lock().unwrap().received.len()
+        self.state.lock().unwrap().accepted
     }
 
     /// How many messages it refused.
@@ -217,5 +249,64 @@ impl SmtpServer {
     /// they were accepted yet.
     pub fn started_count(&self) -> usize {
         self.state.lock().unwrap().started
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sends one message over a plain SMTP dialogue, reading each reply.
+    fn send(server: &SmtpServer, body: &str) {
+        let stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let mut writer = stream.try_clone().unwrap();
+        let mut reader = BufReader::new(stream);
+        let reply = |reader: &mut BufReader<TcpStream>| loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).unwrap();
+            if line.as_bytes().get(3) != Some(&b'-') {
+                return line;
+            }
+        };
+        assert!(reply(&mut reader).starts_with("220"));
+        for (command, code) in [
+            ("EHLO client.test\r\n".to_owned(), "250"),
+            ("MAIL FROM:<giving@example.org>\r\n".to_owned(), "250"),
+            ("RCPT TO:<donor@example.org>\r\n".to_owned(), "250"),
+            ("DATA\r\n".to_owned(), "354"),
+            (format!("Subject: {body}\r\n\r\n{body}\r\n.\r\n"), "250"),
+            ("QUIT\r\n".to_owned(), "221"),
+        ] {
+            writer.write_all(command.as_bytes()).unwrap();
+            let answer = reply(&mut reader);
+            assert!(answer.starts_with(code), "{command:?} got {answer:?}");
+        }
+    }
+
+    #[test]
+    fn a_sink_keeping_the_last_two_counts_every_message() {
+        let server = SmtpServer::start_keeping(2);
+        assert!(server.last_received().is_none());
+        for body in ["first", "second", "third"] {
+            send(&server, body);
+        }
+        assert_eq!(server.received_count(), 3);
+        let kept: Vec<String> = server.received().iter().map(Received::text).collect();
+        assert_eq!(kept.len(), 2);
+        assert!(
+            kept[0].contains("second") && kept[1].contains("third"),
+            "{kept:?}"
+        );
+        assert!(server.last_received().unwrap().text().contains("third"));
+    }
+
+    #[test]
+    fn a_sink_started_plainly_keeps_every_message() {
+        let server = SmtpServer::start();
+        for body in ["first", "second", "third"] {
+            send(&server, body);
+        }
+        assert_eq!(server.received_count(), 3);
+        assert_eq!(server.received().len(), 3);
     }
 }

@@ -141,11 +141,7 @@ pub async fn measure_mail(
 /// lettre sending one of the messages the sink received, prebuilt, on as many
 /// connections as the mailer uses (Nagle's algorithm off, as the mailer does).
 pub async fn lettre_limit(smtp: &SmtpServer, load: Load) -> anyhow::Result<Figures> {
-    let message = smtp
-        .received()
-        .into_iter()
-        .last()
-        .context("the sink received nothing")?;
+    let message = smtp.last_received().context("the sink received nothing")?;
     let envelope = lettre::address::Envelope::new(
         Some("giving@example.org".parse()?),
         vec!["donor@example.org".parse()?],
