@@ -170,7 +170,7 @@ pub const SETTINGS: &[(&str, Option<&str>)] = &[
     ("ORG_ADDRESS", Some(PLACEHOLDER_ADDRESS)),
     ("ORG_TIMEZONE", Some("America/Los_Angeles")),
     ("TRIBUTE_NOTIFICATIONS_PER_DAY", Some("3")),
-    ("MAILER_BATCH_SIZE", Some("50")),
+    ("MAILER_BATCH_SIZE", Some("100")),
     ("MAILER_LEASE_SECS", Some("300")),
     ("MAILER_MAX_ATTEMPTS", Some("8")),
     ("MAILER_RETRY_BASE_SECS", Some("60")),
@@ -359,7 +359,7 @@ pub struct WorkerSettings {
 impl Default for WorkerSettings {
     fn default() -> Self {
         WorkerSettings {
-            batch_size: 50,
+            batch_size: 100,
             lease: Duration::from_secs(300),
             max_attempts: 8,
             retry_base: Duration::from_secs(60),
