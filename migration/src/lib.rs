@@ -28,6 +28,7 @@ mod m20261201_040001_donor_aliases;
 mod m20261202_300001_translations;
 mod m20261203_010001_receipt_pdf_storage;
 mod m20261204_010001_outbox_claim_order;
+mod m20261205_010001_pledges_by_appeal;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_300001_translations::Migration),
             Box::new(m20261203_010001_receipt_pdf_storage::Migration),
             Box::new(m20261204_010001_outbox_claim_order::Migration),
+            Box::new(m20261205_010001_pledges_by_appeal::Migration),
         ]
     }
 }

@@ -5,7 +5,7 @@
 use chrono::{NaiveDate, Utc};
 use entity::enums::AppealChannel;
 use entity::{Money, TranslatedField, appeal, campaign, fund, gift, segment};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
@@ -661,38 +661,58 @@ pub async fn appeal_results(
         .count(db)
         .await?;
     let circle = super::tiers::circle(db).await?;
-    let members = |only_tiers: Option<&[i64]>| {
-        let mut query = entity::tier_membership::Entity::find()
-            .filter(entity::tier_membership::Column::LeftAt.is_null())
-            .filter(
-                entity::tier_membership::Column::DonorId.in_subquery(
-                    sea_orm::sea_query::Query::select()
-                        .column(entity::pledge::Column::DonorId)
-                        .from(entity::pledge::Entity)
-                        .and_where(entity::pledge::Column::AppealId.eq(appeal_id))
-                        .to_owned(),
-                ),
-            );
-        if let Some(tiers) = only_tiers {
-            query =
-                query.filter(entity::tier_membership::Column::TierId.is_in(tiers.iter().copied()));
-        }
-        query
-    };
-    let new_club_members = members(None).count(db).await?;
-    let new_circle_members = match &circle {
-        Some(circle) => members(Some(&circle.member_tier_ids)).count(db).await?,
-        None => 0,
-    };
+    let (new_club_members, new_circle_members) =
+        members_who_pledged(db, appeal_id, circle.as_ref()).await?;
     let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
     Ok(AppealResults {
         recipients: as_i64(recipients),
         totals,
         pledges: as_i64(pledges),
-        new_club_members: as_i64(new_club_members),
-        new_circle_members: as_i64(new_circle_members),
+        new_club_members,
+        new_circle_members,
         cost_minor: found.cost_minor,
     })
+}
+
+/// How many current club members, and how many of them in the Circle, pledged from
+/// the appeal: one statement, reading the appeal's pledges once.
+async fn members_who_pledged(
+    db: &impl ConnectionTrait,
+    appeal_id: i64,
+    circle: Option<&super::tiers::Circle>,
+) -> Result<(i64, i64), DomainError> {
+    use entity::tier_membership::Column as Membership;
+    let in_circle = match circle {
+        Some(circle) if !circle.member_tier_ids.is_empty() => {
+            Membership::TierId.is_in(circle.member_tier_ids.iter().copied())
+        }
+        _ => Expr::cust("1 = 0"),
+    };
+    let in_circle_count = Expr::from(Func::cast_as(
+        Func::coalesce([
+            Func::sum(Expr::case(in_circle, Expr::cust("1")).finally(Expr::cust("0"))).into(),
+            Expr::cust("0"),
+        ]),
+        "BIGINT",
+    ));
+    let counted: Option<(i64, i64)> = entity::tier_membership::Entity::find()
+        .select_only()
+        .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "club")
+        .column_as(in_circle_count, "circle")
+        .filter(Membership::LeftAt.is_null())
+        .filter(
+            Membership::DonorId.in_subquery(
+                sea_orm::sea_query::Query::select()
+                    .column(entity::pledge::Column::DonorId)
+                    .from(entity::pledge::Entity)
+                    .and_where(entity::pledge::Column::AppealId.eq(appeal_id))
+                    .to_owned(),
+            ),
+        )
+        .into_tuple()
+        .one(db)
+        .await?;
+    Ok(counted.unwrap_or((0, 0)))
 }
 
 #[cfg(test)]

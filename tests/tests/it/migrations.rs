@@ -118,17 +118,22 @@ async fn down_to_before(db: &sea_orm::DatabaseConnection, name: &str) {
     Migrator::down(db, Some(steps)).await.unwrap();
 }
 
+/// A statement counting the indexes named `name` (0 or 1).
+fn index_count(backend: Backend, name: &str) -> String {
+    match backend {
+        Backend::Sqlite => {
+            format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = '{name}'")
+        }
+        Backend::Postgres => format!("SELECT COUNT(*) FROM pg_indexes WHERE indexname = '{name}'"),
+    }
+}
+
 /// The mailer's claim reads off `ix_outbox_claim`, which replaced `ix_outbox_due`; the
 /// migration goes down and up again on both databases.
 async fn the_outbox_claim_index_replaces_the_due_index(backend: Backend) {
     let database = TestDatabase::create(backend).await;
     let db = Database::connect(database.url.as_str()).await.unwrap();
-    let index = |name: &str| match backend {
-        Backend::Sqlite => {
-            format!("SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = '{name}'")
-        }
-        Backend::Postgres => format!("SELECT COUNT(*) FROM pg_indexes WHERE indexname = '{name}'"),
-    };
+    let index = |name: &str| index_count(backend, name);
     Migrator::up(&db, None).await.unwrap();
     assert_eq!(count(&db, &index("ix_outbox_claim")).await, 1);
     assert_eq!(count(&db, &index("ix_outbox_due")).await, 0);
@@ -143,9 +148,25 @@ async fn the_outbox_claim_index_replaces_the_due_index(backend: Backend) {
     db.close().await.unwrap();
 }
 
+/// An appeal's results read its pledges off `ix_pledges_appeal`; the migration goes down
+/// and up again on both databases.
+async fn the_pledges_by_appeal_index_goes_down_and_up_again(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let db = Database::connect(database.url.as_str()).await.unwrap();
+    let index = index_count(backend, "ix_pledges_appeal");
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(count(&db, &index).await, 1);
+    down_to_before(&db, "m20261205_010001_pledges_by_appeal").await;
+    assert_eq!(count(&db, &index).await, 0);
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(count(&db, &index).await, 1);
+    db.close().await.unwrap();
+}
+
 on_both_backends!(
     migrations_go_up_down_and_up_again,
     migrating_twice_changes_nothing,
     receipt_pdfs_are_stored_without_compressing_them_again,
-    the_outbox_claim_index_replaces_the_due_index
+    the_outbox_claim_index_replaces_the_due_index,
+    the_pledges_by_appeal_index_goes_down_and_up_again
 );

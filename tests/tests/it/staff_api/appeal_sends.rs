@@ -422,35 +422,56 @@ async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
     }
     let appeal_id: i64 = appeal.as_str().unwrap().parse().unwrap();
     let now = Utc::now();
-    entity::pledge::ActiveModel {
-        donor_id: Set(donors[2]),
-        source: Set(PledgeSource::Envelope),
-        installment_minor: Set(4_200),
-        currency: Set("USD".into()),
-        frequency: Set(PledgeFrequency::Monthly),
-        starts_on: Set(now.date_naive()),
-        status: Set(PledgeStatus::Active),
-        fund_id: Set(1),
-        appeal_id: Set(Some(appeal_id)),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    let admin = admin_token(&app).await;
+    let friends: i64 = ok(
+        &app,
+        &admin,
+        "mutation { createTier(input: { name: \"Friends\", threshold: { amountMinor: 12000 } }) { id } }",
+        json!({}),
+    )
+    .await["createTier"]["id"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    // Carla pledged from the appeal and is in the Circle (tier 1); Ben pledged from it
+    // and is in the club below the Circle; Ana pledged from it but has left the club.
+    for (donor, tier, left_at) in [
+        (donors[2], 1, None),
+        (donors[1], friends, None),
+        (donors[0], friends, Some(now)),
+    ] {
+        entity::pledge::ActiveModel {
+            donor_id: Set(donor),
+            source: Set(PledgeSource::Envelope),
+            installment_minor: Set(4_200),
+            currency: Set("USD".into()),
+            frequency: Set(PledgeFrequency::Monthly),
+            starts_on: Set(now.date_naive()),
+            status: Set(PledgeStatus::Active),
+            fund_id: Set(1),
+            appeal_id: Set(Some(appeal_id)),
+            created_at: Set(now),
+            updated_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
+        entity::tier_membership::ActiveModel {
+            donor_id: Set(donor),
+            tier_id: Set(tier),
+            joined_at: Set(now),
+            join_reason: Set("pledge".into()),
+            annual_pledge_total_minor: Set(50_400),
+            left_at: Set(left_at),
+            created_at: Set(now),
+            ..Default::default()
+        }
+        .insert(&app.db)
+        .await
+        .unwrap();
     }
-    .insert(&app.db)
-    .await
-    .unwrap();
-    entity::tier_membership::ActiveModel {
-        donor_id: Set(donors[2]),
-        tier_id: Set(1),
-        joined_at: Set(now),
-        join_reason: Set("pledge".into()),
-        annual_pledge_total_minor: Set(50_400),
-        created_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
 
     let results = ok(
         &app,
@@ -466,8 +487,8 @@ async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
     assert_eq!(results["raised"]["amountMinor"], 20_000);
     assert_eq!(results["responseRatePercent"], 66.7);
     assert_eq!(results["averageGift"]["amountMinor"], 6_666);
-    assert_eq!(results["pledges"], 1);
-    assert_eq!(results["newClubMembers"], 1);
+    assert_eq!(results["pledges"], 3);
+    assert_eq!(results["newClubMembers"], 2);
     assert_eq!(results["newCircleMembers"], 1);
     assert_eq!(results["cost"]["amountMinor"], 5_000);
     assert_eq!(results["costPerDollarRaised"], 0.25);
