@@ -48,6 +48,30 @@ struct ClaimedBatch {
     rate_limited: bool,
 }
 
+/// A claimed batch once its messages have been delivered: what happened to each, not
+/// yet recorded.
+struct Delivered {
+    report: BatchReport,
+    outcomes: Vec<(i64, Outcome)>,
+    /// Not started because the worker was asked to stop; handed back when recorded.
+    unsent: Vec<i64>,
+    /// A message could not reach the database; the rest of the batch went on.
+    failure: Option<DbErr>,
+}
+
+impl BatchReport {
+    fn add(&mut self, other: &BatchReport) {
+        self.claimed += other.claimed;
+        self.sent += other.sent;
+        self.retried += other.retried;
+        self.failed += other.failed;
+        self.dead += other.dead;
+        self.skipped += other.skipped;
+        self.released += other.released;
+        self.rate_limited |= other.rate_limited;
+    }
+}
+
 /// Counts messages sent in the current minute.
 #[derive(Debug)]
 struct RateWindow {
@@ -137,55 +161,68 @@ impl Worker {
     /// [`Worker::drain`], stopping early once `stop` turns true: the messages in flight
     /// are finished and the rest handed back.
     ///
-    /// While one batch's PDFs are stored and its messages delivered, the next batch is
-    /// claimed and read ahead (its receipts' PDFs typeset), so the processors typeset
-    /// while the database writes and the connections wait on the SMTP server. The batch
-    /// read ahead counts against the per-minute limit as if the one in flight were all
-    /// sent.
+    /// Three things overlap, so that the connections seldom wait on the database: while
+    /// one batch's messages are delivered, the outcomes of the batch before it are
+    /// recorded, and the next batch is claimed and made ready (its receipts' PDFs typeset
+    /// and stored, its stored PDFs and its appeals' donors read). The batch made ready counts
+    /// against the per-minute limit as if the one in flight were all sent. Every outcome
+    /// is recorded before this returns, whether it returns an error or not.
     pub async fn drain_until(&self, stop: &watch::Receiver<bool>) -> Result<BatchReport, DbErr> {
         let mut total = BatchReport::default();
         if *stop.borrow() {
             return Ok(total);
         }
-        let mut batch = self.claim_batch(0).await?;
+        let mut batch = self.claim_ready(0).await?;
+        // The batch delivered last, its outcomes not recorded yet.
+        let mut unrecorded: Option<Delivered> = None;
         loop {
-            if batch.messages.is_empty() {
-                total.rate_limited |= batch.rate_limited;
-                return Ok(total);
-            }
-            if *stop.borrow() {
-                total.claimed += batch.messages.len();
-                total.released += self.hand_back(&batch).await?;
+            if batch.messages.is_empty() || *stop.borrow() {
+                self.record(unrecorded.take()).await?;
+                if batch.messages.is_empty() {
+                    total.rate_limited |= batch.rate_limited;
+                } else {
+                    total.claimed += batch.messages.len();
+                    total.released += self.hand_back(&batch).await?;
+                }
                 return Ok(total);
             }
             let in_flight = u32::try_from(batch.messages.len()).unwrap_or(u32::MAX);
-            let (delivered, ahead) = tokio::join!(
-                self.deliver_batch(&batch, stop),
-                self.claim_batch(in_flight)
+            let (mut delivered, recorded, ahead) = tokio::join!(
+                self.deliver(&batch, stop),
+                self.record(unrecorded.take()),
+                self.claim_ready(in_flight)
             );
-            let report = match delivered {
-                Ok(report) => report,
+            total.add(&delivered.report);
+            let failed = match (recorded, delivered.failure.take()) {
+                (Err(error), _) | (Ok(()), Some(error)) => Some(error),
+                (Ok(()), None) => None,
+            };
+            if let Some(error) = failed {
+                // What was delivered is still recorded, and the batch made ready handed
+                // back, as far as the database lets; the first error is the answer.
+                if let Err(also) = self.record(Some(delivered)).await {
+                    tracing::warn!(%also, "cannot record a batch's outcomes");
+                }
+                if let Ok(ahead) = &ahead
+                    && let Err(release) = self.hand_back(ahead).await
+                {
+                    tracing::warn!(%release, "cannot hand back a batch made ready");
+                }
+                return Err(error);
+            }
+            unrecorded = Some(delivered);
+            batch = match ahead {
+                Ok(ahead) => ahead,
                 Err(error) => {
-                    if let Ok(ahead) = &ahead
-                        && let Err(release) = self.hand_back(ahead).await
-                    {
-                        tracing::warn!(%release, "cannot hand back a batch read ahead");
-                    }
+                    self.record(unrecorded.take()).await?;
                     return Err(error);
                 }
             };
-            total.claimed += report.claimed;
-            total.sent += report.sent;
-            total.retried += report.retried;
-            total.failed += report.failed;
-            total.dead += report.dead;
-            total.skipped += report.skipped;
-            total.released += report.released;
-            batch = ahead?;
             // Nothing more was due (or allowed) when this batch started: look again now
-            // that it is done.
+            // that it is done and recorded (a retry due at once is due now).
             if batch.messages.is_empty() {
-                batch = self.claim_batch(0).await?;
+                self.record(unrecorded.take()).await?;
+                batch = self.claim_ready(0).await?;
             }
         }
     }
@@ -196,19 +233,28 @@ impl Worker {
         &self,
         stop: &watch::Receiver<bool>,
     ) -> Result<BatchReport, DbErr> {
-        let batch = self.claim_batch(0).await?;
+        let batch = self.claim_ready(0).await?;
         if batch.messages.is_empty() {
             return Ok(BatchReport {
                 rate_limited: batch.rate_limited,
                 ..BatchReport::default()
             });
         }
-        self.deliver_batch(&batch, stop).await
+        let mut delivered = self.deliver(&batch, stop).await;
+        let report = delivered.report;
+        let failure = delivered.failure.take();
+        self.record(Some(delivered)).await?;
+        match failure {
+            Some(error) => Err(error),
+            None => Ok(report),
+        }
     }
 
     /// Claims as many due messages as the batch size and the per-minute limit allow,
-    /// `in_flight` messages being sent meanwhile, and reads what they need ahead.
-    async fn claim_batch(&self, in_flight: u32) -> Result<Arc<ClaimedBatch>, DbErr> {
+    /// `in_flight` messages being sent meanwhile, and makes them ready to send: reads
+    /// what they need, typesets and stores the PDFs their receipts lack, and reads the
+    /// PDFs stored before and whether its appeals' donors still want them.
+    async fn claim_ready(&self, in_flight: u32) -> Result<Arc<ClaimedBatch>, DbErr> {
         let budget = self.budget().0.saturating_sub(in_flight);
         if budget == 0 {
             return Ok(Arc::new(ClaimedBatch {
@@ -224,6 +270,13 @@ impl Worker {
             self.inner.settings.lease,
         )
         .await?;
+        if messages.is_empty() {
+            return Ok(Arc::new(ClaimedBatch {
+                messages,
+                prefetched: templates::Prefetched::default(),
+                rate_limited: false,
+            }));
+        }
         // What the batch's messages need from the database is read once for all of them;
         // if that fails, each message reads its own (and a failure there is a retry).
         let prefetched = templates::Prefetched::read(&self.inner.db, &messages)
@@ -232,6 +285,8 @@ impl Worker {
                 tracing::warn!(%error, "cannot read ahead for a batch of messages");
                 templates::Prefetched::default()
             });
+        prefetched.store(&self.inner.db).await;
+        prefetched.read_before_sending(&self.inner.db).await;
         Ok(Arc::new(ClaimedBatch {
             messages,
             prefetched,
@@ -239,30 +294,25 @@ impl Worker {
         }))
     }
 
-    /// Hands a claimed batch back unsent, for this or another worker to claim again; the
-    /// PDFs typeset for it are stored first, so that work is not done twice.
+    /// Hands a claimed batch back unsent, for this or another worker to claim again.
     async fn hand_back(&self, batch: &ClaimedBatch) -> Result<usize, DbErr> {
-        batch.prefetched.store(&self.inner.db).await;
         let ids: Vec<i64> = batch.messages.iter().map(|m| m.id).collect();
         outbox::release(&self.inner.db, &ids, &self.inner.id).await?;
         Ok(ids.len())
     }
 
-    /// Stores the PDFs typeset for a claimed batch, reads those stored before and whether
-    /// its appeals' donors still want them, delivers its messages and records what
-    /// happened to them, handing back unsent whatever has not started once `stop` turns
-    /// true.
-    async fn deliver_batch(
-        &self,
-        batch: &Arc<ClaimedBatch>,
-        stop: &watch::Receiver<bool>,
-    ) -> Result<BatchReport, DbErr> {
-        let mut report = BatchReport {
-            claimed: batch.messages.len(),
-            ..BatchReport::default()
+    /// Delivers a claimed batch's messages, not yet recording what happened to them,
+    /// and leaves unsent whatever has not started once `stop` turns true.
+    async fn deliver(&self, batch: &Arc<ClaimedBatch>, stop: &watch::Receiver<bool>) -> Delivered {
+        let mut delivered = Delivered {
+            report: BatchReport {
+                claimed: batch.messages.len(),
+                ..BatchReport::default()
+            },
+            outcomes: Vec::new(),
+            unsent: Vec::new(),
+            failure: None,
         };
-        batch.prefetched.store(&self.inner.db).await;
-        batch.prefetched.read_before_sending(&self.inner.db).await;
         // Up to SMTP_CONNECTIONS messages are in flight at once, one per pooled
         // connection: delivery time is mostly waiting for the server. Each is rendered,
         // built and sent on a task of its own, so the batch's messages are built on every
@@ -285,9 +335,6 @@ impl Worker {
                 }
             })
             .buffer_unordered(SMTP_CONNECTIONS as usize);
-        let mut outcomes = Vec::new();
-        let mut unsent = Vec::new();
-        let mut failure = None;
         while let Some((id, finished)) = results.next().await {
             let outcome = match finished {
                 Ok(outcome) => outcome,
@@ -299,9 +346,13 @@ impl Worker {
                     continue;
                 }
             };
+            let report = &mut delivered.report;
             match outcome {
-                None => unsent.push(id),
-                Some(Err(error)) => failure = Some(error),
+                None => {
+                    delivered.unsent.push(id);
+                    report.released += 1;
+                }
+                Some(Err(error)) => delivered.failure = Some(error),
                 Some(Ok(outcome)) => {
                     match outcome {
                         Outcome::Sent { .. } => report.sent += 1,
@@ -310,26 +361,30 @@ impl Worker {
                         Outcome::Dead { .. } => report.dead += 1,
                         Outcome::Skipped { .. } => report.skipped += 1,
                     }
-                    outcomes.push((id, outcome));
+                    delivered.outcomes.push((id, outcome));
                 }
             }
         }
-        // What was sent is recorded in one statement for the batch; a worker that dies
-        // before this line sends those messages again when their lease runs out (at
-        // least once, never lost).
-        let recorded = outbox::record_outcomes(&self.inner.db, &self.inner.id, &outcomes).await?;
-        if recorded < outcomes.len() {
+        delivered
+    }
+
+    /// Records what happened to a delivered batch: the outcomes in one statement, and
+    /// the messages left unsent handed back. A worker that dies before this sends those
+    /// messages again when their lease runs out (at least once, never lost).
+    async fn record(&self, delivered: Option<Delivered>) -> Result<(), DbErr> {
+        let Some(delivered) = delivered else {
+            return Ok(());
+        };
+        let db = &self.inner.db;
+        let recorded = outbox::record_outcomes(db, &self.inner.id, &delivered.outcomes).await?;
+        if recorded < delivered.outcomes.len() {
             tracing::warn!(
-                lost = outcomes.len() - recorded,
+                lost = delivered.outcomes.len() - recorded,
                 "the lease on some messages ran out before their outcome was recorded"
             );
         }
-        outbox::release(&self.inner.db, &unsent, &self.inner.id).await?;
-        report.released = unsent.len();
-        match failure {
-            Some(error) => Err(error),
-            None => Ok(report),
-        }
+        outbox::release(db, &delivered.unsent, &self.inner.id).await?;
+        Ok(())
     }
 
     /// Sends due messages until `stop` turns true; the messages being sent when it does
@@ -591,8 +646,8 @@ fn base64_body(bytes: &[u8]) -> Body {
 
 /// Why an appeal queued earlier must not go now: its donor unsubscribed from appeals,
 /// withdrew consent to email, or their address started refusing mail or changed since
-/// it was queued (`templates::appeal::refusal`). The donor is as its batch read it just
-/// before sending, or read now. Other kinds of email (receipts) always go.
+/// it was queued (`templates::appeal::refusal`). The donor is as its batch read it when
+/// made ready to send, or read now. Other kinds of email (receipts) always go.
 async fn appeal_no_longer_wanted(
     db: &DatabaseConnection,
     message: &outbox_row::Model,

@@ -434,12 +434,32 @@ async fn a_claim_takes_orphaned_messages_first_then_due_ones_in_order(backend: B
     }
 }
 
-async fn a_failed_send_in_a_batch_retries_only_that_message(backend: Backend) {
+/// Receipts for `donors` donors, and a worker in batches of `batch_size` sending them to
+/// a server that refuses one address for now.
+async fn receipts_one_refused(
+    backend: Backend,
+    donors: i64,
+    refused: &'static str,
+    batch_size: u32,
+) -> (TestApp, SmtpServer, Worker) {
     let app = spawn_app(backend).await;
     let smtp = SmtpServer::start();
-    receipts_for_donors(&app, 5).await;
-    smtp.set_behavior(Behavior::RefuseTemporarilyTo("donor2@example.org"));
-    let worker = worker_for(&app, &smtp.url(), quick(10, 5));
+    receipts_for_donors(&app, donors).await;
+    smtp.set_behavior(Behavior::RefuseTemporarilyTo(refused));
+    let worker = worker_for(&app, &smtp.url(), quick(batch_size, 5));
+    (app, smtp, worker)
+}
+
+/// The Message-ID of the message the server received for `row`'s address.
+fn message_id_received(smtp: &SmtpServer, row: &outbox::Model) -> Option<String> {
+    smtp.received()
+        .into_iter()
+        .find(|m| m.to == [row.to_address.clone()])
+        .and_then(|m| m.header("Message-ID"))
+}
+
+async fn a_failed_send_in_a_batch_retries_only_that_message(backend: Backend) {
+    let (app, smtp, worker) = receipts_one_refused(backend, 5, "donor2@example.org", 10).await;
 
     let first = worker.send_due_batch().await.unwrap();
 
@@ -456,12 +476,8 @@ async fn a_failed_send_in_a_batch_retries_only_that_message(backend: Backend) {
             assert_eq!(row.status, OutboxStatus::Sent);
             assert!(row.sent_at.is_some());
             // Each message sent in the batch keeps the Message-ID it went out with.
-            let received = smtp
-                .received()
-                .into_iter()
-                .find(|m| m.to == [row.to_address.clone()])
-                .unwrap();
-            assert_eq!(received.header("Message-ID"), row.message_id);
+            assert!(row.message_id.is_some());
+            assert_eq!(message_id_received(&smtp, row), row.message_id);
         }
     }
 
@@ -479,6 +495,46 @@ async fn a_failed_send_in_a_batch_retries_only_that_message(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!((retried.status, retried.attempts), (OutboxStatus::Sent, 2));
+}
+
+/// A batch's outcomes are recorded while the next batch is delivered: when a drain of
+/// several batches returns, every outcome of every batch is recorded, the last batch's
+/// too, and no message is left leased. A message refused for now is due again at once
+/// here, so the drain tries it again until it is dead.
+async fn a_drain_of_several_batches_records_every_outcome_before_it_returns(backend: Backend) {
+    let (app, smtp, worker) = receipts_one_refused(backend, 7, "donor4@example.org", 2).await;
+
+    let report = worker.drain().await.unwrap();
+
+    assert_eq!(
+        (
+            report.claimed,
+            report.sent,
+            report.retried,
+            report.dead,
+            report.released
+        ),
+        (11, 6, 4, 1, 0),
+        "{report:?}"
+    );
+    let rows = outbox::Entity::find().all(&app.db).await.unwrap();
+    assert_eq!(rows.len(), 7);
+    for row in &rows {
+        assert!(row.leased_by.is_none(), "{row:?}");
+        if row.to_address == "donor4@example.org" {
+            assert_eq!((row.status, row.attempts), (OutboxStatus::Dead, 5));
+            assert!(row.last_error.as_deref().unwrap().contains("451"));
+        } else {
+            assert_eq!(
+                (row.status, row.attempts),
+                (OutboxStatus::Sent, 1),
+                "{row:?}"
+            );
+            assert!(row.message_id.is_some());
+            assert_eq!(message_id_received(&smtp, row), row.message_id);
+        }
+    }
+    assert_eq!(smtp.received().len(), 6);
 }
 
 async fn a_worker_that_dies_mid_batch_loses_nothing(backend: Backend) {
@@ -1089,6 +1145,7 @@ on_both_backends!(
     a_claim_passes_over_a_message_another_worker_is_writing,
     a_claim_takes_orphaned_messages_first_then_due_ones_in_order,
     a_failed_send_in_a_batch_retries_only_that_message,
+    a_drain_of_several_batches_records_every_outcome_before_it_returns,
     a_worker_that_dies_mid_batch_loses_nothing,
     staff_see_failed_mail_and_can_retry_it,
     without_smtp_messages_are_written_as_eml_files,
