@@ -163,10 +163,11 @@ impl Worker {
     ///
     /// Three things overlap, so that the connections seldom wait on the database: while
     /// one batch's messages are delivered, the outcomes of the batch before it are
-    /// recorded, and the next batch is claimed and made ready (its receipts' PDFs typeset
-    /// and stored, its stored PDFs and its appeals' donors read). The batch made ready counts
-    /// against the per-minute limit as if the one in flight were all sent. Every outcome
-    /// is recorded before this returns, whether it returns an error or not.
+    /// recorded, and the next batch is claimed and made ready (its receipts' missing PDFs
+    /// typeset and stored, its stored PDFs and its appeals' donors read). The batch made
+    /// ready counts against the per-minute limit as if the one in flight were all sent.
+    /// Whatever was delivered is recorded (or its recording tried, when the database
+    /// fails) before this returns.
     pub async fn drain_until(&self, stop: &watch::Receiver<bool>) -> Result<BatchReport, DbErr> {
         let mut total = BatchReport::default();
         if *stop.borrow() {
