@@ -5,10 +5,10 @@
 use chrono::{NaiveDate, Utc};
 use entity::enums::AppealChannel;
 use entity::{Money, TranslatedField, appeal, campaign, fund, gift, segment};
-use sea_orm::sea_query::{Expr, Func};
+use sea_orm::sea_query::{Alias, Expr, Func, Query, SelectStatement};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
+    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -235,6 +235,28 @@ pub async fn giving_totals(
     campaign_id: Option<i64>,
     appeal_id: Option<i64>,
 ) -> Result<GivingTotals, DomainError> {
+    let row: Option<(i64, i64, i64)> = db
+        .query_one(&giving_totals_query(campaign_id, appeal_id))
+        .await?
+        .map(|row| {
+            Ok::<_, DbErr>((
+                row.try_get("", "raised")?,
+                row.try_get("", "gifts")?,
+                row.try_get("", "donors")?,
+            ))
+        })
+        .transpose()?;
+    let (raised_minor, gifts, donors) = row.unwrap_or((0, 0, 0));
+    Ok(GivingTotals {
+        raised_minor,
+        gifts,
+        donors,
+    })
+}
+
+/// The one row of `raised`, `gifts` and `donors` that [`giving_totals`] reads: the
+/// counted gifts (net of refunds) to a campaign, or to one of its appeals.
+fn giving_totals_query(campaign_id: Option<i64>, appeal_id: Option<i64>) -> SelectStatement {
     let mut query = gift::Entity::find()
         .select_only()
         .column_as(gifts::net_total(), "raised")
@@ -250,13 +272,7 @@ pub async fn giving_totals(
     if let Some(id) = appeal_id {
         query = query.filter(gift::Column::AppealId.eq(id));
     }
-    let row: Option<(i64, i64, i64)> = query.into_tuple().one(db).await?;
-    let (raised_minor, gifts, donors) = row.unwrap_or((0, 0, 0));
-    Ok(GivingTotals {
-        raised_minor,
-        gifts,
-        donors,
-    })
+    query.into_query()
 }
 
 /// How each donor's personal ask is computed: the last gift rounded up to `step_minor`
@@ -642,45 +658,61 @@ impl AppealResults {
     }
 }
 
-/// Recipients, gifts, donors, money raised, pledges and club members an appeal brought in.
+/// Recipients, gifts, donors, money raised, pledges and club members `appeal` brought
+/// in: once the tiers say which are the Circle, one statement reads its giving totals
+/// (counted as [`giving_totals`] counts them), the messages queued for it, the pledges
+/// started from it, and the donors with such a pledge who are in the club now, and in
+/// the Circle.
 pub async fn appeal_results(
     db: &impl ConnectionTrait,
-    appeal_id: i64,
+    appeal: &appeal::Model,
 ) -> Result<AppealResults, DomainError> {
-    let found = appeal::Entity::find_by_id(appeal_id)
-        .one(db)
-        .await?
-        .ok_or_else(|| DomainError::not_found("appeal", appeal_id))?;
-    let recipients = entity::outbox::Entity::find()
-        .filter(entity::outbox::Column::IdempotencyKey.starts_with(format!("appeal:{appeal_id}:")))
-        .count(db)
-        .await?;
-    let totals = giving_totals(db, None, Some(appeal_id)).await?;
-    let pledges = entity::pledge::Entity::find()
-        .filter(entity::pledge::Column::AppealId.eq(appeal_id))
-        .count(db)
-        .await?;
     let circle = super::tiers::circle(db).await?;
-    let (new_club_members, new_circle_members) =
-        members_who_pledged(db, appeal_id, circle.as_ref()).await?;
-    let as_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let (t, m) = (Alias::new("t"), Alias::new("m"));
+    let recipients = Query::select()
+        .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+        .from(entity::outbox::Entity)
+        .and_where(
+            entity::outbox::Column::IdempotencyKey.starts_with(format!("appeal:{}:", appeal.id)),
+        )
+        .to_owned();
+    let pledges = Query::select()
+        .expr(Expr::cust("CAST(COUNT(*) AS BIGINT)"))
+        .from(entity::pledge::Entity)
+        .and_where(entity::pledge::Column::AppealId.eq(appeal.id))
+        .to_owned();
+    let query = Query::select()
+        .column((t.clone(), Alias::new("raised")))
+        .column((t.clone(), Alias::new("gifts")))
+        .column((t.clone(), Alias::new("donors")))
+        .expr_as(recipients, "recipients")
+        .expr_as(pledges, "pledges")
+        .column((m.clone(), Alias::new("club")))
+        .column((m.clone(), Alias::new("circle")))
+        .from_subquery(giving_totals_query(None, Some(appeal.id)), t)
+        .from_subquery(members_who_pledged(appeal.id, circle.as_ref()), m)
+        .to_owned();
+    let row = db
+        .query_one(&query)
+        .await?
+        .ok_or_else(|| DbErr::RecordNotFound("the results of an appeal".into()))?;
     Ok(AppealResults {
-        recipients: as_i64(recipients),
-        totals,
-        pledges: as_i64(pledges),
-        new_club_members,
-        new_circle_members,
-        cost_minor: found.cost_minor,
+        recipients: row.try_get("", "recipients")?,
+        totals: GivingTotals {
+            raised_minor: row.try_get("", "raised")?,
+            gifts: row.try_get("", "gifts")?,
+            donors: row.try_get("", "donors")?,
+        },
+        pledges: row.try_get("", "pledges")?,
+        new_club_members: row.try_get("", "club")?,
+        new_circle_members: row.try_get("", "circle")?,
+        cost_minor: appeal.cost_minor,
     })
 }
 
-/// How many current club members, and how many of them in the Circle, pledged from
-/// the appeal: one statement, reading the appeal's pledges once.
-async fn members_who_pledged(
-    db: &impl ConnectionTrait,
-    appeal_id: i64,
-    circle: Option<&super::tiers::Circle>,
-) -> Result<(i64, i64), DomainError> {
+/// The one row of `club` and `circle`: how many current club members, and how many of
+/// them in the Circle, pledged from the appeal, reading its pledges once.
+fn members_who_pledged(appeal_id: i64, circle: Option<&super::tiers::Circle>) -> SelectStatement {
     use entity::tier_membership::Column as Membership;
     let in_circle = match circle {
         Some(circle) if !circle.member_tier_ids.is_empty() => {
@@ -695,24 +727,21 @@ async fn members_who_pledged(
         ]),
         "BIGINT",
     ));
-    let counted: Option<(i64, i64)> = entity::tier_membership::Entity::find()
+    entity::tier_membership::Entity::find()
         .select_only()
         .column_as(Expr::cust("CAST(COUNT(*) AS BIGINT)"), "club")
         .column_as(in_circle_count, "circle")
         .filter(Membership::LeftAt.is_null())
         .filter(
             Membership::DonorId.in_subquery(
-                sea_orm::sea_query::Query::select()
+                Query::select()
                     .column(entity::pledge::Column::DonorId)
                     .from(entity::pledge::Entity)
                     .and_where(entity::pledge::Column::AppealId.eq(appeal_id))
                     .to_owned(),
             ),
         )
-        .into_tuple()
-        .one(db)
-        .await?;
-    Ok(counted.unwrap_or((0, 0)))
+        .into_query()
 }
 
 #[cfg(test)]

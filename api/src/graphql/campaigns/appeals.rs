@@ -160,7 +160,7 @@ impl Appeal {
 
     /// How the appeal did: recipients, gifts, response rate, club members, cost.
     async fn results(&self, ctx: &Context<'_>) -> Result<AppealResultsView> {
-        let results = campaigns::appeal_results(db(ctx)?, self.0.id).await.gql()?;
+        let results = campaigns::appeal_results(db(ctx)?, &self.0).await.gql()?;
         Ok(AppealResultsView(
             results,
             self.0.currency.clone(),

@@ -160,7 +160,7 @@ impl AppealResultsQuery {
             .await
             .gql()?
             .ok_or_else(|| bad_input("id", "no such appeal"))?;
-        let results = campaigns::appeal_results(db(ctx)?, id).await.gql()?;
+        let results = campaigns::appeal_results(db(ctx)?, &appeal).await.gql()?;
         Ok(AppealResultsView(results, appeal.currency, id))
     }
 }

@@ -16,6 +16,21 @@ use super::*;
 
 const PREVIEW: &str = "query($id: ID!, $donor: ID!) { appealPreview(id: $id, donorId: $donor) { __typename ... on AppealPreview { toAddress language subject body askAmount { amountMinor } lastGift { amountMinor } clubMonthlyAsk { amountMinor formatted } donateUrl unsubscribeUrl } ... on AppealNotReceived { donorId reason message } } }";
 const SEND: &str = "mutation($id: ID!) { sendAppeal(input: { id: $id }) { recipients queued } }";
+macro_rules! result_fields {
+    () => {
+        "recipients gifts donors raised { amountMinor } responseRatePercent averageGift { amountMinor } pledges newClubMembers newCircleMembers cost { amountMinor } costPerDollarRaised"
+    };
+}
+const RESULTS: &str = concat!(
+    "query($id: ID!) { appealResults(id: $id) { ",
+    result_fields!(),
+    " } }"
+);
+const CAMPAIGN_APPEALS_RESULTS: &str = concat!(
+    "query($id: ID!) { campaign(id: $id) { appeals { id results { ",
+    result_fields!(),
+    " } } } }"
+);
 
 async fn mark(app: &TestApp, id: i64, change: impl FnOnce(&mut donor::ActiveModel)) {
     let found = donor::Entity::find_by_id(id)
@@ -404,6 +419,15 @@ async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
     )
     .await["createAppeal"]["id"]
         .clone();
+    // A second appeal of the same campaign that nobody was sent and nobody answered.
+    let quiet = ok(
+        &app,
+        &staff,
+        "mutation($c: ID!) { createAppeal(input: { campaignId: $c, name: \"Letter\", channel: LETTER, sourceCode: \"FALL-L\" }) { id } }",
+        json!({ "c": campaign }),
+    )
+    .await["createAppeal"]["id"]
+        .clone();
     ok(&app, &staff, SEND, json!({ "id": appeal })).await;
     for (donor, amount, number, code) in [
         (donors[0], 10_000, "1", Some("fall-e")),
@@ -473,14 +497,7 @@ async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
         .unwrap();
     }
 
-    let results = ok(
-        &app,
-        &staff,
-        "query($id: ID!) { appealResults(id: $id) { recipients gifts donors raised { amountMinor } responseRatePercent averageGift { amountMinor } pledges newClubMembers newCircleMembers cost { amountMinor } costPerDollarRaised } }",
-        json!({ "id": appeal }),
-    )
-    .await["appealResults"]
-        .clone();
+    let results = ok(&app, &staff, RESULTS, json!({ "id": appeal })).await["appealResults"].clone();
     assert_eq!(results["recipients"], 3);
     assert_eq!(results["gifts"], 3);
     assert_eq!(results["donors"], 2);
@@ -492,11 +509,56 @@ async fn appeal_results_match_a_hand_checked_example(backend: Backend) {
     assert_eq!(results["newCircleMembers"], 1);
     assert_eq!(results["cost"]["amountMinor"], 5_000);
     assert_eq!(results["costPerDollarRaised"], 0.25);
+    // The quiet appeal counts nothing of the other's.
+    let nothing = json!({ "recipients": 0, "gifts": 0, "donors": 0, "raised": { "amountMinor": 0 }, "responseRatePercent": null, "averageGift": null, "pledges": 0, "newClubMembers": 0, "newCircleMembers": 0, "cost": null, "costPerDollarRaised": null });
+    assert_eq!(
+        ok(&app, &staff, RESULTS, json!({ "id": quiet })).await["appealResults"],
+        nothing
+    );
+    // Each appeal of the campaign shows the same results as `appealResults`.
+    let appeals = ok(
+        &app,
+        &staff,
+        CAMPAIGN_APPEALS_RESULTS,
+        json!({ "id": campaign }),
+    )
+    .await["campaign"]["appeals"]
+        .clone();
+    assert_eq!(
+        appeals,
+        json!([{ "id": appeal, "results": results }, { "id": quiet, "results": nothing }])
+    );
     // The campaign's totals roll up its appeals' gifts.
     let progress = ok(&app, &staff, "query($id: ID!) { campaign(id: $id) { progress { raised { amountMinor } gifts donors percentOfGoal } } }", json!({ "id": campaign })).await;
     assert_eq!(
         progress["campaign"]["progress"],
         json!({ "raised": { "amountMinor": 20_000 }, "gifts": 3, "donors": 2, "percentOfGoal": 20 })
+    );
+}
+
+/// An appeal's results cost three statements whatever they count: the appeal, the
+/// tiers (which are the Circle), and one that reads its totals, recipients, pledges and
+/// club members together.
+async fn an_appeals_results_take_three_statements(backend: Backend) {
+    let (app, statements) = super::batching::spawn_recording_app_with(backend, &[]).await;
+    let staff = staff_token(&app).await;
+    let appeal = email_appeal(&app, &staff, "COUNT-E").await;
+    statements.lock().unwrap().clear();
+    let results = ok(&app, &staff, RESULTS, json!({ "id": appeal.to_string() })).await;
+    assert_eq!(results["appealResults"]["recipients"], 0);
+    let ran = statements.lock().unwrap().clone();
+    assert_eq!(ran.len(), 3, "{ran:#?}");
+    let reading = |table: &str| {
+        ran.iter()
+            .filter(|sql| sql.contains(&format!("FROM \"{table}\"")))
+            .count()
+    };
+    assert_eq!(reading("appeals"), 1, "{ran:#?}");
+    assert_eq!(reading("giving_tiers"), 1, "{ran:#?}");
+    assert_eq!(
+        (reading("gifts"), reading("outbox"), reading("pledges")),
+        (1, 1, 1),
+        "{ran:#?}"
     );
 }
 
@@ -1012,6 +1074,7 @@ on_both_backends!(
     an_appeal_queued_before_the_donor_opted_out_is_skipped_and_receipts_still_go,
     a_batch_of_appeals_reads_its_donors_in_one_statement,
     appeal_results_match_a_hand_checked_example,
+    an_appeals_results_take_three_statements,
     a_letter_appeal_exports_a_mail_merge_csv,
     an_email_appeal_reaches_each_consenting_donor_once_with_a_one_click_unsubscribe,
     a_letter_appeal_cannot_be_sent_by_email,
