@@ -7,7 +7,9 @@ use std::time::Duration;
 use api::db::begin_write;
 use entity::enums::{GiftStatus, ReceiptKind, StripeEventStatus};
 use entity::{gift, receipt, stripe_dispute, stripe_event};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+};
 use serde_json::json;
 use wiremock::MockServer;
 
@@ -17,7 +19,7 @@ use tests::stripe::{
     event, first_invoice, mount_fake_stripe, paid_invoice, payment_session, subscription,
     subscription_session,
 };
-use tests::support::{Backend, TestApp, spawn_app_with};
+use tests::support::{Backend, TestApp, spawn_app, spawn_app_with};
 
 use crate::checkout::{
     app_with_fake_stripe, app_with_stripe_objects, mount_checkout, post_donation, valid_form,
@@ -509,7 +511,90 @@ async fn a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once(backend: B
     assert_eq!(receipts.len(), 3);
 }
 
+/// An event may wait days for its payment (a refund of a charge recorded nowhere yet),
+/// and every applied event meanwhile asks which waiting events are now ready. That
+/// question must look each waiting event's payment up by its index, not read the
+/// payment of every gift ever recorded: with one event waiting, that read cost
+/// PostgreSQL 16.7 ms an applied event at 10,000 donors (47,023 gifts).
+async fn ready_waiting_events_are_found_by_their_payments_not_by_reading_every_gift(
+    backend: Backend,
+) {
+    use api::bench_data::{BenchPlan, seed_bench};
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = spawn_app(backend).await;
+    let org = api::config::Config::defaults_with_database("sqlite::memory:")
+        .unwrap()
+        .org;
+    let plan = BenchPlan {
+        donors: 300,
+        seed: 7,
+        as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
+    };
+    seed_bench(&app.db, &org, plan).await.unwrap();
+    let now = chrono::Utc::now();
+    stripe_event::ActiveModel {
+        event_id: Set("evt_waits_for_a_charge".into()),
+        event_type: Set("charge.refunded".into()),
+        livemode: Set(false),
+        stripe_created_at: Set(now),
+        payload: Set(json!({})),
+        outcome: Set("waiting".into()),
+        processed_at: Set(now),
+        status: Set(StripeEventStatus::Waiting),
+        waiting_for: Set(Some("ch_recorded_nowhere".into())),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    app.db.execute_unprepared("ANALYZE").await.unwrap();
+    let with_payments = gift::Entity::find()
+        .filter(gift::Column::StripePaymentIntentId.is_not_null())
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert!(
+        with_payments > 1_000,
+        "{with_payments} gifts with a payment"
+    );
+
+    let lines = api::domain::payments::waiting_events_plan(&app.db)
+        .await
+        .unwrap();
+    let plan = lines.join("\n");
+    // Both gift columns (payment intent, charge) are read by the waited-for id alone.
+    let gift_reads: Vec<String> = match backend {
+        Backend::Postgres => lines
+            .windows(2)
+            .filter(|pair| pair[0].contains(" on gifts"))
+            .map(|pair| format!("{} / {}", pair[0].trim(), pair[1].trim()))
+            .collect(),
+        Backend::Sqlite => lines
+            .iter()
+            .filter(|line| line.contains("gifts"))
+            .cloned()
+            .collect(),
+    };
+    assert_eq!(gift_reads.len(), 2, "{plan}");
+    for read in &gift_reads {
+        let by_the_waited_for_id = match backend {
+            Backend::Postgres => {
+                read.contains("Index Cond") && read.contains("= (stripe_events.waiting_for)")
+            }
+            Backend::Sqlite => read.starts_with("SEARCH gifts") && read.ends_with("=?)"),
+        };
+        assert!(by_the_waited_for_id, "{read}\n{plan}");
+    }
+    assert!(
+        api::domain::payments::waiting_events_now_ready(&app.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 on_both_backends!(
+    ready_waiting_events_are_found_by_their_payments_not_by_reading_every_gift,
     a_redelivery_of_an_event_this_server_settled_reads_nothing,
     a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once,
     a_paid_event_s_receipt_is_numbered_after_the_rest_of_the_event,
