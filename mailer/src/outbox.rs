@@ -170,20 +170,10 @@ pub async fn claim_plan(db: &DatabaseConnection, batch_size: u32) -> Result<Vec<
         limit: batch_size,
     }
     .statement(backend);
-    let (explain, column) = match backend {
-        DbBackend::Postgres => ("EXPLAIN", "QUERY PLAN"),
-        _ => ("EXPLAIN QUERY PLAN", "detail"),
-    };
-    let explained = Statement {
-        sql: format!("{explain} {}", claim.sql),
-        ..claim
-    };
     let txn = begin_claim(db).await?;
-    let rows = txn.query_all_raw(explained).await?;
+    let plan = crate::database::plan_of(&txn, claim).await?;
     txn.rollback().await?;
-    rows.iter()
-        .map(|row| row.try_get::<String>("", column))
-        .collect()
+    Ok(plan)
 }
 
 /// [`claim_due`] on `db`, the connection itself or a transaction.

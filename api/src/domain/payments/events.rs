@@ -12,9 +12,8 @@ use entity::enums::StripeEventStatus;
 use entity::{gift, pledge, stripe_event};
 use sea_orm::sea_query::{Expr, ExprTrait, IntoTableRef, Query, TableRef};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, DbBackend,
-    EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, Statement,
-    TryInsertResult,
+    ColumnTrait, Condition, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set, TryInsertResult,
 };
 
 use super::super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
@@ -292,21 +291,8 @@ pub async fn waiting_events_now_ready(
 /// (PostgreSQL's `EXPLAIN`, SQLite's `EXPLAIN QUERY PLAN`). For tests and for
 /// diagnosing slow webhooks.
 pub async fn waiting_events_plan(db: &impl ConnectionTrait) -> Result<Vec<String>, DomainError> {
-    let backend = db.get_database_backend();
-    let (explain, column) = match backend {
-        DbBackend::Postgres => ("EXPLAIN", "QUERY PLAN"),
-        _ => ("EXPLAIN QUERY PLAN", "detail"),
-    };
-    let statement = waiting_events_ready().build(backend);
-    let explained = Statement {
-        sql: format!("{explain} {}", statement.sql),
-        ..statement
-    };
-    let rows = db.query_all_raw(explained).await?;
-    Ok(rows
-        .iter()
-        .map(|row| row.try_get::<String>("", column))
-        .collect::<Result<_, _>>()?)
+    let statement = waiting_events_ready().build(db.get_database_backend());
+    Ok(mailer::database::plan_of(db, statement).await?)
 }
 
 /// Each waiting event's payment or subscription looked up by its own unique index, so
