@@ -714,11 +714,10 @@ pub async fn appeal_results(
 /// them in the Circle, pledged from the appeal, reading its pledges once.
 fn members_who_pledged(appeal_id: i64, circle: Option<&super::tiers::Circle>) -> SelectStatement {
     use entity::tier_membership::Column as Membership;
+    // No tier ids is no member in the Circle: sea-query writes an empty `IN` as false.
     let in_circle = match circle {
-        Some(circle) if !circle.member_tier_ids.is_empty() => {
-            Membership::TierId.is_in(circle.member_tier_ids.iter().copied())
-        }
-        _ => Expr::cust("1 = 0"),
+        Some(circle) => Membership::TierId.is_in(circle.member_tier_ids.iter().copied()),
+        None => Expr::cust("1 = 0"),
     };
     let in_circle_count = Expr::from(Func::cast_as(
         Func::coalesce([
