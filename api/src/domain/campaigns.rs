@@ -8,7 +8,7 @@ use entity::{Money, TranslatedField, appeal, campaign, fund, gift, segment};
 use sea_orm::sea_query::{Alias, Expr, Func, Query, SelectStatement};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
-    QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    QueryFilter, QueryOrder, QueryResult, QuerySelect, QueryTrait, Set,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -52,6 +52,15 @@ pub struct GivingTotals {
 }
 
 impl GivingTotals {
+    /// The `raised`, `gifts` and `donors` of a row read through [`giving_totals_query`].
+    fn read(row: &QueryResult) -> Result<Self, DbErr> {
+        Ok(GivingTotals {
+            raised_minor: row.try_get("", "raised")?,
+            gifts: row.try_get("", "gifts")?,
+            donors: row.try_get("", "donors")?,
+        })
+    }
+
     /// Whole percent of `goal_minor` reached, rounded down.
     pub fn percent_of(&self, goal_minor: i64) -> i64 {
         if goal_minor <= 0 {
@@ -235,22 +244,12 @@ pub async fn giving_totals(
     campaign_id: Option<i64>,
     appeal_id: Option<i64>,
 ) -> Result<GivingTotals, DomainError> {
-    let row: Option<(i64, i64, i64)> = db
+    let row = db
         .query_one(&giving_totals_query(campaign_id, appeal_id))
-        .await?
-        .map(|row| {
-            Ok::<_, DbErr>((
-                row.try_get("", "raised")?,
-                row.try_get("", "gifts")?,
-                row.try_get("", "donors")?,
-            ))
-        })
-        .transpose()?;
-    let (raised_minor, gifts, donors) = row.unwrap_or((0, 0, 0));
-    Ok(GivingTotals {
-        raised_minor,
-        gifts,
-        donors,
+        .await?;
+    Ok(match row {
+        Some(row) => GivingTotals::read(&row)?,
+        None => GivingTotals::default(),
     })
 }
 
@@ -698,11 +697,7 @@ pub async fn appeal_results(
         .ok_or_else(|| DbErr::RecordNotFound("the results of an appeal".into()))?;
     Ok(AppealResults {
         recipients: row.try_get("", "recipients")?,
-        totals: GivingTotals {
-            raised_minor: row.try_get("", "raised")?,
-            gifts: row.try_get("", "gifts")?,
-            donors: row.try_get("", "donors")?,
-        },
+        totals: GivingTotals::read(&row)?,
         pledges: row.try_get("", "pledges")?,
         new_club_members: row.try_get("", "club")?,
         new_circle_members: row.try_get("", "circle")?,
