@@ -145,7 +145,10 @@ impl Application {
             db: db.clone(),
             metrics: crate::metrics::Metrics::new().context("cannot set up /metrics")?,
             verified_tokens: tokens::VerifiedTokens::new(config.read_cache_lifetime),
-            page_reads: pages::donate::PageReads::new(config.read_cache_lifetime),
+            page_reads: pages::donate::PageReads::new(
+                config.read_cache_lifetime,
+                config.org_currency,
+            ),
             settled_events: crate::domain::payments::SettledEvents::default(),
             created_sessions: crate::domain::payments::CreatedSessions::default(),
             config,

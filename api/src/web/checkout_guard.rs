@@ -21,6 +21,7 @@ use entity::enums::Language;
 use fluent_templates::fluent_bundle::FluentValue;
 use hmac::{Hmac, Mac};
 use ipnet::IpNet;
+use mailer::templates::words::PerLanguage;
 use sha2::{Digest, Sha256};
 use url::{Origin, Url};
 
@@ -67,6 +68,8 @@ pub struct CheckoutGuard {
     budgets: Mutex<Budgets>,
     /// The currency the minimum is shown in: the organization's.
     currency: Currency,
+    /// What the form says for the guard, in each language.
+    form_words: PerLanguage<FormWords>,
 }
 
 impl CheckoutGuard {
@@ -81,6 +84,7 @@ impl CheckoutGuard {
             key: link_key.as_bytes().to_vec(),
             public_origin: public_url.origin(),
             budgets: Mutex::new(budgets),
+            form_words: FormWords::each_language(&settings, Currency::Usd),
             settings,
             currency: Currency::Usd,
         }
@@ -224,13 +228,16 @@ impl CheckoutGuard {
 
     /// The guard for an organization keeping its books in `currency` (USD otherwise).
     pub fn in_currency(self, currency: Currency) -> CheckoutGuard {
-        CheckoutGuard { currency, ..self }
+        CheckoutGuard {
+            currency,
+            form_words: FormWords::each_language(&self.settings, currency),
+            ..self
+        }
     }
 
     /// The message `id` with the smallest gift written in `lang`.
     fn with_minimum(&self, lang: Language, id: &str) -> String {
-        let minimum = money(lang, self.settings.min_gift_minor, self.currency);
-        Words(lang).with(id, &[("minimum", FluentValue::from(minimum))])
+        with_minimum(lang, id, &self.settings, self.currency)
     }
 
     /// Takes one Checkout Session from every budget that applies, or none when any is
@@ -281,22 +288,41 @@ impl CheckoutGuard {
     }
 
     /// The hidden field's label (when the page has one) and the minimum, for the form.
-    pub fn form_words(&self, lang: Language) -> FormWords {
-        FormWords {
-            honeypot_label: self
-                .settings
-                .honeypot
-                .then(|| Words(lang).get("guard-honeypot-label")),
-            minimum_hint: self.with_minimum(lang, "guard-minimum-hint"),
-        }
+    pub fn form_words(&self, lang: Language) -> &FormWords {
+        self.form_words.of(lang)
     }
 }
 
+/// The message `id` in `lang` with the minimum gift of `settings` in `currency`.
+fn with_minimum(
+    lang: Language,
+    id: &str,
+    settings: &CheckoutSettings,
+    currency: Currency,
+) -> String {
+    let minimum = money(lang, settings.min_gift_minor, currency);
+    Words(lang).with(id, &[("minimum", FluentValue::from(minimum))])
+}
+
 /// What the form says for the guard.
+#[derive(Debug, Clone, Default)]
 pub struct FormWords {
     /// The label of the field only robots fill in; none when the page has no such field.
     pub honeypot_label: Option<String>,
     pub minimum_hint: String,
+}
+
+impl FormWords {
+    /// What the form says for a guard with `settings` asking in `currency`, in each
+    /// language: the same on every page.
+    fn each_language(settings: &CheckoutSettings, currency: Currency) -> PerLanguage<FormWords> {
+        PerLanguage::new(|lang| FormWords {
+            honeypot_label: settings
+                .honeypot
+                .then(|| Words(lang).get("guard-honeypot-label")),
+            minimum_hint: with_minimum(lang, "guard-minimum-hint", settings, currency),
+        })
+    }
 }
 
 /// What the donor is told when the form token failed, above the form shown again.

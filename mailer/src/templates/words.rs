@@ -152,8 +152,32 @@ impl Default for KeptMessages {
     }
 }
 
-/// Where a language's copies sit in a table of four.
-fn slot(language: Language) -> usize {
+/// One value for each language the service speaks, made once for each.
+#[derive(Debug, Clone, Default)]
+pub struct PerLanguage<T>([T; 4]);
+
+impl<T> PerLanguage<T> {
+    /// The table of what `make` makes for each language.
+    pub fn new(make: impl FnMut(Language) -> T) -> Self {
+        PerLanguage(
+            [
+                Language::English,
+                Language::Spanish,
+                Language::French,
+                Language::Arabic,
+            ]
+            .map(make),
+        )
+    }
+
+    /// The value made for `language`.
+    pub fn of(&self, language: Language) -> &T {
+        &self.0[slot(language)]
+    }
+}
+
+/// Where a language's value sits in a table of four.
+const fn slot(language: Language) -> usize {
     match language {
         Language::English => 0,
         Language::Spanish => 1,
@@ -164,16 +188,10 @@ fn slot(language: Language) -> usize {
 
 /// The Circle of Friends' name in each language, read once.
 pub(crate) fn circle_of_friends(language: Language) -> &'static str {
-    static NAMES: LazyLock<[String; 4]> = LazyLock::new(|| {
-        [
-            Language::English,
-            Language::Spanish,
-            Language::French,
-            Language::Arabic,
-        ]
-        .map(|language| Words::new(language).get("tier-circle-of-friends"))
+    static NAMES: LazyLock<PerLanguage<String>> = LazyLock::new(|| {
+        PerLanguage::new(|language| Words::new(language).get("tier-circle-of-friends"))
     });
-    NAMES[slot(language)].as_str()
+    NAMES.of(language).as_str()
 }
 
 #[cfg(test)]

@@ -195,6 +195,14 @@ async fn marking_another_tier_as_the_circle_moves_the_circle(backend: Backend) {
     let (app, _stripe) = club_app(backend).await;
     let admin = admin_token(&app).await;
     let before = circle_tier_id(&app, &admin).await;
+    // Each language's page is kept as it was read; the change must reach every one.
+    for (lang, note) in [
+        ("en", "$42 a month joins the Circle of Friends"),
+        ("es", "$42 al mes le une al Círculo de Amigos"),
+    ] {
+        let donate = page(&app, &format!("/donate?lang={lang}")).await;
+        assert!(donate.contains(note), "{donate}");
+    }
     let created = ok(
         &app,
         &admin,
@@ -214,6 +222,12 @@ async fn marking_another_tier_as_the_circle_moves_the_circle(backend: Backend) {
     assert!(
         donate.contains("$84 a month joins the Inner Circle, for gifts of $1,000 or more a year.")
     );
+    let spanish = page(&app, "/donate?lang=es").await;
+    assert!(
+        spanish.contains("$84 al mes le une al Inner Circle"),
+        "{spanish}"
+    );
+    assert!(!spanish.contains("amount-42"), "{spanish}");
 
     ok(
         &app,

@@ -9,11 +9,11 @@ mod page;
 mod reads;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self};
 use actix_web::{HttpRequest, HttpResponse, web};
-use entity::Currency;
 use entity::enums::Language;
 
 use super::checkout_guard::{self, Refusal};
@@ -21,14 +21,13 @@ use super::i18n::{Words, negotiate};
 use super::page::{Layout, MessagePage, message, respond};
 use crate::domain::appeal_sends::{self, LinkDonor};
 use crate::domain::donations::{self, CheckoutOutcome};
-use crate::domain::funds;
 use crate::domain::payments::AppealProgress;
-use crate::domain::tiers::Circle;
 use crate::server::AppState;
 
 pub use self::form::FieldError;
 use self::form::{DonationForm, idempotency_key, validate};
-use self::page::{FormView, donate_page, presets, suggested_amount};
+use self::page::{FormView, donate_page, suggested_amount};
+use self::reads::PagePresets;
 pub use self::reads::PageReads;
 
 fn query_map(request: &HttpRequest) -> HashMap<String, String> {
@@ -40,20 +39,11 @@ fn query_map(request: &HttpRequest) -> HashMap<String, String> {
 async fn active_funds(
     state: &AppState,
     lang: Language,
-) -> Result<Vec<(String, String)>, HttpResponse> {
+) -> Result<Arc<[(String, String)]>, HttpResponse> {
     state
         .page_reads
-        .active_funds(&state.db)
+        .active_funds(&state.db, lang)
         .await
-        .map(|list| {
-            let mut named: Vec<(String, String)> = list
-                .iter()
-                .map(|f| (f.code.clone(), funds::name_in(f, lang).to_owned()))
-                .collect();
-            // In the order of the names this reader sees.
-            named.sort_by_cached_key(|(_, name)| name.to_lowercase());
-            named
-        })
         .map_err(|error| {
             tracing::error!(
                 error = format!("{:#}", anyhow::Error::from(error)),
@@ -94,17 +84,14 @@ async fn link_donor(state: &AppState, source_code: &str, token: &str) -> Option<
     }
 }
 
-/// The Circle the page offers; a database hiccup means a page without the note, never
-/// an error page.
-/// The Circle, when it is kept in the organization's currency, the one the page asks in.
-async fn circle_for_page(state: &AppState) -> Option<Circle> {
-    match state.page_reads.circle(&state.db).await {
-        Ok(found) => found.filter(|circle| {
-            Currency::parse(&circle.tier.currency) == Ok(state.config.org_currency)
-        }),
+/// The preset amounts the page in `lang` offers, with the Circle's; a database hiccup
+/// means a page without the Circle's note, never an error page.
+async fn presets_for_page(state: &AppState, lang: Language) -> Arc<PagePresets> {
+    match state.page_reads.presets(&state.db, lang).await {
+        Ok(found) => found,
         Err(error) => {
             tracing::warn!(error = %error, "cannot read the Circle");
-            None
+            state.page_reads.standing_presets(lang)
         }
     }
 }
@@ -142,11 +129,11 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
         }
         None => None,
     };
-    let circle = circle_for_page(&state).await;
+    let presets = presets_for_page(&state, lang).await;
     let (amount, amount_other) = donor
         .as_ref()
         .filter(|d| d.ask_minor > 0)
-        .map(|d| suggested_amount(d.ask_minor, &presets(circle.as_ref())))
+        .map(|d| suggested_amount(d.ask_minor, &presets.amounts()))
         .unwrap_or_default();
     let form = DonationForm {
         frequency: match query.get("frequency").map(String::as_str) {
@@ -179,8 +166,7 @@ pub async fn show(state: web::Data<AppState>, request: HttpRequest) -> HttpRespo
             appeal: appeal.as_ref(),
             notice: None,
             guard: &state.checkout_guard,
-            circle: circle.as_ref(),
-            currency: state.config.org_currency,
+            presets: &presets,
         }),
     )
 }
@@ -221,7 +207,7 @@ pub async fn submit(
     if appeal.is_none() {
         form.appeal.clear();
     }
-    let circle = circle_for_page(&state).await;
+    let presets = presets_for_page(&state, lang).await;
     let view = |status, errors: &[FieldError], notice: Option<String>| {
         respond(
             status,
@@ -233,8 +219,7 @@ pub async fn submit(
                 appeal: appeal.as_ref(),
                 notice,
                 guard,
-                circle: circle.as_ref(),
-                currency: state.config.org_currency,
+                presets: &presets,
             }),
         )
     };

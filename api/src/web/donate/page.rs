@@ -11,6 +11,7 @@ use super::super::checkout_guard::{self, HONEYPOT_FIELD};
 use super::super::i18n::{Words, tier_name};
 use super::super::page::Layout;
 use super::form::{DonationForm, FieldError};
+use super::reads::PagePresets;
 use crate::domain::payments::AppealProgress;
 use crate::domain::tiers::Circle;
 
@@ -27,20 +28,18 @@ pub(super) struct FormView<'a> {
     /// Said above the form: Stripe could not be reached, or the form must be sent again.
     pub(super) notice: Option<String>,
     pub(super) guard: &'a checkout_guard::CheckoutGuard,
-    /// The Circle, whose monthly amount is offered with a note.
-    pub(super) circle: Option<&'a Circle>,
-    /// The currency the page asks in: the organization's.
-    pub(super) currency: Currency,
+    /// The preset amounts, the Circle's monthly amount among them with its note.
+    pub(super) presets: &'a PagePresets,
 }
 
 /// The monthly amount, in whole units of the page's currency, that reaches the Circle.
-pub(super) fn circle_preset(circle: &Circle) -> Option<u32> {
+fn circle_preset(circle: &Circle) -> Option<u32> {
     u32::try_from(circle.monthly_minor() / 100).ok()
 }
 
 /// The page's preset amounts in whole units, smallest first: the standing ones and the
 /// Circle's monthly amount.
-pub(super) fn presets(circle: Option<&Circle>) -> Vec<u32> {
+fn presets(circle: Option<&Circle>) -> Vec<u32> {
     let mut all = PRESETS.to_vec();
     if let Some(monthly) = circle.and_then(circle_preset)
         && !all.contains(&monthly)
@@ -51,13 +50,43 @@ pub(super) fn presets(circle: Option<&Circle>) -> Vec<u32> {
     all
 }
 
-/// One preset amount's radio button.
-pub struct Preset {
-    pub value: String,
+/// A preset amount as a page in one language writes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PresetWords {
+    /// In whole units of the page's currency.
+    pub amount: u32,
     pub label: String,
-    pub checked: bool,
     /// The Circle's note, beside the monthly amount that joins it.
     pub note: Option<String>,
+}
+
+/// The preset amounts a page in `language` offers in `currency`, smallest first, with
+/// the Circle's note beside its monthly amount.
+pub(super) fn preset_words(
+    language: Language,
+    circle: Option<&Circle>,
+    currency: Currency,
+) -> Vec<PresetWords> {
+    let circle_monthly = circle.and_then(circle_preset);
+    presets(circle)
+        .into_iter()
+        .map(|amount| PresetWords {
+            amount,
+            label: whole_money(language, i64::from(amount) * 100, currency),
+            note: circle
+                .filter(|_| Some(amount) == circle_monthly)
+                .map(|circle| circle_note(language, circle, currency)),
+        })
+        .collect()
+}
+
+/// One preset amount's radio button.
+pub struct Preset<'a> {
+    pub value: String,
+    pub label: &'a str,
+    pub checked: bool,
+    /// The Circle's note, beside the monthly amount that joins it.
+    pub note: Option<&'a str>,
 }
 
 /// A line of the error summary: the message and the field it leads to.
@@ -93,10 +122,10 @@ pub(super) struct DonatePage<'a> {
     summary: Vec<ErrorLink>,
     campaign: Option<CampaignView>,
     notice: Option<String>,
-    honeypot: Option<String>,
+    honeypot: Option<&'a str>,
     honeypot_field: &'static str,
-    minimum_hint: String,
-    presets: Vec<Preset>,
+    minimum_hint: &'a str,
+    presets: Vec<Preset<'a>>,
     other_checked: bool,
     placeholder: String,
     funds: Vec<FundOption>,
@@ -188,19 +217,20 @@ fn campaign_view(language: Language, progress: &AppealProgress) -> Option<Campai
 pub(super) fn donate_page<'a>(view: &FormView<'a>) -> DonatePage<'a> {
     let t = Words(view.lang);
     let form = view.form;
-    let all_presets = presets(view.circle);
-    let circle_monthly = view.circle.and_then(circle_preset);
+    let all_presets = view.presets.amounts();
     let other_checked = form.amount_is_other();
-    let presets = all_presets
+    let presets = view
+        .presets
+        .0
         .iter()
-        .map(|preset| Preset {
-            value: preset.to_string(),
-            label: whole_money(view.lang, i64::from(*preset) * 100, view.currency),
-            checked: !other_checked && form.amount == preset.to_string(),
-            note: view
-                .circle
-                .filter(|_| Some(*preset) == circle_monthly)
-                .map(|circle| circle_note(view.lang, circle, view.currency)),
+        .map(|preset| {
+            let value = preset.amount.to_string();
+            Preset {
+                checked: !other_checked && form.amount == value,
+                value,
+                label: &preset.label,
+                note: preset.note.as_deref(),
+            }
         })
         .collect();
     let funds = view
@@ -233,9 +263,9 @@ pub(super) fn donate_page<'a>(view: &FormView<'a>) -> DonatePage<'a> {
             .collect(),
         campaign: view.appeal.and_then(|a| campaign_view(view.lang, a)),
         notice: view.notice.clone(),
-        honeypot: guard.honeypot_label,
+        honeypot: guard.honeypot_label.as_deref(),
         honeypot_field: HONEYPOT_FIELD,
-        minimum_hint: guard.minimum_hint,
+        minimum_hint: &guard.minimum_hint,
         presets,
         other_checked,
         placeholder: amount_placeholder(view.lang),
