@@ -106,10 +106,16 @@ impl Words {
 
     /// The message `id`, which takes no values.
     pub fn get(self, id: &str) -> String {
+        self.text(id).into_owned()
+    }
+
+    /// The message `id`, which takes no values, borrowed where it is kept: what a
+    /// template writes.
+    pub fn text(self, id: &str) -> Cow<'static, str> {
         static KEPT: KeptMessages = KeptMessages::new();
         let language = identifier(self.0);
         KEPT.get(self.0, id, || LOCALES.try_lookup(language, id))
-            .unwrap_or_else(|| LOCALES.lookup(language, id))
+            .map_or_else(|| Cow::Owned(LOCALES.lookup(language, id)), Cow::Borrowed)
     }
 
     /// The message `id` with its variables: read from the language's own file, which

@@ -4,6 +4,8 @@
 //! `api/templates/`; askama checks them against these types at compile time and escapes
 //! every value it writes.
 
+use std::borrow::Cow;
+
 use actix_web::HttpResponse;
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, ContentType};
@@ -19,7 +21,7 @@ pub const PAGE_CSP: &str = "default-src 'none'; style-src 'unsafe-inline'; img-s
 /// A link to the same page in another language.
 pub struct LanguageLink {
     pub code: &'static str,
-    pub name: String,
+    pub name: Cow<'static, str>,
     pub href: String,
     pub current: bool,
 }
@@ -67,7 +69,7 @@ fn language_links(current: Language, path: &str, keep: &[(&str, &str)]) -> Vec<L
             }
             LanguageLink {
                 code: other.as_str(),
-                name: Words(other).get("language-name"),
+                name: Words(other).text("language-name"),
                 href: format!("{path}?{}", query.finish()),
                 current: other == current,
             }

@@ -3,7 +3,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{LazyLock, RwLock};
+use std::sync::{LazyLock, PoisonError, RwLock};
 
 use entity::enums::{Language, PledgeFrequency};
 use entity::{Currency, NumberStyle};
@@ -50,7 +50,7 @@ impl Words {
         static KEPT: KeptMessages = KeptMessages::new();
         let language = identifier(self.language);
         KEPT.get(self.language, id, || LOCALES.try_lookup(&language, id))
-            .unwrap_or_else(|| LOCALES.lookup(&language, id))
+            .map_or_else(|| LOCALES.lookup(&language, id), str::to_owned)
     }
 
     /// The message `id` with its values filled in: read from the language's own file,
@@ -111,11 +111,12 @@ impl Words {
     }
 }
 
-/// Messages that take no values, each formatted once per language and then kept. A
-/// page or an email asks for the same few dozen every time, and each Fluent lookup
+/// Messages that take no values, each formatted once per language and then kept for
+/// the life of the process, so that a page borrows its words instead of copying them.
+/// A page or an email asks for the same few dozen every time, and each Fluent lookup
 /// negotiates the language and formats the pattern anew. Only what `format` finds is
 /// kept, so what is kept is bounded by the messages the files define.
-pub struct KeptMessages([RwLock<BTreeMap<Box<str>, Box<str>>>; 4]);
+pub struct KeptMessages([RwLock<BTreeMap<Box<str>, &'static str>>; 4]);
 
 impl KeptMessages {
     pub const fn new() -> Self {
@@ -129,20 +130,23 @@ impl KeptMessages {
         language: Language,
         id: &str,
         format: impl FnOnce() -> Option<String>,
-    ) -> Option<String> {
+    ) -> Option<&'static str> {
         let kept = &self.0[slot(language)];
         if let Some(text) = kept
             .read()
             .ok()
-            .and_then(|messages| messages.get(id).map(|text| String::from(&**text)))
+            .and_then(|messages| messages.get(id).copied())
         {
             return Some(text);
         }
         let text = format()?;
-        if let Ok(mut messages) = kept.write() {
-            messages.insert(id.into(), text.as_str().into());
-        }
-        Some(text)
+        let mut messages = kept.write().unwrap_or_else(PoisonError::into_inner);
+        // Another thread may have kept it meanwhile; the first copy is the one kept.
+        Some(
+            *messages
+                .entry(id.into())
+                .or_insert_with(|| Box::leak(text.into_boxed_str())),
+        )
     }
 }
 
@@ -280,21 +284,21 @@ mod tests {
         for _ in 0..2 {
             assert_eq!(
                 kept.get(Language::French, "thanks", || format(Some("Merci"))),
-                Some("Merci".to_owned())
+                Some("Merci")
             );
         }
         assert_eq!(formatted.get(), 1, "the second came from the copy");
         assert_eq!(
             kept.get(Language::Spanish, "thanks", || format(Some("Gracias"))),
-            Some("Gracias".to_owned())
+            Some("Gracias")
         );
         assert_eq!(
             kept.get(Language::Arabic, "thanks", || format(Some("شكراً"))),
-            Some("شكراً".to_owned())
+            Some("شكراً")
         );
         assert_eq!(
             kept.get(Language::English, "thanks", || format(Some("Thank you"))),
-            Some("Thank you".to_owned())
+            Some("Thank you")
         );
         assert_eq!(formatted.get(), 4, "each language formats its own");
         for _ in 0..2 {
