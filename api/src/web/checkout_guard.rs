@@ -487,6 +487,46 @@ mod tests {
     const NONCE: &str = "0123456789abcdef0123456789abcdef";
 
     #[test]
+    fn the_form_and_its_errors_state_the_minimum_in_the_organizations_currency() {
+        let mut settings = settings();
+        settings.min_gift_minor = 500;
+        settings.honeypot = true;
+        let usd = guard_with(settings.clone());
+        assert_eq!(
+            usd.form_words(Language::English).minimum_hint,
+            "The smallest gift this page takes is $5.00."
+        );
+        let cad = guard_with(settings.clone()).in_currency(Currency::Cad);
+        let english = cad.form_words(Language::English);
+        assert_eq!(
+            english.minimum_hint,
+            "The smallest gift this page takes is 5.00 CAD."
+        );
+        assert_eq!(
+            english.honeypot_label.as_deref(),
+            Some("Leave this field empty")
+        );
+        assert!(
+            cad.form_words(Language::French)
+                .minimum_hint
+                .contains("5,00 CAD"),
+            "{}",
+            cad.form_words(Language::French).minimum_hint
+        );
+        assert_eq!(
+            cad.with_minimum(Language::English, "guard-below-minimum"),
+            "The amount must be at least 5.00 CAD."
+        );
+        settings.honeypot = false;
+        assert_eq!(
+            guard_with(settings)
+                .form_words(Language::Spanish)
+                .honeypot_label,
+            None
+        );
+    }
+
+    #[test]
     fn a_form_token_is_good_until_its_last_second_and_expired_after() {
         let guard = guard();
         let token = guard.form_token_at(1_000_000, NONCE);

@@ -307,6 +307,44 @@ mod tests {
     }
 
     #[test]
+    fn only_the_preset_the_donor_chose_is_checked_and_none_once_they_typed_another() {
+        let settings = crate::config::Config::from_sources(None, |_| None)
+            .map(|c| c.checkout)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let url = url::Url::parse("https://give.example.org/").unwrap_or_else(|e| panic!("{e}"));
+        let guard = checkout_guard::CheckoutGuard::new(settings, &"k".repeat(40), &url);
+        let presets = PagePresets::new(None, Language::English, Currency::Usd);
+        let checked = |amount: &str, other: &str| {
+            let form = DonationForm {
+                amount: amount.to_owned(),
+                amount_other: other.to_owned(),
+                ..DonationForm::default()
+            };
+            let page = donate_page(&FormView {
+                lang: Language::English,
+                form: &form,
+                errors: &[],
+                funds: &[],
+                appeal: None,
+                notice: None,
+                guard: &guard,
+                presets: &presets,
+            });
+            let checked: Vec<String> = page
+                .presets
+                .iter()
+                .filter(|p| p.checked)
+                .map(|p| p.value.clone())
+                .collect();
+            (checked, page.other_checked)
+        };
+        assert_eq!(checked("50", ""), (vec!["50".to_owned()], false));
+        assert_eq!(checked("", ""), (vec![], false));
+        assert_eq!(checked("other", "75"), (vec![], true));
+        assert_eq!(checked("50", "75"), (vec![], true));
+    }
+
+    #[test]
     fn an_amount_error_leads_to_the_amount_the_donor_gave() {
         let presets = presets(None);
         let form = |amount: &str, other: &str| DonationForm {
