@@ -466,7 +466,7 @@ impl<K: Eq + Hash + Copy> Limiter<K> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn settings() -> CheckoutSettings {
@@ -480,7 +480,8 @@ mod tests {
         CheckoutGuard::new(settings, &"k".repeat(40), &url)
     }
 
-    fn guard() -> CheckoutGuard {
+    /// A guard with the default settings, for the pages' tests too.
+    pub(crate) fn guard() -> CheckoutGuard {
         guard_with(settings())
     }
 

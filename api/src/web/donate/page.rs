@@ -308,11 +308,7 @@ mod tests {
 
     #[test]
     fn only_the_preset_the_donor_chose_is_checked_and_none_once_they_typed_another() {
-        let settings = crate::config::Config::from_sources(None, |_| None)
-            .map(|c| c.checkout)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let url = url::Url::parse("https://give.example.org/").unwrap_or_else(|e| panic!("{e}"));
-        let guard = checkout_guard::CheckoutGuard::new(settings, &"k".repeat(40), &url);
+        let guard = checkout_guard::tests::guard();
         let presets = PagePresets::new(None, Language::English, Currency::Usd);
         let checked = |amount: &str, other: &str| {
             let form = DonationForm {
