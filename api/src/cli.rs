@@ -233,13 +233,16 @@ pub async fn run() -> ExitCode {
         }
     };
     let log_format = config.log_format;
-    telemetry::init(log_format);
+    let log = telemetry::init(log_format);
     match execute(cli.command.unwrap_or(Command::Serve), config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             match log_format {
                 LogFormat::Json => tracing::error!(error = format!("{error:#}"), "command failed"),
-                LogFormat::Text => eprintln!("error: {error:#}"),
+                LogFormat::Text => {
+                    drop(log);
+                    eprintln!("error: {error:#}");
+                }
             }
             ExitCode::FAILURE
         }

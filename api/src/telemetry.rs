@@ -12,20 +12,37 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+mod gathered;
+
 const DEFAULT_FILTER: &str = "info,sqlx=warn,sea_orm=warn,actix_server=warn";
 
 /// Installs the global subscriber. `RUST_LOG` refines the filter. Safe to call twice.
-pub fn init(format: LogFormat) {
+///
+/// Lines go to standard error, gathered in memory and written out, in order, by a thread
+/// of the log's own every [`gathered::EVERY`]. Keep the returned guard until the program
+/// ends: dropping it writes out the lines still gathered.
+pub fn init(format: LogFormat) -> LogGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let (writer, guard) =
+        gathered::start(std::io::stderr(), gathered::EVERY, gathered::HELD_AT_MOST);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
-    let _ = match format {
+        .with_writer(writer);
+    let installed = match format {
         LogFormat::Text => builder.try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    LogGuard {
+        _writer: installed.is_ok().then_some(guard),
+    }
+}
+
+/// Keeps the log's writer; dropping it writes out every line still gathered.
+#[must_use = "dropping the guard stops the log writer"]
+pub struct LogGuard {
+    _writer: Option<gathered::WriterGuard<std::io::Stderr>>,
 }
 
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");

@@ -4,7 +4,7 @@
 //! its C code included.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -187,6 +187,13 @@ fn serve_then_stop(variables: &[(&str, &str)], signal: &str) -> (Option<i32>, St
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    let mut health = std::net::TcpStream::connect(&listen).unwrap();
+    health
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    let _ = health.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     let status = Command::new("kill")
         .arg(format!("-{signal}"))
         .arg(child.id().to_string())
@@ -235,7 +242,16 @@ fn serve_with_the_organization_named_does_not_warn_and_stops_on_sigint() {
 
     assert_eq!(code, Some(0), "{log}");
     assert!(!log.contains("marked as a sample"), "{log}");
-    assert!(log.contains("stopped"), "{log}");
+    let lines: Vec<&str> = log.lines().collect();
+    let answered = lines
+        .iter()
+        .position(|line| line.contains("/healthz") && line.contains("status=200"))
+        .unwrap_or_else(|| panic!("the request's line: {log}"));
+    let stopped = lines
+        .iter()
+        .position(|line| line.contains("stopped"))
+        .unwrap_or_else(|| panic!("the last line, written out as the program ends: {log}"));
+    assert!(answered < stopped, "{log}");
 }
 
 #[test]

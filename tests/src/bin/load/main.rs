@@ -98,7 +98,7 @@ fn main() -> anyhow::Result<()> {
         .build()?;
     if args.serve {
         let config = Config::load(None)?;
-        api::telemetry::init(config.log_format);
+        let _log = api::telemetry::init(config.log_format);
         return runtime.block_on(api::cli::serve(config));
     }
     if let Some(page) = &args.serve_static {
