@@ -199,6 +199,18 @@ mod tests {
     }
 
     #[test]
+    fn with_the_program_s_own_limit_a_long_line_waits_for_the_thread() {
+        let sink = Sink::default();
+        let (writer, guard) = start(sink.clone(), NEVER, HELD_AT_MOST);
+
+        log(&writer, &format!("{}\n", "x".repeat(64 * 1024)));
+        assert_eq!(sink.text(), "");
+
+        drop(guard);
+        assert_eq!(sink.text().len(), 64 * 1024 + 1);
+    }
+
+    #[test]
     fn the_thread_writes_out_what_gathered_without_being_asked() {
         let sink = Sink::default();
         let (writer, _guard) = start(sink.clone(), Duration::from_millis(1), HELD_AT_MOST);
