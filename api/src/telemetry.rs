@@ -157,7 +157,15 @@ mod tests {
 
     /// Collects what the log subscriber writes.
     #[derive(Clone, Default)]
-    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    pub(super) struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl Captured {
+        /// Everything written so far.
+        pub(super) fn text(&self) -> String {
+            String::from_utf8(self.0.lock().map(|b| b.clone()).unwrap_or_default())
+                .unwrap_or_default()
+        }
+    }
 
     impl std::io::Write for Captured {
         fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
@@ -198,8 +206,7 @@ mod tests {
         let response = test::call_service(&app, request).await;
         assert!(response.status().is_success());
 
-        let log = String::from_utf8(captured.0.lock().map(|b| b.clone()).unwrap_or_default())
-            .unwrap_or_default();
+        let log = captured.text();
         assert!(log.contains("/manage/…?lang=es"), "{log}");
         assert!(!log.contains("deadbeefcafe"), "{log}");
     }

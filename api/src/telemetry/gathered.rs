@@ -3,7 +3,7 @@
 //! a thread.
 
 use std::io::{self, Write};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -23,9 +23,8 @@ struct Shared<W> {
     /// Where the lines go, and a spare buffer to swap with `gathered`. Held while
     /// writing, so lines reach `out` in the order they were logged.
     out: Mutex<(W, Vec<u8>)>,
-    held_at_most: usize,
-    /// Set when no thread writes the lines out: each line is written as it is logged.
-    every_line: AtomicBool,
+    /// 0 when no thread writes the lines out: each line is written as it is logged.
+    held_at_most: AtomicUsize,
     stopping: Mutex<bool>,
     stop: Condvar,
 }
@@ -71,8 +70,7 @@ pub fn start<W: Write + Send + 'static>(
     let shared = Arc::new(Shared {
         gathered: Mutex::new(Vec::new()),
         out: Mutex::new((out, Vec::new())),
-        held_at_most,
-        every_line: AtomicBool::new(false),
+        held_at_most: AtomicUsize::new(held_at_most),
         stopping: Mutex::new(false),
         stop: Condvar::new(),
     });
@@ -97,7 +95,7 @@ pub fn start<W: Write + Send + 'static>(
     let thread = match thread {
         Ok(thread) => Some(thread),
         Err(_) => {
-            shared.every_line.store(true, Ordering::Relaxed);
+            shared.held_at_most.store(0, Ordering::Relaxed);
             None
         }
     };
@@ -113,9 +111,9 @@ impl<W: Write> Write for &Gathered<W> {
                 .lock()
                 .map_err(|_| io::Error::other("the log's lines were poisoned"))?;
             gathered.extend_from_slice(line);
-            gathered.len() >= self.0.held_at_most
+            gathered.len() >= self.0.held_at_most.load(Ordering::Relaxed)
         };
-        if full || self.0.every_line.load(Ordering::Relaxed) {
+        if full {
             self.0.write_out();
         }
         Ok(line.len())
@@ -151,29 +149,7 @@ impl<W: Write + Send + 'static> Drop for WriterGuard<W> {
 mod tests {
     use super::*;
 
-    /// What reached the writer's output.
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl Sink {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().map(|b| b.clone()).unwrap_or_default())
-                .unwrap_or_default()
-        }
-    }
-
-    impl Write for Sink {
-        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
-            if let Ok(mut buffer) = self.0.lock() {
-                buffer.extend_from_slice(bytes);
-            }
-            Ok(bytes.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
+    use crate::telemetry::tests::Captured as Sink;
 
     const NEVER: Duration = Duration::from_secs(3_600);
 
