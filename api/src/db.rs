@@ -24,7 +24,7 @@ const WRITE_WAIT: Duration = Duration::from_secs(30);
 /// readers never wait for the writer.
 pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url.expose());
-    options
+    mailer::database::pool_defaults(&mut options)
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30))
@@ -363,5 +363,35 @@ mod tests {
             .expect("a count");
         assert_eq!(row.try_get::<i64>("", "built_with").ok(), Some(1));
         test.close().await;
+    }
+
+    /// A pooled connection in steady use is not tested before each statement
+    /// (`mailer::database::pool_defaults`), so a connection PostgreSQL cuts fails the
+    /// statement it was running; given back, it is tested and closed, and the statements
+    /// after it are served on a new connection, none of them failing.
+    #[tokio::test]
+    async fn a_connection_cut_while_in_use_fails_only_its_own_statement() {
+        for test in each_backend().await {
+            let db = &test.db;
+            if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                let backend = |sql: &str| Statement::from_string(sea_orm::DbBackend::Postgres, sql);
+                let cut = db
+                    .query_one_raw(backend("SELECT pg_terminate_backend(pg_backend_pid())"))
+                    .await;
+                assert!(
+                    cut.is_err(),
+                    "the cut connection's statement fails: {cut:?}"
+                );
+                for n in 0..20 {
+                    let row = db
+                        .query_one_raw(backend("SELECT CAST(1 AS BIGINT) AS one"))
+                        .await
+                        .unwrap_or_else(|e| panic!("statement {n} after the cut failed: {e}"))
+                        .expect("a row");
+                    assert_eq!(row.try_get::<i64>("", "one").ok(), Some(1));
+                }
+            }
+            test.close().await;
+        }
     }
 }

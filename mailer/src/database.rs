@@ -1,6 +1,22 @@
 //! What both programs do the same way on their database connections, beyond sea-orm.
 
-use sea_orm::{ConnectionTrait, DbBackend, DbErr, Statement};
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, DbBackend, DbErr, Statement};
+
+/// How long a pooled connection may sit unused before it is tested on its way out of
+/// the pool. The test is a round trip (to PostgreSQL, or to SQLite's thread), and by
+/// default every statement made one before it ran; a connection in steady use is not
+/// tested, one that has been idle long enough for a database restart or a firewall to
+/// have dropped it is. A connection that breaks while in use fails that one statement,
+/// and the pool closes it when it is given back (the driver tests each connection then).
+pub const TEST_CONNECTIONS_IDLE_FOR: Duration = Duration::from_secs(10);
+
+/// What both programs' pools share: a connection is tested before use only after it has
+/// been idle for [`TEST_CONNECTIONS_IDLE_FOR`].
+pub fn pool_defaults(options: &mut ConnectOptions) -> &mut ConnectOptions {
+    options.test_before_acquire_if_idle_for(TEST_CONNECTIONS_IDLE_FOR)
+}
 
 /// Plans each statement of the caller's transaction for its own values, until the
 /// transaction ends. sea-orm prepares every statement, and PostgreSQL plans a prepared
@@ -35,4 +51,20 @@ pub async fn plan_of(
         .iter()
         .map(|row| row.try_get::<String>("", column))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pooled_connection_is_tested_only_after_it_has_been_idle() {
+        let mut options = ConnectOptions::new("sqlite::memory:");
+        pool_defaults(&mut options);
+        assert!(!options.get_test_before_acquire());
+        assert_eq!(
+            options.get_test_before_acquire_if_idle_for(),
+            Some(TEST_CONNECTIONS_IDLE_FOR)
+        );
+    }
 }

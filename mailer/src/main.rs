@@ -78,7 +78,7 @@ fn load(config: Option<PathBuf>) -> Result<Settings, ConfigError> {
 
 async fn connect(url: &str) -> Result<DatabaseConnection, DbErr> {
     let mut options = ConnectOptions::new(url);
-    options
+    mailer::database::pool_defaults(&mut options)
         .sqlx_logging(false)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
