@@ -394,4 +394,93 @@ mod tests {
             test.close().await;
         }
     }
+
+    /// A pool of one SQLite connection set up as both programs set theirs, on a file of
+    /// its own with one table `t`.
+    async fn one_sqlite_connection(dir: &tempfile::TempDir) -> sea_orm::DatabaseConnection {
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("one.db").display());
+        let mut options = sea_orm::ConnectOptions::new(url);
+        mailer::database::pool_defaults(&mut options)
+            .max_connections(1)
+            .sqlx_logging(false);
+        let db = sea_orm::Database::connect(options)
+            .await
+            .expect("the file opens");
+        db.execute_unprepared("CREATE TABLE t (n INTEGER NOT NULL)")
+            .await
+            .expect("the table is made");
+        db
+    }
+
+    /// A SQLite connection goes back to the pool without a round trip to its thread
+    /// (`vendor/sqlx-sqlite`): the thread runs commands in order, so a statement whose
+    /// caller stopped waiting is finished before the next caller's statement runs.
+    #[tokio::test]
+    async fn a_sqlite_statement_given_up_on_leaves_its_connection_right_for_the_next() {
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let db = one_sqlite_connection(&dir).await;
+        let long = Statement::from_string(
+            sea_orm::DbBackend::Sqlite,
+            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
+             SELECT x FROM c",
+        );
+        let given_up =
+            tokio::time::timeout(std::time::Duration::from_millis(1), db.query_all_raw(long)).await;
+        assert!(given_up.is_err(), "the long statement was still running");
+        for n in 0..3_i64 {
+            db.execute_unprepared(&format!("INSERT INTO t (n) VALUES ({n})"))
+                .await
+                .expect("the next statement runs");
+        }
+        let row = db
+            .query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT COUNT(*) AS rows_in, SUM(n) AS total FROM t",
+            ))
+            .await
+            .expect("the table reads")
+            .expect("a row");
+        assert_eq!(row.try_get::<i64>("", "rows_in").ok(), Some(3));
+        assert_eq!(row.try_get::<i64>("", "total").ok(), Some(3));
+        db.close().await.expect("the pool closes");
+    }
+
+    /// A transaction dropped without a commit is rolled back before the connection's next
+    /// statement, which runs outside it.
+    #[tokio::test]
+    async fn a_sqlite_transaction_dropped_is_rolled_back_before_the_next_statement() {
+        use sea_orm::TransactionTrait;
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let db = one_sqlite_connection(&dir).await;
+        let txn = db.begin().await.expect("a transaction begins");
+        txn.execute_unprepared("INSERT INTO t (n) VALUES (41)")
+            .await
+            .expect("a row written in it");
+        drop(txn);
+        db.execute_unprepared("INSERT INTO t (n) VALUES (7)")
+            .await
+            .expect("a row written after it");
+        let other = one_sqlite_reader(&dir).await;
+        let row = other
+            .query_one_raw(Statement::from_string(
+                sea_orm::DbBackend::Sqlite,
+                "SELECT COUNT(*) AS rows_in, SUM(n) AS total FROM t",
+            ))
+            .await
+            .expect("the table reads")
+            .expect("a row");
+        assert_eq!(row.try_get::<i64>("", "rows_in").ok(), Some(1));
+        assert_eq!(row.try_get::<i64>("", "total").ok(), Some(7));
+        other.close().await.expect("the reader closes");
+        db.close().await.expect("the pool closes");
+    }
+
+    /// A second pool on the file of `one_sqlite_connection`, which sees only what was
+    /// committed.
+    async fn one_sqlite_reader(dir: &tempfile::TempDir) -> sea_orm::DatabaseConnection {
+        let url = format!("sqlite://{}", dir.path().join("one.db").display());
+        sea_orm::Database::connect(url.as_str())
+            .await
+            .expect("the file opens again")
+    }
 }

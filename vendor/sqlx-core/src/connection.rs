@@ -165,6 +165,14 @@ pub trait Connection: Send {
     #[doc(hidden)]
     fn should_flush(&self) -> bool;
 
+    /// Whether the connection can be given back to its pool as it is, when that can be
+    /// told without a round trip: `Some(Ok(()))` if it can, `Some(Err(_))` if it is
+    /// broken, `None` if only [`ping`][Self::ping] can tell (the default).
+    #[doc(hidden)]
+    fn test_without_io(&self) -> Option<Result<(), Error>> {
+        None
+    }
+
     /// Establish a new database connection.
     ///
     /// A value of [`Options`][Self::Options] is parsed from the provided connection string. This parsing

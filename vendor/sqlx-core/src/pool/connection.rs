@@ -311,7 +311,11 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        if let Err(error) = self.raw.ping().await {
+        let tested = match self.raw.test_without_io() {
+            Some(tested) => tested,
+            None => self.raw.ping().await,
+        };
+        if let Err(error) = tested {
             tracing::warn!(
                 %error,
                 "error occurred while testing the connection on-release",
