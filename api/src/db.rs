@@ -432,16 +432,7 @@ mod tests {
                 .await
                 .expect("the next statement runs");
         }
-        let row = db
-            .query_one_raw(Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                "SELECT COUNT(*) AS rows_in, SUM(n) AS total FROM t",
-            ))
-            .await
-            .expect("the table reads")
-            .expect("a row");
-        assert_eq!(row.try_get::<i64>("", "rows_in").ok(), Some(3));
-        assert_eq!(row.try_get::<i64>("", "total").ok(), Some(3));
+        assert_eq!(rows_and_total(&db).await, (3, 3));
         db.close().await.expect("the pool closes");
     }
 
@@ -461,18 +452,25 @@ mod tests {
             .await
             .expect("a row written after it");
         let other = one_sqlite_reader(&dir).await;
-        let row = other
+        assert_eq!(rows_and_total(&other).await, (1, 7));
+        other.close().await.expect("the reader closes");
+        db.close().await.expect("the pool closes");
+    }
+
+    /// How many rows `t` holds and the sum of their `n`.
+    async fn rows_and_total(db: &sea_orm::DatabaseConnection) -> (i64, i64) {
+        let row = db
             .query_one_raw(Statement::from_string(
                 sea_orm::DbBackend::Sqlite,
-                "SELECT COUNT(*) AS rows_in, SUM(n) AS total FROM t",
+                "SELECT COUNT(*) AS rows_in, COALESCE(SUM(n), 0) AS total FROM t",
             ))
             .await
             .expect("the table reads")
             .expect("a row");
-        assert_eq!(row.try_get::<i64>("", "rows_in").ok(), Some(1));
-        assert_eq!(row.try_get::<i64>("", "total").ok(), Some(7));
-        other.close().await.expect("the reader closes");
-        db.close().await.expect("the pool closes");
+        (
+            row.try_get::<i64>("", "rows_in").expect("a count"),
+            row.try_get::<i64>("", "total").expect("a sum"),
+        )
     }
 
     /// A second pool on the file of `one_sqlite_connection`, which sees only what was
