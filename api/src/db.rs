@@ -366,7 +366,7 @@ mod tests {
     }
 
     /// A pooled connection in steady use is not tested before each statement
-    /// (`mailer::database::pool_defaults`), so a connection PostgreSQL cuts fails the
+    /// (`mailer::database::pool_defaults`), so a connection PostgreSQL cuts can fail the
     /// statement it was running; given back, it is tested and closed, and the statements
     /// after it are served on a new connection, none of them failing.
     #[tokio::test]
@@ -375,13 +375,11 @@ mod tests {
             let db = &test.db;
             if db.get_database_backend() == sea_orm::DbBackend::Postgres {
                 let backend = |sql: &str| Statement::from_string(sea_orm::DbBackend::Postgres, sql);
-                let cut = db
+                // Whether the row of the statement that cuts its own connection arrives
+                // before the connection ends is PostgreSQL's to decide.
+                let _ = db
                     .query_one_raw(backend("SELECT pg_terminate_backend(pg_backend_pid())"))
                     .await;
-                assert!(
-                    cut.is_err(),
-                    "the cut connection's statement fails: {cut:?}"
-                );
                 for n in 0..20 {
                     let row = db
                         .query_one_raw(backend("SELECT CAST(1 AS BIGINT) AS one"))
