@@ -177,13 +177,17 @@ pub(crate) mod testing {
     /// A migrated database that lives as long as this value.
     pub(crate) struct TestDb {
         pub db: DatabaseConnection,
+        /// Where `db` is, for a test that opens a pool of its own there.
+        pub url: String,
         postgres: Option<(String, String)>,
         _dir: tempfile::TempDir,
     }
 
     impl TestDb {
         pub(crate) async fn close(self) {
-            let TestDb { db, postgres, _dir } = self;
+            let TestDb {
+                db, postgres, _dir, ..
+            } = self;
             let _ = db.close().await;
             if let Some((admin_url, name)) = postgres
                 && let Ok(admin) = Database::connect(admin_url.as_str()).await
@@ -210,6 +214,7 @@ pub(crate) mod testing {
         let sqlite_url = format!("sqlite://{}?mode=rwc", dir.path().join("unit.db").display());
         TestDb {
             db: migrated(&sqlite_url).await,
+            url: sqlite_url,
             postgres: None,
             _dir: dir,
         }
@@ -238,6 +243,7 @@ pub(crate) mod testing {
         url.set_path(&name);
         databases.push(TestDb {
             db: migrated(url.as_str()).await,
+            url: url.to_string(),
             postgres: Some((admin_url, name)),
             _dir: tempfile::tempdir().expect("a temporary folder"),
         });
@@ -365,102 +371,210 @@ mod tests {
         test.close().await;
     }
 
-    /// A pooled connection in steady use is not tested before each statement
-    /// (`mailer::database::pool_defaults`), so a connection PostgreSQL cuts can fail the
-    /// statement it was running; given back, it is tested and closed, and the statements
-    /// after it are served on a new connection, none of them failing.
-    #[tokio::test]
-    async fn a_connection_cut_while_in_use_fails_only_its_own_statement() {
-        for test in each_backend().await {
-            let db = &test.db;
-            if db.get_database_backend() == sea_orm::DbBackend::Postgres {
-                let backend = |sql: &str| Statement::from_string(sea_orm::DbBackend::Postgres, sql);
-                // Whether the row of the statement that cuts its own connection arrives
-                // before the connection ends is PostgreSQL's to decide.
-                let _ = db
-                    .query_one_raw(backend("SELECT pg_terminate_backend(pg_backend_pid())"))
-                    .await;
-                for n in 0..20 {
-                    let row = db
-                        .query_one_raw(backend("SELECT CAST(1 AS BIGINT) AS one"))
-                        .await
-                        .unwrap_or_else(|e| panic!("statement {n} after the cut failed: {e}"))
-                        .expect("a row");
-                    assert_eq!(row.try_get::<i64>("", "one").ok(), Some(1));
-                }
-            }
-            test.close().await;
-        }
-    }
-
-    /// A pool of one SQLite connection set up as both programs set theirs, on a file of
-    /// its own with one table `t`.
-    async fn one_sqlite_connection(dir: &tempfile::TempDir) -> sea_orm::DatabaseConnection {
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("one.db").display());
+    /// A pool of one connection to `url`, set up as both programs set theirs, with a
+    /// table `t` of its own.
+    async fn one_connection(url: &str) -> sea_orm::DatabaseConnection {
         let mut options = sea_orm::ConnectOptions::new(url);
         mailer::database::pool_defaults(&mut options)
             .max_connections(1)
             .sqlx_logging(false);
         let db = sea_orm::Database::connect(options)
             .await
-            .expect("the file opens");
-        db.execute_unprepared("CREATE TABLE t (n INTEGER NOT NULL)")
+            .expect("the database opens");
+        db.execute_unprepared("CREATE TABLE t (n BIGINT PRIMARY KEY)")
             .await
             .expect("the table is made");
         db
     }
 
-    /// A SQLite connection goes back to the pool without a round trip to its thread
-    /// (`vendor/sqlx-sqlite`): the thread runs commands in order, so a statement whose
-    /// caller stopped waiting is finished before the next caller's statement runs.
-    #[tokio::test]
-    async fn a_sqlite_statement_given_up_on_leaves_its_connection_right_for_the_next() {
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let db = one_sqlite_connection(&dir).await;
-        let long = Statement::from_string(
-            sea_orm::DbBackend::Sqlite,
-            "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 3000000) \
-             SELECT x FROM c",
-        );
-        let given_up =
-            tokio::time::timeout(std::time::Duration::from_millis(1), db.query_all_raw(long)).await;
-        assert!(given_up.is_err(), "the long statement was still running");
-        for n in 0..3_i64 {
-            db.execute_unprepared(&format!("INSERT INTO t (n) VALUES ({n})"))
-                .await
-                .expect("the next statement runs");
-        }
-        assert_eq!(rows_and_total(&db).await, (3, 3));
-        db.close().await.expect("the pool closes");
+    /// A second pool on the database of `one_connection`, which sees only what was
+    /// committed.
+    async fn another_pool(url: &str) -> sea_orm::DatabaseConnection {
+        sea_orm::Database::connect(url)
+            .await
+            .expect("the database opens again")
     }
 
-    /// A transaction dropped without a commit is rolled back before the connection's next
-    /// statement, which runs outside it.
+    fn sql(db: &sea_orm::DatabaseConnection, sql: &str) -> Statement {
+        Statement::from_string(db.get_database_backend(), sql)
+    }
+
+    /// `SELECT 1` on `db`, `times` times: each must succeed.
+    async fn ones(db: &sea_orm::DatabaseConnection, times: usize) {
+        for n in 0..times {
+            let row = db
+                .query_one_raw(sql(db, "SELECT CAST(1 AS BIGINT) AS one"))
+                .await
+                .unwrap_or_else(|e| panic!("statement {n} failed: {e}"))
+                .expect("a row");
+            assert_eq!(row.try_get::<i64>("", "one").ok(), Some(1));
+        }
+    }
+
+    /// The process id of the PostgreSQL backend serving a pool of one connection.
+    async fn backend_pid(db: &sea_orm::DatabaseConnection) -> i32 {
+        db.query_one_raw(sql(db, "SELECT pg_backend_pid() AS pid"))
+            .await
+            .expect("the pid reads")
+            .expect("a row")
+            .try_get::<i32>("", "pid")
+            .expect("a pid")
+    }
+
+    /// Waits until PostgreSQL lists backend `pid` as `state`, or no longer lists it
+    /// (`state` `None`).
+    async fn until_backend(admin: &sea_orm::DatabaseConnection, pid: i32, state: Option<&str>) {
+        let listed = format!("SELECT state FROM pg_stat_activity WHERE pid = {pid}");
+        for _ in 0..1000 {
+            let row = admin
+                .query_one_raw(sql(admin, &listed))
+                .await
+                .expect("pg_stat_activity reads");
+            let seen = row.map(|row| row.try_get::<Option<String>>("", "state").ok().flatten());
+            let reached = match state {
+                None => seen.is_none(),
+                Some(state) => seen.flatten().as_deref() == Some(state),
+            };
+            if reached {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("backend {pid} never reached {state:?}");
+    }
+
+    /// A pooled connection in steady use is not tested with a ping before each
+    /// statement (`mailer::database::pool_defaults`), so a connection PostgreSQL cuts
+    /// fails the statement it was running; the pool then closes it, and the statements
+    /// after it are served on a new connection, none of them failing.
     #[tokio::test]
-    async fn a_sqlite_transaction_dropped_is_rolled_back_before_the_next_statement() {
+    async fn a_connection_cut_while_in_use_fails_only_its_own_statement() {
+        for test in each_backend().await {
+            if test.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                let db = one_connection(&test.url).await;
+                let pid = backend_pid(&db).await;
+                let sleeping = tokio::spawn({
+                    let db = db.clone();
+                    async move { db.execute_unprepared("SELECT pg_sleep(30)").await }
+                });
+                until_backend(&test.db, pid, Some("active")).await;
+                test.db
+                    .execute_unprepared(&format!("SELECT pg_terminate_backend({pid})"))
+                    .await
+                    .expect("the backend is ended");
+                let cut = sleeping.await.expect("the statement's task ends");
+                assert!(
+                    cut.is_err(),
+                    "the statement whose connection was cut succeeded"
+                );
+                ones(&db, 20).await;
+                assert_ne!(backend_pid(&db).await, pid);
+                db.close().await.expect("the pool closes");
+            }
+            test.close().await;
+        }
+    }
+
+    /// A connection PostgreSQL ended while it sat in the pool (an administrator's
+    /// command, a restart) is not handed out: its end has already arrived, and the pool
+    /// reads that without a round trip (`vendor/sqlx-postgres`) and opens another.
+    #[tokio::test]
+    async fn a_connection_ended_while_idle_in_the_pool_is_not_handed_out() {
+        for test in each_backend().await {
+            if test.db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                let db = one_connection(&test.url).await;
+                let pid = backend_pid(&db).await;
+                test.db
+                    .execute_unprepared(&format!("SELECT pg_terminate_backend({pid})"))
+                    .await
+                    .expect("the backend is ended");
+                until_backend(&test.db, pid, None).await;
+                ones(&db, 20).await;
+                assert_ne!(backend_pid(&db).await, pid);
+                db.close().await.expect("the pool closes");
+            }
+            test.close().await;
+        }
+    }
+
+    /// A connection goes back to the pool without a round trip when nothing is left
+    /// of its last statement (`vendor/sqlx-sqlite`, `vendor/sqlx-postgres`); a statement
+    /// whose caller stopped waiting is finished before the next caller's statement runs.
+    #[tokio::test]
+    async fn a_statement_given_up_on_leaves_its_connection_right_for_the_next() {
+        for test in each_backend().await {
+            let db = one_connection(&test.url).await;
+            // A statement still running when its caller stops waiting: SQLite's runs on
+            // the connection's thread; PostgreSQL's rows would be read as fast as they
+            // come, so it sleeps before sending them.
+            let long = sql(
+                &db,
+                match db.get_database_backend() {
+                    sea_orm::DbBackend::Postgres => {
+                        "SELECT x FROM generate_series(1, 3) AS x WHERE pg_sleep(0.1) IS NOT NULL"
+                    }
+                    _ => {
+                        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                         WHERE x < 3000000) SELECT x FROM c"
+                    }
+                },
+            );
+            let given_up =
+                tokio::time::timeout(std::time::Duration::from_millis(1), db.query_all_raw(long))
+                    .await;
+            assert!(given_up.is_err(), "the long statement was still running");
+            for n in 0..3_i64 {
+                db.execute_unprepared(&format!("INSERT INTO t (n) VALUES ({n})"))
+                    .await
+                    .expect("the next statement runs");
+            }
+            assert_eq!(rows_and_total(&db).await, (3, 3));
+            db.close().await.expect("the pool closes");
+            test.close().await;
+        }
+    }
+
+    /// A transaction dropped without a commit is rolled back when its connection goes
+    /// back to the pool, not when the connection is next used: another connection can
+    /// write the row it held at once, and the connection's next statement runs outside
+    /// it.
+    #[tokio::test]
+    async fn a_transaction_dropped_is_rolled_back_before_its_connection_is_used_again() {
         use sea_orm::TransactionTrait;
-        let dir = tempfile::tempdir().expect("a temporary folder");
-        let db = one_sqlite_connection(&dir).await;
-        let txn = db.begin().await.expect("a transaction begins");
-        txn.execute_unprepared("INSERT INTO t (n) VALUES (41)")
-            .await
-            .expect("a row written in it");
-        drop(txn);
-        db.execute_unprepared("INSERT INTO t (n) VALUES (7)")
-            .await
-            .expect("a row written after it");
-        let other = one_sqlite_reader(&dir).await;
-        assert_eq!(rows_and_total(&other).await, (1, 7));
-        other.close().await.expect("the reader closes");
-        db.close().await.expect("the pool closes");
+        for test in each_backend().await {
+            let db = one_connection(&test.url).await;
+            let txn = db.begin().await.expect("a transaction begins");
+            txn.execute_unprepared("INSERT INTO t (n) VALUES (41)")
+                .await
+                .expect("a row written in it");
+            drop(txn);
+            let other = another_pool(&test.url).await;
+            // SQLite waits for the writer up to the driver's busy timeout, 5 s.
+            let wait = match other.get_database_backend() {
+                sea_orm::DbBackend::Postgres => "SET lock_timeout = '5s'; ",
+                _ => "",
+            };
+            other
+                .execute_unprepared(&format!("{wait}INSERT INTO t (n) VALUES (41)"))
+                .await
+                .expect("the row held by the dropped transaction is written by another");
+            db.execute_unprepared("INSERT INTO t (n) VALUES (7)")
+                .await
+                .expect("a row written after it");
+            assert_eq!(rows_and_total(&other).await, (2, 48));
+            other.close().await.expect("the other pool closes");
+            db.close().await.expect("the pool closes");
+            test.close().await;
+        }
     }
 
     /// How many rows `t` holds and the sum of their `n`.
     async fn rows_and_total(db: &sea_orm::DatabaseConnection) -> (i64, i64) {
         let row = db
-            .query_one_raw(Statement::from_string(
-                sea_orm::DbBackend::Sqlite,
-                "SELECT COUNT(*) AS rows_in, COALESCE(SUM(n), 0) AS total FROM t",
+            .query_one_raw(sql(
+                db,
+                "SELECT CAST(COUNT(*) AS BIGINT) AS rows_in, \
+                 CAST(COALESCE(SUM(n), 0) AS BIGINT) AS total FROM t",
             ))
             .await
             .expect("the table reads")
@@ -469,14 +583,5 @@ mod tests {
             row.try_get::<i64>("", "rows_in").expect("a count"),
             row.try_get::<i64>("", "total").expect("a sum"),
         )
-    }
-
-    /// A second pool on the file of `one_sqlite_connection`, which sees only what was
-    /// committed.
-    async fn one_sqlite_reader(dir: &tempfile::TempDir) -> sea_orm::DatabaseConnection {
-        let url = format!("sqlite://{}", dir.path().join("one.db").display());
-        sea_orm::Database::connect(url.as_str())
-            .await
-            .expect("the file opens again")
     }
 }

@@ -165,11 +165,12 @@ pub trait Connection: Send {
     #[doc(hidden)]
     fn should_flush(&self) -> bool;
 
-    /// Whether the connection can be given back to its pool as it is, when that can be
-    /// told without a round trip: `Some(Ok(()))` if it can, `Some(Err(_))` if it is
-    /// broken, `None` if only [`ping`][Self::ping] can tell (the default).
+    /// Whether the connection can be used, or given back to its pool, as it is, when that
+    /// can be told without a round trip to the database (reading what has already
+    /// arrived, without waiting, is allowed): `Some(Ok(()))` if it can, `Some(Err(_))`
+    /// if it is broken, `None` if only [`ping`][Self::ping] can tell (the default).
     #[doc(hidden)]
-    fn test_without_io(&self) -> Option<Result<(), Error>> {
+    fn test_without_round_trip(&mut self) -> Option<Result<(), Error>> {
         None
     }
 

@@ -2,5 +2,6 @@ mod socket;
 pub mod tls;
 
 pub use socket::{
-    connect_tcp, connect_uds, BufferedSocket, Socket, SocketIntoBox, WithSocket, WriteBuffer,
+    connect_tcp, connect_uds, Arrived, BufferedSocket, Socket, SocketIntoBox, WithSocket,
+    WriteBuffer,
 };

@@ -311,7 +311,7 @@ impl<DB: Database> Floating<DB, Live<DB>> {
         // returned to the pool; also of course, if it was dropped due to an error
         // this is simply a band-aid as SQLx-next connections should be able
         // to recover from cancellations
-        let tested = match self.raw.test_without_io() {
+        let tested = match self.raw.test_without_round_trip() {
             Some(tested) => tested,
             None => self.raw.ping().await,
         };

@@ -493,16 +493,22 @@ async fn check_idle_conn<DB: Database>(
     mut conn: Floating<DB, Idle<DB>>,
     options: &PoolOptions<DB>,
 ) -> Result<Floating<DB, Live<DB>>, DecrementSizeGuard<DB>> {
-    if options.test_before_acquire {
-        // Check that the connection is still live
-        if let Err(error) = conn.ping().await {
-            // an error here means the other end has hung up or we lost connectivity
-            // either way we're fine to just discard the connection
-            // the error itself here isn't necessarily unexpected so WARN is too strong
-            tracing::info!(%error, "ping on idle connection returned error");
-            // connection is broken so don't try to close nicely
-            return Err(conn.close_hard().await);
-        }
+    // What can be told without a round trip is checked on every acquire, so that a
+    // connection the server has already closed is not handed out; a ping is the pool's
+    // choice (`test_before_acquire`) as before.
+    let tested = match conn.live.raw.test_without_round_trip() {
+        Some(Err(error)) => Err(error),
+        Some(Ok(())) | None if options.test_before_acquire => conn.ping().await,
+        Some(Ok(())) | None => Ok(()),
+    };
+
+    if let Err(error) = tested {
+        // an error here means the other end has hung up or we lost connectivity
+        // either way we're fine to just discard the connection
+        // the error itself here isn't necessarily unexpected so WARN is too strong
+        tracing::info!(%error, "ping on idle connection returned error");
+        // connection is broken so don't try to close nicely
+        return Err(conn.close_hard().await);
     }
 
     if let Some(test) = &options.before_acquire {

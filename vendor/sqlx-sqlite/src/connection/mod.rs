@@ -248,8 +248,8 @@ impl Connection for SqliteConnection {
     /// connection's last user left queued (a statement's remaining rows, a rollback) is
     /// done before the next user's first command: nothing needs flushing. Alive is
     /// whether the worker thread still takes commands.
-    fn test_without_io(&self) -> Option<Result<(), Error>> {
-        Some(self.worker.test_without_io())
+    fn test_without_round_trip(&mut self) -> Option<Result<(), Error>> {
+        Some(self.worker.test_without_round_trip())
     }
 
     fn begin(

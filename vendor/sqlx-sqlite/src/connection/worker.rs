@@ -411,7 +411,7 @@ impl ConnectionWorker {
 
     /// Whether the worker thread still takes commands: it drops its end of the channel
     /// when it stops.
-    pub(crate) fn test_without_io(&self) -> Result<(), Error> {
+    pub(crate) fn test_without_round_trip(&self) -> Result<(), Error> {
         if self.command_tx.is_disconnected() {
             Err(Error::WorkerCrashed)
         } else {

@@ -2,6 +2,7 @@ use crate::error::Error;
 use crate::net::Socket;
 use bytes::BytesMut;
 use std::ops::ControlFlow;
+use std::task::{Context, Poll, Waker};
 use std::{cmp, io};
 
 use crate::io::{AsyncRead, AsyncReadExt, ProtocolDecode, ProtocolEncode};
@@ -13,6 +14,17 @@ pub struct BufferedSocket<S> {
     socket: S,
     write_buf: WriteBuffer,
     read_buf: ReadBuffer,
+}
+
+/// What [`BufferedSocket::read_without_waiting`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arrived {
+    /// Nothing had arrived.
+    Nothing,
+    /// Bytes had arrived; they are now in the read buffer.
+    Bytes,
+    /// The peer had closed its end (any bytes before that are in the read buffer).
+    Closed,
 }
 
 pub struct WriteBuffer {
@@ -78,6 +90,50 @@ impl<S: Socket> BufferedSocket<S> {
 
             self.read_buf.read(read_len, &mut self.socket).await?;
         }
+    }
+
+    /// Moves into the read buffer whatever the peer has already sent, without waiting for
+    /// more; the next read takes it from there. A socket that reads through a layer of its
+    /// own (TLS) is polled once, with a waker that does nothing, so that the layer reads
+    /// what has reached the socket.
+    pub fn read_without_waiting(&mut self) -> io::Result<Arrived> {
+        let mut arrived = Arrived::Nothing;
+        let mut cx = Context::from_waker(Waker::noop());
+
+        // Each turn either reads, or finds the socket ready again after it had nothing,
+        // which a burst of arrivals can repeat; past a few turns the rest waits for the
+        // next read.
+        for _ in 0..16 {
+            // A read into no room answers 0, which would read as the peer closing. A socket
+            // reads into the buffer's spare capacity or, through a layer of its own, over
+            // the whole of it (`ReadBuf::init_mut`): only a buffer of no capacity has none.
+            if self.read_buf.available.capacity() == 0 {
+                self.read_buf.available.reserve(DEFAULT_BUF_SIZE);
+            }
+
+            match self.socket.try_read(&mut self.read_buf.available) {
+                Ok(0) => return Ok(Arrived::Closed),
+                Ok(read) => {
+                    self.read_buf.advance(read);
+                    arrived = Arrived::Bytes;
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    match self.socket.poll_read_ready(&mut cx) {
+                        Poll::Ready(Ok(())) => {}
+                        Poll::Ready(Err(e)) => return Err(e),
+                        Poll::Pending => return Ok(arrived),
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+
+        Ok(arrived)
+    }
+
+    /// What has been read from the socket and not yet taken by a read.
+    pub fn read_buffer(&self) -> &[u8] {
+        &self.read_buf.read
     }
 
     pub fn write_buffer(&self) -> &WriteBuffer {
