@@ -29,6 +29,7 @@ mod m20261202_300001_translations;
 mod m20261203_010001_receipt_pdf_storage;
 mod m20261204_010001_outbox_claim_order;
 mod m20261205_010001_pledges_by_appeal;
+mod m20261205_020001_gift_totals_from_indexes;
 
 pub struct Migrator;
 
@@ -59,6 +60,32 @@ impl MigratorTrait for Migrator {
             Box::new(m20261203_010001_receipt_pdf_storage::Migration),
             Box::new(m20261204_010001_outbox_claim_order::Migration),
             Box::new(m20261205_010001_pledges_by_appeal::Migration),
+            Box::new(m20261205_020001_gift_totals_from_indexes::Migration),
         ]
     }
+}
+
+/// Creates index `create` on `table`'s `columns`, then drops index `drop`. The two have
+/// different names: on SQLite the statements may run on two pooled connections, and one
+/// that has not seen a drop yet refuses to create an index of the same name.
+pub(crate) async fn replace_index(
+    manager: &SchemaManager<'_>,
+    table: &'static str,
+    create: &str,
+    columns: &[&'static str],
+    drop: &str,
+) -> Result<(), DbErr> {
+    let mut index = Index::create()
+        .name(create)
+        .table(Alias::new(table))
+        .to_owned();
+    for column in columns {
+        index.col(Alias::new(*column));
+    }
+    manager.create_index(index).await?;
+    manager
+        .get_connection()
+        .execute_unprepared(&format!("DROP INDEX {drop}"))
+        .await?;
+    Ok(())
 }

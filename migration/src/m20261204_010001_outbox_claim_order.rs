@@ -6,43 +6,35 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::replace_index;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 const CLAIM: &str = "ix_outbox_claim";
 const DUE: &str = "ix_outbox_due";
 
-/// Creates index `create` on `columns`, then drops index `drop`. The two have different
-/// names: on SQLite the statements may run on two pooled connections, and one that has
-/// not seen a drop yet refuses to create an index of the same name.
-async fn replace_index(
-    manager: &SchemaManager<'_>,
-    create: &str,
-    columns: &[&'static str],
-    drop: &str,
-) -> Result<(), DbErr> {
-    let mut index = Index::create()
-        .name(create)
-        .table(Alias::new("outbox"))
-        .to_owned();
-    for column in columns {
-        index.col(Alias::new(*column));
-    }
-    manager.create_index(index).await?;
-    manager
-        .get_connection()
-        .execute_unprepared(&format!("DROP INDEX {drop}"))
-        .await?;
-    Ok(())
-}
-
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        replace_index(manager, CLAIM, &["status", "next_attempt_at", "id"], DUE).await
+        replace_index(
+            manager,
+            "outbox",
+            CLAIM,
+            &["status", "next_attempt_at", "id"],
+            DUE,
+        )
+        .await
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
-        replace_index(manager, DUE, &["status", "next_attempt_at"], CLAIM).await
+        replace_index(
+            manager,
+            "outbox",
+            DUE,
+            &["status", "next_attempt_at"],
+            CLAIM,
+        )
+        .await
     }
 }

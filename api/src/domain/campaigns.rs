@@ -741,6 +741,48 @@ fn members_who_pledged(appeal_id: i64, circle: Option<&super::tiers::Circle>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::db::testing::each_backend;
+    use sea_orm::TransactionTrait;
+
+    /// A campaign's or an appeal's totals are read from an index alone, without each
+    /// gift's row (`ix_gifts_campaign_totals`, `ix_gifts_appeal_totals`). PostgreSQL is
+    /// told to use no sequential or bitmap scan, so that the plan shows what the indexes
+    /// allow whatever the test's few rows would make cheapest.
+    #[tokio::test]
+    // A failed step should stop the test where it happened.
+    #[allow(clippy::expect_used)]
+    async fn a_campaign_s_and_an_appeal_s_totals_are_read_from_an_index_alone() {
+        for test in each_backend().await {
+            let txn = test.db.begin().await.expect("a transaction");
+            let backend = txn.get_database_backend();
+            if backend == sea_orm::DbBackend::Postgres {
+                txn.execute_unprepared(
+                    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off",
+                )
+                .await
+                .expect("the planner's settings");
+            }
+            for (query, index) in [
+                (
+                    giving_totals_query(Some(1), None),
+                    "ix_gifts_campaign_totals",
+                ),
+                (giving_totals_query(None, Some(1)), "ix_gifts_appeal_totals"),
+            ] {
+                let plan = mailer::database::plan_of(&txn, backend.build(&query))
+                    .await
+                    .expect("a plan")
+                    .join("\n");
+                let index_alone = match backend {
+                    sea_orm::DbBackend::Postgres => format!("Index Only Scan using {index}"),
+                    _ => format!("COVERING INDEX {index}"),
+                };
+                assert!(plan.contains(&index_alone), "{backend:?}: {plan}");
+            }
+            txn.rollback().await.expect("the transaction ends");
+            test.close().await;
+        }
+    }
 
     #[test]
     fn a_last_gift_is_rounded_up_to_the_next_step_with_a_minimum() {
