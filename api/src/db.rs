@@ -421,6 +421,22 @@ mod tests {
             .expect("a pid")
     }
 
+    /// Ends PostgreSQL backend `pid`, from `admin`'s pool.
+    async fn end_backend(admin: &sea_orm::DatabaseConnection, pid: i32) {
+        admin
+            .execute_unprepared(&format!("SELECT pg_terminate_backend({pid})"))
+            .await
+            .expect("the backend is ended");
+    }
+
+    /// After backend `pid` of the pool of one connection `db` ended: 20 statements all
+    /// succeed, on a connection of another backend; then the pool closes.
+    async fn served_by_another_connection(db: sea_orm::DatabaseConnection, pid: i32) {
+        ones(&db, 20).await;
+        assert_ne!(backend_pid(&db).await, pid);
+        db.close().await.expect("the pool closes");
+    }
+
     /// Waits until PostgreSQL lists backend `pid` as `state`, or no longer lists it
     /// (`state` `None`).
     async fn until_backend(admin: &sea_orm::DatabaseConnection, pid: i32, state: Option<&str>) {
@@ -458,18 +474,13 @@ mod tests {
                     async move { db.execute_unprepared("SELECT pg_sleep(30)").await }
                 });
                 until_backend(&test.db, pid, Some("active")).await;
-                test.db
-                    .execute_unprepared(&format!("SELECT pg_terminate_backend({pid})"))
-                    .await
-                    .expect("the backend is ended");
+                end_backend(&test.db, pid).await;
                 let cut = sleeping.await.expect("the statement's task ends");
                 assert!(
                     cut.is_err(),
                     "the statement whose connection was cut succeeded"
                 );
-                ones(&db, 20).await;
-                assert_ne!(backend_pid(&db).await, pid);
-                db.close().await.expect("the pool closes");
+                served_by_another_connection(db, pid).await;
             }
             test.close().await;
         }
@@ -484,14 +495,9 @@ mod tests {
             if test.db.get_database_backend() == sea_orm::DbBackend::Postgres {
                 let db = one_connection(&test.url).await;
                 let pid = backend_pid(&db).await;
-                test.db
-                    .execute_unprepared(&format!("SELECT pg_terminate_backend({pid})"))
-                    .await
-                    .expect("the backend is ended");
+                end_backend(&test.db, pid).await;
                 until_backend(&test.db, pid, None).await;
-                ones(&db, 20).await;
-                assert_ne!(backend_pid(&db).await, pid);
-                db.close().await.expect("the pool closes");
+                served_by_another_connection(db, pid).await;
             }
             test.close().await;
         }
