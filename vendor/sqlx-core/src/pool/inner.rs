@@ -506,7 +506,7 @@ async fn check_idle_conn<DB: Database>(
         // an error here means the other end has hung up or we lost connectivity
         // either way we're fine to just discard the connection
         // the error itself here isn't necessarily unexpected so WARN is too strong
-        tracing::info!(%error, "ping on idle connection returned error");
+        tracing::info!(%error, "idle connection found broken as it was taken");
         // connection is broken so don't try to close nicely
         return Err(conn.close_hard().await);
     }
