@@ -437,26 +437,72 @@ mod tests {
         db.close().await.expect("the pool closes");
     }
 
-    /// Waits until PostgreSQL lists backend `pid` as `state`, or no longer lists it
-    /// (`state` `None`).
-    async fn until_backend(admin: &sea_orm::DatabaseConnection, pid: i32, state: Option<&str>) {
+    /// The client's and the server's TCP ports of a pool of one connection.
+    async fn client_and_server_ports(db: &sea_orm::DatabaseConnection) -> (u16, u16) {
+        let row = db
+            .query_one_raw(sql(
+                db,
+                "SELECT inet_client_port() AS client, inet_server_port() AS server",
+            ))
+            .await
+            .expect("the ports read")
+            .expect("a row");
+        let port = |column: &str| {
+            let port: i32 = row.try_get("", column).expect("a port");
+            u16::try_from(port).expect("a TCP port")
+        };
+        (port("client"), port("server"))
+    }
+
+    /// Waits until the client's socket of the connection between `ports` has received
+    /// the server's end of the stream (TCP's CLOSE_WAIT in `/proc/net`), and so every
+    /// byte the server sent before it; then lets the runtime see them. The server's
+    /// process leaving `pg_stat_activity` does not tell that: the kernel may deliver
+    /// another connection's later answer before this one's last bytes.
+    async fn until_the_end_has_arrived((client, server): (u16, u16)) {
+        let local = format!(":{client:04X}");
+        let remote = format!(":{server:04X}");
+        let closed_by_the_server = || {
+            ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
+                std::fs::read_to_string(table)
+                    .unwrap_or_default()
+                    .lines()
+                    .map(|line| line.split_whitespace().collect::<Vec<_>>())
+                    .any(|fields| {
+                        fields.len() > 3
+                            && fields[1].ends_with(&local)
+                            && fields[2].ends_with(&remote)
+                            && fields[3] == "08"
+                    })
+            })
+        };
+        for _ in 0..1000 {
+            let arrived = closed_by_the_server();
+            // A wait parks the runtime, which reads the sockets' readiness.
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            if arrived {
+                return;
+            }
+        }
+        panic!("the connection from port {client} never received the server's end");
+    }
+
+    /// Waits until PostgreSQL lists backend `pid` as `state`.
+    async fn until_backend(admin: &sea_orm::DatabaseConnection, pid: i32, state: &str) {
         let listed = format!("SELECT state FROM pg_stat_activity WHERE pid = {pid}");
         for _ in 0..1000 {
             let row = admin
                 .query_one_raw(sql(admin, &listed))
                 .await
                 .expect("pg_stat_activity reads");
-            let seen = row.map(|row| row.try_get::<Option<String>>("", "state").ok().flatten());
-            let reached = match state {
-                None => seen.is_none(),
-                Some(state) => seen.flatten().as_deref() == Some(state),
-            };
-            if reached {
+            let seen =
+                row.and_then(|row| row.try_get::<Option<String>>("", "state").ok().flatten());
+            if seen.as_deref() == Some(state) {
                 return;
             }
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
-        panic!("backend {pid} never reached {state:?}");
+        panic!("backend {pid} never reached {state}");
     }
 
     /// A pooled connection in steady use is not tested with a ping before each
@@ -473,7 +519,7 @@ mod tests {
                     let db = db.clone();
                     async move { db.execute_unprepared("SELECT pg_sleep(30)").await }
                 });
-                until_backend(&test.db, pid, Some("active")).await;
+                until_backend(&test.db, pid, "active").await;
                 end_backend(&test.db, pid).await;
                 let cut = sleeping.await.expect("the statement's task ends");
                 assert!(
@@ -495,8 +541,9 @@ mod tests {
             if test.db.get_database_backend() == sea_orm::DbBackend::Postgres {
                 let db = one_connection(&test.url).await;
                 let pid = backend_pid(&db).await;
+                let ports = client_and_server_ports(&db).await;
                 end_backend(&test.db, pid).await;
-                until_backend(&test.db, pid, None).await;
+                until_the_end_has_arrived(ports).await;
                 served_by_another_connection(db, pid).await;
             }
             test.close().await;
