@@ -30,6 +30,7 @@ mod m20261203_010001_receipt_pdf_storage;
 mod m20261204_010001_outbox_claim_order;
 mod m20261205_010001_pledges_by_appeal;
 mod m20261205_020001_gift_totals_from_indexes;
+mod m20261205_030001_gifts_vacuumed_as_they_arrive;
 
 pub struct Migrator;
 
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_010001_outbox_claim_order::Migration),
             Box::new(m20261205_010001_pledges_by_appeal::Migration),
             Box::new(m20261205_020001_gift_totals_from_indexes::Migration),
+            Box::new(m20261205_030001_gifts_vacuumed_as_they_arrive::Migration),
         ]
     }
 }
