@@ -31,6 +31,7 @@ mod m20261204_010001_outbox_claim_order;
 mod m20261205_010001_pledges_by_appeal;
 mod m20261205_020001_gift_totals_from_indexes;
 mod m20261205_030001_gifts_vacuumed_as_they_arrive;
+mod m20261205_040001_club_summary_from_indexes;
 
 pub struct Migrator;
 
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_010001_pledges_by_appeal::Migration),
             Box::new(m20261205_020001_gift_totals_from_indexes::Migration),
             Box::new(m20261205_030001_gifts_vacuumed_as_they_arrive::Migration),
+            Box::new(m20261205_040001_club_summary_from_indexes::Migration),
         ]
     }
 }
