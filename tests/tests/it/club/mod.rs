@@ -480,6 +480,7 @@ async fn the_club_totals_count_each_pledge_as_its_donor_s_tier_does(backend: Bac
     let lapsed = envelope_pledge(&app, &token, ben, 60_000, "YEARLY", None).await;
     let three_left = envelope_pledge(&app, &token, ben, 1_000, "MONTHLY", Some(3)).await;
     let never_paid = envelope_pledge(&app, &token, ben, 7_000, "MONTHLY", None).await;
+    let cancelled = envelope_pledge(&app, &token, ana, 3_000, "MONTHLY", None).await;
     let now = Utc::now();
     pledge_state(
         &app,
@@ -496,7 +497,16 @@ async fn the_club_totals_count_each_pledge_as_its_donor_s_tier_does(backend: Bac
     )
     .await;
     pledge_state(&app, never_paid, PledgeStatus::PastDue, None).await;
-    pledge_state(&app, three_left, PledgeStatus::Active, None).await;
+    // An active pledge counts whatever an earlier lapse left in its past-due date; a
+    // cancelled one does not, though it never lapsed.
+    pledge_state(
+        &app,
+        three_left,
+        PledgeStatus::Active,
+        Some(now - Duration::days(45)),
+    )
+    .await;
+    pledge_state(&app, cancelled, PledgeStatus::Cancelled, None).await;
 
     let policy = ClubPolicy::default();
     let totals = club::club_totals(&app.db, entity::Currency::Usd, &policy)
