@@ -220,6 +220,24 @@ pub(crate) mod testing {
         }
     }
 
+    /// A transaction on `db` in which PostgreSQL's planner avoids sequential and bitmap
+    /// scans, so that a plan shows what the indexes allow whatever the tables hold; for
+    /// tests that read plans, rolled back by the caller.
+    pub(crate) async fn planning_with_indexes(
+        db: &DatabaseConnection,
+    ) -> sea_orm::DatabaseTransaction {
+        use sea_orm::TransactionTrait;
+        let txn = db.begin().await.expect("a transaction");
+        if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+            txn.execute_unprepared(
+                "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off",
+            )
+            .await
+            .expect("the planner's settings");
+        }
+        txn
+    }
+
     /// One database per backend this machine offers: SQLite, then PostgreSQL.
     pub(crate) async fn each_backend() -> Vec<TestDb> {
         let mut databases = vec![sqlite().await];

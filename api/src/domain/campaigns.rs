@@ -741,8 +741,7 @@ fn members_who_pledged(appeal_id: i64, circle: Option<&super::tiers::Circle>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testing::each_backend;
-    use sea_orm::TransactionTrait;
+    use crate::db::testing::{each_backend, planning_with_indexes};
 
     /// A campaign's or an appeal's totals are read from an index alone, without each
     /// gift's row (`ix_gifts_campaign_totals`, `ix_gifts_appeal_totals`). PostgreSQL is
@@ -753,15 +752,8 @@ mod tests {
     #[allow(clippy::expect_used)]
     async fn a_campaign_s_and_an_appeal_s_totals_are_read_from_an_index_alone() {
         for test in each_backend().await {
-            let txn = test.db.begin().await.expect("a transaction");
+            let txn = planning_with_indexes(&test.db).await;
             let backend = txn.get_database_backend();
-            if backend == sea_orm::DbBackend::Postgres {
-                txn.execute_unprepared(
-                    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off",
-                )
-                .await
-                .expect("the planner's settings");
-            }
             for (query, index) in [
                 (
                     giving_totals_query(Some(1), None),
@@ -788,6 +780,8 @@ mod tests {
     /// has marked all-visible: `gifts` is visited after inserts of a hundredth of its
     /// size, so the gifts of the campaign under way do not wait for a fifth.
     #[tokio::test]
+    // A failed step should stop the test where it happened.
+    #[allow(clippy::expect_used)]
     async fn gifts_recorded_since_the_last_vacuum_are_vacuumed_after_a_hundredth_of_the_table() {
         for test in each_backend().await {
             if test.db.get_database_backend() == sea_orm::DbBackend::Postgres {

@@ -779,26 +779,21 @@ pub fn circle_roster_csv(roster: &[CircleMember]) -> Result<String, DomainError>
 
 #[cfg(test)]
 mod tests {
-    use sea_orm::{QueryTrait, TransactionTrait};
+    use sea_orm::QueryTrait;
 
     use super::*;
-    use crate::db::testing::each_backend;
+    use crate::db::testing::{each_backend, planning_with_indexes};
 
     /// The club's income figures are read from `ix_pledges_counting`: the open-ended
     /// pledges' sum from the index alone, the pledges with an end by seeking it, neither
     /// by reading the table of pledges.
     #[tokio::test]
+    // A failed step should stop the test where it happened.
+    #[allow(clippy::expect_used)]
     async fn the_club_s_income_figures_are_read_from_an_index() {
         for test in each_backend().await {
-            let txn = test.db.begin().await.expect("a transaction");
+            let txn = planning_with_indexes(&test.db).await;
             let backend = txn.get_database_backend();
-            if backend == sea_orm::DbBackend::Postgres {
-                txn.execute_unprepared(
-                    "SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off",
-                )
-                .await
-                .expect("the planner's settings");
-            }
             let (policy, now) = (ClubPolicy::default(), Utc::now());
             let postgres = backend == sea_orm::DbBackend::Postgres;
             for (query, read) in [
