@@ -238,6 +238,14 @@ pub(crate) mod testing {
         txn
     }
 
+    /// The plan `db` makes for `statement`, its lines joined.
+    pub(crate) async fn plan(db: &impl ConnectionTrait, statement: sea_orm::Statement) -> String {
+        mailer::database::plan_of(db, statement)
+            .await
+            .expect("a plan")
+            .join("\n")
+    }
+
     /// One database per backend this machine offers: SQLite, then PostgreSQL.
     pub(crate) async fn each_backend() -> Vec<TestDb> {
         let mut databases = vec![sqlite().await];

@@ -69,6 +69,14 @@ impl MigratorTrait for Migrator {
     }
 }
 
+/// Runs `sql` on PostgreSQL; on SQLite, which has no such setting, nothing.
+pub(crate) async fn on_postgres_only(manager: &SchemaManager<'_>, sql: &str) -> Result<(), DbErr> {
+    if manager.get_database_backend() == sea_orm_migration::sea_orm::DbBackend::Postgres {
+        manager.get_connection().execute_unprepared(sql).await?;
+    }
+    Ok(())
+}
+
 /// Creates index `create` on `table`'s `columns`, then drops index `drop`. The two have
 /// different names: on SQLite the statements may run on two pooled connections, and one
 /// that has not seen a drop yet refuses to create an index of the same name.

@@ -3,22 +3,18 @@
 //! and saved nothing. SQLite has no such setting.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::on_postgres_only;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 async fn set_storage(manager: &SchemaManager<'_>, storage: &str) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    manager
-        .get_connection()
-        .execute_unprepared(&format!(
-            "ALTER TABLE receipts ALTER COLUMN content_pdf SET STORAGE {storage}"
-        ))
-        .await?;
-    Ok(())
+    on_postgres_only(
+        manager,
+        &format!("ALTER TABLE receipts ALTER COLUMN content_pdf SET STORAGE {storage}"),
+    )
+    .await
 }
 
 #[async_trait::async_trait]

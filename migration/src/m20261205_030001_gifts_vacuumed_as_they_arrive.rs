@@ -7,20 +7,14 @@
 //! more), which vacuums only the pages written since. SQLite has no such setting.
 
 use sea_orm_migration::prelude::*;
-use sea_orm_migration::sea_orm::DbBackend;
+
+use crate::on_postgres_only;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
 async fn alter_gifts(manager: &SchemaManager<'_>, change: &str) -> Result<(), DbErr> {
-    if manager.get_database_backend() != DbBackend::Postgres {
-        return Ok(());
-    }
-    manager
-        .get_connection()
-        .execute_unprepared(&format!("ALTER TABLE gifts {change}"))
-        .await?;
-    Ok(())
+    on_postgres_only(manager, &format!("ALTER TABLE gifts {change}")).await
 }
 
 #[async_trait::async_trait]

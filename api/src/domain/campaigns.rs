@@ -741,7 +741,7 @@ fn members_who_pledged(appeal_id: i64, circle: Option<&super::tiers::Circle>) ->
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::db::testing::{each_backend, planning_with_indexes};
+    use crate::db::testing::{each_backend, plan, planning_with_indexes};
 
     /// A campaign's or an appeal's totals are read from an index alone, without each
     /// gift's row (`ix_gifts_campaign_totals`, `ix_gifts_appeal_totals`). PostgreSQL is
@@ -761,10 +761,7 @@ mod tests {
                 ),
                 (giving_totals_query(None, Some(1)), "ix_gifts_appeal_totals"),
             ] {
-                let plan = mailer::database::plan_of(&txn, backend.build(&query))
-                    .await
-                    .expect("a plan")
-                    .join("\n");
+                let plan = plan(&txn, backend.build(&query)).await;
                 let index_alone = match backend {
                     sea_orm::DbBackend::Postgres => format!("Index Only Scan using {index}"),
                     _ => format!("COVERING INDEX {index}"),

@@ -584,32 +584,37 @@ pub async fn club_totals(
     })
 }
 
-/// The pledges in `currency` that count toward a tier at `now`, without an end: what
-/// their installments come to in a year, summed (`yearly`).
+/// The pledges in `currency` that count toward a tier at `now`.
+fn counting_in(
+    currency: Currency,
+    policy: &ClubPolicy,
+    now: DateTime<Utc>,
+) -> sea_orm::Select<pledge::Entity> {
+    pledge::Entity::find()
+        .filter(pledge::Column::Currency.eq(currency.code()))
+        .filter(pledges_counting(policy, now))
+}
+
+/// Of `counting_in`, those without an end: what their installments come to in a year,
+/// summed (`yearly`).
 fn open_ended_yearly_total(
     currency: Currency,
     policy: &ClubPolicy,
     now: DateTime<Utc>,
 ) -> sea_orm::Select<pledge::Entity> {
-    pledge::Entity::find()
+    counting_in(currency, policy, now)
         .select_only()
         .column_as(yearly_installments_total(), "yearly")
-        .filter(pledge::Column::Currency.eq(currency.code()))
-        .filter(pledges_counting(policy, now))
         .filter(pledge::Column::InstallmentsTotal.is_null())
 }
 
-/// The pledges in `currency` that count toward a tier at `now` and have a set number
-/// of installments.
+/// Of `counting_in`, those with a set number of installments.
 fn counting_with_an_end(
     currency: Currency,
     policy: &ClubPolicy,
     now: DateTime<Utc>,
 ) -> sea_orm::Select<pledge::Entity> {
-    pledge::Entity::find()
-        .filter(pledge::Column::Currency.eq(currency.code()))
-        .filter(pledges_counting(policy, now))
-        .filter(pledge::Column::InstallmentsTotal.is_not_null())
+    counting_in(currency, policy, now).filter(pledge::Column::InstallmentsTotal.is_not_null())
 }
 
 /// In SQL, the pledges that count toward a tier at `now`: `pledge_counts` for many rows.
@@ -782,7 +787,7 @@ mod tests {
     use sea_orm::QueryTrait;
 
     use super::*;
-    use crate::db::testing::{each_backend, planning_with_indexes};
+    use crate::db::testing::{each_backend, plan, planning_with_indexes};
 
     /// The club's income figures are read from `ix_pledges_counting`: the open-ended
     /// pledges' sum from the index alone, the pledges with an end by seeking it, neither
@@ -814,10 +819,7 @@ mod tests {
                     },
                 ),
             ] {
-                let plan = mailer::database::plan_of(&txn, query)
-                    .await
-                    .expect("a plan")
-                    .join("\n");
+                let plan = plan(&txn, query).await;
                 assert!(plan.contains(read), "{backend:?}: {plan}");
             }
             txn.rollback().await.expect("the transaction ends");
