@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 pub struct Topic(AtomicU64);
 
 impl Topic {
-    const fn new() -> Topic {
+    pub(crate) const fn new() -> Topic {
         Topic(AtomicU64::new(0))
     }
 
@@ -131,8 +131,29 @@ impl<K: Eq + Hash, V: Clone> Expiring<K, V> {
         F: FnOnce() -> Fut,
         Fut: Future<Output = Result<V, E>>,
     {
-        let ticket = match self.fresh(&key, Instant::now()) {
-            Ok(value) => return Ok(value),
+        self.get_or_read_unless(key, |_| false, read).await
+    }
+
+    /// As `get_or_read`, but a fresh copy that `lacking` finds wanting is read again
+    /// (a kept table that does not hold a row asked for, which another process may have
+    /// added since).
+    pub async fn get_or_read_unless<E, F, Fut>(
+        &self,
+        key: K,
+        lacking: impl FnOnce(&V) -> bool,
+        read: F,
+    ) -> Result<V, E>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<V, E>>,
+    {
+        let now = Instant::now();
+        let ticket = match self.fresh(&key, now) {
+            Ok(value) if !lacking(&value) => return Ok(value),
+            Ok(_) => Ticket {
+                version: self.topic.version(),
+                read_at: now,
+            },
             Err(ticket) => ticket,
         };
         let value = read().await?;
@@ -194,6 +215,45 @@ mod tests {
         TOPIC.changed();
         cache.keep("b", 2, ticket);
         assert!(cache.fresh(&"b", at).is_err());
+    }
+
+    #[tokio::test]
+    async fn a_fresh_copy_found_lacking_is_read_again_and_kept() {
+        static TOPIC: Topic = Topic::new();
+        let cache: Expiring<&str, Vec<u32>> = Expiring::new(&TOPIC, Duration::from_secs(3_600));
+        let reads = std::cell::Cell::new(0);
+        let read = |rows: Vec<u32>| {
+            reads.set(reads.get() + 1);
+            async move { Ok::<_, ()>(rows) }
+        };
+        let holds = |id: u32| move |rows: &Vec<u32>| !rows.contains(&id);
+        assert_eq!(
+            cache
+                .get_or_read_unless("t", holds(1), || read(vec![1]))
+                .await,
+            Ok(vec![1])
+        );
+        assert_eq!(
+            cache
+                .get_or_read_unless("t", holds(1), || read(vec![9]))
+                .await,
+            Ok(vec![1]),
+            "the copy holds what was asked for"
+        );
+        assert_eq!(reads.get(), 1);
+        assert_eq!(
+            cache
+                .get_or_read_unless("t", holds(2), || read(vec![1, 2]))
+                .await,
+            Ok(vec![1, 2])
+        );
+        assert_eq!(reads.get(), 2);
+        assert_eq!(
+            cache.get_or_read("t", || read(vec![9])).await,
+            Ok(vec![1, 2]),
+            "what was read again is kept"
+        );
+        assert_eq!(reads.get(), 2);
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct AppState {
     pub verified_tokens: tokens::VerifiedTokens,
     /// The donation page's funds, Circle and appeals (see `read_cache`).
     pub page_reads: pages::donate::PageReads,
+    /// The funds and tiers every staff API response names (see `read_cache`).
+    pub reference_rows: Arc<crate::graphql::loaders::ReferenceRows>,
     /// Stripe events this process has seen settled, so a redelivery reads nothing.
     pub settled_events: crate::domain::payments::SettledEvents,
     /// The Checkout Sessions the donation page created, written together when they
@@ -149,6 +151,9 @@ impl Application {
                 config.read_cache_lifetime,
                 config.org_currency,
             ),
+            reference_rows: Arc::new(crate::graphql::loaders::ReferenceRows::new(
+                config.read_cache_lifetime,
+            )),
             settled_events: crate::domain::payments::SettledEvents::default(),
             created_sessions: crate::domain::payments::CreatedSessions::default(),
             config,
@@ -361,7 +366,7 @@ async fn graphql(
             );
         }
     };
-    let loaders = crate::graphql::loaders::Loaders::new(&state.db);
+    let loaders = crate::graphql::loaders::Loaders::new(&state.db, &state.reference_rows);
     let deadline = state.config.graphql_deadline;
     let run = crate::graphql::execute(&state.schema, &state.budget, gql_request, identity, loaders);
     // Dropping the unfinished request at the deadline cancels its work.

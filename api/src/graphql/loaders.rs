@@ -4,13 +4,15 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{appeal, campaign, donor, fund, gift, giving_tier, pledge, receipt, tier_membership};
-use sea_orm::DatabaseConnection;
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use crate::domain::batch_reads;
 use crate::domain::pledges::{InstallmentsReceived, installments_received};
+use crate::read_cache::{Expiring, FUNDS_AND_TIERS, Topic};
 use async_graphql::ErrorExtensions;
 
 type LoadResult<V> = Result<HashMap<i64, V>, async_graphql::Error>;
@@ -52,11 +54,6 @@ by_id_loader!(
     donor
 );
 by_id_loader!(
-    /// Funds by id.
-    FundById,
-    fund
-);
-by_id_loader!(
     /// Appeals by id.
     AppealById,
     appeal
@@ -71,10 +68,94 @@ by_id_loader!(
     PledgeById,
     pledge
 );
-by_id_loader!(
-    /// Tiers by id.
+/// The organization's funds and giving tiers, a few rows each, kept whole for the read
+/// cache's lifetime and shared by every request (see `read_cache`): a fund's or a tier's
+/// name in a response lags a change made by another process by at most that lifetime,
+/// and one made through this process not at all. An id that the kept rows do not hold
+/// reads its table again, so a fund or tier added by another process is found at once.
+pub struct ReferenceRows {
+    funds: Expiring<(), Arc<HashMap<i64, fund::Model>>>,
+    tiers: Expiring<(), Arc<HashMap<i64, giving_tier::Model>>>,
+}
+
+impl ReferenceRows {
+    /// Rows kept for `lifetime` (zero keeps nothing: every batch reads its table).
+    pub fn new(lifetime: Duration) -> Self {
+        Self::changed_with(&FUNDS_AND_TIERS, lifetime)
+    }
+
+    /// Rows forgotten whenever `topic` changes.
+    fn changed_with(topic: &'static Topic, lifetime: Duration) -> Self {
+        ReferenceRows {
+            funds: Expiring::new(topic, lifetime),
+            tiers: Expiring::new(topic, lifetime),
+        }
+    }
+}
+
+/// The rows of `ids` from `kept`, the whole table read again when the copy is stale or
+/// does not hold one of them.
+async fn kept_rows<E>(
+    kept: &Expiring<(), Arc<HashMap<i64, E::Model>>>,
+    db: &DatabaseConnection,
+    ids: &[i64],
+    id_of: fn(&E::Model) -> i64,
+) -> LoadResult<E::Model>
+where
+    E: EntityTrait,
+    E::Model: Clone + Send + Sync,
+{
+    let table = kept
+        .get_or_read_unless(
+            (),
+            |rows| ids.iter().any(|id| !rows.contains_key(id)),
+            || async {
+                let rows = E::find()
+                    .all(db)
+                    .await
+                    .map_err(|e| crate::domain::DomainError::from(e).extend())?;
+                Ok::<_, async_graphql::Error>(Arc::new(
+                    rows.into_iter().map(|row| (id_of(&row), row)).collect(),
+                ))
+            },
+        )
+        .await?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| table.get(id).map(|row| (*id, row.clone())))
+        .collect())
+}
+
+macro_rules! kept_loader {
+    ($(#[$meta:meta])* $name:ident, $entity:ident, $table:ident) => {
+        $(#[$meta])*
+        pub struct $name {
+            db: DatabaseConnection,
+            kept: Arc<ReferenceRows>,
+        }
+
+        impl Loader<i64> for $name {
+            type Value = $entity::Model;
+            type Error = async_graphql::Error;
+
+            async fn load(&self, ids: &[i64]) -> LoadResult<$entity::Model> {
+                kept_rows::<$entity::Entity>(&self.kept.$table, &self.db, ids, |row| row.id).await
+            }
+        }
+    };
+}
+
+kept_loader!(
+    /// Funds by id, from the kept rows.
+    FundById,
+    fund,
+    funds
+);
+kept_loader!(
+    /// Tiers by id, from the kept rows.
     TierById,
-    giving_tier
+    giving_tier,
+    tiers
 );
 
 /// Every gift of each donor, newest first: the donor's giving history, from which the
@@ -164,7 +245,8 @@ fn cached<T: Loader<i64>>(loader: T) -> Cached<T> {
 }
 
 /// The loaders of one request. Each request gets its own, so what one response shows
-/// is read fresh, and within a response each record is read at most once.
+/// is read fresh, and within a response each record is read at most once; funds and
+/// tiers come from the rows kept for every request (`ReferenceRows`).
 pub struct Loaders {
     pub donors: Cached<DonorById>,
     pub funds: Cached<FundById>,
@@ -180,14 +262,20 @@ pub struct Loaders {
 }
 
 impl Loaders {
-    pub fn new(db: &DatabaseConnection) -> Self {
+    pub fn new(db: &DatabaseConnection, kept: &Arc<ReferenceRows>) -> Self {
         Loaders {
             donors: cached(DonorById(db.clone())),
-            funds: cached(FundById(db.clone())),
+            funds: cached(FundById {
+                db: db.clone(),
+                kept: kept.clone(),
+            }),
             appeals: cached(AppealById(db.clone())),
             campaigns: cached(CampaignById(db.clone())),
             pledges: cached(PledgeById(db.clone())),
-            tiers: cached(TierById(db.clone())),
+            tiers: cached(TierById {
+                db: db.clone(),
+                kept: kept.clone(),
+            }),
             gifts_by_donor: cached(GiftsByDonor(db.clone())),
             active_pledges_by_donor: cached(ActivePledgesByDonor(db.clone())),
             open_membership_by_donor: cached(OpenMembershipByDonor(db.clone())),
@@ -456,6 +544,7 @@ mod tests {
     struct Prefetching {
         db: DatabaseConnection,
         statements: Arc<std::sync::atomic::AtomicUsize>,
+        kept: Arc<ReferenceRows>,
     }
 
     #[async_graphql::Object]
@@ -466,7 +555,7 @@ mod tests {
             ids: Vec<i64>,
         ) -> async_graphql::Result<Probe> {
             use std::sync::atomic::Ordering::SeqCst;
-            let loaders = Loaders::new(&self.db);
+            let loaders = Loaders::new(&self.db, &self.kept);
             let before = self.statements.load(SeqCst);
             prefetch_for_donors(&loaders, ctx.look_ahead(), &ids).await?;
             let prefetching = self.statements.load(SeqCst) - before;
@@ -539,8 +628,14 @@ mod tests {
             counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         });
         let counts = Arc::new(Counts::default());
+        static FUNDS_AND_TIERS: Topic = Topic::new();
+        let kept = ReferenceRows::changed_with(&FUNDS_AND_TIERS, Duration::from_secs(3_600));
         let schema = async_graphql::Schema::build(
-            Prefetching { db, statements },
+            Prefetching {
+                db,
+                statements,
+                kept: Arc::new(kept),
+            },
             async_graphql::EmptyMutation,
             async_graphql::EmptySubscription,
         )
@@ -562,6 +657,16 @@ mod tests {
         // Gifts, memberships, tiers, pledges, receipts, funds: one statement each.
         assert_eq!((prefetching, reading), (6, 0));
 
+        // The funds and tiers are kept for the next request, until they change.
+        let response = schema.execute(probe(everything)).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let (prefetching, reading) = counts.0.lock().unwrap().take().unwrap();
+        assert_eq!((prefetching, reading), (4, 0), "funds and tiers kept");
+        FUNDS_AND_TIERS.changed();
+        schema.execute(probe(everything)).await;
+        let (prefetching, _) = counts.0.lock().unwrap().take().unwrap();
+        assert_eq!(prefetching, 6, "read again once they changed");
+
         // Asked for nothing the loaders hold, it reads nothing ahead.
         let response = schema
             .execute(probe(
@@ -571,6 +676,107 @@ mod tests {
         assert!(response.errors.is_empty(), "{:?}", response.errors);
         let (prefetching, _) = counts.0.lock().unwrap().take().unwrap();
         assert_eq!(prefetching, 1, "receipts only");
+    }
+
+    /// Names of the funds `ids` as a new request's loaders find them, and how many
+    /// statements that took.
+    async fn fund_names(
+        db: &DatabaseConnection,
+        statements: &std::sync::atomic::AtomicUsize,
+        kept: &Arc<ReferenceRows>,
+        ids: Vec<i64>,
+    ) -> (Vec<String>, usize) {
+        let before = statements.load(std::sync::atomic::Ordering::SeqCst);
+        let found = Loaders::new(db, kept)
+            .funds
+            .load_many(ids.iter().copied())
+            .await
+            .unwrap();
+        let names = ids
+            .iter()
+            .filter_map(|id| found.get(id).map(|fund| fund.name.clone()))
+            .collect();
+        (
+            names,
+            statements.load(std::sync::atomic::Ordering::SeqCst) - before,
+        )
+    }
+
+    #[tokio::test]
+    async fn kept_funds_are_read_again_when_they_change_or_lack_an_id_asked_for() {
+        use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+        for mut test in crate::db::testing::each_backend().await {
+            let statements = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            let counter = statements.clone();
+            test.db.set_metric_callback(move |_| {
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            });
+            let db = &test.db;
+            static TOPIC: Topic = Topic::new();
+            let kept = Arc::new(ReferenceRows::changed_with(
+                &TOPIC,
+                Duration::from_secs(3_600),
+            ));
+            let general = fund::Entity::find().one(db).await.unwrap().unwrap();
+            let names = |ids: Vec<i64>| fund_names(db, &statements, &kept, ids);
+
+            assert_eq!(
+                names(vec![general.id]).await,
+                (vec![general.name.clone()], 1)
+            );
+            assert_eq!(
+                names(vec![general.id]).await,
+                (vec![general.name.clone()], 0),
+                "kept for the next request"
+            );
+
+            // Added by another process: not among the kept rows, so the table is read again.
+            let at = chrono::Utc::now();
+            let added = fund::ActiveModel {
+                name: Set("Bond Fund".to_owned()),
+                code: Set("BOND".to_owned()),
+                restricted: Set(true),
+                created_at: Set(at),
+                updated_at: Set(at),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .unwrap();
+            let both = vec![general.id, added.id];
+            let named = vec![general.name.clone(), "Bond Fund".to_owned()];
+            assert_eq!(names(both.clone()).await, (named.clone(), 1));
+            assert_eq!(names(both.clone()).await, (named, 0));
+
+            // Renamed by another process: the kept name stands until the topic changes
+            // (the read cache's lifetime bounds how long in the service).
+            db.execute_unprepared(&format!(
+                "UPDATE funds SET name = 'Renamed' WHERE id = {}",
+                general.id
+            ))
+            .await
+            .unwrap();
+            assert_eq!(names(vec![general.id]).await.0, vec![general.name.clone()]);
+            TOPIC.changed();
+            assert_eq!(
+                names(vec![general.id]).await,
+                (vec!["Renamed".to_owned()], 1)
+            );
+
+            // An id that no fund has reads the table each time and finds nothing.
+            assert_eq!(names(vec![999_999]).await, (vec![], 1));
+            assert_eq!(names(vec![999_999]).await, (vec![], 1));
+
+            // A lifetime of zero keeps nothing: every batch reads.
+            let unkept = Arc::new(ReferenceRows::changed_with(&TOPIC, Duration::ZERO));
+            for _ in 0..2 {
+                assert_eq!(
+                    fund_names(db, &statements, &unkept, vec![general.id]).await,
+                    (vec!["Renamed".to_owned()], 1)
+                );
+            }
+            test.close().await;
+        }
     }
 
     #[tokio::test]
