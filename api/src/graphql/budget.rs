@@ -68,28 +68,31 @@ impl RequestBudget {
 
     /// Checks `request` for a token of `role`, and hands it its parsed document so the
     /// engine does not parse it again. A request that does not parse passes: the engine
-    /// refuses it with its own message.
+    /// refuses it with its own message. An operation whose lists are all sized in its
+    /// text is checked once for each role, since its variables cannot change the outcome;
+    /// one sized by a variable is checked every time, and a refusal is never kept.
     pub fn admit(&self, request: &mut Request, role: StaffRole) -> Result<(), ServerError> {
-        let Some(document) = self.parsed.document(&request.query) else {
+        let Some(parsed) = self.parsed.document(&request.query) else {
             return Ok(());
         };
-        self.check(
-            &document,
-            request.operation_name.as_deref(),
-            &request.variables,
-            role,
-        )?;
-        request.set_parsed_query(document);
+        let operation = request.operation_name.as_deref();
+        if !parsed.admitted(operation, role)
+            && self.check(&parsed.document, operation, &request.variables, role)?
+        {
+            parsed.admit(operation, role);
+        }
+        request.set_parsed_query(parsed.document.clone());
         Ok(())
     }
 
+    /// Refuses what is over budget; `Ok(true)` when the outcome holds for any variables.
     fn check(
         &self,
         document: &ExecutableDocument,
         operation_name: Option<&str>,
         variables: &Variables,
         role: StaffRole,
-    ) -> Result<(), ServerError> {
+    ) -> Result<bool, ServerError> {
         let bounds = Bounds {
             depth: MAX_NESTING,
             fields: MAX_FIELDS,
@@ -97,7 +100,7 @@ impl RequestBudget {
         let registry = &self.registry;
         let Some(shape) = shape::measure(registry, document, operation_name, variables, bounds)
         else {
-            return Ok(());
+            return Ok(false);
         };
         if shape.too_deep {
             return Err(refusal(
@@ -150,7 +153,7 @@ impl RequestBudget {
                 QUERY_TOO_COSTLY,
             ));
         }
-        Ok(())
+        Ok(!shape.sized_by_variables)
     }
 }
 
@@ -406,6 +409,76 @@ mod tests {
         );
         let refused = admit(StaffRole::Viewer, &repeated(MAX_REPEATS + 1), json!({})).unwrap_err();
         assert!(refused.contains("Query.viewer 6 times"), "{refused}");
+    }
+
+    #[test]
+    fn an_admission_is_kept_for_its_role_and_only_when_no_variable_sizes_a_list() {
+        let budget = RequestBudget::new();
+        let admit = |role: StaffRole, query: &str, variables: serde_json::Value| {
+            let mut request = Request::new(query).variables(Variables::from_json(variables));
+            budget
+                .admit(&mut request, role)
+                .map_err(|error| error.message)
+        };
+        let kept = |query: &str, operation: Option<&str>, role: StaffRole| {
+            budget
+                .parsed
+                .document(query)
+                .unwrap()
+                .admitted(operation, role)
+        };
+
+        // Admitted for staff and kept; the same text is still refused to a viewer.
+        let notes = "query($id: ID!) { donor(id: $id) { displayName notes } }";
+        assert_eq!(admit(StaffRole::Staff, notes, json!({ "id": "1" })), Ok(()));
+        assert!(kept(notes, None, StaffRole::Staff));
+        for _ in 0..2 {
+            let refused = admit(StaffRole::Viewer, notes, json!({ "id": "2" })).unwrap_err();
+            assert!(refused.contains("Donor.notes (needs staff)"), "{refused}");
+        }
+        assert!(!kept(notes, None, StaffRole::Viewer));
+        assert_eq!(admit(StaffRole::Staff, notes, json!({ "id": "3" })), Ok(()));
+
+        // A page sized by a variable is measured with each request's value.
+        let sized = "query($n: Int!) { donors(first: $n) { totalCount } }";
+        let at_limit = MAX_COST / 2;
+        assert_eq!(
+            admit(StaffRole::Viewer, sized, json!({ "n": at_limit })),
+            Ok(())
+        );
+        assert!(!kept(sized, None, StaffRole::Viewer));
+        let refused = admit(StaffRole::Viewer, sized, json!({ "n": at_limit + 1 })).unwrap_err();
+        assert!(refused.contains("would cost 25002 "), "{refused}");
+        // So is one sized by a variable's default.
+        let by_default = "query($n: Int = 10) { donors(first: $n) { totalCount } }";
+        assert_eq!(admit(StaffRole::Viewer, by_default, json!({})), Ok(()));
+        assert!(!kept(by_default, None, StaffRole::Viewer));
+        let refused = admit(StaffRole::Viewer, by_default, json!({ "n": 20_000 })).unwrap_err();
+        assert!(refused.contains("would cost 40000 "), "{refused}");
+
+        // Over budget in its text: refused every time, never kept.
+        let costly = format!("{{ donors(first: {}) {{ totalCount }} }}", at_limit + 1);
+        for _ in 0..2 {
+            assert!(admit(StaffRole::Admin, &costly, json!({})).is_err());
+        }
+        assert!(!kept(&costly, None, StaffRole::Admin));
+
+        // Each operation of a document by its own name.
+        let two = "query A { viewer { name } } query B { donors(first: 20000) { totalCount } }";
+        let mut request = Request::new(two).operation_name("A");
+        assert!(budget.admit(&mut request, StaffRole::Viewer).is_ok());
+        assert!(kept(two, Some("A"), StaffRole::Viewer));
+        let mut request = Request::new(two).operation_name("B");
+        assert!(budget.admit(&mut request, StaffRole::Viewer).is_err());
+        assert!(!kept(two, Some("B"), StaffRole::Viewer));
+        // Naming no operation of it, or one it lacks, passes to the engine, which
+        // refuses it; nothing is kept.
+        for name in [None, Some("C")] {
+            let mut request = Request::new(two);
+            request.operation_name = name.map(str::to_owned);
+            assert!(budget.admit(&mut request, StaffRole::Viewer).is_ok());
+            assert!(!kept(two, name, StaffRole::Viewer));
+        }
     }
 
     #[test]

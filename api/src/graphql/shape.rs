@@ -4,6 +4,7 @@
 //! budget and the role rules read this, so a field added to the schema is measured and
 //! checked without being listed anywhere.
 
+use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 
 use async_graphql::parser::types::{
@@ -51,6 +52,9 @@ pub struct Shape {
     /// fragment counted again wherever it is spread); it did not go on, and the cost
     /// is not known.
     pub too_many_fields: bool,
+    /// Whether a list's size came from the request's variables (or their defaults), so
+    /// that the same document may cost more with other values.
+    pub sized_by_variables: bool,
 }
 
 /// How far `measure` walks: a request past either bound is refused without being
@@ -98,9 +102,11 @@ pub fn measure(
         bounds,
         depth: 0,
         walked: 0,
+        sized_by_variables: Cell::new(false),
     };
     let cost = walker.selection_set(root, &operation.selection_set.node);
     walker.shape.cost = cost;
+    walker.shape.sized_by_variables = walker.sized_by_variables.get();
     Some(walker.shape)
 }
 
@@ -133,6 +139,8 @@ struct Walker<'a> {
     depth: usize,
     /// How many fields and fragment spreads the walk has met.
     walked: usize,
+    /// Whether a size argument named a variable.
+    sized_by_variables: Cell<bool>,
 }
 
 impl Walker<'_> {
@@ -270,7 +278,10 @@ impl Walker<'_> {
                     let value = value
                         .node
                         .clone()
-                        .into_const_with(|name| self.variables.get(&name).cloned().ok_or(()))
+                        .into_const_with(|name| {
+                            self.sized_by_variables.set(true);
+                            self.variables.get(&name).cloned().ok_or(())
+                        })
                         .ok()?;
                     match value {
                         Value::Number(n) => Some(n.as_u64().unwrap_or(0)),
