@@ -92,8 +92,10 @@ pub const L_GIFTS_BY_FUND_MONTH: [&str; 2] = [
 
 pub const L_CLUB: [&str; 3] = [
     "SELECT m.joined_at, m.annual_pledge_total_minor, d.display_name, t.name
-     FROM tier_memberships m JOIN donors d ON d.id = m.donor_id JOIN giving_tiers t ON t.id = m.tier_id
-     WHERE m.left_at IS NULL ORDER BY m.joined_at, m.id LIMIT 50",
+     FROM (SELECT id, donor_id, tier_id, joined_at, annual_pledge_total_minor FROM tier_memberships
+           WHERE left_at IS NULL ORDER BY joined_at, id LIMIT 50) m
+     JOIN donors d ON d.id = m.donor_id JOIN giving_tiers t ON t.id = m.tier_id
+     ORDER BY m.joined_at, m.id",
     "SELECT COUNT(*) FROM tier_memberships WHERE left_at IS NULL",
     "SELECT COALESCE(SUM(installment_minor), 0), COALESCE(SUM(installment_minor * 12), 0)
      FROM pledges WHERE status IN ('active', 'past_due') AND frequency = 'monthly'",
