@@ -11,8 +11,8 @@ use sea_orm::sea_query::{
     Query, SelectStatement, SimpleExpr,
 };
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect,
-    QueryTrait,
+    ColumnTrait, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, QueryTrait,
 };
 use serde::{Deserialize, Serialize};
 
@@ -196,9 +196,77 @@ impl DonorFilter {
     }
 }
 
+/// At most this many donors found by another email they are known by are named in a
+/// search's statement; past it the statement looks those emails up itself.
+const NAMED_ALIAS_DONORS: u64 = 100;
+
+/// The donors whose other emails (kept when records merge) match a search's text.
+#[derive(Debug, PartialEq)]
+enum AliasMatches {
+    /// No text to match emails, or no other email matches it.
+    None,
+    /// These donors, at most `NAMED_ALIAS_DONORS`.
+    Donors(Vec<i64>),
+    /// More than `NAMED_ALIAS_DONORS`.
+    Many,
+}
+
+/// Looks up, before the search's statement, which donors another email of theirs
+/// brings into the search. Most searches match none, and a statement that names the
+/// few that do is planned for what it finds: asked inside it, PostgreSQL's planner
+/// takes the lookup to match half of all donors and, at 100,000, shares the scan
+/// among parallel workers that double its work.
+async fn alias_matches(
+    db: &impl ConnectionTrait,
+    filter: &DonorFilter,
+) -> Result<AliasMatches, DomainError> {
+    let Some(text) = searched_text(filter) else {
+        return Ok(AliasMatches::None);
+    };
+    if filter.text_in_names_only {
+        return Ok(AliasMatches::None);
+    }
+    let donors: Vec<i64> = donor_alias::Entity::find()
+        .select_only()
+        .column(donor_alias::Column::DonorId)
+        .distinct()
+        .filter(other_emails_matching(text))
+        .order_by_asc(donor_alias::Column::DonorId)
+        .limit(NAMED_ALIAS_DONORS + 1)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(match donors.len() as u64 {
+        0 => AliasMatches::None,
+        n if n > NAMED_ALIAS_DONORS => AliasMatches::Many,
+        _ => AliasMatches::Donors(donors),
+    })
+}
+
+/// The search's text, when it has one.
+fn searched_text(filter: &DonorFilter) -> Option<&str> {
+    filter.text.as_deref().filter(|t| !t.trim().is_empty())
+}
+
+fn text_pattern(text: &str) -> LikeExpr {
+    LikeExpr::new(like_pattern(text)).escape('\\')
+}
+
+/// The other emails a donor is known by (stored lower-cased) that match `text`.
+fn other_emails_matching(text: &str) -> Condition {
+    Condition::all()
+        .add(donor_alias::Column::Kind.eq(DonorAliasKind::Email))
+        .add(Expr::col(donor_alias::Column::Value).like(text_pattern(text)))
+}
+
 /// The donors `d` that match, with each one's giving totals `a` joined only when a
-/// filter or the order needs them (they aggregate every counted gift).
-fn matching(filter: &DonorFilter, with_totals: bool) -> Result<SelectStatement, DomainError> {
+/// filter or the order needs them (they aggregate every counted gift); `aliases` are
+/// what [`alias_matches`] found for the filter.
+fn matching(
+    filter: &DonorFilter,
+    with_totals: bool,
+    aliases: &AliasMatches,
+) -> Result<SelectStatement, DomainError> {
     let mut query = Query::select();
     query.from_as(donor::Entity, d());
     if with_totals {
@@ -212,7 +280,7 @@ fn matching(filter: &DonorFilter, with_totals: bool) -> Result<SelectStatement, 
     let lifetime =
         || Func::coalesce([Expr::col((a(), Alias::new("lifetime_minor"))), Expr::val(0)]);
     let last_gift_at = || Expr::col((a(), Alias::new("last_gift_at")));
-    if let Some(text) = filter.text.as_deref().filter(|t| !t.trim().is_empty()) {
+    if let Some(text) = searched_text(filter) {
         let search_text = Expr::col((d(), donor::Column::SearchText));
         // The search text is the name, then a space and the email when there is one.
         let searched: SimpleExpr = if filter.text_in_names_only {
@@ -228,21 +296,22 @@ fn matching(filter: &DonorFilter, with_totals: bool) -> Result<SelectStatement, 
         } else {
             search_text
         };
-        let pattern = || LikeExpr::new(like_pattern(text)).escape('\\');
-        let mut found = Condition::any().add(searched.like(pattern()));
-        if !filter.text_in_names_only {
-            // The other emails a donor is known by (kept when records merge), stored
-            // lower-cased.
-            found = found.add(
-                Expr::col((d(), donor::Column::Id)).in_subquery(
-                    Query::select()
-                        .column(donor_alias::Column::DonorId)
-                        .from(donor_alias::Entity)
-                        .and_where(donor_alias::Column::Kind.eq(DonorAliasKind::Email))
-                        .and_where(Expr::col(donor_alias::Column::Value).like(pattern()))
-                        .to_owned(),
-                ),
-            );
+        let mut found = Condition::any().add(searched.like(text_pattern(text)));
+        let id = || Expr::col((d(), donor::Column::Id));
+        match aliases {
+            AliasMatches::None => {}
+            AliasMatches::Donors(donors) => found = found.add(id().is_in(donors.iter().copied())),
+            AliasMatches::Many => {
+                found = found.add(
+                    id().in_subquery(
+                        Query::select()
+                            .column(donor_alias::Column::DonorId)
+                            .from(donor_alias::Entity)
+                            .cond_where(other_emails_matching(text))
+                            .to_owned(),
+                    ),
+                )
+            }
         }
         query.cond_where(found);
     }
@@ -288,7 +357,8 @@ pub async fn count_donors(
     db: &impl ConnectionTrait,
     filter: &DonorFilter,
 ) -> Result<u64, DomainError> {
-    let query = matching(filter, filter.needs_totals())?
+    let aliases = alias_matches(db, filter).await?;
+    let query = matching(filter, filter.needs_totals(), &aliases)?
         .expr(Expr::col(Asterisk).count())
         .to_owned();
     let row = db
@@ -375,7 +445,8 @@ pub async fn page_donors(
     size_when_unsaid: u64,
 ) -> Result<KeyedPage<(donor::Model, Key)>, DomainError> {
     let with_totals = filter.needs_totals() || order != DonorOrder::Name;
-    let mut query = matching(filter, with_totals)?;
+    let aliases = alias_matches(db, filter).await?;
+    let mut query = matching(filter, with_totals, &aliases)?;
     query.column((d(), Asterisk));
     ordering
         .page(db, query, request, size_when_unsaid, |row| {
@@ -388,13 +459,15 @@ pub async fn page_donors(
 /// `after`, in id order: how an export reads every match a page at a time, each page
 /// found through the primary key however deep it is (an offset would read all the
 /// pages before it again).
-pub fn donors_after(
+pub async fn donors_after(
+    db: &impl ConnectionTrait,
     filter: &DonorFilter,
     columns: &[donor::Column],
     after: i64,
     limit: u64,
 ) -> Result<SelectStatement, DomainError> {
-    Ok(matching(filter, filter.needs_totals())?
+    let aliases = alias_matches(db, filter).await?;
+    Ok(matching(filter, filter.needs_totals(), &aliases)?
         .columns(columns.iter().map(|column| (d(), *column)))
         .and_where(Expr::col((d(), donor::Column::Id)).gt(after))
         .order_by((d(), donor::Column::Id), Order::Asc)
@@ -403,6 +476,7 @@ pub fn donors_after(
 }
 
 #[cfg(test)]
+#[allow(clippy::expect_used)] // A failed step should stop the test where it happened.
 mod tests {
     use super::*;
 
@@ -410,5 +484,134 @@ mod tests {
     fn like_patterns_fold_accents_and_escape_wildcards() {
         assert_eq!(like_pattern(" José "), "%jose%");
         assert_eq!(like_pattern("50%_"), "%50\\%\\_%");
+    }
+
+    async fn donor(db: &impl ConnectionTrait, name: &str, email: &str) -> donor::Model {
+        let new = crate::domain::donors::NewDonor {
+            kind: entity::enums::DonorKind::Individual,
+            display_name: name.to_owned(),
+            first_name: None,
+            last_name: None,
+            email: Some(email.to_owned()),
+            phone: None,
+            address: Default::default(),
+            language: Language::English,
+            email_consent: false,
+            anonymous: false,
+            notes: None,
+        };
+        crate::domain::donors::insert_donor(db, new, None)
+            .await
+            .expect("the donor is added")
+    }
+
+    async fn other_email(db: &impl ConnectionTrait, donor_id: i64, email: &str) {
+        use sea_orm::{ActiveModelTrait, Set};
+        donor_alias::ActiveModel {
+            donor_id: Set(donor_id),
+            kind: Set(DonorAliasKind::Email),
+            value: Set(email.to_owned()),
+            created_at: Set(Utc::now()),
+            ..Default::default()
+        }
+        .insert(db)
+        .await
+        .expect("the other email is kept");
+    }
+
+    fn searching(text: &str, names_only: bool) -> DonorFilter {
+        DonorFilter {
+            text: Some(text.to_owned()),
+            text_in_names_only: names_only,
+            ..Default::default()
+        }
+    }
+
+    /// The plan of the count of `filter`'s matches, as the search builds it.
+    async fn count_plan(db: &impl ConnectionTrait, filter: &DonorFilter) -> String {
+        let aliases = alias_matches(db, filter).await.expect("the lookup");
+        let query = matching(filter, false, &aliases)
+            .expect("a statement")
+            .expr(Expr::col(Asterisk).count())
+            .to_owned();
+        crate::db::testing::plan(db, db.get_database_backend().build(&query)).await
+    }
+
+    #[tokio::test]
+    async fn other_emails_are_looked_up_first_and_the_donors_they_bring_named_in_the_search() {
+        for test in crate::db::testing::each_backend().await {
+            let db = &test.db;
+            let ana = donor(db, "Ana Garcia", "ana@example.org").await;
+            let bo = donor(db, "Bo Smith", "bo@example.org").await;
+            let cy = donor(db, "Cy Jones", "cy@example.org").await;
+            other_email(db, bo.id, "bo.garcia@example.org").await;
+            other_email(db, cy.id, "cy@old.example.org").await;
+
+            let garcia = searching("García", false);
+            assert_eq!(
+                alias_matches(db, &garcia).await.expect("the lookup"),
+                AliasMatches::Donors(vec![bo.id])
+            );
+            assert_eq!(count_donors(db, &garcia).await.expect("a count"), 2);
+            let ordering = DonorOrder::Name.ordering(false);
+            let page = page_donors(
+                db,
+                &garcia,
+                DonorOrder::Name,
+                &ordering,
+                &PageRequest::default(),
+                25,
+            )
+            .await
+            .expect("a page");
+            let found: Vec<i64> = page.rows.iter().map(|(donor, _)| donor.id).collect();
+            assert_eq!(found, vec![ana.id, bo.id]);
+            let export = donors_after(db, &garcia, &[donor::Column::Id], 0, 10)
+                .await
+                .expect("an export's part");
+            assert_eq!(db.query_all(&export).await.expect("the part").len(), 2);
+            let plan = count_plan(db, &garcia).await;
+            assert!(!plan.contains("donor_aliases"), "{plan}");
+
+            // Searching names only never reads other emails; nor does a search that
+            // matches none.
+            let names = searching("garcia", true);
+            assert_eq!(
+                alias_matches(db, &names).await.expect("the lookup"),
+                AliasMatches::None
+            );
+            assert_eq!(count_donors(db, &names).await.expect("a count"), 1);
+            let ana_only = searching("ana", false);
+            assert_eq!(
+                alias_matches(db, &ana_only).await.expect("the lookup"),
+                AliasMatches::None
+            );
+            assert_eq!(count_donors(db, &ana_only).await.expect("a count"), 1);
+            assert_eq!(
+                alias_matches(db, &DonorFilter::default())
+                    .await
+                    .expect("the lookup"),
+                AliasMatches::None
+            );
+
+            // Past the bound the statement looks the other emails up itself, and
+            // still finds every donor they bring.
+            for n in 0..=NAMED_ALIAS_DONORS {
+                let many = donor(db, &format!("Donor {n}"), &format!("d{n}@example.org")).await;
+                other_email(db, many.id, &format!("d{n}@lindqvist.example.org")).await;
+            }
+            let lindqvist = searching("lindqvist", false);
+            assert_eq!(
+                alias_matches(db, &lindqvist).await.expect("the lookup"),
+                AliasMatches::Many
+            );
+            assert_eq!(
+                count_donors(db, &lindqvist).await.expect("a count"),
+                NAMED_ALIAS_DONORS + 1
+            );
+            let plan = count_plan(db, &lindqvist).await;
+            assert!(plan.contains("donor_aliases"), "{plan}");
+            test.close().await;
+        }
     }
 }

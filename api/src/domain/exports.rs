@@ -313,7 +313,8 @@ impl ExportCursor {
         let rows = match &self.request {
             ExportRequest::Donors(filter) => {
                 // One table: the filter and the columns read share one query.
-                let read = donor_search::donors_after(filter, &DONOR_READ, after, PAGE_ROWS)?;
+                let read =
+                    donor_search::donors_after(db, filter, &DONOR_READ, after, PAGE_ROWS).await?;
                 db.query_all(&read).await?
             }
             ExportRequest::Gifts(filter) => match gift_search::condition(db, filter).await? {
