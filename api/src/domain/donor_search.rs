@@ -352,25 +352,6 @@ fn matching(
     Ok(query)
 }
 
-/// How many donors match.
-pub async fn count_donors(
-    db: &impl ConnectionTrait,
-    filter: &DonorFilter,
-) -> Result<u64, DomainError> {
-    let aliases = alias_matches(db, filter).await?;
-    let query = matching(filter, filter.needs_totals(), &aliases)?
-        .expr(Expr::col(Asterisk).count())
-        .to_owned();
-    let row = db
-        .query_one_raw(db.get_database_backend().build(&query))
-        .await?;
-    let count: i64 = match row {
-        Some(row) => row.try_get_by_index(0)?,
-        None => 0,
-    };
-    Ok(u64::try_from(count).unwrap_or(0))
-}
-
 impl DonorOrder {
     /// This order, ascending or descending, as a keyed order over the search's rows:
     /// the donor `d` and their giving totals `a`.
@@ -434,45 +415,78 @@ impl DonorOrder {
     }
 }
 
-/// One page of matching donors in `ordering` (from [`DonorOrder::ordering`]), each with
-/// its place in it.
-pub async fn page_donors(
-    db: &impl ConnectionTrait,
-    filter: &DonorFilter,
-    order: DonorOrder,
-    ordering: &ExprOrdering,
-    request: &PageRequest,
-    size_when_unsaid: u64,
-) -> Result<KeyedPage<(donor::Model, Key)>, DomainError> {
-    let with_totals = filter.needs_totals() || order != DonorOrder::Name;
-    let aliases = alias_matches(db, filter).await?;
-    let mut query = matching(filter, with_totals, &aliases)?;
-    query.column((d(), Asterisk));
-    ordering
-        .page(db, query, request, size_when_unsaid, |row| {
-            Ok(donor::Model::from_query_result(row, "")?)
-        })
-        .await
+/// A search: its filter, and the donors its text brings in by other emails, looked up
+/// once so that its count and its page read the same donors.
+pub struct DonorSearch<'a> {
+    filter: &'a DonorFilter,
+    aliases: AliasMatches,
 }
 
-/// The given `columns` of the next `limit` matching donors after the donor with id
-/// `after`, in id order: how an export reads every match a page at a time, each page
-/// found through the primary key however deep it is (an offset would read all the
-/// pages before it again).
-pub async fn donors_after(
-    db: &impl ConnectionTrait,
-    filter: &DonorFilter,
-    columns: &[donor::Column],
-    after: i64,
-    limit: u64,
-) -> Result<SelectStatement, DomainError> {
-    let aliases = alias_matches(db, filter).await?;
-    Ok(matching(filter, filter.needs_totals(), &aliases)?
-        .columns(columns.iter().map(|column| (d(), *column)))
-        .and_where(Expr::col((d(), donor::Column::Id)).gt(after))
-        .order_by((d(), donor::Column::Id), Order::Asc)
-        .limit(limit)
-        .to_owned())
+impl<'a> DonorSearch<'a> {
+    pub async fn new(
+        db: &impl ConnectionTrait,
+        filter: &'a DonorFilter,
+    ) -> Result<DonorSearch<'a>, DomainError> {
+        Ok(DonorSearch {
+            filter,
+            aliases: alias_matches(db, filter).await?,
+        })
+    }
+
+    /// How many donors match.
+    pub async fn count(&self, db: &impl ConnectionTrait) -> Result<u64, DomainError> {
+        let query = matching(self.filter, self.filter.needs_totals(), &self.aliases)?
+            .expr(Expr::col(Asterisk).count())
+            .to_owned();
+        let row = db
+            .query_one_raw(db.get_database_backend().build(&query))
+            .await?;
+        let count: i64 = match row {
+            Some(row) => row.try_get_by_index(0)?,
+            None => 0,
+        };
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
+    /// One page of matching donors in `ordering` (from [`DonorOrder::ordering`]), each
+    /// with its place in it.
+    pub async fn page(
+        &self,
+        db: &impl ConnectionTrait,
+        order: DonorOrder,
+        ordering: &ExprOrdering,
+        request: &PageRequest,
+        size_when_unsaid: u64,
+    ) -> Result<KeyedPage<(donor::Model, Key)>, DomainError> {
+        let with_totals = self.filter.needs_totals() || order != DonorOrder::Name;
+        let mut query = matching(self.filter, with_totals, &self.aliases)?;
+        query.column((d(), Asterisk));
+        ordering
+            .page(db, query, request, size_when_unsaid, |row| {
+                Ok(donor::Model::from_query_result(row, "")?)
+            })
+            .await
+    }
+
+    /// The given `columns` of the next `limit` matching donors after the donor with id
+    /// `after`, in id order: how an export reads every match a page at a time, each page
+    /// found through the primary key however deep it is (an offset would read all the
+    /// pages before it again).
+    pub fn after(
+        &self,
+        columns: &[donor::Column],
+        after: i64,
+        limit: u64,
+    ) -> Result<SelectStatement, DomainError> {
+        Ok(
+            matching(self.filter, self.filter.needs_totals(), &self.aliases)?
+                .columns(columns.iter().map(|column| (d(), *column)))
+                .and_where(Expr::col((d(), donor::Column::Id)).gt(after))
+                .order_by((d(), donor::Column::Id), Order::Asc)
+                .limit(limit)
+                .to_owned(),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -525,6 +539,15 @@ mod tests {
         other_email(db, known.id, &format!("d{n}@lindqvist.example.org")).await;
     }
 
+    async fn count(db: &impl ConnectionTrait, filter: &DonorFilter) -> u64 {
+        DonorSearch::new(db, filter)
+            .await
+            .expect("the lookup")
+            .count(db)
+            .await
+            .expect("a count")
+    }
+
     fn searching(text: &str, names_only: bool) -> DonorFilter {
         DonorFilter {
             text: Some(text.to_owned()),
@@ -535,8 +558,8 @@ mod tests {
 
     /// The plan of the count of `filter`'s matches, as the search builds it.
     async fn count_plan(db: &impl ConnectionTrait, filter: &DonorFilter) -> String {
-        let aliases = alias_matches(db, filter).await.expect("the lookup");
-        let query = matching(filter, false, &aliases)
+        let search = DonorSearch::new(db, filter).await.expect("the lookup");
+        let query = matching(filter, false, &search.aliases)
             .expect("a statement")
             .expr(Expr::col(Asterisk).count())
             .to_owned();
@@ -558,22 +581,20 @@ mod tests {
                 alias_matches(db, &garcia).await.expect("the lookup"),
                 AliasMatches::Donors(vec![bo.id])
             );
-            assert_eq!(count_donors(db, &garcia).await.expect("a count"), 2);
+            assert_eq!(count(db, &garcia).await, 2);
             let ordering = DonorOrder::Name.ordering(false);
-            let page = page_donors(
-                db,
-                &garcia,
-                DonorOrder::Name,
-                &ordering,
-                &PageRequest::default(),
-                25,
-            )
-            .await
-            .expect("a page");
+            let page = DonorSearch::new(db, &garcia)
+                .await
+                .expect("the lookup")
+                .page(db, DonorOrder::Name, &ordering, &PageRequest::default(), 25)
+                .await
+                .expect("a page");
             let found: Vec<i64> = page.rows.iter().map(|(donor, _)| donor.id).collect();
             assert_eq!(found, vec![ana.id, bo.id]);
-            let export = donors_after(db, &garcia, &[donor::Column::Id], 0, 10)
+            let export = DonorSearch::new(db, &garcia)
                 .await
+                .expect("the lookup")
+                .after(&[donor::Column::Id], 0, 10)
                 .expect("an export's part");
             assert_eq!(db.query_all(&export).await.expect("the part").len(), 2);
             let plan = count_plan(db, &garcia).await;
@@ -586,13 +607,13 @@ mod tests {
                 alias_matches(db, &names).await.expect("the lookup"),
                 AliasMatches::None
             );
-            assert_eq!(count_donors(db, &names).await.expect("a count"), 1);
+            assert_eq!(count(db, &names).await, 1);
             let ana_only = searching("ana", false);
             assert_eq!(
                 alias_matches(db, &ana_only).await.expect("the lookup"),
                 AliasMatches::None
             );
-            assert_eq!(count_donors(db, &ana_only).await.expect("a count"), 1);
+            assert_eq!(count(db, &ana_only).await, 1);
             assert_eq!(
                 alias_matches(db, &DonorFilter::default())
                     .await
@@ -616,10 +637,7 @@ mod tests {
                 alias_matches(db, &lindqvist).await.expect("the lookup"),
                 AliasMatches::Many
             );
-            assert_eq!(
-                count_donors(db, &lindqvist).await.expect("a count"),
-                NAMED_ALIAS_DONORS + 1
-            );
+            assert_eq!(count(db, &lindqvist).await, NAMED_ALIAS_DONORS + 1);
             let plan = count_plan(db, &lindqvist).await;
             assert!(plan.contains("donor_aliases"), "{plan}");
             test.close().await;

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::csv_export::CsvFile;
-use super::donor_search::{self, DonorFilter};
+use super::donor_search::{DonorFilter, DonorSearch};
 use super::gift_search::{self, GiftFilter};
 use super::pledges::{self, PledgeFilter};
 use super::{Actor, DomainError, audit};
@@ -314,7 +314,9 @@ impl ExportCursor {
             ExportRequest::Donors(filter) => {
                 // One table: the filter and the columns read share one query.
                 let read =
-                    donor_search::donors_after(db, filter, &DONOR_READ, after, PAGE_ROWS).await?;
+                    DonorSearch::new(db, filter)
+                        .await?
+                        .after(&DONOR_READ, after, PAGE_ROWS)?;
                 db.query_all(&read).await?
             }
             ExportRequest::Gifts(filter) => match gift_search::condition(db, filter).await? {

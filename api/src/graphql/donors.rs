@@ -20,7 +20,7 @@ use super::tiers::Tier;
 use super::tokens::Role;
 use crate::domain::DomainError;
 use crate::domain::donor_search::{
-    self, DonorFilter as SearchFilter, DonorOrder, SegmentScope, TOTALS_CURRENCY,
+    self, DonorFilter as SearchFilter, DonorOrder, DonorSearch, SegmentScope, TOTALS_CURRENCY,
 };
 use crate::domain::donors::{self, DonorChanges, NewDonor, PostalAddress};
 use crate::domain::keyset::page_in_memory;
@@ -716,17 +716,12 @@ impl DonorQuery {
             .parse(ctx, Donor::masked(ctx)?)
             .await?;
         let db = db(ctx)?;
-        let total = donor_search::count_donors(db, &filter).await.gql()?;
-        let rows = donor_search::page_donors(
-            db,
-            &filter,
-            order,
-            &ordering,
-            &request,
-            DEFAULT_PAGE_SIZE as u64,
-        )
-        .await
-        .gql()?;
+        let search = DonorSearch::new(db, &filter).await.gql()?;
+        let total = search.count(db).await.gql()?;
+        let rows = search
+            .page(db, order, &ordering, &request, DEFAULT_PAGE_SIZE as u64)
+            .await
+            .gql()?;
         let ids: Vec<i64> = rows.rows.iter().map(|(d, _)| d.id).collect();
         let node = ctx.look_ahead().field("edges").field("node");
         prefetch_for_donors(loaders(ctx)?, node, &ids).await?;
