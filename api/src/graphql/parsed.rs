@@ -33,22 +33,29 @@ impl Parsed {
 
     /// Whether `operation` was admitted for `role` whatever the variables.
     pub fn admitted(&self, operation: Option<&str>, role: StaffRole) -> bool {
-        self.admitted.lock().is_ok_and(|admitted| {
-            admitted
-                .iter()
-                .any(|(name, by)| name.as_deref() == operation && *by == role)
-        })
+        self.admitted
+            .lock()
+            .is_ok_and(|admitted| among(&admitted, operation, role))
     }
 
     /// Notes that `operation` is admitted for `role` whatever the variables.
     pub fn admit(&self, operation: Option<&str>, role: StaffRole) {
-        if self.admitted(operation, role) {
-            return;
-        }
-        if let Ok(mut admitted) = self.admitted.lock() {
+        if let Ok(mut admitted) = self.admitted.lock()
+            && !among(&admitted, operation, role)
+        {
             admitted.push((operation.map(str::to_owned), role));
         }
     }
+}
+
+fn among(
+    admitted: &[(Option<String>, StaffRole)],
+    operation: Option<&str>,
+    role: StaffRole,
+) -> bool {
+    admitted
+        .iter()
+        .any(|(name, by)| name.as_deref() == operation && *by == role)
 }
 
 #[derive(Default)]
