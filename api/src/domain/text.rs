@@ -78,6 +78,15 @@ pub fn optional_line(
     }
 }
 
+/// The longest text a list is searched for: no name or email the service keeps is longer.
+pub const MAX_SEARCH: usize = MAX_NAME;
+
+/// A searched text, typed into a list's filter: blank is `None` (nothing to look for),
+/// otherwise trimmed and checked like [`required_line`] up to [`MAX_SEARCH`] characters.
+pub fn searched(field: &str, text: Option<String>) -> Result<Option<String>, DomainError> {
+    optional_line(field, text, MAX_SEARCH)
+}
+
 /// One-line text from a source that cannot be asked again (a payment processor's
 /// metadata): every run of control characters and spaces becomes one space, the result
 /// is trimmed and cut to `max` characters; `None` when nothing is left.
@@ -147,6 +156,22 @@ mod tests {
             Some(None)
         );
         assert!(optional_line("notifyName", Some("a\rb".to_owned()), 200).is_err());
+    }
+
+    #[test]
+    fn a_searched_text_is_one_line_up_to_the_longest_name() {
+        let search = |text: &str| searched("filter.search", Some(text.to_owned()));
+        assert_eq!(searched("filter.search", None).ok(), Some(None));
+        assert_eq!(search(" \t ").ok(), Some(None));
+        assert_eq!(search("  José ").ok(), Some(Some("José".to_owned())));
+        let longest = "ñ".repeat(MAX_SEARCH);
+        assert_eq!(search(&longest).ok(), Some(Some(longest.clone())));
+        for refused in [format!("{longest}ñ"), "José\nNúñez".to_owned()] {
+            assert!(
+                matches!(search(&refused), Err(DomainError::Validation { ref field, .. }) if field == "filter.search"),
+                "{refused:?}"
+            );
+        }
     }
 
     #[test]

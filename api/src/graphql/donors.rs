@@ -25,7 +25,7 @@ use crate::domain::donor_search::{
 use crate::domain::donors::{self, DonorChanges, NewDonor, PostalAddress};
 use crate::domain::keyset::page_in_memory;
 use crate::domain::receipts::tax_year;
-use crate::domain::segments;
+use crate::domain::{segments, text};
 
 /// A person or organization that gives.
 pub struct Donor(pub donor::Model);
@@ -412,8 +412,9 @@ pub struct DonorOrderBy {
 /// Which donors to list. Every part is optional; parts combine with AND.
 #[derive(InputObject, Clone, Default)]
 pub struct DonorFilter {
-    /// Part of a name or email; case and accents are ignored ("jose" finds "José").
-    /// Viewers, who see emails masked, search names only.
+    /// Part of a name or email, one line of at most 200 characters; case and accents
+    /// are ignored ("jose" finds "José"). Viewers, who see emails masked, search names
+    /// only.
     pub search: Option<String>,
     /// Donors now in this giving-club tier.
     pub tier_id: Option<ID>,
@@ -463,7 +464,7 @@ impl DonorFilter {
             None => None,
         };
         Ok(SearchFilter {
-            text: self.search,
+            text: text::searched("filter.search", self.search).gql()?,
             text_in_names_only: names_only,
             tier_id: id("filter.tierId", self.tier_id)?,
             fund_id: id("filter.fundId", self.fund_id)?,

@@ -22,6 +22,7 @@ use crate::domain::gift_search::{self, GiftFilter as SearchFilter, GiftOrder};
 use crate::domain::gifts::{self, Benefits, Tribute as DomainTribute};
 use crate::domain::offline_gifts::{self, GiftAdjustment, OfflineGift};
 use crate::domain::payments::{RefundAsk, refund_gift};
+use crate::domain::text;
 
 /// How a gift was paid.
 #[derive(Enum, Copy, Clone, Eq, PartialEq)]
@@ -351,7 +352,8 @@ pub struct GiftFilter {
     pub fund_id: Option<ID>,
     /// Credited to this campaign.
     pub campaign_id: Option<ID>,
-    /// Brought in by the appeal with this source code (any case).
+    /// Brought in by the appeal with this source code (any case; one line of at most
+    /// 200 characters).
     pub appeal_code: Option<String>,
     /// Installments of this pledge.
     pub pledge_id: Option<ID>,
@@ -364,7 +366,8 @@ pub struct GiftFilter {
     /// At most this much.
     pub amount_max: Option<MoneyInput>,
     /// A check number (exactly), or part of the gift's notes (any case; notes are
-    /// searched for staff and admins only, as only they read them).
+    /// searched for staff and admins only, as only they read them); one line of at most
+    /// 200 characters.
     pub search: Option<String>,
 }
 
@@ -383,7 +386,7 @@ impl GiftFilter {
             received_to: self.received_to,
             fund_id: id("filter.fundId", self.fund_id)?,
             campaign_id: id("filter.campaignId", self.campaign_id)?,
-            appeal_code: self.appeal_code,
+            appeal_code: text::searched("filter.appealCode", self.appeal_code).gql()?,
             pledge_id: id("filter.pledgeId", self.pledge_id)?,
             methods: self
                 .methods
@@ -399,7 +402,7 @@ impl GiftFilter {
                 .collect(),
             amount_min_minor: minor("filter.amountMin", self.amount_min)?,
             amount_max_minor: minor("filter.amountMax", self.amount_max)?,
-            text: self.search,
+            text: text::searched("filter.search", self.search).gql()?,
             text_in_notes: staff(ctx)?.role.allows(StaffRole::Staff),
         })
     }

@@ -587,7 +587,40 @@ async fn a_page_larger_than_the_maximum_is_refused_by_name(backend: Backend) {
     }
 }
 
+/// A searched text is one line of at most 200 characters, the longest name or email a
+/// donor can have: longer, or of several lines, it is refused by name, in the donors'
+/// list and in their export alike.
+async fn a_searched_text_too_long_or_of_several_lines_is_refused_by_name(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    giving_history(&app, &token).await;
+    let longest = "ß".repeat(200);
+    assert!(names(&app, &token, json!({ "search": longest }), json!(null)).await.is_empty());
+    assert_eq!(
+        names(&app, &token, json!({ "search": "  chloe\t" }), json!(null)).await,
+        ["Chloé Martin"]
+    );
+    let export = "mutation($filter: DonorFilter) { exportDonors(filter: $filter) { url } }";
+    for search in [
+        "ß".repeat(201),
+        "a".repeat(100_000),
+        "chloe\nmartin".to_owned(),
+        "chl\u{0}oe".to_owned(),
+    ] {
+        for query in [DONOR_NAMES, export] {
+            let (code, field) =
+                fails(&app, &token, query, json!({ "filter": { "search": search } })).await;
+            assert_eq!(
+                (code.as_str(), field.as_str()),
+                ("BAD_USER_INPUT", "filter.search"),
+                "{query}"
+            );
+        }
+    }
+}
+
 on_both_backends!(
+    a_searched_text_too_long_or_of_several_lines_is_refused_by_name,
     staff_creates_a_donor_and_the_audit_log_records_it,
     a_refused_donor_names_the_field_and_changes_nothing,
     staff_update_a_donor_and_only_changed_fields_are_audited,

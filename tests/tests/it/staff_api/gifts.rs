@@ -632,6 +632,30 @@ async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
     assert_eq!(data["gifts"]["totalCount"], 0);
 }
 
+/// A gift list's searched texts (a check number or words of the notes, an appeal's
+/// source code) are one line of at most 200 characters, or refused by name, in the list
+/// and in the gifts' export alike.
+async fn a_searched_gift_text_too_long_or_of_several_lines_is_refused_by_name(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = staff_token(&app).await;
+    let data = ok(&app, &token, GIFT_IDS, json!({ "filter": { "search": "ز".repeat(200), "appealCode": "x".repeat(200) } })).await;
+    assert_eq!(data["gifts"]["totalCount"], 0);
+    let export = "mutation($filter: GiftFilter) { exportGifts(filter: $filter) { url } }";
+    for field in ["search", "appealCode"] {
+        for text in ["ز".repeat(201), "1".repeat(100_000), "1\r\n2".to_owned()] {
+            for query in [GIFT_IDS, export] {
+                let (code, named) =
+                    fails(&app, &token, query, json!({ "filter": { field: text } })).await;
+                assert_eq!(
+                    (code.as_str(), named.as_str()),
+                    ("BAD_USER_INPUT", format!("filter.{field}").as_str()),
+                    "{query}"
+                );
+            }
+        }
+    }
+}
+
 const PLEDGE_INSTALLMENTS: &str = "query($filter: PledgeFilter, $last: Int) { pledges(filter: $filter, last: $last) { totalCount edges { node { installment { amountMinor } } } } }";
 
 async fn each_pledge_filter_finds_the_right_pledges(backend: Backend) {
@@ -830,6 +854,7 @@ async fn gifts_page_by_key_in_each_order(backend: Backend) {
 }
 
 on_both_backends!(
+    a_searched_gift_text_too_long_or_of_several_lines_is_refused_by_name,
     a_check_from_a_reply_envelope_is_recorded_with_its_receipt,
     the_same_idempotency_key_twice_records_one_gift,
     a_refused_offline_gift_names_the_field_and_changes_nothing,
