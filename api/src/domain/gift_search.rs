@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::DomainError;
 use super::keyset::{KeyKind, KeyedPage, Ordering, PageRequest};
 use super::offline_gifts::find_appeal_by_code;
+use super::partial_rows::ColumnSet;
 
 /// What to look for; parts combine with AND.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -144,26 +145,29 @@ impl GiftOrder {
     }
 }
 
-/// One page of matching gifts in `order`.
+/// One page of matching gifts in `order`: whole rows, or only `columns` (and the
+/// order's keys) of each.
 pub async fn page_gifts(
     db: &impl ConnectionTrait,
     filter: &GiftFilter,
     order: GiftOrder,
     request: &PageRequest,
     size_when_unsaid: u64,
+    columns: Option<ColumnSet>,
 ) -> Result<KeyedPage<gift::Model>, DomainError> {
     let Some(condition) = condition(db, filter).await? else {
         return Ok(KeyedPage::empty());
     };
-    order
-        .ordering()
-        .page(
-            db,
-            gift::Entity::find().filter(condition),
-            request,
-            size_when_unsaid,
-        )
-        .await
+    let select = gift::Entity::find().filter(condition);
+    let ordering = order.ordering();
+    match columns {
+        Some(columns) => {
+            ordering
+                .page_in_part(db, select, request, size_when_unsaid, columns)
+                .await
+        }
+        None => ordering.page(db, select, request, size_when_unsaid).await,
+    }
 }
 
 /// One gift by id.

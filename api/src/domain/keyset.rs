@@ -16,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value as Json;
 
 use super::DomainError;
+use super::partial_rows::{ColumnSet, ReadInPart, read_in_part};
 
 /// What a sort column holds, so a cursor's value can be read back as such.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,6 +292,41 @@ impl<C: ColumnTrait + Copy> Ordering<C> {
     where
         E: EntityTrait<Column = C>,
     {
+        let (select, size, backwards) = self.paged(select, request, size_when_unsaid)?;
+        let rows = select.all(db).await?;
+        Ok(cut(rows, request, size, backwards))
+    }
+
+    /// [`Ordering::page`], each row read in part: `columns` and this order's keys.
+    pub async fn page_in_part<E>(
+        &self,
+        db: &impl ConnectionTrait,
+        select: Select<E>,
+        request: &PageRequest,
+        size_when_unsaid: u64,
+        columns: ColumnSet,
+    ) -> Result<KeyedPage<E::Model>, DomainError>
+    where
+        E: ReadInPart<Column = C>,
+    {
+        let keys = ColumnSet::of(self.keys.iter().map(|sort| sort.column));
+        let (select, size, backwards) = self.paged(select, request, size_when_unsaid)?;
+        let rows = read_in_part(db, select, columns.with(keys)).await?;
+        Ok(cut(rows, request, size, backwards))
+    }
+
+    /// `select` narrowed to the rows past the request's cursors, in this order (reversed
+    /// when reading backwards), one row more than the page; with the page's size and
+    /// direction.
+    fn paged<E>(
+        &self,
+        select: Select<E>,
+        request: &PageRequest,
+        size_when_unsaid: u64,
+    ) -> Result<(Select<E>, u64, bool), DomainError>
+    where
+        E: EntityTrait<Column = C>,
+    {
         let mut select = select;
         if let Some(after) = &request.after {
             select = select.filter(self.beyond(&self.values("after", after)?, true));
@@ -299,12 +335,8 @@ impl<C: ColumnTrait + Copy> Ordering<C> {
             select = select.filter(self.beyond(&self.values("before", before)?, false));
         }
         let (size, backwards) = reading(request, size_when_unsaid);
-        let rows = self
-            .order(select, backwards)
-            .limit(size.saturating_add(1))
-            .all(db)
-            .await?;
-        Ok(cut(rows, request, size, backwards))
+        let select = self.order(select, backwards).limit(size.saturating_add(1));
+        Ok((select, size, backwards))
     }
 
     /// One page of `select`'s rows in this order, and how many rows `select` holds.

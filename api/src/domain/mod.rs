@@ -29,6 +29,7 @@ pub mod keyset;
 pub mod merge_fields;
 pub mod offline_gifts;
 pub mod outbox_messages;
+pub mod partial_rows;
 pub mod payments;
 pub mod pledge_actions;
 pub mod pledges;

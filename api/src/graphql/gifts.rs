@@ -13,10 +13,11 @@ use super::donors::{Donor, OrderDirection, mask_email, mask_tail};
 use super::errors::{GqlResultExt, bad_input};
 use super::funds::Fund;
 use super::guards::staff;
-use super::loaders::{loaders, nodes_ask_for, prime};
+use super::loaders::{donor_for, loaders, nodes_ask_for, prime, prime_donor_parts};
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, ordered_page};
 use super::pledges::Pledge;
+use super::projection::{self, node_fields, object_fields};
 use super::tokens::Role;
 use crate::domain::gift_search::{self, GiftFilter as SearchFilter, GiftOrder};
 use crate::domain::gifts::{self, Benefits, Tribute as DomainTribute};
@@ -136,9 +137,8 @@ impl Gift {
 
     /// Who gave it.
     async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Donor>> {
-        Ok(loaders(ctx)?
-            .donors
-            .load_one(self.0.donor_id)
+        let selected = object_fields(&ctx.look_ahead());
+        Ok(donor_for(loaders(ctx)?, self.0.donor_id, selected)
             .await?
             .map(Donor))
     }
@@ -484,9 +484,17 @@ impl GiftQuery {
         let filter = filter.unwrap_or_default().parse(ctx)?;
         let db = db(ctx)?;
         let total = gift_search::count_gifts(db, &filter).await.gql()?;
-        let rows = gift_search::page_gifts(db, &filter, order, &request, DEFAULT_PAGE_SIZE as u64)
-            .await
-            .gql()?;
+        let columns = projection::GIFT.columns(node_fields(&ctx.look_ahead()));
+        let rows = gift_search::page_gifts(
+            db,
+            &filter,
+            order,
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+            columns,
+        )
+        .await
+        .gql()?;
         prefetch_for_gifts(ctx, &rows.rows).await?;
         Ok(ordered_page(&order.ordering(), rows, total, Gift))
     }
@@ -497,8 +505,18 @@ impl GiftQuery {
 async fn prefetch_for_gifts(ctx: &Context<'_>, rows: &[gift::Model]) -> Result<()> {
     let page = ctx.look_ahead();
     let loaders = loaders(ctx)?;
-    if nodes_ask_for(&page, "donor") {
-        prime(&loaders.donors, rows.iter().map(|gift| gift.donor_id)).await?;
+    let donor = page.field("edges").field("node").field("donor");
+    let nodes_donor = page.field("nodes").field("donor");
+    if donor.exists() || nodes_donor.exists() {
+        let ids = rows.iter().map(|gift| gift.donor_id);
+        let mut selected = object_fields(&donor);
+        selected.extend(object_fields(&nodes_donor));
+        match projection::DONOR.columns(selected) {
+            Some(columns) => prime_donor_parts(loaders, ids, columns).await?,
+            None => {
+                prime(&loaders.donors, ids).await?;
+            }
+        }
     }
     if nodes_ask_for(&page, "fund") {
         prime(&loaders.funds, rows.iter().map(|gift| gift.fund_id)).await?;

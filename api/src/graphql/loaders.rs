@@ -8,9 +8,11 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{appeal, campaign, donor, fund, gift, giving_tier, pledge, receipt, tier_membership};
-use sea_orm::{DatabaseConnection, EntityTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 
+use super::projection;
 use crate::domain::batch_reads;
+use crate::domain::partial_rows::{ColumnSet, read_in_part};
 use crate::domain::pledges::{InstallmentsReceived, installments_received};
 use crate::read_cache::{Expiring, FUNDS_AND_TIERS, Topic};
 use async_graphql::ErrorExtensions;
@@ -53,6 +55,35 @@ by_id_loader!(
     DonorById,
     donor
 );
+/// Donors by id, read in part: each key names the columns to read (see `projection`).
+/// Kept apart from `DonorById`, so a donor read in part never answers a field that
+/// needs another column.
+pub struct DonorPartsById(pub DatabaseConnection);
+
+impl Loader<(i64, ColumnSet)> for DonorPartsById {
+    type Value = donor::Model;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[(i64, ColumnSet)],
+    ) -> Result<HashMap<(i64, ColumnSet), donor::Model>, async_graphql::Error> {
+        let mut by_columns: HashMap<ColumnSet, Vec<i64>> = HashMap::new();
+        for (id, columns) in keys {
+            by_columns.entry(*columns).or_default().push(*id);
+        }
+        let mut found = HashMap::new();
+        for (columns, ids) in by_columns {
+            let select = donor::Entity::find().filter(donor::Column::Id.is_in(ids));
+            let rows = read_in_part(&self.0, select, columns)
+                .await
+                .map_err(|e| crate::domain::DomainError::from(e).extend())?;
+            found.extend(rows.into_iter().map(|row| ((row.id, columns), row)));
+        }
+        Ok(found)
+    }
+}
+
 by_id_loader!(
     /// Appeals by id.
     AppealById,
@@ -249,6 +280,7 @@ fn cached<T: Loader<i64>>(loader: T) -> Cached<T> {
 /// tiers come from the rows kept for every request (`ReferenceRows`).
 pub struct Loaders {
     pub donors: Cached<DonorById>,
+    pub donor_parts: DataLoader<DonorPartsById, HashMapCache>,
     pub funds: Cached<FundById>,
     pub appeals: Cached<AppealById>,
     pub campaigns: Cached<CampaignById>,
@@ -265,6 +297,11 @@ impl Loaders {
     pub fn new(db: &DatabaseConnection, kept: &Arc<ReferenceRows>) -> Self {
         Loaders {
             donors: cached(DonorById(db.clone())),
+            donor_parts: DataLoader::with_cache(
+                DonorPartsById(db.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
             funds: cached(FundById {
                 db: db.clone(),
                 kept: kept.clone(),
@@ -308,6 +345,40 @@ where
         .feed_many(found.iter().map(|(id, value)| (*id, value.clone())))
         .await;
     Ok(found)
+}
+
+/// Reads now, in one statement, `columns` of the donors of `ids`, and keeps them for
+/// the fields that ask for those columns next (see [`prime`]).
+pub async fn prime_donor_parts(
+    loaders: &Loaders,
+    ids: impl IntoIterator<Item = i64>,
+    columns: ColumnSet,
+) -> async_graphql::Result<()> {
+    let keys: Vec<(i64, ColumnSet)> = ids
+        .into_iter()
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .map(|id| (id, columns))
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let found = loaders.donor_parts.loader().load(&keys).await?;
+    loaders.donor_parts.feed_many(found).await;
+    Ok(())
+}
+
+/// A donor for a field whose own fields are `selected`: read in part when `projection`
+/// lists them all, whole otherwise.
+pub async fn donor_for<'a>(
+    loaders: &Loaders,
+    id: i64,
+    selected: impl IntoIterator<Item = async_graphql::SelectionField<'a>>,
+) -> async_graphql::Result<Option<donor::Model>> {
+    match projection::DONOR.columns(selected) {
+        Some(columns) => Ok(loaders.donor_parts.load_one((id, columns)).await?),
+        None => Ok(loaders.donors.load_one(id).await?),
+    }
 }
 
 /// Whether the nodes of a page ask for `field`, through `edges { node }` or `nodes`.

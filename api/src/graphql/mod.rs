@@ -26,6 +26,7 @@ pub mod paging;
 pub mod parsed;
 pub mod pledges;
 pub mod privacy;
+pub mod projection;
 pub mod receipts;
 pub mod reconciliation;
 pub mod schema_file;

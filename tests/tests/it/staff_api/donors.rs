@@ -595,7 +595,11 @@ async fn a_searched_text_too_long_or_of_several_lines_is_refused_by_name(backend
     let token = staff_token(&app).await;
     giving_history(&app, &token).await;
     let longest = "ß".repeat(200);
-    assert!(names(&app, &token, json!({ "search": longest }), json!(null)).await.is_empty());
+    assert!(
+        names(&app, &token, json!({ "search": longest }), json!(null))
+            .await
+            .is_empty()
+    );
     assert_eq!(
         names(&app, &token, json!({ "search": "  chloe\t" }), json!(null)).await,
         ["Chloé Martin"]
@@ -608,8 +612,13 @@ async fn a_searched_text_too_long_or_of_several_lines_is_refused_by_name(backend
         "chl\u{0}oe".to_owned(),
     ] {
         for query in [DONOR_NAMES, export] {
-            let (code, field) =
-                fails(&app, &token, query, json!({ "filter": { "search": search } })).await;
+            let (code, field) = fails(
+                &app,
+                &token,
+                query,
+                json!({ "filter": { "search": search } }),
+            )
+            .await;
             assert_eq!(
                 (code.as_str(), field.as_str()),
                 ("BAD_USER_INPUT", "filter.search"),

@@ -638,7 +638,13 @@ async fn each_gift_filter_finds_the_right_gifts(backend: Backend) {
 async fn a_searched_gift_text_too_long_or_of_several_lines_is_refused_by_name(backend: Backend) {
     let app = spawn_app(backend).await;
     let token = staff_token(&app).await;
-    let data = ok(&app, &token, GIFT_IDS, json!({ "filter": { "search": "ز".repeat(200), "appealCode": "x".repeat(200) } })).await;
+    let data = ok(
+        &app,
+        &token,
+        GIFT_IDS,
+        json!({ "filter": { "search": "ز".repeat(200), "appealCode": "x".repeat(200) } }),
+    )
+    .await;
     assert_eq!(data["gifts"]["totalCount"], 0);
     let export = "mutation($filter: GiftFilter) { exportGifts(filter: $filter) { url } }";
     for field in ["search", "appealCode"] {

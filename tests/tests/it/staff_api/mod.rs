@@ -16,6 +16,7 @@ mod merge;
 mod office;
 mod paging;
 mod privacy;
+mod projection;
 mod role_matrix;
 mod roles;
 mod segments;

@@ -1,0 +1,124 @@
+//! Which columns answer which fields, so that a list reads only the columns its nodes'
+//! fields need. Each table below lists, for fields of one GraphQL type, every column
+//! the field's resolver reads (itself or through what it calls); a selection naming a
+//! field the table does not list reads whole rows, so a field added to a type is
+//! answered from a whole row until it is listed here. `tests/tests/it/staff_api/
+//! projection.rs` asks every field of each type alone, through a list read in part and
+//! through a whole row, and compares the answers.
+
+use async_graphql::{Lookahead, SelectionField};
+use entity::{donor, gift};
+use sea_orm::ColumnTrait;
+
+use crate::domain::partial_rows::ColumnSet;
+
+/// For one GraphQL type: the columns every read needs, and each listed field's.
+pub struct FieldColumns<C: 'static> {
+    always: &'static [C],
+    fields: &'static [(&'static str, &'static [C])],
+}
+
+impl<C: ColumnTrait> FieldColumns<C> {
+    /// The columns that answer `selected`, the fields asked of one kind of node
+    /// (fragments spread); `None` when one of them is not listed: read whole rows.
+    pub fn columns<'a>(
+        &self,
+        selected: impl IntoIterator<Item = SelectionField<'a>>,
+    ) -> Option<ColumnSet> {
+        let mut set = ColumnSet::of(self.always.iter().copied());
+        for field in selected {
+            let name = field.name();
+            if name == "__typename" {
+                continue;
+            }
+            let (_, needs) = self.fields.iter().find(|(listed, _)| *listed == name)?;
+            set = set.with(ColumnSet::of(needs.iter().copied()));
+        }
+        Some(set)
+    }
+
+    /// Whether the table lists `field`.
+    pub fn lists(&self, field: &str) -> bool {
+        self.fields.iter().any(|(listed, _)| *listed == field)
+    }
+
+    /// The fields the table lists.
+    pub fn listed(&self) -> impl Iterator<Item = &'static str> {
+        self.fields.iter().map(|(field, _)| *field)
+    }
+}
+
+/// The fields asked of the nodes of a page, through `edges { node }` and `nodes`.
+pub fn node_fields<'a>(page: &Lookahead<'a>) -> Vec<SelectionField<'a>> {
+    let edges = page.field("edges").field("node").selection_fields();
+    let nodes = page.field("nodes").selection_fields();
+    edges
+        .into_iter()
+        .chain(nodes)
+        .flat_map(|node| node.selection_set().collect::<Vec<_>>())
+        .collect()
+}
+
+/// The fields asked of the object a field returns (the field resolving now, for
+/// `ctx.look_ahead()`).
+pub fn object_fields<'a>(field: &Lookahead<'a>) -> Vec<SelectionField<'a>> {
+    field
+        .selection_fields()
+        .into_iter()
+        .flat_map(|field| field.selection_set().collect::<Vec<_>>())
+        .collect()
+}
+
+/// `Gift`'s fields. Always: the id, the donor's and the fund's (a page primes them), and
+/// the orders' keys.
+pub const GIFT: FieldColumns<gift::Column> = {
+    use gift::Column::*;
+    FieldColumns {
+        always: &[Id, DonorId, FundId, ReceivedAt, AmountMinor],
+        fields: &[
+            ("id", &[]),
+            ("donor", &[]),
+            ("amount", &[Currency]),
+            ("refunded", &[RefundedMinor, Currency]),
+            ("netAmount", &[RefundedMinor, Currency]),
+            ("method", &[Method]),
+            ("status", &[Status]),
+            ("fund", &[]),
+            ("campaignId", &[CampaignId]),
+            ("receivedAt", &[]),
+            ("checkNumber", &[CheckNumber]),
+            ("anonymous", &[Anonymous]),
+            ("createdAt", &[CreatedAt]),
+            ("updatedAt", &[UpdatedAt]),
+        ],
+    }
+};
+
+/// `Donor`'s fields read from its own row. Always: the id.
+pub const DONOR: FieldColumns<donor::Column> = {
+    use donor::Column::*;
+    FieldColumns {
+        always: &[Id],
+        fields: &[
+            ("id", &[]),
+            ("displayName", &[DisplayName]),
+            ("email", &[Email]),
+            ("phone", &[Phone]),
+            ("addressLine1", &[AddressLine1]),
+            ("addressLine2", &[AddressLine2]),
+            ("city", &[City]),
+            ("region", &[Region]),
+            ("postalCode", &[PostalCode]),
+            ("country", &[Country]),
+            ("language", &[Language]),
+            ("emailConsent", &[EmailConsent]),
+            ("anonymous", &[Anonymous]),
+            ("kind", &[Kind]),
+            ("firstName", &[FirstName]),
+            ("lastName", &[LastName]),
+            ("notes", &[Notes]),
+            ("createdAt", &[CreatedAt]),
+            ("updatedAt", &[UpdatedAt]),
+        ],
+    }
+};
