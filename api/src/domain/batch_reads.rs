@@ -8,6 +8,7 @@ use entity::{gift, pledge, receipt, tier_membership};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::DomainError;
+use super::partial_rows::{ColumnSet, ReadInPart, read_in_part};
 
 /// The rows of one table whose `id_column` is among `ids`, in no particular order.
 pub async fn rows_by_id<E: EntityTrait>(
@@ -19,6 +20,17 @@ pub async fn rows_by_id<E: EntityTrait>(
         .filter(id_column.is_in(ids.iter().copied()))
         .all(db)
         .await?)
+}
+
+/// [`rows_by_id`], only `columns` of each row read (see `partial_rows`).
+pub async fn rows_by_id_in_part<E: ReadInPart>(
+    db: &impl ConnectionTrait,
+    id_column: E::Column,
+    ids: &[i64],
+    columns: ColumnSet,
+) -> Result<Vec<E::Model>, DomainError> {
+    let select = E::find().filter(id_column.is_in(ids.iter().copied()));
+    Ok(read_in_part(db, select, columns).await?)
 }
 
 /// Groups rows by a key, keeping their order; every asked-for key gets a (maybe empty)

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use entity::{appeal, campaign, donor, fund, gift, giving_tier, pledge, receipt, tier_membership};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::{DatabaseConnection, EntityTrait};
 
 use super::projection;
 use crate::domain::batch_reads;
-use crate::domain::partial_rows::{ColumnSet, read_in_part};
+use crate::domain::partial_rows::ColumnSet;
 use crate::domain::pledges::{InstallmentsReceived, installments_received};
 use crate::read_cache::{Expiring, FUNDS_AND_TIERS, Topic};
 use async_graphql::ErrorExtensions;
@@ -74,10 +74,14 @@ impl Loader<(i64, ColumnSet)> for DonorPartsById {
         }
         let mut found = HashMap::new();
         for (columns, ids) in by_columns {
-            let select = donor::Entity::find().filter(donor::Column::Id.is_in(ids));
-            let rows = read_in_part(&self.0, select, columns)
-                .await
-                .map_err(|e| crate::domain::DomainError::from(e).extend())?;
+            let rows = batch_reads::rows_by_id_in_part::<donor::Entity>(
+                &self.0,
+                donor::Column::Id,
+                &ids,
+                columns,
+            )
+            .await
+            .map_err(|e| e.extend())?;
             found.extend(rows.into_iter().map(|row| ((row.id, columns), row)));
         }
         Ok(found)
