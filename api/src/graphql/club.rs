@@ -9,10 +9,11 @@ use super::access::requires_role;
 use super::context::{actor, config, db, parse_id, processor};
 use super::donors::Donor;
 use super::errors::{GqlResultExt, bad_input};
-use super::loaders::{loaders, nodes_ask_for, prime};
+use super::loaders::{donor_for, loaders, prime, prime_nodes_donors};
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page, placed_page};
 use super::pledges::Pledge;
+use super::projection::object_fields;
 use super::tiers::Tier;
 use super::tokens::Role;
 use crate::domain::club;
@@ -32,9 +33,8 @@ impl ClubMembership {
 
     /// The member.
     async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Donor>> {
-        Ok(loaders(ctx)?
-            .donors
-            .load_one(self.0.donor_id)
+        let selected = object_fields(&ctx.look_ahead());
+        Ok(donor_for(loaders(ctx)?, self.0.donor_id, selected)
             .await?
             .map(Donor))
     }
@@ -115,12 +115,9 @@ async fn membership_page(
     order: &Ordering<tier_membership::Column>,
     found: CountedPage<tier_membership::Model>,
 ) -> Result<Page<ClubMembership>> {
-    let wants_donor = nodes_ask_for(&ctx.look_ahead(), "donor");
     let rows = &found.page.rows;
     let loaders = loaders(ctx)?;
-    if wants_donor {
-        prime(&loaders.donors, rows.iter().map(|m| m.donor_id)).await?;
-    }
+    prime_nodes_donors(loaders, &ctx.look_ahead(), rows.iter().map(|m| m.donor_id)).await?;
     prime(&loaders.tiers, rows.iter().map(|m| m.tier_id)).await?;
     Ok(counted_page(order, found, ClubMembership))
 }

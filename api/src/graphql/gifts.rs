@@ -13,7 +13,7 @@ use super::donors::{Donor, OrderDirection, mask_email, mask_tail};
 use super::errors::{GqlResultExt, bad_input};
 use super::funds::Fund;
 use super::guards::staff;
-use super::loaders::{donor_for, loaders, nodes_ask_for, prime, prime_donor_parts};
+use super::loaders::{donor_for, loaders, nodes_ask_for, prime, prime_nodes_donors};
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, ordered_page};
 use super::pledges::Pledge;
@@ -505,19 +505,7 @@ impl GiftQuery {
 async fn prefetch_for_gifts(ctx: &Context<'_>, rows: &[gift::Model]) -> Result<()> {
     let page = ctx.look_ahead();
     let loaders = loaders(ctx)?;
-    let donor = page.field("edges").field("node").field("donor");
-    let nodes_donor = page.field("nodes").field("donor");
-    if donor.exists() || nodes_donor.exists() {
-        let ids = rows.iter().map(|gift| gift.donor_id);
-        let mut selected = object_fields(&donor);
-        selected.extend(object_fields(&nodes_donor));
-        match projection::DONOR.columns(selected) {
-            Some(columns) => prime_donor_parts(loaders, ids, columns).await?,
-            None => {
-                prime(&loaders.donors, ids).await?;
-            }
-        }
-    }
+    prime_nodes_donors(loaders, &page, rows.iter().map(|gift| gift.donor_id)).await?;
     if nodes_ask_for(&page, "fund") {
         prime(&loaders.funds, rows.iter().map(|gift| gift.fund_id)).await?;
     }

@@ -385,6 +385,27 @@ pub async fn donor_for<'a>(
     }
 }
 
+/// Reads now, in one statement, the donors of `ids` for the `donor` field of a page's
+/// nodes: only the columns the fields asked of them need, or whole rows (see
+/// `projection`); nothing when the nodes do not ask for their donor.
+pub async fn prime_nodes_donors(
+    loaders: &Loaders,
+    page: &async_graphql::Lookahead<'_>,
+    ids: impl IntoIterator<Item = i64>,
+) -> async_graphql::Result<()> {
+    let edges = page.field("edges").field("node").field("donor");
+    let nodes = page.field("nodes").field("donor");
+    if !edges.exists() && !nodes.exists() {
+        return Ok(());
+    }
+    let mut selected = projection::object_fields(&edges);
+    selected.extend(projection::object_fields(&nodes));
+    match projection::DONOR.columns(selected) {
+        Some(columns) => prime_donor_parts(loaders, ids, columns).await,
+        None => prime(&loaders.donors, ids).await.map(|_| ()),
+    }
+}
+
 /// Whether the nodes of a page ask for `field`, through `edges { node }` or `nodes`.
 pub fn nodes_ask_for(page: &async_graphql::Lookahead<'_>, field: &str) -> bool {
     page.field("edges").field("node").field(field).exists()
