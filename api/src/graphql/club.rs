@@ -117,7 +117,12 @@ async fn membership_page(
 ) -> Result<Page<ClubMembership>> {
     let rows = &found.page.rows;
     let loaders = loaders(ctx)?;
-    prime_nodes_donors(loaders, &ctx.look_ahead(), rows.iter().map(|m| m.donor_id)).await?;
+    prime_nodes_donors(
+        loaders,
+        &ctx.look_ahead(),
+        rows.iter().map(|m| m.donor_id).collect(),
+    )
+    .await?;
     prime(&loaders.tiers, rows.iter().map(|m| m.tier_id)).await?;
     Ok(counted_page(order, found, ClubMembership))
 }

@@ -505,7 +505,12 @@ impl GiftQuery {
 async fn prefetch_for_gifts(ctx: &Context<'_>, rows: &[gift::Model]) -> Result<()> {
     let page = ctx.look_ahead();
     let loaders = loaders(ctx)?;
-    prime_nodes_donors(loaders, &page, rows.iter().map(|gift| gift.donor_id)).await?;
+    prime_nodes_donors(
+        loaders,
+        &page,
+        rows.iter().map(|gift| gift.donor_id).collect(),
+    )
+    .await?;
     if nodes_ask_for(&page, "fund") {
         prime(&loaders.funds, rows.iter().map(|gift| gift.fund_id)).await?;
     }

@@ -326,50 +326,34 @@ impl Loaders {
     }
 }
 
-/// Reads `ids` now, in one statement, and keeps what it finds in the request's cache, so
-/// the fields that ask for them next find them there instead of waiting out a batch's
+/// Reads `keys` now, in one statement, and keeps what it finds in the request's cache,
+/// so the fields that ask for them next find them there instead of waiting out a batch's
 /// window. For reads whose keys are already known: the rows of a page, one donor's.
-pub async fn prime<T>(
-    loader: &Cached<T>,
-    ids: impl IntoIterator<Item = i64>,
-) -> async_graphql::Result<HashMap<i64, T::Value>>
+pub async fn prime<K, T>(
+    loader: &DataLoader<T, HashMapCache>,
+    keys: impl IntoIterator<Item = K>,
+) -> async_graphql::Result<HashMap<K, T::Value>>
 where
-    T: Loader<i64, Error = async_graphql::Error>,
+    K: Send + Sync + std::hash::Hash + Eq + Ord + Clone + 'static,
+    T: Loader<K, Error = async_graphql::Error>,
 {
-    let ids: Vec<i64> = ids
+    let keys: Vec<K> = keys
         .into_iter()
         .collect::<std::collections::BTreeSet<_>>()
         .into_iter()
-        .collect();
-    if ids.is_empty() {
-        return Ok(HashMap::new());
-    }
-    let found = loader.loader().load(&ids).await?;
-    loader
-        .feed_many(found.iter().map(|(id, value)| (*id, value.clone())))
-        .await;
-    Ok(found)
-}
-
-/// Reads now, in one statement, `columns` of the donors of `ids`, and keeps them for
-/// the fields that ask for those columns next (see [`prime`]).
-pub async fn prime_donor_parts(
-    loaders: &Loaders,
-    ids: impl IntoIterator<Item = i64>,
-    columns: ColumnSet,
-) -> async_graphql::Result<()> {
-    let keys: Vec<(i64, ColumnSet)> = ids
-        .into_iter()
-        .collect::<std::collections::BTreeSet<_>>()
-        .into_iter()
-        .map(|id| (id, columns))
         .collect();
     if keys.is_empty() {
-        return Ok(());
+        return Ok(HashMap::new());
     }
-    let found = loaders.donor_parts.loader().load(&keys).await?;
-    loaders.donor_parts.feed_many(found).await;
-    Ok(())
+    let found = loader.loader().load(&keys).await?;
+    loader
+        .feed_many(
+            found
+                .iter()
+                .map(|(key, value)| (key.clone(), value.clone())),
+        )
+        .await;
+    Ok(found)
 }
 
 /// A donor for a field whose own fields are `selected`: read in part when `projection`
@@ -391,7 +375,7 @@ pub async fn donor_for<'a>(
 pub async fn prime_nodes_donors(
     loaders: &Loaders,
     page: &async_graphql::Lookahead<'_>,
-    ids: impl IntoIterator<Item = i64>,
+    ids: Vec<i64>,
 ) -> async_graphql::Result<()> {
     let edges = page.field("edges").field("node").field("donor");
     let nodes = page.field("nodes").field("donor");
@@ -401,7 +385,12 @@ pub async fn prime_nodes_donors(
     let mut selected = projection::object_fields(&edges);
     selected.extend(projection::object_fields(&nodes));
     match projection::DONOR.columns(selected) {
-        Some(columns) => prime_donor_parts(loaders, ids, columns).await,
+        Some(columns) => prime(
+            &loaders.donor_parts,
+            ids.into_iter().map(|id| (id, columns)),
+        )
+        .await
+        .map(|_| ()),
         None => prime(&loaders.donors, ids).await.map(|_| ()),
     }
 }
