@@ -48,13 +48,28 @@ pub async fn gifts_by_donor(
     db: &impl ConnectionTrait,
     donor_ids: &[i64],
 ) -> Result<HashMap<i64, Vec<gift::Model>>, DomainError> {
-    let rows = gift::Entity::find()
+    let rows = donors_gifts(donor_ids).all(db).await?;
+    Ok(group_by(rows, donor_ids, |g| g.donor_id))
+}
+
+/// [`gifts_by_donor`], only `columns` of each gift read (see `partial_rows`), and the
+/// donor's id by which they are grouped.
+pub async fn gifts_by_donor_in_part(
+    db: &impl ConnectionTrait,
+    donor_ids: &[i64],
+    columns: ColumnSet,
+) -> Result<HashMap<i64, Vec<gift::Model>>, DomainError> {
+    let columns = columns.with(ColumnSet::of([gift::Column::DonorId]));
+    let rows = read_in_part(db, donors_gifts(donor_ids), columns).await?;
+    Ok(group_by(rows, donor_ids, |g| g.donor_id))
+}
+
+/// The gifts of `donor_ids`, newest first.
+fn donors_gifts(donor_ids: &[i64]) -> sea_orm::Select<gift::Entity> {
+    gift::Entity::find()
         .filter(gift::Column::DonorId.is_in(donor_ids.iter().copied()))
         .order_by_desc(gift::Column::ReceivedAt)
         .order_by_desc(gift::Column::Id)
-        .all(db)
-        .await?;
-    Ok(group_by(rows, donor_ids, |g| g.donor_id))
 }
 
 /// Each donor's active pledges, oldest first.

@@ -90,7 +90,7 @@ impl DonorToReview {
 
     /// The donor as they are now.
     async fn donor(&self) -> Donor {
-        Donor(self.0.donor.clone())
+        Donor::from(self.0.donor.clone())
     }
 
     /// The one-off gift the checkout made.

@@ -36,7 +36,7 @@ impl ClubMembership {
         let selected = object_fields(&ctx.look_ahead());
         Ok(donor_for(loaders(ctx)?, self.0.donor_id, selected)
             .await?
-            .map(Donor))
+            .map(Donor::from))
     }
 
     /// The tier.

@@ -12,10 +12,11 @@ use super::context::{actor, config, db, parse_id};
 use super::errors::{GqlResultExt, bad_input};
 use super::gifts::{Gift, ReceiptSummary};
 use super::guards::staff;
-use super::loaders::{loaders, prefetch_for_donors};
+use super::loaders::{history_for, loaders, prefetch_for_donors};
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, placed_page};
 use super::pledges::Pledge;
+use super::projection;
 use super::tiers::Tier;
 use super::tokens::Role;
 use crate::domain::DomainError;
@@ -24,11 +25,20 @@ use crate::domain::donor_search::{
 };
 use crate::domain::donors::{self, DonorChanges, NewDonor, PostalAddress};
 use crate::domain::keyset::page_in_memory;
+use crate::domain::partial_rows::ColumnSet;
 use crate::domain::receipts::tax_year;
 use crate::domain::{segments, text};
 
-/// A person or organization that gives.
-pub struct Donor(pub donor::Model);
+/// A person or organization that gives, with the columns its gift history is read in
+/// (`projection::history_columns`; `None`: whole rows).
+pub struct Donor(pub donor::Model, pub Option<ColumnSet>);
+
+impl From<donor::Model> for Donor {
+    /// A donor whose gift history, if asked, is read in whole rows.
+    fn from(row: donor::Model) -> Self {
+        Donor(row, None)
+    }
+}
 
 impl Donor {
     /// Viewers see contact details masked.
@@ -330,11 +340,7 @@ impl Donor {
     /// Every gift of the donor, newest first, loaded in one batch with the other donors
     /// of the response.
     async fn history(&self, ctx: &Context<'_>) -> Result<std::sync::Arc<Vec<entity::gift::Model>>> {
-        Ok(loaders(ctx)?
-            .gifts_by_donor
-            .load_one(self.0.id)
-            .await?
-            .unwrap_or_default())
+        history_for(loaders(ctx)?, self.0.id, self.1).await
     }
 
     async fn year_total(&self, ctx: &Context<'_>, years_back: i32) -> Result<MoneyAmount> {
@@ -618,7 +624,7 @@ impl DonorMutation {
         donors::create_donor(db(ctx)?, &actor(ctx)?, new)
             .await
             .gql()
-            .map(Donor)
+            .map(Donor::from)
     }
 
     /// Revokes every signed link the donor was sent until now: their self-service page,
@@ -637,7 +643,7 @@ impl DonorMutation {
         donors::revoke_donor_links(db(ctx)?, &actor(ctx)?, id)
             .await
             .gql()
-            .map(Donor)
+            .map(Donor::from)
     }
 
     /// Changes a donor's contact details, language, consent or anonymity. Role: staff.
@@ -669,7 +675,7 @@ impl DonorMutation {
         donors::update_donor(db(ctx)?, &actor(ctx)?, id, changes)
             .await
             .gql()
-            .map(Donor)
+            .map(Donor::from)
     }
 }
 
@@ -687,8 +693,10 @@ impl DonorQuery {
     ) -> Result<Donor> {
         let id = parse_id("id", &id)?;
         let donor = donors::find_donor(db(ctx)?, id).await.gql()?;
-        prefetch_for_donors(loaders(ctx)?, ctx.look_ahead(), &[donor.id]).await?;
-        Ok(Donor(donor))
+        let look_ahead = ctx.look_ahead();
+        let history = projection::history_columns(projection::object_fields(&look_ahead));
+        prefetch_for_donors(loaders(ctx)?, look_ahead, &[donor.id], history).await?;
+        Ok(Donor(donor, history))
     }
 
     /// Donors matching a filter, in a stable order, a page at a time. Role: viewer.
@@ -724,9 +732,13 @@ impl DonorQuery {
             .await
             .gql()?;
         let ids: Vec<i64> = rows.rows.iter().map(|(d, _)| d.id).collect();
-        let node = ctx.look_ahead().field("edges").field("node");
-        prefetch_for_donors(loaders(ctx)?, node, &ids).await?;
-        Ok(placed_page(rows, total, ordering.name, Donor))
+        let page = ctx.look_ahead();
+        let history = projection::history_columns(projection::node_fields(&page));
+        let node = page.field("edges").field("node");
+        prefetch_for_donors(loaders(ctx)?, node, &ids, history).await?;
+        Ok(placed_page(rows, total, ordering.name, |row| {
+            Donor(row, history)
+        }))
     }
 }
 

@@ -57,7 +57,7 @@ async fn load_donor(ctx: &Context<'_>, id: i64) -> Result<Donor> {
         .donors
         .load_one(id)
         .await?
-        .map(Donor)
+        .map(Donor::from)
         .ok_or_else(|| coded(format!("donor {id} was not found"), NOT_FOUND))
 }
 
@@ -193,7 +193,7 @@ impl DuplicateMutation {
         .gql()?;
         Ok(MergeDonorsResult {
             dry_run: input.dry_run,
-            donor: Donor(outcome.kept),
+            donor: Donor::from(outcome.kept),
             moved: outcome.moved.into(),
             emails: outcome.emails,
             stripe_customer_moved: outcome.stripe_customer_moved,

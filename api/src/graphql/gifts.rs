@@ -140,7 +140,7 @@ impl Gift {
         let selected = object_fields(&ctx.look_ahead());
         Ok(donor_for(loaders(ctx)?, self.0.donor_id, selected)
             .await?
-            .map(Donor))
+            .map(Donor::from))
     }
 
     /// The amount given.

@@ -55,6 +55,15 @@ by_id_loader!(
     DonorById,
     donor
 );
+/// Keys read in part gathered by the columns they read: one statement for each set.
+fn by_columns(keys: &[(i64, ColumnSet)]) -> HashMap<ColumnSet, Vec<i64>> {
+    let mut by_columns: HashMap<ColumnSet, Vec<i64>> = HashMap::new();
+    for (id, columns) in keys {
+        by_columns.entry(*columns).or_default().push(*id);
+    }
+    by_columns
+}
+
 /// Donors by id, read in part: each key names the columns to read (see `projection`).
 /// Kept apart from `DonorById`, so a donor read in part never answers a field that
 /// needs another column.
@@ -68,12 +77,8 @@ impl Loader<(i64, ColumnSet)> for DonorPartsById {
         &self,
         keys: &[(i64, ColumnSet)],
     ) -> Result<HashMap<(i64, ColumnSet), donor::Model>, async_graphql::Error> {
-        let mut by_columns: HashMap<ColumnSet, Vec<i64>> = HashMap::new();
-        for (id, columns) in keys {
-            by_columns.entry(*columns).or_default().push(*id);
-        }
         let mut found = HashMap::new();
-        for (columns, ids) in by_columns {
+        for (columns, ids) in by_columns(keys) {
             let rows = batch_reads::rows_by_id_in_part::<donor::Entity>(
                 &self.0,
                 donor::Column::Id,
@@ -209,6 +214,33 @@ impl Loader<i64> for GiftsByDonor {
     }
 }
 
+/// [`GiftsByDonor`] read in part: each key names the columns to read (see
+/// `projection::history_columns`). Kept apart, as `DonorPartsById` is.
+pub struct GiftPartsByDonor(pub DatabaseConnection);
+
+impl Loader<(i64, ColumnSet)> for GiftPartsByDonor {
+    type Value = Arc<Vec<gift::Model>>;
+    type Error = async_graphql::Error;
+
+    async fn load(
+        &self,
+        keys: &[(i64, ColumnSet)],
+    ) -> Result<HashMap<(i64, ColumnSet), Arc<Vec<gift::Model>>>, async_graphql::Error> {
+        let mut found = HashMap::new();
+        for (columns, donor_ids) in by_columns(keys) {
+            let groups = batch_reads::gifts_by_donor_in_part(&self.0, &donor_ids, columns)
+                .await
+                .map_err(|e| e.extend())?;
+            found.extend(
+                shared(groups, &donor_ids)
+                    .into_iter()
+                    .map(|(id, gifts)| ((id, columns), gifts)),
+            );
+        }
+        Ok(found)
+    }
+}
+
 /// Each donor's active pledges, oldest first.
 pub struct ActivePledgesByDonor(pub DatabaseConnection);
 
@@ -291,6 +323,7 @@ pub struct Loaders {
     pub pledges: Cached<PledgeById>,
     pub tiers: Cached<TierById>,
     pub gifts_by_donor: Cached<GiftsByDonor>,
+    pub gift_parts_by_donor: DataLoader<GiftPartsByDonor, HashMapCache>,
     pub active_pledges_by_donor: Cached<ActivePledgesByDonor>,
     pub open_membership_by_donor: Cached<OpenMembershipByDonor>,
     pub receipts_by_donor: Cached<ReceiptsByDonor>,
@@ -318,6 +351,11 @@ impl Loaders {
                 kept: kept.clone(),
             }),
             gifts_by_donor: cached(GiftsByDonor(db.clone())),
+            gift_parts_by_donor: DataLoader::with_cache(
+                GiftPartsByDonor(db.clone()),
+                tokio::spawn,
+                HashMapCache::default(),
+            ),
             active_pledges_by_donor: cached(ActivePledgesByDonor(db.clone())),
             open_membership_by_donor: cached(OpenMembershipByDonor(db.clone())),
             receipts_by_donor: cached(ReceiptsByDonor(db.clone())),
@@ -369,6 +407,25 @@ pub async fn donor_for<'a>(
     }
 }
 
+/// A donor's gift history, newest first: only `columns` of each gift when given (see
+/// `projection::history_columns`), whole rows otherwise.
+pub async fn history_for(
+    loaders: &Loaders,
+    donor_id: i64,
+    columns: Option<ColumnSet>,
+) -> async_graphql::Result<Arc<Vec<gift::Model>>> {
+    let history = match columns {
+        Some(columns) => {
+            loaders
+                .gift_parts_by_donor
+                .load_one((donor_id, columns))
+                .await?
+        }
+        None => loaders.gifts_by_donor.load_one(donor_id).await?,
+    };
+    Ok(history.unwrap_or_default())
+}
+
 /// Reads now, in one statement, the donors of `ids` for the `donor` field of a page's
 /// nodes: only the columns the fields asked of them need, or whole rows (see
 /// `projection`); nothing when the nodes do not ask for their donor.
@@ -406,38 +463,40 @@ pub fn loaders<'a>(ctx: &async_graphql::Context<'a>) -> async_graphql::Result<&'
     ctx.data::<Loaders>()
 }
 
-/// Fields of `Donor` computed from the donor's gift history.
-const HISTORY_FIELDS: [&str; 9] = [
-    "lifetimeGiving",
-    "giftCount",
-    "firstGift",
-    "lastGift",
-    "largestGift",
-    "thisYearGiving",
-    "lastYearGiving",
-    "recentGifts",
-    "gifts",
-];
-
 /// Loads, in one statement per kind, what the selected fields of a list of donors will
 /// ask for, so that their resolvers find it in the request's cache. Without this, a
 /// large page can outlast the loaders' batching window and split into several batches.
+/// `history` names the columns the donors' gift history is read in, as their `Donor`s
+/// read it (`projection::history_columns`; `None`: whole rows).
 pub async fn prefetch_for_donors(
     loaders: &Loaders,
     node: async_graphql::Lookahead<'_>,
     donor_ids: &[i64],
+    history: Option<ColumnSet>,
 ) -> async_graphql::Result<()> {
     let mut fund_ids = std::collections::BTreeSet::new();
-    let wants_history = HISTORY_FIELDS.iter().any(|f| node.field(f).exists());
-    if wants_history {
-        let histories = prime(&loaders.gifts_by_donor, donor_ids.iter().copied()).await?;
+    let history_fields = projection::DONOR_HISTORY.map(|(field, _)| field);
+    if history_fields.iter().any(|f| node.field(f).exists()) {
+        let histories: Vec<Arc<Vec<gift::Model>>> = match history {
+            Some(columns) => prime(
+                &loaders.gift_parts_by_donor,
+                donor_ids.iter().map(|id| (*id, columns)),
+            )
+            .await?
+            .into_values()
+            .collect(),
+            None => prime(&loaders.gifts_by_donor, donor_ids.iter().copied())
+                .await?
+                .into_values()
+                .collect(),
+        };
         // A list of gifts (`firstGift`, `recentGifts`) or a page of them (`gifts`).
-        let wants_gift_funds = HISTORY_FIELDS.iter().any(|f| {
+        let wants_gift_funds = history_fields.iter().any(|f| {
             let gifts = node.field(f);
             gifts.field("fund").exists() || nodes_ask_for(&gifts, "fund")
         });
         if wants_gift_funds {
-            fund_ids.extend(histories.values().flat_map(|h| h.iter().map(|g| g.fund_id)));
+            fund_ids.extend(histories.iter().flat_map(|h| h.iter().map(|g| g.fund_id)));
         }
     }
     if node.field("currentTier").exists() {
@@ -642,9 +701,14 @@ mod tests {
             use std::sync::atomic::Ordering::SeqCst;
             let loaders = Loaders::new(&self.db, &self.kept);
             let before = self.statements.load(SeqCst);
-            prefetch_for_donors(&loaders, ctx.look_ahead(), &ids).await?;
+            let history = projection::history_columns(projection::object_fields(&ctx.look_ahead()));
+            assert!(history.is_some(), "the probe's gifts are read in part");
+            prefetch_for_donors(&loaders, ctx.look_ahead(), &ids, history).await?;
             let prefetching = self.statements.load(SeqCst) - before;
-            let histories = loaders.gifts_by_donor.load_many(ids.clone()).await?;
+            let mut histories = HashMap::new();
+            for id in &ids {
+                histories.insert(*id, history_for(&loaders, *id, history).await?);
+            }
             let memberships = loaders
                 .open_membership_by_donor
                 .load_many(ids.clone())

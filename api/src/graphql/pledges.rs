@@ -71,7 +71,7 @@ impl Pledge {
             .donors
             .load_one(self.0.donor_id)
             .await?
-            .map(Donor))
+            .map(Donor::from))
     }
 
     /// How it is paid.

@@ -120,7 +120,7 @@ impl PrivacyMutation {
             .await
             .gql()?;
         Ok(EraseDonorResult {
-            donor: Donor(donor),
+            donor: Donor::from(donor),
             aliases_removed: counts.aliases,
             checkout_choices_removed: counts.checkout_choices,
             outbox_messages_removed: counts.outbox_messages,

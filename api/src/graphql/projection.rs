@@ -69,6 +69,24 @@ pub fn object_fields<'a>(field: &Lookahead<'a>) -> Vec<SelectionField<'a>> {
         .collect()
 }
 
+/// The fields asked of the nodes of a page that is itself a field asked (a donor's
+/// `gifts`), through `edges { node }` and `nodes`.
+fn page_node_fields<'a>(page: &SelectionField<'a>) -> Vec<SelectionField<'a>> {
+    let mut fields = Vec::new();
+    for part in page.selection_set() {
+        match part.name() {
+            "edges" => {
+                for node in part.selection_set().filter(|f| f.name() == "node") {
+                    fields.extend(node.selection_set());
+                }
+            }
+            "nodes" => fields.extend(part.selection_set()),
+            _ => {}
+        }
+    }
+    fields
+}
+
 /// `Gift`'s fields. Always: the id, the donor's and the fund's (a page primes them), and
 /// the orders' keys.
 pub const GIFT: FieldColumns<gift::Column> = {
@@ -122,3 +140,67 @@ pub const DONOR: FieldColumns<donor::Column> = {
         ],
     }
 };
+
+/// What a field of `Donor` computed from the donor's gift history shows of its gifts.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum FromHistory {
+    /// A sum or a count, no gift.
+    Totals,
+    /// A gift, or a list of gifts.
+    Gifts,
+    /// A page of gifts.
+    PageOfGifts,
+}
+
+/// `Donor`'s fields computed from the donor's gift history (its gifts, newest first).
+pub const DONOR_HISTORY: [(&str, FromHistory); 9] = {
+    use FromHistory::*;
+    [
+        ("lifetimeGiving", Totals),
+        ("giftCount", Totals),
+        ("firstGift", Gifts),
+        ("lastGift", Gifts),
+        ("largestGift", Gifts),
+        ("thisYearGiving", Totals),
+        ("lastYearGiving", Totals),
+        ("recentGifts", Gifts),
+        ("gifts", PageOfGifts),
+    ]
+};
+
+/// The columns of its gifts a donor's totals read: which gifts count
+/// (`donor_search::counted_toward_totals`), their net amounts, their tax years and their
+/// order.
+const HISTORY_TOTALS: &[gift::Column] = {
+    use gift::Column::*;
+    &[
+        Id,
+        DonorId,
+        Status,
+        Currency,
+        AmountMinor,
+        RefundedMinor,
+        ReceivedAt,
+    ]
+};
+
+/// The columns of a donor's gifts that answer `selected`, the fields asked of the donor:
+/// what its totals read, with what the fields asked of the gifts its history fields
+/// show read; `None` when one of those is not listed in [`GIFT`]: read whole rows.
+pub fn history_columns<'a>(
+    selected: impl IntoIterator<Item = SelectionField<'a>>,
+) -> Option<ColumnSet> {
+    let mut set = ColumnSet::of(HISTORY_TOTALS.iter().copied());
+    for field in selected {
+        let Some((_, shows)) = DONOR_HISTORY.iter().find(|(name, _)| *name == field.name()) else {
+            continue;
+        };
+        let gift_fields = match shows {
+            FromHistory::Totals => continue,
+            FromHistory::Gifts => field.selection_set().collect(),
+            FromHistory::PageOfGifts => page_node_fields(&field),
+        };
+        set = set.with(GIFT.columns(gift_fields)?);
+    }
+    Some(set)
+}

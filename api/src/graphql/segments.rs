@@ -332,7 +332,7 @@ impl Segment {
             &segments::members_by_id(),
             donors,
             total,
-            Donor,
+            Donor::from,
         ))
     }
 
@@ -416,7 +416,7 @@ impl SegmentQuery {
         .gql()?;
         Ok(SegmentPreview {
             count,
-            donors: donors.into_iter().map(Donor).collect(),
+            donors: donors.into_iter().map(Donor::from).collect(),
         })
     }
 }

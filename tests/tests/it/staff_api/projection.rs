@@ -1,7 +1,8 @@
 //! Lists read only the columns their nodes' fields need (`api::graphql::projection`).
 //! Driven by the schema's introspection: every field of `Gift` and of `Donor` is asked
-//! alone through a list that reads its rows in part (a page of gifts, each gift's donor)
-//! and through a query that reads the whole row (`gift(id)`, `donor(id)`), over records
+//! alone through a list that reads its rows in part (a page of gifts, each gift's donor,
+//! a donor's gift history) and through a query that reads the whole row (`gift(id)`,
+//! `donor(id)`, whose history fields a gift's donor answers from whole rows), over records
 //! whose every column holds a value of its own, and the answers must be the same. A
 //! field listed with too few columns answers a placeholder and fails here; a field
 //! added later is walked without any change here.
@@ -205,6 +206,74 @@ async fn a_list_read_in_part_answers_every_field_as_the_whole_row_does(backend: 
             .await;
             assert_eq!(node, &whole["gift"], "Gift.{name}");
         }
+    }
+
+    // A donor's gift history read in part: every field of `Gift` through each field of
+    // `Donor` that shows gifts, asked alone, against the gift read whole.
+    for (name, selection) in &gift_fields {
+        let shown = format!("id {selection}");
+        let mut compared = 0;
+        for (through, asked) in [
+            (
+                "edges",
+                format!("gifts(first: 10) {{ edges {{ node {{ {shown} }} }} }}"),
+            ),
+            (
+                "nodes",
+                format!("gifts(first: 10) {{ nodes {{ {shown} }} }}"),
+            ),
+            (
+                "recentGifts",
+                format!("recentGifts(count: 10) {{ {shown} }}"),
+            ),
+            ("firstGift", format!("firstGift {{ {shown} }}")),
+            ("lastGift", format!("lastGift {{ {shown} }}")),
+            ("largestGift", format!("largestGift {{ {shown} }}")),
+        ] {
+            for donor in [first, second] {
+                let data = ok(
+                    &app,
+                    &token,
+                    &format!("query($id: ID!) {{ donor(id: $id) {{ {asked} }} }}"),
+                    json!({ "id": donor.to_string() }),
+                )
+                .await;
+                let history = &data["donor"];
+                let gifts: Vec<&Value> = match through {
+                    "edges" => history["gifts"]["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|edge| &edge["node"])
+                        .collect(),
+                    "nodes" => history["gifts"]["nodes"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .collect(),
+                    "recentGifts" => history[through].as_array().unwrap().iter().collect(),
+                    _ => vec![&history[through]],
+                };
+                for gift in gifts {
+                    let whole = ok(
+                        &app,
+                        &token,
+                        &format!("query($id: ID!) {{ gift(id: $id) {{ {shown} }} }}"),
+                        json!({ "id": gift["id"] }),
+                    )
+                    .await;
+                    assert_eq!(gift, &whole["gift"], "Gift.{name} through Donor.{through}");
+                    compared += 1;
+                }
+            }
+        }
+        // Each donor's two gifts through the three lists, and its one first, last and
+        // largest gift.
+        assert_eq!(
+            compared,
+            2 * (3 * 2 + 3),
+            "Gift.{name}: every gift compared"
+        );
     }
 
     for (name, selection) in &donor_fields {
