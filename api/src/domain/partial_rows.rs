@@ -281,6 +281,8 @@ mod tests {
             .map(|c| c.as_str())
             .collect();
         assert_eq!(names, ["id", "amount_minor", "notes", "updated_at"]);
+        let overlapping = set.with(ColumnSet::of([Notes, UpdatedAt]));
+        assert_eq!(overlapping, both, "a column in both sets stays in");
         assert_eq!(
             ColumnSet::of(gift::Column::iter())
                 .columns::<gift::Column>()
