@@ -307,7 +307,11 @@ impl Loader<i64> for InstallmentsByPledge {
 
 type Cached<T> = DataLoader<T, HashMapCache>;
 
-fn cached<T: Loader<i64>>(loader: T) -> Cached<T> {
+fn cached<K, T>(loader: T) -> Cached<T>
+where
+    K: Send + Sync + std::hash::Hash + Eq + Clone + 'static,
+    T: Loader<K>,
+{
     DataLoader::with_cache(loader, tokio::spawn, HashMapCache::default())
 }
 
@@ -316,14 +320,14 @@ fn cached<T: Loader<i64>>(loader: T) -> Cached<T> {
 /// tiers come from the rows kept for every request (`ReferenceRows`).
 pub struct Loaders {
     pub donors: Cached<DonorById>,
-    pub donor_parts: DataLoader<DonorPartsById, HashMapCache>,
+    pub donor_parts: Cached<DonorPartsById>,
     pub funds: Cached<FundById>,
     pub appeals: Cached<AppealById>,
     pub campaigns: Cached<CampaignById>,
     pub pledges: Cached<PledgeById>,
     pub tiers: Cached<TierById>,
     pub gifts_by_donor: Cached<GiftsByDonor>,
-    pub gift_parts_by_donor: DataLoader<GiftPartsByDonor, HashMapCache>,
+    pub gift_parts_by_donor: Cached<GiftPartsByDonor>,
     pub active_pledges_by_donor: Cached<ActivePledgesByDonor>,
     pub open_membership_by_donor: Cached<OpenMembershipByDonor>,
     pub receipts_by_donor: Cached<ReceiptsByDonor>,
@@ -334,11 +338,7 @@ impl Loaders {
     pub fn new(db: &DatabaseConnection, kept: &Arc<ReferenceRows>) -> Self {
         Loaders {
             donors: cached(DonorById(db.clone())),
-            donor_parts: DataLoader::with_cache(
-                DonorPartsById(db.clone()),
-                tokio::spawn,
-                HashMapCache::default(),
-            ),
+            donor_parts: cached(DonorPartsById(db.clone())),
             funds: cached(FundById {
                 db: db.clone(),
                 kept: kept.clone(),
@@ -351,11 +351,7 @@ impl Loaders {
                 kept: kept.clone(),
             }),
             gifts_by_donor: cached(GiftsByDonor(db.clone())),
-            gift_parts_by_donor: DataLoader::with_cache(
-                GiftPartsByDonor(db.clone()),
-                tokio::spawn,
-                HashMapCache::default(),
-            ),
+            gift_parts_by_donor: cached(GiftPartsByDonor(db.clone())),
             active_pledges_by_donor: cached(ActivePledgesByDonor(db.clone())),
             open_membership_by_donor: cached(OpenMembershipByDonor(db.clone())),
             receipts_by_donor: cached(ReceiptsByDonor(db.clone())),
@@ -368,7 +364,7 @@ impl Loaders {
 /// so the fields that ask for them next find them there instead of waiting out a batch's
 /// window. For reads whose keys are already known: the rows of a page, one donor's.
 pub async fn prime<K, T>(
-    loader: &DataLoader<T, HashMapCache>,
+    loader: &Cached<T>,
     keys: impl IntoIterator<Item = K>,
 ) -> async_graphql::Result<HashMap<K, T::Value>>
 where
