@@ -480,6 +480,21 @@ mod tests {
         (port("client"), port("server"))
     }
 
+    /// Waits until the connection of the pool of one connection `db` is back in the pool
+    /// and idle. A connection is given back by a task of its own, which may test it
+    /// there; a backend ended before that test would be found by it, and the connection
+    /// closed before it could be handed out again.
+    async fn until_idle_in_the_pool(db: &sea_orm::DatabaseConnection) {
+        let pool = db.get_postgres_connection_pool();
+        for _ in 0..1000 {
+            if pool.num_idle() == 1 {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("the pool's connection never came back idle");
+    }
+
     /// Waits until the client's socket of the connection between `ports` has received
     /// the server's end of the stream (TCP's CLOSE_WAIT in `/proc/net`), and so every
     /// byte the server sent before it; then lets the runtime see them. The server's
@@ -488,29 +503,39 @@ mod tests {
     async fn until_the_end_has_arrived((client, server): (u16, u16)) {
         let local = format!(":{client:04X}");
         let remote = format!(":{server:04X}");
-        let closed_by_the_server = || {
-            ["/proc/net/tcp", "/proc/net/tcp6"].iter().any(|table| {
-                std::fs::read_to_string(table)
-                    .unwrap_or_default()
-                    .lines()
-                    .map(|line| line.split_whitespace().collect::<Vec<_>>())
-                    .any(|fields| {
-                        fields.len() > 3
-                            && fields[1].ends_with(&local)
-                            && fields[2].ends_with(&remote)
-                            && fields[3] == "08"
-                    })
-            })
+        // The socket's TCP state, as `/proc/net` lists it in hexadecimal; none once gone.
+        let state = || {
+            ["/proc/net/tcp", "/proc/net/tcp6"]
+                .iter()
+                .find_map(|table| {
+                    std::fs::read_to_string(table)
+                        .unwrap_or_default()
+                        .lines()
+                        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+                        .find(|fields| {
+                            fields.len() > 3
+                                && fields[1].ends_with(&local)
+                                && fields[2].ends_with(&remote)
+                        })
+                        .map(|fields| fields[3].to_owned())
+                })
         };
+        let mut seen = Vec::new();
         for _ in 0..1000 {
-            let arrived = closed_by_the_server();
+            let now = state();
             // A wait parks the runtime, which reads the sockets' readiness.
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-            if arrived {
+            if now.as_deref() == Some("08") {
                 return;
             }
+            if seen.last() != Some(&now) {
+                seen.push(now);
+            }
         }
-        panic!("the connection from port {client} never received the server's end");
+        panic!(
+            "the connection from port {client} never received the server's end; \
+             its states: {seen:?}"
+        );
     }
 
     /// Waits until PostgreSQL lists backend `pid` as `state`.
@@ -568,6 +593,7 @@ mod tests {
                 let db = one_connection(&test.url).await;
                 let pid = backend_pid(&db).await;
                 let ports = client_and_server_ports(&db).await;
+                until_idle_in_the_pool(&db).await;
                 end_backend(&test.db, pid).await;
                 until_the_end_has_arrived(ports).await;
                 served_by_another_connection(db, pid).await;
