@@ -1,24 +1,12 @@
 //! Connecting to SQLite or PostgreSQL, and starting write transactions.
 
-use std::collections::HashMap;
-use std::ops::Deref;
-use std::path::PathBuf;
-use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
+pub use mailer::database::{WRITE_WAIT, WriteTransaction, begin_write, write_turn};
 use sea_orm::sqlx::sqlite::SqliteJournalMode;
-use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    DbErr, ExecResult, QueryResult, SqliteTransactionMode, Statement, TransactionOptions,
-    TransactionTrait,
-};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbErr};
 
 use crate::config::DatabaseUrl;
-
-/// How long a write waits for the one before it, in this process or another, before
-/// it fails.
-const WRITE_WAIT: Duration = Duration::from_secs(30);
 
 /// Opens a pool. SQLite files are created if missing and use write-ahead logging, so
 /// readers never wait for the writer.
@@ -55,111 +43,6 @@ pub async fn connect(url: &DatabaseUrl) -> Result<DatabaseConnection, DbErr> {
             &error.to_string(),
         ))
     })
-}
-
-/// A transaction that will write, begun by [`begin_write`]. It is used like the
-/// `DatabaseTransaction` it holds, and ends with `commit` (or `rollback`, or drop).
-pub struct WriteTransaction {
-    txn: DatabaseTransaction,
-    /// This process's turn to write to a SQLite file, held until the transaction ends.
-    _turn: Option<OwnedMutexGuard<()>>,
-}
-
-impl WriteTransaction {
-    pub async fn commit(self) -> Result<(), DbErr> {
-        self.txn.commit().await
-    }
-
-    pub async fn rollback(self) -> Result<(), DbErr> {
-        self.txn.rollback().await
-    }
-}
-
-impl Deref for WriteTransaction {
-    type Target = DatabaseTransaction;
-
-    fn deref(&self) -> &DatabaseTransaction {
-        &self.txn
-    }
-}
-
-#[async_trait::async_trait]
-impl ConnectionTrait for WriteTransaction {
-    fn get_database_backend(&self) -> DbBackend {
-        self.txn.get_database_backend()
-    }
-
-    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, DbErr> {
-        self.txn.execute_raw(stmt).await
-    }
-
-    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, DbErr> {
-        self.txn.execute_unprepared(sql).await
-    }
-
-    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, DbErr> {
-        self.txn.query_one_raw(stmt).await
-    }
-
-    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, DbErr> {
-        self.txn.query_all_raw(stmt).await
-    }
-}
-
-/// One queue of writers per SQLite file in this process.
-fn sqlite_write_turns(db: &DatabaseConnection) -> Option<Arc<Mutex<()>>> {
-    if db.get_database_backend() != DbBackend::Sqlite {
-        return None;
-    }
-    let file = db
-        .get_sqlite_connection_pool()
-        .connect_options()
-        .get_filename()
-        .to_path_buf();
-    static TURNS: OnceLock<std::sync::Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
-    let mut turns = TURNS
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    Some(turns.entry(file).or_default().clone())
-}
-
-/// Begins a transaction that will write. On SQLite it takes the write lock at once
-/// (`BEGIN IMMEDIATE`), so that a transaction which reads before it writes waits its
-/// turn instead of failing when another writer got there first.
-///
-/// Writers of this process first queue for their turn in memory: SQLite's own busy
-/// handler makes a waiting writer sleep and try again (up to 100 ms between tries), so
-/// under load a writer went on sleeping long after the lock came free; the queue hands
-/// the turn over the moment the previous writer ends. Other processes sharing the file
-/// still wait through the busy handler.
-pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTransaction, DbErr> {
-    let turn = write_turn(db).await?;
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await?;
-    Ok(WriteTransaction { txn, _turn: turn })
-}
-
-/// This process's turn to write to a SQLite file, for one statement that writes on its
-/// own (it commits by itself, without `BEGIN` and `COMMIT` around it); `None` on
-/// PostgreSQL, whose writers need no turn. Hold it until the statement has run.
-pub async fn write_turn(db: &DatabaseConnection) -> Result<Option<OwnedMutexGuard<()>>, DbErr> {
-    let Some(turns) = sqlite_write_turns(db) else {
-        return Ok(None);
-    };
-    tokio::time::timeout(WRITE_WAIT, turns.lock_owned())
-        .await
-        .map(Some)
-        .map_err(|_| {
-            DbErr::Custom(format!(
-                "waited {} s for another write to the database to end",
-                WRITE_WAIT.as_secs()
-            ))
-        })
 }
 
 /// Fresh, migrated databases for the domain's unit tests: a SQLite file always, and a

@@ -114,7 +114,8 @@ pub async fn enqueue_many(
 /// claim counts as an attempt. On PostgreSQL the candidate rows are locked with
 /// `FOR UPDATE SKIP LOCKED`, so workers on several machines never claim the same message;
 /// on SQLite each `UPDATE … RETURNING` statement holds the database's only write lock and
-/// is atomic on its own. Each kind is claimed by its own statement so that both read
+/// is atomic on its own, and the claim waits for this process's turn to write
+/// ([`crate::database::write_turn`]). Each kind is claimed by its own statement so that both read
 /// their batch off `ix_outbox_claim` in order: one statement for both would sort every due
 /// message for each batch.
 pub async fn claim_due(
@@ -124,6 +125,7 @@ pub async fn claim_due(
     lease: std::time::Duration,
 ) -> Result<Vec<outbox::Model>, DbErr> {
     if db.get_database_backend() != DbBackend::Postgres {
+        let _turn = crate::database::write_turn(db).await?;
         return claim_due_on(db, worker, batch_size, lease).await;
     }
     // The outbox swings from empty to tens of thousands of due messages and back, and

@@ -20,6 +20,7 @@ use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use tokio::sync::watch;
 
 use crate::config::{MailSettings, WorkerSettings};
+use crate::database::write_turn;
 use crate::outbox::{self, Outcome};
 use crate::templates::{self, RenderError, Rendered};
 use crate::transport::{DeliveryError, SMTP_CONNECTIONS, Transport};
@@ -161,10 +162,10 @@ impl Worker {
     /// [`Worker::drain`], stopping early once `stop` turns true: the messages in flight
     /// are finished and the rest handed back.
     ///
-    /// Three things overlap, so that the connections seldom wait on the database: while
-    /// one batch's messages are delivered, the outcomes of the batch before it are
-    /// recorded, and the next batch is claimed and made ready (its receipts' missing PDFs
-    /// typeset and stored, its stored PDFs and its appeals' donors read). The batch made
+    /// Three things overlap, so that the connections seldom wait on the database and the
+    /// typesetting seldom waits on either: while one batch's PDFs are stored and its
+    /// messages delivered, the outcomes of the batch before it are recorded, and the next
+    /// batch is claimed, read and its receipts' missing PDFs typeset. The batch made
     /// ready counts against the per-minute limit as if the one in flight were all sent.
     /// Whatever was delivered is recorded (or its recording tried, when the database
     /// fails) before this returns.
@@ -252,9 +253,9 @@ impl Worker {
     }
 
     /// Claims as many due messages as the batch size and the per-minute limit allow,
-    /// `in_flight` messages being sent meanwhile, and makes them ready to send: reads
-    /// what they need, typesets and stores the PDFs their receipts lack, and reads the
-    /// PDFs stored before and whether its appeals' donors still want them.
+    /// `in_flight` messages being sent meanwhile, reads what they need and typesets the
+    /// PDFs their receipts lack. The PDFs are stored when the batch's delivery begins
+    /// ([`Worker::deliver`]).
     async fn claim_ready(&self, in_flight: u32) -> Result<Arc<ClaimedBatch>, DbErr> {
         let budget = self.budget().0.saturating_sub(in_flight);
         if budget == 0 {
@@ -286,8 +287,6 @@ impl Worker {
                 tracing::warn!(%error, "cannot read ahead for a batch of messages");
                 templates::Prefetched::default()
             });
-        prefetched.store(&self.inner.db).await;
-        prefetched.read_before_sending(&self.inner.db).await;
         Ok(Arc::new(ClaimedBatch {
             messages,
             prefetched,
@@ -295,16 +294,24 @@ impl Worker {
         }))
     }
 
-    /// Hands a claimed batch back unsent, for this or another worker to claim again.
+    /// Hands a claimed batch back unsent, for this or another worker to claim again. The
+    /// PDFs it typeset are stored first, so that work is not done again.
     async fn hand_back(&self, batch: &ClaimedBatch) -> Result<usize, DbErr> {
+        batch.prefetched.store(&self.inner.db).await;
         let ids: Vec<i64> = batch.messages.iter().map(|m| m.id).collect();
+        let _turn = write_turn(&self.inner.db).await?;
         outbox::release(&self.inner.db, &ids, &self.inner.id).await?;
         Ok(ids.len())
     }
 
     /// Delivers a claimed batch's messages, not yet recording what happened to them,
-    /// and leaves unsent whatever has not started once `stop` turns true.
+    /// and leaves unsent whatever has not started once `stop` turns true. First it stores
+    /// the PDFs the batch typeset, so that each receipt is sent with the PDF stored for
+    /// it, and reads the PDFs stored before and whether its appeals' donors still want
+    /// them, as they are now.
     async fn deliver(&self, batch: &Arc<ClaimedBatch>, stop: &watch::Receiver<bool>) -> Delivered {
+        batch.prefetched.store(&self.inner.db).await;
+        batch.prefetched.read_before_sending(&self.inner.db).await;
         let mut delivered = Delivered {
             report: BatchReport {
                 claimed: batch.messages.len(),
@@ -377,6 +384,7 @@ impl Worker {
             return Ok(());
         };
         let db = &self.inner.db;
+        let _turn = write_turn(db).await?;
         let recorded = outbox::record_outcomes(db, &self.inner.id, &delivered.outcomes).await?;
         if recorded < delivered.outcomes.len() {
             tracing::warn!(
@@ -648,7 +656,7 @@ fn base64_body(bytes: &[u8]) -> Body {
 /// Why an appeal queued earlier must not go now: its donor unsubscribed from appeals,
 /// withdrew consent to email, or their address started refusing mail or changed since
 /// it was queued (`templates::appeal::refusal`). The donor is as its batch read it when
-/// made ready to send, or read now. Other kinds of email (receipts) always go.
+/// its delivery began, or read now. Other kinds of email (receipts) always go.
 async fn appeal_no_longer_wanted(
     db: &DatabaseConnection,
     message: &outbox_row::Model,
@@ -680,6 +688,7 @@ async fn suppress_address(
     reason: &str,
 ) -> Result<(), DbErr> {
     let now = Utc::now();
+    let _turn = write_turn(db).await?;
     donor::Entity::update_many()
         .col_expr(donor::Column::EmailSuppressedAt, Expr::value(now))
         .col_expr(

@@ -8,8 +8,7 @@ use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
-    Iterable, QueryFilter, QueryResult, QuerySelect, SqliteTransactionMode, TransactionOptions,
-    TransactionTrait,
+    Iterable, QueryFilter, QueryResult, QuerySelect,
 };
 
 use super::{Document, TypesetError, render_pdf};
@@ -160,12 +159,7 @@ pub async fn store_typeset(
     if typeset.is_empty() {
         return Ok(typeset);
     }
-    let txn = db
-        .begin_with_options(TransactionOptions {
-            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
-            ..TransactionOptions::default()
-        })
-        .await?;
+    let txn = crate::database::begin_write(db).await?;
     let mut stored = Vec::with_capacity(typeset.len());
     for (id, pdf) in typeset {
         let done = receipt::Entity::update_many()

@@ -18,8 +18,8 @@ use crate::links;
 
 pub const KIND: &str = "appeal";
 
-/// What decides whether a queued appeal may still go to its donor, read when its batch
-/// is next to be sent: the donor may have opted out, or their address changed, since it
+/// What decides whether a queued appeal may still go to its donor, read when its batch's
+/// delivery begins: the donor may have opted out, or their address changed, since it
 /// was queued.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Recipient {

@@ -126,8 +126,8 @@ pub struct Context<'a> {
 /// What rendering a batch of messages reads from the database, read for the whole batch
 /// at once: the receipts its receipt emails name, the PDFs they lack (typeset when
 /// read, stored together by [`Prefetched::store`]), and their donors' link versions;
-/// then, while the batch before it is delivered ([`Prefetched::read_before_sending`]),
-/// the PDFs stored earlier and whether its appeals' donors still want them. Each message
+/// then, as its own delivery begins ([`Prefetched::read_before_sending`]), the PDFs
+/// stored earlier and whether its appeals' donors still want them. Each message
 /// takes its receipt out when it renders.
 #[derive(Debug, Default)]
 pub struct Prefetched {
@@ -137,8 +137,8 @@ pub struct Prefetched {
     typeset: Mutex<Vec<(i64, Vec<u8>)>>,
     /// The donors the batch's appeals are addressed to.
     appeal_donors: Vec<i64>,
-    /// Those donors as they were when the batch was made ready to send (`None`: no
-    /// longer exists); empty until then.
+    /// Those donors as they were when the batch's delivery began (`None`: no longer
+    /// exists); empty until then.
     appeal_recipients: Mutex<HashMap<i64, Option<appeal::Recipient>>>,
 }
 
@@ -167,7 +167,7 @@ impl Prefetched {
                 ..Prefetched::default()
             });
         }
-        // Stored PDFs stay in the database until the batch is made ready to send
+        // Stored PDFs stay in the database until the batch's delivery begins
         // (`read_before_sending`): reading the batch holds only the PDFs it typesets.
         let read = crate::documents::receipts_without_pdfs(db, ids).await?;
         let typeset = crate::documents::typeset_missing(&read).await;
@@ -213,7 +213,7 @@ impl Prefetched {
         self.hold_pdfs(stored);
     }
 
-    /// Reads, once the batch is next to be sent, what each message would otherwise read
+    /// Reads, as the batch's delivery begins, what each message would otherwise read
     /// on its own: the PDFs stored for its receipts, and its appeals' donors as they are
     /// now. One statement each; if one fails, each message reads its own.
     pub async fn read_before_sending(&self, db: &impl ConnectionTrait) {
@@ -241,16 +241,16 @@ impl Prefetched {
         }
     }
 
-    /// The donor `id` as the batch read it when made ready to send (`Some(None)`: no longer
-    /// exists); `None` when the batch did not read it.
+    /// The donor `id` as the batch read it when its delivery began (`Some(None)`: no
+    /// longer exists); `None` when the batch did not read it.
     pub fn appeal_recipient(&self, id: i64) -> Option<Option<appeal::Recipient>> {
         self.appeal_recipients.lock().ok()?.get(&id).cloned()
     }
 
     /// The PDFs stored for the batch's receipts that it does not hold yet, so its
-    /// messages read none one by one. Only the batch being sent and the one next to it
-    /// hold them (a batch only read holds what it typeset), and each message takes its
-    /// receipt's PDF away when it renders.
+    /// messages read none one by one. Only the batch being sent holds them (a batch only
+    /// read holds what it typeset), and each message takes its receipt's PDF away when it
+    /// renders.
     async fn read_stored(&self, db: &impl ConnectionTrait) {
         let wanted: Vec<i64> = match self.receipts.lock() {
             Ok(receipts) => receipts

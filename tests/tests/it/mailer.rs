@@ -1126,7 +1126,58 @@ async fn a_receipt_pdf_states_what_was_issued_whatever_changed_since(backend: Ba
     assert!(!text.contains("Elsewhere"), "{text}");
 }
 
+/// On SQLite the mailer's writes queue for this process's turn to write, as the API's
+/// do, instead of retrying through SQLite's busy handler (which sleeps up to 100 ms
+/// between tries, long after the lock came free): while another writer of the process
+/// holds the turn, a batch claims nothing and a batch's PDFs are not stored, and both go
+/// on once the turn is handed over. PostgreSQL's writers need no turn.
+async fn the_mailer_s_writes_wait_for_the_process_s_turn_to_write(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let smtp = SmtpServer::start();
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::Spanish).await;
+    let receipt = give(&app, gift_of(donor.id, 2_500)).await.receipt.unwrap();
+    let key = format!("receipt:{}", receipt.id);
+    let on_sqlite = app.db.get_database_backend() == sea_orm::DbBackend::Sqlite;
+    let stored = |db: sea_orm::DatabaseConnection| async move {
+        receipt::Entity::find_by_id(receipt.id)
+            .one(&db)
+            .await
+            .unwrap()
+            .unwrap()
+            .content_pdf
+            .is_some()
+    };
+
+    let turn = api::db::write_turn(&app.db).await.unwrap();
+    assert_eq!(turn.is_some(), on_sqlite);
+    let db = app.db.clone();
+    let mut storing = tokio::spawn(async move {
+        mailer::documents::store_typeset(&db, vec![(receipt.id, b"%PDF-1.7".to_vec())]).await
+    });
+    let worker = worker_for(&app, &smtp.url(), quick(10, 5));
+    let mut sending = tokio::spawn(async move { worker.send_due_batch().await });
+    if on_sqlite {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(!storing.is_finished() && !sending.is_finished());
+        let waiting = message_of(&app, &key).await;
+        assert_eq!(
+            (waiting.status, waiting.attempts),
+            (OutboxStatus::Pending, 0)
+        );
+        assert!(!stored(app.db.clone()).await);
+        drop(turn);
+    }
+    let within = Duration::from_secs(60);
+    let stored_first = tokio::time::timeout(within, &mut storing).await;
+    assert!(stored_first.unwrap().unwrap().is_ok());
+    let report = tokio::time::timeout(within, &mut sending).await;
+    assert_eq!(report.unwrap().unwrap().unwrap().sent, 1);
+    assert!(stored(app.db.clone()).await);
+    assert_eq!(message_of(&app, &key).await.status, OutboxStatus::Sent);
+}
+
 on_both_backends!(
+    the_mailer_s_writes_wait_for_the_process_s_turn_to_write,
     a_receipt_pdf_is_typeset_after_issue_and_sent_and_downloaded_byte_for_byte,
     a_batch_of_receipts_each_carries_its_own_pdf,
     a_pdf_stored_while_its_batch_waits_is_the_one_sent,
