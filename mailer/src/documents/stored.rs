@@ -2,9 +2,10 @@
 //! mailer before the first send, or a download), stored, and never typeset again, so
 //! every reader gets the same bytes.
 
+use std::sync::{Arc, Mutex};
+
 use entity::enums::ReceiptStatus;
 use entity::receipt;
-use futures_util::StreamExt;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait, FromQueryResult,
@@ -131,21 +132,44 @@ pub async fn typeset_missing(receipts: &[(receipt::Model, bool)]) -> Vec<(i64, V
         .map(|(r, _)| r)
         .filter_map(|r| Some((r.id, r.document.clone()?)))
         .collect();
-    // Typesetting takes milliseconds of CPU: off the async workers, as many at once as
-    // there are processors, so the batch neither waits on one core nor keeps a thread
-    // (and its memory) per message.
-    let parallel = std::thread::available_parallelism().map_or(1, usize::from);
-    futures_util::stream::iter(documents)
-        .map(|(id, document)| {
+    // Typesetting takes milliseconds of CPU: off the async workers, on as many threads
+    // as there are processors, each taking the next document as soon as it is done with
+    // one, so no thread waits for a busy async worker to hand it more. A document that
+    // cannot be typeset, or whose typesetting panics, is left out, and the rest go on.
+    let parallel = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(documents.len());
+    let queue = Arc::new(Mutex::new(documents.into_iter()));
+    let threads: Vec<_> = (0..parallel)
+        .map(|_| {
+            let queue = Arc::clone(&queue);
             tokio::task::spawn_blocking(move || {
-                let pdf = render_pdf(&Document::from_json(&document).ok()?).ok()?;
-                Some((id, pdf))
+                let mut typeset = Vec::new();
+                while let Some((id, document)) = next_of(&queue) {
+                    let pdf = std::panic::catch_unwind(|| {
+                        render_pdf(&Document::from_json(&document).ok()?).ok()
+                    });
+                    if let Ok(Some(pdf)) = pdf {
+                        typeset.push((id, pdf));
+                    }
+                }
+                typeset
             })
         })
-        .buffer_unordered(parallel)
-        .filter_map(|done| std::future::ready(done.ok().flatten()))
-        .collect()
-        .await
+        .collect();
+    let mut typeset = Vec::new();
+    for thread in threads {
+        typeset.extend(thread.await.unwrap_or_default());
+    }
+    typeset
+}
+
+/// The next document of a queue shared by the typesetting threads.
+fn next_of<T>(queue: &Mutex<impl Iterator<Item = T>>) -> Option<T> {
+    queue
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .next()
 }
 
 /// Stores `typeset` PDFs (from [`typeset_missing`]) in one transaction: a batch of
