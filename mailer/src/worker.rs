@@ -189,10 +189,12 @@ impl Worker {
                 return Ok(total);
             }
             let in_flight = u32::try_from(batch.messages.len()).unwrap_or(u32::MAX);
-            let (mut delivered, recorded, ahead) = tokio::join!(
+            // The next batch is claimed first, so its typesetting starts while this
+            // batch's PDFs and the last one's outcomes wait for their turn to write.
+            let (ahead, mut delivered, recorded) = tokio::join!(
+                self.claim_ready(in_flight),
                 self.deliver(&batch, stop),
-                self.record(unrecorded.take()),
-                self.claim_ready(in_flight)
+                self.record(unrecorded.take())
             );
             total.add(&delivered.report);
             let failed = match (recorded, delivered.failure.take()) {

@@ -170,9 +170,7 @@ impl Prefetched {
         // Stored PDFs stay in the database until the batch's delivery begins
         // (`read_before_sending`): reading the batch holds only the PDFs it typesets.
         let read = crate::documents::receipts_without_pdfs(db, ids).await?;
-        let typeset = crate::documents::typeset_missing(&read).await;
-        let receipts: Vec<entity::receipt::Model> = read.into_iter().map(|(r, _)| r).collect();
-        let mut donors: Vec<i64> = receipts.iter().map(|r| r.donor_id).collect();
+        let mut donors: Vec<i64> = read.iter().map(|(r, _)| r.donor_id).collect();
         donors.sort_unstable();
         donors.dedup();
         let link_versions = donor::Entity::find()
@@ -185,8 +183,9 @@ impl Prefetched {
             .await?
             .into_iter()
             .collect();
+        let typeset = crate::documents::typeset_missing(&read).await;
         Ok(Prefetched {
-            receipts: Mutex::new(receipts.into_iter().map(|r| (r.id, r)).collect()),
+            receipts: Mutex::new(read.into_iter().map(|(r, _)| (r.id, r)).collect()),
             link_versions,
             typeset: Mutex::new(typeset),
             appeal_donors,
