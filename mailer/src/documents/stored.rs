@@ -134,8 +134,10 @@ pub async fn typeset_missing(receipts: &[(receipt::Model, bool)]) -> Vec<(i64, V
         .collect();
     // Typesetting takes milliseconds of CPU: off the async workers, on as many threads
     // as there are processors, each taking the next document as soon as it is done with
-    // one, so no thread waits for a busy async worker to hand it more. A document that
-    // cannot be typeset, or whose typesetting panics, is left out, and the rest go on.
+    // one, so no thread waits for a busy async worker to hand it more. The threads are
+    // the batch's own and run in the background (`TYPESETTING_NICENESS`). A document
+    // that cannot be typeset, or whose typesetting panics, is left out, and the rest go
+    // on; so are the documents of a thread that could not be started.
     let parallel = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(documents.len());
@@ -143,23 +145,62 @@ pub async fn typeset_missing(receipts: &[(receipt::Model, bool)]) -> Vec<(i64, V
     let threads: Vec<_> = (0..parallel)
         .map(|_| {
             let queue = Arc::clone(&queue);
-            tokio::task::spawn_blocking(move || {
-                let mut typeset = Vec::new();
-                while let Some((id, document)) = next_of(&queue) {
-                    let pdf = std::panic::catch_unwind(|| {
-                        render_pdf(&Document::from_json(&document).ok()?).ok()
-                    });
-                    if let Ok(Some(pdf)) = pdf {
-                        typeset.push((id, pdf));
-                    }
-                }
-                typeset
-            })
+            let (done, typeset) = tokio::sync::oneshot::channel();
+            let started = std::thread::Builder::new()
+                .name("typesetting".to_owned())
+                .spawn(move || {
+                    // The batch waits for the result; it went on only if it was dropped.
+                    let _ = done.send(typeset_from(&queue));
+                });
+            if let Err(error) = started {
+                tracing::warn!(%error, "cannot start a typesetting thread");
+            }
+            typeset
         })
         .collect();
     let mut typeset = Vec::new();
     for thread in threads {
         typeset.extend(thread.await.unwrap_or_default());
+    }
+    typeset
+}
+
+/// How far below the rest of the process a typesetting thread is scheduled (the nice
+/// value it adds, at most up to 19): typesetting a batch's PDFs is background work, and
+/// when the processors are busy they go first to requests, webhooks and the
+/// transactions that issue receipts, which others wait on. The typesetting still has
+/// every processor the rest leaves idle.
+const TYPESETTING_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's scheduling priority by [`TYPESETTING_NICENESS`]. On
+/// Linux a thread's nice value is its own; elsewhere nothing changes. If the system
+/// refuses, the thread runs at the process's priority.
+fn in_background() {
+    #[cfg(target_os = "linux")]
+    {
+        let thread = rustix::thread::gettid();
+        if let Ok(nice) = rustix::process::getpriority_process(Some(thread)) {
+            let lowered = nice.saturating_add(TYPESETTING_NICENESS).min(19);
+            if let Err(error) = rustix::process::setpriority_process(Some(thread), lowered) {
+                tracing::debug!(%error, "a typesetting thread keeps the process's priority");
+            }
+        }
+    }
+}
+
+/// What one typesetting thread does: lowers its own priority, then typesets documents
+/// from the shared queue until it is empty.
+fn typeset_from(
+    queue: &Mutex<impl Iterator<Item = (i64, serde_json::Value)>>,
+) -> Vec<(i64, Vec<u8>)> {
+    in_background();
+    let mut typeset = Vec::new();
+    while let Some((id, document)) = next_of(queue) {
+        let pdf =
+            std::panic::catch_unwind(|| render_pdf(&Document::from_json(&document).ok()?).ok());
+        if let Ok(Some(pdf)) = pdf {
+            typeset.push((id, pdf));
+        }
     }
     typeset
 }
@@ -198,4 +239,39 @@ pub async fn store_typeset(
     }
     txn.commit().await?;
     Ok(stored)
+}
+
+#[cfg(all(test, target_os = "linux"))]
+// A failed system call should stop the test where it happened.
+#[allow(clippy::expect_used)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::{TYPESETTING_NICENESS, typeset_from};
+
+    fn own_priority() -> i32 {
+        rustix::process::getpriority_process(Some(rustix::thread::gettid()))
+            .expect("a thread reads its own priority")
+    }
+
+    #[test]
+    fn a_typesetting_thread_runs_below_the_thread_that_started_it() {
+        let started_by = own_priority();
+        let (typeset, priority) = std::thread::spawn(|| {
+            let queue = Mutex::new(std::iter::empty());
+            (typeset_from(&queue), own_priority())
+        })
+        .join()
+        .expect("the typesetting thread ends");
+        assert!(typeset.is_empty());
+        assert_eq!(
+            priority,
+            started_by.saturating_add(TYPESETTING_NICENESS).min(19)
+        );
+        assert_eq!(
+            own_priority(),
+            started_by,
+            "the caller's own priority is kept"
+        );
+    }
 }
