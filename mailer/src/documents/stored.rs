@@ -137,7 +137,8 @@ pub async fn typeset_missing(receipts: &[(receipt::Model, bool)]) -> Vec<(i64, V
     // one, so no thread waits for a busy async worker to hand it more. The threads are
     // the batch's own and run in the background (`TYPESETTING_NICENESS`). A document
     // that cannot be typeset, or whose typesetting panics, is left out, and the rest go
-    // on; so are the documents of a thread that could not be started.
+    // on. A thread that cannot be started leaves its share to the others; if none
+    // starts, every document is left out, and each message reads or typesets its own.
     let parallel = std::thread::available_parallelism()
         .map_or(1, usize::from)
         .min(documents.len());
@@ -166,7 +167,7 @@ pub async fn typeset_missing(receipts: &[(receipt::Model, bool)]) -> Vec<(i64, V
 }
 
 /// How far below the rest of the process a typesetting thread is scheduled (the nice
-/// value it adds, at most up to 19): typesetting a batch's PDFs is background work, and
+/// value it adds, up to 19): typesetting a batch's PDFs is background work, and
 /// when the processors are busy they go first to requests, webhooks and the
 /// transactions that issue receipts, which others wait on. The typesetting still has
 /// every processor the rest leaves idle.
