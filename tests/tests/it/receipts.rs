@@ -1,7 +1,8 @@
 //! Receipts and year-end statements: what they say, in the donor's language, and how
 //! they are voided, re-issued, corrected by refunds and downloaded.
 
-use api::db::begin_write;
+use api::db::{WriteTransaction, begin_write};
+use api::domain::Actor;
 use api::domain::gifts::{Benefits, Tribute};
 use api::domain::receipts::{self, RefundOutcome};
 use chrono::{Datelike, TimeZone, Utc};
@@ -17,6 +18,7 @@ use sea_orm::{
 use serde_json::json;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use crate::mailer::{add_donor, gift_of, give, organization};
 use crate::staff_api::batching::spawn_counting_app_with;
@@ -465,6 +467,93 @@ async fn year_end_statements_run_twice_issue_each_donor_one(backend: Backend) {
     assert_eq!(sam_listed["amount"]["amountMinor"], 6_000);
 }
 
+/// A gift of last year, the tax year whose statements are issued in January.
+fn last_year_gift(donor_id: i64, cents: i64) -> api::domain::gifts::NewGift {
+    let mut gift = gift_of(donor_id, cents);
+    gift.received_at = Utc.with_ymd_and_hms(2025, 6, 1, 18, 0, 0).unwrap();
+    gift
+}
+
+/// The donor's bank takes a gift's money back for good, recorded in `txn` as a lost
+/// dispute is.
+async fn reverse(txn: &WriteTransaction, gift: &gift::Model) {
+    let mut row: gift::ActiveModel = gift.clone().into();
+    row.status = Set(GiftStatus::Disputed);
+    let gift = row.update(txn).await.unwrap();
+    receipts::on_payment_reversed(txn, &organization(), &gift)
+        .await
+        .unwrap();
+}
+
+/// The donor's statements of 2025 that stand.
+async fn standing_statements(app: &TestApp, donor_id: i64) -> Vec<receipt::Model> {
+    receipts::valid_statements_of(2025)
+        .filter(receipt::Column::DonorId.eq(donor_id))
+        .all(&app.db)
+        .await
+        .unwrap()
+}
+
+/// While one transaction is open, the other is given time to run until it ends or waits
+/// for the first; whichever happens, the outcome must be the same.
+const OTHER_TRANSACTION_RUNS: Duration = Duration::from_millis(300);
+
+async fn a_statement_run_states_a_reversal_still_being_recorded(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    give(&app, last_year_gift(donor.id, 5_000)).await;
+    let reversed = give(&app, last_year_gift(donor.id, 10_000)).await;
+
+    let txn = begin_write(&app.db).await.unwrap();
+    reverse(&txn, &reversed.gift).await;
+    let db = app.db.clone();
+    let run = tokio::spawn(async move {
+        receipts::issue_year_end_statements(&db, &organization(), 2025, &Actor::cli()).await
+    });
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    txn.commit().await.unwrap();
+    let run = run.await.unwrap().unwrap();
+
+    assert_eq!(run.issued, 1);
+    let standing = standing_statements(&app, donor.id).await;
+    let amounts: Vec<i64> = standing.iter().map(|s| s.amount_minor).collect();
+    assert_eq!(amounts, vec![5_000], "the reversed gift is not stated");
+}
+
+async fn a_reversal_during_a_statement_run_corrects_the_statement(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    give(&app, last_year_gift(donor.id, 5_000)).await;
+    let reversed = give(&app, last_year_gift(donor.id, 10_000)).await;
+
+    let txn = begin_write(&app.db).await.unwrap();
+    let statement = receipts::issue_year_end_statement(&txn, &organization(), &donor, 2025)
+        .await
+        .unwrap()
+        .expect("a statement of both gifts");
+    assert_eq!(statement.amount_minor, 15_000);
+    let db = app.db.clone();
+    let reversal = tokio::spawn(async move {
+        let txn = begin_write(&db).await.unwrap();
+        reverse(&txn, &reversed.gift).await;
+        txn.commit().await.unwrap();
+    });
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    txn.commit().await.unwrap();
+    reversal.await.unwrap();
+
+    let standing = standing_statements(&app, donor.id).await;
+    let stated: Vec<(i64, Option<i64>)> = standing
+        .iter()
+        .map(|s| (s.amount_minor, s.replaces_receipt_id))
+        .collect();
+    assert_eq!(
+        stated,
+        vec![(5_000, Some(statement.id))],
+        "the statement issued beside the reversal is replaced by one without the gift"
+    );
+}
+
 /// Every receipt number of a tax year, in order.
 async fn sequences(app: &TestApp, year: i32) -> Vec<i32> {
     let mut numbers: Vec<i32> = receipt::Entity::find()
@@ -769,6 +858,8 @@ on_both_backends!(
     a_resent_receipt_carries_the_same_stored_document,
     a_full_refund_voids_the_receipt_and_a_partial_one_reissues_it,
     year_end_statements_run_twice_issue_each_donor_one,
+    a_statement_run_states_a_reversal_still_being_recorded,
+    a_reversal_during_a_statement_run_corrects_the_statement,
     a_statement_the_database_refuses_stops_the_run_without_a_gap,
     a_batch_of_statements_is_read_and_written_once,
     a_donor_downloads_a_receipt_through_a_signed_link,

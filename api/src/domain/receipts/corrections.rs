@@ -13,7 +13,7 @@ use serde_json::json;
 use super::super::{Actor, DomainError, audit, gifts};
 use super::issue::{Draft, find_donor, gift_line, issue, queue_email};
 use super::lookup::find_by_number;
-use super::numbering::tax_year;
+use super::numbering::{hold_tax_year, tax_year};
 use super::statements::{statement_lines, valid_statements_of};
 use crate::config::Organization;
 use mailer::documents::GiftLine;
@@ -339,6 +339,10 @@ pub(super) async fn valid_gift_receipt(
         .await?)
 }
 
+/// Voids the donor's statement of the gift's tax year, if one stands, re-issues it from
+/// the donor's gifts as they are now and tells the donor. The year is held before the
+/// statement is looked for (`hold_tax_year`), so a statement being issued at the same
+/// moment is either issued before it, and found here, or reads the gift as it is now.
 pub(super) async fn correct_statement(
     txn: &DatabaseTransaction,
     org: &Organization,
@@ -346,7 +350,9 @@ pub(super) async fn correct_statement(
     donor: &donor::Model,
     reason: &VoidReason,
 ) -> Result<(), DomainError> {
-    let statement = valid_statements_of(tax_year(org, gift.received_at))
+    let year = tax_year(org, gift.received_at);
+    hold_tax_year(txn, year).await?;
+    let statement = valid_statements_of(year)
         .filter(receipt::Column::DonorId.eq(gift.donor_id))
         .one(txn)
         .await?;

@@ -65,22 +65,41 @@ pub async fn next_receipt_sequences(
             "{count} receipt numbers asked of {year}"
         )));
     }
-    let last = match take_next(txn, year, count).await? {
-        Some(last) => last,
-        None => {
-            receipt_counter::Entity::insert(receipt_counter::ActiveModel {
-                tax_year: Set(year),
-                last_sequence: Set(0),
-            })
-            .on_conflict_do_nothing_on([receipt_counter::Column::TaxYear])
-            .exec_without_returning(txn)
-            .await?;
-            take_next(txn, year, count).await?.ok_or_else(|| {
-                DomainError::Unexpected(anyhow::anyhow!("no receipt counter for {year}"))
-            })?
-        }
-    };
+    let last = turn_counter(txn, year, count).await?;
     Ok(last - count + 1..=last)
+}
+
+/// Holds the tax year's counter until the caller's transaction ends, without taking a
+/// number. Whatever states a donor's giving of a year (issuing a statement) or looks
+/// for a year's statement to correct it (after a refund, a reversed payment or a
+/// corrected gift) holds the year first, so the two never overlap: on PostgreSQL a read
+/// does not wait for a write in flight, and without the hold a statement could state
+/// a gift as it was before a refund being recorded, while the refund, not yet seeing
+/// the statement, left it uncorrected. On SQLite the turn to write orders them already.
+pub async fn hold_tax_year(txn: &DatabaseTransaction, year: i32) -> Result<(), DomainError> {
+    turn_counter(txn, year, 0).await.map(|_| ())
+}
+
+/// Adds `count` (zero to only hold it) to the year's counter, making the year's row
+/// with its first turn, and returns the counter's new value.
+async fn turn_counter(
+    txn: &DatabaseTransaction,
+    year: i32,
+    count: i32,
+) -> Result<i32, DomainError> {
+    if let Some(last) = take_next(txn, year, count).await? {
+        return Ok(last);
+    }
+    receipt_counter::Entity::insert(receipt_counter::ActiveModel {
+        tax_year: Set(year),
+        last_sequence: Set(0),
+    })
+    .on_conflict_do_nothing_on([receipt_counter::Column::TaxYear])
+    .exec_without_returning(txn)
+    .await?;
+    take_next(txn, year, count)
+        .await?
+        .ok_or_else(|| DomainError::Unexpected(anyhow::anyhow!("no receipt counter for {year}")))
 }
 
 /// Adds `count` to the year's counter and returns its new value, the last sequence
@@ -176,6 +195,59 @@ mod tests {
                 (10, "2026-000010".to_owned())
             );
             txn.commit().await.expect("committed");
+            test.close().await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn holding_a_year_takes_no_number_and_keeps_others_from_numbering_until_it_ends() {
+        for test in each_backend().await {
+            let db = &test.db;
+            let txn = db.begin().await.expect("a transaction");
+            // A year without a receipt yet gets its counter, at nothing taken.
+            hold_tax_year(&txn, 2025).await.expect("held");
+            let counter = receipt_counter::Entity::find_by_id(2025)
+                .one(&txn)
+                .await
+                .expect("read");
+            assert_eq!(counter.map(|c| c.last_sequence), Some(0));
+            assert_eq!(
+                next_receipt_number(&txn, 2025).await.expect("a number"),
+                (1, "2025-000001".to_owned())
+            );
+            hold_tax_year(&txn, 2025).await.expect("held again");
+            assert_eq!(
+                next_receipt_number(&txn, 2025).await.expect("a number"),
+                (2, "2025-000002".to_owned())
+            );
+            txn.commit().await.expect("committed");
+
+            if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                let holder = db.begin().await.expect("a transaction");
+                hold_tax_year(&holder, 2025).await.expect("held");
+                let other = db.begin().await.expect("a transaction");
+                other
+                    .execute_unprepared("SET LOCAL lock_timeout = '200ms'")
+                    .await
+                    .expect("a lock timeout");
+                assert!(
+                    next_receipt_number(&other, 2025).await.is_err(),
+                    "the year is held by another transaction"
+                );
+                other.rollback().await.expect("rolled back");
+                // Another year is not held.
+                let other = db.begin().await.expect("a transaction");
+                other
+                    .execute_unprepared("SET LOCAL lock_timeout = '200ms'")
+                    .await
+                    .expect("a lock timeout");
+                assert_eq!(
+                    next_receipt_number(&other, 2026).await.expect("a number"),
+                    (1, "2026-000001".to_owned())
+                );
+                other.rollback().await.expect("rolled back");
+                holder.commit().await.expect("committed");
+            }
             test.close().await;
         }
     }

@@ -14,7 +14,7 @@ use serde_json::json;
 
 use super::super::{Actor, DomainError, audit, gifts};
 use super::issue::{Draft, find_donor, issue, issue_together, line_for};
-use super::numbering::{tax_year, tax_year_bounds};
+use super::numbering::{hold_tax_year, tax_year, tax_year_bounds};
 use crate::config::Organization;
 use mailer::documents::GiftLine;
 
@@ -106,13 +106,15 @@ async fn stated_donors(
 }
 
 /// Issues one donor's year-end statement in the caller's transaction, unless one is
-/// already valid or nothing remains to state.
+/// already valid or nothing remains to state. The tax year is held from the start
+/// (`hold_tax_year`), before the gifts are read.
 pub async fn issue_year_end_statement(
     txn: &DatabaseTransaction,
     org: &Organization,
     donor: &donor::Model,
     year: i32,
 ) -> Result<Option<receipt::Model>, DomainError> {
+    hold_tax_year(txn, year).await?;
     if !stated_donors(txn, &[donor.id], year).await?.is_empty() {
         return Ok(None);
     }
@@ -150,7 +152,7 @@ pub struct StatementRun {
 const STATEMENTS_PER_TRANSACTION: usize = 50;
 
 /// Issues the statements of `donors` in one transaction: all of them or, on any error,
-/// none. What the batch needs to read (its donors, which of them are stated already,
+/// none. The tax year is held before anything is read (`hold_tax_year`). What the batch needs to read (its donors, which of them are stated already,
 /// their gifts, the funds) is read once for all of them, and its statements are
 /// numbered, stored and queued together. Each batch's reads are planned for its own
 /// donors: a plan kept for the batch's gifts read every gift of the year by date.
@@ -161,6 +163,7 @@ async fn issue_batch(
     year: i32,
 ) -> Result<StatementRun, DomainError> {
     let txn = crate::db::begin_write(db).await?;
+    hold_tax_year(&txn, year).await?;
     mailer::database::plan_for_each_execution(&*txn).await?;
     let found = donor::Entity::find()
         .filter(donor::Column::Id.is_in(donors.iter().copied()))
