@@ -10,7 +10,7 @@ use entity::enums::{
     GiftStatus, Language, OutboxStatus, PledgeFrequency, PledgeSource, PledgeStatus, ReceiptKind,
     ReceiptStatus, StaffRole, TributeKind,
 };
-use entity::{gift, outbox, pledge, receipt};
+use entity::{donor, gift, outbox, pledge, receipt};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, PaginatorTrait,
     QueryFilter, Set,
@@ -498,14 +498,20 @@ async fn standing_statements(app: &TestApp, donor_id: i64) -> Vec<receipt::Model
 /// for the first; whichever happens, the outcome must be the same.
 const OTHER_TRANSACTION_RUNS: Duration = Duration::from_millis(300);
 
+/// A donor who gave $50.00 and then $100.00 last year: the donor, and the second gift.
+async fn two_gifts_of_last_year(app: &TestApp) -> (donor::Model, gift::Model) {
+    let donor = add_donor(app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    give(app, last_year_gift(donor.id, 5_000)).await;
+    let second = give(app, last_year_gift(donor.id, 10_000)).await;
+    (donor, second.gift)
+}
+
 async fn a_statement_run_states_a_reversal_still_being_recorded(backend: Backend) {
     let app = spawn_app(backend).await;
-    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
-    give(&app, last_year_gift(donor.id, 5_000)).await;
-    let reversed = give(&app, last_year_gift(donor.id, 10_000)).await;
+    let (donor, reversed) = two_gifts_of_last_year(&app).await;
 
     let txn = begin_write(&app.db).await.unwrap();
-    reverse(&txn, &reversed.gift).await;
+    reverse(&txn, &reversed).await;
     let db = app.db.clone();
     let run = tokio::spawn(async move {
         receipts::issue_year_end_statements(&db, &organization(), 2025, &Actor::cli()).await
@@ -522,9 +528,7 @@ async fn a_statement_run_states_a_reversal_still_being_recorded(backend: Backend
 
 async fn a_reversal_during_a_statement_run_corrects_the_statement(backend: Backend) {
     let app = spawn_app(backend).await;
-    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
-    give(&app, last_year_gift(donor.id, 5_000)).await;
-    let reversed = give(&app, last_year_gift(donor.id, 10_000)).await;
+    let (donor, reversed) = two_gifts_of_last_year(&app).await;
 
     let txn = begin_write(&app.db).await.unwrap();
     let statement = receipts::issue_year_end_statement(&txn, &organization(), &donor, 2025)
@@ -535,7 +539,7 @@ async fn a_reversal_during_a_statement_run_corrects_the_statement(backend: Backe
     let db = app.db.clone();
     let reversal = tokio::spawn(async move {
         let txn = begin_write(&db).await.unwrap();
-        reverse(&txn, &reversed.gift).await;
+        reverse(&txn, &reversed).await;
         txn.commit().await.unwrap();
     });
     tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;

@@ -223,24 +223,24 @@ mod tests {
             txn.commit().await.expect("committed");
 
             if db.get_database_backend() == sea_orm::DbBackend::Postgres {
+                // A transaction that gives up on a held row instead of waiting for it.
+                let impatient = async || {
+                    let txn = db.begin().await.expect("a transaction");
+                    txn.execute_unprepared("SET LOCAL lock_timeout = '200ms'")
+                        .await
+                        .expect("a lock timeout");
+                    txn
+                };
                 let holder = db.begin().await.expect("a transaction");
                 hold_tax_year(&holder, 2025).await.expect("held");
-                let other = db.begin().await.expect("a transaction");
-                other
-                    .execute_unprepared("SET LOCAL lock_timeout = '200ms'")
-                    .await
-                    .expect("a lock timeout");
+                let other = impatient().await;
                 assert!(
                     next_receipt_number(&other, 2025).await.is_err(),
                     "the year is held by another transaction"
                 );
                 other.rollback().await.expect("rolled back");
                 // Another year is not held.
-                let other = db.begin().await.expect("a transaction");
-                other
-                    .execute_unprepared("SET LOCAL lock_timeout = '200ms'")
-                    .await
-                    .expect("a lock timeout");
+                let other = impatient().await;
                 assert_eq!(
                     next_receipt_number(&other, 2026).await.expect("a number"),
                     (1, "2026-000001".to_owned())
