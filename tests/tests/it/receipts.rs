@@ -506,24 +506,58 @@ async fn two_gifts_of_last_year(app: &TestApp) -> (donor::Model, gift::Model) {
     (donor, second.gift)
 }
 
+/// Runs `statement` beside a reversal of `gift` being recorded: the reversal's
+/// transaction is open when it starts, and commits while it runs or waits.
+async fn beside_a_reversal<T: Send + 'static>(
+    app: &TestApp,
+    gift: &gift::Model,
+    statement: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let txn = begin_write(&app.db).await.unwrap();
+    reverse(&txn, gift).await;
+    let statement = tokio::spawn(statement);
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    txn.commit().await.unwrap();
+    statement.await.unwrap()
+}
+
 async fn a_statement_run_states_a_reversal_still_being_recorded(backend: Backend) {
     let app = spawn_app(backend).await;
     let (donor, reversed) = two_gifts_of_last_year(&app).await;
 
-    let txn = begin_write(&app.db).await.unwrap();
-    reverse(&txn, &reversed).await;
     let db = app.db.clone();
-    let run = tokio::spawn(async move {
+    let run = beside_a_reversal(&app, &reversed, async move {
         receipts::issue_year_end_statements(&db, &organization(), 2025, &Actor::cli()).await
-    });
-    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
-    txn.commit().await.unwrap();
-    let run = run.await.unwrap().unwrap();
+    })
+    .await
+    .unwrap();
 
     assert_eq!(run.issued, 1);
     let standing = standing_statements(&app, donor.id).await;
     let amounts: Vec<i64> = standing.iter().map(|s| s.amount_minor).collect();
     assert_eq!(amounts, vec![5_000], "the reversed gift is not stated");
+}
+
+async fn one_donors_statement_states_a_reversal_still_being_recorded(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (donor, reversed) = two_gifts_of_last_year(&app).await;
+
+    let db = app.db.clone();
+    let statement = beside_a_reversal(&app, &reversed, async move {
+        let txn = begin_write(&db).await.unwrap();
+        let issued = receipts::issue_year_end_statement(&txn, &organization(), &donor, 2025)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        issued
+    })
+    .await
+    .expect("a statement of the gift kept");
+
+    assert_eq!(
+        statement.amount_minor, 5_000,
+        "the reversed gift is not stated"
+    );
 }
 
 async fn a_reversal_during_a_statement_run_corrects_the_statement(backend: Backend) {
@@ -863,6 +897,7 @@ on_both_backends!(
     a_full_refund_voids_the_receipt_and_a_partial_one_reissues_it,
     year_end_statements_run_twice_issue_each_donor_one,
     a_statement_run_states_a_reversal_still_being_recorded,
+    one_donors_statement_states_a_reversal_still_being_recorded,
     a_reversal_during_a_statement_run_corrects_the_statement,
     a_statement_the_database_refuses_stops_the_run_without_a_gap,
     a_batch_of_statements_is_read_and_written_once,
