@@ -152,10 +152,11 @@ pub struct StatementRun {
 const STATEMENTS_PER_TRANSACTION: usize = 50;
 
 /// Issues the statements of `donors` in one transaction: all of them or, on any error,
-/// none. The tax year is held before anything is read (`hold_tax_year`). What the batch needs to read (its donors, which of them are stated already,
-/// their gifts, the funds) is read once for all of them, and its statements are
-/// numbered, stored and queued together. Each batch's reads are planned for its own
-/// donors: a plan kept for the batch's gifts read every gift of the year by date.
+/// none. The tax year is held before anything is read (`hold_tax_year`). What the
+/// batch needs to read (its donors, which of them are stated already, their gifts, the
+/// funds) is read once for all of them, and its statements are numbered, stored and
+/// queued together. Each batch's reads are planned for its own donors: a plan kept for
+/// the batch's gifts read every gift of the year by date.
 async fn issue_batch(
     db: &DatabaseConnection,
     org: &Organization,
