@@ -590,7 +590,7 @@ async fn save_gift_change(
             receipts::on_refund(&txn, org, &gift).await?;
         }
         GiftChange::Correction if receipt_details_changed(&current, &gift) => {
-            receipts::on_gift_corrected(&txn, org, &gift).await?;
+            receipts::on_gift_corrected(&txn, org, &current, &gift).await?;
         }
         GiftChange::Correction => {}
     }

@@ -51,6 +51,7 @@ receipt-void-reason-refunded-in-part = تم رد { $amount } من تبرعك إ�
 receipt-void-reason-refund-failed = تعذّر إتمام رد مبلغ من تبرعك، لذا يُحتسب التبرع من جديد
 receipt-void-reason-gift-corrected = تم تصحيح تفاصيل تبرعك
 receipt-void-reason-payment-reversed = ألغى مصرفك عملية الدفع
+receipt-void-reason-gift-added = وصلنا تبرع منك من تلك السنة بعد إصدار هذا الكشف
 
 ## الترحيب في نادي التبرع الشهري
 

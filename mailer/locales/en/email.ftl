@@ -53,6 +53,7 @@ receipt-void-reason-refunded-in-part = { $amount } of your gift was refunded to 
 receipt-void-reason-refund-failed = a refund of your gift did not go through, so the gift counts again
 receipt-void-reason-gift-corrected = the details of your gift were corrected
 receipt-void-reason-payment-reversed = your bank reversed the payment
+receipt-void-reason-gift-added = a gift of yours from that year reached us after this statement was issued
 
 ## Welcome to the Monthly Giving Club
 

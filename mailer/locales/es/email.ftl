@@ -49,6 +49,7 @@ receipt-void-reason-refunded-in-part = se le reembolsaron { $amount } de su dona
 receipt-void-reason-refund-failed = un reembolso de su donación no se completó, así que la donación vuelve a contar
 receipt-void-reason-gift-corrected = se corrigieron los datos de su donación
 receipt-void-reason-payment-reversed = su banco revirtió el pago
+receipt-void-reason-gift-added = recibimos una donación suya de ese año después de emitir este resumen
 
 ## Bienvenida al Club de Donantes Mensuales
 

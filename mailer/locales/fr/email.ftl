@@ -50,6 +50,7 @@ receipt-void-reason-refunded-in-part = { $amount } de votre don vous ont été r
 receipt-void-reason-refund-failed = un remboursement de votre don n’a pas abouti, le don compte donc de nouveau
 receipt-void-reason-gift-corrected = les détails de votre don ont été corrigés
 receipt-void-reason-payment-reversed = votre banque a annulé le paiement
+receipt-void-reason-gift-added = un don de votre part de cette année-là nous est parvenu après l’émission de ce relevé
 
 ## Bienvenue au Club des donateurs mensuels
 

@@ -32,6 +32,8 @@ pub enum VoidReason {
     GiftCorrected,
     /// The donor's bank reversed the payment for good (a lost dispute).
     PaymentReversed,
+    /// A gift of the statement's year was recorded after the statement was issued.
+    GiftAdded,
 }
 
 impl VoidReason {
@@ -52,6 +54,9 @@ impl VoidReason {
             VoidReason::PaymentReversed => {
                 "the payment was reversed by the donor's bank".to_owned()
             }
+            VoidReason::GiftAdded => {
+                "a gift of that year was recorded after the statement was issued".to_owned()
+            }
         }
     }
 
@@ -70,6 +75,7 @@ impl VoidReason {
             VoidReason::RefundFailed => words.get("receipt-void-reason-refund-failed"),
             VoidReason::GiftCorrected => words.get("receipt-void-reason-gift-corrected"),
             VoidReason::PaymentReversed => words.get("receipt-void-reason-payment-reversed"),
+            VoidReason::GiftAdded => words.get("receipt-void-reason-gift-added"),
         }
     }
 
@@ -206,6 +212,11 @@ mod tests {
                 VoidReason::PaymentReversed,
                 "the payment was reversed by the donor's bank",
                 "su banco revirtió el pago",
+            ),
+            (
+                VoidReason::GiftAdded,
+                "a gift of that year was recorded after the statement was issued",
+                "recibimos una donación suya de ese año después de emitir este resumen",
             ),
             (
                 VoidReason::Staff {

@@ -22,6 +22,7 @@ mod hostile;
 mod hostile_names;
 mod idempotency;
 mod imports;
+mod late_gifts;
 mod mailer;
 mod metrics;
 mod migrations;

@@ -468,7 +468,7 @@ async fn year_end_statements_run_twice_issue_each_donor_one(backend: Backend) {
 }
 
 /// A gift of last year, the tax year whose statements are issued in January.
-fn last_year_gift(donor_id: i64, cents: i64) -> api::domain::gifts::NewGift {
+pub(crate) fn last_year_gift(donor_id: i64, cents: i64) -> api::domain::gifts::NewGift {
     let mut gift = gift_of(donor_id, cents);
     gift.received_at = Utc.with_ymd_and_hms(2025, 6, 1, 18, 0, 0).unwrap();
     gift
@@ -486,7 +486,7 @@ async fn reverse(txn: &WriteTransaction, gift: &gift::Model) {
 }
 
 /// The donor's statements of 2025 that stand.
-async fn standing_statements(app: &TestApp, donor_id: i64) -> Vec<receipt::Model> {
+pub(crate) async fn standing_statements(app: &TestApp, donor_id: i64) -> Vec<receipt::Model> {
     receipts::valid_statements_of(2025)
         .filter(receipt::Column::DonorId.eq(donor_id))
         .all(&app.db)
@@ -496,10 +496,10 @@ async fn standing_statements(app: &TestApp, donor_id: i64) -> Vec<receipt::Model
 
 /// While one transaction is open, the other is given time to run until it ends or waits
 /// for the first; whichever happens, the outcome must be the same.
-const OTHER_TRANSACTION_RUNS: Duration = Duration::from_millis(300);
+pub(crate) const OTHER_TRANSACTION_RUNS: Duration = Duration::from_millis(300);
 
 /// A donor who gave $50.00 and then $100.00 last year: the donor, and the second gift.
-async fn two_gifts_of_last_year(app: &TestApp) -> (donor::Model, gift::Model) {
+pub(crate) async fn two_gifts_of_last_year(app: &TestApp) -> (donor::Model, gift::Model) {
     let donor = add_donor(app, "Ana Ruiz", "ana@example.org", Language::English).await;
     give(app, last_year_gift(donor.id, 5_000)).await;
     let second = give(app, last_year_gift(donor.id, 10_000)).await;

@@ -107,6 +107,7 @@ pub(super) async fn settle_checkout_gift(
             refunded_minor: 0,
             ..gift.clone()
         };
+        receipts::on_gift_received(txn, org, &as_paid, &donor).await?;
         receipts::issue_gift_receipt(txn, org, &as_paid, &donor, &fund).await?;
         tributes::notify_honoree(txn, org, &as_paid, &donor).await?;
         if gift.refunded_minor > 0 {

@@ -14,7 +14,7 @@ use super::super::{Actor, DomainError, audit, gifts};
 use super::issue::{Draft, find_donor, gift_line, issue, queue_email};
 use super::lookup::find_by_number;
 use super::numbering::{hold_tax_year, tax_year};
-use super::statements::{statement_lines, valid_statements_of};
+use super::statements::{hold_donors, statement_lines, valid_statements_of};
 use crate::config::Organization;
 use mailer::documents::GiftLine;
 pub use mailer::templates::receipt_voided::VoidReason;
@@ -63,7 +63,8 @@ pub(super) async fn tell_donor_voided(
 }
 
 /// Re-creates a receipt's content from its gift (or the donor's gifts of its year) as
-/// they stand now, with the donor's current name and address.
+/// they stand now, with the donor's current name and address. A gift's receipt is
+/// numbered in the tax year of the gift's date as it is now.
 pub(super) async fn reissue_in(
     txn: &DatabaseTransaction,
     org: &Organization,
@@ -84,7 +85,7 @@ pub(super) async fn reissue_in(
                 donor: &donor,
                 kind: ReceiptKind::Gift,
                 gift: Some(&gift),
-                year: voided.tax_year,
+                year: tax_year(org, gift.received_at),
                 lines: vec![line],
                 replaces: Some(voided),
             };
@@ -296,14 +297,58 @@ pub async fn on_refund_failed(
 }
 
 /// After staff correct a receipted gift (its amount, date, fund, method, tribute or
-/// benefits): its receipt, and any statement for that year, are voided and re-issued
-/// with the gift as it is now. Call it in the transaction that changed the gift.
+/// benefits; `before` is the gift as it was): its receipt, and any statement for its
+/// year, are voided and re-issued with the gift as it is now. When its date moved to
+/// another tax year, the statement of the year it left is corrected too. Call it in the
+/// transaction that changed the gift.
 pub async fn on_gift_corrected(
     txn: &DatabaseTransaction,
     org: &Organization,
+    before: &gift::Model,
     gift: &gift::Model,
 ) -> Result<RefundOutcome, DomainError> {
-    Box::pin(correct_receipts(txn, org, gift, &VoidReason::GiftCorrected)).await
+    let reason = VoidReason::GiftCorrected;
+    let left = tax_year(org, before.received_at);
+    let now = tax_year(org, gift.received_at);
+    if left != now {
+        // Both years are held in order, so two corrections moving gifts between the
+        // same years in opposite directions wait for each other instead of deadlocking.
+        hold_tax_year(txn, left.min(now)).await?;
+        hold_tax_year(txn, left.max(now)).await?;
+        let donor = find_donor(txn, before.donor_id).await?;
+        Box::pin(correct_statement_of(txn, org, &donor, left, &reason)).await?;
+    }
+    Box::pin(correct_receipts(txn, org, gift, &reason)).await
+}
+
+/// After a gift is recorded as succeeded (new, or a pending payment that went through):
+/// a statement already issued for the donor and the gift's tax year is voided and
+/// re-issued with it, and the donor told. Call it in the transaction that recorded the
+/// gift, before the gift's receipt is numbered: the donor is held first
+/// (`hold_donors`), as a statement being issued holds it, so one sees the other.
+pub async fn on_gift_received(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    gift: &gift::Model,
+    donor: &donor::Model,
+) -> Result<(), DomainError> {
+    hold_donors(txn, &[donor.id]).await?;
+    let year = tax_year(org, gift.received_at);
+    let stated = valid_statements_of(year)
+        .filter(receipt::Column::DonorId.eq(donor.id))
+        .count(txn)
+        .await?;
+    if stated > 0 {
+        Box::pin(correct_statement_of(
+            txn,
+            org,
+            donor,
+            year,
+            &VoidReason::GiftAdded,
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 /// After the donor's bank reverses a payment for good (a lost dispute): the gift's
@@ -340,9 +385,7 @@ pub(super) async fn valid_gift_receipt(
 }
 
 /// Voids the donor's statement of the gift's tax year, if one stands, re-issues it from
-/// the donor's gifts as they are now and tells the donor. The year is held before the
-/// statement is looked for (`hold_tax_year`), so a statement being issued at the same
-/// moment is either issued before it, and found here, or reads the gift as it is now.
+/// the donor's gifts as they are now and tells the donor (`correct_statement_of`).
 pub(super) async fn correct_statement(
     txn: &DatabaseTransaction,
     org: &Organization,
@@ -351,9 +394,23 @@ pub(super) async fn correct_statement(
     reason: &VoidReason,
 ) -> Result<(), DomainError> {
     let year = tax_year(org, gift.received_at);
+    correct_statement_of(txn, org, donor, year, reason).await
+}
+
+/// Voids the donor's statement of `year`, if one stands, re-issues it from the donor's
+/// gifts as they are now and tells the donor. The year is held before the statement is
+/// looked for (`hold_tax_year`), so a statement being issued at the same moment is
+/// either issued before it, and found here, or reads the gifts as they are now.
+async fn correct_statement_of(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    donor: &donor::Model,
+    year: i32,
+    reason: &VoidReason,
+) -> Result<(), DomainError> {
     hold_tax_year(txn, year).await?;
     let statement = valid_statements_of(year)
-        .filter(receipt::Column::DonorId.eq(gift.donor_id))
+        .filter(receipt::Column::DonorId.eq(donor.id))
         .one(txn)
         .await?;
     if let Some(statement) = statement {

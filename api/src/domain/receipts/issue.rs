@@ -89,8 +89,10 @@ pub async fn installment_policy(
 /// Acknowledges a newly recorded gift as policy says: every succeeded one-off gift and
 /// every installment of $250 or more gets its receipt now; other installments get one
 /// for the first installment of their pledge (or every one, if the donor's tier asks),
-/// and the year-end statement covers the rest. `first_installment` is what the
-/// processor says of an installment; without it, the first one recorded is the first.
+/// and the year-end statement covers the rest; a statement already issued for the
+/// gift's year is re-issued with it (`on_gift_received`). `first_installment` is what
+/// the processor says of an installment; without it, the first one recorded is the
+/// first.
 pub async fn acknowledge_gift(
     txn: &DatabaseTransaction,
     org: &Organization,
@@ -102,6 +104,7 @@ pub async fn acknowledge_gift(
     if gift.status != GiftStatus::Succeeded {
         return Ok(None);
     }
+    super::corrections::on_gift_received(txn, org, gift, donor).await?;
     let receipt_now = match gift.pledge_id {
         None => true,
         Some(_) if gift.amount_minor >= WRITTEN_ACKNOWLEDGMENT_MINOR => true,

@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use chrono::Utc;
 use entity::enums::{Language, ReceiptKind, ReceiptStatus};
 use entity::{donor, fund, gift, receipt};
+use sea_orm::sea_query::LockType;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
     QueryFilter, QueryOrder, QuerySelect, Select, TransactionTrait,
@@ -88,6 +89,26 @@ fn lines_of(gifts: &[gift::Model], funds: &[fund::Model], language: Language) ->
         .collect()
 }
 
+/// Reads the donors and holds their rows until the transaction ends, in donor order. A
+/// statement being issued for a donor and a gift of that donor being recorded both hold
+/// the donor before they read, so either the statement reads the gift or the gift finds
+/// the statement (on PostgreSQL a read does not wait for a write in flight; on SQLite
+/// the turn to write orders them already). Taken before the tax year's receipt counter.
+/// `FOR NO KEY UPDATE`, not `FOR UPDATE`: a gift's row already holds its donor's key
+/// (`FOR KEY SHARE`, by its foreign key), and two gifts of one donor recorded at once
+/// would each wait for the other's.
+pub(super) async fn hold_donors(
+    txn: &DatabaseTransaction,
+    donors: &[i64],
+) -> Result<Vec<donor::Model>, DomainError> {
+    Ok(donor::Entity::find()
+        .filter(donor::Column::Id.is_in(donors.iter().copied()))
+        .order_by_asc(donor::Column::Id)
+        .lock(LockType::NoKeyUpdate)
+        .all(txn)
+        .await?)
+}
+
 /// Whether the donors already have a valid statement for the year: those who do.
 async fn stated_donors(
     db: &impl ConnectionTrait,
@@ -106,14 +127,15 @@ async fn stated_donors(
 }
 
 /// Issues one donor's year-end statement in the caller's transaction, unless one is
-/// already valid or nothing remains to state. The tax year is held from the start
-/// (`hold_tax_year`), before the gifts are read.
+/// already valid or nothing remains to state. The donor (`hold_donors`) and then the tax
+/// year (`hold_tax_year`) are held from the start, before the gifts are read.
 pub async fn issue_year_end_statement(
     txn: &DatabaseTransaction,
     org: &Organization,
     donor: &donor::Model,
     year: i32,
 ) -> Result<Option<receipt::Model>, DomainError> {
+    hold_donors(txn, &[donor.id]).await?;
     hold_tax_year(txn, year).await?;
     if !stated_donors(txn, &[donor.id], year).await?.is_empty() {
         return Ok(None);
@@ -152,11 +174,12 @@ pub struct StatementRun {
 const STATEMENTS_PER_TRANSACTION: usize = 50;
 
 /// Issues the statements of `donors` in one transaction: all of them or, on any error,
-/// none. The tax year is held before anything is read (`hold_tax_year`). What the
-/// batch needs to read (its donors, which of them are stated already, their gifts, the
-/// funds) is read once for all of them, and its statements are numbered, stored and
-/// queued together. Each batch's reads are planned for its own donors: a plan kept for
-/// the batch's gifts read every gift of the year by date.
+/// none. The donors (`hold_donors`) and then the tax year (`hold_tax_year`) are held
+/// before anything else is read. What the batch needs to read (its donors, which of
+/// them are stated already, their gifts, the funds) is read once for all of them, and
+/// its statements are numbered, stored and queued together. Each batch's reads are
+/// planned for its own donors: a plan kept for the batch's gifts read every gift of the
+/// year by date.
 async fn issue_batch(
     db: &DatabaseConnection,
     org: &Organization,
@@ -164,13 +187,9 @@ async fn issue_batch(
     year: i32,
 ) -> Result<StatementRun, DomainError> {
     let txn = crate::db::begin_write(db).await?;
-    hold_tax_year(&txn, year).await?;
     mailer::database::plan_for_each_execution(&*txn).await?;
-    let found = donor::Entity::find()
-        .filter(donor::Column::Id.is_in(donors.iter().copied()))
-        .order_by_asc(donor::Column::Id)
-        .all(&*txn)
-        .await?;
+    let found = hold_donors(&txn, donors).await?;
+    hold_tax_year(&txn, year).await?;
     if found.len() != donors.len() {
         // A donor of the list is gone: one by one, that donor's lookup says which.
         return Err(DomainError::not_found("donor", "of the batch"));

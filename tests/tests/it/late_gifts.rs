@@ -1,0 +1,369 @@
+//! A year-end statement kept true to its year after it is issued: a gift of that year
+//! recorded later (a late webhook, a check entered in January), or a gift whose date
+//! staff move into or out of the year, re-issues it.
+
+use api::db::begin_write;
+use api::domain::Actor;
+use api::domain::gifts::NewGift;
+use api::domain::offline_gifts::{GiftAdjustment, adjust_offline_gift};
+use api::domain::receipts;
+use chrono::{TimeZone, Utc};
+use entity::enums::{
+    Language, PaymentMethod, PledgeFrequency, PledgeSource, PledgeStatus, ReceiptKind,
+    ReceiptStatus,
+};
+use entity::{donor, outbox, pledge, receipt};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+
+use crate::checkout::app_with_fake_stripe;
+use crate::mailer::{add_donor, gift_of, give, organization};
+use crate::receipts::{
+    OTHER_TRANSACTION_RUNS, last_year_gift, standing_statements, two_gifts_of_last_year,
+};
+use tests::on_both_backends;
+use tests::stripe::{event, payment_session};
+use tests::support::{Backend, TestApp, spawn_app};
+
+/// Issues the statements of 2025, the year before the one the tests run in.
+async fn issue_statements_of(app: &TestApp, year: i32) {
+    receipts::issue_year_end_statements(&app.db, &organization(), year, &Actor::cli())
+        .await
+        .unwrap();
+}
+
+/// The one statement of 2025 that stands for the donor.
+async fn the_statement_of_2025(app: &TestApp, donor_id: i64) -> receipt::Model {
+    let mut standing = standing_statements(app, donor_id).await;
+    assert_eq!(standing.len(), 1, "{standing:?}");
+    standing.remove(0)
+}
+
+/// What the donor's statements of `year` that stand state, and what each replaces.
+async fn stated_in(app: &TestApp, donor_id: i64, year: i32) -> Vec<(i64, Option<i64>)> {
+    receipts::valid_statements_of(year)
+        .filter(receipt::Column::DonorId.eq(donor_id))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| (s.amount_minor, s.replaces_receipt_id))
+        .collect()
+}
+
+/// [`stated_in`] 2025.
+async fn stated(app: &TestApp, donor_id: i64) -> Vec<(i64, Option<i64>)> {
+    stated_in(app, donor_id, 2025).await
+}
+
+async fn receipt_now(app: &TestApp, id: i64) -> receipt::Model {
+    receipt::Entity::find_by_id(id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// The notice queued to the donor when receipt `id` was voided.
+async fn void_notice(app: &TestApp, id: i64) -> serde_json::Value {
+    outbox::Entity::find()
+        .filter(outbox::Column::IdempotencyKey.eq(format!("receipt_voided:{id}")))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .expect("the donor is told")
+        .payload
+}
+
+async fn a_gift_recorded_after_its_years_statement_reissues_the_statement(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (donor, _) = two_gifts_of_last_year(&app).await;
+    issue_statements_of(&app, 2025).await;
+    let first = the_statement_of_2025(&app, donor.id).await;
+    assert_eq!(first.amount_minor, 15_000);
+
+    let late = give(&app, last_year_gift(donor.id, 2_500)).await;
+
+    assert!(late.receipt.is_some(), "the late gift has its own receipt");
+    assert_eq!(stated(&app, donor.id).await, vec![(17_500, Some(first.id))]);
+    let voided = receipt_now(&app, first.id).await;
+    assert_eq!(voided.status, ReceiptStatus::Void);
+    assert_eq!(
+        voided.void_reason.as_deref(),
+        Some("a gift of that year was recorded after the statement was issued")
+    );
+    let replacement = the_statement_of_2025(&app, donor.id).await;
+    assert!(
+        replacement.number.starts_with("2025-"),
+        "{}",
+        replacement.number
+    );
+    let notice = void_notice(&app, first.id).await;
+    assert_eq!(notice["replacement_receipt_id"], replacement.id);
+    assert_eq!(notice["reason"]["code"], "gift_added");
+}
+
+/// A donor whose monthly pledge paid January and February of 2025: the donor and the
+/// pledge.
+async fn pledge_of_last_year(app: &TestApp) -> (donor::Model, pledge::Model) {
+    let donor = add_donor(app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let now = Utc::now();
+    let pledge = pledge::ActiveModel {
+        donor_id: Set(donor.id),
+        installment_minor: Set(5_000),
+        currency: Set("USD".into()),
+        frequency: Set(PledgeFrequency::Monthly),
+        source: Set(PledgeSource::Envelope),
+        status: Set(PledgeStatus::Active),
+        fund_id: Set(1),
+        starts_on: Set(Utc
+            .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+            .unwrap()
+            .date_naive()),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+    for month in [1, 2] {
+        give(app, installment_of_2025(&donor, &pledge, month)).await;
+    }
+    (donor, pledge)
+}
+
+/// The pledge's installment of `month` 2025, which waits for the statement.
+fn installment_of_2025(donor: &donor::Model, pledge: &pledge::Model, month: u32) -> NewGift {
+    let mut gift = last_year_gift(donor.id, 5_000);
+    gift.pledge_id = Some(pledge.id);
+    gift.received_at = Utc.with_ymd_and_hms(2025, month, 2, 18, 0, 0).unwrap();
+    gift
+}
+
+async fn a_late_installment_reissues_the_statement_that_acknowledges_it(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (donor, pledge) = pledge_of_last_year(&app).await;
+    issue_statements_of(&app, 2025).await;
+    let first = the_statement_of_2025(&app, donor.id).await;
+    assert_eq!(first.amount_minor, 10_000);
+
+    let late = give(&app, installment_of_2025(&donor, &pledge, 3)).await;
+
+    assert!(late.receipt.is_none(), "the statement acknowledges it");
+    assert_eq!(stated(&app, donor.id).await, vec![(15_000, Some(first.id))]);
+    let replacement = the_statement_of_2025(&app, donor.id).await;
+    assert_eq!(
+        replacement.content_text.matches("| General").count(),
+        3,
+        "{}",
+        replacement.content_text
+    );
+}
+
+async fn a_gift_of_another_year_or_donor_leaves_the_statement_alone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (donor, _) = two_gifts_of_last_year(&app).await;
+    let other = add_donor(&app, "Sam Lee", "sam@example.org", Language::English).await;
+    give(&app, last_year_gift(other.id, 1_000)).await;
+    issue_statements_of(&app, 2025).await;
+    let first = the_statement_of_2025(&app, donor.id).await;
+    let others = the_statement_of_2025(&app, other.id).await;
+
+    give(&app, gift_of(donor.id, 2_500)).await;
+    give(&app, last_year_gift(other.id, 4_000)).await;
+
+    assert_eq!(stated(&app, donor.id).await, vec![(15_000, None)]);
+    assert_eq!(
+        receipt_now(&app, first.id).await.status,
+        ReceiptStatus::Issued
+    );
+    assert_eq!(stated(&app, other.id).await, vec![(5_000, Some(others.id))]);
+}
+
+async fn a_gift_moved_to_another_year_leaves_both_years_statements_true(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let mut check = last_year_gift(donor.id, 5_000);
+    check.method = PaymentMethod::Check;
+    check.check_number = Some("1042".to_owned());
+    let check = give(&app, check).await;
+    give(&app, last_year_gift(donor.id, 3_000)).await;
+    give(&app, gift_of(donor.id, 7_000)).await;
+    issue_statements_of(&app, 2025).await;
+    issue_statements_of(&app, 2026).await;
+    let of_2025 = the_statement_of_2025(&app, donor.id).await;
+    assert_eq!(of_2025.amount_minor, 8_000);
+    let of_2026 = receipts::valid_statements_of(2026)
+        .filter(receipt::Column::DonorId.eq(donor.id))
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+
+    adjust_offline_gift(
+        &app.db,
+        &organization(),
+        &Actor::cli(),
+        check.gift.id,
+        GiftAdjustment {
+            received_at: Some(Utc.with_ymd_and_hms(2026, 1, 3, 18, 0, 0).unwrap()),
+            ..GiftAdjustment::default()
+        },
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(
+        stated(&app, donor.id).await,
+        vec![(3_000, Some(of_2025.id))],
+        "the check is no longer stated in 2025"
+    );
+    assert_eq!(
+        stated_in(&app, donor.id, 2026).await,
+        vec![(12_000, Some(of_2026.id))],
+        "the check is stated in 2026"
+    );
+    let receipts_of_the_check: Vec<(ReceiptStatus, i32, String)> = receipt::Entity::find()
+        .filter(receipt::Column::GiftId.eq(check.gift.id))
+        .filter(receipt::Column::Kind.eq(ReceiptKind::Gift))
+        .order_by_asc(receipt::Column::Id)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.status, r.tax_year, r.number[..5].to_owned()))
+        .collect();
+    assert_eq!(
+        receipts_of_the_check,
+        vec![
+            (ReceiptStatus::Void, 2025, "2025-".to_owned()),
+            (ReceiptStatus::Issued, 2026, "2026-".to_owned()),
+        ],
+        "the check's receipt is re-issued in the year it now belongs to"
+    );
+}
+
+/// A checkout session of `email` for `cents`, paid or waiting for the bank, made on
+/// June 1, 2025.
+fn checkout_of_2025(id: &str, email: &str, cents: i64, paid: bool) -> serde_json::Value {
+    let mut session = payment_session(id, email, cents, paid);
+    session["created"] = Utc
+        .with_ymd_and_hms(2025, 6, 1, 18, 0, 0)
+        .unwrap()
+        .timestamp()
+        .into();
+    session
+}
+
+async fn a_bank_payment_of_a_stated_year_that_clears_later_reissues_the_statement(
+    backend: Backend,
+) {
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    let email = "luis@example.org";
+    for (id, session) in [
+        ("evt_card", checkout_of_2025("cs_card", email, 5_000, true)),
+        (
+            "evt_bank",
+            checkout_of_2025("cs_bank", email, 10_000, false),
+        ),
+    ] {
+        let response = app
+            .deliver(&event(id, "checkout.session.completed", session))
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    issue_statements_of(&app, 2025).await;
+    let donor = donor::Entity::find().one(&app.db).await.unwrap().unwrap();
+    let first = the_statement_of_2025(&app, donor.id).await;
+    assert_eq!(
+        first.amount_minor, 5_000,
+        "the pending payment is not stated"
+    );
+
+    let cleared = app
+        .deliver(&event(
+            "evt_cleared",
+            "checkout.session.async_payment_succeeded",
+            checkout_of_2025("cs_bank", email, 10_000, true),
+        ))
+        .await;
+
+    assert_eq!(cleared.status(), 200);
+    assert_eq!(stated(&app, donor.id).await, vec![(15_000, Some(first.id))]);
+}
+
+/// Runs `statement` beside `gift` being recorded: the gift's transaction is open when it
+/// starts, and commits while it runs or waits.
+async fn beside_a_gift<T: Send + 'static>(
+    app: &TestApp,
+    gift: NewGift,
+    statement: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let txn = begin_write(&app.db).await.unwrap();
+    api::domain::gifts::record_gift(&txn, &organization(), gift)
+        .await
+        .unwrap();
+    let statement = tokio::spawn(statement);
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    txn.commit().await.unwrap();
+    statement.await.unwrap()
+}
+
+async fn a_statement_run_states_an_installment_still_being_recorded(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (donor, pledge) = pledge_of_last_year(&app).await;
+
+    let db = app.db.clone();
+    let run = beside_a_gift(&app, installment_of_2025(&donor, &pledge, 3), async move {
+        receipts::issue_year_end_statements(&db, &organization(), 2025, &Actor::cli()).await
+    })
+    .await
+    .unwrap();
+
+    assert_eq!(run.issued, 1);
+    assert_eq!(
+        stated(&app, donor.id).await,
+        vec![(15_000, None)],
+        "the installment is stated"
+    );
+}
+
+async fn an_installment_recorded_during_a_statement_run_reissues_the_statement(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (donor, pledge) = pledge_of_last_year(&app).await;
+
+    let txn = begin_write(&app.db).await.unwrap();
+    let statement = receipts::issue_year_end_statement(&txn, &organization(), &donor, 2025)
+        .await
+        .unwrap()
+        .expect("a statement of two installments");
+    assert_eq!(statement.amount_minor, 10_000);
+    let db = app.db.clone();
+    let late = installment_of_2025(&donor, &pledge, 3);
+    let recording = tokio::spawn(async move {
+        let txn = begin_write(&db).await.unwrap();
+        api::domain::gifts::record_gift(&txn, &organization(), late)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    });
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    txn.commit().await.unwrap();
+    recording.await.unwrap();
+
+    assert_eq!(
+        stated(&app, donor.id).await,
+        vec![(15_000, Some(statement.id))],
+        "the statement issued beside the installment is replaced by one with it"
+    );
+}
+
+on_both_backends!(
+    a_gift_recorded_after_its_years_statement_reissues_the_statement,
+    a_late_installment_reissues_the_statement_that_acknowledges_it,
+    a_gift_of_another_year_or_donor_leaves_the_statement_alone,
+    a_gift_moved_to_another_year_leaves_both_years_statements_true,
+    a_bank_payment_of_a_stated_year_that_clears_later_reissues_the_statement,
+    a_statement_run_states_an_installment_still_being_recorded,
+    an_installment_recorded_during_a_statement_run_reissues_the_statement,
+);
