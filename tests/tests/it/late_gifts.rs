@@ -18,7 +18,8 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrde
 use crate::checkout::app_with_fake_stripe;
 use crate::mailer::{add_donor, gift_of, give, organization};
 use crate::receipts::{
-    OTHER_TRANSACTION_RUNS, last_year_gift, standing_statements, two_gifts_of_last_year,
+    OTHER_TRANSACTION_RUNS, beside_a_statement_being_issued, last_year_gift, standing_statements,
+    two_gifts_of_last_year,
 };
 use tests::on_both_backends;
 use tests::stripe::{event, payment_session};
@@ -332,25 +333,18 @@ async fn an_installment_recorded_during_a_statement_run_reissues_the_statement(b
     let app = spawn_app(backend).await;
     let (donor, pledge) = pledge_of_last_year(&app).await;
 
-    let txn = begin_write(&app.db).await.unwrap();
-    let statement = receipts::issue_year_end_statement(&txn, &organization(), &donor, 2025)
-        .await
-        .unwrap()
-        .expect("a statement of two installments");
-    assert_eq!(statement.amount_minor, 10_000);
     let db = app.db.clone();
     let late = installment_of_2025(&donor, &pledge, 3);
-    let recording = tokio::spawn(async move {
+    let statement = beside_a_statement_being_issued(&app, &donor, async move {
         let txn = begin_write(&db).await.unwrap();
         api::domain::gifts::record_gift(&txn, &organization(), late)
             .await
             .unwrap();
         txn.commit().await.unwrap();
-    });
-    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
-    txn.commit().await.unwrap();
-    recording.await.unwrap();
+    })
+    .await;
 
+    assert_eq!(statement.amount_minor, 10_000);
     assert_eq!(
         stated(&app, donor.id).await,
         vec![(15_000, Some(statement.id))],

@@ -560,26 +560,38 @@ async fn one_donors_statement_states_a_reversal_still_being_recorded(backend: Ba
     );
 }
 
+/// Issues the donor's statement of 2025 in a transaction that is open when `other`
+/// starts, and commits while `other` runs or waits for it: the statement as issued.
+pub(crate) async fn beside_a_statement_being_issued(
+    app: &TestApp,
+    donor: &donor::Model,
+    other: impl Future<Output = ()> + Send + 'static,
+) -> receipt::Model {
+    let txn = begin_write(&app.db).await.unwrap();
+    let statement = receipts::issue_year_end_statement(&txn, &organization(), donor, 2025)
+        .await
+        .unwrap()
+        .expect("a statement of the donor's gifts");
+    let other = tokio::spawn(other);
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    txn.commit().await.unwrap();
+    other.await.unwrap();
+    statement
+}
+
 async fn a_reversal_during_a_statement_run_corrects_the_statement(backend: Backend) {
     let app = spawn_app(backend).await;
     let (donor, reversed) = two_gifts_of_last_year(&app).await;
 
-    let txn = begin_write(&app.db).await.unwrap();
-    let statement = receipts::issue_year_end_statement(&txn, &organization(), &donor, 2025)
-        .await
-        .unwrap()
-        .expect("a statement of both gifts");
-    assert_eq!(statement.amount_minor, 15_000);
     let db = app.db.clone();
-    let reversal = tokio::spawn(async move {
+    let statement = beside_a_statement_being_issued(&app, &donor, async move {
         let txn = begin_write(&db).await.unwrap();
         reverse(&txn, &reversed).await;
         txn.commit().await.unwrap();
-    });
-    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
-    txn.commit().await.unwrap();
-    reversal.await.unwrap();
+    })
+    .await;
 
+    assert_eq!(statement.amount_minor, 15_000);
     let standing = standing_statements(&app, donor.id).await;
     let stated: Vec<(i64, Option<i64>)> = standing
         .iter()
