@@ -8,18 +8,15 @@ use api::domain::gifts::NewGift;
 use api::domain::offline_gifts::{GiftAdjustment, adjust_offline_gift};
 use api::domain::receipts;
 use chrono::{TimeZone, Utc};
-use entity::enums::{
-    Language, PaymentMethod, PledgeFrequency, PledgeSource, PledgeStatus, ReceiptKind,
-    ReceiptStatus,
-};
+use entity::enums::{Language, PaymentMethod, ReceiptKind, ReceiptStatus};
 use entity::{donor, outbox, pledge, receipt};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, Set};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::checkout::app_with_fake_stripe;
 use crate::mailer::{add_donor, gift_of, give, organization};
 use crate::receipts::{
-    OTHER_TRANSACTION_RUNS, beside_a_statement_being_issued, last_year_gift, standing_statements,
-    two_gifts_of_last_year,
+    beside_a_statement_being_issued, last_year_gift, monthly_pledge, standing_statements,
+    two_gifts_of_last_year, while_open,
 };
 use tests::on_both_backends;
 use tests::stripe::{event, payment_session};
@@ -107,26 +104,11 @@ async fn a_gift_recorded_after_its_years_statement_reissues_the_statement(backen
 /// pledge.
 async fn pledge_of_last_year(app: &TestApp) -> (donor::Model, pledge::Model) {
     let donor = add_donor(app, "Ana Ruiz", "ana@example.org", Language::English).await;
-    let now = Utc::now();
-    let pledge = pledge::ActiveModel {
-        donor_id: Set(donor.id),
-        installment_minor: Set(5_000),
-        currency: Set("USD".into()),
-        frequency: Set(PledgeFrequency::Monthly),
-        source: Set(PledgeSource::Envelope),
-        status: Set(PledgeStatus::Active),
-        fund_id: Set(1),
-        starts_on: Set(Utc
-            .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
-            .unwrap()
-            .date_naive()),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
+    let starts_on = Utc
+        .with_ymd_and_hms(2025, 1, 1, 0, 0, 0)
+        .unwrap()
+        .date_naive();
+    let pledge = monthly_pledge(app, &donor, 5_000, starts_on).await;
     for month in [1, 2] {
         give(app, installment_of_2025(&donor, &pledge, month)).await;
     }
@@ -304,10 +286,7 @@ async fn beside_a_gift<T: Send + 'static>(
     api::domain::gifts::record_gift(&txn, &organization(), gift)
         .await
         .unwrap();
-    let statement = tokio::spawn(statement);
-    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
-    txn.commit().await.unwrap();
-    statement.await.unwrap()
+    while_open(txn, statement).await
 }
 
 async fn a_statement_run_states_an_installment_still_being_recorded(backend: Backend) {

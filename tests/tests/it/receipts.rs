@@ -139,26 +139,37 @@ async fn an_arabic_donor_reads_right_to_left(backend: Backend) {
     assert!(receipt.content_html.unwrap().contains("dir=\"rtl\""));
 }
 
-async fn monthly_installments_after_the_first_wait_for_the_statement(backend: Backend) {
-    let app = spawn_app(backend).await;
-    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+/// An envelope pledge of `installment_minor` a month to the General fund, from
+/// `starts_on`.
+pub(crate) async fn monthly_pledge(
+    app: &TestApp,
+    donor: &donor::Model,
+    installment_minor: i64,
+    starts_on: chrono::NaiveDate,
+) -> pledge::Model {
     let now = Utc::now();
-    let pledge = pledge::ActiveModel {
+    pledge::ActiveModel {
         donor_id: Set(donor.id),
-        installment_minor: Set(4_200),
+        installment_minor: Set(installment_minor),
         currency: Set("USD".into()),
         frequency: Set(PledgeFrequency::Monthly),
         source: Set(PledgeSource::Envelope),
         status: Set(PledgeStatus::Active),
         fund_id: Set(1),
-        starts_on: Set(now.date_naive()),
+        starts_on: Set(starts_on),
         created_at: Set(now),
         updated_at: Set(now),
         ..Default::default()
     }
     .insert(&app.db)
     .await
-    .unwrap();
+    .unwrap()
+}
+
+async fn monthly_installments_after_the_first_wait_for_the_statement(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let pledge = monthly_pledge(&app, &donor, 4_200, Utc::now().date_naive()).await;
     let installment = |month: u32| {
         let mut gift = gift_of(donor.id, 4_200);
         gift.pledge_id = Some(pledge.id);
@@ -496,7 +507,7 @@ pub(crate) async fn standing_statements(app: &TestApp, donor_id: i64) -> Vec<rec
 
 /// While one transaction is open, the other is given time to run until it ends or waits
 /// for the first; whichever happens, the outcome must be the same.
-pub(crate) const OTHER_TRANSACTION_RUNS: Duration = Duration::from_millis(300);
+const OTHER_TRANSACTION_RUNS: Duration = Duration::from_millis(300);
 
 /// A donor who gave $50.00 and then $100.00 last year: the donor, and the second gift.
 pub(crate) async fn two_gifts_of_last_year(app: &TestApp) -> (donor::Model, gift::Model) {
@@ -515,6 +526,15 @@ async fn beside_a_reversal<T: Send + 'static>(
 ) -> T {
     let txn = begin_write(&app.db).await.unwrap();
     reverse(&txn, gift).await;
+    while_open(txn, statement).await
+}
+
+/// Runs `statement` while `txn`, which has written a change, is still open, and commits
+/// `txn` while `statement` runs or waits for it.
+pub(crate) async fn while_open<T: Send + 'static>(
+    txn: WriteTransaction,
+    statement: impl Future<Output = T> + Send + 'static,
+) -> T {
     let statement = tokio::spawn(statement);
     tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
     txn.commit().await.unwrap();
@@ -572,10 +592,7 @@ pub(crate) async fn beside_a_statement_being_issued(
         .await
         .unwrap()
         .expect("a statement of the donor's gifts");
-    let other = tokio::spawn(other);
-    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
-    txn.commit().await.unwrap();
-    other.await.unwrap();
+    while_open(txn, other).await;
     statement
 }
 
