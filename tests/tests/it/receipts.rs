@@ -621,6 +621,46 @@ async fn a_reversal_during_a_statement_run_corrects_the_statement(backend: Backe
     );
 }
 
+async fn a_staff_void_beside_a_refund_keeps_the_refunds_reason(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let given = give(&app, gift_of(donor.id, 10_000)).await;
+    let receipt = given.receipt.expect("a receipt");
+
+    let txn = begin_write(&app.db).await.unwrap();
+    let mut row: gift::ActiveModel = given.gift.clone().into();
+    row.refunded_minor = Set(10_000);
+    row.status = Set(GiftStatus::Refunded);
+    let refunded = row.update(&txn).await.unwrap();
+    receipts::on_refund(&txn, &organization(), &refunded)
+        .await
+        .unwrap();
+    let db = app.db.clone();
+    let number = receipt.number.clone();
+    let voided_by_staff = while_open(txn, async move {
+        receipts::void_receipt(&db, &number, "entered twice", &Actor::cli()).await
+    })
+    .await;
+
+    assert!(
+        matches!(
+            voided_by_staff,
+            Err(api::domain::DomainError::Conflict { .. })
+        ),
+        "{voided_by_staff:?}"
+    );
+    let now = receipt::Entity::find_by_id(receipt.id)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(now.status, ReceiptStatus::Void);
+    assert_eq!(
+        now.void_reason.as_deref(),
+        Some("the gift was refunded in full")
+    );
+}
+
 /// Every receipt number of a tax year, in order.
 async fn sequences(app: &TestApp, year: i32) -> Vec<i32> {
     let mut numbers: Vec<i32> = receipt::Entity::find()
@@ -928,6 +968,7 @@ on_both_backends!(
     a_statement_run_states_a_reversal_still_being_recorded,
     one_donors_statement_states_a_reversal_still_being_recorded,
     a_reversal_during_a_statement_run_corrects_the_statement,
+    a_staff_void_beside_a_refund_keeps_the_refunds_reason,
     a_statement_the_database_refuses_stops_the_run_without_a_gap,
     a_batch_of_statements_is_read_and_written_once,
     a_donor_downloads_a_receipt_through_a_signed_link,

@@ -4,9 +4,10 @@
 use chrono::Utc;
 use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
 use entity::{Currency, donor, gift, outbox as outbox_row, receipt};
+use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait,
-    PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ColumnTrait, DatabaseConnection, DatabaseTransaction, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder,
 };
 use serde_json::json;
 
@@ -20,24 +21,43 @@ use mailer::documents::GiftLine;
 pub use mailer::templates::receipt_voided::VoidReason;
 
 /// Voids an issued receipt in the caller's transaction. A void receipt stays on file,
-/// unchanged but for its status, and is never sent again.
+/// unchanged but for its status, and is never sent again. Only a receipt that still
+/// stands is changed: one voided meanwhile by another transaction (on PostgreSQL, read
+/// as issued before that transaction committed) keeps the reason it was voided for.
 pub(super) async fn void(
     txn: &DatabaseTransaction,
     receipt: &receipt::Model,
     reason: &VoidReason,
 ) -> Result<receipt::Model, DomainError> {
+    let already_void = || DomainError::Conflict {
+        field: Some("number".to_owned()),
+        message: format!("receipt {} is already void", receipt.number),
+        existing_id: None,
+    };
     if receipt.status == ReceiptStatus::Void {
-        return Err(DomainError::Conflict {
-            field: Some("number".to_owned()),
-            message: format!("receipt {} is already void", receipt.number),
-            existing_id: None,
-        });
+        return Err(already_void());
     }
-    let mut active: receipt::ActiveModel = receipt.clone().into();
-    active.status = Set(ReceiptStatus::Void);
-    active.voided_at = Set(Some(Utc::now()));
-    active.void_reason = Set(Some(reason.recorded()));
-    Ok(active.update(txn).await?)
+    let voided = receipt::Model {
+        status: ReceiptStatus::Void,
+        voided_at: Some(Utc::now()),
+        void_reason: Some(reason.recorded()),
+        ..receipt.clone()
+    };
+    let changed = receipt::Entity::update_many()
+        .col_expr(receipt::Column::Status, Expr::value(voided.status))
+        .col_expr(receipt::Column::VoidedAt, Expr::value(voided.voided_at))
+        .col_expr(
+            receipt::Column::VoidReason,
+            Expr::value(voided.void_reason.clone()),
+        )
+        .filter(receipt::Column::Id.eq(receipt.id))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .exec(txn)
+        .await?;
+    if changed.rows_affected == 0 {
+        return Err(already_void());
+    }
+    Ok(voided)
 }
 
 pub(super) async fn tell_donor_voided(
