@@ -247,7 +247,7 @@ async fn only_admins_void_a_receipt_outright(backend: Backend) {
     let original = give(&app, gift_of(donor.id, 30_000)).await.receipt.unwrap();
     let staff = app.token(StaffRole::Staff).await;
     let admin = app.token(StaffRole::Admin).await;
-    let query = "mutation($n: String!, $r: String!) { voidReceipt(input: { number: $n, reason: $r }) { status voidReason } }";
+    let query = "mutation($n: String!, $r: String!) { voidReceipt(input: { number: $n, reason: $r }) { status voidReason voidedAt } }";
 
     let refused = app
         .graphql(
@@ -287,6 +287,24 @@ async fn only_admins_void_a_receipt_outright(backend: Backend) {
         )
         .await;
     assert_eq!(voided["data"]["voidReceipt"]["status"], "VOID", "{voided}");
+    let read_back = app
+        .graphql(
+            &staff,
+            "{ receipts(filter: { taxYear: 2026 }) { nodes { number voidedAt } } }",
+            json!({}),
+        )
+        .await;
+    let read_back = read_back["data"]["receipts"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["number"] == original.number.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        read_back["voidedAt"], voided["data"]["voidReceipt"]["voidedAt"],
+        "the void's time as answered is the one kept"
+    );
 
     // A $300 gift with no valid receipt now needs a written acknowledgment.
     let missing = app

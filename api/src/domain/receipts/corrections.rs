@@ -1,7 +1,7 @@
 //! Corrections: voiding, re-issuing and re-sending a receipt, and what a refund, a
 //! corrected gift or a reversed payment does to the receipts that stand.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
 use entity::{Currency, donor, gift, outbox as outbox_row, receipt};
 use sea_orm::sea_query::Expr;
@@ -39,7 +39,8 @@ pub(super) async fn void(
     }
     let voided = receipt::Model {
         status: ReceiptStatus::Void,
-        voided_at: Some(Utc::now()),
+        // As the databases keep it, so what is returned is what is read back later.
+        voided_at: Some(Utc::now().trunc_subsecs(6)),
         void_reason: Some(reason.recorded()),
         ..receipt.clone()
     };
