@@ -124,11 +124,23 @@ pub struct NewGift {
     pub first_installment: Option<bool>,
     /// The gift's id in the system it was imported from.
     pub external_id: Option<String>,
-    /// Whether a succeeded gift is acknowledged now (receipt, receipt email, tribute
-    /// notification). History imports turn it off, as their donors were thanked by the
-    /// system the history comes from; a processor event turns it off to acknowledge the
-    /// gift with `acknowledge_recorded_gift` after the rest of the event is written.
-    pub acknowledge: bool,
+    /// How a succeeded gift is acknowledged when it is recorded.
+    pub acknowledge: Acknowledge,
+}
+
+/// How a succeeded gift is acknowledged when `record_gift` records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Acknowledge {
+    /// Now: its receipt and receipt email (as `receipts::acknowledge_gift` decides), the
+    /// tribute notification, and a statement already issued for the donor and the gift's
+    /// year re-issued with it (`receipts::on_gift_received`).
+    Now,
+    /// As `Now`, but a statement already issued is left to the caller, which records
+    /// several gifts in one transaction and re-issues each statement once, after the
+    /// last (`receipts::on_gifts_received`): an import. The donor is not held either.
+    NowStatementsAfter,
+    /// Not at all: history, whose donors were thanked by the system it comes from.
+    Never,
 }
 
 impl NewGift {
@@ -163,7 +175,7 @@ impl NewGift {
             notes: None,
             first_installment: None,
             external_id: None,
-            acknowledge: true,
+            acknowledge: Acknowledge::Now,
         }
     }
 }
@@ -210,10 +222,14 @@ pub async fn record_gift_for(
 ) -> Result<RecordedGift, DomainError> {
     let (acknowledge, first_installment) = (new.acknowledge, new.first_installment);
     let gift = checked_gift_row(new, donor, fund)?.insert(txn).await?;
-    let receipt = if acknowledge {
-        acknowledge_recorded_gift(txn, org, &gift, donor, fund, first_installment).await?
-    } else {
-        None
+    let receipt = match acknowledge {
+        Acknowledge::Never => None,
+        Acknowledge::Now => {
+            acknowledge_recorded_gift(txn, org, &gift, donor, fund, first_installment).await?
+        }
+        Acknowledge::NowStatementsAfter => {
+            acknowledge_leaving_statement(txn, org, &gift, donor, fund, first_installment).await?
+        }
     };
     Ok(RecordedGift { gift, receipt })
 }
@@ -310,11 +326,31 @@ pub fn checked_gift_row(
     })
 }
 
-/// Acknowledges a recorded gift once it has succeeded: the tribute notification, then
-/// its receipt and receipt email as `receipts::acknowledge_gift` decides. The receipt
-/// comes last because numbering it holds the tax year's receipt counter until the
-/// transaction ends, and every other issuer waits for it.
+/// Acknowledges a recorded gift once it has succeeded: a statement already issued for
+/// the donor and the gift's year is re-issued with it (`receipts::on_gift_received`,
+/// which holds the donor first), then the gift is acknowledged as
+/// [`acknowledge_leaving_statement`] says.
 pub async fn acknowledge_recorded_gift(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    gift: &gift::Model,
+    donor: &donor::Model,
+    fund: &fund::Model,
+    first_installment: Option<bool>,
+) -> Result<Option<receipt::Model>, DomainError> {
+    if gift.status != GiftStatus::Succeeded {
+        return Ok(None);
+    }
+    receipts::on_gift_received(txn, org, gift, donor).await?;
+    acknowledge_leaving_statement(txn, org, gift, donor, fund, first_installment).await
+}
+
+/// Acknowledges a recorded gift once it has succeeded, leaving the year's statement to
+/// the caller: the tribute notification, then its receipt and receipt email as
+/// `receipts::acknowledge_gift` decides. The receipt comes last because numbering it
+/// holds the tax year's receipt counter until the transaction ends, and every other
+/// issuer waits for it.
+async fn acknowledge_leaving_statement(
     txn: &DatabaseTransaction,
     org: &Organization,
     gift: &gift::Model,

@@ -1,22 +1,27 @@
 //! A year-end statement kept true to its year after it is issued: a gift of that year
 //! recorded later (a late webhook, a check entered in January), or a gift whose date
-//! staff move into or out of the year, re-issues it.
+//! staff move into or out of the year, re-issues it; an import re-issues it once, after
+//! its last row.
+
+use std::collections::BTreeSet;
 
 use api::db::begin_write;
 use api::domain::Actor;
-use api::domain::gifts::NewGift;
+use api::domain::gifts::{Acknowledge, NewGift};
+use api::domain::imports::gifts::import_gifts;
+use api::domain::imports::{ImportOptions, ImportReport};
 use api::domain::offline_gifts::{GiftAdjustment, adjust_offline_gift};
 use api::domain::receipts;
 use chrono::{TimeZone, Utc};
 use entity::enums::{Language, PaymentMethod, ReceiptKind, ReceiptStatus};
-use entity::{donor, outbox, pledge, receipt};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use entity::{Currency, donor, outbox, pledge, receipt};
+use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
 
 use crate::checkout::app_with_fake_stripe;
 use crate::mailer::{add_donor, gift_of, give, organization};
 use crate::receipts::{
-    beside_a_statement_being_issued, last_year_gift, monthly_pledge, standing_statements,
-    two_gifts_of_last_year, while_open,
+    OTHER_TRANSACTION_RUNS, beside_a_statement_being_issued, last_year_gift, monthly_pledge,
+    standing_statements, two_gifts_of_last_year, while_open,
 };
 use tests::on_both_backends;
 use tests::stripe::{event, payment_session};
@@ -331,7 +336,150 @@ async fn an_installment_recorded_during_a_statement_run_reissues_the_statement(b
     );
 }
 
+/// Imports `csv` (a gift history) with receipts, as staff would.
+async fn import_with_receipts(
+    db: &sea_orm::DatabaseConnection,
+    csv: &str,
+) -> Result<ImportReport, api::domain::DomainError> {
+    let options = ImportOptions {
+        issue_receipts: true,
+        ..ImportOptions::default()
+    };
+    import_gifts(
+        db,
+        &organization(),
+        Currency::Usd,
+        &Actor::cli(),
+        csv.as_bytes(),
+        options,
+    )
+    .await
+}
+
+async fn an_import_of_several_gifts_of_a_stated_year_reissues_the_statement_once(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (donor, _) = two_gifts_of_last_year(&app).await;
+    issue_statements_of(&app, 2025).await;
+    let first = the_statement_of_2025(&app, donor.id).await;
+
+    let report = import_with_receipts(
+        &app.db,
+        "donor_email,amount,method,received_at,check_number\n\
+         ana@example.org,25.00,check,2025-11-03,1001\n\
+         ana@example.org,40.00,check,2025-12-01,1002\n",
+    )
+    .await
+    .unwrap();
+
+    assert_eq!((report.created, report.receipts_issued), (2, 2), "{report}");
+    assert_eq!(
+        stated(&app, donor.id).await,
+        vec![(21_500, Some(first.id))],
+        "one statement replaces the first, with both checks"
+    );
+    let statements = receipt::Entity::find()
+        .filter(receipt::Column::DonorId.eq(donor.id))
+        .filter(receipt::Column::Kind.eq(ReceiptKind::YearEndStatement))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(statements, 2, "the first, void, and its one replacement");
+    let notices = outbox::Entity::find()
+        .filter(outbox::Column::IdempotencyKey.starts_with("receipt_voided:"))
+        .count(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(notices, 1, "the donor is told once");
+}
+
+/// An import of gifts of two donors, Ana (no gift of 2025 yet) and Sam (who gave in
+/// 2025), beside Sam's statement of 2025 being issued, while a third donor's gift of
+/// 2025 holds the year's receipt counter. The import waits for the counter first, the
+/// statement next; both finish, and the statement states the imported gift.
+async fn an_import_beside_a_statement_being_issued_does_not_deadlock(backend: Backend) {
+    let app = spawn_app(backend).await;
+    add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let sam = add_donor(&app, "Sam Lee", "sam@example.org", Language::English).await;
+    let lee = add_donor(&app, "Lee Park", "lee@example.org", Language::English).await;
+    give(&app, last_year_gift(sam.id, 1_000)).await;
+
+    let holding = begin_write(&app.db).await.unwrap();
+    api::domain::gifts::record_gift(&holding, &organization(), last_year_gift(lee.id, 500))
+        .await
+        .unwrap();
+    let db = app.db.clone();
+    let import = tokio::spawn(async move {
+        import_with_receipts(
+            &db,
+            "donor_email,amount,method,received_at\n\
+             ana@example.org,25.00,check,2025-11-03\n\
+             sam@example.org,40.00,check,2025-12-01\n",
+        )
+        .await
+    });
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    let (db, stated_donor) = (app.db.clone(), sam.clone());
+    let statement = while_open(holding, async move {
+        let txn = begin_write(&db).await?;
+        let issued =
+            receipts::issue_year_end_statement(&txn, &organization(), &stated_donor, 2025).await?;
+        txn.commit().await?;
+        Ok::<_, api::domain::DomainError>(issued)
+    })
+    .await;
+
+    let imported = import.await.unwrap().expect("the import finishes");
+    assert_eq!(imported.created, 2, "{imported}");
+    statement.expect("the statement is issued");
+    assert_eq!(
+        stated(&app, sam.id)
+            .await
+            .iter()
+            .map(|s| s.0)
+            .collect::<Vec<_>>(),
+        vec![5_000],
+        "Sam's statement states the imported check"
+    );
+}
+
+/// Gifts recorded in one transaction and their statements corrected after the last
+/// (`on_gifts_received`), beside the donor's statement being issued: the statement
+/// issued without them is replaced by one with them, even when no receipt was numbered
+/// in the gifts' transaction.
+async fn gifts_whose_statements_are_corrected_after_the_last_find_one_being_issued(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (donor, _) = two_gifts_of_last_year(&app).await;
+
+    let db = app.db.clone();
+    let mut late = last_year_gift(donor.id, 2_500);
+    late.acknowledge = Acknowledge::Never;
+    let statement = beside_a_statement_being_issued(&app, &donor, async move {
+        let txn = begin_write(&db).await.unwrap();
+        let gift = api::domain::gifts::record_gift(&txn, &organization(), late)
+            .await
+            .unwrap()
+            .gift;
+        let received = BTreeSet::from([(gift.donor_id, 2025)]);
+        receipts::on_gifts_received(&txn, &organization(), &received)
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+    })
+    .await;
+
+    assert_eq!(statement.amount_minor, 15_000);
+    assert_eq!(
+        stated(&app, donor.id).await,
+        vec![(17_500, Some(statement.id))]
+    );
+}
+
 on_both_backends!(
+    gifts_whose_statements_are_corrected_after_the_last_find_one_being_issued,
+    an_import_of_several_gifts_of_a_stated_year_reissues_the_statement_once,
+    an_import_beside_a_statement_being_issued_does_not_deadlock,
     a_gift_recorded_after_its_years_statement_reissues_the_statement,
     a_late_installment_reissues_the_statement_that_acknowledges_it,
     a_gift_of_another_year_or_donor_leaves_the_statement_alone,

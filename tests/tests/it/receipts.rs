@@ -525,7 +525,7 @@ pub(crate) async fn standing_statements(app: &TestApp, donor_id: i64) -> Vec<rec
 
 /// While one transaction is open, the other is given time to run until it ends or waits
 /// for the first; whichever happens, the outcome must be the same.
-const OTHER_TRANSACTION_RUNS: Duration = Duration::from_millis(300);
+pub(crate) const OTHER_TRANSACTION_RUNS: Duration = Duration::from_millis(300);
 
 /// A donor who gave $50.00 and then $100.00 last year: the donor, and the second gift.
 pub(crate) async fn two_gifts_of_last_year(app: &TestApp) -> (donor::Model, gift::Model) {

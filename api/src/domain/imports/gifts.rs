@@ -6,7 +6,7 @@
 //! partially refunded gifts are history; pending, failed and disputed ones are refused.
 //! Receipts are not issued unless asked for, by the option or a row's `issue_receipt`.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 use entity::enums::{GiftStatus, PaymentMethod, TributeKind};
@@ -23,7 +23,8 @@ use super::{
 use crate::config::Organization;
 use crate::db::begin_write;
 use crate::domain::exports::GIFT_COLUMNS;
-use crate::domain::gifts::{Benefits, NewGift, Tribute, record_gift};
+use crate::domain::gifts::{Acknowledge, Benefits, NewGift, Tribute, record_gift};
+use crate::domain::receipts::{on_gifts_received, tax_year};
 use crate::domain::{Actor, DomainError, donors};
 
 /// Columns exports write that an import reads past, and the one only imports read.
@@ -295,7 +296,12 @@ fn parse_row(
     gift.anonymous = parse_flag(row, "anonymous", cell("anonymous")?)?.unwrap_or(false);
     gift.notes = cell("notes")?;
     gift.external_id = cell("external_id")?;
-    gift.acknowledge = acknowledge;
+    // Each donor's statement is re-issued once, after every row (`import_gifts`).
+    gift.acknowledge = if acknowledge {
+        Acknowledge::NowStatementsAfter
+    } else {
+        Acknowledge::Never
+    };
     Ok(GiftRow {
         row,
         donor,
@@ -305,9 +311,13 @@ fn parse_row(
     })
 }
 
-/// What one row did: imported (and whether a receipt was issued), or seen before.
+/// What one row did: imported (whether a receipt was issued, and the donor and tax year
+/// of a gift acknowledged, whose statement may need re-issuing), or seen before.
 enum Outcome {
-    Created { receipted: bool },
+    Created {
+        receipted: bool,
+        acknowledged: Option<(i64, i32)>,
+    },
     AlreadyImported,
 }
 
@@ -368,6 +378,9 @@ async fn apply_row(
     };
     let mut gift = row.gift;
     gift.donor_id = donor.id;
+    let acknowledged = (gift.acknowledge != Acknowledge::Never
+        && gift.status == GiftStatus::Succeeded)
+        .then(|| (donor.id, tax_year(org, gift.received_at)));
     let recorded = record_gift(txn, org, gift).await?;
     if row.refunded_minor > 0 {
         let mut refunded: gift::ActiveModel = recorded.gift.into();
@@ -376,6 +389,7 @@ async fn apply_row(
     }
     Ok(Outcome::Created {
         receipted: recorded.receipt.is_some(),
+        acknowledged,
     })
 }
 
@@ -421,6 +435,7 @@ pub async fn import_gifts(
     }
 
     let txn = begin_write(db).await?;
+    let mut acknowledged = BTreeSet::new();
     for row in rows {
         let number = row.row;
         // Each row in a savepoint, so a refused row leaves the others' work intact.
@@ -429,9 +444,13 @@ pub async fn import_gifts(
             Ok(outcome) => {
                 savepoint.commit().await?;
                 match outcome {
-                    Outcome::Created { receipted } => {
+                    Outcome::Created {
+                        receipted,
+                        acknowledged: gift,
+                    } => {
                         report.created += 1;
                         report.receipts_issued += usize::from(receipted);
+                        acknowledged.extend(gift);
                     }
                     Outcome::AlreadyImported => report.already_imported += 1,
                 }
@@ -443,6 +462,7 @@ pub async fn import_gifts(
             }
         }
     }
+    on_gifts_received(&txn, org, &acknowledged).await?;
     finish(txn, actor, "importGifts", &options, report, |report| {
         json!({
             "rows": report.rows,

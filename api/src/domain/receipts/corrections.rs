@@ -1,6 +1,8 @@
 //! Corrections: voiding, re-issuing and re-sending a receipt, and what a refund, a
 //! corrected gift or a reversed payment does to the receipts that stand.
 
+use std::collections::BTreeSet;
+
 use chrono::{SubsecRound, Utc};
 use entity::enums::{GiftStatus, ReceiptKind, ReceiptStatus};
 use entity::{Currency, donor, gift, outbox as outbox_row, receipt};
@@ -354,7 +356,42 @@ pub async fn on_gift_received(
     donor: &donor::Model,
 ) -> Result<(), DomainError> {
     hold_donors(txn, &[donor.id]).await?;
-    let year = tax_year(org, gift.received_at);
+    correct_if_stated(txn, org, donor, tax_year(org, gift.received_at)).await
+}
+
+/// [`on_gift_received`] for several succeeded gifts recorded in one transaction, once
+/// for each donor and tax year of `received` (donor id, year), after the last gift: a
+/// donor with several gifts of a stated year gets one new statement and one notice.
+/// The donors are not held: a transaction recording gifts of several donors (an import)
+/// holds a year's receipt counter from its first receipt on, and holding a donor after
+/// it could deadlock with a statement being issued, which holds the donor first. The
+/// counters order them instead: each year's is held before its statements are looked
+/// for, so a statement being issued (which holds it too) either reads the gifts or is
+/// found.
+pub async fn on_gifts_received(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    received: &BTreeSet<(i64, i32)>,
+) -> Result<(), DomainError> {
+    let years: BTreeSet<i32> = received.iter().map(|&(_, year)| year).collect();
+    for &year in &years {
+        hold_tax_year(txn, year).await?;
+    }
+    for &(donor_id, year) in received {
+        let donor = find_donor(txn, donor_id).await?;
+        Box::pin(correct_if_stated(txn, org, &donor, year)).await?;
+    }
+    Ok(())
+}
+
+/// Re-issues the donor's statement of `year` with the gifts as they are now, when one
+/// stands, telling the donor a gift was added.
+async fn correct_if_stated(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    donor: &donor::Model,
+    year: i32,
+) -> Result<(), DomainError> {
     let stated = valid_statements_of(year)
         .filter(receipt::Column::DonorId.eq(donor.id))
         .count(txn)

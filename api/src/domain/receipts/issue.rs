@@ -89,8 +89,9 @@ pub async fn installment_policy(
 /// Acknowledges a newly recorded gift as policy says: every succeeded one-off gift and
 /// every installment of $250 or more gets its receipt now; other installments get one
 /// for the first installment of their pledge (or every one, if the donor's tier asks),
-/// and the year-end statement covers the rest; a statement already issued for the
-/// gift's year is re-issued with it (`on_gift_received`). `first_installment` is what
+/// and the year-end statement covers the rest. A statement already issued for the
+/// gift's year is the caller's to re-issue (`on_gift_received`, before this, or
+/// `on_gifts_received` after several gifts). `first_installment` is what
 /// the processor says of an installment; without it, the first one recorded is the
 /// first.
 pub async fn acknowledge_gift(
@@ -104,7 +105,6 @@ pub async fn acknowledge_gift(
     if gift.status != GiftStatus::Succeeded {
         return Ok(None);
     }
-    super::corrections::on_gift_received(txn, org, gift, donor).await?;
     let receipt_now = match gift.pledge_id {
         None => true,
         Some(_) if gift.amount_minor >= WRITTEN_ACKNOWLEDGMENT_MINOR => true,
