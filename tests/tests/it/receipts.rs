@@ -679,6 +679,73 @@ async fn a_staff_void_beside_a_refund_keeps_the_refunds_reason(backend: Backend)
     );
 }
 
+/// Staff re-issue a receipt while a partial refund of its gift is being recorded, and
+/// another gift of the year holds the receipt counter: the refund waits for the counter
+/// first, staff next. The refund's correction stands; staff are told the receipt is
+/// already void.
+async fn a_staff_reissue_beside_a_refund_keeps_the_refunds_correction(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let other = add_donor(&app, "Sam Lee", "sam@example.org", Language::English).await;
+    let given = give(&app, gift_of(donor.id, 10_000)).await;
+    let receipt = given.receipt.expect("a receipt");
+
+    let holding = begin_write(&app.db).await.unwrap();
+    api::domain::gifts::record_gift(&holding, &organization(), gift_of(other.id, 500))
+        .await
+        .unwrap();
+    let db = app.db.clone();
+    let gift = given.gift.clone();
+    let refund = tokio::spawn(async move {
+        let txn = begin_write(&db).await?;
+        let mut row: gift::ActiveModel = gift.into();
+        row.refunded_minor = Set(4_000);
+        row.status = Set(GiftStatus::PartiallyRefunded);
+        let refunded = row.update(&*txn).await?;
+        let outcome = receipts::on_refund(&txn, &organization(), &refunded).await?;
+        txn.commit().await?;
+        Ok::<_, api::domain::DomainError>(outcome)
+    });
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    let db = app.db.clone();
+    let number = receipt.number.clone();
+    let reissued = while_open(holding, async move {
+        receipts::reissue_receipt(
+            &db,
+            &organization(),
+            &number,
+            "the name was misspelled",
+            &Actor::cli(),
+        )
+        .await
+    })
+    .await;
+
+    let refunded = refund.await.unwrap().expect("the refund is recorded");
+    assert!(
+        matches!(refunded, RefundOutcome::Reissued { .. }),
+        "{refunded:?}"
+    );
+    assert!(
+        matches!(reissued, Err(api::domain::DomainError::Conflict { .. })),
+        "{reissued:?}"
+    );
+    let standing: Vec<i64> = receipt::Entity::find()
+        .filter(receipt::Column::GiftId.eq(given.gift.id))
+        .filter(receipt::Column::Status.eq(ReceiptStatus::Issued))
+        .all(&app.db)
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| r.amount_minor)
+        .collect();
+    assert_eq!(
+        standing,
+        vec![6_000],
+        "one receipt stands, for the net gift"
+    );
+}
+
 /// Every receipt number of a tax year, in order.
 async fn sequences(app: &TestApp, year: i32) -> Vec<i32> {
     let mut numbers: Vec<i32> = receipt::Entity::find()
@@ -987,6 +1054,7 @@ on_both_backends!(
     one_donors_statement_states_a_reversal_still_being_recorded,
     a_reversal_during_a_statement_run_corrects_the_statement,
     a_staff_void_beside_a_refund_keeps_the_refunds_reason,
+    a_staff_reissue_beside_a_refund_keeps_the_refunds_correction,
     a_statement_the_database_refuses_stops_the_run_without_a_gap,
     a_batch_of_statements_is_read_and_written_once,
     a_donor_downloads_a_receipt_through_a_signed_link,

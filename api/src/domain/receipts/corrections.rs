@@ -143,6 +143,19 @@ fn staff_reason(text: &str) -> Result<VoidReason, DomainError> {
     })
 }
 
+/// The receipt numbered `number`, its tax year's counter held: a refund, a reversed
+/// payment or a corrected gift holds the year before it voids the gift's receipts, so
+/// staff changing a receipt wait for one being recorded (and then find the receipt
+/// void, `void`) instead of holding the receipt while the other holds the year.
+async fn held_by_number(
+    txn: &DatabaseTransaction,
+    number: &str,
+) -> Result<receipt::Model, DomainError> {
+    let receipt = find_by_number(txn, number).await?;
+    hold_tax_year(txn, receipt.tax_year).await?;
+    Ok(receipt)
+}
+
 /// Voids a receipt (staff, with a reason) and tells the donor.
 pub async fn void_receipt(
     db: &DatabaseConnection,
@@ -150,9 +163,9 @@ pub async fn void_receipt(
     reason: &str,
     actor: &Actor,
 ) -> Result<receipt::Model, DomainError> {
-    let txn = crate::db::begin_write(db).await?;
-    let receipt = find_by_number(&txn, number).await?;
     let reason = staff_reason(reason)?;
+    let txn = crate::db::begin_write(db).await?;
+    let receipt = held_by_number(&txn, number).await?;
     let voided = void(&txn, &receipt, &reason).await?;
     let donor = find_donor(&txn, voided.donor_id).await?;
     tell_donor_voided(&txn, &donor, &voided, None, &reason).await?;
@@ -178,9 +191,9 @@ pub async fn reissue_receipt(
     reason: &str,
     actor: &Actor,
 ) -> Result<receipt::Model, DomainError> {
-    let txn = crate::db::begin_write(db).await?;
-    let receipt = find_by_number(&txn, number).await?;
     let reason = staff_reason(reason)?;
+    let txn = crate::db::begin_write(db).await?;
+    let receipt = held_by_number(&txn, number).await?;
     let voided = void(&txn, &receipt, &reason).await?;
     let replacement = reissue_in(&txn, org, &voided).await?.ok_or_else(|| {
         DomainError::validation(
