@@ -3,6 +3,7 @@
 //! language, the receipts' documents (text, HTML and the typeset PDF they attach), the
 //! transports, and the worker that delivers them.
 
+pub mod bidi;
 pub mod config;
 pub mod database;
 pub mod documents;

@@ -10,6 +10,9 @@ use std::collections::HashMap;
 use std::ops::Range;
 use std::sync::{Arc, LazyLock, Mutex};
 
+use crate::bidi::is_direction_mark;
+pub use crate::bidi::without_direction_marks;
+
 use krilla::Document;
 use krilla::color::rgb;
 use krilla::geom::{PathBuilder, Point};
@@ -207,19 +210,6 @@ impl Fonts {
             Script::Latin
         }
     }
-}
-
-/// Marks that steer the bidirectional order and have no glyph of their own.
-fn is_direction_mark(c: char) -> bool {
-    matches!(
-        c,
-        '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
-    )
-}
-
-/// Text without its direction marks, for where no bidirectional order applies.
-pub fn without_direction_marks(text: &str) -> String {
-    text.chars().filter(|c| !is_direction_mark(*c)).collect()
 }
 
 /// A run of glyphs in one font and one direction, ready to draw.

@@ -12,6 +12,7 @@ use super::words::Words;
 use super::{
     Attachment, Context, Prefetched, RenderError, Rendered, donor_link_version, payload_id,
 };
+use crate::bidi::Isolation;
 use crate::documents::{PdfError, stored_pdf};
 
 pub const KIND: &str = "receipt";
@@ -98,11 +99,17 @@ pub fn render_receipt(
         ..
     } = receipt;
     let words = Words::new(context.language);
+    // In Arabic the number and the name are isolated, so 2026-000003 keeps its order.
+    let iso = Isolation::of(context.language);
+    let (said_number, org) = (iso.ltr(&number), iso.name(&context.org.legal_name));
+    let (said_number, org) = (said_number.as_str(), org.as_str());
     let number = number.as_str();
-    let org = context.org.legal_name.as_str();
     let (subject, intro) = match kind {
         ReceiptKind::Gift => (
-            words.with("receipt-gift-subject", &[("number", number), ("org", org)]),
+            words.with(
+                "receipt-gift-subject",
+                &[("number", said_number), ("org", org)],
+            ),
             words.get("receipt-gift-intro"),
         ),
         ReceiptKind::YearEndStatement => (
@@ -110,7 +117,7 @@ pub fn render_receipt(
                 "receipt-statement-subject",
                 &[
                     ("year", &tax_year.to_string()),
-                    ("number", number),
+                    ("number", said_number),
                     ("org", org),
                 ],
             ),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::words::Words;
 use super::{Context, RenderError, Rendered, payload_id};
+use crate::bidi::{Isolation, Piece, pieces, without_direction_marks};
 
 pub const KIND: &str = "receipt_voided";
 
@@ -60,17 +61,22 @@ impl VoidReason {
         }
     }
 
-    /// As the donor reads it, addressed to them, in `words`' language.
+    /// As the donor reads it, addressed to them, in `words`' language; in Arabic the
+    /// amount and staff's words are isolated (`crate::bidi`).
     pub fn said(&self, words: Words) -> String {
+        let iso = Isolation::of(words.language());
         match self {
-            VoidReason::Staff { text } => text.trim().to_owned(),
+            VoidReason::Staff { text } => iso.name(text.trim()),
             VoidReason::RefundedInFull => words.get("receipt-void-reason-refunded-in-full"),
             VoidReason::RefundedInPart {
                 refunded_minor,
                 currency,
             } => words.with(
                 "receipt-void-reason-refunded-in-part",
-                &[("amount", &words.stored_amount(*refunded_minor, currency))],
+                &[(
+                    "amount",
+                    &iso.ltr(&words.stored_amount(*refunded_minor, currency)),
+                )],
             ),
             VoidReason::RefundFailed => words.get("receipt-void-reason-refund-failed"),
             VoidReason::GiftCorrected => words.get("receipt-void-reason-gift-corrected"),
@@ -91,12 +97,33 @@ impl VoidReason {
     }
 }
 
-/// What the templates in `templates/email/receipt_voided/` show.
+/// What the templates in `templates/email/receipt_voided/` show: sentences whose values
+/// carry isolate marks in Arabic (`crate::bidi`), as the subject shows them; the HTML
+/// sets each isolated value in a `<bdi>`, and the text leaves the marks out, as a
+/// receipt's text does.
 struct Mail {
     subject: String,
     voided: String,
     /// Names the receipt that replaces it, when one does.
     replaced: Option<String>,
+}
+
+impl Mail {
+    fn voided_text(&self) -> String {
+        without_direction_marks(&self.voided)
+    }
+
+    fn replaced_text(&self) -> Option<String> {
+        self.replaced.as_deref().map(without_direction_marks)
+    }
+
+    fn voided_html(&self) -> Vec<Piece> {
+        pieces(&self.voided)
+    }
+
+    fn replaced_html(&self) -> Option<Vec<Piece>> {
+        self.replaced.as_deref().map(pieces)
+    }
 }
 
 email_templates!(
@@ -134,23 +161,27 @@ pub async fn render(
         None => None,
     };
     let words = Words::new(context.language);
-    let amount = words.stored_amount(voided.amount_minor, &voided.currency);
-    let number = voided.number.as_str();
+    // In Arabic each value is isolated, so a number such as 2026-000003 keeps its order.
+    let iso = Isolation::of(context.language);
+    let amount = iso.ltr(&words.stored_amount(voided.amount_minor, &voided.currency));
+    let number = iso.ltr(&voided.number);
+    let reason = VoidReason::of_notice(payload, voided.void_reason.as_deref()).said(words);
     let mail = Mail {
-        subject: words.with("receipt-voided-subject", &[("number", number)]),
+        subject: words.with("receipt-voided-subject", &[("number", &number)]),
         voided: words.with(
             "receipt-voided-body",
             &[
-                ("number", number),
+                ("number", &number),
                 ("amount", &amount),
-                (
-                    "reason",
-                    &VoidReason::of_notice(payload, voided.void_reason.as_deref()).said(words),
-                ),
+                ("reason", &reason),
             ],
         ),
-        replaced: replacement
-            .map(|r| words.with("receipt-voided-replaced", &[("replacement", &r.number)])),
+        replaced: replacement.map(|r| {
+            words.with(
+                "receipt-voided-replaced",
+                &[("replacement", &iso.ltr(&r.number))],
+            )
+        }),
     };
     compose(context, &mail, |_| {})
 }
@@ -230,7 +261,17 @@ mod tests {
             assert_eq!(reason.recorded(), recorded);
             assert_eq!(reason.said(spanish), said);
         }
-        assert_eq!(part().said(arabic), "تم رد 1.250,50\u{a0}$ من تبرعك إليك");
+        assert_eq!(
+            part().said(arabic),
+            "تم رد \u{2066}1.250,50\u{a0}$\u{2069} من تبرعك إليك"
+        );
+        assert_eq!(
+            VoidReason::Staff {
+                text: " wrong address ".to_owned()
+            }
+            .said(arabic),
+            "\u{2068}wrong address\u{2069}"
+        );
         assert_eq!(
             part().said(Words::new(Language::English)),
             "$1,250.50 of your gift was refunded to you"

@@ -13,6 +13,7 @@ mod constraints;
 mod demo;
 mod donate_browser;
 mod donor_choices;
+mod email_browser;
 mod event_orders;
 mod exports;
 mod gifts;

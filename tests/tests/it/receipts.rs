@@ -746,6 +746,26 @@ async fn a_staff_reissue_beside_a_refund_keeps_the_refunds_correction(backend: B
     );
 }
 
+/// A receipt number copied from an Arabic email's subject, where invisible marks keep it
+/// reading left to right, finds the receipt.
+async fn a_receipt_number_copied_from_an_arabic_subject_finds_the_receipt(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::Arabic).await;
+    let receipt = give(&app, gift_of(donor.id, 10_000))
+        .await
+        .receipt
+        .expect("a receipt");
+
+    let copied = format!(" \u{2066}{}\u{2069} ", receipt.number);
+    let found = receipts::find_by_number(&app.db, &copied).await.unwrap();
+
+    assert_eq!(found.id, receipt.id);
+    let maybe = receipts::find_receipt_by_number(&app.db, &copied)
+        .await
+        .unwrap();
+    assert_eq!(maybe.map(|r| r.id), Some(receipt.id));
+}
+
 /// Every receipt number of a tax year, in order.
 async fn sequences(app: &TestApp, year: i32) -> Vec<i32> {
     let mut numbers: Vec<i32> = receipt::Entity::find()
@@ -1055,6 +1075,7 @@ on_both_backends!(
     a_reversal_during_a_statement_run_corrects_the_statement,
     a_staff_void_beside_a_refund_keeps_the_refunds_reason,
     a_staff_reissue_beside_a_refund_keeps_the_refunds_correction,
+    a_receipt_number_copied_from_an_arabic_subject_finds_the_receipt,
     a_statement_the_database_refuses_stops_the_run_without_a_gap,
     a_batch_of_statements_is_read_and_written_once,
     a_donor_downloads_a_receipt_through_a_signed_link,

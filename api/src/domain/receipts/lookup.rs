@@ -16,10 +16,19 @@ pub async fn find_by_number(
     number: &str,
 ) -> Result<receipt::Model, DomainError> {
     receipt::Entity::find()
-        .filter(receipt::Column::Number.eq(number.trim()))
+        .filter(receipt::Column::Number.eq(as_typed(number)))
         .one(db)
         .await?
         .ok_or_else(|| DomainError::not_found("receipt", number))
+}
+
+/// A receipt number as typed or pasted: without the spaces around it, and without the
+/// invisible marks an Arabic subject sets around it (`mailer::bidi`), which come along
+/// when it is copied from there.
+fn as_typed(number: &str) -> String {
+    mailer::bidi::without_direction_marks(number)
+        .trim()
+        .to_owned()
 }
 
 /// A receipt by its number, or `None` when no receipt has it.
@@ -28,7 +37,7 @@ pub async fn find_receipt_by_number(
     number: &str,
 ) -> Result<Option<receipt::Model>, DomainError> {
     Ok(receipt::Entity::find()
-        .filter(receipt::Column::Number.eq(number.trim()))
+        .filter(receipt::Column::Number.eq(as_typed(number)))
         .one(db)
         .await?)
 }

@@ -21,10 +21,16 @@ fn links() -> DownloadLinks {
 }
 
 pub async fn rendered(app: &TestApp, message: &outbox::Model) -> Rendered {
+    try_rendered(app, message).await.unwrap()
+}
+
+/// The message as the mailer would render it, or why it would not send it.
+pub async fn try_rendered(
+    app: &TestApp,
+    message: &outbox::Model,
+) -> Result<Rendered, templates::RenderError> {
     let org = crate::mailer::organization();
-    templates::render(&app.db, &org, Some(&links()), message)
-        .await
-        .unwrap()
+    templates::render(&app.db, &org, Some(&links()), message).await
 }
 
 async fn a_new_card_pledge_is_welcomed_once_to_the_club_and_once_to_the_circle(backend: Backend) {

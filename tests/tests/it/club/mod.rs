@@ -26,7 +26,7 @@ mod emails;
 mod pledge_changes;
 
 pub use donor_links::{manage_link, post_form};
-pub use emails::{messages, rendered};
+pub use emails::{messages, rendered, try_rendered};
 pub use pledge_changes::tomas_card_pledge;
 
 /// The key test servers sign self-service links with.

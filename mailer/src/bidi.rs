@@ -1,0 +1,103 @@
+//! Values inside sentences of a right-to-left language: an amount, a receipt number or
+//! a name set among Arabic words is isolated, so its own characters keep their order
+//! (`2026-000003`, not `000003-2026`). Text carries Unicode's isolate marks; HTML shows
+//! each isolated value in a `<bdi>` instead.
+
+use entity::enums::Language;
+
+/// Starts a stretch that reads left to right whatever surrounds it (an amount, a number).
+const LEFT_TO_RIGHT_ISOLATE: char = '\u{2066}';
+/// Starts a stretch that reads in the direction of its own first letter (a name).
+const FIRST_STRONG_ISOLATE: char = '\u{2068}';
+const POP_DIRECTIONAL_ISOLATE: char = '\u{2069}';
+
+/// Marks that steer the bidirectional order and have no glyph of their own.
+pub(crate) fn is_direction_mark(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+    )
+}
+
+/// Text without its direction marks, for where no bidirectional order applies.
+pub fn without_direction_marks(text: &str) -> String {
+    text.chars().filter(|c| !is_direction_mark(*c)).collect()
+}
+
+/// How values are set inside the sentences of a document or an email in `language`: in a
+/// right-to-left language each is isolated, as `<bdi>` does in HTML; elsewhere they are
+/// left as they are.
+#[derive(Clone, Copy)]
+pub(crate) struct Isolation {
+    right_to_left: bool,
+}
+
+impl Isolation {
+    pub(crate) fn of(language: Language) -> Self {
+        Isolation {
+            right_to_left: language == Language::Arabic,
+        }
+    }
+
+    fn wrap(self, open: char, text: &str) -> String {
+        if self.right_to_left {
+            format!("{open}{text}{POP_DIRECTIONAL_ISOLATE}")
+        } else {
+            text.to_owned()
+        }
+    }
+
+    /// An amount, a receipt number, an EIN: digits and signs that read left to right.
+    pub(crate) fn ltr(self, text: &str) -> String {
+        self.wrap(LEFT_TO_RIGHT_ISOLATE, text)
+    }
+
+    /// A name or description typed by people, in whatever script.
+    pub(crate) fn name(self, text: &str) -> String {
+        self.wrap(FIRST_STRONG_ISOLATE, text)
+    }
+}
+
+/// A stretch of a sentence as the HTML shows it: plain text, or a value isolated from
+/// the text around it (`<bdi>`), left to right or in the direction of its own letters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Piece {
+    Text(String),
+    LeftToRight(String),
+    OwnDirection(String),
+}
+
+/// Splits a sentence at its isolate marks, for the template to set each isolated value
+/// in a `<bdi>`; askama escapes every piece.
+pub(crate) fn pieces(text: &str) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut current = String::new();
+    let mut open: Option<char> = None;
+    let flush = |open: Option<char>, current: &mut String, pieces: &mut Vec<Piece>| {
+        if current.is_empty() {
+            return;
+        }
+        let text = std::mem::take(current);
+        pieces.push(match open {
+            Some(LEFT_TO_RIGHT_ISOLATE) => Piece::LeftToRight(text),
+            Some(_) => Piece::OwnDirection(text),
+            None => Piece::Text(text),
+        });
+    };
+    for c in text.chars() {
+        match c {
+            LEFT_TO_RIGHT_ISOLATE | FIRST_STRONG_ISOLATE if open.is_none() => {
+                flush(open, &mut current, &mut pieces);
+                open = Some(c);
+            }
+            POP_DIRECTIONAL_ISOLATE if open.is_some() => {
+                flush(open, &mut current, &mut pieces);
+                open = None;
+            }
+            LEFT_TO_RIGHT_ISOLATE | FIRST_STRONG_ISOLATE | POP_DIRECTIONAL_ISOLATE => {}
+            _ => current.push(c),
+        }
+    }
+    flush(open, &mut current, &mut pieces);
+    pieces
+}
