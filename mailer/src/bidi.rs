@@ -101,3 +101,41 @@ pub(crate) fn pieces(text: &str) -> Vec<Piece> {
     flush(open, &mut current, &mut pieces);
     pieces
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_arabic_isolates_and_each_value_its_own_way() {
+        let arabic = Isolation::of(Language::Arabic);
+        assert_eq!(arabic.ltr("2026-000003"), "\u{2066}2026-000003\u{2069}");
+        assert_eq!(arabic.name("Ana"), "\u{2068}Ana\u{2069}");
+        let spanish = Isolation::of(Language::Spanish);
+        assert_eq!(spanish.ltr("2026-000003"), "2026-000003");
+        assert_eq!(spanish.name("Ana"), "Ana");
+    }
+
+    #[test]
+    fn a_mark_inside_a_value_or_outside_any_is_left_out() {
+        // A name typed with its own isolate inside the one around it, and a stray close.
+        let text = "a \u{2068}b \u{2066}c\u{2069} d\u{2069}\u{2069} e";
+        assert_eq!(
+            pieces(text),
+            vec![
+                Piece::Text("a ".to_owned()),
+                Piece::OwnDirection("b c".to_owned()),
+                Piece::Text(" d e".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
+    fn direction_marks_are_taken_out_of_text_and_nothing_else() {
+        let marked = "\u{200E}\u{200F}\u{202A}\u{202E}\u{2066}\u{2069}2026-000003 ٢٠٢٦";
+        assert_eq!(without_direction_marks(marked), "2026-000003 ٢٠٢٦");
+        assert!(!is_direction_mark('\u{2065}'));
+        assert!(!is_direction_mark('\u{206A}'));
+        assert!(!is_direction_mark('\u{2029}'));
+    }
+}

@@ -434,11 +434,13 @@ mod tests {
         let html = render(&document(Language::Arabic)).unwrap().html;
 
         assert!(
-            html.contains("إيصال <bdi dir=\"ltr\">2026-000003</bdi>"),
+            html.contains(
+                "إيصال <bdi dir=\"ltr\" style=\"white-space: nowrap;\">2026-000003</bdi>"
+            ),
             "{html}"
         );
         assert!(
-            html.contains("<bdi dir=\"ltr\">50,00\u{a0}$</bdi>"),
+            html.contains("<bdi dir=\"ltr\" style=\"white-space: nowrap;\">50,00\u{a0}$</bdi>"),
             "{html}"
         );
         assert!(

@@ -82,6 +82,39 @@ pub async fn render_prefetched(
     render_receipt(context, receipt, version)
 }
 
+/// The receipt email's subject and opening line in the context's language. In Arabic the
+/// number and the organization's name are isolated, so 2026-000003 keeps its order.
+fn subject_and_intro(
+    context: Context<'_>,
+    kind: ReceiptKind,
+    number: &str,
+    tax_year: i32,
+) -> (String, String) {
+    let words = Words::new(context.language);
+    let iso = Isolation::of(context.language);
+    let (number, org) = (iso.ltr(number), iso.name(&context.org.legal_name));
+    match kind {
+        ReceiptKind::Gift => (
+            words.with(
+                "receipt-gift-subject",
+                &[("number", &number), ("org", &org)],
+            ),
+            words.get("receipt-gift-intro"),
+        ),
+        ReceiptKind::YearEndStatement => (
+            words.with(
+                "receipt-statement-subject",
+                &[
+                    ("year", &tax_year.to_string()),
+                    ("number", &number),
+                    ("org", &org),
+                ],
+            ),
+            words.get("receipt-statement-intro"),
+        ),
+    }
+}
+
 /// The message for an issued receipt, its link signed with the donor's link `version`.
 /// The receipt's stored text, HTML and PDF move into the message, uncopied.
 pub fn render_receipt(
@@ -99,31 +132,8 @@ pub fn render_receipt(
         ..
     } = receipt;
     let words = Words::new(context.language);
-    // In Arabic the number and the name are isolated, so 2026-000003 keeps its order.
-    let iso = Isolation::of(context.language);
-    let (said_number, org) = (iso.ltr(&number), iso.name(&context.org.legal_name));
-    let (said_number, org) = (said_number.as_str(), org.as_str());
+    let (subject, intro) = subject_and_intro(context, kind, &number, tax_year);
     let number = number.as_str();
-    let (subject, intro) = match kind {
-        ReceiptKind::Gift => (
-            words.with(
-                "receipt-gift-subject",
-                &[("number", said_number), ("org", org)],
-            ),
-            words.get("receipt-gift-intro"),
-        ),
-        ReceiptKind::YearEndStatement => (
-            words.with(
-                "receipt-statement-subject",
-                &[
-                    ("year", &tax_year.to_string()),
-                    ("number", said_number),
-                    ("org", org),
-                ],
-            ),
-            words.get("receipt-statement-intro"),
-        ),
-    };
     let download = context
         .links
         .and_then(|links| links.url_for(number, version))
@@ -145,4 +155,41 @@ pub fn render_receipt(
         })
         .collect();
     Ok(rendered)
+}
+
+#[cfg(test)]
+mod tests {
+    use entity::enums::Language;
+
+    use super::*;
+    use crate::templates::placeholder_organization;
+
+    #[test]
+    fn an_arabic_subject_keeps_the_number_and_the_name_in_order() {
+        let org = placeholder_organization();
+        let subject = |language, kind| {
+            let context = Context {
+                org: &org,
+                language,
+                to_name: None,
+                links: None,
+            };
+            subject_and_intro(context, kind, "2026-000003", 2026).0
+        };
+        let name = &org.legal_name;
+        assert_eq!(
+            subject(Language::Arabic, ReceiptKind::Gift),
+            format!("إيصالك \u{2066}2026-000003\u{2069} من \u{2068}{name}\u{2069}")
+        );
+        assert_eq!(
+            subject(Language::Arabic, ReceiptKind::YearEndStatement),
+            format!(
+                "كشف تبرعاتك لعام 2026 (\u{2066}2026-000003\u{2069}) من \u{2068}{name}\u{2069}"
+            )
+        );
+        assert_eq!(
+            subject(Language::English, ReceiptKind::YearEndStatement),
+            format!("Your 2026 giving statement (2026-000003) from {name}")
+        );
+    }
 }

@@ -143,6 +143,39 @@ fn replacement_id(payload: &serde_json::Value) -> Result<Option<i64>, RenderErro
     }
 }
 
+/// The notice of `voided` (its number, amount and currency) in `language`: why, and the number of
+/// the receipt that replaces it. In Arabic each value is isolated, so a number such as
+/// 2026-000003 keeps its order.
+fn notice(
+    language: Language,
+    voided: (&str, i64, &str),
+    replacement: Option<&str>,
+    reason: &VoidReason,
+) -> Mail {
+    let (number, amount_minor, currency) = voided;
+    let words = Words::new(language);
+    let iso = Isolation::of(language);
+    let amount = iso.ltr(&words.stored_amount(amount_minor, currency));
+    let number = iso.ltr(number);
+    Mail {
+        subject: words.with("receipt-voided-subject", &[("number", &number)]),
+        voided: words.with(
+            "receipt-voided-body",
+            &[
+                ("number", &number),
+                ("amount", &amount),
+                ("reason", &reason.said(words)),
+            ],
+        ),
+        replaced: replacement.map(|number| {
+            words.with(
+                "receipt-voided-replaced",
+                &[("replacement", &iso.ltr(number))],
+            )
+        }),
+    }
+}
+
 /// Payload: `{ "receipt_id": 42, "replacement_receipt_id": 43, "reason": { "code":
 /// "refunded_in_full" } }` (the replacement is absent when nothing replaces the receipt,
 /// as after a full refund; the reason is a [`VoidReason`]).
@@ -160,29 +193,13 @@ pub async fn render(
         Some(replacement_id) => receipt::Entity::find_by_id(replacement_id).one(db).await?,
         None => None,
     };
-    let words = Words::new(context.language);
-    // In Arabic each value is isolated, so a number such as 2026-000003 keeps its order.
-    let iso = Isolation::of(context.language);
-    let amount = iso.ltr(&words.stored_amount(voided.amount_minor, &voided.currency));
-    let number = iso.ltr(&voided.number);
-    let reason = VoidReason::of_notice(payload, voided.void_reason.as_deref()).said(words);
-    let mail = Mail {
-        subject: words.with("receipt-voided-subject", &[("number", &number)]),
-        voided: words.with(
-            "receipt-voided-body",
-            &[
-                ("number", &number),
-                ("amount", &amount),
-                ("reason", &reason),
-            ],
-        ),
-        replaced: replacement.map(|r| {
-            words.with(
-                "receipt-voided-replaced",
-                &[("replacement", &iso.ltr(&r.number))],
-            )
-        }),
-    };
+    let reason = VoidReason::of_notice(payload, voided.void_reason.as_deref());
+    let mail = notice(
+        context.language,
+        (&voided.number, voided.amount_minor, &voided.currency),
+        replacement.as_ref().map(|r| r.number.as_str()),
+        &reason,
+    );
     compose(context, &mail, |_| {})
 }
 
@@ -276,6 +293,67 @@ mod tests {
             part().said(Words::new(Language::English)),
             "$1,250.50 of your gift was refunded to you"
         );
+    }
+
+    #[test]
+    fn an_arabic_notice_keeps_its_numbers_in_order_in_every_part() -> Result<(), RenderError> {
+        let org = crate::templates::placeholder_organization();
+        let render = |language| {
+            let context = Context {
+                org: &org,
+                language,
+                to_name: None,
+                links: None,
+            };
+            let reason = VoidReason::Staff {
+                text: "wrong address".to_owned(),
+            };
+            let mail = notice(
+                language,
+                ("2026-000003", 25_000, "USD"),
+                Some("2026-000004"),
+                &reason,
+            );
+            compose(context, &mail, |_| {})
+        };
+
+        let arabic = render(Language::Arabic)?;
+        assert_eq!(
+            arabic.subject,
+            "تم إلغاء الإيصال \u{2066}2026-000003\u{2069}"
+        );
+        let ltr =
+            |text: &str| format!("<bdi dir=\"ltr\" style=\"white-space: nowrap;\">{text}</bdi>");
+        for part in [
+            format!(
+                "تم إلغاء الإيصال {} بمبلغ {}.",
+                ltr("2026-000003"),
+                ltr("250,00\u{a0}$")
+            ),
+            "السبب: <bdi>wrong address</bdi>.".to_owned(),
+            format!("يحل محله الإيصال {} الذي", ltr("2026-000004")),
+        ] {
+            assert!(arabic.html.contains(&part), "{part}\n{}", arabic.html);
+        }
+        assert!(
+            arabic.text.contains(
+                "تم إلغاء الإيصال 2026-000003 بمبلغ 250,00\u{a0}$. السبب: wrong address.\n\
+                 يحل محله الإيصال 2026-000004 الذي نرسله إليك بشكل منفصل."
+            ),
+            "{}",
+            arabic.text
+        );
+
+        let english = render(Language::English)?;
+        assert_eq!(english.subject, "Receipt 2026-000003 has been voided");
+        assert!(english.html.contains("2026-000004"), "{}", english.html);
+        assert!(
+            !english.html.contains("<bdi dir=\"ltr\" style"),
+            "{}",
+            english.html
+        );
+        assert!(english.text.contains("2026-000004"), "{}", english.text);
+        Ok(())
     }
 
     #[test]

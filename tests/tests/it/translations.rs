@@ -166,7 +166,7 @@ async fn a_receipt_names_the_fund_in_the_donors_language(backend: Backend) {
     );
 }
 
-async fn an_appeal(app: &TestApp, staff: &str, translations: Value) -> String {
+pub(crate) async fn an_appeal(app: &TestApp, staff: &str, translations: Value) -> String {
     let campaign = ok(
         app,
         staff,

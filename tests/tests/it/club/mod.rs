@@ -167,7 +167,7 @@ async fn a_six_month_100_dollar_pledge_counts_600_and_a_yearly_500_pledge_qualif
     assert!(history(&app, fay).await.is_empty());
 }
 
-fn subscription_event(
+pub(crate) fn subscription_event(
     id: &str,
     kind: &str,
     sub: &str,
