@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::club::{club_app, envelope_pledge, subscription_event, try_rendered};
 use crate::staff_api::{check_gift, create_donor, ok, record_gift, staff_token};
-use crate::translations::an_appeal;
+use crate::translations::{an_appeal, arabic_appeal_text};
 use tests::browser::{Browser, axe_source, browser_available};
 use tests::on_both_backends;
 use tests::stripe::{event, paid_invoice};
@@ -133,15 +133,7 @@ async fn every_email_in_every_language_passes_axe_and_keeps_its_numbers_in_order
     }
     // An appeal, written in Arabic too; the others read it in English inside their
     // language's frame.
-    let appeal = an_appeal(
-        &app,
-        &staff,
-        json!([
-            { "language": "ARABIC", "field": "SUBJECT", "text": "{first_name}، قفوا مع العائلات هذا الخريف" },
-            { "language": "ARABIC", "field": "MESSAGE", "text": "مرحباً {first_name}،\n\nهل تتبرعون بمبلغ {ask_amount} اليوم؟ {donate_link}" },
-        ]),
-    )
-    .await;
+    let appeal = an_appeal(&app, &staff, arabic_appeal_text()).await;
     ok(
         &app,
         &staff,
@@ -172,7 +164,10 @@ async fn every_email_in_every_language_passes_axe_and_keeps_its_numbers_in_order
     ];
     assert_eq!(kinds.len(), every_kind.len() * donors.len(), "{kinds:?}");
 
-    let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("email-screenshots");
+    // A folder for each database, as both runs write pages of the same names at once.
+    let folder = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("email-screenshots")
+        .join(format!("{backend:?}").to_lowercase());
     std::fs::create_dir_all(&folder).unwrap();
     let browser = Browser::start().await;
     let mut problems = Vec::new();

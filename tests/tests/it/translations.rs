@@ -166,6 +166,14 @@ async fn a_receipt_names_the_fund_in_the_donors_language(backend: Backend) {
     );
 }
 
+/// An appeal's subject and message written in Arabic, with their merge fields.
+pub(crate) fn arabic_appeal_text() -> Value {
+    json!([
+        { "language": "ARABIC", "field": "SUBJECT", "text": "{first_name}، قفوا مع العائلات هذا الخريف" },
+        { "language": "ARABIC", "field": "MESSAGE", "text": "مرحباً {first_name}،\n\nهل تتبرعون بمبلغ {ask_amount} اليوم؟ {donate_link}" },
+    ])
+}
+
 pub(crate) async fn an_appeal(app: &TestApp, staff: &str, translations: Value) -> String {
     let campaign = ok(
         app,
@@ -204,15 +212,7 @@ async fn an_arabic_appeal_email_takes_its_subject_and_body_from_the_arabic_text(
         json!({ "displayName": "ليلى حداد", "firstName": "ليلى", "email": "layla@example.org", "emailConsent": true, "language": "ARABIC" }),
     )
     .await;
-    let appeal = an_appeal(
-        &app,
-        &staff,
-        json!([
-            { "language": "ARABIC", "field": "SUBJECT", "text": "{first_name}، قفوا مع العائلات هذا الخريف" },
-            { "language": "ARABIC", "field": "MESSAGE", "text": "مرحباً {first_name}،\n\nهل تتبرعون بمبلغ {ask_amount} اليوم؟ {donate_link}" },
-        ]),
-    )
-    .await;
+    let appeal = an_appeal(&app, &staff, arabic_appeal_text()).await;
 
     let preview = ok(
         &app,
