@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use crate::club::{club_app, envelope_pledge, messages, rendered};
 use crate::staff_api::{admin_token, create_donor, fails, ok};
+use crate::translations::send_appeal;
 use tests::on_both_backends;
 use tests::support::{Backend, TestApp};
 
@@ -163,13 +164,7 @@ async fn the_circle_follows_its_tier_through_a_new_name_and_threshold(backend: B
     .await["appealPreview"]["clubMonthlyAsk"]
         .clone();
     assert!(member.is_null(), "a member is not invited: {member}");
-    ok(
-        &app,
-        &admin,
-        "mutation($id: ID!) { sendAppeal(input: { id: $id }) { queued } }",
-        json!({ "id": appeal }),
-    )
-    .await;
+    send_appeal(&app, &admin, appeal.as_str().expect("an id")).await;
     let sent = messages(&app, "appeal").await;
     let to = |donor: i64| sent.iter().find(|m| m.donor_id == Some(donor)).unwrap();
     let invitation = rendered(&app, to(sam)).await.text;

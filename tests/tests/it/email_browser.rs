@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::club::{club_app, envelope_pledge, subscription_event, try_rendered};
 use crate::staff_api::{check_gift, create_donor, ok, record_gift, staff_token};
-use crate::translations::{an_appeal, arabic_appeal_text};
+use crate::translations::{an_appeal, arabic_appeal_text, send_appeal};
 use tests::browser::{Browser, axe_source, browser_available};
 use tests::on_both_backends;
 use tests::stripe::{event, paid_invoice};
@@ -134,13 +134,7 @@ async fn every_email_in_every_language_passes_axe_and_keeps_its_numbers_in_order
     // An appeal, written in Arabic too; the others read it in English inside their
     // language's frame.
     let appeal = an_appeal(&app, &staff, arabic_appeal_text()).await;
-    ok(
-        &app,
-        &staff,
-        "mutation($id: ID!) { sendAppeal(input: { id: $id }) { queued } }",
-        json!({ "id": appeal }),
-    )
-    .await;
+    send_appeal(&app, &staff, &appeal).await;
     let messages = outbox::Entity::find()
         .order_by_asc(outbox::Column::Id)
         .all(&app.db)

@@ -166,6 +166,17 @@ async fn a_receipt_names_the_fund_in_the_donors_language(backend: Backend) {
     );
 }
 
+/// Sends the appeal `id` to its audience, as staff do.
+pub(crate) async fn send_appeal(app: &TestApp, token: &str, id: &str) {
+    ok(
+        app,
+        token,
+        "mutation($id: ID!) { sendAppeal(input: { id: $id }) { queued } }",
+        json!({ "id": id }),
+    )
+    .await;
+}
+
 /// An appeal's subject and message written in Arabic, with their merge fields.
 pub(crate) fn arabic_appeal_text() -> Value {
     json!([
@@ -226,13 +237,7 @@ async fn an_arabic_appeal_email_takes_its_subject_and_body_from_the_arabic_text(
     assert_eq!(preview["fellBack"], false);
     assert_eq!(preview["subject"], "ليلى، قفوا مع العائلات هذا الخريف");
 
-    ok(
-        &app,
-        &staff,
-        "mutation($id: ID!) { sendAppeal(input: { id: $id }) { queued } }",
-        json!({ "id": appeal }),
-    )
-    .await;
+    send_appeal(&app, &staff, &appeal).await;
     let queued = messages(&app, "appeal").await;
     assert_eq!(queued.len(), 1);
     let email = rendered(&app, &queued[0]).await;
@@ -282,13 +287,7 @@ async fn an_appeal_without_the_donors_language_says_it_falls_back_to_english(bac
     assert_eq!(preview["contentLanguage"], "ENGLISH");
     assert_eq!(preview["fellBack"], true);
     assert_eq!(preview["subject"], "Ana, stand with families this fall");
-    ok(
-        &app,
-        &staff,
-        "mutation($id: ID!) { sendAppeal(input: { id: $id }) { queued } }",
-        json!({ "id": appeal }),
-    )
-    .await;
+    send_appeal(&app, &staff, &appeal).await;
     let email = rendered(&app, &messages(&app, "appeal").await[0]).await;
     // The English message is marked as English inside the Spanish email.
     assert!(
