@@ -143,7 +143,21 @@ pub enum Acknowledge {
     Never,
 }
 
+/// Whether a gift in `status` is acknowledged (receipt, tribute notification, a standing
+/// statement re-issued): only a succeeded one. A gift still pending, a bank payment say,
+/// is acknowledged when it clears; one that failed never is.
+pub fn is_acknowledged(status: GiftStatus) -> bool {
+    status == GiftStatus::Succeeded
+}
+
 impl NewGift {
+    /// The tax year whose receipt counter and statement recording this gift touches, or
+    /// `None` when recording it acknowledges nothing.
+    pub fn acknowledged_year(&self, org: &Organization) -> Option<i32> {
+        (self.acknowledge != Acknowledge::Never && is_acknowledged(self.status))
+            .then(|| receipts::tax_year(org, self.received_at))
+    }
+
     /// A gift with every optional part empty.
     pub fn new(
         donor_id: i64,
@@ -338,7 +352,7 @@ pub async fn acknowledge_recorded_gift(
     fund: &fund::Model,
     first_installment: Option<bool>,
 ) -> Result<Option<receipt::Model>, DomainError> {
-    if gift.status != GiftStatus::Succeeded {
+    if !is_acknowledged(gift.status) {
         return Ok(None);
     }
     receipts::on_gift_received(txn, org, gift, donor).await?;
@@ -358,7 +372,7 @@ async fn acknowledge_leaving_statement(
     fund: &fund::Model,
     first_installment: Option<bool>,
 ) -> Result<Option<receipt::Model>, DomainError> {
-    if gift.status != GiftStatus::Succeeded {
+    if !is_acknowledged(gift.status) {
         return Ok(None);
     }
     tributes::notify_honoree(txn, org, gift, donor).await?;

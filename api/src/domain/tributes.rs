@@ -5,7 +5,7 @@
 //! donor allowed it.
 
 use chrono::{DateTime, Duration, Utc};
-use entity::enums::{GiftStatus, TributeKind};
+use entity::enums::TributeKind;
 use entity::{Currency, EmailAddress, donor, format_minor, gift, outbox as outbox_row};
 use mailer::outbox::{self, NewMessage};
 use sea_orm::sea_query::Expr;
@@ -59,7 +59,7 @@ pub async fn notify_honoree(
     gift: &gift::Model,
     donor: &donor::Model,
 ) -> Result<(), DomainError> {
-    if gift.status != GiftStatus::Succeeded {
+    if !gifts::is_acknowledged(gift.status) {
         return Ok(());
     }
     let (Some(kind), Some(honoree)) = (gift.tribute_kind, gift.tribute_name.as_deref()) else {

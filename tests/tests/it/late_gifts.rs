@@ -442,6 +442,55 @@ async fn an_import_beside_a_statement_being_issued_does_not_deadlock(backend: Ba
     );
 }
 
+/// An import receipting gifts of two tax years beside a transaction that receipts the
+/// same two years in the other order, as another import of those rows would: whichever
+/// order the rows come in, neither holds a year the other is waiting for.
+async fn imports_receipting_two_years_in_opposite_orders_do_not_deadlock(backend: Backend) {
+    let app = spawn_app(backend).await;
+    add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    let sam = add_donor(&app, "Sam Lee", "sam@example.org", Language::English).await;
+
+    let other = begin_write(&app.db).await.unwrap();
+    api::domain::gifts::record_gift(&other, &organization(), last_year_gift(sam.id, 500))
+        .await
+        .unwrap();
+    let db = app.db.clone();
+    let import = tokio::spawn(async move {
+        import_with_receipts(
+            &db,
+            "donor_email,amount,method,received_at\n\
+             ana@example.org,25.00,check,2026-03-02\n\
+             ana@example.org,40.00,check,2025-11-03\n",
+        )
+        .await
+    });
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    api::domain::gifts::record_gift(&other, &organization(), gift_of(sam.id, 700))
+        .await
+        .expect("the other transaction numbers this year's receipt too");
+    other.commit().await.unwrap();
+
+    let imported = import.await.unwrap().expect("the import finishes");
+    assert_eq!(
+        (imported.created, imported.receipts_issued),
+        (2, 2),
+        "{imported}"
+    );
+    let numbers: Vec<String> = receipt::Entity::find()
+        .order_by_asc(receipt::Column::Number)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|receipt| receipt.number)
+        .collect();
+    assert_eq!(
+        numbers,
+        ["2025-000001", "2025-000002", "2026-000001", "2026-000002"],
+        "each year's numbers stay gapless"
+    );
+}
+
 /// Gifts recorded in one transaction and their statements corrected after the last
 /// (`on_gifts_received`), beside the donor's statement being issued: the statement
 /// issued without them is replaced by one with them, even when no receipt was numbered
@@ -480,6 +529,7 @@ on_both_backends!(
     gifts_whose_statements_are_corrected_after_the_last_find_one_being_issued,
     an_import_of_several_gifts_of_a_stated_year_reissues_the_statement_once,
     an_import_beside_a_statement_being_issued_does_not_deadlock,
+    imports_receipting_two_years_in_opposite_orders_do_not_deadlock,
     a_gift_recorded_after_its_years_statement_reissues_the_statement,
     a_late_installment_reissues_the_statement_that_acknowledges_it,
     a_gift_of_another_year_or_donor_leaves_the_statement_alone,

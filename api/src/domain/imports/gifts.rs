@@ -24,7 +24,7 @@ use crate::config::Organization;
 use crate::db::begin_write;
 use crate::domain::exports::GIFT_COLUMNS;
 use crate::domain::gifts::{Acknowledge, Benefits, NewGift, Tribute, record_gift};
-use crate::domain::receipts::{on_gifts_received, tax_year};
+use crate::domain::receipts::{hold_tax_year, on_gifts_received};
 use crate::domain::{Actor, DomainError, donors};
 
 /// Columns exports write that an import reads past, and the one only imports read.
@@ -378,9 +378,7 @@ async fn apply_row(
     };
     let mut gift = row.gift;
     gift.donor_id = donor.id;
-    let acknowledged = (gift.acknowledge != Acknowledge::Never
-        && gift.status == GiftStatus::Succeeded)
-        .then(|| (donor.id, tax_year(org, gift.received_at)));
+    let acknowledged = gift.acknowledged_year(org).map(|year| (donor.id, year));
     let recorded = record_gift(txn, org, gift).await?;
     if row.refunded_minor > 0 {
         let mut refunded: gift::ActiveModel = recorded.gift.into();
@@ -435,6 +433,16 @@ pub async fn import_gifts(
     }
 
     let txn = begin_write(db).await?;
+    // Every tax year the rows receipt is held before the first row, earliest first, as
+    // everything else that numbers several years holds them: two imports of the same
+    // years, in any order of rows, never each hold a year the other waits for.
+    let years: BTreeSet<i32> = rows
+        .iter()
+        .filter_map(|row| row.gift.acknowledged_year(org))
+        .collect();
+    for &year in &years {
+        hold_tax_year(&txn, year).await?;
+    }
     let mut acknowledged = BTreeSet::new();
     for row in rows {
         let number = row.row;

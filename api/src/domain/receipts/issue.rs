@@ -14,6 +14,7 @@ use serde_json::json;
 
 use super::super::DomainError;
 use super::super::donors::email_to;
+use super::super::gifts;
 use super::numbering::{
     WRITTEN_ACKNOWLEDGMENT_MINOR, next_receipt_number, next_receipt_sequences, receipt_number,
     tax_year,
@@ -102,7 +103,7 @@ pub async fn acknowledge_gift(
     fund: &fund::Model,
     first_installment: Option<bool>,
 ) -> Result<Option<receipt::Model>, DomainError> {
-    if gift.status != GiftStatus::Succeeded {
+    if !gifts::is_acknowledged(gift.status) {
         return Ok(None);
     }
     let receipt_now = match gift.pledge_id {
