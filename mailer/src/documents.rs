@@ -354,6 +354,9 @@ struct HtmlDocument<'a> {
     intro: Sentence,
     tributes: Vec<Sentence>,
     columns: Vec<Sentence>,
+    /// Each column's heading as plain text, beside each cell for a narrow screen, where
+    /// the rows are stacked and each value shows its heading (`templates/email/base.html`).
+    labels: Vec<String>,
     rows: Vec<Vec<Sentence>>,
     totals: Vec<Sentence>,
     acknowledgment: Vec<Sentence>,
@@ -378,6 +381,11 @@ fn render_html(doc: &Document, p: &Parts) -> Result<String, askama::Error> {
         intro: pieces(&p.intro),
         tributes: all(&p.tributes),
         columns: all(&p.columns),
+        labels: p
+            .columns
+            .iter()
+            .map(|c| without_direction_marks(c))
+            .collect(),
         rows: p.rows.iter().map(|row| all(row)).collect(),
         totals: all(&p.totals),
         acknowledgment: all(&p.acknowledgment),

@@ -283,6 +283,34 @@ impl Browser {
         std::fs::write(path, png).expect("the screenshot is written");
     }
 
+    /// What makes the current page wider than the window, so that a reader on a phone
+    /// scrolls it sideways: empty when it fits; otherwise the page's width beside the
+    /// window's, then the widest elements reaching past the window or whose content
+    /// spills out of them, as "tag width".
+    pub async fn wider_than_the_window(&self) -> Vec<String> {
+        let found = self
+            .script(
+                "const root = document.documentElement;\
+                 if (root.scrollWidth <= root.clientWidth) { return []; }\
+                 const past = [...document.body.querySelectorAll('*')]\
+                   .map((element) => [element, element.getBoundingClientRect(), element.scrollWidth])\
+                   .filter(([element, r, inner]) => r.right > root.clientWidth + 0.5 || r.left < -0.5\
+                     || inner > element.clientWidth + 1 && getComputedStyle(element).overflowX === 'visible')\
+                   .sort((a, b) => Math.max(b[1].width, b[2]) - Math.max(a[1].width, a[2])).slice(0, 3)\
+                   .map(([element, r, inner]) => element.tagName.toLowerCase() + ' ' + Math.round(Math.max(r.width, inner)) + 'px');\
+                 return [root.scrollWidth + 'px in a window of ' + root.clientWidth + 'px', ...past];",
+            )
+            .await;
+        found
+            .as_array()
+            .map(|all| {
+                all.iter()
+                    .map(|v| v.as_str().unwrap_or_default().to_owned())
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("the page's width answered {found}")])
+    }
+
     /// Runs axe-core (its source given) on the current page and returns its violations,
     /// each as "rule (impact): help, at selectors".
     pub async fn axe_violations(&self, axe_source: &str) -> Vec<String> {

@@ -185,8 +185,8 @@ async fn donor_pages(app: &TestApp) -> Vec<(&'static str, String)> {
 }
 
 /// Each page in English, Spanish, French and Arabic at 360 px and 1280 px: a screenshot
-/// under the target directory (to look at, not committed), and not one axe-core
-/// violation.
+/// under the target directory (to look at, not committed), not one axe-core violation,
+/// and never wider than the window.
 async fn every_page_in_every_language_passes_axe_on_a_phone_and_a_desktop(backend: Backend) {
     if !browser_available() {
         return;
@@ -216,6 +216,10 @@ async fn every_page_in_every_language_passes_axe_on_a_phone_and_a_desktop(backen
                     .await;
                 for found in browser.axe_violations(&axe).await {
                     violations.push(format!("{name} {lang} {width}px: {found}"));
+                }
+                let wider = browser.wider_than_the_window().await;
+                if !wider.is_empty() {
+                    violations.push(format!("{name} {lang} {width}px: {}", wider.join(", ")));
                 }
             }
         }

@@ -2,7 +2,8 @@
 //! club's and the Circle's welcomes, a receipt, the notice and new receipt of its
 //! correction, a tribute's notification, a failed payment, a cancelled pledge, an
 //! appeal), in English, Spanish, French and Arabic, at 360 px and 1280 px: screenshotted, not one
-//! axe-core violation, and every receipt number reading left to right, in Arabic too
+//! axe-core violation, never wider than the window (a phone's reader would scroll it
+//! sideways), and every receipt number reading left to right, in Arabic too
 //! (isolated, or Arabic's rules for numbers would show 2026-000003 as 000003-2026), in
 //! the page and in the subject.
 
@@ -191,6 +192,10 @@ async fn every_email_in_every_language_passes_axe_and_keeps_its_numbers_in_order
                 .await;
             for found in browser.axe_violations(&axe).await {
                 problems.push(format!("{name} {width}px: {found}"));
+            }
+            let wider = browser.wider_than_the_window().await;
+            if !wider.is_empty() {
+                problems.push(format!("{name} {width}px: {}", wider.join(", ")));
             }
             let out_of_order = browser.script(REVERSED_NUMBERS).await;
             let Some(out_of_order) = out_of_order.as_array() else {
