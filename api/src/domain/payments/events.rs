@@ -130,7 +130,7 @@ pub async fn record_processor_event(
         payload: &payload,
     };
     let txn = begin_write(db).await?;
-    let row = match claim_event(&txn, &head).await? {
+    let row = match claim_event(&txn, &head, StripeEventStatus::Applied).await? {
         Claim::Settled(status) => return Ok(EventOutcome::AlreadyRecorded(status)),
         Claim::Open(row) => row,
     };
@@ -167,7 +167,7 @@ pub async fn record_processor_event(
     };
     txn.rollback().await?;
     let txn = begin_write(db).await?;
-    let row = match claim_event(&txn, &head).await? {
+    let row = match claim_event(&txn, &head, kept_alone.status()).await? {
         Claim::Settled(status) => return Ok(EventOutcome::AlreadyRecorded(status)),
         Claim::Open(row) => row,
     };
@@ -194,9 +194,17 @@ enum Claim {
 /// Claims an event in the caller's transaction. The unique event id is the claim: a
 /// concurrent delivery of the same event waits on it until this transaction ends, then
 /// finds the row this one kept (or claims the event itself if this one kept nothing).
+///
+/// A new row is written in the status the event is `expected` to end in, which no
+/// other transaction sees: every transaction that claims an event writes its outcome
+/// (`write_outcome`) before it commits. When the expectation holds, as it does for
+/// most events (applied), the outcome changes no indexed column, so PostgreSQL updates
+/// the row in place, and the index of statuses holds no entry `waiting` for events that
+/// never waited, which the look for waiting events after each event would step over.
 async fn claim_event(
     txn: &DatabaseTransaction,
     head: &EventHead<'_>,
+    expected: StripeEventStatus,
 ) -> Result<Claim, DomainError> {
     let claim = stripe_event::ActiveModel {
         event_id: Set(head.id.to_owned()),
@@ -206,7 +214,7 @@ async fn claim_event(
         payload: Set(head.payload.clone()),
         outcome: Set("processing".to_owned()),
         processed_at: Set(Utc::now()),
-        status: Set(StripeEventStatus::Waiting),
+        status: Set(expected),
         ..Default::default()
     };
     let inserted = stripe_event::Entity::insert(claim)

@@ -40,7 +40,11 @@ pub async fn find_or_create_donor(
         .unwrap_or(email.as_str())
         .to_owned();
     let now = Utc::now();
+    // No donor has the processor's customer either (`find_payer` looked): the new donor
+    // takes it as it is made. One made at the same moment with the same email or
+    // customer takes the key first, and is found below.
     let candidate = donor::ActiveModel {
+        stripe_customer_id: Set(payer.customer_id.clone()),
         kind: Set(DonorKind::Individual),
         search_text: Set(donors::search_text(&display_name, Some(email.as_str()))),
         display_name: Set(display_name),
@@ -54,11 +58,14 @@ pub async fn find_or_create_donor(
         ..Default::default()
     };
     match insert_unless_taken(txn, candidate).await? {
-        Some(created) => update_payer_links(txn, created, payer).await,
+        Some(created) => Ok(created),
         None => {
-            let found = find_payer(txn, Some(&email), None).await?.ok_or_else(|| {
-                DomainError::conflict(Some("email"), "the donor conflicts with another donor")
-            })?;
+            let customer = payer.customer_id.as_deref();
+            let found = find_payer(txn, Some(&email), customer)
+                .await?
+                .ok_or_else(|| {
+                    DomainError::conflict(Some("email"), "the donor conflicts with another donor")
+                })?;
             update_payer_links(txn, found, payer).await
         }
     }
