@@ -30,6 +30,10 @@ fn identifier(language: Language) -> LanguageIdentifier {
     }
 }
 
+/// What [`Words::amount`] formats in place of the number, then replaces: a character of
+/// Unicode's private use area, which no message and no number holds.
+const NUMBER_STAND_IN: &str = "\u{E000}";
+
 /// The messages of one language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Words {
@@ -69,9 +73,28 @@ impl Words {
 
     /// An amount in minor units as this language writes it: `$1,250.00`, `$1.250,00`,
     /// `1 250,00 $`.
+    ///
+    /// Fluent formats the message once for each currency and sign, around a stand-in
+    /// for the number, and the copy kept takes each number after: a year-end statement
+    /// writes dozens of amounts.
     pub fn amount(self, amount_minor: i64, currency: Currency) -> String {
+        static KEPT: KeptMessages = KeptMessages::new();
+        let negative = amount_minor < 0;
+        let key = format!("{}{}", currency.code(), if negative { "-" } else { "+" });
+        let pattern = KEPT.get(self.language, &key, || {
+            Some(self.formatted_amount(NUMBER_STAND_IN, negative, currency))
+        });
         let number = NumberStyle::of(self.language).format_minor(amount_minor.abs());
-        let sign = if amount_minor < 0 { "-" } else { "" };
+        match pattern {
+            Some(pattern) if pattern.matches(NUMBER_STAND_IN).count() == 1 => {
+                pattern.replacen(NUMBER_STAND_IN, &number, 1)
+            }
+            _ => self.formatted_amount(&number, negative, currency),
+        }
+    }
+
+    /// The message `amount` formatted by Fluent for `number`.
+    fn formatted_amount(self, number: &str, negative: bool, currency: Currency) -> String {
         let code = match currency {
             Currency::Cad | Currency::Mxn => currency.code(),
             Currency::Usd | Currency::Eur | Currency::Gbp => "none",
@@ -79,9 +102,9 @@ impl Words {
         self.with(
             "amount",
             &[
-                ("sign", sign),
+                ("sign", if negative { "-" } else { "" }),
                 ("symbol", currency.symbol()),
-                ("number", &number),
+                ("number", number),
                 ("code", code),
             ],
         )
@@ -345,6 +368,30 @@ mod tests {
             Words::new(Language::English).amount(-2_500, Currency::Cad),
             "-$25.00 CAD"
         );
+    }
+
+    #[test]
+    fn an_amount_from_the_kept_pattern_is_what_fluent_writes_for_it() {
+        for language in [
+            Language::English,
+            Language::Spanish,
+            Language::French,
+            Language::Arabic,
+        ] {
+            let words = Words::new(language);
+            for currency in Currency::ALL {
+                for minor in [0, 1, -1, 99, 125_050, -2_500, 12_345_678_901, i64::MIN + 1] {
+                    let number = NumberStyle::of(language).format_minor(minor.abs());
+                    let direct = words.formatted_amount(&number, minor < 0, currency);
+                    assert_eq!(
+                        words.amount(minor, currency),
+                        direct,
+                        "{language:?} {currency:?} {minor}"
+                    );
+                    assert!(!direct.contains(NUMBER_STAND_IN), "{direct}");
+                }
+            }
+        }
     }
 
     #[test]
