@@ -301,14 +301,7 @@ impl Browser {
                  return [root.scrollWidth + 'px in a window of ' + root.clientWidth + 'px', ...past];",
             )
             .await;
-        found
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .map(|v| v.as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![format!("the page's width answered {found}")])
+        strings(&found, "the page's width")
     }
 
     /// Runs axe-core (its source given) on the current page and returns its violations,
@@ -326,14 +319,7 @@ impl Browser {
                  .catch(e => done(['axe-core failed: ' + e]));",
             )
             .await;
-        found
-            .as_array()
-            .map(|all| {
-                all.iter()
-                    .map(|v| v.as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .unwrap_or_else(|| vec![format!("axe-core answered {found}")])
+        strings(&found, "axe-core")
     }
 
     /// Presses keys on the keyboard, as a person would (no element targeted).
@@ -393,4 +379,16 @@ impl Drop for Browser {
     fn drop(&mut self) {
         let _ = self.driver.kill();
     }
+}
+
+/// A script's list of strings; anything else, as one line saying what `script` answered.
+fn strings(found: &Value, script: &str) -> Vec<String> {
+    found
+        .as_array()
+        .map(|all| {
+            all.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_else(|| vec![format!("{script} answered {found}")])
 }

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use api::db::begin_write;
+use api::db::{WriteTransaction, begin_write};
 use api::domain::Actor;
 use api::domain::gifts::{Acknowledge, NewGift};
 use api::domain::imports::gifts::import_gifts;
@@ -356,6 +356,27 @@ async fn import_with_receipts(
     .await
 }
 
+/// An import of `csv`, with receipts, started while another transaction holds the
+/// receipt of `gift`, its tax year's counter with it, and given time to run until it
+/// ends or waits: that transaction, still open, and the import.
+async fn import_beside_a_receipt(
+    app: &TestApp,
+    gift: NewGift,
+    csv: &'static str,
+) -> (
+    WriteTransaction,
+    tokio::task::JoinHandle<Result<ImportReport, api::domain::DomainError>>,
+) {
+    let holding = begin_write(&app.db).await.unwrap();
+    api::domain::gifts::record_gift(&holding, &organization(), gift)
+        .await
+        .unwrap();
+    let db = app.db.clone();
+    let import = tokio::spawn(async move { import_with_receipts(&db, csv).await });
+    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    (holding, import)
+}
+
 async fn an_import_of_several_gifts_of_a_stated_year_reissues_the_statement_once(backend: Backend) {
     let app = spawn_app(backend).await;
     let (donor, _) = two_gifts_of_last_year(&app).await;
@@ -403,21 +424,14 @@ async fn an_import_beside_a_statement_being_issued_does_not_deadlock(backend: Ba
     let lee = add_donor(&app, "Lee Park", "lee@example.org", Language::English).await;
     give(&app, last_year_gift(sam.id, 1_000)).await;
 
-    let holding = begin_write(&app.db).await.unwrap();
-    api::domain::gifts::record_gift(&holding, &organization(), last_year_gift(lee.id, 500))
-        .await
-        .unwrap();
-    let db = app.db.clone();
-    let import = tokio::spawn(async move {
-        import_with_receipts(
-            &db,
-            "donor_email,amount,method,received_at\n\
-             ana@example.org,25.00,check,2025-11-03\n\
-             sam@example.org,40.00,check,2025-12-01\n",
-        )
-        .await
-    });
-    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    let (holding, import) = import_beside_a_receipt(
+        &app,
+        last_year_gift(lee.id, 500),
+        "donor_email,amount,method,received_at\n\
+         ana@example.org,25.00,check,2025-11-03\n\
+         sam@example.org,40.00,check,2025-12-01\n",
+    )
+    .await;
     let (db, stated_donor) = (app.db.clone(), sam.clone());
     let statement = while_open(holding, async move {
         let txn = begin_write(&db).await?;
@@ -450,21 +464,14 @@ async fn imports_receipting_two_years_in_opposite_orders_do_not_deadlock(backend
     add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
     let sam = add_donor(&app, "Sam Lee", "sam@example.org", Language::English).await;
 
-    let other = begin_write(&app.db).await.unwrap();
-    api::domain::gifts::record_gift(&other, &organization(), last_year_gift(sam.id, 500))
-        .await
-        .unwrap();
-    let db = app.db.clone();
-    let import = tokio::spawn(async move {
-        import_with_receipts(
-            &db,
-            "donor_email,amount,method,received_at\n\
-             ana@example.org,25.00,check,2026-03-02\n\
-             ana@example.org,40.00,check,2025-11-03\n",
-        )
-        .await
-    });
-    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    let (other, import) = import_beside_a_receipt(
+        &app,
+        last_year_gift(sam.id, 500),
+        "donor_email,amount,method,received_at\n\
+         ana@example.org,25.00,check,2026-03-02\n\
+         ana@example.org,40.00,check,2025-11-03\n",
+    )
+    .await;
     api::domain::gifts::record_gift(&other, &organization(), gift_of(sam.id, 700))
         .await
         .expect("the other transaction numbers this year's receipt too");
