@@ -117,6 +117,20 @@ mod tests {
     }
 
     #[test]
+    fn isolated_values_become_pieces_and_markup_stays_text() {
+        let sentence = "\u{2066}$5\u{2069} <b> \u{2068}Ana & Co\u{2069}";
+
+        assert_eq!(
+            pieces(sentence),
+            vec![
+                Piece::LeftToRight("$5".to_owned()),
+                Piece::Text(" <b> ".to_owned()),
+                Piece::OwnDirection("Ana & Co".to_owned()),
+            ]
+        );
+    }
+
+    #[test]
     fn a_mark_inside_a_value_or_outside_any_is_left_out() {
         // A name typed with its own isolate inside the one around it, and a stray close.
         let text = "a \u{2068}b \u{2066}c\u{2069} d\u{2069}\u{2069} e";

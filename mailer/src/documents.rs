@@ -463,20 +463,6 @@ mod tests {
     }
 
     #[test]
-    fn isolated_values_become_pieces_and_markup_stays_text() {
-        let sentence = "\u{2066}$5\u{2069} <b> \u{2068}Ana & Co\u{2069}";
-
-        assert_eq!(
-            pieces(sentence),
-            vec![
-                Piece::LeftToRight("$5".to_owned()),
-                Piece::Text(" <b> ".to_owned()),
-                Piece::OwnDirection("Ana & Co".to_owned()),
-            ]
-        );
-    }
-
-    #[test]
     fn markup_in_a_donors_name_or_fund_is_escaped() {
         let mut document = document(Language::Spanish);
         document.donor_name = "<script>x</script>".to_owned();
