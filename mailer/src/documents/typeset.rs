@@ -1259,6 +1259,161 @@ mod tests {
         assert!(programs[0] != programs[3], "another letter");
     }
 
+    /// The bytes of a literal string whose `(` `bytes` has just passed, through its `)`.
+    fn literal(bytes: &mut impl Iterator<Item = u8>) -> Vec<u8> {
+        let mut codes = Vec::new();
+        while let Some(b) = bytes.next() {
+            match b {
+                b')' => break,
+                b'\\' => match bytes.next().expect("an escape") {
+                    b'n' => codes.push(b'\n'),
+                    b'r' => codes.push(b'\r'),
+                    b't' => codes.push(b'\t'),
+                    b'b' => codes.push(8),
+                    b'f' => codes.push(12),
+                    d @ b'0'..=b'7' => {
+                        let mut value = u32::from(d - b'0');
+                        for _ in 0..2 {
+                            let d = bytes.next().expect("three octal digits");
+                            value = value * 8 + u32::from(d - b'0');
+                        }
+                        codes.push(u8::try_from(value).expect("a byte"));
+                    }
+                    other => codes.push(other),
+                },
+                other => codes.push(other),
+            }
+        }
+        codes
+    }
+
+    /// Each text object a one-font PDF's pages draw, in order: where it starts (its
+    /// `Tm`'s x) and how far its glyphs advance, in points, by the widths its font gives
+    /// each glyph (`/W`) and the adjustments between them (`TJ`); and how many
+    /// text-showing operators it holds.
+    fn drawn_runs(pdf: &[u8]) -> Vec<(f32, f32, usize)> {
+        use std::io::Read;
+        let text = String::from_utf8_lossy(pdf);
+        let [widths] = text.matches("/W[").collect::<Vec<_>>()[..] else {
+            panic!("one font's widths");
+        };
+        let at = text.find(widths).expect("the widths") + widths.len();
+        // Ranges of `first last width`, as krilla writes them, and no nested arrays.
+        let numbers = &text[at..at + text[at..].find(']').expect("whole widths")];
+        assert!(!numbers.contains('['), "widths as ranges: {numbers}");
+        let mut width = HashMap::new();
+        let mut items = numbers
+            .split_whitespace()
+            .map(|n| n.parse::<f32>().expect("a number"));
+        while let (Some(first), Some(last), Some(w)) = (items.next(), items.next(), items.next()) {
+            for cid in first as u32..=last as u32 {
+                width.insert(cid, w);
+            }
+        }
+        let advance = |codes: &[u8], size: f32| -> f32 {
+            codes
+                .chunks(2)
+                .map(|c| width[&(u32::from(c[0]) << 8 | u32::from(c[1]))] * size / 1000.0)
+                .sum()
+        };
+        let mut runs = Vec::new();
+        for (_, stream) in streams(pdf) {
+            let mut page = Vec::new();
+            if flate2::read::ZlibDecoder::new(stream)
+                .read_to_end(&mut page)
+                .is_err()
+                || !page.windows(3).any(|w| w == b"BT ")
+            {
+                continue;
+            }
+            let (mut numbers, mut size, mut run) = (Vec::<f32>::new(), 0.0, (0.0, 0.0, 0));
+            let mut strings: Vec<Vec<u8>> = Vec::new();
+            let mut bytes = page.iter().copied().peekable();
+            let mut word = String::new();
+            while let Some(b) = bytes.next() {
+                if b == b'(' {
+                    strings.push(literal(&mut bytes));
+                    numbers.push(f32::NAN);
+                    continue;
+                }
+                if !(b.is_ascii_whitespace() || b"[]/".contains(&b)) {
+                    word.push(char::from(b));
+                    if bytes
+                        .peek()
+                        .is_some_and(|n| !n.is_ascii_whitespace() && !b"[]/(".contains(n))
+                    {
+                        continue;
+                    }
+                }
+                if word.is_empty() {
+                    continue;
+                }
+                let token = std::mem::take(&mut word);
+                match token.as_str() {
+                    "BT" => run = (0.0, 0.0, 0),
+                    "ET" => runs.push(run),
+                    "Tf" => size = numbers[numbers.len() - 1],
+                    "Tm" => run.0 = numbers[numbers.len() - 2],
+                    "TJ" | "Tj" => {
+                        let mut shown = strings.drain(..);
+                        for n in &numbers {
+                            run.1 += if n.is_nan() {
+                                advance(&shown.next().expect("a string"), size)
+                            } else {
+                                -n * size / 1000.0
+                            };
+                        }
+                        run.2 += 1;
+                    }
+                    _ => {
+                        if let Ok(n) = token.parse::<f32>() {
+                            numbers.push(n);
+                            continue;
+                        }
+                    }
+                }
+                numbers.clear();
+                strings.clear();
+            }
+        }
+        runs
+    }
+
+    #[test]
+    fn each_piece_is_drawn_as_one_run_where_shaping_put_it() {
+        // Kerned pairs (AV, To, Yv, Wo), so that a run's adjustments are not all zero,
+        // in a paragraph long enough to wrap.
+        let text = "AVATAR: To Wolfgang Yves and Tomás Öztürk, who gave $1,250.00 \
+                    to the Santa Ana Deportation Defense Fund. VAT, AWAY, Type, Yoyo.";
+        let mut letter = Letter::new(Direction::LeftToRight).expect("the bundled fonts load");
+        letter.paragraph(text, Weight::Regular, 10.0);
+        let mut shaped = Vec::new();
+        for mark in letter.pages.iter().flatten() {
+            let Mark::Text { x, line, .. } = mark else {
+                continue;
+            };
+            let mut at = *x;
+            for piece in line.pieces.iter() {
+                shaped.push((at, piece.advance * line.size, 1));
+                at += piece.advance * line.size;
+            }
+        }
+        assert!(shaped.len() > 1, "the paragraph wraps: {shaped:?}");
+        let pdf = letter
+            .finish(Metadata::new())
+            .expect("the letter is written");
+        let drawn = drawn_runs(&pdf);
+        assert_eq!(drawn.len(), shaped.len(), "{drawn:?} against {shaped:?}");
+        for (drawn, shaped) in drawn.iter().zip(&shaped) {
+            assert!(
+                (drawn.0 - shaped.0).abs() < 0.01
+                    && (drawn.1 - shaped.1).abs() < 0.01
+                    && drawn.2 == shaped.2,
+                "drawn (x, advance, operators) {drawn:?}, shaped {shaped:?}"
+            );
+        }
+    }
+
     /// The text a one-font PDF draws, read back through its font's character map
     /// (`/ToUnicode`), as a reader that copies text does.
     fn text_read_back(pdf: &[u8]) -> String {
@@ -1298,29 +1453,7 @@ mod tests {
                 if b != b'(' {
                     continue;
                 }
-                let mut codes = Vec::new();
-                while let Some(b) = bytes.next() {
-                    match b {
-                        b')' => break,
-                        b'\\' => match bytes.next().expect("an escape") {
-                            b'n' => codes.push(b'\n'),
-                            b'r' => codes.push(b'\r'),
-                            b't' => codes.push(b'\t'),
-                            b'b' => codes.push(8),
-                            b'f' => codes.push(12),
-                            d @ b'0'..=b'7' => {
-                                let mut value = u32::from(d - b'0');
-                                for _ in 0..2 {
-                                    let d = bytes.next().expect("three octal digits");
-                                    value = value * 8 + u32::from(d - b'0');
-                                }
-                                codes.push(u8::try_from(value).expect("a byte"));
-                            }
-                            other => codes.push(other),
-                        },
-                        other => codes.push(other),
-                    }
-                }
+                let codes = literal(&mut bytes);
                 for code in codes.chunks(2) {
                     let cid = u32::from(code[0]) << 8 | u32::from(code[1]);
                     read.push_str(cids.get(&cid).map_or("\u{fffd}", String::as_str));

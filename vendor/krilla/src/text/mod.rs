@@ -51,6 +51,14 @@ pub(crate) enum FontIdentifier {
     Type3(Type3Identifier),
 }
 
+/// Which PDF font of a [`FontContainer`] holds a glyph: its CID font, or one of its
+/// Type3 fonts by index.
+#[derive(Clone, Copy, Debug, Eq, PartialEq)]
+pub(crate) enum PdfFontKey {
+    Cid,
+    Type3(Type3ID),
+}
+
 /// A container that holds all PDF fonts belonging to an OTF font.
 pub(crate) struct FontContainer {
     font: Font,
@@ -133,6 +141,39 @@ impl FontContainer {
             if self.cid_font.get_codepoints(*cid).is_none() {
                 self.cid_font.set_codepoints(*cid, text, None);
             }
+        }
+    }
+
+    /// [`FontContainer::add_glyph`], answering with the PDF font that holds the glyph
+    /// instead of its identifier. A glyph drawn as an outline is in the one CID font,
+    /// found without cloning or comparing fonts.
+    #[inline]
+    pub(crate) fn add_glyph_to_font(
+        &mut self,
+        glyph: ColoredGlyph,
+    ) -> (&mut dyn PdfFont, PDFGlyph) {
+        if let Some((_, pdf_glyph @ PDFGlyph::Cid(_))) =
+            self.cid_cache.get(&glyph.glyph_id.to_u32())
+        {
+            let pdf_glyph = *pdf_glyph;
+            return (&mut self.cid_font, pdf_glyph);
+        }
+        let (identifier, pdf_glyph) = self.add_glyph(glyph);
+        (self.get_from_identifier_mut(identifier).unwrap(), pdf_glyph)
+    }
+
+    /// Which of the container's PDF fonts holds `glyph`, as a key that is cheap to
+    /// compare: two glyphs have the same key exactly when
+    /// [`FontContainer::font_identifier`] gives them the same identifier. `None` for a
+    /// glyph not added yet.
+    #[inline]
+    pub(crate) fn pdf_font_key(&self, glyph: ColoredGlyph) -> Option<PdfFontKey> {
+        if self.cid_cache.contains_key(&glyph.glyph_id.to_u32()) {
+            return Some(PdfFontKey::Cid);
+        }
+        match &self.type3_cache.get(&glyph)?.0 {
+            FontIdentifier::Cid(_) => Some(PdfFontKey::Cid),
+            FontIdentifier::Type3(Type3Identifier(_, index)) => Some(PdfFontKey::Type3(*index)),
         }
     }
 
