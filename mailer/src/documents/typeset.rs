@@ -1259,6 +1259,23 @@ mod tests {
         assert!(programs[0] != programs[3], "another letter");
     }
 
+    /// The inflated content of each stream of `pdf` that draws text (a page's).
+    fn text_pages(pdf: &[u8]) -> Vec<Vec<u8>> {
+        use std::io::Read;
+        let mut pages = Vec::new();
+        for (_, stream) in streams(pdf) {
+            let mut page = Vec::new();
+            if flate2::read::ZlibDecoder::new(stream)
+                .read_to_end(&mut page)
+                .is_ok()
+                && page.windows(3).any(|w| w == b"BT ")
+            {
+                pages.push(page);
+            }
+        }
+        pages
+    }
+
     /// The bytes of a literal string whose `(` `bytes` has just passed, through its `)`.
     fn literal(bytes: &mut impl Iterator<Item = u8>) -> Vec<u8> {
         let mut codes = Vec::new();
@@ -1292,7 +1309,6 @@ mod tests {
     /// each glyph (`/W`) and the adjustments between them (`TJ`); and how many
     /// text-showing operators it holds.
     fn drawn_runs(pdf: &[u8]) -> Vec<(f32, f32, usize)> {
-        use std::io::Read;
         let text = String::from_utf8_lossy(pdf);
         let [widths] = text.matches("/W[").collect::<Vec<_>>()[..] else {
             panic!("one font's widths");
@@ -1317,15 +1333,7 @@ mod tests {
                 .sum()
         };
         let mut runs = Vec::new();
-        for (_, stream) in streams(pdf) {
-            let mut page = Vec::new();
-            if flate2::read::ZlibDecoder::new(stream)
-                .read_to_end(&mut page)
-                .is_err()
-                || !page.windows(3).any(|w| w == b"BT ")
-            {
-                continue;
-            }
+        for page in text_pages(pdf) {
             let (mut numbers, mut size, mut run) = (Vec::<f32>::new(), 0.0, (0.0, 0.0, 0));
             let mut strings: Vec<Vec<u8>> = Vec::new();
             let mut bytes = page.iter().copied().peekable();
@@ -1417,7 +1425,6 @@ mod tests {
     /// The text a one-font PDF draws, read back through its font's character map
     /// (`/ToUnicode`), as a reader that copies text does.
     fn text_read_back(pdf: &[u8]) -> String {
-        use std::io::Read;
         let text = String::from_utf8_lossy(pdf);
         let at = text.find("/ToUnicode ").expect("a character map") + "/ToUnicode ".len();
         let map = String::from_utf8(referenced_stream(pdf, &text[at..])).expect("a text map");
@@ -1439,15 +1446,7 @@ mod tests {
         }
         // The page's text objects: each glyph run a literal string of two-byte codes.
         let mut read = String::new();
-        for (_, stream) in streams(pdf) {
-            let mut page = Vec::new();
-            if flate2::read::ZlibDecoder::new(stream)
-                .read_to_end(&mut page)
-                .is_err()
-                || !page.windows(3).any(|w| w == b"BT ")
-            {
-                continue;
-            }
+        for page in text_pages(pdf) {
             let mut bytes = page.iter().copied();
             while let Some(b) = bytes.next() {
                 if b != b'(' {
