@@ -1268,7 +1268,9 @@ mod tests {
             if flate2::read::ZlibDecoder::new(stream)
                 .read_to_end(&mut page)
                 .is_ok()
-                && page.windows(3).any(|w| w == b"BT ")
+                && page
+                    .windows(3)
+                    .any(|w| w.starts_with(b"BT") && matches!(w[2], b' ' | b'\n' | b'/'))
             {
                 pages.push(page);
             }
@@ -1420,6 +1422,84 @@ mod tests {
                 "drawn (x, advance, operators) {drawn:?}, shaped {shaped:?}"
             );
         }
+    }
+
+    /// The last number of each text matrix (`Tm`) the PDF's pages set: the height at
+    /// which each run of glyphs is drawn.
+    fn run_heights(pdf: &[u8]) -> Vec<f32> {
+        let mut heights = Vec::new();
+        for page in text_pages(pdf) {
+            let page = String::from_utf8_lossy(&page).into_owned();
+            for (at, _) in page.match_indices(" Tm") {
+                let number = page[..at].rsplit(' ').next().expect("a number before Tm");
+                heights.push(number.parse().expect("a height"));
+            }
+        }
+        heights
+    }
+
+    /// Distinct values, each less the smallest, to two decimals.
+    fn steps_above_lowest(values: impl IntoIterator<Item = f32>) -> Vec<i64> {
+        let values: Vec<f32> = values.into_iter().collect();
+        let lowest = values.iter().copied().fold(f32::INFINITY, f32::min);
+        let mut steps: Vec<i64> = values
+            .iter()
+            .map(|v| ((v - lowest) * 100.0).round() as i64)
+            .collect();
+        steps.sort_unstable();
+        steps.dedup();
+        steps
+    }
+
+    #[test]
+    fn a_mark_shaping_raises_or_lowers_is_drawn_at_its_own_height() {
+        // Arabic with its short vowels: shaping sets each mark above or below its letter.
+        let size = 12.0;
+        let mut letter = Letter::new(Direction::RightToLeft).expect("the bundled fonts load");
+        letter.paragraph("مُحَمَّد وَعَلِيّ", Weight::Regular, size);
+        let mut offsets = Vec::new();
+        for mark in letter.pages.iter().flatten() {
+            if let Mark::Text { line, .. } = mark {
+                for piece in line.pieces.iter() {
+                    offsets.extend(piece.glyphs.iter().map(|g| g.y_offset * size));
+                }
+            }
+        }
+        let shaped = steps_above_lowest(offsets);
+        assert!(
+            shaped.len() > 1,
+            "some marks are raised or lowered: {shaped:?}"
+        );
+        let pdf = letter
+            .finish(Metadata::new())
+            .expect("the letter is written");
+        // A run drawn at `y - offset`: the heights of the runs step as the offsets do.
+        let drawn = steps_above_lowest(run_heights(&pdf).into_iter().map(|y| -y));
+        assert_eq!(drawn, shaped, "heights drawn against offsets shaped");
+    }
+
+    #[test]
+    fn a_word_drawn_again_is_read_from_the_character_map_not_from_actual_text() {
+        // Right to left, so each run goes through the spans that may carry actual text;
+        // no spaces, which another font draws.
+        let text = "مصرمصرمصر";
+        let mut letter = Letter::new(Direction::RightToLeft).expect("the bundled fonts load");
+        letter.paragraph(text, Weight::Regular, 12.0);
+        let pdf = letter
+            .finish(Metadata::new())
+            .expect("the letter is written");
+        let pages = text_pages(&pdf);
+        assert!(!pages.is_empty(), "the letter draws text");
+        for page in pages {
+            assert!(
+                !page
+                    .windows(b"/ActualText".len())
+                    .any(|w| w == b"/ActualText"),
+                "a glyph drawn again with the same letters needs no actual text: {}",
+                String::from_utf8_lossy(&page)
+            );
+        }
+        assert_eq!(text_read_back(&pdf), text.chars().rev().collect::<String>());
     }
 
     /// The text a one-font PDF draws, read back through its font's character map
