@@ -239,7 +239,8 @@ pub async fn record_gift_for(
     let receipt = match acknowledge {
         Acknowledge::Never => None,
         Acknowledge::Now => {
-            acknowledge_recorded_gift(txn, org, &gift, donor, fund, first_installment).await?
+            let read = (donor, fund, receipts::DonorHold::NotHeld);
+            acknowledge_recorded_gift(txn, org, &gift, read, first_installment).await?
         }
         Acknowledge::NowStatementsAfter => {
             acknowledge_leaving_statement(txn, org, &gift, donor, fund, first_installment).await?
@@ -342,20 +343,19 @@ pub fn checked_gift_row(
 
 /// Acknowledges a recorded gift once it has succeeded: a statement already issued for
 /// the donor and the gift's year is re-issued with it (`receipts::on_gift_received`,
-/// which holds the donor first), then the gift is acknowledged as
-/// [`acknowledge_leaving_statement`] says.
+/// which holds the donor first unless the transaction holds it already), then the gift
+/// is acknowledged as [`acknowledge_leaving_statement`] says.
 pub async fn acknowledge_recorded_gift(
     txn: &DatabaseTransaction,
     org: &Organization,
     gift: &gift::Model,
-    donor: &donor::Model,
-    fund: &fund::Model,
+    (donor, fund, hold): (&donor::Model, &fund::Model, receipts::DonorHold),
     first_installment: Option<bool>,
 ) -> Result<Option<receipt::Model>, DomainError> {
     if !is_acknowledged(gift.status) {
         return Ok(None);
     }
-    receipts::on_gift_received(txn, org, gift, donor).await?;
+    receipts::on_gift_received(txn, org, gift, donor, hold).await?;
     acknowledge_leaving_statement(txn, org, gift, donor, fund, first_installment).await
 }
 

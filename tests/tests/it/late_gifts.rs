@@ -7,6 +7,7 @@ use std::collections::BTreeSet;
 
 use api::db::{WriteTransaction, begin_write};
 use api::domain::Actor;
+use api::domain::club::ClubPolicy;
 use api::domain::gifts::{Acknowledge, NewGift};
 use api::domain::imports::gifts::import_gifts;
 use api::domain::imports::{ImportOptions, ImportReport};
@@ -15,7 +16,9 @@ use api::domain::receipts;
 use chrono::{TimeZone, Utc};
 use entity::enums::{Language, PaymentMethod, ReceiptKind, ReceiptStatus};
 use entity::{Currency, donor, outbox, pledge, receipt};
-use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
 
 use crate::checkout::app_with_fake_stripe;
 use crate::mailer::{add_donor, gift_of, give, organization};
@@ -24,7 +27,7 @@ use crate::receipts::{
     standing_statements, two_gifts_of_last_year, while_open,
 };
 use tests::on_both_backends;
-use tests::stripe::{event, payment_session};
+use tests::stripe::{event, paid_invoice, payment_session};
 use tests::support::{Backend, TestApp, spawn_app};
 
 /// Issues the statements of 2025, the year before the one the tests run in.
@@ -336,6 +339,59 @@ async fn an_installment_recorded_during_a_statement_run_reissues_the_statement(b
     );
 }
 
+async fn an_installment_stripe_delivers_during_a_statement_run_reissues_the_statement(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let (donor, pledge) = pledge_of_last_year(&app).await;
+    let mut card = pledge::ActiveModel::from(pledge);
+    card.stripe_subscription_id = Set(Some("sub_ana".to_owned()));
+    card.update(&app.db).await.unwrap();
+    // The donor is Stripe's customer already, so the installment changes nothing of the
+    // donor's own row.
+    let mut customer = donor::ActiveModel::from(donor.clone());
+    customer.stripe_customer_id = Set(Some("cus_monthly".to_owned()));
+    customer.update(&app.db).await.unwrap();
+    let mut invoice = paid_invoice("in_march", "sub_ana", "ana@example.org", 5_000);
+    invoice["status_transitions"]["paid_at"] = serde_json::json!(
+        Utc.with_ymd_and_hms(2025, 3, 2, 18, 0, 0)
+            .unwrap()
+            .timestamp()
+    );
+    let body = serde_json::to_vec(&event("evt_march", "invoice.paid", invoice)).unwrap();
+
+    // Through the path a delivered installment takes: the pledge by its subscription,
+    // the donor read as its row is held, the gift, then its acknowledgment.
+    let db = app.db.clone();
+    let statement = beside_a_statement_being_issued(&app, &donor, async move {
+        let installment = api::stripe::events::parse_event(&body).expect("an invoice.paid event");
+        let outcome = api::domain::payments::record_processor_event(
+            &db,
+            &organization(),
+            Currency::Usd,
+            &ClubPolicy::default(),
+            installment,
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(
+                outcome,
+                api::domain::payments::EventOutcome::Recorded { .. }
+            ),
+            "{outcome:?}"
+        );
+    })
+    .await;
+
+    assert_eq!(statement.amount_minor, 10_000);
+    assert_eq!(
+        stated(&app, donor.id).await,
+        vec![(15_000, Some(statement.id))],
+        "the statement issued beside the installment is replaced by one with it"
+    );
+}
+
 /// Imports `csv` (a gift history) with receipts, as staff would.
 async fn import_with_receipts(
     db: &sea_orm::DatabaseConnection,
@@ -544,4 +600,5 @@ on_both_backends!(
     a_bank_payment_of_a_stated_year_that_clears_later_reissues_the_statement,
     a_statement_run_states_an_installment_still_being_recorded,
     an_installment_recorded_during_a_statement_run_reissues_the_statement,
+    an_installment_stripe_delivers_during_a_statement_run_reissues_the_statement,
 );

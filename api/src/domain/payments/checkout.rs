@@ -43,7 +43,8 @@ pub(super) async fn record_checkout_gift(
     new.stripe_checkout_session_id = Some(payment.session_id.clone());
     new.stripe_payment_intent_id = payment.payment_intent_id.clone();
     let session_id = payment.session_id.clone();
-    let (gift, created) = record_gift_once(txn, recorded, new, (&donor, &fund), async |txn| {
+    let read = (&donor, &fund, receipts::DonorHold::NotHeld);
+    let (gift, created) = record_gift_once(txn, recorded, new, read, async |txn| {
         gift_for_session(txn, &session_id).await
     })
     .await?;
@@ -107,7 +108,8 @@ pub(super) async fn settle_checkout_gift(
             refunded_minor: 0,
             ..gift.clone()
         };
-        receipts::on_gift_received(txn, org, &as_paid, &donor).await?;
+        receipts::on_gift_received(txn, org, &as_paid, &donor, receipts::DonorHold::NotHeld)
+            .await?;
         receipts::issue_gift_receipt(txn, org, &as_paid, &donor, &fund).await?;
         tributes::notify_honoree(txn, org, &as_paid, &donor).await?;
         if gift.refunded_minor > 0 {

@@ -273,7 +273,9 @@ pub(super) async fn record_installment(
     } else {
         pledge
     };
-    let donor = donors::find_donor(txn, pledge.donor_id).await?;
+    // The donor's row is held from this first read (after the pledge's, as a change to
+    // the pledge by staff takes them), so acknowledging the gift need not read it again.
+    let donor = receipts::hold_donor(txn, pledge.donor_id).await?;
     let payer = PayerDetails {
         email: payment.payer_email.clone(),
         customer_id: payment.customer_id.clone(),
@@ -311,7 +313,8 @@ pub(super) async fn record_installment(
     new.stripe_charge_id = payment.charge_id.clone();
     let invoice_id = payment.invoice_id.clone();
     let fund = funds::find_fund(txn, pledge.fund_id).await?;
-    let (gift, created) = record_gift_once(txn, recorded, new, (&donor, &fund), async |txn| {
+    let read = (&donor, &fund, receipts::DonorHold::Held);
+    let (gift, created) = record_gift_once(txn, recorded, new, read, async |txn| {
         gift_for_invoice(txn, &invoice_id).await
     })
     .await?;

@@ -273,9 +273,11 @@ pub(super) fn refused_currency(effect: &PaymentEffect, org_currency: Currency) -
 /// changes is written (`acknowledge_last`).
 pub(super) struct Unacknowledged {
     gift: gift::Model,
-    /// The gift's donor and fund as the event read them.
+    /// The gift's donor and fund as the event read them, and whether it holds the
+    /// donor's row.
     donor: donor::Model,
     fund: fund::Model,
+    hold: receipts::DonorHold,
     first_installment: Option<bool>,
 }
 
@@ -293,6 +295,7 @@ pub(super) async fn acknowledge_last(
         gift,
         donor,
         fund,
+        hold,
         first_installment,
     } in recorded
     {
@@ -300,8 +303,7 @@ pub(super) async fn acknowledge_last(
             txn,
             org,
             &gift,
-            &donor,
-            &fund,
+            (&donor, &fund, hold),
             first_installment,
         ))
         .await?;
@@ -458,7 +460,7 @@ pub(super) async fn record_gift_once(
     txn: &DatabaseTransaction,
     recorded: &mut Vec<Unacknowledged>,
     new: NewGift,
-    (donor, fund): (&donor::Model, &fund::Model),
+    (donor, fund, hold): (&donor::Model, &fund::Model, receipts::DonorHold),
     existing: impl AsyncFnOnce(&DatabaseTransaction) -> Result<Option<gift::Model>, DomainError>,
 ) -> Result<(gift::Model, bool), DomainError> {
     let first_installment = new.first_installment;
@@ -468,6 +470,7 @@ pub(super) async fn record_gift_once(
                 gift: gift.clone(),
                 donor: donor.clone(),
                 fund: fund.clone(),
+                hold,
                 first_installment,
             });
             Ok((gift, true))

@@ -357,18 +357,31 @@ pub async fn on_gift_corrected(
     Box::pin(correct_receipts(txn, org, gift, &reason)).await
 }
 
+/// Whether the caller's transaction already holds a donor's row (`hold_donor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DonorHold {
+    /// Read with `hold_donor`: held until the transaction ends.
+    Held,
+    /// Read without holding it, or made in this transaction.
+    NotHeld,
+}
+
 /// After a gift is recorded as succeeded (new, or a pending payment that went through):
 /// a statement already issued for the donor and the gift's tax year is voided and
 /// re-issued with it, and the donor told. Call it in the transaction that recorded the
 /// gift, before the gift's receipt is numbered: the donor is held first
-/// (`hold_donors`), as a statement being issued holds it, so one sees the other.
+/// (`hold_donors`, unless `hold` says the transaction holds it already), as a statement
+/// being issued holds it, so one sees the other.
 pub async fn on_gift_received(
     txn: &DatabaseTransaction,
     org: &Organization,
     gift: &gift::Model,
     donor: &donor::Model,
+    hold: DonorHold,
 ) -> Result<(), DomainError> {
-    hold_donors(txn, &[donor.id]).await?;
+    if hold == DonorHold::NotHeld {
+        hold_donors(txn, &[donor.id]).await?;
+    }
     correct_if_stated(txn, org, donor, tax_year(org, gift.received_at)).await
 }
 

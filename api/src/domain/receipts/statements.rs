@@ -109,6 +109,15 @@ pub(super) async fn hold_donors(
         .await?)
 }
 
+/// [`hold_donors`] for one donor, whose row it answers with: the first read of a
+/// donor that a transaction will record a gift of can be the one that holds it.
+pub async fn hold_donor(txn: &DatabaseTransaction, id: i64) -> Result<donor::Model, DomainError> {
+    hold_donors(txn, &[id])
+        .await?
+        .pop()
+        .ok_or_else(|| DomainError::not_found("donor", id))
+}
+
 /// Whether the donors already have a valid statement for the year: those who do.
 async fn stated_donors(
     db: &impl ConnectionTrait,
