@@ -316,6 +316,21 @@ async fn a_statement_run_states_an_installment_still_being_recorded(backend: Bac
     );
 }
 
+/// The statement of the pledge's first two installments, issued beside the third, is
+/// replaced by one with all three.
+async fn replaced_with_the_third_installment(
+    app: &TestApp,
+    donor: &donor::Model,
+    statement: &receipt::Model,
+) {
+    assert_eq!(statement.amount_minor, 10_000);
+    assert_eq!(
+        stated(app, donor.id).await,
+        vec![(15_000, Some(statement.id))],
+        "the statement issued beside the installment is replaced by one with it"
+    );
+}
+
 async fn an_installment_recorded_during_a_statement_run_reissues_the_statement(backend: Backend) {
     let app = spawn_app(backend).await;
     let (donor, pledge) = pledge_of_last_year(&app).await;
@@ -331,12 +346,7 @@ async fn an_installment_recorded_during_a_statement_run_reissues_the_statement(b
     })
     .await;
 
-    assert_eq!(statement.amount_minor, 10_000);
-    assert_eq!(
-        stated(&app, donor.id).await,
-        vec![(15_000, Some(statement.id))],
-        "the statement issued beside the installment is replaced by one with it"
-    );
+    replaced_with_the_third_installment(&app, &donor, &statement).await;
 }
 
 async fn an_installment_stripe_delivers_during_a_statement_run_reissues_the_statement(
@@ -384,12 +394,7 @@ async fn an_installment_stripe_delivers_during_a_statement_run_reissues_the_stat
     })
     .await;
 
-    assert_eq!(statement.amount_minor, 10_000);
-    assert_eq!(
-        stated(&app, donor.id).await,
-        vec![(15_000, Some(statement.id))],
-        "the statement issued beside the installment is replaced by one with it"
-    );
+    replaced_with_the_third_installment(&app, &donor, &statement).await;
 }
 
 /// Imports `csv` (a gift history) with receipts, as staff would.
