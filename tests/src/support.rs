@@ -84,6 +84,44 @@ pub async fn postgres_available() -> bool {
     reachable
 }
 
+/// Gives `task`, just started beside an open transaction that writes, time to run until
+/// it ends or waits for that transaction, so that what it waits for is decided before the
+/// test goes on. PostgreSQL is asked until it shows a session of the test's database
+/// waiting on a lock, however long a busy machine takes to get there; on SQLite the
+/// writers of one process wait for their turn in the order they asked, and `task` is given
+/// a moment to ask.
+pub async fn until_finished_or_waiting<T>(
+    db: &DatabaseConnection,
+    task: &tokio::task::JoinHandle<T>,
+) {
+    const WHILE_IT_STARTS: std::time::Duration = std::time::Duration::from_millis(300);
+    if db.get_database_backend() != sea_orm::DbBackend::Postgres {
+        tokio::time::sleep(WHILE_IT_STARTS).await;
+        return;
+    }
+    for _ in 0..1_200 {
+        if task.is_finished() || lock_waiters(db).await > 0 {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the task neither finished nor waited on a lock within a minute");
+}
+
+/// How many sessions of the test's PostgreSQL database wait on a lock.
+pub async fn lock_waiters(db: &DatabaseConnection) -> i64 {
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT count(*) AS waiting FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        ))
+        .await
+        .expect("pg_stat_activity reads")
+        .expect("a count");
+    row.try_get("", "waiting").expect("a count of sessions")
+}
+
 /// A database that exists for one test.
 pub struct TestDatabase {
     pub url: String,

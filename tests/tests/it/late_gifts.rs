@@ -23,12 +23,12 @@ use sea_orm::{
 use crate::checkout::app_with_fake_stripe;
 use crate::mailer::{add_donor, gift_of, give, organization};
 use crate::receipts::{
-    OTHER_TRANSACTION_RUNS, beside_a_statement_being_issued, last_year_gift, monthly_pledge,
-    standing_statements, two_gifts_of_last_year, while_open,
+    beside_a_statement_being_issued, last_year_gift, monthly_pledge, standing_statements,
+    two_gifts_of_last_year, while_open,
 };
 use tests::on_both_backends;
 use tests::stripe::{event, paid_invoice, payment_session};
-use tests::support::{Backend, TestApp, spawn_app};
+use tests::support::{Backend, TestApp, spawn_app, until_finished_or_waiting};
 
 /// Issues the statements of 2025, the year before the one the tests run in.
 async fn issue_statements_of(app: &TestApp, year: i32) {
@@ -434,7 +434,7 @@ async fn import_beside_a_receipt(
         .unwrap();
     let db = app.db.clone();
     let import = tokio::spawn(async move { import_with_receipts(&db, csv).await });
-    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    until_finished_or_waiting(&app.db, &import).await;
     (holding, import)
 }
 

@@ -12,15 +12,13 @@ use entity::enums::{DonorKind, GiftStatus, Language, OutboxStatus, PaymentMethod
 use entity::{Money, donor, fund, outbox, receipt};
 use mailer::Worker;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use serde_json::json;
 use tests::pdf::{pdf_text, receipt_pdf};
 
 use tests::on_both_backends;
 use tests::smtp::{Behavior, SmtpServer};
-use tests::support::{Backend, TestApp, spawn_app};
+use tests::support::{Backend, TestApp, spawn_app, until_finished_or_waiting};
 
 use crate::staff_api::batching::spawn_recording_app_with;
 
@@ -329,19 +327,9 @@ async fn a_claim_passes_over_a_message_another_worker_is_writing(backend: Backen
     let claim = tokio::spawn(async move {
         mailer::outbox::claim_due(&db, "worker-b", 10, Duration::from_secs(60)).await
     });
-    if backend == Backend::Postgres {
-        // The claim either finishes without waiting, or waits for the other worker's row
-        // lock; the other worker commits only once one or the other is seen.
-        let mut seen = false;
-        for _ in 0..600 {
-            if claim.is_finished() || lock_waiters(&app.db).await > 0 {
-                seen = true;
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        assert!(seen, "the claim neither finished nor waited on a lock");
-    }
+    // The claim either finishes without waiting, or waits for the other worker's row
+    // lock; the other worker commits only once one or the other is seen.
+    until_finished_or_waiting(&app.db, &claim).await;
     other_worker.commit().await.unwrap();
     let claimed = claim.await.unwrap().unwrap();
 
@@ -354,20 +342,6 @@ async fn a_claim_passes_over_a_message_another_worker_is_writing(backend: Backen
         .unwrap();
     assert_eq!(held.status, OutboxStatus::Sent);
     assert_eq!(held.leased_by, None);
-}
-
-/// How many sessions of the test's PostgreSQL database wait on a lock.
-async fn lock_waiters(db: &sea_orm::DatabaseConnection) -> i64 {
-    let row = db
-        .query_one_raw(sea_orm::Statement::from_string(
-            sea_orm::DbBackend::Postgres,
-            "SELECT count(*) AS waiting FROM pg_stat_activity \
-             WHERE datname = current_database() AND wait_event_type = 'Lock'",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    row.try_get("", "waiting").unwrap()
 }
 
 /// A claim takes the messages whose worker died (their lease ran out) before pending

@@ -24,7 +24,7 @@ use crate::mailer::{add_donor, gift_of, give, organization};
 use crate::staff_api::batching::spawn_counting_app_with;
 use tests::on_both_backends;
 use tests::pdf::{pdf_text, receipt_pdf};
-use tests::support::{Backend, TestApp, spawn_app, spawn_app_with};
+use tests::support::{Backend, TestApp, spawn_app, spawn_app_with, until_finished_or_waiting};
 
 async fn keys(app: &TestApp) -> Vec<(String, String)> {
     outbox::Entity::find()
@@ -706,7 +706,7 @@ async fn a_staff_reissue_beside_a_refund_keeps_the_refunds_correction(backend: B
         txn.commit().await?;
         Ok::<_, api::domain::DomainError>(outcome)
     });
-    tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
+    until_finished_or_waiting(&app.db, &refund).await;
     let db = app.db.clone();
     let number = receipt.number.clone();
     let reissued = while_open(holding, async move {
