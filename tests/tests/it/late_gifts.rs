@@ -372,15 +372,27 @@ async fn an_installment_stripe_delivers_during_a_statement_run_reissues_the_stat
 
     // Through the path a delivered installment takes: the pledge by its subscription,
     // the donor read as its row is held, the gift, then its acknowledgment.
+    let statement = delivered_beside_a_statement(&app, &donor, body).await;
+
+    replaced_with_the_third_installment(&app, &donor, &statement).await;
+}
+
+/// Records the Stripe event `body` as a delivered event is recorded, while the donor's
+/// statement of 2025 is being issued: the statement as issued.
+async fn delivered_beside_a_statement(
+    app: &TestApp,
+    donor: &donor::Model,
+    body: Vec<u8>,
+) -> receipt::Model {
     let db = app.db.clone();
-    let statement = beside_a_statement_being_issued(&app, &donor, async move {
-        let installment = api::stripe::events::parse_event(&body).expect("an invoice.paid event");
+    beside_a_statement_being_issued(app, donor, async move {
+        let delivered = api::stripe::events::parse_event(&body).expect("a Stripe event");
         let outcome = api::domain::payments::record_processor_event(
             &db,
             &organization(),
             Currency::Usd,
             &ClubPolicy::default(),
-            installment,
+            delivered,
         )
         .await
         .unwrap();
@@ -392,9 +404,36 @@ async fn an_installment_stripe_delivers_during_a_statement_run_reissues_the_stat
             "{outcome:?}"
         );
     })
-    .await;
+    .await
+}
 
-    replaced_with_the_third_installment(&app, &donor, &statement).await;
+/// A checkout of a known donor, made in a stated year and delivered while the donor's
+/// statement is being issued: its gift is in the statement, or the statement is
+/// replaced by one with it. On PostgreSQL the checkout's first read of the donor holds
+/// the row, so it waits for the statement and then finds it.
+async fn a_checkout_stripe_delivers_during_a_statement_run_reissues_the_statement(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    give(&app, last_year_gift(donor.id, 5_000)).await;
+    // The donor is Stripe's customer already, so the checkout changes nothing of the
+    // donor's own row.
+    let mut customer = donor::ActiveModel::from(donor.clone());
+    customer.stripe_customer_id = Set(Some("cus_cs_june".to_owned()));
+    let donor = customer.update(&app.db).await.unwrap();
+    let session = checkout_of_2025("cs_june", "ana@example.org", 10_000, true);
+    let body =
+        serde_json::to_vec(&event("evt_june", "checkout.session.completed", session)).unwrap();
+
+    let statement = delivered_beside_a_statement(&app, &donor, body).await;
+
+    assert_eq!(statement.amount_minor, 5_000);
+    assert_eq!(
+        stated(&app, donor.id).await,
+        vec![(15_000, Some(statement.id))],
+        "the statement issued beside the checkout is replaced by one with it"
+    );
 }
 
 /// Imports `csv` (a gift history) with receipts, as staff would.
@@ -606,4 +645,5 @@ on_both_backends!(
     a_statement_run_states_an_installment_still_being_recorded,
     an_installment_recorded_during_a_statement_run_reissues_the_statement,
     an_installment_stripe_delivers_during_a_statement_run_reissues_the_statement,
+    a_checkout_stripe_delivers_during_a_statement_run_reissues_the_statement,
 );

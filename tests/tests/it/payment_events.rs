@@ -483,8 +483,19 @@ async fn a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once(backend: B
         "invoice.paid",
         paid_invoice("in_noor_2", "sub_noor", email, 30_000),
     );
+    // Noor is known now: found by email.
+    let again = event(
+        "evt_noor_again",
+        "checkout.session.completed",
+        payment_session("cs_noor_again", email, 6_000, true),
+    );
 
-    for (paid, counted) in [(&checkout, true), (&first, false), (&second, true)] {
+    for (paid, counted) in [
+        (&checkout, true),
+        (&first, false),
+        (&second, true),
+        (&again, true),
+    ] {
         statements.lock().unwrap().clear();
         let response = app.deliver(paid).await;
         assert_eq!(response.status(), 200);
@@ -500,15 +511,30 @@ async fn a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once(backend: B
                 paid["id"]
             );
         }
+        // The donor's row is held from the read that found it (or made it), so nothing
+        // reads it again to hold it once the gift is written.
+        let gift_written = ran
+            .iter()
+            .position(|sql| sql.starts_with("INSERT INTO \"gifts\""))
+            .expect("the event writes a gift");
+        let read_again: Vec<&String> = ran[gift_written..]
+            .iter()
+            .filter(|sql| sql.starts_with("SELECT") && sql.contains("FROM \"donors\""))
+            .collect();
+        assert!(
+            read_again.is_empty(),
+            "{}: the donor read again after the gift: {read_again:#?}",
+            paid["id"]
+        );
     }
-    // The checkout's gift, the first installment and the second, large enough to be
+    // The checkouts' gifts, the first installment and the second, large enough to be
     // receipted on its own.
     let receipts = receipt::Entity::find()
         .filter(receipt::Column::Kind.eq(ReceiptKind::Gift))
         .all(&app.db)
         .await
         .unwrap();
-    assert_eq!(receipts.len(), 3);
+    assert_eq!(receipts.len(), 4);
 }
 
 /// An event may wait days for its payment (a refund of a charge recorded nowhere yet),

@@ -43,7 +43,7 @@ pub(super) async fn record_checkout_gift(
     new.stripe_checkout_session_id = Some(payment.session_id.clone());
     new.stripe_payment_intent_id = payment.payment_intent_id.clone();
     let session_id = payment.session_id.clone();
-    let read = (&donor, &fund, receipts::DonorHold::NotHeld);
+    let read = (&donor, &fund, receipts::DonorHold::Held);
     let (gift, created) = record_gift_once(txn, recorded, new, read, async |txn| {
         gift_for_session(txn, &session_id).await
     })

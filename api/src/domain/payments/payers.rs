@@ -4,6 +4,7 @@
 use super::*;
 use crate::domain::donor_aliases::donor_with_alias;
 use entity::enums::DonorAliasKind;
+use sea_orm::sea_query::{LockType, SimpleExpr};
 
 /// Finds the donor with this email (any case) or creates one, and links the
 /// processor's customer. Never makes two donors for one email: a concurrent insert of
@@ -12,6 +13,10 @@ use entity::enums::DonorAliasKind;
 /// A new donor takes the checkout's name, language, consent and anonymity. An existing
 /// donor keeps their own: anyone can type an email, so what the checkout said
 /// differently is for the caller to keep for staff (`checkout_choices`), never applied.
+///
+/// The donor's row is held until the transaction ends (`receipts::DonorHold::Held`): an
+/// existing donor is read as `receipts::hold_donor` reads, and a new one is the
+/// transaction's own until it commits.
 pub async fn find_or_create_donor(
     txn: &DatabaseTransaction,
     payer: &PayerDetails,
@@ -71,40 +76,48 @@ pub async fn find_or_create_donor(
     }
 }
 
+/// The donor with this email (any case) or processor's customer, directly or as a
+/// record merged into them, read as its row is held (`receipts::hold_donor`).
 pub(super) async fn find_payer(
     txn: &DatabaseTransaction,
     email: Option<&EmailAddress>,
     customer_id: Option<&str>,
 ) -> Result<Option<donor::Model>, DomainError> {
     if let Some(email) = email {
-        let found = donor::Entity::find()
-            .filter(ExprTrait::eq(
-                Expr::expr(Func::lower(Expr::col(donor::Column::Email))),
-                email.as_str().to_lowercase(),
-            ))
-            .one(txn)
-            .await?;
-        if found.is_some() {
-            return Ok(found);
+        let by_email = ExprTrait::eq(
+            Expr::expr(Func::lower(Expr::col(donor::Column::Email))),
+            email.as_str().to_lowercase(),
+        );
+        if let Some(found) = held_donor_where(txn, by_email).await? {
+            return Ok(Some(found));
         }
         // An email of a donor record that was merged into another.
         if let Some(id) = donor_with_alias(txn, DonorAliasKind::Email, email.as_str()).await? {
-            return Ok(donor::Entity::find_by_id(id).one(txn).await?);
+            return held_donor_where(txn, donor::Column::Id.eq(id)).await;
         }
     }
     if let Some(customer) = customer_id {
-        let found = donor::Entity::find()
-            .filter(donor::Column::StripeCustomerId.eq(customer))
-            .one(txn)
-            .await?;
-        if found.is_some() {
-            return Ok(found);
+        let by_customer = donor::Column::StripeCustomerId.eq(customer);
+        if let Some(found) = held_donor_where(txn, by_customer).await? {
+            return Ok(Some(found));
         }
         if let Some(id) = donor_with_alias(txn, DonorAliasKind::StripeCustomer, customer).await? {
-            return Ok(donor::Entity::find_by_id(id).one(txn).await?);
+            return held_donor_where(txn, donor::Column::Id.eq(id)).await;
         }
     }
     Ok(None)
+}
+
+/// The first donor `condition` finds, its row held as `receipts::hold_donor` holds it.
+async fn held_donor_where(
+    txn: &DatabaseTransaction,
+    condition: SimpleExpr,
+) -> Result<Option<donor::Model>, DomainError> {
+    Ok(donor::Entity::find()
+        .filter(condition)
+        .lock(LockType::NoKeyUpdate)
+        .one(txn)
+        .await?)
 }
 
 /// Links the processor's customer to the donor when it has none (and no other donor

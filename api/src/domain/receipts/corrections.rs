@@ -360,9 +360,10 @@ pub async fn on_gift_corrected(
 /// Whether the caller's transaction already holds a donor's row (`hold_donor`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum DonorHold {
-    /// Read with `hold_donor`: held until the transaction ends.
+    /// Read with `hold_donor` or found by `payments::find_or_create_donor`: held until
+    /// the transaction ends.
     Held,
-    /// Read without holding it, or made in this transaction.
+    /// Read without holding it.
     NotHeld,
 }
 
