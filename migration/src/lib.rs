@@ -32,6 +32,7 @@ mod m20261205_010001_pledges_by_appeal;
 mod m20261205_020001_gift_totals_from_indexes;
 mod m20261205_030001_gifts_vacuumed_as_they_arrive;
 mod m20261205_040001_club_summary_from_indexes;
+mod m20261207_010001_lz4_for_written_documents;
 
 pub struct Migrator;
 
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_020001_gift_totals_from_indexes::Migration),
             Box::new(m20261205_030001_gifts_vacuumed_as_they_arrive::Migration),
             Box::new(m20261205_040001_club_summary_from_indexes::Migration),
+            Box::new(m20261207_010001_lz4_for_written_documents::Migration),
         ]
     }
 }

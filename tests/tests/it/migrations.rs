@@ -107,6 +107,33 @@ async fn receipt_pdfs_are_stored_without_compressing_them_again(backend: Backend
     db.close().await.unwrap();
 }
 
+/// The large values each paid event writes are compressed with LZ4 on a PostgreSQL
+/// that has it (this one does: Debian's build), and go back to the server's default
+/// when the migration is rolled back.
+async fn large_values_each_event_writes_are_compressed_with_lz4(backend: Backend) {
+    let database = TestDatabase::create(backend).await;
+    let db = Database::connect(database.url.as_str()).await.unwrap();
+    Migrator::up(&db, None).await.unwrap();
+    if backend == Backend::Postgres {
+        let with = |method: &str| {
+            format!(
+                "SELECT COUNT(*) FROM pg_attribute \
+                 WHERE attcompression = '{method}' AND (attrelid, attname) IN ( \
+                 ('stripe_events'::regclass, 'payload'), ('receipts'::regclass, 'content_text'), \
+                 ('receipts'::regclass, 'content_html'), ('receipts'::regclass, 'document'), \
+                 ('outbox'::regclass, 'payload'))"
+            )
+        };
+        assert_eq!(count(&db, &with("l")).await, 5);
+        down_to_before(&db, "m20261207_010001_lz4_for_written_documents").await;
+        assert_eq!(count(&db, &with("l")).await, 0);
+        assert_eq!(count(&db, &with("")).await, 5, "the server's default again");
+        Migrator::up(&db, None).await.unwrap();
+        assert_eq!(count(&db, &with("l")).await, 5);
+    }
+    db.close().await.unwrap();
+}
+
 /// Rolls back `name` and every migration after it.
 async fn down_to_before(db: &sea_orm::DatabaseConnection, name: &str) {
     let after = Migrator::migrations()
@@ -165,6 +192,7 @@ async fn the_pledges_by_appeal_index_goes_down_and_up_again(backend: Backend) {
 
 on_both_backends!(
     migrations_go_up_down_and_up_again,
+    large_values_each_event_writes_are_compressed_with_lz4,
     migrating_twice_changes_nothing,
     receipt_pdfs_are_stored_without_compressing_them_again,
     the_outbox_claim_index_replaces_the_due_index,
