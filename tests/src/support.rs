@@ -84,6 +84,10 @@ pub async fn postgres_available() -> bool {
     reachable
 }
 
+/// While one transaction is open, another is given this long to run until it ends or
+/// waits for the first.
+pub const OTHER_TRANSACTION_RUNS: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// Gives `task`, just started beside an open transaction that writes, time to run until
 /// it ends or waits for that transaction, so that what it waits for is decided before the
 /// test goes on. PostgreSQL is asked until it shows a session of the test's database
@@ -94,9 +98,8 @@ pub async fn until_finished_or_waiting<T>(
     db: &DatabaseConnection,
     task: &tokio::task::JoinHandle<T>,
 ) {
-    const WHILE_IT_STARTS: std::time::Duration = std::time::Duration::from_millis(300);
     if db.get_database_backend() != sea_orm::DbBackend::Postgres {
-        tokio::time::sleep(WHILE_IT_STARTS).await;
+        tokio::time::sleep(OTHER_TRANSACTION_RUNS).await;
         return;
     }
     for _ in 0..1_200 {

@@ -18,13 +18,14 @@ use sea_orm::{
 use serde_json::json;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use crate::mailer::{add_donor, gift_of, give, organization};
 use crate::staff_api::batching::spawn_counting_app_with;
 use tests::on_both_backends;
 use tests::pdf::{pdf_text, receipt_pdf};
-use tests::support::{Backend, TestApp, spawn_app, spawn_app_with, until_finished_or_waiting};
+use tests::support::{
+    Backend, OTHER_TRANSACTION_RUNS, TestApp, spawn_app, spawn_app_with, until_finished_or_waiting,
+};
 
 async fn keys(app: &TestApp) -> Vec<(String, String)> {
     outbox::Entity::find()
@@ -523,10 +524,6 @@ pub(crate) async fn standing_statements(app: &TestApp, donor_id: i64) -> Vec<rec
         .unwrap()
 }
 
-/// While one transaction is open, the other is given time to run until it ends or waits
-/// for the first; whichever happens, the outcome must be the same.
-pub(crate) const OTHER_TRANSACTION_RUNS: Duration = Duration::from_millis(300);
-
 /// A donor who gave $50.00 and then $100.00 last year: the donor, and the second gift.
 pub(crate) async fn two_gifts_of_last_year(app: &TestApp) -> (donor::Model, gift::Model) {
     let donor = add_donor(app, "Ana Ruiz", "ana@example.org", Language::English).await;
@@ -548,7 +545,8 @@ async fn beside_a_reversal<T: Send + 'static>(
 }
 
 /// Runs `statement` while `txn`, which has written a change, is still open, and commits
-/// `txn` while `statement` runs or waits for it.
+/// `txn` while `statement` runs or waits for it: whichever happens, the outcome must be
+/// the same.
 pub(crate) async fn while_open<T: Send + 'static>(
     txn: WriteTransaction,
     statement: impl Future<Output = T> + Send + 'static,
