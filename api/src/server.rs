@@ -52,6 +52,8 @@ pub struct AppState {
     /// The Checkout Sessions the donation page created, written together when they
     /// arrive together.
     pub created_sessions: crate::domain::payments::CreatedSessions,
+    /// Checkouts and installments Stripe delivers together, recorded together.
+    pub event_writer: crate::domain::payments::EventWriter,
 }
 
 /// Declares every route once: `ROUTES` lists them (method and path pattern) for
@@ -156,6 +158,11 @@ impl Application {
             )),
             settled_events: crate::domain::payments::SettledEvents::default(),
             created_sessions: crate::domain::payments::CreatedSessions::default(),
+            event_writer: crate::domain::payments::EventWriter::new(
+                config.org.clone(),
+                config.org_currency,
+                config.club_policy(),
+            ),
             config,
             processor,
         });

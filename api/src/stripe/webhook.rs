@@ -71,15 +71,7 @@ pub async fn receive(
 
     let event_id = event.id.clone();
     let event_type = event.event_type.clone();
-    match payments::record_processor_event(
-        &state.db,
-        &state.config.org,
-        state.config.org_currency,
-        &state.config.club_policy(),
-        event,
-    )
-    .await
-    {
+    match state.event_writer.record(&state.db, event).await {
         Ok(EventOutcome::Recorded { status, summary }) => {
             tracing::info!(event = %event_id, %status, outcome = %summary, "recorded a Stripe event");
             state.metrics.stripe_event(&event_type, status.as_str());

@@ -436,6 +436,93 @@ async fn a_checkout_stripe_delivers_during_a_statement_run_reissues_the_statemen
     );
 }
 
+/// Checkouts of two donors, made in a stated year and recorded together, while another
+/// transaction holds the second one's donor and then issues that donor's statement,
+/// taking the year's receipt counter. The checkouts take both donors before they number
+/// either receipt, so the statement gets the counter while they wait for its donor, and
+/// the statement is then replaced by one with the gift. Numbering the first checkout's
+/// receipt before taking the second donor would hold the counter the statement waits
+/// for, while waiting for the donor it holds: on PostgreSQL, a deadlock.
+async fn checkouts_recorded_together_take_their_donors_before_the_receipt_counter(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    give(&app, last_year_gift(donor.id, 5_000)).await;
+    let mut customer = donor::ActiveModel::from(donor.clone());
+    customer.stripe_customer_id = Set(Some("cus_cs_june".to_owned()));
+    let donor = customer.update(&app.db).await.unwrap();
+    // Recorded in the order of their ids: Ben's first.
+    let events: Vec<_> = [
+        (
+            "evt_june",
+            checkout_of_2025("cs_june", "ana@example.org", 10_000, true),
+        ),
+        (
+            "evt_ben",
+            checkout_of_2025("cs_ben", "ben@example.org", 2_000, true),
+        ),
+    ]
+    .into_iter()
+    .map(|(id, session)| {
+        let body = serde_json::to_vec(&event(id, "checkout.session.completed", session)).unwrap();
+        api::stripe::events::parse_event(&body).expect("a Stripe event")
+    })
+    .collect();
+
+    let txn = begin_write(&app.db).await.unwrap();
+    receipts::hold_donor(&txn, donor.id).await.unwrap();
+    let db = app.db.clone();
+    let together = tokio::spawn(async move {
+        let mut events = events;
+        events.sort_by(|a, b| a.id.cmp(&b.id));
+        api::domain::payments::record_together(
+            &db,
+            &organization(),
+            Currency::Usd,
+            &ClubPolicy::default(),
+            events,
+        )
+        .await
+    });
+    until_finished_or_waiting(&app.db, &together).await;
+    let statement = receipts::issue_year_end_statement(&txn, &organization(), &donor, 2025)
+        .await
+        .expect("the statement takes the counter")
+        .expect("a statement of the donor's gift");
+    txn.commit().await.unwrap();
+    let recorded = together.await.unwrap();
+
+    assert!(recorded.together, "{recorded:?}");
+    for outcome in &recorded.outcomes {
+        assert!(
+            matches!(
+                outcome,
+                Ok(api::domain::payments::EventOutcome::Recorded { .. })
+            ),
+            "{outcome:?}"
+        );
+    }
+    assert_eq!(statement.amount_minor, 5_000);
+    assert_eq!(
+        stated(&app, donor.id).await,
+        vec![(15_000, Some(statement.id))],
+        "the statement issued beside the checkouts is replaced by one with Ana's"
+    );
+    let numbers: Vec<String> = receipt::Entity::find()
+        .order_by_asc(receipt::Column::Number)
+        .all(&app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|receipt| receipt.number)
+        .collect();
+    let gapless: Vec<String> = (1..=numbers.len())
+        .map(|n| format!("2025-{n:06}"))
+        .collect();
+    assert_eq!(numbers, gapless, "2025's numbers stay gapless");
+}
+
 /// Imports `csv` (a gift history) with receipts, as staff would.
 async fn import_with_receipts(
     db: &sea_orm::DatabaseConnection,
@@ -646,4 +733,5 @@ on_both_backends!(
     an_installment_recorded_during_a_statement_run_reissues_the_statement,
     an_installment_stripe_delivers_during_a_statement_run_reissues_the_statement,
     a_checkout_stripe_delivers_during_a_statement_run_reissues_the_statement,
+    checkouts_recorded_together_take_their_donors_before_the_receipt_counter,
 );

@@ -18,8 +18,8 @@ use sea_orm::{
 
 use super::super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
 use super::{
-    ClubChange, ClubPolicy, Currency, DomainError, Organization, ProcessorEvent, acknowledge_last,
-    apply_effect, begin_write, is_unique_violation, refused_currency,
+    ClubChange, ClubPolicy, Currency, DomainError, Organization, PaymentEffect, ProcessorEvent,
+    acknowledge_last, apply_effect, begin_write, is_unique_violation, refused_currency,
 };
 use crate::db::WriteTransaction;
 
@@ -173,6 +173,142 @@ pub async fn record_processor_event(
     };
     write_outcome(&txn, row, &kept_alone).await?;
     commit_event(txn, &kept_alone).await
+}
+
+/// What recording several events at once came to.
+#[derive(Debug)]
+pub struct RecordedTogether {
+    /// Each event's outcome, in the order the events were given.
+    pub outcomes: Vec<Result<EventOutcome, DomainError>>,
+    /// Whether one transaction recorded them all; otherwise each was recorded alone.
+    pub together: bool,
+}
+
+/// Whether an event may be recorded in one transaction with others: a checkout's or an
+/// installment's gift in the organization's currency, the events that arrive in
+/// numbers. Their effects take the donor's row, and the tax year's receipt counter only
+/// when the gift is acknowledged, so a transaction that applies all of them before it
+/// acknowledges any takes every donor it needs before any counter, in the order every
+/// other writer takes them. A refund or a dispute voids and re-issues receipts as it
+/// applies, and is recorded alone.
+pub fn records_with_others(event: &ProcessorEvent, org_currency: Currency) -> bool {
+    matches!(
+        event.effect,
+        PaymentEffect::CheckoutCompleted(_) | PaymentEffect::InstallmentPaid(_)
+    ) && refused_currency(&event.effect, org_currency).is_none()
+}
+
+/// Records events that may go together (`records_with_others`) in one transaction,
+/// with one commit, and each with the same effects and outcome as it would have alone:
+/// each event is claimed and applied in turn, seeing those before it, and every gift
+/// is acknowledged after all of them are applied, in the same order. When any event
+/// cannot apply (it must wait, or fails, or the database refuses a statement), nothing
+/// of the transaction is kept and each event is recorded alone
+/// (`record_processor_event`), so one event's trouble is never another's.
+pub async fn record_together(
+    db: &DatabaseConnection,
+    org: &Organization,
+    org_currency: Currency,
+    policy: &ClubPolicy,
+    events: Vec<ProcessorEvent>,
+) -> RecordedTogether {
+    let may_go_together = events.len() > 1
+        && events
+            .iter()
+            .all(|event| records_with_others(event, org_currency));
+    if may_go_together {
+        match Box::pin(write_together(db, org, policy, &events)).await {
+            Ok(Some(outcomes)) => {
+                return RecordedTogether {
+                    outcomes: outcomes.into_iter().map(Ok).collect(),
+                    together: true,
+                };
+            }
+            Ok(None) => {}
+            Err(error) => tracing::warn!(
+                events = events.len(),
+                error = format!("{:#}", anyhow::Error::from(error)),
+                "cannot record Stripe events together; recording each alone"
+            ),
+        }
+    }
+    let mut outcomes = Vec::with_capacity(events.len());
+    for event in events {
+        outcomes.push(record_processor_event(db, org, org_currency, policy, event).await);
+    }
+    RecordedTogether {
+        outcomes,
+        together: false,
+    }
+}
+
+/// Applies and acknowledges `events` in one write transaction and commits it: each
+/// one's outcome, or `None` (rolled back) when one of them cannot apply.
+async fn write_together(
+    db: &DatabaseConnection,
+    org: &Organization,
+    policy: &ClubPolicy,
+    events: &[ProcessorEvent],
+) -> Result<Option<Vec<EventOutcome>>, DomainError> {
+    let txn = begin_write(db).await?;
+    match apply_together(&txn, org, policy, events).await {
+        Ok(Some(outcomes)) => {
+            txn.commit().await?;
+            Ok(Some(outcomes))
+        }
+        unapplied => {
+            txn.rollback().await?;
+            unapplied
+        }
+    }
+}
+
+/// The body of `write_together`, in the caller's transaction.
+async fn apply_together(
+    txn: &DatabaseTransaction,
+    org: &Organization,
+    policy: &ClubPolicy,
+    events: &[ProcessorEvent],
+) -> Result<Option<Vec<EventOutcome>>, DomainError> {
+    let mut outcomes = Vec::with_capacity(events.len());
+    let mut recorded = Vec::new();
+    for event in events {
+        let head = EventHead {
+            id: &event.id,
+            event_type: &event.event_type,
+            livemode: event.livemode,
+            created_at: event.created_at,
+            payload: &event.payload,
+        };
+        let row = match claim_event(txn, &head, StripeEventStatus::Applied).await? {
+            Claim::Settled(status) => {
+                outcomes.push(EventOutcome::AlreadyRecorded(status));
+                continue;
+            }
+            Claim::Open(row) => row,
+        };
+        let club = ClubChange {
+            policy,
+            cause: format!("stripe event {}", event.id),
+        };
+        let settled = match apply_effect(txn, org, &club, &mut recorded, event.effect.clone()).await
+        {
+            Ok(Settled::Waiting { .. } | Settled::Failed(_))
+            | Err(DomainError::Validation { .. }) => return Ok(None),
+            Ok(settled) => settled,
+            Err(error) => return Err(error),
+        };
+        write_outcome(txn, row, &settled).await?;
+        outcomes.push(EventOutcome::Recorded {
+            status: settled.status(),
+            summary: settled.summary(),
+        });
+    }
+    match acknowledge_last(txn, org, recorded).await {
+        Ok(()) => Ok(Some(outcomes)),
+        Err(DomainError::Validation { .. }) => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// What an event's row says of it, for claiming it.

@@ -9,6 +9,7 @@
 
 mod checkout;
 mod created_sessions;
+mod event_writer;
 mod events;
 mod installments;
 mod payers;
@@ -19,6 +20,7 @@ mod settled_events;
 pub use checkout::{AppealProgress, appeal_progress, checkout_gift_status};
 use checkout::{record_checkout_gift, settle_checkout_gift};
 pub use created_sessions::{CreatedSessions, created_checkout_session};
+pub use event_writer::EventWriter;
 pub use events::*;
 use installments::{gift_for_invoice, mark_past_due, record_installment, sync_pledge};
 pub use payers::find_or_create_donor;
