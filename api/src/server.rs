@@ -162,6 +162,10 @@ impl Application {
                 config.org.clone(),
                 config.org_currency,
                 config.club_policy(),
+                // SQLite takes one writer at a time whatever happens: together, its
+                // events share a commit. PostgreSQL runs each event's transaction beside
+                // the others', which one transaction for several would put in a row.
+                db.get_database_backend() == sea_orm::DbBackend::Sqlite,
             ),
             config,
             processor,

@@ -216,6 +216,11 @@ pub async fn record_together(
         && events
             .iter()
             .all(|event| records_with_others(event, org_currency));
+    tracing::debug!(
+        events = events.len(),
+        may_go_together,
+        "recording Stripe events"
+    );
     if may_go_together {
         match Box::pin(write_together(db, org, policy, &events)).await {
             Ok(Some(outcomes)) => {
