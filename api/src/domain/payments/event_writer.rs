@@ -306,6 +306,8 @@ mod tests {
             let db = &test.db;
             let writer = writer();
             let ana = Some("ana@example.org");
+            let mut carla = checkout("carla", Some("carla@example.org"), usd(50_000));
+            carla.livemode = true;
             let outcomes = delivered_together(
                 &writer,
                 db,
@@ -315,7 +317,7 @@ mod tests {
                     checkout("ana_2", ana, usd(5_000)),
                     // Stripe sent the first one again before it was answered.
                     checkout("ana_1", ana, usd(2_500)),
-                    checkout("carla", Some("carla@example.org"), usd(50_000)),
+                    carla,
                 ],
             )
             .await;
@@ -344,6 +346,16 @@ mod tests {
                 .await
                 .expect("the events");
             assert_eq!(events.len(), 4);
+            let live: Vec<&str> = events
+                .iter()
+                .filter(|e| e.livemode)
+                .map(|e| e.event_id.as_str())
+                .collect();
+            assert_eq!(
+                live,
+                ["evt_carla"],
+                "each event's row says whether it was live"
+            );
             assert!(
                 events
                     .iter()
@@ -468,6 +480,40 @@ mod tests {
             "{outcome:?}"
         );
         drop(held);
+    }
+
+    /// Events are recorded in one transaction only when there are several and every one
+    /// of them may go with others.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn one_event_or_one_that_never_goes_with_others_is_recorded_alone() {
+        for test in each_backend().await {
+            let db = &test.db;
+            let org = organization();
+            let policy = ClubPolicy::default();
+            let mut unhandled = checkout("unhandled", Some("ben@example.org"), usd(100));
+            unhandled.effect = PaymentEffect::Unhandled;
+            let batches = [
+                vec![checkout("one", Some("ana@example.org"), usd(2_500))],
+                vec![
+                    checkout("two", Some("ana@example.org"), usd(5_000)),
+                    unhandled,
+                ],
+            ];
+            for events in batches {
+                let ids: Vec<String> = events.iter().map(|e| e.id.clone()).collect();
+                let recorded = record_together(db, &org, Currency::Usd, &policy, events).await;
+                assert!(!recorded.together, "{ids:?}");
+                assert_eq!(recorded.outcomes.len(), ids.len());
+                for outcome in &recorded.outcomes {
+                    assert!(
+                        matches!(outcome, Ok(EventOutcome::Recorded { .. })),
+                        "{ids:?}: {outcome:?}"
+                    );
+                }
+            }
+            assert_eq!(receipted_gifts(db).await, [(2_500, 1), (5_000, 2)]);
+            test.close().await;
+        }
     }
 
     #[test]
