@@ -509,18 +509,23 @@ async fn checkouts_recorded_together_take_their_donors_before_the_receipt_counte
         vec![(15_000, Some(statement.id))],
         "the statement issued beside the checkouts is replaced by one with Ana's"
     );
-    let numbers: Vec<String> = receipt::Entity::find()
+    let numbers = receipt_numbers(&app).await;
+    let gapless: Vec<String> = (1..=numbers.len())
+        .map(|n| format!("2025-{n:06}"))
+        .collect();
+    assert_eq!(numbers, gapless, "2025's numbers stay gapless");
+}
+
+/// Every receipt's number, in order.
+async fn receipt_numbers(app: &TestApp) -> Vec<String> {
+    receipt::Entity::find()
         .order_by_asc(receipt::Column::Number)
         .all(&app.db)
         .await
         .unwrap()
         .into_iter()
         .map(|receipt| receipt.number)
-        .collect();
-    let gapless: Vec<String> = (1..=numbers.len())
-        .map(|n| format!("2025-{n:06}"))
-        .collect();
-    assert_eq!(numbers, gapless, "2025's numbers stay gapless");
+        .collect()
 }
 
 /// Imports `csv` (a gift history) with receipts, as staff would.
@@ -670,14 +675,7 @@ async fn imports_receipting_two_years_in_opposite_orders_do_not_deadlock(backend
         (2, 2),
         "{imported}"
     );
-    let numbers: Vec<String> = receipt::Entity::find()
-        .order_by_asc(receipt::Column::Number)
-        .all(&app.db)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|receipt| receipt.number)
-        .collect();
+    let numbers = receipt_numbers(&app).await;
     assert_eq!(
         numbers,
         ["2025-000001", "2025-000002", "2026-000001", "2026-000002"],
