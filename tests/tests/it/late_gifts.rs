@@ -407,6 +407,16 @@ async fn delivered_beside_a_statement(
     .await
 }
 
+/// Ana, who gave $50 in 2025 and is Stripe's customer `cus_cs_june` already, so that a
+/// checkout of hers changes nothing of her own row.
+async fn stated_customer(app: &TestApp) -> donor::Model {
+    let donor = add_donor(app, "Ana Ruiz", "ana@example.org", Language::English).await;
+    give(app, last_year_gift(donor.id, 5_000)).await;
+    let mut customer = donor::ActiveModel::from(donor);
+    customer.stripe_customer_id = Set(Some("cus_cs_june".to_owned()));
+    customer.update(&app.db).await.unwrap()
+}
+
 /// A checkout of a known donor, made in a stated year and delivered while the donor's
 /// statement is being issued: its gift is in the statement, or the statement is
 /// replaced by one with it. On PostgreSQL the checkout's first read of the donor holds
@@ -415,13 +425,7 @@ async fn a_checkout_stripe_delivers_during_a_statement_run_reissues_the_statemen
     backend: Backend,
 ) {
     let app = spawn_app(backend).await;
-    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
-    give(&app, last_year_gift(donor.id, 5_000)).await;
-    // The donor is Stripe's customer already, so the checkout changes nothing of the
-    // donor's own row.
-    let mut customer = donor::ActiveModel::from(donor.clone());
-    customer.stripe_customer_id = Set(Some("cus_cs_june".to_owned()));
-    let donor = customer.update(&app.db).await.unwrap();
+    let donor = stated_customer(&app).await;
     let session = checkout_of_2025("cs_june", "ana@example.org", 10_000, true);
     let body =
         serde_json::to_vec(&event("evt_june", "checkout.session.completed", session)).unwrap();
@@ -447,11 +451,7 @@ async fn checkouts_recorded_together_take_their_donors_before_the_receipt_counte
     backend: Backend,
 ) {
     let app = spawn_app(backend).await;
-    let donor = add_donor(&app, "Ana Ruiz", "ana@example.org", Language::English).await;
-    give(&app, last_year_gift(donor.id, 5_000)).await;
-    let mut customer = donor::ActiveModel::from(donor.clone());
-    customer.stripe_customer_id = Set(Some("cus_cs_june".to_owned()));
-    let donor = customer.update(&app.db).await.unwrap();
+    let donor = stated_customer(&app).await;
     // Recorded in the order of their ids: Ben's first.
     let events: Vec<_> = [
         (
