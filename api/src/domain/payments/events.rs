@@ -112,32 +112,15 @@ pub async fn record_processor_event(
     org: &Organization,
     org_currency: Currency,
     policy: &ClubPolicy,
-    event: ProcessorEvent,
+    mut event: ProcessorEvent,
 ) -> Result<EventOutcome, DomainError> {
-    let ProcessorEvent {
-        id,
-        event_type,
-        livemode,
-        created_at,
-        payload,
-        effect,
-    } = event;
-    let head = EventHead {
-        id: &id,
-        event_type: &event_type,
-        livemode,
-        created_at,
-        payload: &payload,
-    };
+    let effect = std::mem::replace(&mut event.effect, PaymentEffect::Unhandled);
     let txn = begin_write(db).await?;
-    let row = match claim_event(&txn, &head, StripeEventStatus::Applied).await? {
+    let row = match claim_event(&txn, &event, StripeEventStatus::Applied).await? {
         Claim::Settled(status) => return Ok(EventOutcome::AlreadyRecorded(status)),
         Claim::Open(row) => row,
     };
-    let club = ClubChange {
-        policy,
-        cause: format!("stripe event {id}"),
-    };
+    let club = club_change(policy, &event);
     let mut recorded = Vec::new();
     let applied = match refused_currency(&effect, org_currency) {
         Some(refusal) => Ok(refusal),
@@ -167,7 +150,7 @@ pub async fn record_processor_event(
     };
     txn.rollback().await?;
     let txn = begin_write(db).await?;
-    let row = match claim_event(&txn, &head, kept_alone.status()).await? {
+    let row = match claim_event(&txn, &event, kept_alone.status()).await? {
         Claim::Settled(status) => return Ok(EventOutcome::AlreadyRecorded(status)),
         Claim::Open(row) => row,
     };
@@ -278,24 +261,14 @@ async fn apply_together(
     let mut outcomes = Vec::with_capacity(events.len());
     let mut recorded = Vec::new();
     for event in events {
-        let head = EventHead {
-            id: &event.id,
-            event_type: &event.event_type,
-            livemode: event.livemode,
-            created_at: event.created_at,
-            payload: &event.payload,
-        };
-        let row = match claim_event(txn, &head, StripeEventStatus::Applied).await? {
+        let row = match claim_event(txn, event, StripeEventStatus::Applied).await? {
             Claim::Settled(status) => {
                 outcomes.push(EventOutcome::AlreadyRecorded(status));
                 continue;
             }
             Claim::Open(row) => row,
         };
-        let club = ClubChange {
-            policy,
-            cause: format!("stripe event {}", event.id),
-        };
+        let club = club_change(policy, event);
         let settled = match apply_effect(txn, org, &club, &mut recorded, event.effect.clone()).await
         {
             Ok(Settled::Waiting { .. } | Settled::Failed(_))
@@ -316,13 +289,13 @@ async fn apply_together(
     }
 }
 
-/// What an event's row says of it, for claiming it.
-struct EventHead<'a> {
-    id: &'a str,
-    event_type: &'a str,
-    livemode: bool,
-    created_at: DateTime<Utc>,
-    payload: &'a serde_json::Value,
+/// What a change the event makes to a pledge needs to re-evaluate its donor's club
+/// membership, the event named as its cause.
+fn club_change<'a>(policy: &'a ClubPolicy, event: &ProcessorEvent) -> ClubChange<'a> {
+    ClubChange {
+        policy,
+        cause: format!("stripe event {}", event.id),
+    }
 }
 
 /// An event's row in the caller's transaction: settled before, or open to be applied.
@@ -344,15 +317,15 @@ enum Claim {
 /// never waited, which the look for waiting events after each event would step over.
 async fn claim_event(
     txn: &DatabaseTransaction,
-    head: &EventHead<'_>,
+    event: &ProcessorEvent,
     expected: StripeEventStatus,
 ) -> Result<Claim, DomainError> {
     let claim = stripe_event::ActiveModel {
-        event_id: Set(head.id.to_owned()),
-        event_type: Set(head.event_type.to_owned()),
-        livemode: Set(head.livemode),
-        stripe_created_at: Set(head.created_at),
-        payload: Set(head.payload.clone()),
+        event_id: Set(event.id.clone()),
+        event_type: Set(event.event_type.clone()),
+        livemode: Set(event.livemode),
+        stripe_created_at: Set(event.created_at),
+        payload: Set(event.payload.clone()),
         outcome: Set("processing".to_owned()),
         processed_at: Set(Utc::now()),
         status: Set(expected),
@@ -368,14 +341,14 @@ async fn claim_event(
     let (row, status) = stripe_event::Entity::find()
         .select_only()
         .columns([stripe_event::Column::Id, stripe_event::Column::Status])
-        .filter(stripe_event::Column::EventId.eq(head.id))
+        .filter(stripe_event::Column::EventId.eq(&event.id))
         .into_tuple::<(i64, StripeEventStatus)>()
         .one(txn)
         .await?
         .ok_or_else(|| {
             DomainError::Unexpected(anyhow::anyhow!(
                 "event {} was neither stored nor found",
-                head.id
+                event.id
             ))
         })?;
     Ok(if is_final(status) {
