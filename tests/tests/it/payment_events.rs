@@ -619,7 +619,58 @@ async fn ready_waiting_events_are_found_by_their_payments_not_by_reading_every_g
     );
 }
 
+async fn a_waiting_event_whose_payment_came_unnoticed_is_applied_after_the_next_event(
+    backend: Backend,
+) {
+    use sea_orm::{ActiveModelTrait, Set};
+
+    let (app, _stripe) = app_with_fake_stripe(backend).await;
+    let paid = event(
+        "evt_omar_paid",
+        "checkout.session.completed",
+        payment_session("cs_omar", "omar@example.org", 5_000, true),
+    );
+    assert_eq!(app.deliver(&paid).await.status(), 200);
+    // Another server kept this dispute waiting while the payment it waits for was being
+    // recorded here, after this server had looked: it is ready, and nobody has seen it.
+    let disputed = event(
+        "evt_omar_dispute",
+        "charge.dispute.created",
+        dispute("dp_omar", "ch_omar", "pi_cs_omar", "needs_response"),
+    );
+    let now = chrono::Utc::now();
+    stripe_event::ActiveModel {
+        event_id: Set("evt_omar_dispute".into()),
+        event_type: Set("charge.dispute.created".into()),
+        livemode: Set(false),
+        stripe_created_at: Set(now),
+        payload: Set(disputed),
+        outcome: Set("waiting: no payment pi_cs_omar yet".into()),
+        processed_at: Set(now),
+        status: Set(StripeEventStatus::Waiting),
+        waiting_for: Set(Some("pi_cs_omar".into())),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+
+    let unrelated = event(
+        "evt_lina_paid",
+        "checkout.session.completed",
+        payment_session("cs_lina", "lina@example.org", 3_000, true),
+    );
+    assert_eq!(app.deliver(&unrelated).await.status(), 200);
+
+    assert_eq!(
+        stored_event(&app, "evt_omar_dispute").await.status,
+        StripeEventStatus::Applied
+    );
+    assert_eq!(gifts(&app).await[0].status, GiftStatus::Disputed);
+}
+
 on_both_backends!(
+    a_waiting_event_whose_payment_came_unnoticed_is_applied_after_the_next_event,
     ready_waiting_events_are_found_by_their_payments_not_by_reading_every_gift,
     a_redelivery_of_an_event_this_server_settled_reads_nothing,
     a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once,
