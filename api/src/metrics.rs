@@ -15,8 +15,8 @@ use actix_web::http::header;
 use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts,
+    Registry, TextEncoder,
 };
 use sea_orm::{DatabaseConnection, DbBackend};
 use sha2::{Digest, Sha256};
@@ -30,6 +30,8 @@ pub struct Metrics {
     requests: IntCounterVec,
     request_seconds: HistogramVec,
     stripe_events: IntCounterVec,
+    stripe_event_batches: IntCounter,
+    stripe_events_batched: IntCounter,
     outbox_messages: IntGaugeVec,
     outbox_oldest_pending_seconds: IntGauge,
     gifts: IntGaugeVec,
@@ -70,6 +72,15 @@ impl Metrics {
             ),
             &["type", "outcome"],
         )?;
+        let stripe_event_batches = IntCounter::new(
+            "stripe_event_batches_total",
+            "Transactions that recorded several Stripe events delivered at the same moment \
+             (on SQLite; on PostgreSQL each event is recorded alone).",
+        )?;
+        let stripe_events_batched = IntCounter::new(
+            "stripe_events_batched_total",
+            "The Stripe events those transactions recorded.",
+        )?;
         let outbox_messages = IntGaugeVec::new(
             Opts::new("outbox_messages", "Emails in the outbox, by status."),
             &["status"],
@@ -104,6 +115,8 @@ impl Metrics {
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(request_seconds.clone()))?;
         registry.register(Box::new(stripe_events.clone()))?;
+        registry.register(Box::new(stripe_event_batches.clone()))?;
+        registry.register(Box::new(stripe_events_batched.clone()))?;
         registry.register(Box::new(outbox_messages.clone()))?;
         registry.register(Box::new(outbox_oldest_pending_seconds.clone()))?;
         registry.register(Box::new(gifts.clone()))?;
@@ -115,6 +128,8 @@ impl Metrics {
             requests,
             request_seconds,
             stripe_events,
+            stripe_event_batches,
+            stripe_events_batched,
             outbox_messages,
             outbox_oldest_pending_seconds,
             gifts,
@@ -140,6 +155,17 @@ impl Metrics {
         self.stripe_events
             .with_label_values(&[event_type, outcome])
             .inc();
+    }
+
+    /// Brings the counts of events recorded together up to the writer's own, `(batches,
+    /// events)` since this process started.
+    fn written_together(&self, (batches, events): (u64, u64)) {
+        for (counter, now) in [
+            (&self.stripe_event_batches, batches),
+            (&self.stripe_events_batched, events),
+        ] {
+            counter.inc_by(now.saturating_sub(counter.get()));
+        }
     }
 
     fn request(&self, route: &str, method: &str, status: u16, seconds: f64) {
@@ -250,6 +276,9 @@ pub async fn scrape(state: web::Data<AppState>, request: HttpRequest) -> HttpRes
             .insert_header((header::WWW_AUTHENTICATE, "Bearer realm=\"metrics\""))
             .body("the metrics token is required\n");
     }
+    state
+        .metrics
+        .written_together(state.event_writer.written_together());
     match state.metrics.render(&state.db).await {
         Ok(text) => HttpResponse::Ok()
             .content_type("text/plain; version=0.0.4; charset=utf-8")
@@ -279,6 +308,32 @@ mod tests {
             "giving_stripe_events_total{outcome=\"applied\",type=\"charge.refunded\"} 1"
         ));
         assert!(text.contains("giving_stripe_events_total{outcome=\"applied\",type=\"other\"} 2"));
+        Ok(())
+    }
+
+    #[test]
+    fn events_recorded_together_are_counted_as_the_writer_counts_them()
+    -> Result<(), prometheus::Error> {
+        let metrics = Metrics::new()?;
+        let scraped = |metrics: &Metrics| -> Result<String, prometheus::Error> {
+            let mut text = Vec::new();
+            TextEncoder::new().encode(&metrics.registry.gather(), &mut text)?;
+            Ok(String::from_utf8_lossy(&text).into_owned())
+        };
+        for (written, batches, events) in [((0, 0), 0, 0), ((2, 7), 2, 7), ((3, 9), 3, 9)] {
+            metrics.written_together(written);
+            // Scraped twice: a scrape adds nothing the writer did not count.
+            metrics.written_together(written);
+            let text = scraped(&metrics)?;
+            assert!(
+                text.contains(&format!("giving_stripe_event_batches_total {batches}\n")),
+                "{text}"
+            );
+            assert!(
+                text.contains(&format!("giving_stripe_events_batched_total {events}\n")),
+                "{text}"
+            );
+        }
         Ok(())
     }
 }

@@ -128,6 +128,13 @@ async fn metrics_count_requests_events_gifts_and_the_outbox(backend: Backend) {
         ),
         Some(1.0)
     );
+    // One event at a time: none was recorded with another.
+    for series in [
+        "giving_stripe_event_batches_total",
+        "giving_stripe_events_batched_total",
+    ] {
+        assert_eq!(value(&text, series), Some(0.0), "{series}: {text}");
+    }
     assert_eq!(
         value(&text, r#"giving_gifts{status="succeeded"}"#),
         Some(1.0)
