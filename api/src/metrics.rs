@@ -32,6 +32,9 @@ pub struct Metrics {
     stripe_events: IntCounterVec,
     stripe_event_batches: IntCounter,
     stripe_events_batched: IntCounter,
+    /// Held while those two are brought up to the writer's counts, so two scrapes at
+    /// once do not both add the same difference.
+    bringing_up: std::sync::Mutex<()>,
     outbox_messages: IntGaugeVec,
     outbox_oldest_pending_seconds: IntGauge,
     gifts: IntGaugeVec,
@@ -130,6 +133,7 @@ impl Metrics {
             stripe_events,
             stripe_event_batches,
             stripe_events_batched,
+            bringing_up: std::sync::Mutex::new(()),
             outbox_messages,
             outbox_oldest_pending_seconds,
             gifts,
@@ -160,6 +164,10 @@ impl Metrics {
     /// Brings the counts of events recorded together up to the writer's own, `(batches,
     /// events)` since this process started.
     fn written_together(&self, (batches, events): (u64, u64)) {
+        let _one_at_a_time = self
+            .bringing_up
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         for (counter, now) in [
             (&self.stripe_event_batches, batches),
             (&self.stripe_events_batched, events),
