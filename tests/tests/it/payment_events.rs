@@ -542,11 +542,37 @@ async fn a_paid_event_reads_its_donor_and_its_fund_by_id_at_most_once(backend: B
 /// question must look each waiting event's payment up by its index, not read the
 /// payment of every gift ever recorded: with one event waiting, that read cost
 /// PostgreSQL 16.7 ms an applied event at 10,000 donors (47,023 gifts).
+/// Stores an event as kept waiting for `waiting_for`, as a server records one.
+async fn store_waiting_event(
+    app: &TestApp,
+    event_id: &str,
+    event_type: &str,
+    payload: serde_json::Value,
+    waiting_for: &str,
+) {
+    use sea_orm::{ActiveModelTrait, Set};
+    let now = chrono::Utc::now();
+    stripe_event::ActiveModel {
+        event_id: Set(event_id.into()),
+        event_type: Set(event_type.into()),
+        livemode: Set(false),
+        stripe_created_at: Set(now),
+        payload: Set(payload),
+        outcome: Set(format!("waiting: no payment {waiting_for} yet")),
+        processed_at: Set(now),
+        status: Set(StripeEventStatus::Waiting),
+        waiting_for: Set(Some(waiting_for.into())),
+        ..Default::default()
+    }
+    .insert(&app.db)
+    .await
+    .unwrap();
+}
+
 async fn ready_waiting_events_are_found_by_their_payments_not_by_reading_every_gift(
     backend: Backend,
 ) {
     use api::bench_data::{BenchPlan, seed_bench};
-    use sea_orm::{ActiveModelTrait, Set};
     let app = spawn_app(backend).await;
     let org = api::config::Config::defaults_with_database("sqlite::memory:")
         .unwrap()
@@ -557,22 +583,14 @@ async fn ready_waiting_events_are_found_by_their_payments_not_by_reading_every_g
         as_of: chrono::NaiveDate::from_ymd_opt(2026, 11, 1).unwrap(),
     };
     seed_bench(&app.db, &org, plan).await.unwrap();
-    let now = chrono::Utc::now();
-    stripe_event::ActiveModel {
-        event_id: Set("evt_waits_for_a_charge".into()),
-        event_type: Set("charge.refunded".into()),
-        livemode: Set(false),
-        stripe_created_at: Set(now),
-        payload: Set(json!({})),
-        outcome: Set("waiting".into()),
-        processed_at: Set(now),
-        status: Set(StripeEventStatus::Waiting),
-        waiting_for: Set(Some("ch_recorded_nowhere".into())),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
+    store_waiting_event(
+        &app,
+        "evt_waits_for_a_charge",
+        "charge.refunded",
+        json!({}),
+        "ch_recorded_nowhere",
+    )
+    .await;
     app.db.execute_unprepared("ANALYZE").await.unwrap();
     let with_payments = gift::Entity::find()
         .filter(gift::Column::StripePaymentIntentId.is_not_null())
@@ -622,8 +640,6 @@ async fn ready_waiting_events_are_found_by_their_payments_not_by_reading_every_g
 async fn a_waiting_event_whose_payment_came_unnoticed_is_applied_after_the_next_event(
     backend: Backend,
 ) {
-    use sea_orm::{ActiveModelTrait, Set};
-
     let (app, _stripe) = app_with_fake_stripe(backend).await;
     let paid = event(
         "evt_omar_paid",
@@ -638,22 +654,14 @@ async fn a_waiting_event_whose_payment_came_unnoticed_is_applied_after_the_next_
         "charge.dispute.created",
         dispute("dp_omar", "ch_omar", "pi_cs_omar", "needs_response"),
     );
-    let now = chrono::Utc::now();
-    stripe_event::ActiveModel {
-        event_id: Set("evt_omar_dispute".into()),
-        event_type: Set("charge.dispute.created".into()),
-        livemode: Set(false),
-        stripe_created_at: Set(now),
-        payload: Set(disputed),
-        outcome: Set("waiting: no payment pi_cs_omar yet".into()),
-        processed_at: Set(now),
-        status: Set(StripeEventStatus::Waiting),
-        waiting_for: Set(Some("pi_cs_omar".into())),
-        ..Default::default()
-    }
-    .insert(&app.db)
-    .await
-    .unwrap();
+    store_waiting_event(
+        &app,
+        "evt_omar_dispute",
+        "charge.dispute.created",
+        disputed,
+        "pi_cs_omar",
+    )
+    .await;
 
     let unrelated = event(
         "evt_lina_paid",
