@@ -856,7 +856,7 @@ pub async fn seed_bench(
         db.execute_unprepared("PRAGMA optimize").await?;
     }
     summary.elapsed = started.elapsed();
-    for entity in ["fund", "giving_tier", "campaign"] {
+    for entity in ["fund", "giving_tier", "campaign", "pledge"] {
         crate::read_cache::entity_changed(entity);
     }
     Ok(summary)

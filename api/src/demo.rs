@@ -449,7 +449,7 @@ pub async fn seed_demo(db: &DatabaseConnection) -> Result<DemoSummary, DomainErr
         }
     }
     txn.commit().await?;
-    for entity in ["fund", "giving_tier", "campaign"] {
+    for entity in ["fund", "giving_tier", "campaign", "pledge"] {
         crate::read_cache::entity_changed(entity);
     }
     Ok(summary)

@@ -1,5 +1,6 @@
 //! Short-lived copies of what hot paths would otherwise read from the database on every
-//! request: a verified staff token, the donation page's funds, Circle and appeal.
+//! request: a verified staff token, the donation page's funds, Circle and appeal, the
+//! giving club's income figures.
 //!
 //! Each copy belongs to a `Topic`. A change made through this process's domain
 //! functions calls `Topic::changed`, and every copy of that topic read before it is
@@ -40,16 +41,29 @@ pub static TOKENS: Topic = Topic::new();
 pub static FUNDS_AND_TIERS: Topic = Topic::new();
 /// Campaigns and appeals: their names, codes, goals and dates.
 pub static APPEALS: Topic = Topic::new();
+/// Pledges: anything that changes which pledges count toward the club or what they
+/// commit (a new pledge; a change of status, amount or frequency; a payment that
+/// completes one or brings one back from past due).
+pub static PLEDGES: Topic = Topic::new();
 
 /// Forgets the copies that depend on `entity` (the audit log's name for what changed).
 /// Every staff change ends in `audit::record_and_commit`, which calls this after its
 /// commit; a change committed another way calls it itself.
 pub fn entity_changed(entity: &str) {
+    if let Some(topic) = topic_of(entity) {
+        topic.changed();
+    }
+}
+
+/// The topic whose copies a change to `entity` makes stale, if any.
+fn topic_of(entity: &str) -> Option<&'static Topic> {
     match entity {
-        "api_token" => TOKENS.changed(),
-        "fund" | "giving_tier" => FUNDS_AND_TIERS.changed(),
-        "campaign" | "appeal" => APPEALS.changed(),
-        _ => {}
+        "api_token" => Some(&TOKENS),
+        "fund" | "giving_tier" => Some(&FUNDS_AND_TIERS),
+        "campaign" | "appeal" => Some(&APPEALS),
+        // A gift staff record against a pledge can complete it.
+        "pledge" | "gift" => Some(&PLEDGES),
+        _ => None,
     }
 }
 
@@ -188,6 +202,24 @@ mod tests {
     }
 
     #[test]
+    fn each_entity_changes_the_topic_its_copies_belong_to() {
+        let topic = |entity| topic_of(entity).map(|t| t as *const Topic);
+        assert_eq!(topic("api_token"), Some(&TOKENS as *const Topic));
+        for entity in ["fund", "giving_tier"] {
+            assert_eq!(topic(entity), Some(&FUNDS_AND_TIERS as *const Topic));
+        }
+        for entity in ["campaign", "appeal"] {
+            assert_eq!(topic(entity), Some(&APPEALS as *const Topic));
+        }
+        for entity in ["pledge", "gift"] {
+            assert_eq!(topic(entity), Some(&PLEDGES as *const Topic));
+        }
+        for entity in ["donor", "receipt", "outbox"] {
+            assert_eq!(topic(entity), None);
+        }
+    }
+
+    #[test]
     fn a_lifetime_of_zero_keeps_nothing() {
         static TOPIC: Topic = Topic::new();
         let at = Instant::now();
@@ -267,5 +299,28 @@ mod tests {
             }
         }
         assert!(cache.entries.lock().map(|e| e.len()).unwrap_or(0) <= MOST_ENTRIES);
+    }
+
+    #[test]
+    fn keys_short_of_the_most_are_all_kept() {
+        static TOPIC: Topic = Topic::new();
+        let at = Instant::now();
+        let cache: Expiring<usize, usize> = Expiring::new(&TOPIC, Duration::from_secs(3_600));
+        for key in 0..MOST_ENTRIES {
+            if let Err(ticket) = cache.fresh(&key, at) {
+                cache.keep(key, key, ticket);
+            }
+        }
+        // Kept again, a key already held does not empty a full cache.
+        if let Ok(value) = cache.fresh(&0, at) {
+            let ticket = Ticket {
+                version: TOPIC.version(),
+                read_at: at,
+            };
+            cache.keep(0, value, ticket);
+        }
+        for key in 0..MOST_ENTRIES {
+            assert_eq!(cache.fresh(&key, at).ok(), Some(key), "{key}");
+        }
     }
 }

@@ -24,6 +24,7 @@ use super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
 use super::pledges::{installments_due_between, months_between_installments};
 use super::tiers::Circle;
 use crate::db::begin_write;
+use crate::read_cache::{Expiring, PLEDGES};
 
 /// Days a past-due pledge keeps counting toward its donor's tier, by default.
 pub const DEFAULT_GRACE_DAYS: u32 = 30;
@@ -554,6 +555,30 @@ pub async fn page_tier_history(
 pub struct ClubTotals {
     pub monthly_recurring_minor: i64,
     pub annual_pledge_total_minor: i64,
+}
+
+/// The club's income figures kept for the read cache's lifetime, by currency (see
+/// `read_cache`): forgotten at once when a pledge changes through this process
+/// (`read_cache::PLEDGES`), within the lifetime when another process changes one.
+pub struct KeptTotals(Expiring<Currency, ClubTotals>);
+
+impl KeptTotals {
+    /// Figures kept for `lifetime` (zero keeps nothing: every request sums the pledges).
+    pub fn new(lifetime: std::time::Duration) -> Self {
+        KeptTotals(Expiring::new(&PLEDGES, lifetime))
+    }
+
+    /// The figures in `currency`, from the kept copy when it is fresh.
+    pub async fn get(
+        &self,
+        db: &impl ConnectionTrait,
+        currency: Currency,
+        policy: &ClubPolicy,
+    ) -> Result<ClubTotals, DomainError> {
+        self.0
+            .get_or_read(currency, || club_totals(db, currency, policy))
+            .await
+    }
 }
 
 pub async fn club_totals(

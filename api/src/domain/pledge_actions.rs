@@ -277,6 +277,7 @@ pub async fn change_envelope_pledge(
     )
     .await?;
     txn.commit().await?;
+    crate::read_cache::PLEDGES.changed();
     Ok(pledge)
 }
 

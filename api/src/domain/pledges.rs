@@ -313,6 +313,7 @@ pub async fn create_envelope_pledge(
     )
     .await?;
     txn.commit().await?;
+    crate::read_cache::PLEDGES.changed();
     Ok(pledge)
 }
 

@@ -91,7 +91,8 @@ impl ClubMembership {
 /// The Monthly Giving Club as it stands.
 pub struct GivingClub {
     currency: Currency,
-    /// The income figures, computed once per request whichever fields ask for them.
+    /// The income figures, taken once per request whichever fields ask for them, from
+    /// the copy the server keeps (`club::KeptTotals`).
     totals: tokio::sync::OnceCell<club::ClubTotals>,
 }
 
@@ -99,7 +100,8 @@ impl GivingClub {
     async fn totals(&self, ctx: &Context<'_>) -> Result<&club::ClubTotals> {
         self.totals
             .get_or_try_init(|| async {
-                club::club_totals(db(ctx)?, self.currency, &config(ctx)?.club_policy())
+                ctx.data::<club::KeptTotals>()?
+                    .get(db(ctx)?, self.currency, &config(ctx)?.club_policy())
                     .await
                     .gql()
             })

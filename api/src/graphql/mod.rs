@@ -108,8 +108,10 @@ pub fn build_schema(
     processor: Processor,
 ) -> StaffSchema {
     let introspection = config.graphql_introspection;
+    let kept_totals = crate::domain::club::KeptTotals::new(config.read_cache_lifetime);
     let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .data(db)
+        .data(kept_totals)
         .data(config)
         .data(processor)
         .limit_depth(MAX_DEPTH)

@@ -241,7 +241,7 @@ async fn write_together(
     let txn = begin_write(db).await?;
     match apply_together(&txn, org, policy, events).await {
         Ok(Some(outcomes)) => {
-            txn.commit().await?;
+            commit_recorded(txn).await?;
             Ok(Some(outcomes))
         }
         unapplied => {
@@ -358,12 +358,21 @@ async fn claim_event(
     })
 }
 
+/// Commits a transaction that recorded events, then forgets the copies kept of what
+/// their pledges may have changed (`read_cache::PLEDGES`): every recorded event's
+/// commit goes through here.
+async fn commit_recorded(txn: WriteTransaction) -> Result<(), sea_orm::DbErr> {
+    txn.commit().await?;
+    crate::read_cache::PLEDGES.changed();
+    Ok(())
+}
+
 /// Commits an event's transaction and says what it came to.
 async fn commit_event(
     txn: WriteTransaction,
     settled: &Settled,
 ) -> Result<EventOutcome, DomainError> {
-    match txn.commit().await {
+    match commit_recorded(txn).await {
         Ok(()) => Ok(EventOutcome::Recorded {
             status: settled.status(),
             summary: settled.summary(),

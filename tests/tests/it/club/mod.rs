@@ -33,20 +33,24 @@ pub use pledge_changes::tomas_card_pledge;
 pub const CLUB_LINK_KEY: &str = "club-test-key-with-at-least-32-characters";
 
 pub async fn club_app(backend: Backend) -> (TestApp, MockServer) {
+    club_app_with(backend, &[]).await
+}
+
+/// `club_app` with `more` settings besides.
+pub async fn club_app_with(backend: Backend, more: &[(&str, &str)]) -> (TestApp, MockServer) {
     let stripe = MockServer::start().await;
     tests::stripe::mount_fake_stripe(&stripe).await;
     let secrets = format!("{WEBHOOK_SECRET},{OLD_WEBHOOK_SECRET}");
-    let app = spawn_app_with(
-        backend,
-        &[
-            ("STRIPE_SECRET_KEY", SECRET_KEY),
-            ("STRIPE_API_BASE", &stripe.uri()),
-            ("STRIPE_WEBHOOK_SECRET", &secrets),
-            ("PUBLIC_URL", "https://give.example.org"),
-            ("DOWNLOAD_LINK_KEY", CLUB_LINK_KEY),
-        ],
-    )
-    .await;
+    let uri = stripe.uri();
+    let mut settings = vec![
+        ("STRIPE_SECRET_KEY", SECRET_KEY),
+        ("STRIPE_API_BASE", uri.as_str()),
+        ("STRIPE_WEBHOOK_SECRET", secrets.as_str()),
+        ("PUBLIC_URL", "https://give.example.org"),
+        ("DOWNLOAD_LINK_KEY", CLUB_LINK_KEY),
+    ];
+    settings.extend_from_slice(more);
+    let app = spawn_app_with(backend, &settings).await;
     (app, stripe)
 }
 

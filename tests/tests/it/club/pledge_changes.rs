@@ -377,7 +377,104 @@ async fn a_pledge_with_missed_installments_shows_paid_expected_missed_and_next(b
     assert_eq!(paused["nextExpectedOn"], Value::Null);
 }
 
+/// The club's income figures as the staff API gives them, and as the pledges stand in
+/// the database now.
+async fn club_income(app: &TestApp, token: &str) -> (club::ClubTotals, club::ClubTotals) {
+    let data = ok(
+        app,
+        token,
+        "{ givingClub { monthlyRecurringRevenue { amountMinor } annualPledgeTotal { amountMinor } } }",
+        json!({}),
+    )
+    .await;
+    let minor = |field: &str| data["givingClub"][field]["amountMinor"].as_i64().unwrap();
+    let shown = club::ClubTotals {
+        monthly_recurring_minor: minor("monthlyRecurringRevenue"),
+        annual_pledge_total_minor: minor("annualPledgeTotal"),
+    };
+    let now = club::club_totals(&app.db, entity::Currency::Usd, &ClubPolicy::default())
+        .await
+        .unwrap();
+    (shown, now)
+}
+
+async fn the_club_s_income_is_kept_until_a_pledge_changes_through_this_server(backend: Backend) {
+    // A lifetime far longer than the test: only a change made here can refresh the figures.
+    let (app, _stripe) = club_app_with(backend, &[("READ_CACHE_SECS", "60")]).await;
+    let token = staff_token(&app).await;
+    let viewer = app.token(entity::enums::StaffRole::Viewer).await;
+    let ana = donor_named(&app, &token, "Ana Ruiz").await;
+    let monthly = envelope_pledge(&app, &token, ana, 4_200, "MONTHLY", None).await;
+    let (shown, now) = club_income(&app, &viewer).await;
+    assert_eq!(shown.monthly_recurring_minor, 4_200);
+    assert_eq!(shown, now);
+
+    // Another process sharing the database (the command line, a second server) sends
+    // this server no word: the kept figures stand until their lifetime has passed.
+    let row = pledge::Entity::find_by_id(monthly)
+        .one(&app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut raised: pledge::ActiveModel = row.into();
+    raised.installment_minor = Set(5_000);
+    raised.update(&app.db).await.unwrap();
+    let (kept, now) = club_income(&app, &viewer).await;
+    assert_eq!(kept, shown, "kept");
+    assert_eq!(now.monthly_recurring_minor, 5_000);
+
+    // A pledge staff make here: read again at once, the other process's change with it.
+    let ben = donor_named(&app, &token, "Ben Okafor").await;
+    let one_check = envelope_pledge(&app, &token, ben, 1_000, "MONTHLY", Some(1)).await;
+    let (shown, now) = club_income(&app, &viewer).await;
+    assert_eq!(shown.monthly_recurring_minor, 6_000, "a new pledge");
+    assert_eq!(shown, now);
+
+    // A pledge staff change here.
+    change(&app, &token, "pausePledge", monthly, None).await;
+    let (shown, now) = club_income(&app, &viewer).await;
+    assert_eq!(shown.monthly_recurring_minor, 1_000, "a paused pledge");
+    assert_eq!(shown, now);
+
+    // A gift staff record that completes a pledge.
+    record_gift(
+        &app,
+        &token,
+        check_gift(
+            ben,
+            json!({
+                "pledgeId": one_check.to_string(),
+                "amount": { "amountMinor": 1_000 },
+                "checkNumber": "3001",
+                "receivedAt": Utc::now().to_rfc3339(),
+            }),
+        ),
+    )
+    .await;
+    let (shown, now) = club_income(&app, &viewer).await;
+    assert_eq!(shown.monthly_recurring_minor, 0, "a completed pledge");
+    assert_eq!(shown, now);
+
+    // A card pledge Stripe tells this server of.
+    let created = subscription_event(
+        "evt_kept",
+        "customer.subscription.created",
+        "sub_kept",
+        "kept@example.org",
+        2_500,
+        "active",
+    );
+    assert_eq!(app.deliver(&created).await.status(), 200);
+    let (shown, now) = club_income(&app, &viewer).await;
+    assert_eq!(
+        shown.monthly_recurring_minor, 2_500,
+        "a Stripe subscription"
+    );
+    assert_eq!(shown, now);
+}
+
 on_both_backends!(
+    the_club_s_income_is_kept_until_a_pledge_changes_through_this_server,
     staff_see_the_club_its_movements_and_its_recurring_income,
     staff_pause_resume_change_and_cancel_an_envelope_pledge_with_audit,
     a_card_pledge_changes_through_stripe_and_follows_its_webhooks,
