@@ -24,7 +24,7 @@ use super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
 use super::pledges::{installments_due_between, months_between_installments};
 use super::tiers::Circle;
 use crate::db::begin_write;
-use crate::read_cache::{Expiring, PLEDGES};
+use crate::read_cache::{Expiring, PLEDGES, Topic};
 
 /// Days a past-due pledge keeps counting toward its donor's tier, by default.
 pub const DEFAULT_GRACE_DAYS: u32 = 30;
@@ -565,7 +565,12 @@ pub struct KeptTotals(Expiring<Currency, ClubTotals>);
 impl KeptTotals {
     /// Figures kept for `lifetime` (zero keeps nothing: every request sums the pledges).
     pub fn new(lifetime: std::time::Duration) -> Self {
-        KeptTotals(Expiring::new(&PLEDGES, lifetime))
+        Self::forgotten_on(&PLEDGES, lifetime)
+    }
+
+    /// Figures forgotten whenever `topic` changes.
+    fn forgotten_on(topic: &'static Topic, lifetime: std::time::Duration) -> Self {
+        KeptTotals(Expiring::new(topic, lifetime))
     }
 
     /// The figures in `currency`, from the kept copy when it is fresh.
@@ -813,6 +818,76 @@ mod tests {
 
     use super::*;
     use crate::db::testing::{each_backend, plan, planning_with_indexes};
+
+    /// The kept figures stand while fresh, whatever the pledges become meanwhile; each
+    /// currency has its own; a change of their topic, or a lifetime of zero, reads the
+    /// pledges again.
+    #[tokio::test]
+    // A failed step should stop the test where it happened.
+    #[allow(clippy::expect_used)]
+    async fn kept_figures_stand_until_their_topic_changes_and_each_currency_has_its_own() {
+        static TOPIC: Topic = Topic::new();
+        for test in each_backend().await {
+            let db = &test.db;
+            let now = Utc::now();
+            let donor = donor::ActiveModel {
+                kind: Set(entity::enums::DonorKind::Individual),
+                display_name: Set("Ana Ruiz".into()),
+                language: Set(entity::enums::Language::English),
+                email_consent: Set(false),
+                anonymous: Set(false),
+                search_text: Set("ana ruiz".into()),
+                link_version: Set(0),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .expect("a donor");
+            let fund = entity::fund::Entity::find()
+                .one(db)
+                .await
+                .expect("funds")
+                .expect("a seeded fund");
+            let pledge = pledge::ActiveModel {
+                donor_id: Set(donor.id),
+                source: Set(entity::enums::PledgeSource::Envelope),
+                installment_minor: Set(4_200),
+                currency: Set("USD".into()),
+                frequency: Set(PledgeFrequency::Monthly),
+                starts_on: Set(now.date_naive()),
+                status: Set(PledgeStatus::Active),
+                fund_id: Set(fund.id),
+                created_at: Set(now),
+                updated_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await
+            .expect("a pledge");
+            let kept = KeptTotals::forgotten_on(&TOPIC, std::time::Duration::from_secs(3_600));
+            let unkept = KeptTotals::forgotten_on(&TOPIC, std::time::Duration::ZERO);
+            let monthly = async |kept: &KeptTotals, currency| {
+                kept.get(db, currency, &ClubPolicy::default())
+                    .await
+                    .expect("the figures")
+                    .monthly_recurring_minor
+            };
+            assert_eq!(monthly(&kept, Currency::Usd).await, 4_200);
+            assert_eq!(monthly(&kept, Currency::Cad).await, 0);
+
+            let mut raised: pledge::ActiveModel = pledge.into();
+            raised.installment_minor = Set(5_000);
+            raised.update(db).await.expect("raised");
+            assert_eq!(monthly(&kept, Currency::Usd).await, 4_200, "kept");
+            assert_eq!(monthly(&unkept, Currency::Usd).await, 5_000, "nothing kept");
+            assert_eq!(monthly(&kept, Currency::Cad).await, 0, "its own currency's");
+            TOPIC.changed();
+            assert_eq!(monthly(&kept, Currency::Usd).await, 5_000, "forgotten");
+            test.close().await;
+        }
+    }
 
     /// The club's income figures are read from `ix_pledges_counting`: the open-ended
     /// pledges' sum from the index alone, the pledges with an end by seeking it, neither

@@ -410,7 +410,7 @@ async fn the_club_s_income_is_kept_until_a_pledge_changes_through_this_server(ba
     assert_eq!(shown, now);
 
     // Another process sharing the database (the command line, a second server) sends
-    // this server no word: the kept figures stand until their lifetime has passed.
+    // this server no word (`domain::club`'s tests show the kept figures stand then).
     let row = pledge::Entity::find_by_id(monthly)
         .one(&app.db)
         .await
@@ -419,9 +419,6 @@ async fn the_club_s_income_is_kept_until_a_pledge_changes_through_this_server(ba
     let mut raised: pledge::ActiveModel = row.into();
     raised.installment_minor = Set(5_000);
     raised.update(&app.db).await.unwrap();
-    let (kept, now) = club_income(&app, &viewer).await;
-    assert_eq!(kept, shown, "kept");
-    assert_eq!(now.monthly_recurring_minor, 5_000);
 
     // A pledge staff make here: read again at once, the other process's change with it.
     let ben = donor_named(&app, &token, "Ben Okafor").await;
