@@ -830,21 +830,22 @@ mod tests {
         for test in each_backend().await {
             let db = &test.db;
             let now = Utc::now();
-            let donor = donor::ActiveModel {
-                kind: Set(entity::enums::DonorKind::Individual),
-                display_name: Set("Ana Ruiz".into()),
-                language: Set(entity::enums::Language::English),
-                email_consent: Set(false),
-                anonymous: Set(false),
-                search_text: Set("ana ruiz".into()),
-                link_version: Set(0),
-                created_at: Set(now),
-                updated_at: Set(now),
-                ..Default::default()
-            }
-            .insert(db)
-            .await
-            .expect("a donor");
+            let new = crate::domain::donors::NewDonor {
+                kind: entity::enums::DonorKind::Individual,
+                display_name: "Ana Ruiz".into(),
+                first_name: None,
+                last_name: None,
+                email: None,
+                phone: None,
+                address: Default::default(),
+                language: entity::enums::Language::English,
+                email_consent: false,
+                anonymous: false,
+                notes: None,
+            };
+            let donor = crate::domain::donors::insert_donor(db, new, None)
+                .await
+                .expect("a donor");
             let fund = entity::fund::Entity::find()
                 .one(db)
                 .await
