@@ -23,11 +23,13 @@ pub struct ConnectionTotals {
     pub total_count: u64,
 }
 
-pub type Page<Node> = Connection<String, Node, ConnectionTotals, EmptyFields>;
+/// A page of a list. Each edge keeps its row's place, and its cursor is written out
+/// only when the query asks for it.
+pub type Page<Node> = Connection<OpaqueCursor<KeyCursor>, Node, ConnectionTotals, EmptyFields>;
 
 /// What a keyed list's cursor carries: the order it was taken in and the row's values.
 #[derive(Serialize, Deserialize)]
-struct KeyCursor {
+pub struct KeyCursor {
     order: String,
     key: Key,
 }
@@ -155,7 +157,7 @@ pub fn keyed_page<Row, Node: OutputType>(
             order: order.to_owned(),
             key: key(&row),
         });
-        Edge::new(cursor.encode_cursor(), node(row))
+        Edge::new(cursor, node(row))
     }));
     connection
 }
@@ -180,7 +182,7 @@ mod tests {
             |id| id,
         );
         assert!(connection.has_next_page && !connection.has_previous_page);
-        let cursor = connection.edges[0].cursor.clone();
+        let cursor = connection.edges[0].cursor.encode_cursor();
         let args = PageArgs::new(Some(cursor.clone()), None, Some(5), None);
         let request = args.keyed("gifts-newest").unwrap();
         assert_eq!(request.after, Some(vec![serde_json::json!(7)]));
