@@ -21,6 +21,7 @@ use serde_json::json;
 use super::DomainError;
 use super::csv_export::CsvFile;
 use super::keyset::{CountedPage, KeyKind, Ordering, PageRequest};
+use super::partial_rows::ColumnSet;
 use super::pledges::{installments_due_between, months_between_installments};
 use super::tiers::Circle;
 use crate::db::begin_write;
@@ -486,12 +487,14 @@ pub fn by_leaving() -> Ordering<tier_membership::Column> {
 }
 
 /// One page of current members, by when they joined; only one tier's when `tier_id`
-/// is given. With how many there are.
+/// is given. With how many there are. Only `columns` of each membership are read when
+/// given (see `partial_rows`), whole rows otherwise.
 pub async fn page_current_members(
     db: &impl ConnectionTrait,
     tier_id: Option<i64>,
     request: &PageRequest,
     size_when_unsaid: u64,
+    columns: Option<ColumnSet>,
 ) -> Result<CountedPage<tier_membership::Model>, DomainError> {
     let mut query =
         tier_membership::Entity::find().filter(tier_membership::Column::LeftAt.is_null());
@@ -499,43 +502,47 @@ pub async fn page_current_members(
         query = query.filter(tier_membership::Column::TierId.eq(tier_id));
     }
     by_joining()
-        .page_counted(db, query, request, size_when_unsaid)
+        .page_counted_in_part(db, query, request, size_when_unsaid, columns)
         .await
 }
 
-/// One page of the memberships that began in `[from, to)`, by when they began.
+/// One page of the memberships that began in `[from, to)`, by when they began; only
+/// `columns` of each read when given.
 pub async fn page_joined_between(
     db: &impl ConnectionTrait,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     request: &PageRequest,
     size_when_unsaid: u64,
+    columns: Option<ColumnSet>,
 ) -> Result<CountedPage<tier_membership::Model>, DomainError> {
     let query = tier_membership::Entity::find()
         .filter(tier_membership::Column::JoinedAt.gte(from))
         .filter(tier_membership::Column::JoinedAt.lt(to));
     by_joining()
-        .page_counted(db, query, request, size_when_unsaid)
+        .page_counted_in_part(db, query, request, size_when_unsaid, columns)
         .await
 }
 
-/// One page of the memberships that ended in `[from, to)`, by when they ended.
+/// One page of the memberships that ended in `[from, to)`, by when they ended; only
+/// `columns` of each read when given.
 pub async fn page_left_between(
     db: &impl ConnectionTrait,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     request: &PageRequest,
     size_when_unsaid: u64,
+    columns: Option<ColumnSet>,
 ) -> Result<CountedPage<tier_membership::Model>, DomainError> {
     let query = tier_membership::Entity::find()
         .filter(tier_membership::Column::LeftAt.gte(from))
         .filter(tier_membership::Column::LeftAt.lt(to));
     by_leaving()
-        .page_counted(db, query, request, size_when_unsaid)
+        .page_counted_in_part(db, query, request, size_when_unsaid, columns)
         .await
 }
 
-/// One page of a donor's tier history, oldest first.
+/// One page of a donor's tier history, oldest first, each membership read whole.
 pub async fn page_tier_history(
     db: &impl ConnectionTrait,
     donor_id: i64,

@@ -355,6 +355,32 @@ impl<C: ColumnTrait + Copy> Ordering<C> {
         let page = self.page(db, select, request, size_when_unsaid).await?;
         Ok(CountedPage { page, total })
     }
+
+    /// [`Ordering::page_counted`], each row read in part (see [`Ordering::page_in_part`])
+    /// when `columns` are given, whole otherwise.
+    pub async fn page_counted_in_part<E>(
+        &self,
+        db: &impl ConnectionTrait,
+        select: Select<E>,
+        request: &PageRequest,
+        size_when_unsaid: u64,
+        columns: Option<ColumnSet>,
+    ) -> Result<CountedPage<E::Model>, DomainError>
+    where
+        E: ReadInPart<Column = C>,
+        E::Model: Sync,
+    {
+        let Some(columns) = columns else {
+            return self
+                .page_counted(db, select, request, size_when_unsaid)
+                .await;
+        };
+        let total = select.clone().count(db).await?;
+        let page = self
+            .page_in_part(db, select, request, size_when_unsaid, columns)
+            .await?;
+        Ok(CountedPage { page, total })
+    }
 }
 
 /// One part of an order computed by the query rather than stored in a column.

@@ -5,7 +5,7 @@
 //! (`graphql::projection` keeps, for each field of the staff API, the columns it reads).
 
 use entity::enums::{DonorKind, GiftStatus, Language, PaymentMethod};
-use entity::{donor, gift};
+use entity::{donor, gift, tier_membership};
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryResult, QuerySelect, QueryTrait, Select,
 };
@@ -245,6 +245,39 @@ read_in_part!(
     }
 );
 
+/// A giving-club membership read in part before its columns are filled in.
+fn placeholder_membership() -> tier_membership::Model {
+    tier_membership::Model {
+        id: 0,
+        donor_id: 0,
+        tier_id: 0,
+        joined_at: placeholder_time(),
+        join_reason: String::new(),
+        annual_pledge_total_minor: 0,
+        left_at: None,
+        leave_reason: None,
+        cause: None,
+        created_at: placeholder_time(),
+    }
+}
+
+read_in_part!(
+    tier_membership,
+    placeholder_membership(),
+    {
+        Id => id,
+        DonorId => donor_id,
+        TierId => tier_id,
+        JoinedAt => joined_at,
+        JoinReason => join_reason,
+        AnnualPledgeTotalMinor => annual_pledge_total_minor,
+        LeftAt => left_at,
+        LeaveReason => leave_reason,
+        Cause => cause,
+        CreatedAt => created_at,
+    }
+);
+
 #[cfg(test)]
 #[allow(clippy::expect_used)] // A failed step should stop the test where it happened.
 mod tests {
@@ -262,6 +295,7 @@ mod tests {
     fn every_entity_read_in_part_has_columns_a_set_can_hold() {
         assert!(gift::Column::iter().count() <= 64);
         assert!(donor::Column::iter().count() <= 64);
+        assert!(tier_membership::Column::iter().count() <= 64);
     }
 
     #[test]
@@ -448,6 +482,49 @@ mod tests {
                 (2_550, "USD")
             );
             assert_eq!((amounts[0].id, amounts[0].notes.as_deref()), (0, None));
+
+            let at = |days| chrono::DateTime::UNIX_EPOCH + Duration::days(days);
+            let mut active = tier_membership::Model {
+                id: 0,
+                donor_id: donor.id,
+                tier_id: 1,
+                joined_at: at(20),
+                join_reason: "joined".into(),
+                annual_pledge_total_minor: 60_000,
+                left_at: Some(at(21)),
+                leave_reason: Some("cancelled".into()),
+                cause: Some("evt_1".into()),
+                created_at: at(22),
+            }
+            .into_active_model();
+            active.id = sea_orm::ActiveValue::NotSet;
+            let membership = active.insert(db).await.expect("the membership");
+            let by_id = tier_membership::Entity::find()
+                .filter(tier_membership::Column::Id.eq(membership.id));
+            let all = read_in_part(
+                db,
+                by_id.clone(),
+                ColumnSet::of(tier_membership::Column::iter()),
+            )
+            .await
+            .expect("every column");
+            assert_eq!(all, vec![membership.clone()]);
+            let when = read_in_part(
+                db,
+                by_id,
+                ColumnSet::of([
+                    tier_membership::Column::LeftAt,
+                    tier_membership::Column::DonorId,
+                ]),
+            )
+            .await
+            .expect("when it ended");
+            let expected = tier_membership::Model {
+                donor_id: donor.id,
+                left_at: Some(at(21)),
+                ..placeholder_membership()
+            };
+            assert_eq!(when, vec![expected]);
             test.close().await;
         }
     }

@@ -1,9 +1,11 @@
 //! The Monthly Giving Club: members by tier, who joined and left when, recurring
 //! income, and staff actions on pledges.
 
+use std::collections::HashMap;
+
 use async_graphql::{Context, ID, InputObject, Object, Result};
 use chrono::{DateTime, Utc};
-use entity::{Currency, tier_membership};
+use entity::{Currency, donor, giving_tier, tier_membership};
 
 use super::access::requires_role;
 use super::context::{actor, config, db, parse_id, processor};
@@ -13,78 +15,107 @@ use super::loaders::{donor_for, loaders, prime, prime_nodes_donors};
 use super::money::{MoneyAmount, MoneyInput};
 use super::paging::{DEFAULT_PAGE_SIZE, Page, PageArgs, counted_page, placed_page};
 use super::pledges::Pledge;
-use super::projection::object_fields;
+use super::projection::{self, node_fields, object_fields};
 use super::tiers::Tier;
 use super::tokens::Role;
 use crate::domain::club;
 use crate::domain::keyset::{CountedPage, Ordering, page_in_memory};
+use crate::domain::partial_rows::ColumnSet;
 use crate::domain::pledge_actions::{PledgeAction, change_pledge};
 
 /// A donor's time in a giving-club tier: when and why they joined, and when and why
 /// they left (still open while they are a member).
-pub struct ClubMembership(pub tier_membership::Model);
+pub struct ClubMembership {
+    row: tier_membership::Model,
+    /// The member, when the list this membership is in has read it.
+    donor: Option<donor::Model>,
+    /// The tier, when the list this membership is in has read it.
+    tier: Option<giving_tier::Model>,
+}
+
+impl ClubMembership {
+    /// A membership with its donor and tier already read, when `donors` and `tiers`
+    /// hold them.
+    fn with(
+        row: tier_membership::Model,
+        donors: &HashMap<i64, donor::Model>,
+        tiers: &HashMap<i64, giving_tier::Model>,
+    ) -> Self {
+        ClubMembership {
+            donor: donors.get(&row.donor_id).cloned(),
+            tier: tiers.get(&row.tier_id).cloned(),
+            row,
+        }
+    }
+
+    /// The tier, from the list's read or the request's loader.
+    async fn find_tier(&self, ctx: &Context<'_>) -> Result<Option<giving_tier::Model>> {
+        match &self.tier {
+            Some(tier) => Ok(Some(tier.clone())),
+            None => Ok(loaders(ctx)?.tiers.load_one(self.row.tier_id).await?),
+        }
+    }
+}
 
 #[Object]
 impl ClubMembership {
     /// The membership's id.
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.row.id.to_string())
     }
 
     /// The member.
     async fn donor(&self, ctx: &Context<'_>) -> Result<Option<Donor>> {
+        if let Some(donor) = &self.donor {
+            return Ok(Some(Donor::from(donor.clone())));
+        }
         let selected = object_fields(&ctx.look_ahead());
-        Ok(donor_for(loaders(ctx)?, self.0.donor_id, selected)
+        Ok(donor_for(loaders(ctx)?, self.row.donor_id, selected)
             .await?
             .map(Donor::from))
     }
 
     /// The tier.
     async fn tier(&self, ctx: &Context<'_>) -> Result<Option<Tier>> {
-        Ok(loaders(ctx)?
-            .tiers
-            .load_one(self.0.tier_id)
-            .await?
-            .map(Tier))
+        Ok(self.find_tier(ctx).await?.map(Tier))
     }
 
     /// When the donor entered the tier.
     async fn joined_at(&self) -> DateTime<Utc> {
-        self.0.joined_at
+        self.row.joined_at
     }
 
     /// Why: joined, or moved up or down from another tier, with the total.
     async fn join_reason(&self) -> &str {
-        &self.0.join_reason
+        &self.row.join_reason
     }
 
     /// The donor's annual pledge total when they entered, in the tier's currency.
     async fn annual_pledge_total(&self, ctx: &Context<'_>) -> Result<MoneyAmount> {
-        let currency = loaders(ctx)?
-            .tiers
-            .load_one(self.0.tier_id)
+        let currency = self
+            .find_tier(ctx)
             .await?
             .map_or_else(|| "USD".to_owned(), |tier| tier.currency);
         Ok(MoneyAmount::from_columns(
-            self.0.annual_pledge_total_minor,
+            self.row.annual_pledge_total_minor,
             &currency,
         ))
     }
 
     /// When the donor left the tier; null while they are in it.
     async fn left_at(&self) -> Option<DateTime<Utc>> {
-        self.0.left_at
+        self.row.left_at
     }
 
     /// Why they left.
     async fn leave_reason(&self) -> Option<&str> {
-        self.0.leave_reason.as_deref()
+        self.row.leave_reason.as_deref()
     }
 
     /// What caused the latest change: a Stripe event, a staff action, the grace-period
     /// check.
     async fn cause(&self) -> Option<&str> {
-        self.0.cause.as_deref()
+        self.row.cause.as_deref()
     }
 }
 
@@ -110,8 +141,7 @@ impl GivingClub {
 }
 
 /// The connection for a page of memberships read in `order`, their donors (when the
-/// query asks for them) and tiers loaded in one statement each, so that their fields
-/// find them in the request's cache however long the page is.
+/// query asks for them) and tiers read in one statement each and handed to the nodes.
 async fn membership_page(
     ctx: &Context<'_>,
     order: &Ordering<tier_membership::Column>,
@@ -119,14 +149,22 @@ async fn membership_page(
 ) -> Result<Page<ClubMembership>> {
     let rows = &found.page.rows;
     let loaders = loaders(ctx)?;
-    prime_nodes_donors(
+    let donors = prime_nodes_donors(
         loaders,
         &ctx.look_ahead(),
         rows.iter().map(|m| m.donor_id).collect(),
     )
     .await?;
-    prime(&loaders.tiers, rows.iter().map(|m| m.tier_id)).await?;
-    Ok(counted_page(order, found, ClubMembership))
+    let tiers = prime(&loaders.tiers, rows.iter().map(|m| m.tier_id)).await?;
+    Ok(counted_page(order, found, |row| {
+        ClubMembership::with(row, &donors, &tiers)
+    }))
+}
+
+/// The columns of a membership the nodes of the page being resolved ask for (see
+/// `projection::MEMBERSHIP`); `None`: read whole rows.
+fn membership_columns(ctx: &Context<'_>) -> Option<ColumnSet> {
+    projection::MEMBERSHIP.columns(node_fields(&ctx.look_ahead()))
 }
 
 #[Object]
@@ -145,9 +183,15 @@ impl GivingClub {
         let order = club::by_joining();
         let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
         let tier = tier.map(|id| parse_id("tier", &id)).transpose()?;
-        let found = club::page_current_members(db(ctx)?, tier, &request, DEFAULT_PAGE_SIZE as u64)
-            .await
-            .gql()?;
+        let found = club::page_current_members(
+            db(ctx)?,
+            tier,
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+            membership_columns(ctx),
+        )
+        .await
+        .gql()?;
         membership_page(ctx, &order, found).await
     }
 
@@ -166,10 +210,16 @@ impl GivingClub {
     ) -> Result<Page<ClubMembership>> {
         let order = club::by_joining();
         let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
-        let found =
-            club::page_joined_between(db(ctx)?, from, to, &request, DEFAULT_PAGE_SIZE as u64)
-                .await
-                .gql()?;
+        let found = club::page_joined_between(
+            db(ctx)?,
+            from,
+            to,
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+            membership_columns(ctx),
+        )
+        .await
+        .gql()?;
         membership_page(ctx, &order, found).await
     }
 
@@ -188,9 +238,16 @@ impl GivingClub {
     ) -> Result<Page<ClubMembership>> {
         let order = club::by_leaving();
         let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
-        let found = club::page_left_between(db(ctx)?, from, to, &request, DEFAULT_PAGE_SIZE as u64)
-            .await
-            .gql()?;
+        let found = club::page_left_between(
+            db(ctx)?,
+            from,
+            to,
+            &request,
+            DEFAULT_PAGE_SIZE as u64,
+            membership_columns(ctx),
+        )
+        .await
+        .gql()?;
         membership_page(ctx, &order, found).await
     }
 
@@ -267,8 +324,10 @@ impl ClubQuery {
             DEFAULT_PAGE_SIZE as u64,
         )
         .gql()?;
-        Ok(placed_page(rows, total, ORDER, |member| {
-            ClubMembership(member.membership)
+        Ok(placed_page(rows, total, ORDER, |member| ClubMembership {
+            row: member.membership,
+            donor: Some(member.donor),
+            tier: Some(member.tier),
         }))
     }
 

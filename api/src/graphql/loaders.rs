@@ -424,27 +424,30 @@ pub async fn history_for(
 
 /// Reads now, in one statement, the donors of `ids` for the `donor` field of a page's
 /// nodes: only the columns the fields asked of them need, or whole rows (see
-/// `projection`); nothing when the nodes do not ask for their donor.
+/// `projection`); nothing when the nodes do not ask for their donor. Returns them by id,
+/// to be handed to the nodes.
 pub async fn prime_nodes_donors(
     loaders: &Loaders,
     page: &async_graphql::Lookahead<'_>,
     ids: Vec<i64>,
-) -> async_graphql::Result<()> {
+) -> async_graphql::Result<HashMap<i64, donor::Model>> {
     let edges = page.field("edges").field("node").field("donor");
     let nodes = page.field("nodes").field("donor");
     if !edges.exists() && !nodes.exists() {
-        return Ok(());
+        return Ok(HashMap::new());
     }
     let mut selected = projection::object_fields(&edges);
     selected.extend(projection::object_fields(&nodes));
     match projection::DONOR.columns(selected) {
-        Some(columns) => prime(
+        Some(columns) => Ok(prime(
             &loaders.donor_parts,
             ids.into_iter().map(|id| (id, columns)),
         )
-        .await
-        .map(|_| ()),
-        None => prime(&loaders.donors, ids).await.map(|_| ()),
+        .await?
+        .into_iter()
+        .map(|((id, _), donor)| (id, donor))
+        .collect()),
+        None => prime(&loaders.donors, ids).await,
     }
 }
 

@@ -4,10 +4,11 @@
 //! field the table does not list reads whole rows, so a field added to a type is
 //! answered from a whole row until it is listed here. `tests/tests/it/staff_api/
 //! projection.rs` asks every field of each type alone, through a list read in part and
-//! through a whole row, and compares the answers.
+//! through a whole row, and compares the answers (`ClubMembership`'s lists against a
+//! donor's tier history, which reads its memberships whole).
 
 use async_graphql::{Lookahead, SelectionField};
-use entity::{donor, gift};
+use entity::{donor, gift, tier_membership};
 use sea_orm::ColumnTrait;
 
 use crate::domain::partial_rows::ColumnSet;
@@ -137,6 +138,26 @@ pub const DONOR: FieldColumns<donor::Column> = {
             ("notes", &[Notes]),
             ("createdAt", &[CreatedAt]),
             ("updatedAt", &[UpdatedAt]),
+        ],
+    }
+};
+
+/// `ClubMembership`'s fields. Always: the id, the donor's and the tier's (a page reads
+/// them, and the tier gives the pledge total its currency).
+pub const MEMBERSHIP: FieldColumns<tier_membership::Column> = {
+    use tier_membership::Column::*;
+    FieldColumns {
+        always: &[Id, DonorId, TierId],
+        fields: &[
+            ("id", &[]),
+            ("donor", &[]),
+            ("tier", &[]),
+            ("joinedAt", &[JoinedAt]),
+            ("joinReason", &[JoinReason]),
+            ("annualPledgeTotal", &[AnnualPledgeTotalMinor]),
+            ("leftAt", &[LeftAt]),
+            ("leaveReason", &[LeaveReason]),
+            ("cause", &[Cause]),
         ],
     }
 };

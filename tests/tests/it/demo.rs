@@ -45,7 +45,7 @@ async fn seed_demo_is_realistic_and_idempotent(backend: Backend) {
         first: Some(10_000),
         ..Default::default()
     };
-    let found = api::domain::club::page_current_members(&app.db, Some(circle.id), &all, 0)
+    let found = api::domain::club::page_current_members(&app.db, Some(circle.id), &all, 0, None)
         .await
         .unwrap();
     assert_eq!(found.total, first.circle_members as u64);

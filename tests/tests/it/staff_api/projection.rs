@@ -5,11 +5,13 @@
 //! `donor(id)`, whose history fields a gift's donor answers from whole rows), over records
 //! whose every column holds a value of its own, and the answers must be the same. A
 //! field listed with too few columns answers a placeholder and fails here; a field
-//! added later is walked without any change here.
+//! added later is walked without any change here. The giving club's lists of
+//! memberships are checked the same way against a donor's tier history, which reads
+//! its memberships whole.
 
 use chrono::{Duration, Utc};
 use entity::enums::{DonorKind, GiftStatus, Language, PaymentMethod, StaffRole, TributeKind};
-use entity::{donor, gift};
+use entity::{donor, gift, tier_membership};
 use sea_orm::{ActiveModelTrait, ActiveValue, IntoActiveModel};
 use serde_json::{Value, json};
 use tests::on_both_backends;
@@ -302,6 +304,135 @@ async fn a_list_read_in_part_answers_every_field_as_the_whole_row_does(backend: 
     }
 }
 
+/// A membership in the first tier whose every column holds a value of its own; it has
+/// ended when `left` is given.
+async fn full_membership(app: &TestApp, donor_id: i64, n: i64, left: Option<i64>) -> i64 {
+    let mut membership = tier_membership::Model {
+        id: 0,
+        donor_id,
+        tier_id: 1,
+        joined_at: day(30 + n),
+        join_reason: format!("moved up with {n}"),
+        annual_pledge_total_minor: 60_000 + n,
+        left_at: left.map(day),
+        leave_reason: left.map(|_| format!("cancelled {n}")),
+        cause: Some(format!("evt_{n}")),
+        created_at: day(40 + n),
+    }
+    .into_active_model();
+    membership.id = ActiveValue::NotSet;
+    membership.insert(&app.db).await.unwrap().id
+}
+
+async fn a_page_of_memberships_read_in_part_answers_every_field_as_the_whole_row_does(
+    backend: Backend,
+) {
+    let app = spawn_app(backend).await;
+    let token = app.token(StaffRole::Admin).await;
+    let first = full_donor(&app, 1).await;
+    let second = full_donor(&app, 2).await;
+    let ended = full_membership(&app, first, 1, Some(50)).await;
+    let current = full_membership(&app, first, 2, None).await;
+    let other = full_membership(&app, second, 3, None).await;
+
+    let fields = selections(&app, &token, "ClubMembership").await;
+    let table = &api::graphql::projection::MEMBERSHIP;
+    let listed = fields.iter().filter(|(name, _)| table.lists(name)).count();
+    assert_eq!(
+        listed,
+        table.size(),
+        "every field the table lists for ClubMembership is one of its fields"
+    );
+
+    for (name, selection) in &fields {
+        // Each donor's history reads its memberships whole.
+        let mut whole = std::collections::HashMap::new();
+        for donor in [first, second] {
+            let data = ok(
+                &app,
+                &token,
+                &format!(
+                    "query($id: ID!) {{ donor(id: $id) {{ tierHistory(first: 10) {{
+                        nodes {{ id {selection} }} }} }} }}"
+                ),
+                json!({ "id": donor.to_string() }),
+            )
+            .await;
+            for node in data["donor"]["tierHistory"]["nodes"].as_array().unwrap() {
+                whole.insert(node["id"].as_str().unwrap().to_owned(), node.clone());
+            }
+        }
+        assert_eq!(whole.len(), 3, "ClubMembership.{name}: every membership");
+
+        let shown = format!("id {selection}");
+        let data = ok(
+            &app,
+            &token,
+            &format!(
+                "query($from: DateTime!, $to: DateTime!) {{ givingClub {{
+                    members(first: 10) {{ edges {{ node {{ {shown} }} }} }}
+                    joinedBetween(from: $from, to: $to, first: 10) {{ nodes {{ {shown} }} }}
+                    leftBetween(from: $from, to: $to, first: 10) {{
+                        edges {{ node {{ {shown} }} }} }} }} }}"
+            ),
+            json!({ "from": day(0).to_rfc3339(), "to": day(100).to_rfc3339() }),
+        )
+        .await;
+        let club = &data["givingClub"];
+        let mut compared = Vec::new();
+        for (list, nodes) in [
+            (
+                "members",
+                club["members"]["edges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|edge| &edge["node"])
+                    .collect::<Vec<_>>(),
+            ),
+            (
+                "joinedBetween",
+                club["joinedBetween"]["nodes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .collect(),
+            ),
+            (
+                "leftBetween",
+                club["leftBetween"]["edges"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|edge| &edge["node"])
+                    .collect(),
+            ),
+        ] {
+            for node in nodes {
+                let id = node["id"].as_str().unwrap();
+                assert_eq!(
+                    Some(node),
+                    whole.get(id),
+                    "ClubMembership.{name} through GivingClub.{list}"
+                );
+                compared.push((list, id.parse::<i64>().unwrap()));
+            }
+        }
+        assert_eq!(
+            compared,
+            [
+                ("members", current),
+                ("members", other),
+                ("joinedBetween", ended),
+                ("joinedBetween", current),
+                ("joinedBetween", other),
+                ("leftBetween", ended),
+            ],
+            "ClubMembership.{name}: every membership of each list compared"
+        );
+    }
+}
+
 /// What the test asks of a projection table, whatever its entity.
 trait Lists {
     fn lists(&self, field: &str) -> bool;
@@ -319,3 +450,4 @@ impl<C: sea_orm::ColumnTrait> Lists for api::graphql::projection::FieldColumns<C
 }
 
 on_both_backends!(a_list_read_in_part_answers_every_field_as_the_whole_row_does);
+on_both_backends!(a_page_of_memberships_read_in_part_answers_every_field_as_the_whole_row_does);
