@@ -506,28 +506,35 @@ pub async fn page_current_members(
         .await
 }
 
-/// One page of the memberships that began in `[from, to)`, by when they began; only
-/// `columns` of each read when given.
-pub async fn page_joined_between(
-    db: &impl ConnectionTrait,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    request: &PageRequest,
-    size_when_unsaid: u64,
-    columns: Option<ColumnSet>,
-) -> Result<CountedPage<tier_membership::Model>, DomainError> {
-    let query = tier_membership::Entity::find()
-        .filter(tier_membership::Column::JoinedAt.gte(from))
-        .filter(tier_membership::Column::JoinedAt.lt(to));
-    by_joining()
-        .page_counted_in_part(db, query, request, size_when_unsaid, columns)
-        .await
+/// Which moment of a membership a list is about: when it began or when it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Movement {
+    Joined,
+    Left,
 }
 
-/// One page of the memberships that ended in `[from, to)`, by when they ended; only
-/// `columns` of each read when given.
-pub async fn page_left_between(
+impl Movement {
+    /// The list's order: by that moment, ties by id.
+    pub fn order(self) -> Ordering<tier_membership::Column> {
+        match self {
+            Movement::Joined => by_joining(),
+            Movement::Left => by_leaving(),
+        }
+    }
+
+    fn column(self) -> tier_membership::Column {
+        match self {
+            Movement::Joined => tier_membership::Column::JoinedAt,
+            Movement::Left => tier_membership::Column::LeftAt,
+        }
+    }
+}
+
+/// One page of the memberships that began (or ended, by `movement`) in `[from, to)`,
+/// by when they did; only `columns` of each read when given.
+pub async fn page_moved_between(
     db: &impl ConnectionTrait,
+    movement: Movement,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     request: &PageRequest,
@@ -535,9 +542,10 @@ pub async fn page_left_between(
     columns: Option<ColumnSet>,
 ) -> Result<CountedPage<tier_membership::Model>, DomainError> {
     let query = tier_membership::Entity::find()
-        .filter(tier_membership::Column::LeftAt.gte(from))
-        .filter(tier_membership::Column::LeftAt.lt(to));
-    by_leaving()
+        .filter(movement.column().gte(from))
+        .filter(movement.column().lt(to));
+    movement
+        .order()
         .page_counted_in_part(db, query, request, size_when_unsaid, columns)
         .await
 }

@@ -161,6 +161,30 @@ async fn membership_page(
     }))
 }
 
+/// A page of the memberships that began (or ended) in `[from, to)`.
+async fn moved_between(
+    ctx: &Context<'_>,
+    movement: club::Movement,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    args: PageArgs,
+) -> Result<Page<ClubMembership>> {
+    let order = movement.order();
+    let request = args.keyed(order.name)?;
+    let found = club::page_moved_between(
+        db(ctx)?,
+        movement,
+        from,
+        to,
+        &request,
+        DEFAULT_PAGE_SIZE as u64,
+        membership_columns(ctx),
+    )
+    .await
+    .gql()?;
+    membership_page(ctx, &order, found).await
+}
+
 /// The columns of a membership the nodes of the page being resolved ask for (see
 /// `projection::MEMBERSHIP`); `None`: read whole rows.
 fn membership_columns(ctx: &Context<'_>) -> Option<ColumnSet> {
@@ -208,19 +232,8 @@ impl GivingClub {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<ClubMembership>> {
-        let order = club::by_joining();
-        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
-        let found = club::page_joined_between(
-            db(ctx)?,
-            from,
-            to,
-            &request,
-            DEFAULT_PAGE_SIZE as u64,
-            membership_columns(ctx),
-        )
-        .await
-        .gql()?;
-        membership_page(ctx, &order, found).await
+        let args = PageArgs::new(after, before, first, last);
+        moved_between(ctx, club::Movement::Joined, from, to, args).await
     }
 
     /// Memberships that ended at or after `from` and before `to`, by when they ended,
@@ -236,19 +249,8 @@ impl GivingClub {
         #[graphql(desc = "The first n items (at most 100).")] first: Option<i32>,
         #[graphql(desc = "The last n items (at most 100).")] last: Option<i32>,
     ) -> Result<Page<ClubMembership>> {
-        let order = club::by_leaving();
-        let request = PageArgs::new(after, before, first, last).keyed(order.name)?;
-        let found = club::page_left_between(
-            db(ctx)?,
-            from,
-            to,
-            &request,
-            DEFAULT_PAGE_SIZE as u64,
-            membership_columns(ctx),
-        )
-        .await
-        .gql()?;
-        membership_page(ctx, &order, found).await
+        let args = PageArgs::new(after, before, first, last);
+        moved_between(ctx, club::Movement::Left, from, to, args).await
     }
 
     /// What the pledges that count now bring in a month on average (yearly and
